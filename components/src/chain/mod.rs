@@ -1,0 +1,19 @@
+//! The EVM chain's data: state as entities, blocks and receipts, and the mempool.
+
+pub mod account;
+pub mod block;
+pub mod genesis;
+pub mod index;
+pub mod receipt;
+pub mod spec;
+pub mod transaction;
+pub mod trie;
+
+pub use account::{AccountAddress, AccountInfo, AccountStorage, CodeStore, StateTrie};
+pub use block::{AccountChange, BlockBody, BlockHeader, ChainHead, CommittedBlock, RecentBlock, SealedBlocks};
+pub use genesis::{Allocation, Genesis, GenesisAccount, GenesisError, GrantEntry};
+pub use index::{AccountIndex, BlockIndex, MempoolIndex};
+pub use receipt::TxReceipt;
+pub use spec::ChainSpec;
+pub use transaction::{PooledTx, PoolError, TxOrigin};
+pub use trie::MerkleTrie;

@@ -1,0 +1,14 @@
+//! # zg-components — zgnode's plain data
+//!
+//! Components, resources, events and wire types, grouped by domain. Nothing here performs I/O or
+//! knows about systems; the only behaviour is construction, encoding and invariants (such as the
+//! Merkle trie's node encoding, which *is* the state commitment's format).
+//!
+//! ## Layout
+//! - [`chain`]: accounts, blocks, transactions, receipts, genesis, the chain spec, the state trie
+//!   and the index resources that map addresses and hashes to entities.
+//! - [`node`]: what every domain shares: the tick clock and profile, the inbox the I/O shell
+//!   fills and the events it receives back.
+
+pub mod chain;
+pub mod node;

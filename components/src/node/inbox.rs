@@ -1,0 +1,56 @@
+//! The channels between the async I/O shell and the world.
+//!
+//! Async tasks (RPC, later the network) push [`NodeRequest`]s; the `Ingest` systems drain them
+//! each tick. Replies go back through a [`ReplyTo`], a type-erased callback, so this crate needs
+//! no async runtime.
+
+use alloy_consensus::TxEnvelope;
+use alloy_primitives::{Address, B256};
+use bevy_ecs::prelude::*;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::chain::{CommittedBlock, PoolError};
+
+/// Delivers one answer to whoever asked. Dropping it unanswered is allowed (the asker sees the
+/// channel close).
+pub struct ReplyTo<T>(Box<dyn FnOnce(T) + Send + Sync>);
+
+impl<T> ReplyTo<T> {
+    pub fn new(deliver: impl FnOnce(T) + Send + Sync + 'static) -> Self {
+        Self(Box::new(deliver))
+    }
+
+    pub fn send(self, value: T) {
+        (self.0)(value)
+    }
+}
+
+impl<T> fmt::Debug for ReplyTo<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ReplyTo")
+    }
+}
+
+#[derive(Debug)]
+pub enum NodeRequest {
+    /// A decoded, signature-checked transaction for the mempool.
+    SubmitTransaction { envelope: TxEnvelope, sender: Address, reply: ReplyTo<Result<B256, PoolError>> },
+    /// The nonce the sender's next transaction should use, counting pooled ones.
+    PendingNonce { address: Address, reply: ReplyTo<u64> },
+    /// A pooled transaction by hash, for eth_getTransactionByHash before it is mined.
+    PooledTransaction { hash: B256, reply: ReplyTo<Option<(TxEnvelope, Address)>> },
+    /// How many transactions wait in the pool.
+    PoolSize { reply: ReplyTo<usize> },
+}
+
+/// The receiving end of the request channel, drained in `Ingest`.
+#[derive(Resource, Clone, Debug)]
+pub struct Inbox(pub crossbeam_channel::Receiver<NodeRequest>);
+
+/// What the world tells the I/O shell, handed over in `Egress`.
+#[derive(Clone, Debug)]
+pub enum NodeEvent {
+    /// A block was sealed, executed and persisted.
+    BlockCommitted(Arc<CommittedBlock>),
+}

@@ -1,0 +1,251 @@
+//! The command line: `zgnode dev | run | init | version`.
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use zg_components::chain::Genesis;
+
+use crate::config::{CONFIG_TEMPLATE, NodeConfig};
+use crate::dev::{DEV_CHAIN_ID, dev_accounts, dev_genesis};
+use crate::node::RunningNode;
+
+#[derive(Parser, Debug)]
+#[command(name = "zgnode", version, about = "A data-oriented node for decentralized AI infrastructure: EVM chain, storage, DA and compute")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run an all-in-one dev chain: funded dev accounts, fast blocks, JSON-RPC on 127.0.0.1:8545.
+    Dev(DevArgs),
+    /// Run a node from a config file.
+    Run(RunArgs),
+    /// Write a config, a genesis and a node key into a directory.
+    Init(InitArgs),
+    /// Print the version.
+    Version,
+}
+
+/// Flags that override the config file.
+#[derive(Args, Debug, Default, Clone)]
+pub struct Overrides {
+    /// Database directory.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Keep everything in memory; nothing survives a restart.
+    #[arg(long)]
+    pub ephemeral: bool,
+    /// JSON-RPC address (HTTP and WebSocket).
+    #[arg(long)]
+    pub rpc_addr: Option<SocketAddr>,
+    /// Milliseconds between blocks.
+    #[arg(long)]
+    pub block_time_ms: Option<u64>,
+    /// Seal blocks only when transactions are pending.
+    #[arg(long)]
+    pub no_empty_blocks: bool,
+    /// Milliseconds between ticks (0: back to back).
+    #[arg(long)]
+    pub tick_ms: Option<u64>,
+    /// Serve Prometheus metrics on this address.
+    #[arg(long)]
+    pub metrics_addr: Option<SocketAddr>,
+}
+
+impl Overrides {
+    pub fn apply(&self, config: &mut NodeConfig) {
+        if let Some(dir) = &self.data_dir {
+            config.node.data_dir = dir.clone();
+        }
+        config.node.ephemeral |= self.ephemeral;
+        if let Some(addr) = self.rpc_addr {
+            config.rpc.addr = addr;
+        }
+        if let Some(ms) = self.block_time_ms {
+            config.chain.block_time_ms = ms;
+        }
+        if self.no_empty_blocks {
+            config.chain.seal_empty_blocks = false;
+        }
+        if let Some(ms) = self.tick_ms {
+            config.node.tick_ms = ms;
+        }
+        if let Some(addr) = self.metrics_addr {
+            config.metrics.enabled = true;
+            config.metrics.addr = addr;
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct DevArgs {
+    #[command(flatten)]
+    pub overrides: Overrides,
+    /// Chain id of the dev chain.
+    #[arg(long, default_value_t = DEV_CHAIN_ID)]
+    pub chain_id: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The config file (see `zgnode init`).
+    #[arg(long, short)]
+    pub config: PathBuf,
+    #[command(flatten)]
+    pub overrides: Overrides,
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// Directory to write config.toml, genesis.json and node.key into.
+    #[arg(long, default_value = "zgnode-home")]
+    pub dir: PathBuf,
+    #[arg(long, default_value_t = 16600)]
+    pub chain_id: u64,
+    /// Fund the anvil/Hardhat dev accounts in the genesis.
+    #[arg(long)]
+    pub dev_accounts: bool,
+    /// Overwrite existing files.
+    #[arg(long)]
+    pub force: bool,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Version => {
+            println!("zgnode {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        Command::Init(args) => init(&args),
+        Command::Dev(args) => {
+            let mut config = NodeConfig::default();
+            config.node.data_dir = PathBuf::from("zgnode-data/dev");
+            args.overrides.apply(&mut config);
+            config.validate()?;
+            let genesis = dev_genesis(args.chain_id);
+            serve(config, genesis, true).await
+        }
+        Command::Run(args) => {
+            let mut config = NodeConfig::load(&args.config)?;
+            args.overrides.apply(&mut config);
+            config.validate()?;
+            let genesis = match &config.chain.genesis {
+                Some(path) => load_genesis(path)?,
+                None => dev_genesis(DEV_CHAIN_ID),
+            };
+            serve(config, genesis, false).await
+        }
+    }
+}
+
+pub fn load_genesis(path: &Path) -> anyhow::Result<Genesis> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read genesis {}", path.display()))?;
+    Genesis::from_json(&text).with_context(|| format!("invalid genesis {}", path.display()))
+}
+
+fn init(args: &InitArgs) -> anyhow::Result<()> {
+    let config_path = args.dir.join("config.toml");
+    let genesis_path = args.dir.join("genesis.json");
+    let key_path = args.dir.join("node.key");
+    if !args.force {
+        for path in [&config_path, &genesis_path, &key_path] {
+            if path.exists() {
+                bail!("{} exists; pass --force to overwrite", path.display());
+            }
+        }
+    }
+    std::fs::create_dir_all(&args.dir).with_context(|| format!("cannot create {}", args.dir.display()))?;
+    let genesis = if args.dev_accounts { dev_genesis(args.chain_id) } else { Genesis::zero_gravity(args.chain_id) };
+    genesis.validate()?;
+    let signer = alloy_signer_local::PrivateKeySigner::random();
+    let coinbase = signer.address();
+    let config = CONFIG_TEMPLATE.replace(
+        "coinbase = \"0x00000000000000000000000000000000000000c0\"",
+        &format!("coinbase = \"{coinbase}\""),
+    );
+    write_file(&config_path, config.as_bytes(), false)?;
+    write_file(&genesis_path, genesis.to_json().as_bytes(), false)?;
+    write_file(&key_path, format!("{}\n", alloy_primitives::hex::encode_prefixed(signer.to_bytes())).as_bytes(), true)?;
+    println!("wrote {}", config_path.display());
+    println!("wrote {} (chain id {})", genesis_path.display(), genesis.chain_id);
+    println!("wrote {} (node address {coinbase}, the block producer's coinbase)", key_path.display());
+    println!("start it with: zgnode run --config {}", config_path.display());
+    Ok(())
+}
+
+fn write_file(path: &Path, contents: &[u8], secret: bool) -> anyhow::Result<()> {
+    std::fs::write(path, contents).with_context(|| format!("cannot write {}", path.display()))?;
+    #[cfg(unix)]
+    if secret {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("cannot restrict {}", path.display()))?;
+    }
+    Ok(())
+}
+
+async fn serve(config: NodeConfig, genesis: Genesis, dev: bool) -> anyhow::Result<()> {
+    if config.metrics.enabled {
+        crate::metrics::install_exporter(config.metrics.addr).map_err(anyhow::Error::msg)?;
+    }
+    let mut node = RunningNode::start(&config, &genesis).await?;
+    print_banner(&config, &genesis, &node, dev);
+    tokio::select! {
+        result = node.wait() => {
+            result?;
+            bail!("the node stopped unexpectedly")
+        }
+        _ = shutdown_signal() => {
+            tracing::info!("shutting down");
+            node.stop().await?;
+            Ok(())
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+fn print_banner(config: &NodeConfig, genesis: &Genesis, node: &RunningNode, dev: bool) {
+    println!("zgnode {} — chain id {}", env!("CARGO_PKG_VERSION"), node.chain_id);
+    println!("JSON-RPC (HTTP): {}", node.rpc_url());
+    println!("JSON-RPC (WS):   {}", node.ws_url());
+    if config.metrics.enabled {
+        println!("Metrics:         http://{}/metrics", config.metrics.addr);
+    }
+    if config.node.ephemeral {
+        println!("Data:            in memory (--ephemeral)");
+    } else {
+        println!("Data:            {}", config.node.data_dir.display());
+    }
+    println!("Block time:      {} ms; native token {} ({} decimals, max supply {})", config.chain.block_time_ms, genesis.token_symbol, genesis.token_decimals, genesis.max_supply);
+    if dev {
+        println!();
+        println!("Dev accounts ({} {} each), mnemonic \"{}\":", crate::dev::DEV_ACCOUNT_TOKENS, genesis.token_symbol, crate::dev::DEV_MNEMONIC);
+        for (i, account) in dev_accounts().iter().enumerate() {
+            println!("({i}) {}  key {}", account.address, account.private_key);
+        }
+    }
+    println!();
+    println!("ready");
+}

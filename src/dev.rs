@@ -1,0 +1,67 @@
+//! The dev chain's fixtures: the 10 accounts anvil and Hardhat fund, and the dev genesis.
+
+use alloy_primitives::{Address, B256, address};
+use alloy_signer_local::{MnemonicBuilder, coins_bip39::English};
+
+use zg_components::chain::{Genesis, GrantEntry};
+
+/// The mnemonic anvil and Hardhat derive their dev accounts from.
+pub const DEV_MNEMONIC: &str = "test test test test test test test test test test test junk";
+pub const DEV_ACCOUNT_COUNT: u32 = 10;
+/// Each dev account's funding, in whole 0G, taken from the ecosystem allocation.
+pub const DEV_ACCOUNT_TOKENS: u64 = 10_000;
+/// Chain id of `zgnode dev`: Hardhat's, so tools and the 0G SDKs pick their local defaults.
+pub const DEV_CHAIN_ID: u64 = 31337;
+pub const DEFAULT_COINBASE: Address = address!("0x00000000000000000000000000000000000000c0");
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DevAccount {
+    pub address: Address,
+    pub private_key: B256,
+}
+
+/// Derives the dev accounts at m/44'/60'/0'/0/i.
+pub fn dev_accounts() -> Vec<DevAccount> {
+    (0..DEV_ACCOUNT_COUNT)
+        .map(|index| {
+            let signer = MnemonicBuilder::<English>::default()
+                .phrase(DEV_MNEMONIC)
+                .index(index)
+                .and_then(|builder| builder.build())
+                .expect("the dev mnemonic and path are valid");
+            DevAccount { address: signer.address(), private_key: B256::from_slice(&signer.to_bytes()[..]) }
+        })
+        .collect()
+}
+
+/// The 0G distribution with the dev accounts funded out of the ecosystem allocation.
+pub fn dev_genesis(chain_id: u64) -> Genesis {
+    let mut genesis = Genesis::zero_gravity(chain_id);
+    genesis.grants = dev_accounts()
+        .into_iter()
+        .map(|account| GrantEntry { address: account.address, tokens: DEV_ACCOUNT_TOKENS, from: "ecosystem".into() })
+        .collect();
+    genesis
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dev_accounts_are_anvils() {
+        let accounts = dev_accounts();
+        assert_eq!(accounts.len(), 10);
+        assert_eq!(accounts[0].address, address!("0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"));
+        assert_eq!(
+            accounts[0].private_key.to_string(),
+            "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+        );
+        assert_eq!(accounts[9].address, address!("0xa0Ee7A142d267C1f36714E4a8F75612F20a79720"));
+    }
+
+    #[test]
+    fn dev_genesis_is_valid() {
+        dev_genesis(DEV_CHAIN_ID).validate().expect("valid");
+    }
+}

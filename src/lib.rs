@@ -1,0 +1,26 @@
+//! # zgnode — the node
+//!
+//! The I/O shell around the pure core in `zg-components` (data) and `zg-systems` (behaviour):
+//! the CLI, config, the node that owns the `World` and ticks it, redb persistence, the Ethereum
+//! JSON-RPC server and metrics.
+//!
+//! ## Layout
+//! - [`cli`]: `zgnode dev | run | init | version`.
+//! - [`config`]: the TOML config, every option documented in [`config::CONFIG_TEMPLATE`].
+//! - [`node`]: [`node::Node`] (world + schedule + database, ticked by hand) and
+//!   [`node::RunningNode`] (driver thread + JSON-RPC).
+//! - [`store`]: redb tables, one write transaction per block, read snapshots, restore at start.
+//! - [`rpc`]: Ethereum JSON-RPC (HTTP + WebSocket) with geth's error shapes.
+//! - [`dev`]: the dev accounts and dev genesis.
+//! - [`metrics`]: Prometheus exporter and tick metrics.
+
+pub mod cli;
+pub mod config;
+pub mod dev;
+pub mod metrics;
+pub mod node;
+pub mod rpc;
+pub mod store;
+
+pub use config::NodeConfig;
+pub use node::{Node, RunningNode};

@@ -1,0 +1,260 @@
+//! The node: one `World`, one tick `Schedule`, the database, and the loop that drives them.
+//!
+//! [`Node`] is the in-process core (a game studio can tick it from its own loop);
+//! [`RunningNode`] adds the driver thread, JSON-RPC server and metrics, as `zgnode dev` runs it.
+
+use alloy_consensus::Header;
+use alloy_primitives::B256;
+use bevy_ecs::prelude::*;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::broadcast;
+
+use zg_components::chain::{ChainHead, ChainSpec, Genesis, GenesisError};
+use zg_components::node::{Inbox, NodeEvent, NodeRequest, TickClock, TickProfile};
+use zg_systems::chain::io::{BlockStoreHandle, EventSink, EventSinkHandle, NodeFault};
+use zg_systems::chain::{ChainPlugin, genesis};
+use zg_systems::{NodePlugin, tick_schedule};
+
+use crate::config::NodeConfig;
+use crate::rpc::{self, RpcContext};
+use crate::store::{ChainStore, RestoreError, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Restore(#[from] RestoreError),
+    #[error("genesis: {0}")]
+    Genesis(#[from] GenesisError),
+    #[error(
+        "the data directory holds a different chain (its genesis is {stored}, this genesis is {configured}); \
+         use another --data-dir or the genesis it was created with"
+    )]
+    GenesisMismatch { stored: B256, configured: B256 },
+    #[error("node stopped: {0}")]
+    Fault(String),
+    #[error("cannot start JSON-RPC on {addr}: {message}")]
+    Rpc { addr: SocketAddr, message: String },
+    #[error("cannot read genesis {path}: {message}")]
+    GenesisFile { path: String, message: String },
+}
+
+/// The world, its schedule and its database.
+pub struct Node {
+    world: World,
+    schedule: Schedule,
+    requests: crossbeam_channel::Sender<NodeRequest>,
+    store: ChainStore,
+}
+
+impl Node {
+    /// Opens the node on `store`: restores the persisted chain, or writes genesis into an empty
+    /// database.
+    pub fn new(spec: ChainSpec, genesis: &Genesis, store: ChainStore) -> Result<Self, NodeError> {
+        let mut world = World::new();
+        world.insert_resource(spec);
+        let plugins: [&dyn NodePlugin; 1] = [&ChainPlugin];
+        let schedule = tick_schedule(&mut world, &plugins);
+        let (requests, inbox) = crossbeam_channel::unbounded();
+        world.insert_resource(Inbox(inbox));
+        world.insert_resource(BlockStoreHandle(Arc::new(store.clone())));
+
+        let configured = genesis_hash(genesis)?;
+        match crate::store::restore_into(&mut world, &store)? {
+            Some(_) => {
+                let stored = store.block_hash(0)?.unwrap_or_default();
+                if stored != configured {
+                    return Err(NodeError::GenesisMismatch { stored, configured });
+                }
+            }
+            None => {
+                let block = genesis::build_genesis(&mut world, genesis)?;
+                store.write_block(&block)?;
+            }
+        }
+        Ok(Self { world, schedule, requests, store })
+    }
+
+    /// Runs one tick at time `now_ms` (milliseconds since the Unix epoch).
+    pub fn tick(&mut self, now_ms: u64) -> Result<(), NodeError> {
+        {
+            let mut clock = self.world.resource_mut::<TickClock>();
+            clock.tick += 1;
+            clock.now_ms = now_ms;
+        }
+        self.schedule.run(&mut self.world);
+        match &self.world.resource::<NodeFault>().0 {
+            Some(fault) => Err(NodeError::Fault(fault.clone())),
+            None => Ok(()),
+        }
+    }
+
+    pub fn set_event_sink(&mut self, sink: Arc<dyn EventSink>) {
+        self.world.insert_resource(EventSinkHandle(sink));
+    }
+
+    pub fn requests(&self) -> crossbeam_channel::Sender<NodeRequest> {
+        self.requests.clone()
+    }
+
+    pub fn store(&self) -> &ChainStore {
+        &self.store
+    }
+
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    pub fn world_mut(&mut self) -> &mut World {
+        &mut self.world
+    }
+
+    pub fn head(&self) -> (Header, B256) {
+        let head = self.world.resource::<ChainHead>();
+        (head.header.clone(), head.hash)
+    }
+}
+
+/// The hash genesis gets, computed in a scratch world.
+pub fn genesis_hash(genesis: &Genesis) -> Result<B256, GenesisError> {
+    let mut world = World::new();
+    let plugins: [&dyn NodePlugin; 1] = [&ChainPlugin];
+    let _ = tick_schedule(&mut world, &plugins);
+    Ok(genesis::build_genesis(&mut world, genesis)?.hash)
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
+}
+
+/// Forwards node events into a tokio broadcast channel for RPC subscriptions.
+struct BroadcastSink(broadcast::Sender<NodeEvent>);
+
+impl EventSink for BroadcastSink {
+    fn publish(&self, event: NodeEvent) {
+        // No subscriber is fine: nobody is listening.
+        let _ = self.0.send(event);
+    }
+}
+
+/// A node with its driver thread and JSON-RPC server running.
+pub struct RunningNode {
+    pub rpc_addr: SocketAddr,
+    pub chain_id: u64,
+    stop: Arc<AtomicBool>,
+    driver: Option<JoinHandle<Result<(), NodeError>>>,
+    rpc: jsonrpsee::server::ServerHandle,
+}
+
+impl RunningNode {
+    /// Opens the database, restores or creates the chain, and starts ticking and serving RPC.
+    /// Must be called inside a tokio runtime.
+    pub async fn start(config: &NodeConfig, genesis: &Genesis) -> Result<Self, NodeError> {
+        let store = if config.node.ephemeral {
+            ChainStore::in_memory()?
+        } else {
+            std::fs::create_dir_all(&config.node.data_dir).map_err(|e| StoreError::Corrupt {
+                what: "data directory",
+                detail: format!("{}: {e}", config.node.data_dir.display()),
+            })?;
+            ChainStore::open(&config.node.data_dir.join("chain.redb"))?
+        };
+        let spec = chain_spec(config, genesis);
+        let chain_id = spec.chain_id;
+        let mut node = Node::new(spec, genesis, store)?;
+        let (events, _) = broadcast::channel(1024);
+        node.set_event_sink(Arc::new(BroadcastSink(events.clone())));
+
+        let context = RpcContext::new(config, chain_id, node.store().reader(), node.requests(), events);
+        let (rpc_addr, rpc) = rpc::start(&config.rpc, context)
+            .await
+            .map_err(|message| NodeError::Rpc { addr: config.rpc.addr, message })?;
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let tick = Duration::from_millis(config.node.tick_ms);
+        let driver_stop = stop.clone();
+        let driver = std::thread::Builder::new()
+            .name("zgnode-tick".into())
+            .spawn(move || drive(node, tick, driver_stop))
+            .map_err(|e| NodeError::Fault(format!("cannot start the tick thread: {e}")))?;
+        Ok(Self { rpc_addr, chain_id, stop, driver: Some(driver), rpc })
+    }
+
+    pub fn rpc_url(&self) -> String {
+        format!("http://{}", self.rpc_addr)
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}", self.rpc_addr)
+    }
+
+    /// Whether the driver stopped by itself (a fault).
+    pub fn is_finished(&self) -> bool {
+        self.driver.as_ref().is_none_or(|d| d.is_finished())
+    }
+
+    /// Stops ticking and serving; returns the driver's fault if it had one.
+    pub async fn stop(mut self) -> Result<(), NodeError> {
+        self.shutdown().await
+    }
+
+    async fn shutdown(&mut self) -> Result<(), NodeError> {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = self.rpc.stop();
+        self.rpc.clone().stopped().await;
+        match self.driver.take() {
+            Some(driver) => tokio::task::spawn_blocking(move || driver.join())
+                .await
+                .map_err(|e| NodeError::Fault(e.to_string()))?
+                .map_err(|_| NodeError::Fault("the tick thread panicked".into()))?,
+            None => Ok(()),
+        }
+    }
+
+    /// Waits until the driver stops by itself (it only does on a fault).
+    pub async fn wait(&mut self) -> Result<(), NodeError> {
+        while !self.is_finished() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.shutdown().await
+    }
+}
+
+impl Drop for RunningNode {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = self.rpc.stop();
+    }
+}
+
+pub fn chain_spec(config: &NodeConfig, genesis: &Genesis) -> ChainSpec {
+    ChainSpec {
+        chain_id: genesis.chain_id,
+        block_gas_limit: genesis.gas_limit,
+        block_time_ms: config.chain.block_time_ms,
+        seal_empty_blocks: config.chain.seal_empty_blocks,
+        coinbase: config.chain.coinbase,
+        max_pool_size: config.txpool.max_size,
+        max_nonce_gap: config.txpool.max_nonce_gap,
+        max_tx_bytes: 128 * 1024,
+    }
+}
+
+/// The tick loop: one schedule run per `tick` (back to back when zero) until told to stop.
+fn drive(mut node: Node, tick: Duration, stop: Arc<AtomicBool>) -> Result<(), NodeError> {
+    while !stop.load(Ordering::Relaxed) {
+        let started = Instant::now();
+        node.tick(now_ms())?;
+        let elapsed = started.elapsed();
+        crate::metrics::record_tick(elapsed, &node.world().resource::<TickProfile>().take_last_tick());
+        if let Some(rest) = tick.checked_sub(elapsed) {
+            std::thread::sleep(rest);
+        }
+    }
+    Ok(())
+}

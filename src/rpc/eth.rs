@@ -1,0 +1,324 @@
+//! Chain, account, block and transaction methods.
+
+use alloy_consensus::{Transaction, TxEnvelope};
+use alloy_eips::eip2718::Decodable2718;
+use alloy_primitives::{Address, B256, Bytes, U64, U256};
+use jsonrpsee::RpcModule;
+use jsonrpsee::core::RegisterMethodError;
+use jsonrpsee::types::Params;
+use serde_json::{Value, json};
+
+use zg_components::node::NodeRequest;
+use zg_systems::chain::{mempool, producer};
+
+use super::RpcContext;
+use super::error::{RpcResult, invalid_params, server_error};
+use super::types::{BlockRef, Inclusion, header_json, quantity, receipt_json, transaction_json};
+use crate::store::StateSnapshot;
+
+/// The tip `eth_maxPriorityFeePerGas` suggests: 1 gwei, as anvil does.
+pub const SUGGESTED_TIP: u128 = 1_000_000_000;
+/// Most blocks one eth_feeHistory covers (geth's cap).
+pub const FEE_HISTORY_MAX_BLOCKS: u64 = 1024;
+
+pub const CLIENT_VERSION: &str = concat!("zgnode/v", env!("CARGO_PKG_VERSION"), "/rust");
+
+/// Resolves a block reference to a stored block number; `None` if there is no such block.
+pub fn block_number(snapshot: &StateSnapshot, block: BlockRef) -> RpcResult<Option<u64>> {
+    let head = snapshot.head_number().unwrap_or_default();
+    Ok(match block {
+        BlockRef::Latest | BlockRef::Pending | BlockRef::Safe | BlockRef::Finalized => Some(head),
+        BlockRef::Earliest => Some(0),
+        BlockRef::Number(n) => (n <= head).then_some(n),
+        BlockRef::Hash(hash) => snapshot.number_of(&hash)?,
+    })
+}
+
+/// Checks that state can be read at `block`: this node keeps the latest state only.
+pub fn state_block(snapshot: &StateSnapshot, block: Option<BlockRef>) -> RpcResult<()> {
+    let block = block.unwrap_or(BlockRef::Latest);
+    let head = snapshot.head_number().unwrap_or_default();
+    match block_number(snapshot, block)? {
+        None => Err(server_error("header not found")),
+        Some(n) if n == head => Ok(()),
+        Some(n) => Err(server_error(format!(
+            "historical state for block {n} is not available: this node keeps the latest state only (block {head})"
+        ))),
+    }
+}
+
+fn two_params<A: serde::de::DeserializeOwned, B: serde::de::DeserializeOwned>(
+    params: &Params,
+) -> RpcResult<(A, Option<B>)> {
+    let mut seq = params.sequence();
+    let a = seq.next()?;
+    let b = seq.optional_next()?;
+    no_more(seq)?;
+    Ok((a, b))
+}
+
+fn no_more(mut seq: jsonrpsee::types::params::ParamsSequence) -> RpcResult<()> {
+    match seq.optional_next::<Value>()? {
+        Some(_) => Err(invalid_params("too many arguments")),
+        None => Ok(()),
+    }
+}
+
+fn block_json(snapshot: &StateSnapshot, number: u64, full: bool) -> RpcResult<Value> {
+    let Some((header, hash)) = snapshot.header(number)? else { return Ok(Value::Null) };
+    let base_fee = header.base_fee_per_gas.unwrap_or_default();
+    let hashes = snapshot.body(number)?;
+    let transactions = if full {
+        let mut list = Vec::with_capacity(hashes.len());
+        for tx_hash in &hashes {
+            let record = snapshot
+                .transaction(tx_hash)?
+                .ok_or_else(|| server_error(format!("transaction {tx_hash} of block {number} is missing")))?;
+            let envelope = decode_stored(&record.raw)?;
+            let inclusion = Inclusion { block_hash: hash, block_number: number, index: record.index, base_fee };
+            list.push(transaction_json(&envelope, record.sender, Some(inclusion)));
+        }
+        json!(list)
+    } else {
+        json!(hashes)
+    };
+    Ok(header_json(&header, hash, transactions))
+}
+
+fn decode_stored(raw: &Bytes) -> RpcResult<TxEnvelope> {
+    TxEnvelope::decode_2718(&mut raw.as_ref()).map_err(|e| server_error(format!("stored transaction is corrupt: {e}")))
+}
+
+/// Receipts of one block, with block-wide log indexes.
+pub fn block_receipts(snapshot: &StateSnapshot, number: u64) -> RpcResult<Vec<zg_components::chain::TxReceipt>> {
+    let mut receipts = Vec::new();
+    for tx_hash in snapshot.body(number)? {
+        let receipt = snapshot
+            .receipt(&tx_hash)?
+            .ok_or_else(|| server_error(format!("receipt {tx_hash} of block {number} is missing")))?;
+        receipts.push(receipt);
+    }
+    Ok(receipts)
+}
+
+fn receipts_json(receipts: &[zg_components::chain::TxReceipt]) -> Vec<Value> {
+    let mut log_index = 0u64;
+    receipts
+        .iter()
+        .map(|receipt| {
+            let value = receipt_json(receipt, log_index);
+            log_index += receipt.logs.len() as u64;
+            value
+        })
+        .collect()
+}
+
+pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodError> {
+    module.register_method("web3_clientVersion", |_, _, _| CLIENT_VERSION)?;
+    module.register_method("web3_sha3", |params, _, _| -> RpcResult<B256> {
+        let (data,): (Bytes,) = params.parse()?;
+        Ok(alloy_primitives::keccak256(&data))
+    })?;
+    module.register_method("net_version", |_, ctx, _| ctx.chain_id.to_string())?;
+    module.register_method("net_listening", |_, _, _| true)?;
+    module.register_method("net_peerCount", |_, _, _| "0x0")?;
+    module.register_method("eth_chainId", |_, ctx, _| quantity(ctx.chain_id))?;
+    module.register_method("eth_syncing", |_, _, _| false)?;
+    module.register_method("eth_mining", |_, _, _| false)?;
+    module.register_method("eth_accounts", |_, _, _| Vec::<Address>::new())?;
+    module.register_blocking_method("eth_blockNumber", |_, ctx, _| -> RpcResult<String> {
+        Ok(quantity(ctx.reader.snapshot()?.head_number().unwrap_or_default()))
+    })?;
+    module.register_blocking_method("eth_getBalance", |params, ctx, _| -> RpcResult<U256> {
+        let (address, block): (Address, Option<BlockRef>) = two_params(&params)?;
+        let snapshot = ctx.reader.snapshot()?;
+        state_block(&snapshot, block)?;
+        Ok(snapshot.account(&address)?.map(|a| a.balance).unwrap_or_default())
+    })?;
+    module.register_async_method("eth_getTransactionCount", |params, ctx, _| async move {
+        let (address, block): (Address, Option<BlockRef>) = two_params(&params)?;
+        if block == Some(BlockRef::Pending) {
+            let nonce = ctx.ask(|reply| NodeRequest::PendingNonce { address, reply }).await?;
+            return RpcResult::Ok(quantity(nonce));
+        }
+        let snapshot = ctx.reader.snapshot()?;
+        state_block(&snapshot, block)?;
+        Ok(quantity(snapshot.account(&address)?.map(|a| a.nonce).unwrap_or_default()))
+    })?;
+    module.register_blocking_method("eth_getCode", |params, ctx, _| -> RpcResult<Bytes> {
+        let (address, block): (Address, Option<BlockRef>) = two_params(&params)?;
+        let snapshot = ctx.reader.snapshot()?;
+        state_block(&snapshot, block)?;
+        let Some(account) = snapshot.account(&address)? else { return Ok(Bytes::new()) };
+        if !account.has_code() {
+            return Ok(Bytes::new());
+        }
+        Ok(snapshot.code(&account.code_hash)?.unwrap_or_default())
+    })?;
+    module.register_blocking_method("eth_getStorageAt", |params, ctx, _| -> RpcResult<B256> {
+        let mut seq = params.sequence();
+        let address: Address = seq.next()?;
+        let slot: U256 = seq.next()?;
+        let block: Option<BlockRef> = seq.optional_next()?;
+        no_more(seq)?;
+        let snapshot = ctx.reader.snapshot()?;
+        state_block(&snapshot, block)?;
+        Ok(B256::from(snapshot.storage_at(&address, &slot)?))
+    })?;
+    module.register_blocking_method("eth_gasPrice", |_, ctx, _| -> RpcResult<String> {
+        let snapshot = ctx.reader.snapshot()?;
+        let head = snapshot.head_number().unwrap_or_default();
+        let (header, _) = snapshot.header(head)?.ok_or_else(|| server_error("header not found"))?;
+        Ok(quantity(producer::next_base_fee(&header) as u128 + SUGGESTED_TIP))
+    })?;
+    module.register_method("eth_maxPriorityFeePerGas", |_, _, _| quantity(SUGGESTED_TIP))?;
+    module.register_blocking_method("eth_feeHistory", |params, ctx, _| fee_history(&params, &ctx))?;
+    module.register_async_method("eth_sendRawTransaction", |params, ctx, _| async move {
+        let (raw,): (Bytes,) = params.parse()?;
+        let (envelope, sender) = mempool::decode_transaction(&raw, ctx.chain_id, ctx.max_tx_bytes)
+            .map_err(|e| server_error(e.to_string()))?;
+        let result = ctx.ask(|reply| NodeRequest::SubmitTransaction { envelope, sender, reply }).await?;
+        result.map_err(|e| server_error(e.to_string()))
+    })?;
+    module.register_async_method("eth_getTransactionByHash", |params, ctx, _| async move {
+        let (hash,): (B256,) = params.parse()?;
+        let mined = {
+            let snapshot = ctx.reader.snapshot()?;
+            match snapshot.transaction(&hash)? {
+                Some(record) => {
+                    let (header, _) = snapshot
+                        .header(record.block_number)?
+                        .ok_or_else(|| server_error("header not found"))?;
+                    let inclusion = Inclusion {
+                        block_hash: record.block_hash,
+                        block_number: record.block_number,
+                        index: record.index,
+                        base_fee: header.base_fee_per_gas.unwrap_or_default(),
+                    };
+                    Some(transaction_json(&decode_stored(&record.raw)?, record.sender, Some(inclusion)))
+                }
+                None => None,
+            }
+        };
+        if let Some(mined) = mined {
+            return RpcResult::Ok(mined);
+        }
+        let pooled = ctx.ask(|reply| NodeRequest::PooledTransaction { hash, reply }).await?;
+        Ok(pooled.map(|(envelope, sender)| transaction_json(&envelope, sender, None)).unwrap_or(Value::Null))
+    })?;
+    module.register_blocking_method("eth_getTransactionReceipt", |params, ctx, _| -> RpcResult<Value> {
+        let (hash,): (B256,) = params.parse()?;
+        let snapshot = ctx.reader.snapshot()?;
+        let Some(receipt) = snapshot.receipt(&hash)? else { return Ok(Value::Null) };
+        let receipts = block_receipts(&snapshot, receipt.block_number)?;
+        let first_log_index: u64 =
+            receipts[..receipt.tx_index as usize].iter().map(|r| r.logs.len() as u64).sum();
+        Ok(receipt_json(&receipt, first_log_index))
+    })?;
+    module.register_blocking_method("eth_getBlockByNumber", |params, ctx, _| -> RpcResult<Value> {
+        let (block, full): (BlockRef, Option<bool>) = two_params(&params)?;
+        if matches!(block, BlockRef::Hash(_)) {
+            return Err(invalid_params("eth_getBlockByNumber takes a number or tag, not a hash"));
+        }
+        let snapshot = ctx.reader.snapshot()?;
+        match block_number(&snapshot, block)? {
+            Some(number) => block_json(&snapshot, number, full.unwrap_or(false)),
+            None => Ok(Value::Null),
+        }
+    })?;
+    module.register_blocking_method("eth_getBlockByHash", |params, ctx, _| -> RpcResult<Value> {
+        let (hash, full): (B256, Option<bool>) = two_params(&params)?;
+        let snapshot = ctx.reader.snapshot()?;
+        match snapshot.number_of(&hash)? {
+            Some(number) => block_json(&snapshot, number, full.unwrap_or(false)),
+            None => Ok(Value::Null),
+        }
+    })?;
+    module.register_blocking_method("eth_getBlockReceipts", |params, ctx, _| -> RpcResult<Value> {
+        let (block,): (BlockRef,) = params.parse()?;
+        let snapshot = ctx.reader.snapshot()?;
+        match block_number(&snapshot, block)? {
+            Some(number) => Ok(json!(receipts_json(&block_receipts(&snapshot, number)?))),
+            None => Ok(Value::Null),
+        }
+    })?;
+    module.register_blocking_method("eth_getBlockTransactionCountByNumber", |params, ctx, _| -> RpcResult<Value> {
+        let (block,): (BlockRef,) = params.parse()?;
+        let snapshot = ctx.reader.snapshot()?;
+        match block_number(&snapshot, block)? {
+            Some(number) => Ok(json!(quantity(snapshot.body(number)?.len() as u64))),
+            None => Ok(Value::Null),
+        }
+    })?;
+    Ok(())
+}
+
+fn fee_history(params: &Params, ctx: &RpcContext) -> RpcResult<Value> {
+    let mut seq = params.sequence();
+    let count: U64 = seq.next()?;
+    let newest: BlockRef = seq.next()?;
+    let percentiles: Option<Vec<f64>> = seq.optional_next()?;
+    no_more(seq)?;
+    let percentiles = percentiles.unwrap_or_default();
+    if percentiles.len() > 100 {
+        return Err(invalid_params("too many reward percentiles (at most 100)"));
+    }
+    if percentiles.iter().any(|p| !(0.0..=100.0).contains(p)) || percentiles.windows(2).any(|w| w[0] > w[1]) {
+        return Err(invalid_params("reward percentiles must be ascending values between 0 and 100"));
+    }
+    let snapshot = ctx.reader.snapshot()?;
+    let newest = block_number(&snapshot, newest)?.ok_or_else(|| server_error("header not found"))?;
+    let count = count.to::<u64>().min(FEE_HISTORY_MAX_BLOCKS).min(newest + 1);
+    if count == 0 {
+        return Ok(json!({ "oldestBlock": quantity(newest), "baseFeePerGas": [], "gasUsedRatio": [] }));
+    }
+    let oldest = newest + 1 - count;
+    let mut base_fees = Vec::with_capacity(count as usize + 1);
+    let mut ratios = Vec::with_capacity(count as usize);
+    let mut rewards = Vec::with_capacity(count as usize);
+    let mut last_header = None;
+    for number in oldest..=newest {
+        let (header, _) = snapshot.header(number)?.ok_or_else(|| server_error("header not found"))?;
+        let base_fee = header.base_fee_per_gas.unwrap_or_default();
+        base_fees.push(quantity(base_fee));
+        ratios.push(header.gas_used as f64 / header.gas_limit.max(1) as f64);
+        if !percentiles.is_empty() {
+            rewards.push(block_rewards(&snapshot, number, base_fee, header.gas_used, &percentiles)?);
+        }
+        last_header = Some(header);
+    }
+    let next = last_header.map(|h| producer::next_base_fee(&h)).unwrap_or_default();
+    base_fees.push(quantity(next));
+    let mut result = json!({ "oldestBlock": quantity(oldest), "baseFeePerGas": base_fees, "gasUsedRatio": ratios });
+    if !percentiles.is_empty() {
+        result["reward"] = json!(rewards);
+    }
+    Ok(result)
+}
+
+/// Tips at the given percentiles of a block's gas, as geth computes them.
+fn block_rewards(snapshot: &StateSnapshot, number: u64, base_fee: u64, gas_used: u64, percentiles: &[f64]) -> RpcResult<Vec<String>> {
+    let mut tips: Vec<(u128, u64)> = Vec::new();
+    for receipt in block_receipts(snapshot, number)? {
+        let record = snapshot.transaction(&receipt.tx_hash)?.ok_or_else(|| server_error("transaction missing"))?;
+        let tip = decode_stored(&record.raw)?.effective_tip_per_gas(base_fee).unwrap_or_default();
+        tips.push((tip, receipt.gas_used));
+    }
+    if tips.is_empty() {
+        return Ok(percentiles.iter().map(|_| quantity(0u64)).collect());
+    }
+    tips.sort_unstable();
+    let mut index = 0;
+    let mut sum = tips[0].1;
+    Ok(percentiles
+        .iter()
+        .map(|p| {
+            let threshold = (gas_used as f64 * p / 100.0) as u64;
+            while sum < threshold && index < tips.len() - 1 {
+                index += 1;
+                sum += tips[index].1;
+            }
+            quantity(tips[index].0)
+        })
+        .collect())
+}

@@ -1,0 +1,93 @@
+//! Ethereum JSON-RPC over HTTP and WebSocket on one port (jsonrpsee).
+//!
+//! Reads are answered from a redb read snapshot on the blocking pool; anything that needs the
+//! mempool goes to the world through the inbox and waits for the next tick's reply. Nothing here
+//! holds the world.
+
+mod call;
+mod error;
+mod eth;
+mod logs;
+mod subscribe;
+mod types;
+
+pub use error::revert_reason;
+pub use types::{BlockRef, CallRequest, LogFilter};
+
+use alloy_primitives::B256;
+use jsonrpsee::core::traits::IdProvider;
+use jsonrpsee::server::{BatchRequestConfig, RpcModule, Server, ServerConfig, ServerHandle};
+use jsonrpsee::types::SubscriptionId;
+use std::net::SocketAddr;
+use tokio::sync::broadcast;
+
+use zg_components::node::{NodeEvent, NodeRequest, ReplyTo};
+
+use crate::config::{NodeConfig, RpcSection};
+use crate::store::ChainReader;
+use error::{RpcResult, server_error};
+
+/// What every handler can reach.
+pub struct RpcContext {
+    pub chain_id: u64,
+    pub reader: ChainReader,
+    pub requests: crossbeam_channel::Sender<NodeRequest>,
+    pub events: broadcast::Sender<NodeEvent>,
+    pub limits: RpcSection,
+    pub max_tx_bytes: usize,
+}
+
+impl RpcContext {
+    pub fn new(
+        config: &NodeConfig,
+        chain_id: u64,
+        reader: ChainReader,
+        requests: crossbeam_channel::Sender<NodeRequest>,
+        events: broadcast::Sender<NodeEvent>,
+    ) -> Self {
+        Self { chain_id, reader, requests, events, limits: config.rpc.clone(), max_tx_bytes: 128 * 1024 }
+    }
+
+    /// Sends a request to the world and waits for the tick that answers it.
+    pub async fn ask<T: Send + 'static>(
+        &self,
+        make: impl FnOnce(ReplyTo<T>) -> NodeRequest,
+    ) -> RpcResult<T> {
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let request = make(ReplyTo::new(move |value| {
+            let _ = sender.send(value);
+        }));
+        self.requests.send(request).map_err(|_| server_error("node is shutting down"))?;
+        receiver.await.map_err(|_| server_error("node is shutting down"))
+    }
+}
+
+/// Subscription ids as geth writes them: 0x-prefixed hex.
+#[derive(Debug)]
+struct HexIdProvider;
+
+impl IdProvider for HexIdProvider {
+    fn next_id(&self) -> SubscriptionId<'static> {
+        let id: B256 = B256::random();
+        SubscriptionId::Str(format!("0x{}", alloy_primitives::hex::encode(&id[..16])).into())
+    }
+}
+
+/// Starts the server; returns the bound address (useful with port 0) and its handle.
+pub async fn start(limits: &RpcSection, context: RpcContext) -> Result<(SocketAddr, ServerHandle), String> {
+    let mut module = RpcModule::new(context);
+    eth::register(&mut module).map_err(|e| e.to_string())?;
+    call::register(&mut module).map_err(|e| e.to_string())?;
+    logs::register(&mut module).map_err(|e| e.to_string())?;
+    subscribe::register(&mut module).map_err(|e| e.to_string())?;
+    let config = ServerConfig::builder()
+        .max_connections(limits.max_connections)
+        .max_request_body_size(limits.max_request_bytes)
+        .max_response_body_size(limits.max_response_bytes)
+        .set_batch_request_config(BatchRequestConfig::Limit(limits.max_batch))
+        .set_id_provider(HexIdProvider)
+        .build();
+    let server = Server::builder().set_config(config).build(limits.addr).await.map_err(|e| e.to_string())?;
+    let addr = server.local_addr().map_err(|e| e.to_string())?;
+    Ok((addr, server.start(module)))
+}

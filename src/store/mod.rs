@@ -1,0 +1,168 @@
+//! redb persistence: the source of truth on disk.
+//!
+//! One write transaction per sealed block holds the header, body, transactions, receipts and
+//! every account, storage slot and code change of that block, so a node killed at any moment
+//! restarts from a consistent block. RPC reads open a read transaction: a consistent snapshot
+//! that never blocks the tick.
+
+mod reader;
+mod restore;
+mod tables;
+
+pub use reader::{ChainReader, SnapshotDbError, StateSnapshot, TxRecord};
+pub use restore::{RestoreError, restore_into};
+
+use alloy_eips::eip2718::Encodable2718;
+use alloy_primitives::B256;
+use redb::{Database, ReadableDatabase, backends::InMemoryBackend};
+use std::path::Path;
+use std::sync::Arc;
+
+use zg_components::chain::CommittedBlock;
+use zg_systems::chain::io::{BlockStore, PersistError};
+
+use tables::*;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Db(#[from] redb::Error),
+    #[error("cannot open the database at {path}: {source}")]
+    Open { path: String, source: redb::DatabaseError },
+    #[error("stored {what} is corrupt: {detail}")]
+    Corrupt { what: &'static str, detail: String },
+}
+
+macro_rules! db_error_from {
+    ($($ty:ty),*) => {$(
+        impl From<$ty> for StoreError {
+            fn from(error: $ty) -> Self {
+                StoreError::Db(error.into())
+            }
+        }
+    )*};
+}
+db_error_from!(redb::TransactionError, redb::TableError, redb::StorageError, redb::CommitError);
+
+/// The chain database.
+#[derive(Clone)]
+pub struct ChainStore {
+    db: Arc<Database>,
+}
+
+impl ChainStore {
+    /// Opens (or creates) the database file at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let db = Database::create(path)
+            .map_err(|source| StoreError::Open { path: path.display().to_string(), source })?;
+        Self::init(db)
+    }
+
+    /// A database that lives in memory only (`--ephemeral`).
+    pub fn in_memory() -> Result<Self, StoreError> {
+        let db = Database::builder().create_with_backend(InMemoryBackend::new()).map_err(|source| {
+            StoreError::Open { path: "<memory>".into(), source }
+        })?;
+        Self::init(db)
+    }
+
+    fn init(db: Database) -> Result<Self, StoreError> {
+        let txn = db.begin_write()?;
+        txn.open_table(META)?;
+        txn.open_table(HEADERS)?;
+        txn.open_table(HASH_TO_NUMBER)?;
+        txn.open_table(BODIES)?;
+        txn.open_table(TRANSACTIONS)?;
+        txn.open_table(RECEIPTS)?;
+        txn.open_table(ACCOUNTS)?;
+        txn.open_table(STORAGE)?;
+        txn.open_table(CODE)?;
+        txn.commit()?;
+        Ok(Self { db: Arc::new(db) })
+    }
+
+    pub fn reader(&self) -> ChainReader {
+        ChainReader::new(self.db.clone())
+    }
+
+    /// The number of the last persisted block, if any block was ever persisted.
+    pub fn head_number(&self) -> Result<Option<u64>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let meta = txn.open_table(META)?;
+        Ok(meta.get(HEAD_KEY)?.map(|v| v.value()))
+    }
+
+    /// Writes one sealed block and its state changes atomically.
+    pub fn write_block(&self, block: &CommittedBlock) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        {
+            let number = block.header.number;
+            let mut headers = txn.open_table(HEADERS)?;
+            headers.insert(number, alloy_rlp::encode(&block.header).as_slice())?;
+            txn.open_table(HASH_TO_NUMBER)?.insert(block.hash.as_slice(), number)?;
+            let tx_hashes: Vec<u8> =
+                block.transactions.iter().flat_map(|(tx, _)| tx.tx_hash().0).collect();
+            txn.open_table(BODIES)?.insert(number, tx_hashes.as_slice())?;
+
+            let mut transactions = txn.open_table(TRANSACTIONS)?;
+            for (index, (tx, sender)) in block.transactions.iter().enumerate() {
+                let record = TxRecord {
+                    block_number: number,
+                    block_hash: block.hash,
+                    index: index as u64,
+                    sender: *sender,
+                    raw: tx.encoded_2718().into(),
+                };
+                transactions.insert(tx.tx_hash().as_slice(), alloy_rlp::encode(&record).as_slice())?;
+            }
+            let mut receipts = txn.open_table(RECEIPTS)?;
+            for receipt in &block.receipts {
+                receipts.insert(receipt.tx_hash.as_slice(), alloy_rlp::encode(receipt).as_slice())?;
+            }
+
+            let mut accounts = txn.open_table(ACCOUNTS)?;
+            let mut storage = txn.open_table(STORAGE)?;
+            let mut code = txn.open_table(CODE)?;
+            for change in &block.changes {
+                let address = change.address;
+                if change.storage_cleared {
+                    let (start, end) = storage_range(&address);
+                    storage.retain_in(start.as_slice()..end.as_slice(), |_, _| false)?;
+                }
+                match &change.info {
+                    Some(info) => {
+                        accounts.insert(address.as_slice(), alloy_rlp::encode(info).as_slice())?;
+                    }
+                    None => {
+                        accounts.remove(address.as_slice())?;
+                    }
+                }
+                for (slot, value) in &change.storage {
+                    let key = storage_key(&address, slot);
+                    if value.is_zero() {
+                        storage.remove(key.as_slice())?;
+                    } else {
+                        storage.insert(key.as_slice(), value.to_be_bytes::<32>().as_slice())?;
+                    }
+                }
+                if let (Some(bytes), Some(info)) = (&change.code, &change.info) {
+                    code.insert(info.code_hash.as_slice(), bytes.as_ref())?;
+                }
+            }
+            txn.open_table(META)?.insert(HEAD_KEY, number)?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// The hash of the block at `number`, if stored.
+    pub fn block_hash(&self, number: u64) -> Result<Option<B256>, StoreError> {
+        Ok(self.reader().header(number)?.map(|(_, hash)| hash))
+    }
+}
+
+impl BlockStore for ChainStore {
+    fn commit_block(&self, block: &CommittedBlock) -> Result<(), PersistError> {
+        self.write_block(block).map_err(|e| PersistError(e.to_string()))
+    }
+}

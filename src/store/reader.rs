@@ -1,0 +1,159 @@
+//! Consistent read snapshots for RPC: every read of one request sees one committed block.
+
+use alloy_consensus::Header;
+use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_rlp::{Decodable, RlpDecodable, RlpEncodable};
+use redb::{Database, ReadOnlyTable, ReadableDatabase};
+use revm::{DatabaseRef, state::{AccountInfo as RevmAccountInfo, Bytecode}};
+use std::sync::Arc;
+
+use zg_components::chain::{AccountInfo, TxReceipt};
+
+use super::{StoreError, tables::*};
+
+/// Where a mined transaction sits, and its signed bytes.
+#[derive(Clone, Debug, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct TxRecord {
+    pub block_number: u64,
+    pub block_hash: B256,
+    pub index: u64,
+    pub sender: Address,
+    pub raw: Bytes,
+}
+
+#[derive(Clone)]
+pub struct ChainReader {
+    db: Arc<Database>,
+}
+
+impl ChainReader {
+    pub(super) fn new(db: Arc<Database>) -> Self {
+        Self { db }
+    }
+
+    /// A snapshot of the latest committed block and state.
+    pub fn snapshot(&self) -> Result<StateSnapshot, StoreError> {
+        let txn = self.db.begin_read()?;
+        Ok(StateSnapshot {
+            head: txn.open_table(META)?.get(HEAD_KEY)?.map(|v| v.value()),
+            headers: txn.open_table(HEADERS)?,
+            hash_to_number: txn.open_table(HASH_TO_NUMBER)?,
+            bodies: txn.open_table(BODIES)?,
+            transactions: txn.open_table(TRANSACTIONS)?,
+            receipts: txn.open_table(RECEIPTS)?,
+            accounts: txn.open_table(ACCOUNTS)?,
+            storage: txn.open_table(STORAGE)?,
+            code: txn.open_table(CODE)?,
+        })
+    }
+
+    pub fn header(&self, number: u64) -> Result<Option<(Header, B256)>, StoreError> {
+        self.snapshot()?.header(number)
+    }
+}
+
+/// One read transaction's view of the chain.
+pub struct StateSnapshot {
+    head: Option<u64>,
+    headers: ReadOnlyTable<u64, &'static [u8]>,
+    hash_to_number: ReadOnlyTable<&'static [u8], u64>,
+    bodies: ReadOnlyTable<u64, &'static [u8]>,
+    transactions: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    receipts: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    accounts: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    storage: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    code: ReadOnlyTable<&'static [u8], &'static [u8]>,
+}
+
+fn corrupt(what: &'static str, error: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt { what, detail: error.to_string() }
+}
+
+impl StateSnapshot {
+    /// The latest persisted block number (none before genesis is written).
+    pub fn head_number(&self) -> Option<u64> {
+        self.head
+    }
+
+    pub fn header(&self, number: u64) -> Result<Option<(Header, B256)>, StoreError> {
+        let Some(bytes) = self.headers.get(number)? else { return Ok(None) };
+        let header = Header::decode(&mut bytes.value()).map_err(|e| corrupt("header", e))?;
+        let hash = header.hash_slow();
+        Ok(Some((header, hash)))
+    }
+
+    pub fn number_of(&self, hash: &B256) -> Result<Option<u64>, StoreError> {
+        Ok(self.hash_to_number.get(hash.as_slice())?.map(|v| v.value()))
+    }
+
+    pub fn body(&self, number: u64) -> Result<Vec<B256>, StoreError> {
+        let Some(bytes) = self.bodies.get(number)? else { return Ok(Vec::new()) };
+        Ok(bytes.value().chunks_exact(32).map(B256::from_slice).collect())
+    }
+
+    pub fn transaction(&self, hash: &B256) -> Result<Option<TxRecord>, StoreError> {
+        let Some(bytes) = self.transactions.get(hash.as_slice())? else { return Ok(None) };
+        TxRecord::decode(&mut bytes.value()).map(Some).map_err(|e| corrupt("transaction", e))
+    }
+
+    pub fn receipt(&self, hash: &B256) -> Result<Option<TxReceipt>, StoreError> {
+        let Some(bytes) = self.receipts.get(hash.as_slice())? else { return Ok(None) };
+        TxReceipt::decode(&mut bytes.value()).map(Some).map_err(|e| corrupt("receipt", e))
+    }
+
+    pub fn account(&self, address: &Address) -> Result<Option<AccountInfo>, StoreError> {
+        let Some(bytes) = self.accounts.get(address.as_slice())? else { return Ok(None) };
+        AccountInfo::decode(&mut bytes.value()).map(Some).map_err(|e| corrupt("account", e))
+    }
+
+    pub fn storage_at(&self, address: &Address, slot: &U256) -> Result<U256, StoreError> {
+        let key = storage_key(address, slot);
+        Ok(self
+            .storage
+            .get(key.as_slice())?
+            .map(|v| U256::from_be_slice(v.value()))
+            .unwrap_or_default())
+    }
+
+    pub fn code(&self, hash: &B256) -> Result<Option<Bytes>, StoreError> {
+        Ok(self.code.get(hash.as_slice())?.map(|v| Bytes::copy_from_slice(v.value())))
+    }
+
+    /// Iterates every account with its storage, in address order (for restore).
+    pub(super) fn accounts_table(&self) -> &ReadOnlyTable<&'static [u8], &'static [u8]> {
+        &self.accounts
+    }
+
+    pub(super) fn storage_table(&self) -> &ReadOnlyTable<&'static [u8], &'static [u8]> {
+        &self.storage
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct SnapshotDbError(#[from] pub StoreError);
+impl revm::database_interface::DBErrorMarker for SnapshotDbError {}
+
+/// Lets revm run calls (eth_call, eth_estimateGas) against a snapshot.
+impl DatabaseRef for StateSnapshot {
+    type Error = SnapshotDbError;
+
+    fn basic_ref(&self, address: Address) -> Result<Option<RevmAccountInfo>, Self::Error> {
+        let Some(info) = self.account(&address)? else { return Ok(None) };
+        let code = if info.has_code() { self.code(&info.code_hash)? } else { None };
+        let code = code.map(Bytecode::new_raw).unwrap_or_default();
+        Ok(Some(RevmAccountInfo::new(info.balance, info.nonce, info.code_hash, code)))
+    }
+
+    fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, Self::Error> {
+        Ok(self.code(&code_hash)?.map(Bytecode::new_raw).unwrap_or_default())
+    }
+
+    fn storage_ref(&self, address: Address, index: U256) -> Result<U256, Self::Error> {
+        Ok(self.storage_at(&address, &index)?)
+    }
+
+    fn block_hash_ref(&self, number: u64) -> Result<B256, Self::Error> {
+        Ok(self.header(number)?.map(|(_, hash)| hash).unwrap_or_default())
+    }
+}

@@ -1,0 +1,38 @@
+//! Table layout. Keys are fixed-width big-endian bytes, so ranges follow numeric order.
+
+use alloy_primitives::{Address, U256};
+use redb::TableDefinition;
+
+pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+pub const HEAD_KEY: &str = "head";
+/// block number -> RLP header
+pub const HEADERS: TableDefinition<u64, &[u8]> = TableDefinition::new("headers");
+/// block hash -> block number
+pub const HASH_TO_NUMBER: TableDefinition<&[u8], u64> = TableDefinition::new("hash_to_number");
+/// block number -> concatenated 32-byte transaction hashes
+pub const BODIES: TableDefinition<u64, &[u8]> = TableDefinition::new("bodies");
+/// transaction hash -> RLP [`super::TxRecord`]
+pub const TRANSACTIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("transactions");
+/// transaction hash -> RLP receipt
+pub const RECEIPTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("receipts");
+/// address -> RLP account info
+pub const ACCOUNTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("accounts");
+/// address ++ slot (52 bytes) -> 32-byte value
+pub const STORAGE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("storage");
+/// code hash -> code
+pub const CODE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("code");
+
+pub fn storage_key(address: &Address, slot: &U256) -> [u8; 52] {
+    let mut key = [0u8; 52];
+    key[..20].copy_from_slice(address.as_slice());
+    key[20..].copy_from_slice(&slot.to_be_bytes::<32>());
+    key
+}
+
+/// The key range that holds every slot of `address`.
+pub fn storage_range(address: &Address) -> ([u8; 52], [u8; 53]) {
+    let start = storage_key(address, &U256::ZERO);
+    let mut end = [0xffu8; 53];
+    end[..20].copy_from_slice(address.as_slice());
+    (start, end)
+}

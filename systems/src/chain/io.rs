@@ -1,0 +1,107 @@
+//! The chain's edges: draining requests in `Ingest`, persisting sealed blocks in `Persist` and
+//! announcing them in `Egress`. Storage and announcement are traits the node implements, so
+//! these systems run unchanged on a bare world in tests.
+
+use bevy_ecs::prelude::*;
+use std::sync::Arc;
+
+use zg_components::chain::{CommittedBlock, SealedBlocks};
+use zg_components::node::{Inbox, NodeEvent, NodeRequest, TickProfile};
+
+use super::mempool;
+use crate::profile::{SystemTimer, timed};
+
+/// Most requests drained per tick, so a flood of requests cannot stretch one tick without bound.
+pub const MAX_REQUESTS_PER_TICK: usize = 20_000;
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("persisting block failed: {0}")]
+pub struct PersistError(pub String);
+
+/// Durable storage for sealed blocks: one atomic write per block.
+pub trait BlockStore: Send + Sync + 'static {
+    fn commit_block(&self, block: &CommittedBlock) -> Result<(), PersistError>;
+}
+
+/// Receives what the world announces.
+pub trait EventSink: Send + Sync + 'static {
+    fn publish(&self, event: NodeEvent);
+}
+
+#[derive(Resource, Clone)]
+pub struct BlockStoreHandle(pub Arc<dyn BlockStore>);
+
+#[derive(Resource, Clone)]
+pub struct EventSinkHandle(pub Arc<dyn EventSink>);
+
+/// Set when the node can no longer go on safely (a block could not be persisted); the driver
+/// stops ticking when it sees one.
+#[derive(Resource, Clone, Debug, Default)]
+pub struct NodeFault(pub Option<String>);
+
+pub fn ingest_requests(world: &mut World) {
+    timed(world, "ingest_requests", |world| {
+        let Some(inbox) = world.get_resource::<Inbox>().cloned() else { return };
+        for request in inbox.0.try_iter().take(MAX_REQUESTS_PER_TICK) {
+            handle_request(world, request);
+        }
+    })
+}
+
+pub fn handle_request(world: &mut World, request: NodeRequest) {
+    match request {
+        NodeRequest::SubmitTransaction { envelope, sender, reply } => {
+            reply.send(mempool::admit(world, envelope, sender));
+        }
+        NodeRequest::PendingNonce { address, reply } => {
+            reply.send(mempool::pending_nonce(world, &address));
+        }
+        NodeRequest::PooledTransaction { hash, reply } => {
+            let pool = world.resource::<zg_components::chain::MempoolIndex>();
+            let tx = pool.by_hash.get(&hash).and_then(|entity| world.get::<zg_components::chain::PooledTx>(*entity));
+            reply.send(tx.map(|tx| (tx.envelope.clone(), tx.sender)));
+        }
+        NodeRequest::PoolSize { reply } => {
+            reply.send(world.resource::<zg_components::chain::MempoolIndex>().len());
+        }
+    }
+}
+
+pub fn persist_sealed_blocks(
+    blocks: Res<SealedBlocks>,
+    store: Option<Res<BlockStoreHandle>>,
+    profile: Res<TickProfile>,
+    mut fault: ResMut<NodeFault>,
+) {
+    let _timer = SystemTimer::of(&profile, "persist_blocks");
+    let Some(store) = store else { return };
+    if fault.0.is_some() {
+        return;
+    }
+    for block in &blocks.0 {
+        if let Err(error) = store.0.commit_block(block) {
+            tracing::error!(number = block.header.number, %error, "stopping: block not persisted");
+            fault.0 = Some(error.to_string());
+            return;
+        }
+    }
+}
+
+pub fn publish_sealed_blocks(
+    mut blocks: ResMut<SealedBlocks>,
+    sink: Option<Res<EventSinkHandle>>,
+    fault: Res<NodeFault>,
+    profile: Res<TickProfile>,
+) {
+    let _timer = SystemTimer::of(&profile, "publish_blocks");
+    let blocks = std::mem::take(&mut blocks.0);
+    // A block that is not on disk is never announced: a receipt seen is a receipt kept.
+    if fault.0.is_some() {
+        return;
+    }
+    if let Some(sink) = sink {
+        for block in blocks {
+            sink.0.publish(NodeEvent::BlockCommitted(block));
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! The mempool: checking transactions on the way in, and choosing what goes into a block.
+//!
+//! Stateless checks (decoding, chain id, signature) are pure functions the I/O shell runs on its
+//! own threads before a transaction reaches the world, so the tick only does the stateful ones.
+
+use alloy_consensus::{Transaction, TxEnvelope, TxType, transaction::SignerRecoverable};
+use alloy_eips::eip2718::Decodable2718;
+use alloy_primitives::{Address, B256, U256};
+use bevy_ecs::prelude::*;
+use std::collections::{BinaryHeap, HashMap};
+
+use zg_components::chain::{
+    AccountIndex, AccountInfo, ChainSpec, MempoolIndex, PoolError, PooledTx,
+};
+
+/// Price bump a replacement must offer over the transaction it replaces, in percent (geth's).
+pub const REPLACEMENT_BUMP_PERCENT: u128 = 10;
+
+/// Decodes an EIP-2718 transaction, checks its chain id and recovers its sender.
+pub fn decode_transaction(
+    raw: &[u8],
+    chain_id: u64,
+    max_bytes: usize,
+) -> Result<(TxEnvelope, Address), PoolError> {
+    if raw.len() > max_bytes {
+        return Err(PoolError::Oversized { size: raw.len(), limit: max_bytes });
+    }
+    let mut buf = raw;
+    let envelope =
+        TxEnvelope::decode_2718(&mut buf).map_err(|e| PoolError::Decode(e.to_string()))?;
+    if !buf.is_empty() {
+        return Err(PoolError::Decode(format!("{} trailing bytes after transaction", buf.len())));
+    }
+    match envelope.tx_type() {
+        TxType::Legacy | TxType::Eip2930 | TxType::Eip1559 => {}
+        TxType::Eip4844 | TxType::Eip7702 => return Err(PoolError::UnsupportedType),
+    }
+    match envelope.chain_id() {
+        None => return Err(PoolError::NotReplayProtected),
+        Some(got) if got != chain_id => {
+            return Err(PoolError::WrongChainId { expected: chain_id, got });
+        }
+        Some(_) => {}
+    }
+    let sender =
+        envelope.recover_signer().map_err(|e| PoolError::InvalidSignature(e.to_string()))?;
+    Ok((envelope, sender))
+}
+
+/// The gas a transaction pays before executing anything (Prague rules, including the
+/// EIP-7623 calldata floor).
+pub fn intrinsic_gas(envelope: &TxEnvelope) -> u64 {
+    let input = envelope.input();
+    let zeros = input.iter().filter(|b| **b == 0).count() as u64;
+    let non_zeros = input.len() as u64 - zeros;
+    let mut gas = 21_000 + zeros * 4 + non_zeros * 16;
+    if envelope.kind().is_create() {
+        gas += 32_000 + 2 * (input.len() as u64).div_ceil(32);
+    }
+    if let Some(list) = envelope.access_list() {
+        for item in list.iter() {
+            gas += 2_400 + 1_900 * item.storage_keys.len() as u64;
+        }
+    }
+    let floor = 21_000 + 10 * (zeros + 4 * non_zeros);
+    gas.max(floor)
+}
+
+fn account_state(world: &World, sender: &Address) -> AccountInfo {
+    world
+        .resource::<AccountIndex>()
+        .0
+        .get(sender)
+        .and_then(|entity| world.get::<AccountInfo>(*entity))
+        .copied()
+        .unwrap_or_default()
+}
+
+/// Admits a transaction to the pool, or says why not.
+pub fn admit(world: &mut World, envelope: TxEnvelope, sender: Address) -> Result<B256, PoolError> {
+    let spec = world.resource::<ChainSpec>().clone();
+    let tx = PooledTx::new(envelope, sender, 0);
+    let pool = world.resource::<MempoolIndex>();
+    if pool.by_hash.contains_key(&tx.hash) {
+        return Err(PoolError::AlreadyKnown);
+    }
+    let account = account_state(world, &sender);
+    let nonce = tx.nonce();
+    if nonce < account.nonce {
+        return Err(PoolError::NonceTooLow { expected: account.nonce, got: nonce });
+    }
+    if nonce > account.nonce.saturating_add(spec.max_nonce_gap) {
+        return Err(PoolError::NonceGapTooLarge {
+            expected: account.nonce,
+            got: nonce,
+            max_gap: spec.max_nonce_gap,
+        });
+    }
+    let envelope = &tx.envelope;
+    if envelope.gas_limit() > spec.block_gas_limit {
+        return Err(PoolError::GasLimitExceeded);
+    }
+    let needed = intrinsic_gas(envelope);
+    if envelope.gas_limit() < needed {
+        return Err(PoolError::IntrinsicGasTooLow { gas: envelope.gas_limit(), needed });
+    }
+    if envelope.max_priority_fee_per_gas().is_some_and(|tip| tip > envelope.max_fee_per_gas()) {
+        return Err(PoolError::TipAboveFeeCap);
+    }
+    let cost = U256::from(envelope.gas_limit()) * U256::from(envelope.max_fee_per_gas())
+        + envelope.value();
+    if account.balance < cost {
+        return Err(PoolError::InsufficientFunds { balance: account.balance, cost });
+    }
+    let replaced = pool.by_sender.get(&sender).and_then(|queue| queue.get(&nonce)).copied();
+    if let Some(old_entity) = replaced {
+        let old = world.get::<PooledTx>(old_entity).expect("indexed pool entity");
+        let bumped = |old: u128| old + old * REPLACEMENT_BUMP_PERCENT / 100;
+        let old_tip = old.envelope.max_priority_fee_per_gas().unwrap_or(old.envelope.max_fee_per_gas());
+        let new_tip = envelope.max_priority_fee_per_gas().unwrap_or(envelope.max_fee_per_gas());
+        if envelope.max_fee_per_gas() < bumped(old.envelope.max_fee_per_gas()) || new_tip < bumped(old_tip) {
+            return Err(PoolError::ReplacementUnderpriced);
+        }
+        let old_hash = old.hash;
+        world.despawn(old_entity);
+        world.resource_mut::<MempoolIndex>().by_hash.remove(&old_hash);
+    } else if pool.len() >= spec.max_pool_size {
+        return Err(PoolError::PoolFull);
+    }
+    let hash = tx.hash;
+    let arrival = {
+        let mut pool = world.resource_mut::<MempoolIndex>();
+        pool.arrivals += 1;
+        pool.arrivals
+    };
+    let entity = world.spawn(PooledTx { arrival, ..tx }).id();
+    let mut pool = world.resource_mut::<MempoolIndex>();
+    pool.by_hash.insert(hash, entity);
+    pool.by_sender.entry(sender).or_default().insert(nonce, entity);
+    Ok(hash)
+}
+
+/// The nonce a sender's next transaction should carry: its account nonce, advanced past every
+/// consecutive pooled transaction.
+pub fn pending_nonce(world: &World, sender: &Address) -> u64 {
+    let mut nonce = account_state(world, sender).nonce;
+    if let Some(queue) = world.resource::<MempoolIndex>().by_sender.get(sender) {
+        while queue.contains_key(&nonce) {
+            nonce += 1;
+        }
+    }
+    nonce
+}
+
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Candidate {
+    tip: u128,
+    // Earlier arrivals first among equal tips: reversed so the max-heap pops the smallest.
+    arrival: std::cmp::Reverse<u64>,
+    entity: Entity,
+}
+
+/// Chooses transactions for the next block: highest tip first, each sender's in nonce order
+/// from its account nonce, within the gas limit. Deterministic for a given pool and state.
+pub fn select_transactions(world: &World, base_fee: u64, gas_limit: u64) -> Vec<Entity> {
+    let pool = world.resource::<MempoolIndex>();
+    let mut next_nonce: HashMap<Address, u64> = HashMap::new();
+    let mut heap = BinaryHeap::new();
+    let candidate = |entity: Entity| {
+        let tx = world.get::<PooledTx>(entity)?;
+        let tip = tx.tip_at(base_fee)?;
+        Some(Candidate { tip, arrival: std::cmp::Reverse(tx.arrival), entity })
+    };
+    for (sender, queue) in &pool.by_sender {
+        let nonce = account_state(world, sender).nonce;
+        next_nonce.insert(*sender, nonce);
+        if let Some(entity) = queue.get(&nonce) {
+            heap.extend(candidate(*entity));
+        }
+    }
+    let mut chosen = Vec::new();
+    let mut gas_left = gas_limit;
+    while let Some(Candidate { entity, .. }) = heap.pop() {
+        if gas_left < 21_000 {
+            break;
+        }
+        let tx = world.get::<PooledTx>(entity).expect("candidates are pool entities");
+        if tx.envelope.gas_limit() > gas_left {
+            // Too big for what is left; the sender's later nonces must wait for it.
+            continue;
+        }
+        gas_left -= tx.envelope.gas_limit();
+        chosen.push(entity);
+        let nonce = next_nonce.get_mut(&tx.sender).expect("sender seen above");
+        *nonce += 1;
+        if let Some(next) = pool.by_sender.get(&tx.sender).and_then(|q| q.get(nonce)) {
+            heap.extend(candidate(*next));
+        }
+    }
+    chosen
+}
+
+/// Removes transactions from the pool: included ones, and any whose nonce the chain has passed.
+pub fn evict_stale(world: &mut World, senders: impl IntoIterator<Item = Address>) {
+    for sender in senders {
+        let nonce = account_state(world, &sender).nonce;
+        let stale: Vec<(u64, Entity)> = {
+            let pool = world.resource::<MempoolIndex>();
+            let Some(queue) = pool.by_sender.get(&sender) else { continue };
+            queue.range(..nonce).map(|(n, e)| (*n, *e)).collect()
+        };
+        for (tx_nonce, entity) in stale {
+            let hash = world.get::<PooledTx>(entity).map(|tx| tx.hash);
+            world.despawn(entity);
+            let mut pool = world.resource_mut::<MempoolIndex>();
+            if let Some(hash) = hash {
+                pool.by_hash.remove(&hash);
+            }
+            if let Some(queue) = pool.by_sender.get_mut(&sender) {
+                queue.remove(&tx_nonce);
+                if queue.is_empty() {
+                    pool.by_sender.remove(&sender);
+                }
+            }
+        }
+    }
+}
+
+/// Drops one transaction from the pool (one that failed at execution).
+pub fn drop_transaction(world: &mut World, entity: Entity) {
+    let Some(tx) = world.get::<PooledTx>(entity).cloned() else { return };
+    world.despawn(entity);
+    let mut pool = world.resource_mut::<MempoolIndex>();
+    pool.by_hash.remove(&tx.hash);
+    if let Some(queue) = pool.by_sender.get_mut(&tx.sender) {
+        queue.remove(&tx.nonce());
+        if queue.is_empty() {
+            pool.by_sender.remove(&tx.sender);
+        }
+    }
+}

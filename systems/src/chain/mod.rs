@@ -1,0 +1,38 @@
+//! The EVM chain: mempool, block production with revm, state commitment and the chain's I/O edges.
+
+pub mod evm;
+pub mod genesis;
+pub mod io;
+pub mod mempool;
+pub mod producer;
+pub mod state;
+
+use bevy_ecs::prelude::*;
+use zg_components::chain::{
+    AccountIndex, BlockIndex, CodeStore, MempoolIndex, SealedBlocks, StateTrie,
+};
+
+use crate::{NodePlugin, TickSet};
+
+/// Chain resources and systems: ingest requests, seal blocks, persist and announce them.
+/// The node inserts [`zg_components::chain::ChainSpec`] and the I/O handles.
+pub struct ChainPlugin;
+
+impl NodePlugin for ChainPlugin {
+    fn build(&self, world: &mut World, schedule: &mut Schedule) {
+        world.init_resource::<AccountIndex>();
+        world.init_resource::<BlockIndex>();
+        world.init_resource::<MempoolIndex>();
+        world.init_resource::<CodeStore>();
+        world.init_resource::<StateTrie>();
+        world.init_resource::<SealedBlocks>();
+        world.init_resource::<producer::SealSchedule>();
+        world.init_resource::<io::NodeFault>();
+        schedule.add_systems((
+            io::ingest_requests.in_set(TickSet::Ingest),
+            producer::seal_block_when_due.in_set(TickSet::Execute),
+            io::persist_sealed_blocks.in_set(TickSet::Persist),
+            io::publish_sealed_blocks.in_set(TickSet::Egress),
+        ));
+    }
+}

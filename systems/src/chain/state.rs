@@ -1,0 +1,189 @@
+//! Turning execution output into account changes, applying them to the world's account entities
+//! and recomputing the state root from what changed.
+
+use alloy_primitives::{Address, B256, keccak256};
+use bevy_ecs::prelude::*;
+use revm::state::EvmState;
+use std::collections::BTreeMap;
+
+use zg_components::chain::{
+    AccountAddress, AccountChange, AccountIndex, AccountInfo, AccountStorage, CodeStore, StateTrie,
+};
+
+/// The account changes of a block's finalized EVM state, in address order.
+///
+/// Accounts revm only read are skipped; touched accounts left empty are deleted (EIP-161), as
+/// are self-destructed ones.
+pub fn changes_from_evm_state(state: EvmState) -> BTreeMap<Address, AccountChange> {
+    let mut changes = BTreeMap::new();
+    for (address, account) in state {
+        if !account.is_touched() {
+            continue;
+        }
+        let deleted = account.is_selfdestructed() || account.is_empty();
+        let info = (!deleted).then(|| AccountInfo {
+            nonce: account.info.nonce,
+            balance: account.info.balance,
+            code_hash: account.info.code_hash,
+        });
+        let code = if account.is_created() && !deleted {
+            account.info.code.as_ref().map(|code| code.original_bytes()).filter(|c| !c.is_empty())
+        } else {
+            None
+        };
+        let mut storage: Vec<_> = if deleted {
+            Vec::new()
+        } else {
+            account
+                .storage
+                .iter()
+                .filter(|(_, slot)| slot.is_changed())
+                .map(|(key, slot)| (*key, slot.present_value))
+                .collect()
+        };
+        storage.sort_unstable_by_key(|(key, _)| *key);
+        changes.insert(
+            address,
+            AccountChange {
+                address,
+                info,
+                storage,
+                storage_cleared: deleted || account.is_created(),
+                code,
+            },
+        );
+    }
+    changes
+}
+
+/// Applies account changes to the world and returns the new state root. Only the changed
+/// accounts' storage tries and their paths in the state trie are rehashed.
+pub fn apply_changes(world: &mut World, changes: &[AccountChange]) -> B256 {
+    let mut updates: Vec<(Address, Option<Entity>)> = Vec::with_capacity(changes.len());
+    for change in changes {
+        let existing = world.resource::<AccountIndex>().0.get(&change.address).copied();
+        let Some(info) = change.info else {
+            if let Some(entity) = existing {
+                world.despawn(entity);
+                world.resource_mut::<AccountIndex>().0.remove(&change.address);
+            }
+            updates.push((change.address, None));
+            continue;
+        };
+        if let Some(code) = &change.code {
+            world.resource_mut::<CodeStore>().by_hash.insert(info.code_hash, code.clone());
+        }
+        let entity = match existing {
+            Some(entity) => entity,
+            None => {
+                let entity = world
+                    .spawn((AccountAddress(change.address), info, AccountStorage::default()))
+                    .id();
+                world.resource_mut::<AccountIndex>().0.insert(change.address, entity);
+                entity
+            }
+        };
+        let mut account = world.entity_mut(entity);
+        *account.get_mut::<AccountInfo>().expect("account entities carry AccountInfo") = info;
+        if change.storage_cleared || !change.storage.is_empty() {
+            let mut storage =
+                account.get_mut::<AccountStorage>().expect("account entities carry storage");
+            if change.storage_cleared {
+                *storage = AccountStorage::default();
+            }
+            for (slot, value) in &change.storage {
+                storage.set(*slot, *value);
+            }
+        }
+        updates.push((change.address, Some(entity)));
+    }
+
+    let leaves: Vec<(B256, Vec<u8>)> = updates
+        .into_iter()
+        .map(|(address, entity)| {
+            let value = entity
+                .map(|entity| {
+                    let mut account = world.entity_mut(entity);
+                    let info = *account.get::<AccountInfo>().expect("account info");
+                    let root = account.get_mut::<AccountStorage>().expect("account storage").root();
+                    info.trie_value(root)
+                })
+                .unwrap_or_default();
+            (keccak256(address), value)
+        })
+        .collect();
+    let mut trie = world.resource_mut::<StateTrie>();
+    for (key, value) in leaves {
+        trie.0.insert(key, value);
+    }
+    trie.0.root()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::U256;
+    use alloy_trie::{HashBuilder, Nibbles};
+
+    fn world() -> World {
+        let mut world = World::new();
+        world.init_resource::<AccountIndex>();
+        world.init_resource::<CodeStore>();
+        world.init_resource::<StateTrie>();
+        world
+    }
+
+    fn funded(address: u8, balance: u64) -> AccountChange {
+        AccountChange {
+            address: Address::repeat_byte(address),
+            info: Some(AccountInfo { balance: U256::from(balance), ..Default::default() }),
+            storage: vec![],
+            storage_cleared: false,
+            code: None,
+        }
+    }
+
+    #[test]
+    fn state_root_matches_a_from_scratch_build() {
+        let mut world = world();
+        let mut with_storage = funded(3, 7);
+        with_storage.storage = vec![(U256::from(1), U256::from(42)), (U256::from(2), U256::from(9))];
+        let root = apply_changes(&mut world, &[funded(1, 10), funded(2, 20), with_storage]);
+
+        let mut storage = HashBuilder::default();
+        let mut slots: Vec<_> = [(1u64, 42u64), (2, 9)]
+            .iter()
+            .map(|(k, v)| (keccak256(U256::from(*k).to_be_bytes::<32>()), alloy_rlp::encode(U256::from(*v))))
+            .collect();
+        slots.sort();
+        for (k, v) in &slots {
+            storage.add_leaf(Nibbles::unpack(k), v);
+        }
+        let storage_root = storage.root();
+        let mut accounts: Vec<_> = [(1u8, 10u64, alloy_trie::EMPTY_ROOT_HASH), (2, 20, alloy_trie::EMPTY_ROOT_HASH), (3, 7, storage_root)]
+            .iter()
+            .map(|(a, b, r)| {
+                let info = AccountInfo { balance: U256::from(*b), ..Default::default() };
+                (keccak256(Address::repeat_byte(*a)), info.trie_value(*r))
+            })
+            .collect();
+        accounts.sort();
+        let mut builder = HashBuilder::default();
+        for (k, v) in &accounts {
+            builder.add_leaf(Nibbles::unpack(k), v);
+        }
+        assert_eq!(root, builder.root());
+    }
+
+    #[test]
+    fn deleting_an_account_removes_it_from_world_index_and_trie() {
+        let mut world = world();
+        let empty_root = apply_changes(&mut world, &[funded(1, 10)]);
+        apply_changes(&mut world, &[funded(2, 5)]);
+        let mut gone = funded(2, 0);
+        gone.info = None;
+        let root = apply_changes(&mut world, &[gone]);
+        assert_eq!(root, empty_root);
+        assert!(!world.resource::<AccountIndex>().0.contains_key(&Address::repeat_byte(2)));
+    }
+}

@@ -1,0 +1,69 @@
+//! # zg-systems — zgnode's behaviour
+//!
+//! One module per domain, each exporting a [`NodePlugin`] that adds its resources and systems to
+//! the tick [`Schedule`] under a [`TickSet`]. Systems are pure ECS + computation: I/O reaches them
+//! only through resources the node provides (traits such as [`chain::io::BlockStore`]), so every
+//! system runs on a bare `World` in tests.
+//!
+//! ## Layout
+//! - [`chain`]: mempool admission and selection, block production with revm, state root, the
+//!   chain's ingest/persist/egress systems.
+//! - [`profile`]: per-system timing.
+//!
+//! One tick runs the sets in this order; Storage, Da and Compute touch disjoint data and run side
+//! by side on the multi-threaded executor.
+
+pub mod chain;
+pub mod profile;
+
+use bevy_ecs::prelude::*;
+use bevy_ecs::schedule::ScheduleLabel;
+
+/// The phases of one tick (see DESIGN.md).
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TickSet {
+    /// Drain the network and RPC inboxes.
+    Ingest,
+    /// Drive the BFT engine (a later issue; empty for the single-validator producer).
+    Consensus,
+    /// Seal and execute blocks.
+    Execute,
+    Storage,
+    Da,
+    Compute,
+    /// Write what changed to disk.
+    Persist,
+    /// Hand outbound messages to the I/O tasks.
+    Egress,
+}
+
+/// The label of the one schedule a tick runs.
+#[derive(ScheduleLabel, Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Tick;
+
+/// A domain's contribution to the node: resources and systems.
+pub trait NodePlugin {
+    fn build(&self, world: &mut World, schedule: &mut Schedule);
+}
+
+/// A tick schedule with the sets in order and the given plugins added.
+pub fn tick_schedule(world: &mut World, plugins: &[&dyn NodePlugin]) -> Schedule {
+    let mut schedule = Schedule::new(Tick);
+    schedule.configure_sets(
+        (
+            TickSet::Ingest,
+            TickSet::Consensus,
+            TickSet::Execute,
+            (TickSet::Storage, TickSet::Da, TickSet::Compute),
+            TickSet::Persist,
+            TickSet::Egress,
+        )
+            .chain(),
+    );
+    world.init_resource::<zg_components::node::TickClock>();
+    world.init_resource::<zg_components::node::TickProfile>();
+    for plugin in plugins {
+        plugin.build(world, &mut schedule);
+    }
+    schedule
+}
