@@ -25,7 +25,7 @@ struct Prepared {
     gas_cap: u64,
 }
 
-fn prepare(snapshot: &StateSnapshot, request: &CallRequest) -> RpcResult<Prepared> {
+fn prepare(snapshot: &StateSnapshot, chain_id: u64, request: &CallRequest) -> RpcResult<Prepared> {
     let head = snapshot.head_number().unwrap_or_default();
     let (header, _) = snapshot.header(head)?.ok_or_else(|| server_error("header not found"))?;
     let mut block = evm::block_env_of(&header);
@@ -46,6 +46,9 @@ fn prepare(snapshot: &StateSnapshot, request: &CallRequest) -> RpcResult<Prepare
         block.basefee = 0;
     }
     let nonce = snapshot.account(&caller)?.map(|a| a.nonce).unwrap_or_default();
+    if request.chain_id.is_some_and(|id| id.to::<u64>() != chain_id) {
+        return Err(invalid_params(format!("invalid chain id: want {chain_id}")));
+    }
     let tx_type = if dynamic { 2 } else if request.access_list.is_some() { 1 } else { 0 };
     let tx = TxEnv {
         tx_type,
@@ -56,7 +59,7 @@ fn prepare(snapshot: &StateSnapshot, request: &CallRequest) -> RpcResult<Prepare
         value: request.value.unwrap_or_default(),
         data: input,
         nonce,
-        chain_id: None,
+        chain_id: Some(chain_id),
         access_list: request.access_list.clone().unwrap_or_default(),
         gas_priority_fee: if dynamic {
             Some(request.max_priority_fee_per_gas.map(|p| p.to::<u128>()).unwrap_or(0).min(gas_price))
@@ -104,7 +107,7 @@ pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethod
         let (request, block) = call_params(&params)?;
         let snapshot = ctx.reader.snapshot()?;
         state_block(&snapshot, block)?;
-        let prepared = prepare(&snapshot, &request)?;
+        let prepared = prepare(&snapshot, ctx.chain_id, &request)?;
         match execute(&snapshot, ctx.chain_id, &prepared, prepared.tx.gas_limit)? {
             ExecutionResult::Success { output, .. } => Ok(output.into_data()),
             ExecutionResult::Revert { output, .. } => Err(reverted(&output)),
@@ -115,7 +118,7 @@ pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethod
         let (request, block) = call_params(&params)?;
         let snapshot = ctx.reader.snapshot()?;
         state_block(&snapshot, block)?;
-        let prepared = prepare(&snapshot, &request)?;
+        let prepared = prepare(&snapshot, ctx.chain_id, &request)?;
         estimate(&snapshot, ctx.chain_id, &prepared).map(super::types::quantity)
     })?;
     Ok(())

@@ -239,3 +239,92 @@ pub fn drop_transaction(world: &mut World, entity: Entity) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::test_support::*;
+    use alloy_eips::eip2718::Encodable2718;
+    use alloy_signer::SignerSync;
+
+    fn submit(world: &mut World, tx: TxEnvelope) -> Result<B256, PoolError> {
+        let (envelope, sender) = decode_transaction(&tx.encoded_2718(), CHAIN_ID, 128 * 1024)?;
+        admit(world, envelope, sender)
+    }
+
+    #[test]
+    fn stateless_checks_refuse_garbage_foreign_chains_and_unprotected_legacy() {
+        let alice = signer(0);
+        assert!(matches!(decode_transaction(&[], CHAIN_ID, 1024), Err(PoolError::Decode(_))));
+        assert!(matches!(decode_transaction(&[0x02, 0xff, 0x00], CHAIN_ID, 1024), Err(PoolError::Decode(_))));
+        assert!(matches!(decode_transaction(&[0u8; 2000], CHAIN_ID, 1024), Err(PoolError::Oversized { .. })));
+        let foreign = transfer(&alice, Address::ZERO, 1, 0, 1).encoded_2718();
+        assert_eq!(
+            decode_transaction(&foreign, CHAIN_ID + 1, 1024).unwrap_err(),
+            PoolError::WrongChainId { expected: CHAIN_ID + 1, got: CHAIN_ID }
+        );
+        let unprotected = legacy_transfer(&alice, Address::ZERO, None, 0).encoded_2718();
+        assert_eq!(decode_transaction(&unprotected, CHAIN_ID, 1024).unwrap_err(), PoolError::NotReplayProtected);
+        let mut trailing = transfer(&alice, Address::ZERO, 1, 0, 1).encoded_2718();
+        trailing.push(0);
+        assert!(matches!(decode_transaction(&trailing, CHAIN_ID, 1024), Err(PoolError::Decode(_))));
+        let (_, sender) = decode_transaction(&legacy_transfer(&alice, Address::ZERO, Some(CHAIN_ID), 0).encoded_2718(), CHAIN_ID, 1024).unwrap();
+        assert_eq!(sender, alice.address());
+    }
+
+    #[test]
+    fn pool_refusals_use_geths_messages() {
+        let (mut world, _, _) = chain_world(2);
+        let alice = signer(0);
+        let broke = signer(9);
+        let first = transfer(&alice, Address::ZERO, 1, 0, 1);
+        submit(&mut world, first.clone()).unwrap();
+        assert_eq!(submit(&mut world, first).unwrap_err().to_string(), "already known");
+        let same_price = transfer(&alice, Address::ZERO, 2, 0, 1);
+        assert_eq!(submit(&mut world, same_price).unwrap_err().to_string(), "replacement transaction underpriced");
+        let error = submit(&mut world, transfer(&broke, Address::ZERO, 1, 0, 1)).unwrap_err().to_string();
+        assert!(error.starts_with("insufficient funds for gas * price + value"), "{error}");
+        let error = submit(&mut world, transfer(&alice, Address::ZERO, 1, 5_000, 1)).unwrap_err().to_string();
+        assert!(error.starts_with("nonce too high"), "{error}");
+        assert_eq!(world.resource::<MempoolIndex>().len(), 1);
+    }
+
+    #[test]
+    fn a_priced_up_replacement_takes_the_slot() {
+        let (mut world, _, _) = chain_world(1);
+        let alice = signer(0);
+        let old = submit(&mut world, transfer(&alice, Address::ZERO, 1, 0, 10)).unwrap();
+        let mut bumped = transfer(&alice, Address::ZERO, 1, 0, 11);
+        if let TxEnvelope::Eip1559(signed) = &bumped {
+            let mut tx = signed.tx().clone();
+            tx.max_fee_per_gas = 110_000_000_000;
+            let signature = alice.sign_hash_sync(&alloy_consensus::SignableTransaction::signature_hash(&tx)).unwrap();
+            bumped = alloy_consensus::SignableTransaction::into_signed(tx, signature).into();
+        }
+        let new = submit(&mut world, bumped).unwrap();
+        let pool = world.resource::<MempoolIndex>();
+        assert!(!pool.by_hash.contains_key(&old));
+        assert!(pool.by_hash.contains_key(&new));
+        assert_eq!(pool.len(), 1);
+    }
+
+    #[test]
+    fn selection_orders_by_tip_then_nonce_and_respects_gas() {
+        let (mut world, _, _) = chain_world(3);
+        let (a, b, c) = (signer(0), signer(1), signer(2));
+        // b pays most, but its nonce 1 cannot precede its nonce 0.
+        let b1 = submit(&mut world, transfer(&b, Address::ZERO, 1, 1, 50)).unwrap();
+        let b0 = submit(&mut world, transfer(&b, Address::ZERO, 1, 0, 5)).unwrap();
+        let a0 = submit(&mut world, transfer(&a, Address::ZERO, 1, 0, 20)).unwrap();
+        let c0 = submit(&mut world, transfer(&c, Address::ZERO, 1, 0, 1)).unwrap();
+        let hashes = |world: &World, entities: Vec<Entity>| -> Vec<B256> {
+            entities.into_iter().map(|e| world.get::<PooledTx>(e).unwrap().hash).collect()
+        };
+        let chosen = select_transactions(&world, 7, 1_000_000);
+        assert_eq!(hashes(&world, chosen), vec![a0, b0, b1, c0]);
+        let chosen = select_transactions(&world, 7, 2 * 21_000);
+        assert_eq!(hashes(&world, chosen), vec![a0, b0]);
+        assert_eq!(pending_nonce(&world, &b.address()), 2);
+        assert_eq!(pending_nonce(&world, &c.address()), 1);
+    }
+}

@@ -6,6 +6,8 @@ pub mod io;
 pub mod mempool;
 pub mod producer;
 pub mod state;
+#[cfg(test)]
+pub(crate) mod test_support;
 
 use bevy_ecs::prelude::*;
 use zg_components::chain::{

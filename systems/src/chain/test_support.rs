@@ -1,0 +1,89 @@
+//! Fixtures for the chain systems' unit tests: a world with genesis and signed transactions.
+
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope, TxLegacy};
+use alloy_primitives::{Address, Bytes, TxKind, U256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use bevy_ecs::prelude::*;
+
+use zg_components::chain::{ChainSpec, Genesis, GrantEntry};
+
+use super::{ChainPlugin, genesis};
+use crate::{NodePlugin, tick_schedule};
+
+pub const CHAIN_ID: u64 = 4242;
+pub const COINBASE: Address = Address::repeat_byte(0xc0);
+
+pub fn signer(index: u8) -> PrivateKeySigner {
+    let mut key = [0u8; 32];
+    key[31] = index + 1;
+    key[0] = 0x42;
+    PrivateKeySigner::from_slice(&key).expect("valid key")
+}
+
+/// A world with the chain plugin, genesis built, and `funded` keys holding 1,000 tokens each.
+pub fn chain_world(funded: u8) -> (World, Schedule, Genesis) {
+    let mut world = World::new();
+    world.insert_resource(ChainSpec::dev(CHAIN_ID, COINBASE));
+    let schedule = tick_schedule(&mut world, &[&ChainPlugin as &dyn NodePlugin]);
+    let mut genesis = Genesis::zero_gravity(CHAIN_ID);
+    genesis.grants = (0..funded)
+        .map(|i| GrantEntry { address: signer(i).address(), tokens: 1_000, from: "ecosystem".into() })
+        .collect();
+    genesis::build_genesis(&mut world, &genesis).expect("genesis");
+    (world, schedule, genesis)
+}
+
+pub fn transfer(from: &PrivateKeySigner, to: Address, value: u64, nonce: u64, tip: u128) -> TxEnvelope {
+    let tx = TxEip1559 {
+        chain_id: CHAIN_ID,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: 100_000_000_000,
+        max_priority_fee_per_gas: tip,
+        to: TxKind::Call(to),
+        value: U256::from(value),
+        access_list: Default::default(),
+        input: Bytes::new(),
+    };
+    let signature = from.sign_hash_sync(&tx.signature_hash()).expect("signs");
+    tx.into_signed(signature).into()
+}
+
+pub fn call(from: &PrivateKeySigner, to: TxKind, input: Bytes, nonce: u64, gas_limit: u64) -> TxEnvelope {
+    let tx = TxEip1559 {
+        chain_id: CHAIN_ID,
+        nonce,
+        gas_limit,
+        max_fee_per_gas: 100_000_000_000,
+        max_priority_fee_per_gas: 1,
+        to,
+        value: U256::ZERO,
+        access_list: Default::default(),
+        input,
+    };
+    let signature = from.sign_hash_sync(&tx.signature_hash()).expect("signs");
+    tx.into_signed(signature).into()
+}
+
+pub fn legacy_transfer(from: &PrivateKeySigner, to: Address, chain_id: Option<u64>, nonce: u64) -> TxEnvelope {
+    let tx = TxLegacy {
+        chain_id,
+        nonce,
+        gas_price: 100_000_000_000,
+        gas_limit: 21_000,
+        to: TxKind::Call(to),
+        value: U256::from(1),
+        input: Bytes::new(),
+    };
+    let signature = from.sign_hash_sync(&tx.signature_hash()).expect("signs");
+    tx.into_signed(signature).into()
+}
+
+pub fn balance(world: &World, address: Address) -> U256 {
+    super::evm::account_info(world, &address).map(|a| a.balance).unwrap_or_default()
+}
+
+pub fn total_supply(world: &mut World) -> U256 {
+    world.query::<&zg_components::chain::AccountInfo>().iter(world).map(|a| a.balance).sum()
+}
