@@ -29,7 +29,7 @@ pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethod
                 let head = snapshot.head_number().unwrap_or_default();
                 let resolve = |block: Option<BlockRef>| -> RpcResult<u64> {
                     match block.unwrap_or(BlockRef::Latest) {
-                        BlockRef::Number(n) => Ok(n.min(head)),
+                        BlockRef::Number(n) => Ok(n),
                         other => Ok(block_number(&snapshot, other)?.unwrap_or(head)),
                     }
                 };
@@ -39,14 +39,16 @@ pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethod
         if from > to {
             return Err(invalid_params("invalid block range params"));
         }
-        let span = to - from + 1;
+        // The cap applies to the range asked for, so a hostile range fails fast.
+        let span = (to - from).saturating_add(1);
         if span > ctx.limits.get_logs_max_blocks {
             return Err(limit_exceeded(format!(
                 "block range {span} exceeds the limit of {} blocks",
                 ctx.limits.get_logs_max_blocks
             )));
         }
-        collect_logs(&snapshot, &filter, from, to, ctx.limits.get_logs_max_results)
+        let head = snapshot.head_number().unwrap_or_default();
+        collect_logs(&snapshot, &filter, from, to.min(head), ctx.limits.get_logs_max_results)
     })?;
     Ok(())
 }

@@ -42,6 +42,11 @@ fn seal_if_due(world: &mut World) {
     let now_ms = world.resource::<TickClock>().now_ms;
     let spec = world.resource::<ChainSpec>().clone();
     let schedule = *world.resource::<SealSchedule>();
+    if schedule.next_seal_ms == 0 {
+        // The first block comes one block time after start, like every later one.
+        world.resource_mut::<SealSchedule>().next_seal_ms = now_ms + spec.block_time_ms;
+        return;
+    }
     if now_ms < schedule.next_seal_ms {
         return;
     }
@@ -339,6 +344,8 @@ mod tests {
         let (mut world, mut schedule, _) = chain_world(1);
         world.resource_mut::<ChainSpec>().seal_empty_blocks = false;
         world.resource_mut::<TickClock>().now_ms = 10_000;
+        schedule.run(&mut world);
+        world.resource_mut::<TickClock>().now_ms = 10_250;
         schedule.run(&mut world);
         assert_eq!(world.resource::<ChainHead>().number(), 0, "no empty block when not asked");
         submit(&mut world, transfer(&signer(0), Address::ZERO, 1, 0, 1));

@@ -1,0 +1,237 @@
+//! Shared helpers for the integration tests: nodes on 127.0.0.1, a raw HTTP JSON-RPC client
+//! (so tests can send malformed bytes too) and signed transactions from the dev accounts.
+#![allow(dead_code)]
+
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy_eips::eip2718::Encodable2718;
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use zgnode::NodeConfig;
+
+pub const CHAIN_ID: u64 = 31337;
+
+pub fn dev_key(index: usize) -> PrivateKeySigner {
+    let account = &zgnode::dev::dev_accounts()[index];
+    PrivateKeySigner::from_bytes(&account.private_key).expect("dev key")
+}
+
+/// A config for a fast in-memory test node on a free port.
+pub fn test_config() -> NodeConfig {
+    let mut config = NodeConfig::default();
+    config.node.ephemeral = true;
+    config.node.tick_ms = 2;
+    config.chain.block_time_ms = 50;
+    config.rpc.addr = "127.0.0.1:0".parse().unwrap();
+    config
+}
+
+pub fn sign(signer: &PrivateKeySigner, to: TxKind, value: U256, input: Bytes, nonce: u64, gas_limit: u64) -> TxEnvelope {
+    let tx = TxEip1559 {
+        chain_id: CHAIN_ID,
+        nonce,
+        gas_limit,
+        max_fee_per_gas: 50_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to,
+        value,
+        access_list: Default::default(),
+        input,
+    };
+    let signature = signer.sign_hash_sync(&tx.signature_hash()).expect("signs");
+    tx.into_signed(signature).into()
+}
+
+pub fn raw_transfer(signer: &PrivateKeySigner, to: Address, value: u64, nonce: u64) -> String {
+    let tx = sign(signer, TxKind::Call(to), U256::from(value), Bytes::new(), nonce, 21_000);
+    format!("0x{}", alloy_primitives::hex::encode(tx.encoded_2718()))
+}
+
+/// Sends raw bytes as an HTTP POST and returns (status, body).
+pub fn http_post(addr: SocketAddr, body: &[u8]) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    // The server may answer and close before reading an oversized body.
+    let _ = stream.write_all(body);
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let text = String::from_utf8_lossy(&response).to_string();
+    let (headers, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = headers.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = if headers.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    (status, body)
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else { break };
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = rest[size..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// One JSON-RPC call; returns the whole response object.
+pub fn rpc(addr: SocketAddr, method: &str, params: Value) -> Value {
+    let request = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    let (status, body) = http_post(addr, request.to_string().as_bytes());
+    assert_eq!(status, 200, "{method}: HTTP {status}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{method}: bad JSON {body:?}: {e}"))
+}
+
+/// The `result` of a call that must succeed.
+pub fn ok(addr: SocketAddr, method: &str, params: Value) -> Value {
+    let response = rpc(addr, method, params);
+    match response.get("result") {
+        Some(result) => result.clone(),
+        None => panic!("{method} failed: {response}"),
+    }
+}
+
+/// The `(code, message)` of a call that must fail.
+pub fn err(addr: SocketAddr, method: &str, params: Value) -> (i64, String) {
+    let response = rpc(addr, method, params);
+    let error = response.get("error").unwrap_or_else(|| panic!("{method} should fail: {response}"));
+    (error["code"].as_i64().unwrap(), error["message"].as_str().unwrap().to_string())
+}
+
+pub fn quantity(value: &Value) -> u64 {
+    let text = value.as_str().unwrap_or_else(|| panic!("not a quantity: {value}"));
+    u64::from_str_radix(text.trim_start_matches("0x"), 16).expect("hex quantity")
+}
+
+/// Polls for a receipt until it appears or `timeout` passes.
+pub fn wait_receipt(addr: SocketAddr, hash: &str, timeout: Duration) -> Value {
+    let started = Instant::now();
+    loop {
+        let receipt = ok(addr, "eth_getTransactionReceipt", json!([hash]));
+        if !receipt.is_null() {
+            return receipt;
+        }
+        assert!(started.elapsed() < timeout, "no receipt for {hash} within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn wait_for_block(addr: SocketAddr, number: u64, timeout: Duration) {
+    let started = Instant::now();
+    while quantity(&ok(addr, "eth_blockNumber", json!([]))) < number {
+        assert!(started.elapsed() < timeout, "block {number} not reached within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn tx_hash(raw: &str) -> B256 {
+    alloy_primitives::keccak256(alloy_primitives::hex::decode(raw).unwrap())
+}
+
+/// A `zgnode` process, killed (SIGKILL) when dropped.
+pub struct NodeProcess {
+    pub child: Child,
+    pub addr: SocketAddr,
+}
+
+impl NodeProcess {
+    /// Starts `zgnode <args>` and waits for its banner's RPC address.
+    pub fn spawn(args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_zgnode"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn zgnode");
+        let stdout = child.stdout.take().expect("stdout");
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut addr = None;
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(url) = line.strip_prefix("JSON-RPC (HTTP): http://") {
+                    addr = url.trim().parse::<SocketAddr>().ok();
+                }
+                if line == "ready" {
+                    let _ = sender.send(addr);
+                }
+            }
+        });
+        let addr = receiver
+            .recv_timeout(Duration::from_secs(60))
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("zgnode {args:?} did not start"));
+        Self { child, addr }
+    }
+
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn dev_args<'a>(data_dir: &'a Path) -> Vec<String> {
+    vec![
+        "dev".into(),
+        "--data-dir".into(),
+        data_dir.display().to_string(),
+        "--rpc-addr".into(),
+        "127.0.0.1:0".into(),
+        "--block-time-ms".into(),
+        "50".into(),
+    ]
+}
+
+/// A node running in this process on its own tokio runtime.
+pub struct InProcessNode {
+    pub runtime: tokio::runtime::Runtime,
+    pub node: Option<zgnode::RunningNode>,
+    pub addr: SocketAddr,
+}
+
+pub fn start_node(config: &NodeConfig) -> InProcessNode {
+    start_node_with(config, &zgnode::dev::dev_genesis(CHAIN_ID)).expect("node starts")
+}
+
+pub fn start_node_with(
+    config: &NodeConfig,
+    genesis: &zg_components::chain::Genesis,
+) -> Result<InProcessNode, zgnode::node::NodeError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let node = runtime.block_on(zgnode::RunningNode::start(config, genesis))?;
+    let addr = node.rpc_addr;
+    Ok(InProcessNode { runtime, node: Some(node), addr })
+}
+
+impl InProcessNode {
+    pub fn stop(mut self) {
+        if let Some(node) = self.node.take() {
+            self.runtime.block_on(node.stop()).expect("clean stop");
+        }
+    }
+}
