@@ -140,8 +140,13 @@ impl NodeConfig {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
-        let mut config = Self::from_toml(&text)
-            .map_err(|e| ConfigError::Parse { path: path.display().to_string(), message: e.to_string() })?;
+        let mut config = Self::from_toml(&text).map_err(|e| {
+            let message = match e {
+                ConfigError::Invalid(message) => message,
+                other => other.to_string(),
+            };
+            ConfigError::Parse { path: path.display().to_string(), message }
+        })?;
         let base = path.parent().unwrap_or(Path::new("."));
         if config.node.data_dir.is_relative() {
             config.node.data_dir = base.join(&config.node.data_dir);
@@ -153,7 +158,7 @@ impl NodeConfig {
     }
 
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
-        let config: Self = toml::from_str(text).map_err(|e| ConfigError::Invalid(e.message().to_string()))?;
+        let config: Self = toml::from_str(text).map_err(|e| ConfigError::Invalid(e.to_string().trim().to_string()))?;
         config.validate()?;
         Ok(config)
     }

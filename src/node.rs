@@ -32,10 +32,11 @@ pub enum NodeError {
     #[error("genesis: {0}")]
     Genesis(#[from] GenesisError),
     #[error(
-        "the data directory holds a different chain (its genesis is {stored}, this genesis is {configured}); \
+        "the data directory holds a different chain (genesis {stored}, chain id {stored_chain_id:?}; \
+         configured: genesis {configured}, chain id {configured_chain_id}); \
          use another --data-dir or the genesis it was created with"
     )]
-    GenesisMismatch { stored: B256, configured: B256 },
+    GenesisMismatch { stored: B256, stored_chain_id: Option<u64>, configured: B256, configured_chain_id: u64 },
     #[error("node stopped: {0}")]
     Fault(String),
     #[error("cannot start JSON-RPC on {addr}: {message}")]
@@ -68,13 +69,19 @@ impl Node {
         match crate::store::restore_into(&mut world, &store)? {
             Some(_) => {
                 let stored = store.block_hash(0)?.unwrap_or_default();
-                if stored != configured {
-                    return Err(NodeError::GenesisMismatch { stored, configured });
+                let stored_chain_id = store.chain_id()?;
+                if stored != configured || stored_chain_id != Some(genesis.chain_id) {
+                    return Err(NodeError::GenesisMismatch {
+                        stored,
+                        stored_chain_id,
+                        configured,
+                        configured_chain_id: genesis.chain_id,
+                    });
                 }
             }
             None => {
                 let block = genesis::build_genesis(&mut world, genesis)?;
-                store.write_block(&block)?;
+                store.write_genesis(&block, genesis.chain_id)?;
             }
         }
         Ok(Self { world, schedule, requests, store })

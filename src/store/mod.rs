@@ -92,9 +92,28 @@ impl ChainStore {
         Ok(meta.get(HEAD_KEY)?.map(|v| v.value()))
     }
 
+    /// The chain id the database was created for.
+    pub fn chain_id(&self) -> Result<Option<u64>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let meta = txn.open_table(META)?;
+        Ok(meta.get(CHAIN_ID_KEY)?.map(|v| v.value()))
+    }
+
+    /// Writes genesis and records the chain id, in one transaction with the block.
+    pub fn write_genesis(&self, block: &CommittedBlock, chain_id: u64) -> Result<(), StoreError> {
+        self.write_block_with(block, Some(chain_id))
+    }
+
     /// Writes one sealed block and its state changes atomically.
     pub fn write_block(&self, block: &CommittedBlock) -> Result<(), StoreError> {
+        self.write_block_with(block, None)
+    }
+
+    fn write_block_with(&self, block: &CommittedBlock, chain_id: Option<u64>) -> Result<(), StoreError> {
         let txn = self.db.begin_write()?;
+        if let Some(chain_id) = chain_id {
+            txn.open_table(META)?.insert(CHAIN_ID_KEY, chain_id)?;
+        }
         {
             let number = block.header.number;
             let mut headers = txn.open_table(HEADERS)?;

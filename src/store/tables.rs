@@ -5,6 +5,7 @@ use redb::TableDefinition;
 
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 pub const HEAD_KEY: &str = "head";
+pub const CHAIN_ID_KEY: &str = "chain_id";
 /// block number -> RLP header
 pub const HEADERS: TableDefinition<u64, &[u8]> = TableDefinition::new("headers");
 /// block hash -> block number

@@ -1,0 +1,86 @@
+//! The command line: help, version, init, config errors and exit codes.
+
+use std::process::Command;
+
+fn zgnode(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_zgnode")).args(args).output().expect("runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).to_string(),
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    )
+}
+
+#[test]
+fn help_and_version_work_on_every_command() {
+    for args in [vec!["--help"], vec!["dev", "--help"], vec!["run", "--help"], vec!["init", "--help"], vec!["version", "--help"]] {
+        let (code, stdout, _) = zgnode(&args);
+        assert_eq!(code, 0, "{args:?}");
+        assert!(stdout.contains("Usage"), "{args:?}: {stdout}");
+    }
+    let (code, stdout, _) = zgnode(&["version"]);
+    assert_eq!((code, stdout.trim()), (0, concat!("zgnode ", env!("CARGO_PKG_VERSION"))));
+}
+
+#[test]
+fn unknown_commands_and_bad_flags_fail_with_usage() {
+    let (code, _, stderr) = zgnode(&["frobnicate"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("unrecognized subcommand"), "{stderr}");
+    let (code, _, stderr) = zgnode(&["dev", "--rpc-addr", "not-an-address"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--rpc-addr"), "{stderr}");
+}
+
+#[test]
+fn init_writes_a_runnable_home_and_refuses_to_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let home_arg = home.to_str().unwrap();
+    let (code, stdout, stderr) = zgnode(&["init", "--dir", home_arg, "--chain-id", "16600"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("zgnode run --config"));
+    let config = zgnode::NodeConfig::load(&home.join("config.toml")).expect("config loads");
+    assert_eq!(config.node.data_dir, home.join("data"));
+    let genesis = zgnode::cli::load_genesis(&home.join("genesis.json")).expect("genesis loads");
+    assert_eq!(genesis.chain_id, 16600);
+    let key = std::fs::read_to_string(home.join("node.key")).unwrap();
+    assert_eq!(key.trim().len(), 66);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(home.join("node.key")).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let (code, _, stderr) = zgnode(&["init", "--dir", home_arg]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("exists; pass --force"), "{stderr}");
+}
+
+#[test]
+fn bad_config_files_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = zgnode(&["run", "--config", dir.path().join("missing.toml").to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("cannot read config"), "{stderr}");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[node]\ntick_ms = \"fast\"\n").unwrap();
+    let (code, _, stderr) = zgnode(&["run", "--config", bad.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("invalid config") && stderr.contains("tick_ms"), "{stderr}");
+    let genesis = dir.path().join("genesis.json");
+    std::fs::write(&genesis, "{\"chainId\": 1}").unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "[chain]\ngenesis = \"genesis.json\"\n").unwrap();
+    let (code, _, stderr) = zgnode(&["run", "--config", config.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("invalid genesis"), "{stderr}");
+}
+
+#[test]
+fn a_busy_rpc_port_is_reported() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (code, _, stderr) = zgnode(&["dev", "--ephemeral", "--rpc-addr", &addr]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("cannot start JSON-RPC"), "{stderr}");
+}
