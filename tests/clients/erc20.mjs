@@ -38,7 +38,7 @@ assert.equal(await token.totalSupply(), supply);
 assert.equal(await token.symbol(), "ZGT");
 step(`ethers: ERC-20 deployed at ${tokenAddress}`);
 
-const tx = await token.transfer(alice.address, ethers.parseEther("1500"));
+const tx = await token.transfer(alice.address, ethers.parseEther("1500"), { nonce: 1 });
 const receipt = await tx.wait();
 assert.equal(receipt.status, 1);
 assert.equal(await token.balanceOf(alice.address), ethers.parseEther("1500"));
@@ -58,10 +58,11 @@ await assert.rejects(token.connect(bob).transfer(alice.address, 1n), (e) => {
 });
 step("ethers: revert reason from eth_call and eth_estimateGas");
 
-// Legacy and EIP-2930 transactions.
-const legacy = await token.connect(alice).transfer(bob.address, 10n, { type: 0 });
+// Legacy and EIP-2930 transactions. Nonces are explicit: ethers caches identical requests
+// (eth_getTransactionCount included) for 250 ms, longer than a fast dev block.
+const legacy = await token.connect(alice).transfer(bob.address, 10n, { type: 0, nonce: 0 });
 assert.equal((await legacy.wait()).status, 1);
-const accessList = await token.connect(alice).transfer(bob.address, 5n, { type: 1, accessList: [{ address: tokenAddress, storageKeys: [] }] });
+const accessList = await token.connect(alice).transfer(bob.address, 5n, { type: 1, nonce: 1, accessList: [{ address: tokenAddress, storageKeys: [] }] });
 assert.equal((await accessList.wait()).status, 1);
 assert.equal(await token.balanceOf(bob.address), 15n);
 step("ethers: legacy (type 0) and access-list (type 1) transactions");
