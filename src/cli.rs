@@ -26,8 +26,45 @@ pub enum Command {
     Run(RunArgs),
     /// Write a config, a genesis and a node key into a directory.
     Init(InitArgs),
+    /// Measure throughput against a baseline in the same run.
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Print the version.
     Version,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Block execution through the node's pipeline (pool -> block -> revm -> state root -> redb)
+    /// against bare revm on the same transactions.
+    Execution {
+        #[arg(long, value_enum, default_value = "eth-transfers")]
+        workload: crate::bench::Workload,
+        #[arg(long, default_value_t = 2_000)]
+        txs: usize,
+        #[arg(long, default_value_t = 200)]
+        senders: usize,
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
+    /// Tick overhead: an idle tick, and a tick with a system touching N account entities.
+    Tick {
+        #[arg(long, default_value_t = 100_000)]
+        accounts: usize,
+        #[arg(long, default_value_t = 200)]
+        ticks: usize,
+    },
+    /// Sustained eth_sendRawTransaction over HTTP on loopback into sealed blocks.
+    Rpc {
+        #[arg(long, default_value_t = 20_000)]
+        txs: usize,
+        #[arg(long, default_value_t = 1_000)]
+        senders: usize,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 250)]
+        block_time_ms: u64,
+    },
 }
 
 /// Flags that override the config file.
@@ -121,6 +158,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Init(args) => init(&args),
+        Command::Bench(command) => bench(command).await,
         Command::Dev(args) => {
             let mut config = NodeConfig::default();
             config.node.data_dir = PathBuf::from("zgnode-data/dev");
@@ -145,6 +183,37 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 pub fn load_genesis(path: &Path) -> anyhow::Result<Genesis> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read genesis {}", path.display()))?;
     Genesis::from_json(&text).with_context(|| format!("invalid genesis {}", path.display()))
+}
+
+async fn bench(command: BenchCommand) -> anyhow::Result<()> {
+    match command {
+        BenchCommand::Execution { workload, txs, senders, rounds } => {
+            anyhow::ensure!(txs > 0 && senders > 0, "--txs and --senders must be positive");
+            let report = tokio::task::spawn_blocking(move || crate::bench::execution(workload, txs, senders, rounds)).await?;
+            println!("execution {:?}: {} transactions, median of {rounds} rounds", report.workload, report.transactions);
+            println!("  node pipeline (pool, block, revm, state root, redb commit): {:>10.0} tx/s  {:.1} Mgas/s", report.pipeline_tps, report.mgas_per_s);
+            println!("  bare revm (CacheDB, transact_commit):                      {:>10.0} tx/s", report.bare_revm_tps);
+            let b = report.breakdown;
+            println!(
+                "  pipeline breakdown: admit {:.1} ms, seal (select + revm + apply + roots) {:.1} ms, redb commit {:.1} ms",
+                b.admit.as_secs_f64() * 1e3, b.seal.as_secs_f64() * 1e3, b.persist.as_secs_f64() * 1e3
+            );
+            println!("  ratio node / bare revm: {:.2}", report.ratio());
+        }
+        BenchCommand::Tick { accounts, ticks } => {
+            let report = tokio::task::spawn_blocking(move || crate::bench::tick(accounts, ticks)).await?;
+            println!("tick: idle {:.1} µs/tick; with a system touching {} accounts {:.1} µs/tick", report.idle_us, report.accounts, report.touching_us);
+        }
+        BenchCommand::Rpc { txs, senders, concurrency, block_time_ms } => {
+            anyhow::ensure!(txs > 0 && senders > 0, "--txs and --senders must be positive");
+            let report = crate::bench::rpc_ingestion(txs, senders, concurrency, block_time_ms).await?;
+            println!(
+                "rpc ingestion: {} transactions from {} HTTP clients into {} blocks: {:.0} tx/s; send-to-receipt p50 {:.0} ms, p99 {:.0} ms",
+                report.transactions, report.concurrency, report.blocks, report.tps, report.p50_ms, report.p99_ms
+            );
+        }
+    }
+    Ok(())
 }
 
 fn init(args: &InitArgs) -> anyhow::Result<()> {

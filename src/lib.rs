@@ -13,7 +13,9 @@
 //! - [`rpc`]: Ethereum JSON-RPC (HTTP + WebSocket) with geth's error shapes.
 //! - [`dev`]: the dev accounts and dev genesis.
 //! - [`metrics`]: Prometheus exporter and tick metrics.
+//! - [`bench`]: the workloads behind `zgnode bench` and `cargo bench`.
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod dev;

@@ -121,6 +121,11 @@ impl Node {
         &mut self.world
     }
 
+    /// The tick schedule, for embedders that add their own systems.
+    pub fn schedule_mut(&mut self) -> &mut Schedule {
+        &mut self.schedule
+    }
+
     pub fn head(&self) -> (Header, B256) {
         let head = self.world.resource::<ChainHead>();
         (head.header.clone(), head.hash)
@@ -156,6 +161,7 @@ pub struct RunningNode {
     stop: Arc<AtomicBool>,
     driver: Option<JoinHandle<Result<(), NodeError>>>,
     rpc: jsonrpsee::server::ServerHandle,
+    events: broadcast::Sender<NodeEvent>,
 }
 
 impl RunningNode {
@@ -177,7 +183,7 @@ impl RunningNode {
         let (events, _) = broadcast::channel(1024);
         node.set_event_sink(Arc::new(BroadcastSink(events.clone())));
 
-        let context = RpcContext::new(config, chain_id, node.store().reader(), node.requests(), events);
+        let context = RpcContext::new(config, chain_id, node.store().reader(), node.requests(), events.clone());
         let (rpc_addr, rpc) = rpc::start(&config.rpc, context)
             .await
             .map_err(|message| NodeError::Rpc { addr: config.rpc.addr, message })?;
@@ -189,7 +195,12 @@ impl RunningNode {
             .name("zgnode-tick".into())
             .spawn(move || drive(node, tick, driver_stop))
             .map_err(|e| NodeError::Fault(format!("cannot start the tick thread: {e}")))?;
-        Ok(Self { rpc_addr, chain_id, stop, driver: Some(driver), rpc })
+        Ok(Self { rpc_addr, chain_id, stop, driver: Some(driver), rpc, events })
+    }
+
+    /// Blocks as they are persisted, for embedders and benchmarks.
+    pub fn subscribe(&self) -> broadcast::Receiver<NodeEvent> {
+        self.events.subscribe()
     }
 
     pub fn rpc_url(&self) -> String {

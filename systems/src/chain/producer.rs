@@ -100,7 +100,6 @@ pub fn seal_block(world: &mut World, timestamp_s: u64) -> CommittedBlock {
     let block_gas_used: u64 = included.iter().map(|(_, _, r)| r.tx_gas_used()).sum();
     credit_burnt_base_fee(world, &mut changes, spec.coinbase, base_fee, block_gas_used);
     let changes: Vec<AccountChange> = changes.into_values().collect();
-    let state_root = state::apply_changes(world, &changes);
 
     let mut receipts = Vec::with_capacity(included.len());
     let mut transactions = Vec::with_capacity(included.len());
@@ -128,15 +127,29 @@ pub fn seal_block(world: &mut World, timestamp_s: u64) -> CommittedBlock {
         receipts.push(receipt);
         transactions.push((tx.envelope.clone(), tx.sender));
     }
-    let envelopes: Vec<_> = transactions.iter().map(|(tx, _)| tx.clone()).collect();
-    let receipt_envelopes: Vec<_> = receipts.iter().map(TxReceipt::envelope).collect();
+    // The three commitments are independent: hash them side by side.
+    let (state_root, (transactions_root, receipts_root)) = rayon::join(
+        || state::apply_changes(world, &changes),
+        || {
+            rayon::join(
+                || {
+                    let envelopes: Vec<_> = transactions.iter().map(|(tx, _)| tx.clone()).collect();
+                    proofs::calculate_transaction_root(&envelopes)
+                },
+                || {
+                    let receipt_envelopes: Vec<_> = receipts.iter().map(TxReceipt::envelope).collect();
+                    proofs::calculate_receipt_root(&receipt_envelopes)
+                },
+            )
+        },
+    );
     let header = Header {
         parent_hash: parent.hash,
         ommers_hash: EMPTY_OMMER_ROOT_HASH,
         beneficiary: spec.coinbase,
         state_root,
-        transactions_root: proofs::calculate_transaction_root(&envelopes),
-        receipts_root: proofs::calculate_receipt_root(&receipt_envelopes),
+        transactions_root,
+        receipts_root,
         logs_bloom,
         difficulty: U256::ZERO,
         number,
