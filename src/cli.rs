@@ -173,7 +173,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             config.validate()?;
             let genesis = match &config.chain.genesis {
                 Some(path) => load_genesis(path)?,
-                None => dev_genesis(DEV_CHAIN_ID),
+                None => crate::dev::network_genesis(),
             };
             serve(config, genesis, false).await
         }

@@ -30,7 +30,7 @@ pub struct NodeSection {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ChainSection {
-    /// A genesis JSON file; empty uses the built-in dev genesis.
+    /// A genesis JSON file; none uses the shipped `assets/genesis/zgnode.json` (chain id 16600).
     pub genesis: Option<PathBuf>,
     pub block_time_ms: u64,
     /// Seal blocks on schedule even when no transaction waits.

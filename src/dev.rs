@@ -65,3 +65,29 @@ mod tests {
         dev_genesis(DEV_CHAIN_ID).validate().expect("valid");
     }
 }
+
+/// The network genesis shipped in `assets/genesis/zgnode.json`: the 0G distribution, chain id
+/// 16600, no dev accounts. `zgnode run` uses it when the config names no genesis file.
+pub const NETWORK_GENESIS_JSON: &str = include_str!("../assets/genesis/zgnode.json");
+
+pub fn network_genesis() -> Genesis {
+    Genesis::from_json(NETWORK_GENESIS_JSON).expect("the shipped genesis is valid (tested)")
+}
+
+#[cfg(test)]
+mod asset_tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_genesis_is_the_0g_distribution() {
+        let genesis = network_genesis();
+        assert_eq!(genesis, Genesis::zero_gravity(16600), "regenerate assets/genesis/zgnode.json");
+        let shares: Vec<(&str, u32)> = genesis.allocations.iter().map(|a| (a.name.as_str(), a.percent)).collect();
+        assert_eq!(
+            shares,
+            [("ecosystem", 28), ("backers", 22), ("team", 22), ("ai_alignment_nodes", 15), ("community", 13)]
+        );
+        assert_eq!(genesis.max_supply, 1_000_000_000);
+        assert_eq!((genesis.token_symbol.as_str(), genesis.token_decimals), ("0G", 18));
+    }
+}

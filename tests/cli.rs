@@ -1,5 +1,7 @@
 //! The command line: help, version, init, config errors and exit codes.
 
+mod common;
+
 use std::process::Command;
 
 fn zgnode(args: &[&str]) -> (i32, String, String) {
@@ -83,4 +85,31 @@ fn a_busy_rpc_port_is_reported() {
     let (code, _, stderr) = zgnode(&["dev", "--ephemeral", "--rpc-addr", &addr]);
     assert_eq!(code, 1);
     assert!(stderr.contains("cannot start JSON-RPC"), "{stderr}");
+}
+
+#[test]
+fn metrics_are_served_for_prometheus() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let metrics_addr = format!("127.0.0.1:{port}");
+    let mut args: Vec<String> = vec!["dev".into(), "--ephemeral".into(), "--rpc-addr".into(), "127.0.0.1:0".into()];
+    args.extend(["--metrics-addr".into(), metrics_addr.clone(), "--data-dir".into(), dir.path().display().to_string()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let _node = common::NodeProcess::spawn(&args);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let body = std::net::TcpStream::connect(&metrics_addr).ok().and_then(|mut stream| {
+            use std::io::{Read, Write};
+            stream.write_all(format!("GET /metrics HTTP/1.1\r\nHost: {metrics_addr}\r\nConnection: close\r\n\r\n").as_bytes()).ok()?;
+            let mut text = String::new();
+            stream.read_to_string(&mut text).ok()?;
+            Some(text)
+        });
+        if let Some(body) = body.filter(|b| b.contains("zgnode_system_seconds") && b.contains("seal_block")) {
+            assert!(body.contains("zgnode_tick_seconds"), "{body}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no tick metrics at {metrics_addr}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }
