@@ -45,6 +45,9 @@ pub enum NodeError {
     GenesisFile { path: String, message: String },
 }
 
+/// Requests that may wait for the next tick before new ones are refused as busy.
+pub const INBOX_CAPACITY: usize = 100_000;
+
 /// The world, its schedule and its database.
 pub struct Node {
     world: World,
@@ -61,7 +64,8 @@ impl Node {
         world.insert_resource(spec);
         let plugins: [&dyn NodePlugin; 1] = [&ChainPlugin];
         let schedule = tick_schedule(&mut world, &plugins);
-        let (requests, inbox) = crossbeam_channel::unbounded();
+        // Bounded, so a flood of requests is refused at the door instead of growing memory.
+        let (requests, inbox) = crossbeam_channel::bounded(INBOX_CAPACITY);
         world.insert_resource(Inbox(inbox));
         world.insert_resource(BlockStoreHandle(Arc::new(store.clone())));
 

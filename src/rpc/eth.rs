@@ -67,20 +67,17 @@ fn no_more(mut seq: jsonrpsee::types::params::ParamsSequence) -> RpcResult<()> {
 fn block_json(snapshot: &StateSnapshot, number: u64, full: bool) -> RpcResult<Value> {
     let Some((header, hash)) = snapshot.header(number)? else { return Ok(Value::Null) };
     let base_fee = header.base_fee_per_gas.unwrap_or_default();
-    let hashes = snapshot.body(number)?;
     let transactions = if full {
-        let mut list = Vec::with_capacity(hashes.len());
-        for tx_hash in &hashes {
-            let record = snapshot
-                .transaction(tx_hash)?
-                .ok_or_else(|| server_error(format!("transaction {tx_hash} of block {number} is missing")))?;
+        let records = snapshot.block_transactions(number)?;
+        let mut list = Vec::with_capacity(records.len());
+        for record in records {
             let envelope = decode_stored(&record.raw)?;
             let inclusion = Inclusion { block_hash: hash, block_number: number, index: record.index, base_fee };
             list.push(transaction_json(&envelope, record.sender, Some(inclusion)));
         }
         json!(list)
     } else {
-        json!(hashes)
+        json!(snapshot.body(number)?)
     };
     Ok(header_json(&header, hash, transactions))
 }
@@ -89,16 +86,9 @@ fn decode_stored(raw: &Bytes) -> RpcResult<TxEnvelope> {
     TxEnvelope::decode_2718(&mut raw.as_ref()).map_err(|e| server_error(format!("stored transaction is corrupt: {e}")))
 }
 
-/// Receipts of one block, with block-wide log indexes.
+/// Receipts of one block, in order.
 pub fn block_receipts(snapshot: &StateSnapshot, number: u64) -> RpcResult<Vec<zg_components::chain::TxReceipt>> {
-    let mut receipts = Vec::new();
-    for tx_hash in snapshot.body(number)? {
-        let receipt = snapshot
-            .receipt(&tx_hash)?
-            .ok_or_else(|| server_error(format!("receipt {tx_hash} of block {number} is missing")))?;
-        receipts.push(receipt);
-    }
-    Ok(receipts)
+    Ok(snapshot.block_receipts(number)?)
 }
 
 fn receipts_json(receipts: &[zg_components::chain::TxReceipt]) -> Vec<Value> {
@@ -299,8 +289,8 @@ fn fee_history(params: &Params, ctx: &RpcContext) -> RpcResult<Value> {
 /// Tips at the given percentiles of a block's gas, as geth computes them.
 fn block_rewards(snapshot: &StateSnapshot, number: u64, base_fee: u64, gas_used: u64, percentiles: &[f64]) -> RpcResult<Vec<String>> {
     let mut tips: Vec<(u128, u64)> = Vec::new();
-    for receipt in block_receipts(snapshot, number)? {
-        let record = snapshot.transaction(&receipt.tx_hash)?.ok_or_else(|| server_error("transaction missing"))?;
+    let receipts = block_receipts(snapshot, number)?;
+    for (record, receipt) in snapshot.block_transactions(number)?.iter().zip(&receipts) {
         let tip = decode_stored(&record.raw)?.effective_tip_per_gas(base_fee).unwrap_or_default();
         tips.push((tip, receipt.gas_used));
     }

@@ -57,7 +57,10 @@ impl RpcContext {
         let request = make(ReplyTo::new(move |value| {
             let _ = sender.send(value);
         }));
-        self.requests.send(request).map_err(|_| server_error("node is shutting down"))?;
+        self.requests.try_send(request).map_err(|error| match error {
+            crossbeam_channel::TrySendError::Full(_) => server_error("node is busy: too many pending requests, retry later"),
+            crossbeam_channel::TrySendError::Disconnected(_) => server_error("node is shutting down"),
+        })?;
         receiver.await.map_err(|_| server_error("node is shutting down"))
     }
 }

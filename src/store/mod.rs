@@ -72,8 +72,9 @@ impl ChainStore {
         txn.open_table(HEADERS)?;
         txn.open_table(HASH_TO_NUMBER)?;
         txn.open_table(BODIES)?;
-        txn.open_table(TRANSACTIONS)?;
-        txn.open_table(RECEIPTS)?;
+        txn.open_table(TX_LOOKUP)?;
+        txn.open_table(BLOCK_TXS)?;
+        txn.open_table(BLOCK_RECEIPTS)?;
         txn.open_table(ACCOUNTS)?;
         txn.open_table(STORAGE)?;
         txn.open_table(CODE)?;
@@ -123,8 +124,10 @@ impl ChainStore {
                 block.transactions.iter().flat_map(|(tx, _)| tx.tx_hash().0).collect();
             txn.open_table(BODIES)?.insert(number, tx_hashes.as_slice())?;
 
-            let mut transactions = txn.open_table(TRANSACTIONS)?;
+            let mut lookup = txn.open_table(TX_LOOKUP)?;
+            let mut transactions = txn.open_table(BLOCK_TXS)?;
             for (index, (tx, sender)) in block.transactions.iter().enumerate() {
+                let position = (number, index as u32);
                 let record = TxRecord {
                     block_number: number,
                     block_hash: block.hash,
@@ -132,11 +135,12 @@ impl ChainStore {
                     sender: *sender,
                     raw: tx.encoded_2718().into(),
                 };
-                transactions.insert(tx.tx_hash().as_slice(), alloy_rlp::encode(&record).as_slice())?;
+                transactions.insert(position, alloy_rlp::encode(&record).as_slice())?;
+                lookup.insert(tx.tx_hash().as_slice(), position)?;
             }
-            let mut receipts = txn.open_table(RECEIPTS)?;
+            let mut receipts = txn.open_table(BLOCK_RECEIPTS)?;
             for receipt in &block.receipts {
-                receipts.insert(receipt.tx_hash.as_slice(), alloy_rlp::encode(receipt).as_slice())?;
+                receipts.insert((number, receipt.tx_index as u32), alloy_rlp::encode(receipt).as_slice())?;
             }
 
             let mut accounts = txn.open_table(ACCOUNTS)?;

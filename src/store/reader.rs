@@ -39,8 +39,9 @@ impl ChainReader {
             headers: txn.open_table(HEADERS)?,
             hash_to_number: txn.open_table(HASH_TO_NUMBER)?,
             bodies: txn.open_table(BODIES)?,
-            transactions: txn.open_table(TRANSACTIONS)?,
-            receipts: txn.open_table(RECEIPTS)?,
+            lookup: txn.open_table(TX_LOOKUP)?,
+            transactions: txn.open_table(BLOCK_TXS)?,
+            receipts: txn.open_table(BLOCK_RECEIPTS)?,
             accounts: txn.open_table(ACCOUNTS)?,
             storage: txn.open_table(STORAGE)?,
             code: txn.open_table(CODE)?,
@@ -58,8 +59,9 @@ pub struct StateSnapshot {
     headers: ReadOnlyTable<u64, &'static [u8]>,
     hash_to_number: ReadOnlyTable<&'static [u8], u64>,
     bodies: ReadOnlyTable<u64, &'static [u8]>,
-    transactions: ReadOnlyTable<&'static [u8], &'static [u8]>,
-    receipts: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    lookup: ReadOnlyTable<&'static [u8], (u64, u32)>,
+    transactions: ReadOnlyTable<(u64, u32), &'static [u8]>,
+    receipts: ReadOnlyTable<(u64, u32), &'static [u8]>,
     accounts: ReadOnlyTable<&'static [u8], &'static [u8]>,
     storage: ReadOnlyTable<&'static [u8], &'static [u8]>,
     code: ReadOnlyTable<&'static [u8], &'static [u8]>,
@@ -91,14 +93,40 @@ impl StateSnapshot {
         Ok(bytes.value().chunks_exact(32).map(B256::from_slice).collect())
     }
 
+    fn position(&self, hash: &B256) -> Result<Option<(u64, u32)>, StoreError> {
+        Ok(self.lookup.get(hash.as_slice())?.map(|v| v.value()))
+    }
+
     pub fn transaction(&self, hash: &B256) -> Result<Option<TxRecord>, StoreError> {
-        let Some(bytes) = self.transactions.get(hash.as_slice())? else { return Ok(None) };
+        let Some(position) = self.position(hash)? else { return Ok(None) };
+        let Some(bytes) = self.transactions.get(position)? else { return Ok(None) };
         TxRecord::decode(&mut bytes.value()).map(Some).map_err(|e| corrupt("transaction", e))
     }
 
     pub fn receipt(&self, hash: &B256) -> Result<Option<TxReceipt>, StoreError> {
-        let Some(bytes) = self.receipts.get(hash.as_slice())? else { return Ok(None) };
+        let Some(position) = self.position(hash)? else { return Ok(None) };
+        let Some(bytes) = self.receipts.get(position)? else { return Ok(None) };
         TxReceipt::decode(&mut bytes.value()).map(Some).map_err(|e| corrupt("receipt", e))
+    }
+
+    /// A block's transactions, in order, in one range scan.
+    pub fn block_transactions(&self, number: u64) -> Result<Vec<TxRecord>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.transactions.range((number, 0)..=(number, u32::MAX))? {
+            let (_, bytes) = entry?;
+            out.push(TxRecord::decode(&mut bytes.value()).map_err(|e| corrupt("transaction", e))?);
+        }
+        Ok(out)
+    }
+
+    /// A block's receipts, in order, in one range scan.
+    pub fn block_receipts(&self, number: u64) -> Result<Vec<TxReceipt>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.receipts.range((number, 0)..=(number, u32::MAX))? {
+            let (_, bytes) = entry?;
+            out.push(TxReceipt::decode(&mut bytes.value()).map_err(|e| corrupt("receipt", e))?);
+        }
+        Ok(out)
     }
 
     pub fn account(&self, address: &Address) -> Result<Option<AccountInfo>, StoreError> {

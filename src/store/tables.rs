@@ -12,10 +12,13 @@ pub const HEADERS: TableDefinition<u64, &[u8]> = TableDefinition::new("headers")
 pub const HASH_TO_NUMBER: TableDefinition<&[u8], u64> = TableDefinition::new("hash_to_number");
 /// block number -> concatenated 32-byte transaction hashes
 pub const BODIES: TableDefinition<u64, &[u8]> = TableDefinition::new("bodies");
-/// transaction hash -> RLP [`super::TxRecord`]
-pub const TRANSACTIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("transactions");
-/// transaction hash -> RLP receipt
-pub const RECEIPTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("receipts");
+/// transaction hash -> (block number, index in block)
+pub const TX_LOOKUP: TableDefinition<&[u8], (u64, u32)> = TableDefinition::new("tx_lookup");
+/// (block number, index) -> RLP [`super::TxRecord`]. Keyed by position so a block's writes are
+/// appends and its reads one range scan; only the hash lookup above is a random insert.
+pub const BLOCK_TXS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("block_txs");
+/// (block number, index) -> RLP receipt
+pub const BLOCK_RECEIPTS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("block_receipts");
 /// address -> RLP account info
 pub const ACCOUNTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("accounts");
 /// address ++ slot (52 bytes) -> 32-byte value
