@@ -1,9 +1,8 @@
 //! Benchmark workloads shared by `zgnode bench` and the criterion benches in `benches/`.
 //! Every figure is compared with a baseline measured in the same run.
 
-use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy_consensus::TxEnvelope;
 use alloy_primitives::{Address, Bytes, TxKind, U256};
-use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::{SolCall, SolValue, sol};
 use revm::database::{CacheDB, EmptyDB};
@@ -47,19 +46,7 @@ fn key(index: u64) -> PrivateKeySigner {
 }
 
 fn sign(signer: &PrivateKeySigner, to: TxKind, value: U256, input: Bytes, nonce: u64, gas: u64) -> TxEnvelope {
-    let tx = TxEip1559 {
-        chain_id: BENCH_CHAIN_ID,
-        nonce,
-        gas_limit: gas,
-        max_fee_per_gas: 100_000_000_000,
-        max_priority_fee_per_gas: 1_000_000_000,
-        to,
-        value,
-        access_list: Default::default(),
-        input,
-    };
-    let signature = signer.sign_hash_sync(&tx.signature_hash()).expect("signs");
-    tx.into_signed(signature).into()
+    crate::dev::sign_eip1559(signer, BENCH_CHAIN_ID, to, value, input, nonce, gas)
 }
 
 /// `count` transactions of the workload, from `senders` funded accounts (each sends

@@ -111,22 +111,12 @@ impl StateSnapshot {
 
     /// A block's transactions, in order, in one range scan.
     pub fn block_transactions(&self, number: u64) -> Result<Vec<TxRecord>, StoreError> {
-        let mut out = Vec::new();
-        for entry in self.transactions.range((number, 0)..=(number, u32::MAX))? {
-            let (_, bytes) = entry?;
-            out.push(TxRecord::decode(&mut bytes.value()).map_err(|e| corrupt("transaction", e))?);
-        }
-        Ok(out)
+        decode_block_range(&self.transactions, number, "transaction")
     }
 
     /// A block's receipts, in order, in one range scan.
     pub fn block_receipts(&self, number: u64) -> Result<Vec<TxReceipt>, StoreError> {
-        let mut out = Vec::new();
-        for entry in self.receipts.range((number, 0)..=(number, u32::MAX))? {
-            let (_, bytes) = entry?;
-            out.push(TxReceipt::decode(&mut bytes.value()).map_err(|e| corrupt("receipt", e))?);
-        }
-        Ok(out)
+        decode_block_range(&self.receipts, number, "receipt")
     }
 
     pub fn account(&self, address: &Address) -> Result<Option<AccountInfo>, StoreError> {
@@ -155,6 +145,20 @@ impl StateSnapshot {
     pub(super) fn storage_table(&self) -> &ReadOnlyTable<&'static [u8], &'static [u8]> {
         &self.storage
     }
+}
+
+/// Decodes every value keyed `(number, _)`, in index order.
+fn decode_block_range<T: Decodable>(
+    table: &ReadOnlyTable<(u64, u32), &'static [u8]>,
+    number: u64,
+    what: &'static str,
+) -> Result<Vec<T>, StoreError> {
+    let mut out = Vec::new();
+    for entry in table.range((number, 0)..=(number, u32::MAX))? {
+        let (_, bytes) = entry?;
+        out.push(T::decode(&mut bytes.value()).map_err(|e| corrupt(what, e))?);
+    }
+    Ok(out)
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -2,10 +2,9 @@
 //! (so tests can send malformed bytes too) and signed transactions from the dev accounts.
 #![allow(dead_code)]
 
-use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy_consensus::TxEnvelope;
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
-use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -34,19 +33,7 @@ pub fn test_config() -> NodeConfig {
 }
 
 pub fn sign(signer: &PrivateKeySigner, to: TxKind, value: U256, input: Bytes, nonce: u64, gas_limit: u64) -> TxEnvelope {
-    let tx = TxEip1559 {
-        chain_id: CHAIN_ID,
-        nonce,
-        gas_limit,
-        max_fee_per_gas: 50_000_000_000,
-        max_priority_fee_per_gas: 1_000_000_000,
-        to,
-        value,
-        access_list: Default::default(),
-        input,
-    };
-    let signature = signer.sign_hash_sync(&tx.signature_hash()).expect("signs");
-    tx.into_signed(signature).into()
+    zgnode::dev::sign_eip1559(signer, CHAIN_ID, to, value, input, nonce, gas_limit)
 }
 
 pub fn raw_transfer(signer: &PrivateKeySigner, to: Address, value: u64, nonce: u64) -> String {
