@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[derive(Default)]
 pub struct NodeConfig {
     pub node: NodeSection,
     pub chain: ChainSection,
@@ -113,17 +114,6 @@ impl Default for TxPoolSection {
     }
 }
 
-impl Default for NodeConfig {
-    fn default() -> Self {
-        Self {
-            node: NodeSection::default(),
-            chain: ChainSection::default(),
-            rpc: RpcSection::default(),
-            metrics: MetricsSection::default(),
-            txpool: TxPoolSection::default(),
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

@@ -167,6 +167,7 @@ pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethod
         let (raw,): (Bytes,) = params.parse()?;
         let (envelope, sender) = mempool::decode_transaction(&raw, ctx.chain_id, ctx.max_tx_bytes)
             .map_err(|e| server_error(e.to_string()))?;
+        let envelope = Box::new(envelope);
         let result = ctx.ask(|reply| NodeRequest::SubmitTransaction { envelope, sender, reply }).await?;
         result.map_err(|e| server_error(e.to_string()))
     })?;

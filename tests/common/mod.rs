@@ -182,7 +182,7 @@ impl Drop for NodeProcess {
     }
 }
 
-pub fn dev_args<'a>(data_dir: &'a Path) -> Vec<String> {
+pub fn dev_args(data_dir: &Path) -> Vec<String> {
     vec![
         "dev".into(),
         "--data-dir".into(),

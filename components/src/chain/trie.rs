@@ -43,7 +43,7 @@ fn common_prefix(a: &[u8], b: &[u8]) -> usize {
 }
 
 fn empty_children() -> Box<[Option<Node>; 16]> {
-    Box::new(Default::default())
+    Box::default()
 }
 
 impl Node {

@@ -35,7 +35,7 @@ impl<T> fmt::Debug for ReplyTo<T> {
 #[derive(Debug)]
 pub enum NodeRequest {
     /// A decoded, signature-checked transaction for the mempool.
-    SubmitTransaction { envelope: TxEnvelope, sender: Address, reply: ReplyTo<Result<B256, PoolError>> },
+    SubmitTransaction { envelope: Box<TxEnvelope>, sender: Address, reply: ReplyTo<Result<B256, PoolError>> },
     /// The nonce the sender's next transaction should use, counting pooled ones.
     PendingNonce { address: Address, reply: ReplyTo<u64> },
     /// A pooled transaction by hash, for eth_getTransactionByHash before it is mined.

@@ -51,7 +51,7 @@ pub fn ingest_requests(world: &mut World) {
 pub fn handle_request(world: &mut World, request: NodeRequest) {
     match request {
         NodeRequest::SubmitTransaction { envelope, sender, reply } => {
-            reply.send(mempool::admit(world, envelope, sender));
+            reply.send(mempool::admit(world, *envelope, sender));
         }
         NodeRequest::PendingNonce { address, reply } => {
             reply.send(mempool::pending_nonce(world, &address));

@@ -21,7 +21,7 @@ pub fn changes_from_evm_state(state: EvmState) -> BTreeMap<Address, AccountChang
             continue;
         }
         let deleted = account.is_selfdestructed() || account.is_empty();
-        let info = (!deleted).then(|| AccountInfo {
+        let info = (!deleted).then_some(AccountInfo {
             nonce: account.info.nonce,
             balance: account.info.balance,
             code_hash: account.info.code_hash,
