@@ -1,5 +1,6 @@
-//! Real Ethereum clients (ethers v6 and viem, from npm) drive a `zgnode dev` process: deploy an
-//! ERC-20, transfer, read reverts and events, subscribe over WebSocket. See clients/erc20.mjs.
+//! Real Ethereum clients drive a `zgnode dev` process: ethers v6 and viem from npm
+//! (clients/erc20.mjs) and web3.py from PyPI (clients/erc20_web3.py) deploy an ERC-20, transfer,
+//! read reverts and events, and (ethers) subscribe over WebSocket.
 
 mod common;
 
@@ -19,21 +20,54 @@ fn ensure_clients(dir: &Path) {
     assert!(status.success(), "npm ci failed in {}", dir.display());
 }
 
-#[test]
-fn ethers_and_viem_work_unchanged() {
-    let clients = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients");
-    ensure_clients(&clients);
+/// Installs web3.py into tests/clients/.venv when it is missing.
+fn ensure_web3py(dir: &Path) -> std::path::PathBuf {
+    let python = dir.join(".venv/bin/python");
+    let has_web3 = Command::new(&python).args(["-c", "import web3"]).status().is_ok_and(|s| s.success());
+    if !has_web3 {
+        let status = Command::new("python3").args(["-m", "venv", ".venv"]).current_dir(dir).status().expect("python3 runs");
+        assert!(status.success(), "python3 -m venv failed");
+        let status = Command::new(&python)
+            .args(["-m", "pip", "install", "-q", "-r", "requirements.txt"])
+            .current_dir(dir)
+            .status()
+            .expect("pip runs");
+        assert!(status.success(), "pip install -r requirements.txt failed");
+    }
+    python
+}
+
+/// Runs a client script against a fresh dev chain and checks it passed every step.
+fn run_client(program: &Path, script: &Path, done: &str) {
     let dir = tempfile::tempdir().unwrap();
     let args = common::dev_args(dir.path());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let node = common::NodeProcess::spawn(&args);
-    let output = Command::new("node")
-        .arg(clients.join("erc20.mjs"))
+    let output = Command::new(program)
+        .arg(script)
         .arg(format!("http://{}", node.addr))
         .output()
-        .expect("node runs");
+        .unwrap_or_else(|e| panic!("{} runs: {e}", program.display()));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "client checks failed\n{stdout}\n{stderr}");
-    assert!(stdout.contains("all client checks passed"), "{stdout}");
+    assert!(stdout.contains(done), "{stdout}");
+}
+
+fn clients_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients")
+}
+
+#[test]
+fn ethers_and_viem_work_unchanged() {
+    let clients = clients_dir();
+    ensure_clients(&clients);
+    run_client(Path::new("node"), &clients.join("erc20.mjs"), "all client checks passed");
+}
+
+#[test]
+fn web3py_works_unchanged() {
+    let clients = clients_dir();
+    let python = ensure_web3py(&clients);
+    run_client(&python, &clients.join("erc20_web3.py"), "all web3.py checks passed");
 }
