@@ -6,6 +6,7 @@ use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, Header, Transaction, proofs};
 use alloy_eips::eip1559::BaseFeeParams;
 use alloy_primitives::{Address, B256, Bloom, Bytes, U256, keccak256};
 use bevy_ecs::prelude::*;
+use rayon::prelude::*;
 use revm::{ExecuteEvm, context::result::ExecutionResult};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -104,7 +105,6 @@ pub fn seal_block(world: &mut World, timestamp_s: u64) -> CommittedBlock {
     let mut receipts = Vec::with_capacity(included.len());
     let mut transactions = Vec::with_capacity(included.len());
     let mut cumulative = 0u64;
-    let mut logs_bloom = Bloom::default();
     for (index, (_, tx, result)) in included.iter().enumerate() {
         let gas_used = result.tx_gas_used();
         cumulative += gas_used;
@@ -123,12 +123,12 @@ pub fn seal_block(world: &mut World, timestamp_s: u64) -> CommittedBlock {
             effective_gas_price: tx.envelope.effective_gas_price(Some(base_fee)),
             logs: result.logs().to_vec(),
         };
-        logs_bloom.accrue_bloom(&receipt.bloom());
         receipts.push(receipt);
         transactions.push((tx.envelope.clone(), tx.sender));
     }
-    // The three commitments are independent: hash them side by side.
-    let (state_root, (transactions_root, receipts_root)) = rayon::join(
+    // The three commitments are independent: hash them side by side. Each receipt's bloom is
+    // computed once (keccak-heavy, so in parallel) and serves both the root and the header.
+    let (state_root, (transactions_root, (receipts_root, logs_bloom))) = rayon::join(
         || state::apply_changes(world, &changes),
         || {
             rayon::join(
@@ -137,8 +137,12 @@ pub fn seal_block(world: &mut World, timestamp_s: u64) -> CommittedBlock {
                     proofs::calculate_transaction_root(&envelopes)
                 },
                 || {
-                    let receipt_envelopes: Vec<_> = receipts.iter().map(TxReceipt::envelope).collect();
-                    proofs::calculate_receipt_root(&receipt_envelopes)
+                    let receipt_envelopes: Vec<_> = receipts.par_iter().map(TxReceipt::envelope).collect();
+                    let mut logs_bloom = Bloom::default();
+                    for envelope in &receipt_envelopes {
+                        logs_bloom.accrue_bloom(envelope.logs_bloom());
+                    }
+                    (proofs::calculate_receipt_root(&receipt_envelopes), logs_bloom)
                 },
             )
         },
