@@ -252,10 +252,17 @@ impl MerkleTrie {
         self.root.as_ref()?.get(&key_nibbles(&hashed_key))
     }
 
-    /// The root hash; recomputes only nodes on paths written since the last call.
+    /// The root hash; recomputes only nodes on paths written since the last call. The root
+    /// branch's sixteen subtrees are hashed in parallel: they share nothing.
     pub fn root(&mut self) -> B256 {
         let Some(root) = self.root.as_mut() else { return EMPTY_ROOT_HASH };
         let mut buf = Vec::with_capacity(600);
+        if let Node::Branch { children, cached: None } = root {
+            use rayon::prelude::*;
+            children.par_iter_mut().flatten().for_each(|child| {
+                child.rlp(&mut Vec::with_capacity(600));
+            });
+        }
         let rlp = root.rlp(&mut buf);
         // The root is always referenced by hash, even when its encoding is under 32 bytes.
         match rlp.as_hash() {
