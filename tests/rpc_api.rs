@@ -220,6 +220,10 @@ fn malformed_and_hostile_requests_are_refused_and_the_node_goes_on() {
     assert_eq!(err(addr, "eth_getLogs", json!([{"fromBlock": "0x1", "toBlock": "0x0"}])).0, -32602);
     assert_eq!(err(addr, "eth_getLogs", json!([{"fromBlock": "0x0", "toBlock": "0xffffffffffffffff"}])).0, -32005);
     assert_eq!(err(addr, "eth_getLogs", json!([{"topics": "nope"}])).0, -32602);
+    let many_addresses: Vec<Address> = (0..1_001u32).map(|i| Address::left_padding_from(&i.to_be_bytes())).collect();
+    assert_eq!(err(addr, "eth_getLogs", json!([{"address": many_addresses}])).0, -32602);
+    let five_positions = vec![Value::Null; 5];
+    assert_eq!(err(addr, "eth_getLogs", json!([{"topics": five_positions}])).0, -32602);
     // Batches: answered in full, capped in size.
     let batch: Vec<Value> = (0..3).map(|i| json!({"jsonrpc": "2.0", "id": i, "method": "eth_chainId", "params": []})).collect();
     let (_, body) = http_post(addr, serde_json::to_vec(&batch).unwrap().as_slice());

@@ -203,7 +203,7 @@ pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethod
         let Some(receipt) = snapshot.receipt(&hash)? else { return Ok(Value::Null) };
         let receipts = block_receipts(&snapshot, receipt.block_number)?;
         let first_log_index: u64 =
-            receipts[..receipt.tx_index as usize].iter().map(|r| r.logs.len() as u64).sum();
+            receipts.iter().take(receipt.tx_index as usize).map(|r| r.logs.len() as u64).sum();
         Ok(receipt_json(&receipt, first_log_index))
     })?;
     module.register_blocking_method("eth_getBlockByNumber", |params, ctx, _| -> RpcResult<Value> {

@@ -14,6 +14,7 @@ use crate::store::StateSnapshot;
 pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodError> {
     module.register_blocking_method("eth_getLogs", |params, ctx, _| -> RpcResult<Vec<Value>> {
         let (filter,): (LogFilter,) = params.parse()?;
+        filter.check_limits()?;
         let snapshot = ctx.reader.snapshot()?;
         let (from, to) = match filter.block_hash {
             Some(hash) => {

@@ -83,8 +83,11 @@ pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethod
             };
             let kind = match kind.as_str() {
                 "newHeads" => Kind::NewHeads,
-                "logs" => match seq.optional_next::<LogFilter>() {
-                    Ok(filter) => Kind::Logs(filter.unwrap_or_default()),
+                "logs" => match seq.optional_next::<LogFilter>().and_then(|filter| {
+                    let filter = filter.unwrap_or_default();
+                    filter.check_limits().map(|()| filter)
+                }) {
+                    Ok(filter) => Kind::Logs(filter),
                     Err(error) => {
                         pending.reject(error).await;
                         return Ok(());

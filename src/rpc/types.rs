@@ -157,7 +157,26 @@ pub struct LogFilter {
     pub topics: Vec<TopicSlot>,
 }
 
+/// geth's limits on one log filter: more makes every scanned block cost more.
+pub const MAX_FILTER_ADDRESSES: usize = 1_000;
+pub const MAX_FILTER_TOPIC_POSITIONS: usize = 4;
+pub const MAX_TOPICS_PER_POSITION: usize = 1_000;
+
 impl LogFilter {
+    /// Refuses filters past the limits above.
+    pub fn check_limits(&self) -> RpcResult<()> {
+        if self.address.0.as_ref().is_some_and(|a| a.len() > MAX_FILTER_ADDRESSES) {
+            return Err(invalid_params(format!("too many addresses in the filter (at most {MAX_FILTER_ADDRESSES})")));
+        }
+        if self.topics.len() > MAX_FILTER_TOPIC_POSITIONS {
+            return Err(invalid_params(format!("too many topic positions (at most {MAX_FILTER_TOPIC_POSITIONS})")));
+        }
+        if self.topics.iter().any(|slot| slot.0.as_ref().is_some_and(|t| t.len() > MAX_TOPICS_PER_POSITION)) {
+            return Err(invalid_params(format!("too many topics in one position (at most {MAX_TOPICS_PER_POSITION})")));
+        }
+        Ok(())
+    }
+
     pub fn matches(&self, log: &alloy_primitives::Log) -> bool {
         if let Some(addresses) = &self.address.0
             && !addresses.contains(&log.address) {
