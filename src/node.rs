@@ -70,23 +70,32 @@ impl Node {
         world.insert_resource(BlockStoreHandle(Arc::new(store.clone())));
 
         let configured = genesis_hash(genesis)?;
-        match crate::store::restore_into(&mut world, &store)? {
-            Some(_) => {
-                let stored = store.block_hash(0)?.unwrap_or_default();
-                let stored_chain_id = store.chain_id()?;
-                if stored != configured || stored_chain_id != Some(genesis.chain_id) {
-                    return Err(NodeError::GenesisMismatch {
-                        stored,
-                        stored_chain_id,
-                        configured,
-                        configured_chain_id: genesis.chain_id,
-                    });
-                }
+        if store.head_number()?.is_some() {
+            // Check whose chain this is before loading all of its state.
+            let stored = store.block_hash(0)?.unwrap_or_default();
+            let stored_chain_id = store.chain_id()?;
+            if stored != configured || stored_chain_id != Some(genesis.chain_id) {
+                return Err(NodeError::GenesisMismatch {
+                    stored,
+                    stored_chain_id,
+                    configured,
+                    configured_chain_id: genesis.chain_id,
+                });
             }
-            None => {
-                let block = genesis::build_genesis(&mut world, genesis)?;
-                store.write_genesis(&block, genesis.chain_id)?;
+            let started = Instant::now();
+            if let Some((header, hash)) = crate::store::restore_into(&mut world, &store)? {
+                tracing::info!(
+                    head = header.number,
+                    %hash,
+                    accounts = world.resource::<zg_components::chain::AccountIndex>().0.len(),
+                    took_ms = started.elapsed().as_millis() as u64,
+                    "restored the chain from disk; state root verified"
+                );
             }
+        } else {
+            let block = genesis::build_genesis(&mut world, genesis)?;
+            store.write_genesis(&block, genesis.chain_id)?;
+            tracing::info!(hash = %block.hash, chain_id = genesis.chain_id, "wrote genesis");
         }
         Ok(Self { world, schedule, requests, store })
     }

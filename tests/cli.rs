@@ -113,3 +113,26 @@ fn metrics_are_served_for_prometheus() {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
+
+#[test]
+fn sigterm_stops_the_node_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = common::dev_args(dir.path());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut node = common::NodeProcess::spawn(&args);
+    common::wait_for_block(node.addr, 2, std::time::Duration::from_secs(20));
+    let status = Command::new("kill").args(["-TERM", &node.child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let exit = loop {
+        if let Some(exit) = node.child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(std::time::Instant::now() < deadline, "zgnode did not stop within 10 s of SIGTERM");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(exit.success(), "exit status {exit}");
+    // What it sealed before stopping is all there on restart.
+    let node = common::NodeProcess::spawn(&args);
+    assert!(common::quantity(&common::ok(node.addr, "eth_blockNumber", serde_json::json!([]))) >= 2);
+}

@@ -84,6 +84,12 @@ pub fn persist_sealed_blocks(
             fault.0 = Some(error.to_string());
             return;
         }
+        let (number, txs, gas) = (block.header.number, block.transactions.len(), block.header.gas_used);
+        if txs > 0 {
+            tracing::info!(number, txs, gas, hash = %block.hash, "sealed block");
+        } else {
+            tracing::debug!(number, hash = %block.hash, "sealed empty block");
+        }
     }
 }
 
