@@ -189,6 +189,11 @@ async fn bench(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Execution { workload, txs, senders, rounds } => {
             anyhow::ensure!(txs > 0 && senders > 0, "--txs and --senders must be positive");
+            anyhow::ensure!(
+                txs <= crate::bench::MAX_BLOCK_TXS,
+                "--txs must be at most {} (the bench seals them all in one block)",
+                crate::bench::MAX_BLOCK_TXS
+            );
             let report = tokio::task::spawn_blocking(move || crate::bench::execution(workload, txs, senders, rounds)).await?;
             println!("execution {:?}: {} transactions, median of {rounds} rounds", report.workload, report.transactions);
             println!("  node pipeline (pool, block, revm, state root, redb commit): {:>10.0} tx/s  {:.1} Mgas/s", report.pipeline_tps, report.mgas_per_s);

@@ -136,3 +136,16 @@ fn sigterm_stops_the_node_cleanly() {
     let node = common::NodeProcess::spawn(&args);
     assert!(common::quantity(&common::ok(node.addr, "eth_blockNumber", serde_json::json!([]))) >= 2);
 }
+
+#[test]
+fn bench_arguments_are_checked() {
+    let (code, _, stderr) = zgnode(&["bench", "execution", "--txs", "0"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("must be positive"), "{stderr}");
+    let (code, _, stderr) = zgnode(&["bench", "execution", "--txs", "1000000"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("at most"), "{stderr}");
+    let (code, stdout, stderr) = zgnode(&["bench", "execution", "--txs", "20", "--senders", "4", "--rounds", "1"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("ratio node / bare revm"), "{stdout}");
+}
