@@ -67,3 +67,24 @@ pub fn tick_schedule(world: &mut World, plugins: &[&dyn NodePlugin]) -> Schedule
     }
     schedule
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bevy_ecs::schedule::{LogLevel, ScheduleBuildSettings};
+    use zg_components::chain::ChainSpec;
+
+    /// Two systems that could run in either order over the same data would make block results
+    /// depend on thread timing; the schedule must have none.
+    #[test]
+    fn the_tick_schedule_has_no_ambiguous_system_order() {
+        let mut world = World::new();
+        world.insert_resource(ChainSpec::dev(1, Default::default()));
+        let mut schedule = tick_schedule(&mut world, &[&chain::ChainPlugin as &dyn NodePlugin]);
+        schedule.set_build_settings(ScheduleBuildSettings {
+            ambiguity_detection: LogLevel::Error,
+            ..Default::default()
+        });
+        schedule.initialize(&mut world).expect("no ambiguities");
+    }
+}

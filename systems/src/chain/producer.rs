@@ -399,3 +399,26 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod determinism {
+    use super::*;
+    use crate::chain::test_support::*;
+
+    /// The same genesis and the same transactions, arriving in the same order, give the same
+    /// block, hash for hash, in independent worlds.
+    #[test]
+    fn identical_inputs_give_identical_blocks() {
+        let run = || {
+            let (mut world, _, _) = chain_world(4);
+            for round in 0..3u64 {
+                for sender in 0..4u8 {
+                    let tx = transfer(&signer(sender), Address::repeat_byte(9 + sender), 1 + round, round, (sender as u128) % 3);
+                    mempool::admit(&mut world, tx, signer(sender).address()).expect("admitted");
+                }
+            }
+            (0..3).map(|_| seal_block(&mut world, 1).hash).collect::<Vec<_>>()
+        };
+        assert_eq!(run(), run());
+    }
+}
