@@ -139,7 +139,7 @@ pub struct RunArgs {
 #[derive(Args, Debug)]
 pub struct InitArgs {
     /// Directory to write config.toml, genesis.json and node.key into.
-    #[arg(long, default_value = "zgnode-home")]
+    #[arg(long, alias = "data-dir", default_value = "zgnode-home")]
     pub dir: PathBuf,
     #[arg(long, default_value_t = 16600)]
     pub chain_id: u64,

@@ -56,6 +56,13 @@ fn init_writes_a_runnable_home_and_refuses_to_overwrite() {
     let (code, _, stderr) = zgnode(&["init", "--dir", home_arg]);
     assert_eq!(code, 1);
     assert!(stderr.contains("exists; pass --force"), "{stderr}");
+
+    // The home it wrote runs as it is.
+    let config_arg = home.join("config.toml").display().to_string();
+    let node = common::NodeProcess::spawn(&["run", "--config", &config_arg, "--rpc-addr", "127.0.0.1:0"]);
+    assert_eq!(common::ok(node.addr, "eth_chainId", serde_json::json!([])), "0x40d8");
+    drop(node);
+    assert!(home.join("data/chain.redb").exists(), "the data dir is relative to the config file");
 }
 
 #[test]
