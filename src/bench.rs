@@ -239,11 +239,17 @@ pub struct TickReport {
     pub idle_us: f64,
     pub accounts: usize,
     pub touching_us: f64,
+    /// Mean µs per run of each system in the touching node: the per-system profile.
+    pub systems_us: Vec<(&'static str, f64)>,
 }
 
 /// Marks every account entity changed, in parallel: the cost of a system touching them all.
-fn touch_every_account(mut accounts: bevy_ecs::prelude::Query<&mut zg_components::chain::AccountInfo>) {
+fn touch_every_account(
+    mut accounts: bevy_ecs::prelude::Query<&mut zg_components::chain::AccountInfo>,
+    profile: bevy_ecs::prelude::Res<zg_components::node::TickProfile>,
+) {
     use bevy_ecs::change_detection::DetectChangesMut;
+    let _timer = zg_systems::profile::SystemTimer::of(&profile, "touch_every_account");
     accounts.par_iter_mut().for_each(|mut info| {
         info.set_changed();
     });
@@ -275,16 +281,23 @@ pub fn tick_node(accounts: usize, touching: bool) -> Node {
 
 /// Mean tick time of an idle node, and of one whose tick touches `accounts` account entities.
 pub fn tick(accounts: usize, ticks: usize) -> TickReport {
-    let measure = |mut node: Node| {
+    let measure = |node: &mut Node| {
         let started = Instant::now();
         for i in 0..ticks as u64 {
             node.tick(2_000 + i).expect("tick");
         }
         started.elapsed().as_secs_f64() * 1e6 / ticks.max(1) as f64
     };
-    let idle_us = measure(tick_node(accounts, false));
-    let touching_us = measure(tick_node(accounts, true));
-    TickReport { idle_us, accounts, touching_us }
+    let idle_us = measure(&mut tick_node(accounts, false));
+    let mut touching = tick_node(accounts, true);
+    let touching_us = measure(&mut touching);
+    let profile = touching.world().resource::<zg_components::node::TickProfile>().snapshot();
+    let systems_us = profile
+        .totals
+        .iter()
+        .map(|(name, (runs, total))| (*name, total.as_secs_f64() * 1e6 / (*runs).max(1) as f64))
+        .collect();
+    TickReport { idle_us, accounts, touching_us, systems_us }
 }
 
 #[derive(Debug, Clone)]

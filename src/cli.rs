@@ -208,6 +208,9 @@ async fn bench(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Tick { accounts, ticks } => {
             let report = tokio::task::spawn_blocking(move || crate::bench::tick(accounts, ticks)).await?;
             println!("tick: idle {:.1} µs/tick; with a system touching {} accounts {:.1} µs/tick", report.idle_us, report.accounts, report.touching_us);
+            for (system, us) in &report.systems_us {
+                println!("  {system}: {us:.1} µs per run");
+            }
         }
         BenchCommand::Rpc { txs, senders, concurrency, block_time_ms } => {
             anyhow::ensure!(txs > 0 && senders > 0, "--txs and --senders must be positive");

@@ -15,5 +15,5 @@ pub use genesis::{Allocation, Genesis, GenesisAccount, GenesisError, GrantEntry}
 pub use index::{AccountIndex, BlockIndex, MempoolIndex};
 pub use receipt::TxReceipt;
 pub use spec::ChainSpec;
-pub use transaction::{PooledTx, PoolError, TxOrigin};
+pub use transaction::{PoolError, PooledTx};
 pub use trie::MerkleTrie;

@@ -32,13 +32,6 @@ impl PooledTx {
     }
 }
 
-/// Where a transaction came from; RPC submissions get a reply.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TxOrigin {
-    Rpc,
-    Network,
-}
-
 /// Why the pool refused a transaction. Messages are geth's, because Ethereum clients match on them.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PoolError {

@@ -40,8 +40,6 @@ pub enum NodeRequest {
     PendingNonce { address: Address, reply: ReplyTo<u64> },
     /// A pooled transaction by hash, for eth_getTransactionByHash before it is mined.
     PooledTransaction { hash: B256, reply: ReplyTo<Option<(TxEnvelope, Address)>> },
-    /// How many transactions wait in the pool.
-    PoolSize { reply: ReplyTo<usize> },
 }
 
 /// The receiving end of the request channel, drained in `Ingest`.

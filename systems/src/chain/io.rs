@@ -61,9 +61,6 @@ pub fn handle_request(world: &mut World, request: NodeRequest) {
             let tx = pool.by_hash.get(&hash).and_then(|entity| world.get::<zg_components::chain::PooledTx>(*entity));
             reply.send(tx.map(|tx| (tx.envelope.clone(), tx.sender)));
         }
-        NodeRequest::PoolSize { reply } => {
-            reply.send(world.resource::<zg_components::chain::MempoolIndex>().len());
-        }
     }
 }
 
