@@ -153,6 +153,9 @@ fn calls_estimates_and_logs_against_an_erc20() {
     let response = rpc(addr, "eth_estimateGas", json!([{"from": stranger, "to": token, "data": transfer}]));
     assert_eq!(response["error"]["code"], 3);
 
+    // A plain transfer is estimated at exactly 21,000, like geth.
+    let transfer_estimate = ok(addr, "eth_estimateGas", json!([{"from": deployer, "to": stranger, "value": "0x1"}]));
+    assert_eq!(transfer_estimate, "0x5208");
     // An estimate is enough gas for the real transaction.
     let send = Bytes::from(alloy_sol_types::SolCall::abi_encode(&transferCall { to: stranger, value: U256::from(10) }));
     let estimate = quantity(&ok(addr, "eth_estimateGas", json!([{"from": deployer, "to": token, "data": send}])));

@@ -148,6 +148,11 @@ fn estimate(snapshot: &StateSnapshot, chain_id: u64, prepared: &Prepared) -> Rpc
         Err(ExecutionResult::Success { .. }) => unreachable!("success is Ok"),
     };
     let used = first.tx_gas_used();
+    // Without refunds or the 63/64 rule in play (plain transfers, simple calls) exactly what
+    // was used is enough: answer that, as geth does for a transfer's 21,000.
+    if used < hi && succeeds(used)?.is_ok() {
+        return Ok(used);
+    }
     // Nothing below what the successful run used can succeed.
     let mut lo = used.saturating_sub(1);
     // Most calls need little more than what they used (refunds and the 63/64 rule aside).
