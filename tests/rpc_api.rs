@@ -22,8 +22,7 @@ fn deploy_token(addr: std::net::SocketAddr, nonce: u64) -> Address {
     let mut code = alloy_primitives::hex::decode(artifact["bytecode"].as_str().unwrap()).unwrap();
     code.extend(("Test".to_string(), "TST".to_string(), U256::from(1_000_000u64)).abi_encode_params());
     let tx = sign(&dev_key(0), TxKind::Create, U256::ZERO, code.into(), nonce, 3_000_000);
-    let raw = format!("0x{}", alloy_primitives::hex::encode(alloy_eips::eip2718::Encodable2718::encoded_2718(&tx)));
-    let hash = ok(addr, "eth_sendRawTransaction", json!([raw]));
+    let hash = ok(addr, "eth_sendRawTransaction", json!([raw(&tx)]));
     let receipt = wait_receipt(addr, hash.as_str().unwrap(), WAIT);
     assert_eq!(receipt["status"], "0x1", "deploy failed: {receipt}");
     receipt["contractAddress"].as_str().unwrap().parse().unwrap()
@@ -161,8 +160,7 @@ fn calls_estimates_and_logs_against_an_erc20() {
     let estimate = quantity(&ok(addr, "eth_estimateGas", json!([{"from": deployer, "to": token, "data": send}])));
     assert!((30_000..80_000).contains(&estimate), "estimate {estimate}");
     let tx = sign(&dev_key(0), TxKind::Call(token), U256::ZERO, send, 1, estimate);
-    let raw = format!("0x{}", alloy_primitives::hex::encode(alloy_eips::eip2718::Encodable2718::encoded_2718(&tx)));
-    let hash = ok(addr, "eth_sendRawTransaction", json!([raw]));
+    let hash = ok(addr, "eth_sendRawTransaction", json!([raw(&tx)]));
     let receipt = wait_receipt(addr, hash.as_str().unwrap(), WAIT);
     assert_eq!(receipt["status"], "0x1");
     assert!(quantity(&receipt["gasUsed"]) <= estimate);
@@ -270,7 +268,7 @@ fn websocket_subscriptions_deliver_heads_and_logs() {
             .unwrap();
         let send = Bytes::from(alloy_sol_types::SolCall::abi_encode(&transferCall { to: Address::repeat_byte(3), value: U256::from(5) }));
         let tx = sign(&dev_key(0), TxKind::Call(token), U256::ZERO, send, 1, 100_000);
-        let raw = format!("0x{}", alloy_primitives::hex::encode(alloy_eips::eip2718::Encodable2718::encoded_2718(&tx)));
+        let raw = raw(&tx);
         let hash = tokio::task::spawn_blocking(move || ok(addr, "eth_sendRawTransaction", json!([raw]))).await.unwrap();
         let log = tokio::time::timeout(WAIT, logs.next()).await.unwrap().unwrap().unwrap();
         assert_eq!(log["transactionHash"], hash);

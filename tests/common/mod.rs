@@ -36,9 +36,13 @@ pub fn sign(signer: &PrivateKeySigner, to: TxKind, value: U256, input: Bytes, no
     zgnode::dev::sign_eip1559(signer, CHAIN_ID, to, value, input, nonce, gas_limit)
 }
 
+/// The 0x-hex EIP-2718 bytes eth_sendRawTransaction takes.
+pub fn raw(tx: &TxEnvelope) -> String {
+    alloy_primitives::hex::encode_prefixed(tx.encoded_2718())
+}
+
 pub fn raw_transfer(signer: &PrivateKeySigner, to: Address, value: u64, nonce: u64) -> String {
-    let tx = sign(signer, TxKind::Call(to), U256::from(value), Bytes::new(), nonce, 21_000);
-    format!("0x{}", alloy_primitives::hex::encode(tx.encoded_2718()))
+    raw(&sign(signer, TxKind::Call(to), U256::from(value), Bytes::new(), nonce, 21_000))
 }
 
 /// Sends raw bytes as an HTTP POST and returns (status, body).
