@@ -69,9 +69,9 @@ impl Node {
         world.insert_resource(Inbox(inbox));
         world.insert_resource(BlockStoreHandle(Arc::new(store.clone())));
 
-        let configured = genesis_hash(genesis)?;
         if store.head_number()?.is_some() {
             // Check whose chain this is before loading all of its state.
+            let configured = genesis_hash(genesis)?;
             let stored = store.block_hash(0)?.unwrap_or_default();
             let stored_chain_id = store.chain_id()?;
             if stored != configured || stored_chain_id != Some(genesis.chain_id) {
