@@ -86,11 +86,6 @@ fn decode_stored(raw: &Bytes) -> RpcResult<TxEnvelope> {
     TxEnvelope::decode_2718(&mut raw.as_ref()).map_err(|e| server_error(format!("stored transaction is corrupt: {e}")))
 }
 
-/// Receipts of one block, in order.
-pub fn block_receipts(snapshot: &StateSnapshot, number: u64) -> RpcResult<Vec<zg_components::chain::TxReceipt>> {
-    Ok(snapshot.block_receipts(number)?)
-}
-
 fn receipts_json(receipts: &[zg_components::chain::TxReceipt]) -> Vec<Value> {
     let mut log_index = 0u64;
     receipts
@@ -201,7 +196,7 @@ pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethod
         let (hash,): (B256,) = params.parse()?;
         let snapshot = ctx.reader.snapshot()?;
         let Some(receipt) = snapshot.receipt(&hash)? else { return Ok(Value::Null) };
-        let receipts = block_receipts(&snapshot, receipt.block_number)?;
+        let receipts = snapshot.block_receipts(receipt.block_number)?;
         let first_log_index: u64 =
             receipts.iter().take(receipt.tx_index as usize).map(|r| r.logs.len() as u64).sum();
         Ok(receipt_json(&receipt, first_log_index))
@@ -229,7 +224,7 @@ pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethod
         let (block,): (BlockRef,) = params.parse()?;
         let snapshot = ctx.reader.snapshot()?;
         match block_number(&snapshot, block)? {
-            Some(number) => Ok(json!(receipts_json(&block_receipts(&snapshot, number)?))),
+            Some(number) => Ok(json!(receipts_json(&snapshot.block_receipts(number)?))),
             None => Ok(Value::Null),
         }
     })?;
@@ -290,7 +285,7 @@ fn fee_history(params: &Params, ctx: &RpcContext) -> RpcResult<Value> {
 /// Tips at the given percentiles of a block's gas, as geth computes them.
 fn block_rewards(snapshot: &StateSnapshot, number: u64, base_fee: u64, gas_used: u64, percentiles: &[f64]) -> RpcResult<Vec<String>> {
     let mut tips: Vec<(u128, u64)> = Vec::new();
-    let receipts = block_receipts(snapshot, number)?;
+    let receipts = snapshot.block_receipts(number)?;
     for (record, receipt) in snapshot.block_transactions(number)?.iter().zip(&receipts) {
         let tip = decode_stored(&record.raw)?.effective_tip_per_gas(base_fee).unwrap_or_default();
         tips.push((tip, receipt.gas_used));

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::RpcContext;
 use super::error::{RpcResult, invalid_params, limit_exceeded};
-use super::eth::{block_number, block_receipts};
+use super::eth::block_number;
 use super::types::{BlockRef, LogFilter, log_json};
 use crate::store::StateSnapshot;
 
@@ -75,7 +75,7 @@ fn collect_logs(snapshot: &StateSnapshot, filter: &LogFilter, from: u64, to: u64
             continue;
         }
         let mut log_index = 0u64;
-        for receipt in block_receipts(snapshot, number)? {
+        for receipt in snapshot.block_receipts(number)? {
             for log in &receipt.logs {
                 if filter.matches(log) {
                     if logs.len() == max {

@@ -179,9 +179,10 @@ impl LogFilter {
 
     pub fn matches(&self, log: &alloy_primitives::Log) -> bool {
         if let Some(addresses) = &self.address.0
-            && !addresses.contains(&log.address) {
-                return false;
-            }
+            && !addresses.contains(&log.address)
+        {
+            return false;
+        }
         let topics = log.topics();
         self.topics.iter().enumerate().all(|(i, slot)| match &slot.0 {
             None => true,
