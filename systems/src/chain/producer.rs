@@ -4,6 +4,8 @@
 
 use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, Header, Transaction, proofs};
 use alloy_eips::eip1559::BaseFeeParams;
+use alloy_eips::eip2718::Encodable2718;
+use alloy_trie::root::ordered_trie_root_with_encoder;
 use alloy_primitives::{Address, B256, Bloom, Bytes, U256, keccak256};
 use bevy_ecs::prelude::*;
 use rayon::prelude::*;
@@ -97,11 +99,6 @@ pub fn seal_block(world: &mut World, timestamp_s: u64) -> CommittedBlock {
         evm.finalize()
     };
 
-    let mut changes = state::changes_from_evm_state(evm_state);
-    let block_gas_used: u64 = included.iter().map(|(_, _, r)| r.tx_gas_used()).sum();
-    credit_burnt_base_fee(world, &mut changes, spec.coinbase, base_fee, block_gas_used);
-    let changes: Vec<AccountChange> = changes.into_values().collect();
-
     let mut receipts = Vec::with_capacity(included.len());
     let mut transactions = Vec::with_capacity(included.len());
     let mut cumulative = 0u64;
@@ -126,16 +123,18 @@ pub fn seal_block(world: &mut World, timestamp_s: u64) -> CommittedBlock {
         receipts.push(receipt);
         transactions.push((tx.envelope.clone(), tx.sender));
     }
+    let mut changes = state::changes_from_evm_state(evm_state);
+    credit_burnt_base_fee(world, &mut changes, spec.coinbase, base_fee, cumulative);
+    let changes: Vec<AccountChange> = changes.into_values().collect();
+
     // The three commitments are independent: hash them side by side. Each receipt's bloom is
     // computed once (keccak-heavy, so in parallel) and serves both the root and the header.
     let (state_root, (transactions_root, (receipts_root, logs_bloom))) = rayon::join(
         || state::apply_changes(world, &changes),
         || {
             rayon::join(
-                || {
-                    let envelopes: Vec<_> = transactions.iter().map(|(tx, _)| tx.clone()).collect();
-                    proofs::calculate_transaction_root(&envelopes)
-                },
+                // What `proofs::calculate_transaction_root` does, without copying the envelopes.
+                || ordered_trie_root_with_encoder(&transactions, |(tx, _), buf| tx.encode_2718(buf)),
                 || {
                     let receipt_envelopes: Vec<_> = receipts.par_iter().map(TxReceipt::envelope).collect();
                     let mut logs_bloom = Bloom::default();
@@ -303,6 +302,10 @@ mod tests {
         assert_eq!(block.header.state_root, from_scratch_root(&mut world));
         assert_eq!(world.resource::<ChainHead>().hash, block.hash);
         assert_eq!(block.header.hash_slow(), block.hash);
+        let envelopes: Vec<_> = block.transactions.iter().map(|(tx, _)| tx.clone()).collect();
+        assert_eq!(block.header.transactions_root, proofs::calculate_transaction_root(&envelopes));
+        let receipts: Vec<_> = block.receipts.iter().map(TxReceipt::envelope).collect();
+        assert_eq!(block.header.receipts_root, proofs::calculate_receipt_root(&receipts));
     }
 
     #[test]
