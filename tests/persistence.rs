@@ -77,7 +77,7 @@ fn state_that_does_not_match_the_head_is_detected_at_start() {
         code: None,
     };
     store
-        .write_block(&CommittedBlock { header, hash, transactions: vec![], receipts: vec![], changes: vec![forged] })
+        .write_block(&CommittedBlock { header, hash, transactions: vec![], receipts: vec![], changes: vec![forged], decided: None })
         .unwrap();
     drop(store);
 

@@ -7,8 +7,11 @@
 //! ## Layout
 //! - [`chain`]: accounts, blocks, transactions, receipts, genesis, the chain spec, the state trie
 //!   and the index resources that map addresses and hashes to entities.
+//! - [`consensus`]: the Malachite context (validators, votes, proposals), ordered blocks and
+//!   the validator wire format.
 //! - [`node`]: what every domain shares: the tick clock and profile, the inbox the I/O shell
 //!   fills and the events it receives back.
 
 pub mod chain;
+pub mod consensus;
 pub mod node;

@@ -14,6 +14,7 @@
 //! by side on the multi-threaded executor.
 
 pub mod chain;
+pub mod consensus;
 pub mod profile;
 
 use bevy_ecs::prelude::*;

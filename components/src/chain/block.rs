@@ -58,6 +58,8 @@ pub struct CommittedBlock {
     pub transactions: Vec<(TxEnvelope, Address)>,
     pub receipts: Vec<TxReceipt>,
     pub changes: Vec<AccountChange>,
+    /// The ordered block and commit certificate consensus decided it by (none on a single-producer chain).
+    pub decided: Option<Arc<crate::consensus::DecidedBlock>>,
 }
 
 /// Blocks executed this tick, waiting for `Persist` and then `Egress`.

@@ -14,6 +14,6 @@ pub use block::{AccountChange, BlockBody, BlockHeader, ChainHead, CommittedBlock
 pub use genesis::{Allocation, Genesis, GenesisAccount, GenesisError, GrantEntry};
 pub use index::{AccountIndex, BlockIndex, MempoolIndex};
 pub use receipt::TxReceipt;
-pub use spec::ChainSpec;
+pub use spec::{ChainSpec, ExternalOrdering};
 pub use transaction::{PoolError, PooledTx};
 pub use trie::MerkleTrie;

@@ -37,3 +37,7 @@ impl ChainSpec {
         }
     }
 }
+
+/// Present when blocks are ordered by consensus: the single producer's timer then stays idle.
+#[derive(Resource, Clone, Copy, Debug, Default)]
+pub struct ExternalOrdering;

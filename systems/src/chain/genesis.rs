@@ -46,7 +46,7 @@ pub fn build_genesis(world: &mut World, genesis: &Genesis) -> Result<CommittedBl
     let header = genesis_header(genesis, state_root);
     let hash = header.hash_slow();
     producer::record_block(world, &header, hash, Vec::new());
-    Ok(CommittedBlock { header, hash, transactions: vec![], receipts: vec![], changes })
+    Ok(CommittedBlock { header, hash, transactions: vec![], receipts: vec![], changes, decided: None })
 }
 
 pub fn genesis_header(genesis: &Genesis, state_root: B256) -> Header {

@@ -5,7 +5,9 @@
 use bevy_ecs::prelude::*;
 use std::sync::Arc;
 
+use alloy_eips::eip2718::Encodable2718;
 use zg_components::chain::{CommittedBlock, SealedBlocks};
+use zg_components::consensus::TxGossip;
 use zg_components::node::{Inbox, NodeEvent, NodeRequest, TickProfile};
 
 use super::mempool;
@@ -51,7 +53,12 @@ pub fn ingest_requests(world: &mut World) {
 pub fn handle_request(world: &mut World, request: NodeRequest) {
     match request {
         NodeRequest::SubmitTransaction { envelope, sender, reply } => {
-            reply.send(mempool::admit(world, *envelope, sender));
+            let raw = world.contains_resource::<TxGossip>().then(|| envelope.encoded_2718());
+            let result = mempool::admit(world, *envelope, sender);
+            if let (Ok(_), Some(raw)) = (&result, raw) {
+                world.resource_mut::<TxGossip>().0.push(raw);
+            }
+            reply.send(result);
         }
         NodeRequest::PendingNonce { address, reply } => {
             reply.send(mempool::pending_nonce(world, &address));

@@ -32,7 +32,9 @@ impl NodePlugin for ChainPlugin {
         world.init_resource::<io::NodeFault>();
         schedule.add_systems((
             io::ingest_requests.in_set(TickSet::Ingest),
-            producer::seal_block_when_due.in_set(TickSet::Execute),
+            producer::seal_block_when_due
+                .in_set(TickSet::Execute)
+                .run_if(not(resource_exists::<zg_components::chain::ExternalOrdering>)),
             io::persist_sealed_blocks.in_set(TickSet::Persist),
             io::publish_sealed_blocks.in_set(TickSet::Egress),
         ));

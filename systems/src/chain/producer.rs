@@ -61,38 +61,68 @@ fn seal_if_due(world: &mut World) {
     world.resource_mut::<SealedBlocks>().0.push(Arc::new(block));
 }
 
+/// Where and when a block runs: what its header says besides the commitments.
+#[derive(Clone, Copy, Debug)]
+pub struct BlockContext {
+    pub timestamp_s: u64,
+    pub coinbase: Address,
+}
+
+/// A transaction offered to a block: from the pool (with its entity) or from a decided block.
+pub struct Candidate {
+    pub pooled: Option<Entity>,
+    pub tx: PooledTx,
+}
+
 /// Builds, executes and applies the next block on top of the current head.
 pub fn seal_block(world: &mut World, timestamp_s: u64) -> CommittedBlock {
+    let spec = world.resource::<ChainSpec>().clone();
+    let base_fee = next_base_fee(&world.resource::<ChainHead>().header);
+    let candidates = mempool::select_transactions(world, base_fee, spec.block_gas_limit)
+        .into_iter()
+        .map(|entity| Candidate {
+            pooled: Some(entity),
+            tx: world.get::<PooledTx>(entity).expect("selected from the pool").clone(),
+        })
+        .collect();
+    execute_block(world, BlockContext { timestamp_s, coinbase: spec.coinbase }, candidates)
+}
+
+/// Executes `candidates` in order as the next block: transactions invalid at execution (nonce,
+/// funds, gas) are left out, the rest are applied, and the header commits to the result.
+/// Included and invalid pooled transactions leave the pool.
+pub fn execute_block(world: &mut World, context: BlockContext, candidates: Vec<Candidate>) -> CommittedBlock {
     let spec = world.resource::<ChainSpec>().clone();
     let parent = world.resource::<ChainHead>().clone();
     let number = parent.number() + 1;
     let base_fee = next_base_fee(&parent.header);
-    let timestamp = timestamp_s.max(parent.header.timestamp);
+    let timestamp = context.timestamp_s.max(parent.header.timestamp);
+    let coinbase = context.coinbase;
     // Not a source of randomness anyone should rely on; 0G's randomness comes with consensus.
     let prevrandao = keccak256([parent.hash.as_slice(), &number.to_be_bytes()].concat());
 
-    let selected = mempool::select_transactions(world, base_fee, spec.block_gas_limit);
     let block_env =
-        evm::block_env(number, timestamp, spec.coinbase, spec.block_gas_limit, base_fee, prevrandao);
+        evm::block_env(number, timestamp, coinbase, spec.block_gas_limit, base_fee, prevrandao);
 
-    let mut included: Vec<(Entity, PooledTx, ExecutionResult)> = Vec::with_capacity(selected.len());
+    let mut included: Vec<(Option<Entity>, PooledTx, ExecutionResult)> = Vec::with_capacity(candidates.len());
     let mut rejected: Vec<Entity> = Vec::new();
+    let mut included_hashes = std::collections::HashSet::with_capacity(candidates.len());
     let evm_state = {
         let mut evm = evm::build_evm(evm::WorldState { world }, evm::cfg_env(spec.chain_id), block_env);
         let mut gas_used = 0u64;
-        for entity in selected {
-            let tx = world.get::<PooledTx>(entity).expect("selected from the pool").clone();
-            if gas_used + tx.envelope.gas_limit() > spec.block_gas_limit {
+        for Candidate { pooled, tx } in candidates {
+            if gas_used + tx.envelope.gas_limit() > spec.block_gas_limit || !included_hashes.insert(tx.hash) {
                 continue;
             }
             match evm.transact_one(evm::tx_env(&tx.envelope, tx.sender)) {
                 Ok(result) => {
                     gas_used += result.tx_gas_used();
-                    included.push((entity, tx, result));
+                    included.push((pooled, tx, result));
                 }
                 Err(error) => {
                     tracing::debug!(hash = %tx.hash, %error, "dropping transaction invalid at execution");
-                    rejected.push(entity);
+                    included_hashes.remove(&tx.hash);
+                    rejected.extend(pooled);
                 }
             }
         }
@@ -124,7 +154,7 @@ pub fn seal_block(world: &mut World, timestamp_s: u64) -> CommittedBlock {
         transactions.push((tx.envelope.clone(), tx.sender));
     }
     let mut changes = state::changes_from_evm_state(evm_state);
-    credit_burnt_base_fee(world, &mut changes, spec.coinbase, base_fee, cumulative);
+    credit_burnt_base_fee(world, &mut changes, coinbase, base_fee, cumulative);
     let changes: Vec<AccountChange> = changes.into_values().collect();
 
     // The three commitments are independent: hash them side by side. Each receipt's bloom is
@@ -149,7 +179,7 @@ pub fn seal_block(world: &mut World, timestamp_s: u64) -> CommittedBlock {
     let header = Header {
         parent_hash: parent.hash,
         ommers_hash: EMPTY_OMMER_ROOT_HASH,
-        beneficiary: spec.coinbase,
+        beneficiary: coinbase,
         state_root,
         transactions_root,
         receipts_root,
@@ -171,8 +201,12 @@ pub fn seal_block(world: &mut World, timestamp_s: u64) -> CommittedBlock {
     }
 
     let senders: BTreeSet<Address> = included.iter().map(|(_, tx, _)| tx.sender).collect();
-    for (entity, _, _) in &included {
-        mempool::drop_transaction(world, *entity);
+    for (pooled, tx, _) in &included {
+        // A decided block may carry a pooled transaction this node did not offer itself.
+        let entity = pooled.or_else(|| world.resource::<zg_components::chain::MempoolIndex>().by_hash.get(&tx.hash).copied());
+        if let Some(entity) = entity {
+            mempool::drop_transaction(world, entity);
+        }
     }
     for entity in rejected {
         mempool::drop_transaction(world, entity);
@@ -180,7 +214,7 @@ pub fn seal_block(world: &mut World, timestamp_s: u64) -> CommittedBlock {
     mempool::evict_stale(world, senders);
     record_block(world, &header, hash, transactions.iter().map(|(tx, _)| *tx.tx_hash()).collect());
 
-    CommittedBlock { header, hash, transactions, receipts, changes }
+    CommittedBlock { header, hash, transactions, receipts, changes, decided: None }
 }
 
 /// Gas fees go to the block producer in full: revm pays it the tip and burns the base fee, so

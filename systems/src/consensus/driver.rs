@@ -1,0 +1,407 @@
+//! The consensus systems: feed the engine what arrived (votes, proposals, bodies, synced blocks,
+//! elapsed timeouts), carry out what it decides, execute decided blocks, and hand messages to the
+//! network.
+//!
+//! One decision per tick: once a block is decided, further input waits until `Execute` ran it,
+//! so every proposal for the next height is checked against the executed head.
+
+use alloy_primitives::B256;
+use bevy_ecs::prelude::*;
+use malachite_consensus::{Input, LocallyProposedValue, ProposedValue};
+use malachite_types::{Round, Validity, ValueOrigin};
+use std::sync::Arc;
+
+use zg_components::chain::{ChainHead, ChainSpec, SealedBlocks};
+use zg_components::consensus::{
+    BlockValue, ConsensusProgress, ConsensusSettings, ConsensusTimers, DecidedBlock, DecidedQueue, DeferredEvents,
+    Height, NetEvent, NetInbox, NetMessage, NetOutbox, OrderedBlock, PendingEvidence, ReceivedBlocks, SyncProgress,
+    TxGossip, ValidatorSet, WireCertificate,
+};
+use zg_components::node::TickClock;
+
+use super::blocks::{self, BlockCheck};
+use super::engine::{Effects, Engine};
+use super::{evidence, verify};
+use crate::chain::io::NodeFault;
+use crate::chain::producer::{self, BlockContext};
+use crate::profile::timed;
+
+/// The engine as a resource.
+#[derive(Resource)]
+pub struct ConsensusEngine(pub Engine);
+
+/// Most network events handled in one tick.
+pub const MAX_EVENTS_PER_TICK: usize = 20_000;
+/// Most blocks asked for in one sync request.
+pub const SYNC_BATCH: u64 = 32;
+/// Most transactions in one gossip message.
+pub const GOSSIP_BATCH: usize = 2_000;
+
+pub fn drive_consensus(world: &mut World) {
+    timed(world, "consensus", |world| {
+        if world.resource::<ConsensusProgress>().awaiting_execution || world.resource::<NodeFault>().0.is_some() {
+            return;
+        }
+        world.resource_scope(|world, mut engine: Mut<ConsensusEngine>| drive(world, &mut engine.0));
+    })
+}
+
+fn drive(world: &mut World, engine: &mut Engine) {
+    let head = world.resource::<ChainHead>().number();
+    if !engine.started() || engine.height().0 <= head {
+        start_next_height(world, engine, Height(head + 1));
+        if world.resource::<ConsensusProgress>().awaiting_execution {
+            return;
+        }
+    }
+    if apply_buffered_sync(world) {
+        return;
+    }
+    let inbox = world.get_resource::<NetInbox>().cloned();
+    for handled in 0..MAX_EVENTS_PER_TICK {
+        let deferred = world.resource_mut::<DeferredEvents>().0.pop_front();
+        let Some(event) = deferred.or_else(|| inbox.as_ref().and_then(|i| i.0.try_recv().ok())) else { break };
+        handle_event(world, engine, event);
+        if world.resource::<ConsensusProgress>().awaiting_execution {
+            // Whatever else arrived waits for the next tick, after execution.
+            if let Some(inbox) = &inbox {
+                let rest: Vec<NetEvent> = inbox.0.try_iter().take(MAX_EVENTS_PER_TICK - handled).collect();
+                world.resource_mut::<DeferredEvents>().0.extend(rest);
+            }
+            return;
+        }
+    }
+    fire_timeouts(world, engine);
+    if !world.resource::<ConsensusProgress>().awaiting_execution {
+        propose_when_due(world, engine);
+    }
+}
+
+fn start_next_height(world: &mut World, engine: &mut Engine, height: Height) {
+    let set = world.resource::<ValidatorSet>().clone();
+    let mut effects = Effects::default();
+    match engine.start_height(height, set, &mut effects) {
+        Ok(replayed) if replayed > 0 => tracing::info!(%height, replayed, "resumed height from the consensus WAL"),
+        Ok(_) => tracing::debug!(%height, "started height"),
+        Err(error) => tracing::error!(%height, %error, "cannot start height"),
+    }
+    {
+        let mut progress = world.resource_mut::<ConsensusProgress>();
+        progress.pending_proposal = None;
+    }
+    apply(world, engine, effects);
+    // Bodies that arrived early for this height.
+    let early: Vec<OrderedBlock> =
+        world.resource::<ReceivedBlocks>().0.values().filter(|b| b.height == height.0).cloned().collect();
+    for block in early {
+        offer_block(world, engine, block);
+    }
+}
+
+fn handle_event(world: &mut World, engine: &mut Engine, event: NetEvent) {
+    let NetEvent { from, message } = event;
+    match message {
+        NetMessage::Status { genesis, height } => {
+            if B256::from(genesis) != world.resource::<ConsensusSettings>().genesis_hash {
+                tracing::debug!(peer = %hex_key(&from), "peer is on another chain");
+                return;
+            }
+            world.resource_mut::<SyncProgress>().peer_heights.insert(from, height);
+            request_sync_if_behind(world, from, height);
+        }
+        NetMessage::Vote(vote) => process(world, engine, Input::Vote(vote.to_signed())),
+        NetMessage::Proposal(proposal) => process(world, engine, Input::Proposal(proposal.to_signed())),
+        NetMessage::Block(block) => {
+            let hash = block.hash();
+            let known = world.resource::<ReceivedBlocks>().0.contains_key(&hash);
+            if !known {
+                offer_block(world, engine, block);
+            }
+        }
+        NetMessage::SyncResponse(blocks) => {
+            let head = world.resource::<ChainHead>().number();
+            let mut sync = world.resource_mut::<SyncProgress>();
+            for decided in blocks.into_iter().filter(|d| d.block.height > head).take(SYNC_BATCH as usize * 2) {
+                sync.buffered.insert(decided.block.height, decided);
+            }
+            drop(sync);
+            apply_buffered_sync(world);
+        }
+        // Served by the network layer from the database; transactions go through the pool inbox.
+        NetMessage::SyncRequest { .. } | NetMessage::Transactions(_) => {}
+    }
+}
+
+fn hex_key(key: &[u8; 32]) -> String {
+    key.iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Checks a block body and, when it is for the height under way, tells the engine whether it
+/// can be voted for.
+fn offer_block(world: &mut World, engine: &mut Engine, block: OrderedBlock) {
+    let now = world.resource::<TickClock>().now_ms;
+    let chain_id = engine.chain_id;
+    let set = world.resource::<ValidatorSet>().clone();
+    let check = blocks::check_block(world, &block, &set, chain_id, now);
+    let hash = block.hash();
+    let validity = match check {
+        BlockCheck::Stale => return,
+        BlockCheck::Future => {
+            let head = world.resource::<ChainHead>().number();
+            // Keep a bounded look-ahead only: a peer cannot fill memory with far-future bodies.
+            if block.height <= head + 2 && world.resource::<ReceivedBlocks>().0.len() < 256 {
+                world.resource_mut::<ReceivedBlocks>().0.insert(hash, block);
+            }
+            return;
+        }
+        BlockCheck::Valid => Validity::Valid,
+        BlockCheck::Invalid(reason) => {
+            tracing::warn!(height = block.height, %hash, %reason, "rejecting proposed block");
+            Validity::Invalid
+        }
+    };
+    let (height, round, proposer) = (Height(block.height), Round::new(block.round), block.proposer());
+    if world.resource::<ReceivedBlocks>().0.len() < 256 {
+        world.resource_mut::<ReceivedBlocks>().0.insert(hash, block);
+    }
+    if height == engine.height() {
+        let value = ProposedValue { height, round, valid_round: Round::Nil, proposer, value: BlockValue(hash), validity };
+        process(world, engine, Input::ProposedValue(value, ValueOrigin::Consensus));
+    }
+}
+
+/// Feeds one input to the engine and carries out its effects.
+fn process(world: &mut World, engine: &mut Engine, input: Input<zg_components::consensus::ZgContext>) {
+    let mut effects = Effects::default();
+    if let Err(error) = engine.process(input, &mut effects) {
+        tracing::debug!(%error, "consensus input refused");
+    }
+    apply(world, engine, effects);
+}
+
+fn apply(world: &mut World, engine: &mut Engine, effects: Effects) {
+    if let Some(failure) = effects.wal_failure {
+        // Nothing produced after a failed log write may leave the node: it could contradict
+        // what a restart replays.
+        tracing::error!(%failure, "stopping: the consensus WAL could not be written");
+        world.resource_mut::<NodeFault>().0 = Some(format!("consensus WAL: {failure}"));
+        return;
+    }
+    let now = world.resource::<TickClock>().now_ms;
+    let timeouts = world.resource::<ConsensusSettings>().timeouts;
+    {
+        let mut timers = world.resource_mut::<ConsensusTimers>();
+        if effects.cancel_all {
+            timers.0.clear();
+        }
+        timers.0.retain(|(t, _)| !effects.cancel.contains(t));
+        for timeout in effects.schedule {
+            let deadline = now + timeouts.duration_for(timeout).as_millis() as u64;
+            timers.0.retain(|(t, _)| *t != timeout);
+            timers.0.push((timeout, deadline));
+        }
+    }
+    {
+        let mut progress = world.resource_mut::<ConsensusProgress>();
+        for (height, round, proposer) in &effects.rounds {
+            progress.rounds_started += 1;
+            progress.current_round = round.as_i64();
+            tracing::debug!(%height, %round, %proposer, "round started");
+        }
+        if let Some(request) = effects.get_value {
+            progress.pending_proposal = Some(request);
+        }
+    }
+    for hash in effects.restream {
+        if let Some(block) = world.resource::<ReceivedBlocks>().0.get(&hash).cloned() {
+            world.resource_mut::<NetOutbox>().0.push((None, NetMessage::Block(block)));
+        }
+    }
+    world.resource_mut::<NetOutbox>().0.extend(effects.messages);
+    if !effects.evidence.is_empty() {
+        let mut pending = world.resource_mut::<PendingEvidence>();
+        for found in effects.evidence {
+            tracing::warn!(validator = %found.first.to_signed().message.validator, height = found.first.height, "double vote detected");
+            if !pending.0.iter().any(|e| evidence::same(e, &found)) {
+                pending.0.push(found);
+            }
+        }
+    }
+    if let Some(certificate) = effects.decided {
+        let hash = certificate.value_id;
+        let Some(block) = world.resource::<ReceivedBlocks>().0.get(&hash).cloned() else {
+            // The engine only decides values it holds a valid body for.
+            tracing::error!(%hash, "decided a block whose body is missing");
+            return;
+        };
+        let Ok(certificate) = WireCertificate::from_certificate(&certificate) else { return };
+        tracing::debug!(height = block.height, %hash, round = certificate.round, "decided");
+        world.resource_mut::<DecidedQueue>().0.push_back(DecidedBlock { block, certificate });
+        world.resource_mut::<ConsensusProgress>().awaiting_execution = true;
+        let _ = engine;
+    }
+}
+
+fn fire_timeouts(world: &mut World, engine: &mut Engine) {
+    let now = world.resource::<TickClock>().now_ms;
+    loop {
+        let due = {
+            let mut timers = world.resource_mut::<ConsensusTimers>();
+            let position = timers.0.iter().position(|(_, deadline)| *deadline <= now);
+            position.map(|i| timers.0.swap_remove(i).0)
+        };
+        let Some(timeout) = due else { break };
+        process(world, engine, Input::TimeoutElapsed(timeout));
+        if world.resource::<ConsensusProgress>().awaiting_execution {
+            break;
+        }
+    }
+}
+
+fn propose_when_due(world: &mut World, engine: &mut Engine) {
+    let now = world.resource::<TickClock>().now_ms;
+    let progress = world.resource::<ConsensusProgress>().clone();
+    let Some((height, round)) = progress.pending_proposal else { return };
+    if height != engine.height() {
+        world.resource_mut::<ConsensusProgress>().pending_proposal = None;
+        return;
+    }
+    let block_time = world.resource::<ConsensusSettings>().block_time_ms;
+    // A later round means the first proposer failed: propose at once.
+    if round.as_i64() == 0 && now < progress.last_commit_ms + block_time {
+        return;
+    }
+    world.resource_mut::<ConsensusProgress>().pending_proposal = None;
+    let evidence = world.resource::<PendingEvidence>().0.clone();
+    let block = blocks::build_block(world, height, round, engine.address(), now, evidence);
+    let hash = block.hash();
+    tracing::debug!(%height, %round, %hash, txs = block.transactions.len(), "proposing");
+    world.resource_mut::<ReceivedBlocks>().0.insert(hash, block.clone());
+    // The body goes out before the proposal that names it.
+    world.resource_mut::<NetOutbox>().0.push((None, NetMessage::Block(block)));
+    process(world, engine, Input::Propose(LocallyProposedValue::new(height, round, BlockValue(hash))));
+}
+
+fn request_sync_if_behind(world: &mut World, peer: [u8; 32], peer_height: u64) {
+    let now = world.resource::<TickClock>().now_ms;
+    let head = world.resource::<ChainHead>().number();
+    let progress = world.resource::<ConsensusProgress>();
+    let block_time = world.resource::<ConsensusSettings>().block_time_ms;
+    // One block behind is normal while a decision travels; more, or stuck, means catch up.
+    let stuck = now > progress.last_commit_ms + 4 * block_time.max(250);
+    if peer_height <= head || (peer_height == head + 1 && !stuck) {
+        return;
+    }
+    let mut sync = world.resource_mut::<SyncProgress>();
+    if now < sync.next_request_ms {
+        return;
+    }
+    sync.next_request_ms = now + 1_000;
+    let request = NetMessage::SyncRequest { from: head + 1, to: peer_height.min(head + SYNC_BATCH) };
+    world.resource_mut::<NetOutbox>().0.push((Some(peer), request));
+}
+
+/// Applies the next synced block if it is the one after the head and its certificate holds.
+/// Returns whether one was queued for execution.
+fn apply_buffered_sync(world: &mut World) -> bool {
+    let head = world.resource::<ChainHead>().number();
+    let next = {
+        let mut sync = world.resource_mut::<SyncProgress>();
+        sync.buffered.retain(|height, _| *height > head);
+        sync.buffered.remove(&(head + 1))
+    };
+    let Some(decided) = next else { return false };
+    let chain_id = world.resource::<ChainSpec>().chain_id;
+    let set = world.resource::<ValidatorSet>().clone();
+    let now = world.resource::<TickClock>().now_ms;
+    let certificate = decided.certificate.to_certificate();
+    let hash = decided.block.hash();
+    if certificate.height.0 != decided.block.height || certificate.value_id != hash {
+        tracing::warn!(height = decided.block.height, "synced block does not match its certificate");
+        return false;
+    }
+    if let Err(error) = verify::commit_certificate(chain_id, &certificate, &set, Default::default()) {
+        tracing::warn!(height = decided.block.height, %error, "synced block's certificate does not verify");
+        return false;
+    }
+    // The certificate makes it final; the check still guards the executed head it extends.
+    match blocks::check_block(world, &decided.block, &set, chain_id, now.max(decided.block.timestamp_ms)) {
+        BlockCheck::Valid => {}
+        other => {
+            tracing::error!(height = decided.block.height, ?other, "a certified block does not extend this node's head");
+            return false;
+        }
+    }
+    tracing::info!(height = decided.block.height, %hash, "synced block");
+    world.resource_mut::<DecidedQueue>().0.push_back(decided);
+    world.resource_mut::<ConsensusProgress>().awaiting_execution = true;
+    true
+}
+
+/// Executes decided blocks in order. Runs in `Execute`.
+pub fn execute_decided_blocks(world: &mut World) {
+    timed(world, "execute_decided", |world| {
+        while let Some(decided) = world.resource_mut::<DecidedQueue>().0.pop_front() {
+            let head = world.resource::<ChainHead>().number();
+            if decided.block.height != head + 1 {
+                continue;
+            }
+            let chain_id = world.resource::<ChainSpec>().chain_id;
+            let coinbase = world
+                .resource::<ValidatorSet>()
+                .get(&decided.block.proposer())
+                .map(|v| v.reward_address)
+                .unwrap_or_default();
+            let candidates = blocks::candidates(world, &decided.block, chain_id);
+            let context = BlockContext { timestamp_s: decided.block.timestamp_ms / 1000, coinbase };
+            let mut committed = producer::execute_block(world, context, candidates);
+            let carried = decided.block.evidence.clone();
+            committed.decided = Some(Arc::new(decided));
+            world.resource_mut::<SealedBlocks>().0.push(Arc::new(committed));
+            let height = head + 1;
+            let now = world.resource::<TickClock>().now_ms;
+            {
+                let mut progress = world.resource_mut::<ConsensusProgress>();
+                progress.awaiting_execution = false;
+                progress.last_commit_ms = now;
+            }
+            world.resource_mut::<ReceivedBlocks>().0.retain(|_, b| b.height > height);
+            world.resource_mut::<PendingEvidence>().0.retain(|e| !carried.iter().any(|c| evidence::same(c, e)));
+        }
+    })
+}
+
+/// Hands this tick's messages to the network, with a status heartbeat and pool gossip. Runs in
+/// `Egress`, after the block and the WAL are on disk.
+pub fn send_network_messages(world: &mut World) {
+    timed(world, "network_egress", |world| {
+        let now = world.resource::<TickClock>().now_ms;
+        let gossip = std::mem::take(&mut world.resource_mut::<TxGossip>().0);
+        let mut outbox = std::mem::take(&mut world.resource_mut::<NetOutbox>().0);
+        for batch in gossip.chunks(GOSSIP_BATCH) {
+            outbox.push((None, NetMessage::Transactions(batch.to_vec())));
+        }
+        let settings = world.resource::<ConsensusSettings>().clone();
+        if now >= world.resource::<ConsensusProgress>().next_status_ms {
+            world.resource_mut::<ConsensusProgress>().next_status_ms = now + settings.status_interval_ms;
+            let height = world.resource::<ChainHead>().number();
+            outbox.push((None, NetMessage::Status { genesis: settings.genesis_hash.0, height }));
+        }
+        if world.resource::<crate::chain::io::NodeFault>().0.is_some() {
+            return;
+        }
+        if let Some(sink) = world.get_resource::<NetSinkHandle>() {
+            for (to, message) in outbox {
+                sink.0.send(to, message);
+            }
+        }
+    })
+}
+
+/// Where outbound validator messages go: the node's network runtime.
+pub trait NetSink: Send + Sync + 'static {
+    fn send(&self, to: Option<[u8; 32]>, message: NetMessage);
+}
+
+#[derive(Resource, Clone)]
+pub struct NetSinkHandle(pub Arc<dyn NetSink>);

@@ -1,0 +1,45 @@
+//! BFT consensus: Malachite's Tendermint driven from the tick, the blocks it orders, block sync
+//! and double-sign evidence.
+//!
+//! The node inserts [`driver::ConsensusEngine`], the [`zg_components::consensus::ValidatorSet`],
+//! [`zg_components::consensus::ConsensusSettings`] and the network handles; this plugin adds the
+//! working-set resources and the systems.
+
+pub mod blocks;
+pub mod driver;
+pub mod engine;
+pub mod evidence;
+pub mod verify;
+
+use bevy_ecs::prelude::*;
+use zg_components::chain::ExternalOrdering;
+use zg_components::consensus::{
+    ConsensusProgress, ConsensusTimers, DecidedQueue, DeferredEvents, NetOutbox, PendingEvidence, ReceivedBlocks,
+    SyncProgress, TxGossip,
+};
+
+use crate::{NodePlugin, TickSet};
+
+pub struct ConsensusPlugin;
+
+impl NodePlugin for ConsensusPlugin {
+    fn build(&self, world: &mut World, schedule: &mut Schedule) {
+        world.insert_resource(ExternalOrdering);
+        world.init_resource::<ConsensusProgress>();
+        world.init_resource::<ConsensusTimers>();
+        world.init_resource::<DecidedQueue>();
+        world.init_resource::<DeferredEvents>();
+        world.init_resource::<NetOutbox>();
+        world.init_resource::<PendingEvidence>();
+        world.init_resource::<ReceivedBlocks>();
+        world.init_resource::<SyncProgress>();
+        world.init_resource::<TxGossip>();
+        schedule.add_systems((
+            driver::drive_consensus.in_set(TickSet::Consensus),
+            driver::execute_decided_blocks.in_set(TickSet::Execute),
+            driver::send_network_messages.in_set(TickSet::Egress).after(crate::chain::io::publish_sealed_blocks),
+        ));
+    }
+}
+#[cfg(test)]
+mod tests;

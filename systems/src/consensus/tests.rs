@@ -1,0 +1,364 @@
+//! Validators in one process, wired by an in-memory router that can drop nodes and cut links:
+//! the whole consensus path (engine, bodies, execution, sync, WAL replay) without sockets, on a
+//! simulated clock, so every run is the same.
+
+use alloy_primitives::{Address, B256};
+use bevy_ecs::prelude::*;
+use malachite_ed25519::PrivateKey;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use zg_components::chain::{BlockHeader, BlockIndex, ChainHead};
+use zg_components::consensus::{
+    ConsensusSettings, NetEvent, NetInbox, NetMessage, PeerKey, PendingEvidence, Validator, ValidatorSet, WireVote,
+};
+use zg_components::node::{Inbox, NodeRequest, ReplyTo, TickClock};
+
+use super::driver::{ConsensusEngine, NetSink, NetSinkHandle};
+use super::engine::{ConsensusWal, Engine, default_timeouts};
+use super::ConsensusPlugin;
+use crate::chain::io::PersistError;
+use crate::chain::test_support::*;
+use crate::chain::{ChainPlugin, genesis};
+use crate::{NodePlugin, tick_schedule};
+
+#[derive(Default)]
+struct Capture(Mutex<Vec<(Option<PeerKey>, NetMessage)>>);
+
+impl NetSink for Capture {
+    fn send(&self, to: Option<PeerKey>, message: NetMessage) {
+        self.0.lock().unwrap().push((to, message));
+    }
+}
+
+#[derive(Default)]
+pub struct MemWal(Mutex<BTreeMap<u64, Vec<Vec<u8>>>>);
+
+impl ConsensusWal for MemWal {
+    fn append(&self, height: u64, entry: &[u8], _durable: bool) -> Result<(), PersistError> {
+        self.0.lock().unwrap().entry(height).or_default().push(entry.to_vec());
+        Ok(())
+    }
+
+    fn entries(&self, height: u64) -> Result<Vec<Vec<u8>>, PersistError> {
+        Ok(self.0.lock().unwrap().get(&height).cloned().unwrap_or_default())
+    }
+}
+
+/// What a node committed, to answer sync requests and inspect decided blocks.
+#[derive(Default)]
+struct Committed(Mutex<Vec<Arc<zg_components::chain::CommittedBlock>>>);
+
+impl crate::chain::io::EventSink for Committed {
+    fn publish(&self, event: zg_components::node::NodeEvent) {
+        let zg_components::node::NodeEvent::BlockCommitted(block) = event;
+        self.0.lock().unwrap().push(block);
+    }
+}
+
+struct TestNode {
+    world: World,
+    committed: Arc<Committed>,
+    schedule: Schedule,
+    key: PrivateKey,
+    sent: Arc<Capture>,
+    inbox: crossbeam_channel::Sender<NetEvent>,
+    requests: crossbeam_channel::Sender<NodeRequest>,
+    wal: Arc<MemWal>,
+    up: bool,
+}
+
+fn keys(n: u8) -> Vec<PrivateKey> {
+    (1..=n).map(|i| PrivateKey::from([i; 32])).collect()
+}
+
+fn validator_set(keys: &[PrivateKey]) -> ValidatorSet {
+    ValidatorSet::new(
+        keys.iter().enumerate().map(|(i, k)| Validator::new(k.public_key(), 100, Address::repeat_byte(0xa0 + i as u8))).collect(),
+    )
+    .unwrap()
+}
+
+fn node(key: PrivateKey, set: &ValidatorSet, wal: Arc<MemWal>) -> TestNode {
+    let mut world = World::new();
+    world.insert_resource(zg_components::chain::ChainSpec::dev(CHAIN_ID, COINBASE));
+    let schedule = tick_schedule(&mut world, &[&ChainPlugin as &dyn NodePlugin, &ConsensusPlugin]);
+    let mut spec = zg_components::chain::Genesis::zero_gravity(CHAIN_ID);
+    spec.grants = (0..4).map(|i| zg_components::chain::GrantEntry { address: signer(i).address(), tokens: 1_000, from: "ecosystem".into() }).collect();
+    let genesis = genesis::build_genesis(&mut world, &spec).expect("genesis");
+    world.insert_resource(set.clone());
+    world.insert_resource(ConsensusSettings {
+        genesis_hash: genesis.hash,
+        timeouts: default_timeouts(),
+        block_time_ms: 100,
+        status_interval_ms: 500,
+    });
+    let engine = Engine::new(CHAIN_ID, key.clone(), zg_components::consensus::Height(1), set.clone(), wal.clone());
+    world.insert_resource(ConsensusEngine(engine));
+    let (inbox, receiver) = crossbeam_channel::unbounded();
+    world.insert_resource(NetInbox(receiver));
+    let (requests, request_receiver) = crossbeam_channel::unbounded();
+    world.insert_resource(Inbox(request_receiver));
+    let sent = Arc::new(Capture::default());
+    world.insert_resource(NetSinkHandle(sent.clone()));
+    let committed = Arc::new(Committed::default());
+    world.insert_resource(crate::chain::io::EventSinkHandle(committed.clone()));
+    TestNode { world, committed, schedule, key, sent, inbox, requests, wal, up: true }
+}
+
+struct Net {
+    nodes: Vec<TestNode>,
+    now_ms: u64,
+    /// Links that drop everything: (from, to) by node index.
+    cut: Vec<(usize, usize)>,
+}
+
+impl Net {
+    fn new(n: u8) -> Self {
+        let keys = keys(n);
+        let set = validator_set(&keys);
+        let nodes = keys.into_iter().map(|k| node(k, &set, Arc::new(MemWal::default()))).collect();
+        Self { nodes, now_ms: 1_700_000_000_000, cut: Vec::new() }
+    }
+
+    fn public(&self, i: usize) -> PeerKey {
+        *self.nodes[i].key.public_key().as_bytes()
+    }
+
+    /// One tick everywhere, 10 ms apart, then delivery of what was sent.
+    fn step(&mut self) {
+        self.now_ms += 10;
+        for node in self.nodes.iter_mut().filter(|n| n.up) {
+            node.world.resource_mut::<TickClock>().now_ms = self.now_ms;
+            node.schedule.run(&mut node.world);
+        }
+        let keys: Vec<PeerKey> = (0..self.nodes.len()).map(|i| self.public(i)).collect();
+        for from in 0..self.nodes.len() {
+            let sent = std::mem::take(&mut *self.nodes[from].sent.0.lock().unwrap());
+            if !self.nodes[from].up {
+                continue;
+            }
+            for (to, message) in sent {
+                if let NetMessage::SyncRequest { from: first, to: last } = message {
+                    self.serve_sync(from, to, first, last);
+                    continue;
+                }
+                for (target, node) in self.nodes.iter().enumerate() {
+                    let addressed = to.is_none_or(|k| k == keys[target]);
+                    if target == from || !node.up || !addressed || self.cut.contains(&(from, target)) {
+                        continue;
+                    }
+                    node.inbox.send(NetEvent { from: keys[from], message: message.clone() }).unwrap();
+                }
+            }
+        }
+    }
+
+    /// Sync requests are served by the network layer from the database in a real node; here
+    /// the asked peer answers from what it committed.
+    fn serve_sync(&self, asker: usize, to: Option<PeerKey>, first: u64, last: u64) {
+        let Some(target) = (0..self.nodes.len()).find(|i| Some(self.public(*i)) == to) else { return };
+        if !self.nodes[target].up || self.cut.contains(&(target, asker)) {
+            return;
+        }
+        let blocks: Vec<_> = self.nodes[target]
+            .committed
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|b| (first..=last).contains(&b.header.number))
+            .filter_map(|b| b.decided.as_deref().cloned())
+            .collect();
+        let message = NetMessage::SyncResponse(blocks);
+        self.nodes[asker].inbox.send(NetEvent { from: self.public(target), message }).unwrap();
+    }
+
+    fn run_until(&mut self, steps: usize, done: impl Fn(&Net) -> bool) -> bool {
+        for _ in 0..steps {
+            self.step();
+            if done(self) {
+                return true;
+            }
+        }
+        false
+    }
+
+    fn head(&self, i: usize) -> u64 {
+        self.nodes[i].world.resource::<ChainHead>().number()
+    }
+
+    fn hash_at(&mut self, i: usize, number: u64) -> Option<B256> {
+        let world = &self.nodes[i].world;
+        let entity = world.resource::<BlockIndex>().by_number.get(&number)?;
+        world.get::<BlockHeader>(*entity).map(|h| h.hash)
+    }
+
+    /// Every live node agrees on every block they both have.
+    fn assert_no_fork(&mut self) {
+        let heads: Vec<u64> = (0..self.nodes.len()).map(|i| self.head(i)).collect();
+        let top = heads.iter().copied().min().unwrap_or(0);
+        for number in 1..=top {
+            let hashes: Vec<_> = (0..self.nodes.len()).map(|i| self.hash_at(i, number)).collect();
+            assert!(hashes.windows(2).all(|w| w[0] == w[1]), "fork at {number}: {hashes:?}");
+        }
+    }
+}
+
+#[test]
+fn four_validators_decide_the_same_blocks_and_carry_transactions() {
+    let mut net = Net::new(4);
+    assert!(net.run_until(2_000, |n| (0..4).all(|i| n.head(i) >= 3)), "no progress");
+    let tx = transfer(&signer(0), Address::repeat_byte(0x77), 5, 0, 2);
+    let sender = signer(0).address();
+    net.nodes[2]
+        .requests
+        .send(NodeRequest::SubmitTransaction { envelope: Box::new(tx), sender, reply: ReplyTo::new(|r: Result<B256, zg_components::chain::PoolError>| assert!(r.is_ok())) })
+        .unwrap();
+    assert!(net.run_until(2_000, |n| (0..4).all(|i| balance(&n.nodes[i].world, Address::repeat_byte(0x77)) == alloy_primitives::U256::from(5))));
+    assert!(net.run_until(2_000, |n| (0..4).all(|i| n.head(i) >= 8)));
+    net.assert_no_fork();
+    let roots: Vec<B256> = (0..4).map(|i| net.nodes[i].world.resource::<ChainHead>().header.state_root).collect();
+    let heads: Vec<u64> = (0..4).map(|i| net.head(i)).collect();
+    if heads.iter().all(|h| *h == heads[0]) {
+        assert!(roots.windows(2).all(|w| w[0] == w[1]));
+    }
+}
+
+#[test]
+fn a_validator_down_costs_time_not_progress() {
+    let mut net = Net::new(4);
+    assert!(net.run_until(2_000, |n| (0..4).all(|i| n.head(i) >= 2)));
+    net.nodes[3].up = false;
+    let start = net.head(0);
+    assert!(net.run_until(5_000, |n| (0..3).all(|i| n.head(i) >= start + 8)), "three of four must keep deciding");
+    net.assert_no_fork();
+}
+
+#[test]
+fn without_a_quorum_nothing_is_decided_and_it_resumes_after() {
+    let mut net = Net::new(4);
+    assert!(net.run_until(2_000, |n| (0..4).all(|i| n.head(i) >= 2)));
+    net.nodes[2].up = false;
+    net.nodes[3].up = false;
+    // Let anything in flight settle, then watch for a while.
+    net.run_until(50, |_| false);
+    let stalled = (net.head(0), net.head(1));
+    net.run_until(1_000, |_| false);
+    assert_eq!((net.head(0), net.head(1)), stalled, "two of four must not decide");
+    net.nodes[2].up = true;
+    assert!(net.run_until(5_000, |n| n.head(0) >= stalled.0 + 3 && n.head(2) >= stalled.0 + 3), "quorum is back");
+    net.assert_no_fork();
+}
+
+#[test]
+fn a_partition_heals_without_a_fork() {
+    let mut net = Net::new(4);
+    assert!(net.run_until(2_000, |n| (0..4).all(|i| n.head(i) >= 2)));
+    for a in [0, 1] {
+        for b in [2, 3] {
+            net.cut.push((a, b));
+            net.cut.push((b, a));
+        }
+    }
+    net.run_until(50, |_| false);
+    let stalled: Vec<u64> = (0..4).map(|i| net.head(i)).collect();
+    net.run_until(1_000, |_| false);
+    assert_eq!((0..4).map(|i| net.head(i)).collect::<Vec<_>>(), stalled, "neither half has a quorum");
+    net.cut.clear();
+    let top = *stalled.iter().max().unwrap();
+    assert!(net.run_until(5_000, |n| (0..4).all(|i| n.head(i) >= top + 3)), "healed");
+    net.assert_no_fork();
+}
+
+#[test]
+fn a_restarted_validator_replays_its_wal_and_never_votes_twice_differently() {
+    let mut net = Net::new(4);
+    assert!(net.run_until(2_000, |n| (0..4).all(|i| n.head(i) >= 2)));
+    // Stop node 3 once it voted at a height and bring it back with a fresh engine over the same WAL.
+    assert!(net.run_until(500, |n| !own_votes(&n.nodes[3].wal, n.head(3) + 1, &n.nodes[3].key).is_empty()));
+    let height = zg_components::consensus::Height(net.head(3) + 1);
+    let logged_before = net.nodes[3].wal.entries(height.0).unwrap().len();
+    let key = net.nodes[3].key.clone();
+    let set = net.nodes[3].world.resource::<ValidatorSet>().clone();
+    let engine = Engine::new(CHAIN_ID, key, height, set, net.nodes[3].wal.clone());
+    net.nodes[3].world.insert_resource(ConsensusEngine(engine));
+    net.nodes[3].world.resource_mut::<zg_components::consensus::ConsensusProgress>().awaiting_execution = false;
+    let own: Vec<WireVote> = own_votes(&net.nodes[3].wal, height.0, &net.nodes[3].key);
+    assert!(net.run_until(3_000, |n| (0..4).all(|i| n.head(i) >= height.0 + 2)), "continues after restart");
+    net.assert_no_fork();
+    let after = own_votes(&net.nodes[3].wal, height.0, &net.nodes[3].key);
+    for vote in &own {
+        for other in &after {
+            if (vote.round, vote.precommit) == (other.round, other.precommit) {
+                assert_eq!(vote.value, other.value, "signed two values for one round and step");
+            }
+        }
+    }
+    assert!(logged_before > 0 && !own.is_empty(), "the height under way was logged");
+}
+
+#[test]
+fn a_validator_that_was_away_syncs_with_certificates_and_rejoins() {
+    let mut net = Net::new(4);
+    assert!(net.run_until(2_000, |n| (0..4).all(|i| n.head(i) >= 2)));
+    net.nodes[3].up = false;
+    let away_at = net.head(3);
+    assert!(net.run_until(5_000, |n| n.head(0) >= away_at + 10));
+    net.nodes[3].up = true;
+    assert!(net.run_until(5_000, |n| n.head(3) >= away_at + 12), "node 3 caught up");
+    // Rejoined: with node 0 gone, decisions need node 3's votes.
+    net.nodes[0].up = false;
+    let now = net.head(1);
+    assert!(net.run_until(5_000, |n| n.head(1) >= now + 3 && n.head(3) >= now + 3), "node 3 votes again");
+    net.assert_no_fork();
+}
+
+fn own_votes(wal: &MemWal, height: u64, key: &PrivateKey) -> Vec<WireVote> {
+    let own = zg_components::consensus::ValidatorAddress::from_public_key(&key.public_key());
+    wal.entries(height)
+        .unwrap()
+        .iter()
+        .filter_map(|bytes| match zg_components::consensus::WalEntry::decode(bytes).ok()? {
+            zg_components::consensus::WalEntry::Vote(vote) if vote.validator == own.0.0 .0 => Some(vote),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_double_vote_is_detected_and_carried_on_chain() {
+    let mut net = Net::new(4);
+    assert!(net.run_until(2_000, |n| (0..4).all(|i| n.head(i) >= 2)));
+    // Node 3's key signs two different prevotes for the height node 0 is at.
+    let height = net.head(0) + 1;
+    let key = net.nodes[3].key.clone();
+    let validator = zg_components::consensus::ValidatorAddress::from_public_key(&key.public_key());
+    let vote = |value: u8| {
+        let vote = zg_components::consensus::Vote {
+            height: zg_components::consensus::Height(height),
+            round: malachite_types::Round::new(0),
+            value: malachite_types::NilOrVal::Val(B256::repeat_byte(value)),
+            vote_type: malachite_types::VoteType::Prevote,
+            validator,
+        };
+        let signature = key.sign(&vote.sign_bytes(CHAIN_ID));
+        WireVote::from_signed(&malachite_types::SignedMessage::new(vote, signature)).unwrap()
+    };
+    let from = net.public(3);
+    for value in [0xe1, 0xe2] {
+        net.nodes[0].inbox.send(NetEvent { from, message: NetMessage::Vote(vote(value)) }).unwrap();
+    }
+    assert!(
+        net.run_until(3_000, |n| !n.nodes[0].world.resource::<PendingEvidence>().0.is_empty()),
+        "evidence must be found"
+    );
+    let carried = |n: &Net| {
+        n.nodes[1].committed.0.lock().unwrap().iter().any(|b| {
+            b.decided.as_ref().is_some_and(|d| d.block.evidence.iter().any(|e| e.first.validator == validator.0.0 .0))
+        })
+    };
+    assert!(net.run_until(3_000, carried), "a decided block carries the evidence");
+    assert!(net.run_until(500, |n| n.nodes[0].world.resource::<PendingEvidence>().0.is_empty()));
+    net.assert_no_fork();
+}
