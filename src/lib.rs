@@ -9,6 +9,8 @@
 //! - [`config`]: the TOML config, every option documented in [`config::CONFIG_TEMPLATE`].
 //! - [`node`]: [`node::Node`] (world + schedule + database, ticked by hand) and
 //!   [`node::RunningNode`] (driver thread + JSON-RPC).
+//! - [`net`]: the validator network over QUIC: key-bound TLS identities, framing, dialing,
+//!   block sync serving.
 //! - [`store`]: redb tables, one write transaction per block, read snapshots, restore at start.
 //! - [`rpc`]: Ethereum JSON-RPC (HTTP + WebSocket) with geth's error shapes.
 //! - [`dev`]: the dev accounts and dev genesis.
@@ -20,6 +22,7 @@ pub mod cli;
 pub mod config;
 pub mod dev;
 pub mod metrics;
+pub mod net;
 pub mod node;
 pub mod rpc;
 pub mod store;

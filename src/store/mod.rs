@@ -14,12 +14,14 @@ pub use restore::{RestoreError, restore_into};
 
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::B256;
-use redb::{Database, ReadableDatabase, backends::InMemoryBackend};
+use redb::{Database, ReadableDatabase, ReadableTable, backends::InMemoryBackend};
 use std::path::Path;
 use std::sync::Arc;
 
 use zg_components::chain::CommittedBlock;
+use zg_components::consensus::DecidedBlock;
 use zg_systems::chain::io::{BlockStore, PersistError};
+use zg_systems::consensus::engine::ConsensusWal;
 
 use tables::*;
 
@@ -78,6 +80,8 @@ impl ChainStore {
         txn.open_table(ACCOUNTS)?;
         txn.open_table(STORAGE)?;
         txn.open_table(CODE)?;
+        txn.open_table(DECIDED)?;
+        txn.open_table(CONSENSUS_WAL)?;
         txn.commit()?;
         Ok(Self { db: Arc::new(db) })
     }
@@ -172,6 +176,15 @@ impl ChainStore {
                     code.insert(info.code_hash.as_slice(), bytes.as_ref())?;
                 }
             }
+            if let Some(decided) = &block.decided {
+                let bytes = borsh::to_vec(decided.as_ref()).map_err(|e| StoreError::Corrupt {
+                    what: "decided block",
+                    detail: e.to_string(),
+                })?;
+                txn.open_table(DECIDED)?.insert(number, bytes.as_slice())?;
+                // The height is settled: its votes can never be needed again.
+                txn.open_table(CONSENSUS_WAL)?.retain_in((0, 0)..=(number, u32::MAX), |_, _| false)?;
+            }
             txn.open_table(META)?.insert(HEAD_KEY, number)?;
         }
         txn.commit()?;
@@ -181,6 +194,68 @@ impl ChainStore {
     /// The hash of the block at `number`, if stored.
     pub fn block_hash(&self, number: u64) -> Result<Option<B256>, StoreError> {
         Ok(self.reader().header(number)?.map(|(_, hash)| hash))
+    }
+}
+
+impl ChainStore {
+    /// Decided blocks `from..=to` with their certificates, as many as fit in `max_bytes`.
+    pub fn decided_blocks(&self, from: u64, to: u64, max_bytes: usize) -> Result<Vec<DecidedBlock>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(DECIDED)?;
+        let mut out = Vec::new();
+        let mut size = 0;
+        for entry in table.range(from..=to)? {
+            let (_, bytes) = entry?;
+            size += bytes.value().len();
+            if size > max_bytes && !out.is_empty() {
+                break;
+            }
+            let decided = borsh::from_slice(bytes.value())
+                .map_err(|e| StoreError::Corrupt { what: "decided block", detail: e.to_string() })?;
+            out.push(decided);
+        }
+        Ok(out)
+    }
+
+    fn append_wal(&self, height: u64, entry: &[u8], durable: bool) -> Result<(), StoreError> {
+        let mut txn = self.db.begin_write()?;
+        if !durable {
+            // Made durable by the next durable commit, which always precedes anything we send.
+            txn.set_durability(redb::Durability::None)
+                .map_err(|e| StoreError::Corrupt { what: "WAL transaction", detail: e.to_string() })?;
+        }
+        {
+            let mut wal = txn.open_table(CONSENSUS_WAL)?;
+            let next = wal
+                .range((height, 0)..=(height, u32::MAX))?
+                .next_back()
+                .transpose()?
+                .map(|(key, _)| key.value().1 + 1)
+                .unwrap_or(0);
+            wal.insert((height, next), entry)?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn wal_entries(&self, height: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let wal = txn.open_table(CONSENSUS_WAL)?;
+        let mut out = Vec::new();
+        for entry in wal.range((height, 0)..=(height, u32::MAX))? {
+            out.push(entry?.1.value().to_vec());
+        }
+        Ok(out)
+    }
+}
+
+impl ConsensusWal for ChainStore {
+    fn append(&self, height: u64, entry: &[u8], durable: bool) -> Result<(), PersistError> {
+        self.append_wal(height, entry, durable).map_err(|e| PersistError(e.to_string()))
+    }
+
+    fn entries(&self, height: u64) -> Result<Vec<Vec<u8>>, PersistError> {
+        self.wal_entries(height).map_err(|e| PersistError(e.to_string()))
     }
 }
 

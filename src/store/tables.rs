@@ -26,6 +26,13 @@ pub const STORAGE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("storage
 /// code hash -> code
 pub const CODE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("code");
 
+/// block number -> borsh [`zg_components::consensus::DecidedBlock`]: the ordered block and the
+/// commit certificate that decided it, served to peers that sync.
+pub const DECIDED: TableDefinition<u64, &[u8]> = TableDefinition::new("decided");
+/// (height, sequence) -> borsh [`zg_components::consensus::WalEntry`]: the consensus WAL of the
+/// heights not yet committed.
+pub const CONSENSUS_WAL: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("consensus_wal");
+
 pub fn storage_key(address: &Address, slot: &U256) -> [u8; 52] {
     let mut key = [0u8; 52];
     key[..20].copy_from_slice(address.as_slice());

@@ -1,7 +1,7 @@
 //! The consensus working set the tick keeps between runs: bodies received, decisions waiting
 //! for execution, timers, sync progress.
 
-use alloy_primitives::B256;
+use alloy_primitives::{Address, B256, U256};
 use bevy_ecs::prelude::*;
 use malachite_types::{LinearTimeouts, Round, Timeout};
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -19,6 +19,12 @@ pub struct ConsensusSettings {
     /// at a steady pace rather than as fast as votes travel.
     pub block_time_ms: u64,
     pub status_interval_ms: u64,
+    /// Blocks per epoch: validator set changes take effect after a block whose number is a
+    /// multiple of this.
+    pub epoch_length: u64,
+    /// Wei paid out per block on top of the fees, from `reward_source`.
+    pub block_reward: U256,
+    pub reward_source: Address,
 }
 
 /// Where consensus stands between ticks.

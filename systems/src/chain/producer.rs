@@ -61,11 +61,27 @@ fn seal_if_due(world: &mut World) {
     world.resource_mut::<SealedBlocks>().0.push(Arc::new(block));
 }
 
-/// Where and when a block runs: what its header says besides the commitments.
-#[derive(Clone, Copy, Debug)]
+/// Where and when a block runs: what its header says besides the commitments, and what the
+/// chain itself does at the end of the block.
+#[derive(Clone, Debug, Default)]
 pub struct BlockContext {
     pub timestamp_s: u64,
     pub coinbase: Address,
+    /// Calls the chain makes after the transactions: (from, to, calldata), gas-free and
+    /// without nonce checks. A failing call changes nothing and is logged.
+    pub system_calls: Vec<(Address, Address, Bytes)>,
+    /// Pays the coinbase's balance plus a block reward out pro rata, when set.
+    pub rewards: Option<RewardPlan>,
+}
+
+/// How the fees collected at the coinbase and the block reward are shared out.
+#[derive(Clone, Debug, Default)]
+pub struct RewardPlan {
+    /// Whom to pay and their weights (voting power), in a fixed order.
+    pub recipients: Vec<(Address, u64)>,
+    /// Taken from `reward_source` each block, as long as it lasts.
+    pub block_reward: U256,
+    pub reward_source: Address,
 }
 
 /// A transaction offered to a block: from the pool (with its entity) or from a decided block.
@@ -85,7 +101,7 @@ pub fn seal_block(world: &mut World, timestamp_s: u64) -> CommittedBlock {
             tx: world.get::<PooledTx>(entity).expect("selected from the pool").clone(),
         })
         .collect();
-    execute_block(world, BlockContext { timestamp_s, coinbase: spec.coinbase }, candidates)
+    execute_block(world, BlockContext { timestamp_s, coinbase: spec.coinbase, ..Default::default() }, candidates)
 }
 
 /// Executes `candidates` in order as the next block: transactions invalid at execution (nonce,
@@ -126,6 +142,27 @@ pub fn execute_block(world: &mut World, context: BlockContext, candidates: Vec<C
                 }
             }
         }
+        if !context.system_calls.is_empty() {
+            // The chain's own calls pay no gas and need no nonce.
+            evm.ctx.block.basefee = 0;
+            evm.ctx.cfg.disable_nonce_check = true;
+            for (from, to, data) in &context.system_calls {
+                let call = revm::context::TxEnv {
+                    caller: *from,
+                    kind: alloy_primitives::TxKind::Call(*to),
+                    data: data.clone(),
+                    gas_limit: SYSTEM_CALL_GAS.min(spec.block_gas_limit),
+                    gas_price: 0,
+                    chain_id: Some(spec.chain_id),
+                    ..Default::default()
+                };
+                match evm.transact_one(call) {
+                    Ok(result) if result.is_success() => {}
+                    Ok(result) => tracing::warn!(%to, ?result, "system call failed"),
+                    Err(error) => tracing::warn!(%to, %error, "system call invalid"),
+                }
+            }
+        }
         evm.finalize()
     };
 
@@ -153,8 +190,11 @@ pub fn execute_block(world: &mut World, context: BlockContext, candidates: Vec<C
         receipts.push(receipt);
         transactions.push((tx.envelope.clone(), tx.sender));
     }
-    let mut changes = state::changes_from_evm_state(evm_state);
+    let mut changes = state::changes_from_evm_state(world, evm_state);
     credit_burnt_base_fee(world, &mut changes, coinbase, base_fee, cumulative);
+    if let Some(plan) = &context.rewards {
+        pay_rewards(world, &mut changes, coinbase, plan);
+    }
     let changes: Vec<AccountChange> = changes.into_values().collect();
 
     // The three commitments are independent: hash them side by side. Each receipt's bloom is
@@ -239,6 +279,54 @@ fn credit_burnt_base_fee(
     });
     let info = change.info.get_or_insert_with(Default::default);
     info.balance += burnt;
+}
+
+/// Gas a system call may use.
+pub const SYSTEM_CALL_GAS: u64 = 5_000_000;
+
+fn account_change<'a>(
+    world: &World,
+    changes: &'a mut std::collections::BTreeMap<Address, AccountChange>,
+    address: Address,
+) -> &'a mut zg_components::chain::AccountInfo {
+    let change = changes.entry(address).or_insert_with(|| AccountChange {
+        address,
+        info: Some(evm::account_info(world, &address).unwrap_or_default()),
+        storage: Vec::new(),
+        storage_cleared: false,
+        code: None,
+    });
+    change.info.get_or_insert_with(Default::default)
+}
+
+/// Shares the coinbase's balance and the block reward among the recipients by weight. What
+/// division leaves over stays at the coinbase for the next block, so no wei is created or lost.
+fn pay_rewards(
+    world: &World,
+    changes: &mut std::collections::BTreeMap<Address, AccountChange>,
+    coinbase: Address,
+    plan: &RewardPlan,
+) {
+    let total_weight: u64 = plan.recipients.iter().map(|(_, w)| *w).sum();
+    if total_weight == 0 {
+        return;
+    }
+    let source = account_change(world, changes, plan.reward_source);
+    let reward = plan.block_reward.min(source.balance);
+    source.balance -= reward;
+    let pool = account_change(world, changes, coinbase);
+    pool.balance += reward;
+    let available = pool.balance;
+    let mut paid = U256::ZERO;
+    for (recipient, weight) in &plan.recipients {
+        let share = available * U256::from(*weight) / U256::from(total_weight);
+        if share.is_zero() {
+            continue;
+        }
+        paid += share;
+        account_change(world, changes, *recipient).balance += share;
+    }
+    account_change(world, changes, coinbase).balance -= paid;
 }
 
 /// Spawns the block entity, indexes it, moves the head and drops blocks past the recent window.
@@ -368,6 +456,28 @@ mod tests {
         assert_eq!(block.header.state_root, from_scratch_root(&mut world));
         let code_hash = world.get::<AccountInfo>(entity).unwrap().code_hash;
         assert_eq!(world.resource::<zg_components::chain::CodeStore>().by_hash[&code_hash].as_ref(), &runtime[..]);
+    }
+
+    /// revm re-baselines a slot's original value when a later transaction touches it; a write
+    /// followed by a same-value write in one block must still be kept.
+    #[test]
+    fn a_slot_written_then_touched_again_in_one_block_keeps_its_value() {
+        let (mut world, _, _) = chain_world(1);
+        let alice = signer(0);
+        let runtime = hex!("36600f5761dead6000526002601efd5b60003560005500");
+        let mut init = hex!("6017600c60003960176000f3").to_vec();
+        init.extend_from_slice(&runtime);
+        submit(&mut world, call(&alice, TxKind::Create, init.into(), 0, 200_000));
+        let contract = seal_block(&mut world, 1).receipts[0].contract_address;
+        let value = U256::from(7).to_be_bytes::<32>().to_vec();
+        submit(&mut world, call(&alice, TxKind::Call(contract), value.clone().into(), 1, 100_000));
+        submit(&mut world, call(&alice, TxKind::Call(contract), value.into(), 2, 100_000));
+        let block = seal_block(&mut world, 2);
+        assert_eq!(block.receipts.len(), 2);
+        let entity = world.resource::<zg_components::chain::AccountIndex>().0[&contract];
+        assert_eq!(world.get::<AccountStorage>(entity).unwrap().get(&U256::ZERO), U256::from(7));
+        assert!(block.changes.iter().any(|c| c.address == contract && c.storage == vec![(U256::ZERO, U256::from(7))]));
+        assert_eq!(block.header.state_root, from_scratch_root(&mut world));
     }
 
     #[test]

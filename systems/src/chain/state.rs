@@ -10,11 +10,15 @@ use zg_components::chain::{
     AccountAddress, AccountChange, AccountIndex, AccountInfo, AccountStorage, CodeStore, StateTrie,
 };
 
-/// The account changes of a block's finalized EVM state, in address order.
+/// The account changes of a block's finalized EVM state against the world's state before the
+/// block, in address order.
 ///
 /// Accounts revm only read are skipped; touched accounts left empty are deleted (EIP-161), as
-/// are self-destructed ones.
-pub fn changes_from_evm_state(state: EvmState) -> BTreeMap<Address, AccountChange> {
+/// are self-destructed ones. Slots are compared with the world, not with revm's
+/// `original_value`: revm re-baselines that at every transaction that touches a slot (EIP-2200),
+/// so a slot written by one transaction and read by a later one looks unchanged to it.
+pub fn changes_from_evm_state(world: &World, state: EvmState) -> BTreeMap<Address, AccountChange> {
+    let before = super::evm::WorldState { world };
     let mut changes = BTreeMap::new();
     for (address, account) in state {
         if !account.is_touched() {
@@ -34,10 +38,19 @@ pub fn changes_from_evm_state(state: EvmState) -> BTreeMap<Address, AccountChang
         let mut storage: Vec<_> = if deleted {
             Vec::new()
         } else {
+            let created = account.is_created();
             account
                 .storage
                 .iter()
-                .filter(|(_, slot)| slot.is_changed())
+                .filter(|(key, slot)| {
+                    if created {
+                        // The old storage is cleared: only non-zero values need writing.
+                        !slot.present_value.is_zero()
+                    } else {
+                        let old = revm::DatabaseRef::storage_ref(&before, address, **key).unwrap_or_default();
+                        slot.present_value != old
+                    }
+                })
                 .map(|(key, slot)| (*key, slot.present_value))
                 .collect()
         };

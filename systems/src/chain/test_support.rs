@@ -66,6 +66,23 @@ pub fn call(from: &PrivateKeySigner, to: TxKind, input: Bytes, nonce: u64, gas_l
     tx.into_signed(signature).into()
 }
 
+/// A contract call carrying `value` wei.
+pub fn call_with_value(from: &PrivateKeySigner, to: Address, input: Bytes, value: U256, nonce: u64) -> TxEnvelope {
+    let tx = TxEip1559 {
+        chain_id: CHAIN_ID,
+        nonce,
+        gas_limit: 1_000_000,
+        max_fee_per_gas: 100_000_000_000,
+        max_priority_fee_per_gas: 1,
+        to: TxKind::Call(to),
+        value,
+        access_list: Default::default(),
+        input,
+    };
+    let signature = from.sign_hash_sync(&tx.signature_hash()).expect("signs");
+    tx.into_signed(signature).into()
+}
+
 pub fn legacy_transfer(from: &PrivateKeySigner, to: Address, chain_id: Option<u64>, nonce: u64) -> TxEnvelope {
     let tx = TxLegacy {
         chain_id,

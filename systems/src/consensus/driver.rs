@@ -23,7 +23,8 @@ use super::blocks::{self, BlockCheck};
 use super::engine::{Effects, Engine};
 use super::{evidence, verify};
 use crate::chain::io::NodeFault;
-use crate::chain::producer::{self, BlockContext};
+use super::staking;
+use crate::chain::producer::{self, BlockContext, RewardPlan};
 use crate::profile::timed;
 
 /// The engine as a resource.
@@ -89,7 +90,7 @@ fn start_next_height(world: &mut World, engine: &mut Engine, height: Height) {
         let mut progress = world.resource_mut::<ConsensusProgress>();
         progress.pending_proposal = None;
     }
-    apply(world, engine, effects);
+    apply(world, effects);
     // Bodies that arrived early for this height.
     let early: Vec<OrderedBlock> =
         world.resource::<ReceivedBlocks>().0.values().filter(|b| b.height == height.0).cloned().collect();
@@ -120,11 +121,12 @@ fn handle_event(world: &mut World, engine: &mut Engine, event: NetEvent) {
         }
         NetMessage::SyncResponse(blocks) => {
             let head = world.resource::<ChainHead>().number();
-            let mut sync = world.resource_mut::<SyncProgress>();
-            for decided in blocks.into_iter().filter(|d| d.block.height > head).take(SYNC_BATCH as usize * 2) {
-                sync.buffered.insert(decided.block.height, decided);
+            {
+                let mut sync = world.resource_mut::<SyncProgress>();
+                for decided in blocks.into_iter().filter(|d| d.block.height > head).take(SYNC_BATCH as usize * 2) {
+                    sync.buffered.insert(decided.block.height, decided);
+                }
             }
-            drop(sync);
             apply_buffered_sync(world);
         }
         // Served by the network layer from the database; transactions go through the pool inbox.
@@ -176,10 +178,10 @@ fn process(world: &mut World, engine: &mut Engine, input: Input<zg_components::c
     if let Err(error) = engine.process(input, &mut effects) {
         tracing::debug!(%error, "consensus input refused");
     }
-    apply(world, engine, effects);
+    apply(world, effects);
 }
 
-fn apply(world: &mut World, engine: &mut Engine, effects: Effects) {
+fn apply(world: &mut World, effects: Effects) {
     if let Some(failure) = effects.wal_failure {
         // Nothing produced after a failed log write may leave the node: it could contradict
         // what a restart replays.
@@ -238,7 +240,6 @@ fn apply(world: &mut World, engine: &mut Engine, effects: Effects) {
         tracing::debug!(height = block.height, %hash, round = certificate.round, "decided");
         world.resource_mut::<DecidedQueue>().0.push_back(DecidedBlock { block, certificate });
         world.resource_mut::<ConsensusProgress>().awaiting_execution = true;
-        let _ = engine;
     }
 }
 
@@ -272,7 +273,10 @@ fn propose_when_due(world: &mut World, engine: &mut Engine) {
         return;
     }
     world.resource_mut::<ConsensusProgress>().pending_proposal = None;
-    let evidence = world.resource::<PendingEvidence>().0.clone();
+    let set = world.resource::<ValidatorSet>().clone();
+    // Evidence against someone who left the set can no longer be carried.
+    let evidence: Vec<_> =
+        world.resource::<PendingEvidence>().0.iter().filter(|e| evidence::check(e, &set, engine.chain_id).is_ok()).cloned().collect();
     let block = blocks::build_block(world, height, round, engine.address(), now, evidence);
     let hash = block.hash();
     tracing::debug!(%height, %round, %hash, txs = block.transactions.len(), "proposing");
@@ -347,18 +351,39 @@ pub fn execute_decided_blocks(world: &mut World) {
                 continue;
             }
             let chain_id = world.resource::<ChainSpec>().chain_id;
-            let coinbase = world
-                .resource::<ValidatorSet>()
-                .get(&decided.block.proposer())
-                .map(|v| v.reward_address)
-                .unwrap_or_default();
+            let set = world.resource::<ValidatorSet>().clone();
+            let settings = world.resource::<ConsensusSettings>().clone();
+            let height = head + 1;
+            let mut system_calls: Vec<_> = decided
+                .block
+                .evidence
+                .iter()
+                .filter_map(|e| set.get(&e.first.to_signed().message.validator))
+                .map(|v| staking::slash_call(v.public_key.as_bytes()))
+                .collect();
+            let closes_epoch = settings.epoch_length > 0 && height % settings.epoch_length == 0;
+            if closes_epoch {
+                system_calls.push(staking::close_epoch_call());
+            }
+            let rewards = RewardPlan {
+                recipients: set.validators().iter().map(|v| (v.reward_address, v.voting_power)).collect(),
+                block_reward: settings.block_reward,
+                reward_source: settings.reward_source,
+            };
             let candidates = blocks::candidates(world, &decided.block, chain_id);
-            let context = BlockContext { timestamp_s: decided.block.timestamp_ms / 1000, coinbase };
+            let context = BlockContext {
+                timestamp_s: decided.block.timestamp_ms / 1000,
+                coinbase: staking::FEE_POOL_ADDRESS,
+                system_calls,
+                rewards: Some(rewards),
+            };
             let mut committed = producer::execute_block(world, context, candidates);
             let carried = decided.block.evidence.clone();
             committed.decided = Some(Arc::new(decided));
             world.resource_mut::<SealedBlocks>().0.push(Arc::new(committed));
-            let height = head + 1;
+            if closes_epoch {
+                update_validator_set(world, &set, height);
+            }
             let now = world.resource::<TickClock>().now_ms;
             {
                 let mut progress = world.resource_mut::<ConsensusProgress>();
@@ -369,6 +394,22 @@ pub fn execute_decided_blocks(world: &mut World) {
             world.resource_mut::<PendingEvidence>().0.retain(|e| !carried.iter().any(|c| evidence::same(c, e)));
         }
     })
+}
+
+/// Takes the set for the next epoch from the staking contract. A contract that yields no usable
+/// set (everyone jailed) leaves the old one in place rather than halting with an empty set.
+fn update_validator_set(world: &mut World, old: &ValidatorSet, height: u64) {
+    match staking::current_validator_set(world) {
+        Ok(new) if new != *old => {
+            tracing::info!(height, validators = new.validators().len(), power = new.total_power(), "validator set changed");
+            if let Some(sink) = world.get_resource::<NetSinkHandle>() {
+                sink.0.validators_changed(&new);
+            }
+            world.insert_resource(new);
+        }
+        Ok(_) => {}
+        Err(error) => tracing::error!(height, %error, "keeping the previous validator set"),
+    }
 }
 
 /// Hands this tick's messages to the network, with a status heartbeat and pool gossip. Runs in
@@ -401,6 +442,8 @@ pub fn send_network_messages(world: &mut World) {
 /// Where outbound validator messages go: the node's network runtime.
 pub trait NetSink: Send + Sync + 'static {
     fn send(&self, to: Option<[u8; 32]>, message: NetMessage);
+    /// The validator set changed: whose signatures and connections to accept.
+    fn validators_changed(&self, _set: &ValidatorSet) {}
 }
 
 #[derive(Resource, Clone)]

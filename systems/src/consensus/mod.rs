@@ -9,6 +9,7 @@ pub mod blocks;
 pub mod driver;
 pub mod engine;
 pub mod evidence;
+pub mod staking;
 pub mod verify;
 
 use bevy_ecs::prelude::*;

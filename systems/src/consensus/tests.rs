@@ -2,7 +2,7 @@
 //! the whole consensus path (engine, bodies, execution, sync, WAL replay) without sockets, on a
 //! simulated clock, so every run is the same.
 
-use alloy_primitives::{Address, B256};
+use alloy_primitives::{Address, B256, U256};
 use bevy_ecs::prelude::*;
 use malachite_ed25519::PrivateKey;
 use std::collections::BTreeMap;
@@ -10,13 +10,14 @@ use std::sync::{Arc, Mutex};
 
 use zg_components::chain::{BlockHeader, BlockIndex, ChainHead};
 use zg_components::consensus::{
-    ConsensusSettings, NetEvent, NetInbox, NetMessage, PeerKey, PendingEvidence, Validator, ValidatorSet, WireVote,
+    ConsensusSettings, NetEvent, NetInbox, NetMessage, PeerKey, PendingEvidence, ValidatorSet, WireVote,
 };
+use zg_components::chain::GrantEntry;
 use zg_components::node::{Inbox, NodeRequest, ReplyTo, TickClock};
 
 use super::driver::{ConsensusEngine, NetSink, NetSinkHandle};
 use super::engine::{ConsensusWal, Engine, default_timeouts};
-use super::ConsensusPlugin;
+use super::{ConsensusPlugin, staking};
 use crate::chain::io::PersistError;
 use crate::chain::test_support::*;
 use crate::chain::{ChainPlugin, genesis};
@@ -72,28 +73,59 @@ fn keys(n: u8) -> Vec<PrivateKey> {
     (1..=n).map(|i| PrivateKey::from([i; 32])).collect()
 }
 
-fn validator_set(keys: &[PrivateKey]) -> ValidatorSet {
-    ValidatorSet::new(
-        keys.iter().enumerate().map(|(i, k)| Validator::new(k.public_key(), 100, Address::repeat_byte(0xa0 + i as u8))).collect(),
-    )
-    .unwrap()
+const STAKING_ARTIFACT: &str = include_str!("../../../assets/contracts/Staking.json");
+const STAKE_TOKENS: u64 = 100;
+const EPOCH: u64 = 5;
+
+fn one_token() -> U256 {
+    U256::from(10u64).pow(U256::from(18))
 }
 
-fn node(key: PrivateKey, set: &ValidatorSet, wal: Arc<MemWal>) -> TestNode {
+pub fn staking_code() -> Vec<u8> {
+    let artifact: serde_json::Value = serde_json::from_str(STAKING_ARTIFACT).unwrap();
+    alloy_primitives::hex::decode(artifact["bytecode"].as_str().unwrap()).unwrap()
+}
+
+fn operator(i: usize) -> Address {
+    Address::repeat_byte(0xa0 + i as u8)
+}
+
+/// Genesis with the staking contract holding `keys` as validators, 100 tokens each.
+fn consensus_genesis(keys: &[PrivateKey]) -> zg_components::chain::Genesis {
+    let validators: Vec<staking::GenesisValidator> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| staking::GenesisValidator {
+            operator: operator(i),
+            consensus_key: *k.public_key().as_bytes(),
+            stake: U256::from(STAKE_TOKENS) * one_token(),
+        })
+        .collect();
+    let account = staking::genesis_account(&staking_code(), &validators, one_token(), 3, 10).unwrap();
+    let mut spec = zg_components::chain::Genesis::zero_gravity(CHAIN_ID);
+    spec.grants = (0..6).map(|i| GrantEntry { address: signer(i).address(), tokens: 1_000, from: "ecosystem".into() }).collect();
+    spec.grants.push(GrantEntry { address: staking::STAKING_ADDRESS, tokens: STAKE_TOKENS * keys.len() as u64, from: "ecosystem".into() });
+    spec.accounts.insert(staking::STAKING_ADDRESS, account);
+    spec
+}
+
+fn node(key: PrivateKey, genesis_spec: &zg_components::chain::Genesis, wal: Arc<MemWal>) -> TestNode {
     let mut world = World::new();
     world.insert_resource(zg_components::chain::ChainSpec::dev(CHAIN_ID, COINBASE));
     let schedule = tick_schedule(&mut world, &[&ChainPlugin as &dyn NodePlugin, &ConsensusPlugin]);
-    let mut spec = zg_components::chain::Genesis::zero_gravity(CHAIN_ID);
-    spec.grants = (0..4).map(|i| zg_components::chain::GrantEntry { address: signer(i).address(), tokens: 1_000, from: "ecosystem".into() }).collect();
-    let genesis = genesis::build_genesis(&mut world, &spec).expect("genesis");
+    let genesis = genesis::build_genesis(&mut world, genesis_spec).expect("genesis");
+    let set = staking::current_validator_set(&world).expect("genesis validators");
     world.insert_resource(set.clone());
     world.insert_resource(ConsensusSettings {
         genesis_hash: genesis.hash,
         timeouts: default_timeouts(),
         block_time_ms: 100,
         status_interval_ms: 500,
+        epoch_length: EPOCH,
+        block_reward: one_token(),
+        reward_source: zg_components::chain::Genesis::allocation_address("community"),
     });
-    let engine = Engine::new(CHAIN_ID, key.clone(), zg_components::consensus::Height(1), set.clone(), wal.clone());
+    let engine = Engine::new(CHAIN_ID, key.clone(), zg_components::consensus::Height(1), set, wal.clone());
     world.insert_resource(ConsensusEngine(engine));
     let (inbox, receiver) = crossbeam_channel::unbounded();
     world.insert_resource(NetInbox(receiver));
@@ -111,14 +143,32 @@ struct Net {
     now_ms: u64,
     /// Links that drop everything: (from, to) by node index.
     cut: Vec<(usize, usize)>,
+    genesis: zg_components::chain::Genesis,
 }
 
 impl Net {
     fn new(n: u8) -> Self {
+        let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_test_writer().try_init();
         let keys = keys(n);
-        let set = validator_set(&keys);
-        let nodes = keys.into_iter().map(|k| node(k, &set, Arc::new(MemWal::default()))).collect();
-        Self { nodes, now_ms: 1_700_000_000_000, cut: Vec::new() }
+        let genesis = consensus_genesis(&keys);
+        let nodes = keys.into_iter().map(|k| node(k, &genesis, Arc::new(MemWal::default()))).collect();
+        Self { nodes, now_ms: 1_700_000_000_000, cut: Vec::new(), genesis }
+    }
+
+    /// Starts another node from genesis (it syncs what it missed).
+    fn add_node(&mut self, key: PrivateKey) {
+        let node = node(key, &self.genesis, Arc::new(MemWal::default()));
+        self.nodes.push(node);
+    }
+
+    fn submit(&self, at: usize, tx: alloy_consensus::TxEnvelope) {
+        let sender = alloy_consensus::transaction::SignerRecoverable::recover_signer(&tx).unwrap();
+        let reply = ReplyTo::new(|r: Result<B256, zg_components::chain::PoolError>| assert!(r.is_ok(), "{r:?}"));
+        self.nodes[at].requests.send(NodeRequest::SubmitTransaction { envelope: Box::new(tx), sender, reply }).unwrap();
+    }
+
+    fn set_size(&self, i: usize) -> usize {
+        self.nodes[i].world.resource::<ValidatorSet>().validators().len()
     }
 
     fn public(&self, i: usize) -> PeerKey {
@@ -360,5 +410,52 @@ fn a_double_vote_is_detected_and_carried_on_chain() {
     };
     assert!(net.run_until(3_000, carried), "a decided block carries the evidence");
     assert!(net.run_until(500, |n| n.nodes[0].world.resource::<PendingEvidence>().0.is_empty()));
+    // Slashed and jailed: out of the set at the next epoch, everywhere, and the chain goes on.
+    let jailed = net.run_until(500, |n| staking::validator_status(&n.nodes[0].world, operator(3)).unwrap().1);
+    let statuses: Vec<_> = (0..4).map(|i| staking::validator_status(&net.nodes[0].world, operator(i)).unwrap()).collect();
+    assert!(jailed, "{statuses:?}");
+    assert!(net.run_until(3_000, |n| (0..4).all(|i| n.set_size(i) == 3)), "the double signer leaves the set");
+    assert!(net.nodes[0].world.resource::<ValidatorSet>().get(&validator).is_none());
+    let now = net.head(0);
+    assert!(net.run_until(3_000, |n| n.head(0) >= now + 3));
+    net.assert_no_fork();
+}
+
+#[test]
+fn fees_and_block_rewards_go_to_validators_by_power_and_supply_is_constant() {
+    let mut net = Net::new(4);
+    let tx = transfer(&signer(0), Address::repeat_byte(0x55), 1, 0, 2);
+    net.submit(0, tx);
+    assert!(net.run_until(3_000, |n| (0..4).all(|i| n.head(i) >= 6)));
+    let world = &mut net.nodes[0].world;
+    let paid: Vec<U256> = (0..4).map(|i| balance(world, operator(i))).collect();
+    assert!(paid.iter().all(|p| *p >= one_token() * U256::from(5u64) / U256::from(4u64)), "{paid:?}");
+    // Equal power, equal pay (to the wei: leftovers stay in the pool).
+    assert!(paid.windows(2).all(|w| w[0] == w[1]), "{paid:?}");
+    assert_eq!(total_supply(world), net.genesis.max_supply_wei());
+}
+
+#[test]
+fn a_new_validator_stakes_joins_at_the_epoch_and_leaves_after_undelegating() {
+    let mut net = Net::new(4);
+    assert!(net.run_until(2_000, |n| n.head(0) >= 2));
+    let fifth = PrivateKey::from([5; 32]);
+    let staker = signer(4);
+    let create = staking::IStaking::createValidatorCall { consensusKey: B256::from(*fifth.public_key().as_bytes()) };
+    use alloy_sol_types::SolCall;
+    net.submit(1, call_with_value(&staker, staking::STAKING_ADDRESS, create.abi_encode().into(), U256::from(STAKE_TOKENS) * one_token(), 0));
+    assert!(net.run_until(3_000, |n| n.set_size(0) == 5), "joins at an epoch boundary");
+    let joined_at = net.head(0);
+    assert_eq!(joined_at % EPOCH, 0, "only at a boundary");
+    net.add_node(fifth);
+    assert!(net.run_until(5_000, |n| n.head(4) >= joined_at + 2 && n.set_size(4) == 5), "the new node syncs and sees itself in the set");
+    // With one of the original four gone, the other three hold 300 of 500: decisions need the newcomer.
+    net.nodes[0].up = false;
+    let now = net.head(2);
+    assert!(net.run_until(6_000, |n| n.head(2) >= now + 3 && n.head(4) >= now + 3), "the new validator votes");
+    net.nodes[0].up = true;
+    let leave = staking::IStaking::undelegateCall { operator: staker.address(), amount: U256::from(STAKE_TOKENS) * one_token() };
+    net.submit(2, call_with_value(&staker, staking::STAKING_ADDRESS, leave.abi_encode().into(), U256::ZERO, 1));
+    assert!(net.run_until(6_000, |n| (0..5).all(|i| n.set_size(i) == 4)), "leaves at the next boundary");
     net.assert_no_fork();
 }

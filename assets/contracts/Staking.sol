@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.28;
+
+/// zgnode's staking system contract, placed in the genesis state at
+/// 0x0000000000000000000000000000000000001000.
+///
+/// Validators stake the native token against an ed25519 consensus key; anyone can delegate to
+/// them. Voting power is a validator's total stake in whole tokens. The node reads
+/// At the end of each epoch's last block the chain calls `closeEpoch()`, which snapshots
+/// `activeValidators()`; the node takes the validator set from `currentValidators()`, so changes
+/// here take effect at the next epoch boundary and the set in effect is always in chain state.
+///
+/// Stake is held as shares per validator: a slash lowers the validator's total stake and every
+/// delegator's claim with it, pro rata. Slashed tokens stay in this contract (counted in
+/// `slashedTotal`), so the token supply never changes.
+contract Staking {
+    /// The chain itself: block execution calls `slash` from here with evidence it verified.
+    address public constant SYSTEM = 0xffffFFFfFFffffffffffffffFfFFFfffFFFfFFfE;
+
+    uint256 public immutable minSelfStake;
+    uint256 public immutable unbondingBlocks;
+    uint256 public immutable slashPercent;
+
+    struct Validator {
+        bytes32 consensusKey;
+        uint256 totalStake;
+        uint256 totalShares;
+        bool jailed;
+        bool exists;
+    }
+
+    struct Unbonding {
+        uint256 amount;
+        uint256 releaseBlock;
+    }
+
+    address[] public operators;
+    mapping(address => Validator) public validators;
+    mapping(bytes32 => address) public operatorOfKey;
+    /// operator => delegator => shares
+    mapping(address => mapping(address => uint256)) public shares;
+    mapping(address => Unbonding[]) internal unbondings;
+    uint256 public slashedTotal;
+
+    uint256 public epoch;
+    address[] internal epochOperators;
+    bytes32[] internal epochKeys;
+    uint256[] internal epochStakes;
+
+    event ValidatorCreated(address indexed operator, bytes32 consensusKey, uint256 stake);
+    event Delegated(address indexed delegator, address indexed operator, uint256 amount);
+    event Undelegated(address indexed delegator, address indexed operator, uint256 amount, uint256 releaseBlock);
+    event Withdrawn(address indexed delegator, uint256 amount);
+    event Slashed(address indexed operator, bytes32 consensusKey, uint256 amount);
+
+    constructor(
+        address[] memory operators_,
+        bytes32[] memory keys,
+        uint256[] memory stakes,
+        uint256 minSelfStake_,
+        uint256 unbondingBlocks_,
+        uint256 slashPercent_
+    ) payable {
+        require(operators_.length == keys.length && keys.length == stakes.length, "length mismatch");
+        require(slashPercent_ <= 100, "slash above 100%");
+        minSelfStake = minSelfStake_;
+        unbondingBlocks = unbondingBlocks_;
+        slashPercent = slashPercent_;
+        uint256 total;
+        for (uint256 i = 0; i < keys.length; i++) {
+            _create(operators_[i], keys[i], stakes[i]);
+            total += stakes[i];
+        }
+        require(total == msg.value, "stakes must equal the value sent");
+        _snapshot();
+    }
+
+    /// Ends the epoch: the active validators become the set for the next one. Only the chain calls it.
+    function closeEpoch() external {
+        require(msg.sender == SYSTEM, "only the chain may close an epoch");
+        _snapshot();
+        epoch++;
+    }
+
+    /// The validator set in effect for this epoch.
+    function currentValidators()
+        external
+        view
+        returns (address[] memory ops, bytes32[] memory keys, uint256[] memory stakes)
+    {
+        return (epochOperators, epochKeys, epochStakes);
+    }
+
+    function _snapshot() internal {
+        (address[] memory ops, bytes32[] memory keys, uint256[] memory stakes) = activeValidators();
+        epochOperators = ops;
+        epochKeys = keys;
+        epochStakes = stakes;
+    }
+
+    function createValidator(bytes32 consensusKey) external payable {
+        require(msg.value >= minSelfStake, "stake below minimum");
+        _create(msg.sender, consensusKey, msg.value);
+    }
+
+    function delegate(address operator) external payable {
+        Validator storage v = validators[operator];
+        require(v.exists, "no such validator");
+        require(!v.jailed, "validator is jailed");
+        require(msg.value > 0, "nothing to delegate");
+        _addStake(operator, msg.sender, msg.value);
+        emit Delegated(msg.sender, operator, msg.value);
+    }
+
+    /// Starts unbonding `amount` wei of the caller's stake with `operator`; it can be withdrawn
+    /// after `unbondingBlocks` blocks.
+    function undelegate(address operator, uint256 amount) external {
+        Validator storage v = validators[operator];
+        require(amount > 0, "nothing to undelegate");
+        require(amount <= stakeOf(operator, msg.sender), "not enough stake");
+        // Round the shares up so rounding never favours the leaver.
+        uint256 burnt = (amount * v.totalShares + v.totalStake - 1) / v.totalStake;
+        uint256 held = shares[operator][msg.sender];
+        if (burnt > held) burnt = held;
+        shares[operator][msg.sender] = held - burnt;
+        v.totalShares -= burnt;
+        v.totalStake -= amount;
+        uint256 releaseBlock = block.number + unbondingBlocks;
+        unbondings[msg.sender].push(Unbonding(amount, releaseBlock));
+        emit Undelegated(msg.sender, operator, amount, releaseBlock);
+    }
+
+    /// Pays out every unbonding of the caller that has matured.
+    function withdraw() external {
+        Unbonding[] storage list = unbondings[msg.sender];
+        uint256 total;
+        uint256 i = 0;
+        while (i < list.length) {
+            if (list[i].releaseBlock <= block.number) {
+                total += list[i].amount;
+                list[i] = list[list.length - 1];
+                list.pop();
+            } else {
+                i++;
+            }
+        }
+        require(total > 0, "nothing to withdraw");
+        emit Withdrawn(msg.sender, total);
+        (bool ok,) = msg.sender.call{value: total}("");
+        require(ok, "transfer failed");
+    }
+
+    /// Slashes and jails the validator with this consensus key. Only the chain calls it, with
+    /// double-sign evidence it has verified.
+    function slash(bytes32 consensusKey) external {
+        require(msg.sender == SYSTEM, "only the chain may slash");
+        address operator = operatorOfKey[consensusKey];
+        if (operator == address(0)) return;
+        Validator storage v = validators[operator];
+        if (v.jailed) return;
+        uint256 cut = v.totalStake * slashPercent / 100;
+        v.totalStake -= cut;
+        v.jailed = true;
+        slashedTotal += cut;
+        emit Slashed(operator, consensusKey, cut);
+    }
+
+    function stakeOf(address operator, address delegator) public view returns (uint256) {
+        Validator storage v = validators[operator];
+        if (v.totalShares == 0) return 0;
+        return shares[operator][delegator] * v.totalStake / v.totalShares;
+    }
+
+    function pendingWithdrawals(address delegator) external view returns (uint256 ready, uint256 unbonding) {
+        Unbonding[] storage list = unbondings[delegator];
+        for (uint256 i = 0; i < list.length; i++) {
+            if (list[i].releaseBlock <= block.number) ready += list[i].amount;
+            else unbonding += list[i].amount;
+        }
+    }
+
+    function validatorCount() external view returns (uint256) {
+        return operators.length;
+    }
+
+    /// Validators that may vote: not jailed, with at least the minimum stake.
+    function activeValidators()
+        public
+        view
+        returns (address[] memory ops, bytes32[] memory keys, uint256[] memory stakes)
+    {
+        uint256 count;
+        for (uint256 i = 0; i < operators.length; i++) {
+            if (_active(validators[operators[i]])) count++;
+        }
+        ops = new address[](count);
+        keys = new bytes32[](count);
+        stakes = new uint256[](count);
+        uint256 j;
+        for (uint256 i = 0; i < operators.length; i++) {
+            Validator storage v = validators[operators[i]];
+            if (_active(v)) {
+                ops[j] = operators[i];
+                keys[j] = v.consensusKey;
+                stakes[j] = v.totalStake;
+                j++;
+            }
+        }
+    }
+
+    function _active(Validator storage v) internal view returns (bool) {
+        return !v.jailed && v.totalStake >= minSelfStake && v.totalStake > 0;
+    }
+
+    function _create(address operator, bytes32 consensusKey, uint256 stake) internal {
+        require(!validators[operator].exists, "validator exists");
+        require(consensusKey != bytes32(0), "empty consensus key");
+        require(operatorOfKey[consensusKey] == address(0), "consensus key in use");
+        validators[operator] = Validator(consensusKey, 0, 0, false, true);
+        operatorOfKey[consensusKey] = operator;
+        operators.push(operator);
+        _addStake(operator, operator, stake);
+        emit ValidatorCreated(operator, consensusKey, stake);
+    }
+
+    function _addStake(address operator, address delegator, uint256 amount) internal {
+        Validator storage v = validators[operator];
+        uint256 minted = v.totalShares == 0 || v.totalStake == 0 ? amount : amount * v.totalShares / v.totalStake;
+        shares[operator][delegator] += minted;
+        v.totalShares += minted;
+        v.totalStake += amount;
+    }
+}

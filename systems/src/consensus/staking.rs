@@ -1,0 +1,235 @@
+//! The staking system contract as the chain sees it: where it lives, how genesis places it, how
+//! the validator set is read from it, and the calls block execution makes to it (closing an
+//! epoch, slashing a double signer).
+
+use alloy_primitives::{Address, B256, Bytes, U256, address};
+use alloy_sol_types::{SolCall, sol};
+use bevy_ecs::prelude::*;
+use malachite_ed25519::PublicKey;
+use revm::database::{CacheDB, EmptyDB};
+use revm::{ExecuteCommitEvm, ExecuteEvm, MainBuilder, MainContext};
+use revm::context::TxEnv;
+use revm::state::AccountInfo as RevmAccountInfo;
+
+use zg_components::chain::{ChainHead, ChainSpec, GenesisAccount};
+use zg_components::consensus::{Validator, ValidatorSet, ValidatorSetError, voting_power_of};
+
+use crate::chain::evm;
+
+/// Where genesis places the staking contract.
+pub const STAKING_ADDRESS: Address = address!("0000000000000000000000000000000000001000");
+/// Collects gas fees of consensus blocks until they are shared out at the end of the block.
+pub const FEE_POOL_ADDRESS: Address = address!("0000000000000000000000000000000000001001");
+/// The sender of the chain's own calls (the contract checks for it).
+pub const SYSTEM_ADDRESS: Address = address!("fffffffffffffffffffffffffffffffffffffffe");
+/// Most validators a set may hold (the highest stakes win).
+pub const MAX_VALIDATORS: usize = 100;
+
+sol! {
+    interface IStaking {
+        function activeValidators() external view returns (address[] memory ops, bytes32[] memory keys, uint256[] memory stakes);
+        function currentValidators() external view returns (address[] memory ops, bytes32[] memory keys, uint256[] memory stakes);
+        function closeEpoch() external;
+        function slash(bytes32 consensusKey) external;
+        function createValidator(bytes32 consensusKey) external payable;
+        function delegate(address operator) external payable;
+        function undelegate(address operator, uint256 amount) external;
+        function withdraw() external;
+        function stakeOf(address operator, address delegator) external view returns (uint256);
+        function epoch() external view returns (uint256);
+        function validators(address operator) external view returns (bytes32 consensusKey, uint256 totalStake, uint256 totalShares, bool jailed, bool exists);
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StakingError {
+    #[error("the staking contract call failed: {0}")]
+    Call(String),
+    #[error("the staking contract answered something undecodable: {0}")]
+    Decode(String),
+    #[error("the staking contract holds no usable validator set: {0}")]
+    Set(#[from] ValidatorSetError),
+    #[error("deploying the staking contract failed: {0}")]
+    Deploy(String),
+}
+
+/// One genesis validator: who operates it, its consensus key, and its stake in wei.
+#[derive(Clone, Debug)]
+pub struct GenesisValidator {
+    pub operator: Address,
+    pub consensus_key: [u8; 32],
+    pub stake: U256,
+}
+
+/// Runs the contract's constructor in a scratch EVM and returns the account genesis should hold
+/// at [`STAKING_ADDRESS`]: its runtime code and storage. The stake itself is the account's
+/// balance, granted in genesis from an allocation.
+pub fn genesis_account(
+    creation_code: &[u8],
+    validators: &[GenesisValidator],
+    min_self_stake: U256,
+    unbonding_blocks: u64,
+    slash_percent: u64,
+) -> Result<GenesisAccount, StakingError> {
+    use alloy_sol_types::SolValue;
+    let args = (
+        validators.iter().map(|v| v.operator).collect::<Vec<_>>(),
+        validators.iter().map(|v| B256::from(v.consensus_key)).collect::<Vec<_>>(),
+        validators.iter().map(|v| v.stake).collect::<Vec<_>>(),
+        min_self_stake,
+        U256::from(unbonding_blocks),
+        U256::from(slash_percent),
+    )
+        .abi_encode_params();
+    let mut init = creation_code.to_vec();
+    init.extend_from_slice(&args);
+    let value: U256 = validators.iter().map(|v| v.stake).sum();
+
+    let deployer = Address::repeat_byte(0xde);
+    let mut db = CacheDB::new(EmptyDB::default());
+    db.insert_account_info(deployer, RevmAccountInfo { balance: value, ..Default::default() });
+    let mut evm = revm::Context::mainnet().with_db(db).with_cfg(evm::cfg_env(1)).build_mainnet();
+    let result = evm
+        .transact_commit(TxEnv {
+            caller: deployer,
+            kind: alloy_primitives::TxKind::Create,
+            data: init.into(),
+            value,
+            gas_limit: 30_000_000,
+            gas_price: 0,
+            chain_id: Some(1),
+            ..Default::default()
+        })
+        .map_err(|e| StakingError::Deploy(e.to_string()))?;
+    let created = match result {
+        revm::context::result::ExecutionResult::Success { output, .. } => {
+            output.address().copied().ok_or_else(|| StakingError::Deploy("no address".into()))?
+        }
+        other => return Err(StakingError::Deploy(format!("{other:?}"))),
+    };
+    let db = &evm.ctx.journaled_state.database;
+    let account = db.cache.accounts.get(&created).ok_or_else(|| StakingError::Deploy("no account".into()))?;
+    let code = account.info.code.as_ref().map(|c| c.original_bytes()).unwrap_or_default();
+    let storage = account.storage.iter().filter(|(_, v)| !v.is_zero()).map(|(k, v)| (*k, *v)).collect();
+    Ok(GenesisAccount { code: Some(code), storage })
+}
+
+/// Calls a view of the staking contract against the world's current state.
+fn view(world: &World, data: Vec<u8>) -> Result<Bytes, StakingError> {
+    let chain_id = world.resource::<ChainSpec>().chain_id;
+    let head = world.resource::<ChainHead>();
+    let mut block = evm::block_env_of(&head.header);
+    block.basefee = 0;
+    let mut cfg = evm::cfg_env(chain_id);
+    cfg.disable_nonce_check = true;
+    let mut evm = evm::build_evm(evm::WorldState { world }, cfg, block);
+    let call = TxEnv {
+        caller: Address::ZERO,
+        kind: alloy_primitives::TxKind::Call(STAKING_ADDRESS),
+        data: data.into(),
+        gas_limit: 30_000_000.min(head.header.gas_limit),
+        gas_price: 0,
+        chain_id: Some(chain_id),
+        ..Default::default()
+    };
+    let result = evm.transact_one(call).map_err(|e| StakingError::Call(e.to_string()))?;
+    match result {
+        revm::context::result::ExecutionResult::Success { output, .. } => Ok(output.into_data()),
+        other => Err(StakingError::Call(format!("{other:?}"))),
+    }
+}
+
+/// A validator's total stake and whether it is jailed, as the contract holds them now.
+pub fn validator_status(world: &World, operator: Address) -> Result<(U256, bool), StakingError> {
+    let output = view(world, IStaking::validatorsCall { operator }.abi_encode())?;
+    let decoded = IStaking::validatorsCall::abi_decode_returns(&output).map_err(|e| StakingError::Decode(e.to_string()))?;
+    Ok((decoded.totalStake, decoded.jailed))
+}
+
+/// Whether genesis placed a staking contract in the state.
+pub fn is_deployed(world: &World) -> bool {
+    evm::account_info(world, &STAKING_ADDRESS).is_some_and(|info| info.has_code())
+}
+
+/// The validator set in effect: the contract's epoch snapshot. Entries whose key is not a valid
+/// ed25519 point are skipped (the contract cannot check that); the highest stakes win when
+/// there are more than [`MAX_VALIDATORS`].
+pub fn current_validator_set(world: &World) -> Result<ValidatorSet, StakingError> {
+    let output = view(world, IStaking::currentValidatorsCall {}.abi_encode())?;
+    let decoded = IStaking::currentValidatorsCall::abi_decode_returns(&output).map_err(|e| StakingError::Decode(e.to_string()))?;
+    let mut validators: Vec<Validator> = decoded
+        .ops
+        .iter()
+        .zip(decoded.keys.iter())
+        .zip(decoded.stakes.iter())
+        .filter_map(|((operator, key), stake)| {
+            let public_key = PublicKey::from_bytes(key.0).ok()?;
+            let power = voting_power_of(*stake);
+            (power > 0).then(|| Validator::new(public_key, power, *operator))
+        })
+        .collect();
+    validators.sort_by(|a, b| b.voting_power.cmp(&a.voting_power).then(a.address.cmp(&b.address)));
+    validators.truncate(MAX_VALIDATORS);
+    Ok(ValidatorSet::new(validators)?)
+}
+
+/// The system call that slashes and jails the holder of `key`.
+pub fn slash_call(key: &[u8; 32]) -> (Address, Address, Bytes) {
+    (SYSTEM_ADDRESS, STAKING_ADDRESS, IStaking::slashCall { consensusKey: B256::from(*key) }.abi_encode().into())
+}
+
+/// The system call that ends an epoch.
+pub fn close_epoch_call() -> (Address, Address, Bytes) {
+    (SYSTEM_ADDRESS, STAKING_ADDRESS, IStaking::closeEpochCall {}.abi_encode().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::test_support::*;
+
+    #[test]
+    fn slashing_jails_and_the_next_epoch_drops_the_validator() {
+        let artifact: serde_json::Value = serde_json::from_str(include_str!("../../../assets/contracts/Staking.json")).unwrap();
+        let code = alloy_primitives::hex::decode(artifact["bytecode"].as_str().unwrap()).unwrap();
+        let keys: Vec<_> = (1..=4u8).map(|i| malachite_ed25519::PrivateKey::from([i; 32])).collect();
+        let one = U256::from(10u64).pow(U256::from(18));
+        let validators: Vec<_> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| GenesisValidator { operator: Address::repeat_byte(i as u8 + 1), consensus_key: *k.public_key().as_bytes(), stake: one * U256::from(100) })
+            .collect();
+        let account = genesis_account(&code, &validators, one, 3, 10).unwrap();
+        let (_, _, mut genesis) = chain_world(1);
+        genesis.accounts.insert(STAKING_ADDRESS, account);
+        genesis.grants.push(zg_components::chain::GrantEntry { address: STAKING_ADDRESS, tokens: 400, from: "ecosystem".into() });
+        let mut world = World::new();
+        world.insert_resource(zg_components::chain::ChainSpec::dev(CHAIN_ID, COINBASE));
+        let _schedule = crate::tick_schedule(&mut world, &[&crate::chain::ChainPlugin as &dyn crate::NodePlugin]);
+        crate::chain::genesis::build_genesis(&mut world, &genesis).unwrap();
+        assert!(is_deployed(&world));
+        assert_eq!(current_validator_set(&world).unwrap().validators().len(), 4);
+        let context = crate::chain::producer::BlockContext {
+            timestamp_s: 1,
+            coinbase: COINBASE,
+            system_calls: vec![slash_call(keys[2].public_key().as_bytes()), close_epoch_call()],
+            rewards: None,
+        };
+        crate::chain::producer::execute_block(&mut world, context, vec![]);
+        let set = current_validator_set(&world).unwrap();
+        assert_eq!(set.validators().len(), 3, "{set:?}");
+        let (stake, jailed) = validator_status(&world, Address::repeat_byte(3)).unwrap();
+        assert!(jailed);
+        assert_eq!(stake, one * U256::from(90));
+        // Only the chain may slash or close epochs: the same calls from anyone else fail.
+        let outsider = Address::repeat_byte(0x99);
+        let context = crate::chain::producer::BlockContext {
+            timestamp_s: 2,
+            coinbase: COINBASE,
+            system_calls: vec![(outsider, STAKING_ADDRESS, slash_call(keys[0].public_key().as_bytes()).2)],
+            rewards: None,
+        };
+        crate::chain::producer::execute_block(&mut world, context, vec![]);
+        assert!(!validator_status(&world, Address::repeat_byte(1)).unwrap().1);
+    }
+}
