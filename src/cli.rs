@@ -24,8 +24,11 @@ pub enum Command {
     Dev(DevArgs),
     /// Run a node from a config file.
     Run(RunArgs),
-    /// Write a config, a genesis and a node key into a directory.
+    /// Write a config, a genesis and a node key into a directory; with --validators, a whole
+    /// local validator network.
     Init(InitArgs),
+    /// Start a local validator network on 127.0.0.1 (one process per node) and stop it with Ctrl-C.
+    Testnet(TestnetArgs),
     /// Measure throughput against a baseline in the same run.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -149,6 +152,45 @@ pub struct InitArgs {
     /// Overwrite existing files.
     #[arg(long)]
     pub force: bool,
+    /// Write a local network of this many validators (one genesis, a directory per node).
+    #[arg(long)]
+    pub validators: Option<usize>,
+    /// Where the network goes (with --validators).
+    #[arg(long, default_value = "zgnode-testnet")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub network: NetworkArgs,
+}
+
+/// Shape of a local validator network.
+#[derive(Args, Debug, Clone)]
+pub struct NetworkArgs {
+    /// Node i serves JSON-RPC on 127.0.0.1:<rpc-port + i>.
+    #[arg(long, default_value_t = 8545)]
+    pub rpc_port: u16,
+    /// Node i listens for validators (QUIC) on 127.0.0.1:<p2p-port + i>.
+    #[arg(long, default_value_t = 30300)]
+    pub p2p_port: u16,
+    /// The proposer's pause between blocks, in milliseconds.
+    #[arg(long, default_value_t = 250)]
+    pub network_block_time_ms: u64,
+    /// Blocks per epoch (validator set changes take effect at epoch boundaries).
+    #[arg(long, default_value_t = crate::testnet::DEFAULT_EPOCH_LENGTH)]
+    pub epoch_length: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct TestnetArgs {
+    /// How many validator nodes.
+    #[arg(long, default_value_t = 4)]
+    pub nodes: usize,
+    /// The network directory; written by `zgnode init --validators` or created here when empty.
+    #[arg(long, default_value = "zgnode-testnet")]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = DEV_CHAIN_ID)]
+    pub chain_id: u64,
+    #[command(flatten)]
+    pub network: NetworkArgs,
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -157,7 +199,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("zgnode {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
-        Command::Init(args) => init(&args),
+        Command::Init(args) => match args.validators {
+            Some(validators) => init_network(&args, validators),
+            None => init(&args),
+        },
+        Command::Testnet(args) => testnet(args).await,
         Command::Bench(command) => bench(command).await,
         Command::Dev(args) => {
             let mut config = NodeConfig::default();
@@ -254,7 +300,100 @@ fn init(args: &InitArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn write_file(path: &Path, contents: &[u8], secret: bool) -> anyhow::Result<()> {
+fn network_plan(validators: usize, chain_id: u64, network: &NetworkArgs) -> crate::testnet::NetworkPlan {
+    crate::testnet::NetworkPlan {
+        validators,
+        chain_id,
+        rpc_port: network.rpc_port,
+        p2p_port: network.p2p_port,
+        block_time_ms: network.network_block_time_ms,
+        epoch_length: network.epoch_length,
+    }
+}
+
+fn init_network(args: &InitArgs, validators: usize) -> anyhow::Result<()> {
+    let plan = network_plan(validators, args.chain_id, &args.network);
+    let layout = crate::testnet::write_network(&args.out, &plan, args.force)?;
+    println!("wrote a {validators}-validator network (chain id {}) to {}", args.chain_id, args.out.display());
+    for (i, node) in layout.iter().enumerate() {
+        println!("  node{i}: {}  rpc {}  p2p {}  operator {}", node.config.display(), node.rpc_url, node.peer.addr, node.operator);
+    }
+    println!("start it with: zgnode testnet --nodes {validators} --out {}", args.out.display());
+    Ok(())
+}
+
+async fn testnet(args: TestnetArgs) -> anyhow::Result<()> {
+    if args.nodes == 0 {
+        bail!("--nodes must be at least 1");
+    }
+    let layout = if args.out.join("genesis.json").exists() {
+        crate::testnet::read_network(&args.out, args.nodes)
+            .with_context(|| format!("{} holds a network with fewer than {} nodes?", args.out.display(), args.nodes))?
+    } else {
+        crate::testnet::write_network(&args.out, &network_plan(args.nodes, args.chain_id, &args.network), false)?
+    };
+    let exe = std::env::current_exe().context("cannot find the zgnode executable")?;
+    let mut children = Vec::new();
+    for (i, node) in layout.iter().enumerate() {
+        let log_path = node.dir.join("node.log");
+        let log = std::fs::File::create(&log_path).with_context(|| format!("cannot create {}", log_path.display()))?;
+        let child = tokio::process::Command::new(&exe)
+            .arg("run")
+            .arg("--config")
+            .arg(&node.config)
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot start node{i}"))?;
+        children.push(child);
+    }
+    println!("zgnode testnet: {} validators, chain id {} ({})", layout.len(), args.chain_id, args.out.display());
+    for (i, node) in layout.iter().enumerate() {
+        println!("  node{i}: JSON-RPC {}  p2p {}  log {}", node.rpc_url, node.peer.addr, node.dir.join("node.log").display());
+    }
+    println!("ready (Ctrl-C stops every node)");
+    let outcome = tokio::select! {
+        _ = shutdown_signal() => Ok(()),
+        (index, status) = first_exit(&mut children) => Err(anyhow::anyhow!(
+            "node{index} exited ({status}); see {}", layout[index].dir.join("node.log").display()
+        )),
+    };
+    stop_children(&mut children).await;
+    outcome
+}
+
+/// Waits until one child exits; returns its index and status.
+async fn first_exit(children: &mut [tokio::process::Child]) -> (usize, String) {
+    loop {
+        for (i, child) in children.iter_mut().enumerate() {
+            if let Ok(Some(status)) = child.try_wait() {
+                return (i, status.to_string());
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// SIGTERM to each node (a clean stop), then SIGKILL to any still running after 10 s.
+async fn stop_children(children: &mut [tokio::process::Child]) {
+    for child in children.iter() {
+        if let Some(pid) = child.id() {
+            #[cfg(unix)]
+            // SAFETY: kill(2) on a pid we spawned and still own; no memory is involved.
+            unsafe {
+                libc::kill(pid as libc::pid_t, libc::SIGTERM);
+            }
+        }
+    }
+    for child in children.iter_mut() {
+        if tokio::time::timeout(std::time::Duration::from_secs(10), child.wait()).await.is_err() {
+            let _ = child.kill().await;
+        }
+    }
+}
+
+pub(crate) fn write_file(path: &Path, contents: &[u8], secret: bool) -> anyhow::Result<()> {
     std::fs::write(path, contents).with_context(|| format!("cannot write {}", path.display()))?;
     #[cfg(unix)]
     if secret {

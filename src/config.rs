@@ -15,6 +15,42 @@ pub struct NodeConfig {
     pub rpc: RpcSection,
     pub metrics: MetricsSection,
     pub txpool: TxPoolSection,
+    pub network: NetworkSection,
+    pub consensus: ConsensusSection,
+}
+
+/// The validator network (used when the genesis has a staking contract and consensus params).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkSection {
+    /// QUIC listen address.
+    pub listen: SocketAddr,
+    /// Peers to dial, as "<64-hex ed25519 key>@<ip:port>".
+    pub peers: Vec<String>,
+    /// The node's ed25519 identity (hex seed); created on first start. Default: <data_dir>/node_key.
+    pub key_file: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsensusSection {
+    /// How long a round waits for the proposal, then for prevotes and precommits (round 0;
+    /// each later round adds half as much again).
+    pub timeout_propose_ms: u64,
+    pub timeout_prevote_ms: u64,
+    pub timeout_precommit_ms: u64,
+}
+
+impl Default for NetworkSection {
+    fn default() -> Self {
+        Self { listen: "127.0.0.1:30300".parse().expect("valid literal"), peers: Vec::new(), key_file: None }
+    }
+}
+
+impl Default for ConsensusSection {
+    fn default() -> Self {
+        Self { timeout_propose_ms: 1_500, timeout_prevote_ms: 500, timeout_precommit_ms: 500 }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,6 +180,9 @@ impl NodeConfig {
         if let Some(genesis) = config.chain.genesis.as_mut().filter(|g| g.is_relative()) {
             *genesis = base.join(&*genesis);
         }
+        if let Some(key_file) = config.network.key_file.as_mut().filter(|k| k.is_relative()) {
+            *key_file = base.join(&*key_file);
+        }
         Ok(config)
     }
 
@@ -163,7 +202,44 @@ impl NodeConfig {
         if self.txpool.max_size == 0 {
             return Err(ConfigError::Invalid("txpool.max_size must be at least 1".into()));
         }
+        for peer in &self.network.peers {
+            peer.parse::<crate::net::PeerAddress>().map_err(|e| ConfigError::Invalid(format!("network.peers: {e}")))?;
+        }
+        let consensus = &self.consensus;
+        if consensus.timeout_propose_ms == 0 || consensus.timeout_prevote_ms == 0 || consensus.timeout_precommit_ms == 0 {
+            return Err(ConfigError::Invalid("consensus timeouts must be at least 1 ms".into()));
+        }
+        if consensus.timeout_propose_ms <= self.chain.block_time_ms {
+            return Err(ConfigError::Invalid(format!(
+                "consensus.timeout_propose_ms ({}) must exceed chain.block_time_ms ({}): the proposer waits a block time first",
+                consensus.timeout_propose_ms, self.chain.block_time_ms
+            )));
+        }
         Ok(())
+    }
+
+    /// The peers to dial, parsed (validated at load).
+    pub fn peers(&self) -> Vec<crate::net::PeerAddress> {
+        self.network.peers.iter().filter_map(|p| p.parse().ok()).collect()
+    }
+
+    pub fn key_file(&self) -> PathBuf {
+        self.network.key_file.clone().unwrap_or_else(|| self.node.data_dir.join("node_key"))
+    }
+
+    pub fn timeouts(&self) -> malachite_types::LinearTimeouts {
+        let ms = std::time::Duration::from_millis;
+        let c = &self.consensus;
+        malachite_types::LinearTimeouts {
+            propose: ms(c.timeout_propose_ms),
+            propose_delta: ms(c.timeout_propose_ms / 2),
+            prevote: ms(c.timeout_prevote_ms),
+            prevote_delta: ms(c.timeout_prevote_ms / 2),
+            precommit: ms(c.timeout_precommit_ms),
+            precommit_delta: ms(c.timeout_precommit_ms / 2),
+            rebroadcast: ms(c.timeout_propose_ms + c.timeout_prevote_ms + c.timeout_precommit_ms),
+            max_timeout: std::time::Duration::from_secs(30),
+        }
     }
 }
 
@@ -211,6 +287,21 @@ addr = "127.0.0.1:9615"
 max_size = 100000
 # How far ahead of its account nonce a sender may queue transactions.
 max_nonce_gap = 1024
+
+[network]
+# Validator network (QUIC), used when the genesis has validators (see `zgnode init --validators`).
+listen = "127.0.0.1:30300"
+# Peers to dial: "<64-hex ed25519 key>@<ip:port>".
+peers = []
+# The node's ed25519 identity; created on first start. Default: <data_dir>/node_key.
+# key_file = "data/node_key"
+
+[consensus]
+# Round 0 step timeouts; each later round adds half as much again. timeout_propose_ms must
+# exceed chain.block_time_ms (the proposer waits one block time before proposing).
+timeout_propose_ms = 1500
+timeout_prevote_ms = 500
+timeout_precommit_ms = 500
 "#;
 
 #[cfg(test)]

@@ -15,6 +15,7 @@
 //! - [`rpc`]: Ethereum JSON-RPC (HTTP + WebSocket) with geth's error shapes.
 //! - [`dev`]: the dev accounts and dev genesis.
 //! - [`metrics`]: Prometheus exporter and tick metrics.
+//! - [`testnet`]: local validator networks (`zgnode init --validators`, `zgnode testnet`).
 //! - [`bench`]: the workloads behind `zgnode bench` and `cargo bench`.
 
 pub mod bench;
@@ -26,6 +27,7 @@ pub mod net;
 pub mod node;
 pub mod rpc;
 pub mod store;
+pub mod testnet;
 
 pub use config::NodeConfig;
 pub use node::{Node, RunningNode};

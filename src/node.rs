@@ -16,7 +16,11 @@ use tokio::sync::broadcast;
 use zg_components::chain::{ChainHead, ChainSpec, Genesis, GenesisError};
 use zg_components::node::{Inbox, NodeEvent, NodeRequest, TickClock, TickProfile};
 use zg_systems::chain::io::{BlockStoreHandle, EventSink, EventSinkHandle, NodeFault};
+use zg_components::consensus::{ConsensusSettings, Height, NetEvent, NetInbox, ValidatorAddress};
 use zg_systems::chain::{ChainPlugin, genesis};
+use zg_systems::consensus::driver::{ConsensusEngine, NetSinkHandle};
+use zg_systems::consensus::engine::Engine;
+use zg_systems::consensus::{ConsensusPlugin, staking};
 use zg_systems::{NodePlugin, tick_schedule};
 
 use crate::config::NodeConfig;
@@ -43,6 +47,18 @@ pub enum NodeError {
     Rpc { addr: SocketAddr, message: String },
     #[error("cannot read genesis {path}: {message}")]
     GenesisFile { path: String, message: String },
+    #[error("consensus: {0}")]
+    Consensus(String),
+    #[error("network: {0}")]
+    Net(#[from] crate::net::NetError),
+}
+
+/// What a node that takes part in consensus needs beyond a dev node.
+pub struct ConsensusSetup {
+    pub key: malachite_ed25519::PrivateKey,
+    pub timeouts: malachite_types::LinearTimeouts,
+    /// The proposer's pause after a decision.
+    pub block_time_ms: u64,
 }
 
 /// Requests that may wait for the next tick before new ones are refused as busy.
@@ -58,12 +74,36 @@ pub struct Node {
 
 impl Node {
     /// Opens the node on `store`: restores the persisted chain, or writes genesis into an empty
-    /// database.
+    /// database. Blocks come from the single producer.
     pub fn new(spec: ChainSpec, genesis: &Genesis, store: ChainStore) -> Result<Self, NodeError> {
+        Self::open(spec, genesis, store, None).map(|(node, _)| node)
+    }
+
+    /// Opens a node whose blocks are decided by BFT consensus with the validators the genesis
+    /// staking contract names. Returns the sender the network delivers validator messages to.
+    pub fn new_validator(
+        spec: ChainSpec,
+        genesis: &Genesis,
+        store: ChainStore,
+        setup: ConsensusSetup,
+    ) -> Result<(Self, crossbeam_channel::Sender<NetEvent>), NodeError> {
+        let (node, events) = Self::open(spec, genesis, store, Some(setup))?;
+        Ok((node, events.expect("consensus nodes get a network inbox")))
+    }
+
+    fn open(
+        spec: ChainSpec,
+        genesis: &Genesis,
+        store: ChainStore,
+        consensus: Option<ConsensusSetup>,
+    ) -> Result<(Self, Option<crossbeam_channel::Sender<NetEvent>>), NodeError> {
         let mut world = World::new();
         world.insert_resource(spec);
-        let plugins: [&dyn NodePlugin; 1] = [&ChainPlugin];
-        let schedule = tick_schedule(&mut world, &plugins);
+        let schedule = if consensus.is_some() {
+            tick_schedule(&mut world, &[&ChainPlugin as &dyn NodePlugin, &ConsensusPlugin])
+        } else {
+            tick_schedule(&mut world, &[&ChainPlugin as &dyn NodePlugin])
+        };
         // Bounded, so a flood of requests is refused at the door instead of growing memory.
         let (requests, inbox) = crossbeam_channel::bounded(INBOX_CAPACITY);
         world.insert_resource(Inbox(inbox));
@@ -97,7 +137,11 @@ impl Node {
             store.write_genesis(&block, genesis.chain_id)?;
             tracing::info!(hash = %block.hash, chain_id = genesis.chain_id, "wrote genesis");
         }
-        Ok(Self { world, schedule, requests, store })
+        let events = match consensus {
+            Some(setup) => Some(install_consensus(&mut world, genesis, &store, setup)?),
+            None => None,
+        };
+        Ok((Self { world, schedule, requests, store }, events))
     }
 
     /// Runs one tick at time `now_ms` (milliseconds since the Unix epoch).
@@ -145,6 +189,51 @@ impl Node {
     }
 }
 
+/// Adds the validator set, engine and network inbox to a world whose chain is open.
+fn install_consensus(
+    world: &mut World,
+    genesis: &Genesis,
+    store: &ChainStore,
+    setup: ConsensusSetup,
+) -> Result<crossbeam_channel::Sender<NetEvent>, NodeError> {
+    let params = genesis
+        .consensus
+        .as_ref()
+        .ok_or_else(|| NodeError::Consensus("the genesis has no consensus section".into()))?;
+    if !staking::is_deployed(world) {
+        return Err(NodeError::Consensus(format!("the genesis has no staking contract at {}", staking::STAKING_ADDRESS)));
+    }
+    let set = staking::current_validator_set(world).map_err(|e| NodeError::Consensus(e.to_string()))?;
+    let genesis_hash = store.block_hash(0)?.unwrap_or_default();
+    let head = world.resource::<ChainHead>().number();
+    let chain_id = genesis.chain_id;
+    let address = ValidatorAddress::from_public_key(&setup.key.public_key());
+    let voting = set.get(&address).map(|v| v.voting_power);
+    tracing::info!(
+        validator = %address,
+        key = %hex::encode(setup.key.public_key().as_bytes()),
+        voting_power = voting.unwrap_or(0),
+        validators = set.validators().len(),
+        "consensus: {}",
+        if voting.is_some() { "this node is a validator" } else { "this node follows (not in the validator set)" }
+    );
+    world.insert_resource(ConsensusSettings {
+        genesis_hash,
+        timeouts: setup.timeouts,
+        block_time_ms: setup.block_time_ms,
+        status_interval_ms: 500,
+        epoch_length: params.epoch_length,
+        block_reward: params.block_reward,
+        reward_source: genesis.reward_source().unwrap_or_default(),
+    });
+    let engine = Engine::new(chain_id, setup.key, Height(head + 1), set.clone(), Arc::new(store.clone()));
+    world.insert_resource(ConsensusEngine(engine));
+    world.insert_resource(set);
+    let (events, inbox) = crossbeam_channel::bounded(INBOX_CAPACITY);
+    world.insert_resource(NetInbox(inbox));
+    Ok(events)
+}
+
 /// The hash genesis gets, computed in a scratch world.
 pub fn genesis_hash(genesis: &Genesis) -> Result<B256, GenesisError> {
     let mut world = World::new();
@@ -175,6 +264,7 @@ pub struct RunningNode {
     driver: Option<JoinHandle<Result<(), NodeError>>>,
     rpc: jsonrpsee::server::ServerHandle,
     events: broadcast::Sender<NodeEvent>,
+    network: Option<crate::net::NetHandle>,
 }
 
 impl RunningNode {
@@ -192,7 +282,33 @@ impl RunningNode {
         };
         let spec = chain_spec(config, genesis);
         let chain_id = spec.chain_id;
-        let mut node = Node::new(spec, genesis, store)?;
+        let max_tx_bytes = spec.max_tx_bytes;
+        let (mut node, network) = if genesis.consensus.is_some() {
+            let identity = crate::net::identity::Identity::load_or_create(&config.key_file())
+                .map_err(crate::net::NetError::from)?;
+            let setup = ConsensusSetup {
+                key: identity.key.clone(),
+                timeouts: config.timeouts(),
+                block_time_ms: config.chain.block_time_ms,
+            };
+            let (mut node, events) = Node::new_validator(spec, genesis, store, setup)?;
+            let validators = node.world().resource::<zg_components::consensus::ValidatorSet>().clone();
+            let network = crate::net::NetHandle::start(crate::net::NetworkSetup {
+                identity,
+                listen: config.network.listen,
+                peers: config.peers(),
+                validators,
+                chain_id,
+                max_tx_bytes,
+                events,
+                requests: node.requests(),
+                store: node.store().clone(),
+            })?;
+            node.world_mut().insert_resource(NetSinkHandle(Arc::new(network.clone())));
+            (node, Some(network))
+        } else {
+            (Node::new(spec, genesis, store)?, None)
+        };
         let (events, _) = broadcast::channel(1024);
         node.set_event_sink(Arc::new(BroadcastSink(events.clone())));
 
@@ -208,7 +324,12 @@ impl RunningNode {
             .name("zgnode-tick".into())
             .spawn(move || drive(node, tick, driver_stop))
             .map_err(|e| NodeError::Fault(format!("cannot start the tick thread: {e}")))?;
-        Ok(Self { rpc_addr, chain_id, stop, driver: Some(driver), rpc, events })
+        Ok(Self { rpc_addr, chain_id, stop, driver: Some(driver), rpc, events, network })
+    }
+
+    /// The validator network, on a chain with consensus.
+    pub fn network(&self) -> Option<&crate::net::NetHandle> {
+        self.network.as_ref()
     }
 
     /// Blocks as they are persisted, for embedders and benchmarks.
@@ -236,6 +357,9 @@ impl RunningNode {
 
     async fn shutdown(&mut self) -> Result<(), NodeError> {
         self.stop.store(true, Ordering::SeqCst);
+        if let Some(network) = &self.network {
+            network.close();
+        }
         let _ = self.rpc.stop();
         self.rpc.clone().stopped().await;
         match self.driver.take() {
@@ -259,6 +383,9 @@ impl RunningNode {
 impl Drop for RunningNode {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        if let Some(network) = &self.network {
+            network.close();
+        }
         let _ = self.rpc.stop();
     }
 }

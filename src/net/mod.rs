@@ -107,6 +107,7 @@ struct Shared {
     store: ChainStore,
     /// Peers whose traffic is dropped both ways (the fault layer tests use to cut links).
     blocked: RwLock<HashSet<PeerKey>>,
+    allowlist: PeerAllowlist,
     rejected: AtomicU64,
     closed: std::sync::atomic::AtomicBool,
 }
@@ -167,7 +168,7 @@ impl NetHandle {
         let allowlist = PeerAllowlist::new(
             setup.peers.iter().map(|p| p.key).chain(setup.validators.validators().iter().map(|v| *v.public_key.as_bytes())),
         );
-        let (server, client) = tls_configs(&setup.identity, allowlist)?;
+        let (server, client) = tls_configs(&setup.identity, allowlist.clone())?;
         let mut endpoint = Endpoint::server(server, setup.listen)
             .map_err(|e| NetError::Bind { addr: setup.listen, message: e.to_string() })?;
         endpoint.set_default_client_config(client);
@@ -182,6 +183,7 @@ impl NetHandle {
             requests: setup.requests,
             store: setup.store,
             blocked: RwLock::new(HashSet::new()),
+            allowlist,
             rejected: AtomicU64::new(0),
             closed: std::sync::atomic::AtomicBool::new(false),
         });
@@ -221,6 +223,16 @@ impl NetHandle {
 }
 
 impl NetSink for NetHandle {
+    fn validators_changed(&self, set: &ValidatorSet) {
+        if let Ok(mut keys) = self.shared.validator_keys.write() {
+            *keys = set.validators().iter().map(|v| (v.address.0, v.public_key)).collect();
+        }
+        // A validator that joined may connect from now on; peers configured stay allowed.
+        for validator in set.validators() {
+            self.shared.allowlist.insert(*validator.public_key.as_bytes());
+        }
+    }
+
     fn send(&self, to: Option<PeerKey>, message: NetMessage) {
         let kind = message.kind();
         let frame = match wire::encode_frame(&message) {

@@ -57,6 +57,21 @@ pub struct Genesis {
     pub grants: Vec<GrantEntry>,
     #[serde(default)]
     pub accounts: BTreeMap<Address, GenesisAccount>,
+    /// Present on a chain run by validators (the staking contract must be in `accounts`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consensus: Option<ConsensusGenesis>,
+}
+
+/// Consensus parameters fixed at genesis.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ConsensusGenesis {
+    /// Blocks per epoch: validator set changes take effect after each multiple of this.
+    pub epoch_length: u64,
+    /// Wei paid to validators per block on top of fees.
+    pub block_reward: U256,
+    /// The allocation block rewards come from.
+    pub reward_allocation: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -77,6 +92,8 @@ pub enum GenesisError {
     ZeroChainId,
     #[error("gas limit {0} is below the 5,000 minimum (EIP-1559 adjustments need room)")]
     GasLimitTooLow(u64),
+    #[error("consensus: {0}")]
+    Consensus(String),
 }
 
 impl Genesis {
@@ -118,7 +135,21 @@ impl Genesis {
                 return Err(GenesisError::DuplicateAllocation(a.name.clone()));
             }
         }
+        if let Some(consensus) = &self.consensus {
+            if consensus.epoch_length == 0 {
+                return Err(GenesisError::Consensus("epochLength must be at least 1".into()));
+            }
+            if !self.allocations.iter().any(|a| a.name == consensus.reward_allocation) {
+                return Err(GenesisError::Consensus(format!("rewardAllocation {:?} is not an allocation", consensus.reward_allocation)));
+            }
+        }
         self.balances().map(|_| ())
+    }
+
+    /// The address block rewards are paid from, on a chain with consensus.
+    pub fn reward_source(&self) -> Option<Address> {
+        let name = &self.consensus.as_ref()?.reward_allocation;
+        self.allocations.iter().find(|a| &a.name == name).map(|a| a.address)
     }
 
     /// Every genesis balance. Their sum is exactly the max supply.
@@ -181,6 +212,7 @@ impl Genesis {
             allocations,
             grants: Vec::new(),
             accounts: BTreeMap::new(),
+            consensus: None,
         }
     }
 }

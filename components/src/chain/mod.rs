@@ -11,7 +11,7 @@ pub mod trie;
 
 pub use account::{AccountAddress, AccountInfo, AccountStorage, CodeStore, StateTrie};
 pub use block::{AccountChange, BlockBody, BlockHeader, ChainHead, CommittedBlock, RecentBlock, SealedBlocks};
-pub use genesis::{Allocation, Genesis, GenesisAccount, GenesisError, GrantEntry};
+pub use genesis::{Allocation, ConsensusGenesis, Genesis, GenesisAccount, GenesisError, GrantEntry};
 pub use index::{AccountIndex, BlockIndex, MempoolIndex};
 pub use receipt::TxReceipt;
 pub use spec::{ChainSpec, ExternalOrdering};

@@ -1,0 +1,215 @@
+//! Local validator networks: `zgnode init --validators N` writes one genesis and a directory per
+//! node (config, consensus key, operator key); `zgnode testnet` starts one process per node on
+//! 127.0.0.1 and stops them together.
+//!
+//! Layout of `DIR`:
+//! ```text
+//! genesis.json            chain id, the 0G distribution, dev accounts, staking contract
+//! node<i>/config.toml     RPC 127.0.0.1:<rpc_port+i>, QUIC 127.0.0.1:<p2p_port+i>, peers = the others
+//! node<i>/node_key        ed25519 consensus and network identity (hex seed, 0600)
+//! node<i>/operator.key    the EVM account that operates the validator and receives its rewards
+//! node<i>/data/           the node's database (created on first start)
+//! ```
+
+use alloy_primitives::{Address, U256, hex};
+use anyhow::{Context, bail};
+use std::path::{Path, PathBuf};
+
+use zg_components::chain::{ConsensusGenesis, Genesis, GrantEntry};
+use zg_systems::consensus::staking::{self, GenesisValidator};
+
+use crate::config::CONFIG_TEMPLATE;
+use crate::net::PeerAddress;
+use crate::net::identity::Identity;
+
+/// The staking contract's compiled artifact (source: `assets/contracts/Staking.sol`, built by
+/// `node assets/contracts/build.mjs`).
+pub const STAKING_ARTIFACT: &str = include_str!("../assets/contracts/Staking.json");
+/// Each genesis validator's stake, in whole 0G, out of the AI-alignment-nodes allocation.
+pub const GENESIS_STAKE_TOKENS: u64 = 1_000_000;
+/// Minimum self-stake to create a validator, in whole 0G.
+pub const MIN_SELF_STAKE_TOKENS: u64 = 10_000;
+pub const DEFAULT_EPOCH_LENGTH: u64 = 20;
+pub const UNBONDING_BLOCKS: u64 = 100;
+pub const SLASH_PERCENT: u64 = 10;
+/// Block reward in whole 0G, out of the community allocation.
+pub const BLOCK_REWARD_TOKENS: u64 = 1;
+
+/// The staking contract's creation code.
+pub fn staking_creation_code() -> anyhow::Result<Vec<u8>> {
+    let artifact: serde_json::Value = serde_json::from_str(STAKING_ARTIFACT).context("the staking artifact is not JSON")?;
+    let code = artifact["bytecode"].as_str().context("the staking artifact has no bytecode")?;
+    Ok(hex::decode(code).context("the staking bytecode is not hex")?)
+}
+
+fn tokens(n: u64) -> U256 {
+    U256::from(n) * U256::from(10u64).pow(U256::from(18))
+}
+
+/// A genesis for a chain run by these validators: the dev genesis (dev accounts funded), the
+/// staking contract holding each validator's stake, and the consensus parameters.
+pub fn validator_genesis(chain_id: u64, validators: &[GenesisValidator], epoch_length: u64) -> anyhow::Result<Genesis> {
+    let mut genesis = crate::dev::dev_genesis(chain_id);
+    let account = staking::genesis_account(
+        &staking_creation_code()?,
+        validators,
+        tokens(MIN_SELF_STAKE_TOKENS),
+        UNBONDING_BLOCKS,
+        SLASH_PERCENT,
+    )?;
+    let total: U256 = validators.iter().map(|v| v.stake).sum();
+    let whole = total / tokens(1);
+    genesis.grants.push(GrantEntry {
+        address: staking::STAKING_ADDRESS,
+        tokens: u64::try_from(whole).context("total stake too large")?,
+        from: "ai_alignment_nodes".into(),
+    });
+    genesis.accounts.insert(staking::STAKING_ADDRESS, account);
+    genesis.consensus = Some(ConsensusGenesis {
+        epoch_length,
+        block_reward: tokens(BLOCK_REWARD_TOKENS),
+        reward_allocation: "community".into(),
+    });
+    genesis.validate()?;
+    Ok(genesis)
+}
+
+#[derive(Clone, Debug)]
+pub struct NetworkPlan {
+    pub validators: usize,
+    pub chain_id: u64,
+    pub rpc_port: u16,
+    pub p2p_port: u16,
+    pub block_time_ms: u64,
+    pub epoch_length: u64,
+}
+
+/// One node of a written network.
+#[derive(Clone, Debug)]
+pub struct NodeLayout {
+    pub dir: PathBuf,
+    pub config: PathBuf,
+    pub rpc_url: String,
+    pub peer: PeerAddress,
+    pub operator: Address,
+}
+
+pub fn node_dir(out: &Path, index: usize) -> PathBuf {
+    out.join(format!("node{index}"))
+}
+
+/// Writes keys, configs and the genesis for `plan` into `out`.
+pub fn write_network(out: &Path, plan: &NetworkPlan, force: bool) -> anyhow::Result<Vec<NodeLayout>> {
+    if plan.validators == 0 {
+        bail!("--validators must be at least 1");
+    }
+    let last_rpc = plan.rpc_port as usize + plan.validators - 1;
+    let last_p2p = plan.p2p_port as usize + plan.validators - 1;
+    if last_rpc > u16::MAX as usize || last_p2p > u16::MAX as usize {
+        bail!("{} nodes do not fit in the port range from {} / {}", plan.validators, plan.rpc_port, plan.p2p_port);
+    }
+    let genesis_path = out.join("genesis.json");
+    if genesis_path.exists() && !force {
+        bail!("{} exists; pass --force to overwrite the network there", genesis_path.display());
+    }
+    let identities: Vec<Identity> = (0..plan.validators).map(|_| Identity::generate()).collect();
+    let operators: Vec<alloy_signer_local::PrivateKeySigner> =
+        (0..plan.validators).map(|_| alloy_signer_local::PrivateKeySigner::random()).collect();
+    let validators: Vec<GenesisValidator> = identities
+        .iter()
+        .zip(&operators)
+        .map(|(identity, operator)| GenesisValidator {
+            operator: operator.address(),
+            consensus_key: identity.public(),
+            stake: tokens(GENESIS_STAKE_TOKENS),
+        })
+        .collect();
+    let genesis = validator_genesis(plan.chain_id, &validators, plan.epoch_length)?;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let peers: Vec<PeerAddress> = identities
+        .iter()
+        .enumerate()
+        .map(|(i, identity)| PeerAddress {
+            key: identity.public(),
+            addr: std::net::SocketAddr::from(([127, 0, 0, 1], plan.p2p_port + i as u16)),
+        })
+        .collect();
+    let mut layout = Vec::new();
+    for (i, (identity, operator)) in identities.iter().zip(&operators).enumerate() {
+        let dir = node_dir(out, i);
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        identity.write(&dir.join("node_key"))?;
+        let operator_key = format!("{}\n", hex::encode_prefixed(operator.to_bytes()));
+        crate::cli::write_file(&dir.join("operator.key"), operator_key.as_bytes(), true)?;
+        let others: Vec<String> = peers.iter().filter(|p| p.key != identity.public()).map(|p| format!("\"{p}\"")).collect();
+        let rpc_port = plan.rpc_port + i as u16;
+        let config = CONFIG_TEMPLATE
+            .replace("genesis = \"genesis.json\"", "genesis = \"../genesis.json\"")
+            .replace("addr = \"127.0.0.1:8545\"", &format!("addr = \"127.0.0.1:{rpc_port}\""))
+            .replace("block_time_ms = 250", &format!("block_time_ms = {}", plan.block_time_ms))
+            .replace("listen = \"127.0.0.1:30300\"", &format!("listen = \"{}\"", peers[i].addr))
+            .replace("peers = []", &format!("peers = [{}]", others.join(", ")))
+            .replace("# key_file = \"data/node_key\"", "key_file = \"node_key\"")
+            .replace("addr = \"127.0.0.1:9615\"", &format!("addr = \"127.0.0.1:{}\"", 9615 + i));
+        let config_path = dir.join("config.toml");
+        crate::cli::write_file(&config_path, config.as_bytes(), false)?;
+        layout.push(NodeLayout {
+            dir,
+            config: config_path,
+            rpc_url: format!("http://127.0.0.1:{rpc_port}"),
+            peer: peers[i],
+            operator: operator.address(),
+        });
+    }
+    crate::cli::write_file(&genesis_path, genesis.to_json().as_bytes(), false)?;
+    Ok(layout)
+}
+
+/// The layout of a network written before (for `zgnode testnet` on an existing directory).
+pub fn read_network(out: &Path, nodes: usize) -> anyhow::Result<Vec<NodeLayout>> {
+    (0..nodes)
+        .map(|i| {
+            let dir = node_dir(out, i);
+            let config_path = dir.join("config.toml");
+            let config = crate::config::NodeConfig::load(&config_path)?;
+            let identity = Identity::load_or_create(&config.key_file())?;
+            Ok(NodeLayout {
+                rpc_url: format!("http://{}", config.rpc.addr),
+                peer: PeerAddress { key: identity.public(), addr: config.network.listen },
+                dir,
+                config: config_path,
+                operator: Address::ZERO,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_written_network_loads_and_its_genesis_names_the_validators() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = NetworkPlan { validators: 3, chain_id: 777, rpc_port: 18545, p2p_port: 31300, block_time_ms: 200, epoch_length: 5 };
+        let layout = write_network(dir.path(), &plan, false).unwrap();
+        assert_eq!(layout.len(), 3);
+        assert!(write_network(dir.path(), &plan, false).is_err(), "refuses to overwrite");
+        for (i, node) in layout.iter().enumerate() {
+            let config = crate::config::NodeConfig::load(&node.config).unwrap();
+            assert_eq!(config.rpc.addr.port(), 18545 + i as u16);
+            assert_eq!(config.peers().len(), 2);
+            assert!(config.peers().iter().all(|p| p.key != node.peer.key));
+        }
+        let genesis = crate::cli::load_genesis(&dir.path().join("genesis.json")).unwrap();
+        let mut world = bevy_ecs::world::World::new();
+        world.insert_resource(zg_components::chain::ChainSpec::dev(777, Address::ZERO));
+        let _ = zg_systems::tick_schedule(&mut world, &[&zg_systems::chain::ChainPlugin as &dyn zg_systems::NodePlugin]);
+        zg_systems::chain::genesis::build_genesis(&mut world, &genesis).unwrap();
+        let set = staking::current_validator_set(&world).unwrap();
+        assert_eq!(set.validators().len(), 3);
+        assert_eq!(set.total_power(), 3 * GENESIS_STAKE_TOKENS);
+        let sum: U256 = genesis.balances().unwrap().values().copied().sum();
+        assert_eq!(sum, genesis.max_supply_wei());
+    }
+}
