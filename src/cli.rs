@@ -300,19 +300,19 @@ fn init(args: &InitArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn network_plan(validators: usize, chain_id: u64, network: &NetworkArgs) -> crate::testnet::NetworkPlan {
-    crate::testnet::NetworkPlan {
-        validators,
-        chain_id,
-        rpc_port: network.rpc_port,
-        p2p_port: network.p2p_port,
+fn network_plan(validators: usize, chain_id: u64, network: &NetworkArgs) -> anyhow::Result<crate::testnet::NetworkPlan> {
+    if network.epoch_length == 0 {
+        bail!("--epoch-length must be at least 1");
+    }
+    Ok(crate::testnet::NetworkPlan {
         block_time_ms: network.network_block_time_ms,
         epoch_length: network.epoch_length,
-    }
+        ..crate::testnet::NetworkPlan::consecutive(validators, chain_id, network.rpc_port, network.p2p_port)?
+    })
 }
 
 fn init_network(args: &InitArgs, validators: usize) -> anyhow::Result<()> {
-    let plan = network_plan(validators, args.chain_id, &args.network);
+    let plan = network_plan(validators, args.chain_id, &args.network)?;
     let layout = crate::testnet::write_network(&args.out, &plan, args.force)?;
     println!("wrote a {validators}-validator network (chain id {}) to {}", args.chain_id, args.out.display());
     for (i, node) in layout.iter().enumerate() {
@@ -330,7 +330,7 @@ async fn testnet(args: TestnetArgs) -> anyhow::Result<()> {
         crate::testnet::read_network(&args.out, args.nodes)
             .with_context(|| format!("{} holds a network with fewer than {} nodes?", args.out.display(), args.nodes))?
     } else {
-        crate::testnet::write_network(&args.out, &network_plan(args.nodes, args.chain_id, &args.network), false)?
+        crate::testnet::write_network(&args.out, &network_plan(args.nodes, args.chain_id, &args.network)?, false)?
     };
     let exe = std::env::current_exe().context("cannot find the zgnode executable")?;
     let mut children = Vec::new();

@@ -39,7 +39,7 @@ pub const BLOCK_REWARD_TOKENS: u64 = 1;
 pub fn staking_creation_code() -> anyhow::Result<Vec<u8>> {
     let artifact: serde_json::Value = serde_json::from_str(STAKING_ARTIFACT).context("the staking artifact is not JSON")?;
     let code = artifact["bytecode"].as_str().context("the staking artifact has no bytecode")?;
-    Ok(hex::decode(code).context("the staking bytecode is not hex")?)
+    hex::decode(code).context("the staking bytecode is not hex")
 }
 
 fn tokens(n: u64) -> U256 {
@@ -76,12 +76,34 @@ pub fn validator_genesis(chain_id: u64, validators: &[GenesisValidator], epoch_l
 
 #[derive(Clone, Debug)]
 pub struct NetworkPlan {
-    pub validators: usize,
     pub chain_id: u64,
-    pub rpc_port: u16,
-    pub p2p_port: u16,
+    /// One per node; 0 lets the OS choose (the node prints what it got).
+    pub rpc_ports: Vec<u16>,
+    pub p2p_ports: Vec<u16>,
     pub block_time_ms: u64,
     pub epoch_length: u64,
+}
+
+impl NetworkPlan {
+    /// Node i on `rpc_port + i` and `p2p_port + i`.
+    pub fn consecutive(validators: usize, chain_id: u64, rpc_port: u16, p2p_port: u16) -> anyhow::Result<Self> {
+        let ports = |base: u16| -> anyhow::Result<Vec<u16>> {
+            (0..validators)
+                .map(|i| u16::try_from(base as usize + i).map_err(|_| anyhow::anyhow!("{validators} nodes do not fit above port {base}")))
+                .collect()
+        };
+        Ok(Self {
+            chain_id,
+            rpc_ports: ports(rpc_port)?,
+            p2p_ports: ports(p2p_port)?,
+            block_time_ms: 250,
+            epoch_length: DEFAULT_EPOCH_LENGTH,
+        })
+    }
+
+    pub fn validators(&self) -> usize {
+        self.p2p_ports.len()
+    }
 }
 
 /// One node of a written network.
@@ -100,21 +122,20 @@ pub fn node_dir(out: &Path, index: usize) -> PathBuf {
 
 /// Writes keys, configs and the genesis for `plan` into `out`.
 pub fn write_network(out: &Path, plan: &NetworkPlan, force: bool) -> anyhow::Result<Vec<NodeLayout>> {
-    if plan.validators == 0 {
+    let count = plan.validators();
+    if count == 0 {
         bail!("--validators must be at least 1");
     }
-    let last_rpc = plan.rpc_port as usize + plan.validators - 1;
-    let last_p2p = plan.p2p_port as usize + plan.validators - 1;
-    if last_rpc > u16::MAX as usize || last_p2p > u16::MAX as usize {
-        bail!("{} nodes do not fit in the port range from {} / {}", plan.validators, plan.rpc_port, plan.p2p_port);
+    if plan.rpc_ports.len() != count {
+        bail!("{} RPC ports for {count} nodes", plan.rpc_ports.len());
     }
     let genesis_path = out.join("genesis.json");
     if genesis_path.exists() && !force {
         bail!("{} exists; pass --force to overwrite the network there", genesis_path.display());
     }
-    let identities: Vec<Identity> = (0..plan.validators).map(|_| Identity::generate()).collect();
+    let identities: Vec<Identity> = (0..count).map(|_| Identity::generate()).collect();
     let operators: Vec<alloy_signer_local::PrivateKeySigner> =
-        (0..plan.validators).map(|_| alloy_signer_local::PrivateKeySigner::random()).collect();
+        (0..count).map(|_| alloy_signer_local::PrivateKeySigner::random()).collect();
     let validators: Vec<GenesisValidator> = identities
         .iter()
         .zip(&operators)
@@ -131,7 +152,7 @@ pub fn write_network(out: &Path, plan: &NetworkPlan, force: bool) -> anyhow::Res
         .enumerate()
         .map(|(i, identity)| PeerAddress {
             key: identity.public(),
-            addr: std::net::SocketAddr::from(([127, 0, 0, 1], plan.p2p_port + i as u16)),
+            addr: std::net::SocketAddr::from(([127, 0, 0, 1], plan.p2p_ports[i])),
         })
         .collect();
     let mut layout = Vec::new();
@@ -142,7 +163,7 @@ pub fn write_network(out: &Path, plan: &NetworkPlan, force: bool) -> anyhow::Res
         let operator_key = format!("{}\n", hex::encode_prefixed(operator.to_bytes()));
         crate::cli::write_file(&dir.join("operator.key"), operator_key.as_bytes(), true)?;
         let others: Vec<String> = peers.iter().filter(|p| p.key != identity.public()).map(|p| format!("\"{p}\"")).collect();
-        let rpc_port = plan.rpc_port + i as u16;
+        let rpc_port = plan.rpc_ports[i];
         let config = CONFIG_TEMPLATE
             .replace("genesis = \"genesis.json\"", "genesis = \"../genesis.json\"")
             .replace("addr = \"127.0.0.1:8545\"", &format!("addr = \"127.0.0.1:{rpc_port}\""))
@@ -191,7 +212,8 @@ mod tests {
     #[test]
     fn a_written_network_loads_and_its_genesis_names_the_validators() {
         let dir = tempfile::tempdir().unwrap();
-        let plan = NetworkPlan { validators: 3, chain_id: 777, rpc_port: 18545, p2p_port: 31300, block_time_ms: 200, epoch_length: 5 };
+        let plan = NetworkPlan { epoch_length: 5, ..NetworkPlan::consecutive(3, 777, 18545, 31300).unwrap() };
+        assert!(NetworkPlan::consecutive(3, 777, 65534, 31300).is_err());
         let layout = write_network(dir.path(), &plan, false).unwrap();
         assert_eq!(layout.len(), 3);
         assert!(write_network(dir.path(), &plan, false).is_err(), "refuses to overwrite");

@@ -257,6 +257,17 @@ impl NetSink for NetHandle {
     }
 }
 
+/// Opens a connection to `peer` as `identity`, outside any running network: for diagnostics and
+/// for tests that speak the wire protocol by hand. The peer must know `identity`'s key.
+pub async fn connect_raw(identity: &Identity, peer: PeerAddress) -> Result<quinn::Connection, NetError> {
+    let (_, client) = tls_configs(identity, PeerAllowlist::new([peer.key]))?;
+    let mut endpoint = Endpoint::client("127.0.0.1:0".parse().expect("valid literal"))
+        .map_err(|e| NetError::Bind { addr: peer.addr, message: e.to_string() })?;
+    endpoint.set_default_client_config(client);
+    let connecting = endpoint.connect(peer.addr, "zgnode").map_err(|e| NetError::Tls(e.to_string()))?;
+    connecting.await.map_err(|e| NetError::Tls(e.to_string()))
+}
+
 fn peer_key(connection: &quinn::Connection) -> Option<PeerKey> {
     let identity = connection.peer_identity()?;
     let certificates = identity.downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>().ok()?;
@@ -341,13 +352,8 @@ async fn run_connection(shared: Arc<Shared>, connection: quinn::Connection, key:
             let _ = stream.finish();
         })
     };
-    loop {
-        match connection.accept_uni().await {
-            Ok(stream) => {
-                tokio::spawn(read_stream(shared.clone(), stream, key));
-            }
-            Err(_) => break,
-        }
+    while let Ok(stream) = connection.accept_uni().await {
+        tokio::spawn(read_stream(shared.clone(), stream, key));
     }
     writer.abort();
     if let Ok(mut links) = shared.links.lock() {

@@ -145,10 +145,20 @@ pub struct NodeProcess {
 impl NodeProcess {
     /// Starts `zgnode <args>` and waits for its banner's RPC address.
     pub fn spawn(args: &[&str]) -> Self {
+        Self::spawn_with(args, Stdio::null())
+    }
+
+    /// Like `spawn`, with the node's log (stderr) appended to `log`.
+    pub fn spawn_logged(args: &[&str], log: &Path) -> Self {
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log file");
+        Self::spawn_with(args, Stdio::from(file))
+    }
+
+    fn spawn_with(args: &[&str], stderr: Stdio) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_zgnode"))
             .args(args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("spawn zgnode");
         let stdout = child.stdout.take().expect("stdout");

@@ -1,0 +1,312 @@
+//! Validator networks on 127.0.0.1: processes killed with SIGKILL and restarted, in-process nodes
+//! partitioned through the transport's fault layer, and a hostile peer speaking QUIC by hand.
+//! Every wait is for an event (a block number, a receipt), bounded by a generous timeout.
+
+mod common;
+
+use alloy_primitives::{Address, B256, U256};
+use alloy_sol_types::SolCall;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+use zgnode::net::identity::Identity;
+use zgnode::testnet::{NetworkPlan, NodeLayout, write_network};
+use zg_components::consensus::wire::{self, NetMessage, WireVote};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Free UDP ports on 127.0.0.1, held together so they are distinct.
+fn free_udp_ports(n: usize) -> Vec<u16> {
+    let sockets: Vec<_> = (0..n).map(|_| std::net::UdpSocket::bind("127.0.0.1:0").unwrap()).collect();
+    sockets.iter().map(|s| s.local_addr().unwrap().port()).collect()
+}
+
+fn test_network(dir: &Path, validators: usize, epoch_length: u64) -> Vec<NodeLayout> {
+    let plan = NetworkPlan {
+        chain_id: CHAIN_ID,
+        rpc_ports: vec![0; validators],
+        p2p_ports: free_udp_ports(validators),
+        block_time_ms: 100,
+        epoch_length,
+    };
+    write_network(dir, &plan, false).expect("network written")
+}
+
+fn spawn(node: &NodeLayout) -> NodeProcess {
+    NodeProcess::spawn_logged(&["run", "--config", &node.config.display().to_string()], &node.dir.join("node.log"))
+}
+
+fn head(addr: SocketAddr) -> u64 {
+    quantity(&ok(addr, "eth_blockNumber", json!([])))
+}
+
+fn block(addr: SocketAddr, number: u64) -> Value {
+    ok(addr, "eth_getBlockByNumber", json!([format!("0x{number:x}"), false]))
+}
+
+/// Every node holds the same blocks (hash and state root) up to the lowest head among them.
+fn assert_same_chain(addrs: &[SocketAddr]) {
+    let top = addrs.iter().map(|a| head(*a)).min().unwrap();
+    assert!(top > 0, "no blocks");
+    for number in 1..=top {
+        let blocks: Vec<(Value, Value)> = addrs
+            .iter()
+            .map(|a| {
+                let b = block(*a, number);
+                (b["hash"].clone(), b["stateRoot"].clone())
+            })
+            .collect();
+        assert!(blocks.windows(2).all(|w| w[0] == w[1]), "fork at block {number}: {blocks:?}");
+    }
+}
+
+/// Waits until the head stops moving, then checks it stays put for `hold`.
+fn assert_stalled(addrs: &[SocketAddr], hold: Duration) -> Vec<u64> {
+    std::thread::sleep(Duration::from_millis(1_500));
+    let before: Vec<u64> = addrs.iter().map(|a| head(*a)).collect();
+    std::thread::sleep(hold);
+    let after: Vec<u64> = addrs.iter().map(|a| head(*a)).collect();
+    assert_eq!(before, after, "blocks were decided without a quorum");
+    after
+}
+
+#[test]
+fn four_validators_agree_and_carry_transactions_sent_to_any_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = test_network(dir.path(), 4, 20);
+    let nodes: Vec<NodeProcess> = layout.iter().map(spawn).collect();
+    let addrs: Vec<SocketAddr> = nodes.iter().map(|n| n.addr).collect();
+    for addr in &addrs {
+        wait_for_block(*addr, 3, TIMEOUT);
+    }
+    let receiver = Address::repeat_byte(0x42);
+    let mut hashes = Vec::new();
+    for (i, addr) in addrs.iter().enumerate() {
+        let raw = raw_transfer(&dev_key(i), receiver, 1 + i as u64, 0);
+        hashes.push(ok(*addr, "eth_sendRawTransaction", json!([raw])).as_str().unwrap().to_string());
+    }
+    for hash in &hashes {
+        let receipt = wait_receipt(addrs[0], hash, TIMEOUT);
+        assert_eq!(receipt["status"], "0x1");
+        let number = quantity(&receipt["blockNumber"]);
+        for addr in &addrs {
+            wait_for_block(*addr, number, TIMEOUT);
+            let seen = wait_receipt(*addr, hash, TIMEOUT);
+            assert_eq!(seen["blockHash"], receipt["blockHash"], "the same block everywhere");
+        }
+    }
+    for addr in &addrs {
+        assert_eq!(ok(*addr, "eth_getBalance", json!([receiver, "latest"])), "0xa", "1+2+3+4 wei");
+    }
+    assert_same_chain(&addrs);
+}
+
+#[test]
+fn a_killed_validator_does_not_stop_blocks_and_rejoins_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = test_network(dir.path(), 4, 20);
+    let mut nodes: Vec<Option<NodeProcess>> = layout.iter().map(|n| Some(spawn(n))).collect();
+    let addr = |nodes: &[Option<NodeProcess>], i: usize| nodes[i].as_ref().unwrap().addr;
+    wait_for_block(addr(&nodes, 0), 3, TIMEOUT);
+
+    nodes[3].take().unwrap().kill();
+    let at = head(addr(&nodes, 0));
+    wait_for_block(addr(&nodes, 0), at + 6, TIMEOUT);
+
+    nodes[3] = Some(spawn(&layout[3]));
+    let target = head(addr(&nodes, 0));
+    wait_for_block(addr(&nodes, 3), target, TIMEOUT);
+
+    // Without node 0, decisions need all three others: node 3 must be voting again.
+    nodes[0].take().unwrap().kill();
+    let at = head(addr(&nodes, 1));
+    wait_for_block(addr(&nodes, 1), at + 4, TIMEOUT);
+    wait_for_block(addr(&nodes, 3), at + 4, TIMEOUT);
+    assert_same_chain(&[addr(&nodes, 1), addr(&nodes, 2), addr(&nodes, 3)]);
+}
+
+#[test]
+fn two_of_four_down_halts_without_a_fork_and_one_back_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = test_network(dir.path(), 4, 20);
+    let mut nodes: Vec<Option<NodeProcess>> = layout.iter().map(|n| Some(spawn(n))).collect();
+    let addr = |nodes: &[Option<NodeProcess>], i: usize| nodes[i].as_ref().unwrap().addr;
+    wait_for_block(addr(&nodes, 0), 3, TIMEOUT);
+
+    nodes[2].take().unwrap().kill();
+    nodes[3].take().unwrap().kill();
+    let stalled = assert_stalled(&[addr(&nodes, 0), addr(&nodes, 1)], Duration::from_secs(3));
+    assert_same_chain(&[addr(&nodes, 0), addr(&nodes, 1)]);
+
+    nodes[2] = Some(spawn(&layout[2]));
+    let top = stalled.iter().max().copied().unwrap();
+    for i in 0..3 {
+        wait_for_block(addr(&nodes, i), top + 3, TIMEOUT);
+    }
+    assert_same_chain(&[addr(&nodes, 0), addr(&nodes, 1), addr(&nodes, 2)]);
+}
+
+/// Nodes in this process, so the test can cut links in their transport.
+fn start_in_process(layout: &[NodeLayout], dir: &Path) -> Vec<InProcessNode> {
+    let genesis = zgnode::cli::load_genesis(&dir.join("genesis.json")).unwrap();
+    layout
+        .iter()
+        .map(|node| {
+            let config = zgnode::NodeConfig::load(&node.config).unwrap();
+            start_node_with(&config, &genesis).expect("node starts")
+        })
+        .collect()
+}
+
+#[test]
+fn a_partition_heals_and_the_chain_resumes_without_a_fork() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = test_network(dir.path(), 4, 20);
+    let nodes = start_in_process(&layout, dir.path());
+    let addrs: Vec<SocketAddr> = nodes.iter().map(|n| n.addr).collect();
+    for addr in &addrs {
+        wait_for_block(*addr, 3, TIMEOUT);
+    }
+    let keys: Vec<[u8; 32]> = layout.iter().map(|n| n.peer.key).collect();
+    let network = |i: usize| nodes[i].node.as_ref().unwrap().network().unwrap();
+    for i in 0..4 {
+        let other_side = if i < 2 { [keys[2], keys[3]] } else { [keys[0], keys[1]] };
+        network(i).set_blocked(other_side);
+    }
+    let stalled = assert_stalled(&addrs, Duration::from_secs(3));
+    for i in 0..4 {
+        network(i).set_blocked([]);
+    }
+    let top = stalled.iter().max().copied().unwrap();
+    for addr in &addrs {
+        wait_for_block(*addr, top + 3, TIMEOUT);
+    }
+    assert_same_chain(&addrs);
+    for node in nodes {
+        node.stop();
+    }
+}
+
+/// Sends raw bytes on a fresh stream and waits until the peer stops it (or gives up).
+async fn send_raw(connection: &quinn::Connection, bytes: &[u8]) {
+    let mut stream = connection.open_uni().await.expect("stream");
+    let _ = stream.write_all(bytes).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.stopped()).await;
+}
+
+fn frame(body: &[u8]) -> Vec<u8> {
+    let mut out = (body.len() as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(body);
+    out
+}
+
+fn signed_vote(key: &malachite_ed25519::PrivateKey, height: u64, value: Option<[u8; 32]>) -> WireVote {
+    let validator = zg_components::consensus::ValidatorAddress::from_public_key(&key.public_key());
+    let vote = zg_components::consensus::Vote {
+        height: zg_components::consensus::Height(height),
+        round: malachite_types::Round::new(0),
+        value: value.map(|v| malachite_types::NilOrVal::Val(B256::from(v))).unwrap_or(malachite_types::NilOrVal::Nil),
+        vote_type: malachite_types::VoteType::Prevote,
+        validator,
+    };
+    let signature = key.sign(&vote.sign_bytes(CHAIN_ID));
+    WireVote::from_signed(&malachite_types::SignedMessage::new(vote, signature)).unwrap()
+}
+
+/// A validator's stake and jailed flag, read with eth_call from the staking contract.
+fn staking_status(addr: SocketAddr, operator: Address) -> (U256, bool) {
+    use zg_systems::consensus::staking::{IStaking, STAKING_ADDRESS};
+    let data = IStaking::validatorsCall { operator }.abi_encode();
+    let call = json!({"to": STAKING_ADDRESS, "data": alloy_primitives::hex::encode_prefixed(data)});
+    let output = ok(addr, "eth_call", json!([call, "latest"]));
+    let bytes = alloy_primitives::hex::decode(output.as_str().unwrap()).unwrap();
+    let decoded = IStaking::validatorsCall::abi_decode_returns(&bytes).unwrap();
+    (decoded.totalStake, decoded.jailed)
+}
+
+#[test]
+fn hostile_peers_are_refused_and_a_double_signer_is_slashed() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = test_network(dir.path(), 4, 5);
+    // Node 3 stays off: its key plays the byzantine peer. The other three are a quorum.
+    let nodes = start_in_process(&layout[..3], dir.path());
+    let addr = nodes[0].addr;
+    wait_for_block(addr, 3, TIMEOUT);
+    let target = nodes[0].node.as_ref().unwrap().network().unwrap().clone();
+    let byzantine = Identity::load_or_create(&layout[3].dir.join("node_key")).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+
+    // A key nobody configured is refused: the handshake fails, or the server closes the
+    // connection as soon as it has seen the client's certificate (TLS 1.3 checks it last).
+    let stranger = Identity::generate();
+    if let Ok(connection) = runtime.block_on(zgnode::net::connect_raw(&stranger, layout[0].peer)) {
+        let closed = runtime.block_on(async { tokio::time::timeout(Duration::from_secs(10), connection.closed()).await });
+        assert!(closed.is_ok(), "a connection from an unknown key stayed open");
+    }
+
+    let connection = runtime.block_on(zgnode::net::connect_raw(&byzantine, layout[0].peer)).expect("known key connects");
+    let rejected = target.rejected();
+    let height = head(addr);
+    let bad_signature = {
+        let mut vote = signed_vote(&byzantine.key, height + 1, Some([1; 32]));
+        vote.signature[0] ^= 1;
+        wire::encode_frame(&NetMessage::Vote(vote)).unwrap()
+    };
+    let hostile: Vec<Vec<u8>> = vec![
+        ((wire::MAX_MESSAGE_BYTES as u32) + 1).to_be_bytes().to_vec(),
+        frame(&[wire::WIRE_VERSION, 0xff, 0xff, 0xff]),
+        frame(&[9, 0]),
+        bad_signature,
+    ];
+    for bytes in &hostile {
+        runtime.block_on(send_raw(&connection, bytes));
+    }
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while target.rejected() < rejected + hostile.len() as u64 {
+        assert!(std::time::Instant::now() < deadline, "rejected {} of {}", target.rejected() - rejected, hostile.len());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Still deciding blocks.
+    wait_for_block(addr, height + 3, TIMEOUT);
+
+    // Two different prevotes from one key for the same heights and round: equivocation.
+    let height = head(addr);
+    let mut votes = Vec::new();
+    for h in height + 1..=height + 6 {
+        votes.push(NetMessage::Vote(signed_vote(&byzantine.key, h, Some([0xe1; 32]))));
+        votes.push(NetMessage::Vote(signed_vote(&byzantine.key, h, Some([0xe2; 32]))));
+    }
+    runtime.block_on(async {
+        let mut stream = connection.open_uni().await.unwrap();
+        for vote in &votes {
+            stream.write_all(&wire::encode_frame(vote).unwrap()).await.unwrap();
+        }
+        let _ = stream.finish();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    });
+    let operator = layout_operator(&layout[3]);
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    loop {
+        let (stake, jailed) = staking_status(addr, operator);
+        if jailed {
+            assert_eq!(stake, U256::from(900_000u64) * U256::from(10u64).pow(U256::from(18)), "10% slashed");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the double signer was not slashed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let now = head(addr);
+    wait_for_block(addr, now + 3, TIMEOUT);
+    assert_same_chain(&nodes.iter().map(|n| n.addr).collect::<Vec<_>>());
+    drop(connection);
+    for node in nodes {
+        node.stop();
+    }
+}
+
+fn layout_operator(node: &NodeLayout) -> Address {
+    node.operator
+}
