@@ -28,7 +28,7 @@ pub const STAKING_ARTIFACT: &str = include_str!("../assets/contracts/Staking.jso
 /// Each genesis validator's stake, in whole 0G, out of the AI-alignment-nodes allocation.
 pub const GENESIS_STAKE_TOKENS: u64 = 1_000_000;
 /// Minimum self-stake to create a validator, in whole 0G.
-pub const MIN_SELF_STAKE_TOKENS: u64 = 10_000;
+pub const MIN_SELF_STAKE_TOKENS: u64 = 1_000;
 pub const DEFAULT_EPOCH_LENGTH: u64 = 20;
 pub const UNBONDING_BLOCKS: u64 = 100;
 pub const SLASH_PERCENT: u64 = 10;
@@ -82,6 +82,9 @@ pub struct NetworkPlan {
     pub p2p_ports: Vec<u16>,
     pub block_time_ms: u64,
     pub epoch_length: u64,
+    /// How many of the nodes are validators at genesis (the first ones); the rest start as
+    /// followers and may stake later. None: all of them.
+    pub genesis_validators: Option<usize>,
 }
 
 impl NetworkPlan {
@@ -98,6 +101,7 @@ impl NetworkPlan {
             p2p_ports: ports(p2p_port)?,
             block_time_ms: 250,
             epoch_length: DEFAULT_EPOCH_LENGTH,
+            genesis_validators: None,
         })
     }
 
@@ -136,9 +140,14 @@ pub fn write_network(out: &Path, plan: &NetworkPlan, force: bool) -> anyhow::Res
     let identities: Vec<Identity> = (0..count).map(|_| Identity::generate()).collect();
     let operators: Vec<alloy_signer_local::PrivateKeySigner> =
         (0..count).map(|_| alloy_signer_local::PrivateKeySigner::random()).collect();
+    let in_genesis = plan.genesis_validators.unwrap_or(count).min(count);
+    if in_genesis == 0 {
+        bail!("a network needs at least one genesis validator");
+    }
     let validators: Vec<GenesisValidator> = identities
         .iter()
         .zip(&operators)
+        .take(in_genesis)
         .map(|(identity, operator)| GenesisValidator {
             operator: operator.address(),
             consensus_key: identity.public(),

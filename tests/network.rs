@@ -25,12 +25,18 @@ fn free_udp_ports(n: usize) -> Vec<u16> {
 }
 
 fn test_network(dir: &Path, validators: usize, epoch_length: u64) -> Vec<NodeLayout> {
+    network_with_followers(dir, validators, 0, epoch_length)
+}
+
+fn network_with_followers(dir: &Path, validators: usize, followers: usize, epoch_length: u64) -> Vec<NodeLayout> {
+    let nodes = validators + followers;
     let plan = NetworkPlan {
         chain_id: CHAIN_ID,
-        rpc_ports: vec![0; validators],
-        p2p_ports: free_udp_ports(validators),
+        rpc_ports: vec![0; nodes],
+        p2p_ports: free_udp_ports(nodes),
         block_time_ms: 100,
         epoch_length,
+        genesis_validators: Some(validators),
     };
     write_network(dir, &plan, false).expect("network written")
 }
@@ -309,4 +315,56 @@ fn hostile_peers_are_refused_and_a_double_signer_is_slashed() {
 
 fn layout_operator(node: &NodeLayout) -> Address {
     node.operator
+}
+
+fn current_validators(addr: SocketAddr) -> Vec<B256> {
+    use zg_systems::consensus::staking::{IStaking, STAKING_ADDRESS};
+    let data = IStaking::currentValidatorsCall {}.abi_encode();
+    let call = json!({"to": STAKING_ADDRESS, "data": alloy_primitives::hex::encode_prefixed(data)});
+    let output = ok(addr, "eth_call", json!([call, "latest"]));
+    let bytes = alloy_primitives::hex::decode(output.as_str().unwrap()).unwrap();
+    IStaking::currentValidatorsCall::abi_decode_returns(&bytes).unwrap().keys
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_fifth_node_stakes_joins_at_the_epoch_and_leaves_after_undelegating() {
+    use zg_systems::consensus::staking::{IStaking, STAKING_ADDRESS};
+    let dir = tempfile::tempdir().unwrap();
+    let layout = network_with_followers(dir.path(), 4, 1, 4);
+    let nodes: Vec<NodeProcess> = layout.iter().map(spawn).collect();
+    let (addr, fifth) = (nodes[0].addr, nodes[4].addr);
+    wait_for_block(fifth, 3, TIMEOUT);
+    assert_eq!(current_validators(addr).len(), 4);
+
+    let staker = dev_key(5);
+    let stake = U256::from(2_000u64) * U256::from(10u64).pow(U256::from(18));
+    let key = B256::from(layout[4].peer.key);
+    let create = IStaking::createValidatorCall { consensusKey: key }.abi_encode();
+    let tx = sign(&staker, alloy_primitives::TxKind::Call(STAKING_ADDRESS), stake, create.into(), 0, 500_000);
+    let hash = ok(fifth, "eth_sendRawTransaction", json!([raw(&tx)]));
+    let receipt = wait_receipt(addr, hash.as_str().unwrap(), TIMEOUT);
+    assert_eq!(receipt["status"], "0x1", "{receipt}");
+    // Staked, but the set changes only at the epoch boundary (the in-process tests pin the
+    // exact block); here: it is not in the set the moment the stake lands, and is soon after.
+    wait_until("the fifth validator to join", || current_validators(addr).contains(&key));
+
+    // The new validator follows the chain through its own node.
+    let now = head(addr);
+    wait_for_block(fifth, now + 2, TIMEOUT);
+
+    let leave = IStaking::undelegateCall { operator: staker.address(), amount: stake }.abi_encode();
+    let tx = sign(&staker, alloy_primitives::TxKind::Call(STAKING_ADDRESS), U256::ZERO, leave.into(), 1, 500_000);
+    let hash = ok(addr, "eth_sendRawTransaction", json!([raw(&tx)]));
+    assert_eq!(wait_receipt(addr, hash.as_str().unwrap(), TIMEOUT)["status"], "0x1");
+    wait_until("the fifth validator to leave", || !current_validators(addr).contains(&key));
+    assert_eq!(current_validators(addr).len(), 4);
+    assert_same_chain(&nodes.iter().map(|n| n.addr).collect::<Vec<_>>());
 }
