@@ -352,8 +352,8 @@ fn a_fifth_node_stakes_joins_at_the_epoch_and_leaves_after_undelegating() {
     let hash = ok(fifth, "eth_sendRawTransaction", json!([raw(&tx)]));
     let receipt = wait_receipt(addr, hash.as_str().unwrap(), TIMEOUT);
     assert_eq!(receipt["status"], "0x1", "{receipt}");
-    // Staked, but the set changes only at the epoch boundary (the in-process tests pin the
-    // exact block); here: it is not in the set the moment the stake lands, and is soon after.
+    // The set changes only at an epoch boundary; the in-process consensus tests pin the exact
+    // block, this one checks the whole path through processes and JSON-RPC.
     wait_until("the fifth validator to join", || current_validators(addr).contains(&key));
 
     // The new validator follows the chain through its own node.
