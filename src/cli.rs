@@ -57,6 +57,23 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 200)]
         ticks: usize,
     },
+    /// Validators on loopback QUIC under load: block interval, time to finality, throughput,
+    /// and the gap a stopped validator causes.
+    Consensus {
+        #[arg(long, default_value_t = 4)]
+        validators: usize,
+        /// Transaction rates to run, one phase each (the first is the idle baseline).
+        #[arg(long, value_delimiter = ',', default_value = "5,1000,2000,5000")]
+        rates: Vec<u64>,
+        /// Seconds per phase.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 250)]
+        block_time_ms: u64,
+        /// Skip stopping a validator at the end.
+        #[arg(long)]
+        no_kill: bool,
+    },
     /// Sustained eth_sendRawTransaction over HTTP on loopback into sealed blocks.
     Rpc {
         #[arg(long, default_value_t = 20_000)]
@@ -256,6 +273,28 @@ async fn bench(command: BenchCommand) -> anyhow::Result<()> {
             println!("tick: idle {:.1} µs/tick; with a system touching {} accounts {:.1} µs/tick", report.idle_us, report.accounts, report.touching_us);
             for (system, us) in &report.systems_us {
                 println!("  {system}: {us:.1} µs per run");
+            }
+        }
+        BenchCommand::Consensus { validators, rates, seconds, block_time_ms, no_kill } => {
+            anyhow::ensure!(!rates.is_empty() && seconds > 0, "--rates and --seconds must be given");
+            let report = crate::consensus_bench::consensus(validators, &rates, seconds, block_time_ms, !no_kill).await?;
+            println!("consensus: {} validators on loopback QUIC, {} ms block time, {seconds} s per phase", report.validators, report.block_time_ms);
+            println!("  rate tx/s | committed  achieved tx/s | blocks  interval p50/p99 ms | finality p50/p99 ms");
+            for p in &report.phases {
+                println!(
+                    "  {:>9} | {:>9}  {:>12.0} | {:>6}  {:>8.0} / {:<8.0} | {:>6.0} / {:<6.0}",
+                    p.target_tps, p.committed, p.achieved_tps, p.blocks, p.interval_p50_ms, p.interval_p99_ms, p.finality_p50_ms, p.finality_p99_ms
+                );
+            }
+            match report.max_sustained_tps() {
+                Some(tps) => println!("  max sustained (>= 95% of target, interval <= 2x idle): {tps} tx/s"),
+                None => println!("  max sustained: none of the loaded rates kept up"),
+            }
+            if let Some(kill) = &report.kill {
+                println!(
+                    "  one validator stopped: next {} blocks interval p50 {:.0} ms, longest gap {:.0} ms (propose timeout {} ms)",
+                    kill.blocks, kill.interval_p50_ms, kill.max_gap_ms, kill.propose_timeout_ms
+                );
             }
         }
         BenchCommand::Rpc { txs, senders, concurrency, block_time_ms } => {

@@ -16,11 +16,13 @@
 //! - [`dev`]: the dev accounts and dev genesis.
 //! - [`metrics`]: Prometheus exporter and tick metrics.
 //! - [`testnet`]: local validator networks (`zgnode init --validators`, `zgnode testnet`).
+//! - [`consensus_bench`]: `zgnode bench consensus` (validators on loopback under load).
 //! - [`bench`]: the workloads behind `zgnode bench` and `cargo bench`.
 
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod consensus_bench;
 pub mod dev;
 pub mod metrics;
 pub mod net;
