@@ -387,6 +387,22 @@ async fn testnet(args: TestnetArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot start node{i}"))?;
         children.push(child);
     }
+    // Ready means every node answers JSON-RPC (opening a database and genesis takes a moment).
+    for (i, node) in layout.iter().enumerate() {
+        let addr: SocketAddr = node.rpc_url.trim_start_matches("http://").parse().context("node RPC address")?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while tokio::net::TcpStream::connect(addr).await.is_err() {
+            if let Ok(Some(status)) = children[i].try_wait() {
+                stop_children(&mut children).await;
+                bail!("node{i} exited during start ({status}); see {}", node.dir.join("node.log").display());
+            }
+            if std::time::Instant::now() > deadline {
+                stop_children(&mut children).await;
+                bail!("node{i} did not open {addr} within 60 s; see {}", node.dir.join("node.log").display());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
     println!("zgnode testnet: {} validators, chain id {} ({})", layout.len(), args.chain_id, args.out.display());
     for (i, node) in layout.iter().enumerate() {
         println!("  node{i}: JSON-RPC {}  p2p {}  log {}", node.rpc_url, node.peer.addr, node.dir.join("node.log").display());

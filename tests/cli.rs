@@ -15,7 +15,7 @@ fn zgnode(args: &[&str]) -> (i32, String, String) {
 
 #[test]
 fn help_and_version_work_on_every_command() {
-    for args in [vec!["--help"], vec!["dev", "--help"], vec!["run", "--help"], vec!["init", "--help"], vec!["version", "--help"]] {
+    for args in [vec!["--help"], vec!["dev", "--help"], vec!["run", "--help"], vec!["init", "--help"], vec!["testnet", "--help"], vec!["bench", "consensus", "--help"], vec!["version", "--help"]] {
         let (code, stdout, _) = zgnode(&args);
         assert_eq!(code, 0, "{args:?}");
         assert!(stdout.contains("Usage"), "{args:?}: {stdout}");
@@ -155,4 +155,93 @@ fn bench_arguments_are_checked() {
     let (code, stdout, stderr) = zgnode(&["bench", "execution", "--txs", "20", "--senders", "4", "--rounds", "1"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("ratio node / bare revm"), "{stdout}");
+}
+
+#[test]
+fn init_validators_writes_a_network_and_refuses_bad_shapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("net");
+    let out_arg = out.to_str().unwrap();
+    let (code, stdout, stderr) = zgnode(&["init", "--validators", "3", "--out", out_arg, "--rpc-port", "28545", "--p2p-port", "38300"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("zgnode testnet --nodes 3"), "{stdout}");
+    for i in 0..3 {
+        let config = zgnode::NodeConfig::load(&out.join(format!("node{i}/config.toml"))).expect("config loads");
+        assert_eq!(config.rpc.addr.port(), 28545 + i);
+        assert_eq!(config.network.listen.port(), 38300 + i);
+        assert_eq!(config.peers().len(), 2);
+    }
+    let (code, _, stderr) = zgnode(&["init", "--validators", "3", "--out", out_arg]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("--force"), "{stderr}");
+    let (code, _, stderr) = zgnode(&["init", "--validators", "0", "--out", dir.path().join("zero").to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("at least 1"), "{stderr}");
+    let (code, _, stderr) = zgnode(&["init", "--validators", "3", "--out", dir.path().join("x").to_str().unwrap(), "--rpc-port", "65535"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("do not fit"), "{stderr}");
+    let (code, _, stderr) = zgnode(&["init", "--validators", "2", "--out", dir.path().join("y").to_str().unwrap(), "--epoch-length", "0"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("epoch-length"), "{stderr}");
+}
+
+#[test]
+fn bad_network_settings_in_a_config_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    for (text, expected) in [
+        ("[network]\npeers = [\"nothex@127.0.0.1:1\"]\n", "network.peers"),
+        ("[network]\npeers = [\"00@127.0.0.1:1\"]\n", "network.peers"),
+        ("[network]\nlisten = \"nowhere\"\n", "invalid"),
+        ("[consensus]\ntimeout_propose_ms = 100\n", "timeout_propose_ms"),
+        ("[consensus]\ntimeout_prevote_ms = 0\n", "at least 1 ms"),
+    ] {
+        std::fs::write(&path, text).unwrap();
+        let (code, _, stderr) = zgnode(&["run", "--config", path.to_str().unwrap()]);
+        assert_eq!(code, 1, "{text}");
+        assert!(stderr.contains(expected), "{text}: {stderr}");
+    }
+}
+
+#[test]
+fn testnet_starts_every_node_and_stops_them_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tn");
+    // Ports picked free just before; the command places node i at base + i.
+    let rpc = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let p2p = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zgnode"))
+        .args(["testnet", "--nodes", "2", "--out", out.to_str().unwrap()])
+        .args(["--rpc-port", &rpc.to_string(), "--p2p-port", &p2p.to_string()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let mut urls = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(rest) = line.trim().strip_prefix("node").and_then(|l| l.split_once("JSON-RPC ")) {
+            urls.push(rest.1.split_whitespace().next().unwrap().to_string());
+        }
+        if line.starts_with("ready") {
+            break;
+        }
+    }
+    assert_eq!(urls.len(), 2, "{urls:?}");
+    for url in &urls {
+        let addr: std::net::SocketAddr = url.trim_start_matches("http://").parse().unwrap();
+        common::wait_for_block(addr, 2, std::time::Duration::from_secs(60));
+    }
+    // SAFETY: kill(2) on the child we spawned.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    for url in &urls {
+        let addr: std::net::SocketAddr = url.trim_start_matches("http://").parse().unwrap();
+        assert!(std::net::TcpStream::connect(addr).is_err(), "node at {url} still serving");
+    }
 }
