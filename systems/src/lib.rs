@@ -8,6 +8,9 @@
 //! ## Layout
 //! - [`chain`]: mempool admission and selection, block production with revm, state root, the
 //!   chain's ingest/persist/egress systems.
+//! - [`consensus`]: Malachite's Tendermint driven from the tick (engine, effects, WAL replay),
+//!   ordered blocks, block sync by certificate, double-sign evidence, the staking contract's
+//!   view of the validator set, rewards and slashing.
 //! - [`profile`]: per-system timing.
 //!
 //! One tick runs the sets in this order; Storage, Da and Compute touch disjoint data and run side
@@ -25,7 +28,7 @@ use bevy_ecs::schedule::ScheduleLabel;
 pub enum TickSet {
     /// Drain the network and RPC inboxes.
     Ingest,
-    /// Drive the BFT engine (a later issue; empty for the single-validator producer).
+    /// Drive the BFT engine (validator networks; empty for the dev chain's single producer).
     Consensus,
     /// Seal and execute blocks.
     Execute,
@@ -79,13 +82,19 @@ mod tests {
     /// depend on thread timing; the schedule must have none.
     #[test]
     fn the_tick_schedule_has_no_ambiguous_system_order() {
-        let mut world = World::new();
-        world.insert_resource(ChainSpec::dev(1, Default::default()));
-        let mut schedule = tick_schedule(&mut world, &[&chain::ChainPlugin as &dyn NodePlugin]);
-        schedule.set_build_settings(ScheduleBuildSettings {
-            ambiguity_detection: LogLevel::Error,
-            ..Default::default()
-        });
-        schedule.initialize(&mut world).expect("no ambiguities");
+        for with_consensus in [false, true] {
+            let mut world = World::new();
+            world.insert_resource(ChainSpec::dev(1, Default::default()));
+            let mut schedule = if with_consensus {
+                tick_schedule(&mut world, &[&chain::ChainPlugin as &dyn NodePlugin, &consensus::ConsensusPlugin])
+            } else {
+                tick_schedule(&mut world, &[&chain::ChainPlugin as &dyn NodePlugin])
+            };
+            schedule.set_build_settings(ScheduleBuildSettings {
+                ambiguity_detection: LogLevel::Error,
+                ..Default::default()
+            });
+            schedule.initialize(&mut world).expect("no ambiguities");
+        }
     }
 }

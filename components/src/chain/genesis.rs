@@ -254,6 +254,19 @@ mod tests {
         assert_eq!(genesis.validate(), Err(GenesisError::AllocationOverdrawn("ecosystem".into())));
     }
 
+    #[test]
+    fn consensus_parameters_are_checked() {
+        let mut genesis = Genesis::zero_gravity(1);
+        genesis.consensus = Some(ConsensusGenesis { epoch_length: 0, block_reward: U256::ZERO, reward_allocation: "community".into() });
+        assert!(matches!(genesis.validate(), Err(GenesisError::Consensus(_))));
+        genesis.consensus = Some(ConsensusGenesis { epoch_length: 10, block_reward: U256::ZERO, reward_allocation: "nobody".into() });
+        assert!(matches!(genesis.validate(), Err(GenesisError::Consensus(_))));
+        genesis.consensus = Some(ConsensusGenesis { epoch_length: 10, block_reward: U256::from(1), reward_allocation: "community".into() });
+        genesis.validate().unwrap();
+        assert_eq!(genesis.reward_source(), Some(Genesis::allocation_address("community")));
+        assert_eq!(Genesis::from_json(&genesis.to_json()).unwrap(), genesis);
+    }
+
     proptest! {
         #[test]
         fn grants_never_change_total_supply(grants in prop::collection::vec((any::<[u8; 20]>(), 0u64..10_000_000, 0usize..5), 0..20)) {
