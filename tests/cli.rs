@@ -207,9 +207,19 @@ fn bad_network_settings_in_a_config_are_clear_errors() {
 fn testnet_starts_every_node_and_stops_them_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("tn");
-    // Ports picked free just before; the command places node i at base + i.
-    let rpc = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let p2p = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    // The command places node i at base + i: find bases whose next port is free too.
+    let pair_free = |base: u16| {
+        base < u16::MAX
+            && std::net::TcpListener::bind(("127.0.0.1", base + 1)).is_ok()
+            && std::net::UdpSocket::bind(("127.0.0.1", base + 1)).is_ok()
+    };
+    let pick = || loop {
+        let base = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        if std::net::UdpSocket::bind(("127.0.0.1", base)).is_ok() && pair_free(base) {
+            return base;
+        }
+    };
+    let (rpc, p2p) = (pick(), pick());
     let mut child = Command::new(env!("CARGO_BIN_EXE_zgnode"))
         .args(["testnet", "--nodes", "2", "--out", out.to_str().unwrap()])
         .args(["--rpc-port", &rpc.to_string(), "--p2p-port", &p2p.to_string()])
