@@ -35,6 +35,10 @@ pub struct ConsensusEngine(pub Engine);
 pub const MAX_EVENTS_PER_TICK: usize = 20_000;
 /// Most blocks asked for in one sync request.
 pub const SYNC_BATCH: u64 = 32;
+/// Bodies kept per height and round (an honest proposer sends one; a faulty one a few).
+pub const MAX_BODIES_PER_ROUND: usize = 2;
+/// How far beyond the current round a body may be (Malachite's own look-ahead is 10).
+pub const MAX_ROUNDS_AHEAD: i64 = 10;
 /// Most transactions in one gossip message.
 pub const GOSSIP_BATCH: usize = 2_000;
 
@@ -123,7 +127,9 @@ fn handle_event(world: &mut World, engine: &mut Engine, event: NetEvent) {
             let head = world.resource::<ChainHead>().number();
             {
                 let mut sync = world.resource_mut::<SyncProgress>();
-                for decided in blocks.into_iter().filter(|d| d.block.height > head).take(SYNC_BATCH as usize * 2) {
+                // Only the range this node asks for: a peer cannot park far-future blocks here.
+                let window = head + 1..=head + 2 * SYNC_BATCH;
+                for decided in blocks.into_iter().filter(|d| window.contains(&d.block.height)).take(SYNC_BATCH as usize * 2) {
                     sync.buffered.insert(decided.block.height, decided);
                 }
             }
@@ -144,6 +150,19 @@ fn offer_block(world: &mut World, engine: &mut Engine, block: OrderedBlock) {
     let now = world.resource::<TickClock>().now_ms;
     let chain_id = engine.chain_id;
     let set = world.resource::<ValidatorSet>().clone();
+    // Only the proposer of the round a body names may have built it; anything else is noise a
+    // peer could use to crowd out real proposals.
+    let expected = set.proposer(Height(block.height), Round::new(block.round)).address;
+    let round_ahead = (block.round as i64) > engine.round().as_i64().max(0) + MAX_ROUNDS_AHEAD;
+    if block.proposer() != expected || round_ahead {
+        tracing::debug!(height = block.height, round = block.round, "ignoring a body from someone not proposing that round");
+        return;
+    }
+    if world.resource::<ReceivedBlocks>().0.values().filter(|b| (b.height, b.round) == (block.height, block.round)).count()
+        >= MAX_BODIES_PER_ROUND
+    {
+        return;
+    }
     let check = blocks::check_block(world, &block, &set, chain_id, now);
     let hash = block.hash();
     let validity = match check {

@@ -459,3 +459,38 @@ fn a_new_validator_stakes_joins_at_the_epoch_and_leaves_after_undelegating() {
     assert!(net.run_until(6_000, |n| (0..5).all(|i| n.set_size(i) == 4)), "leaves at the next boundary");
     net.assert_no_fork();
 }
+
+#[test]
+fn bodies_from_anyone_but_the_rounds_proposer_are_not_kept() {
+    let mut net = Net::new(4);
+    assert!(net.run_until(2_000, |n| n.head(0) >= 2));
+    let head = net.nodes[0].world.resource::<ChainHead>().clone();
+    let set = net.nodes[0].world.resource::<ValidatorSet>().clone();
+    let height = head.number() + 1;
+    let rightful = set.proposer(zg_components::consensus::Height(height), malachite_types::Round::new(0)).address;
+    let impostor = set.validators().iter().find(|v| v.address != rightful).unwrap().address;
+    let flood: Vec<_> = (0..50u64)
+        .map(|i| zg_components::consensus::OrderedBlock {
+            height,
+            round: (i % 3) as u32,
+            timestamp_ms: head.header.timestamp * 1000 + i,
+            proposer: if i % 3 == 0 { impostor.0.0 .0 } else { set.proposer(zg_components::consensus::Height(height), malachite_types::Round::new((i % 3) as u32)).address.0.0 .0 },
+            parent_hash: head.hash.0,
+            transactions: vec![],
+            evidence: vec![],
+        })
+        .collect();
+    let from = net.public(1);
+    // Stop everyone else so node 0 stays at this height while it reads the flood.
+    for i in 1..4 {
+        net.nodes[i].up = false;
+    }
+    for block in &flood {
+        net.nodes[0].inbox.send(NetEvent { from, message: NetMessage::Block(block.clone()) }).unwrap();
+    }
+    net.step();
+    let kept = net.nodes[0].world.resource::<zg_components::consensus::ReceivedBlocks>();
+    let at_height: Vec<_> = kept.0.values().filter(|b| b.height == height).collect();
+    assert!(at_height.iter().all(|b| b.proposer != impostor.0.0 .0 || b.round != 0), "impostor body kept");
+    assert!(at_height.len() <= 2 * super::driver::MAX_BODIES_PER_ROUND + 1, "{} bodies kept", at_height.len());
+}
