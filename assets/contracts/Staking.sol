@@ -16,6 +16,11 @@ pragma solidity ^0.8.28;
 contract Staking {
     /// The chain itself: block execution calls `slash` from here with evidence it verified.
     address public constant SYSTEM = 0xffffFFFfFFffffffffffffffFfFFFfffFFFfFFfE;
+    /// The chain's ed25519 verification precompile: key (32) ‖ signature (64) ‖ message -> word 1/0.
+    address public constant ED25519_VERIFY = 0x000000000000000000000000000000000000ed25;
+    /// Length of a vote's sign bytes: "ZGV1" ‖ chain id (8) ‖ height (8) ‖ round (4) ‖ type (1) ‖
+    /// has value (1) ‖ value (32) ‖ validator consensus address (20).
+    uint256 public constant VOTE_BYTES = 78;
 
     uint256 public immutable minSelfStake;
     uint256 public immutable unbondingBlocks;
@@ -37,6 +42,8 @@ contract Staking {
     address[] public operators;
     mapping(address => Validator) public validators;
     mapping(bytes32 => address) public operatorOfKey;
+    /// consensus address (last 20 bytes of keccak256(key)) => operator
+    mapping(address => address) public operatorOfConsensusAddress;
     /// operator => delegator => shares
     mapping(address => mapping(address => uint256)) public shares;
     mapping(address => Unbonding[]) internal unbondings;
@@ -155,14 +162,45 @@ contract Staking {
     function slash(bytes32 consensusKey) external {
         require(msg.sender == SYSTEM, "only the chain may slash");
         address operator = operatorOfKey[consensusKey];
-        if (operator == address(0)) return;
+        if (operator == address(0) || validators[operator].jailed) return;
+        _slash(operator);
+    }
+
+    /// Anyone may prove a double sign: two votes (their sign bytes) by one validator for the same
+    /// height, round and step with different values, each with a valid ed25519 signature.
+    function submitDoubleSign(bytes calldata voteA, bytes calldata sigA, bytes calldata voteB, bytes calldata sigB)
+        external
+    {
+        require(voteA.length == VOTE_BYTES && voteB.length == VOTE_BYTES, "a vote is 78 bytes");
+        require(sigA.length == 64 && sigB.length == 64, "a signature is 64 bytes");
+        require(bytes4(voteA[0:4]) == "ZGV1" && bytes4(voteB[0:4]) == "ZGV1", "not a vote");
+        require(
+            uint64(bytes8(voteA[4:12])) == block.chainid && uint64(bytes8(voteB[4:12])) == block.chainid,
+            "a vote for another chain"
+        );
+        require(keccak256(voteA[12:25]) == keccak256(voteB[12:25]), "not the same height, round and step");
+        require(bytes20(voteA[58:78]) == bytes20(voteB[58:78]), "not the same validator");
+        require(keccak256(voteA[25:58]) != keccak256(voteB[25:58]), "the votes agree");
+        address operator = operatorOfConsensusAddress[address(bytes20(voteA[58:78]))];
+        require(operator != address(0), "unknown validator");
         Validator storage v = validators[operator];
-        if (v.jailed) return;
+        require(!v.jailed, "already jailed");
+        require(_verify(v.consensusKey, sigA, voteA) && _verify(v.consensusKey, sigB, voteB), "bad signature");
+        _slash(operator);
+    }
+
+    function _verify(bytes32 key, bytes calldata signature, bytes calldata message) internal view returns (bool) {
+        (bool ok, bytes memory out) = ED25519_VERIFY.staticcall(abi.encodePacked(key, signature, message));
+        return ok && out.length == 32 && abi.decode(out, (uint256)) == 1;
+    }
+
+    function _slash(address operator) internal {
+        Validator storage v = validators[operator];
         uint256 cut = v.totalStake * slashPercent / 100;
         v.totalStake -= cut;
         v.jailed = true;
         slashedTotal += cut;
-        emit Slashed(operator, consensusKey, cut);
+        emit Slashed(operator, v.consensusKey, cut);
     }
 
     function stakeOf(address operator, address delegator) public view returns (uint256) {
@@ -218,6 +256,7 @@ contract Staking {
         require(operatorOfKey[consensusKey] == address(0), "consensus key in use");
         validators[operator] = Validator(consensusKey, 0, 0, false, true);
         operatorOfKey[consensusKey] = operator;
+        operatorOfConsensusAddress[address(uint160(uint256(keccak256(abi.encodePacked(consensusKey)))))] = operator;
         operators.push(operator);
         _addStake(operator, operator, stake);
         emit ValidatorCreated(operator, consensusKey, stake);

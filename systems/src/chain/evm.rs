@@ -61,12 +61,11 @@ pub fn block_env_of(header: &Header) -> BlockEnv {
     )
 }
 
+/// An EVM over `db` with the chain's precompiles (Prague's plus ed25519 verification).
 pub fn build_evm<DB: DatabaseRef>(db: DB, cfg: CfgEnv, block: BlockEnv) -> ChainEvm<DB> {
-    Context::mainnet()
-        .with_ref_db(db)
-        .with_cfg(cfg)
-        .with_block(block)
-        .build_mainnet()
+    let mut evm = Context::mainnet().with_ref_db(db).with_cfg(cfg).with_block(block).build_mainnet();
+    evm.precompiles = revm::handler::EthPrecompiles { precompiles: super::precompile::chain_precompiles(), spec: SPEC };
+    evm
 }
 
 /// The revm transaction for a signed envelope whose sender is known.

@@ -4,6 +4,7 @@ pub mod evm;
 pub mod genesis;
 pub mod io;
 pub mod mempool;
+pub mod precompile;
 pub mod producer;
 pub mod state;
 #[cfg(test)]

@@ -31,6 +31,7 @@ sol! {
         function currentValidators() external view returns (address[] memory ops, bytes32[] memory keys, uint256[] memory stakes);
         function closeEpoch() external;
         function slash(bytes32 consensusKey) external;
+        function submitDoubleSign(bytes calldata voteA, bytes calldata sigA, bytes calldata voteB, bytes calldata sigB) external;
         function createValidator(bytes32 consensusKey) external payable;
         function delegate(address operator) external payable;
         function undelegate(address operator, uint256 amount) external;
@@ -178,6 +179,19 @@ pub fn slash_call(key: &[u8; 32]) -> (Address, Address, Bytes) {
     (SYSTEM_ADDRESS, STAKING_ADDRESS, IStaking::slashCall { consensusKey: B256::from(*key) }.abi_encode().into())
 }
 
+/// Calldata proving a double sign to the contract (`submitDoubleSign`), for anyone to send.
+pub fn double_sign_calldata(evidence: &zg_components::consensus::DoubleSignEvidence, chain_id: u64) -> Bytes {
+    let bytes = |vote: &zg_components::consensus::WireVote| Bytes::copy_from_slice(&vote.to_signed().message.sign_bytes(chain_id));
+    IStaking::submitDoubleSignCall {
+        voteA: bytes(&evidence.first),
+        sigA: Bytes::copy_from_slice(&evidence.first.signature),
+        voteB: bytes(&evidence.second),
+        sigB: Bytes::copy_from_slice(&evidence.second.signature),
+    }
+    .abi_encode()
+    .into()
+}
+
 /// The system call that ends an epoch.
 pub fn close_epoch_call() -> (Address, Address, Bytes) {
     (SYSTEM_ADDRESS, STAKING_ADDRESS, IStaking::closeEpochCall {}.abi_encode().into())
@@ -231,5 +245,45 @@ mod tests {
         };
         crate::chain::producer::execute_block(&mut world, context, vec![]);
         assert!(!validator_status(&world, Address::repeat_byte(1)).unwrap().1);
+
+        // Anyone may prove a double sign with the votes and signatures; the precompile checks them.
+        let vote = |key: &malachite_ed25519::PrivateKey, value: u8| {
+            let vote = zg_components::consensus::Vote {
+                height: zg_components::consensus::Height(9),
+                round: malachite_types::Round::new(2),
+                value: malachite_types::NilOrVal::Val(B256::repeat_byte(value)),
+                vote_type: malachite_types::VoteType::Precommit,
+                validator: zg_components::consensus::ValidatorAddress::from_public_key(&key.public_key()),
+            };
+            let signature = key.sign(&vote.sign_bytes(CHAIN_ID));
+            zg_components::consensus::WireVote::from_signed(&malachite_types::SignedMessage::new(vote, signature)).unwrap()
+        };
+        let evidence = |first, second| zg_components::consensus::DoubleSignEvidence { first, second };
+        let reporter = signer(0);
+        let mut nonce = 0;
+        let mut submit = |world: &mut World, calldata: Bytes| {
+            let tx = call_with_value(&reporter, STAKING_ADDRESS, calldata, U256::ZERO, nonce);
+            nonce += 1;
+            let tx = crate::chain::producer::Candidate {
+                pooled: None,
+                tx: zg_components::chain::PooledTx::new(tx, reporter.address(), 0),
+            };
+            let context = crate::chain::producer::BlockContext { timestamp_s: 3, coinbase: COINBASE, ..Default::default() };
+            crate::chain::producer::execute_block(world, context, vec![tx]).receipts[0].success
+        };
+        let agreeing = evidence(vote(&keys[0], 1), vote(&keys[0], 1));
+        assert!(!submit(&mut world, double_sign_calldata(&agreeing, CHAIN_ID)), "agreeing votes prove nothing");
+        let mut forged = evidence(vote(&keys[0], 1), vote(&keys[0], 2));
+        forged.second.signature[5] ^= 1;
+        assert!(!submit(&mut world, double_sign_calldata(&forged, CHAIN_ID)), "a bad signature proves nothing");
+        let mixed = evidence(vote(&keys[0], 1), vote(&keys[1], 2));
+        assert!(!submit(&mut world, double_sign_calldata(&mixed, CHAIN_ID)), "two validators' votes prove nothing");
+        assert!(!validator_status(&world, Address::repeat_byte(1)).unwrap().1);
+        let proof = evidence(vote(&keys[0], 1), vote(&keys[0], 2));
+        assert!(submit(&mut world, double_sign_calldata(&proof, CHAIN_ID)), "a real double sign");
+        let (stake, jailed) = validator_status(&world, Address::repeat_byte(1)).unwrap();
+        assert!(jailed);
+        assert_eq!(stake, one * U256::from(90));
+        assert!(!submit(&mut world, double_sign_calldata(&proof, CHAIN_ID)), "slashed once only");
     }
 }
