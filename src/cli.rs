@@ -111,6 +111,9 @@ pub struct Overrides {
     /// Serve Prometheus metrics on this address.
     #[arg(long)]
     pub metrics_addr: Option<SocketAddr>,
+    /// Serve the storage JSON-RPC (zgs_*) on this address.
+    #[arg(long)]
+    pub storage_addr: Option<SocketAddr>,
 }
 
 impl Overrides {
@@ -134,6 +137,10 @@ impl Overrides {
         if let Some(addr) = self.metrics_addr {
             config.metrics.enabled = true;
             config.metrics.addr = addr;
+        }
+        if let Some(addr) = self.storage_addr {
+            config.storage.enabled = true;
+            config.storage.addr = addr;
         }
     }
 }
@@ -225,6 +232,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dev(args) => {
             let mut config = NodeConfig::default();
             config.node.data_dir = PathBuf::from("zgnode-data/dev");
+            // The dev chain is also a storage node, on 0G's default port.
+            config.storage.enabled = true;
             args.overrides.apply(&mut config);
             config.validate()?;
             let genesis = dev_genesis(args.chain_id);
@@ -503,6 +512,9 @@ fn print_banner(config: &NodeConfig, genesis: &Genesis, node: &RunningNode, dev:
     println!("JSON-RPC (WS):   {}", node.ws_url());
     if config.metrics.enabled {
         println!("Metrics:         http://{}/metrics", config.metrics.addr);
+    }
+    if let Some(addr) = node.storage_addr {
+        println!("Storage RPC:     http://{addr}  (Flow {}, market {})", zg_systems::storage::flow::FLOW_ADDRESS, zg_systems::storage::flow::MARKET_ADDRESS);
     }
     if config.node.ephemeral {
         println!("Data:            in memory (--ephemeral)");

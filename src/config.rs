@@ -17,6 +17,29 @@ pub struct NodeConfig {
     pub txpool: TxPoolSection,
     pub network: NetworkSection,
     pub consensus: ConsensusSection,
+    pub storage: StorageSection,
+}
+
+/// The storage node role: 0G's storage JSON-RPC (needs the Flow contract in the genesis).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageSection {
+    pub enabled: bool,
+    pub addr: SocketAddr,
+    /// Largest request (and response): an upload call carries whole 256 KiB segments.
+    pub max_request_bytes: u32,
+    pub max_connections: u32,
+}
+
+impl Default for StorageSection {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            addr: "127.0.0.1:5678".parse().expect("valid literal"),
+            max_request_bytes: 64 * 1024 * 1024,
+            max_connections: 1_000,
+        }
+    }
 }
 
 /// The validator network (used when the genesis has a staking contract and consensus params).
@@ -295,6 +318,14 @@ listen = "127.0.0.1:30300"
 peers = []
 # The node's ed25519 identity; created on first start. Default: <data_dir>/node_key.
 # key_file = "data/node_key"
+
+[storage]
+# Serve 0G's storage JSON-RPC (zgs_*) for files published on the Flow contract.
+enabled = false
+addr = "127.0.0.1:5678"
+# Largest request and response in bytes (an upload call carries whole 256 KiB segments).
+max_request_bytes = 67108864
+max_connections = 1000
 
 [consensus]
 # Round 0 step timeouts; each later round adds half as much again. timeout_propose_ms must

@@ -62,13 +62,15 @@ pub fn sign_eip1559(
     tx.into_signed(signature).into()
 }
 
-/// The 0G distribution with the dev accounts funded out of the ecosystem allocation.
+/// The 0G distribution with the dev accounts funded out of the ecosystem allocation, and the
+/// storage contracts (Flow, FixedPrice market) in place.
 pub fn dev_genesis(chain_id: u64) -> Genesis {
     let mut genesis = Genesis::zero_gravity(chain_id);
     genesis.grants = dev_accounts()
         .into_iter()
         .map(|account| GrantEntry { address: account.address, tokens: DEV_ACCOUNT_TOKENS, from: "ecosystem".into() })
         .collect();
+    genesis.accounts.extend(crate::zgs::storage_contracts());
     genesis
 }
 

@@ -15,6 +15,8 @@
 //! - [`rpc`]: Ethereum JSON-RPC (HTTP + WebSocket) with geth's error shapes.
 //! - [`dev`]: the dev accounts and dev genesis.
 //! - [`metrics`]: Prometheus exporter and tick metrics.
+//! - [`zgs`]: the storage node role: 0G's storage JSON-RPC over published files and uploaded
+//!   segments.
 //! - [`testnet`]: local validator networks (`zgnode init --validators`, `zgnode testnet`).
 //! - [`consensus_bench`]: `zgnode bench consensus` (validators on loopback under load).
 //! - [`bench`]: the workloads behind `zgnode bench` and `cargo bench`.
@@ -30,6 +32,7 @@ pub mod node;
 pub mod rpc;
 pub mod store;
 pub mod testnet;
+pub mod zgs;
 
 pub use config::NodeConfig;
 pub use node::{Node, RunningNode};

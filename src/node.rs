@@ -21,6 +21,7 @@ use zg_systems::chain::{ChainPlugin, genesis};
 use zg_systems::consensus::driver::{ConsensusEngine, NetSinkHandle};
 use zg_systems::consensus::engine::Engine;
 use zg_systems::consensus::{ConsensusPlugin, staking};
+use zg_systems::storage::{FileStoreHandle, StoragePlugin, flow};
 use zg_systems::{NodePlugin, tick_schedule};
 
 use crate::config::NodeConfig;
@@ -99,11 +100,15 @@ impl Node {
     ) -> Result<(Self, Option<crossbeam_channel::Sender<NetEvent>>), NodeError> {
         let mut world = World::new();
         world.insert_resource(spec);
-        let schedule = if consensus.is_some() {
-            tick_schedule(&mut world, &[&ChainPlugin as &dyn NodePlugin, &ConsensusPlugin])
-        } else {
-            tick_schedule(&mut world, &[&ChainPlugin as &dyn NodePlugin])
-        };
+        let mut plugins: Vec<&dyn NodePlugin> = vec![&ChainPlugin];
+        if consensus.is_some() {
+            plugins.push(&ConsensusPlugin);
+        }
+        let storage = genesis.accounts.contains_key(&flow::FLOW_ADDRESS);
+        if storage {
+            plugins.push(&StoragePlugin);
+        }
+        let schedule = tick_schedule(&mut world, &plugins);
         // Bounded, so a flood of requests is refused at the door instead of growing memory.
         let (requests, inbox) = crossbeam_channel::bounded(INBOX_CAPACITY);
         world.insert_resource(Inbox(inbox));
@@ -141,6 +146,10 @@ impl Node {
             Some(setup) => Some(install_consensus(&mut world, genesis, &store, setup)?),
             None => None,
         };
+        if storage {
+            world.insert_resource(FileStoreHandle(Arc::new(store.clone())));
+            restore_files(&mut world, &store)?;
+        }
         Ok((Self { world, schedule, requests, store }, events))
     }
 
@@ -187,6 +196,28 @@ impl Node {
         let head = self.world.resource::<ChainHead>();
         (head.header.clone(), head.hash)
     }
+}
+
+/// Loads the published files into the world, and reads the `Submit` events of blocks persisted
+/// after the files were last recorded (a crash between the two writes loses nothing).
+fn restore_files(world: &mut World, store: &ChainStore) -> Result<(), NodeError> {
+    let head = world.resource::<ChainHead>().number();
+    let indexed = store.storage_indexed()?;
+    let snapshot = store.reader().snapshot()?;
+    let mut late = Vec::new();
+    for number in indexed.map(|n| n + 1).unwrap_or(0)..=head {
+        for receipt in snapshot.block_receipts(number)? {
+            late.extend(receipt.logs.iter().filter_map(|log| flow::decode_submit(log, number)));
+        }
+    }
+    store.write_files(&late, head)?;
+    let files = store.files()?;
+    for record in files {
+        let held = store.segment_count(record.tx_seq)?;
+        let finalized = held >= record.data_segments();
+        zg_systems::storage::track_file(world, record, held, finalized);
+    }
+    Ok(())
 }
 
 /// Adds the validator set, engine and network inbox to a world whose chain is open.
@@ -265,6 +296,9 @@ pub struct RunningNode {
     rpc: jsonrpsee::server::ServerHandle,
     events: broadcast::Sender<NodeEvent>,
     network: Option<crate::net::NetHandle>,
+    /// The storage JSON-RPC address, when the storage role is on.
+    pub storage_addr: Option<SocketAddr>,
+    storage_rpc: Option<jsonrpsee::server::ServerHandle>,
 }
 
 impl RunningNode {
@@ -312,6 +346,17 @@ impl RunningNode {
         let (events, _) = broadcast::channel(1024);
         node.set_event_sink(Arc::new(BroadcastSink(events.clone())));
 
+        let (storage_addr, storage_rpc) = if config.storage.enabled && genesis.accounts.contains_key(&flow::FLOW_ADDRESS) {
+            let (sender, inbox) = crossbeam_channel::bounded(INBOX_CAPACITY);
+            node.world_mut().insert_resource(zg_components::storage::StorageInbox(inbox));
+            let context = crate::zgs::StorageContext { chain_id, store: node.store().clone(), events: sender };
+            let (addr, handle) = crate::zgs::start(&config.storage, context)
+                .await
+                .map_err(|message| NodeError::Rpc { addr: config.storage.addr, message })?;
+            (Some(addr), Some(handle))
+        } else {
+            (None, None)
+        };
         let context = RpcContext::new(config, chain_id, node.store().reader(), node.requests(), events.clone());
         let (rpc_addr, rpc) = rpc::start(&config.rpc, context)
             .await
@@ -324,7 +369,7 @@ impl RunningNode {
             .name("zgnode-tick".into())
             .spawn(move || drive(node, tick, driver_stop))
             .map_err(|e| NodeError::Fault(format!("cannot start the tick thread: {e}")))?;
-        Ok(Self { rpc_addr, chain_id, stop, driver: Some(driver), rpc, events, network })
+        Ok(Self { rpc_addr, chain_id, stop, driver: Some(driver), rpc, events, network, storage_addr, storage_rpc })
     }
 
     /// The validator network, on a chain with consensus.
@@ -360,6 +405,10 @@ impl RunningNode {
         if let Some(network) = &self.network {
             network.close();
         }
+        if let Some(storage) = &self.storage_rpc {
+            let _ = storage.stop();
+            storage.clone().stopped().await;
+        }
         let _ = self.rpc.stop();
         self.rpc.clone().stopped().await;
         match self.driver.take() {
@@ -383,6 +432,9 @@ impl RunningNode {
 impl Drop for RunningNode {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        if let Some(storage) = &self.storage_rpc {
+            let _ = storage.stop();
+        }
         if let Some(network) = &self.network {
             network.close();
         }

@@ -7,6 +7,7 @@
 
 mod reader;
 mod restore;
+mod files;
 mod tables;
 
 pub use reader::{ChainReader, SnapshotDbError, StateSnapshot, TxRecord};
@@ -82,6 +83,9 @@ impl ChainStore {
         txn.open_table(CODE)?;
         txn.open_table(DECIDED)?;
         txn.open_table(CONSENSUS_WAL)?;
+        txn.open_table(STORAGE_FILES)?;
+        txn.open_table(STORAGE_SEGMENTS)?;
+        txn.open_table(STORAGE_PROOFS)?;
         txn.commit()?;
         Ok(Self { db: Arc::new(db) })
     }

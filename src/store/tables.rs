@@ -33,6 +33,15 @@ pub const DECIDED: TableDefinition<u64, &[u8]> = TableDefinition::new("decided")
 /// heights not yet committed.
 pub const CONSENSUS_WAL: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("consensus_wal");
 
+/// tx seq -> borsh [`zg_components::storage::FileRecord`]: files published on the Flow contract.
+pub const STORAGE_FILES: TableDefinition<u64, &[u8]> = TableDefinition::new("storage_files");
+/// (tx seq, segment index) -> segment bytes as uploaded (the last chunk zero-padded).
+pub const STORAGE_SEGMENTS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("storage_segments");
+/// (tx seq, segment index) -> borsh (lemma, path): the proof the segment was uploaded with.
+pub const STORAGE_PROOFS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("storage_proofs");
+/// The last block whose Submit events are in `storage_files`.
+pub const STORAGE_INDEXED_KEY: &str = "storage_indexed";
+
 pub fn storage_key(address: &Address, slot: &U256) -> [u8; 52] {
     let mut key = [0u8; 52];
     key[..20].copy_from_slice(address.as_slice());

@@ -12,6 +12,7 @@
 //!   ordered blocks, block sync by certificate, double-sign evidence, the staking contract's
 //!   view of the validator set, rewards and slashing.
 //! - [`profile`]: per-system timing.
+//! - [`storage`]: the Flow contract's `Submit` events as file entities, persisted for storage nodes.
 //!
 //! One tick runs the sets in this order; Storage, Da and Compute touch disjoint data and run side
 //! by side on the multi-threaded executor.
@@ -19,6 +20,7 @@
 pub mod chain;
 pub mod consensus;
 pub mod profile;
+pub mod storage;
 
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::ScheduleLabel;
@@ -86,9 +88,12 @@ mod tests {
             let mut world = World::new();
             world.insert_resource(ChainSpec::dev(1, Default::default()));
             let mut schedule = if with_consensus {
-                tick_schedule(&mut world, &[&chain::ChainPlugin as &dyn NodePlugin, &consensus::ConsensusPlugin])
+                tick_schedule(
+                    &mut world,
+                    &[&chain::ChainPlugin as &dyn NodePlugin, &consensus::ConsensusPlugin, &storage::StoragePlugin],
+                )
             } else {
-                tick_schedule(&mut world, &[&chain::ChainPlugin as &dyn NodePlugin])
+                tick_schedule(&mut world, &[&chain::ChainPlugin as &dyn NodePlugin, &storage::StoragePlugin])
             };
             schedule.set_build_settings(ScheduleBuildSettings {
                 ambiguity_detection: LogLevel::Error,

@@ -1,6 +1,8 @@
 //! 0G-compatible storage data: the file commitment (chunks, segments, Merkle roots, submissions,
-//! proofs).
+//! proofs) and the files published on the Flow contract.
 
+pub mod file;
 pub mod merkle;
 
+pub use file::{FileIndex, FileRecord, NewFiles, StorageEvent, StorageInbox, StoredFile};
 pub use merkle::{FileCommitment, MerkleTree, Proof, ProofError, Submission};

@@ -66,3 +66,39 @@ pub fn genesis_header(genesis: &Genesis, state_root: B256) -> Header {
         ..Default::default()
     }
 }
+
+/// Runs `init_code` (creation code with its constructor arguments) in a scratch EVM with `value`
+/// attached and returns the account genesis should hold for the contract: its runtime code and
+/// storage. The contract may then sit at any address, as long as its constructor did not store
+/// its own address. Its balance is granted separately (from an allocation), so supply holds.
+pub fn deploy_contract(init_code: &[u8], value: U256) -> Result<zg_components::chain::GenesisAccount, String> {
+    use revm::database::{CacheDB, EmptyDB};
+    use revm::{ExecuteCommitEvm, MainBuilder, MainContext};
+    let deployer = alloy_primitives::Address::repeat_byte(0xde);
+    let mut db = CacheDB::new(EmptyDB::default());
+    db.insert_account_info(deployer, revm::state::AccountInfo { balance: value, ..Default::default() });
+    let mut evm = revm::Context::mainnet().with_db(db).with_cfg(super::evm::cfg_env(1)).build_mainnet();
+    let result = evm
+        .transact_commit(revm::context::TxEnv {
+            caller: deployer,
+            kind: alloy_primitives::TxKind::Create,
+            data: init_code.to_vec().into(),
+            value,
+            gas_limit: 30_000_000,
+            gas_price: 0,
+            chain_id: Some(1),
+            ..Default::default()
+        })
+        .map_err(|e| e.to_string())?;
+    let created = match result {
+        revm::context::result::ExecutionResult::Success { output, .. } => {
+            output.address().copied().ok_or_else(|| "the constructor created nothing".to_string())?
+        }
+        other => return Err(format!("the constructor failed: {other:?}")),
+    };
+    let db = &evm.ctx.journaled_state.database;
+    let account = db.cache.accounts.get(&created).ok_or_else(|| "no account after deployment".to_string())?;
+    let code = account.info.code.as_ref().map(|c| c.original_bytes()).unwrap_or_default();
+    let storage = account.storage.iter().filter(|(_, v)| !v.is_zero()).map(|(k, v)| (*k, *v)).collect();
+    Ok(zg_components::chain::GenesisAccount { code: Some(code), storage })
+}

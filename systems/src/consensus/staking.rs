@@ -6,10 +6,8 @@ use alloy_primitives::{Address, B256, Bytes, U256, address};
 use alloy_sol_types::{SolCall, sol};
 use bevy_ecs::prelude::*;
 use malachite_ed25519::PublicKey;
-use revm::database::{CacheDB, EmptyDB};
-use revm::{ExecuteCommitEvm, ExecuteEvm, MainBuilder, MainContext};
+use revm::ExecuteEvm;
 use revm::context::TxEnv;
-use revm::state::AccountInfo as RevmAccountInfo;
 
 use zg_components::chain::{ChainHead, ChainSpec, GenesisAccount};
 use zg_components::consensus::{Validator, ValidatorSet, ValidatorSetError, voting_power_of};
@@ -85,34 +83,7 @@ pub fn genesis_account(
     let mut init = creation_code.to_vec();
     init.extend_from_slice(&args);
     let value: U256 = validators.iter().map(|v| v.stake).sum();
-
-    let deployer = Address::repeat_byte(0xde);
-    let mut db = CacheDB::new(EmptyDB::default());
-    db.insert_account_info(deployer, RevmAccountInfo { balance: value, ..Default::default() });
-    let mut evm = revm::Context::mainnet().with_db(db).with_cfg(evm::cfg_env(1)).build_mainnet();
-    let result = evm
-        .transact_commit(TxEnv {
-            caller: deployer,
-            kind: alloy_primitives::TxKind::Create,
-            data: init.into(),
-            value,
-            gas_limit: 30_000_000,
-            gas_price: 0,
-            chain_id: Some(1),
-            ..Default::default()
-        })
-        .map_err(|e| StakingError::Deploy(e.to_string()))?;
-    let created = match result {
-        revm::context::result::ExecutionResult::Success { output, .. } => {
-            output.address().copied().ok_or_else(|| StakingError::Deploy("no address".into()))?
-        }
-        other => return Err(StakingError::Deploy(format!("{other:?}"))),
-    };
-    let db = &evm.ctx.journaled_state.database;
-    let account = db.cache.accounts.get(&created).ok_or_else(|| StakingError::Deploy("no account".into()))?;
-    let code = account.info.code.as_ref().map(|c| c.original_bytes()).unwrap_or_default();
-    let storage = account.storage.iter().filter(|(_, v)| !v.is_zero()).map(|(k, v)| (*k, *v)).collect();
-    Ok(GenesisAccount { code: Some(code), storage })
+    crate::chain::genesis::deploy_contract(&init, value).map_err(StakingError::Deploy)
 }
 
 /// Calls a view of the staking contract against the world's current state.

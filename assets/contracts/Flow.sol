@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.28;
+
+/// The price of storage: a fixed price per 256-byte sector, as 0G's FixedPrice market.
+/// Placed in the genesis state at 0x0000000000000000000000000000000000002001.
+contract FixedPriceMarket {
+    uint256 public pricePerSector;
+
+    constructor(uint256 pricePerSector_) {
+        pricePerSector = pricePerSector_;
+    }
+}
+
+/// The publishing lane: files are appended to the flow by their Merkle submission and paid for
+/// by the sector. Compatible with the official 0G storage SDKs: both `submit` overloads, the
+/// same `Submit` event. Placed in the genesis state at 0x0000000000000000000000000000000000002000.
+///
+/// The identity in the event is the file's data root, folded from the submission's pieces
+/// (`H(n0, H(n1, ... H(n_{k-2}, n_{k-1})))`), so storage nodes learn the root from the event.
+contract Flow {
+    struct SubmissionNode {
+        bytes32 root;
+        uint256 height;
+    }
+
+    struct SubmissionData {
+        uint256 length;
+        bytes tags;
+        SubmissionNode[] nodes;
+    }
+
+    struct Submission {
+        SubmissionData data;
+        address submitter;
+    }
+
+    /// Pieces of up to 2^40 sectors; a file of more is not a file.
+    uint256 public constant MAX_HEIGHT = 40;
+    uint256 public constant MAX_NODES = 64;
+
+    address public immutable market;
+    uint256 public numSubmissions;
+    /// The flow's length in sectors: where the next submission starts.
+    uint256 public nextPosition;
+    /// Fees received, in wei (held here; storage rewards pay out of it).
+    uint256 public totalFees;
+
+    event Submit(
+        address indexed sender,
+        bytes32 indexed identity,
+        uint256 submissionIndex,
+        uint256 startPos,
+        uint256 length,
+        SubmissionData submission
+    );
+
+    constructor(address market_) {
+        market = market_;
+    }
+
+    /// The SDK 1.x entry point.
+    function submit(Submission calldata submission)
+        external
+        payable
+        returns (uint256 index, bytes32 digest, uint256 startIndex, uint256 length)
+    {
+        return _submit(submission.data);
+    }
+
+    /// The SDK 0.3 entry point.
+    function submit(SubmissionData calldata data)
+        external
+        payable
+        returns (uint256 index, bytes32 digest, uint256 startIndex, uint256 length)
+    {
+        return _submit(data);
+    }
+
+    /// Sectors a submission occupies in the flow: the sum of its pieces.
+    function sectorsOf(SubmissionData calldata data) public pure returns (uint256 sectors) {
+        require(data.nodes.length > 0, "empty submission");
+        require(data.nodes.length <= MAX_NODES, "too many nodes");
+        for (uint256 i = 0; i < data.nodes.length; i++) {
+            require(data.nodes[i].height <= MAX_HEIGHT, "node too high");
+            sectors += uint256(1) << data.nodes[i].height;
+        }
+    }
+
+    function _submit(SubmissionData calldata data)
+        internal
+        returns (uint256 index, bytes32 digest, uint256 startIndex, uint256 length)
+    {
+        length = sectorsOf(data);
+        require(data.length > 0, "empty file");
+        require((data.length + 255) / 256 <= length, "pieces shorter than the file");
+        require(length < 2 * ((data.length + 255) / 256) + 16, "pieces far longer than the file");
+        uint256 fee = length * FixedPriceMarket(market).pricePerSector();
+        require(msg.value >= fee, "fee below price per sector times sectors");
+        uint256 last = data.nodes.length - 1;
+        digest = data.nodes[last].root;
+        for (uint256 i = last; i > 0; i--) {
+            digest = keccak256(abi.encodePacked(data.nodes[i - 1].root, digest));
+        }
+        index = numSubmissions;
+        startIndex = nextPosition;
+        numSubmissions = index + 1;
+        nextPosition = startIndex + length;
+        totalFees += msg.value;
+        emit Submit(msg.sender, digest, index, startIndex, length, data);
+    }
+}

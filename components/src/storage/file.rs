@@ -1,0 +1,81 @@
+//! Files published on the Flow contract, as storage nodes track them.
+
+use alloy_primitives::{Address, B256};
+use bevy_ecs::prelude::*;
+use borsh::{BorshDeserialize, BorshSerialize};
+use std::collections::{BTreeMap, HashMap};
+
+use super::merkle;
+
+/// A `Submit` event: one file appended to the flow.
+#[derive(BorshSerialize, BorshDeserialize, Clone, Debug, PartialEq, Eq)]
+pub struct FileRecord {
+    /// The submission index (0G's "txSeq").
+    pub tx_seq: u64,
+    /// The file's data root.
+    pub root: [u8; 32],
+    /// Exact size in bytes.
+    pub size: u64,
+    /// Where it starts in the flow, in sectors.
+    pub start_entry_index: u64,
+    /// Sectors it occupies in the flow (padded).
+    pub sectors: u64,
+    /// The submission's pieces: (root, height).
+    pub nodes: Vec<([u8; 32], u64)>,
+    pub submitter: [u8; 20],
+    pub block_number: u64,
+}
+
+impl FileRecord {
+    pub fn root(&self) -> B256 {
+        B256::from(self.root)
+    }
+
+    pub fn submitter(&self) -> Address {
+        Address::from(self.submitter)
+    }
+
+    /// Segments that carry data (what must be uploaded).
+    pub fn data_segments(&self) -> u64 {
+        merkle::data_segments(self.size)
+    }
+
+    /// Segments of the padded file (the leaves of its root).
+    pub fn padded_segments(&self) -> u64 {
+        merkle::padded_segments(self.size)
+    }
+}
+
+/// A published file on a storage node's entity.
+#[derive(Component, Clone, Debug)]
+pub struct StoredFile {
+    pub record: FileRecord,
+    pub uploaded_segments: u64,
+    pub finalized: bool,
+}
+
+/// Files by submission index and by root (one root may be published more than once).
+#[derive(Resource, Clone, Debug, Default)]
+pub struct FileIndex {
+    pub by_seq: BTreeMap<u64, Entity>,
+    pub by_root: HashMap<B256, Vec<u64>>,
+}
+
+/// Files published in this tick's blocks, waiting for `Persist`.
+#[derive(Resource, Clone, Debug, Default)]
+pub struct NewFiles {
+    pub files: Vec<FileRecord>,
+    /// The last block they were read from.
+    pub through_block: Option<u64>,
+}
+
+/// What the storage node's I/O tells the world.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StorageEvent {
+    /// A segment of this file was stored durably (for the first time).
+    SegmentStored { tx_seq: u64, index: u64 },
+}
+
+/// The receiving end of the storage I/O channel, drained in `Ingest`.
+#[derive(Resource, Clone, Debug)]
+pub struct StorageInbox(pub crossbeam_channel::Receiver<StorageEvent>);

@@ -1,0 +1,117 @@
+//! What a storage node keeps in redb: published files (from the chain's `Submit` events) and the
+//! segments uploaded for them. A segment is acknowledged only after its write transaction
+//! committed, so a node killed mid-upload restarts with every acknowledged segment.
+
+use redb::{ReadableDatabase, ReadableTable};
+
+use zg_components::storage::{FileRecord, Proof};
+use zg_systems::chain::io::PersistError;
+use zg_systems::storage::FileStore;
+
+use super::tables::*;
+use super::{ChainStore, StoreError};
+
+fn corrupt(what: &'static str, error: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt { what, detail: error.to_string() }
+}
+
+impl ChainStore {
+    /// The last block whose published files are recorded.
+    pub fn storage_indexed(&self) -> Result<Option<u64>, StoreError> {
+        let txn = self.db.begin_read()?;
+        Ok(txn.open_table(META)?.get(STORAGE_INDEXED_KEY)?.map(|v| v.value()))
+    }
+
+    pub fn write_files(&self, files: &[FileRecord], through_block: u64) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut table = txn.open_table(STORAGE_FILES)?;
+            for file in files {
+                let bytes = borsh::to_vec(file).map_err(|e| corrupt("file record", e))?;
+                table.insert(file.tx_seq, bytes.as_slice())?;
+            }
+            txn.open_table(META)?.insert(STORAGE_INDEXED_KEY, through_block)?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    pub fn file(&self, tx_seq: u64) -> Result<Option<FileRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(STORAGE_FILES)?;
+        let Some(bytes) = table.get(tx_seq)? else { return Ok(None) };
+        borsh::from_slice(bytes.value()).map(Some).map_err(|e| corrupt("file record", e))
+    }
+
+    /// Every recorded file, in submission order.
+    pub fn files(&self) -> Result<Vec<FileRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(STORAGE_FILES)?;
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            let (_, bytes) = entry?;
+            out.push(borsh::from_slice(bytes.value()).map_err(|e| corrupt("file record", e))?);
+        }
+        Ok(out)
+    }
+
+    /// The number of files recorded (the next submission index this node expects).
+    pub fn next_tx_seq(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(STORAGE_FILES)?;
+        Ok(table.last()?.map(|(k, _)| k.value() + 1).unwrap_or(0))
+    }
+
+    /// Stores a segment and the proof it came with, durably. Returns false when it was already
+    /// held (nothing written).
+    pub fn put_segment(&self, tx_seq: u64, index: u64, data: &[u8], proof: &Proof) -> Result<bool, StoreError> {
+        let txn = self.db.begin_write()?;
+        let fresh = {
+            let mut table = txn.open_table(STORAGE_SEGMENTS)?;
+            if table.get((tx_seq, index))?.is_some() {
+                false
+            } else {
+                table.insert((tx_seq, index), data)?;
+                let lemma: Vec<[u8; 32]> = proof.lemma.iter().map(|h| h.0).collect();
+                let encoded = borsh::to_vec(&(lemma, proof.path.clone())).map_err(|e| corrupt("segment proof", e))?;
+                txn.open_table(STORAGE_PROOFS)?.insert((tx_seq, index), encoded.as_slice())?;
+                true
+            }
+        };
+        txn.commit()?;
+        Ok(fresh)
+    }
+
+    pub fn segment_proof(&self, tx_seq: u64, index: u64) -> Result<Option<Proof>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(STORAGE_PROOFS)?;
+        let Some(bytes) = table.get((tx_seq, index))? else { return Ok(None) };
+        let (lemma, path): (Vec<[u8; 32]>, Vec<bool>) =
+            borsh::from_slice(bytes.value()).map_err(|e| corrupt("segment proof", e))?;
+        Ok(Some(Proof { lemma: lemma.into_iter().map(alloy_primitives::B256::from).collect(), path }))
+    }
+
+    pub fn segment(&self, tx_seq: u64, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(STORAGE_SEGMENTS)?;
+        Ok(table.get((tx_seq, index))?.map(|v| v.value().to_vec()))
+    }
+
+    /// How many segments of a file are held.
+    pub fn segment_count(&self, tx_seq: u64) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(STORAGE_SEGMENTS)?;
+        let mut count = 0;
+        for entry in table.range((tx_seq, 0)..=(tx_seq, u64::MAX))? {
+            entry?;
+            count += 1;
+        }
+        Ok(count)
+    }
+}
+
+impl FileStore for ChainStore {
+    fn record_files(&self, files: &[FileRecord], through_block: u64) -> Result<(), PersistError> {
+        self.write_files(files, through_block).map_err(|e| PersistError(e.to_string()))
+    }
+}

@@ -1,0 +1,40 @@
+//! The storage node role: 0G's storage JSON-RPC (`zgs_*`) on its own port, over the files the
+//! chain published and the segments uploaded for them (`../shared/0g/storage-sdk.md` §4).
+//!
+//! An uploaded segment is checked against the file's on-chain root with its Merkle proof (the
+//! flow padding added here, as the SDK leaves it out), then committed to redb before the call
+//! returns. A file is reported finalized only when every data segment is held.
+
+mod contracts;
+mod rpc;
+
+pub use contracts::storage_contracts;
+
+use jsonrpsee::server::{RpcModule, Server, ServerConfig, ServerHandle};
+use std::net::SocketAddr;
+
+use zg_components::storage::StorageEvent;
+
+use crate::config::StorageSection;
+use crate::store::ChainStore;
+
+/// What the handlers reach.
+pub struct StorageContext {
+    pub chain_id: u64,
+    pub store: ChainStore,
+    pub events: crossbeam_channel::Sender<StorageEvent>,
+}
+
+/// Starts the storage JSON-RPC server; returns the bound address and its handle.
+pub async fn start(section: &StorageSection, context: StorageContext) -> Result<(SocketAddr, ServerHandle), String> {
+    let mut module = RpcModule::new(context);
+    rpc::register(&mut module).map_err(|e| e.to_string())?;
+    let config = ServerConfig::builder()
+        .max_request_body_size(section.max_request_bytes)
+        .max_response_body_size(section.max_request_bytes)
+        .max_connections(section.max_connections)
+        .build();
+    let server = Server::builder().set_config(config).build(section.addr).await.map_err(|e| e.to_string())?;
+    let addr = server.local_addr().map_err(|e| e.to_string())?;
+    Ok((addr, server.start(module)))
+}

@@ -1,0 +1,279 @@
+//! The `zgs_*` methods, with the shapes and error strings the official SDKs expect.
+
+use alloy_primitives::B256;
+use base64::Engine;
+use jsonrpsee::server::RpcModule;
+use jsonrpsee::types::{ErrorObjectOwned, Params};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use zg_components::storage::merkle::{self, CHUNK_SIZE, SEGMENT_CHUNKS, SEGMENT_SIZE};
+use zg_components::storage::{FileRecord, Proof, StorageEvent};
+use zg_systems::storage::flow::FLOW_ADDRESS;
+
+use super::StorageContext;
+use crate::store::StoreError;
+
+type RpcResult<T> = Result<T, ErrorObjectOwned>;
+
+/// Most chunks one download call may ask for (four segments).
+pub const MAX_DOWNLOAD_CHUNKS: u64 = 4 * SEGMENT_CHUNKS as u64;
+/// Most segments one upload call may carry.
+pub const MAX_UPLOAD_SEGMENTS: usize = 64;
+
+fn invalid(message: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(-32602, message.into(), None::<()>)
+}
+
+fn server(message: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(-32000, message.into(), None::<()>)
+}
+
+/// The error the SDK treats as success for a file that is complete already.
+fn already_finalized() -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(-32602, "Invalid params", Some("already uploaded and finalized"))
+}
+
+fn internal(error: StoreError) -> ErrorObjectOwned {
+    tracing::error!(%error, "storage database failed");
+    ErrorObjectOwned::owned(-32603, format!("internal error: {error}"), None::<()>)
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SegmentWithProof {
+    pub root: B256,
+    /// Standard base64.
+    pub data: String,
+    /// File-relative segment index.
+    pub index: u64,
+    pub proof: Proof,
+    pub file_size: u64,
+}
+
+fn file_info(record: &FileRecord, held: u64) -> Value {
+    let nodes: Vec<Value> = record.nodes.iter().map(|(root, height)| json!([height, B256::from(*root)])).collect();
+    json!({
+        "tx": {
+            "streamIds": [],
+            "data": "0x",
+            "dataMerkleRoot": record.root(),
+            "merkleNodes": nodes,
+            "startEntryIndex": record.start_entry_index,
+            "size": record.size,
+            "seq": record.tx_seq,
+        },
+        "finalized": held >= record.data_segments(),
+        "isCached": false,
+        "uploadedSegNum": held,
+        "pruned": false,
+    })
+}
+
+impl StorageContext {
+    fn file_by_seq(&self, seq: u64) -> RpcResult<Option<FileRecord>> {
+        self.store.file(seq).map_err(internal)
+    }
+
+    /// The file a root names: the finalized submission if there is one, else the latest.
+    fn file_by_root(&self, root: &B256) -> RpcResult<Option<FileRecord>> {
+        let mut candidates: Vec<FileRecord> =
+            self.store.files().map_err(internal)?.into_iter().filter(|f| f.root() == *root).collect();
+        for file in candidates.iter().rev() {
+            if self.store.segment_count(file.tx_seq).map_err(internal)? >= file.data_segments() {
+                return Ok(Some(file.clone()));
+            }
+        }
+        Ok(candidates.pop())
+    }
+
+    fn held(&self, record: &FileRecord) -> RpcResult<u64> {
+        self.store.segment_count(record.tx_seq).map_err(internal)
+    }
+
+    /// Checks a segment against the file's root and stores it.
+    fn upload(&self, segment: SegmentWithProof, record: &FileRecord) -> RpcResult<()> {
+        if segment.root != record.root() {
+            return Err(invalid(format!(
+                "segment root {} is not the root {} of tx seq {}",
+                segment.root,
+                record.root(),
+                record.tx_seq
+            )));
+        }
+        if segment.file_size != record.size {
+            return Err(invalid(format!("fileSize {} is not the submitted length {}", segment.file_size, record.size)));
+        }
+        if self.held(record)? >= record.data_segments() {
+            return Err(already_finalized());
+        }
+        let segments = record.data_segments();
+        if segment.index >= segments {
+            return Err(invalid(format!("segment index {} out of range: the file has {segments} segments", segment.index)));
+        }
+        let data = base64::engine::general_purpose::STANDARD
+            .decode(segment.data.as_bytes())
+            .map_err(|e| invalid(format!("segment data is not base64: {e}")))?;
+        let chunks = merkle::chunk_count(record.size);
+        let expected = if segment.index + 1 == segments {
+            ((chunks - segment.index * SEGMENT_CHUNKS as u64) as usize) * CHUNK_SIZE
+        } else {
+            SEGMENT_SIZE
+        };
+        if data.len() != expected {
+            return Err(invalid(format!("segment {} must be {expected} bytes, got {}", segment.index, data.len())));
+        }
+        let leaf = merkle::segment_root(record.size, segment.index, &merkle::chunk_hashes(&data));
+        segment
+            .proof
+            .validate(&record.root(), &leaf, segment.index as usize, record.padded_segments() as usize)
+            .map_err(|e| invalid(format!("invalid segment proof: {e}")))?;
+        let fresh = self.store.put_segment(record.tx_seq, segment.index, &data, &segment.proof).map_err(internal)?;
+        if fresh {
+            let _ = self.events.send(StorageEvent::SegmentStored { tx_seq: record.tx_seq, index: segment.index });
+        }
+        Ok(())
+    }
+
+    fn upload_all(&self, segments: Vec<SegmentWithProof>, seq: Option<u64>) -> RpcResult<Value> {
+        if segments.len() > MAX_UPLOAD_SEGMENTS {
+            return Err(invalid(format!("at most {MAX_UPLOAD_SEGMENTS} segments per call, got {}", segments.len())));
+        }
+        for segment in segments {
+            let record = match seq {
+                Some(seq) => self.file_by_seq(seq)?.ok_or_else(|| invalid(format!("no file with tx seq {seq}")))?,
+                None => self
+                    .file_by_root(&segment.root)?
+                    .ok_or_else(|| invalid(format!("no file with root {} has been published", segment.root)))?,
+            };
+            self.upload(segment, &record)?;
+        }
+        Ok(Value::Null)
+    }
+
+    /// Chunks `[start, end)` of a file as base64, or None when a segment is not held here.
+    fn download(&self, record: &FileRecord, start: u64, end: u64) -> RpcResult<Option<String>> {
+        let chunks = merkle::chunk_count(record.size);
+        if start >= end || end > chunks {
+            return Err(invalid(format!("chunk range [{start}, {end}) is outside the file's {chunks} chunks")));
+        }
+        if end - start > MAX_DOWNLOAD_CHUNKS {
+            return Err(invalid(format!("at most {MAX_DOWNLOAD_CHUNKS} chunks per call")));
+        }
+        let mut out = Vec::with_capacity(((end - start) as usize) * CHUNK_SIZE);
+        let mut chunk = start;
+        while chunk < end {
+            let segment = chunk / SEGMENT_CHUNKS as u64;
+            let Some(data) = self.store.segment(record.tx_seq, segment).map_err(internal)? else { return Ok(None) };
+            let first = chunk - segment * SEGMENT_CHUNKS as u64;
+            let last = (end - segment * SEGMENT_CHUNKS as u64).min(SEGMENT_CHUNKS as u64);
+            let (from, to) = (first as usize * CHUNK_SIZE, (last as usize * CHUNK_SIZE).min(data.len()));
+            out.extend_from_slice(data.get(from..to).ok_or_else(|| server("stored segment is shorter than its chunks"))?);
+            chunk = segment * SEGMENT_CHUNKS as u64 + last;
+        }
+        Ok(Some(base64::engine::general_purpose::STANDARD.encode(out)))
+    }
+
+    fn segment_with_proof(&self, record: &FileRecord, index: u64) -> RpcResult<Option<SegmentWithProof>> {
+        let (Some(data), Some(proof)) = (
+            self.store.segment(record.tx_seq, index).map_err(internal)?,
+            self.store.segment_proof(record.tx_seq, index).map_err(internal)?,
+        ) else {
+            return Ok(None);
+        };
+        Ok(Some(SegmentWithProof {
+            root: record.root(),
+            data: base64::engine::general_purpose::STANDARD.encode(data),
+            index,
+            proof,
+            file_size: record.size,
+        }))
+    }
+}
+
+fn seq_param(params: &Params<'_>) -> RpcResult<(Vec<SegmentWithProof>, u64)> {
+    params.parse::<(Vec<SegmentWithProof>, u64)>().map_err(|e| invalid(e.message().to_string()))
+}
+
+pub fn register(module: &mut RpcModule<StorageContext>) -> Result<(), jsonrpsee::core::RegisterMethodError> {
+    module.register_blocking_method("zgs_getStatus", |_, ctx, _| -> RpcResult<Value> {
+        let indexed = ctx.store.storage_indexed().map_err(internal)?.unwrap_or(0);
+        let block = ctx.store.block_hash(indexed).map_err(internal)?.unwrap_or_default();
+        Ok(json!({
+            "connectedPeers": 0,
+            "logSyncHeight": indexed,
+            "logSyncBlock": block,
+            "nextTxSeq": ctx.store.next_tx_seq().map_err(internal)?,
+            "networkIdentity": {
+                "chainId": ctx.chain_id,
+                "flowAddress": FLOW_ADDRESS,
+                "p2pProtocolVersion": {"major": 0, "minor": 4, "build": 0},
+            },
+        }))
+    })?;
+    module.register_method("zgs_getShardConfig", |_, _, _| -> RpcResult<Value> { Ok(json!({"shardId": 0, "numShard": 1})) })?;
+    module.register_blocking_method("zgs_getFileInfo", |params, ctx, _| -> RpcResult<Value> {
+        let mut seq = params.sequence();
+        let root: B256 = seq.next()?;
+        let _need_available: Option<bool> = seq.optional_next()?;
+        match ctx.file_by_root(&root)? {
+            Some(record) => Ok(file_info(&record, ctx.held(&record)?)),
+            None => Ok(Value::Null),
+        }
+    })?;
+    module.register_blocking_method("zgs_getFileInfoByTxSeq", |params, ctx, _| -> RpcResult<Value> {
+        let (seq,): (u64,) = params.parse()?;
+        match ctx.file_by_seq(seq)? {
+            Some(record) => Ok(file_info(&record, ctx.held(&record)?)),
+            None => Ok(Value::Null),
+        }
+    })?;
+    module.register_blocking_method("zgs_uploadSegmentsByTxSeq", |params, ctx, _| -> RpcResult<Value> {
+        let (segments, seq) = seq_param(&params)?;
+        ctx.upload_all(segments, Some(seq))
+    })?;
+    module.register_blocking_method("zgs_uploadSegmentByTxSeq", |params, ctx, _| -> RpcResult<Value> {
+        let (segment, seq): (SegmentWithProof, u64) = params.parse()?;
+        ctx.upload_all(vec![segment], Some(seq))
+    })?;
+    module.register_blocking_method("zgs_uploadSegments", |params, ctx, _| -> RpcResult<Value> {
+        let (segments,): (Vec<SegmentWithProof>,) = params.parse()?;
+        ctx.upload_all(segments, None)
+    })?;
+    module.register_blocking_method("zgs_uploadSegment", |params, ctx, _| -> RpcResult<Value> {
+        let (segment,): (SegmentWithProof,) = params.parse()?;
+        ctx.upload_all(vec![segment], None)
+    })?;
+    module.register_blocking_method("zgs_downloadSegmentByTxSeq", |params, ctx, _| -> RpcResult<Option<String>> {
+        let (seq, start, end): (u64, u64, u64) = params.parse()?;
+        match ctx.file_by_seq(seq)? {
+            Some(record) => ctx.download(&record, start, end),
+            None => Ok(None),
+        }
+    })?;
+    module.register_blocking_method("zgs_downloadSegment", |params, ctx, _| -> RpcResult<Option<String>> {
+        let (root, start, end): (B256, u64, u64) = params.parse()?;
+        match ctx.file_by_root(&root)? {
+            Some(record) => ctx.download(&record, start, end),
+            None => Ok(None),
+        }
+    })?;
+    module.register_blocking_method("zgs_downloadSegmentWithProof", |params, ctx, _| -> RpcResult<Option<SegmentWithProof>> {
+        let (root, index): (B256, u64) = params.parse()?;
+        match ctx.file_by_root(&root)? {
+            Some(record) => ctx.segment_with_proof(&record, index),
+            None => Ok(None),
+        }
+    })?;
+    module.register_blocking_method(
+        "zgs_downloadSegmentWithProofByTxSeq",
+        |params, ctx, _| -> RpcResult<Option<SegmentWithProof>> {
+            let (seq, index): (u64, u64) = params.parse()?;
+            match ctx.file_by_seq(seq)? {
+                Some(record) => ctx.segment_with_proof(&record, index),
+                None => Ok(None),
+            }
+        },
+    )?;
+    Ok(())
+}

@@ -1,0 +1,108 @@
+//! The storage domain: the Flow and market contracts as the chain sees them, and the system that
+//! turns `Submit` events in committed blocks into file entities storage nodes serve.
+
+pub mod flow;
+
+use bevy_ecs::prelude::*;
+use std::sync::Arc;
+
+use zg_components::chain::SealedBlocks;
+use zg_components::node::TickProfile;
+use zg_components::storage::{FileIndex, FileRecord, NewFiles, StorageEvent, StorageInbox, StoredFile};
+
+use crate::chain::io::{NodeFault, PersistError};
+use crate::profile::SystemTimer;
+use crate::{NodePlugin, TickSet};
+
+/// Durable storage for what storage nodes learn from the chain.
+pub trait FileStore: Send + Sync + 'static {
+    /// Records files published through `through_block`, atomically with that height.
+    fn record_files(&self, files: &[FileRecord], through_block: u64) -> Result<(), PersistError>;
+}
+
+#[derive(Resource, Clone)]
+pub struct FileStoreHandle(pub Arc<dyn FileStore>);
+
+pub struct StoragePlugin;
+
+impl NodePlugin for StoragePlugin {
+    fn build(&self, world: &mut World, schedule: &mut Schedule) {
+        world.init_resource::<FileIndex>();
+        world.init_resource::<NewFiles>();
+        schedule.add_systems((
+            ingest_storage_events.in_set(TickSet::Ingest).after(crate::chain::io::ingest_requests),
+            index_submissions.in_set(TickSet::Storage),
+            persist_new_files.in_set(TickSet::Persist).after(crate::chain::io::persist_sealed_blocks),
+        ));
+    }
+}
+
+/// Adds a file entity for a record (at start, from disk, or from a new block).
+pub fn track_file(world: &mut World, record: FileRecord, uploaded_segments: u64, finalized: bool) {
+    let (seq, root) = (record.tx_seq, record.root());
+    let entity = world.spawn(StoredFile { record, uploaded_segments, finalized }).id();
+    let mut index = world.resource_mut::<FileIndex>();
+    index.by_seq.insert(seq, entity);
+    index.by_root.entry(root).or_default().push(seq);
+}
+
+/// Counts stored segments onto their files. Runs in `Ingest`.
+pub fn ingest_storage_events(
+    inbox: Option<Res<StorageInbox>>,
+    index: Res<FileIndex>,
+    mut files: Query<&mut StoredFile>,
+) {
+    let Some(inbox) = inbox else { return };
+    for event in inbox.0.try_iter().take(crate::chain::io::MAX_REQUESTS_PER_TICK) {
+        let StorageEvent::SegmentStored { tx_seq, .. } = event;
+        let Some(mut file) = index.by_seq.get(&tx_seq).and_then(|e| files.get_mut(*e).ok()) else { continue };
+        file.uploaded_segments += 1;
+        if !file.finalized && file.uploaded_segments >= file.record.data_segments() {
+            file.finalized = true;
+            tracing::info!(seq = tx_seq, root = %file.record.root(), "file finalized: every segment held");
+        }
+    }
+}
+
+/// Reads `Submit` events of this tick's blocks. Runs in `Storage`.
+pub fn index_submissions(world: &mut World) {
+    crate::profile::timed(world, "index_submissions", |world| {
+        let blocks = world.resource::<SealedBlocks>().0.clone();
+        if blocks.is_empty() {
+            return;
+        }
+        let mut found = Vec::new();
+        for block in &blocks {
+            for receipt in &block.receipts {
+                found.extend(receipt.logs.iter().filter_map(|log| flow::decode_submit(log, block.header.number)));
+            }
+        }
+        for record in &found {
+            tracing::info!(seq = record.tx_seq, root = %record.root(), size = record.size, "file published");
+            track_file(world, record.clone(), 0, false);
+        }
+        let mut new = world.resource_mut::<NewFiles>();
+        new.files.extend(found);
+        new.through_block = blocks.last().map(|b| b.header.number);
+    })
+}
+
+/// Persists what `index_submissions` found, after the blocks themselves. Runs in `Persist`.
+pub fn persist_new_files(
+    mut new: ResMut<NewFiles>,
+    store: Option<Res<FileStoreHandle>>,
+    profile: Res<TickProfile>,
+    mut fault: ResMut<NodeFault>,
+) {
+    let _timer = SystemTimer::of(&profile, "persist_files");
+    let Some(through) = new.through_block.take() else { return };
+    let files = std::mem::take(&mut new.files);
+    let Some(store) = store else { return };
+    if fault.0.is_some() {
+        return;
+    }
+    if let Err(error) = store.0.record_files(&files, through) {
+        tracing::error!(%error, "stopping: published files not persisted");
+        fault.0 = Some(error.to_string());
+    }
+}
