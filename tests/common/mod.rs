@@ -140,6 +140,8 @@ pub fn tx_hash(raw: &str) -> B256 {
 pub struct NodeProcess {
     pub child: Child,
     pub addr: SocketAddr,
+    /// The storage JSON-RPC address, when the banner shows one.
+    pub storage_addr: Option<SocketAddr>,
 }
 
 impl NodeProcess {
@@ -164,23 +166,26 @@ impl NodeProcess {
         let stdout = child.stdout.take().expect("stdout");
         let (sender, receiver) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let mut addr = None;
+            let (mut addr, mut storage) = (None, None);
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 if let Some(url) = line.strip_prefix("JSON-RPC (HTTP): http://") {
                     addr = url.trim().parse::<SocketAddr>().ok();
                 }
+                if let Some(rest) = line.strip_prefix("Storage RPC:") {
+                    storage = rest.trim().trim_start_matches("http://").split_whitespace().next().and_then(|a| a.parse().ok());
+                }
                 if line == "ready" {
-                    let _ = sender.send(addr);
+                    let _ = sender.send(addr.map(|a| (a, storage)));
                 }
             }
         });
-        let addr = receiver
+        let (addr, storage_addr) = receiver
             .recv_timeout(Duration::from_secs(60))
             .ok()
             .flatten()
             .unwrap_or_else(|| panic!("zgnode {args:?} did not start"));
-        Self { child, addr }
+        Self { child, addr, storage_addr }
     }
 
     pub fn kill(mut self) {
@@ -205,6 +210,9 @@ pub fn dev_args(data_dir: &Path) -> Vec<String> {
         "127.0.0.1:0".into(),
         "--block-time-ms".into(),
         "50".into(),
+        // The dev chain is a storage node too; keep tests off 0G's fixed port 5678.
+        "--storage-addr".into(),
+        "127.0.0.1:0".into(),
     ]
 }
 

@@ -1,0 +1,318 @@
+//! The storage node role on a dev chain: the official 0G TypeScript SDK uploads and downloads
+//! through it unchanged, and hand-made JSON-RPC shows what is refused (wrong proofs, sizes,
+//! roots, unknown files, duplicates, oversized calls) and what survives a restart.
+
+mod common;
+
+use alloy_primitives::{B256, Bytes, TxKind, U256};
+use alloy_sol_types::SolCall;
+use base64::Engine;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use zg_components::storage::merkle::{self, FileCommitment, SEGMENT_CHUNKS, SEGMENT_SIZE};
+use zg_systems::storage::flow::{self, IFlow, Submission, SubmissionData, SubmissionNode};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+fn storage_config() -> zgnode::NodeConfig {
+    let mut config = test_config();
+    config.storage.enabled = true;
+    config.storage.addr = "127.0.0.1:0".parse().unwrap();
+    config.storage.max_request_bytes = 4 * 1024 * 1024;
+    config
+}
+
+fn pattern(size: usize) -> Vec<u8> {
+    (0..size).map(|i| ((i * 131 + 7) % 251) as u8).collect()
+}
+
+/// Publishes a file on the Flow contract from dev account `key` and waits until the storage
+/// node knows it; returns its tx seq.
+fn publish(rpc: SocketAddr, storage: SocketAddr, commitment: &FileCommitment, key: usize, nonce: u64) -> u64 {
+    let nodes = commitment.submission.nodes.iter().map(|(root, height)| SubmissionNode { root: *root, height: U256::from(*height) }).collect();
+    let submission = Submission {
+        data: SubmissionData { length: U256::from(commitment.size), tags: Bytes::new(), nodes },
+        submitter: dev_key(key).address(),
+    };
+    let sectors: u64 = commitment.submission.nodes.iter().map(|(_, h)| 1u64 << h).sum();
+    let fee = U256::from(sectors) * U256::from(flow::DEFAULT_PRICE_PER_SECTOR);
+    let input = IFlow::submitCall { submission }.abi_encode();
+    let tx = sign(&dev_key(key), TxKind::Call(flow::FLOW_ADDRESS), fee, input.into(), nonce, 500_000);
+    let hash = ok(rpc, "eth_sendRawTransaction", json!([raw(&tx)]));
+    let receipt = wait_receipt(rpc, hash.as_str().unwrap(), TIMEOUT);
+    assert_eq!(receipt["status"], "0x1", "{receipt}");
+    let started = Instant::now();
+    loop {
+        let info = ok(storage, "zgs_getFileInfo", json!([commitment.root(), true]));
+        if !info.is_null() {
+            return info["tx"]["seq"].as_u64().unwrap();
+        }
+        assert!(started.elapsed() < TIMEOUT, "the storage node never saw the submission");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn segment_json(data: &[u8], commitment: &FileCommitment, index: usize) -> Value {
+    let start = index * SEGMENT_SIZE;
+    let end = (start + SEGMENT_SIZE).min(data.len());
+    let mut bytes = data[start..end].to_vec();
+    bytes.resize(bytes.len().div_ceil(256) * 256, 0);
+    json!({
+        "root": commitment.root(),
+        "data": base64::engine::general_purpose::STANDARD.encode(&bytes),
+        "index": index,
+        "proof": commitment.tree.proof(index).unwrap(),
+        "fileSize": commitment.size,
+    })
+}
+
+fn error_of(response: &Value) -> (i64, String, String) {
+    let error = response.get("error").unwrap_or_else(|| panic!("expected an error: {response}"));
+    (
+        error["code"].as_i64().unwrap(),
+        error["message"].as_str().unwrap_or_default().to_string(),
+        error.get("data").map(|d| d.to_string()).unwrap_or_default(),
+    )
+}
+
+#[test]
+fn uploads_are_checked_against_the_chain_and_bad_ones_refused() {
+    let node = start_node(&storage_config());
+    let running = node.node.as_ref().unwrap();
+    let storage = running.storage_addr.expect("storage role on");
+    let rpc = node.addr;
+
+    // Status and shard config take no params at all, as the SDK sends them.
+    let (status, body) = http_post(storage, br#"{"jsonrpc":"2.0","id":18446744073709551,"method":"zgs_getStatus"}"#);
+    assert_eq!(status, 200);
+    let status: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(status["id"], json!(18446744073709551u64), "large numeric ids are echoed");
+    assert_eq!(status["result"]["networkIdentity"]["chainId"], CHAIN_ID);
+    assert_eq!(status["result"]["networkIdentity"]["flowAddress"].as_str().unwrap().to_lowercase(), format!("{:#x}", flow::FLOW_ADDRESS));
+    assert_eq!(ok(storage, "zgs_getShardConfig", json!([])), json!({"shardId": 0, "numShard": 1}));
+
+    let data = pattern(2 * SEGMENT_SIZE + 1000);
+    let commitment = FileCommitment::of(&data);
+    assert!(ok(storage, "zgs_getFileInfo", json!([commitment.root(), false])).is_null(), "unknown until published");
+    let seq = publish(rpc, storage, &commitment, 0, 0);
+
+    let upload = |segments: Vec<Value>, seq: u64| rpc_call(storage, "zgs_uploadSegmentsByTxSeq", json!([segments, seq]));
+    // A proof for another position.
+    let mut wrong = segment_json(&data, &commitment, 0);
+    wrong["index"] = json!(1);
+    let (code, message, _) = error_of(&upload(vec![wrong], seq));
+    assert_eq!(code, -32602);
+    assert!(message.contains("invalid segment proof"), "{message}");
+    let mut tampered = segment_json(&data, &commitment, 1);
+    tampered["proof"]["lemma"][1] = json!(B256::repeat_byte(7));
+    assert!(error_of(&upload(vec![tampered], seq)).1.contains("invalid segment proof"));
+    // Data that is not the segment's.
+    let mut swapped = segment_json(&data, &commitment, 0);
+    swapped["data"] = segment_json(&data, &commitment, 1)["data"].clone();
+    assert!(error_of(&upload(vec![swapped], seq)).1.contains("invalid segment proof"));
+    let mut short = segment_json(&data, &commitment, 0);
+    short["data"] = json!(base64::engine::general_purpose::STANDARD.encode([1u8; 256]));
+    assert!(error_of(&upload(vec![short], seq)).1.contains("must be 262144 bytes"));
+    let mut not_base64 = segment_json(&data, &commitment, 0);
+    not_base64["data"] = json!("***");
+    assert!(error_of(&upload(vec![not_base64], seq)).1.contains("not base64"));
+    let mut other_root = segment_json(&data, &commitment, 0);
+    other_root["root"] = json!(B256::repeat_byte(9));
+    assert!(error_of(&upload(vec![other_root], seq)).1.contains("is not the root"));
+    let mut wrong_size = segment_json(&data, &commitment, 0);
+    wrong_size["fileSize"] = json!(5);
+    assert!(error_of(&upload(vec![wrong_size], seq)).1.contains("fileSize"));
+    assert!(error_of(&upload(vec![segment_json(&data, &commitment, 0)], seq + 100)).1.contains("no file with tx seq"));
+    let mut beyond = segment_json(&data, &commitment, 0);
+    beyond["index"] = json!(3);
+    assert!(error_of(&upload(vec![beyond], seq)).1.contains("out of range"));
+    let too_many: Vec<Value> = (0..65).map(|_| json!({})).collect();
+    assert_eq!(error_of(&upload(too_many, seq)).0, -32602);
+    let (code, _) = err(storage, "zgs_uploadSegmentsByTxSeq", json!(["nope"]));
+    assert_eq!(code, -32602);
+    // Nothing was stored by any of that.
+    let info = ok(storage, "zgs_getFileInfoByTxSeq", json!([seq]));
+    assert_eq!((info["uploadedSegNum"].as_u64(), info["finalized"].as_bool()), (Some(0), Some(false)));
+    assert!(ok(storage, "zgs_downloadSegmentByTxSeq", json!([seq, 0, 1024])).is_null(), "not held yet");
+
+    // Two of three segments: not finalized (real 0G would say it is).
+    assert_eq!(upload(vec![segment_json(&data, &commitment, 0), segment_json(&data, &commitment, 2)], seq)["result"], Value::Null);
+    let info = ok(storage, "zgs_getFileInfo", json!([commitment.root(), true]));
+    assert_eq!((info["uploadedSegNum"].as_u64(), info["finalized"].as_bool()), (Some(2), Some(false)));
+    assert_eq!(upload(vec![segment_json(&data, &commitment, 1)], seq)["result"], Value::Null);
+    let info = ok(storage, "zgs_getFileInfo", json!([commitment.root(), true]));
+    assert_eq!(info["finalized"], true);
+    assert_eq!(info["tx"]["size"], data.len());
+    // A complete file answers the SDK's "success" error for more uploads.
+    let (code, message, data_field) = error_of(&upload(vec![segment_json(&data, &commitment, 1)], seq));
+    assert_eq!((code, message.as_str()), (-32602, "Invalid params"));
+    assert!(data_field.contains("already uploaded and finalized"), "{data_field}");
+
+    // Downloads: byte for byte, by chunk range, with proofs that verify.
+    let chunks = merkle::chunk_count(data.len() as u64);
+    let mut back = Vec::new();
+    for segment in 0..3u64 {
+        let start = segment * SEGMENT_CHUNKS as u64;
+        let end = (start + SEGMENT_CHUNKS as u64).min(chunks);
+        let part = ok(storage, "zgs_downloadSegmentByTxSeq", json!([seq, start, end]));
+        back.extend(base64::engine::general_purpose::STANDARD.decode(part.as_str().unwrap()).unwrap());
+    }
+    back.truncate(data.len());
+    assert_eq!(back, data);
+    let part = ok(storage, "zgs_downloadSegment", json!([commitment.root(), 1000, 1030]));
+    let bytes = base64::engine::general_purpose::STANDARD.decode(part.as_str().unwrap()).unwrap();
+    assert_eq!(bytes, data[1000 * 256..1030 * 256]);
+    let with_proof = ok(storage, "zgs_downloadSegmentWithProof", json!([commitment.root(), 2]));
+    let proof: zg_components::storage::Proof = serde_json::from_value(with_proof["proof"].clone()).unwrap();
+    let segment_data = base64::engine::general_purpose::STANDARD.decode(with_proof["data"].as_str().unwrap()).unwrap();
+    let leaf = merkle::segment_root(data.len() as u64, 2, &merkle::chunk_hashes(&segment_data));
+    proof.validate(&commitment.root(), &leaf, 2, commitment.segment_roots.len()).unwrap();
+    let (code, _) = err(storage, "zgs_downloadSegmentByTxSeq", json!([seq, 5, 5]));
+    assert_eq!(code, -32602);
+    let (code, _) = err(storage, "zgs_downloadSegmentByTxSeq", json!([seq, 0, chunks + 1]));
+    assert_eq!(code, -32602);
+    assert!(ok(storage, "zgs_downloadSegmentByTxSeq", json!([seq + 9, 0, 1])).is_null());
+
+    // A request over the size limit is refused at the door.
+    let huge = vec![b'x'; 5 * 1024 * 1024];
+    let (status, _) = http_post(storage, &huge);
+    assert_eq!(status, 413);
+    node.stop();
+}
+
+fn rpc_call(addr: SocketAddr, method: &str, params: Value) -> Value {
+    rpc(addr, method, params)
+}
+
+#[test]
+fn acknowledged_segments_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = storage_config();
+    config.node.ephemeral = false;
+    config.node.data_dir = dir.path().to_path_buf();
+    let data = pattern(3 * SEGMENT_SIZE);
+    let commitment = FileCommitment::of(&data);
+    let node = start_node(&config);
+    let storage = node.node.as_ref().unwrap().storage_addr.unwrap();
+    let seq = publish(node.addr, storage, &commitment, 1, 0);
+    let result = rpc(storage, "zgs_uploadSegmentsByTxSeq", json!([[segment_json(&data, &commitment, 1)], seq]));
+    assert_eq!(result["result"], Value::Null, "{result}");
+    node.stop();
+
+    let node = start_node(&config);
+    let storage = node.node.as_ref().unwrap().storage_addr.unwrap();
+    let info = ok(storage, "zgs_getFileInfoByTxSeq", json!([seq]));
+    assert_eq!((info["uploadedSegNum"].as_u64(), info["finalized"].as_bool()), (Some(1), Some(false)));
+    for index in [0, 2] {
+        let result = rpc(storage, "zgs_uploadSegmentsByTxSeq", json!([[segment_json(&data, &commitment, index)], seq]));
+        assert_eq!(result["result"], Value::Null, "{result}");
+    }
+    assert_eq!(ok(storage, "zgs_getFileInfoByTxSeq", json!([seq]))["finalized"], true);
+    node.stop();
+}
+
+/// Installs the SDK from the committed lock file when it is missing.
+fn ensure_sdk(dir: &Path) {
+    if dir.join("node_modules/@0gfoundation/0g-ts-sdk").exists() {
+        return;
+    }
+    let status = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(dir)
+        .status()
+        .expect("npm is needed for the SDK test (Node.js 18+)");
+    assert!(status.success(), "npm ci failed in {}", dir.display());
+}
+
+#[test]
+fn the_official_0g_sdk_uploads_and_downloads_unchanged() {
+    let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/storage-sdk");
+    ensure_sdk(&sdk);
+    let node = start_node(&storage_config());
+    let storage = node.node.as_ref().unwrap().storage_addr.unwrap();
+    let key = zgnode::dev::dev_accounts()[2].private_key;
+    for size in [1usize, 600_000] {
+        let output = Command::new("node")
+            .arg(sdk.join("upload_download.mjs"))
+            .arg(format!("http://{}", node.addr))
+            .arg(format!("http://{storage}"))
+            .arg(format!("{:#x}", flow::FLOW_ADDRESS))
+            .arg(key.to_string())
+            .arg(size.to_string())
+            .output()
+            .expect("node runs");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "SDK round trip of {size} bytes failed\n{stdout}\n{stderr}");
+        let result: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+        assert_eq!(result["same"], true);
+        assert_eq!(result["root"], json!(FileCommitment::of(&pattern(size)).root()), "the SDK's root is ours");
+    }
+    node.stop();
+}
+
+#[test]
+fn a_storage_node_killed_mid_upload_keeps_every_acknowledged_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("node");
+    let args = dev_args(&data_dir);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let node = NodeProcess::spawn(&args);
+    let storage = node.storage_addr.expect("storage role on in dev");
+    let data = pattern(8 * SEGMENT_SIZE);
+    let commitment = FileCommitment::of(&data);
+    let seq = publish(node.addr, storage, &commitment, 3, 0);
+
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let uploader = {
+        let (acknowledged, data, commitment) = (acknowledged.clone(), data.clone(), commitment.clone());
+        std::thread::spawn(move || {
+            for index in 0..8 {
+                let request = json!({"jsonrpc": "2.0", "id": 1, "method": "zgs_uploadSegmentsByTxSeq",
+                    "params": [[segment_json(&data, &commitment, index)], seq]});
+                let Ok(mut stream) = std::net::TcpStream::connect(storage) else { return };
+                let body = request.to_string();
+                let head = format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                use std::io::{Read, Write};
+                if stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(body.as_bytes())).is_err() {
+                    return;
+                }
+                let mut response = String::new();
+                let _ = stream.read_to_string(&mut response);
+                if response.contains("\"result\":null") {
+                    acknowledged.lock().unwrap().push(index);
+                } else {
+                    return;
+                }
+            }
+        })
+    };
+    while acknowledged.lock().unwrap().len() < 3 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    node.kill();
+    uploader.join().unwrap();
+    let acknowledged = acknowledged.lock().unwrap().clone();
+
+    let node = NodeProcess::spawn(&args);
+    let storage = node.storage_addr.unwrap();
+    let info = ok(storage, "zgs_getFileInfoByTxSeq", json!([seq]));
+    assert!(info["uploadedSegNum"].as_u64().unwrap() >= acknowledged.len() as u64, "{info} vs {acknowledged:?}");
+    for index in &acknowledged {
+        let start = *index as u64 * SEGMENT_CHUNKS as u64;
+        let part = ok(storage, "zgs_downloadSegmentByTxSeq", json!([seq, start, start + SEGMENT_CHUNKS as u64]));
+        let bytes = base64::engine::general_purpose::STANDARD.decode(part.as_str().expect("held")).unwrap();
+        assert_eq!(bytes, data[*index * SEGMENT_SIZE..(*index + 1) * SEGMENT_SIZE], "segment {index}");
+    }
+    // The rest is accepted after the restart, and the file completes.
+    for index in 0..8 {
+        let response = rpc(storage, "zgs_uploadSegmentsByTxSeq", json!([[segment_json(&data, &commitment, index)], seq]));
+        assert!(response.get("result").is_some() || response.to_string().contains("already uploaded"), "{response}");
+    }
+    assert_eq!(ok(storage, "zgs_getFileInfoByTxSeq", json!([seq]))["finalized"], true);
+}
