@@ -29,11 +29,51 @@ pub enum Command {
     Init(InitArgs),
     /// Start a local validator network on 127.0.0.1 (one process per node) and stop it with Ctrl-C.
     Testnet(TestnetArgs),
+    /// Store files on a storage node and get them back (the 0G SDK's JSON-RPC surface).
+    #[command(subcommand)]
+    Storage(StorageCommand),
     /// Measure throughput against a baseline in the same run.
     #[command(subcommand)]
     Bench(BenchCommand),
     /// Print the version.
     Version,
+}
+
+/// Where the chain and the storage node are, and who pays.
+#[derive(Args, Debug, Clone)]
+pub struct StorageEndpoints {
+    /// The chain's JSON-RPC.
+    #[arg(long, default_value = "http://127.0.0.1:8545")]
+    pub rpc: String,
+    /// The storage node's JSON-RPC.
+    #[arg(long, default_value = "http://127.0.0.1:5678")]
+    pub storage: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StorageCommand {
+    /// Publish FILE on the Flow contract, upload it and wait until the node holds all of it.
+    Upload {
+        file: PathBuf,
+        #[command(flatten)]
+        endpoints: StorageEndpoints,
+        /// The paying account's private key (hex); or set ZG_PRIVATE_KEY. `zgnode dev` prints its keys.
+        #[arg(long, env = "ZG_PRIVATE_KEY", hide_env_values = true)]
+        key: String,
+    },
+    /// Download the file with this root into OUT, checked against the root.
+    Download {
+        root: alloy_primitives::B256,
+        out: PathBuf,
+        #[command(flatten)]
+        endpoints: StorageEndpoints,
+    },
+    /// What the storage node knows about a root.
+    Status {
+        root: alloy_primitives::B256,
+        #[command(flatten)]
+        endpoints: StorageEndpoints,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -229,6 +269,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         },
         Command::Testnet(args) => testnet(args).await,
         Command::Bench(command) => bench(command).await,
+        Command::Storage(command) => storage(command).await,
         Command::Dev(args) => {
             let mut config = NodeConfig::default();
             config.node.data_dir = PathBuf::from("zgnode-data/dev");
@@ -345,6 +386,72 @@ fn init(args: &InitArgs) -> anyhow::Result<()> {
     println!("wrote {} (chain id {})", genesis_path.display(), genesis.chain_id);
     println!("wrote {} (node address {coinbase}, the block producer's coinbase)", key_path.display());
     println!("start it with: zgnode run --config {}", config_path.display());
+    Ok(())
+}
+
+fn progress_bar(total: u64, what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_string());
+    bar
+}
+
+fn mb_per_s(bytes: u64, took: std::time::Duration) -> f64 {
+    bytes as f64 / 1e6 / took.as_secs_f64().max(1e-9)
+}
+
+async fn storage(command: StorageCommand) -> anyhow::Result<()> {
+    use crate::zgs::client::StorageClient;
+    match command {
+        StorageCommand::Upload { file, endpoints, key } => {
+            let key: alloy_signer_local::PrivateKeySigner =
+                key.trim().parse().map_err(|e| anyhow::anyhow!("--key is not a private key: {e}"))?;
+            let data = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let client = StorageClient::new(&endpoints.rpc, &endpoints.storage)?;
+            let bar = progress_bar(data.len() as u64, "upload");
+            let report = client.upload(&data, &key, |done| bar.set_position(done)).await?;
+            bar.finish();
+            println!("root     {}", report.root);
+            println!("tx seq   {}", report.tx_seq);
+            match report.tx_hash {
+                Some(hash) => println!("tx       {hash}"),
+                None => println!("tx       none: the node already held the whole file"),
+            }
+            println!("stored   {} bytes in {:.2} s ({:.1} MB/s, hashing and publishing included)", report.bytes, report.took.as_secs_f64(), mb_per_s(report.bytes, report.took));
+        }
+        StorageCommand::Download { root, out, endpoints } => {
+            let client = StorageClient::new(&endpoints.rpc, &endpoints.storage)?;
+            let started = std::time::Instant::now();
+            let size = client
+                .file_info(root)
+                .await?
+                .and_then(|info| info["tx"]["size"].as_u64())
+                .with_context(|| format!("file {root} not found on {}", endpoints.storage))?;
+            let bar = progress_bar(size, "download");
+            let data = client.download(root, |done| bar.set_position(done)).await?;
+            bar.finish();
+            std::fs::write(&out, &data).with_context(|| format!("cannot write {}", out.display()))?;
+            let took = started.elapsed();
+            println!("wrote {} ({} bytes, root verified) in {:.2} s ({:.1} MB/s)", out.display(), data.len(), took.as_secs_f64(), mb_per_s(data.len() as u64, took));
+        }
+        StorageCommand::Status { root, endpoints } => {
+            let client = StorageClient::new(&endpoints.rpc, &endpoints.storage)?;
+            match client.file_info(root).await? {
+                Some(info) => {
+                    println!("root        {root}");
+                    println!("tx seq      {}", info["tx"]["seq"]);
+                    println!("size        {} bytes", info["tx"]["size"]);
+                    println!("segments    {} of {} held", info["uploadedSegNum"], zg_components::storage::merkle::data_segments(info["tx"]["size"].as_u64().unwrap_or(0)));
+                    println!("finalized   {}", info["finalized"]);
+                }
+                None => bail!("file {root} is not known to {}", endpoints.storage),
+            }
+        }
+    }
     Ok(())
 }
 

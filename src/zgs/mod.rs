@@ -5,6 +5,7 @@
 //! flow padding added here, as the SDK leaves it out), then committed to redb before the call
 //! returns. A file is reported finalized only when every data segment is held.
 
+pub mod client;
 mod contracts;
 mod rpc;
 

@@ -95,7 +95,7 @@ impl MerkleTree {
         let mut path = Vec::new();
         let mut position = index;
         for level in &self.levels[..self.levels.len() - 1] {
-            let is_left = position % 2 == 0;
+            let is_left = position.is_multiple_of(2);
             let sibling = if is_left { position + 1 } else { position - 1 };
             if let Some(hash) = level.get(sibling) {
                 lemma.push(*hash);

@@ -1,0 +1,193 @@
+//! A storage client over the same JSON-RPC surface the 0G SDK uses: publish a file's submission
+//! on the Flow contract, upload its segments with proofs, download and verify it. Behind
+//! `zgnode storage upload|download|status` and `zgnode bench storage`.
+
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
+use alloy_signer_local::PrivateKeySigner;
+use alloy_sol_types::SolCall;
+use anyhow::{Context, bail, ensure};
+use base64::Engine;
+use jsonrpsee::core::client::ClientT;
+use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use jsonrpsee::rpc_params;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+use zg_components::storage::merkle::{self, FileCommitment, SEGMENT_CHUNKS, SEGMENT_SIZE};
+use zg_systems::storage::flow::{FLOW_ADDRESS, IFlow, IMarket, Submission, SubmissionData, SubmissionNode};
+
+/// Segments per upload call, and calls in flight.
+const SEGMENTS_PER_CALL: usize = 4;
+const CALLS_IN_FLIGHT: usize = 4;
+
+pub struct StorageClient {
+    eth: HttpClient,
+    storage: HttpClient,
+}
+
+/// What an upload did.
+#[derive(Debug, Clone)]
+pub struct UploadReport {
+    pub root: B256,
+    pub tx_seq: u64,
+    /// None when the file was already stored and finalized (nothing sent).
+    pub tx_hash: Option<B256>,
+    pub bytes: u64,
+    pub took: Duration,
+}
+
+impl StorageClient {
+    pub fn new(eth_url: &str, storage_url: &str) -> anyhow::Result<Self> {
+        let build = |url: &str| {
+            HttpClientBuilder::default()
+                .max_request_size(128 * 1024 * 1024)
+                .max_response_size(128 * 1024 * 1024)
+                .request_timeout(Duration::from_secs(60))
+                .build(url)
+                .with_context(|| format!("bad URL {url}"))
+        };
+        Ok(Self { eth: build(eth_url)?, storage: build(storage_url)? })
+    }
+
+    async fn eth<T: serde::de::DeserializeOwned>(&self, method: &str, params: jsonrpsee::core::params::ArrayParams) -> anyhow::Result<T> {
+        self.eth.request(method, params).await.with_context(|| format!("{method} on the chain's JSON-RPC"))
+    }
+
+    async fn zgs<T: serde::de::DeserializeOwned>(&self, method: &str, params: jsonrpsee::core::params::ArrayParams) -> anyhow::Result<T> {
+        self.storage.request(method, params).await.with_context(|| format!("{method} on the storage node"))
+    }
+
+    pub async fn file_info(&self, root: B256) -> anyhow::Result<Option<Value>> {
+        let info: Value = self.zgs("zgs_getFileInfo", rpc_params![root, true]).await?;
+        Ok((!info.is_null()).then_some(info))
+    }
+
+    async fn call_view(&self, to: Address, data: Vec<u8>) -> anyhow::Result<Bytes> {
+        self.eth("eth_call", rpc_params![json!({"to": to, "data": Bytes::from(data)}), "latest"]).await
+    }
+
+    /// Sends the Flow submission for `commitment`, paying price per sector × sectors.
+    async fn submit(&self, commitment: &FileCommitment, key: &PrivateKeySigner) -> anyhow::Result<B256> {
+        let market = IFlow::marketCall::abi_decode_returns(&self.call_view(FLOW_ADDRESS, IFlow::marketCall {}.abi_encode()).await?)
+            .context("the Flow contract did not name its market")?;
+        let price = IMarket::pricePerSectorCall::abi_decode_returns(
+            &self.call_view(market, IMarket::pricePerSectorCall {}.abi_encode()).await?,
+        )
+        .context("the market did not give a price")?;
+        let sectors: u64 = commitment.submission.nodes.iter().map(|(_, h)| 1u64 << h).sum();
+        let fee = price * U256::from(sectors);
+        let nodes = commitment.submission.nodes.iter().map(|(root, height)| SubmissionNode { root: *root, height: U256::from(*height) }).collect();
+        let input = IFlow::submitCall {
+            submission: Submission {
+                data: SubmissionData { length: U256::from(commitment.size), tags: Bytes::new(), nodes },
+                submitter: key.address(),
+            },
+        }
+        .abi_encode();
+        let chain_id: U256 = self.eth("eth_chainId", rpc_params![]).await?;
+        let nonce: U256 = self.eth("eth_getTransactionCount", rpc_params![key.address(), "pending"]).await?;
+        let tx = crate::dev::sign_eip1559(key, chain_id.to(), TxKind::Call(FLOW_ADDRESS), fee, input.into(), nonce.to(), 1_000_000);
+        let raw = Bytes::from(alloy_eips::eip2718::Encodable2718::encoded_2718(&tx));
+        let hash: B256 = self.eth("eth_sendRawTransaction", rpc_params![raw]).await?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let receipt: Value = self.eth("eth_getTransactionReceipt", rpc_params![hash]).await?;
+            if !receipt.is_null() {
+                ensure!(receipt["status"] == "0x1", "the Flow submission {hash} reverted: {receipt}");
+                return Ok(hash);
+            }
+            ensure!(Instant::now() < deadline, "the Flow submission {hash} was not mined within 60 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Publishes and uploads `data`; `progress(bytes_done)` is called as segments land.
+    pub async fn upload(&self, data: &[u8], key: &PrivateKeySigner, progress: impl Fn(u64)) -> anyhow::Result<UploadReport> {
+        ensure!(!data.is_empty(), "an empty file cannot be stored");
+        let started = Instant::now();
+        let commitment = tokio::task::block_in_place(|| FileCommitment::of(data));
+        let root = commitment.root();
+        if let Some(info) = self.file_info(root).await?
+            && info["finalized"] == true
+        {
+            progress(data.len() as u64);
+            return Ok(UploadReport { root, tx_seq: info["tx"]["seq"].as_u64().unwrap_or_default(), tx_hash: None, bytes: data.len() as u64, took: started.elapsed() });
+        }
+        let tx_hash = self.submit(&commitment, key).await?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let info = loop {
+            if let Some(info) = self.file_info(root).await? {
+                break info;
+            }
+            ensure!(Instant::now() < deadline, "the storage node did not see the submission within 60 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let tx_seq = info["tx"]["seq"].as_u64().context("file info without a tx seq")?;
+        let segments = merkle::data_segments(data.len() as u64) as usize;
+        let calls: Vec<Vec<Value>> = (0..segments)
+            .collect::<Vec<_>>()
+            .chunks(SEGMENTS_PER_CALL)
+            .map(|indices| indices.iter().map(|i| segment_json(data, &commitment, *i)).collect())
+            .collect();
+        let mut done = 0u64;
+        for batch in calls.chunks(CALLS_IN_FLIGHT) {
+            let sends = batch.iter().map(|segments| {
+                let params = rpc_params![segments.clone(), tx_seq];
+                async move { self.storage.request::<Value, _>("zgs_uploadSegmentsByTxSeq", params).await }
+            });
+            for (result, segments) in futures::future::join_all(sends).await.into_iter().zip(batch) {
+                if let Err(error) = result {
+                    let text = error.to_string();
+                    // A node that already has everything says so; that is success.
+                    if !text.contains("already uploaded and finalized") {
+                        bail!("uploading segments failed: {text}");
+                    }
+                }
+                done += segments.len() as u64;
+                progress((done * SEGMENT_SIZE as u64).min(data.len() as u64));
+            }
+        }
+        let info = self.file_info(root).await?.context("the file disappeared from the storage node")?;
+        ensure!(info["finalized"] == true, "uploaded every segment but the node does not report the file finalized: {info}");
+        Ok(UploadReport { root, tx_seq, tx_hash: Some(tx_hash), bytes: data.len() as u64, took: started.elapsed() })
+    }
+
+    /// Downloads a finalized file and checks it against its root.
+    pub async fn download(&self, root: B256, progress: impl Fn(u64)) -> anyhow::Result<Vec<u8>> {
+        let info = self.file_info(root).await?.with_context(|| format!("file {root} not found"))?;
+        ensure!(info["finalized"] == true, "file {root} is not finalized on this node yet: {info}");
+        let size = info["tx"]["size"].as_u64().context("file info without a size")?;
+        let seq = info["tx"]["seq"].as_u64().context("file info without a tx seq")?;
+        let chunks = merkle::chunk_count(size);
+        let mut out = Vec::with_capacity(size as usize);
+        let step = 4 * SEGMENT_CHUNKS as u64;
+        let mut start = 0;
+        while start < chunks {
+            let end = (start + step).min(chunks);
+            let part: Option<String> = self.zgs("zgs_downloadSegmentByTxSeq", rpc_params![seq, start, end]).await?;
+            let part = part.with_context(|| format!("the node does not hold chunks {start}..{end}"))?;
+            out.extend(base64::engine::general_purpose::STANDARD.decode(part).context("the node sent bad base64")?);
+            progress(out.len().min(size as usize) as u64);
+            start = end;
+        }
+        out.truncate(size as usize);
+        let got = tokio::task::block_in_place(|| FileCommitment::of(&out).root());
+        ensure!(got == root, "downloaded data hashes to {got}, not {root}");
+        Ok(out)
+    }
+}
+
+/// Segment `index` of `data` as the SDK uploads it: the last chunk zero-padded, no flow padding.
+pub fn segment_json(data: &[u8], commitment: &FileCommitment, index: usize) -> Value {
+    let start = index * SEGMENT_SIZE;
+    let end = (start + SEGMENT_SIZE).min(data.len());
+    let mut bytes = data[start..end].to_vec();
+    bytes.resize(bytes.len().div_ceil(256) * 256, 0);
+    json!({
+        "root": commitment.root(),
+        "data": base64::engine::general_purpose::STANDARD.encode(&bytes),
+        "index": index,
+        "proof": commitment.tree.proof(index),
+        "fileSize": commitment.size,
+    })
+}
