@@ -114,6 +114,12 @@ pub enum BenchCommand {
         #[arg(long)]
         no_kill: bool,
     },
+    /// Storage: file commitment vs a bare keccak loop; upload and download through a dev node.
+    Storage {
+        /// File sizes in MiB for the upload/download runs.
+        #[arg(long, value_delimiter = ',', default_value = "1,64,1024")]
+        sizes_mib: Vec<u64>,
+    },
     /// Sustained eth_sendRawTransaction over HTTP on loopback into sealed blocks.
     Rpc {
         #[arg(long, default_value_t = 20_000)]
@@ -345,6 +351,18 @@ async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                     "  one validator stopped: next {} blocks interval p50 {:.0} ms, longest gap {:.0} ms (propose timeout {} ms)",
                     kill.blocks, kill.interval_p50_ms, kill.max_gap_ms, kill.propose_timeout_ms
                 );
+            }
+        }
+        BenchCommand::Storage { sizes_mib } => {
+            anyhow::ensure!(!sizes_mib.is_empty() && sizes_mib.iter().all(|s| *s > 0 && *s <= 4096), "--sizes-mib must be 1..=4096");
+            let merkle = tokio::task::spawn_blocking(|| crate::storage_bench::merkle(64 << 20, 5)).await?;
+            println!("storage: file commitment of {} MiB (chunk hashes, segment and file trees, submission; all cores)", merkle.bytes >> 20);
+            println!("  commitment {:>8.0} MB/s   bare keccak256 loop over the same chunks (one core) {:>8.0} MB/s   ratio {:.2}", merkle.commitment_mb_s, merkle.bare_keccak_mb_s, merkle.commitment_mb_s / merkle.bare_keccak_mb_s);
+            let sizes: Vec<u64> = sizes_mib.iter().map(|m| m << 20).collect();
+            let reports = crate::storage_bench::transfers(&sizes).await?;
+            println!("  size MiB | upload MB/s (hash, publish, proofs, redb) | download MB/s (root checked)");
+            for r in reports {
+                println!("  {:>8} | {:>39.1} | {:>28.1}", r.bytes >> 20, r.upload_mb_s, r.download_mb_s);
             }
         }
         BenchCommand::Rpc { txs, senders, concurrency, block_time_ms } => {

@@ -19,6 +19,7 @@
 //!   segments.
 //! - [`testnet`]: local validator networks (`zgnode init --validators`, `zgnode testnet`).
 //! - [`consensus_bench`]: `zgnode bench consensus` (validators on loopback under load).
+//! - [`storage_bench`]: `zgnode bench storage` (commitment, upload, download throughput).
 //! - [`bench`]: the workloads behind `zgnode bench` and `cargo bench`.
 
 pub mod bench;
@@ -30,6 +31,7 @@ pub mod metrics;
 pub mod net;
 pub mod node;
 pub mod rpc;
+pub mod storage_bench;
 pub mod store;
 pub mod testnet;
 pub mod zgs;

@@ -75,6 +75,9 @@ impl ChainStore {
                 let lemma: Vec<[u8; 32]> = proof.lemma.iter().map(|h| h.0).collect();
                 let encoded = borsh::to_vec(&(lemma, proof.path.clone())).map_err(|e| corrupt("segment proof", e))?;
                 txn.open_table(STORAGE_PROOFS)?.insert((tx_seq, index), encoded.as_slice())?;
+                let mut held = txn.open_table(STORAGE_HELD)?;
+                let count = held.get(tx_seq)?.map(|v| v.value()).unwrap_or(0);
+                held.insert(tx_seq, count + 1)?;
                 true
             }
         };
@@ -100,13 +103,7 @@ impl ChainStore {
     /// How many segments of a file are held.
     pub fn segment_count(&self, tx_seq: u64) -> Result<u64, StoreError> {
         let txn = self.db.begin_read()?;
-        let table = txn.open_table(STORAGE_SEGMENTS)?;
-        let mut count = 0;
-        for entry in table.range((tx_seq, 0)..=(tx_seq, u64::MAX))? {
-            entry?;
-            count += 1;
-        }
-        Ok(count)
+        Ok(txn.open_table(STORAGE_HELD)?.get(tx_seq)?.map(|v| v.value()).unwrap_or(0))
     }
 }
 

@@ -86,6 +86,7 @@ impl ChainStore {
         txn.open_table(STORAGE_FILES)?;
         txn.open_table(STORAGE_SEGMENTS)?;
         txn.open_table(STORAGE_PROOFS)?;
+        txn.open_table(STORAGE_HELD)?;
         txn.commit()?;
         Ok(Self { db: Arc::new(db) })
     }

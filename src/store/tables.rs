@@ -39,6 +39,8 @@ pub const STORAGE_FILES: TableDefinition<u64, &[u8]> = TableDefinition::new("sto
 pub const STORAGE_SEGMENTS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("storage_segments");
 /// (tx seq, segment index) -> borsh (lemma, path): the proof the segment was uploaded with.
 pub const STORAGE_PROOFS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("storage_proofs");
+/// tx seq -> how many of its segments are held (kept with every segment write).
+pub const STORAGE_HELD: TableDefinition<u64, u64> = TableDefinition::new("storage_held");
 /// The last block whose Submit events are in `storage_files`.
 pub const STORAGE_INDEXED_KEY: &str = "storage_indexed";
 

@@ -230,7 +230,14 @@ impl FileCommitment {
             while piece > padded - offset {
                 piece /= 2;
             }
-            let root = MerkleTree::build(hashes[offset..offset + piece].to_vec()).root();
+            // Pieces of a segment or more start on a segment boundary and cover whole segments
+            // (only pieces after them can be shorter), so their roots come from segment roots.
+            let root = if piece >= SEGMENT_CHUNKS {
+                let first = offset / SEGMENT_CHUNKS;
+                MerkleTree::build(segment_roots[first..first + piece / SEGMENT_CHUNKS].to_vec()).root()
+            } else {
+                MerkleTree::build(hashes[offset..offset + piece].to_vec()).root()
+            };
             nodes.push((root, piece.trailing_zeros() as u64));
             offset += piece;
         }
