@@ -279,8 +279,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dev(args) => {
             let mut config = NodeConfig::default();
             config.node.data_dir = PathBuf::from("zgnode-data/dev");
-            // The dev chain is also a storage node, on 0G's default port.
+            // The dev chain is also a storage node, on 0G's default port, mining PoRA with the
+            // last dev account.
             config.storage.enabled = true;
+            config.storage.miner_key = Some(dev_accounts()[crate::dev::DEV_MINER_ACCOUNT].private_key.to_string());
             args.overrides.apply(&mut config);
             config.validate()?;
             let genesis = dev_genesis(args.chain_id);
@@ -359,11 +361,18 @@ async fn bench(command: BenchCommand) -> anyhow::Result<()> {
             println!("storage: file commitment of {} MiB (chunk hashes, segment and file trees, submission; all cores)", merkle.bytes >> 20);
             println!("  commitment {:>8.0} MB/s   bare keccak256 loop over the same chunks (one core) {:>8.0} MB/s   ratio {:.2}", merkle.commitment_mb_s, merkle.bare_keccak_mb_s, merkle.commitment_mb_s / merkle.bare_keccak_mb_s);
             let sizes: Vec<u64> = sizes_mib.iter().map(|m| m << 20).collect();
-            let reports = crate::storage_bench::transfers(&sizes).await?;
+            let (reports, pora) = crate::storage_bench::transfers_and_pora(&sizes).await?;
             println!("  size MiB | upload MB/s (hash, publish, proofs, redb) | download MB/s (root checked)");
             for r in reports {
                 println!("  {:>8} | {:>39.1} | {:>28.1}", r.bytes >> 20, r.upload_mb_s, r.download_mb_s);
             }
+            println!(
+                "  PoRA: build a sector proof {:.0} µs, check it off chain {:.1} µs; submitProof on chain {} gas (median of {} proofs the dev miner landed)",
+                pora.prove_us,
+                pora.verify_us,
+                pora.submit_gas.map(|g| g.to_string()).unwrap_or_else(|| "-".into()),
+                pora.proofs_on_chain
+            );
         }
         BenchCommand::Rpc { txs, senders, concurrency, block_time_ms } => {
             anyhow::ensure!(txs > 0 && senders > 0, "--txs and --senders must be positive");
@@ -639,7 +648,10 @@ fn print_banner(config: &NodeConfig, genesis: &Genesis, node: &RunningNode, dev:
         println!("Metrics:         http://{}/metrics", config.metrics.addr);
     }
     if let Some(addr) = node.storage_addr {
-        println!("Storage RPC:     http://{addr}  (Flow {}, market {})", zg_systems::storage::flow::FLOW_ADDRESS, zg_systems::storage::flow::MARKET_ADDRESS);
+        println!("Storage RPC:     http://{addr}  (Flow {}, market {}, PoRA {})", zg_systems::storage::flow::FLOW_ADDRESS, zg_systems::storage::flow::MARKET_ADDRESS, zg_systems::storage::pora::MINE_ADDRESS);
+        if let Some(miner) = node.miner_address {
+            println!("PoRA miner:      {miner}");
+        }
     }
     if config.node.ephemeral {
         println!("Data:            in memory (--ephemeral)");

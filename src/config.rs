@@ -29,6 +29,9 @@ pub struct StorageSection {
     /// Largest request (and response): an upload call carries whole 256 KiB segments.
     pub max_request_bytes: u32,
     pub max_connections: u32,
+    /// Answer PoRA challenges with this account (hex private key); it stakes the minimum
+    /// storage stake on first start. None: do not mine.
+    pub miner_key: Option<String>,
 }
 
 impl Default for StorageSection {
@@ -38,6 +41,7 @@ impl Default for StorageSection {
             addr: "127.0.0.1:5678".parse().expect("valid literal"),
             max_request_bytes: 64 * 1024 * 1024,
             max_connections: 1_000,
+            miner_key: None,
         }
     }
 }
@@ -225,6 +229,10 @@ impl NodeConfig {
         if self.txpool.max_size == 0 {
             return Err(ConfigError::Invalid("txpool.max_size must be at least 1".into()));
         }
+        if let Some(key) = &self.storage.miner_key {
+            key.trim().parse::<alloy_signer_local::PrivateKeySigner>()
+                .map_err(|e| ConfigError::Invalid(format!("storage.miner_key is not a private key: {e}")))?;
+        }
         for peer in &self.network.peers {
             peer.parse::<crate::net::PeerAddress>().map_err(|e| ConfigError::Invalid(format!("network.peers: {e}")))?;
         }
@@ -326,6 +334,9 @@ addr = "127.0.0.1:5678"
 # Largest request and response in bytes (an upload call carries whole 256 KiB segments).
 max_request_bytes = 67108864
 max_connections = 1000
+# Answer PoRA challenges with this account (hex private key); it stakes the minimum storage
+# stake on first start. Unset: do not mine.
+# miner_key = "0x..."
 
 [consensus]
 # Round 0 step timeouts; each later round adds half as much again. timeout_propose_ms must

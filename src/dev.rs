@@ -12,6 +12,8 @@ pub const DEV_ACCOUNT_COUNT: u32 = 10;
 pub const DEV_ACCOUNT_TOKENS: u64 = 10_000;
 /// Chain id of `zgnode dev`: Hardhat's, so tools and the 0G SDKs pick their local defaults.
 pub const DEV_CHAIN_ID: u64 = 31337;
+/// The dev account `zgnode dev`'s storage node mines PoRA with (the last one).
+pub const DEV_MINER_ACCOUNT: usize = 9;
 pub const DEFAULT_COINBASE: Address = address!("0x00000000000000000000000000000000000000c0");
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,7 +65,7 @@ pub fn sign_eip1559(
 }
 
 /// The 0G distribution with the dev accounts funded out of the ecosystem allocation, and the
-/// storage contracts (Flow, FixedPrice market) in place.
+/// storage contracts (Flow, FixedPrice market, PoraMine with its reward pool) in place.
 pub fn dev_genesis(chain_id: u64) -> Genesis {
     let mut genesis = Genesis::zero_gravity(chain_id);
     genesis.grants = dev_accounts()
@@ -71,6 +73,11 @@ pub fn dev_genesis(chain_id: u64) -> Genesis {
         .map(|account| GrantEntry { address: account.address, tokens: DEV_ACCOUNT_TOKENS, from: "ecosystem".into() })
         .collect();
     genesis.accounts.extend(crate::zgs::storage_contracts());
+    genesis.grants.push(GrantEntry {
+        address: zg_systems::storage::pora::MINE_ADDRESS,
+        tokens: crate::zgs::MINE_REWARD_POOL_TOKENS,
+        from: "community".into(),
+    });
     genesis
 }
 

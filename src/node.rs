@@ -50,6 +50,8 @@ pub enum NodeError {
     GenesisFile { path: String, message: String },
     #[error("consensus: {0}")]
     Consensus(String),
+    #[error("invalid config: {0}")]
+    Config(String),
     #[error("network: {0}")]
     Net(#[from] crate::net::NetError),
 }
@@ -299,6 +301,8 @@ pub struct RunningNode {
     /// The storage JSON-RPC address, when the storage role is on.
     pub storage_addr: Option<SocketAddr>,
     storage_rpc: Option<jsonrpsee::server::ServerHandle>,
+    /// The account answering PoRA challenges, when mining.
+    pub miner_address: Option<alloy_primitives::Address>,
 }
 
 impl RunningNode {
@@ -357,6 +361,7 @@ impl RunningNode {
         } else {
             (None, None)
         };
+        let store_for_miner = node.store().clone();
         let context = RpcContext::new(config, chain_id, node.store().reader(), node.requests(), events.clone());
         let (rpc_addr, rpc) = rpc::start(&config.rpc, context)
             .await
@@ -369,7 +374,20 @@ impl RunningNode {
             .name("zgnode-tick".into())
             .spawn(move || drive(node, tick, driver_stop))
             .map_err(|e| NodeError::Fault(format!("cannot start the tick thread: {e}")))?;
-        Ok(Self { rpc_addr, chain_id, stop, driver: Some(driver), rpc, events, network, storage_addr, storage_rpc })
+        let mut miner_address = None;
+        if let (Some(_), Some(key)) = (storage_addr, &config.storage.miner_key)
+            && genesis.accounts.contains_key(&zg_systems::storage::pora::MINE_ADDRESS)
+        {
+            let key: alloy_signer_local::PrivateKeySigner = key
+                .trim()
+                .parse()
+                .map_err(|e| NodeError::Config(format!("storage.miner_key: {e}")))?;
+            let miner = crate::zgs::miner::Miner::new(&format!("http://{rpc_addr}"), store_for_miner, key, chain_id, stop.clone())
+                .map_err(|e| NodeError::Fault(e.to_string()))?;
+            miner_address = Some(miner.address());
+            tokio::spawn(miner.run());
+        }
+        Ok(Self { rpc_addr, chain_id, stop, driver: Some(driver), rpc, events, network, storage_addr, storage_rpc, miner_address })
     }
 
     /// The validator network, on a chain with consensus.

@@ -16,6 +16,17 @@ pub struct MerkleReport {
 }
 
 #[derive(Clone, Debug)]
+pub struct PoraReport {
+    /// Median µs to build one sector proof from stored segments (64 MiB file).
+    pub prove_us: f64,
+    /// Median µs to check one proof off chain with the same folding the contract does.
+    pub verify_us: f64,
+    /// Gas of `submitProof` transactions the dev node's miner sent (median), if any landed.
+    pub submit_gas: Option<u64>,
+    pub proofs_on_chain: usize,
+}
+
+#[derive(Clone, Debug)]
 pub struct TransferReport {
     pub bytes: u64,
     pub upload_mb_s: f64,
@@ -56,8 +67,73 @@ pub fn merkle(size: usize, rounds: usize) -> MerkleReport {
     MerkleReport { bytes: size, commitment_mb_s: median(commitment), bare_keccak_mb_s: median(bare) }
 }
 
+/// Proof building and checking costs on a 64 MiB file, off chain.
+pub fn pora_offchain(samples: usize) -> (f64, f64) {
+    use zg_components::storage::merkle::{SEGMENT_SIZE, hash_pair};
+    use zg_components::storage::FileRecord;
+    use zg_systems::storage::pora;
+    let bytes = data(64 << 20);
+    let commitment = FileCommitment::of(&bytes);
+    let record = FileRecord {
+        tx_seq: 0,
+        root: commitment.root().0,
+        size: bytes.len() as u64,
+        start_entry_index: 0,
+        sectors: commitment.submission.nodes.iter().map(|(_, h)| 1u64 << h).sum(),
+        nodes: vec![],
+        submitter: [0; 20],
+        block_number: 0,
+    };
+    let proofs: Vec<_> = (0..samples.max(1) as u64).map(|i| (i * 7919) % record.sectors).collect();
+    let mut prove_times = Vec::new();
+    let mut built = Vec::new();
+    for chunk in &proofs {
+        let started = Instant::now();
+        let proof = pora::prove(&record, *chunk, |segment| {
+            let start = segment as usize * SEGMENT_SIZE;
+            Some((bytes[start..start + SEGMENT_SIZE].to_vec(), commitment.tree.proof(segment as usize)?))
+        })
+        .expect("held");
+        prove_times.push(started.elapsed().as_secs_f64() * 1e6);
+        built.push((*chunk, proof));
+    }
+    let mut verify_times = Vec::new();
+    for (chunk, proof) in &built {
+        let started = Instant::now();
+        // The contract's fold: inside the segment, then across segments.
+        let fold = |mut node: alloy_primitives::B256, mut position: u64, mut width: u64, siblings: &mut std::slice::Iter<'_, alloy_primitives::B256>| {
+            while width > 1 {
+                if !(position == width - 1 && width % 2 == 1) {
+                    let sibling = siblings.next().expect("enough siblings");
+                    node = if position.is_multiple_of(2) { hash_pair(&node, sibling) } else { hash_pair(sibling, &node) };
+                }
+                position /= 2;
+                width = width.div_ceil(2);
+            }
+            node
+        };
+        let mut siblings = proof.siblings.iter();
+        let segment = chunk / 1024;
+        let width = (record.sectors - segment * 1024).min(1024);
+        let node = fold(keccak256(&proof.chunk), chunk % 1024, width, &mut siblings);
+        let root = fold(node, segment, record.sectors.div_ceil(1024), &mut siblings);
+        assert_eq!(root, commitment.root());
+        verify_times.push(started.elapsed().as_secs_f64() * 1e6);
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    (median(prove_times), median(verify_times))
+}
+
 /// Uploads and downloads files of these sizes through a dev node (redb on disk).
 pub async fn transfers(sizes: &[u64]) -> anyhow::Result<Vec<TransferReport>> {
+    transfers_and_pora(sizes).await.map(|(reports, _)| reports)
+}
+
+/// Transfers, then two PoRA epochs of the dev node's miner: the gas its proofs cost on chain.
+pub async fn transfers_and_pora(sizes: &[u64]) -> anyhow::Result<(Vec<TransferReport>, PoraReport)> {
     let dir = tempfile::tempdir()?;
     let mut config = crate::NodeConfig::default();
     config.node.data_dir = dir.path().to_path_buf();
@@ -65,6 +141,7 @@ pub async fn transfers(sizes: &[u64]) -> anyhow::Result<Vec<TransferReport>> {
     config.chain.block_time_ms = 100;
     config.storage.enabled = true;
     config.storage.addr = "127.0.0.1:0".parse()?;
+    config.storage.miner_key = Some(crate::dev::dev_accounts()[crate::dev::DEV_MINER_ACCOUNT].private_key.to_string());
     let genesis = crate::dev::dev_genesis(crate::dev::DEV_CHAIN_ID);
     let node = crate::RunningNode::start(&config, &genesis).await?;
     let storage = node.storage_addr.ok_or_else(|| anyhow::anyhow!("storage role did not start"))?;
@@ -84,6 +161,35 @@ pub async fn transfers(sizes: &[u64]) -> anyhow::Result<Vec<TransferReport>> {
             download_mb_s: size as f64 / 1e6 / download.as_secs_f64(),
         });
     }
+    // Two PoRA epochs (20 blocks of 100 ms each) with data in the flow.
+    let reader = node.rpc_url();
+    let client = jsonrpsee::http_client::HttpClientBuilder::default().build(&reader)?;
+    use jsonrpsee::core::client::ClientT;
+    let start: alloy_primitives::U256 = client.request("eth_blockNumber", jsonrpsee::rpc_params![]).await?;
+    let start = start.to::<u64>();
+    let wait_until = start + 45;
+    loop {
+        let head: alloy_primitives::U256 = client.request("eth_blockNumber", jsonrpsee::rpc_params![]).await?;
+        if head.to::<u64>() >= wait_until {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let mut gas = Vec::new();
+    for number in start..=wait_until {
+        let receipts: Vec<serde_json::Value> =
+            client.request("eth_getBlockReceipts", jsonrpsee::rpc_params![format!("0x{number:x}")]).await?;
+        for receipt in receipts {
+            let to_mine = receipt["to"].as_str().is_some_and(|t| t.eq_ignore_ascii_case(&format!("{:#x}", zg_systems::storage::pora::MINE_ADDRESS)));
+            let passed = receipt["logs"].as_array().is_some_and(|logs| !logs.is_empty());
+            if to_mine && passed && receipt["status"] == "0x1" {
+                gas.push(u64::from_str_radix(receipt["gasUsed"].as_str().unwrap_or("0x0").trim_start_matches("0x"), 16)?);
+            }
+        }
+    }
+    gas.sort();
+    let (prove_us, verify_us) = tokio::task::spawn_blocking(|| pora_offchain(64)).await?;
+    let pora = PoraReport { prove_us, verify_us, submit_gas: gas.get(gas.len() / 2).copied(), proofs_on_chain: gas.len() };
     node.stop().await?;
-    Ok(reports)
+    Ok((reports, pora))
 }

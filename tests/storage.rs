@@ -316,3 +316,39 @@ fn a_storage_node_killed_mid_upload_keeps_every_acknowledged_segment() {
     }
     assert_eq!(ok(storage, "zgs_getFileInfoByTxSeq", json!([seq]))["finalized"], true);
 }
+
+#[test]
+fn the_storage_node_answers_pora_challenges_and_earns() {
+    use zg_systems::storage::pora::{IPoraMine, MINE_ADDRESS};
+    let mut config = storage_config();
+    let miner = dev_key(zgnode::dev::DEV_MINER_ACCOUNT);
+    config.storage.miner_key = Some(format!("0x{}", alloy_primitives::hex::encode(miner.to_bytes())));
+    let node = start_node(&config);
+    let running = node.node.as_ref().unwrap();
+    assert_eq!(running.miner_address, Some(miner.address()));
+    let storage = running.storage_addr.unwrap();
+    let data = pattern(3 * SEGMENT_SIZE + 12_345);
+    let commitment = FileCommitment::of(&data);
+    let seq = publish(node.addr, storage, &commitment, 4, 0);
+    for index in 0..4 {
+        let result = rpc(storage, "zgs_uploadSegmentsByTxSeq", json!([[segment_json(&data, &commitment, index)], seq]));
+        assert_eq!(result["result"], Value::Null, "{result}");
+    }
+    let status = || {
+        let input = IPoraMine::minersCall { miner: miner.address() }.abi_encode();
+        let call = json!({"to": MINE_ADDRESS, "data": alloy_primitives::hex::encode_prefixed(input)});
+        let output = ok(node.addr, "eth_call", json!([call, "latest"]));
+        IPoraMine::minersCall::abi_decode_returns(&alloy_primitives::hex::decode(output.as_str().unwrap()).unwrap()).unwrap()
+    };
+    let reward = zgnode::zgs::dev_mine_params().reward_per_challenge;
+    let started = Instant::now();
+    // Two full epochs of challenges, every one proven from the segments in redb.
+    while status().earned < reward * U256::from(16) {
+        assert!(started.elapsed() < TIMEOUT, "the miner did not earn: {:?}", status().earned);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let miner_status = status();
+    assert!(miner_status.registered);
+    assert_eq!(miner_status.penalized, U256::ZERO);
+    node.stop();
+}

@@ -45,6 +45,24 @@ contract Flow {
     /// Fees received, in wei (held here; storage rewards pay out of it).
     uint256 public totalFees;
 
+    struct Entry {
+        bytes32 root;
+        uint256 start;
+        uint256 sectors;
+        uint256 size;
+    }
+
+    /// Every submission, in flow order (PoRA finds a challenged sector's file here).
+    Entry[] public entries;
+
+    struct Checkpoint {
+        uint256 blockNumber;
+        uint256 length;
+    }
+
+    /// The flow's length at the end of each block that changed it.
+    Checkpoint[] public checkpoints;
+
     event Submit(
         address indexed sender,
         bytes32 indexed identity,
@@ -106,6 +124,39 @@ contract Flow {
         numSubmissions = index + 1;
         nextPosition = startIndex + length;
         totalFees += msg.value;
+        entries.push(Entry(digest, startIndex, length, data.length));
+        uint256 n = checkpoints.length;
+        if (n > 0 && checkpoints[n - 1].blockNumber == block.number) {
+            checkpoints[n - 1].length = startIndex + length;
+        } else {
+            checkpoints.push(Checkpoint(block.number, startIndex + length));
+        }
         emit Submit(msg.sender, digest, index, startIndex, length, data);
+    }
+
+    /// The flow's length as it stood before block `blockNumber` (after all earlier blocks).
+    function lengthBefore(uint256 blockNumber) public view returns (uint256) {
+        uint256 lo = 0;
+        uint256 hi = checkpoints.length;
+        while (lo < hi) {
+            uint256 mid = (lo + hi) / 2;
+            if (checkpoints[mid].blockNumber < blockNumber) lo = mid + 1;
+            else hi = mid;
+        }
+        return lo == 0 ? 0 : checkpoints[lo - 1].length;
+    }
+
+    /// The submission holding flow sector `position`.
+    function entryAt(uint256 position) public view returns (bytes32 root, uint256 start, uint256 sectors, uint256 size) {
+        require(position < nextPosition, "position beyond the flow");
+        uint256 lo = 0;
+        uint256 hi = entries.length;
+        while (hi - lo > 1) {
+            uint256 mid = (lo + hi) / 2;
+            if (entries[mid].start <= position) lo = mid;
+            else hi = mid;
+        }
+        Entry storage e = entries[lo];
+        return (e.root, e.start, e.sectors, e.size);
     }
 }

@@ -4,10 +4,27 @@
 use alloy_primitives::{Address, U256, hex};
 
 use zg_components::chain::GenesisAccount;
-use zg_systems::storage::flow;
+use zg_systems::storage::{flow, pora};
 
 pub const FLOW_ARTIFACT: &str = include_str!("../../assets/contracts/Flow.json");
 pub const MARKET_ARTIFACT: &str = include_str!("../../assets/contracts/FixedPriceMarket.json");
+pub const MINE_ARTIFACT: &str = include_str!("../../assets/contracts/PoraMine.json");
+
+/// PoRA on the dev chain: 20-block epochs (5 s at 250 ms blocks), 8 challenges each, 100 0G
+/// storage stake, 5% of it per missed challenge, 0.01 0G per passed one.
+pub fn dev_mine_params() -> pora::MineParams {
+    let one = U256::from(10u64).pow(U256::from(18));
+    pora::MineParams {
+        epoch_blocks: 20,
+        challenges_per_epoch: 8,
+        min_stake: one * U256::from(100),
+        penalty_per_mille: 50,
+        reward_per_challenge: one / U256::from(100),
+    }
+}
+
+/// Whole 0G granted to the PoRA contract at genesis from the community allocation.
+pub const MINE_REWARD_POOL_TOKENS: u64 = 1_000_000;
 
 fn creation_code(artifact: &str) -> Result<Vec<u8>, String> {
     let artifact: serde_json::Value = serde_json::from_str(artifact).map_err(|e| e.to_string())?;
@@ -15,14 +32,19 @@ fn creation_code(artifact: &str) -> Result<Vec<u8>, String> {
     hex::decode(code).map_err(|e| e.to_string())
 }
 
-/// Flow at 0x…2000 and the FixedPrice market at 0x…2001, as genesis accounts.
+/// Flow at 0x…2000, the FixedPrice market at 0x…2001 and PoraMine at 0x…2002, as genesis
+/// accounts (PoraMine's reward pool is granted separately, from an allocation).
 pub fn storage_contracts() -> Vec<(Address, GenesisAccount)> {
     let build = || -> Result<_, String> {
-        flow::genesis_accounts(
+        let mut accounts = flow::genesis_accounts(
             &creation_code(FLOW_ARTIFACT)?,
             &creation_code(MARKET_ARTIFACT)?,
             U256::from(flow::DEFAULT_PRICE_PER_SECTOR),
-        )
+        )?;
+        let mut mine = creation_code(MINE_ARTIFACT)?;
+        mine.extend(pora::constructor_args(flow::FLOW_ADDRESS, &dev_mine_params()));
+        accounts.push((pora::MINE_ADDRESS, zg_systems::chain::genesis::deploy_contract(&mine, U256::ZERO)?));
+        Ok(accounts)
     };
     // The artifacts are part of the binary and tested; a failure here is a build defect.
     build().expect("the shipped storage contracts deploy")

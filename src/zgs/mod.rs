@@ -7,9 +7,10 @@
 
 pub mod client;
 mod contracts;
+pub mod miner;
 mod rpc;
 
-pub use contracts::storage_contracts;
+pub use contracts::{MINE_REWARD_POOL_TOKENS, dev_mine_params, storage_contracts};
 
 use jsonrpsee::server::{RpcModule, Server, ServerConfig, ServerHandle};
 use std::net::SocketAddr;

@@ -88,6 +88,11 @@ pub fn genesis_account(
 
 /// Calls a view of the staking contract against the world's current state.
 fn view(world: &World, data: Vec<u8>) -> Result<Bytes, StakingError> {
+    call_view(world, STAKING_ADDRESS, data)
+}
+
+/// Calls a view of any contract against the world's current state (no gas price, no nonce).
+pub fn call_view(world: &World, to: Address, data: Vec<u8>) -> Result<Bytes, StakingError> {
     let chain_id = world.resource::<ChainSpec>().chain_id;
     let head = world.resource::<ChainHead>();
     let mut block = evm::block_env_of(&head.header);
@@ -97,7 +102,7 @@ fn view(world: &World, data: Vec<u8>) -> Result<Bytes, StakingError> {
     let mut evm = evm::build_evm(evm::WorldState { world }, cfg, block);
     let call = TxEnv {
         caller: Address::ZERO,
-        kind: alloy_primitives::TxKind::Call(STAKING_ADDRESS),
+        kind: alloy_primitives::TxKind::Call(to),
         data: data.into(),
         gas_limit: 30_000_000.min(head.header.gas_limit),
         gas_price: 0,

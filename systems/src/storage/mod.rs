@@ -2,6 +2,7 @@
 //! turns `Submit` events in committed blocks into file entities storage nodes serve.
 
 pub mod flow;
+pub mod pora;
 
 use bevy_ecs::prelude::*;
 use std::sync::Arc;

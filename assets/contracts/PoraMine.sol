@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.28;
+
+interface IFlowForMine {
+    function lengthBefore(uint256 blockNumber) external view returns (uint256);
+    function entryAt(uint256 position) external view returns (bytes32 root, uint256 start, uint256 sectors, uint256 size);
+}
+
+/// Proof of random access: each epoch the chain's block hash picks, for every registered storage
+/// node, `challengesPerEpoch` sectors across the flow; the node proves it holds each with the
+/// 256-byte chunk and its Merkle siblings up to the file's root, verified here. A passed challenge
+/// pays `rewardPerChallenge` at once; after the epoch's deadline anyone may settle a node's epoch,
+/// and each challenge it did not pass (wrong proof or silence) costs `penaltyPerMille` of its
+/// stake. Placed in the genesis state at 0x0000000000000000000000000000000000002002.
+///
+/// Positions depend only on the block hash, the node's address and the challenge index, never
+/// on the prover's choice, and the flow length they range over is the length before the epoch's
+/// first block.
+contract PoraMine {
+    address public immutable flow;
+    uint256 public immutable epochBlocks;
+    uint256 public immutable challengesPerEpoch;
+    uint256 public immutable minStake;
+    uint256 public immutable penaltyPerMille;
+    uint256 public immutable rewardPerChallenge;
+
+    uint256 public constant SEGMENT_CHUNKS = 1024;
+
+    struct Miner {
+        uint256 stake;
+        uint256 earned;
+        uint256 penalized;
+        uint256 registeredEpoch;
+        bool registered;
+    }
+
+    mapping(address => Miner) public miners;
+    /// epoch => miner => bitmap of passed challenge indices
+    mapping(uint256 => mapping(address => uint256)) public passed;
+    mapping(uint256 => mapping(address => bool)) public settled;
+    uint256 public penaltiesTotal;
+
+    event Registered(address indexed miner, uint256 stake);
+    event Passed(address indexed miner, uint256 indexed epoch, uint256 index, uint256 position);
+    event Settled(address indexed miner, uint256 indexed epoch, uint256 missed, uint256 penalty);
+
+    constructor(
+        address flow_,
+        uint256 epochBlocks_,
+        uint256 challengesPerEpoch_,
+        uint256 minStake_,
+        uint256 penaltyPerMille_,
+        uint256 rewardPerChallenge_
+    ) {
+        require(epochBlocks_ > 1 && epochBlocks_ <= 128, "epochs of 2..128 blocks");
+        require(challengesPerEpoch_ > 0 && challengesPerEpoch_ <= 256, "1..256 challenges");
+        require(penaltyPerMille_ <= 1000, "penalty above 100%");
+        flow = flow_;
+        epochBlocks = epochBlocks_;
+        challengesPerEpoch = challengesPerEpoch_;
+        minStake = minStake_;
+        penaltyPerMille = penaltyPerMille_;
+        rewardPerChallenge = rewardPerChallenge_;
+    }
+
+    receive() external payable {}
+
+    function register() external payable {
+        Miner storage m = miners[msg.sender];
+        require(!m.registered, "already registered");
+        require(msg.value >= minStake, "stake below minimum");
+        m.stake = msg.value;
+        m.registered = true;
+        m.registeredEpoch = currentEpoch();
+        emit Registered(msg.sender, msg.value);
+    }
+
+    function currentEpoch() public view returns (uint256) {
+        return block.number / epochBlocks;
+    }
+
+    /// The randomness of an epoch: the hash of its first block (it must have been mined).
+    function seed(uint256 epoch) public view returns (bytes32) {
+        uint256 first = epoch * epochBlocks;
+        require(first < block.number, "epoch not started");
+        require(block.number - first <= 256, "epoch too old");
+        return blockhash(first);
+    }
+
+    /// The flow sector challenge `index` of `epoch` asks `miner` for.
+    function challenge(uint256 epoch, address miner, uint256 index) public view returns (uint256) {
+        require(index < challengesPerEpoch, "no such challenge");
+        uint256 length = IFlowForMine(flow).lengthBefore(epoch * epochBlocks);
+        require(length > 0, "the flow was empty");
+        return uint256(keccak256(abi.encode(seed(epoch), miner, index))) % length;
+    }
+
+    /// Proves challenge `index` of `epoch`: `chunk` is the challenged sector, `siblings` the
+    /// Merkle siblings from it to the file root (inside its segment first, then across segments;
+    /// levels where a node is promoted have none). Accepted until the end of the next epoch.
+    function submitProof(uint256 epoch, uint256 index, bytes calldata chunk, bytes32[] calldata siblings) external {
+        Miner storage m = miners[msg.sender];
+        require(m.registered, "not a registered storage node");
+        require(epoch >= m.registeredEpoch, "epoch before registration");
+        require(epoch <= currentEpoch(), "epoch not started");
+        require(currentEpoch() <= epoch + 1, "deadline passed");
+        require(chunk.length == 256, "a chunk is 256 bytes");
+        uint256 bit = uint256(1) << index;
+        require(passed[epoch][msg.sender] & bit == 0, "already proven");
+        uint256 position = challenge(epoch, msg.sender, index);
+        (bytes32 root, uint256 start, uint256 sectors,) = IFlowForMine(flow).entryAt(position);
+        require(_verify(root, position - start, sectors, keccak256(chunk), siblings), "invalid proof");
+        passed[epoch][msg.sender] |= bit;
+        m.earned += rewardPerChallenge;
+        emit Passed(msg.sender, epoch, index, position);
+        if (rewardPerChallenge > 0 && address(this).balance >= rewardPerChallenge) {
+            (bool ok,) = msg.sender.call{value: rewardPerChallenge}("");
+            require(ok, "reward transfer failed");
+        }
+    }
+
+    /// After an epoch's deadline: penalizes `miner` for each challenge it did not pass.
+    function settle(uint256 epoch, address miner) external {
+        Miner storage m = miners[miner];
+        require(m.registered && epoch >= m.registeredEpoch, "nothing to settle");
+        require(currentEpoch() >= epoch + 2, "the epoch is still open");
+        require(!settled[epoch][miner], "already settled");
+        settled[epoch][miner] = true;
+        uint256 missed = challengesPerEpoch - _popcount(passed[epoch][miner]);
+        uint256 penalty = m.stake * penaltyPerMille * missed / 1000 / challengesPerEpoch;
+        m.stake -= penalty;
+        m.penalized += penalty;
+        penaltiesTotal += penalty;
+        emit Settled(miner, epoch, missed, penalty);
+    }
+
+    function _verify(bytes32 root, uint256 chunkIndex, uint256 sectors, bytes32 leaf, bytes32[] calldata siblings)
+        internal
+        pure
+        returns (bool)
+    {
+        uint256 segments = (sectors + SEGMENT_CHUNKS - 1) / SEGMENT_CHUNKS;
+        uint256 segment = chunkIndex / SEGMENT_CHUNKS;
+        uint256 width = sectors - segment * SEGMENT_CHUNKS;
+        if (width > SEGMENT_CHUNKS) width = SEGMENT_CHUNKS;
+        uint256 used;
+        bytes32 node;
+        (node, used) = _fold(leaf, chunkIndex % SEGMENT_CHUNKS, width, siblings, 0);
+        (node, used) = _fold(node, segment, segments, siblings, used);
+        return used == siblings.length && node == root;
+    }
+
+    /// Hashes up a tree whose odd last node is promoted, from `position` among `width` leaves.
+    function _fold(bytes32 node, uint256 position, uint256 width, bytes32[] calldata siblings, uint256 used)
+        internal
+        pure
+        returns (bytes32, uint256)
+    {
+        while (width > 1) {
+            bool promoted = position == width - 1 && width % 2 == 1;
+            if (!promoted) {
+                require(used < siblings.length, "too few siblings");
+                bytes32 sibling = siblings[used++];
+                node = position % 2 == 0
+                    ? keccak256(abi.encodePacked(node, sibling))
+                    : keccak256(abi.encodePacked(sibling, node));
+            }
+            position /= 2;
+            width = (width + 1) / 2;
+        }
+        return (node, used);
+    }
+
+    function _popcount(uint256 x) internal pure returns (uint256 count) {
+        while (x != 0) {
+            x &= x - 1;
+            count++;
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! The storage node's PoRA miner: registers its storage stake once, then for every epoch asks
+//! the PoraMine contract which sectors it is challenged for, proves the ones it holds from the
+//! segments in redb, and sends the proofs as transactions through the node's own JSON-RPC.
+
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
+use alloy_signer_local::PrivateKeySigner;
+use alloy_sol_types::SolCall;
+use jsonrpsee::core::client::ClientT;
+use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use jsonrpsee::rpc_params;
+use serde_json::json;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use zg_systems::storage::pora::{self, IPoraMine, MINE_ADDRESS};
+
+use crate::store::ChainStore;
+
+/// What the miner has done, for logs and tests.
+#[derive(Debug, Default, Clone)]
+pub struct MinerStats {
+    pub epochs: u64,
+    pub proofs_sent: u64,
+    pub unprovable: u64,
+}
+
+pub struct Miner {
+    rpc: HttpClient,
+    store: ChainStore,
+    key: PrivateKeySigner,
+    chain_id: u64,
+    stop: Arc<AtomicBool>,
+}
+
+impl Miner {
+    pub fn new(rpc_url: &str, store: ChainStore, key: PrivateKeySigner, chain_id: u64, stop: Arc<AtomicBool>) -> anyhow::Result<Self> {
+        Ok(Self { rpc: HttpClientBuilder::default().build(rpc_url)?, store, key, chain_id, stop })
+    }
+
+    async fn view(&self, data: Vec<u8>) -> anyhow::Result<Bytes> {
+        Ok(self.rpc.request("eth_call", rpc_params![json!({"to": MINE_ADDRESS, "data": Bytes::from(data)}), "latest"]).await?)
+    }
+
+    async fn send(&self, input: Vec<u8>, value: U256, nonce: u64) -> anyhow::Result<B256> {
+        let tx = crate::dev::sign_eip1559(&self.key, self.chain_id, TxKind::Call(MINE_ADDRESS), value, input.into(), nonce, 2_000_000);
+        let raw = Bytes::from(alloy_eips::eip2718::Encodable2718::encoded_2718(&tx));
+        Ok(self.rpc.request("eth_sendRawTransaction", rpc_params![raw]).await?)
+    }
+
+    async fn nonce(&self) -> anyhow::Result<u64> {
+        let nonce: U256 = self.rpc.request("eth_getTransactionCount", rpc_params![self.key.address(), "pending"]).await?;
+        Ok(nonce.to())
+    }
+
+    pub fn address(&self) -> Address {
+        self.key.address()
+    }
+
+    /// Runs until stopped; errors are logged and retried (a miner must not take the node down).
+    pub async fn run(self) {
+        let mut stats = MinerStats::default();
+        let mut last_epoch: Option<u64> = None;
+        while !self.stop.load(Ordering::Relaxed) {
+            match self.step(&mut last_epoch, &mut stats).await {
+                Ok(()) => {}
+                Err(error) => tracing::warn!(%error, "PoRA miner step failed; retrying"),
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn step(&self, last_epoch: &mut Option<u64>, stats: &mut MinerStats) -> anyhow::Result<()> {
+        let me = self.key.address();
+        let status = IPoraMine::minersCall::abi_decode_returns(&self.view(IPoraMine::minersCall { miner: me }.abi_encode()).await?)?;
+        if !status.registered {
+            let stake = IPoraMine::minStakeCall::abi_decode_returns(&self.view(IPoraMine::minStakeCall {}.abi_encode()).await?)?;
+            let hash = self.send(IPoraMine::registerCall {}.abi_encode(), stake, self.nonce().await?).await?;
+            tracing::info!(miner = %me, %stake, tx = %hash, "registering as a PoRA storage node");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            return Ok(());
+        }
+        let epoch_blocks: u64 =
+            IPoraMine::epochBlocksCall::abi_decode_returns(&self.view(IPoraMine::epochBlocksCall {}.abi_encode()).await?)?.to();
+        let challenges: u64 = IPoraMine::challengesPerEpochCall::abi_decode_returns(
+            &self.view(IPoraMine::challengesPerEpochCall {}.abi_encode()).await?,
+        )?
+        .to();
+        let head = self.store.head_number()?.unwrap_or(0);
+        let epoch = head / epoch_blocks;
+        // The seed is the epoch's first block; a proof lands in a later one.
+        if head < epoch * epoch_blocks + 1 || epoch < status.registeredEpoch.to::<u64>() || *last_epoch == Some(epoch) {
+            return Ok(());
+        }
+        *last_epoch = Some(epoch);
+        stats.epochs += 1;
+        let files = self.store.files()?;
+        let mut nonce = self.nonce().await?;
+        for index in 0..challenges {
+            let call = IPoraMine::challengeCall { epoch: U256::from(epoch), miner: me, index: U256::from(index) };
+            let Ok(output) = self.view(call.abi_encode()).await else {
+                // An empty flow, or an epoch already past: nothing to prove.
+                return Ok(());
+            };
+            let position: u64 = IPoraMine::challengeCall::abi_decode_returns(&output)?.to();
+            let Some(file) = pora::file_at(&files, position) else {
+                stats.unprovable += 1;
+                continue;
+            };
+            let store = &self.store;
+            let proof = pora::prove(file, position - file.start_entry_index, |segment| {
+                Some((store.segment(file.tx_seq, segment).ok()??, store.segment_proof(file.tx_seq, segment).ok()??))
+            });
+            let Some(proof) = proof else {
+                stats.unprovable += 1;
+                tracing::warn!(epoch, index, position, seq = file.tx_seq, "challenged for a sector this node does not hold");
+                continue;
+            };
+            let submit = IPoraMine::submitProofCall {
+                epoch: U256::from(epoch),
+                index: U256::from(index),
+                chunk: proof.chunk.into(),
+                siblings: proof.siblings,
+            };
+            self.send(submit.abi_encode(), U256::ZERO, nonce).await?;
+            nonce += 1;
+            stats.proofs_sent += 1;
+        }
+        tracing::info!(epoch, sent = stats.proofs_sent, unprovable = stats.unprovable, "PoRA proofs sent");
+        Ok(())
+    }
+}

@@ -1,0 +1,122 @@
+//! Proof of random access, the prover's side: which flow sectors an epoch challenges a storage
+//! node for (the same derivation as `PoraMine.sol`), and the proof of a held sector: its 256-byte
+//! chunk and the Merkle siblings up to its file's root.
+
+use alloy_primitives::{Address, B256, U256, address, keccak256};
+use alloy_sol_types::{SolValue, sol};
+
+use zg_components::storage::merkle::{self, CHUNK_SIZE, MerkleTree, Proof, SEGMENT_CHUNKS};
+use zg_components::storage::FileRecord;
+
+/// Where genesis places the PoRA contract.
+pub const MINE_ADDRESS: Address = address!("0000000000000000000000000000000000002002");
+
+sol! {
+    interface IPoraMine {
+        function register() external payable;
+        function submitProof(uint256 epoch, uint256 index, bytes calldata chunk, bytes32[] calldata siblings) external;
+        function settle(uint256 epoch, address miner) external;
+        function challenge(uint256 epoch, address miner, uint256 index) external view returns (uint256);
+        function miners(address miner) external view returns (uint256 stake, uint256 earned, uint256 penalized, uint256 registeredEpoch, bool registered);
+        function passed(uint256 epoch, address miner) external view returns (uint256);
+        function epochBlocks() external view returns (uint256);
+        function challengesPerEpoch() external view returns (uint256);
+        function minStake() external view returns (uint256);
+    }
+}
+
+/// PoRA parameters fixed at genesis (the contract's constructor arguments).
+#[derive(Clone, Copy, Debug)]
+pub struct MineParams {
+    pub epoch_blocks: u64,
+    pub challenges_per_epoch: u64,
+    pub min_stake: U256,
+    pub penalty_per_mille: u64,
+    pub reward_per_challenge: U256,
+}
+
+/// The constructor arguments, ABI-encoded, to append to the creation code.
+pub fn constructor_args(flow: Address, params: &MineParams) -> Vec<u8> {
+    (
+        flow,
+        U256::from(params.epoch_blocks),
+        U256::from(params.challenges_per_epoch),
+        params.min_stake,
+        U256::from(params.penalty_per_mille),
+        params.reward_per_challenge,
+    )
+        .abi_encode_params()
+}
+
+/// The flow's length (sectors) before block `block`: every file published in an earlier block.
+pub fn flow_length_before(files: &[FileRecord], block: u64) -> u64 {
+    files.iter().filter(|f| f.block_number < block).map(|f| f.sectors).sum()
+}
+
+/// The sector challenge `index` asks `miner` for, given the epoch's seed (the hash of its first
+/// block) and the flow length before that block.
+pub fn challenge_position(seed: B256, miner: Address, index: u64, flow_length: u64) -> Option<u64> {
+    if flow_length == 0 {
+        return None;
+    }
+    let word = U256::from_be_bytes(keccak256((seed, miner, U256::from(index)).abi_encode()).0);
+    Some((word % U256::from(flow_length)).to::<u64>())
+}
+
+/// The file holding flow sector `position`.
+pub fn file_at(files: &[FileRecord], position: u64) -> Option<&FileRecord> {
+    files.iter().find(|f| f.start_entry_index <= position && position < f.start_entry_index + f.sectors)
+}
+
+/// A sector proof as `submitProof` takes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SectorProof {
+    pub chunk: Vec<u8>,
+    pub siblings: Vec<B256>,
+}
+
+fn inner_siblings(proof: &Proof) -> Vec<B256> {
+    if proof.lemma.len() >= 2 { proof.lemma[1..proof.lemma.len() - 1].to_vec() } else { Vec::new() }
+}
+
+/// Proves chunk `chunk_index` of `record` from what this node holds: `held(segment)` gives a
+/// held data segment's bytes (last chunk zero-padded) and the proof it was uploaded with. None
+/// when the node lacks what the proof needs.
+pub fn prove(record: &FileRecord, chunk_index: u64, held: impl Fn(u64) -> Option<(Vec<u8>, Proof)>) -> Option<SectorProof> {
+    if chunk_index >= record.sectors {
+        return None;
+    }
+    let segment = chunk_index / SEGMENT_CHUNKS as u64;
+    let within = (chunk_index % SEGMENT_CHUNKS as u64) as usize;
+    let width = (record.sectors - segment * SEGMENT_CHUNKS as u64).min(SEGMENT_CHUNKS as u64) as usize;
+    let data_segments = record.data_segments();
+    let (hashes, chunk, outer) = if segment < data_segments {
+        let (data, proof) = held(segment)?;
+        let mut hashes = merkle::chunk_hashes(&data);
+        hashes.resize(width, merkle::empty_chunk_hash());
+        let chunk = data.get(within * CHUNK_SIZE..(within + 1) * CHUNK_SIZE).map(<[u8]>::to_vec).unwrap_or_else(|| vec![0; CHUNK_SIZE]);
+        (hashes, chunk, inner_siblings(&proof))
+    } else {
+        // A padding-only segment: its siblings need every segment root, so every data segment.
+        let padded_segments = record.padded_segments();
+        let mut roots = Vec::with_capacity(padded_segments as usize);
+        for index in 0..padded_segments {
+            let root = if index < data_segments {
+                let (data, _) = held(index)?;
+                merkle::segment_root(record.size, index, &merkle::chunk_hashes(&data))
+            } else {
+                merkle::segment_root(record.size, index, &[])
+            };
+            roots.push(root);
+        }
+        let outer = MerkleTree::build(roots).proof(segment as usize)?;
+        (vec![merkle::empty_chunk_hash(); width], vec![0; CHUNK_SIZE], inner_siblings(&outer))
+    };
+    let inner = MerkleTree::build(hashes).proof(within)?;
+    let mut siblings = inner_siblings(&inner);
+    siblings.extend(outer);
+    Some(SectorProof { chunk, siblings })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,176 @@
+//! PoRA end to end inside one world: the real Flow, market and PoraMine contracts in genesis, a
+//! file published by transaction, storage nodes registering, challenges from block hashes,
+//! proofs built from what each node holds and verified by the contract.
+
+use super::*;
+use crate::chain::producer::{self, BlockContext, Candidate};
+use crate::chain::test_support::*;
+use crate::storage::flow::{self, FLOW_ADDRESS, IFlow, Submission, SubmissionData, SubmissionNode};
+use alloy_consensus::TxEnvelope;
+use alloy_primitives::Bytes;
+use alloy_sol_types::SolCall;
+use bevy_ecs::prelude::*;
+use zg_components::chain::{BlockHeader, BlockIndex, ChainHead, CommittedBlock, GrantEntry, PooledTx};
+use zg_components::storage::merkle::{FileCommitment, SEGMENT_SIZE};
+
+const EPOCH: u64 = 4;
+const CHALLENGES: u64 = 16;
+
+fn code(artifact: &str) -> Vec<u8> {
+    let artifact: serde_json::Value = serde_json::from_str(artifact).unwrap();
+    alloy_primitives::hex::decode(artifact["bytecode"].as_str().unwrap()).unwrap()
+}
+
+fn one() -> U256 {
+    U256::from(10u64).pow(U256::from(18))
+}
+
+fn world() -> World {
+    let (_, _, mut genesis) = chain_world(4);
+    let flow_code = code(include_str!("../../../../assets/contracts/Flow.json"));
+    let market_code = code(include_str!("../../../../assets/contracts/FixedPriceMarket.json"));
+    genesis.accounts.extend(flow::genesis_accounts(&flow_code, &market_code, U256::from(1)).unwrap());
+    let params = MineParams {
+        epoch_blocks: EPOCH,
+        challenges_per_epoch: CHALLENGES,
+        min_stake: one(),
+        penalty_per_mille: 100,
+        reward_per_challenge: one() / U256::from(100),
+    };
+    let mut init = code(include_str!("../../../../assets/contracts/PoraMine.json"));
+    init.extend(constructor_args(FLOW_ADDRESS, &params));
+    genesis.accounts.insert(MINE_ADDRESS, crate::chain::genesis::deploy_contract(&init, U256::ZERO).unwrap());
+    genesis.grants.push(GrantEntry { address: MINE_ADDRESS, tokens: 1_000, from: "community".into() });
+    let mut world = World::new();
+    world.insert_resource(zg_components::chain::ChainSpec::dev(CHAIN_ID, COINBASE));
+    let _ = crate::tick_schedule(&mut world, &[&crate::chain::ChainPlugin as &dyn crate::NodePlugin]);
+    crate::chain::genesis::build_genesis(&mut world, &genesis).unwrap();
+    world
+}
+
+fn block(world: &mut World, txs: Vec<TxEnvelope>) -> CommittedBlock {
+    let candidates = txs
+        .into_iter()
+        .map(|tx| {
+            let sender = alloy_consensus::transaction::SignerRecoverable::recover_signer(&tx).unwrap();
+            Candidate { pooled: None, tx: PooledTx::new(tx, sender, 0) }
+        })
+        .collect();
+    let number = world.resource::<ChainHead>().number() + 1;
+    producer::execute_block(world, BlockContext { timestamp_s: number, coinbase: COINBASE, ..Default::default() }, candidates)
+}
+
+fn hash_of(world: &World, number: u64) -> B256 {
+    let entity = world.resource::<BlockIndex>().by_number[&number];
+    world.get::<BlockHeader>(entity).unwrap().hash
+}
+
+struct Node {
+    key: alloy_signer_local::PrivateKeySigner,
+    nonce: u64,
+    holds: Box<dyn Fn(u64) -> bool>,
+}
+
+impl Node {
+    fn tx(&mut self, to: Address, input: Vec<u8>, value: U256) -> TxEnvelope {
+        let tx = call_with_value(&self.key, to, input.into(), value, self.nonce);
+        self.nonce += 1;
+        tx
+    }
+}
+
+#[test]
+fn nodes_pass_the_challenges_for_what_they_hold_and_pay_for_the_rest() {
+    let mut world = world();
+    // A 16-segment file published by transaction.
+    let data: Vec<u8> = (0..16 * SEGMENT_SIZE).map(|i| ((i * 131 + 7) % 251) as u8).collect();
+    let commitment = FileCommitment::of(&data);
+    let nodes = commitment.submission.nodes.iter().map(|(root, h)| SubmissionNode { root: *root, height: U256::from(*h) }).collect();
+    let submit = IFlow::submitCall {
+        submission: Submission { data: SubmissionData { length: U256::from(data.len()), tags: Bytes::new(), nodes }, submitter: signer(0).address() },
+    };
+    let fee = U256::from(commitment.submission.nodes.iter().map(|(_, h)| 1u64 << h).sum::<u64>());
+    let published = block(&mut world, vec![call_with_value(&signer(0), FLOW_ADDRESS, submit.abi_encode().into(), fee, 0)]);
+    assert!(published.receipts[0].success);
+    let record = published.receipts[0].logs.iter().find_map(|log| flow::decode_submit(log, published.header.number)).unwrap();
+    assert_eq!(record.root(), commitment.root());
+    let files = vec![record.clone()];
+
+    let mut full = Node { key: signer(1), nonce: 0, holds: Box::new(|_| true) };
+    let mut half = Node { key: signer(2), nonce: 0, holds: Box::new(|segment| segment % 2 == 0) };
+    let register = IPoraMine::registerCall {}.abi_encode();
+    let txs = vec![full.tx(MINE_ADDRESS, register.clone(), one()), half.tx(MINE_ADDRESS, register, one())];
+    assert!(block(&mut world, txs).receipts.iter().all(|r| r.success));
+
+    let mut passes = [0u64, 0u64];
+    let mut epochs = Vec::new();
+    for _ in 0..8 {
+        // Into the next epoch, one block past its first (whose hash is the seed).
+        let head = world.resource::<ChainHead>().number();
+        let epoch = head / EPOCH + 1;
+        while world.resource::<ChainHead>().number() < epoch * EPOCH + 1 {
+            block(&mut world, vec![]);
+        }
+        epochs.push(epoch);
+        let seed = hash_of(&world, epoch * EPOCH);
+        let length = flow_length_before(&files, epoch * EPOCH);
+        for (n, node) in [&mut full, &mut half].into_iter().enumerate() {
+            let mut txs = Vec::new();
+            for index in 0..CHALLENGES {
+                let position = challenge_position(seed, node.key.address(), index, length).unwrap();
+                let file = file_at(&files, position).unwrap();
+                let holds = &node.holds;
+                let proof = prove(file, position - file.start_entry_index, |segment| {
+                    holds(segment).then(|| {
+                        let start = segment as usize * SEGMENT_SIZE;
+                        (data[start..start + SEGMENT_SIZE].to_vec(), commitment.tree.proof(segment as usize).unwrap())
+                    })
+                });
+                if let Some(proof) = proof {
+                    let call = IPoraMine::submitProofCall {
+                        epoch: U256::from(epoch),
+                        index: U256::from(index),
+                        chunk: proof.chunk.into(),
+                        siblings: proof.siblings,
+                    };
+                    txs.push(node.tx(MINE_ADDRESS, call.abi_encode(), U256::ZERO));
+                }
+            }
+            let receipts = block(&mut world, txs).receipts;
+            assert!(receipts.iter().all(|r| r.success), "a proof built from held data must verify");
+            passes[n] += receipts.len() as u64;
+        }
+    }
+    let total = CHALLENGES * epochs.len() as u64;
+    assert_eq!(passes[0], total, "a node holding everything passes every challenge");
+    let rate = passes[1] as f64 / total as f64;
+    eprintln!("PoRA: full node {}/{total}, half node {}/{total} ({rate:.2})", passes[0], passes[1]);
+    assert!((0.35..=0.65).contains(&rate), "half the data, about half the challenges: {rate}");
+
+    // A forged proof fails on chain; an unregistered caller too.
+    let head = world.resource::<ChainHead>().number();
+    let epoch = head / EPOCH;
+    let forged = IPoraMine::submitProofCall { epoch: U256::from(epoch), index: U256::ZERO, chunk: vec![0u8; 256].into(), siblings: vec![] };
+    let mut stranger = Node { key: signer(3), nonce: 0, holds: Box::new(|_| false) };
+    let receipts = block(&mut world, vec![full.tx(MINE_ADDRESS, forged.abi_encode(), U256::ZERO), stranger.tx(MINE_ADDRESS, forged.abi_encode(), U256::ZERO)]).receipts;
+    assert!(receipts.iter().all(|r| !r.success));
+
+    // After the deadline, settling penalizes the half node for what it missed and not the full one.
+    while world.resource::<ChainHead>().number() / EPOCH < epochs[0] + 2 {
+        block(&mut world, vec![]);
+    }
+    let settle = |miner: Address| IPoraMine::settleCall { epoch: U256::from(epochs[0]), miner }.abi_encode();
+    let receipts = block(&mut world, vec![stranger.tx(MINE_ADDRESS, settle(full.key.address()), U256::ZERO), stranger.tx(MINE_ADDRESS, settle(half.key.address()), U256::ZERO)]).receipts;
+    assert!(receipts.iter().all(|r| r.success));
+    let status = |world: &World, miner: Address| {
+        let output = crate::consensus::staking::call_view(world, MINE_ADDRESS, IPoraMine::minersCall { miner }.abi_encode()).unwrap();
+        IPoraMine::minersCall::abi_decode_returns(&output).unwrap()
+    };
+    assert_eq!(status(&world, full.key.address()).penalized, U256::ZERO);
+    let half_status = status(&world, half.key.address());
+    assert!(half_status.penalized > U256::ZERO, "missed challenges cost stake");
+    assert!(half_status.earned > U256::ZERO && status(&world, full.key.address()).earned > half_status.earned);
+    // Settling twice is refused.
+    let receipts = block(&mut world, vec![stranger.tx(MINE_ADDRESS, settle(half.key.address()), U256::ZERO)]).receipts;
+    assert!(!receipts[0].success);
+}
