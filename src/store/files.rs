@@ -65,7 +65,23 @@ impl ChainStore {
     /// Stores a segment and the proof it came with, durably. Returns false when it was already
     /// held (nothing written).
     pub fn put_segment(&self, tx_seq: u64, index: u64, data: &[u8], proof: &Proof) -> Result<bool, StoreError> {
+        Ok(self.put_segments(&[(tx_seq, index, data, proof)])?[0])
+    }
+
+    /// Stores segments in one durable transaction (one fsync for the lot); for each, whether it
+    /// was new.
+    pub fn put_segments(&self, segments: &[(u64, u64, &[u8], &Proof)]) -> Result<Vec<bool>, StoreError> {
         let txn = self.db.begin_write()?;
+        let mut fresh = Vec::with_capacity(segments.len());
+        for (tx_seq, index, data, proof) in segments {
+            let (tx_seq, index) = (*tx_seq, *index);
+            fresh.push(Self::put_in(&txn, tx_seq, index, data, proof)?);
+        }
+        txn.commit()?;
+        Ok(fresh)
+    }
+
+    fn put_in(txn: &redb::WriteTransaction, tx_seq: u64, index: u64, data: &[u8], proof: &Proof) -> Result<bool, StoreError> {
         let fresh = {
             let mut table = txn.open_table(STORAGE_SEGMENTS)?;
             if table.get((tx_seq, index))?.is_some() {
@@ -81,7 +97,6 @@ impl ChainStore {
                 true
             }
         };
-        txn.commit()?;
         Ok(fresh)
     }
 

@@ -91,8 +91,8 @@ impl StorageContext {
         self.store.segment_count(record.tx_seq).map_err(internal)
     }
 
-    /// Checks a segment against the file's root and stores it.
-    fn upload(&self, segment: SegmentWithProof, record: &FileRecord) -> RpcResult<()> {
+    /// Checks a segment against the file's root; returns its bytes to store.
+    fn check(&self, segment: &SegmentWithProof, record: &FileRecord) -> RpcResult<Vec<u8>> {
         if segment.root != record.root() {
             return Err(invalid(format!(
                 "segment root {} is not the root {} of tx seq {}",
@@ -128,17 +128,15 @@ impl StorageContext {
             .proof
             .validate(&record.root(), &leaf, segment.index as usize, record.padded_segments() as usize)
             .map_err(|e| invalid(format!("invalid segment proof: {e}")))?;
-        let fresh = self.store.put_segment(record.tx_seq, segment.index, &data, &segment.proof).map_err(internal)?;
-        if fresh {
-            let _ = self.events.send(StorageEvent::SegmentStored { tx_seq: record.tx_seq, index: segment.index });
-        }
-        Ok(())
+        Ok(data)
     }
 
     fn upload_all(&self, segments: Vec<SegmentWithProof>, seq: Option<u64>) -> RpcResult<Value> {
         if segments.len() > MAX_UPLOAD_SEGMENTS {
             return Err(invalid(format!("at most {MAX_UPLOAD_SEGMENTS} segments per call, got {}", segments.len())));
         }
+        // Every segment is checked before any is stored; then all are committed together.
+        let mut checked = Vec::with_capacity(segments.len());
         for segment in segments {
             let record = match seq {
                 Some(seq) => self.file_by_seq(seq)?.ok_or_else(|| invalid(format!("no file with tx seq {seq}")))?,
@@ -146,7 +144,16 @@ impl StorageContext {
                     .file_by_root(&segment.root)?
                     .ok_or_else(|| invalid(format!("no file with root {} has been published", segment.root)))?,
             };
-            self.upload(segment, &record)?;
+            let data = self.check(&segment, &record)?;
+            checked.push((record.tx_seq, segment.index, data, segment.proof));
+        }
+        let batch: Vec<(u64, u64, &[u8], &Proof)> =
+            checked.iter().map(|(seq, index, data, proof)| (*seq, *index, data.as_slice(), proof)).collect();
+        let fresh = self.store.put_segments(&batch).map_err(internal)?;
+        for ((tx_seq, index, _, _), fresh) in checked.iter().zip(fresh) {
+            if fresh {
+                let _ = self.events.send(StorageEvent::SegmentStored { tx_seq: *tx_seq, index: *index });
+            }
         }
         Ok(Value::Null)
     }
