@@ -67,6 +67,68 @@ pub fn merkle(size: usize, rounds: usize) -> MerkleReport {
     MerkleReport { bytes: size, commitment_mb_s: median(commitment), bare_keccak_mb_s: median(bare) }
 }
 
+#[derive(Clone, Debug)]
+pub struct ErasureReport {
+    pub bytes: usize,
+    pub encode_mb_s: f64,
+    pub bare_encode_mb_s: f64,
+    pub bare_encode_parallel_mb_s: f64,
+    pub decode_mb_s: f64,
+}
+
+/// 8+4 erasure coding of `size` bytes of segments: the node's encoder (parity of each segment,
+/// rayon across segments) vs bare `reed_solomon_simd::encode` on pre-split shards, one thread and
+/// on the rayon pool; then the node's decoder with four shards of every segment lost.
+pub fn erasure(size: usize, rounds: usize) -> ErasureReport {
+    use rayon::prelude::*;
+    use zg_components::storage::merkle::SEGMENT_SIZE;
+    use zg_systems::storage::erasure::{self, ErasureConfig};
+    let config = ErasureConfig::DEFAULT;
+    let bytes = data(size);
+    let segments: Vec<&[u8]> = bytes.chunks(SEGMENT_SIZE).collect();
+    let shard_len = config.shard_len(SEGMENT_SIZE);
+    let split: Vec<Vec<Vec<u8>>> = segments.iter().map(|s| s.chunks(shard_len).map(<[u8]>::to_vec).collect()).collect();
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    let rate = |started: Instant| size as f64 / 1e6 / started.elapsed().as_secs_f64();
+    let mut ours = Vec::new();
+    let mut bare = Vec::new();
+    let mut bare_parallel = Vec::new();
+    let mut decode = Vec::new();
+    for _ in 0..rounds.max(1) {
+        let started = Instant::now();
+        let encoded = erasure::encode_segments(config, &segments).expect("encodes");
+        ours.push(rate(started));
+        let started = Instant::now();
+        for shards in &split {
+            std::hint::black_box(reed_solomon_simd::encode(config.data_shards, config.parity_shards, shards).expect("encodes"));
+        }
+        bare.push(rate(started));
+        let started = Instant::now();
+        split.par_iter().for_each(|shards| {
+            std::hint::black_box(reed_solomon_simd::encode(config.data_shards, config.parity_shards, shards).expect("encodes"));
+        });
+        bare_parallel.push(rate(started));
+        let started = Instant::now();
+        encoded.par_iter().zip(segments.par_iter()).for_each(|(parity, segment)| {
+            let shards = (0..config.data_shards).map(|i| erasure::data_shard(config, segment, i)).chain(parity.iter().cloned());
+            let partial: Vec<Option<Vec<u8>>> = shards.enumerate().map(|(i, s)| (![0, 3, 6, 9].contains(&i)).then_some(s)).collect();
+            let back = erasure::decode_segment(config, &partial, segment.len()).expect("decodes");
+            assert_eq!(back.len(), segment.len());
+        });
+        decode.push(rate(started));
+    }
+    ErasureReport {
+        bytes: size,
+        encode_mb_s: median(ours),
+        bare_encode_mb_s: median(bare),
+        bare_encode_parallel_mb_s: median(bare_parallel),
+        decode_mb_s: median(decode),
+    }
+}
+
 /// Proof building and checking costs on a 64 MiB file, off chain.
 pub fn pora_offchain(samples: usize) -> (f64, f64) {
     use zg_components::storage::merkle::{SEGMENT_SIZE, hash_pair};

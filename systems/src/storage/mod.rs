@@ -1,6 +1,7 @@
 //! The storage domain: the Flow and market contracts as the chain sees them, and the system that
 //! turns `Submit` events in committed blocks into file entities storage nodes serve.
 
+pub mod erasure;
 pub mod flow;
 pub mod pora;
 

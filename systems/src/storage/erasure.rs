@@ -1,0 +1,175 @@
+//! Erasure coding of storage segments (reed-solomon-simd): a segment becomes `k` data shards and
+//! `m` parity shards of equal size, and any `k` of the `k + m` bring it back byte for byte. Many
+//! segments are coded side by side on the rayon pool.
+//!
+//! Placement of shards on distinct storage nodes, reconstruction on download and repair build on
+//! this and are not done yet (see the README's known limits).
+
+use rayon::prelude::*;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ErasureConfig {
+    pub data_shards: usize,
+    pub parity_shards: usize,
+}
+
+impl ErasureConfig {
+    /// 8 data + 4 parity: a segment survives any 4 of 12 holders being away, at 1.5x the bytes.
+    pub const DEFAULT: Self = Self { data_shards: 8, parity_shards: 4 };
+
+    /// Shard length for a segment of `len` bytes: an even split, rounded up to a multiple of 64
+    /// bytes (reed-solomon-simd works on 64-byte blocks).
+    pub fn shard_len(&self, len: usize) -> usize {
+        len.div_ceil(self.data_shards).div_ceil(64).max(1) * 64
+    }
+
+    pub fn total(&self) -> usize {
+        self.data_shards + self.parity_shards
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ErasureError {
+    #[error("{data}+{parity} shards are not supported")]
+    Unsupported { data: usize, parity: usize },
+    #[error("only {have} of the {need} shards needed are present")]
+    TooFewShards { have: usize, need: usize },
+    #[error("shard {index} is {got} bytes, expected {expected}")]
+    ShardSize { index: usize, got: usize, expected: usize },
+    #[error("erasure coding failed: {0}")]
+    Codec(String),
+}
+
+fn codec_error(config: ErasureConfig, error: reed_solomon_simd::Error) -> ErasureError {
+    match error {
+        reed_solomon_simd::Error::UnsupportedShardCount { .. } => {
+            ErasureError::Unsupported { data: config.data_shards, parity: config.parity_shards }
+        }
+        other => ErasureError::Codec(other.to_string()),
+    }
+}
+
+/// The `m` parity shards of one segment. The data shards are the segment itself cut in `k`
+/// (zero-padded to `k` shard lengths), so a full segment is coded without copying it.
+pub fn encode_parity(config: ErasureConfig, segment: &[u8]) -> Result<Vec<Vec<u8>>, ErasureError> {
+    if config.data_shards == 0 || config.parity_shards == 0 {
+        return Err(ErasureError::Unsupported { data: config.data_shards, parity: config.parity_shards });
+    }
+    let shard_len = config.shard_len(segment.len());
+    let result = if segment.len() == shard_len * config.data_shards {
+        reed_solomon_simd::encode(config.data_shards, config.parity_shards, segment.chunks(shard_len))
+    } else {
+        let mut padded = segment.to_vec();
+        padded.resize(shard_len * config.data_shards, 0);
+        reed_solomon_simd::encode(config.data_shards, config.parity_shards, padded.chunks(shard_len))
+    };
+    result.map_err(|e| codec_error(config, e))
+}
+
+/// Data shard `index` of a segment (zero-padded at the end).
+pub fn data_shard(config: ErasureConfig, segment: &[u8], index: usize) -> Vec<u8> {
+    let shard_len = config.shard_len(segment.len());
+    let mut shard = segment.get(index * shard_len..).unwrap_or_default().iter().take(shard_len).copied().collect::<Vec<u8>>();
+    shard.resize(shard_len, 0);
+    shard
+}
+
+/// All `k + m` shards of one segment as owned buffers: data shards first, then parity.
+pub fn encode_segment(config: ErasureConfig, segment: &[u8]) -> Result<Vec<Vec<u8>>, ErasureError> {
+    let parity = encode_parity(config, segment)?;
+    let mut shards: Vec<Vec<u8>> = (0..config.data_shards).map(|i| data_shard(config, segment, i)).collect();
+    shards.extend(parity);
+    Ok(shards)
+}
+
+/// The segment of `len` bytes back from any `k` of its shards (`None` for a missing one).
+pub fn decode_segment(config: ErasureConfig, shards: &[Option<Vec<u8>>], len: usize) -> Result<Vec<u8>, ErasureError> {
+    let shard_len = config.shard_len(len);
+    let have = shards.iter().filter(|s| s.is_some()).count();
+    if shards.len() != config.total() || have < config.data_shards {
+        return Err(ErasureError::TooFewShards { have, need: config.data_shards });
+    }
+    for (index, shard) in shards.iter().enumerate() {
+        if let Some(shard) = shard
+            && shard.len() != shard_len
+        {
+            return Err(ErasureError::ShardSize { index, got: shard.len(), expected: shard_len });
+        }
+    }
+    let (data, parity) = shards.split_at(config.data_shards);
+    let mut out = Vec::with_capacity(shard_len * config.data_shards);
+    let missing_data = data.iter().any(Option::is_none);
+    let restored = if missing_data {
+        let originals = data.iter().enumerate().filter_map(|(i, s)| s.as_ref().map(|s| (i, s)));
+        let recovery = parity.iter().enumerate().filter_map(|(i, s)| s.as_ref().map(|s| (i, s)));
+        reed_solomon_simd::decode(config.data_shards, config.parity_shards, originals, recovery)
+            .map_err(|e| ErasureError::Codec(e.to_string()))?
+    } else {
+        Default::default()
+    };
+    for (index, shard) in data.iter().enumerate() {
+        match shard {
+            Some(shard) => out.extend_from_slice(shard),
+            None => out.extend_from_slice(restored.get(&index).ok_or_else(|| ErasureError::Codec(format!("shard {index} not restored")))?),
+        }
+    }
+    out.truncate(len);
+    Ok(out)
+}
+
+/// The parity shards of many segments, coded side by side.
+pub fn encode_segments(config: ErasureConfig, segments: &[&[u8]]) -> Result<Vec<Vec<Vec<u8>>>, ErasureError> {
+    segments.par_iter().map(|segment| encode_parity(config, segment)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn segment(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 31 % 251) as u8).collect()
+    }
+
+    #[test]
+    fn any_k_of_k_plus_m_shards_restore_the_segment() {
+        let config = ErasureConfig::DEFAULT;
+        let original = segment(262_144);
+        let shards = encode_segment(config, &original).unwrap();
+        assert_eq!(shards.len(), 12);
+        assert!(shards.iter().all(|s| s.len() == 32_768));
+        // Lose four: two data, two parity.
+        let mut partial: Vec<Option<Vec<u8>>> = shards.into_iter().map(Some).collect();
+        for lost in [0, 5, 8, 11] {
+            partial[lost] = None;
+        }
+        assert_eq!(decode_segment(config, &partial, original.len()).unwrap(), original);
+        partial[3] = None;
+        assert_eq!(decode_segment(config, &partial, original.len()), Err(ErasureError::TooFewShards { have: 7, need: 8 }));
+    }
+
+    #[test]
+    fn bad_shards_and_configs_are_errors() {
+        let config = ErasureConfig::DEFAULT;
+        let mut shards: Vec<Option<Vec<u8>>> = encode_segment(config, &segment(1000)).unwrap().into_iter().map(Some).collect();
+        shards[2] = Some(vec![0; 3]);
+        assert!(matches!(decode_segment(config, &shards, 1000), Err(ErasureError::ShardSize { index: 2, .. })));
+        assert!(matches!(encode_segment(ErasureConfig { data_shards: 0, parity_shards: 1 }, &[1]), Err(ErasureError::Unsupported { .. })));
+        assert!(matches!(decode_segment(config, &shards[..5], 1000), Err(ErasureError::TooFewShards { .. })));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        /// Whatever the segment and whichever m shards are lost, decoding gives the segment back.
+        #[test]
+        fn losing_up_to_m_shards_never_loses_data(len in 1usize..20_000, lost in prop::collection::btree_set(0usize..12, 0..=4)) {
+            let config = ErasureConfig::DEFAULT;
+            let original = segment(len);
+            let mut shards: Vec<Option<Vec<u8>>> = encode_segment(config, &original).unwrap().into_iter().map(Some).collect();
+            for index in &lost {
+                shards[*index] = None;
+            }
+            prop_assert_eq!(decode_segment(config, &shards, len).unwrap(), original);
+        }
+    }
+}
