@@ -14,6 +14,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
+use zgnode::zgs::client::segment_json;
 use zg_components::storage::merkle::{self, FileCommitment, SEGMENT_CHUNKS, SEGMENT_SIZE};
 use zg_systems::storage::flow::{self, IFlow, Submission, SubmissionData, SubmissionNode};
 
@@ -55,20 +56,6 @@ fn publish(rpc: SocketAddr, storage: SocketAddr, commitment: &FileCommitment, ke
         assert!(started.elapsed() < TIMEOUT, "the storage node never saw the submission");
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-fn segment_json(data: &[u8], commitment: &FileCommitment, index: usize) -> Value {
-    let start = index * SEGMENT_SIZE;
-    let end = (start + SEGMENT_SIZE).min(data.len());
-    let mut bytes = data[start..end].to_vec();
-    bytes.resize(bytes.len().div_ceil(256) * 256, 0);
-    json!({
-        "root": commitment.root(),
-        "data": base64::engine::general_purpose::STANDARD.encode(&bytes),
-        "index": index,
-        "proof": commitment.tree.proof(index).unwrap(),
-        "fileSize": commitment.size,
-    })
 }
 
 fn error_of(response: &Value) -> (i64, String, String) {

@@ -238,6 +238,20 @@ impl Handler<'_> {
         }
     }
 
+    /// A round certificate travels as the votes it is made of; peers rebuild it.
+    fn publish_round_certificate(&mut self, certificate: &malachite_types::RoundCertificate<ZgContext>) {
+        for signature in &certificate.round_signatures {
+            let vote = zg_components::consensus::Vote {
+                height: certificate.height,
+                round: certificate.round,
+                value: signature.value_id,
+                vote_type: signature.vote_type,
+                validator: signature.address,
+            };
+            self.publish_vote(&SignedMessage::new(vote, signature.signature));
+        }
+    }
+
     fn handle(&mut self, effect: Effect<ZgContext>) -> Result<Resume<ZgContext>, EngineError> {
         Ok(match effect {
             Effect::CancelAllTimeouts(r) => {
@@ -285,18 +299,7 @@ impl Handler<'_> {
                             self.publish_vote(&SignedMessage::new(vote, signature.signature));
                         }
                     }
-                    LivenessMsg::SkipRoundCertificate(certificate) => {
-                        for signature in &certificate.round_signatures {
-                            let vote = zg_components::consensus::Vote {
-                                height: certificate.height,
-                                round: certificate.round,
-                                value: signature.value_id,
-                                vote_type: signature.vote_type,
-                                validator: signature.address,
-                            };
-                            self.publish_vote(&SignedMessage::new(vote, signature.signature));
-                        }
-                    }
+                    LivenessMsg::SkipRoundCertificate(certificate) => self.publish_round_certificate(&certificate),
                 }
                 r.resume_with(())
             }
@@ -305,16 +308,7 @@ impl Handler<'_> {
                 r.resume_with(())
             }
             Effect::RepublishRoundCertificate(certificate, r) => {
-                for signature in &certificate.round_signatures {
-                    let vote = zg_components::consensus::Vote {
-                        height: certificate.height,
-                        round: certificate.round,
-                        value: signature.value_id,
-                        vote_type: signature.vote_type,
-                        validator: signature.address,
-                    };
-                    self.publish_vote(&SignedMessage::new(vote, signature.signature));
-                }
+                self.publish_round_certificate(&certificate);
                 r.resume_with(())
             }
             Effect::GetValue(height, round, _timeout, r) => {
