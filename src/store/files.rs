@@ -26,9 +26,19 @@ impl ChainStore {
         let txn = self.db.begin_write()?;
         {
             let mut table = txn.open_table(STORAGE_FILES)?;
+            let mut roots = txn.open_table(STORAGE_ROOTS)?;
             for file in files {
                 let bytes = borsh::to_vec(file).map_err(|e| corrupt("file record", e))?;
                 table.insert(file.tx_seq, bytes.as_slice())?;
+                let mut seqs: Vec<u64> = match roots.get(file.root.as_slice())? {
+                    Some(v) => borsh::from_slice(v.value()).map_err(|e| corrupt("root index", e))?,
+                    None => Vec::new(),
+                };
+                if !seqs.contains(&file.tx_seq) {
+                    seqs.push(file.tx_seq);
+                }
+                let encoded = borsh::to_vec(&seqs).map_err(|e| corrupt("root index", e))?;
+                roots.insert(file.root.as_slice(), encoded.as_slice())?;
             }
             txn.open_table(META)?.insert(STORAGE_INDEXED_KEY, through_block)?;
         }
@@ -41,6 +51,23 @@ impl ChainStore {
         let table = txn.open_table(STORAGE_FILES)?;
         let Some(bytes) = table.get(tx_seq)? else { return Ok(None) };
         borsh::from_slice(bytes.value()).map(Some).map_err(|e| corrupt("file record", e))
+    }
+
+    /// The files published with this root, in submission order.
+    pub fn files_with_root(&self, root: &alloy_primitives::B256) -> Result<Vec<FileRecord>, StoreError> {
+        let seqs: Vec<u64> = {
+            let txn = self.db.begin_read()?;
+            let roots = txn.open_table(STORAGE_ROOTS)?;
+            match roots.get(root.as_slice())? {
+                Some(v) => borsh::from_slice(v.value()).map_err(|e| corrupt("root index", e))?,
+                None => return Ok(Vec::new()),
+            }
+        };
+        let mut out = Vec::with_capacity(seqs.len());
+        for seq in seqs {
+            out.extend(self.file(seq)?);
+        }
+        Ok(out)
     }
 
     /// Every recorded file, in submission order.

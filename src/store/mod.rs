@@ -87,6 +87,7 @@ impl ChainStore {
         txn.open_table(STORAGE_SEGMENTS)?;
         txn.open_table(STORAGE_PROOFS)?;
         txn.open_table(STORAGE_HELD)?;
+        txn.open_table(STORAGE_ROOTS)?;
         txn.commit()?;
         Ok(Self { db: Arc::new(db) })
     }

@@ -35,6 +35,8 @@ pub const CONSENSUS_WAL: TableDefinition<(u64, u32), &[u8]> = TableDefinition::n
 
 /// tx seq -> borsh [`zg_components::storage::FileRecord`]: files published on the Flow contract.
 pub const STORAGE_FILES: TableDefinition<u64, &[u8]> = TableDefinition::new("storage_files");
+/// file root -> borsh Vec<u64>: the tx seqs that published it (a root may be published again).
+pub const STORAGE_ROOTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("storage_roots");
 /// (tx seq, segment index) -> segment bytes as uploaded (the last chunk zero-padded).
 pub const STORAGE_SEGMENTS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("storage_segments");
 /// (tx seq, segment index) -> borsh (lemma, path): the proof the segment was uploaded with.

@@ -77,8 +77,7 @@ impl StorageContext {
 
     /// The file a root names: the finalized submission if there is one, else the latest.
     fn file_by_root(&self, root: &B256) -> RpcResult<Option<FileRecord>> {
-        let mut candidates: Vec<FileRecord> =
-            self.store.files().map_err(internal)?.into_iter().filter(|f| f.root() == *root).collect();
+        let mut candidates = self.store.files_with_root(root).map_err(internal)?;
         for file in candidates.iter().rev() {
             if self.store.segment_count(file.tx_seq).map_err(internal)? >= file.data_segments() {
                 return Ok(Some(file.clone()));
