@@ -32,6 +32,10 @@ pub struct StorageSection {
     /// Answer PoRA challenges with this account (hex private key); it stakes the minimum
     /// storage stake on first start. None: do not mine.
     pub miner_key: Option<String>,
+    /// Erasure-code each uploaded segment into this many data + parity shards placed on the
+    /// validator network's members (this node and `network.peers`); 0 turns it off.
+    pub erasure_data_shards: usize,
+    pub erasure_parity_shards: usize,
 }
 
 impl Default for StorageSection {
@@ -42,6 +46,8 @@ impl Default for StorageSection {
             max_request_bytes: 64 * 1024 * 1024,
             max_connections: 1_000,
             miner_key: None,
+            erasure_data_shards: 0,
+            erasure_parity_shards: 0,
         }
     }
 }
@@ -233,6 +239,12 @@ impl NodeConfig {
             key.trim().parse::<alloy_signer_local::PrivateKeySigner>()
                 .map_err(|e| ConfigError::Invalid(format!("storage.miner_key is not a private key: {e}")))?;
         }
+        let (data, parity) = (self.storage.erasure_data_shards, self.storage.erasure_parity_shards);
+        if (data == 0) != (parity == 0) || data + parity > 255 {
+            return Err(ConfigError::Invalid(
+                "storage.erasure_data_shards and erasure_parity_shards must both be 0 or both positive (at most 255 shards)".into(),
+            ));
+        }
         for peer in &self.network.peers {
             peer.parse::<crate::net::PeerAddress>().map_err(|e| ConfigError::Invalid(format!("network.peers: {e}")))?;
         }
@@ -337,6 +349,10 @@ max_connections = 1000
 # Answer PoRA challenges with this account (hex private key); it stakes the minimum storage
 # stake on first start. Unset: do not mine.
 # miner_key = "0x..."
+# Erasure-code uploaded segments into data + parity shards placed on this node and its
+# network.peers (a validator network); any data_shards of them restore a segment. 0: off.
+erasure_data_shards = 0
+erasure_parity_shards = 0
 
 [consensus]
 # Round 0 step timeouts; each later round adds half as much again. timeout_propose_ms must

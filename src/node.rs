@@ -350,10 +350,23 @@ impl RunningNode {
         let (events, _) = broadcast::channel(1024);
         node.set_event_sink(Arc::new(BroadcastSink(events.clone())));
 
+        // One flag stops the tick thread and the storage node's background tasks.
+        let stop = Arc::new(AtomicBool::new(false));
         let (storage_addr, storage_rpc) = if config.storage.enabled && genesis.accounts.contains_key(&flow::FLOW_ADDRESS) {
             let (sender, inbox) = crossbeam_channel::bounded(INBOX_CAPACITY);
             node.world_mut().insert_resource(zg_components::storage::StorageInbox(inbox));
-            let context = crate::zgs::StorageContext { chain_id, store: node.store().clone(), events: sender };
+            let shards = match (&network, config.storage.erasure_data_shards, config.storage.erasure_parity_shards) {
+                (Some(network), data, parity) if data > 0 && parity > 0 => Some(crate::zgs::ShardPlacement {
+                    network: network.clone(),
+                    config: zg_systems::storage::erasure::ErasureConfig { data_shards: data, parity_shards: parity },
+                    runtime: tokio::runtime::Handle::current(),
+                }),
+                _ => None,
+            };
+            let context = crate::zgs::StorageContext { chain_id, store: node.store().clone(), events: sender, shards };
+            if context.shards.is_some() {
+                tokio::spawn(crate::zgs::repair_loop(context.clone(), stop.clone()));
+            }
             let (addr, handle) = crate::zgs::start(&config.storage, context)
                 .await
                 .map_err(|message| NodeError::Rpc { addr: config.storage.addr, message })?;
@@ -367,7 +380,6 @@ impl RunningNode {
             .await
             .map_err(|message| NodeError::Rpc { addr: config.rpc.addr, message })?;
 
-        let stop = Arc::new(AtomicBool::new(false));
         let tick = Duration::from_millis(config.node.tick_ms);
         let driver_stop = stop.clone();
         let driver = std::thread::Builder::new()

@@ -368,3 +368,89 @@ fn a_fifth_node_stakes_joins_at_the_epoch_and_leaves_after_undelegating() {
     assert_eq!(current_validators(addr).len(), 4);
     assert_same_chain(&nodes.iter().map(|n| n.addr).collect::<Vec<_>>());
 }
+
+/// A validator node that is also a storage node placing 2+2 erasure-coded shards.
+fn start_storage_node(node: &NodeLayout, genesis: &zg_components::chain::Genesis) -> InProcessNode {
+    let mut config = zgnode::NodeConfig::load(&node.config).unwrap();
+    config.storage.enabled = true;
+    config.storage.addr = "127.0.0.1:0".parse().unwrap();
+    config.storage.erasure_data_shards = 2;
+    config.storage.erasure_parity_shards = 2;
+    start_node_with(&config, genesis).expect("node starts")
+}
+
+#[test]
+fn erasure_coded_files_stay_downloadable_with_m_storage_nodes_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = test_network(dir.path(), 4, 20);
+    let genesis = zgnode::cli::load_genesis(&dir.path().join("genesis.json")).unwrap();
+    let mut nodes: Vec<Option<InProcessNode>> = layout.iter().map(|node| Some(start_storage_node(node, &genesis))).collect();
+    let storage = |nodes: &[Option<InProcessNode>], i: usize| {
+        let node = nodes[i].as_ref().unwrap();
+        (node.addr, node.node.as_ref().unwrap().storage_addr.unwrap())
+    };
+    wait_for_block(storage(&nodes, 0).0, 3, TIMEOUT);
+
+    // Upload through node 0 with the client the CLI uses; three segments.
+    let data: Vec<u8> = (0..3 * 262_144 - 500).map(|i| ((i * 131 + 7) % 251) as u8).collect();
+    let (rpc0, storage0) = storage(&nodes, 0);
+    let client = zgnode::zgs::client::StorageClient::new(&format!("http://{rpc0}"), &format!("http://{storage0}")).unwrap();
+    let upload = nodes[0].as_ref().unwrap().runtime.block_on(client.upload(&data, &dev_key(6), |_| ())).expect("uploaded");
+
+    // Every node reports the file finalized once a shard of each segment reached it.
+    for i in 1..4 {
+        let (_, addr) = storage(&nodes, i);
+        wait_until("shards placed", || ok(addr, "zgs_getFileInfo", json!([upload.root, true]))["finalized"] == true);
+        assert_eq!(ok(addr, "zgs_getFileInfo", json!([upload.root, true]))["uploadedSegNum"], 0, "node {i} holds shards, not segments");
+    }
+
+    // m = 2 storage nodes go away; node 1 rebuilds every segment from its shard and node 0's.
+    for i in [2, 3] {
+        nodes[i].take().unwrap().stop();
+    }
+    let (rpc1, storage1) = storage(&nodes, 1);
+    let reader = zgnode::zgs::client::StorageClient::new(&format!("http://{rpc1}"), &format!("http://{storage1}")).unwrap();
+    let back = nodes[1].as_ref().unwrap().runtime.block_on(reader.download(upload.root, |_| ())).expect("reconstructed");
+    assert_eq!(back, data);
+    for node in nodes.into_iter().flatten() {
+        node.stop();
+    }
+}
+
+#[test]
+fn a_storage_node_that_was_away_repairs_its_shards() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = test_network(dir.path(), 4, 20);
+    let genesis = zgnode::cli::load_genesis(&dir.path().join("genesis.json")).unwrap();
+    // Node 3 is away during the upload: its shards go nowhere.
+    let mut nodes: Vec<Option<InProcessNode>> = layout[..3].iter().map(|node| Some(start_storage_node(node, &genesis))).collect();
+    let (rpc0, storage0) = {
+        let node = nodes[0].as_ref().unwrap();
+        (node.addr, node.node.as_ref().unwrap().storage_addr.unwrap())
+    };
+    wait_for_block(rpc0, 3, TIMEOUT);
+    let data: Vec<u8> = (0..2 * 262_144 + 77).map(|i| ((i * 131 + 7) % 251) as u8).collect();
+    let client = zgnode::zgs::client::StorageClient::new(&format!("http://{rpc0}"), &format!("http://{storage0}")).unwrap();
+    let upload = nodes[0].as_ref().unwrap().runtime.block_on(client.upload(&data, &dev_key(7), |_| ())).expect("uploaded");
+
+    // It comes back, syncs the chain, learns the file and rebuilds its shards from its peers.
+    nodes.push(Some(start_storage_node(&layout[3], &genesis)));
+    let (rpc3, storage3) = {
+        let node = nodes[3].as_ref().unwrap();
+        (node.addr, node.node.as_ref().unwrap().storage_addr.unwrap())
+    };
+    wait_until("node 3 to repair its shards", || {
+        let info = ok(storage3, "zgs_getFileInfo", json!([upload.root, true]));
+        !info.is_null() && info["finalized"] == true
+    });
+    // With nodes 0 and 1 gone, only node 2's shard and node 3's repaired one remain: enough.
+    for i in [0, 1] {
+        nodes[i].take().unwrap().stop();
+    }
+    let reader = zgnode::zgs::client::StorageClient::new(&format!("http://{rpc3}"), &format!("http://{storage3}")).unwrap();
+    let back = nodes[3].as_ref().unwrap().runtime.block_on(reader.download(upload.root, |_| ())).expect("reconstructed");
+    assert_eq!(back, data);
+    for node in nodes.into_iter().flatten() {
+        node.stop();
+    }
+}

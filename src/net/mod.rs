@@ -108,6 +108,11 @@ struct Shared {
     /// Peers whose traffic is dropped both ways (the fault layer tests use to cut links).
     blocked: RwLock<HashSet<PeerKey>>,
     allowlist: PeerAllowlist,
+    /// This node and its configured peers, ordered by key: where erasure-coded shards go.
+    members: Vec<PeerKey>,
+    /// Shard requests waiting for their reply, by request id.
+    pending_shards: Mutex<HashMap<u64, tokio::sync::oneshot::Sender<Option<zg_components::consensus::Shard>>>>,
+    next_request: AtomicU64,
     rejected: AtomicU64,
     closed: std::sync::atomic::AtomicBool,
 }
@@ -118,6 +123,7 @@ pub struct NetHandle {
     shared: Arc<Shared>,
     endpoint: Endpoint,
     local_addr: SocketAddr,
+    own: PeerKey,
 }
 
 fn transport() -> Arc<quinn::TransportConfig> {
@@ -174,6 +180,9 @@ impl NetHandle {
         endpoint.set_default_client_config(client);
         let local_addr = endpoint.local_addr().map_err(|e| NetError::Bind { addr: setup.listen, message: e.to_string() })?;
         let validator_keys = setup.validators.validators().iter().map(|v| (v.address.0, v.public_key)).collect();
+        let mut members: Vec<PeerKey> = setup.peers.iter().map(|p| p.key).chain([own]).collect();
+        members.sort();
+        members.dedup();
         let shared = Arc::new(Shared {
             chain_id: setup.chain_id,
             max_tx_bytes: setup.max_tx_bytes,
@@ -184,6 +193,9 @@ impl NetHandle {
             store: setup.store,
             blocked: RwLock::new(HashSet::new()),
             allowlist,
+            members,
+            pending_shards: Mutex::new(HashMap::new()),
+            next_request: AtomicU64::new(1),
             rejected: AtomicU64::new(0),
             closed: std::sync::atomic::AtomicBool::new(false),
         });
@@ -192,7 +204,7 @@ impl NetHandle {
             tokio::spawn(dial_loop(endpoint.clone(), shared.clone(), peer));
         }
         tracing::info!(addr = %local_addr, key = %hex::encode(own), "validator network listening");
-        Ok(Self { shared, endpoint, local_addr })
+        Ok(Self { shared, endpoint, local_addr, own })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -214,6 +226,38 @@ impl NetHandle {
         if let Ok(mut blocked) = self.shared.blocked.write() {
             *blocked = peers.into_iter().collect();
         }
+    }
+
+    /// This node's key.
+    pub fn own_key(&self) -> PeerKey {
+        self.own
+    }
+
+    /// This node and its configured peers, ordered by key.
+    pub fn members(&self) -> &[PeerKey] {
+        &self.shared.members
+    }
+
+    /// Sends a shard to the peer that is to keep it (no answer; repair covers a lost one).
+    pub fn place_shard(&self, peer: PeerKey, shard: zg_components::consensus::Shard) {
+        NetSink::send(self, Some(peer), NetMessage::StoreShard(shard));
+    }
+
+    /// Asks `peer` for a shard; None when it does not answer in time or does not hold it.
+    pub async fn fetch_shard(&self, peer: PeerKey, tx_seq: u64, segment: u64, shard: u8) -> Option<zg_components::consensus::Shard> {
+        // A peer that is not connected cannot answer: do not wait for it.
+        if !self.shared.links.lock().ok()?.contains_key(&peer) {
+            return None;
+        }
+        let id = self.shared.next_request.fetch_add(1, Ordering::Relaxed);
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        self.shared.pending_shards.lock().ok()?.insert(id, sender);
+        NetSink::send(self, Some(peer), NetMessage::ShardRequest { id, tx_seq, segment, shard });
+        let answer = tokio::time::timeout(Duration::from_secs(3), receiver).await;
+        if let Ok(mut pending) = self.shared.pending_shards.lock() {
+            pending.remove(&id);
+        }
+        answer.ok()?.ok()?
     }
 
     pub fn close(&self) {
@@ -439,6 +483,26 @@ fn dispatch(shared: &Arc<Shared>, from: PeerKey, message: NetMessage) -> Result<
             let shared = shared.clone();
             tokio::task::spawn_blocking(move || serve_sync(&shared, from, first, last));
         }
+        NetMessage::StoreShard(shard) => {
+            let shared = shared.clone();
+            tokio::task::spawn_blocking(move || {
+                if let Err(error) = shared.store.put_shard(&shard) {
+                    tracing::warn!(%error, "cannot keep a placed shard");
+                }
+            });
+        }
+        NetMessage::ShardRequest { id, tx_seq, segment, shard } => {
+            let shared = shared.clone();
+            tokio::task::spawn_blocking(move || {
+                let shard = shared.store.shard(tx_seq, segment, shard).ok().flatten();
+                reply_to(&shared, from, NetMessage::ShardReply { id, shard });
+            });
+        }
+        NetMessage::ShardReply { id, shard } => {
+            if let Some(waiter) = shared.pending_shards.lock().ok().and_then(|mut p| p.remove(&id)) {
+                let _ = waiter.send(shard);
+            }
+        }
         message => {
             if shared.events.try_send(NetEvent { from, message }).is_err() {
                 metrics::counter!("zgnode_net_dropped_total", "kind" => "inbox_full").increment(1);
@@ -459,6 +523,15 @@ fn admit_gossip(shared: &Shared, raw: Vec<Vec<u8>>) {
             metrics::counter!("zgnode_net_dropped_total", "kind" => "pool_inbox_full").increment(1);
             return;
         }
+    }
+}
+
+fn reply_to(shared: &Shared, peer: PeerKey, message: NetMessage) {
+    let Ok(frame) = wire::encode_frame(&message) else { return };
+    if let Ok(links) = shared.links.lock()
+        && let Some(link) = links.get(&peer)
+    {
+        let _ = link.frames.try_send(Arc::new(frame));
     }
 }
 

@@ -149,6 +149,48 @@ impl ChainStore {
     }
 }
 
+impl ChainStore {
+    /// Keeps a shard placed on this node (durably). Returns false when it was held already.
+    pub fn put_shard(&self, shard: &zg_components::consensus::Shard) -> Result<bool, StoreError> {
+        let txn = self.db.begin_write()?;
+        let fresh = {
+            let mut shards = txn.open_table(STORAGE_SHARDS)?;
+            let key = (shard.tx_seq, shard.segment, shard.index);
+            if shards.get(key)?.is_some() {
+                false
+            } else {
+                let first_of_segment = shards
+                    .range((shard.tx_seq, shard.segment, 0)..=(shard.tx_seq, shard.segment, u8::MAX))?
+                    .next()
+                    .is_none();
+                let bytes = borsh::to_vec(shard).map_err(|e| corrupt("shard", e))?;
+                shards.insert(key, bytes.as_slice())?;
+                if first_of_segment {
+                    let mut sharded = txn.open_table(STORAGE_SHARDED)?;
+                    let count = sharded.get(shard.tx_seq)?.map(|v| v.value()).unwrap_or(0);
+                    sharded.insert(shard.tx_seq, count + 1)?;
+                }
+                true
+            }
+        };
+        txn.commit()?;
+        Ok(fresh)
+    }
+
+    pub fn shard(&self, tx_seq: u64, segment: u64, index: u8) -> Result<Option<zg_components::consensus::Shard>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(STORAGE_SHARDS)?;
+        let Some(bytes) = table.get((tx_seq, segment, index))? else { return Ok(None) };
+        borsh::from_slice(bytes.value()).map(Some).map_err(|e| corrupt("shard", e))
+    }
+
+    /// Segments of a file this node holds a shard of.
+    pub fn sharded_segments(&self, tx_seq: u64) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read()?;
+        Ok(txn.open_table(STORAGE_SHARDED)?.get(tx_seq)?.map(|v| v.value()).unwrap_or(0))
+    }
+}
+
 impl FileStore for ChainStore {
     fn record_files(&self, files: &[FileRecord], through_block: u64) -> Result<(), PersistError> {
         self.write_files(files, through_block).map_err(|e| PersistError(e.to_string()))

@@ -88,6 +88,8 @@ impl ChainStore {
         txn.open_table(STORAGE_PROOFS)?;
         txn.open_table(STORAGE_HELD)?;
         txn.open_table(STORAGE_ROOTS)?;
+        txn.open_table(STORAGE_SHARDS)?;
+        txn.open_table(STORAGE_SHARDED)?;
         txn.commit()?;
         Ok(Self { db: Arc::new(db) })
     }

@@ -37,6 +37,11 @@ pub const CONSENSUS_WAL: TableDefinition<(u64, u32), &[u8]> = TableDefinition::n
 pub const STORAGE_FILES: TableDefinition<u64, &[u8]> = TableDefinition::new("storage_files");
 /// file root -> borsh Vec<u64>: the tx seqs that published it (a root may be published again).
 pub const STORAGE_ROOTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("storage_roots");
+/// (tx seq, segment, shard) -> borsh [`zg_components::consensus::Shard`]: erasure-coded shards
+/// placed on this node.
+pub const STORAGE_SHARDS: TableDefinition<(u64, u64, u8), &[u8]> = TableDefinition::new("storage_shards");
+/// tx seq -> segments of the file this node holds at least one shard of.
+pub const STORAGE_SHARDED: TableDefinition<u64, u64> = TableDefinition::new("storage_sharded");
 /// (tx seq, segment index) -> segment bytes as uploaded (the last chunk zero-padded).
 pub const STORAGE_SEGMENTS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("storage_segments");
 /// (tx seq, segment index) -> borsh (lemma, path): the proof the segment was uploaded with.

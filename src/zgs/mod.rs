@@ -9,6 +9,9 @@ pub mod client;
 mod contracts;
 pub mod miner;
 mod rpc;
+mod repair;
+
+pub use repair::repair_loop;
 
 pub use contracts::{MINE_REWARD_POOL_TOKENS, dev_mine_params, storage_contracts};
 
@@ -21,10 +24,29 @@ use crate::config::StorageSection;
 use crate::store::ChainStore;
 
 /// What the handlers reach.
+#[derive(Clone)]
 pub struct StorageContext {
     pub chain_id: u64,
     pub store: ChainStore,
     pub events: crossbeam_channel::Sender<StorageEvent>,
+    /// Erasure coding across the validator network's nodes, when configured.
+    pub shards: Option<ShardPlacement>,
+}
+
+/// Where erasure-coded shards go: the network's members, `k + m` shards per segment, shard `j`
+/// of segment `s` on member `(j + s) mod n`.
+#[derive(Clone)]
+pub struct ShardPlacement {
+    pub network: crate::net::NetHandle,
+    pub config: zg_systems::storage::erasure::ErasureConfig,
+    pub runtime: tokio::runtime::Handle,
+}
+
+impl ShardPlacement {
+    pub fn holder(&self, segment: u64, shard: usize) -> zg_components::consensus::PeerKey {
+        let members = self.network.members();
+        members[(shard + segment as usize) % members.len()]
+    }
 }
 
 /// Starts the storage JSON-RPC server; returns the bound address and its handle.

@@ -103,6 +103,26 @@ pub enum NetMessage {
     /// Asks for decided blocks `from..=to`.
     SyncRequest { from: u64, to: u64 },
     SyncResponse(Vec<DecidedBlock>),
+    /// An erasure-coded shard of a storage segment, placed on this node.
+    StoreShard(Shard),
+    /// Asks for a shard this node was given.
+    ShardRequest { id: u64, tx_seq: u64, segment: u64, shard: u8 },
+    /// The answer; `shard` is None when the node does not hold it.
+    ShardReply { id: u64, shard: Option<Shard> },
+}
+
+/// One shard of a segment with the segment's proof (so a reconstructed segment can be checked
+/// against the file root).
+#[derive(BorshSerialize, BorshDeserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub tx_seq: u64,
+    pub segment: u64,
+    pub index: u8,
+    /// Byte length of the segment the shards were cut from.
+    pub segment_len: u32,
+    pub data: Vec<u8>,
+    pub proof_lemma: Vec<[u8; 32]>,
+    pub proof_path: Vec<bool>,
 }
 
 impl NetMessage {
@@ -116,6 +136,9 @@ impl NetMessage {
             NetMessage::Block(_) => "block",
             NetMessage::SyncRequest { .. } => "sync_request",
             NetMessage::SyncResponse(_) => "sync_response",
+            NetMessage::StoreShard(_) => "store_shard",
+            NetMessage::ShardRequest { .. } => "shard_request",
+            NetMessage::ShardReply { .. } => "shard_reply",
         }
     }
 }

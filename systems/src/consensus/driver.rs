@@ -135,8 +135,13 @@ fn handle_event(world: &mut World, engine: &mut Engine, event: NetEvent) {
             }
             apply_buffered_sync(world);
         }
-        // Served by the network layer from the database; transactions go through the pool inbox.
-        NetMessage::SyncRequest { .. } | NetMessage::Transactions(_) => {}
+        // Served by the network layer from the database; transactions go through the pool inbox,
+        // storage shards to the storage store.
+        NetMessage::SyncRequest { .. }
+        | NetMessage::Transactions(_)
+        | NetMessage::StoreShard(_)
+        | NetMessage::ShardRequest { .. }
+        | NetMessage::ShardReply { .. } => {}
     }
 }
 
