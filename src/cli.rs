@@ -247,6 +247,13 @@ pub struct NetworkArgs {
     /// Blocks per epoch (validator set changes take effect at epoch boundaries).
     #[arg(long, default_value_t = crate::testnet::DEFAULT_EPOCH_LENGTH)]
     pub epoch_length: u64,
+    /// Node i serves the storage JSON-RPC on 127.0.0.1:<storage-port + i>, erasure-coding
+    /// uploads across the nodes (half of them may be away).
+    #[arg(long, default_value_t = 5678)]
+    pub storage_port: u16,
+    /// Leave the storage role off.
+    #[arg(long)]
+    pub no_storage: bool,
 }
 
 #[derive(Args, Debug)]
@@ -494,6 +501,7 @@ fn network_plan(validators: usize, chain_id: u64, network: &NetworkArgs) -> anyh
     Ok(crate::testnet::NetworkPlan {
         block_time_ms: network.network_block_time_ms,
         epoch_length: network.epoch_length,
+        storage_port: (!network.no_storage).then_some(network.storage_port),
         ..crate::testnet::NetworkPlan::consecutive(validators, chain_id, network.rpc_port, network.p2p_port)?
     })
 }

@@ -101,6 +101,7 @@ pub async fn consensus(validators: usize, rates: &[u64], seconds: u64, block_tim
         block_time_ms,
         epoch_length: 1_000_000,
         genesis_validators: None,
+        storage_port: None,
     };
     let layout = write_network(dir.path(), &plan, false)?;
     let genesis_path = dir.path().join("genesis.json");

@@ -85,6 +85,16 @@ pub struct NetworkPlan {
     /// How many of the nodes are validators at genesis (the first ones); the rest start as
     /// followers and may stake later. None: all of them.
     pub genesis_validators: Option<usize>,
+    /// Node i serves the storage JSON-RPC on `storage_port + i`, erasure-coding uploads across
+    /// the network (see [`erasure_shape`]). None: the storage role stays off.
+    pub storage_port: Option<u16>,
+}
+
+/// Data + parity shards for a network of `nodes` storage nodes: one shard per node, and any
+/// half of the nodes (rounded down) may be away.
+pub fn erasure_shape(nodes: usize) -> (usize, usize) {
+    let parity = nodes / 2;
+    (nodes - parity, parity)
 }
 
 impl NetworkPlan {
@@ -102,6 +112,7 @@ impl NetworkPlan {
             block_time_ms: 250,
             epoch_length: DEFAULT_EPOCH_LENGTH,
             genesis_validators: None,
+            storage_port: None,
         })
     }
 
@@ -181,6 +192,17 @@ pub fn write_network(out: &Path, plan: &NetworkPlan, force: bool) -> anyhow::Res
             .replace("peers = []", &format!("peers = [{}]", others.join(", ")))
             .replace("# key_file = \"data/node_key\"", "key_file = \"node_key\"")
             .replace("addr = \"127.0.0.1:9615\"", &format!("addr = \"127.0.0.1:{}\"", 9615 + i));
+        let config = match plan.storage_port {
+            Some(base) if count >= 2 => {
+                let port = u16::try_from(base as usize + i).map_err(|_| anyhow::anyhow!("{count} nodes do not fit above storage port {base}"))?;
+                let (data, parity) = erasure_shape(count);
+                config
+                    .replace("[storage]\n# Serve 0G's storage JSON-RPC (zgs_*) for files published on the Flow contract.\nenabled = false\naddr = \"127.0.0.1:5678\"",
+                        &format!("[storage]\n# Serve 0G's storage JSON-RPC (zgs_*) for files published on the Flow contract.\nenabled = true\naddr = \"127.0.0.1:{port}\""))
+                    .replace("erasure_data_shards = 0\nerasure_parity_shards = 0", &format!("erasure_data_shards = {data}\nerasure_parity_shards = {parity}"))
+            }
+            _ => config,
+        };
         let config_path = dir.join("config.toml");
         crate::cli::write_file(&config_path, config.as_bytes(), false)?;
         layout.push(NodeLayout {
@@ -221,7 +243,7 @@ mod tests {
     #[test]
     fn a_written_network_loads_and_its_genesis_names_the_validators() {
         let dir = tempfile::tempdir().unwrap();
-        let plan = NetworkPlan { epoch_length: 5, ..NetworkPlan::consecutive(3, 777, 18545, 31300).unwrap() };
+        let plan = NetworkPlan { epoch_length: 5, storage_port: Some(25678), ..NetworkPlan::consecutive(3, 777, 18545, 31300).unwrap() };
         assert!(NetworkPlan::consecutive(3, 777, 65534, 31300).is_err());
         let layout = write_network(dir.path(), &plan, false).unwrap();
         assert_eq!(layout.len(), 3);
@@ -231,6 +253,9 @@ mod tests {
             assert_eq!(config.rpc.addr.port(), 18545 + i as u16);
             assert_eq!(config.peers().len(), 2);
             assert!(config.peers().iter().all(|p| p.key != node.peer.key));
+            assert!(config.storage.enabled);
+            assert_eq!(config.storage.addr.port(), 25678 + i as u16);
+            assert_eq!((config.storage.erasure_data_shards, config.storage.erasure_parity_shards), (2, 1));
         }
         let genesis = crate::cli::load_genesis(&dir.path().join("genesis.json")).unwrap();
         let mut world = bevy_ecs::world::World::new();

@@ -220,10 +220,10 @@ fn testnet_starts_every_node_and_stops_them_on_sigterm() {
             return base;
         }
     };
-    let (rpc, p2p) = (pick(), pick());
+    let (rpc, p2p, storage) = (pick(), pick(), pick());
     let mut child = Command::new(env!("CARGO_BIN_EXE_zgnode"))
         .args(["testnet", "--nodes", "2", "--out", out.to_str().unwrap()])
-        .args(["--rpc-port", &rpc.to_string(), "--p2p-port", &p2p.to_string()])
+        .args(["--rpc-port", &rpc.to_string(), "--p2p-port", &p2p.to_string(), "--storage-port", &storage.to_string()])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -244,6 +244,12 @@ fn testnet_starts_every_node_and_stops_them_on_sigterm() {
     for url in &urls {
         let addr: std::net::SocketAddr = url.trim_start_matches("http://").parse().unwrap();
         common::wait_for_block(addr, 2, std::time::Duration::from_secs(60));
+    }
+    // Every node is a storage node too, on its own port.
+    for i in 0..2u16 {
+        let addr: std::net::SocketAddr = format!("127.0.0.1:{}", storage + i).parse().unwrap();
+        let status = common::ok(addr, "zgs_getStatus", serde_json::json!([]));
+        assert_eq!(status["networkIdentity"]["chainId"], 31337);
     }
     // SAFETY: kill(2) on the child we spawned.
     unsafe {

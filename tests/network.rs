@@ -37,6 +37,7 @@ fn network_with_followers(dir: &Path, validators: usize, followers: usize, epoch
         block_time_ms: 100,
         epoch_length,
         genesis_validators: Some(validators),
+        storage_port: None,
     };
     write_network(dir, &plan, false).expect("network written")
 }
