@@ -262,11 +262,23 @@ fn hostile_peers_are_refused_and_a_double_signer_is_slashed() {
         vote.signature[0] ^= 1;
         wire::encode_frame(&NetMessage::Vote(vote)).unwrap()
     };
+    // A shard for a file nobody published: well-formed, but refused (and counted).
+    let stray_shard = wire::encode_frame(&NetMessage::StoreShard(zg_components::consensus::Shard {
+        tx_seq: 999,
+        segment: 0,
+        index: 0,
+        segment_len: 256,
+        data: vec![1; 256],
+        proof_lemma: vec![],
+        proof_path: vec![],
+    }))
+    .unwrap();
     let hostile: Vec<Vec<u8>> = vec![
         ((wire::MAX_MESSAGE_BYTES as u32) + 1).to_be_bytes().to_vec(),
         frame(&[wire::WIRE_VERSION, 0xff, 0xff, 0xff]),
         frame(&[9, 0]),
         bad_signature,
+        stray_shard,
     ];
     for bytes in &hostile {
         runtime.block_on(send_raw(&connection, bytes));

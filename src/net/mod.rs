@@ -486,6 +486,19 @@ fn dispatch(shared: &Arc<Shared>, from: PeerKey, message: NetMessage) -> Result<
         NetMessage::StoreShard(shard) => {
             let shared = shared.clone();
             tokio::task::spawn_blocking(move || {
+                // Only shards of published files, for segments they have, no bigger than a
+                // segment: a peer cannot fill the disk with shards of nothing.
+                let known = shared.store.file(shard.tx_seq).ok().flatten();
+                let fits = known.is_some_and(|file| {
+                    shard.segment < file.data_segments()
+                        && shard.data.len() <= zg_components::storage::merkle::SEGMENT_SIZE
+                        && shard.segment_len as usize <= zg_components::storage::merkle::SEGMENT_SIZE
+                });
+                if !fits {
+                    shared.rejected.fetch_add(1, Ordering::Relaxed);
+                    metrics::counter!("zgnode_net_rejected_total", "reason" => "bad_shard").increment(1);
+                    return;
+                }
                 if let Err(error) = shared.store.put_shard(&shard) {
                     tracing::warn!(%error, "cannot keep a placed shard");
                 }
