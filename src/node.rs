@@ -212,7 +212,9 @@ fn restore_files(world: &mut World, store: &ChainStore) -> Result<(), NodeError>
             late.extend(receipt.logs.iter().filter_map(|log| flow::decode_submit(log, number)));
         }
     }
-    store.write_files(&late, head)?;
+    if indexed != Some(head) {
+        store.write_files(&late, head)?;
+    }
     let files = store.files()?;
     for record in files {
         let held = store.segment_count(record.tx_seq)?;

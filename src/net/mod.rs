@@ -563,13 +563,5 @@ fn serve_sync(shared: &Shared, peer: PeerKey, first: u64, last: u64) {
     if blocks.is_empty() {
         return;
     }
-    let handle_frame = match wire::encode_frame(&NetMessage::SyncResponse(blocks)) {
-        Ok(frame) => Arc::new(frame),
-        Err(_) => return,
-    };
-    if let Ok(links) = shared.links.lock()
-        && let Some(link) = links.get(&peer)
-    {
-        let _ = link.frames.try_send(handle_frame);
-    }
+    reply_to(shared, peer, NetMessage::SyncResponse(blocks));
 }

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use zg_components::storage::Proof;
 
 use super::StorageContext;
 
@@ -47,16 +46,12 @@ fn repair_round(context: &StorageContext) -> anyhow::Result<usize> {
             if missing.is_empty() {
                 continue;
             }
-            let data = match context.store.segment(record.tx_seq, segment)? {
-                Some(data) => data,
-                None => match context.reconstruct(&record, segment).map_err(|e| anyhow::anyhow!(e.message().to_string()))? {
-                    Some(data) => data,
-                    // Not enough shards reachable yet: try again next round.
-                    None => continue,
-                },
+            let held = match context.store.segment(record.tx_seq, segment)? {
+                Some(data) => context.store.segment_proof(record.tx_seq, segment)?.map(|proof| (data, proof)),
+                None => context.reconstruct(&record, segment).map_err(|e| anyhow::anyhow!(e.message().to_string()))?,
             };
-            let proof = proof_of(context, &record, segment)?;
-            let Some(proof) = proof else { continue };
+            // Not enough shards reachable yet: try again next round.
+            let Some((data, proof)) = held else { continue };
             let shards = zg_systems::storage::erasure::encode_segment(placement.config, &data)?;
             for index in missing {
                 let shard = zg_components::consensus::Shard {
@@ -75,27 +70,4 @@ fn repair_round(context: &StorageContext) -> anyhow::Result<usize> {
         }
     }
     Ok(repaired)
-}
-
-/// The segment's proof: from the stored segment, or from any shard a peer or this node holds.
-fn proof_of(context: &StorageContext, record: &zg_components::storage::FileRecord, segment: u64) -> anyhow::Result<Option<Proof>> {
-    if let Some(proof) = context.store.segment_proof(record.tx_seq, segment)? {
-        return Ok(Some(proof));
-    }
-    let Some(placement) = &context.shards else { return Ok(None) };
-    let own = placement.network.own_key();
-    for index in 0..placement.config.total() {
-        let holder = placement.holder(segment, index);
-        let shard = if holder == own {
-            context.store.shard(record.tx_seq, segment, index as u8)?
-        } else {
-            let network = placement.network.clone();
-            placement.runtime.block_on(network.fetch_shard(holder, record.tx_seq, segment, index as u8))
-        };
-        if let Some(shard) = shard {
-            let lemma = shard.proof_lemma.iter().map(|h| alloy_primitives::B256::from(*h)).collect();
-            return Ok(Some(Proof { lemma, path: shard.proof_path }));
-        }
-    }
-    Ok(None)
 }

@@ -96,7 +96,7 @@ impl StorageContext {
     }
 
     /// Erasure-codes freshly stored segments and places their shards on the network's members.
-    pub(super) fn place(&self, record_size: u64, stored: &[(u64, u64, Vec<u8>, Proof)]) -> RpcResult<()> {
+    pub(super) fn place(&self, stored: &[(u64, u64, Vec<u8>, Proof)]) -> RpcResult<()> {
         let Some(placement) = &self.shards else { return Ok(()) };
         let own = placement.network.own_key();
         for (tx_seq, segment, data, proof) in stored {
@@ -120,13 +120,12 @@ impl StorageContext {
                 }
             }
         }
-        let _ = record_size;
         Ok(())
     }
 
     /// Rebuilds a segment this node does not hold from any `k` shards on the network, checked
-    /// against the file root with the proof the shards carry.
-    pub(super) fn reconstruct(&self, record: &FileRecord, segment: u64) -> RpcResult<Option<Vec<u8>>> {
+    /// against the file root with the proof the shards carry (returned with it).
+    pub(super) fn reconstruct(&self, record: &FileRecord, segment: u64) -> RpcResult<Option<(Vec<u8>, Proof)>> {
         let Some(placement) = &self.shards else { return Ok(None) };
         let own = placement.network.own_key();
         let config = placement.config;
@@ -155,7 +154,7 @@ impl StorageContext {
             tracing::warn!(seq = record.tx_seq, segment, "reconstructed segment does not match the file root");
             return Ok(None);
         }
-        Ok(Some(data))
+        Ok(Some((data, proof)))
     }
 
     /// Checks a segment against the file's root; returns its bytes to store.
@@ -224,7 +223,7 @@ impl StorageContext {
                 placed.push(segment);
             }
         }
-        self.place(0, &placed)?;
+        self.place(&placed)?;
         Ok(Value::Null)
     }
 
@@ -244,7 +243,7 @@ impl StorageContext {
             let data = match self.store.segment(record.tx_seq, segment).map_err(internal)? {
                 Some(data) => data,
                 None => match self.reconstruct(record, segment)? {
-                    Some(data) => data,
+                    Some((data, _)) => data,
                     None => return Ok(None),
                 },
             };
