@@ -29,7 +29,10 @@ pub struct PoraReport {
 #[derive(Clone, Debug)]
 pub struct TransferReport {
     pub bytes: u64,
+    /// End to end: hashing, publishing, the block, the segments.
     pub upload_mb_s: f64,
+    /// The segments alone, once the node knows the file.
+    pub segments_mb_s: f64,
     pub download_mb_s: f64,
 }
 
@@ -220,6 +223,7 @@ pub async fn transfers_and_pora(sizes: &[u64]) -> anyhow::Result<(Vec<TransferRe
         reports.push(TransferReport {
             bytes: size,
             upload_mb_s: size as f64 / 1e6 / upload.took.as_secs_f64(),
+            segments_mb_s: size as f64 / 1e6 / upload.transfer.as_secs_f64(),
             download_mb_s: size as f64 / 1e6 / download.as_secs_f64(),
         });
     }

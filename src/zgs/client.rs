@@ -10,6 +10,8 @@ use base64::Engine;
 use jsonrpsee::core::client::ClientT;
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use jsonrpsee::rpc_params;
+use futures::StreamExt;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -18,7 +20,9 @@ use zg_systems::storage::flow::{FLOW_ADDRESS, IFlow, IMarket, Submission, Submis
 
 /// Segments per upload call, and calls in flight.
 const SEGMENTS_PER_CALL: usize = 4;
-const CALLS_IN_FLIGHT: usize = 4;
+const CALLS_IN_FLIGHT: usize = 6;
+/// How often receipts and file info are polled while waiting for the chain.
+const POLL: Duration = Duration::from_millis(10);
 
 pub struct StorageClient {
     eth: HttpClient,
@@ -33,7 +37,10 @@ pub struct UploadReport {
     /// None when the file was already stored and finalized (nothing sent).
     pub tx_hash: Option<B256>,
     pub bytes: u64,
+    /// Everything: hashing, publishing, waiting for the block, sending the segments.
     pub took: Duration,
+    /// The segments' part alone: from the node knowing the file to every segment stored.
+    pub transfer: Duration,
 }
 
 impl StorageClient {
@@ -97,7 +104,7 @@ impl StorageClient {
                 return Ok(hash);
             }
             ensure!(Instant::now() < deadline, "the Flow submission {hash} was not mined within 60 s");
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(POLL).await;
         }
     }
 
@@ -111,7 +118,7 @@ impl StorageClient {
             && info["finalized"] == true
         {
             progress(data.len() as u64);
-            return Ok(UploadReport { root, tx_seq: info["tx"]["seq"].as_u64().unwrap_or_default(), tx_hash: None, bytes: data.len() as u64, took: started.elapsed() });
+            return Ok(UploadReport { root, tx_seq: info["tx"]["seq"].as_u64().unwrap_or_default(), tx_hash: None, bytes: data.len() as u64, took: started.elapsed(), transfer: Duration::ZERO });
         }
         let tx_hash = self.submit(&commitment, key).await?;
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -120,36 +127,47 @@ impl StorageClient {
                 break info;
             }
             ensure!(Instant::now() < deadline, "the storage node did not see the submission within 60 s");
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(POLL).await;
         };
         let tx_seq = info["tx"]["seq"].as_u64().context("file info without a tx seq")?;
+        let transfer_started = Instant::now();
         let segments = merkle::data_segments(data.len() as u64) as usize;
-        let calls: Vec<Vec<Value>> = (0..segments)
-            .collect::<Vec<_>>()
-            .chunks(SEGMENTS_PER_CALL)
-            .map(|indices| indices.iter().map(|i| segment_json(data, &commitment, *i)).collect())
-            .collect();
+        // Each call's JSON is built only when it is about to be sent, and CALLS_IN_FLIGHT calls
+        // stay in flight, so encoding here overlaps checking and storing on the node.
+        let calls = (0..segments).step_by(SEGMENTS_PER_CALL).map(|first| first..(first + SEGMENTS_PER_CALL).min(segments));
+        let commitment = &commitment;
+        let mut sends = futures::stream::iter(calls)
+            .map(|indices| async move {
+                let count = indices.len() as u64;
+                let batch = segments_raw(data, commitment, indices)?;
+                let result = self.storage.request::<Value, _>("zgs_uploadSegmentsByTxSeq", rpc_params![batch, tx_seq]).await;
+                anyhow::Ok((result, count))
+            })
+            .buffer_unordered(CALLS_IN_FLIGHT);
         let mut done = 0u64;
-        for batch in calls.chunks(CALLS_IN_FLIGHT) {
-            let sends = batch.iter().map(|segments| {
-                let params = rpc_params![segments.clone(), tx_seq];
-                async move { self.storage.request::<Value, _>("zgs_uploadSegmentsByTxSeq", params).await }
-            });
-            for (result, segments) in futures::future::join_all(sends).await.into_iter().zip(batch) {
-                if let Err(error) = result {
-                    let text = error.to_string();
-                    // A node that already has everything says so; that is success.
-                    if !text.contains("already uploaded and finalized") {
-                        bail!("uploading segments failed: {text}");
-                    }
+        while let Some(sent) = sends.next().await {
+            let (result, count) = sent?;
+            if let Err(error) = result {
+                let text = error.to_string();
+                // A node that already has everything says so; that is success.
+                if !text.contains("already uploaded and finalized") {
+                    bail!("uploading segments failed: {text}");
                 }
-                done += segments.len() as u64;
-                progress((done * SEGMENT_SIZE as u64).min(data.len() as u64));
             }
+            done += count;
+            progress((done * SEGMENT_SIZE as u64).min(data.len() as u64));
         }
+        drop(sends);
         let info = self.file_info(root).await?.context("the file disappeared from the storage node")?;
         ensure!(info["finalized"] == true, "uploaded every segment but the node does not report the file finalized: {info}");
-        Ok(UploadReport { root, tx_seq, tx_hash: Some(tx_hash), bytes: data.len() as u64, took: started.elapsed() })
+        Ok(UploadReport {
+            root,
+            tx_seq,
+            tx_hash: Some(tx_hash),
+            bytes: data.len() as u64,
+            took: started.elapsed(),
+            transfer: transfer_started.elapsed(),
+        })
     }
 
     /// Downloads a finalized file and checks it against its root.
@@ -161,20 +179,52 @@ impl StorageClient {
         let chunks = merkle::chunk_count(size);
         let mut out = Vec::with_capacity(size as usize);
         let step = 4 * SEGMENT_CHUNKS as u64;
-        let mut start = 0;
-        while start < chunks {
-            let end = (start + step).min(chunks);
-            let part: Option<String> = self.zgs("zgs_downloadSegmentByTxSeq", rpc_params![seq, start, end]).await?;
-            let part = part.with_context(|| format!("the node does not hold chunks {start}..{end}"))?;
-            out.extend(base64::engine::general_purpose::STANDARD.decode(part).context("the node sent bad base64")?);
+        // Several calls in flight, appended in order.
+        let mut parts = futures::stream::iter((0..chunks).step_by(step as usize))
+            .map(|start| async move {
+                let end = (start + step).min(chunks);
+                let part: Option<String> = self.zgs("zgs_downloadSegmentByTxSeq", rpc_params![seq, start, end]).await?;
+                let part = part.with_context(|| format!("the node does not hold chunks {start}..{end}"))?;
+                base64::engine::general_purpose::STANDARD.decode(part).context("the node sent bad base64")
+            })
+            .buffered(CALLS_IN_FLIGHT);
+        while let Some(part) = parts.next().await {
+            out.extend(part?);
             progress(out.len().min(size as usize) as u64);
-            start = end;
         }
+        drop(parts);
         out.truncate(size as usize);
         let got = tokio::task::block_in_place(|| FileCommitment::of(&out).root());
         ensure!(got == root, "downloaded data hashes to {got}, not {root}");
         Ok(out)
     }
+}
+
+/// Segments `indices` of `data` as one JSON array, written directly: base64 needs no escaping,
+/// so the (large) data strings are not scanned and copied again by a JSON serializer.
+fn segments_raw(data: &[u8], commitment: &FileCommitment, indices: std::ops::Range<usize>) -> anyhow::Result<Box<RawValue>> {
+    use std::fmt::Write;
+    let mut text = String::with_capacity(indices.len() * (SEGMENT_SIZE / 3 * 4 + 4096) + 2);
+    text.push('[');
+    for (n, index) in indices.enumerate() {
+        let start = index * SEGMENT_SIZE;
+        let end = (start + SEGMENT_SIZE).min(data.len());
+        let proof = serde_json::to_string(&commitment.tree.proof(index))?;
+        if n > 0 {
+            text.push(',');
+        }
+        write!(text, r#"{{"root":"{}","index":{index},"fileSize":{},"proof":{proof},"data":""#, commitment.root(), commitment.size)?;
+        let body = &data[start..end];
+        let whole = body.len() - body.len() % 3;
+        base64::engine::general_purpose::STANDARD.encode_string(&body[..whole], &mut text);
+        // The last chunk is zero-padded to 256 bytes, as the SDK sends it.
+        let mut tail = body[whole..].to_vec();
+        tail.resize(body.len().div_ceil(256) * 256 - whole, 0);
+        base64::engine::general_purpose::STANDARD.encode_string(&tail, &mut text);
+        text.push_str("\"}");
+    }
+    text.push(']');
+    Ok(RawValue::from_string(text)?)
 }
 
 /// Segment `index` of `data` as the SDK uploads it: the last chunk zero-padded, no flow padding.

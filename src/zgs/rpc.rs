@@ -51,6 +51,19 @@ pub struct SegmentWithProof {
     pub file_size: u64,
 }
 
+/// A segment as uploaded, its data borrowed from the request (base64 has no escapes, so it is
+/// never copied before it is decoded).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SegmentUpload<'a> {
+    pub root: B256,
+    #[serde(borrow)]
+    pub data: std::borrow::Cow<'a, str>,
+    pub index: u64,
+    pub proof: Proof,
+    pub file_size: u64,
+}
+
 fn file_info(record: &FileRecord, held: u64, recoverable: bool) -> Value {
     let nodes: Vec<Value> = record.nodes.iter().map(|(root, height)| json!([height, B256::from(*root)])).collect();
     json!({
@@ -158,7 +171,7 @@ impl StorageContext {
     }
 
     /// Checks a segment against the file's root; returns its bytes to store.
-    fn check(&self, segment: &SegmentWithProof, record: &FileRecord) -> RpcResult<Vec<u8>> {
+    fn check(&self, segment: &SegmentUpload<'_>, record: &FileRecord) -> RpcResult<Vec<u8>> {
         if segment.root != record.root() {
             return Err(invalid(format!(
                 "segment root {} is not the root {} of tx seq {}",
@@ -197,7 +210,7 @@ impl StorageContext {
         Ok(data)
     }
 
-    fn upload_all(&self, segments: Vec<SegmentWithProof>, seq: Option<u64>) -> RpcResult<Value> {
+    fn upload_all(&self, segments: Vec<SegmentUpload<'_>>, seq: Option<u64>) -> RpcResult<Value> {
         if segments.len() > MAX_UPLOAD_SEGMENTS {
             return Err(invalid(format!("at most {MAX_UPLOAD_SEGMENTS} segments per call, got {}", segments.len())));
         }
@@ -273,8 +286,8 @@ impl StorageContext {
     }
 }
 
-fn seq_param(params: &Params<'_>) -> RpcResult<(Vec<SegmentWithProof>, u64)> {
-    params.parse::<(Vec<SegmentWithProof>, u64)>().map_err(|e| invalid(e.message().to_string()))
+fn seq_param<'a>(params: &'a Params<'_>) -> RpcResult<(Vec<SegmentUpload<'a>>, u64)> {
+    params.parse::<(Vec<SegmentUpload<'a>>, u64)>().map_err(|e| invalid(e.message().to_string()))
 }
 
 pub fn register(module: &mut RpcModule<StorageContext>) -> Result<(), jsonrpsee::core::RegisterMethodError> {
@@ -315,15 +328,15 @@ pub fn register(module: &mut RpcModule<StorageContext>) -> Result<(), jsonrpsee:
         ctx.upload_all(segments, Some(seq))
     })?;
     module.register_blocking_method("zgs_uploadSegmentByTxSeq", |params, ctx, _| -> RpcResult<Value> {
-        let (segment, seq): (SegmentWithProof, u64) = params.parse()?;
+        let (segment, seq): (SegmentUpload<'_>, u64) = params.parse()?;
         ctx.upload_all(vec![segment], Some(seq))
     })?;
     module.register_blocking_method("zgs_uploadSegments", |params, ctx, _| -> RpcResult<Value> {
-        let (segments,): (Vec<SegmentWithProof>,) = params.parse()?;
+        let (segments,): (Vec<SegmentUpload<'_>>,) = params.parse()?;
         ctx.upload_all(segments, None)
     })?;
     module.register_blocking_method("zgs_uploadSegment", |params, ctx, _| -> RpcResult<Value> {
-        let (segment,): (SegmentWithProof,) = params.parse()?;
+        let (segment,): (SegmentUpload<'_>,) = params.parse()?;
         ctx.upload_all(vec![segment], None)
     })?;
     module.register_blocking_method("zgs_downloadSegmentByTxSeq", |params, ctx, _| -> RpcResult<Option<String>> {
