@@ -358,17 +358,32 @@ impl RunningNode {
             let (sender, inbox) = crossbeam_channel::bounded(INBOX_CAPACITY);
             node.world_mut().insert_resource(zg_components::storage::StorageInbox(inbox));
             let shards = match (&network, config.storage.erasure_data_shards, config.storage.erasure_parity_shards) {
-                (Some(network), data, parity) if data > 0 && parity > 0 => Some(crate::zgs::ShardPlacement {
-                    network: network.clone(),
-                    config: zg_systems::storage::erasure::ErasureConfig { data_shards: data, parity_shards: parity },
-                    runtime: tokio::runtime::Handle::current(),
-                }),
+                (Some(network), data, parity) if data > 0 && parity > 0 => {
+                    let setup = zg_components::storage::shard::ShardSetup {
+                        own: network.own_key(),
+                        members: network.members().to_vec(),
+                        data_shards: data,
+                        parity_shards: parity,
+                    };
+                    network.report_shards_to(sender.clone());
+                    let view = zg_components::storage::shard::PlacementView::default();
+                    node.world_mut().insert_resource(view.clone());
+                    let placement = crate::zgs::ShardPlacement {
+                        network: network.clone(),
+                        setup: setup.clone(),
+                        view,
+                        runtime: tokio::runtime::Handle::current(),
+                    };
+                    let worker = crate::zgs::ShardWorker { placement: placement.clone(), store: node.store().clone(), events: sender.clone() };
+                    let store = node.store().clone();
+                    zg_systems::storage::shards::install_sharding(node.world_mut(), setup, Arc::new(worker), |seq, segment, index| {
+                        store.shard(seq, segment, index).ok().flatten().is_some()
+                    });
+                    Some(placement)
+                }
                 _ => None,
             };
             let context = crate::zgs::StorageContext { chain_id, store: node.store().clone(), events: sender, shards };
-            if context.shards.is_some() {
-                tokio::spawn(crate::zgs::repair_loop(context.clone(), stop.clone()));
-            }
             let (addr, handle) = crate::zgs::start(&config.storage, context)
                 .await
                 .map_err(|message| NodeError::Rpc { addr: config.storage.addr, message })?;
@@ -396,7 +411,9 @@ impl RunningNode {
                 .trim()
                 .parse()
                 .map_err(|e| NodeError::Config(format!("storage.miner_key: {e}")))?;
-            let miner = crate::zgs::miner::Miner::new(&format!("http://{rpc_addr}"), store_for_miner, key, chain_id, stop.clone())
+            // The miner registers this node's network key, so its standing moves its shards.
+            let node_id = network.as_ref().map(|n| alloy_primitives::B256::from(n.own_key())).unwrap_or_default();
+            let miner = crate::zgs::miner::Miner::new(&format!("http://{rpc_addr}"), store_for_miner, key, node_id, chain_id, stop.clone())
                 .map_err(|e| NodeError::Fault(e.to_string()))?;
             miner_address = Some(miner.address());
             tokio::spawn(miner.run());

@@ -32,6 +32,8 @@ contract PoraMine {
         uint256 penalized;
         uint256 registeredEpoch;
         bool registered;
+        /// The storage node's network key (ed25519): who holds its erasure-coded shards.
+        bytes32 nodeId;
     }
 
     mapping(address => Miner) public miners;
@@ -40,7 +42,7 @@ contract PoraMine {
     mapping(uint256 => mapping(address => bool)) public settled;
     uint256 public penaltiesTotal;
 
-    event Registered(address indexed miner, uint256 stake);
+    event Registered(address indexed miner, uint256 stake, bytes32 nodeId);
     event Passed(address indexed miner, uint256 indexed epoch, uint256 index, uint256 position);
     event Settled(address indexed miner, uint256 indexed epoch, uint256 missed, uint256 penalty);
 
@@ -65,14 +67,15 @@ contract PoraMine {
 
     receive() external payable {}
 
-    function register() external payable {
+    function register(bytes32 nodeId) external payable {
         Miner storage m = miners[msg.sender];
         require(!m.registered, "already registered");
         require(msg.value >= minStake, "stake below minimum");
         m.stake = msg.value;
         m.registered = true;
         m.registeredEpoch = currentEpoch();
-        emit Registered(msg.sender, msg.value);
+        m.nodeId = nodeId;
+        emit Registered(msg.sender, msg.value, nodeId);
     }
 
     function currentEpoch() public view returns (uint256) {

@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+use zg_components::storage::StorageEvent;
 use zg_components::consensus::wire::{self, NetMessage, WireError};
 use zg_components::consensus::{NetEvent, PeerKey, ValidatorSet};
 use zg_components::node::{NodeRequest, ReplyTo};
@@ -112,6 +113,8 @@ struct Shared {
     members: Vec<PeerKey>,
     /// Shard requests waiting for their reply, by request id.
     pending_shards: Mutex<HashMap<u64, tokio::sync::oneshot::Sender<Option<zg_components::consensus::Shard>>>>,
+    /// Where stored shards are reported to the storage systems, once the storage role is on.
+    storage_events: std::sync::OnceLock<crossbeam_channel::Sender<StorageEvent>>,
     next_request: AtomicU64,
     rejected: AtomicU64,
     closed: std::sync::atomic::AtomicBool,
@@ -195,6 +198,7 @@ impl NetHandle {
             allowlist,
             members,
             pending_shards: Mutex::new(HashMap::new()),
+            storage_events: std::sync::OnceLock::new(),
             next_request: AtomicU64::new(1),
             rejected: AtomicU64::new(0),
             closed: std::sync::atomic::AtomicBool::new(false),
@@ -236,6 +240,11 @@ impl NetHandle {
     /// This node and its configured peers, ordered by key.
     pub fn members(&self) -> &[PeerKey] {
         &self.shared.members
+    }
+
+    /// Reports shards peers place here to the storage systems.
+    pub fn report_shards_to(&self, events: crossbeam_channel::Sender<StorageEvent>) {
+        let _ = self.shared.storage_events.set(events);
     }
 
     /// Sends a shard to the peer that is to keep it (no answer; repair covers a lost one).
@@ -499,8 +508,14 @@ fn dispatch(shared: &Arc<Shared>, from: PeerKey, message: NetMessage) -> Result<
                     metrics::counter!("zgnode_net_rejected_total", "reason" => "bad_shard").increment(1);
                     return;
                 }
-                if let Err(error) = shared.store.put_shard(&shard) {
-                    tracing::warn!(%error, "cannot keep a placed shard");
+                match shared.store.put_shard(&shard) {
+                    Ok(_) => {
+                        if let Some(events) = shared.storage_events.get() {
+                            let held = StorageEvent::ShardHeld { tx_seq: shard.tx_seq, segment: shard.segment, index: shard.index };
+                            let _ = events.send(held);
+                        }
+                    }
+                    Err(error) => tracing::warn!(%error, "cannot keep a placed shard"),
                 }
             });
         }

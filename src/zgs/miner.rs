@@ -29,13 +29,15 @@ pub struct Miner {
     rpc: HttpClient,
     store: ChainStore,
     key: PrivateKeySigner,
+    /// This storage node's network key, registered with the stake.
+    node_id: B256,
     chain_id: u64,
     stop: Arc<AtomicBool>,
 }
 
 impl Miner {
-    pub fn new(rpc_url: &str, store: ChainStore, key: PrivateKeySigner, chain_id: u64, stop: Arc<AtomicBool>) -> anyhow::Result<Self> {
-        Ok(Self { rpc: HttpClientBuilder::default().build(rpc_url)?, store, key, chain_id, stop })
+    pub fn new(rpc_url: &str, store: ChainStore, key: PrivateKeySigner, node_id: B256, chain_id: u64, stop: Arc<AtomicBool>) -> anyhow::Result<Self> {
+        Ok(Self { rpc: HttpClientBuilder::default().build(rpc_url)?, store, key, node_id, chain_id, stop })
     }
 
     async fn view(&self, data: Vec<u8>) -> anyhow::Result<Bytes> {
@@ -75,7 +77,7 @@ impl Miner {
         let status = IPoraMine::minersCall::abi_decode_returns(&self.view(IPoraMine::minersCall { miner: me }.abi_encode()).await?)?;
         if !status.registered {
             let stake = IPoraMine::minStakeCall::abi_decode_returns(&self.view(IPoraMine::minStakeCall {}.abi_encode()).await?)?;
-            let hash = self.send(IPoraMine::registerCall {}.abi_encode(), stake, self.nonce().await?).await?;
+            let hash = self.send(IPoraMine::registerCall { nodeId: self.node_id }.abi_encode(), stake, self.nonce().await?).await?;
             tracing::info!(miner = %me, %stake, tx = %hash, "registering as a PoRA storage node");
             tokio::time::sleep(Duration::from_secs(1)).await;
             return Ok(());

@@ -3,15 +3,16 @@
 //!
 //! An uploaded segment is checked against the file's on-chain root with its Merkle proof (the
 //! flow padding added here, as the SDK leaves it out), then committed to redb before the call
-//! returns. A file is reported finalized only when every data segment is held.
+//! returns. A file is reported finalized only when every data segment is held, or (with erasure
+//! coding) a shard of every segment reached this node.
 
 pub mod client;
 mod contracts;
 pub mod miner;
 mod rpc;
-mod repair;
+mod shards;
 
-pub use repair::repair_loop;
+pub use shards::{ShardPlacement, ShardWorker};
 
 pub use contracts::{MINE_REWARD_POOL_TOKENS, dev_mine_params, storage_contracts};
 
@@ -31,22 +32,6 @@ pub struct StorageContext {
     pub events: crossbeam_channel::Sender<StorageEvent>,
     /// Erasure coding across the validator network's nodes, when configured.
     pub shards: Option<ShardPlacement>,
-}
-
-/// Where erasure-coded shards go: the network's members, `k + m` shards per segment, shard `j`
-/// of segment `s` on member `(j + s) mod n`.
-#[derive(Clone)]
-pub struct ShardPlacement {
-    pub network: crate::net::NetHandle,
-    pub config: zg_systems::storage::erasure::ErasureConfig,
-    pub runtime: tokio::runtime::Handle,
-}
-
-impl ShardPlacement {
-    pub fn holder(&self, segment: u64, shard: usize) -> zg_components::consensus::PeerKey {
-        let members = self.network.members();
-        members[(shard + segment as usize) % members.len()]
-    }
 }
 
 /// Starts the storage JSON-RPC server; returns the bound address and its handle.

@@ -108,66 +108,11 @@ impl StorageContext {
         Ok(self.shards.is_some() && self.store.sharded_segments(record.tx_seq).map_err(internal)? >= record.data_segments())
     }
 
-    /// Erasure-codes freshly stored segments and places their shards on the network's members.
-    pub(super) fn place(&self, stored: &[(u64, u64, Vec<u8>, Proof)]) -> RpcResult<()> {
-        let Some(placement) = &self.shards else { return Ok(()) };
-        let own = placement.network.own_key();
-        for (tx_seq, segment, data, proof) in stored {
-            let shards = zg_systems::storage::erasure::encode_segment(placement.config, data)
-                .map_err(|e| server(format!("erasure coding failed: {e}")))?;
-            for (index, bytes) in shards.into_iter().enumerate() {
-                let shard = zg_components::consensus::Shard {
-                    tx_seq: *tx_seq,
-                    segment: *segment,
-                    index: index as u8,
-                    segment_len: data.len() as u32,
-                    data: bytes,
-                    proof_lemma: proof.lemma.iter().map(|h| h.0).collect(),
-                    proof_path: proof.path.clone(),
-                };
-                let holder = placement.holder(*segment, index);
-                if holder == own {
-                    self.store.put_shard(&shard).map_err(internal)?;
-                } else {
-                    placement.network.place_shard(holder, shard);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Rebuilds a segment this node does not hold from any `k` shards on the network, checked
-    /// against the file root with the proof the shards carry (returned with it).
-    pub(super) fn reconstruct(&self, record: &FileRecord, segment: u64) -> RpcResult<Option<(Vec<u8>, Proof)>> {
-        let Some(placement) = &self.shards else { return Ok(None) };
-        let own = placement.network.own_key();
-        let config = placement.config;
-        let fetches = (0..config.total()).map(|index| {
-            let holder = placement.holder(segment, index);
-            let network = placement.network.clone();
-            let store = self.store.clone();
-            let seq = record.tx_seq;
-            async move {
-                if holder == own {
-                    store.shard(seq, segment, index as u8).ok().flatten()
-                } else {
-                    network.fetch_shard(holder, seq, segment, index as u8).await
-                }
-            }
-        });
-        let found: Vec<Option<zg_components::consensus::Shard>> = placement.runtime.block_on(futures::future::join_all(fetches));
-        let Some(sample) = found.iter().flatten().next().cloned() else { return Ok(None) };
-        let shards: Vec<Option<Vec<u8>>> = found.into_iter().map(|s| s.map(|s| s.data)).collect();
-        let Ok(data) = zg_systems::storage::erasure::decode_segment(config, &shards, sample.segment_len as usize) else {
-            return Ok(None);
-        };
-        let proof = Proof { lemma: sample.proof_lemma.iter().map(|h| B256::from(*h)).collect(), path: sample.proof_path.clone() };
-        let leaf = merkle::segment_root(record.size, segment, &merkle::chunk_hashes(&data));
-        if proof.validate(&record.root(), &leaf, segment as usize, record.padded_segments() as usize).is_err() {
-            tracing::warn!(seq = record.tx_seq, segment, "reconstructed segment does not match the file root");
-            return Ok(None);
-        }
-        Ok(Some((data, proof)))
+    /// Rebuilds a segment this node does not hold from any `k` shards on the network.
+    fn reconstruct(&self, record: &FileRecord, segment: u64) -> Option<Vec<u8>> {
+        let placement = self.shards.as_ref()?;
+        let holders = placement.holders(segment);
+        placement.runtime.block_on(placement.reconstruct(&self.store, record, segment, &holders)).map(|(data, _)| data)
     }
 
     /// Checks a segment against the file's root; returns its bytes to store.
@@ -229,14 +174,12 @@ impl StorageContext {
         let batch: Vec<(u64, u64, &[u8], &Proof)> =
             checked.iter().map(|(seq, index, data, proof)| (*seq, *index, data.as_slice(), proof)).collect();
         let fresh = self.store.put_segments(&batch).map_err(internal)?;
-        let mut placed = Vec::new();
-        for (segment, fresh) in checked.into_iter().zip(fresh) {
+        // The storage systems count them and (with erasure coding) have them encoded and placed.
+        for (segment, fresh) in checked.iter().zip(fresh) {
             if fresh {
                 let _ = self.events.send(StorageEvent::SegmentStored { tx_seq: segment.0, index: segment.1 });
-                placed.push(segment);
             }
         }
-        self.place(&placed)?;
         Ok(Value::Null)
     }
 
@@ -255,8 +198,8 @@ impl StorageContext {
             let segment = chunk / SEGMENT_CHUNKS as u64;
             let data = match self.store.segment(record.tx_seq, segment).map_err(internal)? {
                 Some(data) => data,
-                None => match self.reconstruct(record, segment)? {
-                    Some((data, _)) => data,
+                None => match self.reconstruct(record, segment) {
+                    Some(data) => data,
                     None => return Ok(None),
                 },
             };

@@ -74,6 +74,11 @@ pub struct NewFiles {
 pub enum StorageEvent {
     /// A segment of this file was stored durably (for the first time).
     SegmentStored { tx_seq: u64, index: u64 },
+    /// A shard is on this node's disk (placed by a peer, by this node, or rebuilt).
+    ShardHeld { tx_seq: u64, segment: u64, index: u8 },
+    /// Rebuilding these shards of a segment failed (too few shards reachable, or they did not
+    /// match the file root).
+    RepairFailed { tx_seq: u64, segment: u64, wanted: Vec<u8> },
 }
 
 /// The receiving end of the storage I/O channel, drained in `Ingest`.

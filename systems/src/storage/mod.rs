@@ -4,12 +4,14 @@
 pub mod erasure;
 pub mod flow;
 pub mod pora;
+pub mod shards;
 
 use bevy_ecs::prelude::*;
 use std::sync::Arc;
 
 use zg_components::chain::SealedBlocks;
-use zg_components::node::TickProfile;
+use zg_components::node::{TickClock, TickProfile};
+use zg_components::storage::shard::{OwnedShard, PlacementView, ShardIndex, ShardSetup};
 use zg_components::storage::{FileIndex, FileRecord, NewFiles, StorageEvent, StorageInbox, StoredFile};
 
 use crate::chain::io::{NodeFault, PersistError};
@@ -33,7 +35,9 @@ impl NodePlugin for StoragePlugin {
         world.init_resource::<NewFiles>();
         schedule.add_systems((
             ingest_storage_events.in_set(TickSet::Ingest).after(crate::chain::io::ingest_requests),
-            index_submissions.in_set(TickSet::Storage),
+            (index_submissions, shards::assign_new_files, shards::follow_pora_standing, shards::schedule_repairs)
+                .chain()
+                .in_set(TickSet::Storage),
             persist_new_files.in_set(TickSet::Persist).after(crate::chain::io::persist_sealed_blocks),
         ));
     }
@@ -48,20 +52,50 @@ pub fn track_file(world: &mut World, record: FileRecord, uploaded_segments: u64,
     index.by_root.entry(root).or_default().push(seq);
 }
 
-/// Counts stored segments onto their files. Runs in `Ingest`.
+/// What erasure coding needs in `ingest_storage_events` (all absent when it is off).
+#[derive(bevy_ecs::system::SystemParam)]
+pub struct Sharding<'w> {
+    setup: Option<Res<'w, ShardSetup>>,
+    index: Option<Res<'w, ShardIndex>>,
+    view: Option<Res<'w, PlacementView>>,
+    executor: Option<Res<'w, shards::ShardExecutorHandle>>,
+}
+
+/// Counts stored segments onto their files, hands them to erasure coding (when on), and
+/// records shards stored and rebuilds that failed. Runs in `Ingest`.
 pub fn ingest_storage_events(
     inbox: Option<Res<StorageInbox>>,
     index: Res<FileIndex>,
+    clock: Res<TickClock>,
+    sharding: Sharding,
     mut files: Query<&mut StoredFile>,
+    mut owned: Query<&mut OwnedShard>,
 ) {
     let Some(inbox) = inbox else { return };
+    let Sharding { setup, index: shard_index, view, executor } = sharding;
     for event in inbox.0.try_iter().take(crate::chain::io::MAX_REQUESTS_PER_TICK) {
-        let StorageEvent::SegmentStored { tx_seq, .. } = event;
-        let Some(mut file) = index.by_seq.get(&tx_seq).and_then(|e| files.get_mut(*e).ok()) else { continue };
-        file.uploaded_segments += 1;
-        if !file.finalized && file.uploaded_segments >= file.record.data_segments() {
-            file.finalized = true;
-            tracing::info!(seq = tx_seq, root = %file.record.root(), "file finalized: every segment held");
+        match event {
+            StorageEvent::SegmentStored { tx_seq, index: segment } => {
+                let Some(mut file) = index.by_seq.get(&tx_seq).and_then(|e| files.get_mut(*e).ok()) else { continue };
+                file.uploaded_segments += 1;
+                if !file.finalized && file.uploaded_segments >= file.record.data_segments() {
+                    file.finalized = true;
+                    tracing::info!(seq = tx_seq, root = %file.record.root(), "file finalized: every segment held");
+                }
+                if let (Some(setup), Some(view), Some(executor)) = (&setup, &view, &executor) {
+                    shards::place_stored_segment(setup, view, executor, tx_seq, segment);
+                }
+            }
+            StorageEvent::ShardHeld { tx_seq, segment, index: shard } => {
+                if let Some(shard_index) = &shard_index {
+                    shards::mark_held(shard_index, &mut owned, tx_seq, segment, shard);
+                }
+            }
+            StorageEvent::RepairFailed { tx_seq, segment, wanted } => {
+                if let Some(shard_index) = &shard_index {
+                    shards::mark_repair_failed(shard_index, &mut owned, tx_seq, segment, &wanted, clock.now_ms);
+                }
+            }
         }
     }
 }

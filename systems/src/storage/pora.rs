@@ -13,15 +13,17 @@ pub const MINE_ADDRESS: Address = address!("000000000000000000000000000000000000
 
 sol! {
     interface IPoraMine {
-        function register() external payable;
+        function register(bytes32 nodeId) external payable;
         function submitProof(uint256 epoch, uint256 index, bytes calldata chunk, bytes32[] calldata siblings) external;
         function settle(uint256 epoch, address miner) external;
         function challenge(uint256 epoch, address miner, uint256 index) external view returns (uint256);
-        function miners(address miner) external view returns (uint256 stake, uint256 earned, uint256 penalized, uint256 registeredEpoch, bool registered);
+        function miners(address miner) external view returns (uint256 stake, uint256 earned, uint256 penalized, uint256 registeredEpoch, bool registered, bytes32 nodeId);
         function passed(uint256 epoch, address miner) external view returns (uint256);
         function epochBlocks() external view returns (uint256);
         function challengesPerEpoch() external view returns (uint256);
         function minStake() external view returns (uint256);
+        event Registered(address indexed miner, uint256 stake, bytes32 nodeId);
+        event Settled(address indexed miner, uint256 indexed epoch, uint256 missed, uint256 penalty);
     }
 }
 

@@ -98,7 +98,7 @@ fn nodes_pass_the_challenges_for_what_they_hold_and_pay_for_the_rest() {
 
     let mut full = Node { key: signer(1), nonce: 0, holds: Box::new(|_| true) };
     let mut half = Node { key: signer(2), nonce: 0, holds: Box::new(|segment| segment % 2 == 0) };
-    let register = IPoraMine::registerCall {}.abi_encode();
+    let register = IPoraMine::registerCall { nodeId: B256::ZERO }.abi_encode();
     let txs = vec![full.tx(MINE_ADDRESS, register.clone(), one()), half.tx(MINE_ADDRESS, register, one())];
     assert!(block(&mut world, txs).receipts.iter().all(|r| r.success));
 
