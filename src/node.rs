@@ -365,7 +365,7 @@ impl RunningNode {
                         data_shards: data,
                         parity_shards: parity,
                     };
-                    network.report_shards_to(sender.clone());
+                    network.report_shards_to(sender.clone(), zg_systems::storage::erasure::ErasureConfig { data_shards: data, parity_shards: parity });
                     let view = zg_components::storage::shard::PlacementView::default();
                     node.world_mut().insert_resource(view.clone());
                     let placement = crate::zgs::ShardPlacement {

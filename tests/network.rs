@@ -348,6 +348,97 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 }
 
 #[test]
+fn a_storage_node_penalized_by_pora_loses_its_shards_to_the_next_holder() {
+    use zg_systems::storage::pora::{IPoraMine, MINE_ADDRESS};
+    let dir = tempfile::tempdir().unwrap();
+    let layout = test_network(dir.path(), 4, 20);
+    let genesis = zgnode::cli::load_genesis(&dir.path().join("genesis.json")).unwrap();
+    // Node 3 stakes as a PoRA storage node under its network key.
+    let miner = dev_key(5);
+    let mut nodes: Vec<Option<InProcessNode>> = layout
+        .iter()
+        .enumerate()
+        .map(|(i, node)| {
+            let mut config = zgnode::NodeConfig::load(&node.config).unwrap();
+            config.storage.enabled = true;
+            config.storage.addr = "127.0.0.1:0".parse().unwrap();
+            config.storage.erasure_data_shards = 2;
+            config.storage.erasure_parity_shards = 2;
+            if i == 3 {
+                config.storage.miner_key = Some(format!("0x{}", alloy_primitives::hex::encode(miner.to_bytes())));
+            }
+            Some(start_node_with(&config, &genesis).expect("node starts"))
+        })
+        .collect();
+    let addrs: Vec<(SocketAddr, SocketAddr)> =
+        nodes.iter().map(|n| n.as_ref().map(|n| (n.addr, n.node.as_ref().unwrap().storage_addr.unwrap())).unwrap()).collect();
+    let rpc = addrs[0].0;
+    let call_mine = |input: Vec<u8>| {
+        let call = json!({"to": MINE_ADDRESS, "data": alloy_primitives::hex::encode_prefixed(input)});
+        alloy_primitives::hex::decode(ok(rpc, "eth_call", json!([call, "latest"])).as_str().unwrap()).unwrap()
+    };
+    let status = || IPoraMine::minersCall::abi_decode_returns(&call_mine(IPoraMine::minersCall { miner: miner.address() }.abi_encode())).unwrap();
+    wait_until("node 3's miner to register", || status().registered);
+
+    // Upload through a node that is neither node 3 nor the one after it in the ring.
+    let upload_data: Vec<u8> = (0..3 * 262_144 - 1_000).map(|i| ((i * 97 + 3) % 251) as u8).collect();
+    let commitment = zg_components::storage::FileCommitment::of(&upload_data);
+    let probe = ok(addrs[0].1, "zgs_getShardStatus", json!([commitment.root()]));
+    assert!(probe.is_null(), "unknown roots have no shard status: {probe}");
+    let keys: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("0x{}", alloy_primitives::hex::encode(n.as_ref().unwrap().node.as_ref().unwrap().network().unwrap().own_key())))
+        .collect();
+    let key_of = |i: usize| keys[i].clone();
+    assert_eq!(status().nodeId, key_of(3).parse::<alloy_primitives::B256>().unwrap(), "registered under its network key");
+    let mut ring: Vec<(String, usize)> = (0..4).map(|i| (key_of(i), i)).collect();
+    ring.sort();
+    let after_3 = ring[(ring.iter().position(|(_, i)| *i == 3).unwrap() + 1) % 4].1;
+    let uploader = (0..3).find(|i| *i != after_3).unwrap();
+    let client = zgnode::zgs::client::StorageClient::new(&format!("http://{}", addrs[uploader].0), &format!("http://{}", addrs[uploader].1)).unwrap();
+    let upload = nodes[uploader].as_ref().unwrap().runtime.block_on(client.upload(&upload_data, &dev_key(7), |_| ())).expect("uploaded");
+    let shards = |i: usize| ok(addrs[i].1, "zgs_getShardStatus", json!([upload.root]));
+    wait_until("every node to hold its shards", || (0..4).all(|i| shards(i)["held"] == shards(i)["responsible"]));
+    assert_eq!(shards(after_3)["responsible"], 3, "one shard of each segment before the penalty");
+    assert_eq!(shards(after_3)["node"], key_of(after_3));
+
+    // Node 3 keeps only shards, never whole segments, so it cannot answer chunk challenges: it
+    // misses its first epoch's, and anyone may settle that epoch against it.
+    let epoch_blocks = zgnode::zgs::dev_mine_params().epoch_blocks;
+    let silent_epoch = status().registeredEpoch.to::<u64>();
+    wait_until("the epoch to close", || head(rpc) / epoch_blocks >= silent_epoch + 2);
+    let settler = dev_key(6);
+    let nonce = quantity(&ok(rpc, "eth_getTransactionCount", json!([settler.address(), "pending"])));
+    let settle = IPoraMine::settleCall { epoch: U256::from(silent_epoch), miner: miner.address() }.abi_encode();
+    let tx = sign(&settler, alloy_primitives::TxKind::Call(MINE_ADDRESS), U256::ZERO, settle.into(), nonce, 300_000);
+    let hash = ok(rpc, "eth_sendRawTransaction", json!([raw(&tx)]));
+    let receipt = wait_receipt(rpc, hash.as_str().unwrap(), TIMEOUT);
+    assert_eq!(receipt["status"], "0x1", "{receipt}");
+    assert!(status().penalized > U256::ZERO);
+    assert_eq!(status().earned, U256::ZERO, "it could prove none of its challenges");
+
+    // The next holder in the ring takes node 3's shards over and rebuilds them.
+    wait_until("node 3's shards to be rebuilt on the next holder", || {
+        let status = shards(after_3);
+        status["outOfPlacement"] == json!([key_of(3)]) && status["responsible"] == 6 && status["held"] == 6
+    });
+    // With node 3 and the two other nodes gone, that holder alone still has k = 2 shards of
+    // every segment: the file survives one more loss than placement alone would allow.
+    for (i, node) in nodes.iter_mut().enumerate() {
+        if i != after_3 {
+            node.take().unwrap().stop();
+        }
+    }
+    let (rpc_s, storage_s) = addrs[after_3];
+    let reader = zgnode::zgs::client::StorageClient::new(&format!("http://{rpc_s}"), &format!("http://{storage_s}")).unwrap();
+    let back = nodes[after_3].as_ref().unwrap().runtime.block_on(reader.download(upload.root, |_| ())).expect("reconstructed");
+    assert_eq!(back, upload_data);
+    for node in nodes.into_iter().flatten() {
+        node.stop();
+    }
+}
+
+#[test]
 fn a_fifth_node_stakes_joins_at_the_epoch_and_leaves_after_undelegating() {
     use zg_systems::consensus::staking::{IStaking, STAKING_ADDRESS};
     let dir = tempfile::tempdir().unwrap();

@@ -115,6 +115,7 @@ struct Shared {
     pending_shards: Mutex<HashMap<u64, tokio::sync::oneshot::Sender<Option<zg_components::consensus::Shard>>>>,
     /// Where stored shards are reported to the storage systems, once the storage role is on.
     storage_events: std::sync::OnceLock<crossbeam_channel::Sender<StorageEvent>>,
+    coding: std::sync::OnceLock<zg_systems::storage::erasure::ErasureConfig>,
     next_request: AtomicU64,
     rejected: AtomicU64,
     closed: std::sync::atomic::AtomicBool,
@@ -199,6 +200,7 @@ impl NetHandle {
             members,
             pending_shards: Mutex::new(HashMap::new()),
             storage_events: std::sync::OnceLock::new(),
+            coding: std::sync::OnceLock::new(),
             next_request: AtomicU64::new(1),
             rejected: AtomicU64::new(0),
             closed: std::sync::atomic::AtomicBool::new(false),
@@ -242,9 +244,11 @@ impl NetHandle {
         &self.shared.members
     }
 
-    /// Reports shards peers place here to the storage systems.
-    pub fn report_shards_to(&self, events: crossbeam_channel::Sender<StorageEvent>) {
+    /// Reports shards peers place here to the storage systems; `coding` lets this node answer
+    /// for any shard of a segment it holds whole.
+    pub fn report_shards_to(&self, events: crossbeam_channel::Sender<StorageEvent>, coding: zg_systems::storage::erasure::ErasureConfig) {
         let _ = self.shared.storage_events.set(events);
+        let _ = self.shared.coding.set(coding);
     }
 
     /// Sends a shard to the peer that is to keep it (no answer; repair covers a lost one).
@@ -522,7 +526,7 @@ fn dispatch(shared: &Arc<Shared>, from: PeerKey, message: NetMessage) -> Result<
         NetMessage::ShardRequest { id, tx_seq, segment, shard } => {
             let shared = shared.clone();
             tokio::task::spawn_blocking(move || {
-                let shard = shared.store.shard(tx_seq, segment, shard).ok().flatten();
+                let shard = shared.store.shard(tx_seq, segment, shard).ok().flatten().or_else(|| shard_from_segment(&shared, tx_seq, segment, shard));
                 reply_to(&shared, from, NetMessage::ShardReply { id, shard });
             });
         }
@@ -579,4 +583,14 @@ fn serve_sync(shared: &Shared, peer: PeerKey, first: u64, last: u64) {
         return;
     }
     reply_to(shared, peer, NetMessage::SyncResponse(blocks));
+}
+
+/// A shard cut from a segment this node holds whole (it uploaded it, or placement moved): any
+/// shard can be answered for without having been placed here.
+fn shard_from_segment(shared: &Shared, tx_seq: u64, segment: u64, index: u8) -> Option<zg_components::consensus::Shard> {
+    let coding = *shared.coding.get()?;
+    let data = shared.store.segment(tx_seq, segment).ok().flatten()?;
+    let proof = shared.store.segment_proof(tx_seq, segment).ok().flatten()?;
+    let bytes = zg_systems::storage::erasure::encode_segment(coding, &data).ok()?.into_iter().nth(index as usize)?;
+    Some(crate::zgs::shard_of(tx_seq, segment, index, &data, bytes, &proof))
 }

@@ -212,6 +212,34 @@ impl StorageContext {
         Ok(Some(base64::engine::general_purpose::STANDARD.encode(out)))
     }
 
+    /// This node's part in erasure coding a file: the shards placement gives it now and how many
+    /// of them it keeps, and the holders out of placement.
+    fn shard_status(&self, record: &FileRecord) -> RpcResult<Value> {
+        let Some(placement) = &self.shards else { return Ok(json!({ "erasureCoding": false })) };
+        let own = placement.network.own_key();
+        let (mut responsible, mut held) = (0u64, 0u64);
+        for segment in 0..record.data_segments() {
+            for (index, holder) in placement.holders(segment).into_iter().enumerate() {
+                if holder == own {
+                    responsible += 1;
+                    held += self.store.shard(record.tx_seq, segment, index as u8).map_err(internal)?.is_some() as u64;
+                }
+            }
+        }
+        let hex = |key: &[u8; 32]| format!("0x{}", alloy_primitives::hex::encode(key));
+        let out: Vec<String> = placement.view.0.read().map(|out| out.iter().map(hex).collect()).unwrap_or_default();
+        Ok(json!({
+            "erasureCoding": true,
+            "dataShards": placement.setup.data_shards,
+            "parityShards": placement.setup.parity_shards,
+            "node": hex(&own),
+            "members": placement.setup.members.iter().map(hex).collect::<Vec<_>>(),
+            "outOfPlacement": out,
+            "responsible": responsible,
+            "held": held,
+        }))
+    }
+
     fn segment_with_proof(&self, record: &FileRecord, index: u64) -> RpcResult<Option<SegmentWithProof>> {
         let (Some(data), Some(proof)) = (
             self.store.segment(record.tx_seq, index).map_err(internal)?,
@@ -281,6 +309,14 @@ pub fn register(module: &mut RpcModule<StorageContext>) -> Result<(), jsonrpsee:
     module.register_blocking_method("zgs_uploadSegment", |params, ctx, _| -> RpcResult<Value> {
         let (segment,): (SegmentUpload<'_>,) = params.parse()?;
         ctx.upload_all(vec![segment], None)
+    })?;
+    // zgnode's own: erasure coding of a file on this node (not part of 0G's API).
+    module.register_blocking_method("zgs_getShardStatus", |params, ctx, _| -> RpcResult<Value> {
+        let (root,): (B256,) = params.parse()?;
+        match ctx.file_by_root(&root)? {
+            Some(record) => ctx.shard_status(&record),
+            None => Ok(Value::Null),
+        }
     })?;
     module.register_blocking_method("zgs_downloadSegmentByTxSeq", |params, ctx, _| -> RpcResult<Option<String>> {
         let (seq, start, end): (u64, u64, u64) = params.parse()?;

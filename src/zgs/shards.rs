@@ -39,18 +39,21 @@ impl ShardPlacement {
     /// answered or they do not match.
     pub async fn reconstruct(&self, store: &ChainStore, record: &FileRecord, segment: u64, holders: &[HolderKey]) -> Option<(Vec<u8>, Proof)> {
         let own = self.network.own_key();
-        let fetches = holders.iter().enumerate().map(|(index, holder)| {
-            let (network, store, seq, holder) = (self.network.clone(), store.clone(), record.tx_seq, *holder);
+        let config = self.config();
+        // Shards on this node's disk first; the network only when they are not enough.
+        let local: Vec<Option<Shard>> = (0..holders.len()).map(|index| store.shard(record.tx_seq, segment, index as u8).ok().flatten()).collect();
+        let enough_here = local.iter().flatten().count() >= config.data_shards;
+        let fetches = holders.iter().zip(local).enumerate().map(|(index, (holder, here))| {
+            let (network, seq, holder) = (self.network.clone(), record.tx_seq, *holder);
             async move {
-                match store.shard(seq, segment, index as u8).ok().flatten() {
+                match here {
                     Some(shard) => Some(shard),
-                    None if holder == own => None,
+                    None if holder == own || enough_here => None,
                     None => network.fetch_shard(holder, seq, segment, index as u8).await,
                 }
             }
         });
         let found: Vec<Option<Shard>> = futures::future::join_all(fetches).await;
-        let config = self.config();
         let record = record.clone();
         // Decoding and hashing are CPU work: off the async workers.
         tokio::task::spawn_blocking(move || decode_checked(config, &record, segment, found)).await.ok().flatten()
@@ -76,7 +79,8 @@ impl ShardPlacement {
     }
 }
 
-fn shard_of(tx_seq: u64, segment: u64, index: u8, data: &[u8], bytes: Vec<u8>, proof: &Proof) -> Shard {
+/// Shard `index` of a segment, carrying the segment's proof so any holder can check a rebuild.
+pub fn shard_of(tx_seq: u64, segment: u64, index: u8, data: &[u8], bytes: Vec<u8>, proof: &Proof) -> Shard {
     Shard {
         tx_seq,
         segment,
