@@ -508,6 +508,24 @@ fn erasure_coded_files_stay_downloadable_with_m_storage_nodes_offline() {
         assert_eq!(ok(addr, "zgs_getFileInfo", json!([upload.root, true]))["uploadedSegNum"], 0, "node {i} holds shards, not segments");
     }
 
+    // The official SDK's view is unchanged: it uploads to node 0 and reads the file back from
+    // node 2, which holds only shards and rebuilds every segment from its peers'.
+    let sdk = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/storage-sdk");
+    ensure_sdk(&sdk);
+    let output = std::process::Command::new("node")
+        .arg(sdk.join("upload_download.mjs"))
+        .arg(format!("http://{rpc0}"))
+        .arg(format!("http://{storage0}"))
+        .arg(format!("{:#x}", zg_systems::storage::flow::FLOW_ADDRESS))
+        .arg(zgnode::dev::dev_accounts()[8].private_key.to_string())
+        .arg("700000")
+        .arg(format!("http://{}", storage(&nodes, 2).1))
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "SDK upload to node 0, download from node 2\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(serde_json::from_str::<Value>(stdout.lines().last().unwrap()).unwrap()["same"], true);
+
     // m = 2 storage nodes go away; node 1 rebuilds every segment from its shard and node 0's.
     for i in [2, 3] {
         nodes[i].take().unwrap().stop();

@@ -203,19 +203,6 @@ fn acknowledged_segments_survive_a_restart() {
     node.stop();
 }
 
-/// Installs the SDK from the committed lock file when it is missing.
-fn ensure_sdk(dir: &Path) {
-    if dir.join("node_modules/@0gfoundation/0g-ts-sdk").exists() {
-        return;
-    }
-    let status = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(dir)
-        .status()
-        .expect("npm is needed for the SDK test (Node.js 18+)");
-    assert!(status.success(), "npm ci failed in {}", dir.display());
-}
-
 #[test]
 fn the_official_0g_sdk_uploads_and_downloads_unchanged() {
     let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/storage-sdk");

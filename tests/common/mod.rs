@@ -244,3 +244,16 @@ impl InProcessNode {
         }
     }
 }
+
+/// Installs the SDK from the committed lock file when it is missing.
+pub fn ensure_sdk(dir: &Path) {
+    if dir.join("node_modules/@0gfoundation/0g-ts-sdk").exists() {
+        return;
+    }
+    let status = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(dir)
+        .status()
+        .expect("npm is needed for the SDK test (Node.js 18+)");
+    assert!(status.success(), "npm ci failed in {}", dir.display());
+}

@@ -1,10 +1,11 @@
 // Uploads a file through zgnode with the official 0G TypeScript SDK and downloads it back.
-// Usage: node upload_download.mjs <eth rpc url> <storage rpc url> <flow address> <private key> <size>
-// Prints one JSON line: {root, txSeq, txHash, size, same}.
+// Usage: node upload_download.mjs <eth rpc url> <storage rpc url> <flow address> <private key> <size> [download storage rpc url]
+// With a download node, the file is read back from that node instead (once it reports the file
+// finalized, as an application would wait). Prints one JSON line: {root, txSeq, txHash, size, same}.
 import { Uploader, Downloader, StorageNode, MemData, getFlowContract } from "@0gfoundation/0g-ts-sdk";
 import { ethers } from "ethers";
 
-const [rpc, storage, flowAddress, key, sizeArg] = process.argv.slice(2);
+const [rpc, storage, flowAddress, key, sizeArg, downloadFrom] = process.argv.slice(2);
 const size = Number(sizeArg);
 const data = new Uint8Array(size);
 for (let i = 0; i < size; i++) data[i] = (i * 131 + 7) % 251;
@@ -23,7 +24,13 @@ const deadline = setTimeout(() => { console.error("upload timed out"); process.e
 const [result, uploadError] = await uploader.uploadFile(file, { taskSize: 2 });
 if (uploadError) { console.error("upload failed:", uploadError); process.exit(1); }
 
-const downloader = new Downloader([node]);
+const reader = downloadFrom ? new StorageNode(downloadFrom) : node;
+for (;;) {
+  const info = await reader.getFileInfo(tree.rootHash(), true);
+  if (info && info.finalized) break;
+  await new Promise((resolve) => setTimeout(resolve, 200));
+}
+const downloader = new Downloader([reader]);
 const [blob, downloadError] = await downloader.downloadToBlob(tree.rootHash());
 if (downloadError) { console.error("download failed:", downloadError); process.exit(2); }
 clearTimeout(deadline);
