@@ -36,6 +36,9 @@ pub struct StorageSection {
     /// validator network's members (this node and `network.peers`); 0 turns it off.
     pub erasure_data_shards: usize,
     pub erasure_parity_shards: usize,
+    /// Segments rebuilt from shards for downloads are kept in memory up to this many MiB, so a
+    /// popular file is not rebuilt (and its shards fetched) on every read. 0: no cache.
+    pub rebuilt_cache_mib: usize,
 }
 
 impl Default for StorageSection {
@@ -48,6 +51,7 @@ impl Default for StorageSection {
             miner_key: None,
             erasure_data_shards: 0,
             erasure_parity_shards: 0,
+            rebuilt_cache_mib: 64,
         }
     }
 }
@@ -353,6 +357,8 @@ max_connections = 1000
 # network.peers (a validator network); any data_shards of them restore a segment. 0: off.
 erasure_data_shards = 0
 erasure_parity_shards = 0
+# Keep segments rebuilt from shards for downloads in memory, up to this many MiB. 0: off.
+rebuilt_cache_mib = 64
 
 [consensus]
 # Round 0 step timeouts; each later round adds half as much again. timeout_propose_ms must

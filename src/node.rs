@@ -383,7 +383,8 @@ impl RunningNode {
                 }
                 _ => None,
             };
-            let context = crate::zgs::StorageContext { chain_id, store: node.store().clone(), events: sender, shards };
+            let rebuilt = crate::zgs::RebuiltSegments::with_budget(config.storage.rebuilt_cache_mib.saturating_mul(1 << 20));
+            let context = crate::zgs::StorageContext { chain_id, store: node.store().clone(), events: sender, shards, rebuilt };
             let (addr, handle) = crate::zgs::start(&config.storage, context)
                 .await
                 .map_err(|message| NodeError::Rpc { addr: config.storage.addr, message })?;

@@ -534,6 +534,12 @@ fn erasure_coded_files_stay_downloadable_with_m_storage_nodes_offline() {
     let reader = zgnode::zgs::client::StorageClient::new(&format!("http://{rpc1}"), &format!("http://{storage1}")).unwrap();
     let back = nodes[1].as_ref().unwrap().runtime.block_on(reader.download(upload.root, |_| ())).expect("reconstructed");
     assert_eq!(back, data);
+
+    // Node 0 goes too: node 1 alone has one shard of each segment, too few to rebuild, but the
+    // segments it rebuilt for the last read are still in its cache.
+    nodes[0].take().unwrap().stop();
+    let again = nodes[1].as_ref().unwrap().runtime.block_on(reader.download(upload.root, |_| ())).expect("served from the cache");
+    assert_eq!(again, data);
     for node in nodes.into_iter().flatten() {
         node.stop();
     }

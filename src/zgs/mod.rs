@@ -6,12 +6,14 @@
 //! returns. A file is reported finalized only when every data segment is held, or (with erasure
 //! coding) a shard of every segment reached this node.
 
+mod cache;
 pub mod client;
 mod contracts;
 pub mod miner;
 mod rpc;
 mod shards;
 
+pub use cache::RebuiltSegments;
 pub use shards::{ShardPlacement, ShardWorker, shard_of};
 
 pub use contracts::{MINE_REWARD_POOL_TOKENS, dev_mine_params, storage_contracts};
@@ -32,6 +34,8 @@ pub struct StorageContext {
     pub events: crossbeam_channel::Sender<StorageEvent>,
     /// Erasure coding across the validator network's nodes, when configured.
     pub shards: Option<ShardPlacement>,
+    /// Segments rebuilt for downloads (erasure coding only).
+    pub rebuilt: RebuiltSegments,
 }
 
 /// Starts the storage JSON-RPC server; returns the bound address and its handle.

@@ -108,11 +108,18 @@ impl StorageContext {
         Ok(self.shards.is_some() && self.store.sharded_segments(record.tx_seq).map_err(internal)? >= record.data_segments())
     }
 
-    /// Rebuilds a segment this node does not hold from any `k` shards on the network.
-    fn reconstruct(&self, record: &FileRecord, segment: u64) -> Option<Vec<u8>> {
+    /// Rebuilds a segment this node does not hold from any `k` shards on the network (or takes
+    /// it from the cache of rebuilt segments).
+    fn reconstruct(&self, record: &FileRecord, segment: u64) -> Option<std::sync::Arc<Vec<u8>>> {
         let placement = self.shards.as_ref()?;
+        if let Some(data) = self.rebuilt.get(record.tx_seq, segment) {
+            return Some(data);
+        }
         let holders = placement.holders(segment);
-        placement.runtime.block_on(placement.reconstruct(&self.store, record, segment, &holders)).map(|(data, _)| data)
+        let (data, _) = placement.runtime.block_on(placement.reconstruct(&self.store, record, segment, &holders))?;
+        let data = std::sync::Arc::new(data);
+        self.rebuilt.insert(record.tx_seq, segment, data.clone());
+        Some(data)
     }
 
     /// Checks a segment against the file's root; returns its bytes to store.
@@ -197,7 +204,7 @@ impl StorageContext {
         while chunk < end {
             let segment = chunk / SEGMENT_CHUNKS as u64;
             let data = match self.store.segment(record.tx_seq, segment).map_err(internal)? {
-                Some(data) => data,
+                Some(data) => std::sync::Arc::new(data),
                 None => match self.reconstruct(record, segment) {
                     Some(data) => data,
                     None => return Ok(None),
