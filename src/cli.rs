@@ -493,6 +493,17 @@ async fn storage(command: StorageCommand) -> anyhow::Result<()> {
                     println!("size        {} bytes", info["tx"]["size"]);
                     println!("segments    {} of {} held", info["uploadedSegNum"], zg_components::storage::merkle::data_segments(info["tx"]["size"].as_u64().unwrap_or(0)));
                     println!("finalized   {}", info["finalized"]);
+                    let shards = client.shard_status(root).await?;
+                    if shards["erasureCoding"] == true {
+                        println!(
+                            "shards      {} of the {} this node keeps held ({}+{} per segment; out of placement: {})",
+                            shards["held"],
+                            shards["responsible"],
+                            shards["dataShards"],
+                            shards["parityShards"],
+                            shards["outOfPlacement"].as_array().map(|out| out.len()).unwrap_or(0)
+                        );
+                    }
                 }
                 None => bail!("file {root} is not known to {}", endpoints.storage),
             }

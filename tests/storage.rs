@@ -326,3 +326,47 @@ fn the_storage_node_answers_pora_challenges_and_earns() {
     assert_eq!(miner_status.penalized, U256::ZERO);
     node.stop();
 }
+
+#[test]
+fn sector_proofs_lead_from_a_chunk_to_its_file_root() {
+    let node = start_node(&storage_config());
+    let storage = node.node.as_ref().unwrap().storage_addr.unwrap();
+    let data = pattern(3 * SEGMENT_SIZE + 12_345);
+    let commitment = FileCommitment::of(&data);
+    let seq = publish(node.addr, storage, &commitment, 4, 0);
+    let info = ok(storage, "zgs_getFileInfoByTxSeq", json!([seq]));
+    let start = info["tx"]["startEntryIndex"].as_u64().unwrap();
+    let root = commitment.root();
+    // Not served before the data is here.
+    assert_eq!(ok(storage, "zgs_getSectorProof", json!([start, root])), Value::Null);
+    for index in 0..4 {
+        ok(storage, "zgs_uploadSegmentsByTxSeq", json!([[segment_json(&data, &commitment, index)], seq]));
+    }
+    let chunks = merkle::chunk_count(data.len() as u64);
+    let padded = merkle::padded_chunks(chunks);
+    // First, inside, the last data chunk (zero-padded), a padding chunk, the last padding chunk.
+    for sector in [0, 1_500, chunks - 1, chunks, padded - 1] {
+        let proof: merkle::Proof = serde_json::from_value(ok(storage, "zgs_getSectorProof", json!([start + sector, root]))).unwrap();
+        let mut chunk = data.get(sector as usize * 256..).map(|rest| rest[..rest.len().min(256)].to_vec()).unwrap_or_default();
+        chunk.resize(256, 0);
+        assert_eq!(proof.lemma[0], alloy_primitives::keccak256(&chunk), "sector {sector}: the leaf is the chunk's hash");
+        assert_eq!(proof.lemma.last(), Some(&root));
+        assert_eq!(proof.lemma.len(), proof.path.len() + 2);
+        let mut node_hash = proof.lemma[0];
+        for (sibling, left) in proof.lemma[1..proof.lemma.len() - 1].iter().zip(&proof.path) {
+            node_hash = if *left { merkle::hash_pair(&node_hash, sibling) } else { merkle::hash_pair(sibling, &node_hash) };
+        }
+        assert_eq!(node_hash, root, "sector {sector}: folds to the file root");
+    }
+    // Outside the file, an unknown root, malformed params: clear errors.
+    let (code, message, _) = error_of(&rpc(storage, "zgs_getSectorProof", json!([start + padded, root])));
+    assert_eq!(code, -32602);
+    assert!(message.contains("is not in a file with root"), "{message}");
+    let (code, _, _) = error_of(&rpc(storage, "zgs_getSectorProof", json!([start, B256::repeat_byte(3)])));
+    assert_eq!(code, -32602);
+    let (code, _, _) = error_of(&rpc(storage, "zgs_getSectorProof", json!(["zero", root])));
+    assert_eq!(code, -32602);
+    let (code, _, _) = error_of(&rpc(storage, "zgs_getSectorProof", json!([-1, root])));
+    assert_eq!(code, -32602);
+    node.stop();
+}

@@ -69,6 +69,11 @@ impl StorageClient {
         Ok((!info.is_null()).then_some(info))
     }
 
+    /// This node's part in erasure coding the file (zgnode's `zgs_getShardStatus`).
+    pub async fn shard_status(&self, root: B256) -> anyhow::Result<Value> {
+        self.zgs("zgs_getShardStatus", rpc_params![root]).await
+    }
+
     async fn call_view(&self, to: Address, data: Vec<u8>) -> anyhow::Result<Bytes> {
         self.eth("eth_call", rpc_params![json!({"to": to, "data": Bytes::from(data)}), "latest"]).await
     }

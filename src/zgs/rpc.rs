@@ -247,6 +247,35 @@ impl StorageContext {
         }))
     }
 
+    /// The proof of flow sector `sector` up to the data root of the file (published with
+    /// `root`) it lies in: `lemma = [chunk hash, siblings…, root]`, `path` as in segment proofs
+    /// (inside the segment first, then across segments). None when this node cannot read it.
+    fn sector_proof(&self, sector: u64, root: &B256) -> RpcResult<Option<Proof>> {
+        let files = self.store.files_with_root(root).map_err(internal)?;
+        let Some(record) = files.iter().find(|f| (f.start_entry_index..f.start_entry_index + f.sectors).contains(&sector)) else {
+            return Err(invalid(format!("sector {sector} is not in a file with root {root}")));
+        };
+        let within_file = sector - record.start_entry_index;
+        let held = |segment: u64| -> Option<(Vec<u8>, Proof)> {
+            let data = match self.store.segment(record.tx_seq, segment).ok().flatten() {
+                Some(data) => data,
+                None => self.reconstruct(record, segment)?.as_ref().clone(),
+            };
+            let proof = self.store.segment_proof(record.tx_seq, segment).ok().flatten().unwrap_or(Proof { lemma: vec![], path: vec![] });
+            Some((data, proof))
+        };
+        let Some(proof) = zg_systems::storage::pora::prove(record, within_file, held) else { return Ok(None) };
+        let segment = within_file / SEGMENT_CHUNKS as u64;
+        let within = (within_file % SEGMENT_CHUNKS as u64) as usize;
+        let width = (record.sectors - segment * SEGMENT_CHUNKS as u64).min(SEGMENT_CHUNKS as u64) as usize;
+        let mut path = merkle::expected_path(within, width);
+        path.extend(merkle::expected_path(segment as usize, record.padded_segments() as usize));
+        let mut lemma = vec![alloy_primitives::keccak256(&proof.chunk)];
+        lemma.extend(proof.siblings);
+        lemma.push(record.root());
+        Ok(Some(Proof { lemma, path }))
+    }
+
     fn segment_with_proof(&self, record: &FileRecord, index: u64) -> RpcResult<Option<SegmentWithProof>> {
         let (Some(data), Some(proof)) = (
             self.store.segment(record.tx_seq, index).map_err(internal)?,
@@ -316,6 +345,10 @@ pub fn register(module: &mut RpcModule<StorageContext>) -> Result<(), jsonrpsee:
     module.register_blocking_method("zgs_uploadSegment", |params, ctx, _| -> RpcResult<Value> {
         let (segment,): (SegmentUpload<'_>,) = params.parse()?;
         ctx.upload_all(vec![segment], None)
+    })?;
+    module.register_blocking_method("zgs_getSectorProof", |params, ctx, _| -> RpcResult<Option<Proof>> {
+        let (sector, root): (u64, B256) = params.parse()?;
+        ctx.sector_proof(sector, &root)
     })?;
     // zgnode's own: erasure coding of a file on this node (not part of 0G's API).
     module.register_blocking_method("zgs_getShardStatus", |params, ctx, _| -> RpcResult<Value> {
