@@ -9,6 +9,7 @@ use zg_systems::chain::io::PersistError;
 use zg_systems::storage::FileStore;
 
 use super::tables::*;
+use super::segment_files;
 use super::{ChainStore, StoreError};
 
 fn corrupt(what: &'static str, error: impl std::fmt::Display) -> StoreError {
@@ -95,36 +96,51 @@ impl ChainStore {
         Ok(self.put_segments(&[(tx_seq, index, data, proof)])?[0])
     }
 
-    /// Stores segments in one durable transaction (one fsync for the lot); for each, whether it
-    /// was new.
+    /// Stores segments durably: their bytes (synced) first, then their index entries and proofs
+    /// in one redb transaction; for each, whether it was new.
     pub fn put_segments(&self, segments: &[(u64, u64, &[u8], &Proof)]) -> Result<Vec<bool>, StoreError> {
+        if let Some(files) = &self.segment_files {
+            // Rewriting a held segment writes the same (root-checked) bytes: harmless.
+            let fresh: Vec<(u64, u64, &[u8])> = {
+                let txn = self.db.begin_read()?;
+                let table = txn.open_table(STORAGE_SEGMENTS)?;
+                let mut fresh = Vec::new();
+                for (tx_seq, index, data, _) in segments {
+                    if table.get((*tx_seq, *index))?.is_none() {
+                        fresh.push((*tx_seq, *index, *data));
+                    }
+                }
+                fresh
+            };
+            files
+                .write(&fresh)
+                .map_err(|source| StoreError::Io { what: "writing segment files".into(), source })?;
+        }
         let txn = self.db.begin_write()?;
         let mut fresh = Vec::with_capacity(segments.len());
         for (tx_seq, index, data, proof) in segments {
-            let (tx_seq, index) = (*tx_seq, *index);
-            fresh.push(Self::put_in(&txn, tx_seq, index, data, proof)?);
+            fresh.push(self.put_in(&txn, *tx_seq, *index, data, proof)?);
         }
         txn.commit()?;
         Ok(fresh)
     }
 
-    fn put_in(txn: &redb::WriteTransaction, tx_seq: u64, index: u64, data: &[u8], proof: &Proof) -> Result<bool, StoreError> {
-        let fresh = {
-            let mut table = txn.open_table(STORAGE_SEGMENTS)?;
-            if table.get((tx_seq, index))?.is_some() {
-                false
-            } else {
-                table.insert((tx_seq, index), data)?;
-                let lemma: Vec<[u8; 32]> = proof.lemma.iter().map(|h| h.0).collect();
-                let encoded = borsh::to_vec(&(lemma, proof.path.clone())).map_err(|e| corrupt("segment proof", e))?;
-                txn.open_table(STORAGE_PROOFS)?.insert((tx_seq, index), encoded.as_slice())?;
-                let mut held = txn.open_table(STORAGE_HELD)?;
-                let count = held.get(tx_seq)?.map(|v| v.value()).unwrap_or(0);
-                held.insert(tx_seq, count + 1)?;
-                true
-            }
+    fn put_in(&self, txn: &redb::WriteTransaction, tx_seq: u64, index: u64, data: &[u8], proof: &Proof) -> Result<bool, StoreError> {
+        let mut table = txn.open_table(STORAGE_SEGMENTS)?;
+        if table.get((tx_seq, index))?.is_some() {
+            return Ok(false);
+        }
+        match &self.segment_files {
+            Some(_) => table.insert((tx_seq, index), segment_files::location(data.len()).as_slice())?,
+            None => table.insert((tx_seq, index), data)?,
         };
-        Ok(fresh)
+        let lemma: Vec<[u8; 32]> = proof.lemma.iter().map(|h| h.0).collect();
+        let encoded = borsh::to_vec(&(lemma, proof.path.clone())).map_err(|e| corrupt("segment proof", e))?;
+        txn.open_table(STORAGE_PROOFS)?.insert((tx_seq, index), encoded.as_slice())?;
+        let mut held = txn.open_table(STORAGE_HELD)?;
+        let count = held.get(tx_seq)?.map(|v| v.value()).unwrap_or(0);
+        held.insert(tx_seq, count + 1)?;
+        Ok(true)
     }
 
     pub fn segment_proof(&self, tx_seq: u64, index: u64) -> Result<Option<Proof>, StoreError> {
@@ -137,9 +153,20 @@ impl ChainStore {
     }
 
     pub fn segment(&self, tx_seq: u64, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(STORAGE_SEGMENTS)?;
-        Ok(table.get((tx_seq, index))?.map(|v| v.value().to_vec()))
+        let value = {
+            let txn = self.db.begin_read()?;
+            let table = txn.open_table(STORAGE_SEGMENTS)?;
+            let Some(value) = table.get((tx_seq, index))? else { return Ok(None) };
+            value.value().to_vec()
+        };
+        match (&self.segment_files, segment_files::located_len(&value)) {
+            (Some(files), Some(len)) => files
+                .read(tx_seq, index, len)
+                .map(Some)
+                .map_err(|source| StoreError::Io { what: format!("reading segment {index} of tx seq {tx_seq}"), source }),
+            (None, Some(_)) => Err(corrupt("segment", "a segment-file entry in a database without segment files")),
+            (_, None) => Ok(Some(value)),
+        }
     }
 
     /// How many segments of a file are held.
@@ -194,5 +221,35 @@ impl ChainStore {
 impl FileStore for ChainStore {
     fn record_files(&self, files: &[FileRecord], through_block: u64) -> Result<(), PersistError> {
         self.write_files(files, through_block).map_err(|e| PersistError(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::B256;
+
+    fn round_trip(store: &ChainStore) {
+        let proof = Proof { lemma: vec![B256::repeat_byte(1)], path: vec![] };
+        let (a, b) = (vec![5u8; 512], vec![6u8; 256]);
+        assert_eq!(store.put_segments(&[(3, 0, &a, &proof), (3, 2, &b, &proof)]).unwrap(), vec![true, true]);
+        assert_eq!(store.put_segments(&[(3, 0, &b, &proof), (3, 1, &b, &proof)]).unwrap(), vec![false, true], "held ones are not replaced");
+        assert_eq!(store.segment(3, 0).unwrap(), Some(a));
+        assert_eq!(store.segment(3, 2).unwrap(), Some(b));
+        assert_eq!(store.segment(3, 9).unwrap(), None);
+        assert_eq!(store.segment_count(3).unwrap(), 3);
+        assert_eq!(store.segment_proof(3, 1).unwrap(), Some(proof));
+    }
+
+    #[test]
+    fn segments_round_trip_in_files_beside_the_database_and_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ChainStore::open(&dir.path().join("chain.redb")).unwrap();
+        round_trip(&store);
+        assert!(dir.path().join("segments/3.seg").exists(), "bytes live beside the database");
+        drop(store);
+        let reopened = ChainStore::open(&dir.path().join("chain.redb")).unwrap();
+        assert_eq!(reopened.segment(3, 2).unwrap(), Some(vec![6u8; 256]));
+        round_trip(&ChainStore::in_memory().unwrap());
     }
 }

@@ -8,6 +8,7 @@
 mod reader;
 mod restore;
 mod files;
+mod segment_files;
 mod tables;
 
 pub use reader::{ChainReader, SnapshotDbError, StateSnapshot, TxRecord};
@@ -32,6 +33,8 @@ pub enum StoreError {
     Db(#[from] redb::Error),
     #[error("cannot open the database at {path}: {source}")]
     Open { path: String, source: redb::DatabaseError },
+    #[error("{what}: {source}")]
+    Io { what: String, source: std::io::Error },
     #[error("stored {what} is corrupt: {detail}")]
     Corrupt { what: &'static str, detail: String },
 }
@@ -51,6 +54,8 @@ db_error_from!(redb::TransactionError, redb::TableError, redb::StorageError, red
 #[derive(Clone)]
 pub struct ChainStore {
     db: Arc<Database>,
+    /// Segment bytes beside the database; None keeps them in redb (in-memory databases).
+    segment_files: Option<Arc<segment_files::SegmentFiles>>,
 }
 
 impl ChainStore {
@@ -58,7 +63,12 @@ impl ChainStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let db = Database::create(path)
             .map_err(|source| StoreError::Open { path: path.display().to_string(), source })?;
-        Self::init(db)
+        let dir = path.with_file_name("segments");
+        let files = segment_files::SegmentFiles::create(&dir)
+            .map_err(|source| StoreError::Io { what: format!("segment directory {}", dir.display()), source })?;
+        let mut store = Self::init(db)?;
+        store.segment_files = Some(Arc::new(files));
+        Ok(store)
     }
 
     /// A database that lives in memory only (`--ephemeral`).
@@ -91,7 +101,7 @@ impl ChainStore {
         txn.open_table(STORAGE_SHARDS)?;
         txn.open_table(STORAGE_SHARDED)?;
         txn.commit()?;
-        Ok(Self { db: Arc::new(db) })
+        Ok(Self { db: Arc::new(db), segment_files: None })
     }
 
     pub fn reader(&self) -> ChainReader {
