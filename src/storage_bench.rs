@@ -74,14 +74,17 @@ pub fn merkle(size: usize, rounds: usize) -> MerkleReport {
 pub struct ErasureReport {
     pub bytes: usize,
     pub encode_mb_s: f64,
+    /// Parity plus the data shards copied out for the wire (what placing a segment costs).
+    pub encode_with_copies_mb_s: f64,
     pub bare_encode_mb_s: f64,
     pub bare_encode_parallel_mb_s: f64,
     pub decode_mb_s: f64,
 }
 
-/// 8+4 erasure coding of `size` bytes of segments: the node's encoder (parity of each segment,
-/// rayon across segments) vs bare `reed_solomon_simd::encode` on pre-split shards, one thread and
-/// on the rayon pool; then the node's decoder with four shards of every segment lost.
+/// 8+4 erasure coding of `size` bytes of segments: the node's encoder (parity of each segment
+/// straight from the segment's bytes, rayon across segments; and with the data shards copied out
+/// as placing does) vs bare `reed_solomon_simd::encode` on pre-split shards, one thread and on the
+/// rayon pool; then the node's decoder with four shards of every segment lost.
 pub fn erasure(size: usize, rounds: usize) -> ErasureReport {
     use rayon::prelude::*;
     use zg_components::storage::merkle::SEGMENT_SIZE;
@@ -97,23 +100,46 @@ pub fn erasure(size: usize, rounds: usize) -> ErasureReport {
     };
     let rate = |started: Instant| size as f64 / 1e6 / started.elapsed().as_secs_f64();
     let mut ours = Vec::new();
+    let mut with_copies = Vec::new();
     let mut bare = Vec::new();
     let mut bare_parallel = Vec::new();
     let mut decode = Vec::new();
-    for _ in 0..rounds.max(1) {
-        let started = Instant::now();
-        let encoded = erasure::encode_segments(config, &segments).expect("encodes");
-        ours.push(rate(started));
+    let encoded = erasure::encode_segments(config, &segments).expect("encodes");
+    for round in 0..rounds.max(1) {
+        // As the node's shard worker does: each segment coded on the rayon pool, its output
+        // handed on (here dropped) before the next.
+        let mut run_ours = || {
+            let started = Instant::now();
+            segments.par_iter().for_each(|segment| {
+                std::hint::black_box(erasure::encode_parity(config, segment).expect("encodes"));
+            });
+            ours.push(rate(started));
+            let started = Instant::now();
+            segments.par_iter().for_each(|segment| {
+                std::hint::black_box(erasure::encode_segment(config, segment).expect("encodes"));
+            });
+            with_copies.push(rate(started));
+        };
+        let mut run_bare_parallel = || {
+            let started = Instant::now();
+            split.par_iter().for_each(|shards| {
+                std::hint::black_box(reed_solomon_simd::encode(config.data_shards, config.parity_shards, shards).expect("encodes"));
+            });
+            bare_parallel.push(rate(started));
+        };
+        // Alternate which goes first, so neither always meets a warmer (or busier) machine.
+        if round % 2 == 0 {
+            run_ours();
+            run_bare_parallel();
+        } else {
+            run_bare_parallel();
+            run_ours();
+        }
         let started = Instant::now();
         for shards in &split {
             std::hint::black_box(reed_solomon_simd::encode(config.data_shards, config.parity_shards, shards).expect("encodes"));
         }
         bare.push(rate(started));
-        let started = Instant::now();
-        split.par_iter().for_each(|shards| {
-            std::hint::black_box(reed_solomon_simd::encode(config.data_shards, config.parity_shards, shards).expect("encodes"));
-        });
-        bare_parallel.push(rate(started));
         let started = Instant::now();
         encoded.par_iter().zip(segments.par_iter()).for_each(|(parity, segment)| {
             let shards = (0..config.data_shards).map(|i| erasure::data_shard(config, segment, i)).chain(parity.iter().cloned());
@@ -126,6 +152,7 @@ pub fn erasure(size: usize, rounds: usize) -> ErasureReport {
     ErasureReport {
         bytes: size,
         encode_mb_s: median(ours),
+        encode_with_copies_mb_s: median(with_copies),
         bare_encode_mb_s: median(bare),
         bare_encode_parallel_mb_s: median(bare_parallel),
         decode_mb_s: median(decode),
