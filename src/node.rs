@@ -219,6 +219,14 @@ fn restore_files(world: &mut World, store: &ChainStore) -> Result<(), NodeError>
     for record in files {
         let held = store.segment_count(record.tx_seq)?;
         let finalized = held >= record.data_segments();
+        // Segments held before a restart were handed out for placement then (repair covers any
+        // shard that did not arrive).
+        let segments: Vec<_> = store
+            .held_segments(record.tx_seq)?
+            .into_iter()
+            .map(|index| zg_components::storage::HeldSegment { tx_seq: record.tx_seq, index, placed: true })
+            .collect();
+        world.spawn_batch(segments);
         zg_systems::storage::track_file(world, record, held, finalized);
     }
     Ok(())

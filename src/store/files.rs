@@ -169,6 +169,17 @@ impl ChainStore {
         }
     }
 
+    /// Indices of the segments of a file held whole, in order.
+    pub fn held_segments(&self, tx_seq: u64) -> Result<Vec<u64>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(STORAGE_PROOFS)?;
+        let mut out = Vec::new();
+        for entry in table.range((tx_seq, 0)..=(tx_seq, u64::MAX))? {
+            out.push(entry?.0.value().1);
+        }
+        Ok(out)
+    }
+
     /// How many segments of a file are held.
     pub fn segment_count(&self, tx_seq: u64) -> Result<u64, StoreError> {
         let txn = self.db.begin_read()?;
@@ -238,6 +249,8 @@ mod tests {
         assert_eq!(store.segment(3, 2).unwrap(), Some(b));
         assert_eq!(store.segment(3, 9).unwrap(), None);
         assert_eq!(store.segment_count(3).unwrap(), 3);
+        assert_eq!(store.held_segments(3).unwrap(), vec![0, 1, 2]);
+        assert!(store.held_segments(4).unwrap().is_empty());
         assert_eq!(store.segment_proof(3, 1).unwrap(), Some(proof));
     }
 

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use zg_components::chain::SealedBlocks;
 use zg_components::node::{TickClock, TickProfile};
-use zg_components::storage::shard::{OwnedShard, PlacementView, ShardIndex, ShardSetup};
-use zg_components::storage::{FileIndex, FileRecord, NewFiles, StorageEvent, StorageInbox, StoredFile};
+use zg_components::storage::shard::{OwnedShard, ShardIndex, ShardSetup};
+use zg_components::storage::{FileIndex, FileRecord, HeldSegment, NewFiles, StorageEvent, StorageInbox, StoredFile};
 
 use crate::chain::io::{NodeFault, PersistError};
 use crate::profile::SystemTimer;
@@ -35,7 +35,7 @@ impl NodePlugin for StoragePlugin {
         world.init_resource::<NewFiles>();
         schedule.add_systems((
             ingest_storage_events.in_set(TickSet::Ingest).after(crate::chain::io::ingest_requests),
-            (index_submissions, shards::assign_new_files, shards::follow_pora_standing, shards::schedule_repairs)
+            (index_submissions, shards::assign_new_files, shards::follow_pora_standing, shards::place_held_segments, shards::schedule_repairs)
                 .chain()
                 .in_set(TickSet::Storage),
             persist_new_files.in_set(TickSet::Persist).after(crate::chain::io::persist_sealed_blocks),
@@ -52,13 +52,11 @@ pub fn track_file(world: &mut World, record: FileRecord, uploaded_segments: u64,
     index.by_root.entry(root).or_default().push(seq);
 }
 
-/// What erasure coding needs in `ingest_storage_events` (all absent when it is off).
+/// What erasure coding needs in `ingest_storage_events` (absent when it is off).
 #[derive(bevy_ecs::system::SystemParam)]
 pub struct Sharding<'w> {
     setup: Option<Res<'w, ShardSetup>>,
     index: Option<Res<'w, ShardIndex>>,
-    view: Option<Res<'w, PlacementView>>,
-    executor: Option<Res<'w, shards::ShardExecutorHandle>>,
 }
 
 /// Counts stored segments onto their files, hands them to erasure coding (when on), and
@@ -70,9 +68,10 @@ pub fn ingest_storage_events(
     sharding: Sharding,
     mut files: Query<&mut StoredFile>,
     mut owned: Query<&mut OwnedShard>,
+    mut commands: Commands,
 ) {
     let Some(inbox) = inbox else { return };
-    let Sharding { setup, index: shard_index, view, executor } = sharding;
+    let Sharding { setup, index: shard_index } = sharding;
     for event in inbox.0.try_iter().take(crate::chain::io::MAX_REQUESTS_PER_TICK) {
         match event {
             StorageEvent::SegmentStored { tx_seq, index: segment } => {
@@ -82,9 +81,7 @@ pub fn ingest_storage_events(
                     file.finalized = true;
                     tracing::info!(seq = tx_seq, root = %file.record.root(), "file finalized: every segment held");
                 }
-                if let (Some(setup), Some(view), Some(executor)) = (&setup, &view, &executor) {
-                    shards::place_stored_segment(setup, view, executor, tx_seq, segment);
-                }
+                commands.spawn(HeldSegment { tx_seq, index: segment, placed: setup.is_none() });
             }
             StorageEvent::ShardHeld { tx_seq, segment, index: shard } => {
                 if let Some(shard_index) = &shard_index {

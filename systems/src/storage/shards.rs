@@ -18,7 +18,7 @@ use std::sync::Arc;
 use zg_components::chain::SealedBlocks;
 use zg_components::node::TickClock;
 use zg_components::storage::shard::{HolderKey, OwnedShard, PlacementView, ShardHolder, ShardIndex, ShardSetup, ShardWork, Standing};
-use zg_components::storage::{FileRecord, NewFiles, StoredFile};
+use zg_components::storage::{FileRecord, HeldSegment, NewFiles, StoredFile};
 
 use super::pora::{IPoraMine, MINE_ADDRESS};
 
@@ -260,10 +260,24 @@ pub fn repair_backoff_ms(failures: u32) -> u64 {
     (1_000u64 << failures.min(6)).min(MAX_REPAIR_BACKOFF_MS)
 }
 
-/// Places the shards of a segment this node just stored whole.
-pub fn place_stored_segment(setup: &ShardSetup, view: &PlacementView, executor: &ShardExecutorHandle, tx_seq: u64, segment: u64) {
-    let out = view.0.read().map(|out| out.clone()).unwrap_or_default();
-    executor.0.run(ShardWork::Place { tx_seq, segment, holders: holders_of(segment, setup, &out) });
+/// Segments handed out for placement in one tick (the rest wait for the next).
+pub const MAX_PLACEMENTS_PER_TICK: usize = 256;
+
+/// Hands segments this node stored whole to the shard worker: encoded on rayon and their shards
+/// sent to the holders placement names. Runs in `Storage`.
+pub fn place_held_segments(
+    setup: Option<Res<ShardSetup>>,
+    executor: Option<Res<ShardExecutorHandle>>,
+    view: Option<Res<PlacementView>>,
+    mut segments: Query<&mut HeldSegment>,
+) {
+    let (Some(setup), Some(executor), Some(view)) = (setup, executor, view) else { return };
+    let mut out = None;
+    for mut segment in segments.iter_mut().filter(|s| !s.placed).take(MAX_PLACEMENTS_PER_TICK) {
+        let out = out.get_or_insert_with(|| view.0.read().map(|out| out.clone()).unwrap_or_default());
+        executor.0.run(ShardWork::Place { tx_seq: segment.tx_seq, segment: segment.index, holders: holders_of(segment.index, &setup, out) });
+        segment.placed = true;
+    }
 }
 
 /// A shard is on this node's disk now.

@@ -178,10 +178,17 @@ fn segments_stored_here_are_handed_out_for_encoding_and_placement() {
     let (mut world, recorder, events) = world();
     events.send(StorageEvent::SegmentStored { tx_seq: 0, index: 2 }).unwrap();
     bevy_ecs::system::RunSystemOnce::run_system_once(&mut world, crate::storage::ingest_storage_events).unwrap();
+    let held: Vec<HeldSegment> = world.query::<&HeldSegment>().iter(&world).cloned().collect();
+    assert_eq!(held, vec![HeldSegment { tx_seq: 0, index: 2, placed: false }], "a segment entity, not placed yet");
+    assert!(recorder.0.lock().unwrap().is_empty());
+    bevy_ecs::system::RunSystemOnce::run_system_once(&mut world, place_held_segments).unwrap();
     assert_eq!(
         *recorder.0.lock().unwrap(),
         vec![ShardWork::Place { tx_seq: 0, segment: 2, holders: vec![key(3), key(4), key(1), key(2)] }]
     );
+    bevy_ecs::system::RunSystemOnce::run_system_once(&mut world, place_held_segments).unwrap();
+    assert_eq!(recorder.0.lock().unwrap().len(), 1, "placed once");
+    assert!(world.query::<&HeldSegment>().iter(&world).all(|s| s.placed));
 }
 
 #[test]
