@@ -359,11 +359,7 @@ fn a_storage_node_penalized_by_pora_loses_its_shards_to_the_next_holder() {
         .iter()
         .enumerate()
         .map(|(i, node)| {
-            let mut config = zgnode::NodeConfig::load(&node.config).unwrap();
-            config.storage.enabled = true;
-            config.storage.addr = "127.0.0.1:0".parse().unwrap();
-            config.storage.erasure_data_shards = 2;
-            config.storage.erasure_parity_shards = 2;
+            let mut config = storage_node_config(node);
             if i == 3 {
                 config.storage.miner_key = Some(format!("0x{}", alloy_primitives::hex::encode(miner.to_bytes())));
             }
@@ -395,8 +391,7 @@ fn a_storage_node_penalized_by_pora_loses_its_shards_to_the_next_holder() {
     ring.sort();
     let after_3 = ring[(ring.iter().position(|(_, i)| *i == 3).unwrap() + 1) % 4].1;
     let uploader = (0..3).find(|i| *i != after_3).unwrap();
-    let client = zgnode::zgs::client::StorageClient::new(&format!("http://{}", addrs[uploader].0), &format!("http://{}", addrs[uploader].1)).unwrap();
-    let upload = nodes[uploader].as_ref().unwrap().runtime.block_on(client.upload(&upload_data, &dev_key(7), |_| ())).expect("uploaded");
+    let upload = upload_via(nodes[uploader].as_ref().unwrap(), &upload_data, 7);
     let shards = |i: usize| ok(addrs[i].1, "zgs_getShardStatus", json!([upload.root]));
     wait_until("every node to hold its shards", || (0..4).all(|i| shards(i)["held"] == shards(i)["responsible"]));
     assert_eq!(shards(after_3)["responsible"], 3, "one shard of each segment before the penalty");
@@ -429,9 +424,7 @@ fn a_storage_node_penalized_by_pora_loses_its_shards_to_the_next_holder() {
             node.take().unwrap().stop();
         }
     }
-    let (rpc_s, storage_s) = addrs[after_3];
-    let reader = zgnode::zgs::client::StorageClient::new(&format!("http://{rpc_s}"), &format!("http://{storage_s}")).unwrap();
-    let back = nodes[after_3].as_ref().unwrap().runtime.block_on(reader.download(upload.root, |_| ())).expect("reconstructed");
+    let back = download_via(nodes[after_3].as_ref().unwrap(), upload.root).expect("reconstructed");
     assert_eq!(back, upload_data);
     for node in nodes.into_iter().flatten() {
         node.stop();
@@ -474,13 +467,32 @@ fn a_fifth_node_stakes_joins_at_the_epoch_and_leaves_after_undelegating() {
 }
 
 /// A validator node that is also a storage node placing 2+2 erasure-coded shards.
-fn start_storage_node(node: &NodeLayout, genesis: &zg_components::chain::Genesis) -> InProcessNode {
+/// A validator's config with the storage role on and uploads erasure-coded 2+2.
+fn storage_node_config(node: &NodeLayout) -> zgnode::NodeConfig {
     let mut config = zgnode::NodeConfig::load(&node.config).unwrap();
     config.storage.enabled = true;
     config.storage.addr = "127.0.0.1:0".parse().unwrap();
     config.storage.erasure_data_shards = 2;
     config.storage.erasure_parity_shards = 2;
-    start_node_with(&config, genesis).expect("node starts")
+    config
+}
+
+fn start_storage_node(node: &NodeLayout, genesis: &zg_components::chain::Genesis) -> InProcessNode {
+    start_node_with(&storage_node_config(node), genesis).expect("node starts")
+}
+
+/// The client the CLI uses, on an in-process node's chain and storage RPC.
+fn storage_client(node: &InProcessNode) -> zgnode::zgs::client::StorageClient {
+    let storage = node.node.as_ref().unwrap().storage_addr.unwrap();
+    zgnode::zgs::client::StorageClient::new(&format!("http://{}", node.addr), &format!("http://{storage}")).unwrap()
+}
+
+fn upload_via(node: &InProcessNode, data: &[u8], key: usize) -> zgnode::zgs::client::UploadReport {
+    node.runtime.block_on(storage_client(node).upload(data, &dev_key(key), |_| ())).expect("uploaded")
+}
+
+fn download_via(node: &InProcessNode, root: alloy_primitives::B256) -> anyhow::Result<Vec<u8>> {
+    node.runtime.block_on(storage_client(node).download(root, |_| ()))
 }
 
 #[test]
@@ -498,8 +510,7 @@ fn erasure_coded_files_stay_downloadable_with_m_storage_nodes_offline() {
     // Upload through node 0 with the client the CLI uses; three segments.
     let data: Vec<u8> = (0..3 * 262_144 - 500).map(|i| ((i * 131 + 7) % 251) as u8).collect();
     let (rpc0, storage0) = storage(&nodes, 0);
-    let client = zgnode::zgs::client::StorageClient::new(&format!("http://{rpc0}"), &format!("http://{storage0}")).unwrap();
-    let upload = nodes[0].as_ref().unwrap().runtime.block_on(client.upload(&data, &dev_key(6), |_| ())).expect("uploaded");
+    let upload = upload_via(nodes[0].as_ref().unwrap(), &data, 6);
 
     // Every node reports the file finalized once a shard of each segment reached it.
     for i in 1..4 {
@@ -530,15 +541,13 @@ fn erasure_coded_files_stay_downloadable_with_m_storage_nodes_offline() {
     for i in [2, 3] {
         nodes[i].take().unwrap().stop();
     }
-    let (rpc1, storage1) = storage(&nodes, 1);
-    let reader = zgnode::zgs::client::StorageClient::new(&format!("http://{rpc1}"), &format!("http://{storage1}")).unwrap();
-    let back = nodes[1].as_ref().unwrap().runtime.block_on(reader.download(upload.root, |_| ())).expect("reconstructed");
+    let back = download_via(nodes[1].as_ref().unwrap(), upload.root).expect("reconstructed");
     assert_eq!(back, data);
 
     // Node 0 goes too: node 1 alone has one shard of each segment, too few to rebuild, but the
     // segments it rebuilt for the last read are still in its cache.
     nodes[0].take().unwrap().stop();
-    let again = nodes[1].as_ref().unwrap().runtime.block_on(reader.download(upload.root, |_| ())).expect("served from the cache");
+    let again = download_via(nodes[1].as_ref().unwrap(), upload.root).expect("served from the cache");
     assert_eq!(again, data);
     for node in nodes.into_iter().flatten() {
         node.stop();
@@ -552,21 +561,13 @@ fn a_storage_node_that_was_away_repairs_its_shards() {
     let genesis = zgnode::cli::load_genesis(&dir.path().join("genesis.json")).unwrap();
     // Node 3 is away during the upload: its shards go nowhere.
     let mut nodes: Vec<Option<InProcessNode>> = layout[..3].iter().map(|node| Some(start_storage_node(node, &genesis))).collect();
-    let (rpc0, storage0) = {
-        let node = nodes[0].as_ref().unwrap();
-        (node.addr, node.node.as_ref().unwrap().storage_addr.unwrap())
-    };
-    wait_for_block(rpc0, 3, TIMEOUT);
+    wait_for_block(nodes[0].as_ref().unwrap().addr, 3, TIMEOUT);
     let data: Vec<u8> = (0..2 * 262_144 + 77).map(|i| ((i * 131 + 7) % 251) as u8).collect();
-    let client = zgnode::zgs::client::StorageClient::new(&format!("http://{rpc0}"), &format!("http://{storage0}")).unwrap();
-    let upload = nodes[0].as_ref().unwrap().runtime.block_on(client.upload(&data, &dev_key(7), |_| ())).expect("uploaded");
+    let upload = upload_via(nodes[0].as_ref().unwrap(), &data, 7);
 
     // It comes back, syncs the chain, learns the file and rebuilds its shards from its peers.
     nodes.push(Some(start_storage_node(&layout[3], &genesis)));
-    let (rpc3, storage3) = {
-        let node = nodes[3].as_ref().unwrap();
-        (node.addr, node.node.as_ref().unwrap().storage_addr.unwrap())
-    };
+    let storage3 = nodes[3].as_ref().unwrap().node.as_ref().unwrap().storage_addr.unwrap();
     wait_until("node 3 to repair its shards", || {
         let info = ok(storage3, "zgs_getFileInfo", json!([upload.root, true]));
         !info.is_null() && info["finalized"] == true
@@ -575,8 +576,7 @@ fn a_storage_node_that_was_away_repairs_its_shards() {
     for i in [0, 1] {
         nodes[i].take().unwrap().stop();
     }
-    let reader = zgnode::zgs::client::StorageClient::new(&format!("http://{rpc3}"), &format!("http://{storage3}")).unwrap();
-    let back = nodes[3].as_ref().unwrap().runtime.block_on(reader.download(upload.root, |_| ())).expect("reconstructed");
+    let back = download_via(nodes[3].as_ref().unwrap(), upload.root).expect("reconstructed");
     assert_eq!(back, data);
     for node in nodes.into_iter().flatten() {
         node.stop();
