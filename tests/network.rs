@@ -537,6 +537,17 @@ fn erasure_coded_files_stay_downloadable_with_m_storage_nodes_offline() {
     assert!(output.status.success(), "SDK upload to node 0, download from node 2\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     assert_eq!(serde_json::from_str::<Value>(stdout.lines().last().unwrap()).unwrap()["same"], true);
 
+    // A node holding only shards proves a sector from a rebuilt segment.
+    let (_, storage2) = storage(&nodes, 2);
+    let start = ok(storage2, "zgs_getFileInfo", json!([upload.root, true]))["tx"]["startEntryIndex"].as_u64().unwrap();
+    let proof: zg_components::storage::Proof =
+        serde_json::from_value(ok(storage2, "zgs_getSectorProof", json!([start + 1_500, upload.root]))).unwrap();
+    assert_eq!(proof.lemma[0], alloy_primitives::keccak256(&data[1_500 * 256..1_501 * 256]));
+    let folded = proof.lemma[1..proof.lemma.len() - 1].iter().zip(&proof.path).fold(proof.lemma[0], |node, (sibling, left)| {
+        if *left { zg_components::storage::merkle::hash_pair(&node, sibling) } else { zg_components::storage::merkle::hash_pair(sibling, &node) }
+    });
+    assert_eq!(folded, upload.root);
+
     // m = 2 storage nodes go away; node 1 rebuilds every segment from its shard and node 0's.
     for i in [2, 3] {
         nodes[i].take().unwrap().stop();

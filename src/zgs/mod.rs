@@ -13,7 +13,7 @@ pub mod miner;
 mod rpc;
 mod shards;
 
-pub use cache::RebuiltSegments;
+pub use cache::{Rebuilt, RebuiltSegments};
 pub use shards::{ShardPlacement, ShardWorker, shard_of};
 
 pub use contracts::{MINE_REWARD_POOL_TOKENS, dev_mine_params, storage_contracts};

@@ -110,16 +110,15 @@ impl StorageContext {
 
     /// Rebuilds a segment this node does not hold from any `k` shards on the network (or takes
     /// it from the cache of rebuilt segments).
-    fn reconstruct(&self, record: &FileRecord, segment: u64) -> Option<std::sync::Arc<Vec<u8>>> {
+    fn reconstruct(&self, record: &FileRecord, segment: u64) -> Option<super::cache::Rebuilt> {
         let placement = self.shards.as_ref()?;
-        if let Some(data) = self.rebuilt.get(record.tx_seq, segment) {
-            return Some(data);
+        if let Some(rebuilt) = self.rebuilt.get(record.tx_seq, segment) {
+            return Some(rebuilt);
         }
         let holders = placement.holders(segment);
-        let (data, _) = placement.runtime.block_on(placement.reconstruct(&self.store, record, segment, &holders))?;
-        let data = std::sync::Arc::new(data);
-        self.rebuilt.insert(record.tx_seq, segment, data.clone());
-        Some(data)
+        let rebuilt = std::sync::Arc::new(placement.runtime.block_on(placement.reconstruct(&self.store, record, segment, &holders))?);
+        self.rebuilt.insert(record.tx_seq, segment, rebuilt.clone());
+        Some(rebuilt)
     }
 
     /// Checks a segment against the file's root; returns its bytes to store.
@@ -203,12 +202,15 @@ impl StorageContext {
         let mut chunk = start;
         while chunk < end {
             let segment = chunk / SEGMENT_CHUNKS as u64;
-            let data = match self.store.segment(record.tx_seq, segment).map_err(internal)? {
-                Some(data) => std::sync::Arc::new(data),
-                None => match self.reconstruct(record, segment) {
-                    Some(data) => data,
-                    None => return Ok(None),
-                },
+            let held = self.store.segment(record.tx_seq, segment).map_err(internal)?;
+            let rebuilt;
+            let data: &[u8] = match &held {
+                Some(data) => data,
+                None => {
+                    let Some(found) = self.reconstruct(record, segment) else { return Ok(None) };
+                    rebuilt = found;
+                    &rebuilt.0
+                }
             };
             let first = chunk - segment * SEGMENT_CHUNKS as u64;
             let last = (end - segment * SEGMENT_CHUNKS as u64).min(SEGMENT_CHUNKS as u64);
@@ -257,12 +259,10 @@ impl StorageContext {
         };
         let within_file = sector - record.start_entry_index;
         let held = |segment: u64| -> Option<(Vec<u8>, Proof)> {
-            let data = match self.store.segment(record.tx_seq, segment).ok().flatten() {
-                Some(data) => data,
-                None => self.reconstruct(record, segment)?.as_ref().clone(),
-            };
-            let proof = self.store.segment_proof(record.tx_seq, segment).ok().flatten().unwrap_or(Proof { lemma: vec![], path: vec![] });
-            Some((data, proof))
+            match (self.store.segment(record.tx_seq, segment).ok().flatten(), self.store.segment_proof(record.tx_seq, segment).ok().flatten()) {
+                (Some(data), Some(proof)) => Some((data, proof)),
+                _ => self.reconstruct(record, segment).map(|rebuilt| rebuilt.as_ref().clone()),
+            }
         };
         let Some(proof) = zg_systems::storage::pora::prove(record, within_file, held) else { return Ok(None) };
         let segment = within_file / SEGMENT_CHUNKS as u64;
