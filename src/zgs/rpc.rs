@@ -236,7 +236,7 @@ impl StorageContext {
             }
         }
         let hex = |key: &[u8; 32]| format!("0x{}", alloy_primitives::hex::encode(key));
-        let out: Vec<String> = placement.view.0.read().map(|out| out.iter().map(hex).collect()).unwrap_or_default();
+        let out: Vec<String> = placement.view.out().iter().map(hex).collect();
         Ok(json!({
             "erasureCoding": true,
             "dataShards": placement.setup.data_shards,

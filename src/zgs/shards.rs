@@ -30,8 +30,7 @@ impl ShardPlacement {
 
     /// Who holds each shard of `segment` now.
     pub fn holders(&self, segment: u64) -> Vec<HolderKey> {
-        let out = self.view.0.read().map(|out| out.clone()).unwrap_or_default();
-        holders_of(segment, &self.setup, &out)
+        holders_of(segment, &self.setup, &self.view.out())
     }
 
     /// Rebuilds a segment from any `k` shards held at `holders` (this node's own from disk),

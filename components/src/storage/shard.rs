@@ -39,7 +39,8 @@ pub struct OwnedShard {
     pub repairing: bool,
     /// Failed rebuilds in a row (for back-off).
     pub failures: u32,
-    /// Tick at which the next rebuild may start.
+    /// Milliseconds (tick clock) at which the next rebuild may start; while repairing, when the
+    /// running one started.
     pub retry_at: u64,
 }
 
@@ -70,6 +71,13 @@ pub struct ShardIndex {
 /// holder of a shard). Written only by the storage systems.
 #[derive(Resource, Clone, Debug, Default)]
 pub struct PlacementView(pub Arc<RwLock<BTreeSet<HolderKey>>>);
+
+impl PlacementView {
+    /// The holders out of placement now.
+    pub fn out(&self) -> BTreeSet<HolderKey> {
+        self.0.read().map(|out| out.clone()).unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+    }
+}
 
 /// Work for the I/O side: encoding and placing a stored segment's shards, rebuilding shards
 /// this node lacks.

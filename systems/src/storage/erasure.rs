@@ -2,8 +2,7 @@
 //! `m` parity shards of equal size, and any `k` of the `k + m` bring it back byte for byte. Many
 //! segments are coded side by side on the rayon pool.
 //!
-//! Placement of shards on distinct storage nodes, reconstruction on download and repair build on
-//! this and are not done yet (see the README's known limits).
+//! Which node keeps which shard, and when shards are placed or rebuilt, is `super::shards`.
 
 use rayon::prelude::*;
 

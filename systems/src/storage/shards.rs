@@ -131,7 +131,7 @@ pub fn assign_new_files(world: &mut World) {
 }
 
 fn placement_out(world: &World) -> BTreeSet<HolderKey> {
-    world.resource::<PlacementView>().0.read().map(|out| out.clone()).unwrap_or_default()
+    world.resource::<PlacementView>().out()
 }
 
 /// A PoRA event that changes a holder.
@@ -234,7 +234,7 @@ pub fn schedule_repairs(
     let (Some(setup), Some(executor), Some(view)) = (setup, executor, view) else { return };
     let mut due: BTreeMap<(u64, u64), Vec<u8>> = BTreeMap::new();
     for shard in shards.iter() {
-        if !shard.held && !shard.repairing && shard.retry_at <= clock.now_ms {
+        if repair_due(shard, clock.now_ms) {
             let key = (shard.tx_seq, shard.segment);
             if due.len() < MAX_REPAIRS_PER_TICK || due.contains_key(&key) {
                 due.entry(key).or_default().push(shard.index);
@@ -244,14 +244,27 @@ pub fn schedule_repairs(
     if due.is_empty() {
         return;
     }
-    let out = view.0.read().map(|out| out.clone()).unwrap_or_default();
+    let out = view.out();
     for mut shard in shards.iter_mut() {
         if due.get(&(shard.tx_seq, shard.segment)).is_some_and(|wanted| wanted.contains(&shard.index)) {
             shard.repairing = true;
+            // From now on `retry_at` is when the rebuild started (see `repair_due`).
+            shard.retry_at = clock.now_ms;
         }
     }
     for ((tx_seq, segment), wanted) in due {
         executor.0.run(ShardWork::Repair { tx_seq, segment, wanted, holders: holders_of(segment, &setup, &out) });
+    }
+}
+
+/// A rebuild that has not reported back within this long is started again (its task died).
+pub const REPAIR_TIMEOUT_MS: u64 = 120_000;
+
+fn repair_due(shard: &OwnedShard, now_ms: u64) -> bool {
+    match (shard.held, shard.repairing) {
+        (true, _) => false,
+        (false, false) => shard.retry_at <= now_ms,
+        (false, true) => shard.retry_at.saturating_add(REPAIR_TIMEOUT_MS) <= now_ms,
     }
 }
 
@@ -274,7 +287,7 @@ pub fn place_held_segments(
     let (Some(setup), Some(executor), Some(view)) = (setup, executor, view) else { return };
     let mut out = None;
     for mut segment in segments.iter_mut().filter(|s| !s.placed).take(MAX_PLACEMENTS_PER_TICK) {
-        let out = out.get_or_insert_with(|| view.0.read().map(|out| out.clone()).unwrap_or_default());
+        let out = out.get_or_insert_with(|| view.out());
         executor.0.run(ShardWork::Place { tx_seq: segment.tx_seq, segment: segment.index, holders: holders_of(segment.index, &setup, out) });
         segment.placed = true;
     }
@@ -300,17 +313,6 @@ pub fn mark_repair_failed(index: &ShardIndex, shards: &mut Query<&mut OwnedShard
             owned.retry_at = now_ms + repair_backoff_ms(owned.failures);
         }
     }
-}
-
-/// Files by seq, for tests and diagnostics: how many owned shards each has and holds.
-pub fn owned_summary(world: &mut World) -> BTreeMap<u64, (usize, usize)> {
-    let mut out: BTreeMap<u64, (usize, usize)> = BTreeMap::new();
-    for shard in world.query::<&OwnedShard>().iter(world) {
-        let entry = out.entry(shard.tx_seq).or_default();
-        entry.0 += 1;
-        entry.1 += shard.held as usize;
-    }
-    out
 }
 
 #[cfg(test)]

@@ -137,7 +137,7 @@ fn a_penalized_holders_shards_are_taken_over_and_rebuilt_by_the_next_holder() {
     );
     let holder = world.resource::<ShardIndex>().holders[&key(1)];
     assert_eq!(world.get::<ShardHolder>(holder).unwrap().standing, Standing::Penalized { epoch: 5 });
-    assert!(world.resource::<PlacementView>().0.read().unwrap().contains(&key(1)));
+    assert!(world.resource::<PlacementView>().out().contains(&key(1)));
     let mut work = std::mem::take(&mut *recorder.0.lock().unwrap());
     work.sort_by_key(|w| format!("{w:?}"));
     assert_eq!(
@@ -169,7 +169,7 @@ fn a_penalized_holders_shards_are_taken_over_and_rebuilt_by_the_next_holder() {
     // Passing a later epoch brings the holder back into placement.
     world.resource_mut::<SealedBlocks>().0 = vec![block(vec![settled(0xaa, 6, 0)])];
     run_storage_tick(&mut world);
-    assert!(world.resource::<PlacementView>().0.read().unwrap().is_empty());
+    assert!(world.resource::<PlacementView>().out().is_empty());
     assert_eq!(world.get::<ShardHolder>(holder).unwrap().standing, Standing::Good);
 }
 
@@ -218,4 +218,20 @@ fn hostile_pora_logs_are_ignored() {
     let huge_epoch = IPoraMine::Settled { miner: Address::ZERO, epoch: U256::MAX, missed: U256::from(1), penalty: U256::ZERO };
     assert_eq!(decode_miner_event(&log(huge_epoch.encode_log_data())), None);
     assert_eq!(decode_miner_event(&good), Some(MinerEvent::Registered { miner: Address::repeat_byte(1), node: key(1) }));
+}
+
+#[test]
+fn a_rebuild_that_never_reports_back_is_started_again() {
+    let (mut world, recorder, _events) = world();
+    world.resource_mut::<NewFiles>().files = vec![file(1, 1)];
+    assign_new_files(&mut world);
+    world.resource_mut::<TickClock>().now_ms += FIRST_REPAIR_DELAY_MS;
+    run_storage_tick(&mut world);
+    assert_eq!(recorder.0.lock().unwrap().len(), 1);
+    world.resource_mut::<TickClock>().now_ms += REPAIR_TIMEOUT_MS - 1;
+    run_storage_tick(&mut world);
+    assert_eq!(recorder.0.lock().unwrap().len(), 1, "still running");
+    world.resource_mut::<TickClock>().now_ms += 1;
+    run_storage_tick(&mut world);
+    assert_eq!(recorder.0.lock().unwrap().len(), 2, "given up on and started again");
 }
