@@ -203,27 +203,47 @@ fn acknowledged_segments_survive_a_restart() {
     node.stop();
 }
 
-#[test]
-fn the_official_0g_sdk_uploads_and_downloads_unchanged() {
+/// Runs one of the SDK scripts in `tests/storage-sdk` against a node; its last stdout line.
+fn run_sdk_script(script: &str, node: SocketAddr, storage: SocketAddr, key: usize, size: usize, extra: &[&str]) -> Value {
     let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/storage-sdk");
     ensure_sdk(&sdk);
+    let output = Command::new("node")
+        .arg(sdk.join(script))
+        .arg(format!("http://{node}"))
+        .arg(format!("http://{storage}"))
+        .arg(format!("{:#x}", flow::FLOW_ADDRESS))
+        .arg(zgnode::dev::dev_accounts()[key].private_key.to_string())
+        .arg(size.to_string())
+        .args(extra)
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{script}: round trip of {size} bytes failed\n{stdout}\n{stderr}");
+    serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
+}
+
+#[test]
+fn the_official_0g_sdk_uploads_and_downloads_unchanged() {
     let node = start_node(&storage_config());
     let storage = node.node.as_ref().unwrap().storage_addr.unwrap();
-    let key = zgnode::dev::dev_accounts()[2].private_key;
     for size in [1usize, 600_000] {
-        let output = Command::new("node")
-            .arg(sdk.join("upload_download.mjs"))
-            .arg(format!("http://{}", node.addr))
-            .arg(format!("http://{storage}"))
-            .arg(format!("{:#x}", flow::FLOW_ADDRESS))
-            .arg(key.to_string())
-            .arg(size.to_string())
-            .output()
-            .expect("node runs");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(output.status.success(), "SDK round trip of {size} bytes failed\n{stdout}\n{stderr}");
-        let result: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+        let result = run_sdk_script("upload_download.mjs", node.addr, storage, 2, size, &[]);
+        assert_eq!(result["same"], true);
+        assert_eq!(result["root"], json!(FileCommitment::of(&pattern(size)).root()), "the SDK's root is ours");
+    }
+    node.stop();
+}
+
+#[test]
+fn the_legacy_0g_sdk_uploads_and_downloads_unchanged() {
+    // @0glabs/0g-ts-sdk 0.3.3: the other `submit` overload, the tx seq from the receipt's event.
+    let node = start_node(&storage_config());
+    let storage = node.node.as_ref().unwrap().storage_addr.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for size in [1usize, 600_000] {
+        let out = dir.path().join(format!("back-{size}"));
+        let result = run_sdk_script("legacy_upload_download.mjs", node.addr, storage, 3, size, &[out.to_str().unwrap()]);
         assert_eq!(result["same"], true);
         assert_eq!(result["root"], json!(FileCommitment::of(&pattern(size)).root()), "the SDK's root is ours");
     }

@@ -247,7 +247,7 @@ impl InProcessNode {
 
 /// Installs the SDK from the committed lock file when it is missing.
 pub fn ensure_sdk(dir: &Path) {
-    if dir.join("node_modules/@0gfoundation/0g-ts-sdk").exists() {
+    if dir.join("node_modules/@0gfoundation/0g-ts-sdk").exists() && dir.join("node_modules/@0glabs/0g-ts-sdk").exists() {
         return;
     }
     let status = Command::new("npm")
