@@ -200,21 +200,27 @@ impl Node {
     }
 }
 
-/// Loads the published files into the world, and reads the `Submit` events of blocks persisted
-/// after the files were last recorded (a crash between the two writes loses nothing).
+/// Loads the published files and PoRA miner records into the world, and reads the `Submit` and
+/// PoRA events of blocks persisted after they were last recorded (a crash between the two writes
+/// loses nothing).
 fn restore_files(world: &mut World, store: &ChainStore) -> Result<(), NodeError> {
     let head = world.resource::<ChainHead>().number();
     let indexed = store.storage_indexed()?;
     let snapshot = store.reader().snapshot()?;
+    let mut miners = store.miner_records()?;
     let mut late = Vec::new();
+    let mut changed = Vec::new();
     for number in indexed.map(|n| n + 1).unwrap_or(0)..=head {
         for receipt in snapshot.block_receipts(number)? {
             late.extend(receipt.logs.iter().filter_map(|log| flow::decode_submit(log, number)));
+            let events = receipt.logs.iter().filter_map(zg_systems::storage::shards::decode_miner_event);
+            changed.extend(events.filter_map(|event| zg_systems::storage::shards::apply_miner_event(&mut miners, event)));
         }
     }
     if indexed != Some(head) {
-        store.write_files(&late, head)?;
+        store.write_files(&late, &changed, head)?;
     }
+    world.insert_resource(miners);
     let files = store.files()?;
     for record in files {
         let held = store.segment_count(record.tx_seq)?;
@@ -331,9 +337,10 @@ impl RunningNode {
         let spec = chain_spec(config, genesis);
         let chain_id = spec.chain_id;
         let max_tx_bytes = spec.max_tx_bytes;
-        let (mut node, network) = if genesis.consensus.is_some() {
+        let (mut node, network, node_key) = if genesis.consensus.is_some() {
             let identity = crate::net::identity::Identity::load_or_create(&config.key_file())
                 .map_err(crate::net::NetError::from)?;
+            let node_key = identity.key.clone();
             let setup = ConsensusSetup {
                 key: identity.key.clone(),
                 timeouts: config.timeouts(),
@@ -353,15 +360,16 @@ impl RunningNode {
                 store: node.store().clone(),
             })?;
             node.world_mut().insert_resource(NetSinkHandle(Arc::new(network.clone())));
-            (node, Some(network))
+            (node, Some(network), Some(node_key))
         } else {
-            (Node::new(spec, genesis, store)?, None)
+            (Node::new(spec, genesis, store)?, None, None)
         };
         let (events, _) = broadcast::channel(1024);
         node.set_event_sink(Arc::new(BroadcastSink(events.clone())));
 
         // One flag stops the tick thread and the storage node's background tasks.
         let stop = Arc::new(AtomicBool::new(false));
+        let mut storage_shards = false;
         let (storage_addr, storage_rpc) = if config.storage.enabled && genesis.accounts.contains_key(&flow::FLOW_ADDRESS) {
             let (sender, inbox) = crossbeam_channel::bounded(INBOX_CAPACITY);
             node.world_mut().insert_resource(zg_components::storage::StorageInbox(inbox));
@@ -393,6 +401,7 @@ impl RunningNode {
             };
             let rebuilt = crate::zgs::RebuiltSegments::with_budget(config.storage.rebuilt_cache_mib.saturating_mul(1 << 20));
             let context = crate::zgs::StorageContext { chain_id, store: node.store().clone(), events: sender, shards, rebuilt };
+            storage_shards = context.shards.is_some();
             let (addr, handle) = crate::zgs::start(&config.storage, context)
                 .await
                 .map_err(|message| NodeError::Rpc { addr: config.storage.addr, message })?;
@@ -420,9 +429,10 @@ impl RunningNode {
                 .trim()
                 .parse()
                 .map_err(|e| NodeError::Config(format!("storage.miner_key: {e}")))?;
-            // The miner registers this node's network key, so its standing moves its shards.
-            let node_id = network.as_ref().map(|n| alloy_primitives::B256::from(n.own_key())).unwrap_or_default();
-            let miner = crate::zgs::miner::Miner::new(&format!("http://{rpc_addr}"), store_for_miner, key, node_id, chain_id, stop.clone())
+            // The miner registers this node's network key (signed by it), so its standing moves
+            // the node's shards; only a node that keeps shards has one to register.
+            let node_key = node_key.filter(|_| storage_shards);
+            let miner = crate::zgs::miner::Miner::new(&format!("http://{rpc_addr}"), store_for_miner, key, node_key, chain_id, stop.clone())
                 .map_err(|e| NodeError::Fault(e.to_string()))?;
             miner_address = Some(miner.address());
             tokio::spawn(miner.run());

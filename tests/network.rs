@@ -417,6 +417,13 @@ fn a_storage_node_penalized_by_pora_loses_its_shards_to_the_next_holder() {
         let status = shards(after_3);
         status["outOfPlacement"] == json!([key_of(3)]) && status["responsible"] == 6 && status["held"] == 6
     });
+    // The standing is on disk: after a restart the holder still keeps node 3's shards.
+    nodes[after_3].take().unwrap().stop();
+    nodes[after_3] = Some(start_node_with(&storage_node_config(&layout[after_3]), &genesis).expect("restarts"));
+    let restarted = nodes[after_3].as_ref().unwrap().node.as_ref().unwrap().storage_addr.unwrap();
+    let status = ok(restarted, "zgs_getShardStatus", json!([upload.root]));
+    assert_eq!(status["outOfPlacement"], json!([key_of(3)]), "{status}");
+    assert_eq!((status["responsible"].as_u64(), status["held"].as_u64()), (Some(6), Some(6)), "{status}");
     // With node 3 and the two other nodes gone, that holder alone still has k = 2 shards of
     // every segment: the file survives one more loss than placement alone would allow.
     for (i, node) in nodes.iter_mut().enumerate() {

@@ -41,6 +41,10 @@ contract PoraMine {
     mapping(uint256 => mapping(address => uint256)) public passed;
     mapping(uint256 => mapping(address => bool)) public settled;
     uint256 public penaltiesTotal;
+    /// Storage node key => the miner that registered for it.
+    mapping(bytes32 => address) public nodeOwner;
+    /// The chain's ed25519 verification precompile: key (32) ‖ signature (64) ‖ message -> word 1/0.
+    address public constant ED25519_VERIFY = 0x000000000000000000000000000000000000ed25;
 
     event Registered(address indexed miner, uint256 stake, bytes32 nodeId);
     event Passed(address indexed miner, uint256 indexed epoch, uint256 index, uint256 position);
@@ -67,15 +71,31 @@ contract PoraMine {
 
     receive() external payable {}
 
-    function register(bytes32 nodeId) external payable {
+    /// `nodeId` names the storage node whose shards this stake answers for; it must sign
+    /// `registrationMessage(msg.sender)` with that key, and each node is claimed once. Zero: a
+    /// storage node that keeps no erasure-coded shards (no signature).
+    function register(bytes32 nodeId, bytes calldata nodeSignature) external payable {
         Miner storage m = miners[msg.sender];
         require(!m.registered, "already registered");
         require(msg.value >= minStake, "stake below minimum");
+        if (nodeId != bytes32(0)) {
+            require(nodeOwner[nodeId] == address(0), "node already registered");
+            require(nodeSignature.length == 64, "node signature must be 64 bytes");
+            (bool ok, bytes memory out) =
+                ED25519_VERIFY.staticcall(abi.encodePacked(nodeId, nodeSignature, registrationMessage(msg.sender)));
+            require(ok && out.length == 32 && uint256(bytes32(out)) == 1, "bad node signature");
+            nodeOwner[nodeId] = msg.sender;
+        }
         m.stake = msg.value;
         m.registered = true;
         m.registeredEpoch = currentEpoch();
         m.nodeId = nodeId;
         emit Registered(msg.sender, msg.value, nodeId);
+    }
+
+    /// What a storage node's key signs to let `miner` stake for it.
+    function registrationMessage(address miner) public view returns (bytes memory) {
+        return abi.encodePacked("zgnode PoRA registration", block.chainid, address(this), miner);
     }
 
     function currentEpoch() public view returns (uint256) {

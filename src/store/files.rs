@@ -4,6 +4,7 @@
 
 use redb::{ReadableDatabase, ReadableTable};
 
+use zg_components::storage::shard::{MinerRecord, MinerRecords};
 use zg_components::storage::{FileRecord, Proof};
 use zg_systems::chain::io::PersistError;
 use zg_systems::storage::FileStore;
@@ -23,9 +24,14 @@ impl ChainStore {
         Ok(txn.open_table(META)?.get(STORAGE_INDEXED_KEY)?.map(|v| v.value()))
     }
 
-    pub fn write_files(&self, files: &[FileRecord], through_block: u64) -> Result<(), StoreError> {
+    pub fn write_files(&self, files: &[FileRecord], miners: &[MinerRecord], through_block: u64) -> Result<(), StoreError> {
         let txn = self.db.begin_write()?;
         {
+            let mut miner_table = txn.open_table(STORAGE_MINERS)?;
+            for record in miners {
+                let bytes = borsh::to_vec(record).map_err(|e| corrupt("miner record", e))?;
+                miner_table.insert(record.miner.as_slice(), bytes.as_slice())?;
+            }
             let mut table = txn.open_table(STORAGE_FILES)?;
             let mut roots = txn.open_table(STORAGE_ROOTS)?;
             for file in files {
@@ -45,6 +51,19 @@ impl ChainStore {
         }
         txn.commit()?;
         Ok(())
+    }
+
+    /// Every PoRA miner recorded.
+    pub fn miner_records(&self) -> Result<MinerRecords, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(STORAGE_MINERS)?;
+        let mut records = MinerRecords::default();
+        for entry in table.iter()? {
+            let (_, bytes) = entry?;
+            let record: MinerRecord = borsh::from_slice(bytes.value()).map_err(|e| corrupt("miner record", e))?;
+            records.0.insert(record.miner, record);
+        }
+        Ok(records)
     }
 
     pub fn file(&self, tx_seq: u64) -> Result<Option<FileRecord>, StoreError> {
@@ -230,8 +249,8 @@ impl ChainStore {
 }
 
 impl FileStore for ChainStore {
-    fn record_files(&self, files: &[FileRecord], through_block: u64) -> Result<(), PersistError> {
-        self.write_files(files, through_block).map_err(|e| PersistError(e.to_string()))
+    fn record_files(&self, files: &[FileRecord], miners: &[MinerRecord], through_block: u64) -> Result<(), PersistError> {
+        self.write_files(files, miners, through_block).map_err(|e| PersistError(e.to_string()))
     }
 }
 
@@ -264,5 +283,20 @@ mod tests {
         let reopened = ChainStore::open(&dir.path().join("chain.redb")).unwrap();
         assert_eq!(reopened.segment(3, 2).unwrap(), Some(vec![6u8; 256]));
         round_trip(&ChainStore::in_memory().unwrap());
+    }
+
+    #[test]
+    fn miner_records_survive_a_reopen_and_later_ones_replace_earlier() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chain.redb");
+        let store = ChainStore::open(&path).unwrap();
+        let registered = MinerRecord { miner: [1; 20], node: [2; 32], settled: None };
+        let penalized = MinerRecord { settled: Some((4, true)), ..registered.clone() };
+        let other = MinerRecord { miner: [3; 20], node: [0; 32], settled: Some((4, false)) };
+        store.write_files(&[], &[registered], 10).unwrap();
+        store.write_files(&[], &[penalized.clone(), other.clone()], 11).unwrap();
+        drop(store);
+        let records = ChainStore::open(&path).unwrap().miner_records().unwrap();
+        assert_eq!(records.0.values().cloned().collect::<Vec<_>>(), vec![penalized, other]);
     }
 }

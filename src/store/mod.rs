@@ -100,6 +100,7 @@ impl ChainStore {
         txn.open_table(STORAGE_ROOTS)?;
         txn.open_table(STORAGE_SHARDS)?;
         txn.open_table(STORAGE_SHARDED)?;
+        txn.open_table(STORAGE_MINERS)?;
         txn.commit()?;
         Ok(Self { db: Arc::new(db), segment_files: None })
     }

@@ -40,6 +40,9 @@ pub const STORAGE_ROOTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("s
 /// (tx seq, segment, shard) -> borsh [`zg_components::consensus::Shard`]: erasure-coded shards
 /// placed on this node.
 pub const STORAGE_SHARDS: TableDefinition<(u64, u64, u8), &[u8]> = TableDefinition::new("storage_shards");
+/// PoRA miner address -> borsh [`zg_components::storage::shard::MinerRecord`] (from the chain's
+/// `Registered` / `Settled` events, kept so standings survive a restart).
+pub const STORAGE_MINERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("storage_miners");
 /// tx seq -> segments of the file this node holds at least one shard of.
 pub const STORAGE_SHARDED: TableDefinition<u64, u64> = TableDefinition::new("storage_sharded");
 /// (tx seq, segment index) -> segment bytes as uploaded (the last chunk zero-padded).

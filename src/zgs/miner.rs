@@ -29,15 +29,23 @@ pub struct Miner {
     rpc: HttpClient,
     store: ChainStore,
     key: PrivateKeySigner,
-    /// This storage node's network key, registered with the stake.
-    node_id: B256,
+    /// This storage node's network key, registered with the stake (it signs the registration);
+    /// None for a node that keeps no erasure-coded shards.
+    node_key: Option<malachite_ed25519::PrivateKey>,
     chain_id: u64,
     stop: Arc<AtomicBool>,
 }
 
 impl Miner {
-    pub fn new(rpc_url: &str, store: ChainStore, key: PrivateKeySigner, node_id: B256, chain_id: u64, stop: Arc<AtomicBool>) -> anyhow::Result<Self> {
-        Ok(Self { rpc: HttpClientBuilder::default().build(rpc_url)?, store, key, node_id, chain_id, stop })
+    pub fn new(
+        rpc_url: &str,
+        store: ChainStore,
+        key: PrivateKeySigner,
+        node_key: Option<malachite_ed25519::PrivateKey>,
+        chain_id: u64,
+        stop: Arc<AtomicBool>,
+    ) -> anyhow::Result<Self> {
+        Ok(Self { rpc: HttpClientBuilder::default().build(rpc_url)?, store, key, node_key, chain_id, stop })
     }
 
     async fn view(&self, data: Vec<u8>) -> anyhow::Result<Bytes> {
@@ -77,7 +85,17 @@ impl Miner {
         let status = IPoraMine::minersCall::abi_decode_returns(&self.view(IPoraMine::minersCall { miner: me }.abi_encode()).await?)?;
         if !status.registered {
             let stake = IPoraMine::minStakeCall::abi_decode_returns(&self.view(IPoraMine::minStakeCall {}.abi_encode()).await?)?;
-            let hash = self.send(IPoraMine::registerCall { nodeId: self.node_id }.abi_encode(), stake, self.nonce().await?).await?;
+            let register = match &self.node_key {
+                Some(node_key) => {
+                    let message = IPoraMine::registrationMessageCall::abi_decode_returns(
+                        &self.view(IPoraMine::registrationMessageCall { miner: me }.abi_encode()).await?,
+                    )?;
+                    let signature = node_key.sign(&message).to_bytes();
+                    IPoraMine::registerCall { nodeId: B256::from(*node_key.public_key().as_bytes()), nodeSignature: Bytes::from(signature.to_vec()) }
+                }
+                None => IPoraMine::registerCall { nodeId: B256::ZERO, nodeSignature: Bytes::new() },
+            };
+            let hash = self.send(register.abi_encode(), stake, self.nonce().await?).await?;
             tracing::info!(miner = %me, %stake, tx = %hash, "registering as a PoRA storage node");
             tokio::time::sleep(Duration::from_secs(1)).await;
             return Ok(());

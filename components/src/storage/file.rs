@@ -74,6 +74,8 @@ pub struct FileIndex {
 #[derive(Resource, Clone, Debug, Default)]
 pub struct NewFiles {
     pub files: Vec<FileRecord>,
+    /// PoRA miners whose record changed in these blocks.
+    pub miners: Vec<super::shard::MinerRecord>,
     /// The last block they were read from.
     pub through_block: Option<u64>,
 }

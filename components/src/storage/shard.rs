@@ -2,11 +2,33 @@
 //! (holders), the shards this node is responsible for, and the work handed to the I/O side.
 
 use bevy_ecs::prelude::*;
-use std::collections::{BTreeSet, HashMap};
+use borsh::{BorshDeserialize, BorshSerialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 
 /// A storage node's network key (ed25519), as in `consensus::PeerKey`.
 pub type HolderKey = [u8; 32];
+
+/// A PoRA miner as the chain's events describe it: the storage node it registered for, and its
+/// latest settled epoch.
+#[derive(BorshSerialize, BorshDeserialize, Clone, Debug, PartialEq, Eq)]
+pub struct MinerRecord {
+    pub miner: [u8; 20],
+    pub node: HolderKey,
+    /// The latest epoch settled for it, and whether it missed challenges then.
+    pub settled: Option<(u64, bool)>,
+}
+
+impl MinerRecord {
+    pub fn penalized_in(&self) -> Option<u64> {
+        self.settled.and_then(|(epoch, missed)| missed.then_some(epoch))
+    }
+}
+
+/// Every registered PoRA miner by address (persisted with the published files, so standings
+/// survive a restart).
+#[derive(Resource, Clone, Debug, Default)]
+pub struct MinerRecords(pub BTreeMap<[u8; 20], MinerRecord>);
 
 /// How a holder stands with the PoRA contract.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,8 +45,6 @@ pub struct ShardHolder {
     pub key: HolderKey,
     /// Position in the member ring (members ordered by key).
     pub ring: usize,
-    /// The account its PoRA miner registered with, once seen on chain.
-    pub miner: Option<[u8; 20]>,
     pub standing: Standing,
 }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use zg_components::chain::SealedBlocks;
 use zg_components::node::{TickClock, TickProfile};
-use zg_components::storage::shard::{OwnedShard, ShardIndex, ShardSetup};
+use zg_components::storage::shard::{MinerRecord, OwnedShard, ShardIndex, ShardSetup};
 use zg_components::storage::{FileIndex, FileRecord, HeldSegment, NewFiles, StorageEvent, StorageInbox, StoredFile};
 
 use crate::chain::io::{NodeFault, PersistError};
@@ -20,8 +20,9 @@ use crate::{NodePlugin, TickSet};
 
 /// Durable storage for what storage nodes learn from the chain.
 pub trait FileStore: Send + Sync + 'static {
-    /// Records files published through `through_block`, atomically with that height.
-    fn record_files(&self, files: &[FileRecord], through_block: u64) -> Result<(), PersistError>;
+    /// Records files published and PoRA miner records changed through `through_block`,
+    /// atomically with that height.
+    fn record_files(&self, files: &[FileRecord], miners: &[MinerRecord], through_block: u64) -> Result<(), PersistError>;
 }
 
 #[derive(Resource, Clone)]
@@ -33,6 +34,7 @@ impl NodePlugin for StoragePlugin {
     fn build(&self, world: &mut World, schedule: &mut Schedule) {
         world.init_resource::<FileIndex>();
         world.init_resource::<NewFiles>();
+        world.init_resource::<zg_components::storage::shard::MinerRecords>();
         schedule.add_systems((
             ingest_storage_events.in_set(TickSet::Ingest).after(crate::chain::io::ingest_requests),
             (index_submissions, shards::assign_new_files, shards::follow_pora_standing, shards::place_held_segments, shards::schedule_repairs)
@@ -130,11 +132,12 @@ pub fn persist_new_files(
     let _timer = SystemTimer::of(&profile, "persist_files");
     let Some(through) = new.through_block.take() else { return };
     let files = std::mem::take(&mut new.files);
+    let miners = std::mem::take(&mut new.miners);
     let Some(store) = store else { return };
     if fault.0.is_some() {
         return;
     }
-    if let Err(error) = store.0.record_files(&files, through) {
+    if let Err(error) = store.0.record_files(&files, &miners, through) {
         tracing::error!(%error, "stopping: published files not persisted");
         fault.0 = Some(error.to_string());
     }

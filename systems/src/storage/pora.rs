@@ -13,7 +13,9 @@ pub const MINE_ADDRESS: Address = address!("000000000000000000000000000000000000
 
 sol! {
     interface IPoraMine {
-        function register(bytes32 nodeId) external payable;
+        function register(bytes32 nodeId, bytes calldata nodeSignature) external payable;
+        function registrationMessage(address miner) external view returns (bytes memory);
+        function nodeOwner(bytes32 nodeId) external view returns (address);
         function submitProof(uint256 epoch, uint256 index, bytes calldata chunk, bytes32[] calldata siblings) external;
         function settle(uint256 epoch, address miner) external;
         function challenge(uint256 epoch, address miner, uint256 index) external view returns (uint256);

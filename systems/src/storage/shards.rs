@@ -17,7 +17,9 @@ use std::sync::Arc;
 
 use zg_components::chain::SealedBlocks;
 use zg_components::node::TickClock;
-use zg_components::storage::shard::{HolderKey, OwnedShard, PlacementView, ShardHolder, ShardIndex, ShardSetup, ShardWork, Standing};
+use zg_components::storage::shard::{
+    HolderKey, MinerRecord, MinerRecords, OwnedShard, PlacementView, ShardHolder, ShardIndex, ShardSetup, ShardWork, Standing,
+};
 use zg_components::storage::{FileRecord, HeldSegment, NewFiles, StoredFile};
 
 use super::pora::{IPoraMine, MINE_ADDRESS};
@@ -62,13 +64,23 @@ pub fn install_sharding(
     held: impl Fn(u64, u64, u8) -> bool,
 ) {
     let mut index = ShardIndex::default();
+    let records = world.get_resource::<MinerRecords>().cloned().unwrap_or_default();
     for (ring, key) in setup.members.iter().enumerate() {
-        let entity = world.spawn(ShardHolder { key: *key, ring, miner: None, standing: Standing::Good }).id();
+        let entity = world.spawn(ShardHolder { key: *key, ring, standing: standing_of(&records, key) }).id();
         index.holders.insert(*key, entity);
     }
     world.insert_resource(index);
     world.init_resource::<PlacementView>();
-    let out = BTreeSet::new();
+    // Standings recorded before a restart hold until the chain says otherwise.
+    let out: BTreeSet<HolderKey> = world
+        .query::<&ShardHolder>()
+        .iter(world)
+        .filter(|h| matches!(h.standing, Standing::Penalized { .. }))
+        .map(|h| h.key)
+        .collect();
+    if let Ok(mut view) = world.resource::<PlacementView>().0.write() {
+        *view = out.clone();
+    }
     let files: Vec<FileRecord> = world.query::<&StoredFile>().iter(world).map(|f| f.record.clone()).collect();
     let now = world.get_resource::<TickClock>().map(|c| c.now_ms).unwrap_or(0);
     for record in &files {
@@ -159,13 +171,42 @@ pub fn decode_miner_event(log: &Log) -> Option<MinerEvent> {
     }
 }
 
-/// Follows PoRA registrations and settlements in this tick's blocks: a holder that missed
-/// challenges leaves placement and its shards are taken over (and rebuilt) by the next holders
-/// in the ring; one that passes a later epoch comes back. Runs in `Storage`.
-pub fn follow_pora_standing(world: &mut World) {
-    if world.get_resource::<ShardSetup>().is_none() {
-        return;
+/// Applies a PoRA event to the miner records; the record it changed, if any. A settlement older
+/// than one already applied changes nothing (epochs may be settled out of order).
+pub fn apply_miner_event(records: &mut MinerRecords, event: MinerEvent) -> Option<MinerRecord> {
+    match event {
+        MinerEvent::Registered { miner, node } => {
+            let record = MinerRecord { miner: miner.0.0, node, settled: None };
+            records.0.insert(miner.0.0, record.clone());
+            Some(record)
+        }
+        MinerEvent::Settled { miner, epoch, missed } => {
+            let record = records.0.get_mut(&miner.0.0)?;
+            if record.settled.is_some_and(|(latest, _)| latest > epoch) {
+                return None;
+            }
+            record.settled = Some((epoch, missed > 0));
+            Some(record.clone())
+        }
     }
+}
+
+/// A holder's standing: penalized when a miner registered for it missed challenges in its
+/// latest settled epoch.
+pub fn standing_of(records: &MinerRecords, key: &HolderKey) -> Standing {
+    records
+        .0
+        .values()
+        .filter(|record| record.node == *key)
+        .filter_map(MinerRecord::penalized_in)
+        .max()
+        .map_or(Standing::Good, |epoch| Standing::Penalized { epoch })
+}
+
+/// Follows PoRA registrations and settlements in this tick's blocks (recorded for `Persist`):
+/// a holder that missed challenges leaves placement and its shards are taken over (and rebuilt)
+/// by the next holders in the ring; one that passes a later epoch comes back. Runs in `Storage`.
+pub fn follow_pora_standing(world: &mut World) {
     let events: Vec<MinerEvent> = world
         .resource::<SealedBlocks>()
         .0
@@ -176,44 +217,41 @@ pub fn follow_pora_standing(world: &mut World) {
     if events.is_empty() {
         return;
     }
-    let mut holders = world.query::<&mut ShardHolder>();
-    let mut changed = false;
-    for event in events {
-        match event {
-            MinerEvent::Registered { miner, node } => {
-                for mut holder in holders.iter_mut(world) {
-                    if holder.key == node {
-                        holder.miner = Some(miner.0.0);
-                    }
-                }
-            }
-            MinerEvent::Settled { miner, epoch, missed } => {
-                for mut holder in holders.iter_mut(world) {
-                    if holder.miner != Some(miner.0.0) {
-                        continue;
-                    }
-                    let standing = if missed > 0 { Standing::Penalized { epoch } } else { Standing::Good };
-                    if holder.standing != standing {
-                        tracing::warn!(holder = %alloy_primitives::hex::encode(holder.key), epoch, missed, "storage node standing changed: {standing:?}");
-                        changed |= matches!(standing, Standing::Penalized { .. }) != matches!(holder.standing, Standing::Penalized { .. });
-                        holder.standing = standing;
-                    }
-                }
-            }
-        }
-    }
-    if !changed {
+    let changed: Vec<MinerRecord> = {
+        let mut records = world.resource_mut::<MinerRecords>();
+        events.into_iter().filter_map(|event| apply_miner_event(&mut records, event)).collect()
+    };
+    if changed.is_empty() {
         return;
+    }
+    world.resource_mut::<NewFiles>().miners.extend(changed);
+    refresh_standings(world);
+}
+
+/// Sets every holder's standing from the miner records; when that changes who is out of
+/// placement, publishes it and spawns the shards this node takes over.
+fn refresh_standings(world: &mut World) {
+    let Some(setup) = world.get_resource::<ShardSetup>().cloned() else { return };
+    let records = world.resource::<MinerRecords>().clone();
+    let mut holders = world.query::<&mut ShardHolder>();
+    for mut holder in holders.iter_mut(world) {
+        let standing = standing_of(&records, &holder.key);
+        if holder.standing != standing {
+            tracing::warn!(holder = %alloy_primitives::hex::encode(holder.key), "storage node standing changed: {standing:?}");
+            holder.standing = standing;
+        }
     }
     let out: BTreeSet<HolderKey> = holders
         .iter(world)
         .filter(|h| matches!(h.standing, Standing::Penalized { .. }))
         .map(|h| h.key)
         .collect();
+    if out == placement_out(world) {
+        return;
+    }
     if let Ok(mut view) = world.resource::<PlacementView>().0.write() {
         *view = out.clone();
     }
-    let Some(setup) = world.get_resource::<ShardSetup>().cloned() else { return };
     let now = world.resource::<TickClock>().now_ms;
     let files: Vec<FileRecord> = world.query::<&StoredFile>().iter(world).map(|f| f.record.clone()).collect();
     let taken_over: usize = files.iter().map(|record| assign(world, &setup, &out, record, now, &|_, _, _| false)).sum();

@@ -98,7 +98,7 @@ fn nodes_pass_the_challenges_for_what_they_hold_and_pay_for_the_rest() {
 
     let mut full = Node { key: signer(1), nonce: 0, holds: Box::new(|_| true) };
     let mut half = Node { key: signer(2), nonce: 0, holds: Box::new(|segment| segment % 2 == 0) };
-    let register = IPoraMine::registerCall { nodeId: B256::ZERO }.abi_encode();
+    let register = IPoraMine::registerCall { nodeId: B256::ZERO, nodeSignature: Bytes::new() }.abi_encode();
     let txs = vec![full.tx(MINE_ADDRESS, register.clone(), one()), half.tx(MINE_ADDRESS, register, one())];
     assert!(block(&mut world, txs).receipts.iter().all(|r| r.success));
 
@@ -173,4 +173,40 @@ fn nodes_pass_the_challenges_for_what_they_hold_and_pay_for_the_rest() {
     // Settling twice is refused.
     let receipts = block(&mut world, vec![stranger.tx(MINE_ADDRESS, settle(half.key.address()), U256::ZERO)]).receipts;
     assert!(!receipts[0].success);
+}
+
+#[test]
+fn registering_for_a_storage_node_takes_its_signature_and_claims_it_once() {
+    let mut world = world();
+    let node_key = malachite_ed25519::PrivateKey::from([9u8; 32]);
+    let node_id = B256::from(*node_key.public_key().as_bytes());
+    // The contract's registrationMessage(miner).
+    let message = |miner: Address| {
+        let mut message = b"zgnode PoRA registration".to_vec();
+        message.extend(U256::from(CHAIN_ID).to_be_bytes::<32>());
+        message.extend(MINE_ADDRESS.as_slice());
+        message.extend(miner.as_slice());
+        message
+    };
+    let register = |signature: Vec<u8>| IPoraMine::registerCall { nodeId: node_id, nodeSignature: signature.into() }.abi_encode();
+    let mut honest = Node { key: signer(1), nonce: 0, holds: Box::new(|_| true) };
+    let mut thief = Node { key: signer(2), nonce: 0, holds: Box::new(|_| true) };
+    let mut second = Node { key: signer(3), nonce: 0, holds: Box::new(|_| true) };
+    let for_honest = node_key.sign(&message(honest.key.address())).to_bytes().to_vec();
+    let txs = vec![
+        thief.tx(MINE_ADDRESS, register(for_honest.clone()), one()),
+        thief.tx(MINE_ADDRESS, register(vec![7; 64]), one()),
+        thief.tx(MINE_ADDRESS, register(vec![7; 10]), one()),
+        honest.tx(MINE_ADDRESS, register(for_honest), one()),
+        second.tx(MINE_ADDRESS, register(node_key.sign(&message(second.key.address())).to_bytes().to_vec()), one()),
+    ];
+    let outcome: Vec<bool> = block(&mut world, txs).receipts.iter().map(|r| r.success).collect();
+    assert_eq!(
+        outcome,
+        vec![false, false, false, true, false],
+        "a signature for another miner, a forged one, a short one: refused; the node's own: accepted; a second claim: refused"
+    );
+    let owner = IPoraMine::nodeOwnerCall { nodeId: node_id }.abi_encode();
+    let output = crate::consensus::staking::call_view(&world, MINE_ADDRESS, owner).unwrap();
+    assert_eq!(IPoraMine::nodeOwnerCall::abi_decode_returns(&output).unwrap(), honest.key.address());
 }

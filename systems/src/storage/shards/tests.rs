@@ -79,6 +79,7 @@ fn world() -> (World, Arc<Recorder>, crossbeam_channel::Sender<StorageEvent>) {
     world.init_resource::<NewFiles>();
     world.init_resource::<FileIndex>();
     world.init_resource::<SealedBlocks>();
+    world.init_resource::<MinerRecords>();
     let (sender, inbox) = crossbeam_channel::unbounded();
     world.insert_resource(StorageInbox(inbox));
     crate::storage::track_file(&mut world, file(0, 3), 0, false);
@@ -129,6 +130,9 @@ fn a_penalized_holders_shards_are_taken_over_and_rebuilt_by_the_next_holder() {
     assert_eq!(owned(&mut world).len(), 3, "registering moves nothing");
     world.resource_mut::<SealedBlocks>().0 = vec![block(vec![settled(0xaa, 5, 3)])];
     run_storage_tick(&mut world);
+    let recorded = std::mem::take(&mut world.resource_mut::<NewFiles>().miners);
+    let record = MinerRecord { miner: [0xaa; 20], node: key(1), settled: Some((5, true)) };
+    assert_eq!(recorded.last(), Some(&record), "changed records go to Persist");
 
     // Its shards ((index + segment) mod 4 == 0) are now this node's, to rebuild.
     assert_eq!(
@@ -165,6 +169,11 @@ fn a_penalized_holders_shards_are_taken_over_and_rebuilt_by_the_next_holder() {
         *recorder.0.lock().unwrap(),
         vec![ShardWork::Repair { tx_seq: 0, segment: 1, wanted: vec![3], holders: vec![key(2), key(3), key(4), key(2)] }]
     );
+
+    // An older epoch settled late changes nothing.
+    world.resource_mut::<SealedBlocks>().0 = vec![block(vec![settled(0xaa, 4, 0)])];
+    run_storage_tick(&mut world);
+    assert_eq!(world.get::<ShardHolder>(holder).unwrap().standing, Standing::Penalized { epoch: 5 });
 
     // Passing a later epoch brings the holder back into placement.
     world.resource_mut::<SealedBlocks>().0 = vec![block(vec![settled(0xaa, 6, 0)])];
@@ -203,6 +212,27 @@ fn shards_of_a_new_file_wait_for_the_upload_before_a_rebuild() {
     world.resource_mut::<TickClock>().now_ms += FIRST_REPAIR_DELAY_MS;
     run_storage_tick(&mut world);
     assert_eq!(recorder.0.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn standings_recorded_before_a_restart_hold_at_start() {
+    let mut world = World::new();
+    world.insert_resource(TickClock { tick: 1, now_ms: 10_000 });
+    world.init_resource::<NewFiles>();
+    world.init_resource::<FileIndex>();
+    let mut records = MinerRecords::default();
+    apply_miner_event(&mut records, MinerEvent::Registered { miner: Address::repeat_byte(7), node: key(1) });
+    apply_miner_event(&mut records, MinerEvent::Settled { miner: Address::repeat_byte(7), epoch: 3, missed: 1 });
+    assert_eq!(apply_miner_event(&mut records, MinerEvent::Settled { miner: Address::repeat_byte(8), epoch: 3, missed: 1 }), None, "unknown miner");
+    world.insert_resource(records);
+    crate::storage::track_file(&mut world, file(0, 3), 0, false);
+    let setup = ShardSetup { own: key(2), members: vec![key(1), key(2), key(3), key(4)], data_shards: 2, parity_shards: 2 };
+    // On disk: the shards the plain ring gave this node, (index + segment) mod 4 == 1.
+    install_sharding(&mut world, setup, Arc::new(Arc::new(Recorder::default())), |_, segment, index| (index as u64 + segment) % 4 == 1);
+    assert_eq!(world.resource::<PlacementView>().out(), BTreeSet::from([key(1)]));
+    // Its own three plus key(1)'s three (not on disk yet).
+    assert_eq!(owned(&mut world).iter().filter(|(_, _, held)| !held).count(), 3);
+    assert_eq!(owned(&mut world).len(), 6);
 }
 
 #[test]
