@@ -369,7 +369,7 @@ impl RunningNode {
 
         // One flag stops the tick thread and the storage node's background tasks.
         let stop = Arc::new(AtomicBool::new(false));
-        let mut storage_shards = false;
+        let mut storage_shards = None;
         let (storage_addr, storage_rpc) = if config.storage.enabled && genesis.accounts.contains_key(&flow::FLOW_ADDRESS) {
             let (sender, inbox) = crossbeam_channel::bounded(INBOX_CAPACITY);
             node.world_mut().insert_resource(zg_components::storage::StorageInbox(inbox));
@@ -401,7 +401,7 @@ impl RunningNode {
             };
             let rebuilt = crate::zgs::RebuiltSegments::with_budget(config.storage.rebuilt_cache_mib.saturating_mul(1 << 20));
             let context = crate::zgs::StorageContext { chain_id, store: node.store().clone(), events: sender, shards, rebuilt };
-            storage_shards = context.shards.is_some();
+            storage_shards = context.shards.as_ref().map(crate::zgs::ShardPlacement::config);
             let (addr, handle) = crate::zgs::start(&config.storage, context)
                 .await
                 .map_err(|message| NodeError::Rpc { addr: config.storage.addr, message })?;
@@ -431,8 +431,9 @@ impl RunningNode {
                 .map_err(|e| NodeError::Config(format!("storage.miner_key: {e}")))?;
             // The miner registers this node's network key (signed by it), so its standing moves
             // the node's shards; only a node that keeps shards has one to register.
-            let node_key = node_key.filter(|_| storage_shards);
-            let miner = crate::zgs::miner::Miner::new(&format!("http://{rpc_addr}"), store_for_miner, key, node_key, chain_id, stop.clone())
+            let node_key = node_key.filter(|_| storage_shards.is_some());
+            let miner =
+                crate::zgs::miner::Miner::new(&format!("http://{rpc_addr}"), store_for_miner, key, node_key, storage_shards, chain_id, stop.clone())
                 .map_err(|e| NodeError::Fault(e.to_string()))?;
             miner_address = Some(miner.address());
             tokio::spawn(miner.run());

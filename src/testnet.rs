@@ -165,7 +165,16 @@ pub fn write_network(out: &Path, plan: &NetworkPlan, force: bool) -> anyhow::Res
             stake: tokens(GENESIS_STAKE_TOKENS),
         })
         .collect();
-    let genesis = validator_genesis(plan.chain_id, &validators, plan.epoch_length)?;
+    let mut genesis = validator_genesis(plan.chain_id, &validators, plan.epoch_length)?;
+    if count >= 2 {
+        // PoRA challenges each storage node on the data shards it keeps: the ring is every
+        // node's key in order, with the shape `[storage]` is written with.
+        let mut ring: Vec<[u8; 32]> = identities.iter().map(Identity::public).collect();
+        ring.sort();
+        let params = zg_systems::storage::pora::MineParams { ring, data_shards: erasure_shape(count).0 as u64, ..crate::zgs::dev_mine_params() };
+        let account = crate::zgs::mine_account(&params).map_err(|e| anyhow::anyhow!("PoraMine genesis: {e}"))?;
+        genesis.accounts.insert(zg_systems::storage::pora::MINE_ADDRESS, account);
+    }
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let peers: Vec<PeerAddress> = identities
         .iter()

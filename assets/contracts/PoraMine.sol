@@ -25,6 +25,19 @@ contract PoraMine {
     uint256 public immutable rewardPerChallenge;
 
     uint256 public constant SEGMENT_CHUNKS = 1024;
+    /// What `challenge` returns when it found nothing this miner keeps: passed without a proof.
+    uint256 public constant NO_CHALLENGE = type(uint256).max;
+    /// Draws `challenge` makes before giving up on finding a chunk this miner keeps.
+    uint256 public constant DRAWS = 16;
+
+    /// Erasure coding across storage nodes: shard j of a file's segment s lives on
+    /// ring[(j + s) % ring.length]; data shard j holds chunks [j*c, (j+1)*c) of the segment,
+    /// c = ceil(segment chunks / dataShards). A miner registered for a ring member is challenged
+    /// only on chunks of its data shards. No ring (dataShards 0): chunks across the whole flow.
+    bytes32[] public ring;
+    uint256 public immutable dataShards;
+    /// Ring position + 1 by storage node key.
+    mapping(bytes32 => uint256) public ringSlot;
 
     struct Miner {
         uint256 stake;
@@ -56,8 +69,17 @@ contract PoraMine {
         uint256 challengesPerEpoch_,
         uint256 minStake_,
         uint256 penaltyPerMille_,
-        uint256 rewardPerChallenge_
+        uint256 rewardPerChallenge_,
+        bytes32[] memory ring_,
+        uint256 dataShards_
     ) {
+        require(ring_.length == 0 || (dataShards_ > 0 && dataShards_ < ring_.length), "data shards must be 1..ring size - 1");
+        for (uint256 i = 0; i < ring_.length; i++) {
+            require(i == 0 || ring_[i - 1] < ring_[i], "ring keys must be sorted and distinct");
+            ringSlot[ring_[i]] = i + 1;
+        }
+        ring = ring_;
+        dataShards = ring_.length == 0 ? 0 : dataShards_;
         require(epochBlocks_ > 1 && epochBlocks_ <= 128, "epochs of 2..128 blocks");
         require(challengesPerEpoch_ > 0 && challengesPerEpoch_ <= 256, "1..256 challenges");
         require(penaltyPerMille_ <= 1000, "penalty above 100%");
@@ -110,12 +132,39 @@ contract PoraMine {
         return blockhash(first);
     }
 
-    /// The flow sector challenge `index` of `epoch` asks `miner` for.
+    /// The flow sector challenge `index` of `epoch` asks `miner` for (NO_CHALLENGE: none).
     function challenge(uint256 epoch, address miner, uint256 index) public view returns (uint256) {
         require(index < challengesPerEpoch, "no such challenge");
         uint256 length = IFlowForMine(flow).lengthBefore(epoch * epochBlocks);
         require(length > 0, "the flow was empty");
-        return uint256(keccak256(abi.encode(seed(epoch), miner, index))) % length;
+        uint256 draw = uint256(keccak256(abi.encode(seed(epoch), miner, index)));
+        uint256 slot = ringSlot[miners[miner].nodeId];
+        if (dataShards == 0 || slot == 0) return draw % length;
+        return _shardChallenge(draw, length, slot - 1);
+    }
+
+    /// A chunk of a data shard ring member `member` keeps: a file drawn by flow position, one of
+    /// its data segments, the chunk inside that segment's shard for the member.
+    function _shardChallenge(uint256 draw, uint256 length, uint256 member) internal view returns (uint256) {
+        uint256 n = ring.length;
+        for (uint256 attempt = 0; attempt < DRAWS; attempt++) {
+            uint256 r = uint256(keccak256(abi.encode(draw, attempt)));
+            (, uint256 start,, uint256 size) = IFlowForMine(flow).entryAt(r % length);
+            uint256 fileChunks = (size + 255) / 256;
+            if (fileChunks == 0) continue;
+            uint256 segment = (r >> 64) % ((fileChunks + SEGMENT_CHUNKS - 1) / SEGMENT_CHUNKS);
+            uint256 shard = (member + n - segment % n) % n;
+            if (shard >= dataShards) continue;
+            uint256 segmentChunks = fileChunks - segment * SEGMENT_CHUNKS;
+            if (segmentChunks > SEGMENT_CHUNKS) segmentChunks = SEGMENT_CHUNKS;
+            uint256 perShard = (segmentChunks + dataShards - 1) / dataShards;
+            uint256 first = shard * perShard;
+            if (first >= segmentChunks) continue;
+            uint256 width = segmentChunks - first;
+            if (width > perShard) width = perShard;
+            return start + segment * SEGMENT_CHUNKS + first + (r >> 128) % width;
+        }
+        return NO_CHALLENGE;
     }
 
     /// Proves challenge `index` of `epoch`: `chunk` is the challenged sector, `siblings` the
@@ -127,10 +176,16 @@ contract PoraMine {
         require(epoch >= m.registeredEpoch, "epoch before registration");
         require(epoch <= currentEpoch(), "epoch not started");
         require(currentEpoch() <= epoch + 1, "deadline passed");
-        require(chunk.length == 256, "a chunk is 256 bytes");
         uint256 bit = uint256(1) << index;
         require(passed[epoch][msg.sender] & bit == 0, "already proven");
         uint256 position = challenge(epoch, msg.sender, index);
+        if (position == NO_CHALLENGE) {
+            // Nothing of this miner's was drawn: passed, unpaid.
+            passed[epoch][msg.sender] |= bit;
+            emit Passed(msg.sender, epoch, index, position);
+            return;
+        }
+        require(chunk.length == 256, "a chunk is 256 bytes");
         (bytes32 root, uint256 start, uint256 sectors,) = IFlowForMine(flow).entryAt(position);
         require(_verify(root, position - start, sectors, keccak256(chunk), siblings), "invalid proof");
         passed[epoch][msg.sender] |= bit;

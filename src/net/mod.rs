@@ -591,6 +591,6 @@ fn shard_from_segment(shared: &Shared, tx_seq: u64, segment: u64, index: u8) -> 
     let coding = *shared.coding.get()?;
     let data = shared.store.segment(tx_seq, segment).ok().flatten()?;
     let proof = shared.store.segment_proof(tx_seq, segment).ok().flatten()?;
-    let bytes = zg_systems::storage::erasure::encode_segment(coding, &data).ok()?.into_iter().nth(index as usize)?;
-    Some(crate::zgs::shard_of(tx_seq, segment, index, &data, bytes, &proof))
+    let record = shared.store.file(tx_seq).ok().flatten()?;
+    crate::zgs::cut_shards(coding, &record, segment, &data, &proof).ok()?.into_iter().nth(index as usize)
 }

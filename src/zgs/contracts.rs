@@ -20,6 +20,8 @@ pub fn dev_mine_params() -> pora::MineParams {
         min_stake: one * U256::from(100),
         penalty_per_mille: 50,
         reward_per_challenge: one / U256::from(100),
+        ring: Vec::new(),
+        data_shards: 0,
     }
 }
 
@@ -32,8 +34,9 @@ fn creation_code(artifact: &str) -> Result<Vec<u8>, String> {
     hex::decode(code).map_err(|e| e.to_string())
 }
 
-/// Flow at 0x…2000, the FixedPrice market at 0x…2001 and PoraMine at 0x…2002, as genesis
-/// accounts (PoraMine's reward pool is granted separately, from an allocation).
+/// Flow at 0x…2000, the FixedPrice market at 0x…2001 and PoraMine at 0x…2002 (dev
+/// parameters, no ring), as genesis accounts (PoraMine's reward pool is granted separately,
+/// from an allocation).
 pub fn storage_contracts() -> Vec<(Address, GenesisAccount)> {
     let build = || -> Result<_, String> {
         let mut accounts = flow::genesis_accounts(
@@ -41,11 +44,16 @@ pub fn storage_contracts() -> Vec<(Address, GenesisAccount)> {
             &creation_code(MARKET_ARTIFACT)?,
             U256::from(flow::DEFAULT_PRICE_PER_SECTOR),
         )?;
-        let mut mine = creation_code(MINE_ARTIFACT)?;
-        mine.extend(pora::constructor_args(flow::FLOW_ADDRESS, &dev_mine_params()));
-        accounts.push((pora::MINE_ADDRESS, zg_systems::chain::genesis::deploy_contract(&mine, U256::ZERO)?));
+        accounts.push((pora::MINE_ADDRESS, mine_account(&dev_mine_params())?));
         Ok(accounts)
     };
     // The artifacts are part of the binary and tested; a failure here is a build defect.
     build().expect("the shipped storage contracts deploy")
+}
+
+/// PoraMine's genesis account for these parameters (a validator network passes its ring).
+pub fn mine_account(params: &pora::MineParams) -> Result<GenesisAccount, String> {
+    let mut mine = creation_code(MINE_ARTIFACT)?;
+    mine.extend(pora::constructor_args(flow::FLOW_ADDRESS, params));
+    zg_systems::chain::genesis::deploy_contract(&mine, U256::ZERO)
 }

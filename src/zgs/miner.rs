@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use zg_components::storage::merkle::{self, SEGMENT_CHUNKS};
 use zg_systems::storage::pora::{self, IPoraMine, MINE_ADDRESS};
 
 use crate::store::ChainStore;
@@ -32,6 +33,8 @@ pub struct Miner {
     /// This storage node's network key, registered with the stake (it signs the registration);
     /// None for a node that keeps no erasure-coded shards.
     node_key: Option<malachite_ed25519::PrivateKey>,
+    /// The erasure coding this node keeps shards under, if any (proofs from data shards).
+    coding: Option<zg_systems::storage::erasure::ErasureConfig>,
     chain_id: u64,
     stop: Arc<AtomicBool>,
 }
@@ -42,10 +45,11 @@ impl Miner {
         store: ChainStore,
         key: PrivateKeySigner,
         node_key: Option<malachite_ed25519::PrivateKey>,
+        coding: Option<zg_systems::storage::erasure::ErasureConfig>,
         chain_id: u64,
         stop: Arc<AtomicBool>,
     ) -> anyhow::Result<Self> {
-        Ok(Self { rpc: HttpClientBuilder::default().build(rpc_url)?, store, key, node_key, chain_id, stop })
+        Ok(Self { rpc: HttpClientBuilder::default().build(rpc_url)?, store, key, node_key, coding, chain_id, stop })
     }
 
     async fn view(&self, data: Vec<u8>) -> anyhow::Result<Bytes> {
@@ -65,6 +69,27 @@ impl Miner {
 
     pub fn address(&self) -> Address {
         self.key.address()
+    }
+
+    /// Proves a chunk of `file` from the whole segment if this node holds it, else from the data
+    /// shard of that segment it keeps.
+    fn prove(&self, file: &zg_components::storage::FileRecord, chunk: u64) -> Option<pora::SectorProof> {
+        let store = &self.store;
+        let segment = chunk / SEGMENT_CHUNKS as u64;
+        if let (Ok(Some(data)), Ok(Some(proof))) = (store.segment(file.tx_seq, segment), store.segment_proof(file.tx_seq, segment)) {
+            return pora::prove(file, chunk, |index| {
+                if index == segment {
+                    return Some((data.clone(), proof.clone()));
+                }
+                Some((store.segment(file.tx_seq, index).ok()??, store.segment_proof(file.tx_seq, index).ok()??))
+            });
+        }
+        let coding = self.coding?;
+        let chunks = merkle::chunk_count(file.size).checked_sub(segment * SEGMENT_CHUNKS as u64)?.min(SEGMENT_CHUNKS as u64) as usize;
+        let within = (chunk % SEGMENT_CHUNKS as u64) as usize;
+        let index = (0..coding.data_shards).find(|j| coding.data_shard_chunks(chunks, *j).contains(&within))?;
+        let shard = store.shard(file.tx_seq, segment, index as u8).ok()??;
+        pora::shard_proof::prove_from_shard(file, chunk, coding.data_shard_chunks(chunks, index), &shard.data, &shard.boundary, &shard.proof_lemma)
     }
 
     /// Runs until stopped; errors are logged and retried (a miner must not take the node down).
@@ -122,15 +147,20 @@ impl Miner {
                 // An empty flow, or an epoch already past: nothing to prove.
                 return Ok(());
             };
-            let position: u64 = IPoraMine::challengeCall::abi_decode_returns(&output)?.to();
+            let position = IPoraMine::challengeCall::abi_decode_returns(&output)?;
+            if position == U256::MAX {
+                // Nothing this node keeps was drawn (NO_CHALLENGE): claimed without a proof.
+                let submit = IPoraMine::submitProofCall { epoch: U256::from(epoch), index: U256::from(index), chunk: Bytes::new(), siblings: vec![] };
+                self.send(submit.abi_encode(), U256::ZERO, nonce).await?;
+                nonce += 1;
+                continue;
+            }
+            let position = u64::try_from(position).map_err(|_| anyhow::anyhow!("challenge position {position} out of range"))?;
             let Some(file) = pora::file_at(&files, position) else {
                 stats.unprovable += 1;
                 continue;
             };
-            let store = &self.store;
-            let proof = pora::prove(file, position - file.start_entry_index, |segment| {
-                Some((store.segment(file.tx_seq, segment).ok()??, store.segment_proof(file.tx_seq, segment).ok()??))
-            });
+            let proof = self.prove(file, position - file.start_entry_index);
             let Some(proof) = proof else {
                 stats.unprovable += 1;
                 tracing::warn!(epoch, index, position, seq = file.tx_seq, "challenged for a sector this node does not hold");

@@ -14,9 +14,9 @@ mod rpc;
 mod shards;
 
 pub use cache::{Rebuilt, RebuiltSegments};
-pub use shards::{ShardPlacement, ShardWorker, shard_of};
+pub use shards::{ShardPlacement, ShardWorker, cut_shards};
 
-pub use contracts::{MINE_REWARD_POOL_TOKENS, dev_mine_params, storage_contracts};
+pub use contracts::{MINE_REWARD_POOL_TOKENS, dev_mine_params, mine_account, storage_contracts};
 
 use jsonrpsee::server::{RpcModule, Server, ServerConfig, ServerHandle};
 use std::net::SocketAddr;

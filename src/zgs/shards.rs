@@ -9,6 +9,7 @@ use zg_components::consensus::Shard;
 use zg_components::storage::shard::{HolderKey, PlacementView, ShardSetup, ShardWork};
 use zg_components::storage::{FileRecord, Proof, StorageEvent, merkle};
 use zg_systems::storage::erasure::{self, ErasureConfig};
+use zg_systems::storage::pora::shard_proof;
 use zg_systems::storage::shards::{ShardExecutor, holders_of};
 
 use crate::store::ChainStore;
@@ -62,9 +63,9 @@ impl ShardPlacement {
     fn place(&self, store: &ChainStore, events: &crossbeam_channel::Sender<StorageEvent>, tx_seq: u64, segment: u64, holders: &[HolderKey]) -> anyhow::Result<()> {
         let data = store.segment(tx_seq, segment)?.ok_or_else(|| anyhow::anyhow!("segment {segment} of tx seq {tx_seq} is not stored"))?;
         let proof = store.segment_proof(tx_seq, segment)?.ok_or_else(|| anyhow::anyhow!("segment {segment} of tx seq {tx_seq} has no proof"))?;
+        let record = store.file(tx_seq)?.ok_or_else(|| anyhow::anyhow!("tx seq {tx_seq} is not a published file"))?;
         let own = self.network.own_key();
-        for (index, bytes) in erasure::encode_segment(self.config(), &data)?.into_iter().enumerate() {
-            let shard = shard_of(tx_seq, segment, index as u8, &data, bytes, &proof);
+        for (index, shard) in cut_shards(self.config(), &record, segment, &data, &proof)?.into_iter().enumerate() {
             match holders.get(index) {
                 Some(holder) if *holder == own => {
                     store.put_shard(&shard)?;
@@ -78,17 +79,33 @@ impl ShardPlacement {
     }
 }
 
-/// Shard `index` of a segment, carrying the segment's proof so any holder can check a rebuild.
-pub fn shard_of(tx_seq: u64, segment: u64, index: u8, data: &[u8], bytes: Vec<u8>, proof: &Proof) -> Shard {
-    Shard {
-        tx_seq,
-        segment,
-        index,
-        segment_len: data.len() as u32,
-        data: bytes,
-        proof_lemma: proof.lemma.iter().map(|h| h.0).collect(),
-        proof_path: proof.path.clone(),
-    }
+/// Every shard of a segment (data first, then parity), each carrying the segment's proof so any
+/// holder can check a rebuild, and each data shard the chunk-tree nodes it needs to prove its
+/// chunks for PoRA.
+pub fn cut_shards(config: ErasureConfig, record: &FileRecord, segment: u64, data: &[u8], proof: &Proof) -> Result<Vec<Shard>, erasure::ErasureError> {
+    let mut hashes = merkle::chunk_hashes(data);
+    let chunks = hashes.len();
+    hashes.resize(shard_proof::segment_width(record, segment).max(chunks), merkle::empty_chunk_hash());
+    let tree = merkle::MerkleTree::build(hashes);
+    let shards = erasure::encode_segment(config, data)?;
+    Ok(shards
+        .into_iter()
+        .enumerate()
+        .map(|(index, bytes)| Shard {
+            tx_seq: record.tx_seq,
+            segment,
+            index: index as u8,
+            segment_len: data.len() as u32,
+            data: bytes,
+            proof_lemma: proof.lemma.iter().map(|h| h.0).collect(),
+            proof_path: proof.path.clone(),
+            boundary: if index < config.data_shards {
+                shard_proof::boundary(&tree, &config.data_shard_chunks(chunks, index))
+            } else {
+                Vec::new()
+            },
+        })
+        .collect())
 }
 
 /// Decodes a segment from the shards found and checks it against the file root.
@@ -155,10 +172,10 @@ impl ShardWorker {
         let Some((data, proof)) = held else { return Ok(false) };
         let (config, store, events, wanted) = (self.placement.config(), self.store.clone(), self.events.clone(), wanted.to_vec());
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-            let shards = erasure::encode_segment(config, &data)?;
+            let shards = cut_shards(config, &record, segment, &data, &proof)?;
             for index in wanted {
-                let Some(bytes) = shards.get(index as usize) else { continue };
-                store.put_shard(&shard_of(tx_seq, segment, index, &data, bytes.clone(), &proof))?;
+                let Some(shard) = shards.get(index as usize) else { continue };
+                store.put_shard(shard)?;
                 let _ = events.send(StorageEvent::ShardHeld { tx_seq, segment, index });
             }
             Ok(())

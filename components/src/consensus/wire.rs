@@ -123,6 +123,9 @@ pub struct Shard {
     pub data: Vec<u8>,
     pub proof_lemma: Vec<[u8; 32]>,
     pub proof_path: Vec<bool>,
+    /// For a data shard: the nodes of the segment's chunk tree (level, index, hash) outside its
+    /// chunks that proofs of its chunks need (PoRA). Empty for parity shards.
+    pub boundary: Vec<(u8, u16, [u8; 32])>,
 }
 
 impl NetMessage {

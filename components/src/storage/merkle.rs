@@ -84,6 +84,21 @@ impl MerkleTree {
         self.levels[0].len()
     }
 
+    /// Node `index` of `level` (0 = leaves); a promoted node keeps its child's hash.
+    pub fn node(&self, level: usize, index: usize) -> Option<B256> {
+        self.levels.get(level)?.get(index).copied()
+    }
+
+    /// Nodes at `level`.
+    pub fn width(&self, level: usize) -> usize {
+        self.levels.get(level).map_or(0, Vec::len)
+    }
+
+    /// Levels, leaves and root included.
+    pub fn depth(&self) -> usize {
+        self.levels.len()
+    }
+
     /// The SDK's `proofAt`: `lemma = [leaf, siblings…, root]`, `path[k]` true when the node is
     /// a left child at that level; promoted levels have no entry.
     pub fn proof(&self, index: usize) -> Option<Proof> {

@@ -6,6 +6,8 @@
 
 use rayon::prelude::*;
 
+use zg_components::storage::merkle::CHUNK_SIZE;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ErasureConfig {
     pub data_shards: usize,
@@ -16,10 +18,22 @@ impl ErasureConfig {
     /// 8 data + 4 parity: a segment survives any 4 of 12 holders being away, at 1.5x the bytes.
     pub const DEFAULT: Self = Self { data_shards: 8, parity_shards: 4 };
 
-    /// Shard length for a segment of `len` bytes: an even split, rounded up to a multiple of 64
-    /// bytes (reed-solomon-simd works on 64-byte blocks).
+    /// Shard length for a segment of `len` bytes: an even split in whole 256-byte chunks, so
+    /// each data shard holds whole chunks it can be challenged for (and a multiple of the 64
+    /// bytes reed-solomon-simd works on).
     pub fn shard_len(&self, len: usize) -> usize {
-        len.div_ceil(self.data_shards).div_ceil(64).max(1) * 64
+        self.shard_chunks(len.div_ceil(CHUNK_SIZE)).max(1) * CHUNK_SIZE
+    }
+
+    /// Chunks in each data shard of a segment of `chunks` chunks (PoraMine.sol computes the same).
+    pub fn shard_chunks(&self, chunks: usize) -> usize {
+        chunks.div_ceil(self.data_shards.max(1))
+    }
+
+    /// The chunks of a segment (of `chunks` chunks) data shard `index` holds: `start..end`.
+    pub fn data_shard_chunks(&self, chunks: usize, index: usize) -> std::ops::Range<usize> {
+        let per = self.shard_chunks(chunks);
+        (index * per).min(chunks)..((index + 1) * per).min(chunks)
     }
 
     pub fn total(&self) -> usize {

@@ -24,19 +24,24 @@ sol! {
         function epochBlocks() external view returns (uint256);
         function challengesPerEpoch() external view returns (uint256);
         function minStake() external view returns (uint256);
+        function NO_CHALLENGE() external view returns (uint256);
         event Registered(address indexed miner, uint256 stake, bytes32 nodeId);
         event Settled(address indexed miner, uint256 indexed epoch, uint256 missed, uint256 penalty);
     }
 }
 
 /// PoRA parameters fixed at genesis (the contract's constructor arguments).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct MineParams {
     pub epoch_blocks: u64,
     pub challenges_per_epoch: u64,
     pub min_stake: U256,
     pub penalty_per_mille: u64,
     pub reward_per_challenge: U256,
+    /// The storage nodes erasure-coding across each other, by key; empty: none.
+    pub ring: Vec<[u8; 32]>,
+    /// Data shards per segment on that ring (`[storage] erasure_data_shards`).
+    pub data_shards: u64,
 }
 
 /// The constructor arguments, ABI-encoded, to append to the creation code.
@@ -48,6 +53,8 @@ pub fn constructor_args(flow: Address, params: &MineParams) -> Vec<u8> {
         params.min_stake,
         U256::from(params.penalty_per_mille),
         params.reward_per_challenge,
+        params.ring.iter().map(|key| B256::from(*key)).collect::<Vec<_>>(),
+        U256::from(params.data_shards),
     )
         .abi_encode_params()
 }
@@ -121,6 +128,8 @@ pub fn prove(record: &FileRecord, chunk_index: u64, held: impl Fn(u64) -> Option
     siblings.extend(outer);
     Some(SectorProof { chunk, siblings })
 }
+
+pub mod shard_proof;
 
 #[cfg(test)]
 mod tests;

@@ -26,7 +26,12 @@ fn one() -> U256 {
 }
 
 fn world() -> World {
-    let (_, _, mut genesis) = chain_world(4);
+    world_with(vec![], 0)
+}
+
+/// A chain with Flow, the market and PoraMine (erasure-coding `ring` with `data_shards`).
+fn world_with(ring: Vec<[u8; 32]>, data_shards: u64) -> World {
+    let (_, _, mut genesis) = chain_world(6);
     let flow_code = code(include_str!("../../../../assets/contracts/Flow.json"));
     let market_code = code(include_str!("../../../../assets/contracts/FixedPriceMarket.json"));
     genesis.accounts.extend(flow::genesis_accounts(&flow_code, &market_code, U256::from(1)).unwrap());
@@ -36,6 +41,8 @@ fn world() -> World {
         min_stake: one(),
         penalty_per_mille: 100,
         reward_per_challenge: one() / U256::from(100),
+        ring,
+        data_shards,
     };
     let mut init = code(include_str!("../../../../assets/contracts/PoraMine.json"));
     init.extend(constructor_args(FLOW_ADDRESS, &params));
@@ -77,6 +84,21 @@ impl Node {
         self.nonce += 1;
         tx
     }
+}
+
+/// Publishes a 16-segment file from signer 0; the data, its commitment and its record.
+fn publish_file(world: &mut World) -> (Vec<u8>, FileCommitment, FileRecord) {
+    let data: Vec<u8> = (0..16 * SEGMENT_SIZE).map(|i| ((i * 131 + 7) % 251) as u8).collect();
+    let commitment = FileCommitment::of(&data);
+    let nodes = commitment.submission.nodes.iter().map(|(root, h)| SubmissionNode { root: *root, height: U256::from(*h) }).collect();
+    let submit = IFlow::submitCall {
+        submission: Submission { data: SubmissionData { length: U256::from(data.len()), tags: Bytes::new(), nodes }, submitter: signer(0).address() },
+    };
+    let fee = U256::from(commitment.submission.nodes.iter().map(|(_, h)| 1u64 << h).sum::<u64>());
+    let published = block(world, vec![call_with_value(&signer(0), FLOW_ADDRESS, submit.abi_encode().into(), fee, 0)]);
+    assert!(published.receipts[0].success);
+    let record = published.receipts[0].logs.iter().find_map(|log| flow::decode_submit(log, published.header.number)).unwrap();
+    (data, commitment, record)
 }
 
 #[test]
@@ -209,4 +231,80 @@ fn registering_for_a_storage_node_takes_its_signature_and_claims_it_once() {
     let owner = IPoraMine::nodeOwnerCall { nodeId: node_id }.abi_encode();
     let output = crate::consensus::staking::call_view(&world, MINE_ADDRESS, owner).unwrap();
     assert_eq!(IPoraMine::nodeOwnerCall::abi_decode_returns(&output).unwrap(), honest.key.address());
+}
+
+#[test]
+fn on_an_erasure_coded_ring_each_node_is_challenged_on_its_data_shards() {
+    use crate::storage::erasure::{ErasureConfig, data_shard};
+    use crate::storage::pora::shard_proof::{boundary, prove_from_shard};
+    use zg_components::storage::merkle::{CHUNK_SIZE, MerkleTree, chunk_hashes};
+    let config = ErasureConfig { data_shards: 2, parity_shards: 2 };
+    let keys: Vec<malachite_ed25519::PrivateKey> = (11u8..15).map(|seed| malachite_ed25519::PrivateKey::from([seed; 32])).collect();
+    let mut ring: Vec<[u8; 32]> = keys.iter().map(|k| *k.public_key().as_bytes()).collect();
+    ring.sort();
+    let mut world = world_with(ring.clone(), config.data_shards as u64);
+    let (data, commitment, record) = publish_file(&mut world);
+
+    // Four miners, one per ring member; the last keeps only the shards of even segments.
+    let mut miners: Vec<Node> = (0..4)
+        .map(|i| Node { key: signer(i as u8 + 1), nonce: 0, holds: Box::new(move |segment| i < 3 || segment % 2 == 0) })
+        .collect();
+    let mut registrations = Vec::new();
+    for (miner, key) in miners.iter_mut().zip(&keys) {
+        let message = crate::consensus::staking::call_view(&world, MINE_ADDRESS, IPoraMine::registrationMessageCall { miner: miner.key.address() }.abi_encode()).unwrap();
+        let message = IPoraMine::registrationMessageCall::abi_decode_returns(&message).unwrap();
+        let register = IPoraMine::registerCall { nodeId: B256::from(*key.public_key().as_bytes()), nodeSignature: key.sign(&message).to_bytes().to_vec().into() };
+        registrations.push(miner.tx(MINE_ADDRESS, register.abi_encode(), one()));
+    }
+    assert!(block(&mut world, registrations).receipts.iter().all(|r| r.success));
+    let member = |i: usize| ring.iter().position(|k| k == keys[i].public_key().as_bytes()).unwrap();
+
+    let (mut proven, mut drawn, mut vacuous) = ([0u64; 4], [0u64; 4], [0u64; 4]);
+    for _ in 0..8 {
+        let epoch = world.resource::<ChainHead>().number() / EPOCH + 1;
+        while world.resource::<ChainHead>().number() < epoch * EPOCH + 1 {
+            block(&mut world, vec![]);
+        }
+        for (i, node) in miners.iter_mut().enumerate() {
+            let mut txs = Vec::new();
+            for index in 0..CHALLENGES {
+                let call = IPoraMine::challengeCall { epoch: U256::from(epoch), miner: node.key.address(), index: U256::from(index) };
+                let position = IPoraMine::challengeCall::abi_decode_returns(&crate::consensus::staking::call_view(&world, MINE_ADDRESS, call.abi_encode()).unwrap()).unwrap();
+                let submit = |chunk: Vec<u8>, siblings| IPoraMine::submitProofCall { epoch: U256::from(epoch), index: U256::from(index), chunk: chunk.into(), siblings }.abi_encode();
+                if position == U256::MAX {
+                    vacuous[i] += 1;
+                    txs.push(node.tx(MINE_ADDRESS, submit(vec![], vec![]), U256::ZERO));
+                    continue;
+                }
+                drawn[i] += 1;
+                let chunk = position.to::<u64>() - record.start_entry_index;
+                let (segment, within) = (chunk / 1024, (chunk % 1024) as usize);
+                let shard = (0..config.data_shards).find(|j| config.data_shard_chunks(1024, *j).contains(&within)).unwrap();
+                assert_eq!((shard + segment as usize) % 4, member(i), "challenged only on a data shard placement gives it");
+                if !(node.holds)(segment) {
+                    continue;
+                }
+                let bytes = &data[segment as usize * SEGMENT_SIZE..(segment as usize + 1) * SEGMENT_SIZE];
+                let range = config.data_shard_chunks(1024, shard);
+                let tree = MerkleTree::build(chunk_hashes(bytes));
+                let lemma: Vec<[u8; 32]> = commitment.tree.proof(segment as usize).unwrap().lemma.iter().map(|h| h.0).collect();
+                let shard_bytes = data_shard(config, bytes, shard);
+                assert_eq!(shard_bytes.len(), range.len() * CHUNK_SIZE);
+                let proof = prove_from_shard(&record, chunk, range.clone(), &shard_bytes, &boundary(&tree, &range), &lemma).unwrap();
+                txs.push(node.tx(MINE_ADDRESS, submit(proof.chunk, proof.siblings), U256::ZERO));
+            }
+            let receipts = block(&mut world, txs).receipts;
+            assert!(receipts.iter().all(|r| r.success), "proofs from held shards verify on chain");
+            proven[i] += receipts.len() as u64;
+        }
+    }
+    let total = CHALLENGES * 8;
+    for i in 0..3 {
+        assert_eq!(proven[i], total, "node {i} keeps its shards and passes every challenge");
+        assert!(drawn[i] > total / 2, "most challenges land on a shard: {}", drawn[i]);
+    }
+    let kept = proven[3] - vacuous[3];
+    let rate = kept as f64 / drawn[3] as f64;
+    eprintln!("PoRA on a 2+2 ring: full nodes {total}/{total}; the node that kept half its shards proved {kept} of {} drawn ({rate:.2})", drawn[3]);
+    assert!((0.3..=0.7).contains(&rate), "half the shards, about half the challenges: {rate}");
 }

@@ -1,0 +1,186 @@
+//! PoRA from an erasure-coded data shard: a node that keeps shard `j` of a segment (whole
+//! chunks, see `ErasureConfig::data_shard_chunks`) proves any of its chunks with the chunk tree
+//! nodes outside its range that the placing node computed and sent with the shard.
+
+use alloy_primitives::{B256, keccak256};
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use zg_components::storage::merkle::{self, CHUNK_SIZE, MerkleTree, SEGMENT_CHUNKS};
+use zg_components::storage::FileRecord;
+
+use super::SectorProof;
+
+/// A node of a segment's chunk tree: (level, index, hash).
+pub type TreeNode = (u8, u16, [u8; 32]);
+
+/// Leaves of the segment tree of segment `segment` of `record`: its data chunks plus flow padding.
+pub fn segment_width(record: &FileRecord, segment: u64) -> usize {
+    (record.sectors.saturating_sub(segment * SEGMENT_CHUNKS as u64)).min(SEGMENT_CHUNKS as u64) as usize
+}
+
+fn covered(level: usize, index: usize, width: usize) -> Range<usize> {
+    (index << level).min(width)..((index + 1) << level).min(width)
+}
+
+fn inside(level: usize, index: usize, width: usize, range: &Range<usize>) -> bool {
+    let span = covered(level, index, width);
+    range.start <= span.start && span.end <= range.end
+}
+
+/// The tree nodes a holder of chunks `range` needs, beyond its own chunks, to prove any of them.
+pub fn boundary(tree: &MerkleTree, range: &Range<usize>) -> Vec<TreeNode> {
+    let width = tree.leaves();
+    let mut out = BTreeMap::new();
+    for chunk in range.clone() {
+        let mut position = chunk;
+        for level in 0..tree.depth().saturating_sub(1) {
+            let sibling = position ^ 1;
+            if sibling < tree.width(level) && !inside(level, sibling, width, range)
+                && let Some(hash) = tree.node(level, sibling)
+            {
+                out.insert((level as u8, sibling as u16), hash.0);
+            }
+            position /= 2;
+        }
+    }
+    out.into_iter().map(|((level, index), hash)| (level, index, hash)).collect()
+}
+
+/// The segment tree seen from one data shard: its own chunks' hashes and the boundary nodes.
+struct PartialTree<'a> {
+    first: usize,
+    leaves: Vec<B256>,
+    widths: Vec<usize>,
+    boundary: BTreeMap<(u8, u16), &'a [u8; 32]>,
+    range: Range<usize>,
+}
+
+impl PartialTree<'_> {
+    fn node(&self, level: usize, index: usize) -> Option<B256> {
+        let width = self.widths[0];
+        if !inside(level, index, width, &self.range) {
+            let key = (u8::try_from(level).ok()?, u16::try_from(index).ok()?);
+            return self.boundary.get(&key).map(|hash| B256::from(**hash));
+        }
+        if level == 0 {
+            return self.leaves.get(index - self.first).copied();
+        }
+        let left = self.node(level - 1, 2 * index)?;
+        if 2 * index + 1 < self.widths[level - 1] {
+            Some(merkle::hash_pair(&left, &self.node(level - 1, 2 * index + 1)?))
+        } else {
+            Some(left)
+        }
+    }
+}
+
+/// Proves chunk `chunk_index` (file-relative) of `record` from a data shard holding chunks
+/// `range` of its segment (`shard` = their bytes), the shard's boundary nodes, and the
+/// segment's proof to the file root. None when the chunk is not in the shard or a node is
+/// missing.
+pub fn prove_from_shard(
+    record: &FileRecord,
+    chunk_index: u64,
+    range: Range<usize>,
+    shard: &[u8],
+    boundary: &[TreeNode],
+    segment_proof_lemma: &[[u8; 32]],
+) -> Option<SectorProof> {
+    let segment = chunk_index / SEGMENT_CHUNKS as u64;
+    let within = (chunk_index % SEGMENT_CHUNKS as u64) as usize;
+    if !range.contains(&within) || shard.len() < range.len() * CHUNK_SIZE {
+        return None;
+    }
+    let width = segment_width(record, segment);
+    let mut widths = vec![width];
+    while *widths.last()? > 1 {
+        widths.push(widths.last()?.div_ceil(2));
+    }
+    let leaves = shard[..range.len() * CHUNK_SIZE].chunks(CHUNK_SIZE).map(keccak256).collect();
+    let tree = PartialTree {
+        first: range.start,
+        leaves,
+        widths,
+        boundary: boundary.iter().map(|(level, index, hash)| ((*level, *index), hash)).collect(),
+        range: range.clone(),
+    };
+    let mut siblings = Vec::new();
+    let mut position = within;
+    for level in 0..tree.widths.len() - 1 {
+        let sibling = position ^ 1;
+        if sibling < tree.widths[level] {
+            siblings.push(tree.node(level, sibling)?);
+        }
+        position /= 2;
+    }
+    if segment_proof_lemma.len() >= 2 {
+        siblings.extend(segment_proof_lemma[1..segment_proof_lemma.len() - 1].iter().map(|h| B256::from(*h)));
+    }
+    let offset = (within - range.start) * CHUNK_SIZE;
+    Some(SectorProof { chunk: shard[offset..offset + CHUNK_SIZE].to_vec(), siblings })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::erasure::{ErasureConfig, data_shard};
+    use zg_components::storage::merkle::{FileCommitment, SEGMENT_SIZE};
+
+    fn record_of(commitment: &FileCommitment) -> FileRecord {
+        FileRecord {
+            tx_seq: 0,
+            root: commitment.root().0,
+            size: commitment.size,
+            start_entry_index: 0,
+            sectors: commitment.submission.nodes.iter().map(|(_, h)| 1u64 << h).sum(),
+            nodes: vec![],
+            submitter: [0; 20],
+            block_number: 0,
+        }
+    }
+
+    #[test]
+    fn data_shard_chunks_prove_like_the_whole_segment() {
+        // 2.3 segments: a full segment, then a last one with flow padding; k = 3 splits unevenly.
+        let data: Vec<u8> = (0..2 * SEGMENT_SIZE + 77_777).map(|i| ((i * 31 + 5) % 253) as u8).collect();
+        let commitment = FileCommitment::of(&data);
+        let record = record_of(&commitment);
+        for config in [ErasureConfig { data_shards: 3, parity_shards: 2 }, ErasureConfig { data_shards: 2, parity_shards: 2 }] {
+            for segment in 0..record.data_segments() {
+                let start = segment as usize * SEGMENT_SIZE;
+                let mut bytes = data[start..(start + SEGMENT_SIZE).min(data.len())].to_vec();
+                bytes.resize(bytes.len().div_ceil(CHUNK_SIZE) * CHUNK_SIZE, 0);
+                let chunks = bytes.len() / CHUNK_SIZE;
+                let mut hashes = merkle::chunk_hashes(&bytes);
+                hashes.resize(segment_width(&record, segment), merkle::empty_chunk_hash());
+                let tree = MerkleTree::build(hashes);
+                let segment_proof = commitment.tree.proof(segment as usize).unwrap();
+                let lemma: Vec<[u8; 32]> = segment_proof.lemma.iter().map(|h| h.0).collect();
+                for shard in 0..config.data_shards {
+                    let range = config.data_shard_chunks(chunks, shard);
+                    let nodes = boundary(&tree, &range);
+                    assert!(nodes.len() <= 2 * tree.depth(), "a shard needs at most two outside nodes per level");
+                    let shard_bytes = data_shard(config, &bytes, shard);
+                    // The edges of the shard and a spread in between.
+                    let sample = range.clone().filter(|c| *c == range.start || *c + 1 == range.end || c % 37 == 0);
+                    for within in sample {
+                        let chunk = segment * SEGMENT_CHUNKS as u64 + within as u64;
+                        let from_shard = prove_from_shard(&record, chunk, range.clone(), &shard_bytes, &nodes, &lemma).expect("provable");
+                        let whole = super::super::prove(&record, chunk, |_| Some((bytes.clone(), segment_proof.clone()))).unwrap();
+                        assert_eq!(from_shard, whole, "segment {segment} shard {shard} chunk {within}");
+                    }
+                    // Chunks of other shards, or without the boundary: not provable from this one.
+                    if let Some(outside) = (0..chunks).find(|c| !range.contains(c)) {
+                        let chunk = segment * SEGMENT_CHUNKS as u64 + outside as u64;
+                        assert!(prove_from_shard(&record, chunk, range.clone(), &shard_bytes, &nodes, &lemma).is_none());
+                    }
+                    if !nodes.is_empty() {
+                        let without = |c: usize| prove_from_shard(&record, segment * SEGMENT_CHUNKS as u64 + c as u64, range.clone(), &shard_bytes, &[], &lemma);
+                        assert!(range.clone().all(|c| without(c).is_none()), "every chunk needs some outside node");
+                    }
+                }
+            }
+        }
+    }
+}
