@@ -233,16 +233,9 @@ fn segments_raw(data: &[u8], commitment: &FileCommitment, indices: std::ops::Ran
 }
 
 /// Segment `index` of `data` as the SDK uploads it: the last chunk zero-padded, no flow padding.
+/// (As a JSON value, for callers that alter it; the same text uploads send.)
 pub fn segment_json(data: &[u8], commitment: &FileCommitment, index: usize) -> Value {
-    let start = index * SEGMENT_SIZE;
-    let end = (start + SEGMENT_SIZE).min(data.len());
-    let mut bytes = data[start..end].to_vec();
-    bytes.resize(bytes.len().div_ceil(256) * 256, 0);
-    json!({
-        "root": commitment.root(),
-        "data": base64::engine::general_purpose::STANDARD.encode(&bytes),
-        "index": index,
-        "proof": commitment.tree.proof(index),
-        "fileSize": commitment.size,
-    })
+    let raw = segments_raw(data, commitment, index..index + 1).expect("a segment of the committed data");
+    let mut batch: Vec<Value> = serde_json::from_str(raw.get()).expect("segments_raw writes valid JSON");
+    batch.pop().unwrap_or(Value::Null)
 }

@@ -105,16 +105,7 @@ fn publish_file(world: &mut World) -> (Vec<u8>, FileCommitment, FileRecord) {
 fn nodes_pass_the_challenges_for_what_they_hold_and_pay_for_the_rest() {
     let mut world = world();
     // A 16-segment file published by transaction.
-    let data: Vec<u8> = (0..16 * SEGMENT_SIZE).map(|i| ((i * 131 + 7) % 251) as u8).collect();
-    let commitment = FileCommitment::of(&data);
-    let nodes = commitment.submission.nodes.iter().map(|(root, h)| SubmissionNode { root: *root, height: U256::from(*h) }).collect();
-    let submit = IFlow::submitCall {
-        submission: Submission { data: SubmissionData { length: U256::from(data.len()), tags: Bytes::new(), nodes }, submitter: signer(0).address() },
-    };
-    let fee = U256::from(commitment.submission.nodes.iter().map(|(_, h)| 1u64 << h).sum::<u64>());
-    let published = block(&mut world, vec![call_with_value(&signer(0), FLOW_ADDRESS, submit.abi_encode().into(), fee, 0)]);
-    assert!(published.receipts[0].success);
-    let record = published.receipts[0].logs.iter().find_map(|log| flow::decode_submit(log, published.header.number)).unwrap();
+    let (data, commitment, record) = publish_file(&mut world);
     assert_eq!(record.root(), commitment.root());
     let files = vec![record.clone()];
 
