@@ -3,23 +3,14 @@
 // event, polls zgs_getFileInfoByTxSeq, and downloads into a file.
 // Usage: node legacy_upload_download.mjs <eth rpc url> <storage rpc url> <flow address> <private key> <size> <out path>
 // Prints one JSON line: {root, txHash, size, same}.
-import { Uploader, Downloader, StorageNode, MemData, getFlowContract, defaultUploadOption } from "@0glabs/0g-ts-sdk";
-import { ethers } from "ethers";
+import * as sdk from "@0glabs/0g-ts-sdk";
 import { readFileSync } from "node:fs";
+import { prepare, report } from "./round_trip.mjs";
 
-const [rpc, storage, flowAddress, key, sizeArg, outPath] = process.argv.slice(2);
-const size = Number(sizeArg);
-const data = new Uint8Array(size);
-for (let i = 0; i < size; i++) data[i] = (i * 131 + 7) % 251;
-
-const provider = new ethers.JsonRpcProvider(rpc);
-const signer = new ethers.Wallet(key, provider);
-const flow = getFlowContract(flowAddress, signer);
-const node = new StorageNode(storage);
-
-const file = new MemData(data);
-const [tree, treeError] = await file.merkleTree();
-if (treeError) throw treeError;
+const { Uploader, Downloader, defaultUploadOption } = sdk;
+const args = process.argv.slice(2);
+const outPath = args[5];
+const { rpc, data, flow, node, file, tree } = await prepare(sdk, args);
 
 const deadline = setTimeout(() => { console.error("timed out"); process.exit(3); }, 120_000);
 // Its logs go to stdout; the result line is the last one.
@@ -30,6 +21,4 @@ const downloadError = await new Downloader([node]).downloadFile(tree.rootHash(),
 if (downloadError) { console.error("download failed:", downloadError); process.exit(2); }
 clearTimeout(deadline);
 const back = new Uint8Array(readFileSync(outPath));
-const same = back.length === data.length && back.every((b, i) => b === data[i]);
-console.log(JSON.stringify({ root: tree.rootHash(), txHash: result.txHash, size: back.length, same }));
-process.exit(same ? 0 : 4);
+report(data, back, { root: tree.rootHash(), txHash: result.txHash });

@@ -2,22 +2,13 @@
 // Usage: node upload_download.mjs <eth rpc url> <storage rpc url> <flow address> <private key> <size> [download storage rpc url]
 // With a download node, the file is read back from that node instead (once it reports the file
 // finalized, as an application would wait). Prints one JSON line: {root, txSeq, txHash, size, same}.
-import { Uploader, Downloader, StorageNode, MemData, getFlowContract } from "@0gfoundation/0g-ts-sdk";
-import { ethers } from "ethers";
+import * as sdk from "@0gfoundation/0g-ts-sdk";
+import { prepare, report } from "./round_trip.mjs";
 
-const [rpc, storage, flowAddress, key, sizeArg, downloadFrom] = process.argv.slice(2);
-const size = Number(sizeArg);
-const data = new Uint8Array(size);
-for (let i = 0; i < size; i++) data[i] = (i * 131 + 7) % 251;
-
-const provider = new ethers.JsonRpcProvider(rpc);
-const signer = new ethers.Wallet(key, provider);
-const flow = getFlowContract(flowAddress, signer);
-const node = new StorageNode(storage);
-
-const file = new MemData(data);
-const [tree, treeError] = await file.merkleTree();
-if (treeError) throw treeError;
+const { Uploader, Downloader, StorageNode } = sdk;
+const args = process.argv.slice(2);
+const downloadFrom = args[5];
+const { rpc, data, flow, node, file, tree } = await prepare(sdk, args);
 
 const uploader = new Uploader([node], rpc, flow);
 const deadline = setTimeout(() => { console.error("upload timed out"); process.exit(3); }, 120_000);
@@ -35,6 +26,4 @@ const [blob, downloadError] = await downloader.downloadToBlob(tree.rootHash());
 if (downloadError) { console.error("download failed:", downloadError); process.exit(2); }
 clearTimeout(deadline);
 const back = new Uint8Array(await blob.arrayBuffer());
-const same = back.length === data.length && back.every((b, i) => b === data[i]);
-console.log(JSON.stringify({ root: tree.rootHash(), txSeq: result.txSeq, txHash: result.txHash, size: back.length, same }));
-process.exit(same ? 0 : 4);
+report(data, back, { root: tree.rootHash(), txSeq: result.txSeq, txHash: result.txHash });
