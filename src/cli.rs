@@ -629,15 +629,11 @@ async fn stop_children(children: &mut [tokio::process::Child]) {
     }
 }
 
+/// Writes a whole file durably (temporary file, fsync, rename, folder fsync); a secret is
+/// owner-only from its first byte.
 pub(crate) fn write_file(path: &Path, contents: &[u8], secret: bool) -> anyhow::Result<()> {
-    std::fs::write(path, contents).with_context(|| format!("cannot write {}", path.display()))?;
-    #[cfg(unix)]
-    if secret {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-            .with_context(|| format!("cannot restrict {}", path.display()))?;
-    }
-    Ok(())
+    let mode = if secret { 0o600 } else { 0o644 };
+    crate::store::durable::write_atomically(path, contents, mode).with_context(|| format!("cannot write {}", path.display()))
 }
 
 async fn serve(config: NodeConfig, genesis: Genesis, dev: bool) -> anyhow::Result<()> {

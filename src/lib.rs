@@ -31,6 +31,7 @@ pub mod metrics;
 pub mod net;
 pub mod node;
 pub mod rpc;
+pub mod sign_guard;
 pub mod storage_bench;
 pub mod store;
 pub mod testnet;

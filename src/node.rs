@@ -59,6 +59,8 @@ pub enum NodeError {
 /// What a node that takes part in consensus needs beyond a dev node.
 pub struct ConsensusSetup {
     pub key: malachite_ed25519::PrivateKey,
+    /// Checked before every signature (the durable last-signed record beside the key).
+    pub guard: Arc<dyn zg_systems::consensus::engine::SignGuard>,
     pub timeouts: malachite_types::LinearTimeouts,
     /// The proposer's pause after a decision.
     pub block_time_ms: u64,
@@ -275,7 +277,7 @@ fn install_consensus(
         block_reward: params.block_reward,
         reward_source: genesis.reward_source().unwrap_or_default(),
     });
-    let engine = Engine::new(chain_id, setup.key, Height(head + 1), set.clone(), Arc::new(store.clone()));
+    let engine = Engine::new(chain_id, setup.key, Height(head + 1), set.clone(), Arc::new(store.clone())).with_sign_guard(setup.guard);
     world.insert_resource(ConsensusEngine(engine));
     world.insert_resource(set);
     let (events, inbox) = crossbeam_channel::bounded(INBOX_CAPACITY);
@@ -338,17 +340,31 @@ impl RunningNode {
         let chain_id = spec.chain_id;
         let max_tx_bytes = spec.max_tx_bytes;
         let (mut node, network, node_key) = if genesis.consensus.is_some() {
+            if config.node.ephemeral {
+                // The WAL would live in memory while the key persists: after a restart this key
+                // could sign a second, different vote for a height it already voted at.
+                return Err(NodeError::Config(
+                    "--ephemeral cannot run a chain with consensus: the consensus WAL would be kept in memory while the node key \
+                     persists, so a restart could double sign. Use a data directory (drop --ephemeral)"
+                        .into(),
+                ));
+            }
             let identity = crate::net::identity::Identity::load_or_create(&config.key_file())
                 .map_err(crate::net::NetError::from)?;
             let node_key = identity.key.clone();
+            let guard = crate::sign_guard::FileSignGuard::open(&crate::sign_guard::FileSignGuard::path_for(&config.key_file()))
+                .map_err(|e| NodeError::Config(e.to_string()))?;
             let setup = ConsensusSetup {
+                guard: Arc::new(guard),
                 key: identity.key.clone(),
                 timeouts: config.timeouts(),
                 block_time_ms: config.chain.block_time_ms,
             };
             let (mut node, events) = Node::new_validator(spec, genesis, store, setup)?;
             let validators = node.world().resource::<zg_components::consensus::ValidatorSet>().clone();
+            let genesis_hash = node.world().resource::<zg_components::consensus::ConsensusSettings>().genesis_hash.0;
             let network = crate::net::NetHandle::start(crate::net::NetworkSetup {
+                genesis_hash,
                 identity,
                 listen: config.network.listen,
                 peers: config.peers(),
@@ -400,7 +416,7 @@ impl RunningNode {
                 _ => None,
             };
             let rebuilt = crate::zgs::RebuiltSegments::with_budget(config.storage.rebuilt_cache_mib.saturating_mul(1 << 20));
-            let context = crate::zgs::StorageContext { chain_id, store: node.store().clone(), events: sender, shards, rebuilt };
+            let context = crate::zgs::StorageContext { chain_id, store: node.store().clone(), events: sender, shards, rebuilt, network: network.clone() };
             storage_shards = context.shards.as_ref().map(crate::zgs::ShardPlacement::config);
             let (addr, handle) = crate::zgs::start(&config.storage, context)
                 .await
@@ -410,7 +426,7 @@ impl RunningNode {
             (None, None)
         };
         let store_for_miner = node.store().clone();
-        let context = RpcContext::new(config, chain_id, node.store().reader(), node.requests(), events.clone());
+        let context = RpcContext::new(config, chain_id, node.store().reader(), node.requests(), events.clone()).with_network(network.clone());
         let (rpc_addr, rpc) = rpc::start(&config.rpc, context)
             .await
             .map_err(|message| NodeError::Rpc { addr: config.rpc.addr, message })?;

@@ -197,10 +197,12 @@ fn a_partition_heals_and_the_chain_resumes_without_a_fork() {
     }
 }
 
-/// Sends raw bytes on a fresh stream and waits until the peer stops it (or gives up).
+/// Sends raw bytes on a fresh stream, finishes it and waits until the peer has read it all or
+/// stopped it (or gives up).
 async fn send_raw(connection: &quinn::Connection, bytes: &[u8]) {
     let mut stream = connection.open_uni().await.expect("stream");
     let _ = stream.write_all(bytes).await;
+    let _ = stream.finish();
     let _ = tokio::time::timeout(Duration::from_secs(5), stream.stopped()).await;
 }
 
@@ -321,6 +323,46 @@ fn hostile_peers_are_refused_and_a_double_signer_is_slashed() {
     let now = head(addr);
     wait_for_block(addr, now + 3, TIMEOUT);
     assert_same_chain(&nodes.iter().map(|n| n.addr).collect::<Vec<_>>());
+    drop(connection);
+    for node in nodes {
+        node.stop();
+    }
+}
+
+/// Honest traffic gets refused now and then (a vote from a validator that joined at an epoch
+/// this node has not executed yet is "unknown"): the message is dropped and counted, and the
+/// stream it came on keeps carrying the peer's traffic.
+#[test]
+fn a_refused_message_does_not_silence_the_peer_that_sent_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = test_network(dir.path(), 4, 5);
+    let nodes = start_in_process(&layout[..3], dir.path());
+    let addr = nodes[0].addr;
+    wait_for_block(addr, 2, TIMEOUT);
+    let target = nodes[0].node.as_ref().unwrap().network().unwrap().clone();
+    let peer = Identity::load_or_create(&layout[3].dir.join("node_key")).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let connection = runtime.block_on(zgnode::net::connect_raw(&peer, layout[0].peer)).expect("known key connects");
+    let rejected = target.rejected();
+    let height = head(addr);
+    // A validator this node does not know (yet), and a vote whose signature is off by a bit.
+    let newcomer = malachite_ed25519::PrivateKey::from([0x77; 32]);
+    let unknown = NetMessage::Vote(signed_vote(&newcomer, height + 1, Some([1; 32])));
+    let mut garbled = signed_vote(&peer.key, height + 1, Some([1; 32]));
+    garbled.signature[0] ^= 1;
+    let raw = raw_transfer(&dev_key(1), Address::repeat_byte(0x43), 7, 0);
+    let tx = alloy_primitives::hex::decode(&raw).unwrap();
+    let frames = [unknown, NetMessage::Vote(garbled), NetMessage::Transactions(vec![tx])];
+    runtime.block_on(async {
+        let mut stream = connection.open_uni().await.expect("stream");
+        for message in &frames {
+            stream.write_all(&wire::encode_frame(message).unwrap()).await.expect("the stream stays open");
+        }
+    });
+    let receipt = wait_receipt(addr, &format!("{:#x}", tx_hash(&raw)), TIMEOUT);
+    assert_eq!(receipt["status"], "0x1", "the transaction after two refused votes arrived");
+    assert_eq!(target.rejected(), rejected + 2, "both votes counted");
+    assert!(connection.close_reason().is_none(), "the connection stayed open");
     drop(connection);
     for node in nodes {
         node.stop();

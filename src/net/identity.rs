@@ -76,21 +76,7 @@ impl Identity {
     /// leaves half a key.
     pub fn write(&self, path: &Path) -> Result<(), IdentityError> {
         let error = |e: std::io::Error| IdentityError::Write { path: path.display().to_string(), message: e.to_string() };
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(error)?;
-        }
-        let temporary = path.with_extension("tmp");
-        {
-            use std::io::Write;
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let mut file = options.open(&temporary).map_err(error)?;
-            file.write_all(hex::encode(self.seed).as_bytes()).map_err(error)?;
-            file.sync_all().map_err(error)?;
-        }
-        std::fs::rename(&temporary, path).map_err(error)
+        crate::store::durable::write_atomically(path, hex::encode(self.seed).as_bytes(), 0o600).map_err(error)
     }
 
     pub fn public(&self) -> PeerKey {
@@ -138,6 +124,13 @@ impl PeerAllowlist {
     pub fn insert(&self, key: PeerKey) {
         if let Ok(mut set) = self.0.write() {
             set.insert(key);
+        }
+    }
+
+    /// Allows exactly `keys` from now on (new handshakes; live connections are closed apart).
+    pub fn replace(&self, keys: HashSet<PeerKey>) {
+        if let Ok(mut set) = self.0.write() {
+            *set = keys;
         }
     }
 }

@@ -3,45 +3,52 @@
 //! Each connection carries one unidirectional stream per direction with length-prefixed frames
 //! ([`zg_components::consensus::wire`]). Network tasks never touch the world: what arrives goes
 //! into the consensus inbox (or the pool's request inbox for transactions); what the world sends
-//! comes through [`NetHandle`], the `NetSink` the `Egress` system calls. A frame that is too
-//! large, does not decode, or carries a vote or proposal whose signature does not verify closes
-//! the stream it came on and is counted; the node carries on.
+//! comes through [`NetHandle`], the `NetSink` the `Egress` system calls.
 //!
-//! Dialing: every configured peer is dialed, with exponential backoff while it is away. Two
-//! nodes that dial each other may hold two connections; both are read, the newest is written.
+//! A message that does not decode or that this node refuses (a bad signature, an unknown
+//! validator, a stray shard) is dropped and counted; the stream goes on. Only a frame length over
+//! the limit stops a stream (its framing is lost; the sender opens a new one), and only a peer
+//! that keeps misbehaving is disconnected and banned for a while ([`conduct`]). Each peer has
+//! byte and request budgets and a cap on the database work it can cause.
+//!
+//! Dialing: every configured peer is dialed, with exponential backoff while it is away, and
+//! again whenever its connection ends. Two nodes that dial each other may hold two connections;
+//! both are read, the newest is written. Keys are allowed while they are configured peers or in
+//! the validator set; a key that leaves the set is disconnected.
 
+pub mod conduct;
+mod connection;
 pub mod identity;
+mod serve;
 
 use alloy_primitives::Address;
-use malachite_ed25519::{PublicKey, Signature};
+use malachite_ed25519::PublicKey;
 use quinn::{Endpoint, VarInt};
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+use zg_components::consensus::wire::{self, NetMessage};
+use zg_components::consensus::{NetEvent, PeerKey, Shard, ValidatorSet};
+use zg_components::node::NodeRequest;
 use zg_components::storage::StorageEvent;
-use zg_components::consensus::wire::{self, NetMessage, WireError};
-use zg_components::consensus::{NetEvent, PeerKey, ValidatorSet};
-use zg_components::node::{NodeRequest, ReplyTo};
 use zg_systems::consensus::driver::NetSink;
 
 use crate::store::ChainStore;
+use conduct::{Conduct, Offence, Verdict};
 use identity::{Identity, PeerAllowlist, PeerVerifier};
 
 pub use identity::IdentityError;
 
 /// Protocol name in the TLS handshake; a peer speaking anything else is refused.
 const ALPN: &[u8] = b"zgnode/1";
-/// Frames queued for one peer before new ones are dropped (consensus re-sends what matters).
-const PEER_QUEUE: usize = 8_192;
-/// Most decided blocks one sync answer carries, and its byte budget.
-const SYNC_MAX_BLOCKS: u64 = 32;
-const SYNC_MAX_BYTES: usize = 8 * 1024 * 1024;
-/// Most transactions taken from one gossip message.
-const GOSSIP_MAX_TRANSACTIONS: usize = 5_000;
+/// Frames and bytes queued for one peer before new ones are dropped (consensus re-sends what
+/// matters; shard placement is repaired).
+const PEER_QUEUE_FRAMES: usize = 8_192;
+const PEER_QUEUE_BYTES: usize = 64 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {
@@ -91,15 +98,49 @@ pub struct NetworkSetup {
     pub events: crossbeam_channel::Sender<NetEvent>,
     pub requests: crossbeam_channel::Sender<NodeRequest>,
     pub store: ChainStore,
+    /// Status messages from peers on another chain are not counted as sync targets.
+    pub genesis_hash: [u8; 32],
 }
 
+/// The writing side of a live connection.
 struct PeerLink {
     connection_id: usize,
+    connection: quinn::Connection,
     frames: mpsc::Sender<Arc<Vec<u8>>>,
+    /// Bytes queued and not yet written.
+    queued: Arc<AtomicUsize>,
+}
+
+impl PeerLink {
+    /// Queues a frame unless the peer's queue is full (in frames or bytes); counts either way.
+    fn queue(&self, frame: Arc<Vec<u8>>, kind: &'static str) {
+        let len = frame.len();
+        if self.queued.fetch_add(len, Ordering::AcqRel) + len > PEER_QUEUE_BYTES {
+            self.queued.fetch_sub(len, Ordering::AcqRel);
+            metrics::counter!("zgnode_net_dropped_total", "kind" => kind).increment(1);
+            return;
+        }
+        if self.frames.try_send(frame).is_err() {
+            self.queued.fetch_sub(len, Ordering::AcqRel);
+            metrics::counter!("zgnode_net_dropped_total", "kind" => kind).increment(1);
+        } else {
+            metrics::counter!("zgnode_net_sent_total", "kind" => kind).increment(1);
+        }
+    }
+}
+
+/// A shard request waiting for its reply: only `peer` may answer it, with that shard.
+struct PendingShard {
+    peer: PeerKey,
+    tx_seq: u64,
+    segment: u64,
+    index: u8,
+    reply: tokio::sync::oneshot::Sender<Option<Shard>>,
 }
 
 struct Shared {
     chain_id: u64,
+    genesis_hash: [u8; 32],
     max_tx_bytes: usize,
     links: Mutex<HashMap<PeerKey, PeerLink>>,
     validator_keys: RwLock<HashMap<Address, PublicKey>>,
@@ -109,10 +150,15 @@ struct Shared {
     /// Peers whose traffic is dropped both ways (the fault layer tests use to cut links).
     blocked: RwLock<HashSet<PeerKey>>,
     allowlist: PeerAllowlist,
+    /// Keys configured in `network.peers` (and this node's): allowed whatever the validator set.
+    configured: HashSet<PeerKey>,
+    conduct: Conduct,
+    /// Last height each connected peer reported (same genesis only).
+    peer_heights: Mutex<HashMap<PeerKey, u64>>,
     /// This node and its configured peers, ordered by key: where erasure-coded shards go.
     members: Vec<PeerKey>,
     /// Shard requests waiting for their reply, by request id.
-    pending_shards: Mutex<HashMap<u64, tokio::sync::oneshot::Sender<Option<zg_components::consensus::Shard>>>>,
+    pending_shards: Mutex<HashMap<u64, PendingShard>>,
     /// Where stored shards are reported to the storage systems, once the storage role is on.
     storage_events: std::sync::OnceLock<crossbeam_channel::Sender<StorageEvent>>,
     coding: std::sync::OnceLock<zg_systems::storage::erasure::ErasureConfig>,
@@ -187,8 +233,13 @@ impl NetHandle {
         let mut members: Vec<PeerKey> = setup.peers.iter().map(|p| p.key).chain([own]).collect();
         members.sort();
         members.dedup();
+        let configured: HashSet<PeerKey> = setup.peers.iter().map(|p| p.key).chain([own]).collect();
         let shared = Arc::new(Shared {
             chain_id: setup.chain_id,
+            genesis_hash: setup.genesis_hash,
+            configured,
+            conduct: Conduct::default(),
+            peer_heights: Mutex::new(HashMap::new()),
             max_tx_bytes: setup.max_tx_bytes,
             links: Mutex::new(HashMap::new()),
             validator_keys: RwLock::new(validator_keys),
@@ -205,9 +256,9 @@ impl NetHandle {
             rejected: AtomicU64::new(0),
             closed: std::sync::atomic::AtomicBool::new(false),
         });
-        tokio::spawn(accept_loop(endpoint.clone(), shared.clone()));
+        tokio::spawn(connection::accept_loop(endpoint.clone(), shared.clone()));
         for peer in setup.peers.into_iter().filter(|p| p.key != own) {
-            tokio::spawn(dial_loop(endpoint.clone(), shared.clone(), peer));
+            tokio::spawn(connection::dial_loop(endpoint.clone(), shared.clone(), peer));
         }
         tracing::info!(addr = %local_addr, key = %hex::encode(own), "validator network listening");
         Ok(Self { shared, endpoint, local_addr, own })
@@ -222,9 +273,22 @@ impl NetHandle {
         self.shared.links.lock().map(|l| l.keys().copied().collect()).unwrap_or_default()
     }
 
-    /// Messages refused so far (oversized, undecodable, badly signed).
+    /// Messages refused so far (oversized, undecodable, badly signed, unknown signer, stray
+    /// shards, unsolicited replies, over budget).
     pub fn rejected(&self) -> u64 {
         self.shared.rejected.load(Ordering::Relaxed)
+    }
+
+    /// How long `peer` stays banned for misbehaving, if it is.
+    pub fn banned_for(&self, peer: &PeerKey) -> Option<Duration> {
+        self.shared.conduct.banned_for(peer)
+    }
+
+    /// The highest height a connected peer on this chain reported.
+    pub fn highest_peer_height(&self) -> Option<u64> {
+        let connected: HashSet<PeerKey> = self.connected().into_iter().collect();
+        let heights = self.shared.peer_heights.lock().ok()?;
+        heights.iter().filter(|(key, _)| connected.contains(*key)).map(|(_, height)| *height).max()
     }
 
     /// Drops all traffic to and from these peers (empty heals).
@@ -263,8 +327,8 @@ impl NetHandle {
             return None;
         }
         let id = self.shared.next_request.fetch_add(1, Ordering::Relaxed);
-        let (sender, receiver) = tokio::sync::oneshot::channel();
-        self.shared.pending_shards.lock().ok()?.insert(id, sender);
+        let (reply, receiver) = tokio::sync::oneshot::channel();
+        self.shared.pending_shards.lock().ok()?.insert(id, PendingShard { peer, tx_seq, segment, index: shard, reply });
         NetSink::send(self, Some(peer), NetMessage::ShardRequest { id, tx_seq, segment, shard });
         let answer = tokio::time::timeout(Duration::from_secs(3), receiver).await;
         if let Ok(mut pending) = self.shared.pending_shards.lock() {
@@ -284,9 +348,16 @@ impl NetSink for NetHandle {
         if let Ok(mut keys) = self.shared.validator_keys.write() {
             *keys = set.validators().iter().map(|v| (v.address.0, v.public_key)).collect();
         }
-        // A validator that joined may connect from now on; peers configured stay allowed.
-        for validator in set.validators() {
-            self.shared.allowlist.insert(*validator.public_key.as_bytes());
+        // Keys follow the set: a validator that joined may connect from now on, one that left
+        // (or was slashed out) is disconnected; configured peers stay allowed.
+        let allowed: HashSet<PeerKey> =
+            self.shared.configured.iter().copied().chain(set.validators().iter().map(|v| *v.public_key.as_bytes())).collect();
+        self.shared.allowlist.replace(allowed.clone());
+        if let Ok(links) = self.shared.links.lock() {
+            for (key, link) in links.iter().filter(|(key, _)| !allowed.contains(*key)) {
+                tracing::info!(peer = %hex::encode(&key[..6]), "disconnecting a key that left the validator set");
+                link.connection.close(VarInt::from_u32(connection::CLOSE_NOT_ALLOWED), b"not in the validator set");
+            }
         }
     }
 
@@ -305,11 +376,7 @@ impl NetSink for NetHandle {
             if to.is_some_and(|t| t != *key) || blocked.contains(key) {
                 continue;
             }
-            if link.frames.try_send(frame.clone()).is_err() {
-                metrics::counter!("zgnode_net_dropped_total", "kind" => kind).increment(1);
-            } else {
-                metrics::counter!("zgnode_net_sent_total", "kind" => kind).increment(1);
-            }
+            link.queue(frame.clone(), kind);
         }
     }
 }
@@ -325,272 +392,22 @@ pub async fn connect_raw(identity: &Identity, peer: PeerAddress) -> Result<quinn
     connecting.await.map_err(|e| NetError::Tls(e.to_string()))
 }
 
-fn peer_key(connection: &quinn::Connection) -> Option<PeerKey> {
-    let identity = connection.peer_identity()?;
-    let certificates = identity.downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>().ok()?;
-    identity::certificate_key(certificates.first()?)
-}
-
-async fn accept_loop(endpoint: Endpoint, shared: Arc<Shared>) {
-    while let Some(incoming) = endpoint.accept().await {
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            let connection = match incoming.await {
-                Ok(connection) => connection,
-                Err(error) => {
-                    // Unknown keys end here: the verifier refused the handshake.
-                    tracing::debug!(%error, "incoming connection refused");
-                    metrics::counter!("zgnode_net_refused_connections_total").increment(1);
-                    return;
-                }
-            };
-            let Some(key) = peer_key(&connection) else {
-                connection.close(VarInt::from_u32(2), b"no identity");
-                return;
-            };
-            run_connection(shared, connection, key).await;
-        });
-    }
-}
-
-async fn dial_loop(endpoint: Endpoint, shared: Arc<Shared>, peer: PeerAddress) {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        if shared.closed.load(Ordering::Relaxed) {
-            return;
-        }
-        if shared.links.lock().map(|l| l.contains_key(&peer.key)).unwrap_or(false) {
-            tokio::time::sleep(Duration::from_millis(250)).await;
-            continue;
-        }
-        let attempt = match endpoint.connect(peer.addr, "zgnode") {
-            Ok(connecting) => connecting.await.map_err(|e| e.to_string()),
-            Err(error) => Err(error.to_string()),
-        };
-        match attempt {
-            Ok(connection) => {
-                if peer_key(&connection) != Some(peer.key) {
-                    tracing::warn!(peer = %peer, "peer answered with another key; refusing it");
-                    connection.close(VarInt::from_u32(3), b"unexpected key");
-                } else {
-                    backoff = Duration::from_millis(100);
-                    run_connection(shared.clone(), connection, peer.key).await;
-                }
-            }
-            Err(error) => tracing::debug!(peer = %peer, %error, "dial failed"),
-        }
-        if shared.closed.load(Ordering::Relaxed) {
-            return;
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(2));
-    }
-}
-
-/// Serves one authenticated connection until it closes.
-async fn run_connection(shared: Arc<Shared>, connection: quinn::Connection, key: PeerKey) {
-    let connection_id = connection.stable_id();
-    let (frames, mut outgoing) = mpsc::channel::<Arc<Vec<u8>>>(PEER_QUEUE);
-    if let Ok(mut links) = shared.links.lock() {
-        links.insert(key, PeerLink { connection_id, frames });
-        metrics::gauge!("zgnode_net_peers").set(links.len() as f64);
-    }
-    tracing::info!(peer = %hex::encode(&key[..6]), remote = %connection.remote_address(), "peer connected");
-
-    let writer = {
-        let connection = connection.clone();
-        tokio::spawn(async move {
-            let Ok(mut stream) = connection.open_uni().await else { return };
-            while let Some(frame) = outgoing.recv().await {
-                if stream.write_all(&frame).await.is_err() {
-                    break;
-                }
-            }
-            let _ = stream.finish();
-        })
-    };
-    while let Ok(stream) = connection.accept_uni().await {
-        tokio::spawn(read_stream(shared.clone(), stream, key));
-    }
-    writer.abort();
-    if let Ok(mut links) = shared.links.lock() {
-        if links.get(&key).is_some_and(|l| l.connection_id == connection_id) {
-            links.remove(&key);
-        }
-        metrics::gauge!("zgnode_net_peers").set(links.len() as f64);
-    }
-    tracing::info!(peer = %hex::encode(&key[..6]), "peer disconnected");
-}
-
-fn reject(shared: &Shared, key: &PeerKey, reason: &'static str, detail: &dyn std::fmt::Display) {
+/// Counts a refused message and the sender's offence; a peer that keeps misbehaving is
+/// disconnected (and refused until its ban ends).
+fn refuse(shared: &Shared, key: &PeerKey, offence: Offence, detail: &dyn std::fmt::Display) {
     shared.rejected.fetch_add(1, Ordering::Relaxed);
-    metrics::counter!("zgnode_net_rejected_total", "reason" => reason).increment(1);
-    tracing::warn!(peer = %hex::encode(&key[..6]), reason, %detail, "closing a stream");
-}
-
-async fn read_stream(shared: Arc<Shared>, mut stream: quinn::RecvStream, key: PeerKey) {
-    loop {
-        let mut length = [0u8; 4];
-        if stream.read_exact(&mut length).await.is_err() {
-            return;
-        }
-        let length = match wire::check_frame_length(u32::from_be_bytes(length)) {
-            Ok(length) => length,
-            Err(error) => {
-                reject(&shared, &key, "oversized", &error);
-                let _ = stream.stop(VarInt::from_u32(1));
-                return;
-            }
-        };
-        let mut body = vec![0u8; length];
-        if stream.read_exact(&mut body).await.is_err() {
-            return;
-        }
-        let message = match wire::decode_body(&body) {
-            Ok(message) => message,
-            Err(error) => {
-                let reason = if matches!(error, WireError::Version(_)) { "version" } else { "malformed" };
-                reject(&shared, &key, reason, &error);
-                let _ = stream.stop(VarInt::from_u32(1));
-                return;
-            }
-        };
-        if let Err(reason) = dispatch(&shared, key, message) {
-            reject(&shared, &key, reason, &"bad signature");
-            let _ = stream.stop(VarInt::from_u32(1));
-            return;
+    metrics::counter!("zgnode_net_rejected_total", "reason" => offence.label()).increment(1);
+    tracing::debug!(peer = %hex::encode(&key[..6]), reason = offence.label(), %detail, "refused a message");
+    if shared.conduct.offend(key, offence) == Verdict::Ban {
+        tracing::warn!(peer = %hex::encode(&key[..6]), reason = offence.label(), "banning a misbehaving peer");
+        metrics::counter!("zgnode_net_banned_total").increment(1);
+        if let Ok(links) = shared.links.lock()
+            && let Some(link) = links.get(key)
+        {
+            link.connection.close(VarInt::from_u32(connection::CLOSE_BANNED), b"misbehaving");
         }
     }
 }
 
-/// Checks a vote's or proposal's signature before it reaches the world.
-fn signature_ok(shared: &Shared, message: &NetMessage) -> Result<(), &'static str> {
-    let (validator, bytes, signature) = match message {
-        NetMessage::Vote(vote) => {
-            let signed = vote.to_signed();
-            (Address::from(vote.validator), signed.message.sign_bytes(shared.chain_id).to_vec(), vote.signature)
-        }
-        NetMessage::Proposal(proposal) => {
-            let signed = proposal.to_signed();
-            (Address::from(proposal.proposer), signed.message.sign_bytes(shared.chain_id), proposal.signature)
-        }
-        _ => return Ok(()),
-    };
-    let keys = shared.validator_keys.read().map_err(|_| "poisoned")?;
-    let key = keys.get(&validator).ok_or("unknown_validator")?;
-    key.verify(&bytes, &Signature::from_bytes(signature)).map_err(|_| "bad_signature")
-}
-
-fn dispatch(shared: &Arc<Shared>, from: PeerKey, message: NetMessage) -> Result<(), &'static str> {
-    if shared.blocked.read().map(|b| b.contains(&from)).unwrap_or(false) {
-        return Ok(());
-    }
-    metrics::counter!("zgnode_net_received_total", "kind" => message.kind()).increment(1);
-    signature_ok(shared, &message)?;
-    match message {
-        NetMessage::Transactions(raw) => {
-            let shared = shared.clone();
-            tokio::task::spawn_blocking(move || admit_gossip(&shared, raw));
-        }
-        NetMessage::SyncRequest { from: first, to: last } => {
-            let shared = shared.clone();
-            tokio::task::spawn_blocking(move || serve_sync(&shared, from, first, last));
-        }
-        NetMessage::StoreShard(shard) => {
-            let shared = shared.clone();
-            tokio::task::spawn_blocking(move || {
-                // Only shards of published files, for segments they have, no bigger than a
-                // segment: a peer cannot fill the disk with shards of nothing.
-                let known = shared.store.file(shard.tx_seq).ok().flatten();
-                let fits = known.is_some_and(|file| {
-                    shard.segment < file.data_segments()
-                        && shard.data.len() <= zg_components::storage::merkle::SEGMENT_SIZE
-                        && shard.segment_len as usize <= zg_components::storage::merkle::SEGMENT_SIZE
-                });
-                if !fits {
-                    shared.rejected.fetch_add(1, Ordering::Relaxed);
-                    metrics::counter!("zgnode_net_rejected_total", "reason" => "bad_shard").increment(1);
-                    return;
-                }
-                match shared.store.put_shard(&shard) {
-                    Ok(_) => {
-                        if let Some(events) = shared.storage_events.get() {
-                            let held = StorageEvent::ShardHeld { tx_seq: shard.tx_seq, segment: shard.segment, index: shard.index };
-                            let _ = events.send(held);
-                        }
-                    }
-                    Err(error) => tracing::warn!(%error, "cannot keep a placed shard"),
-                }
-            });
-        }
-        NetMessage::ShardRequest { id, tx_seq, segment, shard } => {
-            let shared = shared.clone();
-            tokio::task::spawn_blocking(move || {
-                let shard = shared.store.shard(tx_seq, segment, shard).ok().flatten().or_else(|| shard_from_segment(&shared, tx_seq, segment, shard));
-                reply_to(&shared, from, NetMessage::ShardReply { id, shard });
-            });
-        }
-        NetMessage::ShardReply { id, shard } => {
-            if let Some(waiter) = shared.pending_shards.lock().ok().and_then(|mut p| p.remove(&id)) {
-                let _ = waiter.send(shard);
-            }
-        }
-        message => {
-            if shared.events.try_send(NetEvent { from, message }).is_err() {
-                metrics::counter!("zgnode_net_dropped_total", "kind" => "inbox_full").increment(1);
-            }
-        }
-    }
-    Ok(())
-}
-
-fn admit_gossip(shared: &Shared, raw: Vec<Vec<u8>>) {
-    for tx in raw.iter().take(GOSSIP_MAX_TRANSACTIONS) {
-        let Ok((envelope, sender)) = zg_systems::chain::mempool::decode_transaction(tx, shared.chain_id, shared.max_tx_bytes)
-        else {
-            continue;
-        };
-        let request = NodeRequest::SubmitTransaction { envelope: Box::new(envelope), sender, reply: ReplyTo::new(|_| ()) };
-        if shared.requests.try_send(request).is_err() {
-            metrics::counter!("zgnode_net_dropped_total", "kind" => "pool_inbox_full").increment(1);
-            return;
-        }
-    }
-}
-
-fn reply_to(shared: &Shared, peer: PeerKey, message: NetMessage) {
-    let Ok(frame) = wire::encode_frame(&message) else { return };
-    if let Ok(links) = shared.links.lock()
-        && let Some(link) = links.get(&peer)
-    {
-        let _ = link.frames.try_send(Arc::new(frame));
-    }
-}
-
-fn serve_sync(shared: &Shared, peer: PeerKey, first: u64, last: u64) {
-    if last < first {
-        return;
-    }
-    let last = last.min(first.saturating_add(SYNC_MAX_BLOCKS - 1));
-    let blocks = match shared.store.decided_blocks(first, last, SYNC_MAX_BYTES) {
-        Ok(blocks) => blocks,
-        Err(error) => {
-            tracing::warn!(%error, "cannot read decided blocks for a peer");
-            return;
-        }
-    };
-    if blocks.is_empty() {
-        return;
-    }
-    reply_to(shared, peer, NetMessage::SyncResponse(blocks));
-}
-
-/// A shard cut from a segment this node holds whole (it uploaded it, or placement moved): any
-/// shard can be answered for without having been placed here.
-fn shard_from_segment(shared: &Shared, tx_seq: u64, segment: u64, index: u8) -> Option<zg_components::consensus::Shard> {
-    let coding = *shared.coding.get()?;
-    let data = shared.store.segment(tx_seq, segment).ok().flatten()?;
-    let proof = shared.store.segment_proof(tx_seq, segment).ok().flatten()?;
-    let record = shared.store.file(tx_seq).ok().flatten()?;
-    crate::zgs::cut_shards(coding, &record, segment, &data, &proof).ok()?.into_iter().nth(index as usize)
-}
+#[cfg(test)]
+mod tests;

@@ -106,9 +106,24 @@ pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethod
     })?;
     module.register_method("net_version", |_, ctx, _| ctx.chain_id.to_string())?;
     module.register_method("net_listening", |_, _, _| true)?;
-    module.register_method("net_peerCount", |_, _, _| "0x0")?;
+    module.register_method("net_peerCount", |_, ctx, _| quantity(ctx.network.as_ref().map_or(0, |n| n.connected().len()) as u64))?;
     module.register_method("eth_chainId", |_, ctx, _| quantity(ctx.chain_id))?;
-    module.register_method("eth_syncing", |_, _, _| false)?;
+    module.register_blocking_method("eth_syncing", |_, ctx, _| -> RpcResult<serde_json::Value> {
+        let head = ctx.reader.snapshot()?.head_number().unwrap_or_default();
+        let highest = ctx.network.as_ref().and_then(|n| n.highest_peer_height()).unwrap_or(0);
+        let mut start = ctx.sync_start.lock().map_err(|_| super::error::server_error("sync state unavailable"))?;
+        // One block behind is a decision in flight, not syncing (geth: highest > current).
+        if highest <= head + 1 {
+            *start = None;
+            return Ok(serde_json::Value::Bool(false));
+        }
+        let starting = *start.get_or_insert(head);
+        Ok(serde_json::json!({
+            "startingBlock": quantity(starting),
+            "currentBlock": quantity(head),
+            "highestBlock": quantity(highest),
+        }))
+    })?;
     module.register_method("eth_mining", |_, _, _| false)?;
     module.register_method("eth_accounts", |_, _, _| Vec::<Address>::new())?;
     module.register_blocking_method("eth_blockNumber", |_, ctx, _| -> RpcResult<String> {

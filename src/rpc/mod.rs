@@ -35,6 +35,10 @@ pub struct RpcContext {
     pub events: broadcast::Sender<NodeEvent>,
     pub limits: RpcSection,
     pub max_tx_bytes: usize,
+    /// The validator network, when the chain has consensus: peer counts and sync state.
+    pub network: Option<crate::net::NetHandle>,
+    /// The head when this node last found itself behind its peers (eth_syncing's startingBlock).
+    pub sync_start: std::sync::Mutex<Option<u64>>,
 }
 
 impl RpcContext {
@@ -45,7 +49,21 @@ impl RpcContext {
         requests: crossbeam_channel::Sender<NodeRequest>,
         events: broadcast::Sender<NodeEvent>,
     ) -> Self {
-        Self { chain_id, reader, requests, events, limits: config.rpc.clone(), max_tx_bytes: 128 * 1024 }
+        Self {
+            chain_id,
+            reader,
+            requests,
+            events,
+            limits: config.rpc.clone(),
+            max_tx_bytes: 128 * 1024,
+            network: None,
+            sync_start: std::sync::Mutex::new(None),
+        }
+    }
+
+    pub fn with_network(mut self, network: Option<crate::net::NetHandle>) -> Self {
+        self.network = network;
+        self
     }
 
     /// Sends a request to the world and waits for the tick that answers it.

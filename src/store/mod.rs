@@ -5,6 +5,7 @@
 //! restarts from a consistent block. RPC reads open a read transaction: a consistent snapshot
 //! that never blocks the tick.
 
+pub mod durable;
 mod reader;
 mod restore;
 mod files;

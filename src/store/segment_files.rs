@@ -24,33 +24,49 @@ pub struct SegmentFiles {
 impl SegmentFiles {
     pub fn create(dir: &Path) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir)?;
+        // The folder's own entry must survive a power cut too.
+        if let Some(parent) = dir.parent() {
+            super::durable::sync_dir(parent)?;
+        }
         Ok(Self { dir: dir.to_path_buf(), open: Mutex::new(HashMap::new()) })
     }
 
+    /// The open file for `tx_seq`, created if need be; `created` says whether it is new (its
+    /// directory entry is not durable until the folder is synced).
     fn file(&self, tx_seq: u64) -> std::io::Result<Arc<File>> {
+        self.file_tracking(tx_seq).map(|(file, _)| file)
+    }
+
+    fn file_tracking(&self, tx_seq: u64) -> std::io::Result<(Arc<File>, bool)> {
         let mut open = self.open.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(file) = open.get(&tx_seq) {
-            return Ok(file.clone());
+            return Ok((file.clone(), false));
         }
         if open.len() >= OPEN_FILES {
             open.clear();
         }
         let path = self.dir.join(format!("{tx_seq}.seg"));
+        let created = !path.exists();
         let file = Arc::new(OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?);
         open.insert(tx_seq, file.clone());
-        Ok(file)
+        Ok((file, created))
     }
 
-    /// Writes segments and syncs every file written to.
+    /// Writes segments and syncs every file written to (and the folder, when a file is new).
     pub fn write(&self, segments: &[(u64, u64, &[u8])]) -> std::io::Result<()> {
         let mut touched: HashMap<u64, Arc<File>> = HashMap::new();
+        let mut any_created = false;
         for (tx_seq, index, data) in segments {
-            let file = self.file(*tx_seq)?;
+            let (file, created) = self.file_tracking(*tx_seq)?;
+            any_created |= created;
             file.write_all_at(data, offset(*index)?)?;
             touched.insert(*tx_seq, file);
         }
         for file in touched.values() {
             file.sync_data()?;
+        }
+        if any_created {
+            super::durable::sync_dir(&self.dir)?;
         }
         Ok(())
     }

@@ -14,7 +14,7 @@ mod rpc;
 mod shards;
 
 pub use cache::{Rebuilt, RebuiltSegments};
-pub use shards::{ShardPlacement, ShardWorker, cut_shards};
+pub use shards::{ShardPlacement, ShardWorker, cut_shards, shard_checks_out};
 
 pub use contracts::{MINE_REWARD_POOL_TOKENS, dev_mine_params, mine_account, storage_contracts};
 
@@ -36,6 +36,8 @@ pub struct StorageContext {
     pub shards: Option<ShardPlacement>,
     /// Segments rebuilt for downloads (erasure coding only).
     pub rebuilt: RebuiltSegments,
+    /// The validator network, when the chain has one (connected peers for zgs_getStatus).
+    pub network: Option<crate::net::NetHandle>,
 }
 
 /// Starts the storage JSON-RPC server; returns the bound address and its handle.

@@ -302,7 +302,7 @@ pub fn register(module: &mut RpcModule<StorageContext>) -> Result<(), jsonrpsee:
         let indexed = ctx.store.storage_indexed().map_err(internal)?.unwrap_or(0);
         let block = ctx.store.block_hash(indexed).map_err(internal)?.unwrap_or_default();
         Ok(json!({
-            "connectedPeers": 0,
+            "connectedPeers": ctx.network.as_ref().map_or(0, |n| n.connected().len()),
             "logSyncHeight": indexed,
             "logSyncBlock": block,
             "nextTxSeq": ctx.store.next_tx_seq().map_err(internal)?,

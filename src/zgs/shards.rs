@@ -108,18 +108,97 @@ pub fn cut_shards(config: ErasureConfig, record: &FileRecord, segment: u64, data
         .collect())
 }
 
-/// Decodes a segment from the shards found and checks it against the file root.
+/// Whether a shard placed here is what it claims to be, as far as it alone can show: its index
+/// and lengths fit the file and the coding, and a data shard's chunks (with its boundary nodes
+/// and the segment's proof) lead to the file root. A parity shard cannot be checked alone; a
+/// rebuild checks it (and tries other shards when the result does not match the root).
+pub fn shard_checks_out(config: ErasureConfig, record: &FileRecord, shard: &Shard) -> bool {
+    let segment_size = merkle::SEGMENT_SIZE as u64;
+    let expected_len = record.size.saturating_sub(shard.segment * segment_size).min(segment_size) as usize;
+    let whole_chunks = expected_len.div_ceil(merkle::CHUNK_SIZE) * merkle::CHUNK_SIZE;
+    let len_ok = shard.segment_len as usize == expected_len || shard.segment_len as usize == whole_chunks;
+    if shard.segment >= record.data_segments()
+        || (shard.index as usize) >= config.total()
+        || !len_ok
+        || shard.data.len() != config.shard_len(shard.segment_len as usize)
+    {
+        return false;
+    }
+    if (shard.index as usize) >= config.data_shards {
+        return true;
+    }
+    let chunks = (shard.segment_len as usize).div_ceil(merkle::CHUNK_SIZE);
+    let range = config.data_shard_chunks(chunks, shard.index as usize);
+    if range.is_empty() {
+        return shard.data.iter().all(|b| *b == 0);
+    }
+    let Some(root) = shard_proof::segment_root_from_shard(record, shard.segment, range, &shard.data, &shard.boundary) else {
+        return false;
+    };
+    let proof = Proof { lemma: shard.proof_lemma.iter().map(|h| B256::from(*h)).collect(), path: shard.proof_path.clone() };
+    proof.validate(&record.root(), &root, shard.segment as usize, record.padded_segments() as usize).is_ok()
+}
+
+/// Most subsets of the shards found that one rebuild tries before giving up.
+const MAX_DECODE_ATTEMPTS: usize = 32;
+
+/// Decodes a segment from the shards found and checks it against the file root. Shards that do
+/// not fit the file are set aside first; when a decode does not match the root (a poisoned
+/// parity shard, a shard that lies about the segment), other subsets of `k` shards are tried.
 fn decode_checked(config: ErasureConfig, record: &FileRecord, segment: u64, found: Vec<Option<Shard>>) -> Option<(Vec<u8>, Proof)> {
-    let sample = found.iter().flatten().next().cloned()?;
-    let shards: Vec<Option<Vec<u8>>> = found.into_iter().map(|s| s.map(|s| s.data)).collect();
-    let data = erasure::decode_segment(config, &shards, sample.segment_len as usize).ok()?;
-    let proof = Proof { lemma: sample.proof_lemma.iter().map(|h| B256::from(*h)).collect(), path: sample.proof_path.clone() };
-    let leaf = merkle::segment_root(record.size, segment, &merkle::chunk_hashes(&data));
-    if proof.validate(&record.root(), &leaf, segment as usize, record.padded_segments() as usize).is_err() {
-        tracing::warn!(seq = record.tx_seq, segment, "reconstructed segment does not match the file root");
+    let found: Vec<Option<Shard>> = found
+        .into_iter()
+        .enumerate()
+        .map(|(index, shard)| shard.filter(|s| s.index as usize == index && s.segment == segment && shard_checks_out(config, record, s)))
+        .collect();
+    let present: Vec<usize> = (0..found.len()).filter(|i| found[*i].is_some()).collect();
+    if present.len() < config.data_shards {
         return None;
     }
-    Some((data, proof))
+    for subset in subsets(&present, config.data_shards).take(MAX_DECODE_ATTEMPTS) {
+        let chosen: Vec<&Shard> = subset.iter().filter_map(|i| found[*i].as_ref()).collect();
+        // Every shard of a subset must agree on the segment it came from.
+        let Some(sample) = chosen.first() else { continue };
+        if chosen.iter().any(|s| s.segment_len != sample.segment_len || s.proof_lemma != sample.proof_lemma || s.proof_path != sample.proof_path) {
+            continue;
+        }
+        let shards: Vec<Option<Vec<u8>>> =
+            (0..found.len()).map(|i| subset.contains(&i).then(|| found[i].as_ref().map(|s| s.data.clone())).flatten()).collect();
+        let Ok(data) = erasure::decode_segment(config, &shards, sample.segment_len as usize) else { continue };
+        let proof = Proof { lemma: sample.proof_lemma.iter().map(|h| B256::from(*h)).collect(), path: sample.proof_path.clone() };
+        let leaf = merkle::segment_root(record.size, segment, &merkle::chunk_hashes(&data));
+        if proof.validate(&record.root(), &leaf, segment as usize, record.padded_segments() as usize).is_ok() {
+            return Some((data, proof));
+        }
+        tracing::warn!(seq = record.tx_seq, segment, ?subset, "shards do not rebuild the file's segment; trying others");
+        metrics::counter!("zgnode_storage_bad_rebuilds_total").increment(1);
+    }
+    None
+}
+
+/// The `k`-element subsets of `items`, in lexicographic order (data shards, which were checked,
+/// come first, so the first subset is the likeliest to hold).
+fn subsets(items: &[usize], k: usize) -> impl Iterator<Item = Vec<usize>> + '_ {
+    let mut next = (k <= items.len()).then(|| (0..k).collect::<Vec<usize>>());
+    std::iter::from_fn(move || {
+        let current = next.take()?;
+        let out: Vec<usize> = current.iter().map(|i| items[*i]).collect();
+        let mut positions = current;
+        let n = items.len();
+        let mut i = k;
+        while i > 0 {
+            i -= 1;
+            if positions[i] < n - k + i {
+                positions[i] += 1;
+                for j in i + 1..k {
+                    positions[j] = positions[j - 1] + 1;
+                }
+                next = Some(positions);
+                break;
+            }
+        }
+        Some(out)
+    })
 }
 
 /// Runs the storage systems' shard work.
@@ -182,5 +261,80 @@ impl ShardWorker {
         })
         .await??;
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zg_components::storage::merkle::FileCommitment;
+
+    fn file(len: usize) -> (FileRecord, Vec<u8>, FileCommitment) {
+        let data: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+        let commitment = FileCommitment::of(&data);
+        let record = FileRecord {
+            tx_seq: 1,
+            root: commitment.root().0,
+            size: commitment.size,
+            start_entry_index: 0,
+            sectors: commitment.submission.nodes.iter().map(|(_, h)| 1u64 << h).sum(),
+            nodes: vec![],
+            submitter: [0; 20],
+            block_number: 0,
+        };
+        (record, data, commitment)
+    }
+
+    /// Segment `segment` as uploads store it (last chunk zero-padded) and its proof.
+    fn segment_of(data: &[u8], commitment: &FileCommitment, segment: u64) -> (Vec<u8>, Proof) {
+        let start = segment as usize * merkle::SEGMENT_SIZE;
+        let mut bytes = data[start..(start + merkle::SEGMENT_SIZE).min(data.len())].to_vec();
+        bytes.resize(bytes.len().div_ceil(merkle::CHUNK_SIZE) * merkle::CHUNK_SIZE, 0);
+        (bytes, commitment.tree.proof(segment as usize).unwrap())
+    }
+
+    #[test]
+    fn subsets_cover_every_choice_once() {
+        let all: Vec<Vec<usize>> = subsets(&[1, 3, 5, 7], 2).collect();
+        assert_eq!(all, vec![vec![1, 3], vec![1, 5], vec![1, 7], vec![3, 5], vec![3, 7], vec![5, 7]]);
+        assert_eq!(subsets(&[1], 2).count(), 0);
+    }
+
+    #[test]
+    fn placed_shards_check_out_and_poisoned_ones_do_not() {
+        let config = ErasureConfig { data_shards: 2, parity_shards: 2 };
+        let (record, data, commitment) = file(merkle::SEGMENT_SIZE + 5_000);
+        for segment in 0..record.data_segments() {
+            let (bytes, proof) = segment_of(&data, &commitment, segment);
+            let shards = cut_shards(config, &record, segment, &bytes, &proof).unwrap();
+            for shard in &shards {
+                assert!(shard_checks_out(config, &record, shard), "segment {segment} shard {}", shard.index);
+            }
+            let mut poisoned = shards[0].clone();
+            poisoned.data[10] ^= 1;
+            assert!(!shard_checks_out(config, &record, &poisoned), "a flipped data byte");
+            let mut short = shards[3].clone();
+            short.data.pop();
+            assert!(!shard_checks_out(config, &record, &short), "a parity shard of the wrong length");
+            let mut elsewhere = shards[1].clone();
+            elsewhere.segment = record.data_segments();
+            assert!(!shard_checks_out(config, &record, &elsewhere), "a segment the file does not have");
+        }
+    }
+
+    #[test]
+    fn a_rebuild_with_a_poisoned_parity_shard_tries_other_shards() {
+        let config = ErasureConfig { data_shards: 2, parity_shards: 2 };
+        let (record, data, commitment) = file(merkle::SEGMENT_SIZE);
+        let (bytes, proof) = segment_of(&data, &commitment, 0);
+        let shards = cut_shards(config, &record, 0, &bytes, &proof).unwrap();
+        let mut junk = shards[2].clone();
+        junk.data.iter_mut().for_each(|b| *b = b.wrapping_add(1));
+        // Data shard 0 lost; parity 2 poisoned: only {1, 3} rebuilds the segment.
+        let found = vec![None, Some(shards[1].clone()), Some(junk), Some(shards[3].clone())];
+        let (rebuilt, _) = decode_checked(config, &record, 0, found).expect("rebuilt from the honest pair");
+        assert_eq!(rebuilt, bytes);
+        let hopeless = vec![None, Some(shards[1].clone()), { let mut j = shards[2].clone(); j.data[0] ^= 1; Some(j) }, None];
+        assert!(decode_checked(config, &record, 0, hopeless).is_none());
     }
 }

@@ -16,4 +16,4 @@ pub use state::{
 pub use types::{BlockValue, Height, Proposal, ValidatorAddress, Vote, ZgContext, voting_power_of};
 pub use validators::{Validator, ValidatorSet, ValidatorSetError};
 pub use wal::{ProposedValueRecord, WalEntry};
-pub use wire::{DecidedBlock, Shard, DoubleSignEvidence, NetMessage, OrderedBlock, WireCertificate, WireError, WireProposal, WireVote};
+pub use wire::{DecidedBlock, Shard, SignedBlock, DoubleSignEvidence, NetMessage, OrderedBlock, WireCertificate, WireError, WireProposal, WireVote};

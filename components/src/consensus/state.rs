@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use super::net::{NetEvent, PeerKey};
 use super::types::Height;
-use super::wire::{DecidedBlock, DoubleSignEvidence, OrderedBlock};
+use super::wire::{DecidedBlock, DoubleSignEvidence, SignedBlock};
 
 /// Fixed parameters of this validator's consensus.
 #[derive(Resource, Clone, Debug)]
@@ -39,11 +39,14 @@ pub struct ConsensusProgress {
     pub next_status_ms: u64,
     pub rounds_started: u64,
     pub current_round: i64,
+    /// Bodies dropped because their proposer's signature did not verify.
+    pub forged_bodies: u64,
 }
 
-/// Bodies of proposed blocks by hash, kept until their height is decided.
+/// Bodies of proposed blocks by hash, with their proposer's signature (to pass them on), kept
+/// until their height is decided. Only bodies whose signature verified are kept.
 #[derive(Resource, Clone, Debug, Default)]
-pub struct ReceivedBlocks(pub HashMap<B256, OrderedBlock>);
+pub struct ReceivedBlocks(pub HashMap<B256, SignedBlock>);
 
 /// Decided blocks (by consensus or sync) waiting for `Execute`, in height order.
 #[derive(Resource, Clone, Debug, Default)]

@@ -14,7 +14,8 @@ use malachite_types::{
 
 use super::types::{BlockValue, Height, Proposal, ValidatorAddress, Vote, ZgContext};
 
-pub const WIRE_VERSION: u8 = 1;
+/// 2: block bodies travel signed by their proposer ([`SignedBlock`]).
+pub const WIRE_VERSION: u8 = 2;
 /// The largest frame anyone may send: a full block of transactions fits with room to spare.
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
@@ -44,6 +45,34 @@ impl OrderedBlock {
 
     pub fn proposer(&self) -> ValidatorAddress {
         ValidatorAddress(Address::from(self.proposer))
+    }
+}
+
+/// Domain of a body signature, so it can never be taken for a vote or a proposal.
+const BODY_DOMAIN: &[u8; 4] = b"ZGB1";
+
+/// A block body signed by the validator that proposed it. The body's proposer field alone
+/// proves nothing: anyone could claim it and crowd the real body out of the round.
+#[derive(BorshSerialize, BorshDeserialize, Clone, Debug, PartialEq, Eq)]
+pub struct SignedBlock {
+    pub block: OrderedBlock,
+    pub signature: [u8; 64],
+}
+
+impl SignedBlock {
+    /// `domain ‖ chain id ‖ block hash`: what the proposer signs.
+    pub fn sign_bytes(chain_id: u64, hash: B256) -> [u8; 44] {
+        let mut out = [0u8; 44];
+        out[..4].copy_from_slice(BODY_DOMAIN);
+        out[4..12].copy_from_slice(&chain_id.to_be_bytes());
+        out[12..].copy_from_slice(hash.as_slice());
+        out
+    }
+
+    /// Whether `key` signed this body for `chain_id`.
+    pub fn verify(&self, chain_id: u64, key: &malachite_ed25519::PublicKey) -> bool {
+        let bytes = Self::sign_bytes(chain_id, self.block.hash());
+        key.verify(&bytes, &Signature::from_bytes(self.signature)).is_ok()
     }
 }
 
@@ -98,8 +127,8 @@ pub enum NetMessage {
     Transactions(Vec<Vec<u8>>),
     Proposal(WireProposal),
     Vote(WireVote),
-    /// The block a proposal names by hash.
-    Block(OrderedBlock),
+    /// The block a proposal names by hash, signed by its proposer.
+    Block(SignedBlock),
     /// Asks for decided blocks `from..=to`.
     SyncRequest { from: u64, to: u64 },
     SyncResponse(Vec<DecidedBlock>),
@@ -314,7 +343,7 @@ mod tests {
         for message in [
             NetMessage::Status { genesis: [1; 32], height: 9 },
             NetMessage::Vote(vote.clone()),
-            NetMessage::Block(block()),
+            NetMessage::Block(SignedBlock { block: block(), signature: [4; 64] }),
             NetMessage::SyncRequest { from: 1, to: 10 },
         ] {
             let frame = encode_frame(&message).unwrap();
@@ -347,6 +376,20 @@ mod tests {
         let mut other = block();
         other.timestamp_ms += 1;
         assert_ne!(other.hash(), base);
+    }
+
+    #[test]
+    fn a_body_signature_binds_the_chain_and_every_field() {
+        let key = malachite_ed25519::PrivateKey::from([3; 32]);
+        let body = block();
+        let signature = key.sign(&SignedBlock::sign_bytes(7, body.hash())).to_bytes();
+        let signed = SignedBlock { block: body.clone(), signature };
+        assert!(signed.verify(7, &key.public_key()));
+        assert!(!signed.verify(8, &key.public_key()), "another chain");
+        assert!(!signed.verify(7, &malachite_ed25519::PrivateKey::from([4; 32]).public_key()), "another key");
+        let mut altered = signed.clone();
+        altered.block.timestamp_ms += 1;
+        assert!(!altered.verify(7, &key.public_key()), "another body");
     }
 
     proptest! {

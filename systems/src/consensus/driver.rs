@@ -14,7 +14,7 @@ use std::sync::Arc;
 use zg_components::chain::{ChainHead, ChainSpec, SealedBlocks};
 use zg_components::consensus::{
     BlockValue, ConsensusProgress, ConsensusSettings, ConsensusTimers, DecidedBlock, DecidedQueue, DeferredEvents,
-    Height, NetEvent, NetInbox, NetMessage, NetOutbox, OrderedBlock, PendingEvidence, ReceivedBlocks, SyncProgress,
+    Height, NetEvent, NetInbox, NetMessage, NetOutbox, PendingEvidence, ReceivedBlocks, SignedBlock, SyncProgress,
     TxGossip, ValidatorSet, WireCertificate,
 };
 use zg_components::node::TickClock;
@@ -37,6 +37,8 @@ pub const MAX_EVENTS_PER_TICK: usize = 20_000;
 pub const SYNC_BATCH: u64 = 32;
 /// Bodies kept per height and round (an honest proposer sends one; a faulty one a few).
 pub const MAX_BODIES_PER_ROUND: usize = 2;
+/// Most bodies kept at once (current and two next heights, a few rounds each).
+pub const MAX_KEPT_BODIES: usize = 256;
 /// How far beyond the current round a body may be (Malachite's own look-ahead is 10).
 pub const MAX_ROUNDS_AHEAD: i64 = 10;
 /// Most transactions in one gossip message.
@@ -68,9 +70,11 @@ fn drive(world: &mut World, engine: &mut Engine) {
         let Some(event) = deferred.or_else(|| inbox.as_ref().and_then(|i| i.0.try_recv().ok())) else { break };
         handle_event(world, engine, event);
         if world.resource::<ConsensusProgress>().awaiting_execution {
-            // Whatever else arrived waits for the next tick, after execution.
+            // Whatever else arrived waits for the next tick, after execution; the rest stays in
+            // the (bounded) inbox, so deferred events never pile up past one tick's worth.
             if let Some(inbox) = &inbox {
-                let rest: Vec<NetEvent> = inbox.0.try_iter().take(MAX_EVENTS_PER_TICK - handled).collect();
+                let room = MAX_EVENTS_PER_TICK.saturating_sub(world.resource::<DeferredEvents>().0.len());
+                let rest: Vec<NetEvent> = inbox.0.try_iter().take(room.min(MAX_EVENTS_PER_TICK - handled)).collect();
                 world.resource_mut::<DeferredEvents>().0.extend(rest);
             }
             return;
@@ -95,11 +99,11 @@ fn start_next_height(world: &mut World, engine: &mut Engine, height: Height) {
         progress.pending_proposal = None;
     }
     apply(world, effects);
-    // Bodies that arrived early for this height.
-    let early: Vec<OrderedBlock> =
-        world.resource::<ReceivedBlocks>().0.values().filter(|b| b.height == height.0).cloned().collect();
-    for block in early {
-        offer_block(world, engine, block);
+    // Bodies that arrived early for this height (their signatures were checked then).
+    let early: Vec<SignedBlock> =
+        world.resource::<ReceivedBlocks>().0.values().filter(|b| b.block.height == height.0).cloned().collect();
+    for body in early {
+        offer_block(world, engine, body, true);
     }
 }
 
@@ -116,11 +120,11 @@ fn handle_event(world: &mut World, engine: &mut Engine, event: NetEvent) {
         }
         NetMessage::Vote(vote) => process(world, engine, Input::Vote(vote.to_signed())),
         NetMessage::Proposal(proposal) => process(world, engine, Input::Proposal(proposal.to_signed())),
-        NetMessage::Block(block) => {
-            let hash = block.hash();
+        NetMessage::Block(body) => {
+            let hash = body.block.hash();
             let known = world.resource::<ReceivedBlocks>().0.contains_key(&hash);
             if !known {
-                offer_block(world, engine, block);
+                offer_block(world, engine, body, false);
             }
         }
         NetMessage::SyncResponse(blocks) => {
@@ -150,33 +154,40 @@ fn hex_key(key: &[u8; 32]) -> String {
 }
 
 /// Checks a block body and, when it is for the height under way, tells the engine whether it
-/// can be voted for.
-fn offer_block(world: &mut World, engine: &mut Engine, block: OrderedBlock) {
+/// can be voted for. `verified`: its signature was checked when it first arrived.
+fn offer_block(world: &mut World, engine: &mut Engine, body: SignedBlock, verified: bool) {
     let now = world.resource::<TickClock>().now_ms;
     let chain_id = engine.chain_id;
     let set = world.resource::<ValidatorSet>().clone();
-    // Only the proposer of the round a body names may have built it; anything else is noise a
-    // peer could use to crowd out real proposals.
-    let expected = set.proposer(Height(block.height), Round::new(block.round)).address;
+    let block = &body.block;
+    // Only the proposer of the round a body names may have built it, and only its signature
+    // proves that: a body anyone else made is dropped before it can take a place in the round.
+    let rightful = set.proposer(Height(block.height), Round::new(block.round));
     let round_ahead = (block.round as i64) > engine.round().as_i64().max(0) + MAX_ROUNDS_AHEAD;
-    if block.proposer() != expected || round_ahead {
+    if block.proposer() != rightful.address || round_ahead {
         tracing::debug!(height = block.height, round = block.round, "ignoring a body from someone not proposing that round");
         return;
     }
-    if world.resource::<ReceivedBlocks>().0.values().filter(|b| (b.height, b.round) == (block.height, block.round)).count()
-        >= MAX_BODIES_PER_ROUND
-    {
+    if !verified && !body.verify(chain_id, &rightful.public_key) {
+        tracing::debug!(height = block.height, round = block.round, "ignoring a body its proposer did not sign");
+        world.resource_mut::<ConsensusProgress>().forged_bodies += 1;
         return;
     }
-    let check = blocks::check_block(world, &block, &set, chain_id, now);
+    // Only the proposer itself can fill its round (an equivocating proposer spoils its own
+    // round, no one else's).
+    let in_round = |b: &SignedBlock| (b.block.height, b.block.round) == (block.height, block.round);
+    if world.resource::<ReceivedBlocks>().0.values().filter(|b| in_round(b)).count() >= MAX_BODIES_PER_ROUND {
+        return;
+    }
+    let check = blocks::check_block(world, block, &set, chain_id, now);
     let hash = block.hash();
     let validity = match check {
         BlockCheck::Stale => return,
         BlockCheck::Future => {
             let head = world.resource::<ChainHead>().number();
             // Keep a bounded look-ahead only: a peer cannot fill memory with far-future bodies.
-            if block.height <= head + 2 && world.resource::<ReceivedBlocks>().0.len() < 256 {
-                world.resource_mut::<ReceivedBlocks>().0.insert(hash, block);
+            if block.height <= head + 2 && world.resource::<ReceivedBlocks>().0.len() < MAX_KEPT_BODIES {
+                world.resource_mut::<ReceivedBlocks>().0.insert(hash, body);
             }
             return;
         }
@@ -187,8 +198,8 @@ fn offer_block(world: &mut World, engine: &mut Engine, block: OrderedBlock) {
         }
     };
     let (height, round, proposer) = (Height(block.height), Round::new(block.round), block.proposer());
-    if world.resource::<ReceivedBlocks>().0.len() < 256 {
-        world.resource_mut::<ReceivedBlocks>().0.insert(hash, block);
+    if world.resource::<ReceivedBlocks>().0.len() < MAX_KEPT_BODIES {
+        world.resource_mut::<ReceivedBlocks>().0.insert(hash, body);
     }
     if height == engine.height() {
         let value = ProposedValue { height, round, valid_round: Round::Nil, proposer, value: BlockValue(hash), validity };
@@ -255,7 +266,7 @@ fn apply(world: &mut World, effects: Effects) {
     }
     if let Some(certificate) = effects.decided {
         let hash = certificate.value_id;
-        let Some(block) = world.resource::<ReceivedBlocks>().0.get(&hash).cloned() else {
+        let Some(block) = world.resource::<ReceivedBlocks>().0.get(&hash).map(|b| b.block.clone()) else {
             // The engine only decides values it holds a valid body for.
             tracing::error!(%hash, "decided a block whose body is missing");
             return;
@@ -304,9 +315,10 @@ fn propose_when_due(world: &mut World, engine: &mut Engine) {
     let block = blocks::build_block(world, height, round, engine.address(), now, evidence);
     let hash = block.hash();
     tracing::debug!(%height, %round, %hash, txs = block.transactions.len(), "proposing");
-    world.resource_mut::<ReceivedBlocks>().0.insert(hash, block.clone());
+    let body = engine.sign_body(block);
+    world.resource_mut::<ReceivedBlocks>().0.insert(hash, body.clone());
     // The body goes out before the proposal that names it.
-    world.resource_mut::<NetOutbox>().0.push((None, NetMessage::Block(block)));
+    world.resource_mut::<NetOutbox>().0.push((None, NetMessage::Block(body)));
     process(world, engine, Input::Propose(LocallyProposedValue::new(height, round, BlockValue(hash))));
 }
 
@@ -414,7 +426,7 @@ pub fn execute_decided_blocks(world: &mut World) {
                 progress.awaiting_execution = false;
                 progress.last_commit_ms = now;
             }
-            world.resource_mut::<ReceivedBlocks>().0.retain(|_, b| b.height > height);
+            world.resource_mut::<ReceivedBlocks>().0.retain(|_, b| b.block.height > height);
             world.resource_mut::<PendingEvidence>().0.retain(|e| !carried.iter().any(|c| evidence::same(c, e)));
         }
     })

@@ -45,6 +45,32 @@ impl ConsensusWal for NoWal {
     }
 }
 
+/// A signature step, in the order a validator takes them within a round.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SignStep {
+    Proposal = 1,
+    Prevote = 2,
+    Precommit = 3,
+}
+
+/// The last (height, round, step) this key signed, kept durably beside the key (as CometBFT's
+/// `priv_validator_state`): a node whose WAL was lost (a wiped or restored data dir) must still
+/// never sign two different messages for one step. `permit` is asked before every signature:
+/// it allows only a later step, or the very same bytes again, and records the step on disk
+/// before it returns.
+pub trait SignGuard: Send + Sync + 'static {
+    fn permit(&self, height: u64, round: u32, step: SignStep, sign_bytes: &[u8]) -> Result<(), String>;
+}
+
+/// A guard that allows everything: for nodes and tests that keep no key state.
+pub struct NoGuard;
+
+impl SignGuard for NoGuard {
+    fn permit(&self, _: u64, _: u32, _: SignStep, _: &[u8]) -> Result<(), String> {
+        Ok(())
+    }
+}
+
 /// How long each step may take; see [`LinearTimeouts`].
 pub fn default_timeouts() -> LinearTimeouts {
     use std::time::Duration;
@@ -82,6 +108,8 @@ pub struct Effects {
 pub enum EngineError {
     #[error("consensus: {0}")]
     Consensus(String),
+    #[error("refused to sign: {0}")]
+    SignRefused(String),
 }
 
 /// The Tendermint state of this validator and what it needs to act.
@@ -91,6 +119,7 @@ pub struct Engine {
     key: PrivateKey,
     address: ValidatorAddress,
     wal: Arc<dyn ConsensusWal>,
+    guard: Arc<dyn SignGuard>,
     replaying: bool,
     started: bool,
 }
@@ -105,7 +134,13 @@ impl Engine {
             enabled: true,
         };
         let state = State::new(ZgContext { chain_id }, height, set, params, 1024, 256);
-        Self { state, chain_id, key, address, wal, replaying: false, started: false }
+        Self { state, chain_id, key, address, wal, guard: Arc::new(NoGuard), replaying: false, started: false }
+    }
+
+    /// Checks every signature against `guard` first.
+    pub fn with_sign_guard(mut self, guard: Arc<dyn SignGuard>) -> Self {
+        self.guard = guard;
+        self
     }
 
     pub fn address(&self) -> ValidatorAddress {
@@ -129,6 +164,12 @@ impl Engine {
         &self.wal
     }
 
+    /// Signs a body this validator proposes, so peers can tell it from a forged one.
+    pub fn sign_body(&self, block: zg_components::consensus::OrderedBlock) -> zg_components::consensus::SignedBlock {
+        let bytes = zg_components::consensus::SignedBlock::sign_bytes(self.chain_id, block.hash());
+        zg_components::consensus::SignedBlock { block, signature: self.key.sign(&bytes).to_bytes() }
+    }
+
     /// Feeds one input; effects are answered inline and collected.
     pub fn process(&mut self, input: Input<ZgContext>, effects: &mut Effects) -> Result<(), EngineError> {
         let mut handler = Handler {
@@ -136,6 +177,7 @@ impl Engine {
             key: &self.key,
             address: self.address,
             wal: self.wal.as_ref(),
+            guard: self.guard.as_ref(),
             replaying: self.replaying,
             effects,
         };
@@ -223,11 +265,21 @@ struct Handler<'a> {
     key: &'a PrivateKey,
     address: ValidatorAddress,
     wal: &'a dyn ConsensusWal,
+    guard: &'a dyn SignGuard,
     replaying: bool,
     effects: &'a mut Effects,
 }
 
 impl Handler<'_> {
+    /// Asks the guard before signing; a refusal aborts the input (nothing is signed or sent).
+    fn guarded(&self, height: u64, round: Round, step: SignStep, bytes: &[u8]) -> Result<(), EngineError> {
+        let round = round.as_u32().ok_or_else(|| EngineError::SignRefused("a nil round".into()))?;
+        self.guard.permit(height, round, step, bytes).map_err(|reason| {
+            tracing::warn!(height, round, ?step, %reason, "refusing to sign");
+            EngineError::SignRefused(reason)
+        })
+    }
+
     fn publish(&mut self, message: NetMessage) {
         self.effects.messages.push((None, message));
     }
@@ -338,11 +390,16 @@ impl Handler<'_> {
                 r.resume_with(())
             }
             Effect::SignVote(vote, r) => {
-                let signature = self.key.sign(&vote.sign_bytes(self.chain_id));
+                let bytes = vote.sign_bytes(self.chain_id);
+                let step = if vote.vote_type == malachite_types::VoteType::Precommit { SignStep::Precommit } else { SignStep::Prevote };
+                self.guarded(vote.height.0, vote.round, step, &bytes)?;
+                let signature = self.key.sign(&bytes);
                 r.resume_with(SignedMessage::new(vote, signature))
             }
             Effect::SignProposal(proposal, r) => {
-                let signature = self.key.sign(&proposal.sign_bytes(self.chain_id));
+                let bytes = proposal.sign_bytes(self.chain_id);
+                self.guarded(proposal.height.0, proposal.round, SignStep::Proposal, &bytes)?;
+                let signature = self.key.sign(&bytes);
                 r.resume_with(SignedMessage::new(proposal, signature))
             }
             Effect::VerifySignature(message, public_key, r) => {

@@ -486,11 +486,62 @@ fn bodies_from_anyone_but_the_rounds_proposer_are_not_kept() {
         net.nodes[i].up = false;
     }
     for block in &flood {
-        net.nodes[0].inbox.send(NetEvent { from, message: NetMessage::Block(block.clone()) }).unwrap();
+        net.nodes[0].inbox.send(NetEvent { from, message: forged_body_message(block.clone()) }).unwrap();
     }
     net.step();
     let kept = net.nodes[0].world.resource::<zg_components::consensus::ReceivedBlocks>();
-    let at_height: Vec<_> = kept.0.values().filter(|b| b.height == height).collect();
+    let at_height: Vec<_> = kept.0.values().map(|b| &b.block).filter(|b| b.height == height).collect();
     assert!(at_height.iter().all(|b| b.proposer != impostor.0.0 .0 || b.round != 0), "impostor body kept");
     assert!(at_height.len() <= 2 * super::driver::MAX_BODIES_PER_ROUND + 1, "{} bodies kept", at_height.len());
+}
+
+/// Bodies that claim to come from the round's proposer but were built by someone else, two per
+/// round for the next rounds, delivered to every node ahead of the real body every tick.
+fn forged_bodies(net: &Net, node: usize) -> Vec<NetMessage> {
+    let world = &net.nodes[node].world;
+    let head = world.resource::<ChainHead>().clone();
+    let set = world.resource::<ValidatorSet>().clone();
+    let height = head.number() + 1;
+    let mut forged = Vec::new();
+    for round in 0..3u32 {
+        let proposer = set.proposer(zg_components::consensus::Height(height), malachite_types::Round::new(round)).address;
+        for salt in 0..2u64 {
+            let block = zg_components::consensus::OrderedBlock {
+                height,
+                round,
+                timestamp_ms: net.now_ms + 1 + salt,
+                proposer: proposer.0.0 .0,
+                parent_hash: head.hash.0,
+                transactions: vec![],
+                evidence: vec![],
+            };
+            forged.push(forged_body_message(block));
+        }
+    }
+    forged
+}
+
+fn forged_body_message(block: zg_components::consensus::OrderedBlock) -> NetMessage {
+    NetMessage::Block(zg_components::consensus::SignedBlock { block, signature: [0x5a; 64] })
+}
+
+#[test]
+fn forged_bodies_claiming_the_proposer_never_displace_the_real_one() {
+    let mut net = Net::new(4);
+    assert!(net.run_until(2_000, |n| n.head(0) >= 2));
+    let start = net.head(0);
+    let attacker = net.public(3);
+    for _ in 0..3_000 {
+        for i in 0..3 {
+            for message in forged_bodies(&net, i) {
+                net.nodes[i].inbox.send(NetEvent { from: attacker, message }).unwrap();
+            }
+        }
+        net.step();
+        if (0..3).all(|i| net.head(i) >= start + 5) {
+            break;
+        }
+    }
+    assert!((0..3).all(|i| net.head(i) >= start + 5), "forged bodies stalled the chain at {:?}", (0..3).map(|i| net.head(i)).collect::<Vec<_>>());
+    net.assert_no_fork();
 }

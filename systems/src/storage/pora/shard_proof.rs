@@ -121,6 +121,48 @@ pub fn prove_from_shard(
     Some(SectorProof { chunk: shard[offset..offset + CHUNK_SIZE].to_vec(), siblings })
 }
 
+/// The root of segment `segment`'s chunk tree as a data shard holding chunks `range` (their
+/// bytes in `shard`) and its boundary nodes make it: what a holder checks a placed shard with,
+/// against the segment's proof to the file root. None when the shard is short or a node is
+/// missing.
+pub fn segment_root_from_shard(record: &FileRecord, segment: u64, range: Range<usize>, shard: &[u8], boundary: &[TreeNode]) -> Option<B256> {
+    let width = segment_width(record, segment);
+    if range.is_empty() || range.end > width || shard.len() < range.len() * CHUNK_SIZE {
+        return None;
+    }
+    let mut widths = vec![width];
+    while *widths.last()? > 1 {
+        widths.push(widths.last()?.div_ceil(2));
+    }
+    let tree = PartialTree {
+        first: range.start,
+        leaves: shard[..range.len() * CHUNK_SIZE].chunks(CHUNK_SIZE).map(keccak256).collect(),
+        widths,
+        boundary: boundary.iter().map(|(level, index, hash)| ((*level, *index), hash)).collect(),
+        range,
+    };
+    tree.combined(tree.widths.len() - 1, 0)
+}
+
+impl PartialTree<'_> {
+    /// A node from the shard's chunks, a boundary node, or (for nodes that straddle the shard's
+    /// edge, up to the root) the hash of its children.
+    fn combined(&self, level: usize, index: usize) -> Option<B256> {
+        if let Some(hash) = self.node(level, index) {
+            return Some(hash);
+        }
+        if level == 0 {
+            return None;
+        }
+        let left = self.combined(level - 1, 2 * index)?;
+        if 2 * index + 1 < self.widths[level - 1] {
+            Some(merkle::hash_pair(&left, &self.combined(level - 1, 2 * index + 1)?))
+        } else {
+            Some(left)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,198 @@
+//! What the network does with a decoded message: checks signatures before anything reaches the
+//! world, answers sync and shard requests from the database, takes placed shards, and hands
+//! consensus messages to the world's inbox. Database work runs on the blocking pool, within the
+//! sending peer's work budget.
+
+use alloy_primitives::Address;
+use malachite_ed25519::Signature;
+use std::sync::Arc;
+
+use zg_components::consensus::wire::{self, NetMessage};
+use zg_components::consensus::{NetEvent, PeerKey, Shard};
+use zg_components::node::{NodeRequest, ReplyTo};
+use zg_components::storage::StorageEvent;
+
+use super::Shared;
+use super::conduct::Offence;
+
+/// Most decided blocks one sync answer carries, and its byte budget.
+const SYNC_MAX_BLOCKS: u64 = 32;
+const SYNC_MAX_BYTES: usize = 8 * 1024 * 1024;
+/// Most transactions taken from one gossip message.
+const GOSSIP_MAX_TRANSACTIONS: usize = 5_000;
+
+/// Checks a vote's or proposal's signature before it reaches the world.
+fn signature_ok(shared: &Shared, message: &NetMessage) -> Result<(), Offence> {
+    let (validator, bytes, signature) = match message {
+        NetMessage::Vote(vote) => {
+            let signed = vote.to_signed();
+            (Address::from(vote.validator), signed.message.sign_bytes(shared.chain_id).to_vec(), vote.signature)
+        }
+        NetMessage::Proposal(proposal) => {
+            let signed = proposal.to_signed();
+            (Address::from(proposal.proposer), signed.message.sign_bytes(shared.chain_id), proposal.signature)
+        }
+        _ => return Ok(()),
+    };
+    let keys = shared.validator_keys.read().map_err(|_| Offence::Malformed)?;
+    let key = keys.get(&validator).ok_or(Offence::UnknownValidator)?;
+    key.verify(&bytes, &Signature::from_bytes(signature)).map_err(|_| Offence::BadSignature)
+}
+
+/// Handles one message; an error is the offence to count (the message is dropped).
+pub(super) async fn dispatch(shared: &Arc<Shared>, from: PeerKey, message: NetMessage) -> Result<(), Offence> {
+    if shared.blocked.read().map(|b| b.contains(&from)).unwrap_or(false) {
+        return Ok(());
+    }
+    metrics::counter!("zgnode_net_received_total", "kind" => message.kind()).increment(1);
+    signature_ok(shared, &message)?;
+    match message {
+        NetMessage::Status { genesis, height } => {
+            if genesis == shared.genesis_hash
+                && let Ok(mut heights) = shared.peer_heights.lock()
+            {
+                heights.insert(from, height);
+            }
+            forward(shared, from, NetMessage::Status { genesis, height });
+        }
+        NetMessage::Transactions(raw) => {
+            let work = shared.conduct.work_permit(&from).await;
+            let shared = shared.clone();
+            tokio::task::spawn_blocking(move || {
+                let _work = work;
+                admit_gossip(&shared, raw)
+            });
+        }
+        NetMessage::SyncRequest { from: first, to: last } => {
+            if !shared.conduct.allow_sync_request(&from) {
+                return Err(Offence::OverBudget);
+            }
+            let work = shared.conduct.work_permit(&from).await;
+            let shared = shared.clone();
+            tokio::task::spawn_blocking(move || {
+                let _work = work;
+                serve_sync(&shared, from, first, last)
+            });
+        }
+        NetMessage::StoreShard(shard) => {
+            let work = shared.conduct.work_permit(&from).await;
+            let shared = shared.clone();
+            tokio::task::spawn_blocking(move || {
+                let _work = work;
+                if let Err(offence) = keep_shard(&shared, &shard) {
+                    super::refuse(&shared, &from, offence, &format_args!("shard {}/{}/{}", shard.tx_seq, shard.segment, shard.index));
+                }
+            });
+        }
+        NetMessage::ShardRequest { id, tx_seq, segment, shard } => {
+            let work = shared.conduct.work_permit(&from).await;
+            let shared = shared.clone();
+            tokio::task::spawn_blocking(move || {
+                let _work = work;
+                let shard = shared.store.shard(tx_seq, segment, shard).ok().flatten().or_else(|| shard_from_segment(&shared, tx_seq, segment, shard));
+                reply_to(&shared, from, NetMessage::ShardReply { id, shard });
+            });
+        }
+        NetMessage::ShardReply { id, shard } => {
+            let mut pending = shared.pending_shards.lock().map_err(|_| Offence::Malformed)?;
+            // Only the peer asked may answer, and only with the shard asked for (or none).
+            let asked = pending.get(&id).is_some_and(|request| {
+                request.peer == from
+                    && shard.as_ref().is_none_or(|s| (s.tx_seq, s.segment, s.index) == (request.tx_seq, request.segment, request.index))
+            });
+            if !asked {
+                return Err(Offence::UnsolicitedReply);
+            }
+            if let Some(request) = pending.remove(&id) {
+                let _ = request.reply.send(shard);
+            }
+        }
+        message => forward(shared, from, message),
+    }
+    Ok(())
+}
+
+/// Hands a consensus message to the world.
+fn forward(shared: &Shared, from: PeerKey, message: NetMessage) {
+    if shared.events.try_send(NetEvent { from, message }).is_err() {
+        metrics::counter!("zgnode_net_dropped_total", "kind" => "inbox_full").increment(1);
+    }
+}
+
+/// Keeps a shard placed here: only of published files, for segments they have, no bigger than
+/// a segment, and a data shard only when its chunks prove against the file root.
+fn keep_shard(shared: &Shared, shard: &Shard) -> Result<(), Offence> {
+    let record = shared.store.file(shard.tx_seq).ok().flatten().ok_or(Offence::BadShard)?;
+    let segment_size = zg_components::storage::merkle::SEGMENT_SIZE;
+    let fits = shard.segment < record.data_segments()
+        && shard.data.len() <= segment_size
+        && shard.segment_len as usize <= segment_size;
+    if !fits {
+        return Err(Offence::BadShard);
+    }
+    if let Some(coding) = shared.coding.get()
+        && !crate::zgs::shard_checks_out(*coding, &record, shard)
+    {
+        return Err(Offence::BadShard);
+    }
+    match shared.store.put_shard(shard) {
+        Ok(_) => {
+            if let Some(events) = shared.storage_events.get() {
+                let _ = events.send(StorageEvent::ShardHeld { tx_seq: shard.tx_seq, segment: shard.segment, index: shard.index });
+            }
+        }
+        Err(error) => tracing::warn!(%error, "cannot keep a placed shard"),
+    }
+    Ok(())
+}
+
+fn admit_gossip(shared: &Shared, raw: Vec<Vec<u8>>) {
+    for tx in raw.iter().take(GOSSIP_MAX_TRANSACTIONS) {
+        let Ok((envelope, sender)) = zg_systems::chain::mempool::decode_transaction(tx, shared.chain_id, shared.max_tx_bytes)
+        else {
+            continue;
+        };
+        let request = NodeRequest::SubmitTransaction { envelope: Box::new(envelope), sender, reply: ReplyTo::new(|_| ()) };
+        if shared.requests.try_send(request).is_err() {
+            metrics::counter!("zgnode_net_dropped_total", "kind" => "pool_inbox_full").increment(1);
+            return;
+        }
+    }
+}
+
+pub(super) fn reply_to(shared: &Shared, peer: PeerKey, message: NetMessage) {
+    let Ok(frame) = wire::encode_frame(&message) else { return };
+    if let Ok(links) = shared.links.lock()
+        && let Some(link) = links.get(&peer)
+    {
+        link.queue(Arc::new(frame), message.kind());
+    }
+}
+
+fn serve_sync(shared: &Shared, peer: PeerKey, first: u64, last: u64) {
+    if last < first {
+        return;
+    }
+    let last = last.min(first.saturating_add(SYNC_MAX_BLOCKS - 1));
+    let blocks = match shared.store.decided_blocks(first, last, SYNC_MAX_BYTES) {
+        Ok(blocks) => blocks,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read decided blocks for a peer");
+            return;
+        }
+    };
+    if blocks.is_empty() {
+        return;
+    }
+    reply_to(shared, peer, NetMessage::SyncResponse(blocks));
+}
+
+/// A shard cut from a segment this node holds whole (it uploaded it, or placement moved): any
+/// shard can be answered for without having been placed here.
+fn shard_from_segment(shared: &Shared, tx_seq: u64, segment: u64, index: u8) -> Option<Shard> {
+    let coding = *shared.coding.get()?;
+    let data = shared.store.segment(tx_seq, segment).ok().flatten()?;
+    let proof = shared.store.segment_proof(tx_seq, segment).ok().flatten()?;
+    let record = shared.store.file(tx_seq).ok().flatten()?;
+    crate::zgs::cut_shards(coding, &record, segment, &data, &proof).ok()?.into_iter().nth(index as usize)
+}
