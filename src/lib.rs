@@ -35,6 +35,7 @@ pub mod sign_guard;
 pub mod storage_bench;
 pub mod store;
 pub mod testnet;
+pub mod tracking_bench;
 pub mod zgs;
 
 pub use config::NodeConfig;

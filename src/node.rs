@@ -227,14 +227,8 @@ fn restore_files(world: &mut World, store: &ChainStore) -> Result<(), NodeError>
     for record in files {
         let held = store.segment_count(record.tx_seq)?;
         let finalized = held >= record.data_segments();
-        // Segments held before a restart were handed out for placement then (repair covers any
-        // shard that did not arrive).
-        let segments: Vec<_> = store
-            .held_segments(record.tx_seq)?
-            .into_iter()
-            .map(|index| zg_components::storage::HeldSegment { tx_seq: record.tx_seq, index, placed: true })
-            .collect();
-        world.spawn_batch(segments);
+        // Segments held before a restart were handed out for placement then (audits and repair
+        // cover any shard that did not arrive): nothing per segment is restored.
         zg_systems::storage::track_file(world, record, held, finalized);
     }
     Ok(())
@@ -407,10 +401,7 @@ impl RunningNode {
                         runtime: tokio::runtime::Handle::current(),
                     };
                     let worker = crate::zgs::ShardWorker { placement: placement.clone(), store: node.store().clone(), events: sender.clone() };
-                    let store = node.store().clone();
-                    zg_systems::storage::shards::install_sharding(node.world_mut(), setup, Arc::new(worker), |seq, segment, index| {
-                        store.shard(seq, segment, index).ok().flatten().is_some()
-                    });
+                    zg_systems::storage::shards::install_sharding(node.world_mut(), setup, Arc::new(worker));
                     Some(placement)
                 }
                 _ => None,

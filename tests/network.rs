@@ -358,6 +358,9 @@ fn a_refused_message_does_not_silence_the_peer_that_sent_it() {
         for message in &frames {
             stream.write_all(&wire::encode_frame(message).unwrap()).await.expect("the stream stays open");
         }
+        // Keep this runtime (which drives the connection) running until the peer read it all.
+        let _ = stream.finish();
+        let _ = tokio::time::timeout(Duration::from_secs(10), stream.stopped()).await;
     });
     let receipt = wait_receipt(addr, &format!("{:#x}", tx_hash(&raw)), TIMEOUT);
     assert_eq!(receipt["status"], "0x1", "the transaction after two refused votes arrived");

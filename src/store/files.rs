@@ -241,6 +241,35 @@ impl ChainStore {
         borsh::from_slice(bytes.value()).map(Some).map_err(|e| corrupt("shard", e))
     }
 
+    /// The (segment, shard index) pairs held for segments `first..end` of a file: one read
+    /// transaction, keys only (no shard is decoded).
+    pub fn held_shards(&self, tx_seq: u64, first: u64, end: u64) -> Result<std::collections::BTreeSet<(u64, u8)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(STORAGE_SHARDS)?;
+        let mut held = std::collections::BTreeSet::new();
+        if end <= first {
+            return Ok(held);
+        }
+        for entry in table.range((tx_seq, first, 0)..=(tx_seq, end - 1, u8::MAX))? {
+            let (key, _) = entry?;
+            let (_, segment, index) = key.value();
+            held.insert((segment, index));
+        }
+        Ok(held)
+    }
+
+    /// Shards of a file this node holds (a key-range count: no shard is decoded).
+    pub fn shard_count(&self, tx_seq: u64) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(STORAGE_SHARDS)?;
+        let mut count = 0;
+        for entry in table.range((tx_seq, 0, 0)..=(tx_seq, u64::MAX, u8::MAX))? {
+            entry?;
+            count += 1;
+        }
+        Ok(count)
+    }
+
     /// Segments of a file this node holds a shard of.
     pub fn sharded_segments(&self, tx_seq: u64) -> Result<u64, StoreError> {
         let txn = self.db.begin_read()?;

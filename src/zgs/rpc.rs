@@ -226,15 +226,18 @@ impl StorageContext {
     fn shard_status(&self, record: &FileRecord) -> RpcResult<Value> {
         let Some(placement) = &self.shards else { return Ok(json!({ "erasureCoding": false })) };
         let own = placement.network.own_key();
-        let (mut responsible, mut held) = (0u64, 0u64);
-        for segment in 0..record.data_segments() {
-            for (index, holder) in placement.holders(segment).into_iter().enumerate() {
-                if holder == own {
-                    responsible += 1;
-                    held += self.store.shard(record.tx_seq, segment, index as u8).map_err(internal)?.is_some() as u64;
-                }
-            }
-        }
+        // Placement repeats every `n` segments: count one period, not every segment (a file
+        // may have billions), and the shards held by one key-range scan.
+        let segments = record.data_segments();
+        let n = placement.setup.members.len().max(1) as u64;
+        let responsible: u64 = (0..n.min(segments))
+            .map(|residue| {
+                let here = placement.holders(residue).into_iter().filter(|holder| *holder == own).count() as u64;
+                let periods = segments / n + u64::from(residue < segments % n);
+                here * periods
+            })
+            .sum();
+        let held = self.store.shard_count(record.tx_seq).map_err(internal)?;
         let hex = |key: &[u8; 32]| format!("0x{}", alloy_primitives::hex::encode(key));
         let out: Vec<String> = placement.view.out().iter().map(hex).collect();
         Ok(json!({

@@ -222,11 +222,29 @@ impl ShardExecutor for ShardWorker {
             ShardWork::Repair { tx_seq, segment, wanted, holders } => {
                 self.placement.runtime.spawn(async move { worker.repair(tx_seq, segment, wanted, holders).await });
             }
+            ShardWork::Audit { tx_seq, first, count, out } => {
+                self.placement.runtime.spawn_blocking(move || worker.audit(tx_seq, first, count, out));
+            }
         }
     }
 }
 
+
 impl ShardWorker {
+    fn audit(&self, tx_seq: u64, first: u64, count: u64, out: Vec<HolderKey>) {
+        let out = out.into_iter().collect();
+        let held = match self.store.held_shards(tx_seq, first, first.saturating_add(count)) {
+            Ok(held) => held,
+            Err(error) => {
+                // Nothing found held: what is there is rebuilt again at worst, nothing is missed.
+                tracing::warn!(%error, seq = tx_seq, first, "cannot read held shards for an audit");
+                Default::default()
+            }
+        };
+        let (through, missing) = zg_systems::storage::shards::audit_range(&self.placement.setup, &out, &held, first, count);
+        let _ = self.events.send(StorageEvent::Audited { tx_seq, first, through, missing });
+    }
+
     async fn repair(&self, tx_seq: u64, segment: u64, wanted: Vec<u8>, holders: Vec<HolderKey>) {
         let done = self.try_repair(tx_seq, segment, &wanted, &holders).await;
         match done {

@@ -90,6 +90,9 @@ pub enum StorageEvent {
     /// Rebuilding these shards of a segment failed (too few shards reachable, or they did not
     /// match the file root).
     RepairFailed { tx_seq: u64, segment: u64, wanted: Vec<u8> },
+    /// An audit of segments `first..through` found these segments lacking these shards (the
+    /// audit stopped early at `through` when it had found enough to fill the repair queue).
+    Audited { tx_seq: u64, first: u64, through: u64, missing: Vec<(u64, Vec<u8>)> },
 }
 
 /// The receiving end of the storage I/O channel, drained in `Ingest`.

@@ -1,5 +1,6 @@
 //! Erasure-coded shards as a storage node tracks them: the storage nodes that hold shards
-//! (holders), the shards this node is responsible for, and the work handed to the I/O side.
+//! (holders), this node's part in each file (ranges, not shards), the segments it must rebuild,
+//! and the work handed to the I/O side.
 
 use bevy_ecs::prelude::*;
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -48,20 +49,93 @@ pub struct ShardHolder {
     pub standing: Standing,
 }
 
-/// A shard this node is responsible for keeping (an entity per shard).
+/// This node's part in erasure coding one published file (an entity per file): nothing per
+/// segment or shard. Which of its shards this node lacks is found by audits that run off the
+/// tick over a bounded range of segments at a time; only what is missing enters the
+/// [`RepairQueue`]. A file of 10^7 segments costs this entity and a bounded queue, not 10^7 of
+/// anything.
 #[derive(Component, Clone, Debug, PartialEq, Eq)]
-pub struct OwnedShard {
+pub struct FileShards {
     pub tx_seq: u64,
-    pub segment: u64,
-    pub index: u8,
-    pub held: bool,
+    pub segments: u64,
+    /// Segments before this one were audited since the last (re)start or placement change.
+    pub audited_to: u64,
+    /// An audit of the range starting at `audited_to` is running off the tick.
+    pub auditing: bool,
+    /// Tick-clock milliseconds before which no audit starts (new files wait for the upload).
+    pub audit_at: u64,
+}
+
+/// One segment's shards this node should hold and lacks, waiting to be rebuilt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SegmentRepair {
+    pub wanted: Vec<u8>,
     /// A rebuild is running on the I/O side.
     pub repairing: bool,
     /// Failed rebuilds in a row (for back-off).
     pub failures: u32,
-    /// Milliseconds (tick clock) at which the next rebuild may start; while repairing, when the
-    /// running one started.
-    pub retry_at: u64,
+    /// When the next rebuild may start; while repairing, when the running one is given up on.
+    pub due_at: u64,
+}
+
+/// Segments to rebuild, by (tx seq, segment) and by due time, bounded in size: audits stop
+/// (and resume later) while it is full, so its memory never follows the size of the files.
+#[derive(Resource, Clone, Debug, Default)]
+pub struct RepairQueue {
+    pub segments: BTreeMap<(u64, u64), SegmentRepair>,
+    pub by_due: BTreeSet<(u64, u64, u64)>,
+}
+
+impl RepairQueue {
+    /// Most segments queued at once.
+    pub const CAPACITY: usize = 4_096;
+
+    pub fn is_full(&self) -> bool {
+        self.segments.len() >= Self::CAPACITY
+    }
+
+    /// Queues (or merges) wanted shards of a segment, due at `due_at`.
+    pub fn add(&mut self, tx_seq: u64, segment: u64, wanted: &[u8], due_at: u64) {
+        match self.segments.get_mut(&(tx_seq, segment)) {
+            Some(entry) => {
+                for index in wanted {
+                    if !entry.wanted.contains(index) {
+                        entry.wanted.push(*index);
+                    }
+                }
+            }
+            None => {
+                let entry = SegmentRepair { wanted: wanted.to_vec(), repairing: false, failures: 0, due_at };
+                self.segments.insert((tx_seq, segment), entry);
+                self.by_due.insert((due_at, tx_seq, segment));
+            }
+        }
+    }
+
+    /// Moves a queued segment's due time.
+    pub fn reschedule(&mut self, tx_seq: u64, segment: u64, due_at: u64) {
+        if let Some(entry) = self.segments.get_mut(&(tx_seq, segment)) {
+            self.by_due.remove(&(entry.due_at, tx_seq, segment));
+            entry.due_at = due_at;
+            self.by_due.insert((due_at, tx_seq, segment));
+        }
+    }
+
+    /// A shard arrived: it is no longer wanted (the segment leaves when nothing is).
+    pub fn held(&mut self, tx_seq: u64, segment: u64, index: u8) {
+        let Some(entry) = self.segments.get_mut(&(tx_seq, segment)) else { return };
+        entry.wanted.retain(|w| *w != index);
+        if entry.wanted.is_empty() {
+            let due_at = entry.due_at;
+            self.segments.remove(&(tx_seq, segment));
+            self.by_due.remove(&(due_at, tx_seq, segment));
+        }
+    }
+
+    /// The segments due at `now_ms`, earliest first, at most `limit`.
+    pub fn due(&self, now_ms: u64, limit: usize) -> Vec<(u64, u64)> {
+        self.by_due.iter().take_while(|(due, _, _)| *due <= now_ms).take(limit).map(|(_, seq, segment)| (*seq, *segment)).collect()
+    }
 }
 
 /// Erasure coding across the network: on only on nodes configured for it.
@@ -80,10 +154,9 @@ impl ShardSetup {
     }
 }
 
-/// Entities of this node's shards by (tx seq, segment, index), and holders by key.
+/// Holder entities by key.
 #[derive(Resource, Clone, Debug, Default)]
 pub struct ShardIndex {
-    pub owned: HashMap<(u64, u64, u8), Entity>,
     pub holders: HashMap<HolderKey, Entity>,
 }
 
@@ -108,4 +181,7 @@ pub enum ShardWork {
     /// Rebuild these shards of a segment from any `k` shards at `holders` (shard `i` asked of
     /// `holders[i]`) and keep them.
     Repair { tx_seq: u64, segment: u64, wanted: Vec<u8>, holders: Vec<HolderKey> },
+    /// Find which shards placement gives this node in segments `first..first + count` of a file
+    /// it does not hold; answered with `StorageEvent::Audited`.
+    Audit { tx_seq: u64, first: u64, count: u64, out: Vec<HolderKey> },
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use zg_components::chain::SealedBlocks;
 use zg_components::node::{TickClock, TickProfile};
-use zg_components::storage::shard::{MinerRecord, OwnedShard, ShardIndex, ShardSetup};
+use zg_components::storage::shard::{FileShards, MinerRecord, RepairQueue, ShardSetup};
 use zg_components::storage::{FileIndex, FileRecord, HeldSegment, NewFiles, StorageEvent, StorageInbox, StoredFile};
 
 use crate::chain::io::{NodeFault, PersistError};
@@ -37,7 +37,14 @@ impl NodePlugin for StoragePlugin {
         world.init_resource::<zg_components::storage::shard::MinerRecords>();
         schedule.add_systems((
             ingest_storage_events.in_set(TickSet::Ingest).after(crate::chain::io::ingest_requests),
-            (index_submissions, shards::assign_new_files, shards::follow_pora_standing, shards::place_held_segments, shards::schedule_repairs)
+            (
+                index_submissions,
+                shards::assign_new_files,
+                shards::follow_pora_standing,
+                shards::place_held_segments,
+                shards::schedule_audits,
+                shards::schedule_repairs,
+            )
                 .chain()
                 .in_set(TickSet::Storage),
             persist_new_files.in_set(TickSet::Persist).after(crate::chain::io::persist_sealed_blocks),
@@ -56,24 +63,25 @@ pub fn track_file(world: &mut World, record: FileRecord, uploaded_segments: u64,
 
 /// What erasure coding needs in `ingest_storage_events` (absent when it is off).
 #[derive(bevy_ecs::system::SystemParam)]
-pub struct Sharding<'w> {
+pub struct Sharding<'w, 's> {
     setup: Option<Res<'w, ShardSetup>>,
-    index: Option<Res<'w, ShardIndex>>,
+    queue: Option<ResMut<'w, RepairQueue>>,
+    audits: Option<ResMut<'w, shards::AuditSchedule>>,
+    files: Query<'w, 's, &'static mut FileShards>,
 }
 
 /// Counts stored segments onto their files, hands them to erasure coding (when on), and
-/// records shards stored and rebuilds that failed. Runs in `Ingest`.
+/// records shards stored, rebuilds that failed and audits that came back. Runs in `Ingest`.
 pub fn ingest_storage_events(
     inbox: Option<Res<StorageInbox>>,
     index: Res<FileIndex>,
     clock: Res<TickClock>,
     sharding: Sharding,
     mut files: Query<&mut StoredFile>,
-    mut owned: Query<&mut OwnedShard>,
     mut commands: Commands,
 ) {
     let Some(inbox) = inbox else { return };
-    let Sharding { setup, index: shard_index } = sharding;
+    let Sharding { setup, mut queue, mut audits, files: mut shard_files } = sharding;
     for event in inbox.0.try_iter().take(crate::chain::io::MAX_REQUESTS_PER_TICK) {
         match event {
             StorageEvent::SegmentStored { tx_seq, index: segment } => {
@@ -83,16 +91,24 @@ pub fn ingest_storage_events(
                     file.finalized = true;
                     tracing::info!(seq = tx_seq, root = %file.record.root(), "file finalized: every segment held");
                 }
-                commands.spawn(HeldSegment { tx_seq, index: segment, placed: setup.is_none() });
-            }
-            StorageEvent::ShardHeld { tx_seq, segment, index: shard } => {
-                if let Some(shard_index) = &shard_index {
-                    shards::mark_held(shard_index, &mut owned, tx_seq, segment, shard);
+                // Only erasure coding has work for it: encode and place, then the entity goes.
+                if setup.is_some() {
+                    commands.spawn(HeldSegment { tx_seq, index: segment, placed: false });
                 }
             }
-            StorageEvent::RepairFailed { tx_seq, segment, wanted } => {
-                if let Some(shard_index) = &shard_index {
-                    shards::mark_repair_failed(shard_index, &mut owned, tx_seq, segment, &wanted, clock.now_ms);
+            StorageEvent::ShardHeld { tx_seq, segment, index: shard } => {
+                if let Some(queue) = queue.as_deref_mut() {
+                    queue.held(tx_seq, segment, shard);
+                }
+            }
+            StorageEvent::RepairFailed { tx_seq, segment, .. } => {
+                if let Some(queue) = queue.as_deref_mut() {
+                    shards::mark_repair_failed(queue, tx_seq, segment, clock.now_ms);
+                }
+            }
+            StorageEvent::Audited { tx_seq, first, through, missing } => {
+                if let (Some(queue), Some(audits)) = (queue.as_deref_mut(), audits.as_deref_mut()) {
+                    shards::apply_audit(audits, queue, &mut shard_files, tx_seq, first, through, missing, clock.now_ms);
                 }
             }
         }

@@ -1,8 +1,13 @@
-//! Erasure-coded shards across storage nodes, kept as entities: the holders (the network's
-//! storage nodes, with their PoRA standing), and the shards this node is responsible for. The
-//! tick decides what to encode, place and rebuild; the work itself runs off the tick (rayon for
-//! coding, the network for fetching) and reports back through `StorageEvent`s, so a large upload
-//! or a long repair never stalls block production.
+//! Erasure-coded shards across storage nodes: the holders (the network's storage nodes, with
+//! their PoRA standing) as entities, and this node's part in each file as one entity per file.
+//! The tick decides what to audit, encode, place and rebuild; the work itself runs off the tick
+//! (redb lookups for audits, rayon for coding, the network for fetching) and reports back through
+//! `StorageEvent`s, so a large upload, a long repair or a huge file never stalls block production.
+//!
+//! What tracking costs follows the work done, not the size of the files: a file is one entity;
+//! audits walk it a bounded range at a time off the tick; only segments found lacking a shard
+//! enter the bounded repair queue, ordered by when each is due, so an idle tick looks at the
+//! first entry of two ordered sets and nothing else.
 //!
 //! Placement: shard `i` of segment `s` goes to member `(i + s) mod n` of the ring (members
 //! ordered by key). A holder penalized by the PoRA contract drops out: each of its shards goes to
@@ -12,13 +17,14 @@
 use alloy_primitives::{Address, Log, U256};
 use alloy_sol_types::SolEvent;
 use bevy_ecs::prelude::*;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use zg_components::chain::SealedBlocks;
 use zg_components::node::TickClock;
 use zg_components::storage::shard::{
-    HolderKey, MinerRecord, MinerRecords, OwnedShard, PlacementView, ShardHolder, ShardIndex, ShardSetup, ShardWork, Standing,
+    FileShards, HolderKey, MinerRecord, MinerRecords, PlacementView, RepairQueue, ShardHolder, ShardIndex, ShardSetup, ShardWork,
+    Standing,
 };
 use zg_components::storage::{FileRecord, HeldSegment, NewFiles, StoredFile};
 
@@ -55,14 +61,23 @@ pub fn holders_of(segment: u64, setup: &ShardSetup, out: &BTreeSet<HolderKey>) -
     (0..setup.total()).filter_map(|index| holder_for(segment, index, &setup.members, out)).collect()
 }
 
-/// Turns erasure coding on: holder entities for the ring, and an entity for each shard of the
-/// tracked files this node is responsible for; `held` says which it has on disk.
-pub fn install_sharding(
-    world: &mut World,
-    setup: ShardSetup,
-    executor: Arc<dyn ShardExecutor>,
-    held: impl Fn(u64, u64, u8) -> bool,
-) {
+/// Segments one audit examines.
+pub const AUDIT_SEGMENTS: u64 = 16_384;
+/// Audits running off the tick at once.
+pub const MAX_AUDITS_IN_FLIGHT: usize = 2;
+
+/// Files waiting for an audit, by when it may start; and how many audits are running.
+#[derive(Resource, Clone, Debug, Default)]
+pub struct AuditSchedule {
+    pub due: BTreeSet<(u64, u64)>,
+    pub in_flight: usize,
+    /// File entities by tx seq.
+    pub files: std::collections::HashMap<u64, Entity>,
+}
+
+/// Turns erasure coding on: holder entities for the ring, and one entity per tracked file,
+/// each to be audited (off the tick) for the shards this node lacks.
+pub fn install_sharding(world: &mut World, setup: ShardSetup, executor: Arc<dyn ShardExecutor>) {
     let mut index = ShardIndex::default();
     let records = world.get_resource::<MinerRecords>().cloned().unwrap_or_default();
     for (ring, key) in setup.members.iter().enumerate() {
@@ -71,6 +86,8 @@ pub fn install_sharding(
     }
     world.insert_resource(index);
     world.init_resource::<PlacementView>();
+    world.init_resource::<RepairQueue>();
+    world.init_resource::<AuditSchedule>();
     // Standings recorded before a restart hold until the chain says otherwise.
     let out: BTreeSet<HolderKey> = world
         .query::<&ShardHolder>()
@@ -79,66 +96,103 @@ pub fn install_sharding(
         .map(|h| h.key)
         .collect();
     if let Ok(mut view) = world.resource::<PlacementView>().0.write() {
-        *view = out.clone();
+        *view = out;
     }
     let files: Vec<FileRecord> = world.query::<&StoredFile>().iter(world).map(|f| f.record.clone()).collect();
     let now = world.get_resource::<TickClock>().map(|c| c.now_ms).unwrap_or(0);
     for record in &files {
-        assign(world, &setup, &out, record, now, &held);
+        track_shards(world, record, now);
     }
     world.insert_resource(setup);
     world.insert_resource(ShardExecutorHandle(executor));
 }
 
-/// Spawns an entity for each shard of `record` placement gives this node and it does not track.
-fn assign(
-    world: &mut World,
-    setup: &ShardSetup,
-    out: &BTreeSet<HolderKey>,
-    record: &FileRecord,
-    retry_at: u64,
-    held: &dyn Fn(u64, u64, u8) -> bool,
-) -> usize {
-    let mut spawned = Vec::new();
-    for segment in 0..record.data_segments() {
-        for index in 0..setup.total() {
-            if holder_for(segment, index, &setup.members, out) != Some(setup.own) {
-                continue;
-            }
-            let key = (record.tx_seq, segment, index as u8);
-            if world.resource::<ShardIndex>().owned.contains_key(&key) {
-                continue;
-            }
-            let is_held = held(record.tx_seq, segment, index as u8);
-            let shard = OwnedShard {
-                tx_seq: record.tx_seq,
-                segment,
-                index: index as u8,
-                held: is_held,
-                repairing: false,
-                failures: 0,
-                retry_at,
-            };
-            spawned.push((key, world.spawn(shard).id()));
-        }
+/// Starts tracking this node's part in a file (one entity), audited from `audit_at` on.
+fn track_shards(world: &mut World, record: &FileRecord, audit_at: u64) {
+    if world.resource::<AuditSchedule>().files.contains_key(&record.tx_seq) {
+        return;
     }
-    let count = spawned.len();
-    world.resource_mut::<ShardIndex>().owned.extend(spawned);
-    count
+    let shards = FileShards { tx_seq: record.tx_seq, segments: record.data_segments(), audited_to: 0, auditing: false, audit_at };
+    let entity = world.spawn(shards).id();
+    let mut schedule = world.resource_mut::<AuditSchedule>();
+    schedule.files.insert(record.tx_seq, entity);
+    schedule.due.insert((audit_at, record.tx_seq));
 }
 
 /// Shards of newly published files this node is to keep. Runs in `Storage`, after
 /// `index_submissions`.
 pub fn assign_new_files(world: &mut World) {
-    let Some(setup) = world.get_resource::<ShardSetup>().cloned() else { return };
-    let files = world.resource::<NewFiles>().files.clone();
-    if files.is_empty() {
+    if world.get_resource::<ShardSetup>().is_none() {
         return;
     }
-    let out = placement_out(world);
+    let files = world.resource::<NewFiles>().files.clone();
     let now = world.resource::<TickClock>().now_ms;
     for record in &files {
-        assign(world, &setup, &out, record, now + FIRST_REPAIR_DELAY_MS, &|_, _, _| false);
+        track_shards(world, record, now + FIRST_REPAIR_DELAY_MS);
+    }
+}
+
+/// Hands out audits of files (a range each) while few run and the repair queue has room.
+/// Runs in `Storage`.
+pub fn schedule_audits(
+    setup: Option<Res<ShardSetup>>,
+    executor: Option<Res<ShardExecutorHandle>>,
+    view: Option<Res<PlacementView>>,
+    clock: Res<TickClock>,
+    queue: Option<Res<RepairQueue>>,
+    schedule: Option<ResMut<AuditSchedule>>,
+    mut files: Query<&mut FileShards>,
+) {
+    let (Some(_), Some(executor), Some(view), Some(queue), Some(mut schedule)) = (setup, executor, view, queue, schedule) else { return };
+    while schedule.in_flight < MAX_AUDITS_IN_FLIGHT && !queue.is_full() {
+        let Some(&(at, tx_seq)) = schedule.due.first() else { break };
+        if at > clock.now_ms {
+            break;
+        }
+        schedule.due.remove(&(at, tx_seq));
+        let Some(mut file) = schedule.files.get(&tx_seq).and_then(|e| files.get_mut(*e).ok()) else { continue };
+        if file.auditing || file.audited_to >= file.segments {
+            continue;
+        }
+        file.auditing = true;
+        schedule.in_flight += 1;
+        let count = AUDIT_SEGMENTS.min(file.segments - file.audited_to);
+        executor.0.run(ShardWork::Audit { tx_seq, first: file.audited_to, count, out: view.out().into_iter().collect() });
+    }
+}
+
+/// An audit came back: what it found missing is queued for rebuilding, and the file's next
+/// range is scheduled.
+pub fn apply_audit(
+    schedule: &mut AuditSchedule,
+    queue: &mut RepairQueue,
+    files: &mut Query<&mut FileShards>,
+    tx_seq: u64,
+    first: u64,
+    through: u64,
+    missing: Vec<(u64, Vec<u8>)>,
+    now_ms: u64,
+) {
+    schedule.in_flight = schedule.in_flight.saturating_sub(1);
+    let Some(mut file) = schedule.files.get(&tx_seq).and_then(|e| files.get_mut(*e).ok()) else { return };
+    file.auditing = false;
+    // An audit of a range that a placement change already reset is stale: its file starts over.
+    if file.audited_to != first {
+        schedule.due.insert((now_ms, tx_seq));
+        return;
+    }
+    let mut through = through;
+    for (segment, wanted) in missing {
+        if queue.is_full() {
+            // Resume at the first segment that did not fit.
+            through = through.min(segment);
+            break;
+        }
+        queue.add(tx_seq, segment, &wanted, now_ms);
+    }
+    file.audited_to = through.clamp(first, file.segments);
+    if file.audited_to < file.segments {
+        schedule.due.insert((now_ms, tx_seq));
     }
 }
 
@@ -231,7 +285,9 @@ pub fn follow_pora_standing(world: &mut World) {
 /// Sets every holder's standing from the miner records; when that changes who is out of
 /// placement, publishes it and spawns the shards this node takes over.
 fn refresh_standings(world: &mut World) {
-    let Some(setup) = world.get_resource::<ShardSetup>().cloned() else { return };
+    if world.get_resource::<ShardSetup>().is_none() {
+        return;
+    }
     let records = world.resource::<MinerRecords>().clone();
     let mut holders = world.query::<&mut ShardHolder>();
     for mut holder in holders.iter_mut(world) {
@@ -252,59 +308,49 @@ fn refresh_standings(world: &mut World) {
     if let Ok(mut view) = world.resource::<PlacementView>().0.write() {
         *view = out.clone();
     }
+    // Placement moved: every file is audited again (off the tick) for the shards this node now
+    // takes over.
     let now = world.resource::<TickClock>().now_ms;
-    let files: Vec<FileRecord> = world.query::<&StoredFile>().iter(world).map(|f| f.record.clone()).collect();
-    let taken_over: usize = files.iter().map(|record| assign(world, &setup, &out, record, now, &|_, _, _| false)).sum();
-    if taken_over > 0 {
-        tracing::info!(shards = taken_over, "taking over shards of penalized storage nodes; rebuilding them");
+    let mut files = world.query::<&mut FileShards>();
+    let mut restarted = Vec::new();
+    for mut file in files.iter_mut(world) {
+        file.audited_to = 0;
+        restarted.push(file.tx_seq);
     }
+    let mut schedule = world.resource_mut::<AuditSchedule>();
+    for tx_seq in &restarted {
+        schedule.due.insert((now, *tx_seq));
+    }
+    tracing::info!(files = restarted.len(), "placement changed; auditing files for shards to take over");
 }
 
-/// Starts rebuilds of shards this node should keep and lacks, a bounded number of segments per
-/// tick, each retried with growing waits while too few shards can be reached. Runs in `Storage`.
+/// Starts rebuilds of the queued segments that are due, a bounded number per tick, each
+/// retried with growing waits while too few shards can be reached. Runs in `Storage`.
 pub fn schedule_repairs(
     setup: Option<Res<ShardSetup>>,
     executor: Option<Res<ShardExecutorHandle>>,
     view: Option<Res<PlacementView>>,
     clock: Res<TickClock>,
-    mut shards: Query<&mut OwnedShard>,
+    queue: Option<ResMut<RepairQueue>>,
 ) {
-    let (Some(setup), Some(executor), Some(view)) = (setup, executor, view) else { return };
-    let mut due: BTreeMap<(u64, u64), Vec<u8>> = BTreeMap::new();
-    for shard in shards.iter() {
-        if repair_due(shard, clock.now_ms) {
-            let key = (shard.tx_seq, shard.segment);
-            if due.len() < MAX_REPAIRS_PER_TICK || due.contains_key(&key) {
-                due.entry(key).or_default().push(shard.index);
-            }
-        }
-    }
+    let (Some(setup), Some(executor), Some(view), Some(mut queue)) = (setup, executor, view, queue) else { return };
+    let due = queue.due(clock.now_ms, MAX_REPAIRS_PER_TICK);
     if due.is_empty() {
         return;
     }
     let out = view.out();
-    for mut shard in shards.iter_mut() {
-        if due.get(&(shard.tx_seq, shard.segment)).is_some_and(|wanted| wanted.contains(&shard.index)) {
-            shard.repairing = true;
-            // From now on `retry_at` is when the rebuild started (see `repair_due`).
-            shard.retry_at = clock.now_ms;
-        }
-    }
-    for ((tx_seq, segment), wanted) in due {
+    for (tx_seq, segment) in due {
+        let Some(entry) = queue.segments.get_mut(&(tx_seq, segment)) else { continue };
+        // A rebuild that has not reported back by its due time is given up on and started again.
+        entry.repairing = true;
+        let wanted = entry.wanted.clone();
+        queue.reschedule(tx_seq, segment, clock.now_ms + REPAIR_TIMEOUT_MS);
         executor.0.run(ShardWork::Repair { tx_seq, segment, wanted, holders: holders_of(segment, &setup, &out) });
     }
 }
 
 /// A rebuild that has not reported back within this long is started again (its task died).
 pub const REPAIR_TIMEOUT_MS: u64 = 120_000;
-
-fn repair_due(shard: &OwnedShard, now_ms: u64) -> bool {
-    match (shard.held, shard.repairing) {
-        (true, _) => false,
-        (false, false) => shard.retry_at <= now_ms,
-        (false, true) => shard.retry_at.saturating_add(REPAIR_TIMEOUT_MS) <= now_ms,
-    }
-}
 
 /// Wait after `failures` failed rebuilds in a row: 1 s doubling, at most a minute.
 pub fn repair_backoff_ms(failures: u32) -> u64 {
@@ -314,43 +360,52 @@ pub fn repair_backoff_ms(failures: u32) -> u64 {
 /// Segments handed out for placement in one tick (the rest wait for the next).
 pub const MAX_PLACEMENTS_PER_TICK: usize = 256;
 
-/// Hands segments this node stored whole to the shard worker: encoded on rayon and their shards
-/// sent to the holders placement names. Runs in `Storage`.
+/// Hands segments this node stored whole to the shard worker (encoded on rayon, their shards
+/// sent to the holders placement names); each entity is gone once handed out. Runs in `Storage`.
 pub fn place_held_segments(
     setup: Option<Res<ShardSetup>>,
     executor: Option<Res<ShardExecutorHandle>>,
     view: Option<Res<PlacementView>>,
-    mut segments: Query<&mut HeldSegment>,
+    segments: Query<(Entity, &HeldSegment)>,
+    mut commands: Commands,
 ) {
     let (Some(setup), Some(executor), Some(view)) = (setup, executor, view) else { return };
     let mut out = None;
-    for mut segment in segments.iter_mut().filter(|s| !s.placed).take(MAX_PLACEMENTS_PER_TICK) {
+    for (entity, segment) in segments.iter().filter(|(_, s)| !s.placed).take(MAX_PLACEMENTS_PER_TICK) {
         let out = out.get_or_insert_with(|| view.out());
         executor.0.run(ShardWork::Place { tx_seq: segment.tx_seq, segment: segment.index, holders: holders_of(segment.index, &setup, out) });
-        segment.placed = true;
+        commands.entity(entity).despawn();
     }
 }
 
-/// A shard is on this node's disk now.
-pub fn mark_held(index: &ShardIndex, shards: &mut Query<&mut OwnedShard>, tx_seq: u64, segment: u64, shard: u8) {
-    if let Some(mut owned) = index.owned.get(&(tx_seq, segment, shard)).and_then(|e| shards.get_mut(*e).ok()) {
-        owned.held = true;
-        owned.repairing = false;
-        owned.failures = 0;
+/// What an audit of `first..first + count` finds missing: the segments placement gives this node
+/// shards of that it does not hold, stopping early once a repair queue's worth is found.
+pub fn audit_range(setup: &ShardSetup, out: &BTreeSet<HolderKey>, held: &BTreeSet<(u64, u8)>, first: u64, count: u64) -> (u64, Vec<(u64, Vec<u8>)>) {
+    let mut missing = Vec::new();
+    let end = first.saturating_add(count);
+    for segment in first..end {
+        let wanted: Vec<u8> = (0..setup.total())
+            .filter(|index| holder_for(segment, *index, &setup.members, out) == Some(setup.own))
+            .map(|index| index as u8)
+            .filter(|index| !held.contains(&(segment, *index)))
+            .collect();
+        if !wanted.is_empty() {
+            missing.push((segment, wanted));
+            if missing.len() >= RepairQueue::CAPACITY {
+                return (segment + 1, missing);
+            }
+        }
     }
+    (end, missing)
 }
 
 /// A rebuild of a segment's shards could not finish: try again later.
-pub fn mark_repair_failed(index: &ShardIndex, shards: &mut Query<&mut OwnedShard>, tx_seq: u64, segment: u64, wanted: &[u8], now_ms: u64) {
-    for shard in wanted {
-        if let Some(mut owned) = index.owned.get(&(tx_seq, segment, *shard)).and_then(|e| shards.get_mut(*e).ok())
-            && !owned.held
-        {
-            owned.repairing = false;
-            owned.failures += 1;
-            owned.retry_at = now_ms + repair_backoff_ms(owned.failures);
-        }
-    }
+pub fn mark_repair_failed(queue: &mut RepairQueue, tx_seq: u64, segment: u64, now_ms: u64) {
+    let Some(entry) = queue.segments.get_mut(&(tx_seq, segment)) else { return };
+    entry.repairing = false;
+    entry.failures += 1;
+    let due = now_ms + repair_backoff_ms(entry.failures);
+    queue.reschedule(tx_seq, segment, due);
 }
 
 #[cfg(test)]

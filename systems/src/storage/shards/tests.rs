@@ -2,7 +2,6 @@ use super::*;
 use alloy_primitives::{B256, LogData};
 use std::sync::Mutex;
 use zg_components::chain::{CommittedBlock, TxReceipt};
-use zg_components::storage::shard::OwnedShard;
 use zg_components::storage::{FileIndex, StorageEvent, StorageInbox};
 
 /// Records the work the systems hand out instead of doing it.
@@ -71,8 +70,17 @@ fn settled(miner: u8, epoch: u64, missed: u64) -> Log {
     log(event.encode_log_data())
 }
 
+fn setup() -> ShardSetup {
+    ShardSetup { own: key(2), members: vec![key(1), key(2), key(3), key(4)], data_shards: 2, parity_shards: 2 }
+}
+
+/// The shards the plain ring gives this node: (index + segment) mod 4 == 1.
+fn plain_ring(segments: u64) -> BTreeSet<(u64, u8)> {
+    (0..segments).flat_map(|s| (0..4u8).filter(move |i| (*i as u64 + s) % 4 == 1).map(move |i| (s, i))).collect()
+}
+
 /// Four storage nodes, 2+2 shards; this node is the second in the ring; one 3-segment file
-/// whose shards here are all on disk.
+/// whose shards here are all on disk (`held`, answered to audits by [`answer_audits`]).
 fn world() -> (World, Arc<Recorder>, crossbeam_channel::Sender<StorageEvent>) {
     let mut world = World::new();
     world.insert_resource(TickClock { tick: 1, now_ms: 10_000 });
@@ -84,20 +92,37 @@ fn world() -> (World, Arc<Recorder>, crossbeam_channel::Sender<StorageEvent>) {
     world.insert_resource(StorageInbox(inbox));
     crate::storage::track_file(&mut world, file(0, 3), 0, false);
     let recorder = Arc::new(Recorder::default());
-    let setup = ShardSetup { own: key(2), members: vec![key(1), key(2), key(3), key(4)], data_shards: 2, parity_shards: 2 };
-    install_sharding(&mut world, setup, Arc::new(recorder.clone()), |_, _, _| true);
+    install_sharding(&mut world, setup(), Arc::new(recorder.clone()));
     (world, recorder, sender)
 }
 
-fn owned(world: &mut World) -> Vec<(u64, u8, bool)> {
-    let mut out: Vec<_> = world.query::<&OwnedShard>().iter(world).map(|s| (s.segment, s.index, s.held)).collect();
-    out.sort();
-    out
+/// Does what the I/O side does with the audits handed out: answers from `held`. Returns the
+/// other work handed out meanwhile.
+fn answer_audits(world: &mut World, recorder: &Recorder, events: &crossbeam_channel::Sender<StorageEvent>, held: &BTreeSet<(u64, u8)>) -> Vec<ShardWork> {
+    let work = std::mem::take(&mut *recorder.0.lock().unwrap());
+    let mut other = Vec::new();
+    for item in work {
+        match item {
+            ShardWork::Audit { tx_seq, first, count, out } => {
+                let (through, missing) = audit_range(&setup(), &out.into_iter().collect(), held, first, count);
+                events.send(StorageEvent::Audited { tx_seq, first, through, missing }).unwrap();
+            }
+            other_work => other.push(other_work),
+        }
+    }
+    bevy_ecs::system::RunSystemOnce::run_system_once(world, crate::storage::ingest_storage_events).unwrap();
+    other
+}
+
+/// Segments queued for rebuilding and the shards wanted, in order.
+fn queued(world: &World) -> Vec<(u64, u64, Vec<u8>)> {
+    world.resource::<RepairQueue>().segments.iter().map(|((seq, segment), r)| (*seq, *segment, r.wanted.clone())).collect()
 }
 
 fn run_storage_tick(world: &mut World) {
     follow_pora_standing(world);
-    bevy_ecs::system::RunSystemOnce::run_system_once(world, schedule_repairs).unwrap();
+    bevy_ecs::system::RunSystemOnce::run_system_once(&mut *world, schedule_audits).unwrap();
+    bevy_ecs::system::RunSystemOnce::run_system_once(&mut *world, schedule_repairs).unwrap();
 }
 
 #[test]
@@ -119,29 +144,35 @@ fn shard_i_of_segment_s_goes_to_member_i_plus_s_and_skips_members_out_of_placeme
 #[test]
 fn a_penalized_holders_shards_are_taken_over_and_rebuilt_by_the_next_holder() {
     let (mut world, recorder, events) = world();
+    let held = plain_ring(3);
     // (index + segment) mod 4 == 1: segment 0 shard 1, segment 1 shard 0, segment 2 shard 3.
-    assert_eq!(owned(&mut world), vec![(0, 1, true), (1, 0, true), (2, 3, true)]);
+    assert_eq!(held, BTreeSet::from([(0, 1), (1, 0), (2, 3)]));
+    run_storage_tick(&mut world);
+    assert_eq!(*recorder.0.lock().unwrap(), vec![ShardWork::Audit { tx_seq: 0, first: 0, count: 3, out: vec![] }], "the file is audited off the tick");
+    assert!(answer_audits(&mut world, &recorder, &events, &held).is_empty());
     run_storage_tick(&mut world);
     assert!(recorder.0.lock().unwrap().is_empty(), "nothing to repair while every shard is held");
+    assert!(queued(&world).is_empty());
 
     // Holder 1's miner registers, then misses challenges in epoch 5.
     world.resource_mut::<SealedBlocks>().0 = vec![block(vec![registered(0xaa, key(1))])];
     run_storage_tick(&mut world);
-    assert_eq!(owned(&mut world).len(), 3, "registering moves nothing");
+    assert!(recorder.0.lock().unwrap().is_empty(), "registering moves nothing");
     world.resource_mut::<SealedBlocks>().0 = vec![block(vec![settled(0xaa, 5, 3)])];
     run_storage_tick(&mut world);
     let recorded = std::mem::take(&mut world.resource_mut::<NewFiles>().miners);
     let record = MinerRecord { miner: [0xaa; 20], node: key(1), settled: Some((5, true)) };
     assert_eq!(recorded.last(), Some(&record), "changed records go to Persist");
 
-    // Its shards ((index + segment) mod 4 == 0) are now this node's, to rebuild.
-    assert_eq!(
-        owned(&mut world),
-        vec![(0, 0, false), (0, 1, true), (1, 0, true), (1, 3, false), (2, 2, false), (2, 3, true)]
-    );
+    // Placement moved: the file is audited again, and key(1)'s shards ((index + segment) mod 4
+    // == 0) are now this node's, to rebuild.
+    assert_eq!(*recorder.0.lock().unwrap(), vec![ShardWork::Audit { tx_seq: 0, first: 0, count: 3, out: vec![key(1)] }]);
+    assert!(answer_audits(&mut world, &recorder, &events, &held).is_empty());
+    assert_eq!(queued(&world), vec![(0, 0, vec![0]), (0, 1, vec![3]), (0, 2, vec![2])]);
     let holder = world.resource::<ShardIndex>().holders[&key(1)];
     assert_eq!(world.get::<ShardHolder>(holder).unwrap().standing, Standing::Penalized { epoch: 5 });
     assert!(world.resource::<PlacementView>().out().contains(&key(1)));
+    run_storage_tick(&mut world);
     let mut work = std::mem::take(&mut *recorder.0.lock().unwrap());
     work.sort_by_key(|w| format!("{w:?}"));
     assert_eq!(
@@ -161,8 +192,7 @@ fn a_penalized_holders_shards_are_taken_over_and_rebuilt_by_the_next_holder() {
     bevy_ecs::system::RunSystemOnce::run_system_once(&mut world, crate::storage::ingest_storage_events).unwrap();
     run_storage_tick(&mut world);
     assert!(recorder.0.lock().unwrap().is_empty(), "the failed rebuild waits its back-off");
-    let failed = owned(&mut world);
-    assert!(failed.contains(&(0, 0, true)));
+    assert!(!queued(&world).iter().any(|(_, segment, _)| *segment == 0), "segment 0's shard is held");
     world.resource_mut::<TickClock>().now_ms += repair_backoff_ms(1);
     run_storage_tick(&mut world);
     assert_eq!(
@@ -189,7 +219,7 @@ fn segments_stored_here_are_handed_out_for_encoding_and_placement() {
     bevy_ecs::system::RunSystemOnce::run_system_once(&mut world, crate::storage::ingest_storage_events).unwrap();
     let held: Vec<HeldSegment> = world.query::<&HeldSegment>().iter(&world).cloned().collect();
     assert_eq!(held, vec![HeldSegment { tx_seq: 0, index: 2, placed: false }], "a segment entity, not placed yet");
-    assert!(recorder.0.lock().unwrap().is_empty());
+    recorder.0.lock().unwrap().clear();
     bevy_ecs::system::RunSystemOnce::run_system_once(&mut world, place_held_segments).unwrap();
     assert_eq!(
         *recorder.0.lock().unwrap(),
@@ -197,21 +227,25 @@ fn segments_stored_here_are_handed_out_for_encoding_and_placement() {
     );
     bevy_ecs::system::RunSystemOnce::run_system_once(&mut world, place_held_segments).unwrap();
     assert_eq!(recorder.0.lock().unwrap().len(), 1, "placed once");
-    assert!(world.query::<&HeldSegment>().iter(&world).all(|s| s.placed));
+    assert_eq!(world.query::<&HeldSegment>().iter(&world).count(), 0, "nothing per segment is kept once handed out");
 }
 
 #[test]
 fn shards_of_a_new_file_wait_for_the_upload_before_a_rebuild() {
-    let (mut world, recorder, _events) = world();
+    let (mut world, recorder, events) = world();
+    run_storage_tick(&mut world);
+    answer_audits(&mut world, &recorder, &events, &plain_ring(3));
     world.resource_mut::<NewFiles>().files = vec![file(1, 1)];
     assign_new_files(&mut world);
-    let new: Vec<_> = world.query::<&OwnedShard>().iter(&world).filter(|s| s.tx_seq == 1).map(|s| (s.index, s.held, s.retry_at)).collect();
-    assert_eq!(new, vec![(1, false, 10_000 + FIRST_REPAIR_DELAY_MS)]);
     run_storage_tick(&mut world);
-    assert!(recorder.0.lock().unwrap().is_empty());
+    assert!(recorder.0.lock().unwrap().is_empty(), "no audit before the uploader placed its shards");
     world.resource_mut::<TickClock>().now_ms += FIRST_REPAIR_DELAY_MS;
     run_storage_tick(&mut world);
-    assert_eq!(recorder.0.lock().unwrap().len(), 1);
+    assert_eq!(*recorder.0.lock().unwrap(), vec![ShardWork::Audit { tx_seq: 1, first: 0, count: 1, out: vec![] }]);
+    answer_audits(&mut world, &recorder, &events, &BTreeSet::new());
+    assert_eq!(queued(&world), vec![(1, 0, vec![1])]);
+    run_storage_tick(&mut world);
+    assert_eq!(recorder.0.lock().unwrap().len(), 1, "one rebuild");
 }
 
 #[test]
@@ -220,19 +254,22 @@ fn standings_recorded_before_a_restart_hold_at_start() {
     world.insert_resource(TickClock { tick: 1, now_ms: 10_000 });
     world.init_resource::<NewFiles>();
     world.init_resource::<FileIndex>();
+    world.init_resource::<SealedBlocks>();
+    let (events, inbox) = crossbeam_channel::unbounded();
+    world.insert_resource(StorageInbox(inbox));
     let mut records = MinerRecords::default();
     apply_miner_event(&mut records, MinerEvent::Registered { miner: Address::repeat_byte(7), node: key(1) });
     apply_miner_event(&mut records, MinerEvent::Settled { miner: Address::repeat_byte(7), epoch: 3, missed: 1 });
     assert_eq!(apply_miner_event(&mut records, MinerEvent::Settled { miner: Address::repeat_byte(8), epoch: 3, missed: 1 }), None, "unknown miner");
     world.insert_resource(records);
     crate::storage::track_file(&mut world, file(0, 3), 0, false);
-    let setup = ShardSetup { own: key(2), members: vec![key(1), key(2), key(3), key(4)], data_shards: 2, parity_shards: 2 };
-    // On disk: the shards the plain ring gave this node, (index + segment) mod 4 == 1.
-    install_sharding(&mut world, setup, Arc::new(Arc::new(Recorder::default())), |_, segment, index| (index as u64 + segment) % 4 == 1);
+    let recorder = Arc::new(Recorder::default());
+    install_sharding(&mut world, setup(), Arc::new(recorder.clone()));
     assert_eq!(world.resource::<PlacementView>().out(), BTreeSet::from([key(1)]));
-    // Its own three plus key(1)'s three (not on disk yet).
-    assert_eq!(owned(&mut world).iter().filter(|(_, _, held)| !held).count(), 3);
-    assert_eq!(owned(&mut world).len(), 6);
+    run_storage_tick(&mut world);
+    // On disk: the shards the plain ring gave this node; key(1)'s three are to be rebuilt.
+    answer_audits(&mut world, &recorder, &events, &plain_ring(3));
+    assert_eq!(queued(&world).len(), 3);
 }
 
 #[test]
@@ -252,10 +289,9 @@ fn hostile_pora_logs_are_ignored() {
 
 #[test]
 fn a_rebuild_that_never_reports_back_is_started_again() {
-    let (mut world, recorder, _events) = world();
-    world.resource_mut::<NewFiles>().files = vec![file(1, 1)];
-    assign_new_files(&mut world);
-    world.resource_mut::<TickClock>().now_ms += FIRST_REPAIR_DELAY_MS;
+    let (mut world, recorder, events) = world();
+    run_storage_tick(&mut world);
+    answer_audits(&mut world, &recorder, &events, &BTreeSet::from([(0, 1), (1, 0)]));
     run_storage_tick(&mut world);
     assert_eq!(recorder.0.lock().unwrap().len(), 1);
     world.resource_mut::<TickClock>().now_ms += REPAIR_TIMEOUT_MS - 1;
@@ -264,4 +300,44 @@ fn a_rebuild_that_never_reports_back_is_started_again() {
     world.resource_mut::<TickClock>().now_ms += 1;
     run_storage_tick(&mut world);
     assert_eq!(recorder.0.lock().unwrap().len(), 2, "given up on and started again");
+}
+
+/// A published file of ten million segments (2.4 TiB the publisher never uploads): one entity
+/// and a bounded queue here, audits a range at a time, an idle tick that looks at nothing else.
+#[test]
+fn a_huge_file_costs_a_bounded_amount_of_tracking() {
+    let (mut world, recorder, events) = world();
+    run_storage_tick(&mut world);
+    answer_audits(&mut world, &recorder, &events, &plain_ring(3));
+    world.resource_mut::<NewFiles>().files = vec![file(1, 10_000_000)];
+    assign_new_files(&mut world);
+    assert_eq!(world.query::<&FileShards>().iter(&world).count(), 2, "one entity per file");
+    assert!(world.entities().len() < 100, "nothing per segment: {} entities", world.entities().len());
+    world.resource_mut::<TickClock>().now_ms += FIRST_REPAIR_DELAY_MS;
+    for _ in 0..20 {
+        run_storage_tick(&mut world);
+        let audits = recorder.0.lock().unwrap().iter().filter(|w| matches!(w, ShardWork::Audit { .. })).count();
+        assert!(audits <= MAX_AUDITS_IN_FLIGHT, "{audits} audits at once");
+        // Nothing is held: every audited segment lacks its shard.
+        answer_audits(&mut world, &recorder, &events, &BTreeSet::new());
+        assert!(world.resource::<RepairQueue>().segments.len() <= RepairQueue::CAPACITY);
+    }
+    assert!(world.resource::<RepairQueue>().is_full(), "audits filled the queue, then stopped");
+    let file = world.query::<&FileShards>().iter(&world).find(|f| f.tx_seq == 1).unwrap().clone();
+    assert!(file.audited_to < 10_000_000 && !file.auditing, "audit paused at {}", file.audited_to);
+    assert!(world.entities().len() < 100, "still nothing per segment: {} entities", world.entities().len());
+    // Repairs drain the queue a bounded number per tick; then audits resume where they stopped.
+    let resume_at = file.audited_to;
+    for index in world.resource::<RepairQueue>().segments.keys().copied().take(100).collect::<Vec<_>>() {
+        let wanted = world.resource::<RepairQueue>().segments[&index].wanted.clone();
+        for shard in wanted {
+            events.send(StorageEvent::ShardHeld { tx_seq: index.0, segment: index.1, index: shard }).unwrap();
+        }
+    }
+    bevy_ecs::system::RunSystemOnce::run_system_once(&mut world, crate::storage::ingest_storage_events).unwrap();
+    recorder.0.lock().unwrap().clear();
+    run_storage_tick(&mut world);
+    let work = std::mem::take(&mut *recorder.0.lock().unwrap());
+    assert!(work.iter().any(|w| matches!(w, ShardWork::Audit { tx_seq: 1, first, .. } if *first == resume_at)), "{:?}", work.iter().filter(|w| matches!(w, ShardWork::Audit { .. })).collect::<Vec<_>>());
+    assert!(work.iter().filter(|w| matches!(w, ShardWork::Repair { .. })).count() <= MAX_REPAIRS_PER_TICK);
 }
