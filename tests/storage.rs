@@ -390,3 +390,39 @@ fn sector_proofs_lead_from_a_chunk_to_its_file_root() {
     assert_eq!(code, -32602);
     node.stop();
 }
+
+/// A publication that would make every storage node audit and keep shards of a multi-terabyte
+/// file is refused by Flow itself (the fee alone, one gwei a sector, would be cheap for it).
+#[test]
+fn flow_refuses_a_file_over_one_tebibyte() {
+    let node = start_node(&storage_config());
+    let rpc = node.addr;
+    let submission = |height: u64| {
+        let sectors = 1u64 << height;
+        Submission {
+            data: SubmissionData {
+                length: U256::from(sectors * 256),
+                tags: Bytes::new(),
+                nodes: vec![SubmissionNode { root: B256::repeat_byte(5), height: U256::from(height) }],
+            },
+            submitter: dev_key(3).address(),
+        }
+    };
+    let call = |height: u64| {
+        let fee = U256::from(1u64 << height) * U256::from(flow::DEFAULT_PRICE_PER_SECTOR);
+        let input = IFlow::submitCall { submission: submission(height) }.abi_encode();
+        let request = json!({
+            "from": dev_key(3).address(),
+            "to": flow::FLOW_ADDRESS,
+            "value": format!("{fee:#x}"),
+            "data": alloy_primitives::hex::encode_prefixed(input),
+        });
+        rpc_call(rpc, "eth_call", json!([request, "latest"]))
+    };
+    // 1 TiB exactly is a file; twice that is not, whatever it pays.
+    assert!(call(32).get("result").is_some(), "{}", call(32));
+    let (code, message, _) = error_of(&call(33));
+    assert_eq!(code, 3);
+    assert!(message.contains("file over 1 TiB"), "{message}");
+    node.stop();
+}

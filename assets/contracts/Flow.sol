@@ -37,6 +37,9 @@ contract Flow {
     /// Pieces of up to 2^40 sectors; a file of more is not a file.
     uint256 public constant MAX_HEIGHT = 40;
     uint256 public constant MAX_NODES = 64;
+    /// One submission covers at most 2^32 sectors (1 TiB): every storage node audits and keeps
+    /// shards of every file, so a bigger upload is split into files that each pay their way.
+    uint256 public constant MAX_FILE_SECTORS = 1 << 32;
 
     address public immutable market;
     uint256 public numSubmissions;
@@ -110,6 +113,7 @@ contract Flow {
     {
         length = sectorsOf(data);
         require(data.length > 0, "empty file");
+        require(length <= MAX_FILE_SECTORS, "file over 1 TiB: split it into several submissions");
         require((data.length + 255) / 256 <= length, "pieces shorter than the file");
         require(length < 2 * ((data.length + 255) / 256) + 16, "pieces far longer than the file");
         uint256 fee = length * FixedPriceMarket(market).pricePerSector();
