@@ -6,6 +6,7 @@ mod common;
 
 use alloy_primitives::{Address, B256, U256};
 use alloy_sol_types::SolCall;
+use base64::Engine;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -586,6 +587,20 @@ fn erasure_coded_files_stay_downloadable_with_m_storage_nodes_offline() {
         wait_until("shards placed", || ok(addr, "zgs_getFileInfo", json!([upload.root, true]))["finalized"] == true);
         assert_eq!(ok(addr, "zgs_getFileInfo", json!([upload.root, true]))["uploadedSegNum"], 0, "node {i} holds shards, not segments");
     }
+
+    // A bit flipped in node 0's copy of segment 1 (it holds the file whole): the download is
+    // rebuilt from the other nodes' shards, checked against the root, and written back.
+    let seq = ok(storage0, "zgs_getFileInfo", json!([upload.root, true]))["tx"]["seq"].as_u64().unwrap();
+    let data_dir = zgnode::NodeConfig::load(&layout[0].config).unwrap().node.data_dir;
+    let segment_file = data_dir.join("segments").join(format!("{seq}.seg"));
+    let mut bytes = std::fs::read(&segment_file).unwrap();
+    bytes[262_144 + 77] ^= 0x01;
+    std::fs::write(&segment_file, &bytes).unwrap();
+    let served = ok(storage0, "zgs_downloadSegmentByTxSeq", json!([seq, 1024, 2048]));
+    let served = base64::engine::general_purpose::STANDARD.decode(served.as_str().unwrap()).unwrap();
+    assert_eq!(served, data[262_144..2 * 262_144], "the damaged segment was rebuilt from shards");
+    let repaired = std::fs::read(&segment_file).unwrap();
+    assert_eq!(repaired[262_144..2 * 262_144], data[262_144..2 * 262_144], "and written back to disk");
 
     // The official SDK's view is unchanged: it uploads to node 0 and reads the file back from
     // node 2, which holds only shards and rebuilds every segment from its peers'.

@@ -144,6 +144,22 @@ impl ChainStore {
         Ok(fresh)
     }
 
+    /// Writes a held segment's bytes again (they were found damaged and rebuilt, checked against
+    /// the root): the same length, in place, synced before this returns.
+    pub fn rewrite_segment(&self, tx_seq: u64, index: u64, data: &[u8]) -> Result<(), StoreError> {
+        match &self.segment_files {
+            Some(files) => files
+                .write(&[(tx_seq, index, data)])
+                .map_err(|source| StoreError::Io { what: format!("rewriting segment {index} of tx seq {tx_seq}"), source }),
+            None => {
+                let txn = self.db.begin_write()?;
+                txn.open_table(STORAGE_SEGMENTS)?.insert((tx_seq, index), data)?;
+                txn.commit()?;
+                Ok(())
+            }
+        }
+    }
+
     fn put_in(&self, txn: &redb::WriteTransaction, tx_seq: u64, index: u64, data: &[u8], proof: &Proof) -> Result<bool, StoreError> {
         let mut table = txn.open_table(STORAGE_SEGMENTS)?;
         if table.get((tx_seq, index))?.is_some() {

@@ -121,6 +121,37 @@ impl StorageContext {
         Some(rebuilt)
     }
 
+    /// A segment held whole, checked against the file root before it is served: a bit flipped on
+    /// disk is never passed on. A damaged segment is rebuilt from shards on the network (with
+    /// erasure coding) and written back; otherwise the caller gets a clear error.
+    fn checked_segment(&self, record: &FileRecord, index: u64) -> RpcResult<Option<(Vec<u8>, Proof)>> {
+        let (Some(data), Some(proof)) = (
+            self.store.segment(record.tx_seq, index).map_err(internal)?,
+            self.store.segment_proof(record.tx_seq, index).map_err(internal)?,
+        ) else {
+            return Ok(None);
+        };
+        let leaf = merkle::segment_root(record.size, index, &merkle::chunk_hashes(&data));
+        if proof.validate(&record.root(), &leaf, index as usize, record.padded_segments() as usize).is_ok() {
+            return Ok(Some((data, proof)));
+        }
+        tracing::error!(seq = record.tx_seq, segment = index, "a stored segment does not match the file root: damaged on disk");
+        metrics::counter!("zgnode_storage_damaged_segments_total").increment(1);
+        let Some(rebuilt) = self.reconstruct(record, index) else {
+            return Err(server(format!(
+                "segment {index} of tx seq {} is damaged on this node's disk and cannot be rebuilt here; download it from another node",
+                record.tx_seq
+            )));
+        };
+        let (data, proof) = (rebuilt.0.clone(), rebuilt.1.clone());
+        if let Err(error) = self.store.rewrite_segment(record.tx_seq, index, &data) {
+            tracing::error!(%error, seq = record.tx_seq, segment = index, "cannot write a repaired segment back");
+        } else {
+            tracing::info!(seq = record.tx_seq, segment = index, "damaged segment rebuilt from shards and written back");
+        }
+        Ok(Some((data, proof)))
+    }
+
     /// Checks a segment against the file's root; returns its bytes to store.
     fn check(&self, segment: &SegmentUpload<'_>, record: &FileRecord) -> RpcResult<Vec<u8>> {
         if segment.root != record.root() {
@@ -202,7 +233,7 @@ impl StorageContext {
         let mut chunk = start;
         while chunk < end {
             let segment = chunk / SEGMENT_CHUNKS as u64;
-            let held = self.store.segment(record.tx_seq, segment).map_err(internal)?;
+            let held = self.checked_segment(record, segment)?.map(|(data, _)| data);
             let rebuilt;
             let data: &[u8] = match &held {
                 Some(data) => data,
@@ -280,12 +311,7 @@ impl StorageContext {
     }
 
     fn segment_with_proof(&self, record: &FileRecord, index: u64) -> RpcResult<Option<SegmentWithProof>> {
-        let (Some(data), Some(proof)) = (
-            self.store.segment(record.tx_seq, index).map_err(internal)?,
-            self.store.segment_proof(record.tx_seq, index).map_err(internal)?,
-        ) else {
-            return Ok(None);
-        };
+        let Some((data, proof)) = self.checked_segment(record, index)? else { return Ok(None) };
         Ok(Some(SegmentWithProof {
             root: record.root(),
             data: base64::engine::general_purpose::STANDARD.encode(data),
