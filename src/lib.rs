@@ -27,6 +27,7 @@ pub mod cli;
 pub mod config;
 pub mod consensus_bench;
 pub mod dev;
+pub mod fuzz;
 pub mod metrics;
 pub mod net;
 pub mod node;

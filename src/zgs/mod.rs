@@ -11,10 +11,11 @@ pub mod client;
 mod contracts;
 pub mod miner;
 mod rpc;
+pub use rpc::{SegmentUpload, check_upload};
 mod shards;
 
 pub use cache::{Rebuilt, RebuiltSegments};
-pub use shards::{ShardPlacement, ShardWorker, cut_shards, shard_checks_out};
+pub use shards::{ShardPlacement, ShardWorker, cut_shards, decode_checked, shard_checks_out};
 
 pub use contracts::{MINE_REWARD_POOL_TOKENS, dev_mine_params, mine_account, storage_contracts};
 

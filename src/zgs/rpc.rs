@@ -64,6 +64,40 @@ pub struct SegmentUpload<'a> {
     pub file_size: u64,
 }
 
+/// Checks an uploaded segment against a published file (root, size, index, exact length, base64,
+/// proof at its position); returns the bytes to store. Every upload goes through it; so does the
+/// `segment_upload` fuzz target.
+pub fn check_upload(segment: &SegmentUpload<'_>, record: &FileRecord) -> RpcResult<Vec<u8>> {
+    if segment.root != record.root() {
+        return Err(invalid(format!("segment root {} is not the root {} of tx seq {}", segment.root, record.root(), record.tx_seq)));
+    }
+    if segment.file_size != record.size {
+        return Err(invalid(format!("fileSize {} is not the submitted length {}", segment.file_size, record.size)));
+    }
+    let segments = record.data_segments();
+    if segment.index >= segments {
+        return Err(invalid(format!("segment index {} out of range: the file has {segments} segments", segment.index)));
+    }
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(segment.data.as_bytes())
+        .map_err(|e| invalid(format!("segment data is not base64: {e}")))?;
+    let chunks = merkle::chunk_count(record.size);
+    let expected = if segment.index + 1 == segments {
+        ((chunks - segment.index * SEGMENT_CHUNKS as u64) as usize) * CHUNK_SIZE
+    } else {
+        SEGMENT_SIZE
+    };
+    if data.len() != expected {
+        return Err(invalid(format!("segment {} must be {expected} bytes, got {}", segment.index, data.len())));
+    }
+    let leaf = merkle::segment_root(record.size, segment.index, &merkle::chunk_hashes(&data));
+    segment
+        .proof
+        .validate(&record.root(), &leaf, segment.index as usize, record.padded_segments() as usize)
+        .map_err(|e| invalid(format!("invalid segment proof: {e}")))?;
+    Ok(data)
+}
+
 fn file_info(record: &FileRecord, held: u64, recoverable: bool) -> Value {
     let nodes: Vec<Value> = record.nodes.iter().map(|(root, height)| json!([height, B256::from(*root)])).collect();
     json!({
@@ -154,42 +188,12 @@ impl StorageContext {
 
     /// Checks a segment against the file's root; returns its bytes to store.
     fn check(&self, segment: &SegmentUpload<'_>, record: &FileRecord) -> RpcResult<Vec<u8>> {
-        if segment.root != record.root() {
-            return Err(invalid(format!(
-                "segment root {} is not the root {} of tx seq {}",
-                segment.root,
-                record.root(),
-                record.tx_seq
-            )));
-        }
-        if segment.file_size != record.size {
-            return Err(invalid(format!("fileSize {} is not the submitted length {}", segment.file_size, record.size)));
-        }
-        if self.held(record)? >= record.data_segments() {
+        // A segment for another file is refused as such; for a complete file, the SDK's
+        // "already finalized" comes before any check of the bytes.
+        if segment.root == record.root() && segment.file_size == record.size && self.held(record)? >= record.data_segments() {
             return Err(already_finalized());
         }
-        let segments = record.data_segments();
-        if segment.index >= segments {
-            return Err(invalid(format!("segment index {} out of range: the file has {segments} segments", segment.index)));
-        }
-        let data = base64::engine::general_purpose::STANDARD
-            .decode(segment.data.as_bytes())
-            .map_err(|e| invalid(format!("segment data is not base64: {e}")))?;
-        let chunks = merkle::chunk_count(record.size);
-        let expected = if segment.index + 1 == segments {
-            ((chunks - segment.index * SEGMENT_CHUNKS as u64) as usize) * CHUNK_SIZE
-        } else {
-            SEGMENT_SIZE
-        };
-        if data.len() != expected {
-            return Err(invalid(format!("segment {} must be {expected} bytes, got {}", segment.index, data.len())));
-        }
-        let leaf = merkle::segment_root(record.size, segment.index, &merkle::chunk_hashes(&data));
-        segment
-            .proof
-            .validate(&record.root(), &leaf, segment.index as usize, record.padded_segments() as usize)
-            .map_err(|e| invalid(format!("invalid segment proof: {e}")))?;
-        Ok(data)
+        check_upload(segment, record)
     }
 
     fn upload_all(&self, segments: Vec<SegmentUpload<'_>>, seq: Option<u64>) -> RpcResult<Value> {

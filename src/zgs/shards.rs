@@ -145,7 +145,7 @@ const MAX_DECODE_ATTEMPTS: usize = 32;
 /// Decodes a segment from the shards found and checks it against the file root. Shards that do
 /// not fit the file are set aside first; when a decode does not match the root (a poisoned
 /// parity shard, a shard that lies about the segment), other subsets of `k` shards are tried.
-fn decode_checked(config: ErasureConfig, record: &FileRecord, segment: u64, found: Vec<Option<Shard>>) -> Option<(Vec<u8>, Proof)> {
+pub fn decode_checked(config: ErasureConfig, record: &FileRecord, segment: u64, found: Vec<Option<Shard>>) -> Option<(Vec<u8>, Proof)> {
     let found: Vec<Option<Shard>> = found
         .into_iter()
         .enumerate()

@@ -145,14 +145,17 @@ pub fn segment_root_from_shard(record: &FileRecord, segment: u64, range: Range<u
 }
 
 impl PartialTree<'_> {
-    /// A node from the shard's chunks, a boundary node, or (for nodes that straddle the shard's
-    /// edge, up to the root) the hash of its children.
+    /// A node computed from every chunk of the shard it covers: only nodes wholly outside the
+    /// shard come from the boundary. (A boundary node may also cover some of the shard's chunks,
+    /// as a proof sibling; taking it for those would leave them unchecked.)
     fn combined(&self, level: usize, index: usize) -> Option<B256> {
-        if let Some(hash) = self.node(level, index) {
-            return Some(hash);
+        let span = covered(level, index, self.widths[0]);
+        if span.end <= self.range.start || span.start >= self.range.end {
+            let key = (u8::try_from(level).ok()?, u16::try_from(index).ok()?);
+            return self.boundary.get(&key).map(|hash| B256::from(**hash));
         }
         if level == 0 {
-            return None;
+            return self.leaves.get(index - self.first).copied();
         }
         let left = self.combined(level - 1, 2 * index)?;
         if 2 * index + 1 < self.widths[level - 1] {
@@ -179,6 +182,31 @@ mod tests {
             nodes: vec![],
             submitter: [0; 20],
             block_number: 0,
+        }
+    }
+
+    #[test]
+    fn a_shard_root_covers_every_chunk_of_the_shard() {
+        // 12 chunks, k = 2: shard 0 holds chunks 0..6, and the proof sibling covering chunks
+        // 4..8 is in its boundary; changing chunk 4 or 5 must still change the root.
+        let data: Vec<u8> = (0..SEGMENT_SIZE + 3_000).map(|i| ((i * 31 + 7) % 251) as u8).collect();
+        let commitment = FileCommitment::of(&data);
+        let record = record_of(&commitment);
+        let config = ErasureConfig { data_shards: 2, parity_shards: 2 };
+        let mut bytes = data[SEGMENT_SIZE..].to_vec();
+        bytes.resize(bytes.len().div_ceil(CHUNK_SIZE) * CHUNK_SIZE, 0);
+        let chunks = bytes.len() / CHUNK_SIZE;
+        let mut hashes = merkle::chunk_hashes(&bytes);
+        hashes.resize(segment_width(&record, 1), merkle::empty_chunk_hash());
+        let tree = MerkleTree::build(hashes);
+        let range = config.data_shard_chunks(chunks, 0);
+        let nodes = boundary(&tree, &range);
+        let shard = data_shard(config, &bytes, 0);
+        assert_eq!(segment_root_from_shard(&record, 1, range.clone(), &shard, &nodes), Some(tree.root()));
+        for chunk in range.clone() {
+            let mut forged = shard.clone();
+            forged[chunk * CHUNK_SIZE + 9] ^= 1;
+            assert_ne!(segment_root_from_shard(&record, 1, range.clone(), &forged, &nodes), Some(tree.root()), "chunk {chunk} unchecked");
         }
     }
 

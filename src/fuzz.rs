@@ -1,0 +1,244 @@
+//! Fuzz targets: one per external input, each the code the node runs on that input, with the
+//! properties that must hold for any bytes (no panic, and what is accepted is what it claims to
+//! be). `fuzz/` runs them under libFuzzer (cargo-fuzz, coverage-guided); `tests/fuzz_corpus.rs`
+//! runs every committed seed and a fixed budget of seeded mutations of them in the test suite.
+
+use alloy_eips::eip2718::Encodable2718;
+use std::sync::OnceLock;
+
+use zg_components::consensus::wire::{self, NetMessage};
+use zg_components::consensus::Shard;
+use zg_components::storage::merkle::{self, FileCommitment};
+use zg_components::storage::{FileRecord, Proof};
+use zg_systems::storage::erasure::ErasureConfig;
+
+/// The chain id raw transactions are checked against.
+pub const CHAIN_ID: u64 = 16_600;
+
+/// Every target, by name (the folder of its seed corpus under `fuzz/corpus`).
+pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+    ("raw_transaction", raw_transaction),
+    ("wire_frame", wire_frame),
+    ("shard", shard),
+    ("segment_upload", segment_upload),
+    ("config_file", config_file),
+    ("genesis_file", genesis_file),
+];
+
+/// `eth_sendRawTransaction` and gossip: decoding, chain id, signature. What is accepted must
+/// encode back to exactly the bytes received (its hash is the hash of those bytes).
+pub fn raw_transaction(data: &[u8]) {
+    if let Ok((envelope, _sender)) = zg_systems::chain::mempool::decode_transaction(data, CHAIN_ID, 128 * 1024) {
+        assert_eq!(envelope.encoded_2718(), data, "an accepted transaction must be canonical");
+        let _ = zg_systems::chain::mempool::intrinsic_gas(&envelope);
+    }
+}
+
+/// A validator-network frame body: decoding is strict and canonical (what decodes encodes back
+/// to the same bytes), and every conversion the node applies to a decoded message is total.
+pub fn wire_frame(data: &[u8]) {
+    let Ok(message) = wire::decode_body(data) else { return };
+    assert_eq!(wire::encode_body(&message), data, "a decoded frame must re-encode to itself");
+    match &message {
+        NetMessage::Vote(vote) => {
+            let signed = vote.to_signed();
+            let _ = signed.message.sign_bytes(CHAIN_ID);
+        }
+        NetMessage::Proposal(proposal) => {
+            let _ = proposal.to_signed().message.sign_bytes(CHAIN_ID);
+        }
+        NetMessage::Block(body) => {
+            let key = malachite_ed25519::PrivateKey::from([1; 32]);
+            let _ = body.verify(CHAIN_ID, &key.public_key());
+        }
+        NetMessage::SyncResponse(blocks) => {
+            for decided in blocks {
+                let _ = decided.certificate.to_certificate();
+                let _ = decided.block.hash();
+            }
+        }
+        NetMessage::StoreShard(shard) | NetMessage::ShardReply { shard: Some(shard), .. } => {
+            let fixture = shard_fixture();
+            let _ = crate::zgs::shard_checks_out(fixture.config, &fixture.record, shard);
+        }
+        _ => {}
+    }
+}
+
+/// A file published and coded 2+2, with every honest shard, for the shard targets.
+pub struct ShardFixture {
+    pub config: ErasureConfig,
+    pub record: FileRecord,
+    pub segments: Vec<Vec<u8>>,
+    pub shards: Vec<Vec<Shard>>,
+    pub commitment: FileCommitment,
+    pub data: Vec<u8>,
+}
+
+pub fn shard_fixture() -> &'static ShardFixture {
+    static FIXTURE: OnceLock<ShardFixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let config = ErasureConfig { data_shards: 2, parity_shards: 2 };
+        let data: Vec<u8> = (0..merkle::SEGMENT_SIZE + 3_000).map(|i| ((i * 31 + 7) % 251) as u8).collect();
+        let commitment = FileCommitment::of(&data);
+        let record = FileRecord {
+            tx_seq: 3,
+            root: commitment.root().0,
+            size: commitment.size,
+            start_entry_index: 0,
+            sectors: commitment.submission.nodes.iter().map(|(_, h)| 1u64 << h).sum(),
+            nodes: commitment.submission.nodes.iter().map(|(root, height)| (root.0, *height)).collect(),
+            submitter: [0; 20],
+            block_number: 1,
+        };
+        let mut segments = Vec::new();
+        let mut shards = Vec::new();
+        for segment in 0..record.data_segments() {
+            let start = segment as usize * merkle::SEGMENT_SIZE;
+            let mut bytes = data[start..(start + merkle::SEGMENT_SIZE).min(data.len())].to_vec();
+            bytes.resize(bytes.len().div_ceil(merkle::CHUNK_SIZE) * merkle::CHUNK_SIZE, 0);
+            let proof: Proof = commitment.tree.proof(segment as usize).expect("segment in the file");
+            shards.push(crate::zgs::cut_shards(config, &record, segment, &bytes, &proof).expect("codable"));
+            segments.push(bytes);
+        }
+        ShardFixture { config, record, segments, shards, commitment, data }
+    })
+}
+
+/// A shard from a peer (`StoreShard`, `ShardReply`): checking it never panics; a data shard that
+/// passes is the real one (a forgery would be stored and served); a rebuild that uses it either
+/// yields the real segment or nothing.
+pub fn shard(data: &[u8]) {
+    let Ok(shard) = borsh::from_slice::<Shard>(data) else { return };
+    let fixture = shard_fixture();
+    let accepted = crate::zgs::shard_checks_out(fixture.config, &fixture.record, &shard);
+    let segment = shard.segment as usize;
+    let index = shard.index as usize;
+    if accepted && index < fixture.config.data_shards {
+        let real = &fixture.shards[segment][index];
+        let chunks = (real.segment_len as usize).div_ceil(merkle::CHUNK_SIZE);
+        let range = fixture.config.data_shard_chunks(chunks, index);
+        let covered = range.len() * merkle::CHUNK_SIZE;
+        assert_eq!(shard.data[..covered], real.data[..covered], "a forged data shard passed its check");
+    }
+    if segment < fixture.shards.len() && index < fixture.config.total() {
+        // The peer's shard in place of the honest one, with one honest shard lost.
+        let mut found: Vec<Option<Shard>> = fixture.shards[segment].iter().cloned().map(Some).collect();
+        found[index] = Some(shard);
+        let lost = (index + 1) % found.len();
+        found[lost] = None;
+        if let Some((rebuilt, _)) = crate::zgs::decode_checked(fixture.config, &fixture.record, segment as u64, found) {
+            assert_eq!(rebuilt, fixture.segments[segment], "a rebuild yielded something other than the segment");
+        }
+    }
+}
+
+/// `zgs_uploadSegment(s)`: what passes the checks is the file's segment, byte for byte.
+pub fn segment_upload(data: &[u8]) {
+    let Ok(upload) = serde_json::from_slice::<crate::zgs::SegmentUpload<'_>>(data) else { return };
+    let fixture = shard_fixture();
+    if let Ok(bytes) = crate::zgs::check_upload(&upload, &fixture.record) {
+        assert_eq!(bytes, fixture.segments[upload.index as usize], "an upload that is not the segment passed");
+    }
+}
+
+/// A config file: parsed and validated, or a clear error.
+pub fn config_file(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    if let Ok(config) = crate::NodeConfig::from_toml(text) {
+        let _ = config.peers();
+        let _ = config.timeouts();
+    }
+}
+
+/// A genesis file: parsed and validated, or a clear error.
+pub fn genesis_file(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let _ = zg_components::chain::Genesis::from_json(text);
+}
+
+/// The seed corpus, generated (so it stays valid as formats evolve): realistic inputs of every
+/// kind each target takes. `tests/fuzz_corpus.rs` checks that `fuzz/corpus` holds them and
+/// writes them there when `ZG_WRITE_CORPUS=1`.
+pub fn seed_corpus() -> Vec<(&'static str, Vec<u8>)> {
+    use alloy_consensus::SignableTransaction;
+    use alloy_primitives::{Address, Bytes, TxKind, U256};
+    use alloy_signer::SignerSync;
+    use zg_components::consensus::{DecidedBlock, OrderedBlock, SignedBlock, WireCertificate, WireProposal, WireVote};
+
+    let mut seeds: Vec<(&'static str, Vec<u8>)> = Vec::new();
+    let signer = alloy_signer_local::PrivateKeySigner::from_slice(&[0x42; 32]).expect("valid key");
+    let to = TxKind::Call(Address::repeat_byte(0x77));
+    let eip1559 = crate::dev::sign_eip1559(&signer, CHAIN_ID, to, U256::from(5), Bytes::from_static(&[1, 2, 3]), 7, 50_000);
+    seeds.push(("raw_transaction", eip1559.encoded_2718()));
+    let create = crate::dev::sign_eip1559(&signer, CHAIN_ID, TxKind::Create, U256::ZERO, Bytes::from(vec![0x60; 40]), 0, 200_000);
+    seeds.push(("raw_transaction", create.encoded_2718()));
+    let legacy = alloy_consensus::TxLegacy { chain_id: Some(CHAIN_ID), nonce: 1, gas_price: 2_000_000_000, gas_limit: 21_000, to, value: U256::from(1), input: Bytes::new() };
+    if let Ok(signature) = signer.sign_hash_sync(&legacy.signature_hash()) {
+        seeds.push(("raw_transaction", alloy_consensus::TxEnvelope::from(legacy.into_signed(signature)).encoded_2718()));
+    }
+    let access = alloy_consensus::TxEip2930 {
+        chain_id: CHAIN_ID,
+        nonce: 2,
+        gas_price: 2_000_000_000,
+        gas_limit: 30_000,
+        to,
+        value: U256::ZERO,
+        access_list: alloy_eips::eip2930::AccessList(vec![alloy_eips::eip2930::AccessListItem { address: Address::repeat_byte(9), storage_keys: vec![Default::default()] }]),
+        input: Bytes::from_static(&[0xaa]),
+    };
+    if let Ok(signature) = signer.sign_hash_sync(&access.signature_hash()) {
+        seeds.push(("raw_transaction", alloy_consensus::TxEnvelope::from(access.into_signed(signature)).encoded_2718()));
+    }
+
+    let fixture = shard_fixture();
+    let key = malachite_ed25519::PrivateKey::from([3; 32]);
+    let vote = zg_components::consensus::Vote {
+        height: zg_components::consensus::Height(9),
+        round: malachite_types::Round::new(1),
+        value: malachite_types::NilOrVal::Val(alloy_primitives::B256::repeat_byte(4)),
+        vote_type: malachite_types::VoteType::Precommit,
+        validator: zg_components::consensus::ValidatorAddress::from_public_key(&key.public_key()),
+    };
+    let signature = key.sign(&vote.sign_bytes(CHAIN_ID));
+    let wire_vote = WireVote::from_signed(&malachite_types::SignedMessage::new(vote, signature)).expect("a round");
+    let block = OrderedBlock {
+        height: 9,
+        round: 1,
+        timestamp_ms: 1_700_000_000_000,
+        proposer: wire_vote.validator,
+        parent_hash: [2; 32],
+        transactions: vec![eip1559.encoded_2718()],
+        evidence: vec![zg_components::consensus::DoubleSignEvidence { first: wire_vote.clone(), second: wire_vote.clone() }],
+    };
+    let body_signature = key.sign(&SignedBlock::sign_bytes(CHAIN_ID, block.hash())).to_bytes();
+    let certificate = WireCertificate { height: 9, round: 1, value: block.hash().0, signatures: vec![(wire_vote.validator, wire_vote.signature)] };
+    let messages = vec![
+        NetMessage::Status { genesis: [1; 32], height: 42 },
+        NetMessage::Transactions(vec![eip1559.encoded_2718(), create.encoded_2718()]),
+        NetMessage::Proposal(WireProposal { height: 9, round: 1, value: block.hash().0, pol_round: Some(0), proposer: wire_vote.validator, signature: wire_vote.signature }),
+        NetMessage::Vote(wire_vote.clone()),
+        NetMessage::Block(SignedBlock { block: block.clone(), signature: body_signature }),
+        NetMessage::SyncRequest { from: 3, to: 34 },
+        NetMessage::SyncResponse(vec![DecidedBlock { block, certificate }]),
+        NetMessage::StoreShard(fixture.shards[1][0].clone()),
+        NetMessage::ShardRequest { id: 7, tx_seq: 3, segment: 1, shard: 2 },
+        NetMessage::ShardReply { id: 7, shard: Some(fixture.shards[1][3].clone()) },
+        NetMessage::ShardReply { id: 8, shard: None },
+    ];
+    for message in &messages {
+        seeds.push(("wire_frame", wire::encode_body(message)));
+    }
+    for shards in &fixture.shards {
+        for shard in shards {
+            seeds.push(("shard", borsh::to_vec(shard).expect("encodable")));
+        }
+    }
+    for index in 0..fixture.segments.len() {
+        let upload = crate::zgs::client::segment_json(&fixture.data, &fixture.commitment, index);
+        seeds.push(("segment_upload", serde_json::to_vec(&upload).expect("serializable")));
+    }
+    seeds.push(("config_file", crate::config::CONFIG_TEMPLATE.as_bytes().to_vec()));
+    seeds.push(("genesis_file", include_bytes!("../assets/genesis/zgnode.json").to_vec()));
+    seeds
+}

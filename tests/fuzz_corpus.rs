@@ -1,0 +1,103 @@
+//! The fuzz targets (`zgnode::fuzz`) in the test suite: every committed seed under
+//! `fuzz/corpus/<target>`, then a fixed budget of seeded mutations of them (bit flips, byte
+//! overwrites, truncations, insertions, splices), so a run is the same every time and takes
+//! seconds. Coverage-guided runs use the same targets under libFuzzer: see `fuzz/README.md`.
+
+use std::path::PathBuf;
+
+fn corpus_dir(target: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target)
+}
+
+/// A small deterministic generator (xorshift64*), seeded per target.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
+    }
+}
+
+fn mutate(rng: &mut Rng, input: &[u8], other: &[u8]) -> Vec<u8> {
+    let mut out = input.to_vec();
+    for _ in 0..1 + rng.below(4) {
+        match rng.below(6) {
+            0 if !out.is_empty() => {
+                let at = rng.below(out.len());
+                out[at] ^= 1 << rng.below(8);
+            }
+            1 if !out.is_empty() => {
+                let at = rng.below(out.len());
+                out[at] = [0, 1, 0x7f, 0x80, 0xff][rng.below(5)];
+            }
+            2 => out.truncate(rng.below(out.len() + 1)),
+            3 => {
+                let at = rng.below(out.len() + 1);
+                let bytes: Vec<u8> = (0..1 + rng.below(8)).map(|_| rng.next() as u8).collect();
+                out.splice(at..at, bytes);
+            }
+            4 if !out.is_empty() => {
+                // A length or count field set huge.
+                let at = rng.below(out.len());
+                let end = (at + 4).min(out.len());
+                out[at..end].fill(0xff);
+            }
+            _ => {
+                let cut = rng.below(out.len() + 1);
+                let from = rng.below(other.len() + 1);
+                out.truncate(cut);
+                out.extend_from_slice(&other[from..]);
+            }
+        }
+    }
+    out
+}
+
+fn seeds_of(target: &str) -> Vec<Vec<u8>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(corpus_dir(target)).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    files.sort();
+    files.into_iter().map(|f| std::fs::read(f).unwrap()).collect()
+}
+
+#[test]
+fn the_committed_corpus_holds_every_generated_seed() {
+    let write = std::env::var("ZG_WRITE_CORPUS").is_ok_and(|v| v == "1");
+    for (index, (target, seed)) in zgnode::fuzz::seed_corpus().into_iter().enumerate() {
+        let dir = corpus_dir(target);
+        let hash = alloy_primitives::keccak256(&seed);
+        let path = dir.join(format!("seed-{}", alloy_primitives::hex::encode(&hash[..8])));
+        if write {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &seed).unwrap();
+        }
+        assert!(path.exists(), "seed {index} of {target} is missing from {} (regenerate: ZG_WRITE_CORPUS=1 cargo test --test fuzz_corpus)", dir.display());
+    }
+}
+
+#[test]
+fn every_target_survives_its_corpus_and_seeded_mutations() {
+    for (name, target) in zgnode::fuzz::TARGETS {
+        let seeds = seeds_of(name);
+        assert!(!seeds.is_empty(), "no seeds for {name}");
+        for seed in &seeds {
+            target(seed);
+        }
+        // The shard target rebuilds segments (reed-solomon + hashing): fewer rounds.
+        let rounds = if *name == "shard" { 300 } else { 3_000 };
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ name.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64)));
+        for round in 0..rounds {
+            let base = &seeds[rng.below(seeds.len())];
+            let other = &seeds[rng.below(seeds.len())];
+            let input = mutate(&mut rng, base, other);
+            let outcome = std::panic::catch_unwind(|| target(&input));
+            assert!(outcome.is_ok(), "{name} failed on mutation {round}: {}", alloy_primitives::hex::encode(&input[..input.len().min(512)]));
+        }
+    }
+}
