@@ -6,6 +6,7 @@
 //! that never blocks the tick.
 
 pub mod durable;
+pub mod power_cut;
 mod reader;
 mod restore;
 mod files;
@@ -70,6 +71,14 @@ impl ChainStore {
         let mut store = Self::init(db)?;
         store.segment_files = Some(Arc::new(files));
         Ok(store)
+    }
+
+    /// A database on a given redb backend, without segment files (power-cut tests).
+    pub fn with_backend(backend: impl redb::StorageBackend) -> Result<Self, StoreError> {
+        let db = Database::builder()
+            .create_with_backend(backend)
+            .map_err(|source| StoreError::Open { path: "<backend>".into(), source })?;
+        Self::init(db)
     }
 
     /// A database that lives in memory only (`--ephemeral`).
