@@ -66,6 +66,9 @@ pub struct NetworkSection {
     pub peers: Vec<String>,
     /// The node's ed25519 identity (hex seed); created on first start. Default: <data_dir>/node_key.
     pub key_file: Option<PathBuf>,
+    /// Test networks only: serve `zgnode_setNetFaults` on the JSON-RPC port, which cuts links and
+    /// delays frames (the fault campaign's transport faults). Never on a real node.
+    pub fault_injection: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,7 +83,7 @@ pub struct ConsensusSection {
 
 impl Default for NetworkSection {
     fn default() -> Self {
-        Self { listen: "127.0.0.1:30300".parse().expect("valid literal"), peers: Vec::new(), key_file: None }
+        Self { listen: "127.0.0.1:30300".parse().expect("valid literal"), peers: Vec::new(), key_file: None, fault_injection: false }
     }
 }
 
@@ -342,6 +345,8 @@ listen = "127.0.0.1:30300"
 peers = []
 # The node's ed25519 identity; created on first start. Default: <data_dir>/node_key.
 # key_file = "data/node_key"
+# Test networks only: serve zgnode_setNetFaults (cut links, delay frames) on the JSON-RPC port.
+fault_injection = false
 
 [storage]
 # Serve 0G's storage JSON-RPC (zgs_*) for files published on the Flow contract.

@@ -23,6 +23,7 @@
 //! - [`bench`]: the workloads behind `zgnode bench` and `cargo bench`.
 
 pub mod bench;
+pub mod chaos;
 pub mod cli;
 pub mod config;
 pub mod consensus_bench;

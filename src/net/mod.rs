@@ -149,6 +149,9 @@ struct Shared {
     store: ChainStore,
     /// Peers whose traffic is dropped both ways (the fault layer tests use to cut links).
     blocked: RwLock<HashSet<PeerKey>>,
+    /// Fault layer: each outgoing frame waits a random 0..this many ms (so frames also reorder).
+    max_delay_ms: AtomicU64,
+    runtime: tokio::runtime::Handle,
     allowlist: PeerAllowlist,
     /// Keys configured in `network.peers` (and this node's): allowed whatever the validator set.
     configured: HashSet<PeerKey>,
@@ -247,6 +250,8 @@ impl NetHandle {
             requests: setup.requests,
             store: setup.store,
             blocked: RwLock::new(HashSet::new()),
+            max_delay_ms: AtomicU64::new(0),
+            runtime: tokio::runtime::Handle::current(),
             allowlist,
             members,
             pending_shards: Mutex::new(HashMap::new()),
@@ -296,6 +301,12 @@ impl NetHandle {
         if let Ok(mut blocked) = self.shared.blocked.write() {
             *blocked = peers.into_iter().collect();
         }
+    }
+
+    /// Delays every outgoing frame by a random 0..`max_ms` (0 turns it off); frames sent close
+    /// together may overtake each other (the fault layer's delay and reorder).
+    pub fn set_max_delay(&self, max_ms: u64) {
+        self.shared.max_delay_ms.store(max_ms, Ordering::Relaxed);
     }
 
     /// This node's key.
@@ -371,12 +382,26 @@ impl NetSink for NetHandle {
             }
         };
         let blocked = self.shared.blocked.read().map(|b| b.clone()).unwrap_or_default();
+        let max_delay = self.shared.max_delay_ms.load(Ordering::Relaxed);
         let Ok(links) = self.shared.links.lock() else { return };
         for (key, link) in links.iter() {
             if to.is_some_and(|t| t != *key) || blocked.contains(key) {
                 continue;
             }
-            link.queue(frame.clone(), kind);
+            if max_delay == 0 {
+                link.queue(frame.clone(), kind);
+            } else {
+                let (shared, key, frame) = (self.shared.clone(), *key, frame.clone());
+                let delay = Duration::from_millis(rand::random::<u64>() % (max_delay + 1));
+                self.shared.runtime.spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    if let Ok(links) = shared.links.lock()
+                        && let Some(link) = links.get(&key)
+                    {
+                        link.queue(frame, kind);
+                    }
+                });
+            }
         }
     }
 }

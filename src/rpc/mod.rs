@@ -7,6 +7,7 @@
 mod call;
 mod error;
 mod eth;
+mod faults;
 mod logs;
 mod subscribe;
 mod types;
@@ -39,6 +40,8 @@ pub struct RpcContext {
     pub network: Option<crate::net::NetHandle>,
     /// The head when this node last found itself behind its peers (eth_syncing's startingBlock).
     pub sync_start: std::sync::Mutex<Option<u64>>,
+    /// `network.fault_injection`: serve zgnode_setNetFaults (test networks only).
+    pub fault_injection: bool,
 }
 
 impl RpcContext {
@@ -58,6 +61,7 @@ impl RpcContext {
             max_tx_bytes: 128 * 1024,
             network: None,
             sync_start: std::sync::Mutex::new(None),
+            fault_injection: config.network.fault_injection,
         }
     }
 
@@ -96,11 +100,15 @@ impl IdProvider for HexIdProvider {
 
 /// Starts the server; returns the bound address (useful with port 0) and its handle.
 pub async fn start(limits: &RpcSection, context: RpcContext) -> Result<(SocketAddr, ServerHandle), String> {
+    let fault_injection = context.fault_injection;
     let mut module = RpcModule::new(context);
     eth::register(&mut module).map_err(|e| e.to_string())?;
     call::register(&mut module).map_err(|e| e.to_string())?;
     logs::register(&mut module).map_err(|e| e.to_string())?;
     subscribe::register(&mut module).map_err(|e| e.to_string())?;
+    if fault_injection {
+        faults::register(&mut module).map_err(|e| e.to_string())?;
+    }
     let config = ServerConfig::builder()
         .max_connections(limits.max_connections)
         .max_request_body_size(limits.max_request_bytes)

@@ -1,0 +1,407 @@
+//! `zgnode chaos`: a seeded fault campaign on a local validator network with storage. N nodes run
+//! as processes on 127.0.0.1 under transaction and upload load while a schedule drawn from the
+//! seed kills nodes (SIGKILL) and restarts them, cuts one off from the others, delays and
+//! reorders frames, and flips bits in segment files on disk. At the end everything is healed and
+//! the campaign checks: one chain (the same hash at every height on every node), every receipt
+//! it saw still there in the same block, every acknowledged file downloadable from every node,
+//! and blocks still coming after the last fault. The same seed replays the same schedule.
+
+use alloy_primitives::{Address, B256, U256};
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::testnet::{NetworkPlan, NodeLayout, write_network};
+
+#[derive(Clone, Debug)]
+pub struct ChaosPlan {
+    pub seed: u64,
+    pub nodes: usize,
+    pub duration: Duration,
+    /// Mean time between faults.
+    pub fault_every: Duration,
+    pub dir: PathBuf,
+    /// The zgnode binary to run nodes with.
+    pub binary: PathBuf,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ChaosReport {
+    pub faults: Vec<String>,
+    pub height: u64,
+    pub receipts_checked: usize,
+    pub files_checked: usize,
+    pub transactions_sent: usize,
+}
+
+/// xorshift64*: the schedule depends on the seed alone.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        if n == 0 { 0 } else { self.next() % n }
+    }
+}
+
+struct NodeRun {
+    layout: NodeLayout,
+    rpc: String,
+    storage: String,
+    child: Option<Child>,
+}
+
+impl NodeRun {
+    fn start(&mut self, binary: &Path) -> anyhow::Result<()> {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.layout.dir.join("node.log"))?;
+        let child = Command::new(binary)
+            .args(["run", "--config", &self.layout.config.display().to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .with_context(|| format!("cannot start {}", binary.display()))?;
+        self.child = Some(child);
+        Ok(())
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // SIGKILL: no shutdown path runs.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn alive(&self) -> bool {
+        self.child.is_some()
+    }
+}
+
+impl Drop for NodeRun {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_ports(n: usize, udp: bool) -> anyhow::Result<Vec<u16>> {
+    if udp {
+        let sockets: Vec<_> = (0..n).map(|_| std::net::UdpSocket::bind("127.0.0.1:0")).collect::<Result<_, _>>()?;
+        sockets.iter().map(|s| Ok(s.local_addr()?.port())).collect()
+    } else {
+        let sockets: Vec<_> = (0..n).map(|_| std::net::TcpListener::bind("127.0.0.1:0")).collect::<Result<_, _>>()?;
+        sockets.iter().map(|s| Ok(s.local_addr()?.port())).collect()
+    }
+}
+
+/// A base port with `n` consecutive free TCP ports above it (storage RPC is `base + i`).
+fn consecutive_free_ports(n: usize, rng: &mut Rng) -> anyhow::Result<u16> {
+    for _ in 0..200 {
+        let base = 20_000 + rng.below(30_000) as u16;
+        if (0..n as u16).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
+            return Ok(base);
+        }
+    }
+    bail!("no {n} consecutive free ports found")
+}
+
+async fn call(client: &jsonrpsee::http_client::HttpClient, method: &str, params: Value) -> anyhow::Result<Value> {
+    use jsonrpsee::core::client::ClientT;
+    let params = match params {
+        Value::Array(items) => {
+            let mut builder = jsonrpsee::core::params::ArrayParams::new();
+            for item in items {
+                builder.insert(item)?;
+            }
+            builder
+        }
+        _ => jsonrpsee::core::params::ArrayParams::new(),
+    };
+    Ok(client.request(method, params).await?)
+}
+
+fn client(url: &str) -> anyhow::Result<jsonrpsee::http_client::HttpClient> {
+    Ok(jsonrpsee::http_client::HttpClientBuilder::default().request_timeout(Duration::from_secs(5)).build(url)?)
+}
+
+fn quantity(value: &Value) -> u64 {
+    value.as_str().and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok()).unwrap_or(0)
+}
+
+async fn head(url: &str) -> Option<u64> {
+    let client = client(url).ok()?;
+    call(&client, "eth_blockNumber", json!([])).await.ok().map(|v| quantity(&v))
+}
+
+async fn block_hash(url: &str, number: u64) -> Option<String> {
+    let client = client(url).ok()?;
+    let block = call(&client, "eth_getBlockByNumber", json!([format!("{number:#x}"), false])).await.ok()?;
+    block["hash"].as_str().map(str::to_string)
+}
+
+async fn set_faults(node: &NodeRun, blocked: &[[u8; 32]], max_delay_ms: u64) {
+    if !node.alive() {
+        return;
+    }
+    let keys: Vec<String> = blocked.iter().map(hex::encode).collect();
+    if let Ok(client) = client(&node.rpc) {
+        let _ = call(&client, "zgnode_setNetFaults", json!([keys, max_delay_ms])).await;
+    }
+}
+
+async fn wait_until(what: &str, timeout: Duration, mut done: impl AsyncFnMut() -> bool) -> anyhow::Result<()> {
+    let started = Instant::now();
+    while !done().await {
+        if started.elapsed() > timeout {
+            bail!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(())
+}
+
+fn lay_out(plan: &ChaosPlan, rng: &mut Rng) -> anyhow::Result<Vec<NodeRun>> {
+    let storage_base = consecutive_free_ports(plan.nodes, rng)?;
+    let network = NetworkPlan {
+        chain_id: crate::dev::DEV_CHAIN_ID,
+        rpc_ports: free_ports(plan.nodes, false)?,
+        p2p_ports: free_ports(plan.nodes, true)?,
+        block_time_ms: 200,
+        epoch_length: 1_000,
+        genesis_validators: None,
+        storage_port: Some(storage_base),
+    };
+    let layout = write_network(&plan.dir, &network, true)?;
+    layout
+        .into_iter()
+        .enumerate()
+        .map(|(i, layout)| {
+            let text = std::fs::read_to_string(&layout.config)?;
+            let text = text
+                .replace("fault_injection = false", "fault_injection = true")
+                .replace("timeout_propose_ms = 1500", "timeout_propose_ms = 600");
+            std::fs::write(&layout.config, text)?;
+            let rpc = format!("http://127.0.0.1:{}", network.rpc_ports[i]);
+            let storage = format!("http://127.0.0.1:{}", storage_base as usize + i);
+            Ok(NodeRun { layout, rpc, storage, child: None })
+        })
+        .collect()
+}
+
+/// Runs the campaign; Err names the first check that failed (with the seed to replay it).
+pub async fn run(plan: &ChaosPlan) -> anyhow::Result<ChaosReport> {
+    let mut rng = Rng(plan.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let mut nodes = lay_out(plan, &mut rng)?;
+    for node in nodes.iter_mut() {
+        node.start(&plan.binary)?;
+    }
+    let urls: Vec<String> = nodes.iter().map(|n| n.rpc.clone()).collect();
+    wait_until("every node to reach block 3", Duration::from_secs(90), async || {
+        for url in &urls {
+            if head(url).await.unwrap_or(0) < 3 {
+                return false;
+            }
+        }
+        true
+    })
+    .await?;
+    let keys: Vec<[u8; 32]> = nodes.iter().map(|n| n.layout.peer.key).collect();
+    let mut report = ChaosReport::default();
+    let mut receipts: BTreeMap<B256, String> = BTreeMap::new();
+    let mut pending: Vec<B256> = Vec::new();
+    let mut files: Vec<(B256, Vec<u8>)> = Vec::new();
+    let accounts = crate::dev::dev_accounts();
+    let signers: Vec<alloy_signer_local::PrivateKeySigner> = accounts[..4]
+        .iter()
+        .map(|a| alloy_signer_local::PrivateKeySigner::from_bytes(&a.private_key))
+        .collect::<Result<_, _>>()?;
+    let mut nonces = [0u64; 4];
+    // One node may be faulty at a time (f = 1 of 4): which, and until when.
+    let mut faulty: Option<(usize, Instant, &'static str)> = None;
+    let started = Instant::now();
+    let mut next_fault = started + plan.fault_every;
+    let mut next_upload = started;
+    while started.elapsed() < plan.duration {
+        // Load: a transfer from each account to a live node.
+        for (account, signer) in signers.iter().enumerate() {
+            let target = rng.below(nodes.len() as u64) as usize;
+            if !nodes[target].alive() {
+                continue;
+            }
+            let tx = crate::dev::sign_eip1559(signer, crate::dev::DEV_CHAIN_ID, alloy_primitives::TxKind::Call(Address::repeat_byte(0x5c)), U256::from(1), Default::default(), nonces[account], 21_000);
+            let raw = alloy_eips::eip2718::Encodable2718::encoded_2718(&tx);
+            if let Ok(client) = client(&nodes[target].rpc)
+                && call(&client, "eth_sendRawTransaction", json!([alloy_primitives::hex::encode_prefixed(&raw)])).await.is_ok()
+            {
+                pending.push(*tx.tx_hash());
+                report.transactions_sent += 1;
+            }
+            // A nonce that did not land (its node was killed) is sent again next time.
+            if let Ok(client) = client(&nodes[target].rpc)
+                && let Ok(count) = call(&client, "eth_getTransactionCount", json!([signer.address(), "pending"])).await
+            {
+                nonces[account] = quantity(&count);
+            }
+        }
+        // Receipts seen become the record every node must keep.
+        let live = nodes.iter().position(NodeRun::alive).unwrap_or(0);
+        if let Ok(client) = client(&nodes[live].rpc) {
+            let mut still = Vec::new();
+            for hash in pending.drain(..) {
+                match call(&client, "eth_getTransactionReceipt", json!([hash])).await {
+                    Ok(receipt) if receipt["blockHash"].is_string() => {
+                        receipts.insert(hash, receipt["blockHash"].as_str().unwrap_or_default().to_string());
+                    }
+                    _ => still.push(hash),
+                }
+            }
+            pending = still.into_iter().rev().take(2_000).collect();
+        }
+        // An upload now and then (a node that acknowledges holds it, or its shards are placed).
+        if Instant::now() >= next_upload {
+            next_upload = Instant::now() + Duration::from_secs(5);
+            let target = rng.below(nodes.len() as u64) as usize;
+            if nodes[target].alive() && faulty.is_none_or(|(i, _, _)| i != target) {
+                let size = 20_000 + rng.below(600_000) as usize;
+                let data: Vec<u8> = (0..size).map(|i| (i as u64 ^ plan.seed).wrapping_mul(31) as u8).collect();
+                let uploader = alloy_signer_local::PrivateKeySigner::from_bytes(&accounts[5 + files.len() % 3].private_key)?;
+                let storage = crate::zgs::client::StorageClient::new(&nodes[target].rpc, &nodes[target].storage)?;
+                if let Ok(Ok(done)) = tokio::time::timeout(Duration::from_secs(20), storage.upload(&data, &uploader, |_| ())).await {
+                    files.push((done.root, data));
+                }
+            }
+        }
+        // Faults: end the running one when due, then maybe start another.
+        if let Some((index, until, kind)) = faulty
+            && Instant::now() >= until
+        {
+            match kind {
+                "kill" => nodes[index].start(&plan.binary)?,
+                _ => {
+                    for node in &nodes {
+                        set_faults(node, &[], 0).await;
+                    }
+                }
+            }
+            report.faults.push(format!("{:>6.1}s healed node {index} ({kind})", started.elapsed().as_secs_f64()));
+            faulty = None;
+        }
+        if faulty.is_none() && Instant::now() >= next_fault {
+            let index = rng.below(nodes.len() as u64) as usize;
+            let hold = Duration::from_millis(2_000 + rng.below(6_000));
+            let kind = match rng.below(4) {
+                0 => {
+                    nodes[index].kill();
+                    "kill"
+                }
+                1 => {
+                    for (i, node) in nodes.iter().enumerate() {
+                        let blocked: Vec<[u8; 32]> = if i == index { keys.iter().copied().filter(|k| *k != keys[index]).collect() } else { vec![keys[index]] };
+                        set_faults(node, &blocked, 0).await;
+                    }
+                    "partition"
+                }
+                2 => {
+                    let delay = 50 + rng.below(250);
+                    for node in &nodes {
+                        set_faults(node, &[], delay).await;
+                    }
+                    "delay"
+                }
+                _ => {
+                    corrupt_a_segment(&nodes[index].layout, &mut rng);
+                    "corrupt"
+                }
+            };
+            report.faults.push(format!("{:>6.1}s node {index}: {kind} for {:.1}s", started.elapsed().as_secs_f64(), hold.as_secs_f64()));
+            faulty = Some((index, Instant::now() + hold, kind));
+            next_fault = Instant::now() + hold + Duration::from_millis(rng.below(2 * plan.fault_every.as_millis() as u64));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
+    // Heal everything; then the chain must move again and every check must hold.
+    for node in nodes.iter_mut() {
+        if !node.alive() {
+            node.start(&plan.binary)?;
+        }
+    }
+    for node in &nodes {
+        set_faults(node, &[], 0).await;
+    }
+    let mut top = 0;
+    for url in &urls {
+        top = top.max(head(url).await.unwrap_or(0));
+    }
+    let target = top + 5;
+    wait_until(&format!("every node past block {target} after the last fault (seed {})", plan.seed), Duration::from_secs(120), async || {
+        for url in &urls {
+            if head(url).await.unwrap_or(0) < target {
+                return false;
+            }
+        }
+        true
+    })
+    .await?;
+    for number in 1..=target {
+        let mut hashes = Vec::new();
+        for url in &urls {
+            hashes.push(block_hash(url, number).await);
+        }
+        if hashes.iter().any(|h| h.is_none() || *h != hashes[0]) {
+            bail!("fork or gap at height {number}: {hashes:?} (seed {})", plan.seed);
+        }
+    }
+    report.height = target;
+    for (hash, block) in &receipts {
+        for url in &urls {
+            let client = client(url)?;
+            let receipt = call(&client, "eth_getTransactionReceipt", json!([hash])).await?;
+            if receipt["blockHash"].as_str() != Some(block.as_str()) {
+                bail!("receipt {hash} seen in block {block} is {} on {url} (seed {})", receipt["blockHash"], plan.seed);
+            }
+        }
+    }
+    report.receipts_checked = receipts.len();
+    for (root, data) in &files {
+        for node in &nodes {
+            let storage = crate::zgs::client::StorageClient::new(&node.rpc, &node.storage)?;
+            let got = tokio::time::timeout(Duration::from_secs(60), storage.download(*root, |_| ()))
+                .await
+                .map_err(|_| anyhow::anyhow!("download of {root} from {} timed out (seed {})", node.storage, plan.seed))?
+                .with_context(|| format!("file {root} not downloadable from {} (seed {})", node.storage, plan.seed))?;
+            if got != *data {
+                bail!("file {root} from {} differs (seed {})", node.storage, plan.seed);
+            }
+        }
+    }
+    report.files_checked = files.len();
+    Ok(report)
+}
+
+/// Flips one bit in a segment file of the node's data dir (a failing disk), if it has any.
+fn corrupt_a_segment(layout: &NodeLayout, rng: &mut Rng) {
+    let Ok(config) = crate::NodeConfig::load(&layout.config) else { return };
+    let Ok(entries) = std::fs::read_dir(config.node.data_dir.join("segments")) else { return };
+    let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    files.sort();
+    if files.is_empty() {
+        return;
+    }
+    let path = &files[rng.below(files.len() as u64) as usize];
+    if let Ok(mut bytes) = std::fs::read(path)
+        && !bytes.is_empty()
+    {
+        let at = rng.below(bytes.len() as u64) as usize;
+        bytes[at] ^= 1 << rng.below(8);
+        let _ = std::fs::write(path, bytes);
+    }
+}
