@@ -224,6 +224,21 @@ impl ChainStore {
 
 impl ChainStore {
     /// Keeps a shard placed on this node (durably). Returns false when it was held already.
+    /// Keeps a shard rebuilt here from a segment checked against the file root, replacing
+    /// whatever was stored under its key (a poisoned parity shard a peer placed first).
+    pub fn replace_shard(&self, shard: &zg_components::consensus::Shard) -> Result<(), StoreError> {
+        if !self.put_shard(shard)? {
+            let txn = self.db.begin_write()?;
+            {
+                let mut shards = txn.open_table(STORAGE_SHARDS)?;
+                let bytes = borsh::to_vec(shard).map_err(|e| corrupt("shard", e))?;
+                shards.insert((shard.tx_seq, shard.segment, shard.index), bytes.as_slice())?;
+            }
+            txn.commit()?;
+        }
+        Ok(())
+    }
+
     pub fn put_shard(&self, shard: &zg_components::consensus::Shard) -> Result<bool, StoreError> {
         let txn = self.db.begin_write()?;
         let fresh = {

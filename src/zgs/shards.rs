@@ -43,6 +43,7 @@ impl ShardPlacement {
         // Shards on this node's disk first; the network only when they are not enough.
         let local: Vec<Option<Shard>> = (0..holders.len()).map(|index| store.shard(record.tx_seq, segment, index as u8).ok().flatten()).collect();
         let enough_here = local.iter().flatten().count() >= config.data_shards;
+        let held_here = local.clone();
         let fetches = holders.iter().zip(local).enumerate().map(|(index, (holder, here))| {
             let (network, seq, holder) = (self.network.clone(), record.tx_seq, *holder);
             async move {
@@ -55,8 +56,16 @@ impl ShardPlacement {
         });
         let found: Vec<Option<Shard>> = futures::future::join_all(fetches).await;
         let record = record.clone();
+        let store = store.clone();
         // Decoding and hashing are CPU work: off the async workers.
-        tokio::task::spawn_blocking(move || decode_checked(config, &record, segment, found)).await.ok().flatten()
+        tokio::task::spawn_blocking(move || {
+            let rebuilt = decode_checked(config, &record, segment, found)?;
+            replace_bad_local_shards(config, &store, &record, segment, &rebuilt, &held_here);
+            Some(rebuilt)
+        })
+        .await
+        .ok()
+        .flatten()
     }
 
     /// Encodes a stored segment and sends each shard to its holder (this node's own to disk).
@@ -76,6 +85,27 @@ impl ShardPlacement {
             }
         }
         Ok(())
+    }
+}
+
+/// Shards on this node's disk that differ from the ones a verified rebuild yields (a parity
+/// shard a peer poisoned, a shard damaged on disk) are replaced: the rebuild was checked against
+/// the file root, so its shards are the true ones.
+fn replace_bad_local_shards(config: ErasureConfig, store: &ChainStore, record: &FileRecord, segment: u64, rebuilt: &(Vec<u8>, Proof), local: &[Option<Shard>]) {
+    if local.iter().all(Option::is_none) {
+        return;
+    }
+    let Ok(truth) = cut_shards(config, record, segment, &rebuilt.0, &rebuilt.1) else { return };
+    for (held, true_shard) in local.iter().zip(&truth) {
+        if let Some(held) = held
+            && held.data != true_shard.data
+        {
+            tracing::warn!(seq = record.tx_seq, segment, index = held.index, "a stored shard does not match the verified rebuild; replacing it");
+            metrics::counter!("zgnode_storage_bad_shards_replaced_total").increment(1);
+            if let Err(error) = store.replace_shard(true_shard) {
+                tracing::error!(%error, "cannot replace a bad shard");
+            }
+        }
     }
 }
 
@@ -272,7 +302,8 @@ impl ShardWorker {
             let shards = cut_shards(config, &record, segment, &data, &proof)?;
             for index in wanted {
                 let Some(shard) = shards.get(index as usize) else { continue };
-                store.put_shard(shard)?;
+                // Cut from a segment checked against the root: it replaces anything stored.
+                store.replace_shard(shard)?;
                 let _ = events.send(StorageEvent::ShardHeld { tx_seq, segment, index });
             }
             Ok(())
@@ -309,6 +340,24 @@ mod tests {
         let mut bytes = data[start..(start + merkle::SEGMENT_SIZE).min(data.len())].to_vec();
         bytes.resize(bytes.len().div_ceil(merkle::CHUNK_SIZE) * merkle::CHUNK_SIZE, 0);
         (bytes, commitment.tree.proof(segment as usize).unwrap())
+    }
+
+    #[test]
+    fn a_verified_rebuild_replaces_a_poisoned_shard_on_disk() {
+        let config = ErasureConfig { data_shards: 2, parity_shards: 2 };
+        let (record, data, commitment) = file(merkle::SEGMENT_SIZE);
+        let (bytes, proof) = segment_of(&data, &commitment, 0);
+        let shards = cut_shards(config, &record, 0, &bytes, &proof).unwrap();
+        let store = ChainStore::in_memory().unwrap();
+        let mut poisoned = shards[3].clone();
+        poisoned.data[5] ^= 0xff;
+        assert!(store.put_shard(&poisoned).unwrap(), "a peer placed it first");
+        assert!(!store.put_shard(&shards[3]).unwrap(), "placement keeps the first");
+        let local = vec![None, None, None, Some(poisoned)];
+        let found = vec![Some(shards[0].clone()), Some(shards[1].clone()), None, local[3].clone()];
+        let rebuilt = decode_checked(config, &record, 0, found).unwrap();
+        replace_bad_local_shards(config, &store, &record, 0, &rebuilt, &local);
+        assert_eq!(store.shard(1, 0, 3).unwrap().unwrap().data, shards[3].data, "the true shard replaced it");
     }
 
     #[test]
