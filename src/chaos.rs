@@ -37,21 +37,7 @@ pub struct ChaosReport {
     pub transactions_sent: usize,
 }
 
-/// xorshift64*: the schedule depends on the seed alone.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next() % n }
-    }
-}
+use crate::seeded::SeededRng as Rng;
 
 struct NodeRun {
     layout: NodeLayout,
@@ -198,7 +184,7 @@ fn lay_out(plan: &ChaosPlan, rng: &mut Rng) -> anyhow::Result<Vec<NodeRun>> {
 
 /// Runs the campaign; Err names the first check that failed (with the seed to replay it).
 pub async fn run(plan: &ChaosPlan) -> anyhow::Result<ChaosReport> {
-    let mut rng = Rng(plan.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let mut rng = Rng::new(plan.seed);
     let mut nodes = lay_out(plan, &mut rng)?;
     for node in nodes.iter_mut() {
         node.start(&plan.binary)?;

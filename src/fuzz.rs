@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use zg_components::consensus::wire::{self, NetMessage};
 use zg_components::consensus::Shard;
 use zg_components::storage::merkle::{self, FileCommitment};
-use zg_components::storage::{FileRecord, Proof};
+use zg_components::storage::FileRecord;
 use zg_systems::storage::erasure::ErasureConfig;
 
 /// The chain id raw transactions are checked against.
@@ -81,23 +81,11 @@ pub fn shard_fixture() -> &'static ShardFixture {
         let config = ErasureConfig { data_shards: 2, parity_shards: 2 };
         let data: Vec<u8> = (0..merkle::SEGMENT_SIZE + 3_000).map(|i| ((i * 31 + 7) % 251) as u8).collect();
         let commitment = FileCommitment::of(&data);
-        let record = FileRecord {
-            tx_seq: 3,
-            root: commitment.root().0,
-            size: commitment.size,
-            start_entry_index: 0,
-            sectors: commitment.submission.nodes.iter().map(|(_, h)| 1u64 << h).sum(),
-            nodes: commitment.submission.nodes.iter().map(|(root, height)| (root.0, *height)).collect(),
-            submitter: [0; 20],
-            block_number: 1,
-        };
+        let record = FileRecord::from_commitment(3, &commitment);
         let mut segments = Vec::new();
         let mut shards = Vec::new();
         for segment in 0..record.data_segments() {
-            let start = segment as usize * merkle::SEGMENT_SIZE;
-            let mut bytes = data[start..(start + merkle::SEGMENT_SIZE).min(data.len())].to_vec();
-            bytes.resize(bytes.len().div_ceil(merkle::CHUNK_SIZE) * merkle::CHUNK_SIZE, 0);
-            let proof: Proof = commitment.tree.proof(segment as usize).expect("segment in the file");
+            let (bytes, proof) = commitment.stored_segment(&data, segment as usize).expect("segment in the file");
             shards.push(crate::zgs::cut_shards(config, &record, segment, &bytes, &proof).expect("codable"));
             segments.push(bytes);
         }

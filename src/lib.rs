@@ -33,6 +33,7 @@ pub mod metrics;
 pub mod net;
 pub mod node;
 pub mod rpc;
+pub mod seeded;
 pub mod sign_guard;
 pub mod storage_bench;
 pub mod store;

@@ -5,53 +5,49 @@
 
 use std::path::PathBuf;
 
+use zgnode::seeded::SeededRng as Rng;
+
 fn corpus_dir(target: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target)
 }
 
-/// A small deterministic generator (xorshift64*), seeded per target.
-struct Rng(u64);
+trait BelowUsize {
+    fn below_usize(&mut self, n: usize) -> usize;
+}
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
+impl BelowUsize for Rng {
+    fn below_usize(&mut self, n: usize) -> usize {
+        self.below(n as u64) as usize
     }
 }
 
 fn mutate(rng: &mut Rng, input: &[u8], other: &[u8]) -> Vec<u8> {
     let mut out = input.to_vec();
-    for _ in 0..1 + rng.below(4) {
-        match rng.below(6) {
+    for _ in 0..1 + rng.below_usize(4) {
+        match rng.below_usize(6) {
             0 if !out.is_empty() => {
-                let at = rng.below(out.len());
-                out[at] ^= 1 << rng.below(8);
+                let at = rng.below_usize(out.len());
+                out[at] ^= 1 << rng.below_usize(8);
             }
             1 if !out.is_empty() => {
-                let at = rng.below(out.len());
-                out[at] = [0, 1, 0x7f, 0x80, 0xff][rng.below(5)];
+                let at = rng.below_usize(out.len());
+                out[at] = [0, 1, 0x7f, 0x80, 0xff][rng.below_usize(5)];
             }
-            2 => out.truncate(rng.below(out.len() + 1)),
+            2 => out.truncate(rng.below_usize(out.len() + 1)),
             3 => {
-                let at = rng.below(out.len() + 1);
-                let bytes: Vec<u8> = (0..1 + rng.below(8)).map(|_| rng.next() as u8).collect();
+                let at = rng.below_usize(out.len() + 1);
+                let bytes: Vec<u8> = (0..1 + rng.below_usize(8)).map(|_| rng.next_u64() as u8).collect();
                 out.splice(at..at, bytes);
             }
             4 if !out.is_empty() => {
                 // A length or count field set huge.
-                let at = rng.below(out.len());
+                let at = rng.below_usize(out.len());
                 let end = (at + 4).min(out.len());
                 out[at..end].fill(0xff);
             }
             _ => {
-                let cut = rng.below(out.len() + 1);
-                let from = rng.below(other.len() + 1);
+                let cut = rng.below_usize(out.len() + 1);
+                let from = rng.below_usize(other.len() + 1);
                 out.truncate(cut);
                 out.extend_from_slice(&other[from..]);
             }
@@ -91,10 +87,10 @@ fn every_target_survives_its_corpus_and_seeded_mutations() {
         }
         // The shard target rebuilds segments (reed-solomon + hashing): fewer rounds.
         let rounds = if *name == "shard" { 300 } else { 3_000 };
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ name.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64)));
+        let mut rng = Rng::new(name.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64)));
         for round in 0..rounds {
-            let base = &seeds[rng.below(seeds.len())];
-            let other = &seeds[rng.below(seeds.len())];
+            let base = &seeds[rng.below_usize(seeds.len())];
+            let other = &seeds[rng.below_usize(seeds.len())];
             let input = mutate(&mut rng, base, other);
             let outcome = std::panic::catch_unwind(|| target(&input));
             assert!(outcome.is_ok(), "{name} failed on mutation {round}: {}", alloy_primitives::hex::encode(&input[..input.len().min(512)]));

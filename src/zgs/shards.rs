@@ -321,25 +321,11 @@ mod tests {
     fn file(len: usize) -> (FileRecord, Vec<u8>, FileCommitment) {
         let data: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
         let commitment = FileCommitment::of(&data);
-        let record = FileRecord {
-            tx_seq: 1,
-            root: commitment.root().0,
-            size: commitment.size,
-            start_entry_index: 0,
-            sectors: commitment.submission.nodes.iter().map(|(_, h)| 1u64 << h).sum(),
-            nodes: vec![],
-            submitter: [0; 20],
-            block_number: 0,
-        };
-        (record, data, commitment)
+        (FileRecord::from_commitment(1, &commitment), data, commitment)
     }
 
-    /// Segment `segment` as uploads store it (last chunk zero-padded) and its proof.
     fn segment_of(data: &[u8], commitment: &FileCommitment, segment: u64) -> (Vec<u8>, Proof) {
-        let start = segment as usize * merkle::SEGMENT_SIZE;
-        let mut bytes = data[start..(start + merkle::SEGMENT_SIZE).min(data.len())].to_vec();
-        bytes.resize(bytes.len().div_ceil(merkle::CHUNK_SIZE) * merkle::CHUNK_SIZE, 0);
-        (bytes, commitment.tree.proof(segment as usize).unwrap())
+        commitment.stored_segment(data, segment as usize).unwrap()
     }
 
     #[test]

@@ -27,6 +27,21 @@ pub struct FileRecord {
 }
 
 impl FileRecord {
+    /// The record a submission of `commitment` at `tx_seq` makes (flow start 0, block 0): what
+    /// tests, benches and fuzz targets track without a chain.
+    pub fn from_commitment(tx_seq: u64, commitment: &merkle::FileCommitment) -> Self {
+        Self {
+            tx_seq,
+            root: commitment.root().0,
+            size: commitment.size,
+            start_entry_index: 0,
+            sectors: commitment.submission.nodes.iter().map(|(_, height)| 1u64 << height).sum(),
+            nodes: commitment.submission.nodes.iter().map(|(root, height)| (root.0, *height)).collect(),
+            submitter: [0; 20],
+            block_number: 0,
+        }
+    }
+
     pub fn root(&self) -> B256 {
         B256::from(self.root)
     }

@@ -262,6 +262,15 @@ impl FileCommitment {
     pub fn root(&self) -> B256 {
         self.tree.root()
     }
+
+    /// Segment `index` of `data` (the file this commits to) as a node stores it, last chunk
+    /// zero-padded, with its proof to the file root. None past the file's segments.
+    pub fn stored_segment(&self, data: &[u8], index: usize) -> Option<(Vec<u8>, Proof)> {
+        let start = index.checked_mul(SEGMENT_SIZE).filter(|start| *start < data.len())?;
+        let mut bytes = data[start..(start + SEGMENT_SIZE).min(data.len())].to_vec();
+        bytes.resize(bytes.len().div_ceil(CHUNK_SIZE) * CHUNK_SIZE, 0);
+        Some((bytes, self.tree.proof(index)?))
+    }
 }
 
 /// The file root from a submission's pieces alone: `H(n0, H(n1, … H(n_{k-2}, n_{k-1})))`.

@@ -56,22 +56,24 @@ struct PartialTree<'a> {
     range: Range<usize>,
 }
 
-impl PartialTree<'_> {
-    fn node(&self, level: usize, index: usize) -> Option<B256> {
-        let width = self.widths[0];
-        if !inside(level, index, width, &self.range) {
-            let key = (u8::try_from(level).ok()?, u16::try_from(index).ok()?);
-            return self.boundary.get(&key).map(|hash| B256::from(**hash));
+impl<'a> PartialTree<'a> {
+    /// The tree of segment `segment` of `record` as a data shard holding chunks `range` sees it;
+    /// None when the shard is shorter than its chunks.
+    fn new(record: &FileRecord, segment: u64, range: Range<usize>, shard: &[u8], boundary: &'a [TreeNode]) -> Option<Self> {
+        if shard.len() < range.len() * CHUNK_SIZE {
+            return None;
         }
-        if level == 0 {
-            return self.leaves.get(index - self.first).copied();
+        let mut widths = vec![segment_width(record, segment)];
+        while *widths.last()? > 1 {
+            widths.push(widths.last()?.div_ceil(2));
         }
-        let left = self.node(level - 1, 2 * index)?;
-        if 2 * index + 1 < self.widths[level - 1] {
-            Some(merkle::hash_pair(&left, &self.node(level - 1, 2 * index + 1)?))
-        } else {
-            Some(left)
-        }
+        Some(Self {
+            first: range.start,
+            leaves: shard[..range.len() * CHUNK_SIZE].chunks(CHUNK_SIZE).map(keccak256).collect(),
+            widths,
+            boundary: boundary.iter().map(|(level, index, hash)| ((*level, *index), hash)).collect(),
+            range,
+        })
     }
 }
 
@@ -92,25 +94,13 @@ pub fn prove_from_shard(
     if !range.contains(&within) || shard.len() < range.len() * CHUNK_SIZE {
         return None;
     }
-    let width = segment_width(record, segment);
-    let mut widths = vec![width];
-    while *widths.last()? > 1 {
-        widths.push(widths.last()?.div_ceil(2));
-    }
-    let leaves = shard[..range.len() * CHUNK_SIZE].chunks(CHUNK_SIZE).map(keccak256).collect();
-    let tree = PartialTree {
-        first: range.start,
-        leaves,
-        widths,
-        boundary: boundary.iter().map(|(level, index, hash)| ((*level, *index), hash)).collect(),
-        range: range.clone(),
-    };
+    let tree = PartialTree::new(record, segment, range.clone(), shard, boundary)?;
     let mut siblings = Vec::new();
     let mut position = within;
     for level in 0..tree.widths.len() - 1 {
         let sibling = position ^ 1;
         if sibling < tree.widths[level] {
-            siblings.push(tree.node(level, sibling)?);
+            siblings.push(tree.combined(level, sibling)?);
         }
         position /= 2;
     }
@@ -126,21 +116,10 @@ pub fn prove_from_shard(
 /// against the segment's proof to the file root. None when the shard is short or a node is
 /// missing.
 pub fn segment_root_from_shard(record: &FileRecord, segment: u64, range: Range<usize>, shard: &[u8], boundary: &[TreeNode]) -> Option<B256> {
-    let width = segment_width(record, segment);
-    if range.is_empty() || range.end > width || shard.len() < range.len() * CHUNK_SIZE {
+    if range.is_empty() || range.end > segment_width(record, segment) {
         return None;
     }
-    let mut widths = vec![width];
-    while *widths.last()? > 1 {
-        widths.push(widths.last()?.div_ceil(2));
-    }
-    let tree = PartialTree {
-        first: range.start,
-        leaves: shard[..range.len() * CHUNK_SIZE].chunks(CHUNK_SIZE).map(keccak256).collect(),
-        widths,
-        boundary: boundary.iter().map(|(level, index, hash)| ((*level, *index), hash)).collect(),
-        range,
-    };
+    let tree = PartialTree::new(record, segment, range, shard, boundary)?;
     tree.combined(tree.widths.len() - 1, 0)
 }
 
@@ -173,16 +152,7 @@ mod tests {
     use zg_components::storage::merkle::{FileCommitment, SEGMENT_SIZE};
 
     fn record_of(commitment: &FileCommitment) -> FileRecord {
-        FileRecord {
-            tx_seq: 0,
-            root: commitment.root().0,
-            size: commitment.size,
-            start_entry_index: 0,
-            sectors: commitment.submission.nodes.iter().map(|(_, h)| 1u64 << h).sum(),
-            nodes: vec![],
-            submitter: [0; 20],
-            block_number: 0,
-        }
+        FileRecord::from_commitment(0, commitment)
     }
 
     #[test]
