@@ -108,6 +108,9 @@ fn four_validators_agree_and_carry_transactions_sent_to_any_node() {
     }
     for addr in &addrs {
         assert_eq!(ok(*addr, "eth_getBalance", json!([receiver, "latest"])), "0xa", "1+2+3+4 wei");
+        // The truth about the network, not fixed values.
+        wait_until("three peers connected", || ok(*addr, "net_peerCount", json!([])) == "0x3");
+        assert_eq!(ok(*addr, "eth_syncing", json!([])), false, "in step with its peers");
     }
     assert_same_chain(&addrs);
 }
@@ -580,6 +583,8 @@ fn erasure_coded_files_stay_downloadable_with_m_storage_nodes_offline() {
     let data: Vec<u8> = (0..3 * 262_144 - 500).map(|i| ((i * 131 + 7) % 251) as u8).collect();
     let (rpc0, storage0) = storage(&nodes, 0);
     let upload = upload_via(nodes[0].as_ref().unwrap(), &data, 6);
+
+    wait_until("storage status counts the peers", || ok(storage0, "zgs_getStatus", json!([]))["connectedPeers"] == 3);
 
     // Every node reports the file finalized once a shard of each segment reached it.
     for i in 1..4 {
