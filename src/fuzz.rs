@@ -23,6 +23,7 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("segment_upload", segment_upload),
     ("config_file", config_file),
     ("genesis_file", genesis_file),
+    ("rpc_request", rpc_request),
 ];
 
 /// `eth_sendRawTransaction` and gossip: decoding, chain id, signature. What is accepted must
@@ -130,6 +131,60 @@ pub fn segment_upload(data: &[u8]) {
     }
 }
 
+/// A dev node with the storage role, started once per process, for `rpc_request`.
+struct RpcFixture {
+    _runtime: tokio::runtime::Runtime,
+    _node: crate::RunningNode,
+    rpc: std::net::SocketAddr,
+    storage: std::net::SocketAddr,
+}
+
+fn rpc_fixture() -> &'static RpcFixture {
+    static FIXTURE: OnceLock<RpcFixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+        let mut config = crate::NodeConfig::default();
+        config.node.ephemeral = true;
+        config.node.tick_ms = 2;
+        config.chain.block_time_ms = 50;
+        config.rpc.addr = "127.0.0.1:0".parse().expect("literal");
+        config.storage.enabled = true;
+        config.storage.addr = "127.0.0.1:0".parse().expect("literal");
+        let genesis = crate::dev::dev_genesis(crate::dev::DEV_CHAIN_ID);
+        let node = runtime.block_on(crate::RunningNode::start(&config, &genesis)).expect("the fuzz node starts");
+        let (rpc, storage) = (node.rpc_addr, node.storage_addr.expect("storage role on"));
+        RpcFixture { _runtime: runtime, _node: node, rpc, storage }
+    })
+}
+
+/// Posts `body` as a JSON-RPC request; the HTTP status line, or why there was none.
+fn post(addr: std::net::SocketAddr, body: &[u8]) -> Result<String, String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(20))).map_err(|e| e.to_string())?;
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(body)).map_err(|e| e.to_string())?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).map_err(|e| format!("no complete answer: {e}"))?;
+    let text = String::from_utf8_lossy(&response);
+    Ok(text.lines().next().unwrap_or_default().to_string())
+}
+
+/// A JSON-RPC request body, to the chain's and the storage node's servers: each answers (a
+/// status line, a JSON body), never hangs or dies, and the chain keeps answering after it.
+pub fn rpc_request(data: &[u8]) {
+    let fixture = rpc_fixture();
+    for addr in [fixture.rpc, fixture.storage] {
+        let status = post(addr, data).unwrap_or_else(|error| panic!("{addr} gave no answer: {error}"));
+        assert!(status.starts_with("HTTP/1.1 "), "{addr} answered {status:?}");
+    }
+    let alive = post(fixture.rpc, br#"{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber"}"#);
+    assert!(alive.is_ok_and(|s| s.contains("200")), "the chain stopped answering");
+}
+
 /// A config file: parsed and validated, or a clear error.
 pub fn config_file(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else { return };
@@ -227,6 +282,21 @@ pub fn seed_corpus() -> Vec<(&'static str, Vec<u8>)> {
         seeds.push(("segment_upload", serde_json::to_vec(&upload).expect("serializable")));
     }
     seeds.push(("config_file", crate::config::CONFIG_TEMPLATE.as_bytes().to_vec()));
+    let call = serde_json::json!({"to": Address::repeat_byte(0x77), "data": "0x70a08231", "gas": "0x5208"});
+    let bodies = [
+        serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber"}),
+        serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "eth_call", "params": [call, "latest"]}),
+        serde_json::json!({"jsonrpc": "2.0", "id": 3, "method": "eth_estimateGas", "params": [call]}),
+        serde_json::json!({"jsonrpc": "2.0", "id": 4, "method": "eth_getLogs", "params": [{"fromBlock": "0x0", "toBlock": "latest", "topics": [null]}]}),
+        serde_json::json!({"jsonrpc": "2.0", "id": 5, "method": "eth_sendRawTransaction", "params": [alloy_primitives::hex::encode_prefixed(eip1559.encoded_2718())]}),
+        serde_json::json!([{"jsonrpc": "2.0", "id": 6, "method": "eth_getBlockByNumber", "params": ["latest", true]}, {"jsonrpc": "2.0", "id": 7, "method": "eth_syncing"}]),
+        serde_json::json!({"jsonrpc": "2.0", "id": 8, "method": "zgs_getFileInfo", "params": [fixture.commitment.root(), true]}),
+        serde_json::json!({"jsonrpc": "2.0", "id": 9, "method": "zgs_uploadSegment", "params": [crate::zgs::client::segment_json(&fixture.data, &fixture.commitment, 1)]}),
+        serde_json::json!({"jsonrpc": "2.0", "id": 10, "method": "zgs_downloadSegment", "params": [fixture.commitment.root(), 0, 4]}),
+    ];
+    for body in bodies {
+        seeds.push(("rpc_request", serde_json::to_vec(&body).expect("serializable")));
+    }
     seeds.push(("genesis_file", include_bytes!("../assets/genesis/zgnode.json").to_vec()));
     seeds
 }

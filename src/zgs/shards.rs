@@ -143,15 +143,15 @@ pub fn cut_shards(config: ErasureConfig, record: &FileRecord, segment: u64, data
 /// and the segment's proof) lead to the file root. A parity shard cannot be checked alone; a
 /// rebuild checks it (and tries other shards when the result does not match the root).
 pub fn shard_checks_out(config: ErasureConfig, record: &FileRecord, shard: &Shard) -> bool {
+    // The segment first: everything after multiplies by it (libFuzzer found the overflow).
+    if shard.segment >= record.data_segments() || (shard.index as usize) >= config.total() {
+        return false;
+    }
     let segment_size = merkle::SEGMENT_SIZE as u64;
     let expected_len = record.size.saturating_sub(shard.segment * segment_size).min(segment_size) as usize;
     let whole_chunks = expected_len.div_ceil(merkle::CHUNK_SIZE) * merkle::CHUNK_SIZE;
     let len_ok = shard.segment_len as usize == expected_len || shard.segment_len as usize == whole_chunks;
-    if shard.segment >= record.data_segments()
-        || (shard.index as usize) >= config.total()
-        || !len_ok
-        || shard.data.len() != config.shard_len(shard.segment_len as usize)
-    {
+    if !len_ok || shard.data.len() != config.shard_len(shard.segment_len as usize) {
         return false;
     }
     if (shard.index as usize) >= config.data_shards {
