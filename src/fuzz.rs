@@ -297,6 +297,24 @@ pub fn seed_corpus() -> Vec<(&'static str, Vec<u8>)> {
     for body in bodies {
         seeds.push(("rpc_request", serde_json::to_vec(&body).expect("serializable")));
     }
+    // PoRA proofs reach the chain as PoraMine.submitProof calls: through eth_call and
+    // eth_estimateGas the contract's whole check runs on whatever the fuzzer makes of them.
+    {
+        use alloy_sol_types::SolCall;
+        let (bytes, proof) = fixture.commitment.stored_segment(&fixture.data, 0).expect("segment 0");
+        let submit = zg_systems::storage::pora::IPoraMine::submitProofCall {
+            epoch: U256::from(1),
+            index: U256::from(0),
+            chunk: Bytes::from(bytes[..merkle::CHUNK_SIZE].to_vec()),
+            siblings: proof.lemma.clone(),
+        };
+        let miner = crate::dev::dev_accounts()[9].address;
+        for method in ["eth_call", "eth_estimateGas"] {
+            let call = serde_json::json!({"from": miner, "to": zg_systems::storage::pora::MINE_ADDRESS, "data": alloy_primitives::hex::encode_prefixed(submit.abi_encode())});
+            let body = serde_json::json!({"jsonrpc": "2.0", "id": 11, "method": method, "params": [call, "latest"]});
+            seeds.push(("rpc_request", serde_json::to_vec(&body).expect("serializable")));
+        }
+    }
     seeds.push(("genesis_file", include_bytes!("../assets/genesis/zgnode.json").to_vec()));
     seeds
 }
