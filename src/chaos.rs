@@ -357,15 +357,23 @@ pub async fn run(plan: &ChaosPlan) -> anyhow::Result<ChaosReport> {
         }
     }
     report.receipts_checked = receipts.len();
+    // A node that was away during an upload holds its shards once its audits and repairs ran
+    // (rebuilds back off up to a minute while peers were unreachable): files must become
+    // downloadable everywhere within that, byte for byte.
+    let deadline = Instant::now() + Duration::from_secs(180);
     for (root, data) in &files {
         for node in &nodes {
             let storage = crate::zgs::client::StorageClient::new(&node.rpc, &node.storage)?;
-            let got = tokio::time::timeout(Duration::from_secs(60), storage.download(*root, |_| ()))
-                .await
-                .map_err(|_| anyhow::anyhow!("download of {root} from {} timed out (seed {})", node.storage, plan.seed))?
-                .with_context(|| format!("file {root} not downloadable from {} (seed {})", node.storage, plan.seed))?;
-            if got != *data {
-                bail!("file {root} from {} differs (seed {})", node.storage, plan.seed);
+            loop {
+                let attempt = tokio::time::timeout(Duration::from_secs(60), storage.download(*root, |_| ())).await;
+                match attempt {
+                    Ok(Ok(got)) if got == *data => break,
+                    Ok(Ok(_)) => bail!("file {root} from {} differs (seed {})", node.storage, plan.seed),
+                    Ok(Err(error)) if Instant::now() < deadline => tracing::debug!(%error, "not downloadable yet"),
+                    Ok(Err(error)) => bail!("file {root} not downloadable from {} within 3 min of the last fault (seed {}): {error:#}", node.storage, plan.seed),
+                    Err(_) => bail!("download of {root} from {} timed out (seed {})", node.storage, plan.seed),
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }
     }
