@@ -98,6 +98,21 @@ fn receipts_json(receipts: &[zg_components::chain::TxReceipt]) -> Vec<Value> {
         .collect()
 }
 
+/// eth_syncing's answer: false when in step (one block behind is a decision in flight, as geth
+/// counts it), else geth's object; `start` keeps the head at which this node fell behind.
+fn syncing(head: u64, highest: u64, start: &mut Option<u64>) -> Value {
+    if highest <= head + 1 {
+        *start = None;
+        return Value::Bool(false);
+    }
+    let starting = *start.get_or_insert(head);
+    json!({
+        "startingBlock": quantity(starting),
+        "currentBlock": quantity(head),
+        "highestBlock": quantity(highest),
+    })
+}
+
 pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodError> {
     module.register_method("web3_clientVersion", |_, _, _| CLIENT_VERSION)?;
     module.register_method("web3_sha3", |params, _, _| -> RpcResult<B256> {
@@ -112,17 +127,7 @@ pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethod
         let head = ctx.reader.snapshot()?.head_number().unwrap_or_default();
         let highest = ctx.network.as_ref().and_then(|n| n.highest_peer_height()).unwrap_or(0);
         let mut start = ctx.sync_start.lock().map_err(|_| super::error::server_error("sync state unavailable"))?;
-        // One block behind is a decision in flight, not syncing (geth: highest > current).
-        if highest <= head + 1 {
-            *start = None;
-            return Ok(serde_json::Value::Bool(false));
-        }
-        let starting = *start.get_or_insert(head);
-        Ok(serde_json::json!({
-            "startingBlock": quantity(starting),
-            "currentBlock": quantity(head),
-            "highestBlock": quantity(highest),
-        }))
+        Ok(syncing(head, highest, &mut start))
     })?;
     module.register_method("eth_mining", |_, _, _| false)?;
     module.register_method("eth_accounts", |_, _, _| Vec::<Address>::new())?;
@@ -322,4 +327,23 @@ fn block_rewards(snapshot: &StateSnapshot, number: u64, base_fee: u64, gas_used:
             quantity(tips[index].0)
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eth_syncing_reports_the_catch_up_until_it_is_done() {
+        let mut start = None;
+        assert_eq!(syncing(10, 0, &mut start), Value::Bool(false), "no peers");
+        assert_eq!(syncing(10, 11, &mut start), Value::Bool(false), "a decision in flight");
+        let behind = syncing(10, 50, &mut start);
+        assert_eq!(behind, json!({"startingBlock": "0xa", "currentBlock": "0xa", "highestBlock": "0x32"}));
+        let later = syncing(30, 52, &mut start);
+        assert_eq!(later["startingBlock"], "0xa", "where the catch-up started");
+        assert_eq!(later["currentBlock"], "0x1e");
+        assert_eq!(syncing(52, 52, &mut start), Value::Bool(false));
+        assert_eq!(start, None, "a later fall-behind starts afresh");
+    }
 }
