@@ -204,17 +204,6 @@ impl ChainStore {
         }
     }
 
-    /// Indices of the segments of a file held whole, in order.
-    pub fn held_segments(&self, tx_seq: u64) -> Result<Vec<u64>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(STORAGE_PROOFS)?;
-        let mut out = Vec::new();
-        for entry in table.range((tx_seq, 0)..=(tx_seq, u64::MAX))? {
-            out.push(entry?.0.value().1);
-        }
-        Ok(out)
-    }
-
     /// How many segments of a file are held.
     pub fn segment_count(&self, tx_seq: u64) -> Result<u64, StoreError> {
         let txn = self.db.begin_read()?;
@@ -223,43 +212,41 @@ impl ChainStore {
 }
 
 impl ChainStore {
-    /// Keeps a shard placed on this node (durably). Returns false when it was held already.
+    /// Keeps a shard placed on this node (durably). Returns false when it was held already (the
+    /// first one placed is kept).
+    pub fn put_shard(&self, shard: &zg_components::consensus::Shard) -> Result<bool, StoreError> {
+        self.store_shard(shard, false)
+    }
+
     /// Keeps a shard rebuilt here from a segment checked against the file root, replacing
     /// whatever was stored under its key (a poisoned parity shard a peer placed first).
     pub fn replace_shard(&self, shard: &zg_components::consensus::Shard) -> Result<(), StoreError> {
-        if !self.put_shard(shard)? {
-            let txn = self.db.begin_write()?;
-            {
-                let mut shards = txn.open_table(STORAGE_SHARDS)?;
-                let bytes = borsh::to_vec(shard).map_err(|e| corrupt("shard", e))?;
-                shards.insert((shard.tx_seq, shard.segment, shard.index), bytes.as_slice())?;
-            }
-            txn.commit()?;
-        }
-        Ok(())
+        self.store_shard(shard, true).map(|_| ())
     }
 
-    pub fn put_shard(&self, shard: &zg_components::consensus::Shard) -> Result<bool, StoreError> {
+    /// Writes a shard in one transaction; returns whether its key was new.
+    fn store_shard(&self, shard: &zg_components::consensus::Shard, replace: bool) -> Result<bool, StoreError> {
         let txn = self.db.begin_write()?;
         let fresh = {
             let mut shards = txn.open_table(STORAGE_SHARDS)?;
             let key = (shard.tx_seq, shard.segment, shard.index);
-            if shards.get(key)?.is_some() {
-                false
-            } else {
+            let fresh = shards.get(key)?.is_none();
+            if fresh {
                 let first_of_segment = shards
                     .range((shard.tx_seq, shard.segment, 0)..=(shard.tx_seq, shard.segment, u8::MAX))?
                     .next()
                     .is_none();
-                let bytes = borsh::to_vec(shard).map_err(|e| corrupt("shard", e))?;
-                shards.insert(key, bytes.as_slice())?;
                 if first_of_segment {
                     let mut sharded = txn.open_table(STORAGE_SHARDED)?;
                     let count = sharded.get(shard.tx_seq)?.map(|v| v.value()).unwrap_or(0);
                     sharded.insert(shard.tx_seq, count + 1)?;
                 }
-                true
             }
+            if fresh || replace {
+                let bytes = borsh::to_vec(shard).map_err(|e| corrupt("shard", e))?;
+                shards.insert(key, bytes.as_slice())?;
+            }
+            fresh
         };
         txn.commit()?;
         Ok(fresh)
@@ -328,8 +315,6 @@ mod tests {
         assert_eq!(store.segment(3, 2).unwrap(), Some(b));
         assert_eq!(store.segment(3, 9).unwrap(), None);
         assert_eq!(store.segment_count(3).unwrap(), 3);
-        assert_eq!(store.held_segments(3).unwrap(), vec![0, 1, 2]);
-        assert!(store.held_segments(4).unwrap().is_empty());
         assert_eq!(store.segment_proof(3, 1).unwrap(), Some(proof));
     }
 

@@ -90,11 +90,7 @@ pub fn check_upload(segment: &SegmentUpload<'_>, record: &FileRecord) -> RpcResu
     if data.len() != expected {
         return Err(invalid(format!("segment {} must be {expected} bytes, got {}", segment.index, data.len())));
     }
-    let leaf = merkle::segment_root(record.size, segment.index, &merkle::chunk_hashes(&data));
-    segment
-        .proof
-        .validate(&record.root(), &leaf, segment.index as usize, record.padded_segments() as usize)
-        .map_err(|e| invalid(format!("invalid segment proof: {e}")))?;
+    record.check_segment(segment.index, &data, &segment.proof).map_err(|e| invalid(format!("invalid segment proof: {e}")))?;
     Ok(data)
 }
 
@@ -165,8 +161,7 @@ impl StorageContext {
         ) else {
             return Ok(None);
         };
-        let leaf = merkle::segment_root(record.size, index, &merkle::chunk_hashes(&data));
-        if proof.validate(&record.root(), &leaf, index as usize, record.padded_segments() as usize).is_ok() {
+        if record.check_segment(index, &data, &proof).is_ok() {
             return Ok(Some((data, proof)));
         }
         tracing::error!(seq = record.tx_seq, segment = index, "a stored segment does not match the file root: damaged on disk");

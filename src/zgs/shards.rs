@@ -3,8 +3,6 @@
 //! the tick (coding on the rayon pool, fetching over QUIC) and reports back through the storage
 //! inbox. Downloads of segments this node does not hold use the same reconstruction.
 
-use alloy_primitives::B256;
-
 use zg_components::consensus::Shard;
 use zg_components::storage::shard::{HolderKey, PlacementView, ShardSetup, ShardWork};
 use zg_components::storage::{FileRecord, Proof, StorageEvent, merkle};
@@ -165,8 +163,7 @@ pub fn shard_checks_out(config: ErasureConfig, record: &FileRecord, shard: &Shar
     let Some(root) = shard_proof::segment_root_from_shard(record, shard.segment, range, &shard.data, &shard.boundary) else {
         return false;
     };
-    let proof = Proof { lemma: shard.proof_lemma.iter().map(|h| B256::from(*h)).collect(), path: shard.proof_path.clone() };
-    proof.validate(&record.root(), &root, shard.segment as usize, record.padded_segments() as usize).is_ok()
+    record.check_segment_root(shard.segment, &root, &shard.segment_proof()).is_ok()
 }
 
 /// Most subsets of the shards found that one rebuild tries before giving up.
@@ -195,9 +192,8 @@ pub fn decode_checked(config: ErasureConfig, record: &FileRecord, segment: u64, 
         let shards: Vec<Option<Vec<u8>>> =
             (0..found.len()).map(|i| subset.contains(&i).then(|| found[i].as_ref().map(|s| s.data.clone())).flatten()).collect();
         let Ok(data) = erasure::decode_segment(config, &shards, sample.segment_len as usize) else { continue };
-        let proof = Proof { lemma: sample.proof_lemma.iter().map(|h| B256::from(*h)).collect(), path: sample.proof_path.clone() };
-        let leaf = merkle::segment_root(record.size, segment, &merkle::chunk_hashes(&data));
-        if proof.validate(&record.root(), &leaf, segment as usize, record.padded_segments() as usize).is_ok() {
+        let proof = sample.segment_proof();
+        if record.check_segment(segment, &data, &proof).is_ok() {
             return Some((data, proof));
         }
         tracing::warn!(seq = record.tx_seq, segment, ?subset, "shards do not rebuild the file's segment; trying others");

@@ -157,6 +157,13 @@ pub struct Shard {
     pub boundary: Vec<(u8, u16, [u8; 32])>,
 }
 
+impl Shard {
+    /// The segment's proof to the file root that the shard carries.
+    pub fn segment_proof(&self) -> crate::storage::Proof {
+        crate::storage::Proof { lemma: self.proof_lemma.iter().map(|h| B256::from(*h)).collect(), path: self.proof_path.clone() }
+    }
+}
+
 impl NetMessage {
     /// A short name for logs and metrics labels.
     pub fn kind(&self) -> &'static str {

@@ -46,6 +46,17 @@ impl FileRecord {
         B256::from(self.root)
     }
 
+    /// Whether `proof` shows `segment_root` as segment `index` of this file.
+    pub fn check_segment_root(&self, index: u64, segment_root: &B256, proof: &merkle::Proof) -> Result<(), merkle::ProofError> {
+        let position = usize::try_from(index).map_err(|_| merkle::ProofError::WrongPosition)?;
+        proof.validate(&self.root(), segment_root, position, self.padded_segments() as usize)
+    }
+
+    /// Whether `data` (as stored: last chunk zero-padded) is segment `index` of this file.
+    pub fn check_segment(&self, index: u64, data: &[u8], proof: &merkle::Proof) -> Result<(), merkle::ProofError> {
+        self.check_segment_root(index, &merkle::segment_root(self.size, index, &merkle::chunk_hashes(data)), proof)
+    }
+
     pub fn submitter(&self) -> Address {
         Address::from(self.submitter)
     }
