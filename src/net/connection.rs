@@ -11,7 +11,7 @@ use zg_components::consensus::PeerKey;
 use zg_components::consensus::wire::{self, WireError};
 
 use super::conduct::Offence;
-use super::{PEER_QUEUE_FRAMES, PeerAddress, PeerLink, Shared, identity, refuse, serve};
+use super::{PEER_QUEUE_FRAMES, PeerAddress, PeerLink, Shared, identity, refuse, serve, short_key};
 
 /// Application close codes, so the other side's logs say why.
 pub const CLOSE_NO_IDENTITY: u32 = 2;
@@ -27,10 +27,6 @@ const READ_CHUNK: usize = 64 * 1024;
 /// New outgoing streams a writer opens after the peer stopped one, before giving up on the
 /// connection.
 const STREAM_REOPENS: usize = 8;
-
-fn short(key: &PeerKey) -> String {
-    hex::encode(&key[..6])
-}
 
 pub(super) fn peer_key(connection: &quinn::Connection) -> Option<PeerKey> {
     let identity = connection.peer_identity()?;
@@ -106,7 +102,7 @@ async fn run_connection(shared: Arc<Shared>, connection: quinn::Connection, key:
     }
     if let Err(reason) = shared.conduct.admit_connection(&key) {
         let code = if reason == "banned" { CLOSE_BANNED } else { CLOSE_TOO_MANY };
-        tracing::debug!(peer = %short(&key), reason, "refusing a connection");
+        tracing::debug!(peer = %short_key(&key), reason, "refusing a connection");
         metrics::counter!("zgnode_net_refused_connections_total").increment(1);
         connection.close(VarInt::from_u32(code), reason.as_bytes());
         return;
@@ -118,7 +114,7 @@ async fn run_connection(shared: Arc<Shared>, connection: quinn::Connection, key:
         links.insert(key, PeerLink { connection_id, connection: connection.clone(), frames, queued: queued.clone() });
         metrics::gauge!("zgnode_net_peers").set(links.len() as f64);
     }
-    tracing::info!(peer = %short(&key), remote = %connection.remote_address(), "peer connected");
+    tracing::info!(peer = %short_key(&key), remote = %connection.remote_address(), "peer connected");
 
     let writer = tokio::spawn(write_frames(connection.clone(), outgoing, queued));
     while let Ok(stream) = connection.accept_uni().await {
@@ -135,7 +131,7 @@ async fn run_connection(shared: Arc<Shared>, connection: quinn::Connection, key:
         }
         metrics::gauge!("zgnode_net_peers").set(links.len() as f64);
     }
-    tracing::info!(peer = %short(&key), reason = ?connection.close_reason(), "peer disconnected");
+    tracing::info!(peer = %short_key(&key), reason = ?connection.close_reason(), "peer disconnected");
 }
 
 /// Writes queued frames in order. A peer that stops the stream gets a new one (and the frame

@@ -115,16 +115,12 @@ impl PeerLink {
     /// Queues a frame unless the peer's queue is full (in frames or bytes); counts either way.
     fn queue(&self, frame: Arc<Vec<u8>>, kind: &'static str) {
         let len = frame.len();
-        if self.queued.fetch_add(len, Ordering::AcqRel) + len > PEER_QUEUE_BYTES {
-            self.queued.fetch_sub(len, Ordering::AcqRel);
-            metrics::counter!("zgnode_net_dropped_total", "kind" => kind).increment(1);
-            return;
-        }
-        if self.frames.try_send(frame).is_err() {
-            self.queued.fetch_sub(len, Ordering::AcqRel);
-            metrics::counter!("zgnode_net_dropped_total", "kind" => kind).increment(1);
-        } else {
+        let queued = self.queued.fetch_add(len, Ordering::AcqRel) + len <= PEER_QUEUE_BYTES && self.frames.try_send(frame).is_ok();
+        if queued {
             metrics::counter!("zgnode_net_sent_total", "kind" => kind).increment(1);
+        } else {
+            self.queued.fetch_sub(len, Ordering::AcqRel);
+            metrics::counter!("zgnode_net_dropped_total", "kind" => kind).increment(1);
         }
     }
 }
@@ -236,7 +232,7 @@ impl NetHandle {
         let mut members: Vec<PeerKey> = setup.peers.iter().map(|p| p.key).chain([own]).collect();
         members.sort();
         members.dedup();
-        let configured: HashSet<PeerKey> = setup.peers.iter().map(|p| p.key).chain([own]).collect();
+        let configured: HashSet<PeerKey> = members.iter().copied().collect();
         let shared = Arc::new(Shared {
             chain_id: setup.chain_id,
             genesis_hash: setup.genesis_hash,
@@ -366,7 +362,7 @@ impl NetSink for NetHandle {
         self.shared.allowlist.replace(allowed.clone());
         if let Ok(links) = self.shared.links.lock() {
             for (key, link) in links.iter().filter(|(key, _)| !allowed.contains(*key)) {
-                tracing::info!(peer = %hex::encode(&key[..6]), "disconnecting a key that left the validator set");
+                tracing::info!(peer = %short_key(key), "disconnecting a key that left the validator set");
                 link.connection.close(VarInt::from_u32(connection::CLOSE_NOT_ALLOWED), b"not in the validator set");
             }
         }
@@ -417,14 +413,19 @@ pub async fn connect_raw(identity: &Identity, peer: PeerAddress) -> Result<quinn
     connecting.await.map_err(|e| NetError::Tls(e.to_string()))
 }
 
+/// A peer key as logs show it: its first six bytes in hex.
+fn short_key(key: &PeerKey) -> String {
+    hex::encode(&key[..6])
+}
+
 /// Counts a refused message and the sender's offence; a peer that keeps misbehaving is
 /// disconnected (and refused until its ban ends).
 fn refuse(shared: &Shared, key: &PeerKey, offence: Offence, detail: &dyn std::fmt::Display) {
     shared.rejected.fetch_add(1, Ordering::Relaxed);
     metrics::counter!("zgnode_net_rejected_total", "reason" => offence.label()).increment(1);
-    tracing::debug!(peer = %hex::encode(&key[..6]), reason = offence.label(), %detail, "refused a message");
+    tracing::debug!(peer = %short_key(key), reason = offence.label(), %detail, "refused a message");
     if shared.conduct.offend(key, offence) == Verdict::Ban {
-        tracing::warn!(peer = %hex::encode(&key[..6]), reason = offence.label(), "banning a misbehaving peer");
+        tracing::warn!(peer = %short_key(key), reason = offence.label(), "banning a misbehaving peer");
         metrics::counter!("zgnode_net_banned_total").increment(1);
         if let Ok(links) = shared.links.lock()
             && let Some(link) = links.get(key)

@@ -39,8 +39,6 @@ pub struct ConsensusProgress {
     pub next_status_ms: u64,
     pub rounds_started: u64,
     pub current_round: i64,
-    /// Bodies dropped because their proposer's signature did not verify.
-    pub forged_bodies: u64,
 }
 
 /// Bodies of proposed blocks by hash, with their proposer's signature (to pass them on), kept

@@ -80,13 +80,12 @@ pub struct StoredFile {
     pub finalized: bool,
 }
 
-/// A segment this node holds whole (an entity per segment).
+/// A segment this node stored whole whose shards are still to be handed out for placement (an
+/// entity from the upload until then; only with erasure coding).
 #[derive(Component, Clone, Debug, PartialEq, Eq)]
 pub struct HeldSegment {
     pub tx_seq: u64,
     pub index: u64,
-    /// Its shards were handed out for placement (always true without erasure coding).
-    pub placed: bool,
 }
 
 /// Files by submission index and by root (one root may be published more than once).

@@ -62,19 +62,15 @@ pub struct FileShards {
     pub audited_to: u64,
     /// An audit of the range starting at `audited_to` is running off the tick.
     pub auditing: bool,
-    /// Tick-clock milliseconds before which no audit starts (new files wait for the upload).
-    pub audit_at: u64,
 }
 
 /// One segment's shards this node should hold and lacks, waiting to be rebuilt.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SegmentRepair {
     pub wanted: Vec<u8>,
-    /// A rebuild is running on the I/O side.
-    pub repairing: bool,
     /// Failed rebuilds in a row (for back-off).
     pub failures: u32,
-    /// When the next rebuild may start; while repairing, when the running one is given up on.
+    /// When the next rebuild may start; once one started, when it is given up on.
     pub due_at: u64,
 }
 
@@ -105,7 +101,7 @@ impl RepairQueue {
                 }
             }
             None => {
-                let entry = SegmentRepair { wanted: wanted.to_vec(), repairing: false, failures: 0, due_at };
+                let entry = SegmentRepair { wanted: wanted.to_vec(), failures: 0, due_at };
                 self.segments.insert((tx_seq, segment), entry);
                 self.by_due.insert((due_at, tx_seq, segment));
             }

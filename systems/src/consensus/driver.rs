@@ -170,7 +170,6 @@ fn offer_block(world: &mut World, engine: &mut Engine, body: SignedBlock, verifi
     }
     if !verified && !body.verify(chain_id, &rightful.public_key) {
         tracing::debug!(height = block.height, round = block.round, "ignoring a body its proposer did not sign");
-        world.resource_mut::<ConsensusProgress>().forged_bodies += 1;
         return;
     }
     // Only the proposer itself can fill its round (an equivocating proposer spoils its own

@@ -93,7 +93,7 @@ pub fn ingest_storage_events(
                 }
                 // Only erasure coding has work for it: encode and place, then the entity goes.
                 if setup.is_some() {
-                    commands.spawn(HeldSegment { tx_seq, index: segment, placed: false });
+                    commands.spawn(HeldSegment { tx_seq, index: segment });
                 }
             }
             StorageEvent::ShardHeld { tx_seq, segment, index: shard } => {

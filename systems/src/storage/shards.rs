@@ -107,12 +107,12 @@ pub fn install_sharding(world: &mut World, setup: ShardSetup, executor: Arc<dyn 
     world.insert_resource(ShardExecutorHandle(executor));
 }
 
-/// Starts tracking this node's part in a file (one entity), audited from `audit_at` on.
+/// Starts tracking this node's part in a file (one entity), its first audit due at `audit_at`.
 fn track_shards(world: &mut World, record: &FileRecord, audit_at: u64) {
     if world.resource::<AuditSchedule>().files.contains_key(&record.tx_seq) {
         return;
     }
-    let shards = FileShards { tx_seq: record.tx_seq, segments: record.data_segments(), audited_to: 0, auditing: false, audit_at };
+    let shards = FileShards { tx_seq: record.tx_seq, segments: record.data_segments(), audited_to: 0, auditing: false };
     let entity = world.spawn(shards).id();
     let mut schedule = world.resource_mut::<AuditSchedule>();
     schedule.files.insert(record.tx_seq, entity);
@@ -342,7 +342,6 @@ pub fn schedule_repairs(
     for (tx_seq, segment) in due {
         let Some(entry) = queue.segments.get_mut(&(tx_seq, segment)) else { continue };
         // A rebuild that has not reported back by its due time is given up on and started again.
-        entry.repairing = true;
         let wanted = entry.wanted.clone();
         queue.reschedule(tx_seq, segment, clock.now_ms + REPAIR_TIMEOUT_MS);
         executor.0.run(ShardWork::Repair { tx_seq, segment, wanted, holders: holders_of(segment, &setup, &out) });
@@ -371,7 +370,7 @@ pub fn place_held_segments(
 ) {
     let (Some(setup), Some(executor), Some(view)) = (setup, executor, view) else { return };
     let mut out = None;
-    for (entity, segment) in segments.iter().filter(|(_, s)| !s.placed).take(MAX_PLACEMENTS_PER_TICK) {
+    for (entity, segment) in segments.iter().take(MAX_PLACEMENTS_PER_TICK) {
         let out = out.get_or_insert_with(|| view.out());
         executor.0.run(ShardWork::Place { tx_seq: segment.tx_seq, segment: segment.index, holders: holders_of(segment.index, &setup, out) });
         commands.entity(entity).despawn();
@@ -402,7 +401,6 @@ pub fn audit_range(setup: &ShardSetup, out: &BTreeSet<HolderKey>, held: &BTreeSe
 /// A rebuild of a segment's shards could not finish: try again later.
 pub fn mark_repair_failed(queue: &mut RepairQueue, tx_seq: u64, segment: u64, now_ms: u64) {
     let Some(entry) = queue.segments.get_mut(&(tx_seq, segment)) else { return };
-    entry.repairing = false;
     entry.failures += 1;
     let due = now_ms + repair_backoff_ms(entry.failures);
     queue.reschedule(tx_seq, segment, due);

@@ -218,7 +218,7 @@ fn segments_stored_here_are_handed_out_for_encoding_and_placement() {
     events.send(StorageEvent::SegmentStored { tx_seq: 0, index: 2 }).unwrap();
     bevy_ecs::system::RunSystemOnce::run_system_once(&mut world, crate::storage::ingest_storage_events).unwrap();
     let held: Vec<HeldSegment> = world.query::<&HeldSegment>().iter(&world).cloned().collect();
-    assert_eq!(held, vec![HeldSegment { tx_seq: 0, index: 2, placed: false }], "a segment entity, not placed yet");
+    assert_eq!(held, vec![HeldSegment { tx_seq: 0, index: 2 }], "a segment entity, not placed yet");
     recorder.0.lock().unwrap().clear();
     bevy_ecs::system::RunSystemOnce::run_system_once(&mut world, place_held_segments).unwrap();
     assert_eq!(
