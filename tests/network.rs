@@ -240,17 +240,33 @@ fn staking_status(addr: SocketAddr, operator: Address) -> (U256, bool) {
     (decoded.totalStake, decoded.jailed)
 }
 
-#[test]
-fn hostile_peers_are_refused_and_a_double_signer_is_slashed() {
+/// Three of four validators running in process (a quorum), and node 3's key held by the test to
+/// speak the wire protocol by hand as a known peer.
+struct RawPeerFixture {
+    _dir: tempfile::TempDir,
+    layout: Vec<NodeLayout>,
+    nodes: Vec<InProcessNode>,
+    addr: SocketAddr,
+    target: zgnode::net::NetHandle,
+    peer: Identity,
+    runtime: tokio::runtime::Runtime,
+}
+
+fn raw_peer_fixture(first_block: u64) -> RawPeerFixture {
     let dir = tempfile::tempdir().unwrap();
     let layout = test_network(dir.path(), 4, 5);
-    // Node 3 stays off: its key plays the byzantine peer. The other three are a quorum.
     let nodes = start_in_process(&layout[..3], dir.path());
     let addr = nodes[0].addr;
-    wait_for_block(addr, 3, TIMEOUT);
+    wait_for_block(addr, first_block, TIMEOUT);
     let target = nodes[0].node.as_ref().unwrap().network().unwrap().clone();
-    let byzantine = Identity::load_or_create(&layout[3].dir.join("node_key")).unwrap();
+    let peer = Identity::load_or_create(&layout[3].dir.join("node_key")).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    RawPeerFixture { _dir: dir, layout, nodes, addr, target, peer, runtime }
+}
+
+#[test]
+fn hostile_peers_are_refused_and_a_double_signer_is_slashed() {
+    let RawPeerFixture { _dir, layout, nodes, addr, target, peer: byzantine, runtime } = raw_peer_fixture(3);
 
     // A key nobody configured is refused: the handshake fails, or the server closes the
     // connection as soon as it has seen the client's certificate (TLS 1.3 checks it last).
@@ -338,14 +354,7 @@ fn hostile_peers_are_refused_and_a_double_signer_is_slashed() {
 /// stream it came on keeps carrying the peer's traffic.
 #[test]
 fn a_refused_message_does_not_silence_the_peer_that_sent_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let layout = test_network(dir.path(), 4, 5);
-    let nodes = start_in_process(&layout[..3], dir.path());
-    let addr = nodes[0].addr;
-    wait_for_block(addr, 2, TIMEOUT);
-    let target = nodes[0].node.as_ref().unwrap().network().unwrap().clone();
-    let peer = Identity::load_or_create(&layout[3].dir.join("node_key")).unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let RawPeerFixture { _dir, layout, nodes, addr, target, peer, runtime } = raw_peer_fixture(2);
     let connection = runtime.block_on(zgnode::net::connect_raw(&peer, layout[0].peer)).expect("known key connects");
     let rejected = target.rejected();
     let height = head(addr);

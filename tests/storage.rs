@@ -28,6 +28,14 @@ fn storage_config() -> zgnode::NodeConfig {
     config
 }
 
+/// A storage node whose chain and segments live in `dir` (not in memory).
+fn storage_config_in(dir: &Path) -> zgnode::NodeConfig {
+    let mut config = storage_config();
+    config.node.ephemeral = false;
+    config.node.data_dir = dir.to_path_buf();
+    config
+}
+
 fn pattern(size: usize) -> Vec<u8> {
     (0..size).map(|i| ((i * 131 + 7) % 251) as u8).collect()
 }
@@ -179,9 +187,7 @@ fn rpc_call(addr: SocketAddr, method: &str, params: Value) -> Value {
 #[test]
 fn acknowledged_segments_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = storage_config();
-    config.node.ephemeral = false;
-    config.node.data_dir = dir.path().to_path_buf();
+    let config = storage_config_in(dir.path());
     let data = pattern(3 * SEGMENT_SIZE);
     let commitment = FileCommitment::of(&data);
     let node = start_node(&config);
@@ -208,9 +214,7 @@ fn acknowledged_segments_survive_a_restart() {
 #[test]
 fn a_segment_damaged_on_disk_is_never_served() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = storage_config();
-    config.node.ephemeral = false;
-    config.node.data_dir = dir.path().to_path_buf();
+    let config = storage_config_in(dir.path());
     let data = pattern(2 * SEGMENT_SIZE);
     let commitment = FileCommitment::of(&data);
     let node = start_node(&config);

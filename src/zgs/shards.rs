@@ -324,12 +324,18 @@ mod tests {
         commitment.stored_segment(data, segment as usize).unwrap()
     }
 
-    #[test]
-    fn a_verified_rebuild_replaces_a_poisoned_shard_on_disk() {
+    /// A one-segment file coded 2+2: the coding, the record, the segment and its four shards.
+    fn one_segment_coded_2_plus_2() -> (ErasureConfig, FileRecord, Vec<u8>, Vec<Shard>) {
         let config = ErasureConfig { data_shards: 2, parity_shards: 2 };
         let (record, data, commitment) = file(merkle::SEGMENT_SIZE);
         let (bytes, proof) = segment_of(&data, &commitment, 0);
         let shards = cut_shards(config, &record, 0, &bytes, &proof).unwrap();
+        (config, record, bytes, shards)
+    }
+
+    #[test]
+    fn a_verified_rebuild_replaces_a_poisoned_shard_on_disk() {
+        let (config, record, _, shards) = one_segment_coded_2_plus_2();
         let store = ChainStore::in_memory().unwrap();
         let mut poisoned = shards[3].clone();
         poisoned.data[5] ^= 0xff;
@@ -373,10 +379,7 @@ mod tests {
 
     #[test]
     fn a_rebuild_with_a_poisoned_parity_shard_tries_other_shards() {
-        let config = ErasureConfig { data_shards: 2, parity_shards: 2 };
-        let (record, data, commitment) = file(merkle::SEGMENT_SIZE);
-        let (bytes, proof) = segment_of(&data, &commitment, 0);
-        let shards = cut_shards(config, &record, 0, &bytes, &proof).unwrap();
+        let (config, record, bytes, shards) = one_segment_coded_2_plus_2();
         let mut junk = shards[2].clone();
         junk.data.iter_mut().for_each(|b| *b = b.wrapping_add(1));
         // Data shard 0 lost; parity 2 poisoned: only {1, 3} rebuilds the segment.
