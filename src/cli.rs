@@ -94,6 +94,16 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5)]
         rounds: usize,
     },
+    /// The disk cost of state history: the same blocks of transfers written in archive mode and
+    /// with one block of history, database sizes compared.
+    History {
+        #[arg(long, default_value_t = 500)]
+        blocks: usize,
+        #[arg(long, default_value_t = 200)]
+        txs_per_block: usize,
+        #[arg(long, default_value_t = 200)]
+        senders: usize,
+    },
     /// Tick overhead: an idle tick, and a tick with a system touching N account entities.
     Tick {
         #[arg(long, default_value_t = 100_000)]
@@ -156,10 +166,13 @@ pub struct Overrides {
     /// Keep everything in memory; nothing survives a restart.
     #[arg(long)]
     pub ephemeral: bool,
+    /// Keep the state of every block (state reads at any block), not only the last 256.
+    #[arg(long)]
+    pub archive: bool,
     /// JSON-RPC address (HTTP and WebSocket).
     #[arg(long)]
     pub rpc_addr: Option<SocketAddr>,
-    /// Milliseconds between blocks.
+    /// Milliseconds between blocks (0: automine, a block as soon as transactions arrive; dev chain only).
     #[arg(long)]
     pub block_time_ms: Option<u64>,
     /// Seal blocks only when transactions are pending.
@@ -182,6 +195,7 @@ impl Overrides {
             config.node.data_dir = dir.clone();
         }
         config.node.ephemeral |= self.ephemeral;
+        config.node.archive |= self.archive;
         if let Some(addr) = self.rpc_addr {
             config.rpc.addr = addr;
         }
@@ -305,6 +319,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             // last dev account.
             config.storage.enabled = true;
             config.storage.miner_key = Some(dev_accounts()[crate::dev::DEV_MINER_ACCOUNT].private_key.to_string());
+            config.rpc.dev_methods = true;
             args.overrides.apply(&mut config);
             config.validate()?;
             let genesis = dev_genesis(args.chain_id);
@@ -404,6 +419,20 @@ async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                 b.admit.as_secs_f64() * 1e3, b.seal.as_secs_f64() * 1e3, b.persist.as_secs_f64() * 1e3
             );
             println!("  ratio node / bare revm: {:.2}", report.ratio());
+        }
+        BenchCommand::History { blocks, txs_per_block, senders } => {
+            anyhow::ensure!(blocks > 0 && txs_per_block > 0 && senders > 0, "--blocks, --txs-per-block and --senders must be positive");
+            anyhow::ensure!(blocks.saturating_mul(txs_per_block) <= 1_000_000, "at most 1,000,000 transactions in all");
+            let report = tokio::task::spawn_blocking(move || crate::bench::history_cost(blocks, txs_per_block, senders)).await?;
+            println!("state history: {} blocks of {} ETH transfers ({} senders)", report.blocks, report.per_block, senders);
+            println!("  archive (every block's history): {:>12} bytes on disk, {:.2} ms per block written", report.archive_bytes, report.archive_ms_per_block);
+            println!("  one block of history (baseline): {:>12} bytes on disk, {:.2} ms per block written", report.minimal_bytes, report.minimal_ms_per_block);
+            println!(
+                "  archive adds {:.0} bytes per block ({:.0} per transfer); write time ratio {:.2}",
+                report.history_bytes_per_block(),
+                report.history_bytes_per_block() / report.per_block as f64,
+                report.archive_ms_per_block / report.minimal_ms_per_block
+            );
         }
         BenchCommand::Tick { accounts, ticks } => {
             let report = tokio::task::spawn_blocking(move || crate::bench::tick(accounts, ticks)).await?;

@@ -102,6 +102,10 @@ pub struct NodeSection {
     pub ephemeral: bool,
     /// Milliseconds between ticks; 0 runs ticks back to back.
     pub tick_ms: u64,
+    /// Keep the state of every block (eth_getBalance, eth_call... at any block).
+    pub archive: bool,
+    /// Without `archive`: how many blocks behind the head stay readable.
+    pub state_history_blocks: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,6 +134,10 @@ pub struct RpcSection {
     pub get_logs_max_results: usize,
     /// Most requests in one JSON-RPC batch.
     pub max_batch: u32,
+    /// Serve the dev chain's conveniences: eth_sendTransaction from the unlocked dev accounts,
+    /// evm_mine, evm_increaseTime, anvil_setBalance... (`zgnode dev` turns this on). Never on a
+    /// validator network.
+    pub dev_methods: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,7 +157,13 @@ pub struct TxPoolSection {
 
 impl Default for NodeSection {
     fn default() -> Self {
-        Self { data_dir: PathBuf::from("zgnode-data"), ephemeral: false, tick_ms: 5 }
+        Self {
+            data_dir: PathBuf::from("zgnode-data"),
+            ephemeral: false,
+            tick_ms: 5,
+            archive: false,
+            state_history_blocks: crate::store::HistoryPolicy::DEFAULT_KEEP_BLOCKS,
+        }
     }
 }
 
@@ -174,6 +188,7 @@ impl Default for RpcSection {
             get_logs_max_blocks: 10_000,
             get_logs_max_results: 10_000,
             max_batch: 1_000,
+            dev_methods: false,
         }
     }
 }
@@ -202,6 +217,15 @@ pub enum ConfigError {
 }
 
 impl NodeConfig {
+    /// The state history the store keeps.
+    pub fn history_policy(&self) -> crate::store::HistoryPolicy {
+        if self.node.archive {
+            crate::store::HistoryPolicy::archive()
+        } else {
+            crate::store::HistoryPolicy::recent(self.node.state_history_blocks)
+        }
+    }
+
     /// Reads a config file; relative paths in it are resolved against its folder.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path)
@@ -233,8 +257,8 @@ impl NodeConfig {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.chain.block_time_ms == 0 {
-            return Err(ConfigError::Invalid("chain.block_time_ms must be at least 1".into()));
+        if self.node.state_history_blocks == 0 && !self.node.archive {
+            return Err(ConfigError::Invalid("node.state_history_blocks must be at least 1 (or set node.archive)".into()));
         }
         if self.rpc.get_logs_max_blocks == 0 {
             return Err(ConfigError::Invalid("rpc.get_logs_max_blocks must be at least 1".into()));
@@ -304,11 +328,18 @@ data_dir = "data"
 ephemeral = false
 # Milliseconds between ticks of the ECS schedule; 0 runs ticks back to back.
 tick_ms = 5
+# Keep the state of every block, so state reads work at any block (more disk per block).
+archive = false
+# Without archive: how many blocks behind the head keep readable state (eth_getBalance,
+# eth_call, ... at an older block). Older queries get "missing trie node".
+state_history_blocks = 256
 
 [chain]
 # Genesis file (relative to this file).
 genesis = "genesis.json"
-# Milliseconds between blocks.
+# Milliseconds between blocks. 0 is automine (dev chain only): a block as soon as transactions
+# arrive, none without them. Dev-chain timestamps strictly increase, so blocks faster than one
+# a second run the chain clock ahead of the wall clock; empty blocks wait until it catches up.
 block_time_ms = 250
 # Seal a block every block_time_ms even when no transaction is pending.
 seal_empty_blocks = true
@@ -326,6 +357,10 @@ get_logs_max_blocks = 10000
 get_logs_max_results = 10000
 # Most requests in one JSON-RPC batch.
 max_batch = 1000
+# Serve the dev chain's conveniences (eth_sendTransaction from the unlocked dev accounts,
+# evm_mine, evm_increaseTime, evm_setNextBlockTimestamp, anvil_setBalance, impersonation...).
+# `zgnode dev` turns this on. Refused on a validator network.
+dev_methods = false
 
 [metrics]
 # Prometheus metrics: tick time, per-system time, blocks, transactions.
@@ -392,8 +427,9 @@ mod tests {
         assert!(error.contains("unknown field `tick`"), "{error}");
         let error = NodeConfig::from_toml("[rpc]\naddr = \"nowhere\"\n").unwrap_err().to_string();
         assert!(error.contains("invalid"), "{error}");
-        let error = NodeConfig::from_toml("[chain]\nblock_time_ms = 0\n").unwrap_err().to_string();
-        assert!(error.contains("block_time_ms"), "{error}");
+        let error = NodeConfig::from_toml("[node]\nstate_history_blocks = 0\n").unwrap_err().to_string();
+        assert!(error.contains("state_history_blocks"), "{error}");
+        assert!(NodeConfig::from_toml("[chain]\nblock_time_ms = 0\n").is_ok(), "0 is automine");
         assert!(NodeConfig::from_toml("this is = = not toml").is_err());
     }
 }

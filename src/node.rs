@@ -179,6 +179,11 @@ impl Node {
         self.requests.clone()
     }
 
+    /// The chain clock block timestamps come from, shared with RPC and dev controls.
+    pub fn chain_clock(&self) -> zg_components::chain::ChainClock {
+        self.world.get_resource::<zg_components::chain::ChainClock>().cloned().unwrap_or_default()
+    }
+
     pub fn store(&self) -> &ChainStore {
         &self.store
     }
@@ -329,7 +334,8 @@ impl RunningNode {
                 detail: format!("{}: {e}", config.node.data_dir.display()),
             })?;
             ChainStore::open(&config.node.data_dir.join("chain.redb"))?
-        };
+        }
+        .with_history(config.history_policy());
         let spec = chain_spec(config, genesis);
         let chain_id = spec.chain_id;
         let max_tx_bytes = spec.max_tx_bytes;
@@ -341,6 +347,16 @@ impl RunningNode {
                     "--ephemeral cannot run a chain with consensus: the consensus WAL would be kept in memory while the node key \
                      persists, so a restart could double sign. Use a data directory (drop --ephemeral)"
                         .into(),
+                ));
+            }
+            if config.chain.block_time_ms == 0 {
+                return Err(NodeError::Config(
+                    "chain.block_time_ms = 0 (automine) is for the dev chain: a validator network's blocks follow consensus rounds".into(),
+                ));
+            }
+            if config.rpc.dev_methods {
+                return Err(NodeError::Config(
+                    "rpc.dev_methods (evm_mine, anvil_setBalance, unlocked accounts...) cannot be served on a validator network".into(),
                 ));
             }
             let identity = crate::net::identity::Identity::load_or_create(&config.key_file())
@@ -417,7 +433,17 @@ impl RunningNode {
             (None, None)
         };
         let store_for_miner = node.store().clone();
-        let context = RpcContext::new(config, chain_id, node.store().reader(), node.requests(), events.clone()).with_network(network.clone());
+        let context = RpcContext::new(config, chain_id, node.store().reader(), node.requests(), events.clone()).with_network(network.clone())
+            .with_clock(node.chain_clock());
+        let context = if config.rpc.dev_methods {
+            let signers = crate::dev::dev_accounts()
+                .iter()
+                .filter_map(|account| alloy_signer_local::PrivateKeySigner::from_bytes(&account.private_key).ok())
+                .collect();
+            context.with_dev_accounts(signers)
+        } else {
+            context
+        };
         let (rpc_addr, rpc) = rpc::start(&config.rpc, context)
             .await
             .map_err(|message| NodeError::Rpc { addr: config.rpc.addr, message })?;

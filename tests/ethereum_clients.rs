@@ -9,7 +9,10 @@ use std::process::Command;
 
 /// Installs the clients from the committed lock file when they are missing.
 fn ensure_clients(dir: &Path) {
-    if dir.join("node_modules/ethers").exists() && dir.join("node_modules/viem").exists() {
+    if dir.join("node_modules/ethers").exists()
+        && dir.join("node_modules/viem").exists()
+        && dir.join("node_modules/@uniswap/v2-core").exists()
+    {
         return;
     }
     let status = Command::new("npm")
@@ -70,4 +73,18 @@ fn web3py_works_unchanged() {
     let clients = clients_dir();
     let python = ensure_web3py(&clients);
     run_client(&python, &clients.join("erc20_web3.py"), "all web3.py checks passed");
+}
+
+#[test]
+fn ethers_and_viem_get_what_anvil_gives_them() {
+    let clients = clients_dir();
+    ensure_clients(&clients);
+    run_client(Path::new("node"), &clients.join("parity.mjs"), "all parity checks passed");
+}
+
+#[test]
+fn web3py_gets_what_anvil_gives_it() {
+    let clients = clients_dir();
+    let python = ensure_web3py(&clients);
+    run_client(&python, &clients.join("parity_web3.py"), "all web3.py parity checks passed");
 }

@@ -20,6 +20,8 @@ use crate::store::StateSnapshot;
 pub const SUGGESTED_TIP: u128 = 1_000_000_000;
 /// Most blocks one eth_feeHistory covers (geth's cap).
 pub const FEE_HISTORY_MAX_BLOCKS: u64 = 1024;
+/// Most storage keys one eth_getProof may ask for.
+pub const MAX_PROOF_SLOTS: usize = 1024;
 
 pub const CLIENT_VERSION: &str = concat!("zgnode/v", env!("CARGO_PKG_VERSION"), "/rust");
 
@@ -34,17 +36,12 @@ pub fn block_number(snapshot: &StateSnapshot, block: BlockRef) -> RpcResult<Opti
     })
 }
 
-/// Checks that state can be read at `block`: this node keeps the latest state only.
-pub fn state_block(snapshot: &StateSnapshot, block: Option<BlockRef>) -> RpcResult<()> {
-    let block = block.unwrap_or(BlockRef::Latest);
-    let head = snapshot.head_number().unwrap_or_default();
-    match block_number(snapshot, block)? {
-        None => Err(server_error("header not found")),
-        Some(n) if n == head => Ok(()),
-        Some(n) => Err(server_error(format!(
-            "historical state for block {n} is not available: this node keeps the latest state only (block {head})"
-        ))),
-    }
+/// The snapshot reading state at `block` (latest when absent): the head's state, or an older
+/// block's from the kept history; past the window, geth's "missing trie node" answer.
+pub fn state_at(snapshot: StateSnapshot, block: Option<BlockRef>) -> RpcResult<StateSnapshot> {
+    let number = block_number(&snapshot, block.unwrap_or(BlockRef::Latest))?
+        .ok_or_else(|| server_error("header not found"))?;
+    snapshot.at_block(number).map_err(|e| server_error(e.to_string()))
 }
 
 fn two_params<A: serde::de::DeserializeOwned, B: serde::de::DeserializeOwned>(
@@ -82,7 +79,16 @@ fn block_json(snapshot: &StateSnapshot, number: u64, full: bool) -> RpcResult<Va
     Ok(header_json(&header, hash, transactions))
 }
 
-fn decode_stored(raw: &Bytes) -> RpcResult<TxEnvelope> {
+/// The transaction at `index` of block `number`, with its inclusion; null past the end.
+fn transaction_at(snapshot: &StateSnapshot, number: u64, index: u64) -> RpcResult<Value> {
+    let Ok(index32) = u32::try_from(index) else { return Ok(Value::Null) };
+    let Some(record) = snapshot.block_transaction(number, index32)? else { return Ok(Value::Null) };
+    let (header, hash) = snapshot.header(number)?.ok_or_else(|| server_error("header not found"))?;
+    let inclusion = Inclusion { block_hash: hash, block_number: number, index, base_fee: header.base_fee_per_gas.unwrap_or_default() };
+    Ok(transaction_json(&decode_stored(&record.raw)?, record.sender, Some(inclusion)))
+}
+
+pub fn decode_stored(raw: &Bytes) -> RpcResult<TxEnvelope> {
     TxEnvelope::decode_2718(&mut raw.as_ref()).map_err(|e| server_error(format!("stored transaction is corrupt: {e}")))
 }
 
@@ -130,14 +136,12 @@ pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethod
         Ok(syncing(head, highest, &mut start))
     })?;
     module.register_method("eth_mining", |_, _, _| false)?;
-    module.register_method("eth_accounts", |_, _, _| Vec::<Address>::new())?;
     module.register_blocking_method("eth_blockNumber", |_, ctx, _| -> RpcResult<String> {
         Ok(quantity(ctx.reader.snapshot()?.head_number().unwrap_or_default()))
     })?;
     module.register_blocking_method("eth_getBalance", |params, ctx, _| -> RpcResult<U256> {
         let (address, block): (Address, Option<BlockRef>) = two_params(&params)?;
-        let snapshot = ctx.reader.snapshot()?;
-        state_block(&snapshot, block)?;
+        let snapshot = state_at(ctx.reader.snapshot()?, block)?;
         Ok(snapshot.account(&address)?.map(|a| a.balance).unwrap_or_default())
     })?;
     module.register_async_method("eth_getTransactionCount", |params, ctx, _| async move {
@@ -146,14 +150,12 @@ pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethod
             let nonce = ctx.ask(|reply| NodeRequest::PendingNonce { address, reply }).await?;
             return RpcResult::Ok(quantity(nonce));
         }
-        let snapshot = ctx.reader.snapshot()?;
-        state_block(&snapshot, block)?;
+        let snapshot = state_at(ctx.reader.snapshot()?, block)?;
         Ok(quantity(snapshot.account(&address)?.map(|a| a.nonce).unwrap_or_default()))
     })?;
     module.register_blocking_method("eth_getCode", |params, ctx, _| -> RpcResult<Bytes> {
         let (address, block): (Address, Option<BlockRef>) = two_params(&params)?;
-        let snapshot = ctx.reader.snapshot()?;
-        state_block(&snapshot, block)?;
+        let snapshot = state_at(ctx.reader.snapshot()?, block)?;
         let Some(account) = snapshot.account(&address)? else { return Ok(Bytes::new()) };
         if !account.has_code() {
             return Ok(Bytes::new());
@@ -166,8 +168,7 @@ pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethod
         let slot: U256 = seq.next()?;
         let block: Option<BlockRef> = seq.optional_next()?;
         no_more(seq)?;
-        let snapshot = ctx.reader.snapshot()?;
-        state_block(&snapshot, block)?;
+        let snapshot = state_at(ctx.reader.snapshot()?, block)?;
         Ok(B256::from(snapshot.storage_at(&address, &slot)?))
     })?;
     module.register_blocking_method("eth_gasPrice", |_, ctx, _| -> RpcResult<String> {
@@ -182,9 +183,7 @@ pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethod
         let (raw,): (Bytes,) = params.parse()?;
         let (envelope, sender) = mempool::decode_transaction(&raw, ctx.chain_id, ctx.max_tx_bytes)
             .map_err(|e| server_error(e.to_string()))?;
-        let envelope = Box::new(envelope);
-        let result = ctx.ask(|reply| NodeRequest::SubmitTransaction { envelope, sender, reply }).await?;
-        result.map_err(|e| server_error(e.to_string()))
+        ctx.submit(envelope, sender).await
     })?;
     module.register_async_method("eth_getTransactionByHash", |params, ctx, _| async move {
         let (hash,): (B256,) = params.parse()?;
@@ -248,6 +247,80 @@ pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethod
             None => Ok(Value::Null),
         }
     })?;
+    module.register_async_method("eth_getProof", |params, ctx, _| async move {
+        let mut seq = params.sequence();
+        let address: Address = seq.next()?;
+        let slots: Vec<B256> = seq.next()?;
+        let block: Option<BlockRef> = seq.optional_next()?;
+        no_more(seq)?;
+        if slots.len() > MAX_PROOF_SLOTS {
+            return Err(invalid_params(format!("too many storage keys (at most {MAX_PROOF_SLOTS})")));
+        }
+        let head = ctx.reader.snapshot()?.head_number().unwrap_or_default();
+        let wanted = match block {
+            None | Some(BlockRef::Latest | BlockRef::Pending | BlockRef::Safe | BlockRef::Finalized) => head,
+            Some(other) => block_number(&ctx.reader.snapshot()?, other)?.ok_or_else(|| server_error("header not found"))?,
+        };
+        let slots: Vec<U256> = slots.iter().map(|s| U256::from_be_bytes(s.0)).collect();
+        let proof = ctx.ask(|reply| NodeRequest::Proof { address, slots, reply }).await?;
+        if wanted != proof.block {
+            return Err(server_error(format!(
+                "eth_getProof serves the latest block only (now {}); block {wanted} was asked for",
+                proof.block
+            )));
+        }
+        let hex = |nodes: &[Vec<u8>]| -> Vec<Bytes> { nodes.iter().map(|n| Bytes::copy_from_slice(n)).collect() };
+        RpcResult::Ok(json!({
+            "address": address,
+            "accountProof": hex(&proof.account_proof),
+            "balance": proof.info.balance,
+            "codeHash": proof.info.code_hash,
+            "nonce": quantity(proof.info.nonce),
+            "storageHash": proof.storage_hash,
+            "storageProof": proof.storage.iter().map(|(slot, value, nodes)| json!({
+                "key": B256::from(*slot),
+                "value": value,
+                "proof": hex(nodes),
+            })).collect::<Vec<_>>(),
+        }))
+    })?;
+    module.register_blocking_method("eth_getBlockTransactionCountByHash", |params, ctx, _| -> RpcResult<Value> {
+        let (hash,): (B256,) = params.parse()?;
+        let snapshot = ctx.reader.snapshot()?;
+        match snapshot.number_of(&hash)? {
+            Some(number) => Ok(json!(quantity(snapshot.body(number)?.len() as u64))),
+            None => Ok(Value::Null),
+        }
+    })?;
+    module.register_blocking_method("eth_getTransactionByBlockNumberAndIndex", |params, ctx, _| -> RpcResult<Value> {
+        let (block, index): (BlockRef, U64) = params.parse()?;
+        let snapshot = ctx.reader.snapshot()?;
+        match block_number(&snapshot, block)? {
+            Some(number) => transaction_at(&snapshot, number, index.to()),
+            None => Ok(Value::Null),
+        }
+    })?;
+    module.register_blocking_method("eth_getTransactionByBlockHashAndIndex", |params, ctx, _| -> RpcResult<Value> {
+        let (hash, index): (B256, U64) = params.parse()?;
+        let snapshot = ctx.reader.snapshot()?;
+        match snapshot.number_of(&hash)? {
+            Some(number) => transaction_at(&snapshot, number, index.to()),
+            None => Ok(Value::Null),
+        }
+    })?;
+    // No uncles after the merge, and none on this chain ever: 0 for a block that exists.
+    module.register_blocking_method("eth_getUncleCountByBlockNumber", |params, ctx, _| -> RpcResult<Value> {
+        let (block,): (BlockRef,) = params.parse()?;
+        let snapshot = ctx.reader.snapshot()?;
+        Ok(block_number(&snapshot, block)?.map(|_| json!("0x0")).unwrap_or(Value::Null))
+    })?;
+    module.register_blocking_method("eth_getUncleCountByBlockHash", |params, ctx, _| -> RpcResult<Value> {
+        let (hash,): (B256,) = params.parse()?;
+        let snapshot = ctx.reader.snapshot()?;
+        Ok(snapshot.number_of(&hash)?.map(|_| json!("0x0")).unwrap_or(Value::Null))
+    })?;
+    module.register_method("eth_getUncleByBlockNumberAndIndex", |_, _, _| Value::Null)?;
+    module.register_method("eth_getUncleByBlockHashAndIndex", |_, _, _| Value::Null)?;
     module.register_blocking_method("eth_getBlockTransactionCountByNumber", |params, ctx, _| -> RpcResult<Value> {
         let (block,): (BlockRef,) = params.parse()?;
         let snapshot = ctx.reader.snapshot()?;

@@ -16,42 +16,46 @@ pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethod
         let (filter,): (LogFilter,) = params.parse()?;
         filter.check_limits()?;
         let snapshot = ctx.reader.snapshot()?;
-        let (from, to) = match filter.block_hash {
-            Some(hash) => {
-                if filter.from_block.is_some() || filter.to_block.is_some() {
-                    return Err(invalid_params("cannot specify both blockHash and fromBlock/toBlock"));
-                }
-                match snapshot.number_of(&hash)? {
-                    Some(number) => (number, number),
-                    None => return Err(super::error::server_error("unknown block")),
-                }
-            }
-            None => {
-                let head = snapshot.head_number().unwrap_or_default();
-                let resolve = |block: Option<BlockRef>| -> RpcResult<u64> {
-                    match block.unwrap_or(BlockRef::Latest) {
-                        BlockRef::Number(n) => Ok(n),
-                        other => Ok(block_number(&snapshot, other)?.unwrap_or(head)),
-                    }
-                };
-                (resolve(filter.from_block)?, resolve(filter.to_block)?)
-            }
-        };
-        if from > to {
-            return Err(invalid_params("invalid block range params"));
-        }
-        // The cap applies to the range asked for, so a hostile range fails fast.
-        let span = (to - from).saturating_add(1);
-        if span > ctx.limits.get_logs_max_blocks {
-            return Err(limit_exceeded(format!(
-                "block range {span} exceeds the limit of {} blocks",
-                ctx.limits.get_logs_max_blocks
-            )));
-        }
+        let (from, to) = log_range(&snapshot, &filter, ctx.limits.get_logs_max_blocks)?;
         let head = snapshot.head_number().unwrap_or_default();
         collect_logs(&snapshot, &filter, from, to.min(head), ctx.limits.get_logs_max_results)
     })?;
     Ok(())
+}
+
+/// The blocks a log filter covers (`blockHash`, or `fromBlock`..`toBlock` with latest as the
+/// default), refused past `max_blocks`.
+pub fn log_range(snapshot: &StateSnapshot, filter: &LogFilter, max_blocks: u64) -> RpcResult<(u64, u64)> {
+    let (from, to) = match filter.block_hash {
+        Some(hash) => {
+            if filter.from_block.is_some() || filter.to_block.is_some() {
+                return Err(invalid_params("cannot specify both blockHash and fromBlock/toBlock"));
+            }
+            match snapshot.number_of(&hash)? {
+                Some(number) => (number, number),
+                None => return Err(super::error::server_error("unknown block")),
+            }
+        }
+        None => {
+            let head = snapshot.head_number().unwrap_or_default();
+            let resolve = |block: Option<BlockRef>| -> RpcResult<u64> {
+                match block.unwrap_or(BlockRef::Latest) {
+                    BlockRef::Number(n) => Ok(n),
+                    other => Ok(block_number(snapshot, other)?.unwrap_or(head)),
+                }
+            };
+            (resolve(filter.from_block)?, resolve(filter.to_block)?)
+        }
+    };
+    if from > to {
+        return Err(invalid_params("invalid block range params"));
+    }
+    // The cap applies to the range asked for, so a hostile range fails fast.
+    let span = (to - from).saturating_add(1);
+    if span > max_blocks {
+        return Err(limit_exceeded(format!("block range {span} exceeds the limit of {max_blocks} blocks")));
+    }
+    Ok((from, to))
 }
 
 /// Whether a block's bloom can contain logs matching the filter.
@@ -67,7 +71,7 @@ pub fn bloom_may_match(bloom: &Bloom, filter: &LogFilter) -> bool {
         })
 }
 
-fn collect_logs(snapshot: &StateSnapshot, filter: &LogFilter, from: u64, to: u64, max: usize) -> RpcResult<Vec<Value>> {
+pub fn collect_logs(snapshot: &StateSnapshot, filter: &LogFilter, from: u64, to: u64, max: usize) -> RpcResult<Vec<Value>> {
     let mut logs = Vec::new();
     for number in from..=to {
         let Some((header, _)) = snapshot.header(number)? else { continue };

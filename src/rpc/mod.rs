@@ -5,13 +5,18 @@
 //! holds the world.
 
 mod call;
+mod dev;
 mod error;
 mod eth;
 mod faults;
+mod filters;
 mod logs;
 mod subscribe;
+mod trace;
+mod txpool;
 mod types;
 
+pub use dev::DevAccess;
 pub use error::revert_reason;
 pub use types::{BlockRef, CallRequest, LogFilter};
 
@@ -42,6 +47,12 @@ pub struct RpcContext {
     pub sync_start: std::sync::Mutex<Option<u64>>,
     /// `network.fault_injection`: serve zgnode_setNetFaults (test networks only).
     pub fault_injection: bool,
+    /// The chain clock the world seals with: calls simulate the next block's timestamp.
+    pub clock: zg_components::chain::ChainClock,
+    /// The dev methods' unlocked accounts (`rpc.dev_methods`).
+    pub dev: Option<DevAccess>,
+    /// Installed polled filters.
+    pub filters: filters::FilterTable,
 }
 
 impl RpcContext {
@@ -62,12 +73,36 @@ impl RpcContext {
             network: None,
             sync_start: std::sync::Mutex::new(None),
             fault_injection: config.network.fault_injection,
+            clock: Default::default(),
+            dev: None,
+            filters: Default::default(),
         }
+    }
+
+    /// Shares the world's chain clock (see [`crate::node::Node::chain_clock`]).
+    pub fn with_clock(mut self, clock: zg_components::chain::ChainClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Serves the dev methods with these unlocked accounts.
+    pub fn with_dev_accounts(mut self, signers: Vec<alloy_signer_local::PrivateKeySigner>) -> Self {
+        self.dev = Some(DevAccess::new(signers));
+        self
     }
 
     pub fn with_network(mut self, network: Option<crate::net::NetHandle>) -> Self {
         self.network = network;
         self
+    }
+
+    /// Submits a checked transaction to the pool; tells the pending filters when admitted.
+    pub async fn submit(&self, envelope: alloy_consensus::TxEnvelope, sender: alloy_primitives::Address) -> RpcResult<B256> {
+        let envelope = Box::new(envelope);
+        let result = self.ask(|reply| NodeRequest::SubmitTransaction { envelope, sender, reply }).await?;
+        let hash = result.map_err(|e| server_error(e.to_string()))?;
+        self.filters.pending_arrived(hash);
+        Ok(hash)
     }
 
     /// Sends a request to the world and waits for the tick that answers it.
@@ -104,7 +139,11 @@ pub async fn start(limits: &RpcSection, context: RpcContext) -> Result<(SocketAd
     let mut module = RpcModule::new(context);
     eth::register(&mut module).map_err(|e| e.to_string())?;
     call::register(&mut module).map_err(|e| e.to_string())?;
+    dev::register(&mut module).map_err(|e| e.to_string())?;
     logs::register(&mut module).map_err(|e| e.to_string())?;
+    filters::register(&mut module).map_err(|e| e.to_string())?;
+    txpool::register(&mut module).map_err(|e| e.to_string())?;
+    trace::register(&mut module).map_err(|e| e.to_string())?;
     subscribe::register(&mut module).map_err(|e| e.to_string())?;
     if fault_injection {
         faults::register(&mut module).map_err(|e| e.to_string())?;

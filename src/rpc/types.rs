@@ -62,7 +62,7 @@ impl<'de> Deserialize<'de> for BlockRef {
     }
 }
 
-fn parse_quantity(text: &str) -> Result<u64, String> {
+pub fn parse_quantity(text: &str) -> Result<u64, String> {
     let digits = text.strip_prefix("0x").ok_or_else(|| format!("invalid block number {text:?}: hex string without 0x prefix"))?;
     if digits.is_empty() || (digits.len() > 1 && digits.starts_with('0')) {
         return Err(format!("invalid block number {text:?}"));

@@ -10,10 +10,12 @@ pub mod power_cut;
 mod reader;
 mod restore;
 mod files;
+pub mod history;
 mod segment_files;
 mod tables;
 
-pub use reader::{ChainReader, SnapshotDbError, StateSnapshot, TxRecord};
+pub use reader::{ChainReader, SnapshotDbError, StateSnapshot, StateUnavailable, TxRecord};
+pub use history::HistoryPolicy;
 pub use restore::{RestoreError, restore_into};
 
 use alloy_eips::eip2718::Encodable2718;
@@ -58,6 +60,7 @@ pub struct ChainStore {
     db: Arc<Database>,
     /// Segment bytes beside the database; None keeps them in redb (in-memory databases).
     segment_files: Option<Arc<segment_files::SegmentFiles>>,
+    history: HistoryPolicy,
 }
 
 impl ChainStore {
@@ -111,8 +114,18 @@ impl ChainStore {
         txn.open_table(STORAGE_SHARDS)?;
         txn.open_table(STORAGE_SHARDED)?;
         txn.open_table(STORAGE_MINERS)?;
+        txn.open_table(ACCOUNT_HISTORY)?;
+        txn.open_table(STORAGE_HISTORY)?;
+        txn.open_table(HISTORY_CHANGES)?;
+        history::start_history(&txn)?;
         txn.commit()?;
-        Ok(Self { db: Arc::new(db), segment_files: None })
+        Ok(Self { db: Arc::new(db), segment_files: None, history: HistoryPolicy::default() })
+    }
+
+    /// How much state history to keep from now on (the default keeps the last 256 blocks).
+    pub fn with_history(mut self, policy: HistoryPolicy) -> Self {
+        self.history = policy;
+        self
     }
 
     pub fn reader(&self) -> ChainReader {
@@ -176,35 +189,44 @@ impl ChainStore {
                 receipts.insert((number, receipt.tx_index as u32), alloy_rlp::encode(receipt).as_slice())?;
             }
 
+            let mut overwritten = history::Overwritten::default();
             let mut accounts = txn.open_table(ACCOUNTS)?;
             let mut storage = txn.open_table(STORAGE)?;
             let mut code = txn.open_table(CODE)?;
             for change in &block.changes {
                 let address = change.address;
+                let address_bytes: &[u8; 20] = address.as_ref();
                 if change.storage_cleared {
                     let (start, end) = storage_range(&address);
+                    for entry in storage.range(start.as_slice()..end.as_slice())? {
+                        let (key, value) = entry?;
+                        if let Ok(key) = <[u8; 52]>::try_from(key.value()) {
+                            overwritten.slot(&key, Some(value.value()));
+                        }
+                    }
                     storage.retain_in(start.as_slice()..end.as_slice(), |_, _| false)?;
                 }
-                match &change.info {
-                    Some(info) => {
-                        accounts.insert(address.as_slice(), alloy_rlp::encode(info).as_slice())?;
-                    }
-                    None => {
-                        accounts.remove(address.as_slice())?;
-                    }
-                }
+                let prior = match &change.info {
+                    Some(info) => accounts.insert(address.as_slice(), alloy_rlp::encode(info).as_slice())?,
+                    None => accounts.remove(address.as_slice())?,
+                };
+                overwritten.account(address_bytes, prior.as_ref().map(|v| v.value()));
+                drop(prior);
                 for (slot, value) in &change.storage {
                     let key = storage_key(&address, slot);
-                    if value.is_zero() {
-                        storage.remove(key.as_slice())?;
+                    let prior = if value.is_zero() {
+                        storage.remove(key.as_slice())?
                     } else {
-                        storage.insert(key.as_slice(), value.to_be_bytes::<32>().as_slice())?;
-                    }
+                        storage.insert(key.as_slice(), value.to_be_bytes::<32>().as_slice())?
+                    };
+                    overwritten.slot(&key, prior.as_ref().map(|v| v.value()));
                 }
                 if let (Some(bytes), Some(info)) = (&change.code, &change.info) {
                     code.insert(info.code_hash.as_slice(), bytes.as_ref())?;
                 }
             }
+            drop((accounts, storage, code));
+            overwritten.commit(&txn, number, self.history)?;
             if let Some(decided) = &block.decided {
                 let bytes = borsh::to_vec(decided.as_ref()).map_err(|e| StoreError::Corrupt {
                     what: "decided block",

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use zg_components::chain::{AccountInfo, TxReceipt};
 
-use super::{StoreError, tables::*};
+use super::{StoreError, history, tables::*};
 
 /// Where a mined transaction sits, and its signed bytes.
 #[derive(Clone, Debug, PartialEq, Eq, RlpEncodable, RlpDecodable)]
@@ -45,6 +45,10 @@ impl ChainReader {
             accounts: txn.open_table(ACCOUNTS)?,
             storage: txn.open_table(STORAGE)?,
             code: txn.open_table(CODE)?,
+            account_history: txn.open_table(ACCOUNT_HISTORY)?,
+            storage_history: txn.open_table(STORAGE_HISTORY)?,
+            history_oldest: txn.open_table(META)?.get(HISTORY_OLDEST_KEY)?.map(|v| v.value()).unwrap_or(0),
+            at: None,
         })
     }
 
@@ -65,6 +69,23 @@ pub struct StateSnapshot {
     accounts: ReadOnlyTable<&'static [u8], &'static [u8]>,
     storage: ReadOnlyTable<&'static [u8], &'static [u8]>,
     code: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    account_history: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    storage_history: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    history_oldest: u64,
+    /// Reads state as of the end of this block; `None` reads the head.
+    at: Option<u64>,
+}
+
+/// State was asked for at a block this node no longer (or never) keeps.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "missing trie node: the state of block {block} is not available (this node keeps the state of blocks {oldest}..={head}; \
+     run it with --archive to keep every block's state)"
+)]
+pub struct StateUnavailable {
+    pub block: u64,
+    pub oldest: u64,
+    pub head: u64,
 }
 
 fn corrupt(what: &'static str, error: impl std::fmt::Display) -> StoreError {
@@ -75,6 +96,26 @@ impl StateSnapshot {
     /// The latest persisted block number (none before genesis is written).
     pub fn head_number(&self) -> Option<u64> {
         self.head
+    }
+
+    /// The oldest block whose state this snapshot can read.
+    pub fn history_oldest(&self) -> u64 {
+        self.history_oldest
+    }
+
+    /// This snapshot reading state as of the end of `block` (at most the head).
+    pub fn at_block(mut self, block: u64) -> Result<Self, StateUnavailable> {
+        let head = self.head.unwrap_or_default();
+        if block > head || block < self.history_oldest {
+            return Err(StateUnavailable { block, oldest: self.history_oldest, head });
+        }
+        self.at = (block < head).then_some(block);
+        Ok(self)
+    }
+
+    /// The block whose state this snapshot reads.
+    pub fn state_block(&self) -> u64 {
+        self.at.or(self.head).unwrap_or_default()
     }
 
     pub fn header(&self, number: u64) -> Result<Option<(Header, B256)>, StoreError> {
@@ -109,6 +150,12 @@ impl StateSnapshot {
         TxReceipt::decode(&mut bytes.value()).map(Some).map_err(|e| corrupt("receipt", e))
     }
 
+    /// The transaction at `index` in block `number`.
+    pub fn block_transaction(&self, number: u64, index: u32) -> Result<Option<TxRecord>, StoreError> {
+        let Some(bytes) = self.transactions.get((number, index))? else { return Ok(None) };
+        TxRecord::decode(&mut bytes.value()).map(Some).map_err(|e| corrupt("transaction", e))
+    }
+
     /// A block's transactions, in order, in one range scan.
     pub fn block_transactions(&self, number: u64) -> Result<Vec<TxRecord>, StoreError> {
         decode_block_range(&self.transactions, number, "transaction")
@@ -120,12 +167,22 @@ impl StateSnapshot {
     }
 
     pub fn account(&self, address: &Address) -> Result<Option<AccountInfo>, StoreError> {
+        if let Some(block) = self.at
+            && let Some(prior) = history::value_at(&self.account_history, address.as_slice(), block)?
+        {
+            return decode_account(&prior);
+        }
         let Some(bytes) = self.accounts.get(address.as_slice())? else { return Ok(None) };
-        AccountInfo::decode(&mut bytes.value()).map(Some).map_err(|e| corrupt("account", e))
+        decode_account(bytes.value())
     }
 
     pub fn storage_at(&self, address: &Address, slot: &U256) -> Result<U256, StoreError> {
         let key = storage_key(address, slot);
+        if let Some(block) = self.at
+            && let Some(prior) = history::value_at(&self.storage_history, key.as_slice(), block)?
+        {
+            return Ok(U256::from_be_slice(&prior));
+        }
         Ok(self
             .storage
             .get(key.as_slice())?
@@ -145,6 +202,14 @@ impl StateSnapshot {
     pub(super) fn storage_table(&self) -> &ReadOnlyTable<&'static [u8], &'static [u8]> {
         &self.storage
     }
+}
+
+/// An account's stored RLP; empty bytes in history mean it did not exist.
+fn decode_account(mut bytes: &[u8]) -> Result<Option<AccountInfo>, StoreError> {
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    AccountInfo::decode(&mut bytes).map(Some).map_err(|e| corrupt("account", e))
 }
 
 /// Decodes every value keyed `(number, _)`, in index order.

@@ -68,3 +68,29 @@ pub fn storage_range(address: &Address) -> ([u8; 52], [u8; 53]) {
     end[..20].copy_from_slice(address.as_slice());
     (start, end)
 }
+
+/// address ++ block number (28 bytes) -> the account's RLP before that block changed it (empty:
+/// it did not exist). Read at block B: the first entry after B, else the current value.
+pub const ACCOUNT_HISTORY: TableDefinition<&[u8], &[u8]> = TableDefinition::new("account_history");
+/// address ++ slot ++ block number (60 bytes) -> the slot's 32-byte value before that block
+/// changed it (empty: zero).
+pub const STORAGE_HISTORY: TableDefinition<&[u8], &[u8]> = TableDefinition::new("storage_history");
+/// block number -> the history keys that block wrote, so pruning finds them without a scan:
+/// u32 LE account count, the 20-byte addresses, then the 52-byte storage keys.
+pub const HISTORY_CHANGES: TableDefinition<u64, &[u8]> = TableDefinition::new("history_changes");
+/// The oldest block whose state can still be read.
+pub const HISTORY_OLDEST_KEY: &str = "history_oldest";
+
+pub fn account_history_key(address: &[u8], block: u64) -> [u8; 28] {
+    let mut key = [0u8; 28];
+    key[..20].copy_from_slice(address);
+    key[20..].copy_from_slice(&block.to_be_bytes());
+    key
+}
+
+pub fn storage_history_key(storage_key: &[u8], block: u64) -> [u8; 60] {
+    let mut key = [0u8; 60];
+    key[..52].copy_from_slice(storage_key);
+    key[52..].copy_from_slice(&block.to_be_bytes());
+    key
+}

@@ -2,6 +2,8 @@
 
 pub mod account;
 pub mod block;
+pub mod clock;
+pub mod dev;
 pub mod genesis;
 pub mod index;
 pub mod receipt;
@@ -11,6 +13,8 @@ pub mod trie;
 
 pub use account::{AccountAddress, AccountInfo, AccountStorage, CodeStore, StateTrie};
 pub use block::{AccountChange, BlockBody, BlockHeader, ChainHead, CommittedBlock, RecentBlock, SealedBlocks};
+pub use clock::ChainClock;
+pub use dev::{DevCommand, StateEdit};
 pub use genesis::{Allocation, ConsensusGenesis, Genesis, GenesisAccount, GenesisError, GrantEntry};
 pub use index::{AccountIndex, BlockIndex, MempoolIndex};
 pub use receipt::TxReceipt;

@@ -169,6 +169,36 @@ impl Node {
         }
     }
 
+    /// This node's full RLP encoding (what its hash is taken over).
+    fn encoding(&mut self, buf: &mut Vec<u8>) -> Vec<u8> {
+        match self {
+            Node::Leaf { path, value, .. } => {
+                let path = Nibbles::from_nibbles_unchecked(&path[..]);
+                buf.clear();
+                LeafNodeRef::new(&path, value).rlp(buf);
+            }
+            Node::Extension { path, child, .. } => {
+                let child_rlp = child.rlp(buf);
+                let path = Nibbles::from_nibbles_unchecked(&path[..]);
+                buf.clear();
+                ExtensionNodeRef::new(&path, &child_rlp).rlp(buf);
+            }
+            Node::Branch { children, .. } => {
+                let mut stack = Vec::with_capacity(16);
+                let mut mask = TrieMask::default();
+                for (index, child) in children.iter_mut().enumerate() {
+                    if let Some(child) = child {
+                        stack.push(child.rlp(buf));
+                        mask.set_bit(index as u8);
+                    }
+                }
+                buf.clear();
+                BranchNodeRef::new(&stack, mask).rlp(buf);
+            }
+        }
+        buf.clone()
+    }
+
     fn rlp(&mut self, buf: &mut Vec<u8>) -> RlpNode {
         match self {
             Node::Leaf { cached: Some(rlp), .. }
@@ -252,6 +282,42 @@ impl MerkleTrie {
         self.root.as_ref()?.get(&key_nibbles(&hashed_key))
     }
 
+    /// The nodes on the path to `hashed_key`, root first, each as its RLP encoding (EIP-1186's
+    /// proof: nodes embedded in their parent, under 32 bytes, are not listed on their own). It
+    /// proves the key's value, or its absence where the path ends.
+    pub fn proof(&mut self, hashed_key: B256) -> Vec<Vec<u8>> {
+        self.root();
+        let key = key_nibbles(&hashed_key);
+        let mut rest: &[u8] = &key;
+        let mut out = Vec::new();
+        let mut node = self.root.as_mut();
+        let mut buf = Vec::with_capacity(600);
+        while let Some(current) = node {
+            let encoded = current.encoding(&mut buf);
+            if out.is_empty() || encoded.len() >= 32 {
+                out.push(encoded);
+            }
+            node = match current {
+                Node::Leaf { .. } => None,
+                Node::Extension { path, child, .. } => match rest.strip_prefix(path.as_slice()) {
+                    Some(after) => {
+                        rest = after;
+                        Some(child.as_mut())
+                    }
+                    None => None,
+                },
+                Node::Branch { children, .. } => match rest.split_first() {
+                    Some((index, after)) => {
+                        rest = after;
+                        children[*index as usize].as_mut()
+                    }
+                    None => None,
+                },
+            };
+        }
+        out
+    }
+
     /// The root hash; recomputes only nodes on paths written since the last call. The root
     /// branch's sixteen subtrees are hashed in parallel: they share nothing.
     pub fn root(&mut self) -> B256 {
@@ -285,6 +351,25 @@ mod tests {
             builder.add_leaf(Nibbles::unpack(key), value);
         }
         builder.root()
+    }
+
+    #[test]
+    fn proofs_verify_against_the_root_for_present_and_absent_keys() {
+        let mut trie = MerkleTrie::new();
+        for i in 0u16..300 {
+            trie.insert(keccak256(i.to_be_bytes()), alloy_rlp::encode(u64::from(i) + 1));
+        }
+        let root = trie.root();
+        for i in [0u16, 7, 299] {
+            let key = keccak256(i.to_be_bytes());
+            let proof: Vec<alloy_primitives::Bytes> = trie.proof(key).into_iter().map(Into::into).collect();
+            let value = alloy_rlp::encode(u64::from(i) + 1);
+            alloy_trie::proof::verify_proof(root, Nibbles::unpack(key), Some(value.clone()), &proof).unwrap();
+            assert!(alloy_trie::proof::verify_proof(root, Nibbles::unpack(key), Some(vec![0x42]), &proof).is_err());
+        }
+        let absent = keccak256(b"absent");
+        let proof: Vec<alloy_primitives::Bytes> = trie.proof(absent).into_iter().map(Into::into).collect();
+        alloy_trie::proof::verify_proof(root, Nibbles::unpack(absent), None, &proof).unwrap();
     }
 
     #[test]

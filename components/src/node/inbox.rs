@@ -40,6 +40,30 @@ pub enum NodeRequest {
     PendingNonce { address: Address, reply: ReplyTo<u64> },
     /// A pooled transaction by hash, for eth_getTransactionByHash before it is mined.
     PooledTransaction { hash: B256, reply: ReplyTo<Option<(TxEnvelope, Address)>> },
+    /// A dev-chain control; answered with the head's number once its blocks are persisted.
+    Dev { command: crate::chain::DevCommand, reply: ReplyTo<Result<u64, String>> },
+    /// EIP-1186: an account and some of its slots, proven against the head's state root.
+    Proof { address: Address, slots: Vec<alloy_primitives::U256>, reply: ReplyTo<AccountProof> },
+    /// The pool's transactions: (pending = executable now, queued = waiting on a nonce gap).
+    PoolContent { reply: ReplyTo<PoolContent> },
+}
+
+/// eth_getProof's answer, for the head block.
+#[derive(Clone, Debug, Default)]
+pub struct AccountProof {
+    pub block: u64,
+    pub info: crate::chain::AccountInfo,
+    pub storage_hash: B256,
+    pub account_proof: Vec<Vec<u8>>,
+    /// (slot, value, proof) for each slot asked for.
+    pub storage: Vec<(alloy_primitives::U256, alloy_primitives::U256, Vec<Vec<u8>>)>,
+}
+
+/// The mempool as txpool_content shows it.
+#[derive(Clone, Debug, Default)]
+pub struct PoolContent {
+    pub pending: Vec<(TxEnvelope, Address)>,
+    pub queued: Vec<(TxEnvelope, Address)>,
 }
 
 /// The receiving end of the request channel, drained in `Ingest`.

@@ -24,6 +24,10 @@ pub const SPEC: SpecId = SpecId::PRAGUE;
 pub type ChainEvm<DB> =
     MainnetEvm<Context<BlockEnv, TxEnv, CfgEnv, WrapDatabaseRef<DB>, Journal<WrapDatabaseRef<DB>>, ()>>;
 
+/// The same EVM with an inspector attached (tracing, access lists).
+pub type InspectingEvm<DB, I> =
+    MainnetEvm<Context<BlockEnv, TxEnv, CfgEnv, WrapDatabaseRef<DB>, Journal<WrapDatabaseRef<DB>>, ()>, I>;
+
 pub fn cfg_env(chain_id: u64) -> CfgEnv {
     CfgEnv::new().with_chain_id(chain_id).with_spec_and_mainnet_gas_params(SPEC)
 }
@@ -64,6 +68,14 @@ pub fn block_env_of(header: &Header) -> BlockEnv {
 /// An EVM over `db` with the chain's precompiles (Prague's plus ed25519 verification).
 pub fn build_evm<DB: DatabaseRef>(db: DB, cfg: CfgEnv, block: BlockEnv) -> ChainEvm<DB> {
     let mut evm = Context::mainnet().with_ref_db(db).with_cfg(cfg).with_block(block).build_mainnet();
+    evm.precompiles = revm::handler::EthPrecompiles { precompiles: super::precompile::chain_precompiles(), spec: SPEC };
+    evm
+}
+
+/// [`build_evm`] with `inspector` watching every step.
+pub fn build_inspecting_evm<DB: DatabaseRef, I>(db: DB, cfg: CfgEnv, block: BlockEnv, inspector: I) -> InspectingEvm<DB, I> {
+    let mut evm =
+        Context::mainnet().with_ref_db(db).with_cfg(cfg).with_block(block).build_mainnet_with_inspector(inspector);
     evm.precompiles = revm::handler::EthPrecompiles { precompiles: super::precompile::chain_precompiles(), spec: SPEC };
     evm
 }

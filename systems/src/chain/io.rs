@@ -68,6 +68,9 @@ pub fn handle_request(world: &mut World, request: NodeRequest) {
             let tx = pool.by_hash.get(&hash).and_then(|entity| world.get::<zg_components::chain::PooledTx>(*entity));
             reply.send(tx.map(|tx| (tx.envelope.clone(), tx.sender)));
         }
+        NodeRequest::Dev { command, reply } => super::dev::run_dev_command(world, command, reply),
+        NodeRequest::Proof { address, slots, reply } => reply.send(super::state::account_proof(world, address, &slots)),
+        NodeRequest::PoolContent { reply } => reply.send(mempool::content(world)),
     }
 }
 
@@ -102,9 +105,21 @@ pub fn publish_sealed_blocks(
     sink: Option<Res<EventSinkHandle>>,
     fault: Res<NodeFault>,
     profile: Res<TickProfile>,
+    head: Option<Res<zg_components::chain::ChainHead>>,
+    dev_replies: Option<ResMut<super::dev::DevReplies>>,
 ) {
     let _timer = SystemTimer::of(&profile, "publish_blocks");
     let blocks = std::mem::take(&mut blocks.0);
+    if let Some(mut replies) = dev_replies {
+        let answer = match (&fault.0, head) {
+            (Some(error), _) => Err(format!("the block was not persisted: {error}")),
+            (None, Some(head)) => Ok(head.number()),
+            (None, None) => Err("no chain head".to_string()),
+        };
+        for reply in replies.0.drain(..) {
+            reply.send(answer.clone());
+        }
+    }
     // A block that is not on disk is never announced: a receipt seen is a receipt kept.
     if fault.0.is_some() {
         return;

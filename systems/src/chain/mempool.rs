@@ -152,6 +152,26 @@ pub fn pending_nonce(world: &World, sender: &Address) -> u64 {
     nonce
 }
 
+/// The pool split as geth's txpool shows it: pending (each sender's run of consecutive nonces
+/// from its account nonce) and queued (behind a nonce gap).
+pub fn content(world: &World) -> zg_components::node::inbox::PoolContent {
+    let mut out = zg_components::node::inbox::PoolContent::default();
+    for (sender, queue) in &world.resource::<MempoolIndex>().by_sender {
+        let mut expected = account_state(world, sender).nonce;
+        for (nonce, entity) in queue {
+            let Some(tx) = world.get::<PooledTx>(*entity) else { continue };
+            let entry = (tx.envelope.clone(), tx.sender);
+            if *nonce == expected {
+                expected += 1;
+                out.pending.push(entry);
+            } else {
+                out.queued.push(entry);
+            }
+        }
+    }
+    out
+}
+
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 struct Candidate {
     tip: u128,

@@ -1,5 +1,6 @@
 //! The EVM chain: mempool, block production with revm, state commitment and the chain's I/O edges.
 
+pub mod dev;
 pub mod evm;
 pub mod genesis;
 pub mod io;
@@ -30,7 +31,9 @@ impl NodePlugin for ChainPlugin {
         world.init_resource::<StateTrie>();
         world.init_resource::<SealedBlocks>();
         world.init_resource::<producer::SealSchedule>();
+        world.init_resource::<zg_components::chain::ChainClock>();
         world.init_resource::<io::NodeFault>();
+        world.init_resource::<dev::DevReplies>();
         schedule.add_systems((
             io::ingest_requests.in_set(TickSet::Ingest),
             producer::seal_block_when_due

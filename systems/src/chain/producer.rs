@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use zg_components::chain::{
-    AccountChange, BlockBody, BlockHeader, BlockIndex, ChainHead, ChainSpec, CommittedBlock,
+    AccountChange, BlockBody, BlockHeader, BlockIndex, ChainClock, ChainHead, ChainSpec, CommittedBlock,
     PooledTx, RecentBlock, SealedBlocks, TxReceipt,
 };
 use zg_components::node::TickClock;
@@ -29,11 +29,27 @@ pub const RECENT_BLOCKS: u64 = 256;
 #[derive(Resource, Clone, Copy, Debug, Default)]
 pub struct SealSchedule {
     pub next_seal_ms: u64,
+    /// When the last block was sealed (tick clock).
+    pub last_seal_ms: u64,
 }
+
+/// How long an idle dev chain whose clock ran ahead of the wall clock waits between empty
+/// blocks: each adds a second to the chain clock, so the lead shrinks by half a second a second
+/// while confirmations keep coming.
+pub const EMPTY_BLOCK_PACE_AHEAD_MS: u64 = 2_000;
 
 /// The base fee of the block after `parent` (EIP-1559).
 pub fn next_base_fee(parent: &Header) -> u64 {
     parent.next_block_base_fee(BaseFeeParams::ethereum()).unwrap_or_default()
+}
+
+/// The environment of the block after `parent` (what eth_call and eth_estimateGas simulate in
+/// for the pending block, and what the producer then executes in).
+pub fn next_block_env(parent: &Header, parent_hash: B256, timestamp: u64, coinbase: Address, gas_limit: u64) -> revm::context::BlockEnv {
+    let number = parent.number + 1;
+    // Not a source of randomness anyone should rely on; 0G's randomness comes with consensus.
+    let prevrandao = keccak256([parent_hash.as_slice(), &number.to_be_bytes()].concat());
+    evm::block_env(number, timestamp, coinbase, gas_limit, next_base_fee(parent), prevrandao)
 }
 
 /// Seals a block when one is due. Runs in `Execute`.
@@ -50,14 +66,24 @@ fn seal_if_due(world: &mut World) {
         world.resource_mut::<SealSchedule>().next_seal_ms = now_ms + spec.block_time_ms;
         return;
     }
-    if now_ms < schedule.next_seal_ms {
+    // Block time 0 is automine: a block as soon as transactions wait, none without them.
+    let automine = spec.block_time_ms == 0;
+    if now_ms < schedule.next_seal_ms && !automine {
         return;
     }
-    if !spec.seal_empty_blocks && world.resource::<zg_components::chain::MempoolIndex>().is_empty() {
+    let empty = world.resource::<zg_components::chain::MempoolIndex>().is_empty();
+    let parent_timestamp = world.resource::<ChainHead>().header.timestamp;
+    let clock = world.get_resource_or_insert_with(ChainClock::default).clone();
+    // An empty block sealed before the wall clock passes its parent's second would only run the
+    // chain clock ahead of the wall clock (timestamps strictly increase).
+    let paced = now_ms.saturating_sub(schedule.last_seal_ms) >= EMPTY_BLOCK_PACE_AHEAD_MS;
+    if empty && (automine || !spec.seal_empty_blocks || !(clock.caught_up(now_ms / 1000, parent_timestamp) || paced)) {
         return;
     }
-    world.resource_mut::<SealSchedule>().next_seal_ms = now_ms + spec.block_time_ms;
-    let block = seal_block(world, now_ms / 1000);
+    let mut schedule = world.resource_mut::<SealSchedule>();
+    schedule.next_seal_ms = now_ms + spec.block_time_ms;
+    schedule.last_seal_ms = now_ms;
+    let block = seal_block(world, clock.take(now_ms / 1000, parent_timestamp));
     world.resource_mut::<SealedBlocks>().0.push(Arc::new(block));
 }
 
@@ -72,6 +98,8 @@ pub struct BlockContext {
     pub system_calls: Vec<(Address, Address, Bytes)>,
     /// Pays the coinbase's balance plus a block reward out pro rata, when set.
     pub rewards: Option<RewardPlan>,
+    /// Dev-chain state edits, applied after the transactions.
+    pub edits: Vec<zg_components::chain::StateEdit>,
 }
 
 /// How the fees collected at the coinbase and the block reward are shared out.
@@ -112,13 +140,13 @@ pub fn execute_block(world: &mut World, context: BlockContext, candidates: Vec<C
     let parent = world.resource::<ChainHead>().clone();
     let number = parent.number() + 1;
     let base_fee = next_base_fee(&parent.header);
+    // Never before the parent. The dev producer's clock already gives strictly increasing
+    // timestamps (Ethereum's rule); a validator network's sub-second blocks may share a second
+    // (see ChainClock for why the two differ).
     let timestamp = context.timestamp_s.max(parent.header.timestamp);
     let coinbase = context.coinbase;
-    // Not a source of randomness anyone should rely on; 0G's randomness comes with consensus.
-    let prevrandao = keccak256([parent.hash.as_slice(), &number.to_be_bytes()].concat());
-
-    let block_env =
-        evm::block_env(number, timestamp, coinbase, spec.block_gas_limit, base_fee, prevrandao);
+    let block_env = next_block_env(&parent.header, parent.hash, timestamp, coinbase, spec.block_gas_limit);
+    let prevrandao = block_env.prevrandao.unwrap_or_default();
 
     let mut included: Vec<(Option<Entity>, PooledTx, ExecutionResult)> = Vec::with_capacity(candidates.len());
     let mut rejected: Vec<Entity> = Vec::new();
@@ -195,6 +223,7 @@ pub fn execute_block(world: &mut World, context: BlockContext, candidates: Vec<C
     if let Some(plan) = &context.rewards {
         pay_rewards(world, &mut changes, coinbase, plan);
     }
+    super::dev::apply_edits(world, &mut changes, &context.edits);
     let changes: Vec<AccountChange> = changes.into_values().collect();
 
     // The three commitments are independent: hash them side by side. Each receipt's bloom is

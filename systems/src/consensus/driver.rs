@@ -411,6 +411,7 @@ pub fn execute_decided_blocks(world: &mut World) {
                 coinbase: staking::FEE_POOL_ADDRESS,
                 system_calls,
                 rewards: Some(rewards),
+                edits: Vec::new(),
             };
             let mut committed = producer::execute_block(world, context, candidates);
             let carried = decided.block.evidence.clone();

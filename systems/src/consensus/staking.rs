@@ -204,6 +204,7 @@ mod tests {
             coinbase: COINBASE,
             system_calls: vec![slash_call(keys[2].public_key().as_bytes()), close_epoch_call()],
             rewards: None,
+            edits: Vec::new(),
         };
         crate::chain::producer::execute_block(&mut world, context, vec![]);
         let set = current_validator_set(&world).unwrap();
@@ -218,6 +219,7 @@ mod tests {
             coinbase: COINBASE,
             system_calls: vec![(outsider, STAKING_ADDRESS, slash_call(keys[0].public_key().as_bytes()).2)],
             rewards: None,
+            edits: Vec::new(),
         };
         crate::chain::producer::execute_block(&mut world, context, vec![]);
         assert!(!validator_status(&world, Address::repeat_byte(1)).unwrap().1);

@@ -1,0 +1,88 @@
+//! Dev-chain controls: mine on demand and edit state (anvil's `evm_mine`, `anvil_setBalance`...).
+//! Refused where blocks are decided by consensus.
+
+use alloy_primitives::{Address, keccak256};
+use bevy_ecs::prelude::*;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use zg_components::chain::{
+    AccountChange, ChainClock, ChainHead, ChainSpec, DevCommand, ExternalOrdering, SealedBlocks, StateEdit,
+};
+use zg_components::node::{ReplyTo, TickClock};
+
+use super::{evm, producer};
+
+/// Most blocks one `evm_mine` may ask for.
+pub const MAX_MINED_PER_REQUEST: u64 = 10_000;
+
+/// Dev controls waiting for their blocks to be persisted before they are answered, so that a
+/// client that reads right after `evm_mine` sees the new block.
+#[derive(Resource, Default)]
+pub struct DevReplies(pub Vec<ReplyTo<Result<u64, String>>>);
+
+pub fn run_dev_command(world: &mut World, command: DevCommand, reply: ReplyTo<Result<u64, String>>) {
+    if world.contains_resource::<ExternalOrdering>() {
+        reply.send(Err("dev controls are refused on a validator network: its blocks are decided by consensus".into()));
+        return;
+    }
+    let now_s = world.resource::<TickClock>().now_ms / 1000;
+    let clock = world.get_resource_or_insert_with(ChainClock::default).clone();
+    let coinbase = world.resource::<ChainSpec>().coinbase;
+    match command {
+        DevCommand::Mine { blocks, timestamp } => {
+            if let Some(timestamp) = timestamp {
+                clock.set_next_timestamp(timestamp);
+            }
+            for _ in 0..blocks.min(MAX_MINED_PER_REQUEST) {
+                let parent_timestamp = world.resource::<ChainHead>().header.timestamp;
+                let block = producer::seal_block(world, clock.take(now_s, parent_timestamp));
+                world.resource_mut::<SealedBlocks>().0.push(Arc::new(block));
+            }
+        }
+        DevCommand::Edit(edits) => {
+            let parent_timestamp = world.resource::<ChainHead>().header.timestamp;
+            let context = producer::BlockContext {
+                timestamp_s: clock.take(now_s, parent_timestamp),
+                coinbase,
+                edits,
+                ..Default::default()
+            };
+            let block = producer::execute_block(world, context, Vec::new());
+            world.resource_mut::<SealedBlocks>().0.push(Arc::new(block));
+        }
+    }
+    world.get_resource_or_insert_with(DevReplies::default).0.push(reply);
+}
+
+/// Applies dev edits on top of a block's changes (they come after its transactions).
+pub fn apply_edits(world: &World, changes: &mut BTreeMap<Address, AccountChange>, edits: &[StateEdit]) {
+    for edit in edits {
+        let address = match edit {
+            StateEdit::Balance(address, _)
+            | StateEdit::Nonce(address, _)
+            | StateEdit::Code(address, _)
+            | StateEdit::Storage(address, _, _) => *address,
+        };
+        let change = changes.entry(address).or_insert_with(|| AccountChange {
+            address,
+            info: Some(evm::account_info(world, &address).unwrap_or_default()),
+            storage: Vec::new(),
+            storage_cleared: false,
+            code: None,
+        });
+        let info = change.info.get_or_insert_with(Default::default);
+        match edit {
+            StateEdit::Balance(_, balance) => info.balance = *balance,
+            StateEdit::Nonce(_, nonce) => info.nonce = *nonce,
+            StateEdit::Code(_, code) => {
+                info.code_hash = keccak256(code);
+                change.code = Some(code.clone());
+            }
+            StateEdit::Storage(_, slot, value) => {
+                change.storage.retain(|(s, _)| s != slot);
+                change.storage.push((*slot, *value));
+            }
+        }
+    }
+}
