@@ -162,13 +162,12 @@ fn block_timestamps_strictly_increase_and_dev_controls_move_them() {
 
     let last = *timestamps.last().unwrap();
     let total = ok(addr, "evm_increaseTime", json!([3600])).as_u64().unwrap();
-    assert_eq!(total, 3600);
+    assert!(total >= 3600, "{total}");
     ok(addr, "evm_mine", json!([]));
     let mined = ok(addr, "eth_getBlockByNumber", json!(["latest", false]));
-    // The burst ran the chain clock a few seconds ahead of the wall clock; the hour is added
-    // to the wall clock.
-    let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    assert!(quantity(&mined["timestamp"]) >= wall + 3599 && quantity(&mined["timestamp"]) > last, "{mined}");
+    // The burst ran the chain clock a few seconds ahead of the wall clock: the hour counts from
+    // the head.
+    assert!(quantity(&mined["timestamp"]) >= last + 3600, "{mined}");
     let target = quantity(&mined["timestamp"]) + 1000;
     ok(addr, "evm_setNextBlockTimestamp", json!([target]));
     ok(addr, "evm_mine", json!([]));

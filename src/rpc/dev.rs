@@ -138,7 +138,7 @@ pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethod
             RpcResult::Ok(Value::Null)
         })?;
     }
-    module.register_method("evm_increaseTime", |params, ctx, _| -> RpcResult<u64> {
+    module.register_blocking_method("evm_increaseTime", |params, ctx, _| -> RpcResult<u64> {
         dev_access(&ctx, "evm_increaseTime")?;
         let seconds: Value = one(&params)?;
         let seconds = match &seconds {
@@ -147,6 +147,14 @@ pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethod
             _ => None,
         }
         .ok_or_else(|| invalid_params("evm_increaseTime takes a non-negative number of seconds"))?;
+        // Sub-second blocks may have run the chain clock ahead of the wall clock: the jump is
+        // from whichever is later, so the next block lands at least `seconds` after the head.
+        let snapshot = ctx.reader.snapshot()?;
+        let head = snapshot.head_number().unwrap_or_default();
+        let (header, _) = snapshot.header(head)?.ok_or_else(|| server_error("header not found"))?;
+        let wall = (crate::node::now_ms() / 1000).saturating_add(ctx.clock.offset_s());
+        let lead = header.timestamp.saturating_sub(wall);
+        ctx.clock.advance(lead);
         Ok(ctx.clock.advance(seconds))
     })?;
     module.register_blocking_method("evm_setNextBlockTimestamp", |params, ctx, _| -> RpcResult<Value> {
