@@ -154,6 +154,16 @@ pub enum BenchCommand {
         concurrency: usize,
         #[arg(long, default_value_t = 250)]
         block_time_ms: u64,
+        /// Run the same client and load against `zgnode dev` and this node side by side (only
+        /// "anvil": from the npm package, installed under target/anvil when missing, or ZG_ANVIL).
+        #[arg(long)]
+        against: Option<String>,
+        /// With --against: transactions per JSON-RPC batch.
+        #[arg(long, default_value_t = 50)]
+        batch: usize,
+        /// With --against: HTTP connections.
+        #[arg(long, default_value_t = 8)]
+        connections: usize,
     },
 }
 
@@ -226,6 +236,9 @@ pub struct DevArgs {
     /// Chain id of the dev chain.
     #[arg(long, default_value_t = DEV_CHAIN_ID)]
     pub chain_id: u64,
+    /// Block gas limit of the dev chain (anvil's flag of the same name).
+    #[arg(long)]
+    pub gas_limit: Option<u64>,
 }
 
 #[derive(Args, Debug)]
@@ -322,7 +335,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             config.rpc.dev_methods = true;
             args.overrides.apply(&mut config);
             config.validate()?;
-            let genesis = dev_genesis(args.chain_id);
+            let mut genesis = dev_genesis(args.chain_id);
+            if let Some(gas_limit) = args.gas_limit {
+                genesis.gas_limit = gas_limit;
+                genesis.validate().map_err(|e| anyhow::anyhow!("--gas-limit: {e}"))?;
+            }
             serve(config, genesis, true).await
         }
         Command::Run(args) => {
@@ -515,7 +532,37 @@ async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                 pora.proofs_on_chain
             );
         }
-        BenchCommand::Rpc { txs, senders, concurrency, block_time_ms } => {
+        BenchCommand::Rpc { txs, senders, block_time_ms, against: Some(against), batch, connections, .. } => {
+            anyhow::ensure!(against == "anvil", "--against takes \"anvil\" (got {against:?})");
+            anyhow::ensure!(txs > 0 && senders > 0 && batch > 0 && connections > 0, "--txs, --senders, --batch and --connections must be positive");
+            let load = crate::anvil_bench::Load { transactions: txs, senders, batch, connections: connections.min(senders) };
+            println!(
+                "rpc side by side: {txs} legacy transfers from {senders} senders, batches of {batch} over {} connections, until all are in blocks",
+                load.connections
+            );
+            let ours = crate::anvil_bench::run_zgnode(&load, block_time_ms).await?;
+            let print = |name: &str, r: &crate::anvil_bench::LoadResult| {
+                println!(
+                    "  {name:<28} accepted {:>8.0} tx/s ({:.2} s), included {:>8.0} tx/s ({:.2} s, {} blocks)",
+                    r.accepted_tps, r.accept_s, r.included_tps, r.include_s, r.blocks
+                )
+            };
+            print(&format!("zgnode dev ({block_time_ms} ms blocks)"), &ours);
+            let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from("target"));
+            match crate::anvil_bench::find_or_install_anvil(&target.join("anvil")) {
+                Ok(binary) => {
+                    let theirs = crate::anvil_bench::run_anvil(&binary, &load).await?;
+                    print("anvil 1.7.1 (1 s blocks)", &theirs);
+                    println!(
+                        "  ratio zgnode / anvil: accepted {:.2}, included {:.2}",
+                        ours.accepted_tps / theirs.accepted_tps,
+                        ours.included_tps / theirs.included_tps
+                    );
+                }
+                Err(reason) => println!("  anvil: not run ({reason}); zgnode's figures above stand alone"),
+            }
+        }
+        BenchCommand::Rpc { txs, senders, concurrency, block_time_ms, .. } => {
             anyhow::ensure!(txs > 0 && senders > 0, "--txs and --senders must be positive");
             let report = crate::bench::rpc_ingestion(txs, senders, concurrency, block_time_ms).await?;
             println!(

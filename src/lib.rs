@@ -22,6 +22,7 @@
 //! - [`storage_bench`]: `zgnode bench storage` (commitment, upload, download throughput).
 //! - [`bench`]: the workloads behind `zgnode bench` and `cargo bench`.
 
+pub mod anvil_bench;
 pub mod bench;
 pub mod chaos;
 pub mod cli;

@@ -159,6 +159,25 @@ fn bench_arguments_are_checked() {
 }
 
 #[test]
+fn the_side_by_side_rpc_bench_runs_against_anvil_or_says_why_not() {
+    let (code, _, stderr) = zgnode(&["bench", "rpc", "--against", "geth"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("--against takes"), "{stderr}");
+    let (code, stdout, stderr) =
+        zgnode(&["bench", "rpc", "--against", "anvil", "--txs", "300", "--senders", "10", "--batch", "20", "--connections", "2"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("zgnode dev (250 ms blocks)   accepted"), "{stdout}");
+    // anvil comes from npm (.ci/run installs it); without it the bench says so and still runs.
+    assert!(stdout.contains("ratio zgnode / anvil") || stdout.contains("anvil: not run"), "{stdout}");
+    let (code, _, stderr) = zgnode(&["bench", "history", "--blocks", "0"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("must be positive"), "{stderr}");
+    let (code, stdout, stderr) = zgnode(&["bench", "history", "--blocks", "5", "--txs-per-block", "10", "--senders", "10"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("archive adds"), "{stdout}");
+}
+
+#[test]
 fn init_validators_writes_a_network_and_refuses_bad_shapes() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("net");

@@ -230,6 +230,25 @@ fn malformed_and_hostile_requests_are_refused_and_the_node_goes_on() {
     let batch: Vec<Value> = (0..3).map(|i| json!({"jsonrpc": "2.0", "id": i, "method": "eth_chainId", "params": []})).collect();
     let (_, body) = http_post(addr, serde_json::to_vec(&batch).unwrap().as_slice());
     assert_eq!(serde_json::from_str::<Value>(&body).unwrap().as_array().unwrap().len(), 3);
+    // Calls of a batch run side by side; answers keep the batch's order, notifications get none,
+    // and a bad entry gets its own error.
+    let alice = dev_key(4);
+    let mut mixed: Vec<Value> = (0..20u64)
+        .map(|n| json!({"jsonrpc": "2.0", "id": n, "method": "eth_sendRawTransaction", "params": [raw_transfer(&alice, Address::repeat_byte(7), 1, n)]}))
+        .collect();
+    mixed.push(json!({"jsonrpc": "2.0", "id": 20, "method": "eth_sendRawTransaction", "params": ["0xdead"]}));
+    mixed.push(json!({"jsonrpc": "2.0", "method": "eth_chainId", "params": []}));
+    mixed.push(json!({"jsonrpc": "2.0", "id": 21, "method": "eth_chainId", "params": []}));
+    let (_, body) = http_post(addr, serde_json::to_vec(&mixed).unwrap().as_slice());
+    let answers: Vec<Value> = serde_json::from_str(&body).unwrap();
+    assert_eq!(answers.len(), 22, "{body}");
+    for (n, answer) in answers.iter().take(20).enumerate() {
+        assert_eq!(answer["id"], n, "in order");
+        let raw = mixed[n]["params"][0].as_str().unwrap();
+        assert_eq!(answer["result"], format!("{:#x}", tx_hash(raw)), "{answer}");
+    }
+    assert_eq!(answers[20]["error"]["code"], -32000, "{}", answers[20]);
+    assert_eq!(answers[21]["result"], "0x7a69");
     let huge: Vec<Value> = (0..51).map(|i| json!({"jsonrpc": "2.0", "id": i, "method": "eth_chainId", "params": []})).collect();
     let (_, body) = http_post(addr, serde_json::to_vec(&huge).unwrap().as_slice());
     assert!(body.contains("-32010") || body.contains("error"), "oversized batch: {body}");

@@ -4,6 +4,7 @@
 //! mempool goes to the world through the inbox and waits for the next tick's reply. Nothing here
 //! holds the world.
 
+mod batches;
 mod call;
 mod dev;
 mod error;
@@ -155,7 +156,15 @@ pub async fn start(limits: &RpcSection, context: RpcContext) -> Result<(SocketAd
         .set_batch_request_config(BatchRequestConfig::Limit(limits.max_batch))
         .set_id_provider(HexIdProvider)
         .build();
-    let server = Server::builder().set_config(config).build(limits.addr).await.map_err(|e| e.to_string())?;
+    let max_response_bytes = limits.max_response_bytes as usize;
+    let middleware = jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new()
+        .layer_fn(move |service| batches::ConcurrentBatches { service, max_response_bytes });
+    let server = Server::builder()
+        .set_config(config)
+        .set_rpc_middleware(middleware)
+        .build(limits.addr)
+        .await
+        .map_err(|e| e.to_string())?;
     let addr = server.local_addr().map_err(|e| e.to_string())?;
     Ok((addr, server.start(module)))
 }

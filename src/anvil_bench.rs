@@ -1,0 +1,228 @@
+//! `zgnode bench rpc --against anvil`: one client and one load against `zgnode dev` and anvil
+//! (Foundry's dev node, also on revm), side by side in one run.
+//!
+//! The load: pre-signed legacy transfers from many senders (funded on both nodes with
+//! `anvil_setBalance`, which both serve), sent as JSON-RPC batches over several HTTP
+//! connections, each sender's nonces in order on one connection; then the client polls blocks
+//! until every transaction is in one. Accepted tx/s counts to the last batch's answer; included
+//! tx/s to the block that holds the last transaction.
+
+use alloy_consensus::{SignableTransaction, TxLegacy};
+use alloy_eips::eip2718::Encodable2718;
+use alloy_primitives::{Address, TxKind, U256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use jsonrpsee::core::client::ClientT;
+use jsonrpsee::core::params::BatchRequestBuilder;
+use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use jsonrpsee::rpc_params;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The anvil release the figures were taken with, from npm (its binary ships in the package).
+pub const ANVIL_PACKAGE: &str = "@foundry-rs/anvil-linux-amd64@1.7.1";
+const CHAIN_ID: u64 = 31337;
+/// Block gas limit for both nodes: ample, so neither is capped by it.
+const GAS_LIMIT: u64 = 1_000_000_000;
+
+#[derive(Clone, Copy, Debug)]
+pub struct Load {
+    pub transactions: usize,
+    pub senders: usize,
+    pub batch: usize,
+    pub connections: usize,
+}
+
+#[derive(Clone, Debug)]
+pub struct LoadResult {
+    pub accepted_tps: f64,
+    pub included_tps: f64,
+    pub accept_s: f64,
+    pub include_s: f64,
+    pub blocks: usize,
+}
+
+/// A node process that is killed when dropped.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Signed legacy transfers: transaction i from sender i % senders, nonces in order.
+fn transfers(load: &Load) -> (Vec<PrivateKeySigner>, Vec<Vec<String>>) {
+    let keys: Vec<PrivateKeySigner> = (0..load.senders as u64)
+        .map(|i| PrivateKeySigner::from_bytes(&alloy_primitives::keccak256(format!("anvil-bench-{i}"))).expect("valid key"))
+        .collect();
+    let mut by_sender: Vec<Vec<String>> = vec![Vec::new(); load.senders];
+    for i in 0..load.transactions {
+        let sender = i % load.senders;
+        let tx = TxLegacy {
+            chain_id: Some(CHAIN_ID),
+            nonce: (i / load.senders) as u64,
+            gas_price: 100_000_000_000,
+            gas_limit: 21_000,
+            to: TxKind::Call(Address::from_word(alloy_primitives::keccak256((i as u64).to_be_bytes()))),
+            value: U256::from(1),
+            input: Default::default(),
+        };
+        let signature = keys[sender].sign_hash_sync(&tx.signature_hash()).expect("local keys sign");
+        let envelope: alloy_consensus::TxEnvelope = tx.into_signed(signature).into();
+        by_sender[sender].push(alloy_primitives::hex::encode_prefixed(envelope.encoded_2718()));
+    }
+    (keys, by_sender)
+}
+
+async fn wait_ready(client: &HttpClient, child: &mut Child, what: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if client.request::<Value, _>("eth_chainId", rpc_params![]).await.is_ok() {
+            return Ok(());
+        }
+        if let Some(status) = child.try_wait()? {
+            anyhow::bail!("{what} exited before serving RPC: {status}");
+        }
+        anyhow::ensure!(Instant::now() < deadline, "{what} did not serve RPC within 60 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Funds the senders, sends the load, and waits until every transaction is in a block.
+async fn drive(url: &str, load: &Load, keys: &[PrivateKeySigner], by_sender: &[Vec<String>]) -> anyhow::Result<LoadResult> {
+    let control = HttpClientBuilder::default().request_timeout(Duration::from_secs(120)).build(url)?;
+    for key in keys {
+        let _: Value = control
+            .request("anvil_setBalance", rpc_params![key.address(), "0x56bc75e2d63100000000"])
+            .await?;
+    }
+    let start_block = quantity(&control.request::<Value, _>("eth_blockNumber", rpc_params![]).await?);
+    // Each connection owns whole senders, so every sender's nonces arrive in order; within a
+    // connection senders interleave, so a batch carries many senders, as real traffic does.
+    let lanes: Vec<Vec<String>> = (0..load.connections)
+        .map(|lane| {
+            let senders: Vec<&Vec<String>> = by_sender.iter().skip(lane).step_by(load.connections).collect();
+            let depth = senders.iter().map(|s| s.len()).max().unwrap_or(0);
+            (0..depth).flat_map(|n| senders.iter().filter_map(move |s| s.get(n).cloned())).collect()
+        })
+        .collect();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for lane in lanes {
+        let client = HttpClientBuilder::default()
+            .request_timeout(Duration::from_secs(120))
+            .max_request_size(64 * 1024 * 1024)
+            .max_response_size(64 * 1024 * 1024)
+            .build(url)?;
+        let batch = load.batch;
+        tasks.push(tokio::spawn(async move {
+            for chunk in lane.chunks(batch) {
+                let mut request = BatchRequestBuilder::new();
+                for raw in chunk {
+                    request.insert("eth_sendRawTransaction", rpc_params![raw])?;
+                }
+                let answers = client.batch_request::<Value>(request).await?;
+                if let Some(error) = answers.into_iter().find_map(Result::err) {
+                    anyhow::bail!("a transaction was refused: {error}");
+                }
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let accepted = started.elapsed();
+    let mut included = 0usize;
+    let mut next = start_block + 1;
+    let mut blocks = 0;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while included < load.transactions {
+        anyhow::ensure!(Instant::now() < deadline, "only {included} of {} transactions in blocks after 300 s", load.transactions);
+        let head = quantity(&control.request::<Value, _>("eth_blockNumber", rpc_params![]).await?);
+        while next <= head {
+            let count: Value = control.request("eth_getBlockTransactionCountByNumber", rpc_params![format!("{next:#x}")]).await?;
+            let count = quantity(&count) as usize;
+            included += count;
+            blocks += usize::from(count > 0);
+            next += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let included_at = started.elapsed();
+    Ok(LoadResult {
+        accepted_tps: load.transactions as f64 / accepted.as_secs_f64(),
+        included_tps: load.transactions as f64 / included_at.as_secs_f64(),
+        accept_s: accepted.as_secs_f64(),
+        include_s: included_at.as_secs_f64(),
+        blocks,
+    })
+}
+
+fn quantity(value: &Value) -> u64 {
+    value.as_str().and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok()).unwrap_or_default()
+}
+
+/// `zgnode dev` as its own process, in memory, with the same gas limit as anvil.
+pub async fn run_zgnode(load: &Load, block_time_ms: u64) -> anyhow::Result<LoadResult> {
+    let port = free_port()?;
+    let mut child = Command::new(std::env::current_exe()?)
+        .args(["dev", "--ephemeral", "--rpc-addr", &format!("127.0.0.1:{port}"), "--storage-addr", "127.0.0.1:0"])
+        .args(["--block-time-ms", &block_time_ms.to_string(), "--gas-limit", &GAS_LIMIT.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let url = format!("http://127.0.0.1:{port}");
+    wait_ready(&HttpClientBuilder::default().build(&url)?, &mut child, "zgnode dev").await?;
+    let _process = Process(child);
+    let (keys, by_sender) = transfers(load);
+    drive(&url, load, &keys, &by_sender).await
+}
+
+/// Finds anvil: `ZG_ANVIL`, then the npm package under `dir`, installing it there if missing.
+pub fn find_or_install_anvil(dir: &Path) -> Result<PathBuf, String> {
+    if let Ok(path) = std::env::var("ZG_ANVIL") {
+        return Ok(PathBuf::from(path));
+    }
+    let binary = dir.join("node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
+    if binary.exists() {
+        return Ok(binary);
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let status = Command::new("npm")
+        .args(["install", "--no-audit", "--no-fund", "--prefix"])
+        .arg(dir)
+        .arg(ANVIL_PACKAGE)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| format!("npm is not available to install {ANVIL_PACKAGE}: {e}"))?;
+    if !status.success() || !binary.exists() {
+        return Err(format!("npm could not install {ANVIL_PACKAGE} (offline, or not linux-amd64)"));
+    }
+    Ok(binary)
+}
+
+/// anvil with 1 s blocks and the same gas limit.
+pub async fn run_anvil(binary: &Path, load: &Load) -> anyhow::Result<LoadResult> {
+    let port = free_port()?;
+    let mut child = Command::new(binary)
+        .args(["--port", &port.to_string(), "--host", "127.0.0.1", "--block-time", "1"])
+        .args(["--gas-limit", &GAS_LIMIT.to_string(), "--chain-id", &CHAIN_ID.to_string(), "--silent"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let url = format!("http://127.0.0.1:{port}");
+    wait_ready(&HttpClientBuilder::default().build(&url)?, &mut child, "anvil").await?;
+    let _process = Process(child);
+    let (keys, by_sender) = transfers(load);
+    drive(&url, load, &keys, &by_sender).await
+}
