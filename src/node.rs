@@ -148,7 +148,10 @@ impl Node {
         }
         let events = match consensus {
             Some(setup) => Some(install_consensus(&mut world, genesis, &store, setup)?),
-            None => None,
+            None => {
+                world.insert_resource(crate::store::rewind::StoreRewinder::handle(&store));
+                None
+            }
         };
         if storage {
             world.insert_resource(FileStoreHandle(Arc::new(store.clone())));

@@ -326,6 +326,36 @@ fn filters_block_index_methods_proofs_traces_and_access_lists() {
 }
 
 #[test]
+fn evm_snapshot_and_evm_revert_put_blocks_state_and_nonces_back() {
+    let node = start_node(&dev_config());
+    let addr = node.addr;
+    let token = deploy_token(addr, 0);
+    let bob = Address::repeat_byte(0xb0);
+    let head = ok(addr, "eth_blockNumber", json!([]));
+    let root = ok(addr, "eth_getBlockByNumber", json!(["latest", false]))["stateRoot"].clone();
+    let id = ok(addr, "evm_snapshot", json!([]));
+    let receipt = send_token(addr, token, bob, 40, 1);
+    ok(addr, "anvil_setBalance", json!([bob, "0x64"]));
+    ok(addr, "anvil_mine", json!(["0x3"]));
+    assert_eq!(token_balance_at(addr, token, bob, json!("latest")), U256::from(40));
+
+    assert_eq!(ok(addr, "evm_revert", json!([id])), true);
+    assert_eq!(ok(addr, "eth_blockNumber", json!([])), head);
+    assert_eq!(ok(addr, "eth_getBlockByNumber", json!(["latest", false]))["stateRoot"], root);
+    assert_eq!(token_balance_at(addr, token, bob, json!("latest")), U256::ZERO);
+    assert_eq!(ok(addr, "eth_getBalance", json!([bob, "latest"])), "0x0");
+    assert!(ok(addr, "eth_getTransactionReceipt", json!([receipt["transactionHash"]])).is_null());
+    assert_eq!(ok(addr, "eth_getTransactionCount", json!([dev_key(0).address(), "latest"])), "0x1");
+    assert_eq!(ok(addr, "evm_revert", json!([id])), false, "a snapshot is used once");
+    assert_eq!(ok(addr, "evm_revert", json!(["0x63"])), false);
+    // The chain goes on from there: the same nonce is free again.
+    let again = send_token(addr, token, bob, 7, 1);
+    assert_eq!(again["status"], "0x1");
+    assert_eq!(token_balance_at(addr, token, bob, json!("latest")), U256::from(7));
+    node.stop();
+}
+
+#[test]
 fn automine_seals_a_block_per_arrival_and_nothing_while_idle() {
     let mut config = dev_config();
     config.chain.block_time_ms = 0;

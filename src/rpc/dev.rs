@@ -29,12 +29,14 @@ pub struct DevAccess {
     signers: HashMap<Address, PrivateKeySigner>,
     order: Vec<Address>,
     impersonated: Mutex<HashSet<Address>>,
+    /// evm_snapshot ids with the head block each was taken at, oldest first.
+    snapshots: Mutex<(u64, Vec<(u64, u64)>)>,
 }
 
 impl DevAccess {
     pub fn new(signers: Vec<PrivateKeySigner>) -> Self {
         let order = signers.iter().map(|s| s.address()).collect();
-        Self { signers: signers.into_iter().map(|s| (s.address(), s)).collect(), order, impersonated: Mutex::new(HashSet::new()) }
+        Self { signers: signers.into_iter().map(|s| (s.address(), s)).collect(), order, impersonated: Mutex::new(HashSet::new()), snapshots: Mutex::new((0, Vec::new())) }
     }
 
     fn impersonating(&self, address: &Address) -> bool {
@@ -169,6 +171,32 @@ pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethod
         check_future_timestamp(&ctx, timestamp)?;
         ctx.clock.set_next_timestamp(timestamp);
         Ok(Value::Null)
+    })?;
+    module.register_blocking_method("evm_snapshot", |_, ctx, _| -> RpcResult<String> {
+        let dev = dev_access(&ctx, "evm_snapshot")?;
+        let head = ctx.reader.snapshot()?.head_number().unwrap_or_default();
+        let mut snapshots = dev.snapshots.lock().map_err(|_| server_error("snapshot state unavailable"))?;
+        snapshots.0 += 1;
+        let id = snapshots.0;
+        snapshots.1.push((id, head));
+        Ok(super::types::quantity(id))
+    })?;
+    module.register_async_method("evm_revert", |params, ctx, _| async move {
+        let dev = dev_access(&ctx, "evm_revert")?;
+        let id: U64 = one(&params)?;
+        let id = id.to::<u64>();
+        let block = {
+            let snapshots = dev.snapshots.lock().map_err(|_| server_error("snapshot state unavailable"))?;
+            snapshots.1.iter().find(|(taken, _)| *taken == id).map(|(_, block)| *block)
+        };
+        // As Hardhat and anvil: an unknown (or already used) snapshot is `false`, not an error.
+        let Some(block) = block else { return RpcResult::Ok(false) };
+        dev_command(&ctx, DevCommand::Revert { block }).await?;
+        // The snapshot and every later one are used up.
+        if let Ok(mut snapshots) = dev.snapshots.lock() {
+            snapshots.1.retain(|(taken, _)| *taken < id);
+        }
+        Ok(true)
     })?;
     register_edit(module, &["anvil_setBalance", "hardhat_setBalance"], |params| {
         let (address, balance): (Address, U256) = params.parse()?;

@@ -100,19 +100,25 @@ fn prune(txn: &WriteTransaction, head: u64, policy: HistoryPolicy) -> Result<(),
     Ok(())
 }
 
+/// A block's key list as (20-byte addresses, 52-byte storage keys).
+pub fn split_key_list(list: &[u8]) -> Result<(&[u8], &[u8]), StoreError> {
+    let corrupt = || StoreError::Corrupt { what: "history key list", detail: format!("{} bytes", list.len()) };
+    let count = list.get(..4).ok_or_else(corrupt)?;
+    let count = u32::from_le_bytes(count.try_into().map_err(|_| corrupt())?) as usize;
+    let (addresses, storage) = list[4..].split_at_checked(count.checked_mul(20).ok_or_else(corrupt)?).ok_or_else(corrupt)?;
+    if storage.len() % 52 != 0 {
+        return Err(corrupt());
+    }
+    Ok((addresses, storage))
+}
+
 fn delete_block_entries(
     list: &[u8],
     block: u64,
     accounts: &mut Table<&'static [u8], &'static [u8]>,
     slots: &mut Table<&'static [u8], &'static [u8]>,
 ) -> Result<(), StoreError> {
-    let corrupt = || StoreError::Corrupt { what: "history key list", detail: format!("{} bytes", list.len()) };
-    let count = list.get(..4).ok_or_else(corrupt)?;
-    let count = u32::from_le_bytes(count.try_into().map_err(|_| corrupt())?) as usize;
-    let (addresses, storage) = list[4..].split_at_checked(count * 20).ok_or_else(corrupt)?;
-    if storage.len() % 52 != 0 {
-        return Err(corrupt());
-    }
+    let (addresses, storage) = split_key_list(list)?;
     for address in addresses.chunks_exact(20) {
         accounts.remove(account_history_key(address, block).as_slice())?;
     }

@@ -9,6 +9,7 @@ pub mod durable;
 pub mod power_cut;
 mod reader;
 mod restore;
+pub mod rewind;
 mod files;
 pub mod history;
 mod segment_files;
@@ -57,7 +58,7 @@ db_error_from!(redb::TransactionError, redb::TableError, redb::StorageError, red
 /// The chain database.
 #[derive(Clone)]
 pub struct ChainStore {
-    db: Arc<Database>,
+    pub(crate) db: Arc<Database>,
     /// Segment bytes beside the database; None keeps them in redb (in-memory databases).
     segment_files: Option<Arc<segment_files::SegmentFiles>>,
     history: HistoryPolicy,

@@ -97,11 +97,13 @@ step("viem: event, block and pending-transaction filters");
 // Dev controls and unlocked accounts (anvil's and Hardhat's).
 const accounts = await provider.send("eth_accounts", []);
 assert.equal(accounts.length, 10);
-const head = await provider.getBlock("latest");
+// provider.send, not getBlock: ethers caches identical requests for 250 ms.
+const latestBlock = async () => await provider.send("eth_getBlockByNumber", ["latest", false]);
+const head = await latestBlock();
 await provider.send("evm_increaseTime", [86400]);
 await provider.send("evm_mine", []);
-const later = await provider.getBlock("latest");
-assert.ok(later.timestamp >= head.timestamp + 86400, `${later.timestamp} vs ${head.timestamp}`);
+const later = await latestBlock();
+assert.ok(Number(later.timestamp) >= Number(head.timestamp) + 86400, `${later.timestamp} vs ${head.timestamp}`);
 const whale = ethers.Wallet.createRandom().address;
 await provider.send("hardhat_setBalance", [whale, "0x56bc75e2d63100000"]);
 assert.equal(await provider.getBalance(whale), ethers.parseEther("100"));
@@ -128,5 +130,19 @@ assert.ok(proof.accountProof.length > 0);
 const status = await provider.send("txpool_status", []);
 assert.equal(status.pending, "0x0");
 step("debug_traceTransaction (callTracer), eth_createAccessList, eth_getProof, txpool_status");
+
+// Hardhat's loadFixture pattern: snapshot, change things, revert.
+const snapshot = await provider.send("evm_snapshot", []);
+const blockNumber = async () => Number(await provider.send("eth_blockNumber", []));
+const snapshotHead = await blockNumber();
+const bobTokens = await base.balanceOf(bob);
+await mined(base.transfer(bob, 9n));
+assert.equal(await provider.send("evm_revert", [snapshot]), true);
+assert.equal(await blockNumber(), snapshotHead);
+assert.equal(await base.balanceOf(bob), bobTokens);
+wallet.reset();
+await mined(base.transfer(bob, 9n));
+assert.equal(await base.balanceOf(bob), bobTokens + 9n);
+step("ethers: evm_snapshot / evm_revert");
 
 console.log("all parity checks passed");

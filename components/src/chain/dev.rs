@@ -20,4 +20,6 @@ pub enum DevCommand {
     Mine { blocks: u64, timestamp: Option<u64> },
     /// Apply the edits in a block mined at once.
     Edit(Vec<StateEdit>),
+    /// Put the chain back to `block`: later blocks and their state are dropped (evm_revert).
+    Revert { block: u64 },
 }

@@ -16,6 +16,15 @@ use super::{evm, producer};
 /// Most blocks one `evm_mine` may ask for.
 pub const MAX_MINED_PER_REQUEST: u64 = 10_000;
 
+/// Puts the chain back to an older block (evm_revert): the node implements it over its store
+/// and rebuilds the world's chain state.
+pub trait ChainRewinder: Send + Sync + 'static {
+    fn rewind(&self, world: &mut World, block: u64) -> Result<(), String>;
+}
+
+#[derive(Resource, Clone)]
+pub struct RewinderHandle(pub Arc<dyn ChainRewinder>);
+
 /// Dev controls waiting for their blocks to be persisted before they are answered, so that a
 /// client that reads right after `evm_mine` sees the new block.
 #[derive(Resource, Default)]
@@ -38,6 +47,16 @@ pub fn run_dev_command(world: &mut World, command: DevCommand, reply: ReplyTo<Re
                 let parent_timestamp = world.resource::<ChainHead>().header.timestamp;
                 let block = producer::seal_block(world, clock.take(now_s, parent_timestamp));
                 world.resource_mut::<SealedBlocks>().0.push(Arc::new(block));
+            }
+        }
+        DevCommand::Revert { block } => {
+            let Some(rewinder) = world.get_resource::<RewinderHandle>().cloned() else {
+                reply.send(Err("this node cannot rewind its chain".into()));
+                return;
+            };
+            if let Err(error) = rewinder.0.rewind(world, block) {
+                reply.send(Err(error));
+                return;
             }
         }
         DevCommand::Edit(edits) => {
