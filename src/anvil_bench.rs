@@ -174,14 +174,17 @@ fn quantity(value: &Value) -> u64 {
 /// `zgnode dev` as its own process, in memory, with the same gas limit as anvil.
 pub async fn run_zgnode(load: &Load, block_time_ms: u64) -> anyhow::Result<LoadResult> {
     let port = free_port()?;
-    let mut child = Command::new(std::env::current_exe()?)
+    let mut command = Command::new(std::env::current_exe()?);
+    command
         .args(["dev", "--ephemeral", "--rpc-addr", &format!("127.0.0.1:{port}"), "--storage-addr", "127.0.0.1:0"])
-        .args(["--block-time-ms", &block_time_ms.to_string(), "--gas-limit", &GAS_LIMIT.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
+        .args(["--block-time-ms", &block_time_ms.to_string(), "--gas-limit", &GAS_LIMIT.to_string()]);
+    spawn_and_drive(command, port, "zgnode dev", load).await
+}
+
+async fn spawn_and_drive(mut command: Command, port: u16, what: &str, load: &Load) -> anyhow::Result<LoadResult> {
+    let mut child = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn()?;
     let url = format!("http://127.0.0.1:{port}");
-    wait_ready(&HttpClientBuilder::default().build(&url)?, &mut child, "zgnode dev").await?;
+    wait_ready(&HttpClientBuilder::default().build(&url)?, &mut child, what).await?;
     let _process = Process(child);
     let (keys, by_sender) = transfers(load);
     drive(&url, load, &keys, &by_sender).await
@@ -214,15 +217,9 @@ pub fn find_or_install_anvil(dir: &Path) -> Result<PathBuf, String> {
 /// anvil with 1 s blocks and the same gas limit.
 pub async fn run_anvil(binary: &Path, load: &Load) -> anyhow::Result<LoadResult> {
     let port = free_port()?;
-    let mut child = Command::new(binary)
+    let mut command = Command::new(binary);
+    command
         .args(["--port", &port.to_string(), "--host", "127.0.0.1", "--block-time", "1"])
-        .args(["--gas-limit", &GAS_LIMIT.to_string(), "--chain-id", &CHAIN_ID.to_string(), "--silent"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let url = format!("http://127.0.0.1:{port}");
-    wait_ready(&HttpClientBuilder::default().build(&url)?, &mut child, "anvil").await?;
-    let _process = Process(child);
-    let (keys, by_sender) = transfers(load);
-    drive(&url, load, &keys, &by_sender).await
+        .args(["--gas-limit", &GAS_LIMIT.to_string(), "--chain-id", &CHAIN_ID.to_string(), "--silent"]);
+    spawn_and_drive(command, port, "anvil", load).await
 }

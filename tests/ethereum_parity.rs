@@ -27,17 +27,6 @@ fn dev_config() -> zgnode::config::NodeConfig {
     config
 }
 
-fn deploy_token(addr: std::net::SocketAddr, nonce: u64) -> Address {
-    let artifact: Value = serde_json::from_str(include_str!("../assets/contracts/ZgToken.json")).expect("artifact");
-    let mut code = alloy_primitives::hex::decode(artifact["bytecode"].as_str().unwrap()).unwrap();
-    code.extend(("Test".to_string(), "TST".to_string(), U256::from(1_000_000u64)).abi_encode_params());
-    let tx = sign(&dev_key(0), TxKind::Create, U256::ZERO, code.into(), nonce, 3_000_000);
-    let hash = ok(addr, "eth_sendRawTransaction", json!([raw(&tx)]));
-    let receipt = wait_receipt(addr, hash.as_str().unwrap(), WAIT);
-    assert_eq!(receipt["status"], "0x1", "deploy failed: {receipt}");
-    receipt["contractAddress"].as_str().unwrap().parse().unwrap()
-}
-
 fn send_token(addr: std::net::SocketAddr, token: Address, to: Address, amount: u64, nonce: u64) -> Value {
     let data = transferCall { to, value: U256::from(amount) }.abi_encode();
     let tx = sign(&dev_key(0), TxKind::Call(token), U256::ZERO, data.into(), nonce, 200_000);

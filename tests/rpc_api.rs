@@ -4,7 +4,7 @@
 mod common;
 
 use alloy_primitives::{Address, Bytes, TxKind, U256};
-use alloy_sol_types::{SolValue, sol};
+use alloy_sol_types::sol;
 use common::*;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -14,18 +14,6 @@ const WAIT: Duration = Duration::from_secs(20);
 sol! {
     function transfer(address to, uint256 value) external returns (bool);
     function balanceOf(address owner) external view returns (uint256);
-}
-
-fn deploy_token(addr: std::net::SocketAddr, nonce: u64) -> Address {
-    let artifact: Value =
-        serde_json::from_str(include_str!("../assets/contracts/ZgToken.json")).expect("artifact");
-    let mut code = alloy_primitives::hex::decode(artifact["bytecode"].as_str().unwrap()).unwrap();
-    code.extend(("Test".to_string(), "TST".to_string(), U256::from(1_000_000u64)).abi_encode_params());
-    let tx = sign(&dev_key(0), TxKind::Create, U256::ZERO, code.into(), nonce, 3_000_000);
-    let hash = ok(addr, "eth_sendRawTransaction", json!([raw(&tx)]));
-    let receipt = wait_receipt(addr, hash.as_str().unwrap(), WAIT);
-    assert_eq!(receipt["status"], "0x1", "deploy failed: {receipt}");
-    receipt["contractAddress"].as_str().unwrap().parse().unwrap()
 }
 
 #[test]

@@ -142,13 +142,7 @@ pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethod
     }
     module.register_blocking_method("evm_increaseTime", |params, ctx, _| -> RpcResult<u64> {
         dev_access(&ctx, "evm_increaseTime")?;
-        let seconds: Value = one(&params)?;
-        let seconds = match &seconds {
-            Value::Number(n) => n.as_u64(),
-            Value::String(s) => super::types::parse_quantity(s).ok(),
-            _ => None,
-        }
-        .ok_or_else(|| invalid_params("evm_increaseTime takes a non-negative number of seconds"))?;
+        let seconds = seconds_param(&params, "evm_increaseTime takes a non-negative number of seconds")?;
         // Sub-second blocks may have run the chain clock ahead of the wall clock: the jump is
         // from whichever is later, so the next block lands at least `seconds` after the head.
         let snapshot = ctx.reader.snapshot()?;
@@ -161,13 +155,7 @@ pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethod
     })?;
     module.register_blocking_method("evm_setNextBlockTimestamp", |params, ctx, _| -> RpcResult<Value> {
         dev_access(&ctx, "evm_setNextBlockTimestamp")?;
-        let timestamp: Value = one(&params)?;
-        let timestamp = match &timestamp {
-            Value::Number(n) => n.as_u64(),
-            Value::String(s) => super::types::parse_quantity(s).ok(),
-            _ => None,
-        }
-        .ok_or_else(|| invalid_params("evm_setNextBlockTimestamp takes a timestamp in seconds"))?;
+        let timestamp = seconds_param(&params, "evm_setNextBlockTimestamp takes a timestamp in seconds")?;
         check_future_timestamp(&ctx, timestamp)?;
         ctx.clock.set_next_timestamp(timestamp);
         Ok(Value::Null)
@@ -218,6 +206,17 @@ pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethod
         Ok(StateEdit::Storage(address, slot, U256::from_be_bytes(value.0)))
     })?;
     Ok(())
+}
+
+/// Seconds as Hardhat and anvil take them: a JSON number or a hex quantity.
+fn seconds_param(params: &Params, refusal: &str) -> RpcResult<u64> {
+    let value: Value = one(params)?;
+    match &value {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => super::types::parse_quantity(s).ok(),
+        _ => None,
+    }
+    .ok_or_else(|| invalid_params(refusal))
 }
 
 /// A state edit method under each of its names; answers `true` once its block is persisted.

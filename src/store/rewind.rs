@@ -48,24 +48,8 @@ impl ChainStore {
             for block in (target + 1..=head).rev() {
                 if let Some(list) = changes.remove(block)? {
                     let (addresses, slots) = history::split_key_list(list.value())?;
-                    for address in addresses.chunks_exact(20) {
-                        let key = account_history_key(address, block);
-                        if let Some(prior) = account_history.remove(key.as_slice())? {
-                            match prior.value() {
-                                [] => accounts.remove(address)?,
-                                value => accounts.insert(address, value)?,
-                            };
-                        }
-                    }
-                    for slot in slots.chunks_exact(52) {
-                        let key = storage_history_key(slot, block);
-                        if let Some(prior) = storage_history.remove(key.as_slice())? {
-                            match prior.value() {
-                                [] => storage.remove(slot)?,
-                                value => storage.insert(slot, value)?,
-                            };
-                        }
-                    }
+                    restore_priors(addresses, 20, block, &mut account_history, &mut accounts, account_history_key)?;
+                    restore_priors(slots, 52, block, &mut storage_history, &mut storage, storage_history_key)?;
                 }
                 if let Some(bytes) = headers.remove(block)? {
                     let header = Header::decode(&mut bytes.value())
@@ -85,6 +69,27 @@ impl ChainStore {
         txn.commit()?;
         Ok(())
     }
+}
+
+/// Puts each key of `keys` (`width` bytes each) back to the value it had before `block`,
+/// taking (and deleting) that block's history entry.
+fn restore_priors<const N: usize>(
+    keys: &[u8],
+    width: usize,
+    block: u64,
+    history: &mut redb::Table<&'static [u8], &'static [u8]>,
+    current: &mut redb::Table<&'static [u8], &'static [u8]>,
+    history_key: fn(&[u8], u64) -> [u8; N],
+) -> Result<(), StoreError> {
+    for key in keys.chunks_exact(width) {
+        if let Some(prior) = history.remove(history_key(key, block).as_slice())? {
+            match prior.value() {
+                [] => current.remove(key)?,
+                value => current.insert(key, value)?,
+            };
+        }
+    }
+    Ok(())
 }
 
 /// Rewinds the store, then rebuilds the world's chain state from it; the pool is emptied (its

@@ -171,17 +171,23 @@ impl Node {
 
     /// This node's full RLP encoding (what its hash is taken over).
     fn encoding(&mut self, buf: &mut Vec<u8>) -> Vec<u8> {
+        self.encode_into(buf);
+        buf.clone()
+    }
+
+    /// Encodes this node into `buf` (cleared first); returns its reference (hash or inline).
+    fn encode_into(&mut self, buf: &mut Vec<u8>) -> RlpNode {
         match self {
             Node::Leaf { path, value, .. } => {
                 let path = Nibbles::from_nibbles_unchecked(&path[..]);
                 buf.clear();
-                LeafNodeRef::new(&path, value).rlp(buf);
+                LeafNodeRef::new(&path, value).rlp(buf)
             }
             Node::Extension { path, child, .. } => {
                 let child_rlp = child.rlp(buf);
                 let path = Nibbles::from_nibbles_unchecked(&path[..]);
                 buf.clear();
-                ExtensionNodeRef::new(&path, &child_rlp).rlp(buf);
+                ExtensionNodeRef::new(&path, &child_rlp).rlp(buf)
             }
             Node::Branch { children, .. } => {
                 let mut stack = Vec::with_capacity(16);
@@ -193,10 +199,9 @@ impl Node {
                     }
                 }
                 buf.clear();
-                BranchNodeRef::new(&stack, mask).rlp(buf);
+                BranchNodeRef::new(&stack, mask).rlp(buf)
             }
         }
-        buf.clone()
     }
 
     fn rlp(&mut self, buf: &mut Vec<u8>) -> RlpNode {
@@ -204,33 +209,13 @@ impl Node {
             Node::Leaf { cached: Some(rlp), .. }
             | Node::Extension { cached: Some(rlp), .. }
             | Node::Branch { cached: Some(rlp), .. } => rlp.clone(),
-            Node::Leaf { path, value, cached } => {
-                let path = Nibbles::from_nibbles_unchecked(&path[..]);
-                buf.clear();
-                let rlp = LeafNodeRef::new(&path, value).rlp(buf);
-                *cached = Some(rlp.clone());
-                rlp
-            }
-            Node::Extension { path, child, cached } => {
-                let child_rlp = child.rlp(buf);
-                let path = Nibbles::from_nibbles_unchecked(&path[..]);
-                buf.clear();
-                let rlp = ExtensionNodeRef::new(&path, &child_rlp).rlp(buf);
-                *cached = Some(rlp.clone());
-                rlp
-            }
-            Node::Branch { children, cached } => {
-                let mut stack = Vec::with_capacity(16);
-                let mut mask = TrieMask::default();
-                for (index, child) in children.iter_mut().enumerate() {
-                    if let Some(child) = child {
-                        stack.push(child.rlp(buf));
-                        mask.set_bit(index as u8);
+            _ => {
+                let rlp = self.encode_into(buf);
+                match self {
+                    Node::Leaf { cached, .. } | Node::Extension { cached, .. } | Node::Branch { cached, .. } => {
+                        *cached = Some(rlp.clone())
                     }
                 }
-                buf.clear();
-                let rlp = BranchNodeRef::new(&stack, mask).rlp(buf);
-                *cached = Some(rlp.clone());
                 rlp
             }
         }

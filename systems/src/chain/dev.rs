@@ -11,7 +11,7 @@ use zg_components::chain::{
 };
 use zg_components::node::{ReplyTo, TickClock};
 
-use super::{evm, producer};
+use super::producer;
 
 /// Most blocks one `evm_mine` may ask for.
 pub const MAX_MINED_PER_REQUEST: u64 = 10_000;
@@ -83,13 +83,7 @@ pub fn apply_edits(world: &World, changes: &mut BTreeMap<Address, AccountChange>
             | StateEdit::Code(address, _)
             | StateEdit::Storage(address, _, _) => *address,
         };
-        let change = changes.entry(address).or_insert_with(|| AccountChange {
-            address,
-            info: Some(evm::account_info(world, &address).unwrap_or_default()),
-            storage: Vec::new(),
-            storage_cleared: false,
-            code: None,
-        });
+        let change = producer::change_entry(world, changes, address);
         let info = change.info.get_or_insert_with(Default::default);
         match edit {
             StateEdit::Balance(_, balance) => info.balance = *balance,

@@ -299,14 +299,7 @@ fn credit_burnt_base_fee(
     if burnt.is_zero() {
         return;
     }
-    let change = changes.entry(coinbase).or_insert_with(|| AccountChange {
-        address: coinbase,
-        info: Some(evm::account_info(world, &coinbase).unwrap_or_default()),
-        storage: Vec::new(),
-        storage_cleared: false,
-        code: None,
-    });
-    let info = change.info.get_or_insert_with(Default::default);
+    let info = account_change(world, changes, coinbase);
     info.balance += burnt;
 }
 
@@ -318,14 +311,22 @@ fn account_change<'a>(
     changes: &'a mut std::collections::BTreeMap<Address, AccountChange>,
     address: Address,
 ) -> &'a mut zg_components::chain::AccountInfo {
-    let change = changes.entry(address).or_insert_with(|| AccountChange {
+    change_entry(world, changes, address).info.get_or_insert_with(Default::default)
+}
+
+/// The block's change of `address`, begun from the world's account when the block has none yet.
+pub(super) fn change_entry<'a>(
+    world: &World,
+    changes: &'a mut std::collections::BTreeMap<Address, AccountChange>,
+    address: Address,
+) -> &'a mut AccountChange {
+    changes.entry(address).or_insert_with(|| AccountChange {
         address,
         info: Some(evm::account_info(world, &address).unwrap_or_default()),
         storage: Vec::new(),
         storage_cleared: false,
         code: None,
-    });
-    change.info.get_or_insert_with(Default::default)
+    })
 }
 
 /// Shares the coinbase's balance and the block reward among the recipients by weight. What
