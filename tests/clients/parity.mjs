@@ -94,6 +94,26 @@ assert.ok((await client.getFilterChanges({ filter: pendingFilter })).includes(th
 assert.equal(await client.uninstallFilter({ filter: transfers }), true);
 step("viem: event, block and pending-transaction filters");
 
+// By block and index, counts by hash, and a call with a state override (viem's own shapes).
+const byIndex = await client.getTransaction({ blockNumber: BigInt(third.blockNumber), index: third.index });
+assert.equal(byIndex.hash, third.hash);
+const byHashIndex = await client.getTransaction({ blockHash: third.blockHash, index: third.index });
+assert.equal(byHashIndex.hash, third.hash);
+assert.ok((await client.getBlockTransactionCount({ blockHash: third.blockHash })) >= 1);
+const rich = ethers.Wallet.createRandom().address;
+const overridden = await client.getBalance({ address: rich });
+assert.equal(overridden, 0n);
+const { data: echoed } = await client.call({
+  to: await base.getAddress(),
+  data: base.interface.encodeFunctionData("balanceOf", [rich]),
+  stateOverride: [{ address: await base.getAddress(), stateDiff: [{
+    slot: ethers.keccak256(ethers.AbiCoder.defaultAbiCoder().encode(["address", "uint256"], [rich, 3])),
+    value: ethers.toBeHex(424242n, 32),
+  }] }],
+});
+assert.equal(BigInt(echoed), 424242n);
+step("viem: transactions by block and index, counts by hash, eth_call with a state override");
+
 // Dev controls and unlocked accounts (anvil's and Hardhat's).
 const accounts = await provider.send("eth_accounts", []);
 assert.equal(accounts.length, 10);
