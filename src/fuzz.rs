@@ -205,7 +205,7 @@ pub fn genesis_file(data: &[u8]) {
 /// writes them there when `ZG_WRITE_CORPUS=1`.
 pub fn seed_corpus() -> Vec<(&'static str, Vec<u8>)> {
     use alloy_consensus::SignableTransaction;
-    use alloy_primitives::{Address, Bytes, TxKind, U256};
+    use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
     use alloy_signer::SignerSync;
     use zg_components::consensus::{DecidedBlock, OrderedBlock, SignedBlock, WireCertificate, WireProposal, WireVote};
 
@@ -293,6 +293,14 @@ pub fn seed_corpus() -> Vec<(&'static str, Vec<u8>)> {
         serde_json::json!({"jsonrpc": "2.0", "id": 8, "method": "zgs_getFileInfo", "params": [fixture.commitment.root(), true]}),
         serde_json::json!({"jsonrpc": "2.0", "id": 9, "method": "zgs_uploadSegment", "params": [crate::zgs::client::segment_json(&fixture.data, &fixture.commitment, 1)]}),
         serde_json::json!({"jsonrpc": "2.0", "id": 10, "method": "zgs_downloadSegment", "params": [fixture.commitment.root(), 0, 4]}),
+        serde_json::json!({"jsonrpc": "2.0", "id": 12, "method": "eth_call", "params": [call, "0x0", {format!("{:#x}", Address::repeat_byte(0x77)): {"balance": "0x1", "code": "0x6000", "stateDiff": {format!("{:#x}", B256::ZERO): format!("{:#x}", B256::ZERO)}}}]}),
+        serde_json::json!({"jsonrpc": "2.0", "id": 13, "method": "eth_newFilter", "params": [{"fromBlock": "earliest", "address": Address::repeat_byte(0x77)}]}),
+        serde_json::json!({"jsonrpc": "2.0", "id": 14, "method": "eth_getFilterChanges", "params": ["0x00000000000000000000000000000001"]}),
+        serde_json::json!({"jsonrpc": "2.0", "id": 15, "method": "debug_traceCall", "params": [call, "latest", {"tracer": "callTracer", "tracerConfig": {"onlyTopCall": true}}]}),
+        serde_json::json!({"jsonrpc": "2.0", "id": 16, "method": "eth_createAccessList", "params": [call, "pending"]}),
+        serde_json::json!({"jsonrpc": "2.0", "id": 17, "method": "eth_getProof", "params": [Address::repeat_byte(0x77), [B256::ZERO], "latest"]}),
+        serde_json::json!({"jsonrpc": "2.0", "id": 18, "method": "eth_getTransactionByBlockNumberAndIndex", "params": ["latest", "0x0"]}),
+        serde_json::json!({"jsonrpc": "2.0", "id": 19, "method": "evm_increaseTime", "params": [60]}),
     ];
     for body in bodies {
         seeds.push(("rpc_request", serde_json::to_vec(&body).expect("serializable")));

@@ -165,6 +165,17 @@ fn block_timestamps_strictly_increase_and_dev_controls_move_them() {
     assert_eq!(code, -32602);
     assert!(message.contains("strictly increase"), "{message}");
     assert_eq!(err(addr, "evm_increaseTime", json!(["soon"])).0, -32602);
+    // Hostile values are refused, not wrapped around.
+    assert_eq!(err(addr, "evm_increaseTime", json!([u64::MAX])).0, -32602);
+    assert_eq!(err(addr, "evm_increaseTime", json!([-5])).0, -32602);
+    assert_eq!(err(addr, "evm_setNextBlockTimestamp", json!(["0xffffffffffffffff"])).0, -32602);
+    assert_eq!(err(addr, "evm_mine", json!(["0xffffffffffffffff"])).0, -32602);
+    assert_eq!(err(addr, "anvil_mine", json!(["0x1", "0xffffffffffffffff"])).0, -32602);
+    assert_eq!(err(addr, "anvil_mine", json!(["0xffffffff"])).0, -32602);
+    assert_eq!(err(addr, "anvil_setBalance", json!(["0x12", "0x1"])).0, -32602);
+    assert_eq!(err(addr, "anvil_setCode", json!([Address::ZERO, format!("0x{}", "00".repeat(60_000))])).0, -32602);
+    assert_eq!(err(addr, "evm_revert", json!(["soon"])).0, -32602);
+    ok(addr, "evm_mine", json!([]));
     assert_eq!(err(addr, "anvil_mine", json!(["0x0"])).0, -32602);
     node.stop();
 }

@@ -125,7 +125,11 @@ pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethod
             if blocks == 0 || blocks > MAX_MINED_PER_REQUEST {
                 return Err(invalid_params(format!("blocks must be 1..={MAX_MINED_PER_REQUEST}")));
             }
-            match interval.map(|i| i.to::<u64>()) {
+            let interval = interval.map(|i| i.to::<u64>());
+            if interval.is_some_and(|i| i > MAX_DEV_SECONDS / MAX_MINED_PER_REQUEST) {
+                return Err(invalid_params("interval too large"));
+            }
+            match interval {
                 // Each block `interval` seconds after the previous one.
                 Some(interval) if interval > 1 => {
                     for _ in 0..blocks {
@@ -208,7 +212,12 @@ pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethod
     Ok(())
 }
 
-/// Seconds as Hardhat and anvil take them: a JSON number or a hex quantity.
+/// The latest timestamp (and the largest jump) the dev clock takes: 2^40 s, some 34,800 years,
+/// far past any test's needs and far from overflowing anything that adds to it.
+pub const MAX_DEV_SECONDS: u64 = 1 << 40;
+
+/// Seconds as Hardhat and anvil take them: a JSON number or a hex quantity, at most
+/// [`MAX_DEV_SECONDS`].
 fn seconds_param(params: &Params, refusal: &str) -> RpcResult<u64> {
     let value: Value = one(params)?;
     match &value {
@@ -216,7 +225,8 @@ fn seconds_param(params: &Params, refusal: &str) -> RpcResult<u64> {
         Value::String(s) => super::types::parse_quantity(s).ok(),
         _ => None,
     }
-    .ok_or_else(|| invalid_params(refusal))
+    .filter(|seconds| *seconds <= MAX_DEV_SECONDS)
+    .ok_or_else(|| invalid_params(format!("{refusal} (at most {MAX_DEV_SECONDS})")))
 }
 
 /// A state edit method under each of its names; answers `true` once its block is persisted.
@@ -238,6 +248,9 @@ fn register_edit(
 
 /// Timestamps must exceed the head's (Ethereum's rule); past ones are refused, not clamped.
 fn check_future_timestamp(ctx: &RpcContext, timestamp: u64) -> RpcResult<()> {
+    if timestamp > MAX_DEV_SECONDS {
+        return Err(invalid_params(format!("timestamp {timestamp} is past the dev clock's limit {MAX_DEV_SECONDS}")));
+    }
     let snapshot = ctx.reader.snapshot()?;
     let head = snapshot.head_number().unwrap_or_default();
     let (header, _) = snapshot.header(head)?.ok_or_else(|| server_error("header not found"))?;

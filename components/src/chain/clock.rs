@@ -29,7 +29,10 @@ impl ChainClock {
 
     /// Moves the clock forward by `seconds`; returns the total offset.
     pub fn advance(&self, seconds: u64) -> u64 {
-        let previous = self.offset_s.fetch_add(seconds, Ordering::SeqCst);
+        let previous = self
+            .offset_s
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |offset| Some(offset.saturating_add(seconds)))
+            .unwrap_or_default();
         previous.saturating_add(seconds)
     }
 
@@ -44,7 +47,7 @@ impl ChainClock {
             0 => now_s.saturating_add(self.offset_s()),
             fixed => fixed,
         }
-        .max(parent_timestamp + 1)
+        .max(parent_timestamp.saturating_add(1))
     }
 
     /// The timestamp of the block being sealed now; uses up a fixed next timestamp.
@@ -58,7 +61,7 @@ impl ChainClock {
             }
             return fixed.max(parent_timestamp + 1);
         }
-        now_s.saturating_add(self.offset_s()).max(parent_timestamp + 1)
+        now_s.saturating_add(self.offset_s()).max(parent_timestamp.saturating_add(1))
     }
 
     /// Whether the wall clock (with its offset) has passed `parent_timestamp`: an empty block
@@ -80,6 +83,15 @@ mod tests {
         assert_eq!(clock.peek(100, 101), 102);
         assert!(!clock.caught_up(100, 101));
         assert!(clock.caught_up(102, 101));
+    }
+
+    #[test]
+    fn the_clock_saturates_instead_of_wrapping() {
+        let clock = ChainClock::default();
+        clock.advance(u64::MAX - 5);
+        assert_eq!(clock.advance(100), u64::MAX);
+        assert_eq!(clock.peek(100, u64::MAX), u64::MAX);
+        assert_eq!(clock.take(100, u64::MAX), u64::MAX);
     }
 
     #[test]
