@@ -203,6 +203,11 @@ fn init_validators_writes_a_network_and_refuses_bad_shapes() {
     let (code, _, stderr) = zgnode(&["init", "--validators", "2", "--out", dir.path().join("y").to_str().unwrap(), "--epoch-length", "0"]);
     assert_eq!(code, 1);
     assert!(stderr.contains("epoch-length"), "{stderr}");
+    // A validator's blocks follow consensus rounds: automine is refused at start, with why.
+    let config = out.join("node0/config.toml");
+    let (code, _, stderr) = zgnode(&["run", "--config", config.to_str().unwrap(), "--block-time-ms", "0"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("automine") && stderr.contains("validator network"), "{stderr}");
 }
 
 #[test]

@@ -112,6 +112,12 @@ fn four_validators_agree_and_carry_transactions_sent_to_any_node() {
         wait_until("three peers connected", || ok(*addr, "net_peerCount", json!([])) == "0x3");
         assert_eq!(ok(*addr, "eth_syncing", json!([])), false, "in step with its peers");
     }
+    // Dev controls are refused where consensus decides blocks, with the reason.
+    for (method, params) in [("evm_mine", json!([])), ("anvil_setBalance", json!([receiver, "0x1"])), ("evm_snapshot", json!([]))] {
+        let (code, message) = err(addrs[0], method, params);
+        assert_eq!(code, -32000, "{method}");
+        assert!(message.contains("validator network"), "{method}: {message}");
+    }
     assert_same_chain(&addrs);
 }
 
