@@ -150,6 +150,10 @@ impl Node {
             Some(setup) => Some(install_consensus(&mut world, genesis, &store, setup)?),
             None => {
                 world.insert_resource(crate::store::rewind::StoreRewinder::handle(&store));
+                // The single producer commits block N while it executes N+1.
+                let writer = zg_systems::chain::writer::BlockWriter::spawn(Arc::new(store.clone()))
+                    .map_err(|e| NodeError::Fault(format!("cannot start the block writer: {e}")))?;
+                world.insert_resource(writer);
                 None
             }
         };

@@ -256,14 +256,27 @@ pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethod
         if slots.len() > MAX_PROOF_SLOTS {
             return Err(invalid_params(format!("too many storage keys (at most {MAX_PROOF_SLOTS})")));
         }
-        let head = ctx.reader.snapshot()?.head_number().unwrap_or_default();
         let wanted = match block {
-            None | Some(BlockRef::Latest | BlockRef::Pending | BlockRef::Safe | BlockRef::Finalized) => head,
-            Some(other) => block_number(&ctx.reader.snapshot()?, other)?.ok_or_else(|| server_error("header not found"))?,
+            None | Some(BlockRef::Latest | BlockRef::Pending | BlockRef::Safe | BlockRef::Finalized) => None,
+            Some(other) => Some(block_number(&ctx.reader.snapshot()?, other)?.ok_or_else(|| server_error("header not found"))?),
         };
+        // The world may hold a block whose commit is still running: answer once the head the
+        // world proves against is the head readers see, so the proof matches eth_getBlock.
         let slots: Vec<U256> = slots.iter().map(|s| U256::from_be_bytes(s.0)).collect();
-        let proof = ctx.ask(|reply| NodeRequest::Proof { address, slots, reply }).await?;
-        if wanted != proof.block {
+        let mut attempts = 0;
+        let proof = loop {
+            let slots = slots.clone();
+            let proof = ctx.ask(|reply| NodeRequest::Proof { address, slots, reply }).await?;
+            let head = ctx.reader.snapshot()?.head_number().unwrap_or_default();
+            attempts += 1;
+            if proof.block == head || attempts >= 200 {
+                break proof;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        };
+        if let Some(wanted) = wanted
+            && wanted != proof.block
+        {
             return Err(server_error(format!(
                 "eth_getProof serves the latest block only (now {}); block {wanted} was asked for",
                 proof.block

@@ -66,7 +66,11 @@ pub fn handle_request(world: &mut World, request: NodeRequest) {
         NodeRequest::PooledTransaction { hash, reply } => {
             let pool = world.resource::<zg_components::chain::MempoolIndex>();
             let tx = pool.by_hash.get(&hash).and_then(|entity| world.get::<zg_components::chain::PooledTx>(*entity));
-            reply.send(tx.map(|tx| (tx.envelope.clone(), tx.sender)));
+            let tx = tx.map(|tx| (tx.envelope.clone(), tx.sender)).or_else(|| {
+                // Sealed, its block not yet committed: still pending to whoever asks.
+                world.get_resource::<super::writer::BlockWriter>().and_then(|writer| writer.pending_transaction(&hash))
+            });
+            reply.send(tx);
         }
         NodeRequest::Dev { command, reply } => super::dev::run_dev_command(world, command, reply),
         NodeRequest::Proof { address, slots, reply } => reply.send(super::state::account_proof(world, address, &slots)),
@@ -77,14 +81,25 @@ pub fn handle_request(world: &mut World, request: NodeRequest) {
 pub fn persist_sealed_blocks(
     blocks: Res<SealedBlocks>,
     store: Option<Res<BlockStoreHandle>>,
+    writer: Option<ResMut<super::writer::BlockWriter>>,
     profile: Res<TickProfile>,
     mut fault: ResMut<NodeFault>,
 ) {
     let _timer = SystemTimer::of(&profile, "persist_blocks");
-    let Some(store) = store else { return };
     if fault.0.is_some() {
         return;
     }
+    if let Some(mut writer) = writer {
+        for block in &blocks.0 {
+            if let Err(error) = writer.submit(block.clone()) {
+                tracing::error!(number = block.header.number, %error, "stopping: block not persisted");
+                fault.0 = Some(error.to_string());
+                return;
+            }
+        }
+        return;
+    }
+    let Some(store) = store else { return };
     for block in &blocks.0 {
         if let Err(error) = store.0.commit_block(block) {
             tracing::error!(number = block.header.number, %error, "stopping: block not persisted");
@@ -100,17 +115,32 @@ pub fn persist_sealed_blocks(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 pub fn publish_sealed_blocks(
     mut blocks: ResMut<SealedBlocks>,
     sink: Option<Res<EventSinkHandle>>,
-    fault: Res<NodeFault>,
+    mut fault: ResMut<NodeFault>,
     profile: Res<TickProfile>,
     head: Option<Res<zg_components::chain::ChainHead>>,
     dev_replies: Option<ResMut<super::dev::DevReplies>>,
+    writer: Option<ResMut<super::writer::BlockWriter>>,
 ) {
     let _timer = SystemTimer::of(&profile, "publish_blocks");
-    let blocks = std::mem::take(&mut blocks.0);
-    if let Some(mut replies) = dev_replies {
+    let sealed = std::mem::take(&mut blocks.0);
+    // With the block writer, what is announced is what its commits finished, not what was sealed.
+    let (blocks, all_on_disk) = match writer {
+        Some(mut writer) => {
+            if fault.0.is_none()
+                && let Err(error) = writer.collect()
+            {
+                tracing::error!(%error, "stopping: block not persisted");
+                fault.0 = Some(error.to_string());
+            }
+            (writer.take_committed(), writer.is_idle())
+        }
+        None => (sealed, true),
+    };
+    if let Some(mut replies) = dev_replies.filter(|_| all_on_disk || fault.0.is_some()) {
         let answer = match (&fault.0, head) {
             (Some(error), _) => Err(format!("the block was not persisted: {error}")),
             (None, Some(head)) => Ok(head.number()),

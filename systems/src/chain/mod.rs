@@ -8,6 +8,7 @@ pub mod mempool;
 pub mod precompile;
 pub mod producer;
 pub mod state;
+pub mod writer;
 #[cfg(test)]
 pub(crate) mod test_support;
 
