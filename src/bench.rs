@@ -446,3 +446,60 @@ pub fn history_cost(blocks: usize, per_block: usize, senders: usize) -> HistoryR
     let (archive_bytes, archive_ms_per_block) = run(crate::store::HistoryPolicy::archive());
     HistoryReport { blocks, per_block, archive_bytes, minimal_bytes, archive_ms_per_block, minimal_ms_per_block }
 }
+
+/// Blocks in a row through the node's own schedule (automine, the pool filled first): each
+/// block's redb commit inline, against the dev chain's writer thread committing block N while
+/// N+1 executes; bare revm on the same transactions in the same run.
+#[derive(Clone, Debug)]
+pub struct SustainedReport {
+    pub blocks: usize,
+    pub per_block: usize,
+    pub inline_tps: f64,
+    pub overlapped_tps: f64,
+    pub bare_revm_tps: f64,
+}
+
+pub fn sustained(workload: Workload, blocks: usize, per_block: usize, senders: usize) -> SustainedReport {
+    let fixture = fixture(workload, blocks * per_block, senders);
+    let gas_per_tx = fixture.txs.first().map(|(tx, _)| alloy_consensus::Transaction::gas_limit(tx)).unwrap_or(21_000);
+    let run = |overlapped: bool| -> f64 {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut node = prepared_node(&fixture, dir.path());
+        if !overlapped {
+            node.world_mut().remove_resource::<zg_systems::chain::writer::BlockWriter>();
+        }
+        {
+            let mut spec = node.world_mut().resource_mut::<ChainSpec>();
+            spec.block_time_ms = 0;
+            spec.block_gas_limit = gas_per_tx * per_block as u64;
+        }
+        for (tx, sender) in &fixture.txs {
+            mempool::admit(node.world_mut(), tx.clone(), *sender).expect("admitted");
+        }
+        let start_head = node.world().resource::<zg_components::chain::ChainHead>().number();
+        let target = start_head + blocks as u64;
+        let started = Instant::now();
+        let mut now_ms = 1_000_000;
+        loop {
+            now_ms += 1;
+            node.tick(now_ms).expect("bench node ticks");
+            let sealed = node.world().resource::<zg_components::chain::ChainHead>().number() >= target;
+            let on_disk = node.store().head_number().ok().flatten().unwrap_or_default() >= target;
+            if sealed && on_disk {
+                break;
+            }
+        }
+        fixture.txs.len() as f64 / started.elapsed().as_secs_f64()
+    };
+    let inline_tps = run(false);
+    let overlapped_tps = run(true);
+    let mut db = prepared_bare_db(&fixture);
+    let bare = run_bare(&mut db, &fixture.genesis, &fixture.txs);
+    SustainedReport {
+        blocks,
+        per_block,
+        inline_tps,
+        overlapped_tps,
+        bare_revm_tps: fixture.txs.len() as f64 / bare.as_secs_f64(),
+    }
+}

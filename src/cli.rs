@@ -93,6 +93,10 @@ pub enum BenchCommand {
         senders: usize,
         #[arg(long, default_value_t = 5)]
         rounds: usize,
+        /// Also run this many blocks of --txs each in a row through the node's schedule
+        /// (commit inline against the writer thread overlapping it).
+        #[arg(long, default_value_t = 0)]
+        sustained_blocks: usize,
     },
     /// The disk cost of state history: the same blocks of transfers written in archive mode and
     /// with one block of history, database sizes compared.
@@ -419,7 +423,7 @@ async fn chaos(args: ChaosArgs) -> anyhow::Result<()> {
 
 async fn bench(command: BenchCommand) -> anyhow::Result<()> {
     match command {
-        BenchCommand::Execution { workload, txs, senders, rounds } => {
+        BenchCommand::Execution { workload, txs, senders, rounds, sustained_blocks } => {
             anyhow::ensure!(txs > 0 && senders > 0, "--txs and --senders must be positive");
             anyhow::ensure!(
                 txs <= crate::bench::MAX_BLOCK_TXS,
@@ -436,6 +440,14 @@ async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                 b.admit.as_secs_f64() * 1e3, b.seal.as_secs_f64() * 1e3, b.persist.as_secs_f64() * 1e3
             );
             println!("  ratio node / bare revm: {:.2}", report.ratio());
+            if sustained_blocks > 0 {
+                anyhow::ensure!(sustained_blocks.saturating_mul(txs) <= 200_000, "--sustained-blocks × --txs must be at most 200,000");
+                let s = tokio::task::spawn_blocking(move || crate::bench::sustained(workload, sustained_blocks, txs, senders)).await?;
+                println!("  {} blocks of {} in a row through the node's schedule (automine, pool filled first):", s.blocks, s.per_block);
+                println!("    commit inline:                 {:>10.0} tx/s  ratio to bare revm {:.2}", s.inline_tps, s.inline_tps / s.bare_revm_tps);
+                println!("    commit overlapped (dev chain): {:>10.0} tx/s  ratio to bare revm {:.2}", s.overlapped_tps, s.overlapped_tps / s.bare_revm_tps);
+                println!("    bare revm, same transactions:  {:>10.0} tx/s; overlapped / inline {:.2}", s.bare_revm_tps, s.overlapped_tps / s.inline_tps);
+            }
         }
         BenchCommand::History { blocks, txs_per_block, senders } => {
             anyhow::ensure!(blocks > 0 && txs_per_block > 0 && senders > 0, "--blocks, --txs-per-block and --senders must be positive");

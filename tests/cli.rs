@@ -153,9 +153,13 @@ fn bench_arguments_are_checked() {
     let (code, _, stderr) = zgnode(&["bench", "execution", "--txs", "1000000"]);
     assert_eq!(code, 1);
     assert!(stderr.contains("at most"), "{stderr}");
-    let (code, stdout, stderr) = zgnode(&["bench", "execution", "--txs", "20", "--senders", "4", "--rounds", "1"]);
+    let (code, stdout, stderr) = zgnode(&["bench", "execution", "--txs", "20", "--senders", "4", "--rounds", "1", "--sustained-blocks", "3"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("ratio node / bare revm"), "{stdout}");
+    assert!(stdout.contains("commit overlapped (dev chain)"), "{stdout}");
+    let (code, _, stderr) = zgnode(&["bench", "execution", "--txs", "2000", "--sustained-blocks", "1000"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("at most 200,000"), "{stderr}");
 }
 
 #[test]
