@@ -69,9 +69,31 @@ pub fn changes_from_evm_state(world: &World, state: EvmState) -> BTreeMap<Addres
     changes
 }
 
+/// Spawns the entities of accounts the changes create, in one batch (a block of transfers to
+/// fresh addresses creates thousands; one by one they cost several times more).
+fn spawn_new_accounts(world: &mut World, changes: &[AccountChange]) {
+    let fresh: Vec<(AccountAddress, AccountInfo, AccountStorage)> = {
+        let index = world.resource::<AccountIndex>();
+        changes
+            .iter()
+            .filter(|change| !index.0.contains_key(&change.address))
+            .filter_map(|change| change.info.map(|info| (AccountAddress(change.address), info, AccountStorage::default())))
+            .collect()
+    };
+    if fresh.is_empty() {
+        return;
+    }
+    let addresses: Vec<Address> = fresh.iter().map(|(address, _, _)| address.0).collect();
+    let entities: Vec<Entity> = world.spawn_batch(fresh).collect();
+    let mut index = world.resource_mut::<AccountIndex>();
+    index.0.reserve(entities.len());
+    index.0.extend(addresses.into_iter().zip(entities));
+}
+
 /// Applies account changes to the world and returns the new state root. Only the changed
 /// accounts' storage tries and their paths in the state trie are rehashed.
 pub fn apply_changes(world: &mut World, changes: &[AccountChange]) -> B256 {
+    spawn_new_accounts(world, changes);
     let mut updates: Vec<(Address, Option<Entity>)> = Vec::with_capacity(changes.len());
     for change in changes {
         let existing = world.resource::<AccountIndex>().0.get(&change.address).copied();
