@@ -16,6 +16,7 @@ use jsonrpsee::core::client::ClientT;
 use jsonrpsee::core::params::BatchRequestBuilder;
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use jsonrpsee::rpc_params;
+use crate::rpc::quantity_of as quantity;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -167,9 +168,6 @@ async fn drive(url: &str, load: &Load, keys: &[PrivateKeySigner], by_sender: &[V
     })
 }
 
-fn quantity(value: &Value) -> u64 {
-    value.as_str().and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok()).unwrap_or_default()
-}
 
 /// `zgnode dev` as its own process, in memory, with the same gas limit as anvil.
 pub async fn run_zgnode(load: &Load, block_time_ms: u64) -> anyhow::Result<LoadResult> {

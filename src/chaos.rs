@@ -8,6 +8,7 @@
 
 use alloy_primitives::{Address, B256, U256};
 use anyhow::{Context, bail};
+use crate::rpc::quantity_of as quantity;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -118,9 +119,6 @@ fn client(url: &str) -> anyhow::Result<jsonrpsee::http_client::HttpClient> {
     Ok(jsonrpsee::http_client::HttpClientBuilder::default().request_timeout(Duration::from_secs(5)).build(url)?)
 }
 
-fn quantity(value: &Value) -> u64 {
-    value.as_str().and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok()).unwrap_or(0)
-}
 
 async fn head(url: &str) -> Option<u64> {
     let client = client(url).ok()?;

@@ -81,10 +81,22 @@ fn block_json(snapshot: &StateSnapshot, number: u64, full: bool) -> RpcResult<Va
 
 /// The transaction at `index` of block `number`, with its inclusion; null past the end.
 fn transaction_at(snapshot: &StateSnapshot, number: u64, index: u64) -> RpcResult<Value> {
-    let Ok(index32) = u32::try_from(index) else { return Ok(Value::Null) };
-    let Some(record) = snapshot.block_transaction(number, index32)? else { return Ok(Value::Null) };
-    let (header, hash) = snapshot.header(number)?.ok_or_else(|| server_error("header not found"))?;
-    let inclusion = Inclusion { block_hash: hash, block_number: number, index, base_fee: header.base_fee_per_gas.unwrap_or_default() };
+    let Ok(index) = u32::try_from(index) else { return Ok(Value::Null) };
+    match snapshot.block_transaction(number, index)? {
+        Some(record) => mined_transaction_json(snapshot, &record),
+        None => Ok(Value::Null),
+    }
+}
+
+/// A mined transaction as eth_getTransactionBy* show it: with its block, index and the price it paid.
+fn mined_transaction_json(snapshot: &StateSnapshot, record: &crate::store::TxRecord) -> RpcResult<Value> {
+    let (header, _) = snapshot.header(record.block_number)?.ok_or_else(|| server_error("header not found"))?;
+    let inclusion = Inclusion {
+        block_hash: record.block_hash,
+        block_number: record.block_number,
+        index: record.index,
+        base_fee: header.base_fee_per_gas.unwrap_or_default(),
+    };
     Ok(transaction_json(&decode_stored(&record.raw)?, record.sender, Some(inclusion)))
 }
 
@@ -190,18 +202,7 @@ pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethod
         let mined = {
             let snapshot = ctx.reader.snapshot()?;
             match snapshot.transaction(&hash)? {
-                Some(record) => {
-                    let (header, _) = snapshot
-                        .header(record.block_number)?
-                        .ok_or_else(|| server_error("header not found"))?;
-                    let inclusion = Inclusion {
-                        block_hash: record.block_hash,
-                        block_number: record.block_number,
-                        index: record.index,
-                        base_fee: header.base_fee_per_gas.unwrap_or_default(),
-                    };
-                    Some(transaction_json(&decode_stored(&record.raw)?, record.sender, Some(inclusion)))
-                }
+                Some(record) => Some(mined_transaction_json(&snapshot, &record)?),
                 None => None,
             }
         };
@@ -260,20 +261,10 @@ pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethod
             None | Some(BlockRef::Latest | BlockRef::Pending | BlockRef::Safe | BlockRef::Finalized) => None,
             Some(other) => Some(block_number(&ctx.reader.snapshot()?, other)?.ok_or_else(|| server_error("header not found"))?),
         };
-        // The world may hold a block whose commit is still running: answer once the head the
-        // world proves against is the head readers see, so the proof matches eth_getBlock.
         let slots: Vec<U256> = slots.iter().map(|s| U256::from_be_bytes(s.0)).collect();
-        let mut attempts = 0;
-        let proof = loop {
-            let slots = slots.clone();
-            let proof = ctx.ask(|reply| NodeRequest::Proof { address, slots, reply }).await?;
-            let head = ctx.reader.snapshot()?.head_number().unwrap_or_default();
-            attempts += 1;
-            if proof.block == head || attempts >= 200 {
-                break proof;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        };
+        // The world answers once every block it sealed is committed, so the proof is against
+        // the head readers see.
+        let proof = ctx.ask(|reply| NodeRequest::Proof { address, slots, reply }).await?;
         if let Some(wanted) = wanted
             && wanted != proof.block
         {

@@ -19,7 +19,7 @@ mod types;
 
 pub use dev::DevAccess;
 pub use error::revert_reason;
-pub use types::{BlockRef, CallRequest, LogFilter};
+pub use types::{BlockRef, CallRequest, LogFilter, quantity_of};
 
 use alloy_primitives::B256;
 use jsonrpsee::core::traits::IdProvider;

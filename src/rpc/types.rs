@@ -62,6 +62,11 @@ impl<'de> Deserialize<'de> for BlockRef {
     }
 }
 
+/// A JSON quantity ("0x1a") as a number; 0 when it is not one (clients of our own RPC).
+pub fn quantity_of(value: &Value) -> u64 {
+    value.as_str().and_then(|text| parse_quantity(text).ok()).unwrap_or_default()
+}
+
 pub fn parse_quantity(text: &str) -> Result<u64, String> {
     let digits = text.strip_prefix("0x").ok_or_else(|| format!("invalid block number {text:?}: hex string without 0x prefix"))?;
     if digits.is_empty() || (digits.len() > 1 && digits.starts_with('0')) {

@@ -56,13 +56,13 @@ pub fn run_dev_command(world: &mut World, command: DevCommand, reply: ReplyTo<Re
             };
             // The store is rewound under no pending commit; what those commits finish is never
             // announced (the blocks are being dropped).
+            super::writer::settle(world);
+            if let Some(error) = world.resource::<super::io::NodeFault>().0.clone() {
+                reply.send(Err(error));
+                return;
+            }
             if let Some(mut writer) = world.get_resource_mut::<super::writer::BlockWriter>() {
-                let drained = writer.drain();
                 writer.take_committed();
-                if let Err(error) = drained {
-                    reply.send(Err(error.to_string()));
-                    return;
-                }
             }
             if let Err(error) = rewinder.0.rewind(world, block) {
                 reply.send(Err(error));

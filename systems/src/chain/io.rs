@@ -73,7 +73,11 @@ pub fn handle_request(world: &mut World, request: NodeRequest) {
             reply.send(tx);
         }
         NodeRequest::Dev { command, reply } => super::dev::run_dev_command(world, command, reply),
-        NodeRequest::Proof { address, slots, reply } => reply.send(super::state::account_proof(world, address, &slots)),
+        NodeRequest::Proof { address, slots, reply } => {
+            // Proofs are against the state readers see: no block may be ahead of the disk.
+            super::writer::settle(world);
+            reply.send(super::state::account_proof(world, address, &slots));
+        }
         NodeRequest::PoolContent { reply } => reply.send(mempool::content(world)),
     }
 }

@@ -139,7 +139,6 @@ pub fn execute_block(world: &mut World, context: BlockContext, candidates: Vec<C
     let spec = world.resource::<ChainSpec>().clone();
     let parent = world.resource::<ChainHead>().clone();
     let number = parent.number() + 1;
-    let base_fee = next_base_fee(&parent.header);
     // Never before the parent. The dev producer's clock already gives strictly increasing
     // timestamps (Ethereum's rule); a validator network's sub-second blocks may share a second
     // (see ChainClock for why the two differ).
@@ -147,6 +146,7 @@ pub fn execute_block(world: &mut World, context: BlockContext, candidates: Vec<C
     let coinbase = context.coinbase;
     let block_env = next_block_env(&parent.header, parent.hash, timestamp, coinbase, spec.block_gas_limit);
     let prevrandao = block_env.prevrandao.unwrap_or_default();
+    let base_fee = block_env.basefee;
 
     let mut included: Vec<(Option<Entity>, PooledTx, ExecutionResult)> = Vec::with_capacity(candidates.len());
     let mut rejected: Vec<Entity> = Vec::new();

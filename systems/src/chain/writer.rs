@@ -118,6 +118,16 @@ impl BlockWriter {
     }
 }
 
+/// Waits until the world's blocks are all committed (when the dev chain's writer runs); a
+/// failed commit stops the node as it would at `Egress`.
+pub fn settle(world: &mut World) {
+    let Some(mut writer) = world.get_resource_mut::<BlockWriter>() else { return };
+    if let Err(error) = writer.drain() {
+        tracing::error!(%error, "stopping: block not persisted");
+        world.resource_mut::<super::io::NodeFault>().0 = Some(error.to_string());
+    }
+}
+
 impl Drop for BlockWriter {
     /// Lets the writer finish what it was handed, so a clean stop loses nothing.
     fn drop(&mut self) {
