@@ -19,6 +19,7 @@
 pub mod conduct;
 mod connection;
 pub mod identity;
+mod seen;
 mod serve;
 
 use alloy_primitives::Address;
@@ -158,6 +159,8 @@ struct Shared {
     members: Vec<PeerKey>,
     /// Shard requests waiting for their reply, by request id.
     pending_shards: Mutex<HashMap<u64, PendingShard>>,
+    /// Transactions gossiped or taken from gossip: one recovery per transaction per node.
+    seen_transactions: seen::SeenTransactions,
     /// Where stored shards are reported to the storage systems, once the storage role is on.
     storage_events: std::sync::OnceLock<crossbeam_channel::Sender<StorageEvent>>,
     coding: std::sync::OnceLock<zg_systems::storage::erasure::ErasureConfig>,
@@ -251,6 +254,7 @@ impl NetHandle {
             allowlist,
             members,
             pending_shards: Mutex::new(HashMap::new()),
+            seen_transactions: seen::SeenTransactions::default(),
             storage_events: std::sync::OnceLock::new(),
             coding: std::sync::OnceLock::new(),
             next_request: AtomicU64::new(1),
@@ -370,6 +374,10 @@ impl NetSink for NetHandle {
 
     fn send(&self, to: Option<PeerKey>, message: NetMessage) {
         let kind = message.kind();
+        if let NetMessage::Transactions(raw) = &message {
+            // Peers forward what they admit; this node's own gossip must not cost it a recovery.
+            self.shared.seen_transactions.remember_all(raw);
+        }
         let frame = match wire::encode_frame(&message) {
             Ok(frame) => Arc::new(frame),
             Err(error) => {

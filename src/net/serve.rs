@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use zg_components::consensus::wire::{self, NetMessage};
 use zg_components::consensus::{NetEvent, PeerKey, Shard};
-use zg_components::node::{NodeRequest, ReplyTo};
+use zg_components::node::NodeRequest;
 use zg_components::storage::StorageEvent;
 
 use super::Shared;
@@ -57,10 +57,13 @@ pub(super) async fn dispatch(shared: &Arc<Shared>, from: PeerKey, message: NetMe
         }
         NetMessage::Transactions(raw) => {
             let work = shared.conduct.work_permit(&from).await;
+            // Validators are meshed and each sends what it admits to all its peers; what a
+            // validator sent needs no second hop. What a full node sent is passed on.
+            let forward = !from_validator(shared, &from);
             let shared = shared.clone();
             tokio::task::spawn_blocking(move || {
                 let _work = work;
-                admit_gossip(&shared, raw)
+                admit_gossip(&shared, raw, forward)
             });
         }
         NetMessage::SyncRequest { from: first, to: last } => {
@@ -146,13 +149,21 @@ fn keep_shard(shared: &Shared, shard: &Shard) -> Result<(), Offence> {
     Ok(())
 }
 
-fn admit_gossip(shared: &Shared, raw: Vec<Vec<u8>>) {
+fn from_validator(shared: &Shared, peer: &PeerKey) -> bool {
+    shared.validator_keys.read().map(|keys| keys.values().any(|key| key.as_bytes() == peer)).unwrap_or(false)
+}
+
+fn admit_gossip(shared: &Shared, raw: Vec<Vec<u8>>, forward: bool) {
     for tx in raw.iter().take(GOSSIP_MAX_TRANSACTIONS) {
+        if !shared.seen_transactions.first_sight(tx) {
+            metrics::counter!("zgnode_net_gossip_known_total").increment(1);
+            continue;
+        }
         let Ok((envelope, sender)) = zg_systems::chain::mempool::decode_transaction(tx, shared.chain_id, shared.max_tx_bytes)
         else {
             continue;
         };
-        let request = NodeRequest::SubmitTransaction { envelope: Box::new(envelope), sender, reply: ReplyTo::new(|_| ()) };
+        let request = NodeRequest::RelayedTransaction { envelope: Box::new(envelope), sender, forward };
         if shared.requests.try_send(request).is_err() {
             metrics::counter!("zgnode_net_dropped_total", "kind" => "pool_inbox_full").increment(1);
             return;

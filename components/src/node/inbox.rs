@@ -36,6 +36,9 @@ impl<T> fmt::Debug for ReplyTo<T> {
 pub enum NodeRequest {
     /// A decoded, signature-checked transaction for the mempool.
     SubmitTransaction { envelope: Box<TxEnvelope>, sender: Address, reply: ReplyTo<Result<B256, PoolError>> },
+    /// A decoded, signature-checked transaction a peer gossiped; `forward` when the peers should
+    /// get it from this node too (validators already sent it to every validator).
+    RelayedTransaction { envelope: Box<TxEnvelope>, sender: Address, forward: bool },
     /// The nonce the sender's next transaction should use, counting pooled ones.
     PendingNonce { address: Address, reply: ReplyTo<u64> },
     /// A pooled transaction by hash, for eth_getTransactionByHash before it is mined.

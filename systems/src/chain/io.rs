@@ -60,6 +60,13 @@ pub fn handle_request(world: &mut World, request: NodeRequest) {
             }
             reply.send(result);
         }
+        NodeRequest::RelayedTransaction { envelope, sender, forward } => {
+            let raw = (forward && world.contains_resource::<TxGossip>()).then(|| envelope.encoded_2718());
+            let admitted = mempool::admit(world, *envelope, sender).is_ok();
+            if let (true, Some(raw)) = (admitted, raw) {
+                world.resource_mut::<TxGossip>().0.push(raw);
+            }
+        }
         NodeRequest::PendingNonce { address, reply } => {
             reply.send(mempool::pending_nonce(world, &address));
         }
