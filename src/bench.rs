@@ -131,6 +131,7 @@ fn prepared_node_with(fixture: &Fixture, dir: &std::path::Path, history: crate::
 /// Pool admission, block building, revm execution, state root and the redb commit of one
 /// block holding every measured transaction. Returns (elapsed, gas used).
 pub fn run_pipeline(node: &mut Node, fixture: &Fixture) -> PipelineTimes {
+    let trie_before = node.world().resource::<zg_components::chain::StateTrie>().0.clone();
     let started = Instant::now();
     for (tx, sender) in &fixture.txs {
         mempool::admit(node.world_mut(), tx.clone(), *sender).expect("admitted");
@@ -141,13 +142,69 @@ pub fn run_pipeline(node: &mut Node, fixture: &Fixture) -> PipelineTimes {
     node.store().write_block(&block).expect("persisted");
     let persisted = Instant::now();
     assert_eq!(block.receipts.len(), fixture.txs.len(), "every transaction made it into the block");
+    let commitments = commitments_alone(node, trie_before, &block);
     PipelineTimes {
         total: persisted - started,
         admit: admitted - started,
         seal: sealed - admitted,
         persist: persisted - sealed,
+        commitments,
         gas_used: block.header.gas_used,
     }
+}
+
+/// What the block's Ethereum commitments cost by themselves, with the node's own code: the
+/// changed accounts written into the state trie as it was before the block and its root, and
+/// the transactions and receipts roots (blooms included). Storage roots are taken as computed,
+/// so this is a lower bound on the work any node that commits to its state each block does on
+/// top of execution.
+fn commitments_alone(node: &mut Node, mut trie: zg_components::chain::MerkleTrie, block: &zg_components::chain::CommittedBlock) -> Duration {
+    use alloy_eips::eip2718::Encodable2718;
+    use rayon::prelude::*;
+    use zg_components::chain::{AccountIndex, AccountStorage, TxReceipt};
+    let world = node.world_mut();
+    let leaves: Vec<(alloy_primitives::B256, Vec<u8>)> = block
+        .changes
+        .iter()
+        .map(|change| {
+            let value = change
+                .info
+                .map(|info| {
+                    let entity = world.resource::<AccountIndex>().0.get(&change.address).copied();
+                    let root = entity
+                        .and_then(|entity| world.get_mut::<AccountStorage>(entity).map(|mut storage| storage.root()))
+                        .unwrap_or(alloy_trie::EMPTY_ROOT_HASH);
+                    info.trie_value(root)
+                })
+                .unwrap_or_default();
+            (alloy_primitives::keccak256(change.address), value)
+        })
+        .collect();
+    let started = Instant::now();
+    let (state_root, (transactions_root, receipts_root)) = rayon::join(
+        || {
+            for (key, value) in leaves {
+                trie.insert(key, value);
+            }
+            trie.root()
+        },
+        || {
+            rayon::join(
+                || alloy_trie::root::ordered_trie_root_with_encoder(&block.transactions, |(tx, _), buf| tx.encode_2718(buf)),
+                || {
+                    let envelopes: Vec<_> = block.receipts.par_iter().map(TxReceipt::envelope).collect();
+                    alloy_consensus::proofs::calculate_receipt_root(&envelopes)
+                },
+            )
+        },
+    );
+    let took = started.elapsed();
+    assert_eq!(
+        (state_root, transactions_root, receipts_root),
+        (block.header.state_root, block.header.transactions_root, block.header.receipts_root),
+        "the commitments rebuilt match the block's"
+    );
+    took
 }
 
 /// Where one pipeline run spent its time.
@@ -160,6 +217,9 @@ pub struct PipelineTimes {
     pub seal: Duration,
     /// One redb write transaction, fsynced.
     pub persist: Duration,
+    /// The state, transactions and receipts roots alone, measured apart (a floor; see
+    /// `commitments_alone`).
+    pub commitments: Duration,
     pub gas_used: u64,
 }
 
