@@ -5,7 +5,8 @@
 //! JSON-RPC server and metrics.
 //!
 //! ## Layout
-//! - [`cli`]: `zgnode dev | run | init | version`.
+//! - [`cli`]: the commands, one module each (`dev`/`run`, `init`/`testnet`, `storage`, `bench`,
+//!   `chaos`); [`local_files`]: reading a genesis file, writing configs and keys durably.
 //! - [`config`]: the TOML config, every option documented in [`config::CONFIG_TEMPLATE`].
 //! - [`node`]: [`node::Node`] (world + schedule + database, ticked by hand) and
 //!   [`node::RunningNode`] (driver thread + JSON-RPC).
@@ -18,28 +19,26 @@
 //! - [`zgs`]: the storage node role: 0G's storage JSON-RPC over published files and uploaded
 //!   segments.
 //! - [`testnet`]: local validator networks (`zgnode init --validators`, `zgnode testnet`).
-//! - [`consensus_bench`]: `zgnode bench consensus` (validators on loopback under load).
-//! - [`storage_bench`]: `zgnode bench storage` (commitment, upload, download throughput).
-//! - [`bench`]: the workloads behind `zgnode bench` and `cargo bench`.
+//! - [`bench`]: the workloads behind `zgnode bench` and `cargo bench`, each against a baseline
+//!   in the same run: block execution vs bare revm, ticks, RPC ingestion, history, anvil side by
+//!   side ([`bench::anvil`]), validators under load ([`bench::consensus`]), storage throughput
+//!   ([`bench::storage`]) and file tracking ([`bench::tracking`]).
 
-pub mod anvil_bench;
 pub mod bench;
 pub mod chaos;
 pub mod cli;
 pub mod config;
-pub mod consensus_bench;
 pub mod dev;
 pub mod fuzz;
+pub mod local_files;
 pub mod metrics;
 pub mod net;
 pub mod node;
 pub mod rpc;
 pub mod seeded;
 pub mod sign_guard;
-pub mod storage_bench;
 pub mod store;
 pub mod testnet;
-pub mod tracking_bench;
 pub mod zgs;
 
 pub use config::NodeConfig;

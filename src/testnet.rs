@@ -190,7 +190,7 @@ pub fn write_network(out: &Path, plan: &NetworkPlan, force: bool) -> anyhow::Res
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         identity.write(&dir.join("node_key"))?;
         let operator_key = format!("{}\n", hex::encode_prefixed(operator.to_bytes()));
-        crate::cli::write_file(&dir.join("operator.key"), operator_key.as_bytes(), true)?;
+        crate::local_files::write_file(&dir.join("operator.key"), operator_key.as_bytes(), true)?;
         let others: Vec<String> = peers.iter().filter(|p| p.key != identity.public()).map(|p| format!("\"{p}\"")).collect();
         let rpc_port = plan.rpc_ports[i];
         let config = CONFIG_TEMPLATE
@@ -213,7 +213,7 @@ pub fn write_network(out: &Path, plan: &NetworkPlan, force: bool) -> anyhow::Res
             _ => config,
         };
         let config_path = dir.join("config.toml");
-        crate::cli::write_file(&config_path, config.as_bytes(), false)?;
+        crate::local_files::write_file(&config_path, config.as_bytes(), false)?;
         layout.push(NodeLayout {
             dir,
             config: config_path,
@@ -222,7 +222,7 @@ pub fn write_network(out: &Path, plan: &NetworkPlan, force: bool) -> anyhow::Res
             operator: operator.address(),
         });
     }
-    crate::cli::write_file(&genesis_path, genesis.to_json().as_bytes(), false)?;
+    crate::local_files::write_file(&genesis_path, genesis.to_json().as_bytes(), false)?;
     Ok(layout)
 }
 
@@ -266,7 +266,7 @@ mod tests {
             assert_eq!(config.storage.addr.port(), 25678 + i as u16);
             assert_eq!((config.storage.erasure_data_shards, config.storage.erasure_parity_shards), (2, 1));
         }
-        let genesis = crate::cli::load_genesis(&dir.path().join("genesis.json")).unwrap();
+        let genesis = crate::local_files::load_genesis(&dir.path().join("genesis.json")).unwrap();
         let mut world = bevy_ecs::world::World::new();
         world.insert_resource(zg_components::chain::ChainSpec::dev(777, Address::ZERO));
         let _ = zg_systems::tick_schedule(&mut world, &[&zg_systems::chain::ChainPlugin as &dyn zg_systems::NodePlugin]);

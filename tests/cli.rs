@@ -44,7 +44,7 @@ fn init_writes_a_runnable_home_and_refuses_to_overwrite() {
     assert!(stdout.contains("zgnode run --config"));
     let config = zgnode::NodeConfig::load(&home.join("config.toml")).expect("config loads");
     assert_eq!(config.node.data_dir, home.join("data"));
-    let genesis = zgnode::cli::load_genesis(&home.join("genesis.json")).expect("genesis loads");
+    let genesis = zgnode::local_files::load_genesis(&home.join("genesis.json")).expect("genesis loads");
     assert_eq!(genesis.chain_id, 16600);
     let key = std::fs::read_to_string(home.join("node.key")).unwrap();
     assert_eq!(key.trim().len(), 66);

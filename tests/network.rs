@@ -168,7 +168,7 @@ fn two_of_four_down_halts_without_a_fork_and_one_back_resumes() {
 
 /// Nodes in this process, so the test can cut links in their transport.
 fn start_in_process(layout: &[NodeLayout], dir: &Path) -> Vec<InProcessNode> {
-    let genesis = zgnode::cli::load_genesis(&dir.join("genesis.json")).unwrap();
+    let genesis = zgnode::local_files::load_genesis(&dir.join("genesis.json")).unwrap();
     layout
         .iter()
         .map(|node| {
@@ -417,7 +417,7 @@ fn a_storage_node_penalized_by_pora_loses_its_shards_to_the_next_holder() {
     use zg_systems::storage::pora::{IPoraMine, MINE_ADDRESS};
     let dir = tempfile::tempdir().unwrap();
     let layout = test_network(dir.path(), 4, 20);
-    let genesis = zgnode::cli::load_genesis(&dir.path().join("genesis.json")).unwrap();
+    let genesis = zgnode::local_files::load_genesis(&dir.path().join("genesis.json")).unwrap();
     // Node 3 stakes as a PoRA storage node under its network key.
     let miner = dev_key(5);
     let mut nodes: Vec<Option<InProcessNode>> = layout
@@ -586,7 +586,7 @@ fn download_via(node: &InProcessNode, root: alloy_primitives::B256) -> anyhow::R
 fn erasure_coded_files_stay_downloadable_with_m_storage_nodes_offline() {
     let dir = tempfile::tempdir().unwrap();
     let layout = test_network(dir.path(), 4, 20);
-    let genesis = zgnode::cli::load_genesis(&dir.path().join("genesis.json")).unwrap();
+    let genesis = zgnode::local_files::load_genesis(&dir.path().join("genesis.json")).unwrap();
     let mut nodes: Vec<Option<InProcessNode>> = layout.iter().map(|node| Some(start_storage_node(node, &genesis))).collect();
     let storage = |nodes: &[Option<InProcessNode>], i: usize| {
         let node = nodes[i].as_ref().unwrap();
@@ -672,7 +672,7 @@ fn erasure_coded_files_stay_downloadable_with_m_storage_nodes_offline() {
 fn a_storage_node_that_was_away_repairs_its_shards() {
     let dir = tempfile::tempdir().unwrap();
     let layout = test_network(dir.path(), 4, 20);
-    let genesis = zgnode::cli::load_genesis(&dir.path().join("genesis.json")).unwrap();
+    let genesis = zgnode::local_files::load_genesis(&dir.path().join("genesis.json")).unwrap();
     // Node 3 is away during the upload: its shards go nowhere.
     let mut nodes: Vec<Option<InProcessNode>> = layout[..3].iter().map(|node| Some(start_storage_node(node, &genesis))).collect();
     wait_for_block(nodes[0].as_ref().unwrap().addr, 3, TIMEOUT);

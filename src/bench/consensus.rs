@@ -115,7 +115,7 @@ pub async fn consensus(validators: usize, rates: &[u64], seconds: u64, block_tim
     };
     let layout = write_network(dir.path(), &plan, false)?;
     let genesis_path = dir.path().join("genesis.json");
-    let mut genesis = crate::cli::load_genesis(&genesis_path)?;
+    let mut genesis = crate::local_files::load_genesis(&genesis_path)?;
     genesis.gas_limit = 200_000_000;
     genesis.grants.extend((0..SENDERS).map(|i| GrantEntry { address: sender_key(i).address(), tokens: 1_000, from: "ecosystem".into() }));
     genesis.validate()?;

@@ -1,0 +1,327 @@
+//! The command line: every command, its arguments and their defaults.
+
+use super::*;
+
+#[derive(Parser, Debug)]
+#[command(name = "zgnode", version, about = "A data-oriented node for decentralized AI infrastructure: EVM chain, storage, DA and compute")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run an all-in-one dev chain: funded dev accounts, fast blocks, JSON-RPC on 127.0.0.1:8545.
+    Dev(DevArgs),
+    /// Run a node from a config file.
+    Run(RunArgs),
+    /// Write a config, a genesis and a node key into a directory; with --validators, a whole
+    /// local validator network.
+    Init(InitArgs),
+    /// Start a local validator network on 127.0.0.1 (one process per node) and stop it with Ctrl-C.
+    Testnet(TestnetArgs),
+    /// Store files on a storage node and get them back (the 0G SDK's JSON-RPC surface).
+    #[command(subcommand)]
+    Storage(StorageCommand),
+    /// Measure throughput against a baseline in the same run.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+    /// A seeded fault campaign on a local validator network with storage (SIGKILL and restarts,
+    /// partitions, delayed and reordered frames, bits flipped on disk), then checks one chain,
+    /// no lost receipt or file, and progress after the last fault.
+    Chaos(ChaosArgs),
+    /// Print the version.
+    Version,
+}
+
+/// Where the chain and the storage node are, and who pays.
+#[derive(Args, Debug, Clone)]
+pub struct StorageEndpoints {
+    /// The chain's JSON-RPC.
+    #[arg(long, default_value = "http://127.0.0.1:8545")]
+    pub rpc: String,
+    /// The storage node's JSON-RPC.
+    #[arg(long, default_value = "http://127.0.0.1:5678")]
+    pub storage: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StorageCommand {
+    /// Publish FILE on the Flow contract, upload it and wait until the node holds all of it.
+    Upload {
+        file: PathBuf,
+        #[command(flatten)]
+        endpoints: StorageEndpoints,
+        /// The paying account's private key (hex); or set ZG_PRIVATE_KEY. `zgnode dev` prints its keys.
+        #[arg(long, env = "ZG_PRIVATE_KEY", hide_env_values = true)]
+        key: String,
+    },
+    /// Download the file with this root into OUT, checked against the root.
+    Download {
+        root: alloy_primitives::B256,
+        out: PathBuf,
+        #[command(flatten)]
+        endpoints: StorageEndpoints,
+    },
+    /// What the storage node knows about a root.
+    Status {
+        root: alloy_primitives::B256,
+        #[command(flatten)]
+        endpoints: StorageEndpoints,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Block execution through the node's pipeline (pool -> block -> revm -> state root -> redb)
+    /// against bare revm on the same transactions.
+    Execution {
+        #[arg(long, value_enum, default_value = "eth-transfers")]
+        workload: crate::bench::Workload,
+        #[arg(long, default_value_t = 2_000)]
+        txs: usize,
+        #[arg(long, default_value_t = 200)]
+        senders: usize,
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// Also run this many blocks of --txs each in a row through the node's schedule
+        /// (commit inline against the writer thread overlapping it).
+        #[arg(long, default_value_t = 0)]
+        sustained_blocks: usize,
+    },
+    /// The disk cost of state history: the same blocks of transfers written in archive mode and
+    /// with one block of history, database sizes compared.
+    History {
+        #[arg(long, default_value_t = 500)]
+        blocks: usize,
+        #[arg(long, default_value_t = 200)]
+        txs_per_block: usize,
+        #[arg(long, default_value_t = 200)]
+        senders: usize,
+    },
+    /// Tick overhead: an idle tick, and a tick with a system touching N account entities.
+    Tick {
+        #[arg(long, default_value_t = 100_000)]
+        accounts: usize,
+        #[arg(long, default_value_t = 200)]
+        ticks: usize,
+    },
+    /// Validators on loopback QUIC under load: block interval, time to finality, throughput,
+    /// and the gap a stopped validator causes.
+    Consensus {
+        #[arg(long, default_value_t = 4)]
+        validators: usize,
+        /// Transaction rates to run, one phase each (the first is the idle baseline).
+        #[arg(long, value_delimiter = ',', default_value = "5,1000,2000,3000,4000,5000")]
+        rates: Vec<u64>,
+        /// Seconds per phase.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 250)]
+        block_time_ms: u64,
+        /// Skip stopping a validator at the end.
+        #[arg(long)]
+        no_kill: bool,
+    },
+    /// What tracking a huge published file costs a storage node: tick time (against an empty
+    /// tick in the same run) and memory, with every shard it should keep missing.
+    ShardTracking {
+        /// Segments in the file (10^7 = 2.4 TiB).
+        #[arg(long, default_value_t = 10_000_000)]
+        segments: u64,
+        /// Ticks measured (after tracking settled).
+        #[arg(long, default_value_t = 20_000)]
+        ticks: usize,
+    },
+    /// Storage: file commitment vs a bare keccak loop; upload and download through a dev node.
+    Storage {
+        /// File sizes in MiB for the upload/download runs.
+        #[arg(long, value_delimiter = ',', default_value = "1,64,1024")]
+        sizes_mib: Vec<u64>,
+    },
+    /// Sustained eth_sendRawTransaction over HTTP on loopback into sealed blocks.
+    Rpc {
+        #[arg(long, default_value_t = 20_000)]
+        txs: usize,
+        #[arg(long, default_value_t = 1_000)]
+        senders: usize,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 250)]
+        block_time_ms: u64,
+        /// Run the same client and load against `zgnode dev` and this node side by side (only
+        /// "anvil": from the npm package, installed under target/anvil when missing, or ZG_ANVIL).
+        #[arg(long)]
+        against: Option<String>,
+        /// With --against: transactions per JSON-RPC batch.
+        #[arg(long, default_value_t = 50)]
+        batch: usize,
+        /// With --against: HTTP connections.
+        #[arg(long, default_value_t = 8)]
+        connections: usize,
+    },
+}
+
+/// Flags that override the config file.
+#[derive(Args, Debug, Default, Clone)]
+pub struct Overrides {
+    /// Database directory.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Keep everything in memory; nothing survives a restart.
+    #[arg(long)]
+    pub ephemeral: bool,
+    /// Keep the state of every block (state reads at any block), not only the last 256.
+    #[arg(long)]
+    pub archive: bool,
+    /// JSON-RPC address (HTTP and WebSocket).
+    #[arg(long)]
+    pub rpc_addr: Option<SocketAddr>,
+    /// Milliseconds between blocks (0: automine, a block as soon as transactions arrive; dev chain only).
+    #[arg(long)]
+    pub block_time_ms: Option<u64>,
+    /// Seal blocks only when transactions are pending.
+    #[arg(long)]
+    pub no_empty_blocks: bool,
+    /// Milliseconds between ticks (0: back to back).
+    #[arg(long)]
+    pub tick_ms: Option<u64>,
+    /// Serve Prometheus metrics on this address.
+    #[arg(long)]
+    pub metrics_addr: Option<SocketAddr>,
+    /// Serve the storage JSON-RPC (zgs_*) on this address.
+    #[arg(long)]
+    pub storage_addr: Option<SocketAddr>,
+}
+
+impl Overrides {
+    pub fn apply(&self, config: &mut NodeConfig) {
+        if let Some(dir) = &self.data_dir {
+            config.node.data_dir = dir.clone();
+        }
+        config.node.ephemeral |= self.ephemeral;
+        config.node.archive |= self.archive;
+        if let Some(addr) = self.rpc_addr {
+            config.rpc.addr = addr;
+        }
+        if let Some(ms) = self.block_time_ms {
+            config.chain.block_time_ms = ms;
+        }
+        if self.no_empty_blocks {
+            config.chain.seal_empty_blocks = false;
+        }
+        if let Some(ms) = self.tick_ms {
+            config.node.tick_ms = ms;
+        }
+        if let Some(addr) = self.metrics_addr {
+            config.metrics.enabled = true;
+            config.metrics.addr = addr;
+        }
+        if let Some(addr) = self.storage_addr {
+            config.storage.enabled = true;
+            config.storage.addr = addr;
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct DevArgs {
+    #[command(flatten)]
+    pub overrides: Overrides,
+    /// Chain id of the dev chain.
+    #[arg(long, default_value_t = DEV_CHAIN_ID)]
+    pub chain_id: u64,
+    /// Block gas limit of the dev chain (anvil's flag of the same name).
+    #[arg(long)]
+    pub gas_limit: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The config file (see `zgnode init`).
+    #[arg(long, short)]
+    pub config: PathBuf,
+    #[command(flatten)]
+    pub overrides: Overrides,
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// Directory to write config.toml, genesis.json and node.key into.
+    #[arg(long, alias = "data-dir", default_value = "zgnode-home")]
+    pub dir: PathBuf,
+    #[arg(long, default_value_t = 16600)]
+    pub chain_id: u64,
+    /// Fund the anvil/Hardhat dev accounts in the genesis.
+    #[arg(long)]
+    pub dev_accounts: bool,
+    /// Overwrite existing files.
+    #[arg(long)]
+    pub force: bool,
+    /// Write a local network of this many validators (one genesis, a directory per node).
+    #[arg(long)]
+    pub validators: Option<usize>,
+    /// Where the network goes (with --validators).
+    #[arg(long, default_value = "zgnode-testnet")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub network: NetworkArgs,
+}
+
+/// Shape of a local validator network.
+#[derive(Args, Debug, Clone)]
+pub struct NetworkArgs {
+    /// Node i serves JSON-RPC on 127.0.0.1:<rpc-port + i>.
+    #[arg(long, default_value_t = 8545)]
+    pub rpc_port: u16,
+    /// Node i listens for validators (QUIC) on 127.0.0.1:<p2p-port + i>.
+    #[arg(long, default_value_t = 30300)]
+    pub p2p_port: u16,
+    /// The proposer's pause between blocks, in milliseconds.
+    #[arg(long, default_value_t = 250)]
+    pub network_block_time_ms: u64,
+    /// Blocks per epoch (validator set changes take effect at epoch boundaries).
+    #[arg(long, default_value_t = crate::testnet::DEFAULT_EPOCH_LENGTH)]
+    pub epoch_length: u64,
+    /// Node i serves the storage JSON-RPC on 127.0.0.1:<storage-port + i>, erasure-coding
+    /// uploads across the nodes (half of them may be away).
+    #[arg(long, default_value_t = 5678)]
+    pub storage_port: u16,
+    /// Leave the storage role off.
+    #[arg(long)]
+    pub no_storage: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct TestnetArgs {
+    /// How many validator nodes.
+    #[arg(long, default_value_t = 4)]
+    pub nodes: usize,
+    /// The network directory; written by `zgnode init --validators` or created here when empty.
+    #[arg(long, default_value = "zgnode-testnet")]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = DEV_CHAIN_ID)]
+    pub chain_id: u64,
+    #[command(flatten)]
+    pub network: NetworkArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ChaosArgs {
+    /// Seed of the fault schedule (the same seed replays the same schedule). Default: random.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Validators (each also a storage node).
+    #[arg(long, default_value_t = 4)]
+    pub nodes: usize,
+    /// How long faults are injected, in seconds.
+    #[arg(long, default_value_t = 120)]
+    pub seconds: u64,
+    /// Mean seconds between faults.
+    #[arg(long, default_value_t = 4)]
+    pub fault_every: u64,
+    /// Where the network is written (kept for inspection: node logs, data dirs). Default: a
+    /// temporary folder, removed after a clean run.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}

@@ -1,0 +1,190 @@
+//! `zgnode bench ...`: runs a workload from `crate::bench` and prints its figures beside the
+//! baseline measured in the same run.
+
+use super::*;
+
+pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
+    match command {
+        BenchCommand::Execution { workload, txs, senders, rounds, sustained_blocks } => {
+            anyhow::ensure!(txs > 0 && senders > 0, "--txs and --senders must be positive");
+            anyhow::ensure!(
+                txs <= crate::bench::MAX_BLOCK_TXS,
+                "--txs must be at most {} (the bench seals them all in one block)",
+                crate::bench::MAX_BLOCK_TXS
+            );
+            let report = tokio::task::spawn_blocking(move || crate::bench::execution(workload, txs, senders, rounds)).await?;
+            println!("execution {:?}: {} transactions, median of {rounds} rounds", report.workload, report.transactions);
+            println!("  node pipeline (pool, block, revm, state root, redb commit): {:>10.0} tx/s  {:.1} Mgas/s", report.pipeline_tps, report.mgas_per_s);
+            println!("  bare revm (CacheDB, transact_commit):                      {:>10.0} tx/s", report.bare_revm_tps);
+            let b = report.breakdown;
+            println!(
+                "  pipeline breakdown: admit {:.1} ms, seal (select + revm + apply + roots) {:.1} ms, redb commit {:.1} ms",
+                b.admit.as_secs_f64() * 1e3, b.seal.as_secs_f64() * 1e3, b.persist.as_secs_f64() * 1e3
+            );
+            println!("  ratio node / bare revm: {:.2}", report.ratio());
+            let bare_ms = txs as f64 / report.bare_revm_tps * 1e3;
+            println!(
+                "  the block's commitments alone (state trie update + root, transactions and receipts roots; both cores): {:.1} ms = {:.2}x bare revm's whole time ({:.1} ms); a pipeline at 0.5 of bare revm has {:.1} ms for everything",
+                b.commitments.as_secs_f64() * 1e3,
+                b.commitments.as_secs_f64() * 1e3 / bare_ms,
+                bare_ms,
+                2.0 * bare_ms
+            );
+            if sustained_blocks > 0 {
+                anyhow::ensure!(sustained_blocks.saturating_mul(txs) <= 200_000, "--sustained-blocks × --txs must be at most 200,000");
+                let s = tokio::task::spawn_blocking(move || crate::bench::sustained(workload, sustained_blocks, txs, senders)).await?;
+                println!("  {} blocks of {} in a row through the node's schedule (automine, pool filled first):", s.blocks, s.per_block);
+                println!("    commit inline:                 {:>10.0} tx/s  ratio to bare revm {:.2}", s.inline_tps, s.inline_tps / s.bare_revm_tps);
+                println!("    commit overlapped (dev chain): {:>10.0} tx/s  ratio to bare revm {:.2}", s.overlapped_tps, s.overlapped_tps / s.bare_revm_tps);
+                println!("    bare revm, same transactions:  {:>10.0} tx/s; overlapped / inline {:.2}", s.bare_revm_tps, s.overlapped_tps / s.inline_tps);
+            }
+        }
+        BenchCommand::History { blocks, txs_per_block, senders } => {
+            anyhow::ensure!(blocks > 0 && txs_per_block > 0 && senders > 0, "--blocks, --txs-per-block and --senders must be positive");
+            anyhow::ensure!(blocks.saturating_mul(txs_per_block) <= 1_000_000, "at most 1,000,000 transactions in all");
+            let report = tokio::task::spawn_blocking(move || crate::bench::history_cost(blocks, txs_per_block, senders)).await?;
+            println!("state history: {} blocks of {} ETH transfers ({} senders)", report.blocks, report.per_block, senders);
+            println!("  archive (every block's history): {:>12} bytes on disk, {:.2} ms per block written", report.archive_bytes, report.archive_ms_per_block);
+            println!("  one block of history (baseline): {:>12} bytes on disk, {:.2} ms per block written", report.minimal_bytes, report.minimal_ms_per_block);
+            println!(
+                "  archive adds {:.0} bytes per block ({:.0} per transfer); write time ratio {:.2}",
+                report.history_bytes_per_block(),
+                report.history_bytes_per_block() / report.per_block as f64,
+                report.archive_ms_per_block / report.minimal_ms_per_block
+            );
+        }
+        BenchCommand::Tick { accounts, ticks } => {
+            let report = tokio::task::spawn_blocking(move || crate::bench::tick(accounts, ticks)).await?;
+            println!("tick: idle {:.1} µs/tick; with a system touching {} accounts {:.1} µs/tick", report.idle_us, report.accounts, report.touching_us);
+            for (system, us) in &report.systems_us {
+                println!("  {system}: {us:.1} µs per run");
+            }
+        }
+        BenchCommand::Consensus { validators, rates, seconds, block_time_ms, no_kill } => {
+            anyhow::ensure!(!rates.is_empty() && seconds > 0, "--rates and --seconds must be given");
+            let report = crate::bench::consensus::consensus(validators, &rates, seconds, block_time_ms, !no_kill).await?;
+            println!("consensus: {} validators on loopback QUIC, {} ms block time, {seconds} s per phase", report.validators, report.block_time_ms);
+            println!("  rate tx/s | accepted tx/s | committed  achieved tx/s | blocks  interval p50/p99 ms | finality p50/p99 ms");
+            for p in &report.phases {
+                println!(
+                    "  {:>9} | {:>13.0} | {:>9}  {:>12.0} | {:>6}  {:>8.0} / {:<8.0} | {:>6.0} / {:<6.0}",
+                    p.target_tps, p.accepted_tps, p.committed, p.achieved_tps, p.blocks, p.interval_p50_ms, p.interval_p99_ms, p.finality_p50_ms, p.finality_p99_ms
+                );
+            }
+            let best = report.phases.iter().map(|p| p.achieved_tps).fold(0.0, f64::max);
+            println!(
+                "  per core: {:.0} validator-transactions/s at the highest throughput ({} validators each recover, execute and persist every transaction on {} cores)",
+                best * report.validators as f64 / report.cores as f64,
+                report.validators,
+                report.cores
+            );
+            println!(
+                "  sender recovery, one core, same run: {:.1} us per transaction; at 5,000 tx/s the {} validators need {:.2} cores for recovery alone",
+                report.recovery_us,
+                report.validators,
+                5_000.0 * report.validators as f64 * report.recovery_us / 1e6
+            );
+            match report.max_sustained_tps() {
+                Some(tps) => println!("  max sustained (>= 95% of target, interval <= 2x idle): {tps} tx/s"),
+                None => println!("  max sustained: none of the loaded rates kept up"),
+            }
+            if let Some(kill) = &report.kill {
+                println!(
+                    "  one validator stopped: next {} blocks interval p50 {:.0} ms, longest gap {:.0} ms (propose timeout {} ms)",
+                    kill.blocks, kill.interval_p50_ms, kill.max_gap_ms, kill.propose_timeout_ms
+                );
+            }
+        }
+        BenchCommand::ShardTracking { segments, ticks } => {
+            anyhow::ensure!(segments > 0 && ticks > 0, "--segments and --ticks must be positive");
+            let report = tokio::task::spawn_blocking(move || crate::bench::tracking::shard_tracking(segments, ticks)).await?;
+            println!(
+                "shard tracking: a published file of {} segments, none uploaded (4 storage nodes, 2+2 shards)",
+                report.segments
+            );
+            println!(
+                "  storage systems' tick once settled: p50 {:.1} µs, p99 {:.1} µs; the same systems tracking no file p50 {:.1} µs (ratio {:.2})",
+                report.tick_p50.as_secs_f64() * 1e6,
+                report.tick_p99.as_secs_f64() * 1e6,
+                report.idle_node_tick_p50.as_secs_f64() * 1e6,
+                report.tick_p50.as_secs_f64() / report.idle_node_tick_p50.as_secs_f64().max(1e-9)
+            );
+            println!(
+                "  tracking: {} entities, {} segments queued for rebuilding (bounded), memory grown {}",
+                report.entities,
+                report.queued_repairs,
+                report.resident_bytes.map(|b| format!("{:.1} MiB", b as f64 / (1 << 20) as f64)).unwrap_or_else(|| "unknown".into())
+            );
+        }
+        BenchCommand::Storage { sizes_mib } => {
+            anyhow::ensure!(!sizes_mib.is_empty() && sizes_mib.iter().all(|s| *s > 0 && *s <= 4096), "--sizes-mib must be 1..=4096");
+            let merkle = tokio::task::spawn_blocking(|| crate::bench::storage::merkle(64 << 20, 5)).await?;
+            println!("storage: file commitment of {} MiB (chunk hashes, segment and file trees, submission; all cores)", merkle.bytes >> 20);
+            println!("  commitment {:>8.0} MB/s   bare keccak256 loop over the same chunks (one core) {:>8.0} MB/s   ratio {:.2}", merkle.commitment_mb_s, merkle.bare_keccak_mb_s, merkle.commitment_mb_s / merkle.bare_keccak_mb_s);
+            let ec = tokio::task::spawn_blocking(|| crate::bench::storage::erasure(256 << 20, 9)).await?;
+            println!(
+                "  erasure coding 8+4 of {} MiB of segments: node encoder {:.0} MB/s ({:.0} MB/s with the data shards copied out for placing); bare reed-solomon-simd one thread {:.0} MB/s, on the rayon pool {:.0} MB/s; ratio to the pooled baseline {:.2} ({:.2} with copies); node decode with 4 of 12 shards lost {:.0} MB/s",
+                ec.bytes >> 20,
+                ec.encode_mb_s,
+                ec.encode_with_copies_mb_s,
+                ec.bare_encode_mb_s,
+                ec.bare_encode_parallel_mb_s,
+                ec.encode_mb_s / ec.bare_encode_parallel_mb_s,
+                ec.encode_with_copies_mb_s / ec.bare_encode_parallel_mb_s,
+                ec.decode_mb_s
+            );
+            let sizes: Vec<u64> = sizes_mib.iter().map(|m| m << 20).collect();
+            let (reports, pora) = crate::bench::storage::transfers_and_pora(&sizes).await?;
+            println!("  size MiB | upload MB/s end to end (hash, publish, block, segments) | segments alone | download MB/s (root checked)");
+            for r in reports {
+                println!("  {:>8} | {:>61.1} | {:>14.1} | {:>28.1}", r.bytes >> 20, r.upload_mb_s, r.segments_mb_s, r.download_mb_s);
+            }
+            println!(
+                "  PoRA: build a sector proof {:.0} µs, check it off chain {:.1} µs; submitProof on chain {} gas (median of {} proofs the dev miner landed)",
+                pora.prove_us,
+                pora.verify_us,
+                pora.submit_gas.map(|g| g.to_string()).unwrap_or_else(|| "-".into()),
+                pora.proofs_on_chain
+            );
+        }
+        BenchCommand::Rpc { txs, senders, block_time_ms, against: Some(against), batch, connections, .. } => {
+            anyhow::ensure!(against == "anvil", "--against takes \"anvil\" (got {against:?})");
+            anyhow::ensure!(txs > 0 && senders > 0 && batch > 0 && connections > 0, "--txs, --senders, --batch and --connections must be positive");
+            let load = crate::bench::anvil::Load { transactions: txs, senders, batch, connections: connections.min(senders) };
+            println!(
+                "rpc side by side: {txs} legacy transfers from {senders} senders, batches of {batch} over {} connections, until all are in blocks",
+                load.connections
+            );
+            let ours = crate::bench::anvil::run_zgnode(&load, block_time_ms).await?;
+            let print = |name: &str, r: &crate::bench::anvil::LoadResult| {
+                println!(
+                    "  {name:<28} accepted {:>8.0} tx/s ({:.2} s), included {:>8.0} tx/s ({:.2} s, {} blocks)",
+                    r.accepted_tps, r.accept_s, r.included_tps, r.include_s, r.blocks
+                )
+            };
+            print(&format!("zgnode dev ({block_time_ms} ms blocks)"), &ours);
+            let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from("target"));
+            match crate::bench::anvil::find_or_install_anvil(&target.join("anvil")) {
+                Ok(binary) => {
+                    let theirs = crate::bench::anvil::run_anvil(&binary, &load).await?;
+                    print("anvil 1.7.1 (1 s blocks)", &theirs);
+                    println!(
+                        "  ratio zgnode / anvil: accepted {:.2}, included {:.2}",
+                        ours.accepted_tps / theirs.accepted_tps,
+                        ours.included_tps / theirs.included_tps
+                    );
+                }
+                Err(reason) => println!("  anvil: not run ({reason}); zgnode's figures above stand alone"),
+            }
+        }
+        BenchCommand::Rpc { txs, senders, concurrency, block_time_ms, .. } => {
+            anyhow::ensure!(txs > 0 && senders > 0, "--txs and --senders must be positive");
+            let report = crate::bench::rpc_ingestion(txs, senders, concurrency, block_time_ms).await?;
+            println!(
+                "rpc ingestion: {} transactions from {} HTTP clients into {} blocks: {:.0} tx/s; send-to-receipt p50 {:.0} ms, p99 {:.0} ms",
+                report.transactions, report.concurrency, report.blocks, report.tps, report.p50_ms, report.p99_ms
+            );
+        }
+    }
+    Ok(())
+}

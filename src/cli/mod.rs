@@ -1,0 +1,67 @@
+//! The command line: `zgnode dev | run | init | testnet | storage | bench | chaos | version`,
+//! one module per command; `run` dispatches.
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use zg_components::chain::Genesis;
+
+use crate::config::{CONFIG_TEMPLATE, NodeConfig};
+use crate::dev::{DEV_CHAIN_ID, dev_accounts, dev_genesis};
+use crate::local_files::{load_genesis, write_file};
+use crate::node::RunningNode;
+
+mod args;
+mod bench;
+mod chaos;
+mod network;
+mod serve;
+mod storage;
+
+pub use args::*;
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Version => {
+            println!("zgnode {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        Command::Init(args) => match args.validators {
+            Some(validators) => network::init_network(&args, validators),
+            None => network::init(&args),
+        },
+        Command::Testnet(args) => network::testnet(args).await,
+        Command::Bench(command) => bench::bench(command).await,
+        Command::Chaos(args) => chaos::chaos(args).await,
+        Command::Storage(command) => storage::storage(command).await,
+        Command::Dev(args) => {
+            let mut config = NodeConfig::default();
+            config.node.data_dir = PathBuf::from("zgnode-data/dev");
+            // The dev chain is also a storage node, on 0G's default port, mining PoRA with the
+            // last dev account.
+            config.storage.enabled = true;
+            config.storage.miner_key = Some(dev_accounts()[crate::dev::DEV_MINER_ACCOUNT].private_key.to_string());
+            config.rpc.dev_methods = true;
+            args.overrides.apply(&mut config);
+            config.validate()?;
+            let mut genesis = dev_genesis(args.chain_id);
+            if let Some(gas_limit) = args.gas_limit {
+                genesis.gas_limit = gas_limit;
+                genesis.validate().map_err(|e| anyhow::anyhow!("--gas-limit: {e}"))?;
+            }
+            serve::serve(config, genesis, true).await
+        }
+        Command::Run(args) => {
+            let mut config = NodeConfig::load(&args.config)?;
+            args.overrides.apply(&mut config);
+            config.validate()?;
+            let genesis = match &config.chain.genesis {
+                Some(path) => load_genesis(path)?,
+                None => crate::dev::network_genesis(),
+            };
+            serve::serve(config, genesis, false).await
+        }
+    }
+}

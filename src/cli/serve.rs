@@ -1,0 +1,71 @@
+//! `zgnode dev` and `zgnode run`: a node in the foreground until Ctrl-C, with its banner.
+
+use super::*;
+
+pub(super) async fn serve(config: NodeConfig, genesis: Genesis, dev: bool) -> anyhow::Result<()> {
+    if config.metrics.enabled {
+        crate::metrics::install_exporter(config.metrics.addr).map_err(anyhow::Error::msg)?;
+    }
+    let mut node = RunningNode::start(&config, &genesis).await?;
+    print_banner(&config, &genesis, &node, dev);
+    tokio::select! {
+        result = node.wait() => {
+            result?;
+            bail!("the node stopped unexpectedly")
+        }
+        _ = shutdown_signal() => {
+            tracing::info!("shutting down");
+            node.stop().await?;
+            Ok(())
+        }
+    }
+}
+
+pub(super) async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+fn print_banner(config: &NodeConfig, genesis: &Genesis, node: &RunningNode, dev: bool) {
+    println!("zgnode {} — chain id {}", env!("CARGO_PKG_VERSION"), node.chain_id);
+    println!("JSON-RPC (HTTP): {}", node.rpc_url());
+    println!("JSON-RPC (WS):   {}", node.ws_url());
+    if config.metrics.enabled {
+        println!("Metrics:         http://{}/metrics", config.metrics.addr);
+    }
+    if let Some(addr) = node.storage_addr {
+        println!("Storage RPC:     http://{addr}  (Flow {}, market {}, PoRA {})", zg_systems::storage::flow::FLOW_ADDRESS, zg_systems::storage::flow::MARKET_ADDRESS, zg_systems::storage::pora::MINE_ADDRESS);
+        if let Some(miner) = node.miner_address {
+            println!("PoRA miner:      {miner}");
+        }
+    }
+    if config.node.ephemeral {
+        println!("Data:            in memory (--ephemeral)");
+    } else {
+        println!("Data:            {}", config.node.data_dir.display());
+    }
+    println!("Block time:      {} ms; native token {} ({} decimals, max supply {})", config.chain.block_time_ms, genesis.token_symbol, genesis.token_decimals, genesis.max_supply);
+    if dev {
+        println!();
+        println!("Dev accounts ({} {} each), mnemonic \"{}\":", crate::dev::DEV_ACCOUNT_TOKENS, genesis.token_symbol, crate::dev::DEV_MNEMONIC);
+        for (i, account) in dev_accounts().iter().enumerate() {
+            println!("({i}) {}  key {}", account.address, account.private_key);
+        }
+    }
+    println!();
+    println!("ready");
+}
