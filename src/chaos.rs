@@ -220,7 +220,7 @@ pub async fn run(plan: &ChaosPlan) -> anyhow::Result<ChaosReport> {
             if !nodes[target].alive() {
                 continue;
             }
-            let tx = crate::dev::sign_eip1559(signer, crate::dev::DEV_CHAIN_ID, alloy_primitives::TxKind::Call(Address::repeat_byte(0x5c)), U256::from(1), Default::default(), nonces[account], 21_000);
+            let tx = crate::signing::sign_eip1559(signer, crate::dev::DEV_CHAIN_ID, alloy_primitives::TxKind::Call(Address::repeat_byte(0x5c)), U256::from(1), Default::default(), nonces[account], 21_000);
             let raw = alloy_eips::eip2718::Encodable2718::encoded_2718(&tx);
             if let Ok(client) = client(&nodes[target].rpc)
                 && call(&client, "eth_sendRawTransaction", json!([alloy_primitives::hex::encode_prefixed(&raw)])).await.is_ok()

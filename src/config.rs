@@ -6,6 +6,11 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use crate::peer_address::PeerAddress;
+
+/// Where block fees go unless `chain.coinbase` says otherwise.
+pub const DEFAULT_COINBASE: Address = alloy_primitives::address!("0x00000000000000000000000000000000000000c0");
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 #[derive(Default)]
@@ -173,7 +178,7 @@ impl Default for ChainSection {
             genesis: None,
             block_time_ms: 250,
             seal_empty_blocks: true,
-            coinbase: crate::dev::DEFAULT_COINBASE,
+            coinbase: DEFAULT_COINBASE,
         }
     }
 }
@@ -277,7 +282,7 @@ impl NodeConfig {
             ));
         }
         for peer in &self.network.peers {
-            peer.parse::<crate::net::PeerAddress>().map_err(|e| ConfigError::Invalid(format!("network.peers: {e}")))?;
+            peer.parse::<PeerAddress>().map_err(|e| ConfigError::Invalid(format!("network.peers: {e}")))?;
         }
         let consensus = &self.consensus;
         if consensus.timeout_propose_ms == 0 || consensus.timeout_prevote_ms == 0 || consensus.timeout_precommit_ms == 0 {
@@ -293,7 +298,7 @@ impl NodeConfig {
     }
 
     /// The peers to dial, parsed (validated at load).
-    pub fn peers(&self) -> Vec<crate::net::PeerAddress> {
+    pub fn peers(&self) -> Vec<PeerAddress> {
         self.network.peers.iter().filter_map(|p| p.parse().ok()).collect()
     }
 

@@ -1,6 +1,6 @@
 //! The dev chain's fixtures: the 10 accounts anvil and Hardhat fund, and the dev genesis.
 
-use alloy_primitives::{Address, B256, address};
+use alloy_primitives::{Address, B256};
 use alloy_signer_local::{MnemonicBuilder, coins_bip39::English};
 
 use zg_components::chain::{Genesis, GrantEntry};
@@ -14,7 +14,6 @@ pub const DEV_ACCOUNT_TOKENS: u64 = 10_000;
 pub const DEV_CHAIN_ID: u64 = 31337;
 /// The dev account `zgnode dev`'s storage node mines PoRA with (the last one).
 pub const DEV_MINER_ACCOUNT: usize = 9;
-pub const DEFAULT_COINBASE: Address = address!("0x00000000000000000000000000000000000000c0");
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DevAccount {
@@ -36,34 +35,6 @@ pub fn dev_accounts() -> Vec<DevAccount> {
         .collect()
 }
 
-/// Signs an EIP-1559 transaction (100 gwei fee cap, 1 gwei tip): the shape scripts, tests and
-/// benchmarks send.
-pub fn sign_eip1559(
-    signer: &alloy_signer_local::PrivateKeySigner,
-    chain_id: u64,
-    to: alloy_primitives::TxKind,
-    value: alloy_primitives::U256,
-    input: alloy_primitives::Bytes,
-    nonce: u64,
-    gas_limit: u64,
-) -> alloy_consensus::TxEnvelope {
-    use alloy_consensus::SignableTransaction;
-    use alloy_signer::SignerSync;
-    let tx = alloy_consensus::TxEip1559 {
-        chain_id,
-        nonce,
-        gas_limit,
-        max_fee_per_gas: 100_000_000_000,
-        max_priority_fee_per_gas: 1_000_000_000,
-        to,
-        value,
-        access_list: Default::default(),
-        input,
-    };
-    let signature = signer.sign_hash_sync(&tx.signature_hash()).expect("a local key always signs");
-    tx.into_signed(signature).into()
-}
-
 /// The 0G distribution with the dev accounts funded out of the ecosystem allocation, and the
 /// storage contracts (Flow, FixedPrice market, PoraMine with its reward pool) in place.
 pub fn dev_genesis(chain_id: u64) -> Genesis {
@@ -83,6 +54,7 @@ pub fn dev_genesis(chain_id: u64) -> Genesis {
 
 #[cfg(test)]
 mod tests {
+    use alloy_primitives::address;
     use super::*;
 
     #[test]

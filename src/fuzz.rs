@@ -212,9 +212,9 @@ pub fn seed_corpus() -> Vec<(&'static str, Vec<u8>)> {
     let mut seeds: Vec<(&'static str, Vec<u8>)> = Vec::new();
     let signer = alloy_signer_local::PrivateKeySigner::from_slice(&[0x42; 32]).expect("valid key");
     let to = TxKind::Call(Address::repeat_byte(0x77));
-    let eip1559 = crate::dev::sign_eip1559(&signer, CHAIN_ID, to, U256::from(5), Bytes::from_static(&[1, 2, 3]), 7, 50_000);
+    let eip1559 = crate::signing::sign_eip1559(&signer, CHAIN_ID, to, U256::from(5), Bytes::from_static(&[1, 2, 3]), 7, 50_000);
     seeds.push(("raw_transaction", eip1559.encoded_2718()));
-    let create = crate::dev::sign_eip1559(&signer, CHAIN_ID, TxKind::Create, U256::ZERO, Bytes::from(vec![0x60; 40]), 0, 200_000);
+    let create = crate::signing::sign_eip1559(&signer, CHAIN_ID, TxKind::Create, U256::ZERO, Bytes::from(vec![0x60; 40]), 0, 200_000);
     seeds.push(("raw_transaction", create.encoded_2718()));
     let legacy = alloy_consensus::TxLegacy { chain_id: Some(CHAIN_ID), nonce: 1, gas_price: 2_000_000_000, gas_limit: 21_000, to, value: U256::from(1), input: Bytes::new() };
     if let Ok(signature) = signer.sign_hash_sync(&legacy.signature_hash()) {

@@ -199,7 +199,7 @@ fn recovery_cost_us(keys: &[PrivateKeySigner]) -> f64 {
         .iter()
         .enumerate()
         .map(|(i, key)| {
-            crate::dev::sign_eip1559(key, crate::bench::BENCH_CHAIN_ID, TxKind::Call(Address::with_last_byte(0x77)), U256::from(1), Bytes::new(), i as u64, 21_000)
+            crate::signing::sign_eip1559(key, crate::bench::BENCH_CHAIN_ID, TxKind::Call(Address::with_last_byte(0x77)), U256::from(1), Bytes::new(), i as u64, 21_000)
         })
         .collect();
     let mut passes: Vec<f64> = (0..5)
@@ -229,7 +229,7 @@ async fn run_phase(
     let mut lanes: Vec<Vec<(Duration, B256, String)>> = vec![Vec::new(); CLIENTS];
     for i in 0..count {
         let sender = i % keys.len();
-        let tx = crate::dev::sign_eip1559(
+        let tx = crate::signing::sign_eip1559(
             &keys[sender],
             crate::bench::BENCH_CHAIN_ID,
             TxKind::Call(Address::with_last_byte(0x77)),

@@ -63,7 +63,7 @@ fn key(index: u64) -> PrivateKeySigner {
 }
 
 fn sign(signer: &PrivateKeySigner, to: TxKind, value: U256, input: Bytes, nonce: u64, gas: u64) -> TxEnvelope {
-    crate::dev::sign_eip1559(signer, BENCH_CHAIN_ID, to, value, input, nonce, gas)
+    crate::signing::sign_eip1559(signer, BENCH_CHAIN_ID, to, value, input, nonce, gas)
 }
 
 /// `count` transactions of the workload, from `senders` funded accounts (each sends

@@ -59,34 +59,9 @@ pub enum NetError {
     Tls(String),
     #[error("cannot listen on {addr}: {message}")]
     Bind { addr: SocketAddr, message: String },
-    #[error("bad peer address {0:?}: expected <64 hex key>@<ip:port>")]
-    PeerAddress(String),
 }
 
-/// A peer to dial: its key and where it listens.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PeerAddress {
-    pub key: PeerKey,
-    pub addr: SocketAddr,
-}
-
-impl std::str::FromStr for PeerAddress {
-    type Err = NetError;
-
-    fn from_str(text: &str) -> Result<Self, NetError> {
-        let bad = || NetError::PeerAddress(text.to_string());
-        let (key, addr) = text.split_once('@').ok_or_else(bad)?;
-        let key: PeerKey = hex::decode(key.trim_start_matches("0x")).ok().and_then(|k| k.try_into().ok()).ok_or_else(bad)?;
-        let addr = addr.parse().map_err(|_| bad())?;
-        Ok(Self { key, addr })
-    }
-}
-
-impl std::fmt::Display for PeerAddress {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}@{}", hex::encode(self.key), self.addr)
-    }
-}
+pub use crate::peer_address::PeerAddress;
 
 /// What the network needs from the node.
 pub struct NetworkSetup {

@@ -25,14 +25,7 @@ impl ChainStore {
     }
 
     pub fn write_files(&self, files: &[FileRecord], miners: &[MinerRecord], through_block: u64) -> Result<(), StoreError> {
-        let mut txn = self.db.begin_write()?;
-        if files.is_empty() && miners.is_empty() {
-            // Only the mark moves: losing it to a crash costs a rescan of blocks without events
-            // at the next start (see `restore_files`), not a record; an fsync per block does not
-            // pay for that. The next block's durable commit makes it durable anyway.
-            txn.set_durability(redb::Durability::None)
-                .map_err(|e| StoreError::Corrupt { what: "file index transaction", detail: e.to_string() })?;
-        }
+        let txn = self.db.begin_write()?;
         {
             let mut miner_table = txn.open_table(STORAGE_MINERS)?;
             for record in miners {

@@ -98,7 +98,7 @@ impl StorageClient {
         .abi_encode();
         let chain_id: U256 = self.eth("eth_chainId", rpc_params![]).await?;
         let nonce: U256 = self.eth("eth_getTransactionCount", rpc_params![key.address(), "pending"]).await?;
-        let tx = crate::dev::sign_eip1559(key, chain_id.to(), TxKind::Call(FLOW_ADDRESS), fee, input.into(), nonce.to(), 1_000_000);
+        let tx = crate::signing::sign_eip1559(key, chain_id.to(), TxKind::Call(FLOW_ADDRESS), fee, input.into(), nonce.to(), 1_000_000);
         let raw = Bytes::from(alloy_eips::eip2718::Encodable2718::encoded_2718(&tx));
         let hash: B256 = self.eth("eth_sendRawTransaction", rpc_params![raw]).await?;
         let deadline = Instant::now() + Duration::from_secs(60);

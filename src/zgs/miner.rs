@@ -57,7 +57,7 @@ impl Miner {
     }
 
     async fn send(&self, input: Vec<u8>, value: U256, nonce: u64) -> anyhow::Result<B256> {
-        let tx = crate::dev::sign_eip1559(&self.key, self.chain_id, TxKind::Call(MINE_ADDRESS), value, input.into(), nonce, 2_000_000);
+        let tx = crate::signing::sign_eip1559(&self.key, self.chain_id, TxKind::Call(MINE_ADDRESS), value, input.into(), nonce, 2_000_000);
         let raw = Bytes::from(alloy_eips::eip2718::Encodable2718::encoded_2718(&tx));
         Ok(self.rpc.request("eth_sendRawTransaction", rpc_params![raw]).await?)
     }

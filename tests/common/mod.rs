@@ -33,7 +33,7 @@ pub fn test_config() -> NodeConfig {
 }
 
 pub fn sign(signer: &PrivateKeySigner, to: TxKind, value: U256, input: Bytes, nonce: u64, gas_limit: u64) -> TxEnvelope {
-    zgnode::dev::sign_eip1559(signer, CHAIN_ID, to, value, input, nonce, gas_limit)
+    zgnode::signing::sign_eip1559(signer, CHAIN_ID, to, value, input, nonce, gas_limit)
 }
 
 /// The 0x-hex EIP-2718 bytes eth_sendRawTransaction takes.

@@ -1,0 +1,245 @@
+//! The node: one `World`, one tick `Schedule`, the database, and the loop that drives them.
+//!
+//! [`Node`] is the in-process core (a game studio can tick it from its own loop);
+//! [`RunningNode`] adds the driver thread, JSON-RPC server and metrics, as `zgnode dev` runs it.
+//! Each role is wired in one place: the validator role in `validator_role`, the storage role in
+//! `storage_role`, JSON-RPC and the driver thread in `running`.
+
+mod driver;
+mod running;
+mod storage_role;
+mod validator_role;
+
+pub use running::RunningNode;
+
+use alloy_consensus::Header;
+use alloy_primitives::B256;
+use bevy_ecs::prelude::*;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use zg_components::chain::{ChainHead, ChainSpec, Genesis, GenesisError};
+use zg_components::consensus::NetEvent;
+use zg_components::node::{Inbox, NodeRequest, TickClock};
+use zg_systems::chain::io::{BlockStoreHandle, EventSink, EventSinkHandle, NodeFault};
+use zg_systems::chain::{ChainPlugin, genesis};
+use zg_systems::consensus::ConsensusPlugin;
+use zg_systems::storage::{FileStoreHandle, StoragePlugin, flow};
+use zg_systems::{NodePlugin, tick_schedule};
+
+use crate::config::NodeConfig;
+use crate::store::{ChainStore, RestoreError, StoreError};
+use storage_role::restore_files;
+use validator_role::install_consensus;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Restore(#[from] RestoreError),
+    #[error("genesis: {0}")]
+    Genesis(#[from] GenesisError),
+    #[error(
+        "the data directory holds a different chain (genesis {stored}, chain id {stored_chain_id:?}; \
+         configured: genesis {configured}, chain id {configured_chain_id}); \
+         use another --data-dir or the genesis it was created with"
+    )]
+    GenesisMismatch { stored: B256, stored_chain_id: Option<u64>, configured: B256, configured_chain_id: u64 },
+    #[error("node stopped: {0}")]
+    Fault(String),
+    #[error("cannot start JSON-RPC on {addr}: {message}")]
+    Rpc { addr: SocketAddr, message: String },
+    #[error("cannot read genesis {path}: {message}")]
+    GenesisFile { path: String, message: String },
+    #[error("consensus: {0}")]
+    Consensus(String),
+    #[error("invalid config: {0}")]
+    Config(String),
+    #[error("network: {0}")]
+    Net(#[from] crate::net::NetError),
+}
+
+/// What a node that takes part in consensus needs beyond a dev node.
+pub struct ConsensusSetup {
+    pub key: malachite_ed25519::PrivateKey,
+    /// Checked before every signature (the durable last-signed record beside the key).
+    pub guard: Arc<dyn zg_systems::consensus::engine::SignGuard>,
+    pub timeouts: malachite_types::LinearTimeouts,
+    /// The proposer's pause after a decision.
+    pub block_time_ms: u64,
+}
+
+/// Requests that may wait for the next tick before new ones are refused as busy.
+pub const INBOX_CAPACITY: usize = 100_000;
+
+/// The world, its schedule and its database.
+pub struct Node {
+    world: World,
+    schedule: Schedule,
+    requests: crossbeam_channel::Sender<NodeRequest>,
+    store: ChainStore,
+}
+
+impl Node {
+    /// Opens the node on `store`: restores the persisted chain, or writes genesis into an empty
+    /// database. Blocks come from the single producer.
+    pub fn new(spec: ChainSpec, genesis: &Genesis, store: ChainStore) -> Result<Self, NodeError> {
+        Self::open(spec, genesis, store, None).map(|(node, _)| node)
+    }
+
+    /// Opens a node whose blocks are decided by BFT consensus with the validators the genesis
+    /// staking contract names. Returns the sender the network delivers validator messages to.
+    pub fn new_validator(
+        spec: ChainSpec,
+        genesis: &Genesis,
+        store: ChainStore,
+        setup: ConsensusSetup,
+    ) -> Result<(Self, crossbeam_channel::Sender<NetEvent>), NodeError> {
+        let (node, events) = Self::open(spec, genesis, store, Some(setup))?;
+        Ok((node, events.expect("consensus nodes get a network inbox")))
+    }
+
+    fn open(
+        spec: ChainSpec,
+        genesis: &Genesis,
+        store: ChainStore,
+        consensus: Option<ConsensusSetup>,
+    ) -> Result<(Self, Option<crossbeam_channel::Sender<NetEvent>>), NodeError> {
+        let mut world = World::new();
+        world.insert_resource(spec);
+        let mut plugins: Vec<&dyn NodePlugin> = vec![&ChainPlugin];
+        if consensus.is_some() {
+            plugins.push(&ConsensusPlugin);
+        }
+        let storage = genesis.accounts.contains_key(&flow::FLOW_ADDRESS);
+        if storage {
+            plugins.push(&StoragePlugin);
+        }
+        let schedule = tick_schedule(&mut world, &plugins);
+        // Bounded, so a flood of requests is refused at the door instead of growing memory.
+        let (requests, inbox) = crossbeam_channel::bounded(INBOX_CAPACITY);
+        world.insert_resource(Inbox(inbox));
+        world.insert_resource(BlockStoreHandle(Arc::new(store.clone())));
+
+        if store.head_number()?.is_some() {
+            // Check whose chain this is before loading all of its state.
+            let configured = genesis_hash(genesis)?;
+            let stored = store.block_hash(0)?.unwrap_or_default();
+            let stored_chain_id = store.chain_id()?;
+            if stored != configured || stored_chain_id != Some(genesis.chain_id) {
+                return Err(NodeError::GenesisMismatch {
+                    stored,
+                    stored_chain_id,
+                    configured,
+                    configured_chain_id: genesis.chain_id,
+                });
+            }
+            let started = Instant::now();
+            if let Some((header, hash)) = crate::store::restore_into(&mut world, &store)? {
+                tracing::info!(
+                    head = header.number,
+                    %hash,
+                    accounts = world.resource::<zg_components::chain::AccountIndex>().0.len(),
+                    took_ms = started.elapsed().as_millis() as u64,
+                    "restored the chain from disk; state root verified"
+                );
+            }
+        } else {
+            let block = genesis::build_genesis(&mut world, genesis)?;
+            store.write_genesis(&block, genesis.chain_id)?;
+            tracing::info!(hash = %block.hash, chain_id = genesis.chain_id, "wrote genesis");
+        }
+        let events = match consensus {
+            Some(setup) => Some(install_consensus(&mut world, genesis, &store, setup)?),
+            None => {
+                world.insert_resource(crate::store::rewind::StoreRewinder::handle(&store));
+                // The single producer commits block N while it executes N+1.
+                let writer = zg_systems::chain::writer::BlockWriter::spawn(Arc::new(store.clone()))
+                    .map_err(|e| NodeError::Fault(format!("cannot start the block writer: {e}")))?;
+                world.insert_resource(writer);
+                None
+            }
+        };
+        if storage {
+            world.insert_resource(FileStoreHandle(Arc::new(store.clone())));
+            restore_files(&mut world, &store)?;
+        }
+        Ok((Self { world, schedule, requests, store }, events))
+    }
+
+    /// Runs one tick at time `now_ms` (milliseconds since the Unix epoch).
+    pub fn tick(&mut self, now_ms: u64) -> Result<(), NodeError> {
+        {
+            let mut clock = self.world.resource_mut::<TickClock>();
+            clock.tick += 1;
+            clock.now_ms = now_ms;
+        }
+        self.schedule.run(&mut self.world);
+        match &self.world.resource::<NodeFault>().0 {
+            Some(fault) => Err(NodeError::Fault(fault.clone())),
+            None => Ok(()),
+        }
+    }
+
+    pub fn set_event_sink(&mut self, sink: Arc<dyn EventSink>) {
+        self.world.insert_resource(EventSinkHandle(sink));
+    }
+
+    pub fn requests(&self) -> crossbeam_channel::Sender<NodeRequest> {
+        self.requests.clone()
+    }
+
+    /// The chain clock block timestamps come from, shared with RPC and dev controls.
+    pub fn chain_clock(&self) -> zg_components::chain::ChainClock {
+        self.world.get_resource::<zg_components::chain::ChainClock>().cloned().unwrap_or_default()
+    }
+
+    pub fn store(&self) -> &ChainStore {
+        &self.store
+    }
+
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    pub fn world_mut(&mut self) -> &mut World {
+        &mut self.world
+    }
+
+    /// The tick schedule, for embedders that add their own systems.
+    pub fn schedule_mut(&mut self) -> &mut Schedule {
+        &mut self.schedule
+    }
+
+    pub fn head(&self) -> (Header, B256) {
+        let head = self.world.resource::<ChainHead>();
+        (head.header.clone(), head.hash)
+    }
+}
+
+/// The hash genesis gets, computed in a scratch world.
+pub fn genesis_hash(genesis: &Genesis) -> Result<B256, GenesisError> {
+    let mut world = World::new();
+    let plugins: [&dyn NodePlugin; 1] = [&ChainPlugin];
+    let _ = tick_schedule(&mut world, &plugins);
+    Ok(genesis::build_genesis(&mut world, genesis)?.hash)
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
+}
+
+pub fn chain_spec(config: &NodeConfig, genesis: &Genesis) -> ChainSpec {
+    ChainSpec {
+        chain_id: genesis.chain_id,
+        block_gas_limit: genesis.gas_limit,
+        block_time_ms: config.chain.block_time_ms,
+        seal_empty_blocks: config.chain.seal_empty_blocks,
+        coinbase: config.chain.coinbase,
+        max_pool_size: config.txpool.max_size,
+        max_nonce_gap: config.txpool.max_nonce_gap,
+        max_tx_bytes: 128 * 1024,
+    }
+}
