@@ -91,7 +91,7 @@ fn a_busy_rpc_port_is_reported() {
     let addr = taken.local_addr().unwrap().to_string();
     let (code, _, stderr) = zgnode(&["dev", "--ephemeral", "--rpc-addr", &addr, "--storage-addr", "127.0.0.1:0"]);
     assert_eq!(code, 1);
-    assert!(stderr.contains("cannot start JSON-RPC"), "{stderr}");
+    assert!(stderr.contains("cannot start JSON-RPC") && stderr.contains("cannot listen"), "{stderr}");
 }
 
 #[test]

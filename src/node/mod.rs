@@ -49,8 +49,8 @@ pub enum NodeError {
     GenesisMismatch { stored: B256, stored_chain_id: Option<u64>, configured: B256, configured_chain_id: u64 },
     #[error("node stopped: {0}")]
     Fault(String),
-    #[error("cannot start JSON-RPC on {addr}: {message}")]
-    Rpc { addr: SocketAddr, message: String },
+    #[error("cannot start JSON-RPC on {addr}: {source}")]
+    Rpc { addr: SocketAddr, source: crate::rpc::error::ServerStartError },
     #[error("cannot read genesis {path}: {message}")]
     GenesisFile { path: String, message: String },
     #[error("consensus: {0}")]

@@ -196,5 +196,5 @@ async fn start_rpc(
     } else {
         context
     };
-    rpc::start(&config.rpc, context).await.map_err(|message| NodeError::Rpc { addr: config.rpc.addr, message })
+    rpc::start(&config.rpc, context).await.map_err(|source| NodeError::Rpc { addr: config.rpc.addr, source })
 }

@@ -60,7 +60,7 @@ pub(super) async fn start(
         crate::zgs::StorageContext { chain_id, store: node.store().clone(), events: sender, shards, rebuilt, network: network.cloned() };
     let shards = context.shards.as_ref().map(crate::zgs::ShardPlacement::config);
     let (addr, handle) =
-        crate::zgs::start(&config.storage, context).await.map_err(|message| NodeError::Rpc { addr: config.storage.addr, message })?;
+        crate::zgs::start(&config.storage, context).await.map_err(|source| NodeError::Rpc { addr: config.storage.addr, source })?;
     Ok(StorageService { addr, handle, shards })
 }
 

@@ -7,6 +7,17 @@ use crate::store::StoreError;
 
 pub type RpcResult<T> = Result<T, ErrorObjectOwned>;
 
+/// Why a JSON-RPC server (Ethereum or storage) did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerStartError {
+    /// A programming error: two modules registered the same method name.
+    #[error("a method is registered twice: {0}")]
+    Register(#[from] jsonrpsee::core::RegisterMethodError),
+    /// The address is taken, not local, or not allowed.
+    #[error("cannot listen: {0}")]
+    Listen(#[from] std::io::Error),
+}
+
 /// geth's code for most server-side failures, pool refusals included.
 pub const SERVER_ERROR: i32 = -32000;
 pub const INVALID_PARAMS: i32 = -32602;

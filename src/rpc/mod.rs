@@ -7,7 +7,7 @@
 mod batches;
 mod call;
 mod dev;
-mod error;
+pub mod error;
 mod eth;
 mod faults;
 mod filters;
@@ -135,19 +135,19 @@ impl IdProvider for HexIdProvider {
 }
 
 /// Starts the server; returns the bound address (useful with port 0) and its handle.
-pub async fn start(limits: &RpcSection, context: RpcContext) -> Result<(SocketAddr, ServerHandle), String> {
+pub async fn start(limits: &RpcSection, context: RpcContext) -> Result<(SocketAddr, ServerHandle), crate::rpc::error::ServerStartError> {
     let fault_injection = context.fault_injection;
     let mut module = RpcModule::new(context);
-    eth::register(&mut module).map_err(|e| e.to_string())?;
-    call::register(&mut module).map_err(|e| e.to_string())?;
-    dev::register(&mut module).map_err(|e| e.to_string())?;
-    logs::register(&mut module).map_err(|e| e.to_string())?;
-    filters::register(&mut module).map_err(|e| e.to_string())?;
-    txpool::register(&mut module).map_err(|e| e.to_string())?;
-    trace::register(&mut module).map_err(|e| e.to_string())?;
-    subscribe::register(&mut module).map_err(|e| e.to_string())?;
+    eth::register(&mut module)?;
+    call::register(&mut module)?;
+    dev::register(&mut module)?;
+    logs::register(&mut module)?;
+    filters::register(&mut module)?;
+    txpool::register(&mut module)?;
+    trace::register(&mut module)?;
+    subscribe::register(&mut module)?;
     if fault_injection {
-        faults::register(&mut module).map_err(|e| e.to_string())?;
+        faults::register(&mut module)?;
     }
     let config = ServerConfig::builder()
         .max_connections(limits.max_connections)
@@ -164,7 +164,7 @@ pub async fn start(limits: &RpcSection, context: RpcContext) -> Result<(SocketAd
         .set_rpc_middleware(middleware)
         .build(limits.addr)
         .await
-        .map_err(|e| e.to_string())?;
-    let addr = server.local_addr().map_err(|e| e.to_string())?;
+        ?;
+    let addr = server.local_addr()?;
     Ok((addr, server.start(module)))
 }

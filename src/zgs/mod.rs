@@ -42,15 +42,15 @@ pub struct StorageContext {
 }
 
 /// Starts the storage JSON-RPC server; returns the bound address and its handle.
-pub async fn start(section: &StorageSection, context: StorageContext) -> Result<(SocketAddr, ServerHandle), String> {
+pub async fn start(section: &StorageSection, context: StorageContext) -> Result<(SocketAddr, ServerHandle), crate::rpc::error::ServerStartError> {
     let mut module = RpcModule::new(context);
-    rpc::register(&mut module).map_err(|e| e.to_string())?;
+    rpc::register(&mut module)?;
     let config = ServerConfig::builder()
         .max_request_body_size(section.max_request_bytes)
         .max_response_body_size(section.max_request_bytes)
         .max_connections(section.max_connections)
         .build();
-    let server = Server::builder().set_config(config).build(section.addr).await.map_err(|e| e.to_string())?;
-    let addr = server.local_addr().map_err(|e| e.to_string())?;
+    let server = Server::builder().set_config(config).build(section.addr).await?;
+    let addr = server.local_addr()?;
     Ok((addr, server.start(module)))
 }

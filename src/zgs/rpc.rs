@@ -12,31 +12,17 @@ use zg_components::storage::{FileRecord, Proof, StorageEvent};
 use zg_systems::storage::flow::FLOW_ADDRESS;
 
 use super::StorageContext;
-use crate::store::StoreError;
-
-type RpcResult<T> = Result<T, ErrorObjectOwned>;
+// One error map for both servers: the codes and shapes the Ethereum RPC uses (geth's).
+use crate::rpc::error::{INVALID_PARAMS, RpcResult, internal, invalid_params as invalid, server_error as server};
 
 /// Most chunks one download call may ask for (four segments).
 pub const MAX_DOWNLOAD_CHUNKS: u64 = 4 * SEGMENT_CHUNKS as u64;
 /// Most segments one upload call may carry.
 pub const MAX_UPLOAD_SEGMENTS: usize = 64;
 
-fn invalid(message: impl Into<String>) -> ErrorObjectOwned {
-    ErrorObjectOwned::owned(-32602, message.into(), None::<()>)
-}
-
-fn server(message: impl Into<String>) -> ErrorObjectOwned {
-    ErrorObjectOwned::owned(-32000, message.into(), None::<()>)
-}
-
 /// The error the SDK treats as success for a file that is complete already.
 fn already_finalized() -> ErrorObjectOwned {
-    ErrorObjectOwned::owned(-32602, "Invalid params", Some("already uploaded and finalized"))
-}
-
-fn internal(error: StoreError) -> ErrorObjectOwned {
-    tracing::error!(%error, "storage database failed");
-    ErrorObjectOwned::owned(-32603, format!("internal error: {error}"), None::<()>)
+    ErrorObjectOwned::owned(INVALID_PARAMS, "Invalid params", Some("already uploaded and finalized"))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
