@@ -79,6 +79,11 @@ fn sender_key(index: u64) -> PrivateKeySigner {
     PrivateKeySigner::from_slice(&bytes).expect("valid key")
 }
 
+/// The load's transfer: 1 wei from `key` at `nonce`.
+fn load_transfer(key: &PrivateKeySigner, nonce: u64) -> alloy_consensus::TxEnvelope {
+    crate::signing::sign_eip1559(key, crate::bench::BENCH_CHAIN_ID, TxKind::Call(Address::with_last_byte(0x77)), U256::from(1), Bytes::new(), nonce, 21_000)
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -195,24 +200,17 @@ pub async fn consensus(validators: usize, rates: &[u64], seconds: u64, block_tim
 /// signed transfers).
 fn recovery_cost_us(keys: &[PrivateKeySigner]) -> f64 {
     use alloy_consensus::transaction::SignerRecoverable;
-    let txs: Vec<_> = keys
-        .iter()
-        .enumerate()
-        .map(|(i, key)| {
-            crate::signing::sign_eip1559(key, crate::bench::BENCH_CHAIN_ID, TxKind::Call(Address::with_last_byte(0x77)), U256::from(1), Bytes::new(), i as u64, 21_000)
-        })
-        .collect();
-    let mut passes: Vec<f64> = (0..5)
+    let txs: Vec<_> = keys.iter().enumerate().map(|(i, key)| load_transfer(key, i as u64)).collect();
+    let passes: Vec<Duration> = (0..5)
         .map(|_| {
             let started = Instant::now();
             for tx in &txs {
                 std::hint::black_box(tx.recover_signer().ok());
             }
-            started.elapsed().as_secs_f64() * 1e6 / txs.len().max(1) as f64
+            started.elapsed()
         })
         .collect();
-    passes.sort_by(|a, b| a.total_cmp(b));
-    passes[passes.len() / 2]
+    super::median(passes).as_secs_f64() * 1e6 / txs.len().max(1) as f64
 }
 
 async fn run_phase(
@@ -229,15 +227,7 @@ async fn run_phase(
     let mut lanes: Vec<Vec<(Duration, B256, String)>> = vec![Vec::new(); CLIENTS];
     for i in 0..count {
         let sender = i % keys.len();
-        let tx = crate::signing::sign_eip1559(
-            &keys[sender],
-            crate::bench::BENCH_CHAIN_ID,
-            TxKind::Call(Address::with_last_byte(0x77)),
-            U256::from(1),
-            Bytes::new(),
-            nonces[sender],
-            21_000,
-        );
+        let tx = load_transfer(&keys[sender], nonces[sender]);
         nonces[sender] += 1;
         let at = Duration::from_secs_f64(i as f64 / rate.max(1) as f64);
         lanes[sender % CLIENTS].push((at, *tx.tx_hash(), alloy_primitives::hex::encode_prefixed(tx.encoded_2718())));

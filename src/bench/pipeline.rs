@@ -34,9 +34,7 @@ pub fn run_pipeline(node: &mut Node, fixture: &Fixture) -> PipelineTimes {
 /// so this is a lower bound on the work any node that commits to its state each block does on
 /// top of execution.
 fn commitments_alone(node: &mut Node, mut trie: zg_components::chain::MerkleTrie, block: &zg_components::chain::CommittedBlock) -> Duration {
-    use alloy_eips::eip2718::Encodable2718;
-    use rayon::prelude::*;
-    use zg_components::chain::{AccountIndex, AccountStorage, TxReceipt};
+    use zg_components::chain::{AccountIndex, AccountStorage};
     let world = node.world_mut();
     let leaves: Vec<(alloy_primitives::B256, Vec<u8>)> = block
         .changes
@@ -56,27 +54,19 @@ fn commitments_alone(node: &mut Node, mut trie: zg_components::chain::MerkleTrie
         })
         .collect();
     let started = Instant::now();
-    let (state_root, (transactions_root, receipts_root)) = rayon::join(
+    let (state_root, (transactions_root, receipts_root, logs_bloom)) = rayon::join(
         || {
             for (key, value) in leaves {
                 trie.insert(key, value);
             }
             trie.root()
         },
-        || {
-            rayon::join(
-                || alloy_trie::root::ordered_trie_root_with_encoder(&block.transactions, |(tx, _), buf| tx.encode_2718(buf)),
-                || {
-                    let envelopes: Vec<_> = block.receipts.par_iter().map(TxReceipt::envelope).collect();
-                    alloy_consensus::proofs::calculate_receipt_root(&envelopes)
-                },
-            )
-        },
+        || producer::transactions_and_receipts_roots(&block.transactions, &block.receipts),
     );
     let took = started.elapsed();
     assert_eq!(
-        (state_root, transactions_root, receipts_root),
-        (block.header.state_root, block.header.transactions_root, block.header.receipts_root),
+        (state_root, transactions_root, receipts_root, logs_bloom),
+        (block.header.state_root, block.header.transactions_root, block.header.receipts_root, block.header.logs_bloom),
         "the commitments rebuilt match the block's"
     );
     took

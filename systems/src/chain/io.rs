@@ -5,8 +5,10 @@
 use bevy_ecs::prelude::*;
 use std::sync::Arc;
 
+use alloy_consensus::TxEnvelope;
 use alloy_eips::eip2718::Encodable2718;
-use zg_components::chain::{CommittedBlock, SealedBlocks};
+use alloy_primitives::{Address, B256};
+use zg_components::chain::{CommittedBlock, PoolError, SealedBlocks};
 use zg_components::consensus::TxGossip;
 use zg_components::node::{Inbox, NodeEvent, NodeRequest, TickProfile};
 
@@ -50,22 +52,24 @@ pub fn ingest_requests(world: &mut World) {
     })
 }
 
+/// Admits a transaction to the pool and, when `gossip` and the node has peers, queues it for them.
+fn admit_and_gossip(world: &mut World, envelope: TxEnvelope, sender: Address, gossip: bool) -> Result<B256, PoolError> {
+    let raw = (gossip && world.contains_resource::<TxGossip>()).then(|| envelope.encoded_2718());
+    let result = mempool::admit(world, envelope, sender);
+    if let (Ok(_), Some(raw)) = (&result, raw) {
+        world.resource_mut::<TxGossip>().0.push(raw);
+    }
+    result
+}
+
 pub fn handle_request(world: &mut World, request: NodeRequest) {
     match request {
         NodeRequest::SubmitTransaction { envelope, sender, reply } => {
-            let raw = world.contains_resource::<TxGossip>().then(|| envelope.encoded_2718());
-            let result = mempool::admit(world, *envelope, sender);
-            if let (Ok(_), Some(raw)) = (&result, raw) {
-                world.resource_mut::<TxGossip>().0.push(raw);
-            }
-            reply.send(result);
+            reply.send(admit_and_gossip(world, *envelope, sender, true));
         }
         NodeRequest::RelayedTransaction { envelope, sender, forward } => {
-            let raw = (forward && world.contains_resource::<TxGossip>()).then(|| envelope.encoded_2718());
-            let admitted = mempool::admit(world, *envelope, sender).is_ok();
-            if let (true, Some(raw)) = (admitted, raw) {
-                world.resource_mut::<TxGossip>().0.push(raw);
-            }
+            // A peer's transaction the pool refuses needs no answer: the peer is not waiting.
+            let _ = admit_and_gossip(world, *envelope, sender, forward);
         }
         NodeRequest::PendingNonce { address, reply } => {
             reply.send(mempool::pending_nonce(world, &address));

@@ -2,7 +2,7 @@
 //! the pool, executes them with revm against the world's state, applies the result and seals a
 //! header committing to the new state, the transactions and the receipts.
 
-use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, Header, Transaction, proofs};
+use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, Header, Transaction, TxEnvelope, proofs};
 use alloy_eips::eip1559::BaseFeeParams;
 use alloy_eips::eip2718::Encodable2718;
 use alloy_trie::root::ordered_trie_root_with_encoder;
@@ -226,24 +226,10 @@ pub fn execute_block(world: &mut World, context: BlockContext, candidates: Vec<C
     super::dev::apply_edits(world, &mut changes, &context.edits);
     let changes: Vec<AccountChange> = changes.into_values().collect();
 
-    // The three commitments are independent: hash them side by side. Each receipt's bloom is
-    // computed once (keccak-heavy, so in parallel) and serves both the root and the header.
-    let (state_root, (transactions_root, (receipts_root, logs_bloom))) = rayon::join(
+    // The three commitments are independent: hash them side by side.
+    let (state_root, (transactions_root, receipts_root, logs_bloom)) = rayon::join(
         || state::apply_changes(world, &changes),
-        || {
-            rayon::join(
-                // What `proofs::calculate_transaction_root` does, without copying the envelopes.
-                || ordered_trie_root_with_encoder(&transactions, |(tx, _), buf| tx.encode_2718(buf)),
-                || {
-                    let receipt_envelopes: Vec<_> = receipts.par_iter().map(TxReceipt::envelope).collect();
-                    let mut logs_bloom = Bloom::default();
-                    for envelope in &receipt_envelopes {
-                        logs_bloom.accrue_bloom(envelope.logs_bloom());
-                    }
-                    (proofs::calculate_receipt_root(&receipt_envelopes), logs_bloom)
-                },
-            )
-        },
+        || transactions_and_receipts_roots(&transactions, &receipts),
     );
     let header = Header {
         parent_hash: parent.hash,
@@ -284,6 +270,25 @@ pub fn execute_block(world: &mut World, context: BlockContext, candidates: Vec<C
     record_block(world, &header, hash, transactions.iter().map(|(tx, _)| *tx.tx_hash()).collect());
 
     CommittedBlock { header, hash, transactions, receipts, changes, decided: None }
+}
+
+/// A block's transactions root, receipts root and logs bloom, the two roots hashed side by side.
+/// Each receipt's bloom is computed once (keccak-heavy, so in parallel) and serves both the
+/// receipts root and the header's bloom.
+pub fn transactions_and_receipts_roots(transactions: &[(TxEnvelope, Address)], receipts: &[TxReceipt]) -> (B256, B256, Bloom) {
+    let (transactions_root, (receipts_root, logs_bloom)) = rayon::join(
+        // What `proofs::calculate_transaction_root` does, without copying the envelopes.
+        || ordered_trie_root_with_encoder(transactions, |(tx, _), buf| tx.encode_2718(buf)),
+        || {
+            let receipt_envelopes: Vec<_> = receipts.par_iter().map(TxReceipt::envelope).collect();
+            let mut logs_bloom = Bloom::default();
+            for envelope in &receipt_envelopes {
+                logs_bloom.accrue_bloom(envelope.logs_bloom());
+            }
+            (proofs::calculate_receipt_root(&receipt_envelopes), logs_bloom)
+        },
+    );
+    (transactions_root, receipts_root, logs_bloom)
 }
 
 /// Gas fees go to the block producer in full: revm pays it the tip and burns the base fee, so
