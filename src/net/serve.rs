@@ -57,9 +57,11 @@ pub(super) async fn dispatch(shared: &Arc<Shared>, from: PeerKey, message: NetMe
         }
         NetMessage::Transactions(raw) => {
             let work = shared.conduct.work_permit(&from).await;
-            // Validators are meshed and each sends what it admits to all its peers; what a
-            // validator sent needs no second hop. What a full node sent is passed on.
-            let forward = !from_validator(shared, &from);
+            // What this node admits goes on to its peers, as before the seen-set: skipping the
+            // second hop between validators was tried and left a seeded chaos run with a file
+            // never finalized on one node (cause not found); the seen-set already keeps the
+            // cost at one recovery per transaction per node.
+            let forward = true;
             let shared = shared.clone();
             tokio::task::spawn_blocking(move || {
                 let _work = work;
@@ -147,10 +149,6 @@ fn keep_shard(shared: &Shared, shard: &Shard) -> Result<(), Offence> {
         Err(error) => tracing::warn!(%error, "cannot keep a placed shard"),
     }
     Ok(())
-}
-
-fn from_validator(shared: &Shared, peer: &PeerKey) -> bool {
-    shared.validator_keys.read().map(|keys| keys.values().any(|key| key.as_bytes() == peer)).unwrap_or(false)
 }
 
 fn admit_gossip(shared: &Shared, raw: Vec<Vec<u8>>, forward: bool) {
