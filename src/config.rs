@@ -261,7 +261,21 @@ impl NodeConfig {
         Ok(config)
     }
 
+    /// Every rule, as for a node that may take part in consensus (`zgnode run`).
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_dev()?;
+        let consensus = &self.consensus;
+        if consensus.timeout_propose_ms <= self.chain.block_time_ms {
+            return Err(ConfigError::Invalid(format!(
+                "consensus.timeout_propose_ms ({}) must exceed chain.block_time_ms ({}): the proposer waits a block time first",
+                consensus.timeout_propose_ms, self.chain.block_time_ms
+            )));
+        }
+        Ok(())
+    }
+
+    /// The rules for a chain without consensus (`zgnode dev`, embedded dev nodes): any block time.
+    pub fn validate_dev(&self) -> Result<(), ConfigError> {
         if self.node.state_history_blocks == 0 && !self.node.archive {
             return Err(ConfigError::Invalid("node.state_history_blocks must be at least 1 (or set node.archive)".into()));
         }
@@ -287,12 +301,6 @@ impl NodeConfig {
         let consensus = &self.consensus;
         if consensus.timeout_propose_ms == 0 || consensus.timeout_prevote_ms == 0 || consensus.timeout_precommit_ms == 0 {
             return Err(ConfigError::Invalid("consensus timeouts must be at least 1 ms".into()));
-        }
-        if consensus.timeout_propose_ms <= self.chain.block_time_ms {
-            return Err(ConfigError::Invalid(format!(
-                "consensus.timeout_propose_ms ({}) must exceed chain.block_time_ms ({}): the proposer waits a block time first",
-                consensus.timeout_propose_ms, self.chain.block_time_ms
-            )));
         }
         Ok(())
     }

@@ -152,7 +152,7 @@ fn rpc_fixture() -> &'static RpcFixture {
         config.storage.addr = "127.0.0.1:0".parse().expect("literal");
         let genesis = crate::dev::dev_genesis(crate::dev::DEV_CHAIN_ID);
         let node = runtime.block_on(crate::RunningNode::start(&config, &genesis)).expect("the fuzz node starts");
-        let (rpc, storage) = (node.rpc_addr, node.storage_addr.expect("storage role on"));
+        let (rpc, storage) = (node.rpc_addr.expect("JSON-RPC on"), node.storage_addr.expect("storage role on"));
         RpcFixture { _runtime: runtime, _node: node, rpc, storage }
     })
 }

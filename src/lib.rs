@@ -44,4 +44,6 @@ pub mod testnet;
 pub mod zgs;
 
 pub use config::NodeConfig;
-pub use node::{Node, RunningNode};
+pub use node::{Node, NodeBuilder, NodeHandle, RunningNode, TxRequest};
+#[cfg(feature = "bevy")]
+pub use node::ZgNodePlugin;

@@ -133,7 +133,7 @@ pub async fn consensus(validators: usize, rates: &[u64], seconds: u64, block_tim
         config.node.tick_ms = 2;
         nodes.push(crate::RunningNode::start(&config, &genesis).await?);
     }
-    let urls: Vec<String> = nodes.iter().map(|n| n.rpc_url()).collect();
+    let urls: Vec<String> = nodes.iter().filter_map(|n| n.rpc_url()).collect();
     let propose_timeout_ms = crate::NodeConfig::load(&layout[0].config)?.consensus.timeout_propose_ms;
 
     let commits: Arc<Mutex<Commits>> = Arc::default();

@@ -31,7 +31,7 @@ pub async fn rpc_ingestion(count: usize, senders: usize, concurrency: usize, blo
     config.txpool.max_size = count + 1;
     config.txpool.max_nonce_gap = count as u64 + 1;
     let node = crate::RunningNode::start(&config, &fixture.genesis).await?;
-    let url = node.rpc_url();
+    let url = node.rpc_url().ok_or_else(|| anyhow::anyhow!("JSON-RPC is off"))?;
 
     let committed: Arc<Mutex<HashMap<alloy_primitives::B256, Instant>>> = Arc::default();
     let blocks = Arc::new(std::sync::atomic::AtomicUsize::new(0));

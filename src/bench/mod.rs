@@ -1,6 +1,7 @@
 //! Benchmark workloads shared by `zgnode bench` and the criterion benches in `benches/`.
 //! Every figure is compared with a baseline measured in the same run.
 
+mod embed;
 mod history;
 mod ingestion;
 mod pipeline;
@@ -10,6 +11,7 @@ pub mod consensus;
 pub mod storage;
 pub mod tracking;
 
+pub use embed::{EmbedReport, EmbedSetup, embed};
 pub use history::{HistoryReport, history_cost};
 pub use ingestion::{RpcReport, rpc_ingestion};
 pub use pipeline::{ExecutionReport, PipelineTimes, SustainedReport, execution, prepared_bare_db, run_bare, run_pipeline, sustained};

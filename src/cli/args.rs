@@ -99,6 +99,18 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 200)]
         senders: usize,
     },
+    /// A node ticked by a game at 60 Hz: the frame time its tick takes with N game transactions
+    /// per frame (a block per frame), against bare revm on the same calls, in memory and on disk.
+    Embed {
+        /// Game transactions per frame, one run each.
+        #[arg(long, value_delimiter = ',', default_value = "0,100,1000")]
+        loads: Vec<usize>,
+        /// Measured frames per run (after --warmup frames).
+        #[arg(long, default_value_t = 300)]
+        frames: usize,
+        #[arg(long, default_value_t = 60)]
+        warmup: usize,
+    },
     /// Tick overhead: an idle tick, and a tick with a system touching N account entities.
     Tick {
         #[arg(long, default_value_t = 100_000)]

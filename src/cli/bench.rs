@@ -53,6 +53,47 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                 report.archive_ms_per_block / report.minimal_ms_per_block
             );
         }
+        BenchCommand::Embed { loads, frames, warmup } => {
+            anyhow::ensure!(!loads.is_empty() && frames > 0, "--loads and --frames must be given");
+            println!("embed: a dev node ticked at 60 Hz (16.7 ms frames), a 16 ms block per frame, Crafting.gather calls; {frames} frames per run");
+            println!("  txs/frame | chain, commit   | tick p50 / p99 / max ms | frame used (p50) | host submit p50 ms | bare revm p50 ms | tick / bare");
+            let memory = crate::bench::EmbedSetup::default();
+            let threaded = crate::bench::EmbedSetup { commit_on_thread: true, ..memory };
+            let mut runs: Vec<(usize, crate::bench::EmbedSetup)> = Vec::new();
+            for &load in &loads {
+                runs.push((load, memory));
+                if load > 0 {
+                    runs.push((load, threaded));
+                }
+            }
+            // A game that keeps its chain on disk (an fsync per block).
+            if let Some(&load) = loads.iter().find(|&&load| load > 0) {
+                runs.push((load, crate::bench::EmbedSetup { on_disk: true, ..memory }));
+                runs.push((load, crate::bench::EmbedSetup { on_disk: true, commit_on_thread: true }));
+            }
+            for (load, setup) in runs {
+                let report = tokio::task::spawn_blocking(move || crate::bench::embed(load, frames, warmup, setup)).await??;
+                let ratio = if report.bare_p50_ms > 0.0 { format!("{:.1}x", report.tick_p50_ms / report.bare_p50_ms) } else { "-".into() };
+                println!(
+                    "  {:>9} | {:<15} | {:>6.2} / {:>6.2} / {:>6.2} | {:>15.1}% | {:>18.2} | {:>16.2} | {ratio}",
+                    report.txs_per_frame,
+                    match (report.setup.on_disk, report.setup.commit_on_thread) {
+                        (false, false) => "memory, in tick",
+                        (false, true) => "memory, thread",
+                        (true, false) => "disk, in tick",
+                        (true, true) => "disk, thread",
+                    },
+                    report.tick_p50_ms,
+                    report.tick_p99_ms,
+                    report.tick_max_ms,
+                    report.frame_share() * 100.0,
+                    report.submit_p50_ms,
+                    report.bare_p50_ms,
+                );
+                let top: Vec<String> = report.systems_ms.iter().take(6).map(|(system, ms)| format!("{system} {ms:.2}")).collect();
+                println!("            where the tick went (mean ms/frame): {}", top.join(", "));
+            }
+        }
         BenchCommand::Tick { accounts, ticks } => {
             let report = tokio::task::spawn_blocking(move || crate::bench::tick(accounts, ticks)).await?;
             println!("tick: idle {:.1} µs/tick; with a system touching {} accounts {:.1} µs/tick", report.idle_us, report.accounts, report.touching_us);

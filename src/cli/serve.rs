@@ -42,8 +42,10 @@ pub(super) async fn shutdown_signal() {
 
 fn print_banner(config: &NodeConfig, genesis: &Genesis, node: &RunningNode, dev: bool) {
     println!("zgnode {} — chain id {}", env!("CARGO_PKG_VERSION"), node.chain_id);
-    println!("JSON-RPC (HTTP): {}", node.rpc_url());
-    println!("JSON-RPC (WS):   {}", node.ws_url());
+    if let (Some(http), Some(ws)) = (node.rpc_url(), node.ws_url()) {
+        println!("JSON-RPC (HTTP): {http}");
+        println!("JSON-RPC (WS):   {ws}");
+    }
     if config.metrics.enabled {
         println!("Metrics:         http://{}/metrics", config.metrics.addr);
     }

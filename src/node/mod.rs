@@ -5,11 +5,21 @@
 //! Each role is wired in one place: the validator role in `validator_role`, the storage role in
 //! `storage_role`, JSON-RPC and the driver thread in `running`.
 
+#[cfg(feature = "bevy")]
+pub mod bevy_plugin;
+mod builder;
 mod driver;
+pub mod events;
+pub mod handle;
 mod running;
 mod storage_role;
 mod validator_role;
 
+#[cfg(feature = "bevy")]
+pub use bevy_plugin::ZgNodePlugin;
+pub use builder::NodeBuilder;
+pub use events::{BlockEvent, LogEvent, LogFilter, Subscription, SubscriptionError};
+pub use handle::{HandleError, NodeHandle, Submitted, TxRequest};
 pub use running::RunningNode;
 
 use alloy_consensus::Header;
@@ -80,13 +90,44 @@ pub struct Node {
     schedule: Schedule,
     requests: crossbeam_channel::Sender<NodeRequest>,
     store: ChainStore,
+    events: Arc<events::EventHub>,
+}
+
+/// Whether a node follows the storage contracts (files published on chain, their segments).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileTracking {
+    /// When the genesis has the Flow contract: what a node that may serve storage needs.
+    FromGenesis,
+    /// Never: a node that will not serve storage (an embedded game chain) skips the work.
+    Off,
+}
+
+/// Where a single-producer node's blocks are committed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockCommits {
+    /// On a writer thread of the node's own, block N while the world executes N+1 (`zgnode dev`).
+    WriterThread,
+    /// Inside the tick that sealed the block: no thread, the host's tick returns with it on disk.
+    InTick,
 }
 
 impl Node {
     /// Opens the node on `store`: restores the persisted chain, or writes genesis into an empty
     /// database. Blocks come from the single producer.
     pub fn new(spec: ChainSpec, genesis: &Genesis, store: ChainStore) -> Result<Self, NodeError> {
-        Self::open(spec, genesis, store, None).map(|(node, _)| node)
+        Self::open(spec, genesis, store, None, BlockCommits::WriterThread, FileTracking::FromGenesis).map(|(node, _)| node)
+    }
+
+    /// A single-producer node for a host that ticks it: where blocks are committed, and whether
+    /// the storage contracts are followed.
+    pub fn new_embedded(
+        spec: ChainSpec,
+        genesis: &Genesis,
+        store: ChainStore,
+        commits: BlockCommits,
+        files: FileTracking,
+    ) -> Result<Self, NodeError> {
+        Self::open(spec, genesis, store, None, commits, files).map(|(node, _)| node)
     }
 
     /// Opens a node whose blocks are decided by BFT consensus with the validators the genesis
@@ -97,7 +138,7 @@ impl Node {
         store: ChainStore,
         setup: ConsensusSetup,
     ) -> Result<(Self, crossbeam_channel::Sender<NetEvent>), NodeError> {
-        let (node, events) = Self::open(spec, genesis, store, Some(setup))?;
+        let (node, events) = Self::open(spec, genesis, store, Some(setup), BlockCommits::InTick, FileTracking::FromGenesis)?;
         Ok((node, events.expect("consensus nodes get a network inbox")))
     }
 
@@ -106,6 +147,8 @@ impl Node {
         genesis: &Genesis,
         store: ChainStore,
         consensus: Option<ConsensusSetup>,
+        commits: BlockCommits,
+        files: FileTracking,
     ) -> Result<(Self, Option<crossbeam_channel::Sender<NetEvent>>), NodeError> {
         let mut world = World::new();
         world.insert_resource(spec);
@@ -113,7 +156,7 @@ impl Node {
         if consensus.is_some() {
             plugins.push(&ConsensusPlugin);
         }
-        let storage = genesis.accounts.contains_key(&flow::FLOW_ADDRESS);
+        let storage = files == FileTracking::FromGenesis && genesis.accounts.contains_key(&flow::FLOW_ADDRESS);
         if storage {
             plugins.push(&StoragePlugin);
         }
@@ -151,22 +194,26 @@ impl Node {
             store.write_genesis(&block, genesis.chain_id)?;
             tracing::info!(hash = %block.hash, chain_id = genesis.chain_id, "wrote genesis");
         }
-        let events = match consensus {
+        let network_inbox = match consensus {
             Some(setup) => Some(install_consensus(&mut world, genesis, &store, setup)?),
             None => {
                 world.insert_resource(crate::store::rewind::StoreRewinder::handle(&store));
-                // The single producer commits block N while it executes N+1.
-                let writer = zg_systems::chain::writer::BlockWriter::spawn(Arc::new(store.clone()))
-                    .map_err(|e| NodeError::Fault(format!("cannot start the block writer: {e}")))?;
-                world.insert_resource(writer);
+                if commits == BlockCommits::WriterThread {
+                    // The single producer commits block N while it executes N+1.
+                    let writer = zg_systems::chain::writer::BlockWriter::spawn(Arc::new(store.clone()))
+                        .map_err(|e| NodeError::Fault(format!("cannot start the block writer: {e}")))?;
+                    world.insert_resource(writer);
+                }
                 None
             }
         };
+        let events = events::EventHub::new();
+        world.insert_resource(EventSinkHandle(events.clone()));
         if storage {
             world.insert_resource(FileStoreHandle(Arc::new(store.clone())));
             restore_files(&mut world, &store)?;
         }
-        Ok((Self { world, schedule, requests, store }, events))
+        Ok((Self { world, schedule, requests, store, events }, network_inbox))
     }
 
     /// Runs one tick at time `now_ms` (milliseconds since the Unix epoch).
@@ -183,8 +230,34 @@ impl Node {
         }
     }
 
+    /// Replaces where committed blocks are announced (the node's [`events::EventHub`] by default,
+    /// which feeds JSON-RPC and every [`NodeHandle`] subscription: those stop hearing of blocks).
     pub fn set_event_sink(&mut self, sink: Arc<dyn EventSink>) {
         self.world.insert_resource(EventSinkHandle(sink));
+    }
+
+    /// Where committed blocks are announced.
+    pub fn events(&self) -> &Arc<events::EventHub> {
+        &self.events
+    }
+
+    /// A typed handle on this node (see [`NodeHandle`]); `unlocked` are the accounts it signs for.
+    pub fn handle_with(&self, unlocked: Vec<alloy_signer_local::PrivateKeySigner>) -> NodeHandle {
+        let spec = self.world.resource::<ChainSpec>();
+        NodeHandle::new(
+            spec.chain_id,
+            spec.max_tx_bytes,
+            self.requests.clone(),
+            self.store.reader(),
+            self.chain_clock(),
+            self.events.clone(),
+            unlocked,
+        )
+    }
+
+    /// A typed handle on this node that signs for no account.
+    pub fn handle(&self) -> NodeHandle {
+        self.handle_with(Vec::new())
     }
 
     pub fn requests(&self) -> crossbeam_channel::Sender<NodeRequest> {

@@ -67,11 +67,8 @@ pub fn call_site(
         Some(_) => false,
     };
     let (snapshot, block) = if pending {
-        let head = snapshot.head_number().unwrap_or_default();
-        let (header, hash) = snapshot.header(head)?.ok_or_else(|| server_error("header not found"))?;
-        let timestamp = ctx.clock.peek(crate::node::now_ms() / 1000, header.timestamp);
-        let env = producer::next_block_env(&header, hash, timestamp, header.beneficiary, header.gas_limit);
-        (snapshot, env)
+        let block = next_block_env(&snapshot, &ctx.clock)?;
+        (snapshot, block)
     } else {
         let snapshot = state_at(snapshot, block)?;
         let (header, _) =
@@ -83,6 +80,15 @@ pub fn call_site(
         apply_overrides(&mut db, overrides)?;
     }
     Ok(CallSite { db, block })
+}
+
+/// The environment of the block that comes next on `snapshot`'s head: its number, the
+/// timestamp it will get, its base fee (geth's pending header).
+pub fn next_block_env(snapshot: &StateSnapshot, clock: &zg_components::chain::ChainClock) -> RpcResult<BlockEnv> {
+    let head = snapshot.head_number().unwrap_or_default();
+    let (header, hash) = snapshot.header(head)?.ok_or_else(|| server_error("header not found"))?;
+    let timestamp = clock.peek(crate::node::now_ms() / 1000, header.timestamp);
+    Ok(producer::next_block_env(&header, hash, timestamp, header.beneficiary, header.gas_limit))
 }
 
 /// geth's state override set: per account, replacements for balance, nonce, code, and either
@@ -199,7 +205,8 @@ pub fn call_cfg(chain_id: u64) -> revm::context::CfgEnv {
     cfg
 }
 
-fn execute(site: &CallSite, chain_id: u64, tx: &TxEnv, gas: u64) -> Result<ExecutionResult, ErrorObjectOwned> {
+/// Runs `tx` with `gas` at `site`, changing nothing.
+pub fn execute(site: &CallSite, chain_id: u64, tx: &TxEnv, gas: u64) -> Result<ExecutionResult, ErrorObjectOwned> {
     let mut evm = evm::build_evm(&site.db, call_cfg(chain_id), site.block.clone());
     evm.transact_one(TxEnv { gas_limit: gas, ..tx.clone() }).map_err(evm_error)
 }

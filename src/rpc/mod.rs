@@ -5,7 +5,7 @@
 //! holds the world.
 
 mod batches;
-mod call;
+pub mod call;
 mod dev;
 pub mod error;
 mod eth;

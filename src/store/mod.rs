@@ -62,7 +62,13 @@ pub struct ChainStore {
     /// Segment bytes beside the database; None keeps them in redb (in-memory databases).
     segment_files: Option<Arc<segment_files::SegmentFiles>>,
     history: HistoryPolicy,
+    /// In memory: nothing survives the process, so block commits need not be durable.
+    ephemeral: bool,
 }
+
+/// On an in-memory database, one block commit in this many is durable: redb reclaims the pages
+/// older commits freed only at a durable commit, so memory stays bounded.
+const EPHEMERAL_DURABLE_EVERY: u64 = 64;
 
 impl ChainStore {
     /// Opens (or creates) the database file at `path`.
@@ -90,7 +96,7 @@ impl ChainStore {
         let db = Database::builder().create_with_backend(InMemoryBackend::new()).map_err(|source| {
             StoreError::Open { path: "<memory>".into(), source }
         })?;
-        Self::init(db)
+        Ok(Self { ephemeral: true, ..Self::init(db)? })
     }
 
     fn init(db: Database) -> Result<Self, StoreError> {
@@ -120,7 +126,7 @@ impl ChainStore {
         txn.open_table(HISTORY_CHANGES)?;
         history::start_history(&txn)?;
         txn.commit()?;
-        Ok(Self { db: Arc::new(db), segment_files: None, history: HistoryPolicy::default() })
+        Ok(Self { db: Arc::new(db), segment_files: None, history: HistoryPolicy::default(), ephemeral: false })
     }
 
     /// How much state history to keep from now on (the default keeps the last 256 blocks).
@@ -158,7 +164,12 @@ impl ChainStore {
     }
 
     fn write_block_with(&self, block: &CommittedBlock, chain_id: Option<u64>) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
+        let mut txn = self.db.begin_write()?;
+        if self.ephemeral && block.header.number % EPHEMERAL_DURABLE_EVERY != 0 {
+            // Still visible to every later read; the durable commit only costs here.
+            txn.set_durability(redb::Durability::None)
+                .map_err(|e| StoreError::Corrupt { what: "block transaction", detail: e.to_string() })?;
+        }
         if let Some(chain_id) = chain_id {
             txn.open_table(META)?.insert(CHAIN_ID_KEY, chain_id)?;
         }

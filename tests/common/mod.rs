@@ -233,7 +233,7 @@ pub fn start_node_with(
 ) -> Result<InProcessNode, zgnode::node::NodeError> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let node = runtime.block_on(zgnode::RunningNode::start(config, genesis))?;
-    let addr = node.rpc_addr;
+    let addr = node.rpc_addr.expect("from_config turns JSON-RPC on");
     Ok(InProcessNode { runtime, node: Some(node), addr })
 }
 

@@ -61,13 +61,13 @@ fn seal_if_due(world: &mut World) {
     let now_ms = world.resource::<TickClock>().now_ms;
     let spec = world.resource::<ChainSpec>().clone();
     let schedule = *world.resource::<SealSchedule>();
-    if schedule.next_seal_ms == 0 {
+    // Block time 0 is automine: a block as soon as transactions wait, none without them.
+    let automine = spec.block_time_ms == 0;
+    if schedule.next_seal_ms == 0 && !automine {
         // The first block comes one block time after start, like every later one.
         world.resource_mut::<SealSchedule>().next_seal_ms = now_ms + spec.block_time_ms;
         return;
     }
-    // Block time 0 is automine: a block as soon as transactions wait, none without them.
-    let automine = spec.block_time_ms == 0;
     if now_ms < schedule.next_seal_ms && !automine {
         return;
     }
@@ -197,7 +197,9 @@ pub fn execute_block(world: &mut World, context: BlockContext, candidates: Vec<C
     let mut receipts = Vec::with_capacity(included.len());
     let mut transactions = Vec::with_capacity(included.len());
     let mut cumulative = 0u64;
-    for (index, (_, tx, result)) in included.iter().enumerate() {
+    // (pool entity, hash, sender) of each included transaction, its envelope moved into the block.
+    let mut included_keys = Vec::with_capacity(included.len());
+    for (index, (pooled, tx, result)) in included.into_iter().enumerate() {
         let gas_used = result.tx_gas_used();
         cumulative += gas_used;
         let receipt = TxReceipt {
@@ -216,7 +218,8 @@ pub fn execute_block(world: &mut World, context: BlockContext, candidates: Vec<C
             logs: result.logs().to_vec(),
         };
         receipts.push(receipt);
-        transactions.push((tx.envelope.clone(), tx.sender));
+        included_keys.push((pooled, tx.hash, tx.sender));
+        transactions.push((tx.envelope, tx.sender));
     }
     let mut changes = state::changes_from_evm_state(world, evm_state);
     credit_burnt_base_fee(world, &mut changes, coinbase, base_fee, cumulative);
@@ -255,10 +258,10 @@ pub fn execute_block(world: &mut World, context: BlockContext, candidates: Vec<C
         receipt.block_hash = hash;
     }
 
-    let senders: BTreeSet<Address> = included.iter().map(|(_, tx, _)| tx.sender).collect();
-    for (pooled, tx, _) in &included {
+    let senders: BTreeSet<Address> = included_keys.iter().map(|(_, _, sender)| *sender).collect();
+    for (pooled, hash, _) in &included_keys {
         // A decided block may carry a pooled transaction this node did not offer itself.
-        let entity = pooled.or_else(|| world.resource::<zg_components::chain::MempoolIndex>().by_hash.get(&tx.hash).copied());
+        let entity = pooled.or_else(|| world.resource::<zg_components::chain::MempoolIndex>().by_hash.get(hash).copied());
         if let Some(entity) = entity {
             mempool::drop_transaction(world, entity);
         }

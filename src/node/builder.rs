@@ -1,0 +1,283 @@
+//! [`NodeBuilder`]: the one place a node is assembled from the roles a host picks.
+//!
+//! Every role is wired here, in order: the chain (always), the validator role (a genesis with
+//! consensus), the storage role, JSON-RPC, the driver thread, the PoRA miner. `zgnode dev` and
+//! `zgnode run` go through [`NodeBuilder::from_config`]; an embedding host usually starts from
+//! [`NodeBuilder::dev`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use alloy_signer_local::PrivateKeySigner;
+use zg_components::chain::Genesis;
+use zg_systems::storage::flow;
+
+use super::running::RunningNode;
+use super::{BlockCommits, FileTracking, Node, NodeError, driver, storage_role, validator_role};
+use crate::config::NodeConfig;
+use crate::store::{ChainStore, StoreError};
+
+/// Builds a [`Node`] the host ticks ([`NodeBuilder::build`]) or a [`RunningNode`] with its own
+/// threads ([`NodeBuilder::start`]).
+#[derive(Clone, Debug)]
+pub struct NodeBuilder {
+    config: NodeConfig,
+    genesis: Genesis,
+    rpc: bool,
+    storage: bool,
+    validator: bool,
+    /// Sign for the dev accounts (a dev chain only).
+    dev_accounts: bool,
+    /// A hand-ticked node commits blocks on a writer thread instead of inside its tick.
+    commit_on_thread: bool,
+    /// A hand-ticked node runs its systems on bevy's task pool instead of the host's thread.
+    parallel_systems: bool,
+}
+
+impl NodeBuilder {
+    /// The dev chain (`zgnode dev`'s: chain id 31337, ten funded dev accounts unlocked in the
+    /// handle, every system contract), in memory, with no role but the chain until asked: no
+    /// JSON-RPC, no storage service, no network. Blocks every 250 ms; see [`Self::block_time`].
+    pub fn dev() -> Self {
+        let mut config = NodeConfig::default();
+        config.node.ephemeral = true;
+        config.rpc.dev_methods = true;
+        config.metrics.enabled = false;
+        config.storage.enabled = false;
+        let genesis = crate::dev::dev_genesis(crate::dev::DEV_CHAIN_ID);
+        Self { config, genesis, rpc: false, storage: false, validator: false, dev_accounts: true, commit_on_thread: false, parallel_systems: false }
+    }
+
+    /// The node a config describes, as `zgnode run` / `zgnode dev` start it: JSON-RPC on, the
+    /// storage role when the config enables it, the validator role when the genesis has consensus.
+    pub fn from_config(config: NodeConfig, genesis: Genesis) -> Self {
+        let storage = config.storage.enabled;
+        let validator = genesis.consensus.is_some();
+        let dev_accounts = config.rpc.dev_methods;
+        Self { config, genesis, rpc: true, storage, validator, dev_accounts, commit_on_thread: true, parallel_systems: true }
+    }
+
+    /// Seal a block every `block_time` (down to one 60 Hz frame, 16 ms, on a dev chain; zero:
+    /// a block per transaction batch as soon as it arrives).
+    pub fn block_time(mut self, block_time: Duration) -> Self {
+        self.config.chain.block_time_ms = block_time.as_millis() as u64;
+        self
+    }
+
+    /// Start the chain from `genesis` instead (e.g. the dev genesis with the game's player
+    /// accounts granted funds). Its chain id is the chain's.
+    pub fn with_genesis(mut self, genesis: Genesis) -> Self {
+        self.validator = self.validator && genesis.consensus.is_some();
+        self.genesis = genesis;
+        self
+    }
+
+    /// Seal blocks only when there are transactions to put in them.
+    pub fn skip_empty_blocks(mut self) -> Self {
+        self.config.chain.seal_empty_blocks = false;
+        self
+    }
+
+    /// Let a hand-ticked node commit each block to its database on one thread of its own, while
+    /// the host's next frame runs, instead of inside the tick that sealed it: the tick gets
+    /// cheaper by the commit's cost, and a block's events come one tick later (once it is on disk).
+    /// [`Self::start`] always does this.
+    pub fn commit_on_thread(mut self) -> Self {
+        self.commit_on_thread = true;
+        self
+    }
+
+    /// Let a hand-ticked node run independent systems in parallel on bevy's compute task pool
+    /// (shared with a bevy host's own systems) instead of one after another on the thread that
+    /// calls [`Node::tick`]. [`Self::start`] always does this.
+    pub fn parallel_systems(mut self) -> Self {
+        self.parallel_systems = true;
+        self
+    }
+
+    /// Keep the chain in `data_dir` (restored from there on the next start) instead of memory.
+    pub fn data_dir(mut self, data_dir: impl Into<PathBuf>) -> Self {
+        self.config.node.data_dir = data_dir.into();
+        self.config.node.ephemeral = false;
+        self
+    }
+
+    /// Serve Ethereum JSON-RPC (HTTP and WebSocket) on `addr` (port 0: any free port).
+    pub fn with_rpc(mut self, addr: SocketAddr) -> Self {
+        self.config.rpc.addr = addr;
+        self.rpc = true;
+        self
+    }
+
+    /// Serve 0G storage (its JSON-RPC on `addr`, and PoRA mining); needs JSON-RPC, which the
+    /// miner submits through.
+    pub fn with_storage(mut self, addr: SocketAddr) -> Self {
+        self.config.storage.addr = addr;
+        self.config.storage.enabled = true;
+        self.storage = true;
+        self
+    }
+
+    /// Take part in consensus with the node key in `key_file` (created when missing), dialing
+    /// `peers` (`<ed25519 key hex>@<host:port>`). The genesis must name validators.
+    pub fn with_validator(mut self, key_file: impl Into<PathBuf>, peers: Vec<String>) -> Self {
+        self.config.network.key_file = Some(key_file.into());
+        self.config.network.peers = peers;
+        self.validator = true;
+        self
+    }
+
+    pub fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
+    pub fn genesis(&self) -> &Genesis {
+        &self.genesis
+    }
+
+    fn check(&self) -> Result<(), NodeError> {
+        let valid = if self.validator { self.config.validate() } else { self.config.validate_dev() };
+        valid.map_err(|e| NodeError::Config(e.to_string()))?;
+        match (self.validator, self.genesis.consensus.is_some()) {
+            (true, false) => {
+                return Err(NodeError::Config("with_validator: this genesis has no consensus section (no validators)".into()));
+            }
+            (false, true) => {
+                return Err(NodeError::Config(
+                    "this genesis decides blocks by consensus: call with_validator(key_file, peers)".into(),
+                ));
+            }
+            _ => {}
+        }
+        if self.storage && !self.rpc {
+            return Err(NodeError::Config("with_storage needs with_rpc: the PoRA miner submits its proofs through it".into()));
+        }
+        Ok(())
+    }
+
+    fn unlocked(&self) -> Vec<PrivateKeySigner> {
+        if !self.dev_accounts {
+            return Vec::new();
+        }
+        crate::dev::dev_accounts()
+            .iter()
+            .filter_map(|account| PrivateKeySigner::from_bytes(&account.private_key).ok())
+            .collect()
+    }
+
+    /// A node the host ticks itself ([`Node::tick`] with the host's clock): no socket, and no
+    /// thread unless asked for ([`Self::commit_on_thread`]): blocks committed inside the tick
+    /// that seals them. The chain role only (with the storage
+    /// contracts' systems when the genesis has them); JSON-RPC, storage service and validator need
+    /// [`Self::start`].
+    pub fn build(self) -> Result<(Node, super::NodeHandle), NodeError> {
+        self.check()?;
+        if self.rpc || self.storage || self.validator {
+            return Err(NodeError::Config(
+                "build() makes a node the host ticks, with no threads or sockets: JSON-RPC, storage and validator roles \
+                 need start()"
+                    .into(),
+            ));
+        }
+        let store = open_store(&self.config)?;
+        let spec = super::chain_spec(&self.config, &self.genesis);
+        let commits = if self.commit_on_thread { BlockCommits::WriterThread } else { BlockCommits::InTick };
+        // No storage role here: following the storage contracts would be work nobody reads.
+        let mut node = Node::new_embedded(spec, &self.genesis, store, commits, FileTracking::Off)?;
+        if !self.parallel_systems {
+            // The same order every tick, on the caller's thread: no task pool, no threads.
+            node.schedule_mut().set_executor(bevy_ecs::schedule::SingleThreadedExecutor::new());
+        }
+        let handle = node.handle_with(self.unlocked());
+        Ok((node, handle))
+    }
+
+    /// Opens the database, restores or creates the chain, and starts the roles asked for with a
+    /// driver thread ticking the node. Must be called inside a tokio runtime.
+    pub async fn start(self) -> Result<RunningNode, NodeError> {
+        self.check()?;
+        let config = &self.config;
+        let genesis = &self.genesis;
+        let store = open_store(config)?;
+        let spec = super::chain_spec(config, genesis);
+        let chain_id = spec.chain_id;
+        let (node, network, node_key) = if self.validator {
+            let validator = validator_role::open(config, spec, genesis, store)?;
+            (validator.node, Some(validator.network), Some(validator.key))
+        } else {
+            (Node::new(spec, genesis, store)?, None, None)
+        };
+        let mut node = node;
+        let handle = node.handle_with(self.unlocked());
+        let hub = node.events().clone();
+
+        // One flag stops the tick thread and the storage node's background tasks.
+        let stop = Arc::new(AtomicBool::new(false));
+        let storage = if self.storage && genesis.accounts.contains_key(&flow::FLOW_ADDRESS) {
+            Some(storage_role::start(config, chain_id, &mut node, network.as_ref()).await?)
+        } else {
+            None
+        };
+        let store_for_miner = node.store().clone();
+        let rpc = match self.rpc {
+            true => Some(start_rpc(config, chain_id, &node, network.clone()).await?),
+            false => None,
+        };
+        let driver = driver::spawn(node, Duration::from_millis(config.node.tick_ms), stop.clone())?;
+        let miner_address = match (&storage, &rpc) {
+            (Some(service), Some((rpc_addr, _))) => storage_role::start_miner(
+                config,
+                genesis,
+                *rpc_addr,
+                store_for_miner,
+                node_key,
+                service.shards,
+                chain_id,
+                stop.clone(),
+            )?,
+            _ => None,
+        };
+        Ok(RunningNode::assemble(super::running::Parts { chain_id, stop, driver, rpc, hub, handle, network, storage, miner_address }))
+    }
+}
+
+/// The chain database: in memory when ephemeral, else `chain.redb` in the data directory.
+fn open_store(config: &NodeConfig) -> Result<ChainStore, NodeError> {
+    let store = if config.node.ephemeral {
+        ChainStore::in_memory()?
+    } else {
+        std::fs::create_dir_all(&config.node.data_dir).map_err(|e| StoreError::Corrupt {
+            what: "data directory",
+            detail: format!("{}: {e}", config.node.data_dir.display()),
+        })?;
+        ChainStore::open(&config.node.data_dir.join("chain.redb"))?
+    };
+    Ok(store.with_history(config.history_policy()))
+}
+
+/// The Ethereum JSON-RPC server over the node's store, inbox and events (with the dev accounts
+/// unlocked when dev methods are on).
+async fn start_rpc(
+    config: &NodeConfig,
+    chain_id: u64,
+    node: &Node,
+    network: Option<crate::net::NetHandle>,
+) -> Result<(SocketAddr, jsonrpsee::server::ServerHandle), NodeError> {
+    let events = node.events().broadcast().clone();
+    let context = crate::rpc::RpcContext::new(config, chain_id, node.store().reader(), node.requests(), events)
+        .with_network(network)
+        .with_clock(node.chain_clock());
+    let context = if config.rpc.dev_methods {
+        let signers = crate::dev::dev_accounts()
+            .iter()
+            .filter_map(|account| PrivateKeySigner::from_bytes(&account.private_key).ok())
+            .collect();
+        context.with_dev_accounts(signers)
+    } else {
+        context
+    };
+    crate::rpc::start(&config.rpc, context).await.map_err(|source| NodeError::Rpc { addr: config.rpc.addr, source })
+}
