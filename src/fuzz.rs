@@ -15,8 +15,11 @@ use zg_systems::storage::erasure::ErasureConfig;
 /// The chain id raw transactions are checked against.
 pub const CHAIN_ID: u64 = 16_600;
 
+/// A fuzz target: takes any bytes, must never panic.
+pub type Target = fn(&[u8]);
+
 /// Every target, by name (the folder of its seed corpus under `fuzz/corpus`).
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("raw_transaction", raw_transaction),
     ("wire_frame", wire_frame),
     ("shard", shard),

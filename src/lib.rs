@@ -1,28 +1,110 @@
-//! # zgnode — the node
+//! # zgnode — the node, as a program and as a library
 //!
-//! The I/O shell around the pure core in `zg-components` (data) and `zg-systems` (behaviour):
-//! the CLI, config, the node that owns the `World` and ticks it, redb persistence, the Ethereum
-//! JSON-RPC server and metrics.
+//! zgnode is an EVM chain with BFT consensus, a 0G-compatible storage network and (coming) data
+//! availability and compute, built as a data-oriented ECS node: the pure core lives in
+//! `zg-components` (data) and `zg-systems` (behaviour); this crate is the I/O shell around it.
+//! `zgnode dev` runs it all-in-one; this page is for hosts that embed it — a game, a test
+//! harness, a service — in their own process.
 //!
-//! ## Layout
-//! - [`cli`]: the commands, one module each (`dev`/`run`, `init`/`testnet`, `storage`, `bench`,
-//!   `chaos`); [`local_files`]: reading a genesis file, writing configs and keys durably.
-//! - [`config`]: the TOML config, every option documented in [`config::CONFIG_TEMPLATE`].
-//! - [`node`]: [`node::Node`] (world + schedule + database, ticked by hand) and
-//!   [`node::RunningNode`] (driver thread + JSON-RPC).
-//! - [`net`]: the validator network over QUIC: key-bound TLS identities, framing, dialing,
-//!   block sync serving.
-//! - [`store`]: redb tables, one write transaction per block, read snapshots, restore at start.
-//! - [`rpc`]: Ethereum JSON-RPC (HTTP + WebSocket) with geth's error shapes.
-//! - [`dev`]: the dev accounts and dev genesis.
-//! - [`metrics`]: Prometheus exporter and tick metrics.
-//! - [`zgs`]: the storage node role: 0G's storage JSON-RPC over published files and uploaded
-//!   segments.
-//! - [`testnet`]: local validator networks (`zgnode init --validators`, `zgnode testnet`).
-//! - [`bench`]: the workloads behind `zgnode bench` and `cargo bench`, each against a baseline
-//!   in the same run: block execution vs bare revm, ticks, RPC ingestion, history, anvil side by
-//!   side ([`bench::anvil`]), validators under load ([`bench::consensus`]), storage throughput
-//!   ([`bench::storage`]) and file tracking ([`bench::tracking`]).
+//! ## Embedding, in order
+//! 1. **Build** a node with [`NodeBuilder`]: [`NodeBuilder::dev`] (the dev chain in memory,
+//!    chain id 31337, ten funded accounts unlocked) or [`NodeBuilder::from_config`], then switch
+//!    roles on: [`NodeBuilder::with_rpc`], [`NodeBuilder::with_storage`],
+//!    [`NodeBuilder::with_validator`]; pick the block time ([`NodeBuilder::block_time`], down to
+//!    one 60 Hz frame).
+//! 2. **Run** it either way:
+//!    - [`NodeBuilder::build`] gives a [`Node`] the host ticks itself with its own clock
+//!      ([`Node::tick`]): deterministic, no socket, no thread unless asked for
+//!      ([`NodeBuilder::commit_on_thread`], [`NodeBuilder::parallel_systems`]);
+//!    - [`NodeBuilder::start`] gives a [`RunningNode`] with its own driver thread (and JSON-RPC,
+//!      storage, consensus as configured), inside a tokio runtime.
+//! 3. **Talk to it** through the typed [`NodeHandle`] both return: submit transactions
+//!    ([`NodeHandle::send`] from an unlocked account, [`NodeHandle::submit_signed`],
+//!    [`NodeHandle::submit_raw`]), call contracts with `alloy` `sol!` bindings
+//!    ([`NodeHandle::call_sol`], [`NodeHandle::send_sol`]), read state, wait for receipts, and
+//!    subscribe to committed blocks, receipts and logs as typed events ([`NodeHandle::blocks`],
+//!    [`NodeHandle::receipts`], [`NodeHandle::logs`]). Every call has a sync and an async
+//!    flavour; nothing on this path is JSON.
+//! 4. **In a bevy game**, add `ZgNodePlugin` (feature `bevy`): the node ticks inside the
+//!    game's schedule and its events arrive as bevy messages (see `node::bevy_plugin`).
+//!
+//! A transfer on a node the host ticks, mined in the tick that follows it:
+//!
+//! ```
+//! use alloy_primitives::{U256, address};
+//! use std::time::Duration;
+//! use zgnode::{NodeBuilder, TxRequest, dev::dev_accounts};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Block time zero: a block as soon as a transaction waits (automine).
+//! let (mut node, chain) = NodeBuilder::dev().block_time(Duration::ZERO).build()?;
+//! let alice = dev_accounts()[0].address;
+//! let bob = address!("0x000000000000000000000000000000000000b0b0");
+//! let sent = chain.send(alice, TxRequest::transfer(bob, U256::from(1_000)))?;
+//! let mut blocks = chain.blocks();
+//!
+//! node.tick(1_900_000_000_000)?; // the host's clock, in ms
+//!
+//! assert_eq!(sent.try_result().expect("decided in the tick")?, sent.hash());
+//! let receipt = chain.receipt(sent.hash())?.expect("mined in the tick");
+//! assert!(receipt.success);
+//! assert_eq!(chain.balance(bob)?, U256::from(1_000));
+//! let block = blocks.try_next().expect("announced")?;
+//! assert_eq!(block.transactions, vec![sent.hash()]);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! A contract through `sol!` bindings, and its events decoded from a log subscription:
+//!
+//! ```
+//! use alloy_primitives::{Bytes, U256};
+//! use alloy_sol_types::sol;
+//! use std::time::Duration;
+//! use zgnode::node::LogFilter;
+//! use zgnode::{NodeBuilder, TxRequest, dev::dev_accounts};
+//!
+//! sol! {
+//!     contract Crafting {
+//!         event Gathered(address indexed player, uint8 resource, uint32 wood, uint32 stone);
+//!         function gather(uint8 resource) external;
+//!         function inventoryOf(address player) external view returns (uint32 wood, uint32 stone, uint32 tools, uint32 score);
+//!     }
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let (mut node, chain) = NodeBuilder::dev().block_time(Duration::ZERO).build()?;
+//! let player = dev_accounts()[1].address;
+//! let artifact: serde_json::Value = serde_json::from_str(include_str!("../assets/contracts/Crafting.json"))?;
+//! let code: Bytes = artifact["bytecode"].as_str().unwrap_or_default().parse()?;
+//! let deploy = chain.send(player, TxRequest::deploy(code))?;
+//! node.tick(1_900_000_000_000)?;
+//! let crafting = chain.receipt(deploy.hash())?.and_then(|r| r.contract_address_opt()).expect("deployed");
+//!
+//! let mut gathered = chain.logs(LogFilter::any().address(crafting).event::<Crafting::Gathered>());
+//! chain.send_sol(player, crafting, &Crafting::gatherCall { resource: 0 })?;
+//! node.tick(1_900_000_000_016)?;
+//!
+//! let event: Crafting::Gathered = gathered.try_next().expect("one log")?.decode()?;
+//! assert_eq!((event.player, event.wood), (player, 1));
+//! let held = chain.call_sol(crafting, &Crafting::inventoryOfCall { player })?;
+//! assert_eq!(held.wood, 1);
+//! # let _ = U256::ZERO;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## What else is here
+//! - [`cli`]: the commands (`dev`/`run`, `init`/`testnet`, `storage`, `bench`, `chaos`);
+//!   [`config`]: the TOML config, every option in [`config::CONFIG_TEMPLATE`];
+//!   [`local_files`]: genesis files and durable writes.
+//! - [`node`]: assembly ([`NodeBuilder`]), the hand-ticked [`Node`], the driver thread of
+//!   [`RunningNode`], the handle and events, and each role's wiring.
+//! - [`net`]: the validator network over QUIC; [`store`]: redb tables, one write per block;
+//!   [`rpc`]: Ethereum JSON-RPC with geth's error shapes; [`zgs`]: 0G's storage node;
+//!   [`metrics`]: Prometheus.
+//! - [`dev`]: dev accounts and genesis; [`testnet`]: local validator networks.
+//! - [`bench`]: the workloads behind `zgnode bench`, each against a baseline in the same run.
 
 pub mod bench;
 pub mod chaos;

@@ -280,6 +280,7 @@ fn testnet_starts_every_node_and_stops_them_on_sigterm() {
         assert_eq!(status["networkIdentity"]["chainId"], 31337);
     }
     // SAFETY: kill(2) on the child we spawned.
+    #[allow(unsafe_code)]
     unsafe {
         libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
     }

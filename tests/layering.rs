@@ -75,3 +75,26 @@ fn no_source_file_is_over_500_lines() {
     }
     assert!(long.is_empty(), "split these by responsibility: {long:?}");
 }
+
+#[test]
+fn the_transport_and_the_leaves_import_no_role_above_them() {
+    // `net` moves frames between peers; what a shard or a file means is the storage role's
+    // (`zgs`), reached through `net::ShardService`. The leaves import nothing of the crate.
+    let rules: [(&str, &[&str]); 4] = [
+        ("src/net", &["crate::zgs", "crate::node", "crate::rpc", "crate::cli", "crate::bench"]),
+        ("src/peer_address.rs", &["crate::"]),
+        ("src/signing.rs", &["crate::"]),
+        ("src/store", &["crate::zgs", "crate::net", "crate::node", "crate::rpc", "crate::cli"]),
+    ];
+    for (path, forbidden) in rules {
+        let full = Path::new(ROOT).join(path);
+        let files = if full.is_dir() { sources(path) } else { vec![full] };
+        assert!(!files.is_empty(), "{path} exists");
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            for name in forbidden.iter() {
+                assert!(!text.contains(name), "{} names {name}", file.display());
+            }
+        }
+    }
+}

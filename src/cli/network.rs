@@ -131,6 +131,7 @@ async fn stop_children(children: &mut [tokio::process::Child]) {
         if let Some(pid) = child.id() {
             #[cfg(unix)]
             // SAFETY: kill(2) on a pid we spawned and still own; no memory is involved.
+            #[allow(unsafe_code)] // the one unsafe call in the workspace: sending SIGTERM
             unsafe {
                 libc::kill(pid as libc::pid_t, libc::SIGTERM);
             }

@@ -35,7 +35,6 @@ use tokio::sync::mpsc;
 use zg_components::consensus::wire::{self, NetMessage};
 use zg_components::consensus::{NetEvent, PeerKey, Shard, ValidatorSet};
 use zg_components::node::NodeRequest;
-use zg_components::storage::StorageEvent;
 use zg_systems::consensus::driver::NetSink;
 
 use crate::store::ChainStore;
@@ -101,6 +100,23 @@ impl PeerLink {
     }
 }
 
+/// The storage role's side of shard traffic. The transport only moves `StoreShard`,
+/// `ShardRequest` and `ShardReply` frames; what a shard means (does it prove against its file
+/// root, where it is kept, whether this node can cut it from a segment it holds) is decided here,
+/// by the service the storage role installs with [`NetHandle::serve_shards`]. A node without one
+/// refuses placed shards (counted as bad shards) and answers every request with "none".
+pub trait ShardService: Send + Sync + 'static {
+    /// A shard a peer placed here: kept when it checks out; `Err` when it is a bad shard (the
+    /// peer is penalised for it).
+    fn keep(&self, shard: &Shard) -> Result<(), BadShard>;
+    /// The shard a peer asks for, if this node holds it or can cut it from a whole segment.
+    fn find(&self, tx_seq: u64, segment: u64, index: u8) -> Option<Shard>;
+}
+
+/// A placed shard that does not fit its published file or does not prove against its root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadShard;
+
 /// A shard request waiting for its reply: only `peer` may answer it, with that shard.
 struct PendingShard {
     peer: PeerKey,
@@ -136,9 +152,8 @@ struct Shared {
     pending_shards: Mutex<HashMap<u64, PendingShard>>,
     /// Transactions gossiped or taken from gossip: one recovery per transaction per node.
     seen_transactions: seen::SeenTransactions,
-    /// Where stored shards are reported to the storage systems, once the storage role is on.
-    storage_events: std::sync::OnceLock<crossbeam_channel::Sender<StorageEvent>>,
-    coding: std::sync::OnceLock<zg_systems::storage::erasure::ErasureConfig>,
+    /// The storage role's shard handling, once it is on.
+    shards: std::sync::OnceLock<Arc<dyn ShardService>>,
     next_request: AtomicU64,
     rejected: AtomicU64,
     closed: std::sync::atomic::AtomicBool,
@@ -230,8 +245,7 @@ impl NetHandle {
             members,
             pending_shards: Mutex::new(HashMap::new()),
             seen_transactions: seen::SeenTransactions::default(),
-            storage_events: std::sync::OnceLock::new(),
-            coding: std::sync::OnceLock::new(),
+            shards: std::sync::OnceLock::new(),
             next_request: AtomicU64::new(1),
             rejected: AtomicU64::new(0),
             closed: std::sync::atomic::AtomicBool::new(false),
@@ -294,11 +308,9 @@ impl NetHandle {
         &self.shared.members
     }
 
-    /// Reports shards peers place here to the storage systems; `coding` lets this node answer
-    /// for any shard of a segment it holds whole.
-    pub fn report_shards_to(&self, events: crossbeam_channel::Sender<StorageEvent>, coding: zg_systems::storage::erasure::ErasureConfig) {
-        let _ = self.shared.storage_events.set(events);
-        let _ = self.shared.coding.set(coding);
+    /// Hands shard traffic to the storage role (once; a second call changes nothing).
+    pub fn serve_shards(&self, service: Arc<dyn ShardService>) {
+        let _ = self.shared.shards.set(service);
     }
 
     /// Sends a shard to the peer that is to keep it (no answer; repair covers a lost one).

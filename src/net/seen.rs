@@ -42,7 +42,7 @@ impl SeenTransactions {
 
     /// Remembers every raw transaction (ones this node sends out).
     pub fn remember_all<'a>(&self, raw: impl IntoIterator<Item = &'a Vec<u8>>) {
-        let hashes: Vec<B256> = raw.into_iter().map(|tx| keccak256(tx)).collect();
+        let hashes: Vec<B256> = raw.into_iter().map(keccak256).collect();
         let Ok(mut seen) = self.inner.lock() else { return };
         for hash in hashes {
             seen.insert(hash, self.capacity);

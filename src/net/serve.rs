@@ -8,9 +8,8 @@ use malachite_ed25519::Signature;
 use std::sync::Arc;
 
 use zg_components::consensus::wire::{self, NetMessage};
-use zg_components::consensus::{NetEvent, PeerKey, Shard};
+use zg_components::consensus::{NetEvent, PeerKey};
 use zg_components::node::NodeRequest;
-use zg_components::storage::StorageEvent;
 
 use super::Shared;
 use super::conduct::Offence;
@@ -84,8 +83,12 @@ pub(super) async fn dispatch(shared: &Arc<Shared>, from: PeerKey, message: NetMe
             let shared = shared.clone();
             tokio::task::spawn_blocking(move || {
                 let _work = work;
-                if let Err(offence) = keep_shard(&shared, &shard) {
-                    super::refuse(&shared, &from, offence, &format_args!("shard {}/{}/{}", shard.tx_seq, shard.segment, shard.index));
+                // A node without the storage role keeps no shard: refused like a bad one
+                // (counted; a bad shard costs its sender no points).
+                let kept = shared.shards.get().is_some_and(|service| service.keep(&shard).is_ok());
+                if !kept {
+                    let what = format_args!("shard {}/{}/{}", shard.tx_seq, shard.segment, shard.index);
+                    super::refuse(&shared, &from, Offence::BadShard, &what);
                 }
             });
         }
@@ -94,7 +97,7 @@ pub(super) async fn dispatch(shared: &Arc<Shared>, from: PeerKey, message: NetMe
             let shared = shared.clone();
             tokio::task::spawn_blocking(move || {
                 let _work = work;
-                let shard = shared.store.shard(tx_seq, segment, shard).ok().flatten().or_else(|| shard_from_segment(&shared, tx_seq, segment, shard));
+                let shard = shared.shards.get().and_then(|service| service.find(tx_seq, segment, shard));
                 reply_to(&shared, from, NetMessage::ShardReply { id, shard });
             });
         }
@@ -122,33 +125,6 @@ fn forward(shared: &Shared, from: PeerKey, message: NetMessage) {
     if shared.events.try_send(NetEvent { from, message }).is_err() {
         metrics::counter!("zgnode_net_dropped_total", "kind" => "inbox_full").increment(1);
     }
-}
-
-/// Keeps a shard placed here: only of published files, for segments they have, no bigger than
-/// a segment, and a data shard only when its chunks prove against the file root.
-fn keep_shard(shared: &Shared, shard: &Shard) -> Result<(), Offence> {
-    let record = shared.store.file(shard.tx_seq).ok().flatten().ok_or(Offence::BadShard)?;
-    let segment_size = zg_components::storage::merkle::SEGMENT_SIZE;
-    let fits = shard.segment < record.data_segments()
-        && shard.data.len() <= segment_size
-        && shard.segment_len as usize <= segment_size;
-    if !fits {
-        return Err(Offence::BadShard);
-    }
-    if let Some(coding) = shared.coding.get()
-        && !crate::zgs::shard_checks_out(*coding, &record, shard)
-    {
-        return Err(Offence::BadShard);
-    }
-    match shared.store.put_shard(shard) {
-        Ok(_) => {
-            if let Some(events) = shared.storage_events.get() {
-                let _ = events.send(StorageEvent::ShardHeld { tx_seq: shard.tx_seq, segment: shard.segment, index: shard.index });
-            }
-        }
-        Err(error) => tracing::warn!(%error, "cannot keep a placed shard"),
-    }
-    Ok(())
 }
 
 fn admit_gossip(shared: &Shared, raw: Vec<Vec<u8>>, forward: bool) {
@@ -194,14 +170,4 @@ fn serve_sync(shared: &Shared, peer: PeerKey, first: u64, last: u64) {
         return;
     }
     reply_to(shared, peer, NetMessage::SyncResponse(blocks));
-}
-
-/// A shard cut from a segment this node holds whole (it uploaded it, or placement moved): any
-/// shard can be answered for without having been placed here.
-fn shard_from_segment(shared: &Shared, tx_seq: u64, segment: u64, index: u8) -> Option<Shard> {
-    let coding = *shared.coding.get()?;
-    let data = shared.store.segment(tx_seq, segment).ok().flatten()?;
-    let proof = shared.store.segment_proof(tx_seq, segment).ok().flatten()?;
-    let record = shared.store.file(tx_seq).ok().flatten()?;
-    crate::zgs::cut_shards(coding, &record, segment, &data, &proof).ok()?.into_iter().nth(index as usize)
 }

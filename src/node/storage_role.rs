@@ -40,7 +40,8 @@ pub(super) async fn start(
                 data_shards: data,
                 parity_shards: parity,
             };
-            network.report_shards_to(sender.clone(), ErasureConfig { data_shards: data, parity_shards: parity });
+            let coding = ErasureConfig { data_shards: data, parity_shards: parity };
+            network.serve_shards(Arc::new(crate::zgs::StoredShards { store: node.store().clone(), coding, events: sender.clone() }));
             let view = zg_components::storage::shard::PlacementView::default();
             node.world_mut().insert_resource(view.clone());
             let placement = crate::zgs::ShardPlacement {

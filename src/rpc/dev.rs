@@ -91,7 +91,7 @@ pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethod
     })?;
     for name in ["anvil_impersonateAccount", "hardhat_impersonateAccount"] {
         module.register_method(name, move |params, ctx, _| -> RpcResult<Value> {
-            let dev = dev_access(&ctx, name)?;
+            let dev = dev_access(ctx, name)?;
             let address: Address = one(&params)?;
             dev.impersonated.lock().map_err(|_| server_error("impersonation state unavailable"))?.insert(address);
             Ok(Value::Null)
@@ -99,7 +99,7 @@ pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethod
     }
     for name in ["anvil_stopImpersonatingAccount", "hardhat_stopImpersonatingAccount"] {
         module.register_method(name, move |params, ctx, _| -> RpcResult<Value> {
-            let dev = dev_access(&ctx, name)?;
+            let dev = dev_access(ctx, name)?;
             let address: Address = one(&params)?;
             dev.impersonated.lock().map_err(|_| server_error("impersonation state unavailable"))?.remove(&address);
             Ok(Value::Null)

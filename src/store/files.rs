@@ -297,7 +297,7 @@ impl ChainStore {
 
 impl FileStore for ChainStore {
     fn record_files(&self, files: &[FileRecord], miners: &[MinerRecord], through_block: u64) -> Result<(), PersistError> {
-        self.write_files(files, miners, through_block).map_err(|e| PersistError(e.to_string()))
+        self.write_files(files, miners, through_block).map_err(PersistError::store)
     }
 }
 

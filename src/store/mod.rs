@@ -165,7 +165,7 @@ impl ChainStore {
 
     fn write_block_with(&self, block: &CommittedBlock, chain_id: Option<u64>) -> Result<(), StoreError> {
         let mut txn = self.db.begin_write()?;
-        if self.ephemeral && block.header.number % EPHEMERAL_DURABLE_EVERY != 0 {
+        if self.ephemeral && !block.header.number.is_multiple_of(EPHEMERAL_DURABLE_EVERY) {
             // Still visible to every later read; the durable commit only costs here.
             txn.set_durability(redb::Durability::None)
                 .map_err(|e| StoreError::Corrupt { what: "block transaction", detail: e.to_string() })?;
@@ -314,16 +314,16 @@ impl ChainStore {
 
 impl ConsensusWal for ChainStore {
     fn append(&self, height: u64, entry: &[u8], durable: bool) -> Result<(), PersistError> {
-        self.append_wal(height, entry, durable).map_err(|e| PersistError(e.to_string()))
+        self.append_wal(height, entry, durable).map_err(PersistError::store)
     }
 
     fn entries(&self, height: u64) -> Result<Vec<Vec<u8>>, PersistError> {
-        self.wal_entries(height).map_err(|e| PersistError(e.to_string()))
+        self.wal_entries(height).map_err(PersistError::store)
     }
 }
 
 impl BlockStore for ChainStore {
     fn commit_block(&self, block: &CommittedBlock) -> Result<(), PersistError> {
-        self.write_block(block).map_err(|e| PersistError(e.to_string()))
+        self.write_block(block).map_err(PersistError::store)
     }
 }

@@ -28,17 +28,26 @@ pub fn dev_mine_params() -> pora::MineParams {
 /// Whole 0G granted to the PoRA contract at genesis from the community allocation.
 pub const MINE_REWARD_POOL_TOKENS: u64 = 1_000_000;
 
-fn creation_code(artifact: &str) -> Result<Vec<u8>, String> {
-    let artifact: serde_json::Value = serde_json::from_str(artifact).map_err(|e| e.to_string())?;
-    let code = artifact["bytecode"].as_str().ok_or("no bytecode")?;
-    hex::decode(code).map_err(|e| e.to_string())
+/// Why a system contract could not be put into genesis.
+#[derive(Debug, thiserror::Error)]
+pub enum ContractError {
+    #[error("the artifact is not JSON with a hex \"bytecode\": {0}")]
+    Artifact(String),
+    #[error(transparent)]
+    Deploy(#[from] zg_systems::chain::genesis::DeployError),
+}
+
+fn creation_code(artifact: &str) -> Result<Vec<u8>, ContractError> {
+    let artifact: serde_json::Value = serde_json::from_str(artifact).map_err(|e| ContractError::Artifact(e.to_string()))?;
+    let code = artifact["bytecode"].as_str().ok_or_else(|| ContractError::Artifact("no bytecode".into()))?;
+    hex::decode(code).map_err(|e| ContractError::Artifact(e.to_string()))
 }
 
 /// Flow at 0x…2000, the FixedPrice market at 0x…2001 and PoraMine at 0x…2002 (dev
 /// parameters, no ring), as genesis accounts (PoraMine's reward pool is granted separately,
 /// from an allocation).
 pub fn storage_contracts() -> Vec<(Address, GenesisAccount)> {
-    let build = || -> Result<_, String> {
+    let build = || -> Result<_, ContractError> {
         let mut accounts = flow::genesis_accounts(
             &creation_code(FLOW_ARTIFACT)?,
             &creation_code(MARKET_ARTIFACT)?,
@@ -52,8 +61,8 @@ pub fn storage_contracts() -> Vec<(Address, GenesisAccount)> {
 }
 
 /// PoraMine's genesis account for these parameters (a validator network passes its ring).
-pub fn mine_account(params: &pora::MineParams) -> Result<GenesisAccount, String> {
+pub fn mine_account(params: &pora::MineParams) -> Result<GenesisAccount, ContractError> {
     let mut mine = creation_code(MINE_ARTIFACT)?;
     mine.extend(pora::constructor_args(flow::FLOW_ADDRESS, params));
-    zg_systems::chain::genesis::deploy_contract(&mine, U256::ZERO)
+    Ok(zg_systems::chain::genesis::deploy_contract(&mine, U256::ZERO)?)
 }

@@ -15,7 +15,7 @@ pub use rpc::{SegmentUpload, check_upload};
 mod shards;
 
 pub use cache::{Rebuilt, RebuiltSegments};
-pub use shards::{ShardPlacement, ShardWorker, cut_shards, decode_checked, shard_checks_out};
+pub use shards::{ShardPlacement, ShardWorker, StoredShards, cut_shards, decode_checked, shard_checks_out};
 
 pub use contracts::{MINE_REWARD_POOL_TOKENS, dev_mine_params, mine_account, storage_contracts};
 

@@ -107,6 +107,48 @@ fn replace_bad_local_shards(config: ErasureConfig, store: &ChainStore, record: &
     }
 }
 
+/// The storage role's answer to shard traffic (see [`crate::net::ShardService`]): a placed
+/// shard is kept only for a published file, within its segments, no bigger than a segment, and
+/// (a data shard) when its chunks prove against the file root; a request is answered from kept
+/// shards, or by cutting the shard from a segment this node holds whole (it uploaded it, or
+/// placement moved).
+pub struct StoredShards {
+    pub store: ChainStore,
+    pub coding: ErasureConfig,
+    /// Where kept shards are reported to the storage systems.
+    pub events: crossbeam_channel::Sender<StorageEvent>,
+}
+
+impl crate::net::ShardService for StoredShards {
+    fn keep(&self, shard: &Shard) -> Result<(), crate::net::BadShard> {
+        let record = self.store.file(shard.tx_seq).ok().flatten().ok_or(crate::net::BadShard)?;
+        let segment_size = merkle::SEGMENT_SIZE;
+        let fits = shard.segment < record.data_segments()
+            && shard.data.len() <= segment_size
+            && shard.segment_len as usize <= segment_size;
+        if !fits || !shard_checks_out(self.coding, &record, shard) {
+            return Err(crate::net::BadShard);
+        }
+        match self.store.put_shard(shard) {
+            Ok(_) => {
+                let _ = self.events.send(StorageEvent::ShardHeld { tx_seq: shard.tx_seq, segment: shard.segment, index: shard.index });
+            }
+            Err(error) => tracing::warn!(%error, "cannot keep a placed shard"),
+        }
+        Ok(())
+    }
+
+    fn find(&self, tx_seq: u64, segment: u64, index: u8) -> Option<Shard> {
+        if let Some(shard) = self.store.shard(tx_seq, segment, index).ok().flatten() {
+            return Some(shard);
+        }
+        let data = self.store.segment(tx_seq, segment).ok().flatten()?;
+        let proof = self.store.segment_proof(tx_seq, segment).ok().flatten()?;
+        let record = self.store.file(tx_seq).ok().flatten()?;
+        cut_shards(self.coding, &record, segment, &data, &proof).ok()?.into_iter().nth(index as usize)
+    }
+}
+
 /// Every shard of a segment (data first, then parity), each carrying the segment's proof so any
 /// holder can check a rebuild, and each data shard the chunk-tree nodes it needs to prove its
 /// chunks for PoRA.

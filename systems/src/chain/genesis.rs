@@ -67,11 +67,22 @@ pub fn genesis_header(genesis: &Genesis, state_root: B256) -> Header {
     }
 }
 
+/// Why a contract could not be deployed into genesis.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeployError {
+    #[error("the deployment transaction is invalid: {0}")]
+    Invalid(String),
+    #[error("the constructor created nothing")]
+    NothingCreated,
+    #[error("the constructor failed: {0}")]
+    ConstructorFailed(String),
+}
+
 /// Runs `init_code` (creation code with its constructor arguments) in a scratch EVM with `value`
 /// attached and returns the account genesis should hold for the contract: its runtime code and
 /// storage. The contract may then sit at any address, as long as its constructor did not store
 /// its own address. Its balance is granted separately (from an allocation), so supply holds.
-pub fn deploy_contract(init_code: &[u8], value: U256) -> Result<zg_components::chain::GenesisAccount, String> {
+pub fn deploy_contract(init_code: &[u8], value: U256) -> Result<zg_components::chain::GenesisAccount, DeployError> {
     use revm::database::{CacheDB, EmptyDB};
     use revm::{ExecuteCommitEvm, MainBuilder, MainContext};
     let deployer = alloy_primitives::Address::repeat_byte(0xde);
@@ -89,15 +100,15 @@ pub fn deploy_contract(init_code: &[u8], value: U256) -> Result<zg_components::c
             chain_id: Some(1),
             ..Default::default()
         })
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| DeployError::Invalid(e.to_string()))?;
     let created = match result {
         revm::context::result::ExecutionResult::Success { output, .. } => {
-            output.address().copied().ok_or_else(|| "the constructor created nothing".to_string())?
+            output.address().copied().ok_or(DeployError::NothingCreated)?
         }
-        other => return Err(format!("the constructor failed: {other:?}")),
+        other => return Err(DeployError::ConstructorFailed(format!("{other:?}"))),
     };
     let db = &evm.ctx.journaled_state.database;
-    let account = db.cache.accounts.get(&created).ok_or_else(|| "no account after deployment".to_string())?;
+    let account = db.cache.accounts.get(&created).ok_or(DeployError::NothingCreated)?;
     let code = account.info.code.as_ref().map(|c| c.original_bytes()).unwrap_or_default();
     let storage = account.storage.iter().filter(|(_, v)| !v.is_zero()).map(|(k, v)| (*k, *v)).collect();
     Ok(zg_components::chain::GenesisAccount { code: Some(code), storage })

@@ -18,9 +18,25 @@ use crate::profile::{SystemTimer, timed};
 /// Most requests drained per tick, so a flood of requests cannot stretch one tick without bound.
 pub const MAX_REQUESTS_PER_TICK: usize = 20_000;
 
+/// Why something the world hands to the node's storage was not made durable.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("persisting block failed: {0}")]
-pub struct PersistError(pub String);
+pub enum PersistError {
+    /// The store refused or failed the write (its own error, shared so the fault can be kept).
+    #[error("persisting failed: {0}")]
+    Store(std::sync::Arc<dyn std::error::Error + Send + Sync>),
+    /// The block writer thread is gone (it stops after a failed commit, or at shutdown).
+    #[error("persisting failed: the block writer stopped")]
+    WriterStopped,
+    /// The writer reported a commit for a block it was not handed: a bug, stop safely.
+    #[error("persisting failed: block {0} committed unasked")]
+    Unexpected(u64),
+}
+
+impl PersistError {
+    pub fn store(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Store(std::sync::Arc::new(error))
+    }
+}
 
 /// Durable storage for sealed blocks: one atomic write per block.
 pub trait BlockStore: Send + Sync + 'static {

@@ -154,6 +154,37 @@ pub fn apply_changes(world: &mut World, changes: &[AccountChange]) -> B256 {
     trie.0.root()
 }
 
+
+/// An account and `slots` of its storage with their Merkle proofs against the head's state root
+/// (EIP-1186). An absent account or slot gets the proof of its absence.
+pub fn account_proof(world: &mut World, address: Address, slots: &[U256]) -> zg_components::node::inbox::AccountProof {
+    let block = world.resource::<zg_components::chain::ChainHead>().number();
+    let account_proof = world.resource_mut::<StateTrie>().0.proof(keccak256(address));
+    let entity = world.resource::<AccountIndex>().0.get(&address).copied();
+    let mut out = zg_components::node::inbox::AccountProof {
+        block,
+        account_proof,
+        storage_hash: alloy_trie::EMPTY_ROOT_HASH,
+        ..Default::default()
+    };
+    let Some(entity) = entity else {
+        out.storage = slots.iter().map(|slot| (*slot, U256::ZERO, Vec::new())).collect();
+        return out;
+    };
+    let mut account = world.entity_mut(entity);
+    out.info = *account.get::<AccountInfo>().expect("account entities carry AccountInfo");
+    let mut storage = account.get_mut::<AccountStorage>().expect("account entities carry storage");
+    out.storage_hash = storage.root();
+    out.storage = slots
+        .iter()
+        .map(|slot| {
+            let proof = if storage.slots.is_empty() { Vec::new() } else { storage.trie.proof(keccak256(slot.to_be_bytes::<32>())) };
+            (*slot, storage.get(slot), proof)
+        })
+        .collect();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,34 +252,4 @@ mod tests {
         assert_eq!(root, empty_root);
         assert!(!world.resource::<AccountIndex>().0.contains_key(&Address::repeat_byte(2)));
     }
-}
-
-/// An account and `slots` of its storage with their Merkle proofs against the head's state root
-/// (EIP-1186). An absent account or slot gets the proof of its absence.
-pub fn account_proof(world: &mut World, address: Address, slots: &[U256]) -> zg_components::node::inbox::AccountProof {
-    let block = world.resource::<zg_components::chain::ChainHead>().number();
-    let account_proof = world.resource_mut::<StateTrie>().0.proof(keccak256(address));
-    let entity = world.resource::<AccountIndex>().0.get(&address).copied();
-    let mut out = zg_components::node::inbox::AccountProof {
-        block,
-        account_proof,
-        storage_hash: alloy_trie::EMPTY_ROOT_HASH,
-        ..Default::default()
-    };
-    let Some(entity) = entity else {
-        out.storage = slots.iter().map(|slot| (*slot, U256::ZERO, Vec::new())).collect();
-        return out;
-    };
-    let mut account = world.entity_mut(entity);
-    out.info = *account.get::<AccountInfo>().expect("account entities carry AccountInfo");
-    let mut storage = account.get_mut::<AccountStorage>().expect("account entities carry storage");
-    out.storage_hash = storage.root();
-    out.storage = slots
-        .iter()
-        .map(|slot| {
-            let proof = if storage.slots.is_empty() { Vec::new() } else { storage.trie.proof(keccak256(slot.to_be_bytes::<32>())) };
-            (*slot, storage.get(slot), proof)
-        })
-        .collect();
-    out
 }

@@ -57,8 +57,8 @@ impl BlockWriter {
         while self.in_flight.len() >= MAX_BLOCKS_IN_FLIGHT {
             self.wait_for_one()?;
         }
-        let sender = self.blocks.as_ref().ok_or_else(|| PersistError("the block writer is shut down".into()))?;
-        sender.send(block.clone()).map_err(|_| PersistError("the block writer stopped".into()))?;
+        let sender = self.blocks.as_ref().ok_or_else(|| PersistError::WriterStopped)?;
+        sender.send(block.clone()).map_err(|_| PersistError::WriterStopped)?;
         self.in_flight.push_back(block);
         Ok(())
     }
@@ -80,13 +80,13 @@ impl BlockWriter {
     }
 
     fn wait_for_one(&mut self) -> Result<(), PersistError> {
-        let result = self.done.recv().map_err(|_| PersistError("the block writer stopped".into()))?;
+        let result = self.done.recv().map_err(|_| PersistError::WriterStopped)?;
         self.finish(result)
     }
 
     fn finish(&mut self, result: Result<u64, PersistError>) -> Result<(), PersistError> {
         let number = result.inspect_err(|error| self.failed = Some(error.clone()))?;
-        let block = self.in_flight.pop_front().ok_or_else(|| PersistError(format!("block {number} committed unasked")))?;
+        let block = self.in_flight.pop_front().ok_or(PersistError::Unexpected(number))?;
         debug_assert_eq!(block.header.number, number, "commits finish in order");
         let (txs, gas) = (block.transactions.len(), block.header.gas_used);
         if txs > 0 {
@@ -154,7 +154,7 @@ mod tests {
         fn commit_block(&self, block: &CommittedBlock) -> Result<(), PersistError> {
             std::thread::sleep(Duration::from_millis(5));
             if Some(block.header.number) == self.fail_at {
-                return Err(PersistError("disk full".into()));
+                return Err(PersistError::store(std::io::Error::other("disk full")));
             }
             self.committed.lock().unwrap().push(block.header.number);
             Ok(())
@@ -196,7 +196,7 @@ mod tests {
         writer.submit(block(1)).unwrap();
         writer.submit(block(2)).unwrap();
         let error = writer.drain().unwrap_err();
-        assert!(error.0.contains("disk full"), "{error}");
+        assert!(error.to_string().contains("disk full"), "{error}");
         let announced: Vec<u64> = writer.take_committed().iter().map(|b| b.header.number).collect();
         assert_eq!(announced, vec![1]);
         assert!(writer.submit(block(3)).is_err(), "the writer stopped at the failure");

@@ -49,7 +49,7 @@ pub enum StakingError {
     #[error("the staking contract holds no usable validator set: {0}")]
     Set(#[from] ValidatorSetError),
     #[error("deploying the staking contract failed: {0}")]
-    Deploy(String),
+    Deploy(#[from] crate::chain::genesis::DeployError),
 }
 
 /// One genesis validator: who operates it, its consensus key, and its stake in wei.
@@ -83,7 +83,7 @@ pub fn genesis_account(
     let mut init = creation_code.to_vec();
     init.extend_from_slice(&args);
     let value: U256 = validators.iter().map(|v| v.stake).sum();
-    crate::chain::genesis::deploy_contract(&init, value).map_err(StakingError::Deploy)
+    Ok(crate::chain::genesis::deploy_contract(&init, value)?)
 }
 
 /// Calls a view of the staking contract against the world's current state.

@@ -31,7 +31,11 @@ sol! {
 }
 
 /// The two contracts' genesis accounts: (address, code and storage).
-pub fn genesis_accounts(flow_creation: &[u8], market_creation: &[u8], price_per_sector: U256) -> Result<Vec<(Address, GenesisAccount)>, String> {
+pub fn genesis_accounts(
+    flow_creation: &[u8],
+    market_creation: &[u8],
+    price_per_sector: U256,
+) -> Result<Vec<(Address, GenesisAccount)>, crate::chain::genesis::DeployError> {
     let mut market = market_creation.to_vec();
     market.extend(price_per_sector.abi_encode());
     let mut flow = flow_creation.to_vec();
