@@ -86,6 +86,15 @@ fn many_transactions_from_one_account_in_one_frame_take_consecutive_nonces() {
         assert!(chain.receipt(tx.hash()).unwrap().unwrap().success);
     }
     assert_eq!(chain.nonce(alice()).unwrap(), 20);
+    // A hand-ticked node keeps the head's state only (its handle reads nothing older).
+    chain.send(alice(), TxRequest::transfer(BOB, U256::from(1))).unwrap();
+    now += 1;
+    node.tick(now).unwrap();
+    let snapshot = node.store().reader().snapshot().unwrap();
+    assert_eq!(snapshot.head_number(), Some(2));
+    assert!(snapshot.at_block(1).is_err(), "no history is kept");
+    let snapshot = node.store().reader().snapshot().unwrap();
+    assert!(snapshot.at_block(2).is_ok());
 }
 
 #[test]

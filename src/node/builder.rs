@@ -35,6 +35,8 @@ pub struct NodeBuilder {
     commit_on_thread: bool,
     /// A hand-ticked node runs its systems on bevy's task pool instead of the host's thread.
     parallel_systems: bool,
+    /// A hand-ticked node's state history (none by default).
+    history: Option<crate::store::HistoryPolicy>,
 }
 
 impl NodeBuilder {
@@ -48,7 +50,7 @@ impl NodeBuilder {
         config.metrics.enabled = false;
         config.storage.enabled = false;
         let genesis = crate::dev::dev_genesis(crate::dev::DEV_CHAIN_ID);
-        Self { config, genesis, rpc: false, storage: false, validator: false, dev_accounts: true, commit_on_thread: false, parallel_systems: false }
+        Self { config, genesis, rpc: false, storage: false, validator: false, dev_accounts: true, commit_on_thread: false, parallel_systems: false, history: None }
     }
 
     /// The node a config describes, as `zgnode run` / `zgnode dev` start it: JSON-RPC on, the
@@ -57,7 +59,7 @@ impl NodeBuilder {
         let storage = config.storage.enabled;
         let validator = genesis.consensus.is_some();
         let dev_accounts = config.rpc.dev_methods;
-        Self { config, genesis, rpc: true, storage, validator, dev_accounts, commit_on_thread: true, parallel_systems: true }
+        Self { config, genesis, rpc: true, storage, validator, dev_accounts, commit_on_thread: true, parallel_systems: true, history: None }
     }
 
     /// Seal a block every `block_time` (down to one 60 Hz frame, 16 ms, on a dev chain; zero:
@@ -95,6 +97,14 @@ impl NodeBuilder {
     /// calls [`Node::tick`]. [`Self::start`] always does this.
     pub fn parallel_systems(mut self) -> Self {
         self.parallel_systems = true;
+        self
+    }
+
+    /// Let a hand-ticked node keep older blocks' state readable (a `zgnode run` on its data dir
+    /// later could serve it). By default it keeps the head's state only: its handle reads
+    /// nothing older, and the history was a quarter of each block's commit.
+    pub fn keep_history(mut self, policy: crate::store::HistoryPolicy) -> Self {
+        self.history = Some(policy);
         self
     }
 
@@ -182,7 +192,10 @@ impl NodeBuilder {
                     .into(),
             ));
         }
-        let store = open_store(&self.config)?;
+        // The handle reads the head's state only and nothing else can ask: keep no history
+        // (it was a quarter of each block's commit) unless asked to.
+        let history = self.history.unwrap_or(crate::store::HistoryPolicy::head_only());
+        let store = open_store(&self.config)?.with_history(history);
         let spec = super::chain_spec(&self.config, &self.genesis);
         let commits = if self.commit_on_thread { BlockCommits::WriterThread } else { BlockCommits::InTick };
         // No storage role here: following the storage contracts would be work nobody reads.

@@ -30,6 +30,12 @@ impl HistoryPolicy {
     pub fn recent(blocks: u64) -> Self {
         Self { keep_blocks: Some(blocks) }
     }
+
+    /// Only the head's state is readable and no history is written: for a node nothing can ask
+    /// about older state (a hand-ticked embedded node: its handle reads the head only).
+    pub fn head_only() -> Self {
+        Self { keep_blocks: Some(0) }
+    }
 }
 
 impl Default for HistoryPolicy {
@@ -59,6 +65,10 @@ impl Overwritten {
 
     /// Writes the block's reverse diff and its key list, then prunes what fell out of the window.
     pub fn commit(self, txn: &WriteTransaction, number: u64, policy: HistoryPolicy) -> Result<(), StoreError> {
+        if policy.keep_blocks == Some(0) {
+            // Nothing to keep: only move the window (and prune what an earlier policy left).
+            return prune(txn, number, policy);
+        }
         let mut keys = Vec::with_capacity(4 + self.accounts.len() * 20 + self.slots.len() * 52);
         keys.extend_from_slice(&(self.accounts.len() as u32).to_le_bytes());
         {

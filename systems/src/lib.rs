@@ -2,7 +2,7 @@
 //!
 //! One module per domain, each exporting a [`NodePlugin`] that adds its resources and systems to
 //! the tick [`Schedule`] under a [`TickSet`]. Systems are pure ECS + computation: I/O reaches them
-//! only through resources the node provides (traits such as [`chain::io::BlockStore`]), so every
+//! only through resources the node provides (the traits in [`ports`], all in one place), so every
 //! system runs on a bare `World` in tests.
 //!
 //! ## Layout
@@ -11,6 +11,8 @@
 //! - [`consensus`]: Malachite's Tendermint driven from the tick (engine, effects, WAL replay),
 //!   ordered blocks, block sync by certificate, double-sign evidence, the staking contract's
 //!   view of the validator set, rewards and slashing.
+//! - [`ports`]: every trait through which the ECS reaches the outside (block store, event sink,
+//!   WAL, sign guard, network, file store, shard executor, rewinder).
 //! - [`profile`]: per-system timing.
 //! - [`storage`]: the Flow contract's `Submit` events as file entities, persisted for storage nodes.
 //!
@@ -19,6 +21,7 @@
 
 pub mod chain;
 pub mod consensus;
+pub mod ports;
 pub mod profile;
 pub mod storage;
 

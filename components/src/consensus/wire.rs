@@ -140,29 +140,9 @@ pub enum NetMessage {
     ShardReply { id: u64, shard: Option<Shard> },
 }
 
-/// One shard of a segment with the segment's proof (so a reconstructed segment can be checked
-/// against the file root).
-#[derive(BorshSerialize, BorshDeserialize, Clone, Debug, PartialEq, Eq)]
-pub struct Shard {
-    pub tx_seq: u64,
-    pub segment: u64,
-    pub index: u8,
-    /// Byte length of the segment the shards were cut from.
-    pub segment_len: u32,
-    pub data: Vec<u8>,
-    pub proof_lemma: Vec<[u8; 32]>,
-    pub proof_path: Vec<bool>,
-    /// For a data shard: the nodes of the segment's chunk tree (level, index, hash) outside its
-    /// chunks that proofs of its chunks need (PoRA). Empty for parity shards.
-    pub boundary: Vec<(u8, u16, [u8; 32])>,
-}
-
-impl Shard {
-    /// The segment's proof to the file root that the shard carries.
-    pub fn segment_proof(&self) -> crate::storage::Proof {
-        crate::storage::Proof { lemma: self.proof_lemma.iter().map(|h| B256::from(*h)).collect(), path: self.proof_path.clone() }
-    }
-}
+/// The storage role's shard travels in `StoreShard` / `ShardReply`; it is storage data, defined
+/// with the storage components.
+pub use crate::storage::shard::Shard;
 
 impl NetMessage {
     /// A short name for logs and metrics labels.

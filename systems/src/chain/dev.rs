@@ -16,14 +16,7 @@ use super::producer;
 /// Most blocks one `evm_mine` may ask for.
 pub const MAX_MINED_PER_REQUEST: u64 = 10_000;
 
-/// Puts the chain back to an older block (evm_revert): the node implements it over its store
-/// and rebuilds the world's chain state.
-pub trait ChainRewinder: Send + Sync + 'static {
-    fn rewind(&self, world: &mut World, block: u64) -> Result<(), String>;
-}
-
-#[derive(Resource, Clone)]
-pub struct RewinderHandle(pub Arc<dyn ChainRewinder>);
+pub use crate::ports::{ChainRewinder, RewinderHandle};
 
 /// Dev controls waiting for their blocks to be persisted before they are answered, so that a
 /// client that reads right after `evm_mine` sees the new block.

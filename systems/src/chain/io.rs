@@ -18,41 +18,7 @@ use crate::profile::{SystemTimer, timed};
 /// Most requests drained per tick, so a flood of requests cannot stretch one tick without bound.
 pub const MAX_REQUESTS_PER_TICK: usize = 20_000;
 
-/// Why something the world hands to the node's storage was not made durable.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum PersistError {
-    /// The store refused or failed the write (its own error, shared so the fault can be kept).
-    #[error("persisting failed: {0}")]
-    Store(std::sync::Arc<dyn std::error::Error + Send + Sync>),
-    /// The block writer thread is gone (it stops after a failed commit, or at shutdown).
-    #[error("persisting failed: the block writer stopped")]
-    WriterStopped,
-    /// The writer reported a commit for a block it was not handed: a bug, stop safely.
-    #[error("persisting failed: block {0} committed unasked")]
-    Unexpected(u64),
-}
-
-impl PersistError {
-    pub fn store(error: impl std::error::Error + Send + Sync + 'static) -> Self {
-        Self::Store(std::sync::Arc::new(error))
-    }
-}
-
-/// Durable storage for sealed blocks: one atomic write per block.
-pub trait BlockStore: Send + Sync + 'static {
-    fn commit_block(&self, block: &CommittedBlock) -> Result<(), PersistError>;
-}
-
-/// Receives what the world announces.
-pub trait EventSink: Send + Sync + 'static {
-    fn publish(&self, event: NodeEvent);
-}
-
-#[derive(Resource, Clone)]
-pub struct BlockStoreHandle(pub Arc<dyn BlockStore>);
-
-#[derive(Resource, Clone)]
-pub struct EventSinkHandle(pub Arc<dyn EventSink>);
+pub use crate::ports::{BlockStore, BlockStoreHandle, EventSink, EventSinkHandle, PersistError};
 
 /// Set when the node can no longer go on safely (a block could not be persisted); the driver
 /// stops ticking when it sees one.

@@ -21,6 +21,20 @@ use crate::{NodePlugin, TickSet};
 
 /// Chain resources and systems: ingest requests, seal blocks, persist and announce them.
 /// The node inserts [`zg_components::chain::ChainSpec`] and the I/O handles.
+/// The chain domain's steps, one per tick phase it works in: other domains order against these
+/// (a step of the chain), never against the chain's functions.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChainSet {
+    /// Requests drained: transactions admitted to the pool (Ingest).
+    Ingest,
+    /// The dev chain's block sealed and executed (Execute).
+    Produce,
+    /// Sealed blocks handed to the store (Persist).
+    Persist,
+    /// Committed blocks announced (Egress).
+    Publish,
+}
+
 pub struct ChainPlugin;
 
 impl NodePlugin for ChainPlugin {
@@ -36,12 +50,13 @@ impl NodePlugin for ChainPlugin {
         world.init_resource::<io::NodeFault>();
         world.init_resource::<dev::DevReplies>();
         schedule.add_systems((
-            io::ingest_requests.in_set(TickSet::Ingest),
+            io::ingest_requests.in_set(TickSet::Ingest).in_set(ChainSet::Ingest),
             producer::seal_block_when_due
                 .in_set(TickSet::Execute)
+                .in_set(ChainSet::Produce)
                 .run_if(not(resource_exists::<zg_components::chain::ExternalOrdering>)),
-            io::persist_sealed_blocks.in_set(TickSet::Persist),
-            io::publish_sealed_blocks.in_set(TickSet::Egress),
+            io::persist_sealed_blocks.in_set(TickSet::Persist).in_set(ChainSet::Persist),
+            io::publish_sealed_blocks.in_set(TickSet::Egress).in_set(ChainSet::Publish),
         ));
     }
 }

@@ -475,12 +475,4 @@ pub fn send_network_messages(world: &mut World) {
     })
 }
 
-/// Where outbound validator messages go: the node's network runtime.
-pub trait NetSink: Send + Sync + 'static {
-    fn send(&self, to: Option<[u8; 32]>, message: NetMessage);
-    /// The validator set changed: whose signatures and connections to accept.
-    fn validators_changed(&self, _set: &ValidatorSet) {}
-}
-
-#[derive(Resource, Clone)]
-pub struct NetSinkHandle(pub Arc<dyn NetSink>);
+pub use crate::ports::{NetSink, NetSinkHandle};

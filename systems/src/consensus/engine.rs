@@ -24,13 +24,7 @@ use zg_components::consensus::{
 use super::verify;
 use crate::chain::io::PersistError;
 
-/// The consensus write-ahead log: entries per height, appended in order. `durable` entries
-/// (this validator's own votes and proposals) must be on disk when `append` returns, together
-/// with everything appended before them.
-pub trait ConsensusWal: Send + Sync + 'static {
-    fn append(&self, height: u64, entry: &[u8], durable: bool) -> Result<(), PersistError>;
-    fn entries(&self, height: u64) -> Result<Vec<Vec<u8>>, PersistError>;
-}
+pub use crate::ports::{ConsensusWal, SignGuard, SignStep};
 
 /// A WAL that keeps nothing, for a node that does not vote.
 pub struct NoWal;
@@ -45,22 +39,6 @@ impl ConsensusWal for NoWal {
     }
 }
 
-/// A signature step, in the order a validator takes them within a round.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum SignStep {
-    Proposal = 1,
-    Prevote = 2,
-    Precommit = 3,
-}
-
-/// The last (height, round, step) this key signed, kept durably beside the key (as CometBFT's
-/// `priv_validator_state`): a node whose WAL was lost (a wiped or restored data dir) must still
-/// never sign two different messages for one step. `permit` is asked before every signature:
-/// it allows only a later step, or the very same bytes again, and records the step on disk
-/// before it returns.
-pub trait SignGuard: Send + Sync + 'static {
-    fn permit(&self, height: u64, round: u32, step: SignStep, sign_bytes: &[u8]) -> Result<(), String>;
-}
 
 /// A guard that allows everything: for nodes and tests that keep no key state.
 pub struct NoGuard;

@@ -37,8 +37,8 @@ impl NodePlugin for ConsensusPlugin {
         world.init_resource::<TxGossip>();
         schedule.add_systems((
             driver::drive_consensus.in_set(TickSet::Consensus),
-            driver::execute_decided_blocks.in_set(TickSet::Execute).after(crate::chain::producer::seal_block_when_due),
-            driver::send_network_messages.in_set(TickSet::Egress).after(crate::chain::io::publish_sealed_blocks),
+            driver::execute_decided_blocks.in_set(TickSet::Execute).after(crate::chain::ChainSet::Produce),
+            driver::send_network_messages.in_set(TickSet::Egress).after(crate::chain::ChainSet::Publish),
         ));
     }
 }

@@ -18,15 +18,7 @@ use crate::chain::io::{NodeFault, PersistError};
 use crate::profile::SystemTimer;
 use crate::{NodePlugin, TickSet};
 
-/// Durable storage for what storage nodes learn from the chain.
-pub trait FileStore: Send + Sync + 'static {
-    /// Records files published and PoRA miner records changed through `through_block`,
-    /// atomically with that height.
-    fn record_files(&self, files: &[FileRecord], miners: &[MinerRecord], through_block: u64) -> Result<(), PersistError>;
-}
-
-#[derive(Resource, Clone)]
-pub struct FileStoreHandle(pub Arc<dyn FileStore>);
+pub use crate::ports::{FileStore, FileStoreHandle};
 
 pub struct StoragePlugin;
 
@@ -36,7 +28,7 @@ impl NodePlugin for StoragePlugin {
         world.init_resource::<NewFiles>();
         world.init_resource::<zg_components::storage::shard::MinerRecords>();
         schedule.add_systems((
-            ingest_storage_events.in_set(TickSet::Ingest).after(crate::chain::io::ingest_requests),
+            ingest_storage_events.in_set(TickSet::Ingest).after(crate::chain::ChainSet::Ingest),
             (
                 index_submissions,
                 shards::assign_new_files,
@@ -47,7 +39,7 @@ impl NodePlugin for StoragePlugin {
             )
                 .chain()
                 .in_set(TickSet::Storage),
-            persist_new_files.in_set(TickSet::Persist).after(crate::chain::io::persist_sealed_blocks),
+            persist_new_files.in_set(TickSet::Persist).after(crate::chain::ChainSet::Persist),
         ));
     }
 }

@@ -30,13 +30,7 @@ use zg_components::storage::{FileRecord, HeldSegment, NewFiles, StoredFile};
 
 use super::pora::{IPoraMine, MINE_ADDRESS};
 
-/// Runs shard work off the tick; what it achieves comes back as `StorageEvent`s.
-pub trait ShardExecutor: Send + Sync + 'static {
-    fn run(&self, work: ShardWork);
-}
-
-#[derive(Resource, Clone)]
-pub struct ShardExecutorHandle(pub Arc<dyn ShardExecutor>);
+pub use crate::ports::{ShardExecutor, ShardExecutorHandle};
 
 /// Wait before the first rebuild of a shard of a new file: the uploading node pushes it first.
 pub const FIRST_REPAIR_DELAY_MS: u64 = 2_000;
