@@ -98,7 +98,7 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
             let report = tokio::task::spawn_blocking(move || crate::bench::tick(accounts, ticks)).await?;
             println!("tick: idle {:.1} µs/tick; with a system touching {} accounts {:.1} µs/tick", report.idle_us, report.accounts, report.touching_us);
             println!(
-                "  schedule (dev chain with storage): {} systems, {} exclusive (&mut World: run alone), {} may run beside others",
+                "  schedule of this node (chain role): {} systems, {} exclusive (&mut World: run alone), {} may run beside others",
                 report.systems,
                 report.exclusive_systems,
                 report.systems - report.exclusive_systems
