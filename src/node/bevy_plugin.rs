@@ -96,7 +96,7 @@ pub struct ChainFeeds {
 
 /// The set [`tick_chain`] runs in, for game systems that order against the chain's tick.
 #[derive(SystemSet, Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ChainSet;
+pub struct ZgNodeSet;
 
 /// Set when the node stopped (a block could not be persisted): the chain no longer ticks.
 #[derive(Resource, Clone, Debug, Default)]
@@ -161,7 +161,7 @@ impl Plugin for ZgNodePlugin {
             .add_message::<ChainBlock>()
             .add_message::<ChainReceipt>()
             .add_message::<ChainLog>()
-            .add_systems(self.schedule, tick_chain.in_set(ChainSet));
+            .add_systems(self.schedule, tick_chain.in_set(ZgNodeSet));
     }
 }
 

@@ -3,12 +3,11 @@
 //! these systems run unchanged on a bare world in tests.
 
 use bevy_ecs::prelude::*;
-use std::sync::Arc;
 
 use alloy_consensus::TxEnvelope;
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B256};
-use zg_components::chain::{CommittedBlock, PoolError, SealedBlocks};
+use zg_components::chain::{PoolError, SealedBlocks};
 use zg_components::consensus::TxGossip;
 use zg_components::node::{Inbox, NodeEvent, NodeRequest, TickProfile};
 

@@ -7,14 +7,13 @@ pub mod pora;
 pub mod shards;
 
 use bevy_ecs::prelude::*;
-use std::sync::Arc;
 
 use zg_components::chain::SealedBlocks;
 use zg_components::node::{TickClock, TickProfile};
-use zg_components::storage::shard::{FileShards, MinerRecord, RepairQueue, ShardSetup};
+use zg_components::storage::shard::{FileShards, RepairQueue, ShardSetup};
 use zg_components::storage::{FileIndex, FileRecord, HeldSegment, NewFiles, StorageEvent, StorageInbox, StoredFile};
 
-use crate::chain::io::{NodeFault, PersistError};
+use crate::chain::io::NodeFault;
 use crate::profile::SystemTimer;
 use crate::{NodePlugin, TickSet};
 
