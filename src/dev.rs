@@ -37,6 +37,14 @@ pub fn dev_accounts() -> Vec<DevAccount> {
 
 /// The 0G distribution with the dev accounts funded out of the ecosystem allocation, and the
 /// storage contracts (Flow, FixedPrice market, PoraMine with its reward pool) in place.
+/// The dev accounts' signers, in order (each derivation hashes the mnemonic: derive them once).
+pub fn dev_signers() -> Vec<alloy_signer_local::PrivateKeySigner> {
+    dev_accounts()
+        .iter()
+        .filter_map(|account| alloy_signer_local::PrivateKeySigner::from_bytes(&account.private_key).ok())
+        .collect()
+}
+
 pub fn dev_genesis(chain_id: u64) -> Genesis {
     let mut genesis = Genesis::zero_gravity(chain_id);
     genesis.grants = dev_accounts()

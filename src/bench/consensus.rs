@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use zg_components::chain::GrantEntry;
 use zg_components::node::NodeEvent;
 
+use super::{percentile, sorted};
 use crate::testnet::{NetworkPlan, write_network};
 
 /// Accounts sending the load (each sends its own nonces in order).
@@ -84,17 +85,6 @@ fn load_transfer(key: &PrivateKeySigner, nonce: u64) -> alloy_consensus::TxEnvel
     crate::signing::sign_eip1559(key, crate::bench::BENCH_CHAIN_ID, TxKind::Call(Address::with_last_byte(0x77)), U256::from(1), Bytes::new(), nonce, 21_000)
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
-fn sorted(mut values: Vec<f64>) -> Vec<f64> {
-    values.sort_by(|a, b| a.total_cmp(b));
-    values
-}
 
 /// Commits node 0 announced: when, and which transactions.
 #[derive(Default)]

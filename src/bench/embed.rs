@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use zg_components::chain::GrantEntry;
 use zg_systems::chain::evm;
 
+use super::{percentile, sorted};
 use crate::node::{NodeBuilder, TxRequest};
 
 sol! {
@@ -66,24 +67,11 @@ impl EmbedReport {
     }
 }
 
-fn player_key(index: usize) -> PrivateKeySigner {
-    let mut bytes = [0x22u8; 32];
-    bytes[24..].copy_from_slice(&(index as u64 + 1).to_be_bytes());
-    PrivateKeySigner::from_slice(&bytes).expect("a valid key")
-}
-
-fn percentile(samples: &mut [f64], p: f64) -> f64 {
-    if samples.is_empty() {
-        return 0.0;
-    }
-    samples.sort_by(f64::total_cmp);
-    samples[((samples.len() - 1) as f64 * p).round() as usize]
-}
 
 /// Runs `frames` measured frames (after `warmup` unmeasured ones) with `txs_per_frame` game
 /// transactions each, on a node built as `setup` says.
 pub fn embed(txs_per_frame: usize, frames: usize, warmup: usize, setup: EmbedSetup) -> anyhow::Result<EmbedReport> {
-    let players: Vec<PrivateKeySigner> = (0..txs_per_frame.max(1)).map(player_key).collect();
+    let players: Vec<PrivateKeySigner> = (0..txs_per_frame.max(1) as u64).map(super::key).collect();
     let mut genesis = crate::dev::dev_genesis(crate::dev::DEV_CHAIN_ID);
     genesis.gas_limit = genesis.gas_limit.max(GATHER_GAS * txs_per_frame as u64 * 2);
     genesis.grants.extend(players.iter().map(|k| GrantEntry { address: k.address(), tokens: 10, from: "ecosystem".into() }));
@@ -194,7 +182,8 @@ pub fn embed(txs_per_frame: usize, frames: usize, warmup: usize, setup: EmbedSet
         all_mined += blocks.drain().iter().filter(|b| b.number > deploy_block).map(|b| b.transactions.len() as u64).sum::<u64>();
     }
     anyhow::ensure!(all_mined == (total * txs_per_frame) as u64, "{all_mined} of {} transactions were mined", total * txs_per_frame);
-    let tick_max_ms = ticks.iter().copied().fold(0.0, f64::max);
+    let ticks = sorted(ticks);
+    let tick_max_ms = ticks.last().copied().unwrap_or_default();
     let mut systems_ms: Vec<(&'static str, f64)> =
         systems.into_iter().map(|(system, took)| (system, took.as_secs_f64() * 1e3 / frames as f64)).collect();
     systems_ms.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -202,11 +191,11 @@ pub fn embed(txs_per_frame: usize, frames: usize, warmup: usize, setup: EmbedSet
         txs_per_frame,
         setup,
         frames,
-        tick_p50_ms: percentile(&mut ticks.clone(), 0.5),
-        tick_p99_ms: percentile(&mut ticks, 0.99),
+        tick_p50_ms: percentile(&ticks, 0.5),
+        tick_p99_ms: percentile(&ticks, 0.99),
         tick_max_ms,
-        submit_p50_ms: percentile(&mut submits, 0.5),
-        bare_p50_ms: percentile(&mut bares, 0.5),
+        submit_p50_ms: percentile(&sorted(submits), 0.5),
+        bare_p50_ms: percentile(&sorted(bares), 0.5),
         blocks: block_count,
         mined,
         systems_ms,

@@ -29,8 +29,6 @@ pub struct NodeBuilder {
     rpc: bool,
     storage: bool,
     validator: bool,
-    /// Sign for the dev accounts (a dev chain only).
-    dev_accounts: bool,
     /// A hand-ticked node commits blocks on a writer thread instead of inside its tick.
     commit_on_thread: bool,
     /// A hand-ticked node runs its systems on bevy's task pool instead of the host's thread.
@@ -50,7 +48,7 @@ impl NodeBuilder {
         config.metrics.enabled = false;
         config.storage.enabled = false;
         let genesis = crate::dev::dev_genesis(crate::dev::DEV_CHAIN_ID);
-        Self { config, genesis, rpc: false, storage: false, validator: false, dev_accounts: true, commit_on_thread: false, parallel_systems: false, history: None }
+        Self { config, genesis, rpc: false, storage: false, validator: false, commit_on_thread: false, parallel_systems: false, history: None }
     }
 
     /// The node a config describes, as `zgnode run` / `zgnode dev` start it: JSON-RPC on, the
@@ -58,8 +56,7 @@ impl NodeBuilder {
     pub fn from_config(config: NodeConfig, genesis: Genesis) -> Self {
         let storage = config.storage.enabled;
         let validator = genesis.consensus.is_some();
-        let dev_accounts = config.rpc.dev_methods;
-        Self { config, genesis, rpc: true, storage, validator, dev_accounts, commit_on_thread: true, parallel_systems: true, history: None }
+        Self { config, genesis, rpc: true, storage, validator, commit_on_thread: true, parallel_systems: true, history: None }
     }
 
     /// Seal a block every `block_time` (down to one 60 Hz frame, 16 ms, on a dev chain; zero:
@@ -168,14 +165,10 @@ impl NodeBuilder {
         Ok(())
     }
 
+    /// The accounts the handle (and JSON-RPC) sign for: the dev accounts when dev methods are on
+    /// (always on a `dev()` node), none otherwise.
     fn unlocked(&self) -> Vec<PrivateKeySigner> {
-        if !self.dev_accounts {
-            return Vec::new();
-        }
-        crate::dev::dev_accounts()
-            .iter()
-            .filter_map(|account| PrivateKeySigner::from_bytes(&account.private_key).ok())
-            .collect()
+        if self.config.rpc.dev_methods { crate::dev::dev_signers() } else { Vec::new() }
     }
 
     /// A node the host ticks itself ([`Node::tick`] with the host's clock): no socket, and no
@@ -224,7 +217,8 @@ impl NodeBuilder {
             (Node::new(spec, genesis, store)?, None, None)
         };
         let mut node = node;
-        let handle = node.handle_with(self.unlocked());
+        let unlocked = self.unlocked();
+        let handle = node.handle_with(unlocked.clone());
         let hub = node.events().clone();
 
         // One flag stops the tick thread and the storage node's background tasks.
@@ -236,7 +230,7 @@ impl NodeBuilder {
         };
         let store_for_miner = node.store().clone();
         let rpc = match self.rpc {
-            true => Some(start_rpc(config, chain_id, &node, network.clone()).await?),
+            true => Some(start_rpc(config, chain_id, &node, network.clone(), unlocked).await?),
             false => None,
         };
         let driver = driver::spawn(node, Duration::from_millis(config.node.tick_ms), stop.clone())?;
@@ -271,26 +265,19 @@ fn open_store(config: &NodeConfig) -> Result<ChainStore, NodeError> {
     Ok(store.with_history(config.history_policy()))
 }
 
-/// The Ethereum JSON-RPC server over the node's store, inbox and events (with the dev accounts
-/// unlocked when dev methods are on).
+/// The Ethereum JSON-RPC server over the node's store, inbox and events, signing for `unlocked`
+/// (the dev accounts when dev methods are on).
 async fn start_rpc(
     config: &NodeConfig,
     chain_id: u64,
     node: &Node,
     network: Option<crate::net::NetHandle>,
+    unlocked: Vec<PrivateKeySigner>,
 ) -> Result<(SocketAddr, jsonrpsee::server::ServerHandle), NodeError> {
     let events = node.events().broadcast().clone();
     let context = crate::rpc::RpcContext::new(config, chain_id, node.store().reader(), node.requests(), events)
         .with_network(network)
         .with_clock(node.chain_clock());
-    let context = if config.rpc.dev_methods {
-        let signers = crate::dev::dev_accounts()
-            .iter()
-            .filter_map(|account| PrivateKeySigner::from_bytes(&account.private_key).ok())
-            .collect();
-        context.with_dev_accounts(signers)
-    } else {
-        context
-    };
+    let context = if config.rpc.dev_methods { context.with_dev_accounts(unlocked) } else { context };
     crate::rpc::start(&config.rpc, context).await.map_err(|source| NodeError::Rpc { addr: config.rpc.addr, source })
 }
