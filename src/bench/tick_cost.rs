@@ -9,20 +9,10 @@ pub struct TickReport {
     pub touching_us: f64,
     /// Mean µs per run of each system in the touching node: the per-system profile.
     pub systems_us: Vec<(&'static str, f64)>,
-    /// The idle node's tick: systems in it, and how many of them take the whole world
-    /// (`&mut World`, so nothing runs beside them).
-    pub systems: usize,
-    pub exclusive_systems: usize,
-}
-
-/// (systems, exclusive systems) in a node's tick schedule (after it ran once).
-pub fn schedule_shape(node: &mut Node) -> (usize, usize) {
-    match node.schedule_mut().systems_with_access() {
-        Ok(systems) => systems.fold((0, 0), |(all, exclusive), (_, system)| {
-            (all + 1, exclusive + usize::from(system.access().is_exclusive()))
-        }),
-        Err(_) => (0, 0),
-    }
+    /// The tick schedule of each role: its systems, those that take the whole world
+    /// (`&mut World`, so nothing runs beside them), and its steps (systems of one step may run
+    /// side by side).
+    pub roles: Vec<(&'static str, zg_systems::shape::ScheduleShape)>,
 }
 
 /// Marks every account entity changed, in parallel: the cost of a system touching them all.
@@ -72,7 +62,6 @@ pub fn tick(accounts: usize, ticks: usize) -> TickReport {
     };
     let mut idle = tick_node(accounts, false);
     let idle_us = measure(&mut idle);
-    let (systems, exclusive_systems) = schedule_shape(&mut idle);
     let mut touching = tick_node(accounts, true);
     let touching_us = measure(&mut touching);
     let profile = touching.world().resource::<zg_components::node::TickProfile>().snapshot();
@@ -81,5 +70,5 @@ pub fn tick(accounts: usize, ticks: usize) -> TickReport {
         .iter()
         .map(|(name, (runs, total))| (*name, total.as_secs_f64() * 1e6 / (*runs).max(1) as f64))
         .collect();
-    TickReport { idle_us, accounts, touching_us, systems_us, systems, exclusive_systems }
+    TickReport { idle_us, accounts, touching_us, systems_us, roles: zg_systems::shape::role_shapes() }
 }

@@ -10,10 +10,10 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use zg_components::chain::SealedBlocks;
+use zg_components::chain::SealedBlock;
 use zg_components::node::TickClock;
-use zg_components::storage::shard::{MinerRecords, RepairQueue, ShardSetup, ShardWork};
-use zg_components::storage::{FileIndex, FileRecord, NewFiles, StorageEvent, StorageInbox};
+use zg_components::storage::shard::{MinerChanged, MinerRecords, RepairQueue, ShardSetup, ShardWork};
+use zg_components::storage::{FileIndex, FilePublished, FileRecord, StorageEvent, StorageInbox};
 use zg_systems::storage::shards::{self, ShardExecutor};
 
 #[derive(Clone, Debug)]
@@ -64,9 +64,10 @@ fn percentile(samples: &mut [Duration], p: f64) -> Duration {
 fn settled_world(segments: u64) -> (World, Schedule) {
     let mut world = World::new();
     world.insert_resource(TickClock { tick: 1, now_ms: 1_000_000 });
-    world.init_resource::<NewFiles>();
+    world.init_resource::<Messages<FilePublished>>();
+    world.init_resource::<Messages<MinerChanged>>();
     world.init_resource::<FileIndex>();
-    world.init_resource::<SealedBlocks>();
+    world.init_resource::<Messages<SealedBlock>>();
     world.init_resource::<MinerRecords>();
     let (events, inbox) = crossbeam_channel::unbounded();
     world.insert_resource(StorageInbox(inbox));
@@ -86,7 +87,7 @@ fn settled_world(segments: u64) -> (World, Schedule) {
             block_number: 1,
         };
         zg_systems::storage::track_file(&mut world, record.clone(), 0, false);
-        world.resource_mut::<NewFiles>().files = vec![record];
+        world.write_message(FilePublished(record));
     }
     let mut schedule = Schedule::default();
     schedule.add_systems(
@@ -104,7 +105,7 @@ fn settled_world(segments: u64) -> (World, Schedule) {
     world.resource_mut::<TickClock>().now_ms += shards::FIRST_REPAIR_DELAY_MS;
     for _ in 0..2_000 {
         tick(&mut world, &mut schedule);
-        world.resource_mut::<NewFiles>().files.clear();
+        world.resource_mut::<Messages<FilePublished>>().update();
     }
     (world, schedule)
 }

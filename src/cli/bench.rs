@@ -97,12 +97,19 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Tick { accounts, ticks } => {
             let report = tokio::task::spawn_blocking(move || crate::bench::tick(accounts, ticks)).await?;
             println!("tick: idle {:.1} µs/tick; with a system touching {} accounts {:.1} µs/tick", report.idle_us, report.accounts, report.touching_us);
-            println!(
-                "  schedule of this node (chain role): {} systems, {} exclusive (&mut World: run alone), {} may run beside others",
-                report.systems,
-                report.exclusive_systems,
-                report.systems - report.exclusive_systems
-            );
+            for (role, shape) in &report.roles {
+                println!(
+                    "  tick schedule, {role}: {} systems, {} exclusive (&mut World: run alone: {}), at most {} side by side, {} steps, {} command sync points",
+                    shape.systems,
+                    shape.exclusive,
+                    shape.exclusive_names.join(", "),
+                    shape.widest,
+                    shape.depth,
+                    shape.sync_points,
+                );
+                let steps: Vec<String> = shape.steps.iter().map(|step| step.join(" | ")).collect();
+                println!("    {}", steps.join(" -> "));
+            }
             for (system, us) in &report.systems_us {
                 println!("  {system}: {us:.1} µs per run");
             }

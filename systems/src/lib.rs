@@ -14,15 +14,19 @@
 //! - [`ports`]: every trait through which the ECS reaches the outside (block store, event sink,
 //!   WAL, sign guard, network, file store, shard executor, rewinder).
 //! - [`profile`]: per-system timing.
+//! - [`shape`]: what a built tick schedule runs, alone and side by side.
 //! - [`storage`]: the Flow contract's `Submit` events as file entities, persisted for storage nodes.
 //!
 //! One tick runs the sets in this order; Storage, Da and Compute touch disjoint data and run side
-//! by side on the multi-threaded executor.
+//! by side on the multi-threaded executor. Facts pass between systems as bevy messages
+//! ([`add_message`]), never as shared `Vec` resources, and no Storage system takes the whole
+//! world, so [`shape::role_shapes`] can show what runs beside what.
 
 pub mod chain;
 pub mod consensus;
 pub mod ports;
 pub mod profile;
+pub mod shape;
 pub mod storage;
 
 use bevy_ecs::prelude::*;
@@ -44,6 +48,8 @@ pub enum TickSet {
     Persist,
     /// Hand outbound messages to the I/O tasks.
     Egress,
+    /// Age the tick's messages ([`add_message`]).
+    Retire,
 }
 
 /// The label of the one schedule a tick runs.
@@ -53,6 +59,22 @@ pub struct Tick;
 /// A domain's contribution to the node: resources and systems.
 pub trait NodePlugin {
     fn build(&self, world: &mut World, schedule: &mut Schedule);
+}
+
+/// Adds a kind of message systems pass facts by (a block sealed, a file published): its queue,
+/// and its ageing in `Retire`. A message is read once by each reader, in the tick it was written
+/// (or the next, by a reader that runs before its writer), then dropped. Readers and writers
+/// need no access to one another, so domains reading the same facts run side by side.
+pub fn add_message<M: bevy_ecs::message::Message>(world: &mut World, schedule: &mut Schedule) {
+    if world.contains_resource::<Messages<M>>() {
+        return;
+    }
+    world.init_resource::<Messages<M>>();
+    schedule.add_systems(age_messages::<M>.in_set(TickSet::Retire));
+}
+
+fn age_messages<M: bevy_ecs::message::Message>(mut messages: ResMut<Messages<M>>) {
+    messages.update();
 }
 
 /// A tick schedule with the sets in order and the given plugins added.
@@ -66,6 +88,7 @@ pub fn tick_schedule(world: &mut World, plugins: &[&dyn NodePlugin]) -> Schedule
             (TickSet::Storage, TickSet::Da, TickSet::Compute),
             TickSet::Persist,
             TickSet::Egress,
+            TickSet::Retire,
         )
             .chain(),
     );
@@ -102,7 +125,9 @@ mod tests {
                 ambiguity_detection: LogLevel::Error,
                 ..Default::default()
             });
-            schedule.initialize(&mut world).expect("no ambiguities");
+            if let Err(error) = schedule.initialize(&mut world) {
+                panic!("{}", error.to_string(schedule.graph(), &world));
+            }
         }
     }
 }

@@ -62,6 +62,8 @@ pub struct CommittedBlock {
     pub decided: Option<Arc<crate::consensus::DecidedBlock>>,
 }
 
-/// Blocks executed this tick, waiting for `Persist` and then `Egress`.
-#[derive(Resource, Clone, Debug, Default)]
-pub struct SealedBlocks(pub Vec<Arc<CommittedBlock>>);
+/// A block executed this tick: `Persist` writes it, `Egress` announces it, and every domain that
+/// follows what blocks did (storage's Flow and PoRA events) reads it. Each reader sees it once;
+/// the tick's `Retire` step ages it out.
+#[derive(Message, Clone, Debug)]
+pub struct SealedBlock(pub Arc<CommittedBlock>);

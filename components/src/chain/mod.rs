@@ -12,7 +12,7 @@ pub mod transaction;
 pub mod trie;
 
 pub use account::{AccountAddress, AccountInfo, AccountStorage, CodeStore, StateTrie};
-pub use block::{AccountChange, BlockBody, BlockHeader, ChainHead, CommittedBlock, RecentBlock, SealedBlocks};
+pub use block::{AccountChange, BlockBody, BlockHeader, ChainHead, CommittedBlock, RecentBlock, SealedBlock};
 pub use clock::ChainClock;
 pub use dev::{DevCommand, StateEdit};
 pub use genesis::{Allocation, ConsensusGenesis, Genesis, GenesisAccount, GenesisError, GrantEntry};

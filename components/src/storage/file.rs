@@ -95,15 +95,10 @@ pub struct FileIndex {
     pub by_root: HashMap<B256, Vec<u64>>,
 }
 
-/// Files published in this tick's blocks, waiting for `Persist`.
-#[derive(Resource, Clone, Debug, Default)]
-pub struct NewFiles {
-    pub files: Vec<FileRecord>,
-    /// PoRA miners whose record changed in these blocks.
-    pub miners: Vec<super::shard::MinerRecord>,
-    /// The last block they were read from.
-    pub through_block: Option<u64>,
-}
+/// A file published (a Flow `Submit` event) in one of this tick's blocks: tracked by storage,
+/// kept by `Persist`.
+#[derive(Message, Clone, Debug, PartialEq, Eq)]
+pub struct FilePublished(pub FileRecord);
 
 /// What the storage node's I/O tells the world.
 #[derive(Clone, Debug, PartialEq, Eq)]

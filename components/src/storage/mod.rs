@@ -5,5 +5,5 @@ pub mod file;
 pub mod merkle;
 pub mod shard;
 
-pub use file::{FileIndex, FileRecord, HeldSegment, NewFiles, StorageEvent, StorageInbox, StoredFile};
+pub use file::{FileIndex, FileRecord, FilePublished, HeldSegment, StorageEvent, StorageInbox, StoredFile};
 pub use merkle::{FileCommitment, MerkleTree, Proof, ProofError, Submission};

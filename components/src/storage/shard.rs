@@ -10,6 +10,10 @@ use std::sync::{Arc, RwLock};
 /// A storage node's network key (ed25519), as in `consensus::PeerKey`.
 pub type HolderKey = [u8; 32];
 
+/// A PoRA miner's record that changed in one of this tick's blocks, kept by `Persist`.
+#[derive(Message, Clone, Debug, PartialEq, Eq)]
+pub struct MinerChanged(pub MinerRecord);
+
 /// A PoRA miner as the chain's events describe it: the storage node it registered for, and its
 /// latest settled epoch.
 #[derive(BorshSerialize, BorshDeserialize, Clone, Debug, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use zg_components::chain::{
-    AccountChange, ChainClock, ChainHead, ChainSpec, DevCommand, ExternalOrdering, SealedBlocks, StateEdit,
+    AccountChange, ChainClock, ChainHead, ChainSpec, DevCommand, ExternalOrdering, SealedBlock, StateEdit,
 };
 use zg_components::node::{ReplyTo, TickClock};
 
@@ -39,7 +39,7 @@ pub fn run_dev_command(world: &mut World, command: DevCommand, reply: ReplyTo<Re
             for _ in 0..blocks.min(MAX_MINED_PER_REQUEST) {
                 let parent_timestamp = world.resource::<ChainHead>().header.timestamp;
                 let block = producer::seal_block(world, clock.take(now_s, parent_timestamp));
-                world.resource_mut::<SealedBlocks>().0.push(Arc::new(block));
+                world.write_message(SealedBlock(Arc::new(block)));
             }
         }
         DevCommand::Revert { block } => {
@@ -71,7 +71,7 @@ pub fn run_dev_command(world: &mut World, command: DevCommand, reply: ReplyTo<Re
                 ..Default::default()
             };
             let block = producer::execute_block(world, context, Vec::new());
-            world.resource_mut::<SealedBlocks>().0.push(Arc::new(block));
+            world.write_message(SealedBlock(Arc::new(block)));
         }
     }
     world.get_resource_or_insert_with(DevReplies::default).0.push(reply);

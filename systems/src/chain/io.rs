@@ -7,7 +7,7 @@ use bevy_ecs::prelude::*;
 use alloy_consensus::TxEnvelope;
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B256};
-use zg_components::chain::{PoolError, SealedBlocks};
+use zg_components::chain::{PoolError, SealedBlock};
 use zg_components::consensus::TxGossip;
 use zg_components::node::{Inbox, NodeEvent, NodeRequest, TickProfile};
 
@@ -75,7 +75,7 @@ pub fn handle_request(world: &mut World, request: NodeRequest) {
 }
 
 pub fn persist_sealed_blocks(
-    blocks: Res<SealedBlocks>,
+    mut blocks: MessageReader<SealedBlock>,
     store: Option<Res<BlockStoreHandle>>,
     writer: Option<ResMut<super::writer::BlockWriter>>,
     profile: Res<TickProfile>,
@@ -83,10 +83,11 @@ pub fn persist_sealed_blocks(
 ) {
     let _timer = SystemTimer::of(&profile, "persist_blocks");
     if fault.0.is_some() {
+        blocks.clear();
         return;
     }
     if let Some(mut writer) = writer {
-        for block in &blocks.0 {
+        for SealedBlock(block) in blocks.read() {
             if let Err(error) = writer.submit(block.clone()) {
                 tracing::error!(number = block.header.number, %error, "stopping: block not persisted");
                 fault.0 = Some(error.to_string());
@@ -95,8 +96,11 @@ pub fn persist_sealed_blocks(
         }
         return;
     }
-    let Some(store) = store else { return };
-    for block in &blocks.0 {
+    let Some(store) = store else {
+        blocks.clear();
+        return;
+    };
+    for SealedBlock(block) in blocks.read() {
         if let Err(error) = store.0.commit_block(block) {
             tracing::error!(number = block.header.number, %error, "stopping: block not persisted");
             fault.0 = Some(error.to_string());
@@ -113,7 +117,7 @@ pub fn persist_sealed_blocks(
 
 #[allow(clippy::too_many_arguments)]
 pub fn publish_sealed_blocks(
-    mut blocks: ResMut<SealedBlocks>,
+    mut blocks: MessageReader<SealedBlock>,
     sink: Option<Res<EventSinkHandle>>,
     mut fault: ResMut<NodeFault>,
     profile: Res<TickProfile>,
@@ -122,7 +126,7 @@ pub fn publish_sealed_blocks(
     writer: Option<ResMut<super::writer::BlockWriter>>,
 ) {
     let _timer = SystemTimer::of(&profile, "publish_blocks");
-    let sealed = std::mem::take(&mut blocks.0);
+    let sealed: Vec<_> = blocks.read().map(|SealedBlock(block)| block.clone()).collect();
     // With the block writer, what is announced is what its commits finished, not what was sealed.
     let (blocks, all_on_disk) = match writer {
         Some(mut writer) => {

@@ -14,7 +14,7 @@ pub(crate) mod test_support;
 
 use bevy_ecs::prelude::*;
 use zg_components::chain::{
-    AccountIndex, BlockIndex, CodeStore, MempoolIndex, SealedBlocks, StateTrie,
+    AccountIndex, BlockIndex, CodeStore, MempoolIndex, SealedBlock, StateTrie,
 };
 
 use crate::{NodePlugin, TickSet};
@@ -44,7 +44,7 @@ impl NodePlugin for ChainPlugin {
         world.init_resource::<MempoolIndex>();
         world.init_resource::<CodeStore>();
         world.init_resource::<StateTrie>();
-        world.init_resource::<SealedBlocks>();
+        crate::add_message::<SealedBlock>(world, schedule);
         world.init_resource::<producer::SealSchedule>();
         world.init_resource::<zg_components::chain::ChainClock>();
         world.init_resource::<io::NodeFault>();

@@ -11,7 +11,7 @@ use malachite_consensus::{Input, LocallyProposedValue, ProposedValue};
 use malachite_types::{Round, Validity, ValueOrigin};
 use std::sync::Arc;
 
-use zg_components::chain::{ChainHead, ChainSpec, SealedBlocks};
+use zg_components::chain::{ChainHead, ChainSpec, SealedBlock};
 use zg_components::consensus::{
     BlockValue, ConsensusProgress, ConsensusSettings, ConsensusTimers, DecidedBlock, DecidedQueue, DeferredEvents,
     Height, NetEvent, NetInbox, NetMessage, NetOutbox, PendingEvidence, ReceivedBlocks, SignedBlock, SyncProgress,
@@ -416,7 +416,7 @@ pub fn execute_decided_blocks(world: &mut World) {
             let mut committed = producer::execute_block(world, context, candidates);
             let carried = decided.block.evidence.clone();
             committed.decided = Some(Arc::new(decided));
-            world.resource_mut::<SealedBlocks>().0.push(Arc::new(committed));
+            world.write_message(SealedBlock(Arc::new(committed)));
             if closes_epoch {
                 update_validator_set(world, &set, height);
             }

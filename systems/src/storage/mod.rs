@@ -8,10 +8,10 @@ pub mod shards;
 
 use bevy_ecs::prelude::*;
 
-use zg_components::chain::SealedBlocks;
+use zg_components::chain::SealedBlock;
 use zg_components::node::{TickClock, TickProfile};
-use zg_components::storage::shard::{FileShards, RepairQueue, ShardSetup};
-use zg_components::storage::{FileIndex, FileRecord, HeldSegment, NewFiles, StorageEvent, StorageInbox, StoredFile};
+use zg_components::storage::shard::{FileShards, MinerChanged, RepairQueue, ShardSetup};
+use zg_components::storage::{FileIndex, FilePublished, FileRecord, HeldSegment, StorageEvent, StorageInbox, StoredFile};
 
 use crate::chain::io::NodeFault;
 use crate::profile::SystemTimer;
@@ -24,32 +24,38 @@ pub struct StoragePlugin;
 impl NodePlugin for StoragePlugin {
     fn build(&self, world: &mut World, schedule: &mut Schedule) {
         world.init_resource::<FileIndex>();
-        world.init_resource::<NewFiles>();
         world.init_resource::<zg_components::storage::shard::MinerRecords>();
+        crate::add_message::<FilePublished>(world, schedule);
+        crate::add_message::<MinerChanged>(world, schedule);
         schedule.add_systems((
             ingest_storage_events.in_set(TickSet::Ingest).after(crate::chain::ChainSet::Ingest),
+            // Ordered only where one needs what another did: the new files are tracked before
+            // their shards are assigned, placement follows PoRA standing before shards are placed
+            // or audited, audits before repairs (they share the repair queue).
             (
                 index_submissions,
-                shards::assign_new_files,
+                shards::assign_new_files.after(index_submissions).after(shards::follow_pora_standing),
                 shards::follow_pora_standing,
-                shards::place_held_segments,
-                shards::schedule_audits,
-                shards::schedule_repairs,
+                shards::place_held_segments.after(shards::follow_pora_standing),
+                shards::schedule_audits.after(shards::assign_new_files).after(shards::place_held_segments),
+                shards::schedule_repairs.after(shards::schedule_audits),
             )
-                .chain()
                 .in_set(TickSet::Storage),
             persist_new_files.in_set(TickSet::Persist).after(crate::chain::ChainSet::Persist),
         ));
     }
 }
 
-/// Adds a file entity for a record (at start, from disk, or from a new block).
+/// Adds a file entity for a record (at start, from disk).
 pub fn track_file(world: &mut World, record: FileRecord, uploaded_segments: u64, finalized: bool) {
-    let (seq, root) = (record.tx_seq, record.root());
-    let entity = world.spawn(StoredFile { record, uploaded_segments, finalized }).id();
-    let mut index = world.resource_mut::<FileIndex>();
-    index.by_seq.insert(seq, entity);
-    index.by_root.entry(root).or_default().push(seq);
+    let entity = world.spawn_empty().id();
+    index_file(&mut world.resource_mut::<FileIndex>(), entity, &record);
+    world.entity_mut(entity).insert(StoredFile { record, uploaded_segments, finalized });
+}
+
+fn index_file(index: &mut FileIndex, entity: Entity, record: &FileRecord) {
+    index.by_seq.insert(record.tx_seq, entity);
+    index.by_root.entry(record.root()).or_default().push(record.tx_seq);
 }
 
 /// What erasure coding needs in `ingest_storage_events` (absent when it is off).
@@ -106,40 +112,42 @@ pub fn ingest_storage_events(
     }
 }
 
-/// Reads `Submit` events of this tick's blocks. Runs in `Storage`.
-pub fn index_submissions(world: &mut World) {
-    crate::profile::timed(world, "index_submissions", |world| {
-        let blocks = world.resource::<SealedBlocks>().0.clone();
-        if blocks.is_empty() {
-            return;
-        }
-        let mut found = Vec::new();
-        for block in &blocks {
-            for receipt in &block.receipts {
-                found.extend(receipt.logs.iter().filter_map(|log| flow::decode_submit(log, block.header.number)));
+/// Reads `Submit` events of this tick's blocks: a file entity each, and a [`FilePublished`] for
+/// shard assignment and `Persist`. Runs in `Storage`.
+pub fn index_submissions(
+    mut blocks: MessageReader<SealedBlock>,
+    mut index: ResMut<FileIndex>,
+    mut published: MessageWriter<FilePublished>,
+    profile: Res<TickProfile>,
+    mut commands: Commands,
+) {
+    let _timer = SystemTimer::of(&profile, "index_submissions");
+    for SealedBlock(block) in blocks.read() {
+        for receipt in &block.receipts {
+            for record in receipt.logs.iter().filter_map(|log| flow::decode_submit(log, block.header.number)) {
+                tracing::info!(seq = record.tx_seq, root = %record.root(), size = record.size, "file published");
+                let entity = commands.spawn(StoredFile { record: record.clone(), uploaded_segments: 0, finalized: false }).id();
+                index_file(&mut index, entity, &record);
+                published.write(FilePublished(record));
             }
         }
-        for record in &found {
-            tracing::info!(seq = record.tx_seq, root = %record.root(), size = record.size, "file published");
-            track_file(world, record.clone(), 0, false);
-        }
-        let mut new = world.resource_mut::<NewFiles>();
-        new.files.extend(found);
-        new.through_block = blocks.last().map(|b| b.header.number);
-    })
+    }
 }
 
-/// Persists what `index_submissions` found, after the blocks themselves. Runs in `Persist`.
+/// Persists what this tick's blocks published (files, PoRA miners' records) and how far they
+/// were read, after the blocks themselves. Runs in `Persist`.
 pub fn persist_new_files(
-    mut new: ResMut<NewFiles>,
+    mut blocks: MessageReader<SealedBlock>,
+    mut published: MessageReader<FilePublished>,
+    mut miners: MessageReader<MinerChanged>,
     store: Option<Res<FileStoreHandle>>,
     profile: Res<TickProfile>,
     mut fault: ResMut<NodeFault>,
 ) {
     let _timer = SystemTimer::of(&profile, "persist_files");
-    let Some(through) = new.through_block.take() else { return };
-    let files = std::mem::take(&mut new.files);
-    let miners = std::mem::take(&mut new.miners);
+    let files: Vec<FileRecord> = published.read().map(|FilePublished(record)| record.clone()).collect();
+    let miners: Vec<_> = miners.read().map(|MinerChanged(record)| record.clone()).collect();
+    let Some(through) = blocks.read().map(|SealedBlock(block)| block.header.number).max() else { return };
     let Some(store) = store else { return };
     if fault.0.is_some() {
         return;

@@ -20,13 +20,13 @@ use bevy_ecs::prelude::*;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use zg_components::chain::SealedBlocks;
+use zg_components::chain::SealedBlock;
 use zg_components::node::TickClock;
 use zg_components::storage::shard::{
-    FileShards, HolderKey, MinerRecord, MinerRecords, PlacementView, RepairQueue, ShardHolder, ShardIndex, ShardSetup, ShardWork,
+    FileShards, HolderKey, MinerChanged, MinerRecord, MinerRecords, PlacementView, RepairQueue, ShardHolder, ShardIndex, ShardSetup, ShardWork,
     Standing,
 };
-use zg_components::storage::{FileRecord, HeldSegment, NewFiles, StoredFile};
+use zg_components::storage::{FilePublished, FileRecord, HeldSegment, StoredFile};
 
 use super::pora::{IPoraMine, MINE_ADDRESS};
 
@@ -94,35 +94,49 @@ pub fn install_sharding(world: &mut World, setup: ShardSetup, executor: Arc<dyn 
     }
     let files: Vec<FileRecord> = world.query::<&StoredFile>().iter(world).map(|f| f.record.clone()).collect();
     let now = world.get_resource::<TickClock>().map(|c| c.now_ms).unwrap_or(0);
-    for record in &files {
-        track_shards(world, record, now);
-    }
+    world.resource_scope(|world, mut schedule: Mut<AuditSchedule>| {
+        for record in &files {
+            if schedule.files.contains_key(&record.tx_seq) {
+                continue;
+            }
+            let entity = world.spawn(shards_of(record)).id();
+            track_shards(&mut schedule, entity, record.tx_seq, now);
+        }
+    });
     world.insert_resource(setup);
     world.insert_resource(ShardExecutorHandle(executor));
 }
 
-/// Starts tracking this node's part in a file (one entity), its first audit due at `audit_at`.
-fn track_shards(world: &mut World, record: &FileRecord, audit_at: u64) {
-    if world.resource::<AuditSchedule>().files.contains_key(&record.tx_seq) {
-        return;
-    }
-    let shards = FileShards { tx_seq: record.tx_seq, segments: record.data_segments(), audited_to: 0, auditing: false };
-    let entity = world.spawn(shards).id();
-    let mut schedule = world.resource_mut::<AuditSchedule>();
-    schedule.files.insert(record.tx_seq, entity);
-    schedule.due.insert((audit_at, record.tx_seq));
+/// This node's part in a file: one entity, nothing per segment.
+fn shards_of(record: &FileRecord) -> FileShards {
+    FileShards { tx_seq: record.tx_seq, segments: record.data_segments(), audited_to: 0, auditing: false }
+}
+
+/// Starts tracking a file's shards entity, its first audit due at `audit_at`.
+fn track_shards(schedule: &mut AuditSchedule, entity: Entity, tx_seq: u64, audit_at: u64) {
+    schedule.files.insert(tx_seq, entity);
+    schedule.due.insert((audit_at, tx_seq));
 }
 
 /// Shards of newly published files this node is to keep. Runs in `Storage`, after
 /// `index_submissions`.
-pub fn assign_new_files(world: &mut World) {
-    if world.get_resource::<ShardSetup>().is_none() {
+pub fn assign_new_files(
+    mut published: MessageReader<FilePublished>,
+    setup: Option<Res<ShardSetup>>,
+    schedule: Option<ResMut<AuditSchedule>>,
+    clock: Res<TickClock>,
+    mut commands: Commands,
+) {
+    let (Some(_), Some(mut schedule)) = (setup, schedule) else {
+        published.clear();
         return;
-    }
-    let files = world.resource::<NewFiles>().files.clone();
-    let now = world.resource::<TickClock>().now_ms;
-    for record in &files {
-        track_shards(world, record, now + FIRST_REPAIR_DELAY_MS);
+    };
+    for FilePublished(record) in published.read() {
+        if schedule.files.contains_key(&record.tx_seq) {
+            continue;
+        }
+        let entity = commands.spawn(shards_of(record)).id();
+        track_shards(&mut schedule, entity, record.tx_seq, clock.now_ms + FIRST_REPAIR_DELAY_MS);
     }
 }
 
@@ -191,10 +205,6 @@ pub fn apply_audit(
     }
 }
 
-fn placement_out(world: &World) -> BTreeSet<HolderKey> {
-    world.resource::<PlacementView>().out()
-}
-
 /// A PoRA event that changes a holder.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MinerEvent {
@@ -252,71 +262,70 @@ pub fn standing_of(records: &MinerRecords, key: &HolderKey) -> Standing {
         .map_or(Standing::Good, |epoch| Standing::Penalized { epoch })
 }
 
-/// Follows PoRA registrations and settlements in this tick's blocks (recorded for `Persist`):
-/// a holder that missed challenges leaves placement and its shards are taken over (and rebuilt)
-/// by the next holders in the ring; one that passes a later epoch comes back. Runs in `Storage`.
-pub fn follow_pora_standing(world: &mut World) {
-    let events: Vec<MinerEvent> = world
-        .resource::<SealedBlocks>()
-        .0
-        .iter()
-        .flat_map(|block| block.receipts.iter().flat_map(|r| r.logs.iter()))
+/// Follows PoRA registrations and settlements in this tick's blocks (changed records go to
+/// `Persist`): a holder that missed challenges leaves placement and its shards are taken over
+/// (and rebuilt) by the next holders in the ring; one that passes a later epoch comes back.
+/// Runs in `Storage`.
+pub fn follow_pora_standing(
+    mut blocks: MessageReader<SealedBlock>,
+    mut records: ResMut<MinerRecords>,
+    mut changed_records: MessageWriter<MinerChanged>,
+    placement: Placement,
+) {
+    let events: Vec<MinerEvent> = blocks
+        .read()
+        .flat_map(|SealedBlock(block)| block.receipts.iter().flat_map(|r| r.logs.iter()))
         .filter_map(decode_miner_event)
         .collect();
-    if events.is_empty() {
-        return;
-    }
-    let changed: Vec<MinerRecord> = {
-        let mut records = world.resource_mut::<MinerRecords>();
-        events.into_iter().filter_map(|event| apply_miner_event(&mut records, event)).collect()
-    };
+    let changed: Vec<MinerRecord> = events.into_iter().filter_map(|event| apply_miner_event(&mut records, event)).collect();
     if changed.is_empty() {
         return;
     }
-    world.resource_mut::<NewFiles>().miners.extend(changed);
-    refresh_standings(world);
+    changed_records.write_batch(changed.into_iter().map(MinerChanged));
+    refresh_standings(&records, placement);
+}
+
+/// What a change of standing moves: the holders, who is out of placement, and every file's
+/// audit (absent while erasure coding is off).
+#[derive(bevy_ecs::system::SystemParam)]
+pub struct Placement<'w, 's> {
+    setup: Option<Res<'w, ShardSetup>>,
+    view: Option<Res<'w, PlacementView>>,
+    schedule: Option<ResMut<'w, AuditSchedule>>,
+    clock: Res<'w, TickClock>,
+    holders: Query<'w, 's, &'static mut ShardHolder>,
+    files: Query<'w, 's, &'static mut FileShards>,
 }
 
 /// Sets every holder's standing from the miner records; when that changes who is out of
-/// placement, publishes it and spawns the shards this node takes over.
-fn refresh_standings(world: &mut World) {
-    if world.get_resource::<ShardSetup>().is_none() {
-        return;
-    }
-    let records = world.resource::<MinerRecords>().clone();
-    let mut holders = world.query::<&mut ShardHolder>();
-    for mut holder in holders.iter_mut(world) {
-        let standing = standing_of(&records, &holder.key);
+/// placement, publishes it and audits every file again for the shards this node takes over.
+fn refresh_standings(records: &MinerRecords, placement: Placement) {
+    let Placement { setup, view, schedule, clock, mut holders, mut files } = placement;
+    let (Some(_), Some(view), Some(mut schedule)) = (setup, view, schedule) else { return };
+    for mut holder in holders.iter_mut() {
+        let standing = standing_of(records, &holder.key);
         if holder.standing != standing {
             tracing::warn!(holder = %alloy_primitives::hex::encode(holder.key), "storage node standing changed: {standing:?}");
             holder.standing = standing;
         }
     }
-    let out: BTreeSet<HolderKey> = holders
-        .iter(world)
-        .filter(|h| matches!(h.standing, Standing::Penalized { .. }))
-        .map(|h| h.key)
-        .collect();
-    if out == placement_out(world) {
+    let out: BTreeSet<HolderKey> =
+        holders.iter().filter(|h| matches!(h.standing, Standing::Penalized { .. })).map(|h| h.key).collect();
+    if out == view.out() {
         return;
     }
-    if let Ok(mut view) = world.resource::<PlacementView>().0.write() {
-        *view = out.clone();
+    if let Ok(mut shared) = view.0.write() {
+        *shared = out;
     }
     // Placement moved: every file is audited again (off the tick) for the shards this node now
     // takes over.
-    let now = world.resource::<TickClock>().now_ms;
-    let mut files = world.query::<&mut FileShards>();
-    let mut restarted = Vec::new();
-    for mut file in files.iter_mut(world) {
+    let mut restarted = 0;
+    for mut file in files.iter_mut() {
         file.audited_to = 0;
-        restarted.push(file.tx_seq);
+        schedule.due.insert((clock.now_ms, file.tx_seq));
+        restarted += 1;
     }
-    let mut schedule = world.resource_mut::<AuditSchedule>();
-    for tx_seq in &restarted {
-        schedule.due.insert((now, *tx_seq));
-    }
-    tracing::info!(files = restarted.len(), "placement changed; auditing files for shards to take over");
+    tracing::info!(files = restarted, "placement changed; auditing files for shards to take over");
 }
 
 /// Starts rebuilds of the queued segments that are due, a bounded number per tick, each

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use zg_components::chain::{
     AccountChange, BlockBody, BlockHeader, BlockIndex, ChainClock, ChainHead, ChainSpec, CommittedBlock,
-    PooledTx, RecentBlock, SealedBlocks, TxReceipt,
+    PooledTx, RecentBlock, SealedBlock, TxReceipt,
 };
 use zg_components::node::TickClock;
 
@@ -84,7 +84,7 @@ fn seal_if_due(world: &mut World) {
     schedule.next_seal_ms = now_ms + spec.block_time_ms;
     schedule.last_seal_ms = now_ms;
     let block = seal_block(world, clock.take(now_ms / 1000, parent_timestamp));
-    world.resource_mut::<SealedBlocks>().0.push(Arc::new(block));
+    world.write_message(SealedBlock(Arc::new(block)));
 }
 
 /// Where and when a block runs: what its header says besides the commitments, and what the

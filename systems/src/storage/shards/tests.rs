@@ -84,9 +84,10 @@ fn plain_ring(segments: u64) -> BTreeSet<(u64, u8)> {
 fn world() -> (World, Arc<Recorder>, crossbeam_channel::Sender<StorageEvent>) {
     let mut world = World::new();
     world.insert_resource(TickClock { tick: 1, now_ms: 10_000 });
-    world.init_resource::<NewFiles>();
+    world.init_resource::<Messages<FilePublished>>();
+    world.init_resource::<Messages<MinerChanged>>();
     world.init_resource::<FileIndex>();
-    world.init_resource::<SealedBlocks>();
+    world.init_resource::<Messages<SealedBlock>>();
     world.init_resource::<MinerRecords>();
     let (sender, inbox) = crossbeam_channel::unbounded();
     world.insert_resource(StorageInbox(inbox));
@@ -120,9 +121,23 @@ fn queued(world: &World) -> Vec<(u64, u64, Vec<u8>)> {
 }
 
 fn run_storage_tick(world: &mut World) {
-    follow_pora_standing(world);
+    bevy_ecs::system::RunSystemOnce::run_system_once(&mut *world, follow_pora_standing).unwrap();
     bevy_ecs::system::RunSystemOnce::run_system_once(&mut *world, schedule_audits).unwrap();
     bevy_ecs::system::RunSystemOnce::run_system_once(&mut *world, schedule_repairs).unwrap();
+    // Each run above reads with a fresh cursor: this tick's blocks are done with.
+    world.resource_mut::<Messages<SealedBlock>>().clear();
+}
+
+/// A block sealed this tick.
+fn seal(world: &mut World, block: Arc<CommittedBlock>) {
+    world.write_message(SealedBlock(block));
+}
+
+/// A file published this tick, its shards assigned.
+fn publish(world: &mut World, record: FileRecord) {
+    world.write_message(FilePublished(record));
+    bevy_ecs::system::RunSystemOnce::run_system_once(&mut *world, assign_new_files).unwrap();
+    world.resource_mut::<Messages<FilePublished>>().clear();
 }
 
 #[test]
@@ -155,12 +170,12 @@ fn a_penalized_holders_shards_are_taken_over_and_rebuilt_by_the_next_holder() {
     assert!(queued(&world).is_empty());
 
     // Holder 1's miner registers, then misses challenges in epoch 5.
-    world.resource_mut::<SealedBlocks>().0 = vec![block(vec![registered(0xaa, key(1))])];
+    seal(&mut world, block(vec![registered(0xaa, key(1))]));
     run_storage_tick(&mut world);
     assert!(recorder.0.lock().unwrap().is_empty(), "registering moves nothing");
-    world.resource_mut::<SealedBlocks>().0 = vec![block(vec![settled(0xaa, 5, 3)])];
+    seal(&mut world, block(vec![settled(0xaa, 5, 3)]));
     run_storage_tick(&mut world);
-    let recorded = std::mem::take(&mut world.resource_mut::<NewFiles>().miners);
+    let recorded: Vec<MinerRecord> = world.resource_mut::<Messages<MinerChanged>>().drain().map(|m| m.0).collect();
     let record = MinerRecord { miner: [0xaa; 20], node: key(1), settled: Some((5, true)) };
     assert_eq!(recorded.last(), Some(&record), "changed records go to Persist");
 
@@ -201,12 +216,12 @@ fn a_penalized_holders_shards_are_taken_over_and_rebuilt_by_the_next_holder() {
     );
 
     // An older epoch settled late changes nothing.
-    world.resource_mut::<SealedBlocks>().0 = vec![block(vec![settled(0xaa, 4, 0)])];
+    seal(&mut world, block(vec![settled(0xaa, 4, 0)]));
     run_storage_tick(&mut world);
     assert_eq!(world.get::<ShardHolder>(holder).unwrap().standing, Standing::Penalized { epoch: 5 });
 
     // Passing a later epoch brings the holder back into placement.
-    world.resource_mut::<SealedBlocks>().0 = vec![block(vec![settled(0xaa, 6, 0)])];
+    seal(&mut world, block(vec![settled(0xaa, 6, 0)]));
     run_storage_tick(&mut world);
     assert!(world.resource::<PlacementView>().out().is_empty());
     assert_eq!(world.get::<ShardHolder>(holder).unwrap().standing, Standing::Good);
@@ -235,8 +250,7 @@ fn shards_of_a_new_file_wait_for_the_upload_before_a_rebuild() {
     let (mut world, recorder, events) = world();
     run_storage_tick(&mut world);
     answer_audits(&mut world, &recorder, &events, &plain_ring(3));
-    world.resource_mut::<NewFiles>().files = vec![file(1, 1)];
-    assign_new_files(&mut world);
+    publish(&mut world, file(1, 1));
     run_storage_tick(&mut world);
     assert!(recorder.0.lock().unwrap().is_empty(), "no audit before the uploader placed its shards");
     world.resource_mut::<TickClock>().now_ms += FIRST_REPAIR_DELAY_MS;
@@ -252,9 +266,10 @@ fn shards_of_a_new_file_wait_for_the_upload_before_a_rebuild() {
 fn standings_recorded_before_a_restart_hold_at_start() {
     let mut world = World::new();
     world.insert_resource(TickClock { tick: 1, now_ms: 10_000 });
-    world.init_resource::<NewFiles>();
+    world.init_resource::<Messages<FilePublished>>();
+    world.init_resource::<Messages<MinerChanged>>();
     world.init_resource::<FileIndex>();
-    world.init_resource::<SealedBlocks>();
+    world.init_resource::<Messages<SealedBlock>>();
     let (events, inbox) = crossbeam_channel::unbounded();
     world.insert_resource(StorageInbox(inbox));
     let mut records = MinerRecords::default();
@@ -309,8 +324,7 @@ fn a_huge_file_costs_a_bounded_amount_of_tracking() {
     let (mut world, recorder, events) = world();
     run_storage_tick(&mut world);
     answer_audits(&mut world, &recorder, &events, &plain_ring(3));
-    world.resource_mut::<NewFiles>().files = vec![file(1, 10_000_000)];
-    assign_new_files(&mut world);
+    publish(&mut world, file(1, 10_000_000));
     assert_eq!(world.query::<&FileShards>().iter(&world).count(), 2, "one entity per file");
     assert!(world.entities().len() < 100, "nothing per segment: {} entities", world.entities().len());
     world.resource_mut::<TickClock>().now_ms += FIRST_REPAIR_DELAY_MS;
