@@ -54,9 +54,9 @@ fn resident_bytes() -> Option<u64> {
     Some(pages * 4096)
 }
 
-fn percentile(samples: &mut [Duration], p: f64) -> Duration {
-    samples.sort();
-    samples.get(((samples.len() as f64 - 1.0) * p) as usize).copied().unwrap_or_default()
+/// The `p` quantile of `samples` by the benches' one rule (nearest rank).
+fn quantile(samples: &[Duration], p: f64) -> Duration {
+    Duration::from_secs_f64(super::percentile(&super::sorted(samples.iter().map(Duration::as_secs_f64).collect()), p))
 }
 
 /// A world with the storage systems and erasure coding on, tracking one file of `segments`
@@ -132,9 +132,9 @@ pub fn shard_tracking(segments: u64, ticks: usize) -> TrackingReport {
         segments,
         queued_repairs: world.resource::<RepairQueue>().segments.len(),
         entities: world.entities().len(),
-        tick_p50: percentile(&mut samples, 0.5),
-        tick_p99: percentile(&mut samples, 0.99),
-        idle_node_tick_p50: percentile(&mut idle_samples, 0.5),
+        tick_p50: quantile(&samples, 0.5),
+        tick_p99: quantile(&samples, 0.99),
+        idle_node_tick_p50: quantile(&idle_samples, 0.5),
         resident_bytes: before.zip(after).map(|(b, a)| a.saturating_sub(b)),
     }
 }
