@@ -160,6 +160,12 @@ fn bench_arguments_are_checked() {
     let (code, _, stderr) = zgnode(&["bench", "execution", "--txs", "2000", "--sustained-blocks", "1000"]);
     assert_eq!(code, 1);
     assert!(stderr.contains("at most 200,000"), "{stderr}");
+    let (code, _, stderr) = zgnode(&["bench", "da", "--blob-bytes", "32505853"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("at most 32505852"), "{stderr}");
+    let (code, stdout, stderr) = zgnode(&["bench", "da", "--blob-bytes", "200000", "--rounds", "1"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("bare reed-solomon-simd") && stdout.contains("fraud proof"), "{stdout}");
 }
 
 #[test]

@@ -9,11 +9,14 @@
 //!   and the index resources that map addresses and hashes to entities.
 //! - [`consensus`]: the Malachite context (validators, votes, proposals), ordered blocks and
 //!   the validator wire format.
+//! - [`da`]: a blob's 2D Reed–Solomon square: layout, axis roots, data root, share proofs, the
+//!   bad-encoding fraud proof and its bytes.
 //! - [`storage`]: 0G storage's file commitment (chunks, segments, roots, submissions, proofs).
 //! - [`node`]: what every domain shares: the tick clock and profile, the inbox the I/O shell
 //!   fills and the events it receives back.
 
 pub mod chain;
 pub mod consensus;
+pub mod da;
 pub mod node;
 pub mod storage;

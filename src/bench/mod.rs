@@ -8,6 +8,7 @@ mod pipeline;
 mod tick_cost;
 pub mod anvil;
 pub mod consensus;
+pub mod da;
 pub mod storage;
 pub mod tracking;
 

@@ -145,6 +145,17 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 20_000)]
         ticks: usize,
     },
+    /// Data availability: a blob extended to its 2D Reed–Solomon square and committed, against
+    /// bare reed-solomon-simd doing the same coding on the same data; repair, share proofs and
+    /// a bad-encoding fraud proof.
+    Da {
+        /// Blob size in bytes (at most 32,505,852, 0G's largest blob).
+        #[arg(long, default_value_t = 32_505_852)]
+        blob_bytes: usize,
+        /// Timed runs of each step (the median is printed).
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
     /// Storage: file commitment vs a bare keccak loop; upload and download through a dev node.
     Storage {
         /// File sizes in MiB for the upload/download runs.

@@ -11,6 +11,7 @@
 //! - [`consensus`]: Malachite's Tendermint driven from the tick (engine, effects, WAL replay),
 //!   ordered blocks, block sync by certificate, double-sign evidence, the staking contract's
 //!   view of the validator set, rewards and slashing.
+//! - [`da`]: extending blobs to their squares, repair, fraud proofs and their precompile.
 //! - [`ports`]: every trait through which the ECS reaches the outside (block store, event sink,
 //!   WAL, sign guard, network, file store, shard executor, rewinder).
 //! - [`profile`]: per-system timing.
@@ -24,6 +25,7 @@
 
 pub mod chain;
 pub mod consensus;
+pub mod da;
 pub mod ports;
 pub mod profile;
 pub mod shape;

@@ -1,0 +1,20 @@
+//! Data availability: a blob's layout as a 2D Reed–Solomon square and the commitments to it.
+//!
+//! A blob of `n` bytes fills a `k × k` square of 256-byte shares (row-major; the blob, then zero
+//! padding, then its length in the square's last 4 bytes, little-endian, as 0G's encoder does),
+//! `k` the smallest that fits. Extended with reed-solomon-simd's GF(2^16) code to `2k × 2k`:
+//! every row and every column of the extended square is a codeword of `k` data and `k` parity
+//! shares. Each row and column is committed by a 0G storage Merkle root over its shares (the
+//! leaf is keccak of the 256-byte share, as storage chunks are), and the data root is the same
+//! kind of tree over the `2k` row roots followed by the `2k` column roots.
+//!
+//! The square's commitment format lives here (data and its invariants); extending, repairing and
+//! checking fraud proofs, which need the codec, are behaviour: the systems crate's `da` module.
+
+pub mod square;
+pub mod wire;
+
+pub use square::{
+    Axis, AxisRoots, BadEncodingProof, DaError, ExtendedSquare, Share, ShareProof, SquareLayout, LENGTH_BYTES, MAX_BLOB_SIZE,
+    SHARE_SIZE,
+};

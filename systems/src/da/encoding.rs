@@ -1,0 +1,341 @@
+//! A blob's 2D Reed–Solomon square with reed-solomon-simd: extending it, proving a share's
+//! place, rebuilding the square from part of its shares, and the bad-encoding fraud proof.
+//!
+//! The code is linear, so the square is a product code: extending the original rows and then
+//! every column gives rows that are codewords too. A node holding any `k` shares of an axis
+//! rebuilds the whole axis; one that can rebuild rows and columns alternately recovers the
+//! square from any pattern that is not stuck (at least `(k+1)^2` missing shares can make it
+//! stuck).
+
+use alloy_primitives::{B256, keccak256};
+use rayon::prelude::*;
+use reed_solomon_simd::{ReedSolomonDecoder, ReedSolomonEncoder};
+
+use zg_components::da::square::{axis_root, blob_from_original, original_square};
+use zg_components::da::{Axis, AxisRoots, BadEncodingProof, DaError, ExtendedSquare, SHARE_SIZE, ShareProof, SquareLayout};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodingError {
+    #[error(transparent)]
+    Da(#[from] DaError),
+    #[error("erasure coding failed: {0}")]
+    Codec(String),
+    #[error("only {have} shares of {axis:?} {index} are known; {need} are needed")]
+    TooFewShares { axis: Axis, index: usize, have: usize, need: usize },
+    #[error("the square cannot be rebuilt from the shares held: {missing} still missing")]
+    Unrecoverable { missing: usize },
+}
+
+fn codec(error: reed_solomon_simd::Error) -> CodingError {
+    CodingError::Codec(error.to_string())
+}
+
+/// Writes the `k` parity shares of `k` data shares into `out` (`k` shares long), reusing the
+/// thread's encoder.
+fn encode_into<'a>(
+    encoder: &mut Option<ReedSolomonEncoder>,
+    k: usize,
+    data: impl Iterator<Item = &'a [u8]>,
+    out: &mut [u8],
+) -> Result<(), CodingError> {
+    let encoder = match encoder {
+        Some(encoder) => {
+            encoder.reset(k, k, SHARE_SIZE).map_err(codec)?;
+            encoder
+        }
+        None => encoder.insert(ReedSolomonEncoder::new(k, k, SHARE_SIZE).map_err(codec)?),
+    };
+    for share in data {
+        encoder.add_original_shard(share).map_err(codec)?;
+    }
+    let result = encoder.encode().map_err(codec)?;
+    for (slot, parity) in out.chunks_mut(SHARE_SIZE).zip(result.recovery_iter()) {
+        slot.copy_from_slice(parity);
+    }
+    Ok(())
+}
+
+/// The `k` parity shares of `k` data shares (given back to back).
+fn parity_of(encoder: &mut Option<ReedSolomonEncoder>, k: usize, data: &[u8]) -> Result<Vec<u8>, CodingError> {
+    let mut out = vec![0u8; k * SHARE_SIZE];
+    encode_into(encoder, k, data.chunks(SHARE_SIZE), &mut out)?;
+    Ok(out)
+}
+
+/// Extends a blob to its square.
+pub fn extend_blob(blob: &[u8]) -> Result<ExtendedSquare, CodingError> {
+    let (layout, original) = original_square(blob)?;
+    extend_original(layout, &original)
+}
+
+/// Extends an original `k × k` square (row-major bytes): the `k` original rows first, then all
+/// `2k` columns, each on rayon's pool.
+pub fn extend_original(layout: SquareLayout, original: &[u8]) -> Result<ExtendedSquare, CodingError> {
+    let (k, width) = (layout.k, layout.width());
+    if original.len() != layout.original_bytes() {
+        return Err(DaError::SquareSize { k, got: original.len(), expected: layout.original_bytes() }.into());
+    }
+    let row_bytes = width * SHARE_SIZE;
+    let mut data = vec![0u8; layout.extended_bytes()];
+    let (top, bottom) = data.split_at_mut(k * row_bytes);
+    top.par_chunks_mut(row_bytes).zip(original.par_chunks(k * SHARE_SIZE)).try_for_each_init(
+        || None,
+        |encoder, (row, source)| {
+            let (data, parity) = row.split_at_mut(k * SHARE_SIZE);
+            data.copy_from_slice(source);
+            encode_into(encoder, k, source.chunks(SHARE_SIZE), parity)
+        },
+    )?;
+    let top: &[u8] = top;
+    // Every column's code has the same coefficients, and reed-solomon-simd codes each 64-byte
+    // piece of a shard on its own, so coding the top rows' stripes as shards codes every column
+    // in the stripe at once: the recovery shards are the bottom rows' stripes.
+    let stripe_shares = width.div_ceil(rayon::current_num_threads() * 4).max(1);
+    let stripes: Vec<(usize, Vec<Vec<u8>>)> = (0..width.div_ceil(stripe_shares))
+        .into_par_iter()
+        .map_init(
+            || None,
+            |encoder: &mut Option<ReedSolomonEncoder>, s| {
+                let (first, shares) = (s * stripe_shares, stripe_shares.min(width - s * stripe_shares));
+                let bytes = shares * SHARE_SIZE;
+                let encoder = match encoder {
+                    Some(encoder) => {
+                        encoder.reset(k, k, bytes).map_err(codec)?;
+                        encoder
+                    }
+                    None => encoder.insert(ReedSolomonEncoder::new(k, k, bytes).map_err(codec)?),
+                };
+                for r in 0..k {
+                    let at = r * row_bytes + first * SHARE_SIZE;
+                    encoder.add_original_shard(&top[at..at + bytes]).map_err(codec)?;
+                }
+                let result = encoder.encode().map_err(codec)?;
+                Ok((first, result.recovery_iter().map(<[u8]>::to_vec).collect()))
+            },
+        )
+        .collect::<Result<_, CodingError>>()?;
+    bottom.par_chunks_mut(row_bytes).enumerate().for_each(|(i, row)| {
+        for (first, parity) in &stripes {
+            let piece = &parity[i];
+            row[first * SHARE_SIZE..first * SHARE_SIZE + piece.len()].copy_from_slice(piece);
+        }
+    });
+    Ok(ExtendedSquare { layout, data })
+}
+
+/// The blob a square holds.
+pub fn blob_of(square: &ExtendedSquare) -> Result<Vec<u8>, CodingError> {
+    Ok(blob_from_original(square.layout, &square.original())?)
+}
+
+/// A share's proof through `axis` (its row or its column).
+pub fn share_proof(square: &ExtendedSquare, roots: &AxisRoots, leaves: &[B256], row: usize, column: usize, axis: Axis) -> Result<ShareProof, CodingError> {
+    let width = square.layout.width();
+    if row >= width || column >= width {
+        return Err(DaError::OutOfSquare { row, column, width }.into());
+    }
+    let (axis_index, position) = match axis {
+        Axis::Row => (row, column),
+        Axis::Column => (column, row),
+    };
+    let axis_leaves: Vec<B256> = (0..width)
+        .map(|i| match axis {
+            Axis::Row => leaves[row * width + i],
+            Axis::Column => leaves[i * width + column],
+        })
+        .collect();
+    let tree = zg_components::storage::merkle::MerkleTree::build(axis_leaves);
+    let missing = DaError::Malformed("the square's commitments do not match its shape");
+    Ok(ShareProof {
+        axis,
+        axis_index: axis_index as u32,
+        position: position as u32,
+        axis_root: roots.root_of(axis, axis_index).ok_or(missing.clone())?,
+        to_axis: tree.proof(position).ok_or(missing.clone())?,
+        to_data_root: roots.axis_proof(axis, axis_index).ok_or(missing)?,
+    })
+}
+
+/// An axis's `2k` shares back from at least `k` of them (`None` for a missing one).
+pub fn rebuild_axis(layout: SquareLayout, axis: Axis, index: usize, shares: &[Option<&[u8]>]) -> Result<Vec<u8>, CodingError> {
+    let k = layout.k;
+    let have = shares.iter().flatten().count();
+    if shares.len() != layout.width() || have < k {
+        return Err(CodingError::TooFewShares { axis, index, have, need: k });
+    }
+    if let Some(bad) = shares.iter().flatten().find(|s| s.len() != SHARE_SIZE) {
+        return Err(DaError::ShareSize { got: bad.len() }.into());
+    }
+    let (data, parity) = shares.split_at(k);
+    let mut original: Vec<u8> = Vec::with_capacity(k * SHARE_SIZE);
+    if data.iter().all(Option::is_some) {
+        data.iter().flatten().for_each(|s| original.extend_from_slice(s));
+    } else {
+        let mut decoder = ReedSolomonDecoder::new(k, k, SHARE_SIZE).map_err(codec)?;
+        for (i, share) in data.iter().enumerate() {
+            if let Some(share) = share {
+                decoder.add_original_shard(i, share).map_err(codec)?;
+            }
+        }
+        for (i, share) in parity.iter().enumerate() {
+            if let Some(share) = share {
+                decoder.add_recovery_shard(i, share).map_err(codec)?;
+            }
+        }
+        let restored = decoder.decode().map_err(codec)?;
+        for (i, share) in data.iter().enumerate() {
+            match share {
+                Some(share) => original.extend_from_slice(share),
+                None => original.extend_from_slice(
+                    restored.restored_original(i).ok_or(CodingError::Codec(format!("share {i} not restored")))?,
+                ),
+            }
+        }
+    }
+    let parity = parity_of(&mut None, k, &original)?;
+    original.extend_from_slice(&parity);
+    Ok(original)
+}
+
+/// The whole square back from the shares held (row-major, `None` for a missing one), by
+/// rebuilding rows and columns in turn until nothing is missing or nothing more can be rebuilt.
+pub fn rebuild_square(layout: SquareLayout, held: &[Option<Vec<u8>>]) -> Result<ExtendedSquare, CodingError> {
+    let width = layout.width();
+    if held.len() != width * width {
+        return Err(DaError::Malformed("the shares held do not fill the square's shape").into());
+    }
+    let mut shares: Vec<Option<Vec<u8>>> = held.to_vec();
+    loop {
+        let missing = shares.iter().filter(|s| s.is_none()).count();
+        if missing == 0 {
+            break;
+        }
+        let mut progress = false;
+        for axis in [Axis::Row, Axis::Column] {
+            for index in 0..width {
+                let at = |i: usize| match axis {
+                    Axis::Row => index * width + i,
+                    Axis::Column => i * width + index,
+                };
+                let line: Vec<Option<&[u8]>> = (0..width).map(|i| shares[at(i)].as_deref()).collect();
+                let have = line.iter().flatten().count();
+                if have == width || have < layout.k {
+                    continue;
+                }
+                let rebuilt = rebuild_axis(layout, axis, index, &line)?;
+                for (i, share) in rebuilt.chunks(SHARE_SIZE).enumerate() {
+                    shares[at(i)].get_or_insert_with(|| share.to_vec());
+                }
+                progress = true;
+            }
+        }
+        if !progress {
+            return Err(CodingError::Unrecoverable { missing });
+        }
+    }
+    let data = shares.into_iter().flatten().flatten().collect();
+    Ok(ExtendedSquare { layout, data })
+}
+
+/// The fraud proof against axis `index` of a square whose shares are known (the whole square as
+/// the disperser sent it, its roots as committed), when that axis is not the codeword of its
+/// shares: `k` of its shares proven through the other axis. `None` when the axis is sound.
+pub fn prove_bad_encoding(
+    square: &ExtendedSquare,
+    roots: &AxisRoots,
+    axis: Axis,
+    index: usize,
+) -> Result<Option<BadEncodingProof>, CodingError> {
+    let layout = square.layout;
+    let width = layout.width();
+    let leaves = square.leaf_hashes();
+    let share_at = |i: usize| -> (usize, usize) {
+        match axis {
+            Axis::Row => (index, i),
+            Axis::Column => (i, index),
+        }
+    };
+    let line: Vec<Option<&[u8]>> = (0..width).map(|i| { let (r, c) = share_at(i); square.share(r, c) }).collect();
+    let first_k: Vec<Option<&[u8]>> = line.iter().enumerate().map(|(i, s)| if i < layout.k { *s } else { None }).collect();
+    let rebuilt = rebuild_axis(layout, axis, index, &first_k)?;
+    let accused_root = roots.root_of(axis, index).ok_or(DaError::OutOfSquare { row: index, column: index, width })?;
+    if axis_root(rebuilt.chunks(SHARE_SIZE).map(keccak256).collect()) == accused_root {
+        return Ok(None);
+    }
+    let shares = (0..layout.k)
+        .map(|i| {
+            let (r, c) = share_at(i);
+            let proof = share_proof(square, roots, &leaves, r, c, axis.other())?;
+            Ok((square.share(r, c).map(<[u8]>::to_vec).unwrap_or_default(), proof))
+        })
+        .collect::<Result<Vec<_>, CodingError>>()?;
+    Ok(Some(BadEncodingProof {
+        data_root: roots.data_root(),
+        layout,
+        axis,
+        index: index as u32,
+        accused_root,
+        accused_proof: roots.axis_proof(axis, index).ok_or(DaError::Malformed("no proof for the accused axis"))?,
+        shares,
+    }))
+}
+
+/// Why a fraud proof is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FraudProofError {
+    #[error("the accused {0:?} root is not in the data root: {1}")]
+    AccusedRoot(Axis, DaError),
+    #[error("share {0}: {1}")]
+    Share(usize, DaError),
+    #[error("share {0} is not on the accused axis or is given twice")]
+    Misplaced(usize),
+    #[error("{got} shares given; the axis is rebuilt from exactly {need}")]
+    ShareCount { got: usize, need: usize },
+    #[error("the square is larger than any blob's")]
+    Layout,
+    #[error("the accused axis is encoded correctly")]
+    SoundAxis,
+    #[error(transparent)]
+    Coding(#[from] CodingError),
+}
+
+/// Checks a bad-encoding fraud proof: the accused root and every share are proven in the data
+/// root (the shares through the other axis), the shares are `k` distinct positions of the
+/// accused axis, and the axis rebuilt from them has another root. Ok means the blob is bad.
+pub fn check_bad_encoding(proof: &BadEncodingProof) -> Result<(), FraudProofError> {
+    let layout = proof.layout;
+    if layout.k == 0 || layout.k > SquareLayout::for_blob(zg_components::da::MAX_BLOB_SIZE).map_err(|_| FraudProofError::Layout)?.k {
+        return Err(FraudProofError::Layout);
+    }
+    let (width, index) = (layout.width(), proof.index as usize);
+    if index >= width {
+        return Err(FraudProofError::Layout);
+    }
+    let at = layout.axis_position(proof.axis, index);
+    proof
+        .accused_proof
+        .validate(&proof.data_root, &proof.accused_root, at, layout.axes())
+        .map_err(|e| FraudProofError::AccusedRoot(proof.axis, e.into()))?;
+    if proof.shares.len() != layout.k {
+        return Err(FraudProofError::ShareCount { got: proof.shares.len(), need: layout.k });
+    }
+    let mut line: Vec<Option<&[u8]>> = vec![None; width];
+    for (i, (share, share_proof)) in proof.shares.iter().enumerate() {
+        if share_proof.axis != proof.axis.other() || share_proof.position as usize != index {
+            return Err(FraudProofError::Misplaced(i));
+        }
+        share_proof.verify(&proof.data_root, layout, share).map_err(|e| FraudProofError::Share(i, e))?;
+        let slot = line.get_mut(share_proof.axis_index as usize).ok_or(FraudProofError::Misplaced(i))?;
+        if slot.replace(share.as_slice()).is_some() {
+            return Err(FraudProofError::Misplaced(i));
+        }
+    }
+    let rebuilt = rebuild_axis(layout, proof.axis, index, &line)?;
+    if axis_root(rebuilt.chunks(SHARE_SIZE).map(keccak256).collect()) == proof.accused_root {
+        return Err(FraudProofError::SoundAxis);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

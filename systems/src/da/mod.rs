@@ -1,0 +1,5 @@
+//! Data availability: blobs extended as 2D Reed–Solomon squares, their commitments, share
+//! proofs, repair and bad-encoding fraud proofs (see `zg_components::da` for the format).
+
+pub mod encoding;
+pub mod precompile;
