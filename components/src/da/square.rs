@@ -16,7 +16,7 @@ pub const LENGTH_BYTES: usize = 4;
 pub type Share = [u8; SHARE_SIZE];
 
 /// A row or a column of the extended square.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Axis {
     Row,
     Column,

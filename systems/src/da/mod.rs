@@ -3,3 +3,5 @@
 
 pub mod encoding;
 pub mod precompile;
+pub mod quorum;
+pub mod sampling;
