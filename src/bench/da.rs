@@ -112,13 +112,13 @@ pub fn encode(blob_bytes: usize, rounds: usize) -> anyhow::Result<DaEncodeReport
             .map(|(share, p)| share.len() + (p.to_axis.lemma.len() + p.to_data_root.lemma.len() + 1) * 32)
             .sum::<usize>();
 
-    let roots = square.commit();
     let leaves = square.leaf_hashes();
-    let data_root = roots.data_root();
+    let data_tree = zg_components::da::AxisRoots::from_leaf_hashes(layout, &leaves).tree();
+    let data_root = data_tree.root();
     let proofs: Vec<_> = (0..256)
         .map(|i| {
             let (r, c) = ((i * 7919) % width, (i * 104_729) % width);
-            encoding::share_proof(&square, &roots, &leaves, r, c, zg_components::da::Axis::Row).map(|p| (r, c, p))
+            encoding::share_proof(&square, &data_tree, &leaves, r, c, zg_components::da::Axis::Row).map(|p| (r, c, p))
         })
         .collect::<Result<_, _>>()?;
     let started = Instant::now();

@@ -101,10 +101,10 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                 println!(
                     "  tick schedule, {role}: {} systems, {} exclusive (&mut World: run alone: {}), at most {} side by side, {} steps, {} command sync points",
                     shape.systems,
-                    shape.exclusive,
+                    shape.exclusive(),
                     shape.exclusive_names.join(", "),
-                    shape.widest,
-                    shape.depth,
+                    shape.widest(),
+                    shape.depth(),
                     shape.sync_points,
                 );
                 let steps: Vec<String> = shape.steps.iter().map(|step| step.join(" | ")).collect();

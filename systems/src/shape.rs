@@ -12,21 +12,34 @@ use bevy_ecs::schedule::{ApplyDeferred, NodeId, Schedule, SystemKey};
 pub struct ScheduleShape {
     /// Systems the tick runs (command sync points not counted).
     pub systems: usize,
-    /// Of those, systems taking `&mut World`.
-    pub exclusive: usize,
-    /// Their names.
+    /// The names of those taking `&mut World`.
     pub exclusive_names: Vec<String>,
     /// Command sync points bevy inserted between systems that defer work and their readers.
     pub sync_points: usize,
-    /// The most systems that can run at the same time: the largest group with no order among
-    /// them (systems at the same depth of the dependency graph).
-    pub widest: usize,
-    /// The systems of that group, by name.
-    pub widest_names: Vec<String>,
-    /// Steps the tick takes at the least: the longest chain of ordered systems.
-    pub depth: usize,
-    /// The systems of each step, in order: those of one step have no order among them.
+    /// The systems of each step, in order: those of one step have no order among them (the
+    /// steps are the systems grouped by their depth in the dependency graph).
     pub steps: Vec<Vec<String>>,
+}
+
+impl ScheduleShape {
+    /// Systems taking `&mut World`.
+    pub fn exclusive(&self) -> usize {
+        self.exclusive_names.len()
+    }
+
+    /// The largest step (the earliest of equals): the most systems that can run at once.
+    pub fn widest_step(&self) -> &[String] {
+        self.steps.iter().rev().max_by_key(|step| step.len()).map_or(&[], Vec::as_slice)
+    }
+
+    pub fn widest(&self) -> usize {
+        self.widest_step().len()
+    }
+
+    /// Steps the tick takes at the least: the longest chain of ordered systems.
+    pub fn depth(&self) -> usize {
+        self.steps.len()
+    }
 }
 
 /// The shape of `schedule`, or `None` before it was built (run or initialized once).
@@ -81,17 +94,7 @@ pub fn schedule_shape(schedule: &Schedule) -> Option<ScheduleShape> {
             step
         })
         .collect();
-    let widest_names = steps.iter().rev().max_by_key(|step| step.len())?.clone();
-    Some(ScheduleShape {
-        systems: names.len(),
-        exclusive: exclusive_names.len(),
-        exclusive_names,
-        sync_points,
-        widest: widest_names.len(),
-        widest_names,
-        depth: steps.len(),
-        steps,
-    })
+    Some(ScheduleShape { systems: names.len(), exclusive_names, sync_points, steps })
 }
 
 /// The tick schedule of each role a node can take, built on a scratch world: (role, shape).
@@ -184,10 +187,10 @@ mod tests {
         schedule.initialize(&mut world).expect("builds");
         let shape = schedule_shape(&schedule).expect("built");
         assert_eq!(shape.systems, 4);
-        assert_eq!(shape.exclusive, 1);
-        assert_eq!(shape.widest, 2);
-        assert_eq!(shape.widest_names, vec!["a".to_string(), "b".to_string()]);
-        assert_eq!(shape.depth, 3, "a|b, then c, then whole");
+        assert_eq!(shape.exclusive(), 1);
+        assert_eq!(shape.widest(), 2);
+        assert_eq!(shape.widest_step(), ["a".to_string(), "b".to_string()]);
+        assert_eq!(shape.depth(), 3, "a|b, then c, then whole");
         assert_eq!(shape.steps, vec![vec!["a".to_string(), "b".to_string()], vec!["c".to_string()], vec!["whole".to_string()]]);
         assert_eq!(short_name("zg_systems::age_messages<zg_components::chain::block::SealedBlock>"), "age_messages<SealedBlock>");
     }
@@ -198,7 +201,7 @@ mod tests {
         assert_eq!(shapes.len(), 3);
         for (role, shape) in shapes {
             eprintln!("{role}: {shape:?}");
-            assert!(shape.systems > 0 && shape.widest >= 1, "{role}");
+            assert!(shape.systems > 0 && shape.widest() >= 1, "{role}");
         }
     }
 

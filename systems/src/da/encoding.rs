@@ -12,6 +12,7 @@ use rayon::prelude::*;
 use reed_solomon_simd::{ReedSolomonDecoder, ReedSolomonEncoder};
 
 use zg_components::da::square::{axis_root, blob_from_original, original_square};
+use zg_components::storage::merkle::MerkleTree;
 use zg_components::da::{Axis, AxisRoots, BadEncodingProof, DaError, ExtendedSquare, SHARE_SIZE, ShareProof, SquareLayout};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -128,8 +129,9 @@ pub fn blob_of(square: &ExtendedSquare) -> Result<Vec<u8>, CodingError> {
     Ok(blob_from_original(square.layout, &square.original())?)
 }
 
-/// A share's proof through `axis` (its row or its column).
-pub fn share_proof(square: &ExtendedSquare, roots: &AxisRoots, leaves: &[B256], row: usize, column: usize, axis: Axis) -> Result<ShareProof, CodingError> {
+/// A share's proof through `axis` (its row or its column), given the square's leaf hashes and
+/// the data root's tree (`AxisRoots::tree`, built once for any number of proofs).
+pub fn share_proof(square: &ExtendedSquare, data_tree: &MerkleTree, leaves: &[B256], row: usize, column: usize, axis: Axis) -> Result<ShareProof, CodingError> {
     let width = square.layout.width();
     if row >= width || column >= width {
         return Err(DaError::OutOfSquare { row, column, width }.into());
@@ -144,15 +146,16 @@ pub fn share_proof(square: &ExtendedSquare, roots: &AxisRoots, leaves: &[B256], 
             Axis::Column => leaves[i * width + column],
         })
         .collect();
-    let tree = zg_components::storage::merkle::MerkleTree::build(axis_leaves);
+    let tree = MerkleTree::build(axis_leaves);
+    let at = square.layout.axis_position(axis, axis_index);
     let missing = DaError::Malformed("the square's commitments do not match its shape");
     Ok(ShareProof {
         axis,
         axis_index: axis_index as u32,
         position: position as u32,
-        axis_root: roots.root_of(axis, axis_index).ok_or(missing.clone())?,
+        axis_root: data_tree.node(0, at).ok_or(missing.clone())?,
         to_axis: tree.proof(position).ok_or(missing.clone())?,
-        to_data_root: roots.axis_proof(axis, axis_index).ok_or(missing)?,
+        to_data_root: data_tree.proof(at).ok_or(missing)?,
     })
 }
 
@@ -248,34 +251,34 @@ pub fn prove_bad_encoding(
 ) -> Result<Option<BadEncodingProof>, CodingError> {
     let layout = square.layout;
     let width = layout.width();
-    let leaves = square.leaf_hashes();
     let share_at = |i: usize| -> (usize, usize) {
         match axis {
             Axis::Row => (index, i),
             Axis::Column => (i, index),
         }
     };
-    let line: Vec<Option<&[u8]>> = (0..width).map(|i| { let (r, c) = share_at(i); square.share(r, c) }).collect();
-    let first_k: Vec<Option<&[u8]>> = line.iter().enumerate().map(|(i, s)| if i < layout.k { *s } else { None }).collect();
+    let first_k: Vec<Option<&[u8]>> = (0..width).map(|i| if i < layout.k { let (r, c) = share_at(i); square.share(r, c) } else { None }).collect();
     let rebuilt = rebuild_axis(layout, axis, index, &first_k)?;
     let accused_root = roots.root_of(axis, index).ok_or(DaError::OutOfSquare { row: index, column: index, width })?;
     if axis_root(rebuilt.chunks(SHARE_SIZE).map(keccak256).collect()) == accused_root {
         return Ok(None);
     }
+    // Only a bad axis needs the square's leaves and the data root's tree, each built once.
+    let (leaves, data_tree) = (square.leaf_hashes(), roots.tree());
     let shares = (0..layout.k)
         .map(|i| {
             let (r, c) = share_at(i);
-            let proof = share_proof(square, roots, &leaves, r, c, axis.other())?;
+            let proof = share_proof(square, &data_tree, &leaves, r, c, axis.other())?;
             Ok((square.share(r, c).map(<[u8]>::to_vec).unwrap_or_default(), proof))
         })
         .collect::<Result<Vec<_>, CodingError>>()?;
     Ok(Some(BadEncodingProof {
-        data_root: roots.data_root(),
+        data_root: data_tree.root(),
         layout,
         axis,
         index: index as u32,
         accused_root,
-        accused_proof: roots.axis_proof(axis, index).ok_or(DaError::Malformed("no proof for the accused axis"))?,
+        accused_proof: data_tree.proof(layout.axis_position(axis, index)).ok_or(DaError::Malformed("no proof for the accused axis"))?,
         shares,
     }))
 }

@@ -83,12 +83,7 @@ pub fn install_sharding(world: &mut World, setup: ShardSetup, executor: Arc<dyn 
     world.init_resource::<RepairQueue>();
     world.init_resource::<AuditSchedule>();
     // Standings recorded before a restart hold until the chain says otherwise.
-    let out: BTreeSet<HolderKey> = world
-        .query::<&ShardHolder>()
-        .iter(world)
-        .filter(|h| matches!(h.standing, Standing::Penalized { .. }))
-        .map(|h| h.key)
-        .collect();
+    let out = out_of_placement(world.query::<&ShardHolder>().iter(world));
     if let Ok(mut view) = world.resource::<PlacementView>().0.write() {
         *view = out;
     }
@@ -105,6 +100,11 @@ pub fn install_sharding(world: &mut World, setup: ShardSetup, executor: Arc<dyn 
     });
     world.insert_resource(setup);
     world.insert_resource(ShardExecutorHandle(executor));
+}
+
+/// The holders out of placement: those penalized by the PoRA contract.
+fn out_of_placement<'a>(holders: impl Iterator<Item = &'a ShardHolder>) -> BTreeSet<HolderKey> {
+    holders.filter(|h| matches!(h.standing, Standing::Penalized { .. })).map(|h| h.key).collect()
 }
 
 /// This node's part in a file: one entity, nothing per segment.
@@ -309,8 +309,7 @@ fn refresh_standings(records: &MinerRecords, placement: Placement) {
             holder.standing = standing;
         }
     }
-    let out: BTreeSet<HolderKey> =
-        holders.iter().filter(|h| matches!(h.standing, Standing::Penalized { .. })).map(|h| h.key).collect();
+    let out = out_of_placement(holders.iter());
     if out == view.out() {
         return;
     }

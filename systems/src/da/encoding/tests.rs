@@ -85,7 +85,7 @@ fn share_proofs_place_a_share_and_nothing_else() {
     let width = square.layout.width();
     for (r, c) in [(0, 0), (1, width - 1), (width - 1, 3)] {
         for axis in [Axis::Row, Axis::Column] {
-            let proof = share_proof(&square, &roots, &leaves, r, c, axis).unwrap();
+            let proof = share_proof(&square, &roots.tree(), &leaves, r, c, axis).unwrap();
             let share = square.share(r, c).unwrap();
             proof.verify(&data_root, square.layout, share).unwrap();
             assert_eq!(proof.coordinates(), (r, c));
@@ -102,7 +102,7 @@ fn share_proofs_place_a_share_and_nothing_else() {
             assert!(matches!(proof.verify(&data_root, square.layout, &share[1..]), Err(DaError::ShareSize { .. })));
         }
     }
-    assert!(share_proof(&square, &roots, &leaves, width, 0, Axis::Row).is_err());
+    assert!(share_proof(&square, &roots.tree(), &leaves, width, 0, Axis::Row).is_err());
 }
 
 #[test]
@@ -123,7 +123,7 @@ fn an_honest_square_has_no_fraud_proof_and_a_forged_one_is_refused() {
     forged.accused_proof = roots.axis_proof(Axis::Row, 1).unwrap();
     for (i, (share, proof)) in forged.shares.iter_mut().enumerate() {
         *share = square.share(1, i).unwrap().to_vec();
-        *proof = share_proof(&square, &roots, &leaves, 1, i, Axis::Column).unwrap();
+        *proof = share_proof(&square, &roots.tree(), &leaves, 1, i, Axis::Column).unwrap();
     }
     assert_eq!(check_bad_encoding(&forged), Err(FraudProofError::SoundAxis));
 }
