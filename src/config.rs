@@ -23,6 +23,27 @@ pub struct NodeConfig {
     pub network: NetworkSection,
     pub consensus: ConsensusSection,
     pub storage: StorageSection,
+    pub da: DaSection,
+}
+
+/// The DA node role (needs the DA entrance in the genesis): keeps and attests pieces, serves
+/// `da_*` on the JSON-RPC port and, with a disperser account, accepts blobs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DaSection {
+    pub enabled: bool,
+    /// 0G's disperser gRPC service (DisperseBlob, GetBlobStatus, RetrieveBlob); None: off.
+    pub grpc_addr: Option<SocketAddr>,
+    /// Pays blob fees and submits attestations (hex private key). None: accept no blobs.
+    pub disperser_key: Option<String>,
+    /// A dispersal gives up collecting attestations after this many seconds.
+    pub attest_timeout_secs: u64,
+}
+
+impl Default for DaSection {
+    fn default() -> Self {
+        Self { enabled: true, grpc_addr: None, disperser_key: None, attest_timeout_secs: 120 }
+    }
 }
 
 /// The storage node role: 0G's storage JSON-RPC (needs the Flow contract in the genesis).
@@ -289,6 +310,13 @@ impl NodeConfig {
             key.trim().parse::<alloy_signer_local::PrivateKeySigner>()
                 .map_err(|e| ConfigError::Invalid(format!("storage.miner_key is not a private key: {e}")))?;
         }
+        if let Some(key) = &self.da.disperser_key {
+            key.trim().parse::<alloy_signer_local::PrivateKeySigner>()
+                .map_err(|e| ConfigError::Invalid(format!("da.disperser_key is not a private key: {e}")))?;
+        }
+        if self.da.attest_timeout_secs == 0 {
+            return Err(ConfigError::Invalid("da.attest_timeout_secs must be at least 1".into()));
+        }
         let (data, parity) = (self.storage.erasure_data_shards, self.storage.erasure_parity_shards);
         if (data == 0) != (parity == 0) || data + parity > 255 {
             return Err(ConfigError::Invalid(
@@ -412,6 +440,18 @@ erasure_data_shards = 0
 erasure_parity_shards = 0
 # Keep segments rebuilt from shards for downloads in memory, up to this many MiB. 0: off.
 rebuilt_cache_mib = 64
+
+[da]
+# Keep and attest DA pieces, and serve da_* on the JSON-RPC port (needs the DA entrance in the
+# genesis; every validator of a network is a DA node).
+enabled = true
+# 0G's disperser gRPC service (DisperseBlob, GetBlobStatus, RetrieveBlob). Unset: off.
+# grpc_addr = "127.0.0.1:51001"
+# Accept blobs, paying their fees and submitting attestations with this account (hex private
+# key). Unset: pieces are kept and attested, but no blob is accepted here.
+# disperser_key = "0x..."
+# Stop collecting attestations for a blob after this many seconds.
+attest_timeout_secs = 120
 
 [consensus]
 # Round 0 step timeouts; each later round adds half as much again. timeout_propose_ms must

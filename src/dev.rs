@@ -14,6 +14,8 @@ pub const DEV_ACCOUNT_TOKENS: u64 = 10_000;
 pub const DEV_CHAIN_ID: u64 = 31337;
 /// The dev account `zgnode dev`'s storage node mines PoRA with (the last one).
 pub const DEV_MINER_ACCOUNT: usize = 9;
+/// The dev account `zgnode dev`'s DA node pays blob fees from.
+pub const DEV_DISPERSER_ACCOUNT: usize = 8;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DevAccount {
@@ -52,6 +54,10 @@ pub fn dev_genesis(chain_id: u64) -> Genesis {
         .map(|account| GrantEntry { address: account.address, tokens: DEV_ACCOUNT_TOKENS, from: "ecosystem".into() })
         .collect();
     genesis.accounts.extend(crate::zgs::storage_contracts());
+    genesis.accounts.insert(
+        zg_systems::da::entrance::DA_ENTRANCE_ADDRESS,
+        crate::da::genesis::entrance_account(&crate::da::genesis::dev_params()),
+    );
     genesis.grants.push(GrantEntry {
         address: zg_systems::storage::pora::MINE_ADDRESS,
         tokens: crate::zgs::MINE_REWARD_POOL_TOKENS,

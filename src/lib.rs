@@ -110,6 +110,7 @@ pub mod bench;
 pub mod chaos;
 pub mod cli;
 pub mod config;
+pub mod da;
 pub mod dev;
 pub mod fuzz;
 pub mod local_files;

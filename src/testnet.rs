@@ -65,6 +65,11 @@ pub fn validator_genesis(chain_id: u64, validators: &[GenesisValidator], epoch_l
         from: "ai_alignment_nodes".into(),
     });
     genesis.accounts.insert(staking::STAKING_ADDRESS, account);
+    // Its validators are the DA signers.
+    genesis.accounts.insert(
+        zg_systems::da::entrance::DA_ENTRANCE_ADDRESS,
+        crate::da::genesis::entrance_account(&crate::da::genesis::network_params()),
+    );
     genesis.consensus = Some(ConsensusGenesis {
         epoch_length,
         block_reward: tokens(BLOCK_REWARD_TOKENS),

@@ -89,7 +89,7 @@ fn bad_config_files_are_clear_errors() {
 fn a_busy_rpc_port_is_reported() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let (code, _, stderr) = zgnode(&["dev", "--ephemeral", "--rpc-addr", &addr, "--storage-addr", "127.0.0.1:0"]);
+    let (code, _, stderr) = zgnode(&["dev", "--ephemeral", "--rpc-addr", &addr, "--storage-addr", "127.0.0.1:0", "--da-grpc-addr", "127.0.0.1:0"]);
     assert_eq!(code, 1);
     assert!(stderr.contains("cannot start JSON-RPC") && stderr.contains("cannot listen"), "{stderr}");
 }
@@ -101,6 +101,7 @@ fn metrics_are_served_for_prometheus() {
     let metrics_addr = format!("127.0.0.1:{port}");
     let mut args: Vec<String> =
         vec!["dev".into(), "--ephemeral".into(), "--rpc-addr".into(), "127.0.0.1:0".into(), "--storage-addr".into(), "127.0.0.1:0".into()];
+    args.extend(["--da-grpc-addr".into(), "127.0.0.1:0".into()]);
     args.extend(["--metrics-addr".into(), metrics_addr.clone(), "--data-dir".into(), dir.path().display().to_string()]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let _node = common::NodeProcess::spawn(&args);

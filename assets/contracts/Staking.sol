@@ -18,6 +18,8 @@ contract Staking {
     address public constant SYSTEM = 0xffffFFFfFFffffffffffffffFfFFFfffFFFfFFfE;
     /// The chain's ed25519 verification precompile: key (32) ‖ signature (64) ‖ message -> word 1/0.
     address public constant ED25519_VERIFY = 0x000000000000000000000000000000000000ed25;
+    /// The DA entrance: slashes the attesters of a blob proven badly encoded.
+    address public constant DA_ENTRANCE = 0x0000000000000000000000000000000000003000;
     /// Length of a vote's sign bytes: "ZGV1" ‖ chain id (8) ‖ height (8) ‖ round (4) ‖ type (1) ‖
     /// has value (1) ‖ value (32) ‖ validator consensus address (20).
     uint256 public constant VOTE_BYTES = 78;
@@ -161,6 +163,15 @@ contract Staking {
     /// double-sign evidence it has verified.
     function slash(bytes32 consensusKey) external {
         require(msg.sender == SYSTEM, "only the chain may slash");
+        address operator = operatorOfKey[consensusKey];
+        if (operator == address(0) || validators[operator].jailed) return;
+        _slash(operator);
+    }
+
+    /// Slashes and jails the validator with this consensus key for attesting a blob the DA
+    /// entrance found badly encoded (it checked the fraud proof).
+    function slashForDa(bytes32 consensusKey) external {
+        require(msg.sender == DA_ENTRANCE, "only the DA entrance may slash for DA");
         address operator = operatorOfKey[consensusKey];
         if (operator == address(0) || validators[operator].jailed) return;
         _slash(operator);

@@ -174,7 +174,7 @@ pub async fn run_zgnode(load: &Load, block_time_ms: u64) -> anyhow::Result<LoadR
     let port = free_port()?;
     let mut command = Command::new(std::env::current_exe()?);
     command
-        .args(["dev", "--ephemeral", "--rpc-addr", &format!("127.0.0.1:{port}"), "--storage-addr", "127.0.0.1:0"])
+        .args(["dev", "--ephemeral", "--rpc-addr", &format!("127.0.0.1:{port}"), "--storage-addr", "127.0.0.1:0", "--da-grpc-addr", "127.0.0.1:0"])
         .args(["--block-time-ms", &block_time_ms.to_string(), "--gas-limit", &GAS_LIMIT.to_string()]);
     spawn_and_drive(command, port, "zgnode dev", load).await
 }

@@ -215,6 +215,9 @@ pub struct Overrides {
     /// Serve the storage JSON-RPC (zgs_*) on this address.
     #[arg(long)]
     pub storage_addr: Option<SocketAddr>,
+    /// Serve 0G's disperser gRPC (DisperseBlob, GetBlobStatus, RetrieveBlob) on this address.
+    #[arg(long)]
+    pub da_grpc_addr: Option<SocketAddr>,
 }
 
 impl Overrides {
@@ -243,6 +246,10 @@ impl Overrides {
         if let Some(addr) = self.storage_addr {
             config.storage.enabled = true;
             config.storage.addr = addr;
+        }
+        if let Some(addr) = self.da_grpc_addr {
+            config.da.enabled = true;
+            config.da.grpc_addr = Some(addr);
         }
     }
 }

@@ -43,6 +43,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             // last dev account.
             config.storage.enabled = true;
             config.storage.miner_key = Some(dev_accounts()[crate::dev::DEV_MINER_ACCOUNT].private_key.to_string());
+            // And a DA node that accepts blobs (fees paid by the next-to-last dev account) with
+            // 0G's disperser gRPC on its default port.
+            config.da.disperser_key = Some(dev_accounts()[crate::dev::DEV_DISPERSER_ACCOUNT].private_key.to_string());
+            config.da.grpc_addr = Some(crate::da::grpc::DEFAULT_ADDR.parse().expect("valid literal"));
             config.rpc.dev_methods = true;
             args.overrides.apply(&mut config);
             // No consensus on the dev chain: any block time goes, including one above the

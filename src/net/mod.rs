@@ -18,6 +18,7 @@
 
 pub mod conduct;
 mod connection;
+mod da;
 pub mod identity;
 mod seen;
 mod serve;
@@ -41,6 +42,7 @@ use crate::store::ChainStore;
 use conduct::{Conduct, Offence, Verdict};
 use identity::{Identity, PeerAllowlist, PeerVerifier};
 
+pub use da::{AskError, DaService};
 pub use identity::IdentityError;
 
 /// Protocol name in the TLS handshake; a peer speaking anything else is refused.
@@ -154,6 +156,12 @@ struct Shared {
     seen_transactions: seen::SeenTransactions,
     /// The storage role's shard handling, once it is on.
     shards: std::sync::OnceLock<Arc<dyn ShardService>>,
+    /// The DA role's request handling, once it is on. Weak: the DA node holds this network.
+    da: std::sync::OnceLock<std::sync::Weak<dyn DaService>>,
+    /// DA requests waiting for their answer, by request id.
+    pending_da: Mutex<HashMap<u64, da::PendingDa>>,
+    /// The validator set as DA signers: (key, voting power), ordered by key.
+    da_signers: RwLock<Vec<(PeerKey, u64)>>,
     next_request: AtomicU64,
     rejected: AtomicU64,
     closed: std::sync::atomic::AtomicBool,
@@ -246,6 +254,9 @@ impl NetHandle {
             pending_shards: Mutex::new(HashMap::new()),
             seen_transactions: seen::SeenTransactions::default(),
             shards: std::sync::OnceLock::new(),
+            da: std::sync::OnceLock::new(),
+            pending_da: Mutex::new(HashMap::new()),
+            da_signers: RwLock::new(da_signers_of(&setup.validators)),
             next_request: AtomicU64::new(1),
             rejected: AtomicU64::new(0),
             closed: std::sync::atomic::AtomicBool::new(false),
@@ -351,6 +362,9 @@ impl NetSink for NetHandle {
         let allowed: HashSet<PeerKey> =
             self.shared.configured.iter().copied().chain(set.validators().iter().map(|v| *v.public_key.as_bytes())).collect();
         self.shared.allowlist.replace(allowed.clone());
+        if let Ok(mut signers) = self.shared.da_signers.write() {
+            *signers = da_signers_of(set);
+        }
         if let Ok(links) = self.shared.links.lock() {
             for (key, link) in links.iter().filter(|(key, _)| !allowed.contains(*key)) {
                 tracing::info!(peer = %short_key(key), "disconnecting a key that left the validator set");
@@ -395,6 +409,12 @@ impl NetSink for NetHandle {
             }
         }
     }
+}
+
+fn da_signers_of(set: &ValidatorSet) -> Vec<(PeerKey, u64)> {
+    let mut signers: Vec<(PeerKey, u64)> = set.validators().iter().map(|v| (*v.public_key.as_bytes(), v.voting_power)).collect();
+    signers.sort();
+    signers
 }
 
 /// Opens a connection to `peer` as `identity`, outside any running network: for diagnostics and

@@ -115,6 +115,31 @@ pub(super) async fn dispatch(shared: &Arc<Shared>, from: PeerKey, message: NetMe
                 let _ = request.reply.send(shard);
             }
         }
+        NetMessage::DaRequest { id, request } => {
+            let work = shared.conduct.work_permit(&from).await;
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                let _work = work;
+                let answering = shared.clone();
+                let answer = tokio::task::spawn_blocking(move || match answering.da.get().and_then(std::sync::Weak::upgrade) {
+                    Some(service) => service.answer(&from, request),
+                    None => zg_components::da::piece::DaAnswer::NotServed,
+                })
+                .await
+                .unwrap_or(zg_components::da::piece::DaAnswer::NotServed);
+                let Ok(frame) = wire::encode_frame(&NetMessage::DaReply { id, answer }) else { return };
+                let _ = super::da::send_on_own_stream(&shared, from, frame).await;
+            });
+        }
+        NetMessage::DaReply { id, answer } => {
+            let mut pending = shared.pending_da.lock().map_err(|_| Offence::Malformed)?;
+            if pending.get(&id).is_none_or(|request| request.peer != from) {
+                return Err(Offence::UnsolicitedReply);
+            }
+            if let Some(request) = pending.remove(&id) {
+                let _ = request.reply.send(answer);
+            }
+        }
         message => forward(shared, from, message),
     }
     Ok(())

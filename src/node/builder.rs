@@ -229,8 +229,9 @@ impl NodeBuilder {
             None
         };
         let store_for_miner = node.store().clone();
+        let da = super::da_role::start(config, chain_id, &node, network.as_ref(), node_key.clone()).await?;
         let rpc = match self.rpc {
-            true => Some(start_rpc(config, chain_id, &node, network.clone(), unlocked).await?),
+            true => Some(start_rpc(config, chain_id, &node, network.clone(), unlocked, da.as_ref().map(|d| d.node.clone())).await?),
             false => None,
         };
         let driver = driver::spawn(node, Duration::from_millis(config.node.tick_ms), stop.clone())?;
@@ -247,7 +248,7 @@ impl NodeBuilder {
             )?,
             _ => None,
         };
-        Ok(RunningNode::assemble(super::running::Parts { chain_id, stop, driver, rpc, hub, handle, network, storage, miner_address }))
+        Ok(RunningNode::assemble(super::running::Parts { chain_id, stop, driver, rpc, hub, handle, network, storage, miner_address, da }))
     }
 }
 
@@ -273,11 +274,13 @@ async fn start_rpc(
     node: &Node,
     network: Option<crate::net::NetHandle>,
     unlocked: Vec<PrivateKeySigner>,
+    da: Option<Arc<crate::da::DaNode>>,
 ) -> Result<(SocketAddr, jsonrpsee::server::ServerHandle), NodeError> {
     let events = node.events().broadcast().clone();
-    let context = crate::rpc::RpcContext::new(config, chain_id, node.store().reader(), node.requests(), events)
+    let mut context = crate::rpc::RpcContext::new(config, chain_id, node.store().reader(), node.requests(), events)
         .with_network(network)
         .with_clock(node.chain_clock());
+    context.da = da;
     let context = if config.rpc.dev_methods { context.with_dev_accounts(unlocked) } else { context };
     crate::rpc::start(&config.rpc, context).await.map_err(|source| NodeError::Rpc { addr: config.rpc.addr, source })
 }

@@ -12,6 +12,7 @@ mod driver;
 pub mod events;
 pub mod handle;
 mod running;
+mod da_role;
 mod storage_role;
 mod validator_role;
 
@@ -160,6 +161,12 @@ impl Node {
         if storage {
             plugins.push(&StoragePlugin);
         }
+        // Blob statuses follow the DA entrance wherever it is deployed (the node's own chain
+        // decides; a host that ticks a node without it gets no DA systems).
+        let da = files == FileTracking::FromGenesis && genesis.accounts.contains_key(&zg_systems::da::entrance::DA_ENTRANCE_ADDRESS);
+        if da {
+            plugins.push(&zg_systems::da::DaPlugin);
+        }
         let schedule = tick_schedule(&mut world, &plugins);
         // Bounded, so a flood of requests is refused at the door instead of growing memory.
         let (requests, inbox) = crossbeam_channel::bounded(INBOX_CAPACITY);
@@ -212,6 +219,11 @@ impl Node {
         if storage {
             world.insert_resource(FileStoreHandle(Arc::new(store.clone())));
             restore_files(&mut world, &store)?;
+        }
+        if da {
+            let windows = zg_systems::da::entrance::windows(&world)
+                .ok_or_else(|| NodeError::Config("the genesis's DA entrance does not answer for its windows".into()))?;
+            world.insert_resource(windows);
         }
         Ok((Self { world, schedule, requests, store, events }, network_inbox))
     }

@@ -27,6 +27,7 @@ pub(super) struct Parts {
     pub network: Option<crate::net::NetHandle>,
     pub storage: Option<StorageService>,
     pub miner_address: Option<alloy_primitives::Address>,
+    pub da: Option<super::da_role::DaService>,
 }
 
 /// A node with its driver thread and, per the roles it was built with, JSON-RPC, the validator
@@ -46,6 +47,12 @@ pub struct RunningNode {
     storage_rpc: Option<jsonrpsee::server::ServerHandle>,
     /// The account answering PoRA challenges, when mining.
     pub miner_address: Option<alloy_primitives::Address>,
+    /// The DA role, when on.
+    da: Option<Arc<crate::da::DaNode>>,
+    /// The disperser gRPC address, when served.
+    pub da_grpc_addr: Option<SocketAddr>,
+    /// Dropping it stops the disperser gRPC service.
+    da_grpc_stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl RunningNode {
@@ -61,6 +68,10 @@ impl RunningNode {
             None => (None, None),
         };
         let storage_addr = parts.storage.as_ref().map(|service| service.addr);
+        let (da, da_grpc_addr, da_grpc_stop) = match parts.da {
+            Some(service) => (Some(service.node), service.grpc_addr, service.grpc_stop),
+            None => (None, None, None),
+        };
         Self {
             rpc_addr,
             chain_id: parts.chain_id,
@@ -73,7 +84,15 @@ impl RunningNode {
             storage_addr,
             storage_rpc: parts.storage.map(|service| service.handle),
             miner_address: parts.miner_address,
+            da,
+            da_grpc_addr,
+            da_grpc_stop,
         }
+    }
+
+    /// The DA role (blob submission, status, retrieval, sampling), when on.
+    pub fn da(&self) -> Option<Arc<crate::da::DaNode>> {
+        self.da.clone()
     }
 
     /// The typed handle on this node (signing for the dev accounts on a dev chain).
@@ -114,6 +133,7 @@ impl RunningNode {
 
     async fn shutdown(&mut self) -> Result<(), NodeError> {
         self.stop.store(true, Ordering::SeqCst);
+        self.da_grpc_stop.take();
         if let Some(network) = &self.network {
             network.close();
         }
@@ -148,6 +168,7 @@ impl RunningNode {
 impl Drop for RunningNode {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        self.da_grpc_stop.take();
         if let Some(storage) = &self.storage_rpc {
             let _ = storage.stop();
         }

@@ -54,6 +54,8 @@ pub struct RpcContext {
     pub dev: Option<DevAccess>,
     /// Installed polled filters.
     pub filters: filters::FilterTable,
+    /// The DA role, when on (the `da_*` methods answer without it with a clear error).
+    pub da: Option<std::sync::Arc<crate::da::DaNode>>,
 }
 
 impl RpcContext {
@@ -77,6 +79,7 @@ impl RpcContext {
             clock: Default::default(),
             dev: None,
             filters: Default::default(),
+            da: None,
         }
     }
 
@@ -146,6 +149,7 @@ pub async fn start(limits: &RpcSection, context: RpcContext) -> Result<(SocketAd
     txpool::register(&mut module)?;
     trace::register(&mut module)?;
     subscribe::register(&mut module)?;
+    crate::da::rpc::register(&mut module)?;
     if fault_injection {
         faults::register(&mut module)?;
     }

@@ -10,6 +10,7 @@ pub mod power_cut;
 mod reader;
 mod restore;
 pub mod rewind;
+mod da;
 mod files;
 pub mod history;
 mod segment_files;
@@ -121,6 +122,8 @@ impl ChainStore {
         txn.open_table(STORAGE_SHARDS)?;
         txn.open_table(STORAGE_SHARDED)?;
         txn.open_table(STORAGE_MINERS)?;
+        txn.open_table(DA_ROOTS)?;
+        txn.open_table(DA_AXES)?;
         txn.open_table(ACCOUNT_HISTORY)?;
         txn.open_table(STORAGE_HISTORY)?;
         txn.open_table(HISTORY_CHANGES)?;

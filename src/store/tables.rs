@@ -51,6 +51,11 @@ pub const STORAGE_SEGMENTS: TableDefinition<(u64, u64), &[u8]> = TableDefinition
 pub const STORAGE_PROOFS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("storage_proofs");
 /// tx seq -> how many of its segments are held (kept with every segment write).
 pub const STORAGE_HELD: TableDefinition<u64, u64> = TableDefinition::new("storage_held");
+/// DA data root -> k (u32 BE) ‖ its 4k axis roots: the blobs this DA node keeps pieces of.
+pub const DA_ROOTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("da_roots");
+/// DA data root ‖ axis (0 row, 1 column) ‖ index (u32 BE) -> the axis's 2k shares, checked
+/// against its root before they were written.
+pub const DA_AXES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("da_axes");
 /// The last block whose Submit events are in `storage_files`.
 pub const STORAGE_INDEXED_KEY: &str = "storage_indexed";
 

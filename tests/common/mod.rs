@@ -213,6 +213,9 @@ pub fn dev_args(data_dir: &Path) -> Vec<String> {
         // The dev chain is a storage node too; keep tests off 0G's fixed port 5678.
         "--storage-addr".into(),
         "127.0.0.1:0".into(),
+        // And a DA node: off 0G's fixed disperser port 51001.
+        "--da-grpc-addr".into(),
+        "127.0.0.1:0".into(),
     ]
 }
 

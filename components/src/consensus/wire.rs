@@ -138,6 +138,10 @@ pub enum NetMessage {
     ShardRequest { id: u64, tx_seq: u64, segment: u64, shard: u8 },
     /// The answer; `shard` is None when the node does not hold it.
     ShardReply { id: u64, shard: Option<Shard> },
+    /// A DA node's request to another (pieces to keep, an attestation, shares to sample).
+    DaRequest { id: u64, request: crate::da::piece::DaRequest },
+    /// Its answer.
+    DaReply { id: u64, answer: crate::da::piece::DaAnswer },
 }
 
 /// The storage role's shard travels in `StoreShard` / `ShardReply`; it is storage data, defined
@@ -158,6 +162,8 @@ impl NetMessage {
             NetMessage::StoreShard(_) => "store_shard",
             NetMessage::ShardRequest { .. } => "shard_request",
             NetMessage::ShardReply { .. } => "shard_reply",
+            NetMessage::DaRequest { .. } => "da_request",
+            NetMessage::DaReply { .. } => "da_reply",
         }
     }
 }

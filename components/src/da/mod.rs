@@ -11,9 +11,12 @@
 //! The square's commitment format lives here (data and its invariants); extending, repairing and
 //! checking fraud proofs, which need the codec, are behaviour: the systems crate's `da` module.
 
+pub mod blob;
+pub mod piece;
 pub mod square;
 pub mod wire;
 
+pub use blob::{BlobStatus, DaBlob, DaIndex, DaView, DaWindows};
 pub use square::{
     Axis, AxisRoots, BadEncodingProof, DaError, ExtendedSquare, Share, ShareProof, SquareLayout, LENGTH_BYTES, MAX_BLOB_SIZE,
     SHARE_SIZE,

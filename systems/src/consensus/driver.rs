@@ -140,12 +140,14 @@ fn handle_event(world: &mut World, engine: &mut Engine, event: NetEvent) {
             apply_buffered_sync(world);
         }
         // Served by the network layer from the database; transactions go through the pool inbox,
-        // storage shards to the storage store.
+        // storage shards to the storage store, DA pieces to the DA service.
         NetMessage::SyncRequest { .. }
         | NetMessage::Transactions(_)
         | NetMessage::StoreShard(_)
         | NetMessage::ShardRequest { .. }
-        | NetMessage::ShardReply { .. } => {}
+        | NetMessage::ShardReply { .. }
+        | NetMessage::DaRequest { .. }
+        | NetMessage::DaReply { .. } => {}
     }
 }
 

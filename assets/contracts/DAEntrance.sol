@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.28;
+
+interface IDaStaking {
+    function epoch() external view returns (uint256);
+    function currentValidators() external view returns (address[] memory, bytes32[] memory, uint256[] memory);
+    function slashForDa(bytes32 consensusKey) external;
+}
+
+/// zgnode's data-availability entrance, placed in the genesis state at
+/// 0x0000000000000000000000000000000000003000.
+///
+/// 0G's flow with 0G's names: a disperser registers a blob's data root with its fee
+/// (`submitOriginalData`, event `DataUpload`), the DA nodes of the epoch's quorum store their
+/// rows and columns and sign (data root, epoch, quorum), and the disperser hands the signatures to
+/// `submitVerifiedCommitRoots`, which checks each one (ed25519 precompile) and that the signers
+/// hold at least 2/3 of the quorum's votes (event `ErasureCommitmentVerified`).
+///
+/// No KZG: a blob whose square is badly encoded is caught by a fraud proof that the chain's
+/// precompile at 0x..da01 checks (`submitFraudProof`); the blob is rejected, its attesters are
+/// slashed through the staking contract and the prover is paid the blob's fee. A confirmed blob
+/// with no proof for `fraudWindowBlocks` blocks is final.
+///
+/// Signers are the staking contract's validators in effect (votes = stake / tokensPerVote, capped
+/// at maxVotesPerSigner, 0G's rule); on a chain without staking (the dev chain) a fixed signer set
+/// given at deployment.
+contract DAEntrance {
+    address public constant ED25519_VERIFY = 0x000000000000000000000000000000000000ed25;
+    address public constant FRAUD_PROOF = 0x000000000000000000000000000000000000DA01;
+    /// "ZGDA" ‖ chain id (8) ‖ data root (32) ‖ epoch (8) ‖ quorum (8).
+    uint256 public constant ATTESTATION_BYTES = 60;
+
+    uint8 public constant UNKNOWN = 0;
+    uint8 public constant PROCESSING = 1;
+    uint8 public constant CONFIRMED = 2;
+    uint8 public constant FAILED = 3;
+    uint8 public constant FINALIZED = 4;
+    uint8 public constant INSUFFICIENT_SIGNATURES = 5;
+
+    address public immutable staking;
+    uint256 public immutable blobPrice;
+    uint256 public immutable fraudWindowBlocks;
+    /// A blob not confirmed this many blocks after its upload can no longer be.
+    uint256 public immutable attestTimeoutBlocks;
+    uint256 public immutable tokensPerVote;
+    uint256 public immutable maxVotesPerSigner;
+
+    bytes32[] internal fixedKeys;
+    uint256[] internal fixedStakes;
+
+    struct Blob {
+        address submitter;
+        uint64 epoch;
+        uint64 quorumId;
+        uint64 uploadedAt;
+        uint64 confirmedAt;
+        bool confirmed;
+        bool rejected;
+        uint256 fee;
+    }
+
+    mapping(bytes32 => Blob) public blobs;
+    mapping(bytes32 => bytes32[]) internal attesters;
+    uint256 public blobCount;
+
+    event DataUpload(address sender, bytes32 dataRoot, uint256 epoch, uint256 quorumId, uint256 blobPrice);
+    event ErasureCommitmentVerified(bytes32 dataRoot, uint256 epoch, uint256 quorumId);
+    event BlobRejected(bytes32 indexed dataRoot, address prover, uint256 slashedAttesters);
+
+    constructor(
+        address staking_,
+        uint256 blobPrice_,
+        uint256 fraudWindowBlocks_,
+        uint256 attestTimeoutBlocks_,
+        uint256 tokensPerVote_,
+        uint256 maxVotesPerSigner_,
+        bytes32[] memory keys,
+        uint256[] memory stakes
+    ) {
+        require(keys.length == stakes.length, "length mismatch");
+        require(tokensPerVote_ > 0 && maxVotesPerSigner_ > 0, "votes need a size and a cap");
+        staking = staking_;
+        blobPrice = blobPrice_;
+        fraudWindowBlocks = fraudWindowBlocks_;
+        attestTimeoutBlocks = attestTimeoutBlocks_;
+        tokensPerVote = tokensPerVote_;
+        maxVotesPerSigner = maxVotesPerSigner_;
+        fixedKeys = keys;
+        fixedStakes = stakes;
+    }
+
+    function epoch() public view returns (uint256) {
+        return staking == address(0) ? 0 : IDaStaking(staking).epoch();
+    }
+
+    /// The signers of this epoch and their stakes.
+    function signers() public view returns (bytes32[] memory keys, uint256[] memory stakes) {
+        if (staking == address(0)) return (fixedKeys, fixedStakes);
+        (, keys, stakes) = IDaStaking(staking).currentValidators();
+    }
+
+    function votesOf(uint256 stake) public view returns (uint256) {
+        uint256 votes = stake / tokensPerVote;
+        return votes > maxVotesPerSigner ? maxVotesPerSigner : votes;
+    }
+
+    /// Registers blobs by data root and pays their fee (at least blobPrice each). 0G's entry point.
+    function submitOriginalData(bytes32[] calldata dataRoots) external payable {
+        require(dataRoots.length > 0, "no data roots");
+        require(msg.value >= dataRoots.length * blobPrice, "fee below blobPrice per blob");
+        uint256 fee = msg.value / dataRoots.length;
+        uint64 current = uint64(epoch());
+        for (uint256 i = 0; i < dataRoots.length; i++) {
+            bytes32 root = dataRoots[i];
+            require(root != bytes32(0), "empty data root");
+            require(blobs[root].submitter == address(0), "data root already submitted");
+            blobs[root] = Blob(msg.sender, current, 0, uint64(block.number), 0, false, false, fee);
+            blobCount++;
+            emit DataUpload(msg.sender, root, current, 0, blobPrice);
+        }
+    }
+
+    /// The bytes a DA node signs to attest that it stores its pieces of `dataRoot`.
+    function attestationMessage(bytes32 dataRoot, uint256 epoch_, uint256 quorumId) public view returns (bytes memory) {
+        return abi.encodePacked("ZGDA", uint64(block.chainid), dataRoot, uint64(epoch_), uint64(quorumId));
+    }
+
+    /// Confirms a registered blob with its attesters' signatures over (data root, current epoch,
+    /// quorum): keys strictly increasing, each a signer of this epoch, together >= 2/3 of the votes.
+    function submitVerifiedCommitRoots(bytes32 dataRoot, bytes32[] calldata keys, bytes[] calldata signatures) external {
+        Blob storage blob = blobs[dataRoot];
+        require(blob.submitter != address(0), "unknown data root");
+        require(!blob.rejected, "the blob was proven badly encoded");
+        require(!blob.confirmed, "already confirmed");
+        require(block.number < blob.uploadedAt + attestTimeoutBlocks, "the attestation window has closed");
+        require(keys.length == signatures.length, "one signature per key");
+        uint256 current = epoch();
+        bytes memory message = attestationMessage(dataRoot, current, blob.quorumId);
+        (bytes32[] memory set, uint256[] memory stakes) = signers();
+        uint256 total;
+        for (uint256 j = 0; j < set.length; j++) total += votesOf(stakes[j]);
+        uint256 signed;
+        for (uint256 i = 0; i < keys.length; i++) {
+            require(i == 0 || keys[i] > keys[i - 1], "keys must be strictly increasing");
+            uint256 votes;
+            bool member;
+            for (uint256 j = 0; j < set.length; j++) {
+                if (set[j] == keys[i]) {
+                    member = true;
+                    votes = votesOf(stakes[j]);
+                    break;
+                }
+            }
+            require(member, "a signer outside this epoch's quorum");
+            require(signatures[i].length == 64, "a signature is 64 bytes");
+            require(_verify(keys[i], signatures[i], message), "bad attestation signature");
+            signed += votes;
+        }
+        require(total > 0 && 2 * total <= 3 * signed, "attestations below 2/3 of the quorum's votes");
+        blob.confirmed = true;
+        blob.confirmedAt = uint64(block.number);
+        blob.epoch = uint64(current);
+        attesters[dataRoot] = keys;
+        emit ErasureCommitmentVerified(dataRoot, current, blob.quorumId);
+    }
+
+    /// Proves a blob badly encoded (the bytes the precompile at 0x..da01 reads): the blob is
+    /// rejected, its attesters are slashed and the sender is paid the blob's fee. A proof that
+    /// does not hold reverts, and its sender has paid the gas.
+    function submitFraudProof(bytes calldata proof) external {
+        (bool ok, bytes memory out) = FRAUD_PROOF.staticcall(proof);
+        require(ok && out.length == 64, "the fraud-proof precompile failed");
+        (uint256 valid, bytes32 dataRoot) = abi.decode(out, (uint256, bytes32));
+        require(valid == 1, "the fraud proof does not hold");
+        Blob storage blob = blobs[dataRoot];
+        require(blob.submitter != address(0), "unknown data root");
+        require(!blob.rejected, "already rejected");
+        require(!blob.confirmed || block.number < blob.confirmedAt + fraudWindowBlocks, "the fraud window has closed");
+        blob.rejected = true;
+        bytes32[] storage keys = attesters[dataRoot];
+        if (staking != address(0)) {
+            for (uint256 i = 0; i < keys.length; i++) IDaStaking(staking).slashForDa(keys[i]);
+        }
+        emit BlobRejected(dataRoot, msg.sender, keys.length);
+        uint256 fee = blob.fee;
+        blob.fee = 0;
+        if (fee > 0) {
+            (bool paid,) = msg.sender.call{value: fee}("");
+            require(paid, "paying the prover failed");
+        }
+    }
+
+    /// 0G's statuses: 0 unknown, 1 processing, 2 confirmed, 3 failed (proven badly encoded),
+    /// 4 finalized (confirmed and the fraud window passed), 5 insufficient signatures (not
+    /// confirmed within attestTimeoutBlocks of its upload).
+    function statusOf(bytes32 dataRoot) external view returns (uint8) {
+        Blob storage blob = blobs[dataRoot];
+        if (blob.submitter == address(0)) return UNKNOWN;
+        if (blob.rejected) return FAILED;
+        if (!blob.confirmed) {
+            return block.number >= blob.uploadedAt + attestTimeoutBlocks ? INSUFFICIENT_SIGNATURES : PROCESSING;
+        }
+        if (block.number >= blob.confirmedAt + fraudWindowBlocks) return FINALIZED;
+        return CONFIRMED;
+    }
+
+    function attestersOf(bytes32 dataRoot) external view returns (bytes32[] memory) {
+        return attesters[dataRoot];
+    }
+
+    function _verify(bytes32 key, bytes calldata signature, bytes memory message) internal view returns (bool) {
+        (bool ok, bytes memory out) = ED25519_VERIFY.staticcall(abi.encodePacked(key, signature, message));
+        return ok && out.length == 32 && abi.decode(out, (uint256)) == 1;
+    }
+}

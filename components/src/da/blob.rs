@@ -1,0 +1,110 @@
+//! Blobs as the DA domain tracks them: one entity per data root the DA entrance registered, with
+//! the status the chain's events and height give it, and the view the RPC and gRPC services read.
+
+use alloy_primitives::B256;
+use bevy_ecs::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+/// 0G's `BlobStatus` (disperser.proto), with its numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum BlobStatus {
+    Unknown = 0,
+    /// Registered on chain (or accepted by this disperser), not yet attested.
+    Processing = 1,
+    /// Attested by at least 2/3 of the quorum's votes, on chain.
+    Confirmed = 2,
+    /// Proven badly encoded (or this disperser could not register it).
+    Failed = 3,
+    /// Confirmed and the fraud-proof window passed with no proof.
+    Finalized = 4,
+    /// Not attested within the attestation window.
+    InsufficientSignatures = 5,
+}
+
+impl BlobStatus {
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+
+    pub fn from_code(code: u64) -> Option<Self> {
+        Some(match code {
+            0 => Self::Unknown,
+            1 => Self::Processing,
+            2 => Self::Confirmed,
+            3 => Self::Failed,
+            4 => Self::Finalized,
+            5 => Self::InsufficientSignatures,
+            _ => return None,
+        })
+    }
+
+    /// The name disperser.proto gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Unknown => "UNKNOWN",
+            Self::Processing => "PROCESSING",
+            Self::Confirmed => "CONFIRMED",
+            Self::Failed => "FAILED",
+            Self::Finalized => "FINALIZED",
+            Self::InsufficientSignatures => "INSUFFICIENT_SIGNATURES",
+        }
+    }
+
+    /// No later event changes it.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Failed | Self::Finalized | Self::InsufficientSignatures)
+    }
+}
+
+/// A blob registered with the DA entrance.
+#[derive(Component, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DaBlob {
+    pub data_root: B256,
+    pub submitter: [u8; 20],
+    pub epoch: u64,
+    pub quorum: u64,
+    /// The block that registered it.
+    pub uploaded_at: u64,
+    /// The block that confirmed it.
+    pub confirmed_at: Option<u64>,
+    pub status: BlobStatus,
+}
+
+/// The DA entrance's windows, from genesis: what turns a status by height alone.
+#[derive(Resource, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DaWindows {
+    pub fraud_window_blocks: u64,
+    pub attest_timeout_blocks: u64,
+}
+
+/// Data root -> its blob entity.
+#[derive(Resource, Default, Debug)]
+pub struct DaIndex(pub HashMap<B256, Entity>);
+
+/// What the DA services read about blobs, written by the DA systems each tick they change.
+#[derive(Resource, Clone, Default, Debug)]
+pub struct DaView(pub Arc<RwLock<HashMap<B256, DaBlob>>>);
+
+impl DaView {
+    pub fn get(&self, data_root: &B256) -> Option<DaBlob> {
+        self.0.read().ok()?.get(data_root).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_keep_0g_numbers_and_names() {
+        for code in 0..=5u64 {
+            let status = BlobStatus::from_code(code).unwrap();
+            assert_eq!(status.code() as u64, code);
+        }
+        assert_eq!(BlobStatus::from_code(6), None);
+        assert_eq!(BlobStatus::InsufficientSignatures.name(), "INSUFFICIENT_SIGNATURES");
+        assert!(BlobStatus::Finalized.is_final() && !BlobStatus::Confirmed.is_final());
+    }
+}

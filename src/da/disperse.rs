@@ -1,0 +1,236 @@
+//! Dispersal: a blob is extended and committed, registered on the DA entrance with its fee,
+//! its rows and columns are sent to the quorum members that keep them, and once signers with at
+//! least 2/3 of the votes have attested, their signatures go to the entrance.
+
+use alloy_primitives::{Address, B256, Bytes, U256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use zg_components::consensus::PeerKey;
+use zg_components::da::piece::{DaAnswer, DaRequest, PieceBatch, attestation_message};
+use zg_components::da::{Axis, AxisRoots, BlobStatus, DaError, ExtendedSquare, SquareLayout};
+use zg_systems::da::entrance::{DA_ENTRANCE_ADDRESS, IDAEntrance};
+use zg_systems::da::pieces::{assignment, pieces_of};
+use zg_systems::da::quorum::{threshold_met, votes};
+
+use super::{DaNode, LocalState, request_id};
+use crate::node::{HandleError, TxRequest};
+
+/// Most bytes of pieces in one request (frames stop at 16 MiB).
+const BATCH_BYTES: usize = 8 * 1024 * 1024;
+/// A request for pieces is tried this many times before the member counts as failed.
+const STORE_ATTEMPTS: usize = 3;
+const STORE_TIMEOUT: Duration = Duration::from_secs(60);
+const SIGN_TIMEOUT: Duration = Duration::from_secs(30);
+const RECEIPT_TIMEOUT: Duration = Duration::from_secs(120);
+const REGISTER_GAS: u64 = 200_000;
+/// Attestation gas: the call and storage, then per signer checked against the signer set (the
+/// loop over the set, the ed25519 precompile).
+const ATTEST_BASE_GAS: u64 = 300_000;
+const ATTEST_GAS_PER_SIGNER: u64 = 30_000;
+
+/// Why a blob was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum DisperseError {
+    #[error("this node accepts no blobs: it has no disperser account (da.disperser_key)")]
+    NoDisperser,
+    #[error("the blob is empty")]
+    Empty,
+    #[error(transparent)]
+    Size(#[from] DaError),
+    #[error("encoding the blob failed: {0}")]
+    Encoding(String),
+}
+
+/// How a dispersal ended when it did not reach the chain's confirmation.
+enum Stopped {
+    Failed(String),
+    Insufficient(String),
+}
+
+fn failed(what: &str, error: impl std::fmt::Display) -> Stopped {
+    Stopped::Failed(format!("{what}: {error}"))
+}
+
+impl DaNode {
+    /// Accepts a blob: it is encoded while the caller waits (so the request id can name its data
+    /// root), then registered and dispersed in the background. Returns the request id and root.
+    pub async fn submit(self: &Arc<Self>, blob: Vec<u8>) -> Result<(Vec<u8>, B256), DisperseError> {
+        let disperser = self.disperser.ok_or(DisperseError::NoDisperser)?;
+        if blob.is_empty() {
+            return Err(DisperseError::Empty);
+        }
+        SquareLayout::for_blob(blob.len())?;
+        let (square, roots) = tokio::task::spawn_blocking(move || {
+            let square = zg_systems::da::encoding::extend_blob(&blob).map_err(|e| DisperseError::Encoding(e.to_string()))?;
+            let roots = square.commit();
+            Ok::<_, DisperseError>((square, roots))
+        })
+        .await
+        .map_err(|e| DisperseError::Encoding(e.to_string()))??;
+        let data_root = roots.data_root();
+        let sequence = self.next_request.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = request_id(&data_root, sequence);
+        let already = self.local_state(&data_root);
+        let settled = self.status(&data_root).is_some_and(|r| !matches!(r.status, BlobStatus::Processing | BlobStatus::Unknown));
+        if matches!(already, Some(LocalState::Working(_)) | Some(LocalState::Submitted)) || settled {
+            // The same blob again: one dispersal serves both requests.
+            return Ok((id, data_root));
+        }
+        self.set_local(data_root, LocalState::Working("registering"));
+        tracing::info!(root = %data_root, k = square.layout.k, "DA blob accepted");
+        let this = self.clone();
+        tokio::spawn(async move {
+            let state = match this.disperse(disperser, square, roots).await {
+                Ok(()) => LocalState::Submitted,
+                Err(Stopped::Failed(why)) => {
+                    tracing::warn!(root = %data_root, %why, "DA dispersal failed");
+                    LocalState::Failed(why)
+                }
+                Err(Stopped::Insufficient(why)) => {
+                    tracing::warn!(root = %data_root, %why, "DA dispersal stopped short of 2/3 of the votes");
+                    LocalState::Insufficient(why)
+                }
+            };
+            this.set_local(data_root, state);
+        });
+        Ok((id, data_root))
+    }
+
+    async fn send_and_wait(&self, from: Address, request: TxRequest, what: &str) -> Result<(), Stopped> {
+        let submitted = self.handle.send(from, request).map_err(|e| failed(what, e))?;
+        let hash = submitted.admitted().await.map_err(|e| failed(what, e))?;
+        let receipt = tokio::time::timeout(RECEIPT_TIMEOUT, self.handle.receipt_of(hash))
+            .await
+            .map_err(|_| failed(what, HandleError::Timeout(RECEIPT_TIMEOUT)))?
+            .map_err(|e| failed(what, e))?;
+        if !receipt.success {
+            return Err(failed(what, format!("transaction {hash} reverted")));
+        }
+        Ok(())
+    }
+
+    async fn disperse(self: &Arc<Self>, disperser: Address, square: ExtendedSquare, roots: AxisRoots) -> Result<(), Stopped> {
+        let data_root = roots.data_root();
+        if self.chain_status(&data_root).is_none() {
+            let price = self.handle.call_sol(DA_ENTRANCE_ADDRESS, &IDAEntrance::blobPriceCall {}).map_err(|e| failed("reading the blob price", e))?;
+            let call = IDAEntrance::submitOriginalDataCall { dataRoots: vec![data_root] };
+            let request = TxRequest { value: price, ..TxRequest::sol(DA_ENTRANCE_ADDRESS, &call) }.with_gas(REGISTER_GAS);
+            self.send_and_wait(disperser, request, "registering the blob on chain").await?;
+        }
+        self.set_local(data_root, LocalState::Working("dispersing"));
+        let epoch: U256 = self.handle.call_sol(DA_ENTRANCE_ADDRESS, &IDAEntrance::epochCall {}).map_err(|e| failed("reading the epoch", e))?;
+        let epoch = u64::try_from(epoch).map_err(|e| failed("reading the epoch", e))?;
+        let signers = self.signers();
+        let keep = assignment(&data_root, &signers, self.tokens_per_vote, square.layout);
+        let wire_roots: Arc<Vec<[u8; 32]>> = Arc::new(roots.rows.iter().chain(&roots.columns).map(|r| r.0).collect());
+        let square = Arc::new(square);
+        let mut tasks = tokio::task::JoinSet::new();
+        for (member, axes) in keep {
+            let (this, square, wire_roots, signers) = (self.clone(), square.clone(), wire_roots.clone(), signers.clone());
+            tasks.spawn(async move {
+                let result = this.deliver(member, &square, &axes, (data_root.0, &wire_roots), epoch, &signers).await;
+                (member, result)
+            });
+        }
+        let mut signatures: BTreeMap<PeerKey, [u8; 64]> = BTreeMap::new();
+        let mut refusals: Vec<String> = Vec::new();
+        let deadline = tokio::time::sleep(self.attest_timeout);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                joined = tasks.join_next() => match joined {
+                    Some(Ok((member, Ok(signature)))) => { signatures.insert(member, signature); }
+                    Some(Ok((member, Err(why)))) => refusals.push(format!("{}: {why}", hex::encode(&member[..6]))),
+                    Some(Err(error)) => refusals.push(error.to_string()),
+                    None => break,
+                },
+                _ = &mut deadline => {
+                    refusals.push(format!("{} members did not answer within {:?}", tasks.len(), self.attest_timeout));
+                    tasks.abort_all();
+                    break;
+                }
+            }
+        }
+        let total: u64 = signers.iter().map(|(_, power)| votes(*power, self.tokens_per_vote)).sum();
+        let power: BTreeMap<PeerKey, u64> = signers.iter().copied().collect();
+        let signed: u64 = signatures.keys().map(|key| votes(power.get(key).copied().unwrap_or(0), self.tokens_per_vote)).sum();
+        if !threshold_met(total as usize, signed as usize) {
+            return Err(Stopped::Insufficient(format!("{signed} of {total} votes attested; {}", refusals.join("; "))));
+        }
+        tracing::info!(root = %data_root, signed, total, "DA blob attested; submitting the signatures");
+        let call = IDAEntrance::submitVerifiedCommitRootsCall {
+            dataRoot: data_root,
+            keys: signatures.keys().map(|k| B256::from(*k)).collect(),
+            signatures: signatures.values().map(|s| Bytes::copy_from_slice(s)).collect(),
+        };
+        // A fixed limit, not an estimate: the estimate runs on the committed head, which may not
+        // show the registration yet when its receipt has just arrived.
+        let gas = ATTEST_BASE_GAS + ATTEST_GAS_PER_SIGNER * (call.keys.len() as u64) * (signers.len() as u64).max(1);
+        self.send_and_wait(disperser, TxRequest::sol(DA_ENTRANCE_ADDRESS, &call).with_gas(gas), "submitting the attestations").await
+    }
+
+    /// Sends `member` its pieces and asks for its attestation (this node's own are kept and
+    /// signed here).
+    async fn deliver(
+        self: &Arc<Self>,
+        member: PeerKey,
+        square: &ExtendedSquare,
+        axes: &BTreeSet<(Axis, usize)>,
+        (data_root, roots): ([u8; 32], &[[u8; 32]]),
+        epoch: u64,
+        signers: &[(PeerKey, u64)],
+    ) -> Result<[u8; 64], String> {
+        let pieces = pieces_of(square, axes);
+        let per_batch = (BATCH_BYTES / (square.layout.k * zg_components::da::SHARE_SIZE)).max(1);
+        let batches: Vec<PieceBatch> = pieces
+            .chunks(per_batch)
+            .map(|chunk| PieceBatch { data_root, k: square.layout.k as u32, axis_roots: roots.to_vec(), pieces: chunk.to_vec() })
+            .collect();
+        if member == self.own {
+            let this = self.clone();
+            let signers = signers.to_vec();
+            return tokio::task::spawn_blocking(move || {
+                for batch in &batches {
+                    this.keep_batch(batch)?;
+                }
+                this.attest(&data_root, epoch, 0, &signers)
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        }
+        let network = self.network.as_ref().ok_or("no network to reach other DA nodes")?;
+        for batch in batches {
+            let mut last = String::new();
+            let mut stored = false;
+            for _ in 0..STORE_ATTEMPTS {
+                match network.ask_da(member, DaRequest::Store(batch.clone()), STORE_TIMEOUT).await {
+                    Ok(DaAnswer::Stored(Ok(_))) => {
+                        stored = true;
+                        break;
+                    }
+                    // A refusal is final: the same pieces would be refused again.
+                    Ok(DaAnswer::Stored(Err(why))) => return Err(format!("refused the pieces: {why}")),
+                    Ok(other) => return Err(format!("answered {other:?} to pieces")),
+                    Err(error) => last = error.to_string(),
+                }
+            }
+            if !stored {
+                return Err(format!("pieces not delivered: {last}"));
+            }
+        }
+        let request = DaRequest::Sign { data_root, epoch, quorum: 0, signers: signers.to_vec() };
+        match network.ask_da(member, request, SIGN_TIMEOUT).await.map_err(|e| e.to_string())? {
+            DaAnswer::Signature(Ok(signature)) => {
+                let key = malachite_ed25519::PublicKey::from_bytes(member).map_err(|_| "a member key that is not an ed25519 key".to_string())?;
+                let message = attestation_message(self.chain_id, &data_root, epoch, 0);
+                key.verify(&message, &malachite_ed25519::Signature::from_bytes(signature))
+                    .map_err(|_| "answered with a signature that does not verify".to_string())?;
+                Ok(signature)
+            }
+            DaAnswer::Signature(Err(why)) => Err(format!("would not attest: {why}")),
+            other => Err(format!("answered {other:?} to an attestation request")),
+        }
+    }
+}

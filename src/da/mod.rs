@@ -1,0 +1,199 @@
+//! The DA role's I/O: accepting blobs (JSON-RPC `da_*`, 0G's disperser gRPC), dispersing their
+//! pieces to the quorum over QUIC, keeping and attesting pieces others disperse, retrieving
+//! blobs and sampling them. Blob statuses come from the chain through the DA systems'
+//! [`DaView`]; this side only adds what the chain cannot know (a request still encoding, a
+//! dispersal that gave up).
+
+mod disperse;
+pub mod genesis;
+pub mod grpc;
+mod retrieve;
+pub mod rpc;
+mod service;
+
+use alloy_primitives::{Address, B256};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use zg_components::consensus::PeerKey;
+use zg_components::da::{BlobStatus, DaView};
+
+use crate::net::NetHandle;
+use crate::node::NodeHandle;
+use crate::store::ChainStore;
+
+pub use disperse::DisperseError;
+pub use retrieve::{RetrieveError, SampleReport};
+
+/// The well-known seed of the dev chain's one DA signer (the dev genesis names its key, as it
+/// funds the dev accounts: public, for development only).
+pub const DEV_SIGNER_SEED: [u8; 32] = *b"zgnode dev chain DA signer seed!";
+
+/// The dev chain's DA signer key.
+pub fn dev_signer() -> malachite_ed25519::PrivateKey {
+    malachite_ed25519::PrivateKey::from(DEV_SIGNER_SEED)
+}
+
+/// What this node did with a blob it was asked to disperse, beyond what the chain says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LocalState {
+    /// Encoding, registering or collecting attestations.
+    Working(&'static str),
+    /// Attestations submitted; the chain's events take it from here.
+    Submitted,
+    Failed(String),
+    Insufficient(String),
+}
+
+/// How a request id reads: the blob's data root and this node's request number.
+pub fn request_id(data_root: &B256, sequence: u64) -> Vec<u8> {
+    let mut id = data_root.to_vec();
+    id.extend_from_slice(&sequence.to_be_bytes());
+    id
+}
+
+/// The data root a request id names (None: not one of ours).
+pub fn root_of_request(id: &[u8]) -> Option<B256> {
+    (id.len() == 40).then(|| B256::from_slice(&id[..32]))
+}
+
+/// A blob's status as the DA services report it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlobReport {
+    pub data_root: B256,
+    pub status: BlobStatus,
+    pub epoch: u64,
+    pub quorum: u64,
+    /// Why it failed or stalled, when this node knows.
+    pub detail: Option<String>,
+}
+
+/// Everything the DA role's services share.
+pub struct DaNode {
+    chain_id: u64,
+    store: ChainStore,
+    /// Signs attestations: the node's network key on a validator network, the dev signer else.
+    signer: malachite_ed25519::PrivateKey,
+    own: PeerKey,
+    network: Option<NetHandle>,
+    view: DaView,
+    /// The signers of a chain without staking (the dev chain): from the entrance, at start.
+    fixed_signers: Vec<(PeerKey, u64)>,
+    /// Whole tokens of stake per vote (the entrance's `tokensPerVote`).
+    tokens_per_vote: u64,
+    handle: NodeHandle,
+    /// The account that pays blob fees and submits attestations; None: this node accepts no blobs.
+    disperser: Option<Address>,
+    local: Mutex<HashMap<B256, LocalState>>,
+    next_request: AtomicU64,
+    /// How long a dispersal waits for attestations.
+    attest_timeout: Duration,
+}
+
+/// What a DA node is started with.
+pub struct DaSetup {
+    pub chain_id: u64,
+    pub store: ChainStore,
+    pub signer: malachite_ed25519::PrivateKey,
+    pub network: Option<NetHandle>,
+    pub view: DaView,
+    pub fixed_signers: Vec<(PeerKey, u64)>,
+    pub tokens_per_vote: u64,
+    pub handle: NodeHandle,
+    pub disperser: Option<Address>,
+    pub attest_timeout: Duration,
+}
+
+impl DaNode {
+    pub fn new(setup: DaSetup) -> Self {
+        let own = *setup.signer.public_key().as_bytes();
+        Self {
+            chain_id: setup.chain_id,
+            store: setup.store,
+            signer: setup.signer,
+            own,
+            network: setup.network,
+            view: setup.view,
+            fixed_signers: setup.fixed_signers,
+            tokens_per_vote: setup.tokens_per_vote.max(1),
+            handle: setup.handle,
+            disperser: setup.disperser,
+            local: Mutex::new(HashMap::new()),
+            next_request: AtomicU64::new(1),
+            attest_timeout: setup.attest_timeout,
+        }
+    }
+
+    /// This node's DA key (what it signs attestations with).
+    pub fn key(&self) -> PeerKey {
+        self.own
+    }
+
+    /// The signers of the current epoch: the validator set, or the entrance's fixed signers.
+    pub fn signers(&self) -> Vec<(PeerKey, u64)> {
+        match &self.network {
+            Some(network) => network.da_signers(),
+            None => self.fixed_signers.clone(),
+        }
+    }
+
+    fn set_local(&self, data_root: B256, state: LocalState) {
+        if let Ok(mut local) = self.local.lock() {
+            // Bounded: settled entries go first when it grows.
+            if local.len() >= 10_000 {
+                local.retain(|_, s| matches!(s, LocalState::Working(_)));
+            }
+            local.insert(data_root, state);
+        }
+    }
+
+    fn local_state(&self, data_root: &B256) -> Option<LocalState> {
+        self.local.lock().ok()?.get(data_root).cloned()
+    }
+
+    /// What the chain says of a blob (status, epoch, quorum): the DA systems' view, or the
+    /// entrance itself for blobs from before this node started. None: never registered.
+    pub fn chain_status(&self, data_root: &B256) -> Option<(BlobStatus, u64, u64)> {
+        self.view.get(data_root).map(|blob| (blob.status, blob.epoch, blob.quorum)).or_else(|| {
+            use zg_systems::da::entrance::{DA_ENTRANCE_ADDRESS, IDAEntrance};
+            let code = self.handle.call_sol(DA_ENTRANCE_ADDRESS, &IDAEntrance::statusOfCall { dataRoot: *data_root }).ok()?;
+            BlobStatus::from_code(u64::from(code)).filter(|s| *s != BlobStatus::Unknown).map(|s| (s, 0, 0))
+        })
+    }
+
+    /// A blob's status: the chain's (through the view, or the entrance itself for blobs from
+    /// before this node started), unless this node knows better (still encoding, gave up).
+    pub fn status(&self, data_root: &B256) -> Option<BlobReport> {
+        let local = self.local_state(data_root);
+        let chain = self.chain_status(data_root);
+        let report = |status, epoch, quorum, detail| BlobReport { data_root: *data_root, status, epoch, quorum, detail };
+        match (chain, local) {
+            (Some((BlobStatus::Processing, epoch, quorum)), Some(LocalState::Failed(why))) => Some(report(BlobStatus::Failed, epoch, quorum, Some(why))),
+            (Some((BlobStatus::Processing, epoch, quorum)), Some(LocalState::Insufficient(why))) => {
+                Some(report(BlobStatus::InsufficientSignatures, epoch, quorum, Some(why)))
+            }
+            (Some((status, epoch, quorum)), _) => Some(report(status, epoch, quorum, None)),
+            (None, Some(LocalState::Failed(why))) => Some(report(BlobStatus::Failed, 0, 0, Some(why))),
+            (None, Some(LocalState::Insufficient(why))) => Some(report(BlobStatus::InsufficientSignatures, 0, 0, Some(why))),
+            (None, Some(LocalState::Working(step))) => Some(report(BlobStatus::Processing, 0, 0, Some(step.to_string()))),
+            (None, Some(LocalState::Submitted)) => Some(report(BlobStatus::Processing, 0, 0, None)),
+            (None, None) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_name_their_root_and_nothing_else_does() {
+        let root = B256::repeat_byte(5);
+        let id = request_id(&root, 7);
+        assert_eq!(root_of_request(&id), Some(root));
+        assert_eq!(root_of_request(&id[1..]), None);
+        assert_eq!(root_of_request(b""), None);
+    }
+}

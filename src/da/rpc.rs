@@ -1,0 +1,91 @@
+//! The `da_*` JSON-RPC methods on the node's Ethereum RPC port: submit a blob, follow its
+//! status, get it back, sample it.
+
+use alloy_primitives::{B256, Bytes};
+use jsonrpsee::server::RpcModule;
+use jsonrpsee::types::ErrorObjectOwned;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+use super::{BlobReport, DaNode, DisperseError, RetrieveError, root_of_request};
+use crate::rpc::RpcContext;
+use crate::rpc::error::{RpcResult, invalid_params, server_error};
+
+/// Samples a `da_sample` call draws when not told; the most it may ask for.
+pub const DEFAULT_SAMPLES: usize = 16;
+pub const MAX_SAMPLES: usize = 1_024;
+
+fn da(context: &RpcContext) -> RpcResult<&Arc<DaNode>> {
+    context.da.as_ref().ok_or_else(|| server_error("this node does not run the DA role"))
+}
+
+/// JSON for a blob's status (the names and numbers of 0G's disperser.proto).
+pub fn report_json(report: &BlobReport) -> Value {
+    json!({
+        "dataRoot": report.data_root,
+        "status": report.status.name(),
+        "statusCode": report.status.code(),
+        "epoch": report.epoch,
+        "quorumId": report.quorum,
+        "detail": report.detail,
+    })
+}
+
+pub fn disperse_error(error: DisperseError) -> ErrorObjectOwned {
+    match error {
+        DisperseError::NoDisperser => server_error(error.to_string()),
+        DisperseError::Encoding(_) => server_error(error.to_string()),
+        DisperseError::Empty | DisperseError::Size(_) => invalid_params(error.to_string()),
+    }
+}
+
+pub fn retrieve_error(error: RetrieveError) -> ErrorObjectOwned {
+    server_error(error.to_string())
+}
+
+/// A request id (40 bytes) or a data root (32 bytes), as hex.
+fn root_param(raw: &Bytes) -> RpcResult<B256> {
+    match raw.len() {
+        32 => Ok(B256::from_slice(raw)),
+        40 => root_of_request(raw).ok_or_else(|| invalid_params("not a request id")),
+        n => Err(invalid_params(format!("expected a 40-byte request id or a 32-byte data root, got {n} bytes"))),
+    }
+}
+
+pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), jsonrpsee::core::RegisterMethodError> {
+    module.register_async_method("da_submitBlob", |params, context, _| async move {
+        let (data,): (Bytes,) = params.parse()?;
+        let node = da(&context)?.clone();
+        let (id, root) = node.submit(data.to_vec()).await.map_err(disperse_error)?;
+        Ok::<_, ErrorObjectOwned>(json!({ "requestId": Bytes::from(id), "dataRoot": root, "status": "PROCESSING" }))
+    })?;
+    module.register_async_method("da_getBlobStatus", |params, context, _| async move {
+        let (id,): (Bytes,) = params.parse()?;
+        let root = root_param(&id)?;
+        let node = da(&context)?.clone();
+        let report = tokio::task::spawn_blocking(move || node.status(&root)).await.map_err(|e| server_error(e.to_string()))?;
+        let report = report.ok_or_else(|| server_error(format!("no blob {root} is known to this node or the DA entrance")))?;
+        Ok::<_, ErrorObjectOwned>(report_json(&report))
+    })?;
+    module.register_async_method("da_retrieveBlob", |params, context, _| async move {
+        let (id,): (Bytes,) = params.parse()?;
+        let root = root_param(&id)?;
+        let node = da(&context)?.clone();
+        let blob = node.retrieve(&root).await.map_err(retrieve_error)?;
+        Ok::<_, ErrorObjectOwned>(Bytes::from(blob))
+    })?;
+    module.register_async_method("da_sample", |params, context, _| async move {
+        let mut params = params.sequence();
+        let id: Bytes = params.next()?;
+        let samples: Option<usize> = params.optional_next()?;
+        let root = root_param(&id)?;
+        let samples = samples.unwrap_or(DEFAULT_SAMPLES);
+        if samples == 0 || samples > MAX_SAMPLES {
+            return Err(invalid_params(format!("samples must be 1..={MAX_SAMPLES}")));
+        }
+        let node = da(&context)?.clone();
+        let report = node.sample(&root, samples).await.map_err(retrieve_error)?;
+        Ok::<_, ErrorObjectOwned>(serde_json::to_value(report).unwrap_or(Value::Null))
+    })?;
+    Ok(())
+}

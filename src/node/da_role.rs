@@ -1,0 +1,70 @@
+//! The DA role: a [`DaNode`] over the node's store, network and handle, serving its peers' DA
+//! requests and, when configured, 0G's disperser gRPC service.
+
+use alloy_signer_local::PrivateKeySigner;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use zg_components::da::DaView;
+
+use super::{Node, NodeError};
+use crate::config::NodeConfig;
+use crate::da::{DaNode, DaSetup};
+
+/// The DA role of a running node.
+pub(super) struct DaService {
+    pub node: Arc<DaNode>,
+    pub grpc_addr: Option<SocketAddr>,
+    /// Dropping it stops the gRPC service.
+    pub grpc_stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// Starts the DA role when the genesis has the entrance and the config enables it. A validator
+/// signs attestations with its network key; a chain without consensus with the dev signer.
+pub(super) async fn start(
+    config: &NodeConfig,
+    chain_id: u64,
+    node: &Node,
+    network: Option<&crate::net::NetHandle>,
+    node_key: Option<malachite_ed25519::PrivateKey>,
+) -> Result<Option<DaService>, NodeError> {
+    if !config.da.enabled || !zg_systems::da::entrance::is_deployed(node.world()) {
+        return Ok(None);
+    }
+    let (tokens_per_vote, fixed_signers) = zg_systems::da::entrance::signer_rules(node.world())
+        .ok_or_else(|| NodeError::Config("the genesis's DA entrance does not answer for its signers".into()))?;
+    let disperser: Option<PrivateKeySigner> = match &config.da.disperser_key {
+        Some(key) => Some(key.trim().parse().map_err(|e| NodeError::Config(format!("da.disperser_key: {e}")))?),
+        None => None,
+    };
+    let view = node.world().get_resource::<DaView>().cloned().unwrap_or_default();
+    let da = Arc::new(DaNode::new(DaSetup {
+        chain_id,
+        store: node.store().clone(),
+        signer: node_key.unwrap_or_else(crate::da::dev_signer),
+        network: network.cloned(),
+        view,
+        fixed_signers,
+        tokens_per_vote,
+        handle: node.handle_with(disperser.iter().cloned().collect()),
+        disperser: disperser.map(|key| key.address()),
+        attest_timeout: Duration::from_secs(config.da.attest_timeout_secs),
+    }));
+    if let Some(network) = network {
+        network.serve_da(da.clone());
+    }
+    let (grpc_addr, grpc_stop) = match config.da.grpc_addr {
+        Some(addr) => {
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let bound = crate::da::grpc::serve(addr, da.clone(), async move {
+                let _ = stopped.await;
+            })
+            .await
+            .map_err(|e| NodeError::Config(format!("da.grpc_addr {addr}: {e}")))?;
+            (Some(bound), Some(stop))
+        }
+        None => (None, None),
+    };
+    Ok(Some(DaService { node: da, grpc_addr, grpc_stop }))
+}

@@ -1,0 +1,150 @@
+//! The DA entrance contract (`assets/contracts/DAEntrance.sol`): where genesis places it, its
+//! parameters, and how its events read.
+
+use alloy_primitives::{Address, B256, Log, U256, address};
+use alloy_sol_types::{SolEvent, SolValue, sol};
+
+use zg_components::chain::GenesisAccount;
+
+pub const DA_ENTRANCE_ADDRESS: Address = address!("0000000000000000000000000000000000003000");
+
+sol! {
+    event DataUpload(address sender, bytes32 dataRoot, uint256 epoch, uint256 quorumId, uint256 blobPrice);
+    event ErasureCommitmentVerified(bytes32 dataRoot, uint256 epoch, uint256 quorumId);
+    event BlobRejected(bytes32 indexed dataRoot, address prover, uint256 slashedAttesters);
+
+    interface IDAEntrance {
+        function epoch() external view returns (uint256);
+        function blobPrice() external view returns (uint256);
+        function fraudWindowBlocks() external view returns (uint256);
+        function attestTimeoutBlocks() external view returns (uint256);
+        function tokensPerVote() external view returns (uint256);
+        function signers() external view returns (bytes32[] memory keys, uint256[] memory stakes);
+        function votesOf(uint256 stake) external view returns (uint256);
+        function submitOriginalData(bytes32[] calldata dataRoots) external payable;
+        function submitVerifiedCommitRoots(bytes32 dataRoot, bytes32[] calldata keys, bytes[] calldata signatures) external;
+        function submitFraudProof(bytes calldata proof) external;
+        function statusOf(bytes32 dataRoot) external view returns (uint8);
+        function attestersOf(bytes32 dataRoot) external view returns (bytes32[] memory);
+        function attestationMessage(bytes32 dataRoot, uint256 epoch, uint256 quorumId) external view returns (bytes memory);
+    }
+}
+
+/// What the entrance is deployed with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntranceParams {
+    /// The staking contract whose validators sign; None: `fixed_signers` (a chain without staking).
+    pub staking: Option<Address>,
+    /// Wei per blob.
+    pub blob_price: U256,
+    pub fraud_window_blocks: u64,
+    pub attest_timeout_blocks: u64,
+    /// Wei of stake per vote.
+    pub tokens_per_vote: U256,
+    pub max_votes_per_signer: u64,
+    /// (ed25519 key, stake in wei) when there is no staking contract.
+    pub fixed_signers: Vec<([u8; 32], U256)>,
+}
+
+/// The entrance's genesis account for `creation_code` (the artifact's bytecode) and `params`.
+pub fn genesis_account(creation_code: &[u8], params: &EntranceParams) -> Result<GenesisAccount, crate::chain::genesis::DeployError> {
+    let args = (
+        params.staking.unwrap_or(Address::ZERO),
+        params.blob_price,
+        U256::from(params.fraud_window_blocks),
+        U256::from(params.attest_timeout_blocks),
+        params.tokens_per_vote,
+        U256::from(params.max_votes_per_signer),
+        params.fixed_signers.iter().map(|(key, _)| B256::from(*key)).collect::<Vec<_>>(),
+        params.fixed_signers.iter().map(|(_, stake)| *stake).collect::<Vec<_>>(),
+    )
+        .abi_encode_params();
+    let mut init = creation_code.to_vec();
+    init.extend_from_slice(&args);
+    crate::chain::genesis::deploy_contract(&init, U256::ZERO)
+}
+
+/// Whether genesis placed the entrance in the state.
+pub fn is_deployed(world: &bevy_ecs::world::World) -> bool {
+    crate::chain::evm::account_info(world, &DA_ENTRANCE_ADDRESS).is_some_and(|info| info.has_code())
+}
+
+fn view_u64<C: alloy_sol_types::SolCall<Return = U256>>(world: &bevy_ecs::world::World, call: C) -> Option<u64> {
+    let output = crate::consensus::staking::call_view(world, DA_ENTRANCE_ADDRESS, call.abi_encode()).ok()?;
+    u64::try_from(C::abi_decode_returns(&output).ok()?).ok()
+}
+
+/// The entrance's windows, read from its state.
+pub fn windows(world: &bevy_ecs::world::World) -> Option<zg_components::da::DaWindows> {
+    Some(zg_components::da::DaWindows {
+        fraud_window_blocks: view_u64(world, IDAEntrance::fraudWindowBlocksCall {})?,
+        attest_timeout_blocks: view_u64(world, IDAEntrance::attestTimeoutBlocksCall {})?,
+    })
+}
+
+/// A DA signer: its ed25519 key and its voting power (whole tokens of stake).
+pub type Signer = ([u8; 32], u64);
+
+/// Whole tokens of stake per vote, and the fixed signers of a chain without staking, read from
+/// the entrance's state.
+pub fn signer_rules(world: &bevy_ecs::world::World) -> Option<(u64, Vec<Signer>)> {
+    use alloy_sol_types::SolCall;
+    let one = U256::from(10u64).pow(U256::from(18));
+    let output = crate::consensus::staking::call_view(world, DA_ENTRANCE_ADDRESS, IDAEntrance::tokensPerVoteCall {}.abi_encode()).ok()?;
+    let per_vote = IDAEntrance::tokensPerVoteCall::abi_decode_returns(&output).ok()? / one;
+    let output = crate::consensus::staking::call_view(world, DA_ENTRANCE_ADDRESS, IDAEntrance::signersCall {}.abi_encode()).ok()?;
+    let signers = IDAEntrance::signersCall::abi_decode_returns(&output).ok()?;
+    let fixed = signers.keys.iter().zip(&signers.stakes).map(|(key, stake)| (key.0, zg_components::consensus::voting_power_of(*stake))).collect();
+    Some((u64::try_from(per_vote).ok()?.max(1), fixed))
+}
+
+/// An entrance event, as the DA domain follows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EntranceEvent {
+    Uploaded { data_root: B256, submitter: Address, epoch: u64, quorum: u64 },
+    Verified { data_root: B256, epoch: u64, quorum: u64 },
+    Rejected { data_root: B256, prover: Address },
+}
+
+/// The entrance's event in `log`, if it is one.
+pub fn decode_event(log: &Log) -> Option<EntranceEvent> {
+    if log.address != DA_ENTRANCE_ADDRESS {
+        return None;
+    }
+    let topic = *log.topics().first()?;
+    let to_u64 = |value: U256| u64::try_from(value).ok();
+    if topic == DataUpload::SIGNATURE_HASH {
+        let event = DataUpload::decode_log(log).ok()?.data;
+        return Some(EntranceEvent::Uploaded {
+            data_root: event.dataRoot,
+            submitter: event.sender,
+            epoch: to_u64(event.epoch)?,
+            quorum: to_u64(event.quorumId)?,
+        });
+    }
+    if topic == ErasureCommitmentVerified::SIGNATURE_HASH {
+        let event = ErasureCommitmentVerified::decode_log(log).ok()?.data;
+        return Some(EntranceEvent::Verified { data_root: event.dataRoot, epoch: to_u64(event.epoch)?, quorum: to_u64(event.quorumId)? });
+    }
+    if topic == BlobRejected::SIGNATURE_HASH {
+        let event = BlobRejected::decode_log(log).ok()?.data;
+        return Some(EntranceEvent::Rejected { data_root: event.dataRoot, prover: event.prover });
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_of_other_contracts_or_kinds_are_not_read() {
+        let data = ErasureCommitmentVerified { dataRoot: B256::repeat_byte(1), epoch: U256::from(3), quorumId: U256::ZERO };
+        let log = Log { address: DA_ENTRANCE_ADDRESS, data: data.encode_log_data() };
+        assert_eq!(decode_event(&log), Some(EntranceEvent::Verified { data_root: B256::repeat_byte(1), epoch: 3, quorum: 0 }));
+        let elsewhere = Log { address: Address::repeat_byte(9), data: data.encode_log_data() };
+        assert_eq!(decode_event(&elsewhere), None);
+        let huge = ErasureCommitmentVerified { dataRoot: B256::ZERO, epoch: U256::MAX, quorumId: U256::ZERO };
+        assert_eq!(decode_event(&Log { address: DA_ENTRANCE_ADDRESS, data: huge.encode_log_data() }), None);
+    }
+}

@@ -1,0 +1,218 @@
+//! The DA role on a dev chain: a blob goes PROCESSING → CONFIRMED → FINALIZED and comes back byte
+//! for byte over JSON-RPC and over 0G's disperser gRPC (driven by Python grpcio, a client that is
+//! not ours); hostile requests get clear errors; a byzantine disperser's badly encoded blob is
+//! caught by a fraud proof and rejected, and a forged fraud proof costs its sender the gas.
+
+mod common;
+
+use alloy_primitives::{B256, Bytes, TxKind, U256};
+use alloy_sol_types::SolCall;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use zg_components::da::piece::attestation_message;
+use zg_components::da::{Axis, SHARE_SIZE};
+use zg_systems::da::encoding::{extend_blob, prove_bad_encoding};
+use zg_systems::da::entrance::{DA_ENTRANCE_ADDRESS, IDAEntrance};
+use zgnode::dev::{DEV_DISPERSER_ACCOUNT, dev_accounts};
+
+const TIMEOUT: Duration = Duration::from_secs(90);
+
+fn da_config() -> zgnode::NodeConfig {
+    let mut config = test_config();
+    config.chain.block_time_ms = 50;
+    config.da.disperser_key = Some(dev_accounts()[DEV_DISPERSER_ACCOUNT].private_key.to_string());
+    config.da.grpc_addr = Some("127.0.0.1:0".parse().unwrap());
+    config
+}
+
+fn pattern(size: usize, salt: usize) -> Vec<u8> {
+    (0..size).map(|i| ((i * 131 + 7 + salt) % 251) as u8).collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    format!("0x{}", alloy_primitives::hex::encode(bytes))
+}
+
+/// Polls da_getBlobStatus until `wanted` (panics on FAILED / INSUFFICIENT_SIGNATURES); returns
+/// every status seen, in order.
+fn wait_status(addr: SocketAddr, id: &str, wanted: &str) -> Vec<String> {
+    let deadline = Instant::now() + TIMEOUT;
+    let mut seen: Vec<String> = Vec::new();
+    loop {
+        let status = ok(addr, "da_getBlobStatus", json!([id]));
+        let name = status["status"].as_str().unwrap().to_string();
+        if seen.last() != Some(&name) {
+            seen.push(name.clone());
+        }
+        if name == wanted {
+            return seen;
+        }
+        assert!(!["FAILED", "INSUFFICIENT_SIGNATURES"].contains(&name.as_str()), "dispersal ended {status}");
+        assert!(Instant::now() < deadline, "not {wanted} in time: {seen:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_blob_is_confirmed_then_finalized_and_comes_back_byte_for_byte() {
+    let node = start_node(&da_config());
+    let blob = pattern(200_000, 1);
+    let submitted = ok(node.addr, "da_submitBlob", json!([hex(&blob)]));
+    assert_eq!(submitted["status"], "PROCESSING");
+    let id = submitted["requestId"].as_str().unwrap().to_string();
+    let root = submitted["dataRoot"].as_str().unwrap().to_string();
+    assert_eq!(id.len(), 2 + 80, "a request id is the data root and a sequence number");
+    let seen = wait_status(node.addr, &id, "FINALIZED");
+    assert!(seen.contains(&"CONFIRMED".to_string()), "confirmed before it was final: {seen:?}");
+    // By data root too, and the entrance agrees.
+    assert_eq!(ok(node.addr, "da_getBlobStatus", json!([root]))["status"], "FINALIZED");
+    let back = ok(node.addr, "da_retrieveBlob", json!([root]));
+    assert_eq!(back.as_str().unwrap(), hex(&blob));
+    let sample = ok(node.addr, "da_sample", json!([root, 20]));
+    assert_eq!(sample["verified"], 20, "{sample}");
+    assert_eq!(sample["available"], true);
+    assert!(sample["confidence"].as_f64().unwrap() > 0.99, "{sample}");
+    // The same blob again is the same dispersal, not a second fee.
+    let again = ok(node.addr, "da_submitBlob", json!([hex(&blob)]));
+    assert_eq!(again["dataRoot"].as_str().unwrap(), root);
+    assert_ne!(again["requestId"].as_str().unwrap(), id, "every request gets a new id");
+    assert_eq!(ok(node.addr, "da_getBlobStatus", json!([again["requestId"]]))["status"], "FINALIZED");
+    node.stop();
+}
+
+#[test]
+fn hostile_blob_requests_get_clear_errors() {
+    let node = start_node(&da_config());
+    let (code, message) = err(node.addr, "da_submitBlob", json!(["0x"]));
+    assert_eq!((code, message.as_str()), (-32602, "the blob is empty"));
+    let (code, message) = err(node.addr, "da_getBlobStatus", json!(["0x0102"]));
+    assert_eq!(code, -32602);
+    assert!(message.contains("40-byte request id or a 32-byte data root"), "{message}");
+    let (code, message) = err(node.addr, "da_getBlobStatus", json!([hex(&[7u8; 32])]));
+    assert_eq!(code, -32000);
+    assert!(message.contains("no blob"), "{message}");
+    let (_, message) = err(node.addr, "da_retrieveBlob", json!([hex(&[7u8; 32])]));
+    assert!(message.contains("keeps blob"), "{message}");
+    let (code, _) = err(node.addr, "da_sample", json!([hex(&[7u8; 32]), 0]));
+    assert_eq!(code, -32602);
+    let (code, _) = err(node.addr, "da_submitBlob", json!(["not hex"]));
+    assert_eq!(code, -32602);
+    node.stop();
+
+    // A DA node without a disperser account keeps and attests pieces but accepts no blob.
+    let mut config = test_config();
+    config.da.disperser_key = None;
+    let plain = start_node(&config);
+    let (_, message) = err(plain.addr, "da_submitBlob", json!(["0x01"]));
+    assert!(message.contains("accepts no blobs"), "{message}");
+    plain.stop();
+}
+
+#[test]
+fn python_grpcio_disperses_follows_and_retrieves_through_the_disperser_service() {
+    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/.venv/bin/python");
+    assert!(python.exists(), "the Python client needs tests/clients/.venv (made by .ci/run)");
+    let node = start_node(&da_config());
+    let grpc = node.node.as_ref().unwrap().da_grpc_addr.expect("the disperser gRPC is on");
+    let root = env!("CARGO_MANIFEST_DIR");
+    let output = Command::new(&python)
+        .args([format!("{root}/tests/clients/da_grpc.py"), format!("{root}/assets/proto"), grpc.to_string()])
+        .output()
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "grpcio client failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let seen: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(seen["retrievedBytes"], 300_000);
+    assert_eq!(seen["requestIdBytes"], 40);
+    let statuses: Vec<&str> = seen["statuses"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+    assert_eq!(statuses.last(), Some(&"FINALIZED"), "{statuses:?}");
+    assert_eq!(seen["refusals"]["empty"], "INVALID_ARGUMENT");
+    assert_eq!(seen["refusals"]["badRequestId"], "INVALID_ARGUMENT");
+    assert_eq!(seen["refusals"]["unknownBlob"], "NOT_FOUND");
+    assert_eq!(seen["refusals"]["badRoot"], "INVALID_ARGUMENT");
+    node.stop();
+}
+
+fn send(addr: SocketAddr, signer: &alloy_signer_local::PrivateKeySigner, nonce: u64, value: U256, input: Vec<u8>) -> Value {
+    let tx = sign(signer, TxKind::Call(DA_ENTRANCE_ADDRESS), value, Bytes::from(input), nonce, 3_000_000);
+    let hash = ok(addr, "eth_sendRawTransaction", json!([raw(&tx)]));
+    wait_receipt(addr, hash.as_str().unwrap(), TIMEOUT)
+}
+
+fn balance(addr: SocketAddr, who: alloy_primitives::Address) -> U256 {
+    ok(addr, "eth_getBalance", json!([who, "latest"])).as_str().unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_badly_encoded_blob_is_proven_and_rejected_and_a_forged_proof_costs_its_sender() {
+    let node = start_node(&test_config());
+    let addr = node.addr;
+    let byzantine = dev_key(3);
+    let prover = dev_key(4);
+    // The disperser corrupts one parity share of row 1 and commits to what it made.
+    let mut square = extend_blob(&pattern(5_000, 2)).unwrap();
+    let width = square.layout.width();
+    square.data[(width + width - 1) * SHARE_SIZE] ^= 1;
+    let roots = square.commit();
+    let data_root = roots.data_root();
+    let price = zgnode::da::genesis::blob_price();
+    let upload = IDAEntrance::submitOriginalDataCall { dataRoots: vec![data_root] }.abi_encode();
+    assert_eq!(send(addr, &byzantine, 0, price, upload.clone())["status"], "0x1");
+    // Registering the same root twice, or below the price, is refused on chain.
+    assert_eq!(send(addr, &byzantine, 1, price, upload)["status"], "0x0");
+    let other = IDAEntrance::submitOriginalDataCall { dataRoots: vec![B256::repeat_byte(9)] }.abi_encode();
+    assert_eq!(send(addr, &byzantine, 2, price - U256::from(1), other)["status"], "0x0");
+    // Its one signer (the dev signer, colluding) attests.
+    let signer = zgnode::da::dev_signer();
+    let message = attestation_message(CHAIN_ID, &data_root.0, 0, 0);
+    let signature = signer.sign(&message).to_bytes();
+    let key = B256::from(*signer.public_key().as_bytes());
+    // A signature over another root or by a stranger is refused.
+    let stranger = malachite_ed25519::PrivateKey::from([5u8; 32]);
+    let forged = IDAEntrance::submitVerifiedCommitRootsCall {
+        dataRoot: data_root,
+        keys: vec![B256::from(*stranger.public_key().as_bytes())],
+        signatures: vec![Bytes::copy_from_slice(&stranger.sign(&message).to_bytes())],
+    };
+    assert_eq!(send(addr, &byzantine, 3, U256::ZERO, forged.abi_encode())["status"], "0x0");
+    let confirm = IDAEntrance::submitVerifiedCommitRootsCall {
+        dataRoot: data_root,
+        keys: vec![key],
+        signatures: vec![Bytes::copy_from_slice(&signature)],
+    };
+    assert_eq!(send(addr, &byzantine, 4, U256::ZERO, confirm.abi_encode())["status"], "0x1");
+    // A replayed attestation does nothing more.
+    assert_eq!(send(addr, &byzantine, 5, U256::ZERO, confirm.abi_encode())["status"], "0x0");
+    assert_eq!(ok(addr, "da_getBlobStatus", json!([data_root]))["status"], "CONFIRMED");
+
+    // A forged proof (a share flipped) does not hold: reverted, and its sender paid the gas.
+    let proof = prove_bad_encoding(&square, &roots, Axis::Row, 1).unwrap().expect("row 1 is bad");
+    let mut bytes = zg_components::da::wire::encode_fraud_proof(&proof);
+    let before = balance(addr, prover.address());
+    let mut forged_proof = bytes.clone();
+    let last = forged_proof.len() - 1;
+    forged_proof[last] ^= 0xff;
+    let call = IDAEntrance::submitFraudProofCall { proof: Bytes::from(forged_proof) }.abi_encode();
+    let receipt = send(addr, &prover, 0, U256::ZERO, call);
+    assert_eq!(receipt["status"], "0x0");
+    assert!(balance(addr, prover.address()) < before, "the forged proof's gas was paid");
+
+    // The true proof rejects the blob and pays the prover the blob's fee.
+    let before = balance(addr, prover.address());
+    let call = IDAEntrance::submitFraudProofCall { proof: Bytes::from(std::mem::take(&mut bytes)) }.abi_encode();
+    let receipt = send(addr, &prover, 1, U256::ZERO, call);
+    assert_eq!(receipt["status"], "0x1", "{receipt}");
+    let gas = U256::from(quantity(&receipt["gasUsed"])) * U256::from(quantity(&receipt["effectiveGasPrice"]));
+    assert_eq!(balance(addr, prover.address()), before - gas + price, "the prover is paid the blob's fee");
+    let deadline = Instant::now() + TIMEOUT;
+    while ok(addr, "da_getBlobStatus", json!([data_root]))["status"] != "FAILED" {
+        assert!(Instant::now() < deadline, "the rejected blob never read FAILED");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    println!("fraud proof: {} bytes, {} gas", receipt["gasUsed"], zg_components::da::wire::encode_fraud_proof(&proof).len());
+    node.stop();
+}
