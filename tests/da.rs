@@ -216,3 +216,43 @@ fn a_badly_encoded_blob_is_proven_and_rejected_and_a_forged_proof_costs_its_send
     println!("fraud proof: {} bytes, {} gas", receipt["gasUsed"], zg_components::da::wire::encode_fraud_proof(&proof).len());
     node.stop();
 }
+
+#[test]
+fn sampling_rounds_pay_valid_responses_and_refuse_forged_ones() {
+    let node = start_node(&da_config());
+    let blob = pattern(100_000, 3);
+    let submitted = ok(node.addr, "da_submitBlob", json!([hex(&blob)]));
+    let id = submitted["requestId"].as_str().unwrap().to_string();
+    wait_status(node.addr, &id, "CONFIRMED");
+    let da = node.node.as_ref().unwrap().da().expect("the DA role is on");
+    let deadline = Instant::now() + TIMEOUT;
+    while da.sampler_stats().accepted.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+        assert!(Instant::now() < deadline, "no sampling response accepted: {:?}", da.sampler_stats());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let stats = da.sampler_stats();
+    assert_eq!(stats.unavailable.load(std::sync::atomic::Ordering::Relaxed), 0);
+    println!("sampling: {stats:?}");
+
+    // A response with a share that is not the blob's is refused, whatever its quality.
+    let root: B256 = submitted["dataRoot"].as_str().unwrap().parse().unwrap();
+    let layout = zg_components::da::SquareLayout::for_blob(blob.len()).unwrap();
+    let forged = zg_systems::da::entrance::SampleResponse {
+        dataRoot: root,
+        k: U256::from(layout.k),
+        row: U256::from(0),
+        column: U256::from(0),
+        throughRow: true,
+        share: Bytes::from(vec![0u8; SHARE_SIZE]),
+        toAxis: vec![B256::ZERO; 6],
+        toRoot: vec![B256::ZERO; 7],
+    };
+    let data = IDAEntrance::submitSamplingResponseCall { r: forged }.abi_encode();
+    let call = json!({"from": dev_key(2).address(), "to": DA_ENTRANCE_ADDRESS, "data": hex(&data), "gas": "0x100000"});
+    let (_, message) = err(node.addr, "eth_call", json!([call, "latest"]));
+    assert!(
+        message.contains("does not prove") || message.contains("quality does not beat") || message.contains("proof is too"),
+        "{message}"
+    );
+    node.stop();
+}

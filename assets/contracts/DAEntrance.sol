@@ -44,6 +44,21 @@ contract DAEntrance {
     uint256 public immutable attestTimeoutBlocks;
     uint256 public immutable tokensPerVote;
     uint256 public immutable maxVotesPerSigner;
+    /// Sampling: a round every `samplePeriod` blocks (at most 256, so its seed block's hash is
+    /// readable), over blobs confirmed in the last `sampleWindowBlocks` blocks.
+    uint256 public immutable samplePeriod;
+    uint256 public immutable sampleWindowBlocks;
+    /// Valid responses wanted per round (0G's 20); at most twice as many are paid.
+    uint256 public constant TARGET_RESPONSES = 20;
+    /// A valid response is paid this fraction of its blob's fee (what is left of it).
+    uint256 public constant REWARD_DIVISOR = 100;
+    uint256 public constant SHARE_BYTES = 256;
+
+    /// A response is valid when its quality (a hash) is at most this; adjusted each round.
+    uint256 public podasTarget;
+    uint256 public sampleRound;
+    uint256 public roundResponses;
+    mapping(bytes32 => bool) internal answered;
 
     bytes32[] internal fixedKeys;
     uint256[] internal fixedStakes;
@@ -66,6 +81,8 @@ contract DAEntrance {
     event DataUpload(address sender, bytes32 dataRoot, uint256 epoch, uint256 quorumId, uint256 blobPrice);
     event ErasureCommitmentVerified(bytes32 dataRoot, uint256 epoch, uint256 quorumId);
     event BlobRejected(bytes32 indexed dataRoot, address prover, uint256 slashedAttesters);
+    event SampleAccepted(bytes32 indexed dataRoot, address sampler, uint256 round, uint256 row, uint256 column, uint256 reward);
+    event TargetAdjusted(uint256 round, uint256 responses, uint256 podasTarget);
 
     constructor(
         address staking_,
@@ -74,6 +91,9 @@ contract DAEntrance {
         uint256 attestTimeoutBlocks_,
         uint256 tokensPerVote_,
         uint256 maxVotesPerSigner_,
+        uint256 samplePeriod_,
+        uint256 sampleWindowBlocks_,
+        uint256 podasTarget_,
         bytes32[] memory keys,
         uint256[] memory stakes
     ) {
@@ -85,6 +105,10 @@ contract DAEntrance {
         attestTimeoutBlocks = attestTimeoutBlocks_;
         tokensPerVote = tokensPerVote_;
         maxVotesPerSigner = maxVotesPerSigner_;
+        require(samplePeriod_ > 0 && samplePeriod_ <= 256, "sample period must be 1..=256 blocks");
+        samplePeriod = samplePeriod_;
+        sampleWindowBlocks = sampleWindowBlocks_;
+        podasTarget = podasTarget_;
         fixedKeys = keys;
         fixedStakes = stakes;
     }
@@ -202,6 +226,101 @@ contract DAEntrance {
         }
         if (block.number >= blob.confirmedAt + fraudWindowBlocks) return FINALIZED;
         return CONFIRMED;
+    }
+
+    /// The current sampling round and its seed: the hash of the block before it began.
+    function sampleSeed() public view returns (uint256 round, bytes32 seed) {
+        round = block.number / samplePeriod;
+        uint256 start = round * samplePeriod;
+        seed = start == 0 ? bytes32(0) : blockhash(start - 1);
+    }
+
+    /// A response's quality: lower is better; valid when at most `podasTarget`.
+    function sampleQuality(bytes32 seed, bytes32 dataRoot, uint256 row, uint256 column, bytes calldata share) public pure returns (uint256) {
+        return uint256(keccak256(abi.encodePacked(seed, dataRoot, uint32(row), uint32(column), keccak256(share))));
+    }
+
+    /// A sampling response: share (row, column) of a `k`×`k` blob's square, proven through its
+    /// row (`throughRow`) or column: `toAxis` are the siblings up the axis's tree of 2k shares,
+    /// `toRoot` those from the axis root up the data root's tree of 4k axis roots.
+    struct SampleResponse {
+        bytes32 dataRoot;
+        uint256 k;
+        uint256 row;
+        uint256 column;
+        bool throughRow;
+        bytes share;
+        bytes32[] toAxis;
+        bytes32[] toRoot;
+    }
+
+    /// Answers the round with a share of a confirmed blob in the sampling window whose quality
+    /// beats the target; a valid response is paid from the blob's fee.
+    function submitSamplingResponse(SampleResponse calldata r) external {
+        Blob storage blob = blobs[r.dataRoot];
+        require(blob.confirmed && !blob.rejected, "not a confirmed blob");
+        require(block.number < blob.confirmedAt + sampleWindowBlocks, "the blob left the sampling window");
+        require(r.k > 0 && r.k <= 357 && r.row < 2 * r.k && r.column < 2 * r.k, "outside the square");
+        require(r.share.length == SHARE_BYTES, "a share is 256 bytes");
+        bytes32 key = _openRound(r.dataRoot, r.row, r.column, r.share);
+        bytes32 axisRoot = _climb(keccak256(r.share), r.throughRow ? r.column : r.row, 2 * r.k, r.toAxis);
+        uint256 at = r.throughRow ? r.row : 2 * r.k + r.column;
+        require(_climb(axisRoot, at, 4 * r.k, r.toRoot) == r.dataRoot, "the share does not prove against the data root");
+        answered[key] = true;
+        roundResponses++;
+        uint256 reward = blob.fee / REWARD_DIVISOR;
+        blob.fee -= reward;
+        emit SampleAccepted(r.dataRoot, msg.sender, sampleRound, r.row, r.column, reward);
+        if (reward > 0) {
+            (bool paid,) = msg.sender.call{value: reward}("");
+            require(paid, "paying the sampler failed");
+        }
+    }
+
+    /// Moves to the current round (adjusting the target when a new one starts) and checks the
+    /// response is new and beats the target; returns its key in this round.
+    function _openRound(bytes32 dataRoot, uint256 row, uint256 column, bytes calldata share) internal returns (bytes32 key) {
+        (uint256 round, bytes32 seed) = sampleSeed();
+        if (round != sampleRound) {
+            _adjustTarget();
+            sampleRound = round;
+            roundResponses = 0;
+        }
+        require(roundResponses < 2 * TARGET_RESPONSES, "this round has all its responses");
+        key = keccak256(abi.encodePacked(round, dataRoot, row, column));
+        require(!answered[key], "already answered this round");
+        require(sampleQuality(seed, dataRoot, row, column, share) <= podasTarget, "quality does not beat the target");
+    }
+
+    /// 0G's rule: the target moves by target * |responses - 20| / 20 / 8, down when the last
+    /// round had more valid responses than wanted, up when it had fewer.
+    function _adjustTarget() internal {
+        uint256 step = podasTarget / TARGET_RESPONSES / 8;
+        if (roundResponses > TARGET_RESPONSES) {
+            uint256 down = step * (roundResponses - TARGET_RESPONSES);
+            podasTarget = down >= podasTarget ? 1 : podasTarget - down;
+        } else {
+            uint256 up = step * (TARGET_RESPONSES - roundResponses);
+            podasTarget = up > type(uint256).max - podasTarget ? type(uint256).max : podasTarget + up;
+        }
+        emit TargetAdjusted(sampleRound, roundResponses, podasTarget);
+    }
+
+    /// Hashes `node` at `position` of a `width`-leaf tree (keccak(left ‖ right), an odd last node
+    /// promoted) up to its root with `siblings`, which must be exactly the ones needed.
+    function _climb(bytes32 node, uint256 position, uint256 width, bytes32[] calldata siblings) internal pure returns (bytes32) {
+        uint256 used;
+        while (width > 1) {
+            if (!(position == width - 1 && width % 2 == 1)) {
+                require(used < siblings.length, "the proof is too short");
+                bytes32 sibling = siblings[used++];
+                node = position % 2 == 0 ? keccak256(abi.encodePacked(node, sibling)) : keccak256(abi.encodePacked(sibling, node));
+            }
+            position /= 2;
+            width = (width + 1) / 2;
+        }
+        require(used == siblings.length, "the proof is too long");
+        return node;
     }
 
     function attestersOf(bytes32 dataRoot) external view returns (bytes32[] memory) {

@@ -14,6 +14,12 @@ fn tokens(n: u64) -> U256 {
     U256::from(n) * U256::from(10u64).pow(U256::from(18))
 }
 
+/// The first sampling round's target: one random share in eight beats it (the entrance then
+/// steers toward 20 valid responses a round).
+pub fn first_target() -> U256 {
+    U256::MAX / U256::from(8)
+}
+
 /// 0.001 0G per blob.
 pub fn blob_price() -> U256 {
     U256::from(10u64).pow(U256::from(15))
@@ -31,6 +37,9 @@ pub fn dev_params() -> EntranceParams {
         tokens_per_vote: tokens(1),
         max_votes_per_signer: MAX_VOTES_PER_SIGNER,
         fixed_signers: vec![(*super::dev_signer().public_key().as_bytes(), tokens(1))],
+        sample_period: 5,
+        sample_window_blocks: 1_000,
+        podas_target: first_target(),
     }
 }
 
@@ -45,6 +54,9 @@ pub fn network_params() -> EntranceParams {
         tokens_per_vote: tokens(1_000),
         max_votes_per_signer: MAX_VOTES_PER_SIGNER,
         fixed_signers: Vec::new(),
+        sample_period: 30,
+        sample_window_blocks: 3_000,
+        podas_target: first_target(),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod genesis;
 pub mod grpc;
 mod retrieve;
 pub mod rpc;
+mod sampler;
 mod service;
 
 use alloy_primitives::{Address, B256};
@@ -26,6 +27,7 @@ use crate::store::ChainStore;
 
 pub use disperse::DisperseError;
 pub use retrieve::{RetrieveError, SampleReport};
+pub use sampler::SamplerStats;
 
 /// The well-known seed of the dev chain's one DA signer (the dev genesis names its key, as it
 /// funds the dev accounts: public, for development only).
@@ -90,6 +92,7 @@ pub struct DaNode {
     next_request: AtomicU64,
     /// How long a dispersal waits for attestations.
     attest_timeout: Duration,
+    sampling: SamplerStats,
 }
 
 /// What a DA node is started with.
@@ -123,6 +126,7 @@ impl DaNode {
             local: Mutex::new(HashMap::new()),
             next_request: AtomicU64::new(1),
             attest_timeout: setup.attest_timeout,
+            sampling: SamplerStats::default(),
         }
     }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use zg_components::consensus::PeerKey;
 use zg_components::da::piece::{DaAnswer, DaRequest, axis_code};
 use zg_components::da::square::axis_root;
-use zg_components::da::{Axis, AxisRoots, SquareLayout, SHARE_SIZE};
+use zg_components::da::{Axis, AxisRoots, ShareProof, SquareLayout, SHARE_SIZE};
 use zg_systems::da::pieces::{assignment, check_roots};
 use zg_systems::da::sampling;
 
@@ -59,7 +59,7 @@ impl DaNode {
     }
 
     /// The blob's axis roots, from this node or any member, checked against the data root.
-    async fn axis_roots(&self, data_root: &B256) -> Option<AxisRoots> {
+    pub(super) async fn axis_roots(&self, data_root: &B256) -> Option<AxisRoots> {
         if let Ok(Some((k, roots))) = self.store.da_roots(&data_root.0) {
             return check_roots(data_root, k, &roots).ok();
         }
@@ -167,23 +167,44 @@ impl DaNode {
     }
 
     async fn sample_one(&self, data_root: &B256, layout: SquareLayout, row: usize, column: usize, keepers: &[PeerKey]) -> bool {
+        self.fetch_share(data_root, layout, row, column, keepers).await.is_some()
+    }
+
+    /// Share (row, column) with its proof, from this node or a keeper, checked against the data
+    /// root.
+    pub(super) async fn fetch_share(
+        &self,
+        data_root: &B256,
+        layout: SquareLayout,
+        row: usize,
+        column: usize,
+        keepers: &[PeerKey],
+    ) -> Option<(Vec<u8>, ShareProof)> {
         let check = |answer: Option<(Vec<u8>, zg_components::da::piece::WireShareProof)>| {
-            let Some((share, proof)) = answer else { return false };
-            let Some(proof) = proof.to_proof() else { return false };
-            proof.coordinates() == (row, column) && proof.verify(data_root, layout, &share).is_ok()
+            let (share, proof) = answer?;
+            let proof = proof.to_proof()?;
+            (proof.coordinates() == (row, column) && proof.verify(data_root, layout, &share).is_ok()).then_some((share, proof))
         };
-        if check(self.proven_share(&data_root.0, row as u32, column as u32)) {
-            return true;
+        if let Some(found) = check(self.proven_share(&data_root.0, row as u32, column as u32)) {
+            return Some(found);
         }
-        let Some(network) = self.network.as_ref() else { return false };
+        let network = self.network.as_ref()?;
         for member in keepers {
             let request = DaRequest::Share { data_root: data_root.0, row: row as u32, column: column as u32 };
             if let Ok(DaAnswer::Share(answer)) = network.ask_da(*member, request, ASK_TIMEOUT).await
-                && check(answer)
+                && let Some(found) = check(answer)
             {
-                return true;
+                return Some(found);
             }
         }
-        false
+        None
+    }
+
+    /// Who to ask for share (row, column): the keepers of its row, then of its column.
+    pub(super) fn share_keepers(&self, data_root: &B256, layout: SquareLayout, row: usize, column: usize) -> Vec<PeerKey> {
+        let keepers = self.keepers(data_root, layout);
+        let mut ask: Vec<PeerKey> = keepers.get(&(Axis::Row, row)).cloned().unwrap_or_default();
+        ask.extend(keepers.get(&(Axis::Column, column)).cloned().unwrap_or_default());
+        ask
     }
 }

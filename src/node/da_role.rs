@@ -54,6 +54,7 @@ pub(super) async fn start(
     if let Some(network) = network {
         network.serve_da(da.clone());
     }
+    da.start_sampler();
     let (grpc_addr, grpc_stop) = match config.da.grpc_addr {
         Some(addr) => {
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -12,6 +12,18 @@ sol! {
     event DataUpload(address sender, bytes32 dataRoot, uint256 epoch, uint256 quorumId, uint256 blobPrice);
     event ErasureCommitmentVerified(bytes32 dataRoot, uint256 epoch, uint256 quorumId);
     event BlobRejected(bytes32 indexed dataRoot, address prover, uint256 slashedAttesters);
+    event SampleAccepted(bytes32 indexed dataRoot, address sampler, uint256 round, uint256 row, uint256 column, uint256 reward);
+
+    struct SampleResponse {
+        bytes32 dataRoot;
+        uint256 k;
+        uint256 row;
+        uint256 column;
+        bool throughRow;
+        bytes share;
+        bytes32[] toAxis;
+        bytes32[] toRoot;
+    }
 
     interface IDAEntrance {
         function epoch() external view returns (uint256);
@@ -27,6 +39,12 @@ sol! {
         function statusOf(bytes32 dataRoot) external view returns (uint8);
         function attestersOf(bytes32 dataRoot) external view returns (bytes32[] memory);
         function attestationMessage(bytes32 dataRoot, uint256 epoch, uint256 quorumId) external view returns (bytes memory);
+        function samplePeriod() external view returns (uint256);
+        function sampleWindowBlocks() external view returns (uint256);
+        function podasTarget() external view returns (uint256);
+        function sampleSeed() external view returns (uint256 round, bytes32 seed);
+        function sampleQuality(bytes32 seed, bytes32 dataRoot, uint256 row, uint256 column, bytes calldata share) external pure returns (uint256);
+        function submitSamplingResponse(SampleResponse calldata r) external;
     }
 }
 
@@ -44,6 +62,12 @@ pub struct EntranceParams {
     pub max_votes_per_signer: u64,
     /// (ed25519 key, stake in wei) when there is no staking contract.
     pub fixed_signers: Vec<([u8; 32], U256)>,
+    /// Blocks per sampling round (at most 256).
+    pub sample_period: u64,
+    /// Confirmed blobs are sampled this many blocks.
+    pub sample_window_blocks: u64,
+    /// The first round's target (a response is valid when its quality is at most this).
+    pub podas_target: U256,
 }
 
 /// The entrance's genesis account for `creation_code` (the artifact's bytecode) and `params`.
@@ -55,6 +79,9 @@ pub fn genesis_account(creation_code: &[u8], params: &EntranceParams) -> Result<
         U256::from(params.attest_timeout_blocks),
         params.tokens_per_vote,
         U256::from(params.max_votes_per_signer),
+        U256::from(params.sample_period),
+        U256::from(params.sample_window_blocks),
+        params.podas_target,
         params.fixed_signers.iter().map(|(key, _)| B256::from(*key)).collect::<Vec<_>>(),
         params.fixed_signers.iter().map(|(_, stake)| *stake).collect::<Vec<_>>(),
     )
@@ -96,6 +123,17 @@ pub fn signer_rules(world: &bevy_ecs::world::World) -> Option<(u64, Vec<Signer>)
     let signers = IDAEntrance::signersCall::abi_decode_returns(&output).ok()?;
     let fixed = signers.keys.iter().zip(&signers.stakes).map(|(key, stake)| (key.0, zg_components::consensus::voting_power_of(*stake))).collect();
     Some((u64::try_from(per_vote).ok()?.max(1), fixed))
+}
+
+/// A sampling response's quality, as the entrance computes it (lower is better).
+pub fn sample_quality(seed: &B256, data_root: &B256, row: u32, column: u32, share: &[u8]) -> U256 {
+    let mut preimage = Vec::with_capacity(104);
+    preimage.extend_from_slice(seed.as_slice());
+    preimage.extend_from_slice(data_root.as_slice());
+    preimage.extend_from_slice(&row.to_be_bytes());
+    preimage.extend_from_slice(&column.to_be_bytes());
+    preimage.extend_from_slice(alloy_primitives::keccak256(share).as_slice());
+    U256::from_be_bytes(alloy_primitives::keccak256(&preimage).0)
 }
 
 /// An entrance event, as the DA domain follows it.

@@ -1,0 +1,130 @@
+//! On-chain sampling: every round of the DA entrance (seed: the hash of the block before it), a
+//! DA node with an account draws shares of the confirmed blobs still in the sampling window,
+//! fetches them with their proofs (from itself or the keepers), verifies them, and submits the
+//! ones whose quality beats the entrance's target; each valid response is paid from the blob's
+//! fee. A share it cannot get is a failed sample, counted.
+
+use alloy_primitives::{B256, Bytes, U256, keccak256};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use zg_components::da::{Axis, BlobStatus};
+use zg_systems::da::entrance::{DA_ENTRANCE_ADDRESS, IDAEntrance, SampleResponse, sample_quality};
+use zg_systems::da::sampling;
+
+use super::DaNode;
+use crate::node::TxRequest;
+
+/// Shares drawn per blob per round, and the most responses this node sends a round.
+const DRAWS_PER_BLOB: usize = 16;
+const RESPONSES_PER_ROUND: usize = 4;
+/// Gas for one response: two Merkle climbs (about 20 keccaks), storage and a payment.
+const RESPONSE_GAS: u64 = 300_000;
+
+/// What the sampler did, for logs, metrics and tests.
+#[derive(Debug, Default)]
+pub struct SamplerStats {
+    pub rounds: std::sync::atomic::AtomicU64,
+    pub drawn: std::sync::atomic::AtomicU64,
+    pub unavailable: std::sync::atomic::AtomicU64,
+    pub submitted: std::sync::atomic::AtomicU64,
+    pub accepted: std::sync::atomic::AtomicU64,
+    /// Gas of the last accepted response.
+    pub last_gas: std::sync::atomic::AtomicU64,
+}
+
+impl DaNode {
+    /// Runs sampling rounds until the node goes away (only with an account to submit from).
+    pub fn start_sampler(self: &Arc<Self>) {
+        if self.disperser.is_none() {
+            return;
+        }
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut last_round = None;
+            loop {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                let Some(node) = weak.upgrade() else { return };
+                let Ok(seed) = node.handle.call_sol(DA_ENTRANCE_ADDRESS, &IDAEntrance::sampleSeedCall {}) else { continue };
+                if last_round == Some(seed.round) {
+                    continue;
+                }
+                last_round = Some(seed.round);
+                node.sampling.rounds.fetch_add(1, Ordering::Relaxed);
+                node.sample_round(seed.seed).await;
+            }
+        });
+    }
+
+    /// Counters of the on-chain sampler.
+    pub fn sampler_stats(&self) -> &SamplerStats {
+        &self.sampling
+    }
+
+    async fn sample_round(self: &Arc<Self>, seed: B256) {
+        let Some(account) = self.disperser else { return };
+        let Ok(target) = self.handle.call_sol(DA_ENTRANCE_ADDRESS, &IDAEntrance::podasTargetCall {}) else { return };
+        let Ok(window) = self.handle.call_sol(DA_ENTRANCE_ADDRESS, &IDAEntrance::sampleWindowBlocksCall {}) else { return };
+        let Ok((head, _)) = self.handle.head() else { return };
+        let window = u64::try_from(window).unwrap_or(u64::MAX);
+        let blobs: Vec<B256> = self
+            .view
+            .0
+            .read()
+            .map(|view| {
+                view.values()
+                    .filter(|b| matches!(b.status, BlobStatus::Confirmed | BlobStatus::Finalized))
+                    .filter(|b| b.confirmed_at.is_some_and(|at| head < at.saturating_add(window)))
+                    .map(|b| b.data_root)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut sent = 0;
+        for data_root in blobs {
+            let Some(roots) = self.axis_roots(&data_root).await else { continue };
+            let layout = roots.layout;
+            let draw_seed = keccak256([seed.as_slice(), data_root.as_slice(), &self.own].concat());
+            for (row, column) in sampling::draw(draw_seed, layout, DRAWS_PER_BLOB) {
+                if sent >= RESPONSES_PER_ROUND {
+                    return;
+                }
+                self.sampling.drawn.fetch_add(1, Ordering::Relaxed);
+                let keepers = self.share_keepers(&data_root, layout, row, column);
+                let Some((share, proof)) = self.fetch_share(&data_root, layout, row, column, &keepers).await else {
+                    self.sampling.unavailable.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(root = %data_root, row, column, "sampled share unavailable");
+                    continue;
+                };
+                if sample_quality(&seed, &data_root, row as u32, column as u32, &share) > target {
+                    continue;
+                }
+                let siblings = |lemma: &[B256]| lemma.get(1..lemma.len().saturating_sub(1)).unwrap_or_default().to_vec();
+                let response = SampleResponse {
+                    dataRoot: data_root,
+                    k: U256::from(layout.k),
+                    row: U256::from(row),
+                    column: U256::from(column),
+                    throughRow: proof.axis == Axis::Row,
+                    share: Bytes::from(share),
+                    toAxis: siblings(&proof.to_axis.lemma),
+                    toRoot: siblings(&proof.to_data_root.lemma),
+                };
+                let call = IDAEntrance::submitSamplingResponseCall { r: response };
+                let Ok(submitted) = self.handle.send(account, TxRequest::sol(DA_ENTRANCE_ADDRESS, &call).with_gas(RESPONSE_GAS)) else { continue };
+                sent += 1;
+                self.sampling.submitted.fetch_add(1, Ordering::Relaxed);
+                let this = self.clone();
+                tokio::spawn(async move {
+                    let Ok(hash) = submitted.admitted().await else { return };
+                    if let Ok(Ok(receipt)) = tokio::time::timeout(Duration::from_secs(60), this.handle.receipt_of(hash)).await
+                        && receipt.success
+                    {
+                        this.sampling.accepted.fetch_add(1, Ordering::Relaxed);
+                        this.sampling.last_gas.store(receipt.gas_used, Ordering::Relaxed);
+                    }
+                });
+            }
+        }
+    }
+}
