@@ -256,3 +256,53 @@ fn sampling_rounds_pay_valid_responses_and_refuse_forged_ones() {
     );
     node.stop();
 }
+
+#[test]
+fn hostile_pieces_and_attestation_requests_are_refused_and_nothing_bad_is_kept() {
+    use zg_components::da::piece::{AxisPiece, DaAnswer, DaRequest, PieceBatch};
+    use zgnode::net::DaService;
+    let node = start_node(&test_config());
+    let da = node.node.as_ref().unwrap().da().expect("the DA role is on");
+    let peer = [9u8; 32];
+    let square = extend_blob(&pattern(9_000, 4)).unwrap();
+    let roots = square.commit();
+    let data_root = roots.data_root();
+    let k = square.layout.k;
+    let wire_roots: Vec<[u8; 32]> = roots.rows.iter().chain(&roots.columns).map(|r| r.0).collect();
+    let half = |axis: usize| square.row(axis)[..k * SHARE_SIZE].to_vec();
+    let batch = |pieces: Vec<AxisPiece>| PieceBatch { data_root: data_root.0, k: k as u32, axis_roots: wire_roots.clone(), pieces };
+    let refused = |answer: DaAnswer, needle: &str| match answer {
+        DaAnswer::Stored(Err(why)) | DaAnswer::Signature(Err(why)) => assert!(why.contains(needle), "{why}"),
+        other => panic!("expected a refusal mentioning {needle:?}, got {other:?}"),
+    };
+    // A piece that does not extend to its row's root.
+    let mut bad = half(0);
+    bad[3] ^= 1;
+    refused(da.answer(&peer, DaRequest::Store(batch(vec![AxisPiece { axis: 0, index: 0, half: bad }]))), "does not extend");
+    // Roots that are not the data root's; a square no blob makes; a piece for a row outside it.
+    let mut wrong = batch(vec![AxisPiece { axis: 0, index: 0, half: half(0) }]);
+    wrong.axis_roots[1][0] ^= 1;
+    refused(da.answer(&peer, DaRequest::Store(wrong)), "do not make data root");
+    let mut huge = batch(vec![]);
+    huge.k = 100_000;
+    refused(da.answer(&peer, DaRequest::Store(huge)), "not one a blob makes");
+    refused(da.answer(&peer, DaRequest::Store(batch(vec![AxisPiece { axis: 0, index: 9_999, half: half(0) }]))), "outside");
+    refused(da.answer(&peer, DaRequest::Store(batch(vec![AxisPiece { axis: 7, index: 0, half: half(0) }]))), "neither a row");
+    // Nothing of the refused batches was kept: the blob is unknown here.
+    assert_eq!(da.answer(&peer, DaRequest::Roots { data_root: data_root.0 }), DaAnswer::Roots(None));
+    // An attestation for a blob it holds nothing of, or with a signer set that is not its own.
+    let signers = vec![(da.key(), 1)];
+    refused(da.answer(&peer, DaRequest::Sign { data_root: data_root.0, epoch: 0, quorum: 0, signers: signers.clone() }), "holds no pieces");
+    refused(da.answer(&peer, DaRequest::Sign { data_root: data_root.0, epoch: 0, quorum: 0, signers: vec![([1; 32], 5)] }), "signer set");
+    // With one honest row only, it still refuses to sign: it must hold every axis it is given.
+    let one = batch(vec![AxisPiece { axis: 0, index: 0, half: half(0) }]);
+    assert_eq!(da.answer(&peer, DaRequest::Store(one)), DaAnswer::Stored(Ok(1)));
+    refused(da.answer(&peer, DaRequest::Sign { data_root: data_root.0, epoch: 0, quorum: 0, signers }), "not held");
+    // Reads of unknown blobs or axes are empty answers, never errors or panics.
+    assert_eq!(da.answer(&peer, DaRequest::Axis { data_root: [1; 32], axis: 0, index: 0 }), DaAnswer::Axis(None));
+    assert_eq!(da.answer(&peer, DaRequest::Axis { data_root: data_root.0, axis: 9, index: 0 }), DaAnswer::Axis(None));
+    assert_eq!(da.answer(&peer, DaRequest::Share { data_root: [1; 32], row: 0, column: 0 }), DaAnswer::Share(None));
+    assert!(matches!(da.answer(&peer, DaRequest::Share { data_root: data_root.0, row: 0, column: 1 }), DaAnswer::Share(Some(_))));
+    assert_eq!(da.answer(&peer, DaRequest::Share { data_root: data_root.0, row: u32::MAX, column: 0 }), DaAnswer::Share(None));
+    node.stop();
+}

@@ -165,3 +165,45 @@ fn a_blob_is_dispersed_to_four_da_nodes_confirmed_finalized_and_retrieved_with_o
         node.stop();
     }
 }
+
+#[test]
+fn a_disperser_and_a_da_node_killed_mid_dispersal_lose_nothing_they_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = network(dir.path());
+    for (i, node) in layout.iter().enumerate() {
+        let mut config = da_config(node, i == 0);
+        // A 6 MB blob is 12 MB of hex in one JSON-RPC call.
+        config.rpc.max_request_bytes = 64 << 20;
+        std::fs::write(&node.config, toml::to_string(&config).unwrap()).unwrap();
+    }
+    let spawn = |node: &NodeLayout| NodeProcess::spawn_logged(&["run", "--config", &node.config.display().to_string()], &node.dir.join("node.log"));
+    let mut nodes: Vec<Option<NodeProcess>> = layout.iter().map(|node| Some(spawn(node))).collect();
+    let addr = |nodes: &[Option<NodeProcess>], i: usize| nodes[i].as_ref().unwrap().addr;
+    wait_for_block(addr(&nodes, 0), 2, TIMEOUT);
+
+    let blob: Vec<u8> = (0..6_000_000usize).map(|i| ((i * 31 + 11) % 253) as u8).collect();
+    let submitted = ok(addr(&nodes, 0), "da_submitBlob", json!([hex(&blob)]));
+    let root = submitted["dataRoot"].as_str().unwrap().to_string();
+    // Acknowledged: now SIGKILL the disperser and another DA node, mid-dispersal.
+    nodes[0].take().unwrap().kill();
+    nodes[2].take().unwrap().kill();
+    nodes[0] = Some(spawn(&layout[0]));
+    nodes[2] = Some(spawn(&layout[2]));
+    // The disperser resumes what it acknowledged; the blob is confirmed.
+    wait_status(addr(&nodes, 0), &root, "CONFIRMED");
+    // The killed DA node holds every row and column its slots give it (kept before the kill,
+    // sent again, or repaired from its peers), and serves the blob.
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let response = rpc(addr(&nodes, 2), "da_pieces", json!([root]));
+        if let Some(pieces) = response.get("result")
+            && pieces["heldAxes"].as_u64() >= pieces["assignedAxes"].as_u64()
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "node 2 never held its pieces: {response}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let back = ok(addr(&nodes, 2), "da_retrieveBlob", json!([root]));
+    assert!(back.as_str().unwrap() == hex(&blob), "retrieved byte for byte");
+}

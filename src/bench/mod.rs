@@ -9,6 +9,7 @@ mod tick_cost;
 pub mod anvil;
 pub mod consensus;
 pub mod da;
+pub mod da_network;
 pub mod storage;
 pub mod tracking;
 

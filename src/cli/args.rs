@@ -156,6 +156,13 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5)]
         rounds: usize,
     },
+    /// Data availability on a four-validator network on loopback: blobs from DisperseBlob's
+    /// entry point to CONFIRMED, and the dispersal throughput.
+    DaNetwork {
+        /// Blob sizes in bytes.
+        #[arg(long, value_delimiter = ',', default_value = "1000000,32505852")]
+        sizes: Vec<usize>,
+    },
     /// Storage: file commitment vs a bare keccak loop; upload and download through a dev node.
     Storage {
         /// File sizes in MiB for the upload/download runs.

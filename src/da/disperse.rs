@@ -41,6 +41,21 @@ pub enum DisperseError {
     Size(#[from] DaError),
     #[error("encoding the blob failed: {0}")]
     Encoding(String),
+    #[error("keeping the blob failed: {0}")]
+    Keep(String),
+}
+
+/// Extends and commits a blob off the async threads; hands the blob back with the square.
+async fn encode(blob: Vec<u8>) -> Result<(Vec<u8>, ExtendedSquare, AxisRoots, f64), DisperseError> {
+    let encoding = std::time::Instant::now();
+    let (blob, square, roots) = tokio::task::spawn_blocking(move || {
+        let square = zg_systems::da::encoding::extend_blob(&blob).map_err(|e| DisperseError::Encoding(e.to_string()))?;
+        let roots = square.commit();
+        Ok::<_, DisperseError>((blob, square, roots))
+    })
+    .await
+    .map_err(|e| DisperseError::Encoding(e.to_string()))??;
+    Ok((blob, square, roots, encoding.elapsed().as_secs_f64()))
 }
 
 /// How a dispersal ended when it did not reach the chain's confirmation.
@@ -55,20 +70,16 @@ fn failed(what: &str, error: impl std::fmt::Display) -> Stopped {
 
 impl DaNode {
     /// Accepts a blob: it is encoded while the caller waits (so the request id can name its data
-    /// root), then registered and dispersed in the background. Returns the request id and root.
+    /// root) and kept durably (a restart resumes it), then registered and dispersed in the
+    /// background. Returns the request id and root.
     pub async fn submit(self: &Arc<Self>, blob: Vec<u8>) -> Result<(Vec<u8>, B256), DisperseError> {
         let disperser = self.disperser.ok_or(DisperseError::NoDisperser)?;
         if blob.is_empty() {
             return Err(DisperseError::Empty);
         }
         SquareLayout::for_blob(blob.len())?;
-        let (square, roots) = tokio::task::spawn_blocking(move || {
-            let square = zg_systems::da::encoding::extend_blob(&blob).map_err(|e| DisperseError::Encoding(e.to_string()))?;
-            let roots = square.commit();
-            Ok::<_, DisperseError>((square, roots))
-        })
-        .await
-        .map_err(|e| DisperseError::Encoding(e.to_string()))??;
+        let blob_bytes = blob.len();
+        let (blob, square, roots, encode_s) = encode(blob).await?;
         let data_root = roots.data_root();
         let sequence = self.next_request.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let id = request_id(&data_root, sequence);
@@ -78,11 +89,45 @@ impl DaNode {
             // The same blob again: one dispersal serves both requests.
             return Ok((id, data_root));
         }
-        self.set_local(data_root, LocalState::Working("registering"));
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || store.put_da_pending(&data_root.0, &blob))
+            .await
+            .map_err(|e| DisperseError::Encoding(e.to_string()))?
+            .map_err(|e| DisperseError::Keep(e.to_string()))?;
         tracing::info!(root = %data_root, k = square.layout.k, "DA blob accepted");
+        self.start_dispersal(disperser, square, roots, (blob_bytes, encode_s));
+        Ok((id, data_root))
+    }
+
+    /// Resumes the dispersals a previous run accepted and did not finish.
+    pub(super) async fn resume_pending(self: &Arc<Self>) {
+        let store = self.store.clone();
+        let pending = match tokio::task::spawn_blocking(move || store.da_pending()).await {
+            Ok(Ok(pending)) => pending,
+            Ok(Err(error)) => return tracing::error!(%error, "cannot read the DA blobs to resume"),
+            Err(_) => return,
+        };
+        for (root, blob) in pending {
+            let Some(disperser) = self.disperser else {
+                return tracing::warn!(root = %B256::from(root), "a dispersal to resume, but no da.disperser_key: left for later");
+            };
+            let blob_bytes = blob.len();
+            match encode(blob).await {
+                Ok((_, square, roots, encode_s)) if roots.data_root().0 == root => {
+                    tracing::info!(root = %roots.data_root(), "resuming a DA dispersal accepted before the restart");
+                    self.start_dispersal(disperser, square, roots, (blob_bytes, encode_s));
+                }
+                _ => tracing::error!(root = %B256::from(root), "a kept blob no longer encodes to its data root: not resumed"),
+            }
+        }
+    }
+
+    fn start_dispersal(self: &Arc<Self>, disperser: Address, square: ExtendedSquare, roots: AxisRoots, (blob_bytes, encode_s): (usize, f64)) {
+        let data_root = roots.data_root();
+        self.set_local(data_root, LocalState::Working("registering"));
         let this = self.clone();
         tokio::spawn(async move {
-            let state = match this.disperse(disperser, square, roots).await {
+            let state = match this.disperse(disperser, square, roots, (blob_bytes, encode_s)).await {
                 Ok(()) => LocalState::Submitted,
                 Err(Stopped::Failed(why)) => {
                     tracing::warn!(root = %data_root, %why, "DA dispersal failed");
@@ -93,9 +138,11 @@ impl DaNode {
                     LocalState::Insufficient(why)
                 }
             };
+            // Done either way: a restart has nothing to resume (a failed blob is submitted again).
+            let store = this.store.clone();
+            let _ = tokio::task::spawn_blocking(move || store.remove_da_pending(&data_root.0)).await;
             this.set_local(data_root, state);
         });
-        Ok((id, data_root))
     }
 
     async fn send_and_wait(&self, from: Address, request: TxRequest, what: &str) -> Result<(), Stopped> {
@@ -111,19 +158,31 @@ impl DaNode {
         Ok(())
     }
 
-    async fn disperse(self: &Arc<Self>, disperser: Address, square: ExtendedSquare, roots: AxisRoots) -> Result<(), Stopped> {
+    async fn disperse(
+        self: &Arc<Self>,
+        disperser: Address,
+        square: ExtendedSquare,
+        roots: AxisRoots,
+        (blob_bytes, encode_s): (usize, f64),
+    ) -> Result<(), Stopped> {
         let data_root = roots.data_root();
+        let registering = std::time::Instant::now();
         if self.chain_status(&data_root).is_none() {
             let price = self.handle.call_sol(DA_ENTRANCE_ADDRESS, &IDAEntrance::blobPriceCall {}).map_err(|e| failed("reading the blob price", e))?;
             let call = IDAEntrance::submitOriginalDataCall { dataRoots: vec![data_root] };
             let request = TxRequest { value: price, ..TxRequest::sol(DA_ENTRANCE_ADDRESS, &call) }.with_gas(REGISTER_GAS);
             self.send_and_wait(disperser, request, "registering the blob on chain").await?;
         }
+        let register_s = registering.elapsed().as_secs_f64();
+        let distributing = std::time::Instant::now();
         self.set_local(data_root, LocalState::Working("dispersing"));
         let epoch: U256 = self.handle.call_sol(DA_ENTRANCE_ADDRESS, &IDAEntrance::epochCall {}).map_err(|e| failed("reading the epoch", e))?;
         let epoch = u64::try_from(epoch).map_err(|e| failed("reading the epoch", e))?;
         let signers = self.signers();
         let keep = assignment(&data_root, &signers, self.tokens_per_vote, square.layout);
+        let half = square.layout.k * zg_components::da::SHARE_SIZE;
+        let wire_bytes: usize = keep.iter().filter(|(member, _)| **member != self.own).map(|(_, axes)| axes.len() * half).sum();
+        let members = keep.len();
         let wire_roots: Arc<Vec<[u8; 32]>> = Arc::new(roots.rows.iter().chain(&roots.columns).map(|r| r.0).collect());
         let square = Arc::new(square);
         let mut tasks = tokio::task::JoinSet::new();
@@ -156,6 +215,18 @@ impl DaNode {
         let total: u64 = signers.iter().map(|(_, power)| votes(*power, self.tokens_per_vote)).sum();
         let power: BTreeMap<PeerKey, u64> = signers.iter().copied().collect();
         let signed: u64 = signatures.keys().map(|key| votes(power.get(key).copied().unwrap_or(0), self.tokens_per_vote)).sum();
+        self.record_dispersal(super::DispersalReport {
+            data_root,
+            blob_bytes,
+            k: square.layout.k,
+            encode_s,
+            register_s,
+            distribute_s: distributing.elapsed().as_secs_f64(),
+            wire_bytes,
+            members,
+            signed_votes: signed,
+            total_votes: total,
+        });
         if !threshold_met(total as usize, signed as usize) {
             return Err(Stopped::Insufficient(format!("{signed} of {total} votes attested; {}", refusals.join("; "))));
         }

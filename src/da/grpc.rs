@@ -83,7 +83,7 @@ fn disperse_status(error: DisperseError) -> Status {
     match error {
         DisperseError::Empty | DisperseError::Size(_) => Status::invalid_argument(error.to_string()),
         DisperseError::NoDisperser => Status::failed_precondition(error.to_string()),
-        DisperseError::Encoding(_) => Status::internal(error.to_string()),
+        DisperseError::Encoding(_) | DisperseError::Keep(_) => Status::internal(error.to_string()),
     }
 }
 

@@ -5,6 +5,7 @@
 //! dispersal that gave up).
 
 mod disperse;
+mod repair;
 pub mod genesis;
 pub mod grpc;
 mod retrieve;
@@ -93,6 +94,28 @@ pub struct DaNode {
     /// How long a dispersal waits for attestations.
     attest_timeout: Duration,
     sampling: SamplerStats,
+    repaired: std::sync::atomic::AtomicU64,
+    /// The last dispersals' timings, newest last (a few kept).
+    dispersals: Mutex<Vec<DispersalReport>>,
+}
+
+/// Where one dispersal's time went.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DispersalReport {
+    pub data_root: B256,
+    pub blob_bytes: usize,
+    pub k: usize,
+    /// Extending and committing the square.
+    pub encode_s: f64,
+    /// The registration transaction, sent to its receipt.
+    pub register_s: f64,
+    /// Pieces to every member and their attestations back.
+    pub distribute_s: f64,
+    /// Piece bytes sent to other members (their systematic halves).
+    pub wire_bytes: usize,
+    pub members: usize,
+    pub signed_votes: u64,
+    pub total_votes: u64,
 }
 
 /// What a DA node is started with.
@@ -127,6 +150,8 @@ impl DaNode {
             next_request: AtomicU64::new(1),
             attest_timeout: setup.attest_timeout,
             sampling: SamplerStats::default(),
+            repaired: std::sync::atomic::AtomicU64::new(0),
+            dispersals: Mutex::new(Vec::new()),
         }
     }
 
@@ -140,6 +165,20 @@ impl DaNode {
         match &self.network {
             Some(network) => network.da_signers(),
             None => self.fixed_signers.clone(),
+        }
+    }
+
+    /// The last dispersals this node ran, newest last.
+    pub fn dispersals(&self) -> Vec<DispersalReport> {
+        self.dispersals.lock().map(|d| d.clone()).unwrap_or_default()
+    }
+
+    fn record_dispersal(&self, report: DispersalReport) {
+        if let Ok(mut dispersals) = self.dispersals.lock() {
+            if dispersals.len() >= 16 {
+                dispersals.remove(0);
+            }
+            dispersals.push(report);
         }
     }
 
@@ -183,6 +222,10 @@ impl DaNode {
             (None, Some(LocalState::Insufficient(why))) => Some(report(BlobStatus::InsufficientSignatures, 0, 0, Some(why))),
             (None, Some(LocalState::Working(step))) => Some(report(BlobStatus::Processing, 0, 0, Some(step.to_string()))),
             (None, Some(LocalState::Submitted)) => Some(report(BlobStatus::Processing, 0, 0, None)),
+            // Accepted before a restart and being resumed.
+            (None, None) if self.store.da_is_pending(&data_root.0).unwrap_or(false) => {
+                Some(report(BlobStatus::Processing, 0, 0, Some("resuming after a restart".into())))
+            }
             (None, None) => None,
         }
     }

@@ -45,7 +45,7 @@ pub struct SampleReport {
 impl DaNode {
     /// Members that keep each axis of the blob, by the current signers' assignment (others may
     /// hold it too; this is who to ask first).
-    fn keepers(&self, data_root: &B256, layout: SquareLayout) -> BTreeMap<(Axis, usize), Vec<PeerKey>> {
+    pub(super) fn keepers(&self, data_root: &B256, layout: SquareLayout) -> BTreeMap<(Axis, usize), Vec<PeerKey>> {
         let mut keepers: BTreeMap<(Axis, usize), Vec<PeerKey>> = BTreeMap::new();
         for (member, axes) in assignment(data_root, &self.signers(), self.tokens_per_vote, layout) {
             if member == self.own {
@@ -75,7 +75,7 @@ impl DaNode {
     }
 
     /// One whole axis, from this node or a keeper, checked against its root.
-    async fn fetch_axis(&self, roots: &AxisRoots, keepers: &[PeerKey], axis: Axis, index: usize) -> Option<Vec<u8>> {
+    pub(super) async fn fetch_axis(&self, roots: &AxisRoots, keepers: &[PeerKey], axis: Axis, index: usize) -> Option<Vec<u8>> {
         let data_root = roots.data_root().0;
         let expected = roots.root_of(axis, index)?;
         let fits = |whole: &[u8]| {

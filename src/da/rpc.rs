@@ -34,7 +34,7 @@ pub fn report_json(report: &BlobReport) -> Value {
 pub fn disperse_error(error: DisperseError) -> ErrorObjectOwned {
     match error {
         DisperseError::NoDisperser => server_error(error.to_string()),
-        DisperseError::Encoding(_) => server_error(error.to_string()),
+        DisperseError::Encoding(_) | DisperseError::Keep(_) => server_error(error.to_string()),
         DisperseError::Empty | DisperseError::Size(_) => invalid_params(error.to_string()),
     }
 }
@@ -73,6 +73,14 @@ pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), jsonrpsee::cor
         let node = da(&context)?.clone();
         let blob = node.retrieve(&root).await.map_err(retrieve_error)?;
         Ok::<_, ErrorObjectOwned>(Bytes::from(blob))
+    })?;
+    module.register_async_method("da_pieces", |params, context, _| async move {
+        let (id,): (Bytes,) = params.parse()?;
+        let root = root_param(&id)?;
+        let node = da(&context)?.clone();
+        let pieces = tokio::task::spawn_blocking(move || node.pieces(&root)).await.map_err(|e| server_error(e.to_string()))?;
+        let (k, held, assigned) = pieces.ok_or_else(|| server_error(format!("this node keeps no pieces of {root}")))?;
+        Ok::<_, ErrorObjectOwned>(json!({ "k": k, "heldAxes": held, "assignedAxes": assigned }))
     })?;
     module.register_async_method("da_sample", |params, context, _| async move {
         let mut params = params.sequence();

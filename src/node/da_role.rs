@@ -55,6 +55,7 @@ pub(super) async fn start(
         network.serve_da(da.clone());
     }
     da.start_sampler();
+    da.start_maintenance();
     let (grpc_addr, grpc_stop) = match config.da.grpc_addr {
         Some(addr) => {
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

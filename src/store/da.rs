@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use zg_components::da::Axis;
 use zg_components::da::piece::{axis_code, axis_from_code};
 
-use super::tables::{DA_AXES, DA_ROOTS};
+use super::tables::{DA_AXES, DA_PENDING, DA_ROOTS};
 use super::{ChainStore, StoreError};
 
 fn corrupt(detail: impl Into<String>) -> StoreError {
@@ -23,6 +23,9 @@ fn axis_key(data_root: &[u8; 32], axis: Axis, index: u32) -> [u8; 37] {
     key[33..].copy_from_slice(&index.to_be_bytes());
     key
 }
+
+/// A blob accepted for dispersal: its data root and its bytes.
+pub type PendingBlob = ([u8; 32], Vec<u8>);
 
 /// A blob's `k` and its `4k` axis roots (rows, then columns).
 pub type KeptRoots = (u32, Vec<[u8; 32]>);
@@ -69,6 +72,41 @@ impl ChainStore {
         Ok(table.get(axis_key(data_root, axis, index).as_slice())?.map(|v| v.value().to_vec()))
     }
 
+    /// Keeps a blob this node's disperser accepted until its dispersal ends (durable before the
+    /// request is acknowledged).
+    pub fn put_da_pending(&self, data_root: &[u8; 32], blob: &[u8]) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(DA_PENDING)?.insert(data_root.as_slice(), blob)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    pub fn remove_da_pending(&self, data_root: &[u8; 32]) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(DA_PENDING)?.remove(data_root.as_slice())?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Whether a blob this node accepted is still to be dispersed.
+    pub fn da_is_pending(&self, data_root: &[u8; 32]) -> Result<bool, StoreError> {
+        let txn = self.db.begin_read()?;
+        Ok(txn.open_table(DA_PENDING)?.get(data_root.as_slice())?.is_some())
+    }
+
+    /// Blobs accepted and not through dispersal (what a restart resumes).
+    pub fn da_pending(&self) -> Result<Vec<PendingBlob>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(DA_PENDING)?;
+        let mut pending = Vec::new();
+        for entry in table.iter()? {
+            let (key, value) = entry?;
+            let root: [u8; 32] = key.value().try_into().map_err(|_| corrupt("a pending blob key that is not a data root"))?;
+            pending.push((root, value.value().to_vec()));
+        }
+        Ok(pending)
+    }
+
     /// The axes of a blob this node keeps (keys only).
     pub fn da_held(&self, data_root: &[u8; 32]) -> Result<BTreeSet<(Axis, u32)>, StoreError> {
         let txn = self.db.begin_read()?;
@@ -108,5 +146,9 @@ mod tests {
         assert_eq!(store.da_held(&root).unwrap(), BTreeSet::from([(Axis::Row, 1), (Axis::Column, 0)]));
         assert_eq!(store.da_axis(&root, Axis::Row, 1).unwrap(), Some(vec![9; 512]));
         assert_eq!(store.da_axis(&root, Axis::Row, 0).unwrap(), None);
+        store.put_da_pending(&root, b"blob").unwrap();
+        assert_eq!(store.da_pending().unwrap(), vec![(root, b"blob".to_vec())]);
+        store.remove_da_pending(&root).unwrap();
+        assert!(store.da_pending().unwrap().is_empty());
     }
 }

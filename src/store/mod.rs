@@ -124,6 +124,7 @@ impl ChainStore {
         txn.open_table(STORAGE_MINERS)?;
         txn.open_table(DA_ROOTS)?;
         txn.open_table(DA_AXES)?;
+        txn.open_table(DA_PENDING)?;
         txn.open_table(ACCOUNT_HISTORY)?;
         txn.open_table(STORAGE_HISTORY)?;
         txn.open_table(HISTORY_CHANGES)?;

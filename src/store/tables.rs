@@ -56,6 +56,9 @@ pub const DA_ROOTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("da_roo
 /// DA data root ‖ axis (0 row, 1 column) ‖ index (u32 BE) -> the axis's 2k shares, checked
 /// against its root before they were written.
 pub const DA_AXES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("da_axes");
+/// DA data root -> the blob: accepted by this node's disperser and not yet through dispersal,
+/// so a restart resumes it.
+pub const DA_PENDING: TableDefinition<&[u8], &[u8]> = TableDefinition::new("da_pending");
 /// The last block whose Submit events are in `storage_files`.
 pub const STORAGE_INDEXED_KEY: &str = "storage_indexed";
 
