@@ -298,3 +298,20 @@ fn testnet_starts_every_node_and_stops_them_on_sigterm() {
         assert!(std::net::TcpStream::connect(addr).is_err(), "node at {url} still serving");
     }
 }
+
+#[test]
+fn da_commands_refuse_malformed_roots_and_sample_counts() {
+    let (code, _, stderr) = zgnode(&["da", "sample", "0x1234", "--rpc", "http://127.0.0.1:9"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("expected a 32-byte data root or a 40-byte request id"), "{stderr}");
+    let root = format!("0x{}", "ab".repeat(32));
+    let (code, _, stderr) = zgnode(&["da", "sample", &root, "--samples", "0", "--rpc", "http://127.0.0.1:9"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("--samples must be 1..=1024"), "{stderr}");
+    let (code, _, stderr) = zgnode(&["da", "status", "not-hex", "--rpc", "http://127.0.0.1:9"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("is not hex"), "{stderr}");
+    let (code, _, stderr) = zgnode(&["da", "submit", "/nonexistent/blob", "--rpc", "http://127.0.0.1:9"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("cannot read /nonexistent/blob"), "{stderr}");
+}

@@ -23,6 +23,10 @@ pub enum Command {
     /// Store files on a storage node and get them back (the 0G SDK's JSON-RPC surface).
     #[command(subcommand)]
     Storage(StorageCommand),
+    /// Data availability through a DA node's JSON-RPC: submit blobs, follow them, get them
+    /// back, sample them.
+    #[command(subcommand)]
+    Da(DaCommand),
     /// Measure throughput against a baseline in the same run.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -68,6 +72,43 @@ pub enum StorageCommand {
         root: alloy_primitives::B256,
         #[command(flatten)]
         endpoints: StorageEndpoints,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DaCommand {
+    /// A light sampler: draw SAMPLES random shares of the blob from the DA nodes, check each
+    /// proof against the data root, and print the confidence that the blob is available.
+    Sample {
+        /// The blob's data root (or a request id).
+        root: String,
+        #[arg(long, default_value_t = crate::da::rpc::DEFAULT_SAMPLES)]
+        samples: usize,
+        /// The DA node's JSON-RPC.
+        #[arg(long, default_value = "http://127.0.0.1:8545")]
+        rpc: String,
+    },
+    /// Submit FILE as a blob and wait until it is CONFIRMED (or FINALIZED with --final).
+    Submit {
+        file: PathBuf,
+        #[arg(long, default_value = "http://127.0.0.1:8545")]
+        rpc: String,
+        /// Wait for FINALIZED instead of CONFIRMED.
+        #[arg(long)]
+        r#final: bool,
+    },
+    /// A blob's status by data root or request id.
+    Status {
+        root: String,
+        #[arg(long, default_value = "http://127.0.0.1:8545")]
+        rpc: String,
+    },
+    /// Get a blob back into OUT, rebuilt from the DA nodes' pieces.
+    Retrieve {
+        root: String,
+        out: PathBuf,
+        #[arg(long, default_value = "http://127.0.0.1:8545")]
+        rpc: String,
     },
 }
 

@@ -55,6 +55,12 @@ fn print_banner(config: &NodeConfig, genesis: &Genesis, node: &RunningNode, dev:
             println!("PoRA miner:      {miner}");
         }
     }
+    if let Some(da) = node.da() {
+        println!("DA:              da_* on JSON-RPC (entrance {}, signer key {})", zg_systems::da::entrance::DA_ENTRANCE_ADDRESS, hex::encode(da.key()));
+        if let Some(addr) = node.da_grpc_addr {
+            println!("DA disperser:    grpc://{addr}  (0G's disperser.Disperser)");
+        }
+    }
     if config.node.ephemeral {
         println!("Data:            in memory (--ephemeral)");
     } else {

@@ -17,11 +17,17 @@ use zg_systems::da::quorum::{threshold_met, votes};
 use super::{DaNode, LocalState, request_id};
 use crate::node::{HandleError, TxRequest};
 
-/// Most bytes of pieces in one request (frames stop at 16 MiB).
-const BATCH_BYTES: usize = 8 * 1024 * 1024;
+/// Most bytes of pieces in one request (frames stop at 16 MiB), and requests in flight to one
+/// member.
+const BATCH_BYTES: usize = 4 * 1024 * 1024;
+const BATCHES_IN_FLIGHT: usize = 2;
 /// A request for pieces is tried this many times before the member counts as failed.
 const STORE_ATTEMPTS: usize = 3;
 const STORE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Once 2/3 of the votes have signed, how long the other members still get.
+const STRAGGLER_GRACE: Duration = Duration::from_secs(2);
+/// How long a member that is not connected is waited for.
+const CONNECT_WAIT: Duration = Duration::from_secs(20);
 const SIGN_TIMEOUT: Duration = Duration::from_secs(30);
 const RECEIPT_TIMEOUT: Duration = Duration::from_secs(120);
 const REGISTER_GAS: u64 = 200_000;
@@ -193,10 +199,18 @@ impl DaNode {
                 (member, result)
             });
         }
+        let total: u64 = signers.iter().map(|(_, power)| votes(*power, self.tokens_per_vote)).sum();
+        let power: BTreeMap<PeerKey, u64> = signers.iter().copied().collect();
+        let votes_of = |key: &PeerKey| votes(power.get(key).copied().unwrap_or(0), self.tokens_per_vote);
         let mut signatures: BTreeMap<PeerKey, [u8; 64]> = BTreeMap::new();
         let mut refusals: Vec<String> = Vec::new();
         let deadline = tokio::time::sleep(self.attest_timeout);
         tokio::pin!(deadline);
+        // Once 2/3 have signed, the others get a short grace, not the whole timeout: a member
+        // that is away must not hold a blob back.
+        let grace = tokio::time::sleep(Duration::from_secs(86_400));
+        tokio::pin!(grace);
+        let mut graced = false;
         loop {
             tokio::select! {
                 joined = tasks.join_next() => match joined {
@@ -210,11 +224,18 @@ impl DaNode {
                     tasks.abort_all();
                     break;
                 }
+                _ = &mut grace, if graced => {
+                    tasks.abort_all();
+                    break;
+                }
+            }
+            let signed: u64 = signatures.keys().map(votes_of).sum();
+            if !graced && threshold_met(total as usize, signed as usize) {
+                graced = true;
+                grace.as_mut().reset(tokio::time::Instant::now() + STRAGGLER_GRACE);
             }
         }
-        let total: u64 = signers.iter().map(|(_, power)| votes(*power, self.tokens_per_vote)).sum();
-        let power: BTreeMap<PeerKey, u64> = signers.iter().copied().collect();
-        let signed: u64 = signatures.keys().map(|key| votes(power.get(key).copied().unwrap_or(0), self.tokens_per_vote)).sum();
+        let signed: u64 = signatures.keys().map(votes_of).sum();
         self.record_dispersal(super::DispersalReport {
             data_root,
             blob_bytes,
@@ -272,25 +293,34 @@ impl DaNode {
             .map_err(|e| e.to_string())?;
         }
         let network = self.network.as_ref().ok_or("no network to reach other DA nodes")?;
-        for batch in batches {
+        // Two batches in flight: one travels while the member checks and writes the other.
+        use futures::StreamExt;
+        let deliveries = futures::stream::iter(batches).map(|batch| async move {
             let mut last = String::new();
-            let mut stored = false;
-            for _ in 0..STORE_ATTEMPTS {
+            let mut attempts = 0;
+            // A member not connected yet (this node just restarted, or it did) is waited for a
+            // while; one that does not answer is tried a few times.
+            let connect_deadline = tokio::time::Instant::now() + CONNECT_WAIT;
+            while attempts < STORE_ATTEMPTS {
                 match network.ask_da(member, DaRequest::Store(batch.clone()), STORE_TIMEOUT).await {
-                    Ok(DaAnswer::Stored(Ok(_))) => {
-                        stored = true;
-                        break;
-                    }
+                    Ok(DaAnswer::Stored(Ok(_))) => return Ok(()),
                     // A refusal is final: the same pieces would be refused again.
                     Ok(DaAnswer::Stored(Err(why))) => return Err(format!("refused the pieces: {why}")),
                     Ok(other) => return Err(format!("answered {other:?} to pieces")),
-                    Err(error) => last = error.to_string(),
+                    Err(crate::net::AskError::NotConnected) if tokio::time::Instant::now() < connect_deadline => {
+                        last = "not connected".into();
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                    }
+                    Err(error) => {
+                        last = error.to_string();
+                        attempts += 1;
+                    }
                 }
             }
-            if !stored {
-                return Err(format!("pieces not delivered: {last}"));
-            }
-        }
+            Err(format!("pieces not delivered: {last}"))
+        });
+        let delivered: Vec<Result<(), String>> = deliveries.buffer_unordered(BATCHES_IN_FLIGHT).collect().await;
+        delivered.into_iter().collect::<Result<Vec<()>, String>>()?;
         let request = DaRequest::Sign { data_root, epoch, quorum: 0, signers: signers.to_vec() };
         match network.ask_da(member, request, SIGN_TIMEOUT).await.map_err(|e| e.to_string())? {
             DaAnswer::Signature(Ok(signature)) => {

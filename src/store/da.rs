@@ -1,5 +1,7 @@
 //! What a DA node keeps in redb: each blob's axis roots and the rows and columns it was given,
-//! every one checked against its root before it is written. Pieces are acknowledged (and an
+//! every one checked against its root before it is written. An axis is kept as its first `k`
+//! shares (its other `k` are their Reed–Solomon parity, recomputed when it is read): half the
+//! disk writes of keeping it whole. Pieces are acknowledged (and an
 //! attestation signed) only after their write transaction committed, so a node killed
 //! mid-dispersal restarts with everything it acknowledged.
 
@@ -31,8 +33,8 @@ pub type PendingBlob = ([u8; 32], Vec<u8>);
 pub type KeptRoots = (u32, Vec<[u8; 32]>);
 
 impl ChainStore {
-    /// Keeps checked axes of a blob (and its roots, the first time) in one transaction; returns
-    /// how many of the blob's axes are held afterwards.
+    /// Keeps checked axes of a blob (their first `k` shares; and its roots, the first time) in
+    /// one transaction; returns how many of the blob's axes are held afterwards.
     pub fn put_da_axes(&self, data_root: &[u8; 32], k: u32, roots: &[[u8; 32]], axes: &[(Axis, u32, Vec<u8>)]) -> Result<u32, StoreError> {
         let txn = self.db.begin_write()?;
         {
@@ -43,8 +45,10 @@ impl ChainStore {
                 root_table.insert(data_root.as_slice(), value.as_slice())?;
             }
             let mut table = txn.open_table(DA_AXES)?;
-            for (axis, index, whole) in axes {
-                table.insert(axis_key(data_root, *axis, *index).as_slice(), whole.as_slice())?;
+            let half = k as usize * zg_components::da::SHARE_SIZE;
+            for (axis, index, shares) in axes {
+                let kept = shares.get(..half).ok_or_else(|| corrupt("an axis shorter than its k shares"))?;
+                table.insert(axis_key(data_root, *axis, *index).as_slice(), kept)?;
             }
         }
         txn.commit()?;
@@ -65,11 +69,19 @@ impl ChainStore {
         Ok(Some((k, roots)))
     }
 
-    /// One kept axis (its `2k` shares).
+    /// One kept axis: its `2k` shares (the parity half recomputed from the kept half).
     pub fn da_axis(&self, data_root: &[u8; 32], axis: Axis, index: u32) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some((k, _)) = self.da_roots(data_root)? else { return Ok(None) };
         let txn = self.db.begin_read()?;
         let table = txn.open_table(DA_AXES)?;
-        Ok(table.get(axis_key(data_root, axis, index).as_slice())?.map(|v| v.value().to_vec()))
+        let Some(kept) = table.get(axis_key(data_root, axis, index).as_slice())? else { return Ok(None) };
+        let layout = zg_components::da::SquareLayout { k: k as usize };
+        let mut shares: Vec<Option<&[u8]>> = kept.value().chunks(zg_components::da::SHARE_SIZE).map(Some).collect();
+        if shares.len() != layout.k {
+            return Err(corrupt("a kept axis of the wrong length"));
+        }
+        shares.resize(layout.width(), None);
+        zg_systems::da::encoding::rebuild_axis(layout, axis, index as usize, &shares).map(Some).map_err(|e| corrupt(e.to_string()))
     }
 
     /// Keeps a blob this node's disperser accepted until its dispersal ends (durable before the
@@ -144,7 +156,10 @@ mod tests {
         let store = ChainStore::open(&path).unwrap();
         assert_eq!(store.da_roots(&root).unwrap(), Some((1, vec![[1; 32]; 4])));
         assert_eq!(store.da_held(&root).unwrap(), BTreeSet::from([(Axis::Row, 1), (Axis::Column, 0)]));
-        assert_eq!(store.da_axis(&root, Axis::Row, 1).unwrap(), Some(vec![9; 512]));
+        // Kept as the first share; read back as the whole axis, its parity recomputed.
+        let whole = store.da_axis(&root, Axis::Row, 1).unwrap().unwrap();
+        assert_eq!(whole.len(), 512);
+        assert_eq!(&whole[..256], &[9u8; 256][..]);
         assert_eq!(store.da_axis(&root, Axis::Row, 0).unwrap(), None);
         store.put_da_pending(&root, b"blob").unwrap();
         assert_eq!(store.da_pending().unwrap(), vec![(root, b"blob".to_vec())]);
