@@ -33,30 +33,6 @@ fn pattern(size: usize, salt: usize) -> Vec<u8> {
     (0..size).map(|i| ((i * 131 + 7 + salt) % 251) as u8).collect()
 }
 
-fn hex(bytes: &[u8]) -> String {
-    format!("0x{}", alloy_primitives::hex::encode(bytes))
-}
-
-/// Polls da_getBlobStatus until `wanted` (panics on FAILED / INSUFFICIENT_SIGNATURES); returns
-/// every status seen, in order.
-fn wait_status(addr: SocketAddr, id: &str, wanted: &str) -> Vec<String> {
-    let deadline = Instant::now() + TIMEOUT;
-    let mut seen: Vec<String> = Vec::new();
-    loop {
-        let status = ok(addr, "da_getBlobStatus", json!([id]));
-        let name = status["status"].as_str().unwrap().to_string();
-        if seen.last() != Some(&name) {
-            seen.push(name.clone());
-        }
-        if name == wanted {
-            return seen;
-        }
-        assert!(!["FAILED", "INSUFFICIENT_SIGNATURES"].contains(&name.as_str()), "dispersal ended {status}");
-        assert!(Instant::now() < deadline, "not {wanted} in time: {seen:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn a_blob_is_confirmed_then_finalized_and_comes_back_byte_for_byte() {
     let node = start_node(&da_config());
@@ -66,7 +42,7 @@ fn a_blob_is_confirmed_then_finalized_and_comes_back_byte_for_byte() {
     let id = submitted["requestId"].as_str().unwrap().to_string();
     let root = submitted["dataRoot"].as_str().unwrap().to_string();
     assert_eq!(id.len(), 2 + 80, "a request id is the data root and a sequence number");
-    let seen = wait_status(node.addr, &id, "FINALIZED");
+    let seen = wait_blob_status(node.addr, &id, "FINALIZED");
     assert!(seen.contains(&"CONFIRMED".to_string()), "confirmed before it was final: {seen:?}");
     // By data root too, and the entrance agrees.
     assert_eq!(ok(node.addr, "da_getBlobStatus", json!([root]))["status"], "FINALIZED");
@@ -223,7 +199,7 @@ fn sampling_rounds_pay_valid_responses_and_refuse_forged_ones() {
     let blob = pattern(100_000, 3);
     let submitted = ok(node.addr, "da_submitBlob", json!([hex(&blob)]));
     let id = submitted["requestId"].as_str().unwrap().to_string();
-    wait_status(node.addr, &id, "CONFIRMED");
+    wait_blob_status(node.addr, &id, "CONFIRMED");
     let da = node.node.as_ref().unwrap().da().expect("the DA role is on");
     let deadline = Instant::now() + TIMEOUT;
     while da.sampler_stats().accepted.load(std::sync::atomic::Ordering::Relaxed) == 0 {

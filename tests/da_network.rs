@@ -49,28 +49,6 @@ fn da_config(node: &NodeLayout, disperser: bool) -> zgnode::NodeConfig {
     config
 }
 
-fn hex(bytes: &[u8]) -> String {
-    format!("0x{}", alloy_primitives::hex::encode(bytes))
-}
-
-fn wait_status(addr: SocketAddr, id: &str, wanted: &str) -> Vec<String> {
-    let deadline = Instant::now() + TIMEOUT;
-    let mut seen: Vec<String> = Vec::new();
-    loop {
-        let status = ok(addr, "da_getBlobStatus", json!([id]));
-        let name = status["status"].as_str().unwrap().to_string();
-        if seen.last() != Some(&name) {
-            seen.push(name.clone());
-        }
-        if name == wanted {
-            return seen;
-        }
-        assert!(!["FAILED", "INSUFFICIENT_SIGNATURES"].contains(&name.as_str()), "dispersal ended {status}");
-        assert!(Instant::now() < deadline, "not {wanted} in time: {seen:?}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 fn send(addr: SocketAddr, key: usize, nonce: u64, value: U256, input: Vec<u8>) -> Value {
     let tx = sign(&dev_key(key), TxKind::Call(DA_ENTRANCE_ADDRESS), value, Bytes::from(input), nonce, 3_000_000);
     let hash = ok(addr, "eth_sendRawTransaction", json!([raw(&tx)]));
@@ -102,10 +80,10 @@ fn a_blob_is_dispersed_to_four_da_nodes_confirmed_finalized_and_retrieved_with_o
     let submitted = ok(addr(&nodes, 0), "da_submitBlob", json!([hex(&blob)]));
     let id = submitted["requestId"].as_str().unwrap().to_string();
     let root = submitted["dataRoot"].as_str().unwrap().to_string();
-    wait_status(addr(&nodes, 0), &id, "CONFIRMED");
+    wait_blob_status(addr(&nodes, 0), &id, "CONFIRMED");
     let confirmed = started.elapsed();
     // Every node follows the entrance: another node reads it too.
-    let seen = wait_status(addr(&nodes, 2), &root, "FINALIZED");
+    let seen = wait_blob_status(addr(&nodes, 2), &root, "FINALIZED");
     println!("3 MB blob: DisperseBlob -> CONFIRMED in {confirmed:?}; statuses on node 2: {seen:?}");
     let sample = ok(addr(&nodes, 1), "da_sample", json!([root, 30]));
     assert_eq!(sample["verified"], 30, "{sample}");
@@ -190,7 +168,7 @@ fn a_disperser_and_a_da_node_killed_mid_dispersal_lose_nothing_they_acknowledged
     nodes[0] = Some(spawn(&layout[0]));
     nodes[2] = Some(spawn(&layout[2]));
     // The disperser resumes what it acknowledged; the blob is confirmed.
-    wait_status(addr(&nodes, 0), &root, "CONFIRMED");
+    wait_blob_status(addr(&nodes, 0), &root, "CONFIRMED");
     // The killed DA node holds every row and column its slots give it (kept before the kill,
     // sent again, or repaired from its peers), and serves the blob.
     let deadline = Instant::now() + TIMEOUT;

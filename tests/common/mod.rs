@@ -274,3 +274,28 @@ pub fn deploy_token(addr: SocketAddr, nonce: u64) -> Address {
     assert_eq!(receipt["status"], "0x1", "deploy failed: {receipt}");
     receipt["contractAddress"].as_str().unwrap().parse().unwrap()
 }
+
+/// `0x`-prefixed hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    format!("0x{}", alloy_primitives::hex::encode(bytes))
+}
+
+/// Polls da_getBlobStatus until `wanted` (panics on FAILED / INSUFFICIENT_SIGNATURES or after
+/// two minutes); returns every status seen, in order.
+pub fn wait_blob_status(addr: SocketAddr, id: &str, wanted: &str) -> Vec<String> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let mut seen: Vec<String> = Vec::new();
+    loop {
+        let status = ok(addr, "da_getBlobStatus", json!([id]));
+        let name = status["status"].as_str().unwrap_or_default().to_string();
+        if seen.last() != Some(&name) {
+            seen.push(name.clone());
+        }
+        if name == wanted {
+            return seen;
+        }
+        assert!(!["FAILED", "INSUFFICIENT_SIGNATURES"].contains(&name.as_str()), "dispersal ended {status}");
+        assert!(std::time::Instant::now() < deadline, "not {wanted} in time: {seen:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
