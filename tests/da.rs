@@ -77,8 +77,14 @@ fn hostile_blob_requests_get_clear_errors() {
     assert_eq!(code, -32602);
     let (code, _) = err(node.addr, "da_submitBlob", json!(["not hex"]));
     assert_eq!(code, -32602);
-    node.stop();
 
+    // Over 0G's largest blob: refused before any work, through the node's own entry point (the
+    // JSON-RPC request limit stops it earlier; the gRPC service takes 40 MiB messages).
+    let da = node.node.as_ref().unwrap().da().expect("the DA role is on");
+    let oversized = vec![1u8; zg_components::da::MAX_BLOB_SIZE + 1];
+    let refused = node.runtime.block_on(da.submit(oversized)).expect_err("an oversized blob is refused");
+    assert!(refused.to_string().contains("at most 32505852 are accepted"), "{refused}");
+    node.stop();
     // A DA node without a disperser account keeps and attests pieces but accepts no blob.
     let mut config = test_config();
     config.da.disperser_key = None;
