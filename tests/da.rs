@@ -250,7 +250,7 @@ fn hostile_pieces_and_attestation_requests_are_refused_and_nothing_bad_is_kept()
     let roots = square.commit();
     let data_root = roots.data_root();
     let k = square.layout.k;
-    let wire_roots: Vec<[u8; 32]> = roots.rows.iter().chain(&roots.columns).map(|r| r.0).collect();
+    let wire_roots = roots.to_wire();
     let half = |axis: usize| square.row(axis)[..k * SHARE_SIZE].to_vec();
     let batch = |pieces: Vec<AxisPiece>| PieceBatch { data_root: data_root.0, k: k as u32, axis_roots: wire_roots.clone(), pieces };
     let refused = |answer: DaAnswer, needle: &str| match answer {

@@ -189,7 +189,7 @@ impl DaNode {
         let half = square.layout.k * zg_components::da::SHARE_SIZE;
         let wire_bytes: usize = keep.iter().filter(|(member, _)| **member != self.own).map(|(_, axes)| axes.len() * half).sum();
         let members = keep.len();
-        let wire_roots: Arc<Vec<[u8; 32]>> = Arc::new(roots.rows.iter().chain(&roots.columns).map(|r| r.0).collect());
+        let wire_roots = Arc::new(roots.to_wire());
         let square = Arc::new(square);
         let mut tasks = tokio::task::JoinSet::new();
         for (member, axes) in keep {
@@ -274,30 +274,33 @@ impl DaNode {
         epoch: u64,
         signers: &[(PeerKey, u64)],
     ) -> Result<[u8; 64], String> {
-        let pieces = pieces_of(square, axes);
-        let per_batch = (BATCH_BYTES / (square.layout.k * zg_components::da::SHARE_SIZE)).max(1);
-        let batches: Vec<PieceBatch> = pieces
-            .chunks(per_batch)
-            .map(|chunk| PieceBatch { data_root, k: square.layout.k as u32, axis_roots: roots.to_vec(), pieces: chunk.to_vec() })
-            .collect();
+        let k = square.layout.k;
         if member == self.own {
-            let this = self.clone();
-            let signers = signers.to_vec();
+            // This node made the square: its own axes need no checking against the roots, and
+            // go straight from the square into one write (the store keeps their first k shares).
+            let kept: Vec<(Axis, u32, Vec<u8>)> = axes
+                .iter()
+                .map(|(axis, index)| {
+                    let whole = match axis {
+                        Axis::Row => square.row(*index).to_vec(),
+                        Axis::Column => square.column(*index),
+                    };
+                    (*axis, *index as u32, whole)
+                })
+                .collect();
+            let (this, roots, signers) = (self.clone(), roots.to_vec(), signers.to_vec());
             return tokio::task::spawn_blocking(move || {
-                // This node made the square: its own pieces need no checking against the roots.
-                for batch in &batches {
-                    let axes: Vec<_> = batch
-                        .pieces
-                        .iter()
-                        .filter_map(|p| zg_components::da::piece::axis_from_code(p.axis).map(|axis| (axis, p.index, p.half.clone())))
-                        .collect();
-                    this.store.put_da_axes(&batch.data_root, batch.k, &batch.axis_roots, &axes).map_err(|e| format!("storing pieces: {e}"))?;
-                }
+                this.store.put_da_axes(&data_root, k as u32, &roots, &kept).map_err(|e| format!("storing pieces: {e}"))?;
                 this.attest(&data_root, epoch, 0, &signers)
             })
             .await
             .map_err(|e| e.to_string())?;
         }
+        let per_batch = (BATCH_BYTES / (k * zg_components::da::SHARE_SIZE)).max(1);
+        let batches: Vec<PieceBatch> = pieces_of(square, axes)
+            .chunks(per_batch)
+            .map(|chunk| PieceBatch { data_root, k: k as u32, axis_roots: roots.to_vec(), pieces: chunk.to_vec() })
+            .collect();
         let network = self.network.as_ref().ok_or("no network to reach other DA nodes")?;
         // Two batches in flight: one travels while the member checks and writes the other.
         use futures::StreamExt;

@@ -72,7 +72,7 @@ impl DaNode {
                 continue;
             }
             let keepers = self.keepers(&data_root, roots.layout);
-            let wire_roots: Vec<[u8; 32]> = roots.rows.iter().chain(&roots.columns).map(|r| r.0).collect();
+            let wire_roots = roots.to_wire();
             for (axis, index) in missing.into_iter().take(budget) {
                 budget -= 1;
                 let holders = keepers.get(&(axis, index)).cloned().unwrap_or_default();

@@ -152,22 +152,16 @@ impl DaNode {
         let roots = self.axis_roots(data_root).await.ok_or(RetrieveError::Unknown(*data_root))?;
         let layout = roots.layout;
         let keepers = self.keepers(data_root, layout);
-        let none = Vec::new();
         let seed = B256::random();
         let draws = sampling::draw(seed, layout, samples);
         let checks = draws.into_iter().map(|(row, column)| {
-            let mut ask: Vec<PeerKey> = keepers.get(&(Axis::Row, row)).unwrap_or(&none).clone();
-            ask.extend(keepers.get(&(Axis::Column, column)).unwrap_or(&none));
-            async move { self.sample_one(data_root, layout, row, column, &ask).await }
+            let ask = share_keepers(&keepers, row, column);
+            async move { self.fetch_share(data_root, layout, row, column, &ask).await.is_some() }
         });
         let verified = futures::future::join_all(checks).await.into_iter().filter(|ok| *ok).count();
         let failed = samples - verified;
         let confidence = if failed == 0 { sampling::confidence(layout, verified) } else { 0.0 };
         Ok(SampleReport { data_root: *data_root, k: layout.k, samples, verified, failed, confidence, available: failed == 0 })
-    }
-
-    async fn sample_one(&self, data_root: &B256, layout: SquareLayout, row: usize, column: usize, keepers: &[PeerKey]) -> bool {
-        self.fetch_share(data_root, layout, row, column, keepers).await.is_some()
     }
 
     /// Share (row, column) with its proof, from this node or a keeper, checked against the data
@@ -199,12 +193,12 @@ impl DaNode {
         }
         None
     }
+}
 
-    /// Who to ask for share (row, column): the keepers of its row, then of its column.
-    pub(super) fn share_keepers(&self, data_root: &B256, layout: SquareLayout, row: usize, column: usize) -> Vec<PeerKey> {
-        let keepers = self.keepers(data_root, layout);
-        let mut ask: Vec<PeerKey> = keepers.get(&(Axis::Row, row)).cloned().unwrap_or_default();
-        ask.extend(keepers.get(&(Axis::Column, column)).cloned().unwrap_or_default());
-        ask
-    }
+/// Who to ask for share (row, column) among a blob's `keepers`: those of its row, then of its
+/// column.
+pub(super) fn share_keepers(keepers: &BTreeMap<(Axis, usize), Vec<PeerKey>>, row: usize, column: usize) -> Vec<PeerKey> {
+    let mut ask: Vec<PeerKey> = keepers.get(&(Axis::Row, row)).cloned().unwrap_or_default();
+    ask.extend(keepers.get(&(Axis::Column, column)).cloned().unwrap_or_default());
+    ask
 }

@@ -84,14 +84,15 @@ impl DaNode {
         for data_root in blobs {
             let Some(roots) = self.axis_roots(&data_root).await else { continue };
             let layout = roots.layout;
+            let keepers = self.keepers(&data_root, layout);
             let draw_seed = keccak256([seed.as_slice(), data_root.as_slice(), &self.own].concat());
             for (row, column) in sampling::draw(draw_seed, layout, DRAWS_PER_BLOB) {
                 if sent >= RESPONSES_PER_ROUND {
                     return;
                 }
                 self.sampling.drawn.fetch_add(1, Ordering::Relaxed);
-                let keepers = self.share_keepers(&data_root, layout, row, column);
-                let Some((share, proof)) = self.fetch_share(&data_root, layout, row, column, &keepers).await else {
+                let ask = super::retrieve::share_keepers(&keepers, row, column);
+                let Some((share, proof)) = self.fetch_share(&data_root, layout, row, column, &ask).await else {
                     self.sampling.unavailable.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(root = %data_root, row, column, "sampled share unavailable");
                     continue;

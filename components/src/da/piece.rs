@@ -115,18 +115,6 @@ pub enum DaRequest {
     Share { data_root: [u8; 32], row: u32, column: u32 },
 }
 
-impl DaRequest {
-    pub fn data_root(&self) -> [u8; 32] {
-        match self {
-            DaRequest::Store(batch) => batch.data_root,
-            DaRequest::Sign { data_root, .. }
-            | DaRequest::Roots { data_root }
-            | DaRequest::Axis { data_root, .. }
-            | DaRequest::Share { data_root, .. } => *data_root,
-        }
-    }
-}
-
 /// The answer, or why not (a clear refusal the asker can log).
 #[derive(BorshSerialize, BorshDeserialize, Clone, Debug, PartialEq, Eq)]
 pub enum DaAnswer {

@@ -192,6 +192,11 @@ impl AxisRoots {
         Self { layout, rows, columns }
     }
 
+    /// The `4k` roots as they travel: rows, then columns.
+    pub fn to_wire(&self) -> Vec<[u8; 32]> {
+        self.rows.iter().chain(&self.columns).map(|r| r.0).collect()
+    }
+
     /// The tree over the `2k` row roots followed by the `2k` column roots.
     pub fn tree(&self) -> MerkleTree {
         MerkleTree::build(self.rows.iter().chain(&self.columns).copied().collect())

@@ -96,16 +96,17 @@ pub fn is_deployed(world: &bevy_ecs::world::World) -> bool {
     crate::chain::evm::account_info(world, &DA_ENTRANCE_ADDRESS).is_some_and(|info| info.has_code())
 }
 
-fn view_u64<C: alloy_sol_types::SolCall<Return = U256>>(world: &bevy_ecs::world::World, call: C) -> Option<u64> {
+/// A view of the entrance against the world's current state, decoded.
+fn view<C: alloy_sol_types::SolCall>(world: &bevy_ecs::world::World, call: C) -> Option<C::Return> {
     let output = crate::consensus::staking::call_view(world, DA_ENTRANCE_ADDRESS, call.abi_encode()).ok()?;
-    u64::try_from(C::abi_decode_returns(&output).ok()?).ok()
+    C::abi_decode_returns(&output).ok()
 }
 
 /// The entrance's windows, read from its state.
 pub fn windows(world: &bevy_ecs::world::World) -> Option<zg_components::da::DaWindows> {
     Some(zg_components::da::DaWindows {
-        fraud_window_blocks: view_u64(world, IDAEntrance::fraudWindowBlocksCall {})?,
-        attest_timeout_blocks: view_u64(world, IDAEntrance::attestTimeoutBlocksCall {})?,
+        fraud_window_blocks: u64::try_from(view(world, IDAEntrance::fraudWindowBlocksCall {})?).ok()?,
+        attest_timeout_blocks: u64::try_from(view(world, IDAEntrance::attestTimeoutBlocksCall {})?).ok()?,
     })
 }
 
@@ -115,12 +116,9 @@ pub type Signer = ([u8; 32], u64);
 /// Whole tokens of stake per vote, and the fixed signers of a chain without staking, read from
 /// the entrance's state.
 pub fn signer_rules(world: &bevy_ecs::world::World) -> Option<(u64, Vec<Signer>)> {
-    use alloy_sol_types::SolCall;
     let one = U256::from(10u64).pow(U256::from(18));
-    let output = crate::consensus::staking::call_view(world, DA_ENTRANCE_ADDRESS, IDAEntrance::tokensPerVoteCall {}.abi_encode()).ok()?;
-    let per_vote = IDAEntrance::tokensPerVoteCall::abi_decode_returns(&output).ok()? / one;
-    let output = crate::consensus::staking::call_view(world, DA_ENTRANCE_ADDRESS, IDAEntrance::signersCall {}.abi_encode()).ok()?;
-    let signers = IDAEntrance::signersCall::abi_decode_returns(&output).ok()?;
+    let per_vote = view(world, IDAEntrance::tokensPerVoteCall {})? / one;
+    let signers = view(world, IDAEntrance::signersCall {})?;
     let fixed = signers.keys.iter().zip(&signers.stakes).map(|(key, stake)| (key.0, zg_components::consensus::voting_power_of(*stake))).collect();
     Some((u64::try_from(per_vote).ok()?.max(1), fixed))
 }

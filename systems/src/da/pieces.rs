@@ -133,15 +133,11 @@ mod tests {
         (square, roots)
     }
 
-    fn wire_roots(roots: &AxisRoots) -> Vec<[u8; 32]> {
-        roots.rows.iter().chain(&roots.columns).map(|r| r.0).collect()
-    }
-
     #[test]
     fn honest_pieces_extend_to_their_axes_and_prove_their_shares() {
         let (square, roots) = square();
         let data_root = roots.data_root();
-        let checked = check_roots(&data_root, square.layout.k as u32, &wire_roots(&roots)).unwrap();
+        let checked = check_roots(&data_root, square.layout.k as u32, &roots.to_wire()).unwrap();
         let axes: BTreeSet<_> = (0..square.layout.width()).flat_map(|i| [(Axis::Row, i), (Axis::Column, i)]).collect();
         for piece in pieces_of(&square, &axes) {
             let (axis, whole) = check_piece(&checked, &piece).unwrap();
@@ -158,7 +154,7 @@ mod tests {
         let (square, roots) = square();
         let data_root = roots.data_root();
         let k = square.layout.k as u32;
-        let mut wire = wire_roots(&roots);
+        let mut wire = roots.to_wire();
         assert!(matches!(check_roots(&data_root, 0, &wire), Err(PieceError::BadLayout(0))));
         assert!(matches!(check_roots(&data_root, k, &wire[1..]), Err(PieceError::RootCount { .. })));
         wire[0][0] ^= 1;
