@@ -11,7 +11,7 @@ use alloy_primitives::{B256, keccak256};
 use rayon::prelude::*;
 use reed_solomon_simd::{ReedSolomonDecoder, ReedSolomonEncoder};
 
-use zg_components::da::square::{axis_root, blob_from_original, original_square};
+use zg_components::da::square::{axis_root, blob_from_original};
 use zg_components::storage::merkle::MerkleTree;
 use zg_components::da::{Axis, AxisRoots, BadEncodingProof, DaError, ExtendedSquare, SHARE_SIZE, ShareProof, SquareLayout};
 
@@ -63,28 +63,45 @@ fn parity_of(encoder: &mut Option<ReedSolomonEncoder>, k: usize, data: &[u8]) ->
     Ok(out)
 }
 
-/// Extends a blob to its square.
+/// Extends a blob to its square, laying the blob straight into the square's top-left quarter
+/// (the same bytes `original_square` gives: the blob, zero padding, its length last).
 pub fn extend_blob(blob: &[u8]) -> Result<ExtendedSquare, CodingError> {
-    let (layout, original) = original_square(blob)?;
-    extend_original(layout, &original)
+    let layout = SquareLayout::for_blob(blob.len())?;
+    let row_data = layout.k * SHARE_SIZE;
+    let length = (blob.len() as u32).to_le_bytes();
+    extend_with(layout, |r, row| {
+        let from = (r * row_data).min(blob.len());
+        let to = ((r + 1) * row_data).min(blob.len());
+        row[..to - from].copy_from_slice(&blob[from..to]);
+        if r + 1 == layout.k {
+            row[row_data - length.len()..].copy_from_slice(&length);
+        }
+    })
 }
 
-/// Extends an original `k × k` square (row-major bytes): the `k` original rows first, then all
-/// `2k` columns, each on rayon's pool.
+/// Extends an original `k × k` square (row-major bytes).
 pub fn extend_original(layout: SquareLayout, original: &[u8]) -> Result<ExtendedSquare, CodingError> {
-    let (k, width) = (layout.k, layout.width());
     if original.len() != layout.original_bytes() {
-        return Err(DaError::SquareSize { k, got: original.len(), expected: layout.original_bytes() }.into());
+        return Err(DaError::SquareSize { k: layout.k, got: original.len(), expected: layout.original_bytes() }.into());
     }
+    let row_data = layout.k * SHARE_SIZE;
+    extend_with(layout, |r, row| row.copy_from_slice(&original[r * row_data..(r + 1) * row_data]))
+}
+
+/// Builds the square: `fill(r, row)` writes original row `r` into a zeroed slice, then the `k`
+/// original rows are extended and then all `2k` columns, each on rayon's pool, every parity
+/// share written once, straight into its place.
+fn extend_with(layout: SquareLayout, fill: impl Fn(usize, &mut [u8]) + Sync) -> Result<ExtendedSquare, CodingError> {
+    let (k, width) = (layout.k, layout.width());
     let row_bytes = width * SHARE_SIZE;
     let mut data = vec![0u8; layout.extended_bytes()];
     let (top, bottom) = data.split_at_mut(k * row_bytes);
-    top.par_chunks_mut(row_bytes).zip(original.par_chunks(k * SHARE_SIZE)).try_for_each_init(
+    top.par_chunks_mut(row_bytes).enumerate().try_for_each_init(
         || None,
-        |encoder, (row, source)| {
+        |encoder, (r, row)| {
             let (data, parity) = row.split_at_mut(k * SHARE_SIZE);
-            data.copy_from_slice(source);
-            encode_into(encoder, k, source.chunks(SHARE_SIZE), parity)
+            fill(r, data);
+            encode_into(encoder, k, data.chunks(SHARE_SIZE), parity)
         },
     )?;
     let top: &[u8] = top;
@@ -92,35 +109,36 @@ pub fn extend_original(layout: SquareLayout, original: &[u8]) -> Result<Extended
     // piece of a shard on its own, so coding the top rows' stripes as shards codes every column
     // in the stripe at once: the recovery shards are the bottom rows' stripes.
     let stripe_shares = width.div_ceil(rayon::current_num_threads() * 4).max(1);
-    let stripes: Vec<(usize, Vec<Vec<u8>>)> = (0..width.div_ceil(stripe_shares))
-        .into_par_iter()
-        .map_init(
-            || None,
-            |encoder: &mut Option<ReedSolomonEncoder>, s| {
-                let (first, shares) = (s * stripe_shares, stripe_shares.min(width - s * stripe_shares));
-                let bytes = shares * SHARE_SIZE;
-                let encoder = match encoder {
-                    Some(encoder) => {
-                        encoder.reset(k, k, bytes).map_err(codec)?;
-                        encoder
-                    }
-                    None => encoder.insert(ReedSolomonEncoder::new(k, k, bytes).map_err(codec)?),
-                };
-                for r in 0..k {
-                    let at = r * row_bytes + first * SHARE_SIZE;
-                    encoder.add_original_shard(&top[at..at + bytes]).map_err(codec)?;
-                }
-                let result = encoder.encode().map_err(codec)?;
-                Ok((first, result.recovery_iter().map(<[u8]>::to_vec).collect()))
-            },
-        )
-        .collect::<Result<_, CodingError>>()?;
-    bottom.par_chunks_mut(row_bytes).enumerate().for_each(|(i, row)| {
-        for (first, parity) in &stripes {
-            let piece = &parity[i];
-            row[first * SHARE_SIZE..first * SHARE_SIZE + piece.len()].copy_from_slice(piece);
+    let stripe_bytes = stripe_shares * SHARE_SIZE;
+    let mut stripes: Vec<Vec<&mut [u8]>> = (0..width.div_ceil(stripe_shares)).map(|_| Vec::with_capacity(k)).collect();
+    for row in bottom.chunks_mut(row_bytes) {
+        for (stripe, piece) in stripes.iter_mut().zip(row.chunks_mut(stripe_bytes)) {
+            stripe.push(piece);
         }
-    });
+    }
+    stripes.into_par_iter().enumerate().try_for_each_init(
+        || None,
+        |encoder: &mut Option<ReedSolomonEncoder>, (s, pieces)| {
+            let first = s * stripe_shares;
+            let bytes = pieces.first().map_or(0, |piece| piece.len());
+            let encoder = match encoder {
+                Some(encoder) => {
+                    encoder.reset(k, k, bytes).map_err(codec)?;
+                    encoder
+                }
+                None => encoder.insert(ReedSolomonEncoder::new(k, k, bytes).map_err(codec)?),
+            };
+            for r in 0..k {
+                let at = r * row_bytes + first * SHARE_SIZE;
+                encoder.add_original_shard(&top[at..at + bytes]).map_err(codec)?;
+            }
+            let result = encoder.encode().map_err(codec)?;
+            for (piece, parity) in pieces.into_iter().zip(result.recovery_iter()) {
+                piece.copy_from_slice(parity);
+            }
+            Ok::<_, CodingError>(())
+        },
+    )?;
     Ok(ExtendedSquare { layout, data })
 }
 

@@ -181,6 +181,9 @@ proptest! {
         let data = blob(len, seed);
         let square = extend_blob(&data).unwrap();
         assert_every_axis_is_a_codeword(&square);
+        // Laying the blob straight into the square gives the original square's bytes.
+        let (layout, original) = zg_components::da::square::original_square(&data).unwrap();
+        prop_assert_eq!(&extend_original(layout, &original).unwrap(), &square);
         let (k, width) = (square.layout.k, square.layout.width());
         // Drop k shares of each row at positions drawn from the seed.
         let dropped = |r: usize, c: usize| {
