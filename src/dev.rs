@@ -58,6 +58,7 @@ pub fn dev_genesis(chain_id: u64) -> Genesis {
         zg_systems::da::entrance::DA_ENTRANCE_ADDRESS,
         crate::da::genesis::entrance_account(&crate::da::genesis::dev_params()),
     );
+    genesis.accounts.extend(crate::compute::genesis::market_accounts(&crate::compute::genesis::dev_params()));
     genesis.grants.push(GrantEntry {
         address: zg_systems::storage::pora::MINE_ADDRESS,
         tokens: crate::zgs::MINE_REWARD_POOL_TOKENS,

@@ -109,6 +109,7 @@
 pub mod bench;
 pub mod chaos;
 pub mod cli;
+pub mod compute;
 pub mod config;
 pub mod da;
 pub mod dev;

@@ -93,7 +93,7 @@ fn four_validators_agree_and_carry_transactions_sent_to_any_node() {
     let receiver = Address::repeat_byte(0x42);
     let mut hashes = Vec::new();
     for (i, addr) in addrs.iter().enumerate() {
-        let raw = raw_transfer(&dev_key(i), receiver, 1 + i as u64, 0);
+        let raw = raw_transfer(&dev_key(i + 1), receiver, 1 + i as u64, 0);
         hashes.push(ok(*addr, "eth_sendRawTransaction", json!([raw])).as_str().unwrap().to_string());
     }
     for hash in &hashes {

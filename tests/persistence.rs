@@ -27,7 +27,7 @@ fn a_restart_keeps_every_block_and_all_state() {
     let node = start_node(&config);
     let addr = node.addr;
     let receiver = Address::repeat_byte(0x77);
-    let hash = ok(addr, "eth_sendRawTransaction", json!([raw_transfer(&dev_key(0), receiver, 4321, 0)]));
+    let hash = ok(addr, "eth_sendRawTransaction", json!([raw_transfer(&dev_key(0), receiver, 4321, dev0_nonce(0))]));
     let receipt = wait_receipt(addr, hash.as_str().unwrap(), WAIT);
     let head_before = quantity(&ok(addr, "eth_blockNumber", json!([])));
     let head_block = ok(addr, "eth_getBlockByNumber", json!([format!("{head_before:#x}"), true]));
@@ -39,9 +39,9 @@ fn a_restart_keeps_every_block_and_all_state() {
     assert_eq!(ok(addr, "eth_getBlockByNumber", json!([format!("{head_before:#x}"), true])), head_block);
     assert_eq!(ok(addr, "eth_getTransactionReceipt", json!([hash])), receipt);
     assert_eq!(ok(addr, "eth_getBalance", json!([receiver, "latest"])), "0x10e1");
-    assert_eq!(ok(addr, "eth_getTransactionCount", json!([dev_key(0).address(), "latest"])), "0x1");
+    assert_eq!(quantity(&ok(addr, "eth_getTransactionCount", json!([dev_key(0).address(), "latest"]))), dev0_nonce(1));
     // The chain goes on from where it was, and takes the next nonce.
-    let hash = ok(addr, "eth_sendRawTransaction", json!([raw_transfer(&dev_key(0), receiver, 1, 1)]));
+    let hash = ok(addr, "eth_sendRawTransaction", json!([raw_transfer(&dev_key(0), receiver, 1, dev0_nonce(1))]));
     let receipt = wait_receipt(addr, hash.as_str().unwrap(), WAIT);
     assert!(quantity(&receipt["blockNumber"]) > head_before);
     node.stop();

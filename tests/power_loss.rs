@@ -23,7 +23,7 @@ fn every_block_and_receipt_a_reader_saw_survives_a_power_cut() {
     let mut seen: Vec<(u64, B256)> = Vec::new();
     let mut hashes = Vec::new();
     for nonce in 0..8u64 {
-        let tx = sign(&dev_key(0), alloy_primitives::TxKind::Call(Address::repeat_byte(0x55)), U256::from(1), Default::default(), nonce, 21_000);
+        let tx = sign(&dev_key(0), alloy_primitives::TxKind::Call(Address::repeat_byte(0x55)), U256::from(1), Default::default(), dev0_nonce(nonce), 21_000);
         hashes.push(*tx.tx_hash());
         let sender = dev_key(0).address();
         node.requests()

@@ -147,7 +147,7 @@ fn calls_estimates_and_logs_against_an_erc20() {
     let send = Bytes::from(alloy_sol_types::SolCall::abi_encode(&transferCall { to: stranger, value: U256::from(10) }));
     let estimate = quantity(&ok(addr, "eth_estimateGas", json!([{"from": deployer, "to": token, "data": send}])));
     assert!((30_000..80_000).contains(&estimate), "estimate {estimate}");
-    let tx = sign(&dev_key(0), TxKind::Call(token), U256::ZERO, send, 1, estimate);
+    let tx = sign(&dev_key(0), TxKind::Call(token), U256::ZERO, send, dev0_nonce(1), estimate);
     let hash = ok(addr, "eth_sendRawTransaction", json!([raw(&tx)]));
     let receipt = wait_receipt(addr, hash.as_str().unwrap(), WAIT);
     assert_eq!(receipt["status"], "0x1");
@@ -275,7 +275,7 @@ fn websocket_subscriptions_deliver_heads_and_logs() {
             .await
             .unwrap();
         let send = Bytes::from(alloy_sol_types::SolCall::abi_encode(&transferCall { to: Address::repeat_byte(3), value: U256::from(5) }));
-        let tx = sign(&dev_key(0), TxKind::Call(token), U256::ZERO, send, 1, 100_000);
+        let tx = sign(&dev_key(0), TxKind::Call(token), U256::ZERO, send, dev0_nonce(1), 100_000);
         let raw = raw(&tx);
         let hash = tokio::task::spawn_blocking(move || ok(addr, "eth_sendRawTransaction", json!([raw]))).await.unwrap();
         let log = tokio::time::timeout(WAIT, logs.next()).await.unwrap().unwrap().unwrap();

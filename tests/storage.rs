@@ -94,7 +94,7 @@ fn uploads_are_checked_against_the_chain_and_bad_ones_refused() {
     let data = pattern(2 * SEGMENT_SIZE + 1000);
     let commitment = FileCommitment::of(&data);
     assert!(ok(storage, "zgs_getFileInfo", json!([commitment.root(), false])).is_null(), "unknown until published");
-    let seq = publish(rpc, storage, &commitment, 0, 0);
+    let seq = publish(rpc, storage, &commitment, 0, dev0_nonce(0));
 
     let upload = |segments: Vec<Value>, seq: u64| rpc_call(storage, "zgs_uploadSegmentsByTxSeq", json!([segments, seq]));
     // A proof for another position.

@@ -61,6 +61,10 @@ fn print_banner(config: &NodeConfig, genesis: &Genesis, node: &RunningNode, dev:
             println!("DA disperser:    grpc://{addr}  (0G's disperser.Disperser)");
         }
     }
+    if genesis.accounts.contains_key(&zg_systems::compute::contracts::LEDGER_ADDRESS) {
+        use zg_systems::compute::contracts::{FINE_TUNING_ADDRESS, INFERENCE_ADDRESS, LEDGER_ADDRESS};
+        println!("Compute market:  ledger {LEDGER_ADDRESS}, inference {INFERENCE_ADDRESS}, fine-tuning {FINE_TUNING_ADDRESS}  (0G serving SDK's chain-31337 addresses)");
+    }
     if config.node.ephemeral {
         println!("Data:            in memory (--ephemeral)");
     } else {

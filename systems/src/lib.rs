@@ -24,6 +24,7 @@
 //! world, so [`shape::role_shapes`] can show what runs beside what.
 
 pub mod chain;
+pub mod compute;
 pub mod consensus;
 pub mod da;
 pub mod ports;

@@ -38,7 +38,10 @@ assert.equal(await token.totalSupply(), supply);
 assert.equal(await token.symbol(), "ZGT");
 step(`ethers: ERC-20 deployed at ${tokenAddress}`);
 
-const tx = await token.transfer(alice.address, ethers.parseEther("1500"), { nonce: 1 });
+// The deployer's next nonce, read back after the deploy (on `zgnode dev` dev account 0 starts at
+// 13: genesis holds the compute marketplace at its CREATE addresses below that).
+const afterDeploy = await provider.getTransactionCount(deployer.address, "latest");
+const tx = await token.transfer(alice.address, ethers.parseEther("1500"), { nonce: afterDeploy });
 const receipt = await tx.wait();
 assert.equal(receipt.status, 1);
 assert.equal(await token.balanceOf(alice.address), ethers.parseEther("1500"));

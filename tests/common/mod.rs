@@ -261,14 +261,20 @@ pub fn ensure_sdk(dir: &Path) {
     assert!(status.success(), "npm ci failed in {}", dir.display());
 }
 
+/// Dev account 0's `n`-th transaction nonce: the dev genesis starts it past the nonces whose
+/// CREATE addresses hold the compute marketplace (0G's Hardhat deployment order).
+pub fn dev0_nonce(n: u64) -> u64 {
+    zg_systems::compute::contracts::DEPLOYER_NONCE + n
+}
+
 /// Deploys `assets/contracts/ZgToken.json` (name "Test", 1,000,000 tokens to dev account 0)
-/// with dev account 0's `nonce`; returns its address.
+/// as dev account 0's `nonce`-th transaction; returns its address.
 pub fn deploy_token(addr: SocketAddr, nonce: u64) -> Address {
     use alloy_sol_types::SolValue;
     let artifact: Value = serde_json::from_str(include_str!("../../assets/contracts/ZgToken.json")).expect("artifact");
     let mut code = alloy_primitives::hex::decode(artifact["bytecode"].as_str().unwrap()).unwrap();
     code.extend(("Test".to_string(), "TST".to_string(), U256::from(1_000_000u64)).abi_encode_params());
-    let tx = sign(&dev_key(0), TxKind::Create, U256::ZERO, code.into(), nonce, 3_000_000);
+    let tx = sign(&dev_key(0), TxKind::Create, U256::ZERO, code.into(), dev0_nonce(nonce), 3_000_000);
     let hash = ok(addr, "eth_sendRawTransaction", json!([raw(&tx)]));
     let receipt = wait_receipt(addr, hash.as_str().unwrap(), Duration::from_secs(20));
     assert_eq!(receipt["status"], "0x1", "deploy failed: {receipt}");

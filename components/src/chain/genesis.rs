@@ -26,6 +26,14 @@ pub struct GenesisAccount {
     pub code: Option<Bytes>,
     #[serde(default)]
     pub storage: BTreeMap<U256, U256>,
+    /// The account's starting nonce (a contract starts at least at 1). An account that
+    /// "deployed" genesis contracts starts past the nonces whose CREATE addresses they hold.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub nonce: u64,
+}
+
+fn is_zero(nonce: &u64) -> bool {
+    *nonce == 0
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

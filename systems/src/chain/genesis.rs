@@ -27,6 +27,7 @@ pub fn genesis_changes(genesis: &Genesis) -> Result<Vec<AccountChange>, GenesisE
             code: None,
         });
         let info = change.info.get_or_insert_with(Default::default);
+        info.nonce = info.nonce.max(account.nonce);
         if let Some(code) = account.code.as_ref().filter(|code| !code.is_empty()) {
             info.code_hash = keccak256(code);
             // Contracts start at nonce 1 (EIP-161), as if created.
@@ -111,5 +112,5 @@ pub fn deploy_contract(init_code: &[u8], value: U256) -> Result<zg_components::c
     let account = db.cache.accounts.get(&created).ok_or(DeployError::NothingCreated)?;
     let code = account.info.code.as_ref().map(|c| c.original_bytes()).unwrap_or_default();
     let storage = account.storage.iter().filter(|(_, v)| !v.is_zero()).map(|(k, v)| (*k, *v)).collect();
-    Ok(zg_components::chain::GenesisAccount { code: Some(code), storage })
+    Ok(zg_components::chain::GenesisAccount { code: Some(code), storage, nonce: 0 })
 }

@@ -1,0 +1,55 @@
+//! The marketplace contracts' compiled artifacts (sources in `assets/contracts`, built by
+//! `node assets/contracts/build.mjs`) and their genesis accounts.
+
+use alloy_primitives::{Address, hex};
+
+use zg_components::chain::GenesisAccount;
+use zg_systems::compute::contracts::{self, MarketCode, MarketParams};
+
+pub const LEDGER_ARTIFACT: &str = include_str!("../../assets/contracts/LedgerManager.json");
+pub const INFERENCE_ARTIFACT: &str = include_str!("../../assets/contracts/InferenceServing.json");
+pub const FINE_TUNING_ARTIFACT: &str = include_str!("../../assets/contracts/FineTuningServing.json");
+
+/// The dev chain's marketplace (validator networks built on the dev genesis share it): dev account 0 owns it (so `zgnode dev` can acknowledge its own
+/// provider's signer), refunds wait 60 s, 30 % of an unacknowledged fine-tuning fee is paid.
+pub fn dev_params() -> MarketParams {
+    MarketParams { owner: crate::dev::dev_accounts()[0].address, lock_time_secs: 60, penalty_percent: 30 }
+}
+
+fn creation_code(artifact: &str) -> Result<Vec<u8>, String> {
+    let artifact: serde_json::Value = serde_json::from_str(artifact).map_err(|e| e.to_string())?;
+    hex::decode(artifact["bytecode"].as_str().ok_or("no bytecode")?).map_err(|e| e.to_string())
+}
+
+/// The LedgerManager, InferenceServing and FineTuningServing accounts for `params`.
+pub fn market_accounts(params: &MarketParams) -> Vec<(Address, GenesisAccount)> {
+    let build = || -> Result<Vec<(Address, GenesisAccount)>, String> {
+        let (ledger, inference, fine_tuning) =
+            (creation_code(LEDGER_ARTIFACT)?, creation_code(INFERENCE_ARTIFACT)?, creation_code(FINE_TUNING_ARTIFACT)?);
+        let code = MarketCode { ledger: &ledger, inference: &inference, fine_tuning: &fine_tuning };
+        contracts::genesis_accounts(&code, params).map_err(|e| e.to_string())
+    };
+    // The artifacts are part of the binary and tested; a failure here is a build defect.
+    build().expect("the shipped marketplace contracts deploy")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_market_deploys_at_the_sdk_addresses() {
+        let accounts = market_accounts(&dev_params());
+        let addresses: Vec<Address> = accounts.iter().map(|(a, _)| *a).collect();
+        assert_eq!(
+            addresses,
+            vec![contracts::DEPLOYER, contracts::LEDGER_ADDRESS, contracts::INFERENCE_ADDRESS, contracts::FINE_TUNING_ADDRESS]
+        );
+        assert_eq!(accounts[0].1.nonce, contracts::DEPLOYER_NONCE);
+        for (_, account) in &accounts[1..] {
+            let code = account.code.as_ref().expect("code");
+            assert!(!code.is_empty() && code.len() <= 24_576, "runtime code within EIP-170");
+            assert!(!account.storage.is_empty(), "the constructor wrote the owner");
+        }
+    }
+}

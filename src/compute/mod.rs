@@ -1,0 +1,3 @@
+//! The compute marketplace's node side.
+
+pub mod genesis;
