@@ -51,6 +51,15 @@ fn the_official_compute_sdk_funds_acknowledges_settles_and_refunds_unchanged() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success() && stdout.contains("all compute checks passed"), "{stdout}\n{stderr}");
+    // The SDK's own request token passes the provider's check, for that provider only.
+    let header = stdout.lines().find_map(|line| line.strip_prefix("AUTHORIZATION ")).expect("the script prints the SDK's header");
+    let token = zgnode::compute::token::parse(Some(header)).expect("the SDK's token parses and its signature checks out");
+    assert_eq!(token.user, dev_key(3).address());
+    assert_eq!(token.token_id, zgnode::compute::token::EPHEMERAL_TOKEN_ID);
+    let provider = dev_key(4).address();
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    token.check(provider, now_ms, &Default::default()).expect("good for the provider it names");
+    assert!(token.check(dev_key(5).address(), now_ms, &Default::default()).is_err(), "and no other");
     node.stop();
 }
 

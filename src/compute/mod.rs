@@ -1,3 +1,4 @@
 //! The compute marketplace's node side.
 
 pub mod genesis;
+pub mod token;

@@ -106,6 +106,12 @@ const wallet = await rpc.getBalance(user.address);
 await broker.ledger.refund(1);
 check((await rpc.getBalance(user.address)) > wallet, "refund(1) withdraws to the wallet");
 
+// The request header the SDK makes for the provider (last: getRequestHeaders also tops the
+// sub-account up), printed for the Rust side to verify with the provider's token check.
+const headers = await broker.inference.getRequestHeaders(provider.address);
+check(headers.Authorization.startsWith("Bearer app-sk-"), "getRequestHeaders gives an app-sk bearer token");
+console.log(`AUTHORIZATION ${headers.Authorization}`);
+
 clearTimeout(deadline);
 console.log("all compute checks passed");
 // The SDK and the polling provider keep timers alive; the checks are done.
