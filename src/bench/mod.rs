@@ -10,6 +10,7 @@ pub mod anvil;
 pub mod consensus;
 pub mod da;
 pub mod da_network;
+pub mod settlement;
 pub mod storage;
 pub mod tracking;
 

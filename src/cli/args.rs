@@ -186,6 +186,13 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 20_000)]
         ticks: usize,
     },
+    /// Compute marketplace settlement gas: `settleFeesWithTEE` for N users in one batch, per
+    /// request, against the same users settled one transaction each.
+    Settlement {
+        /// Users (settlements) in the batch, 1 to 50 (the contract's limit).
+        #[arg(long, default_value_t = 50)]
+        users: usize,
+    },
     /// Data availability: a blob extended to its 2D Reed–Solomon square and committed, against
     /// bare reed-solomon-simd doing the same coding on the same data; repair, share proofs and
     /// a bad-encoding fraud proof.

@@ -196,6 +196,18 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                 );
             }
         }
+        BenchCommand::Settlement { users } => {
+            let r = tokio::task::spawn_blocking(move || crate::bench::settlement::settlement(users)).await??;
+            println!("settlement: InferenceServing.settleFeesWithTEE, each settlement signed by the provider's acknowledged signer (hand-ticked dev node)");
+            println!(
+                "  {} users in one batch: {} gas, {:.0} gas per request | the same users one transaction each: {:.0} gas per request | ratio {:.2}",
+                r.users,
+                r.batch_gas,
+                r.batch_per_request(),
+                r.single_per_request(),
+                r.single_per_request() / r.batch_per_request()
+            );
+        }
         BenchCommand::Da { blob_bytes, rounds } => {
             anyhow::ensure!(blob_bytes <= zg_components::da::MAX_BLOB_SIZE, "--blob-bytes must be at most {}", zg_components::da::MAX_BLOB_SIZE);
             anyhow::ensure!(rounds > 0, "--rounds must be positive");
