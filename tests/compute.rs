@@ -226,3 +226,74 @@ fn fine_tuning_pays_in_full_once_acknowledged_and_thirty_percent_for_a_model_nev
     assert_eq!(ledger.totalBalance, ether(8) - ether(2) * U256::from(30) / U256::from(100), "30 % of the fee");
     node.stop();
 }
+
+fn zgnode(args: &[&str], key: Option<&str>) -> (bool, String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_zgnode"));
+    command.args(args).env_remove("ZG_PRIVATE_KEY");
+    if let Some(key) = key {
+        command.env("ZG_PRIVATE_KEY", key);
+    }
+    let output = command.output().expect("runs");
+    // Columns are padded for people; the checks read words.
+    let squash = |bytes: &[u8]| String::from_utf8_lossy(bytes).split(' ').filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ");
+    (output.status.success(), squash(&output.stdout), squash(&output.stderr))
+}
+
+#[test]
+fn the_compute_cli_deposits_transfers_refunds_and_explains_refusals() {
+    let node = start_node(&test_config());
+    let rpc = format!("http://{}", node.addr);
+    let (user, provider) = (1usize, 2usize);
+    let key = zgnode::dev::dev_accounts()[user].private_key.to_string();
+    let key = Some(key.as_str());
+    let provider_address = dev_key(provider).address();
+    let params = InferenceServiceParams {
+        serviceType: "chatbot".into(),
+        url: "http://127.0.0.1:1".into(),
+        model: "tiny".into(),
+        verifiability: String::new(),
+        inputPrice: U256::from(3),
+        outputPrice: U256::from(4),
+        additionalInfo: String::new(),
+        teeSignerAddress: Address::repeat_byte(9),
+    };
+    let ether = |n: u64| U256::from(n) * U256::from(10u64).pow(U256::from(18));
+    assert!(send(node.addr, provider, INFERENCE_ADDRESS, &IInferenceServing::addOrUpdateServiceCall { params }, ether(100), 0));
+    let run = |args: &[&str], key| {
+        let mut all = vec!["compute"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--rpc", &rpc]);
+        zgnode(&all, key)
+    };
+
+    let (ok_, out, _) = run(&["providers"], None);
+    assert!(ok_ && out.contains(&provider_address.to_string()) && out.contains("model tiny") && out.contains("NOT acknowledged"), "{out}");
+    let (ok_, out, _) = run(&["balance"], key);
+    assert!(ok_ && out.contains("has no ledger"), "{out}");
+    // Too little to open a ledger, not an amount, no key.
+    let (ok_, _, err) = run(&["deposit", "1"], key);
+    assert!(!ok_ && err.contains("at least 3 0G"), "{err}");
+    for bad in ["abc", "-1", "0", "1.0000000000000000001", ""] {
+        let (ok_, _, err) = run(&["deposit", bad], key);
+        assert!(!ok_ && (err.contains("not an amount") || err.contains("more than 0") || err.contains("unexpected argument")), "{bad}: {err}");
+    }
+    let (ok_, _, err) = run(&["deposit", "5"], None);
+    assert!(!ok_ && err.contains("--key"), "{err}");
+    let (ok_, _, err) = run(&["deposit", "5"], Some("0x1234"));
+    assert!(!ok_ && err.contains("not a private key"), "{err}");
+
+    let (ok_, out, err) = run(&["deposit", "5"], key);
+    assert!(ok_ && out.contains("available 5 0G"), "{out}{err}");
+    let (ok_, _, err) = run(&["transfer", &Address::repeat_byte(0x33).to_string(), "1"], key);
+    assert!(!ok_ && err.contains("offers no inference service"), "{err}");
+    let (ok_, out, err) = run(&["transfer", &provider_address.to_string(), "2"], key);
+    assert!(ok_ && out.contains("acknowledged provider") && out.contains("in sub-accounts 2 0G"), "{out}{err}");
+    // The money with the provider is not available for a refund: the error says where it is.
+    let (ok_, _, err) = run(&["refund", "4"], key);
+    assert!(!ok_ && err.contains("available balance is 3 0G") && err.contains("retrieve"), "{err}");
+    let (ok_, out, err) = run(&["refund", "1.5"], key);
+    assert!(ok_ && out.contains("withdrew 1.5 0G") && out.contains("total 3.5 0G"), "{out}{err}");
+    let (ok_, out, err) = run(&["retrieve"], key);
+    assert!(ok_ && out.contains("of which 2 0G is being refunded"), "{out}{err}");
+    node.stop();
+}

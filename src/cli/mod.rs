@@ -16,6 +16,7 @@ use crate::node::RunningNode;
 mod args;
 mod bench;
 mod chaos;
+mod compute;
 mod da;
 mod network;
 mod serve;
@@ -38,6 +39,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Chaos(args) => chaos::chaos(args).await,
         Command::Storage(command) => storage::storage(command).await,
         Command::Da(command) => da::da(command).await,
+        Command::Compute(command) => compute::compute(command).await,
         Command::Dev(args) => {
             let mut config = NodeConfig::default();
             config.node.data_dir = PathBuf::from("zgnode-data/dev");

@@ -1,4 +1,5 @@
 //! The compute marketplace's node side.
 
+pub mod client;
 pub mod genesis;
 pub mod token;

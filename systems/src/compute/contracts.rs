@@ -77,9 +77,63 @@ sol! {
         function settleFees(FineTuningVerifierInput verifierInput) external;
     }
 
+    struct InferenceRefund {
+        uint256 index;
+        uint256 amount;
+        uint256 createdAt;
+        bool processed;
+    }
+
+    struct InferenceAccount {
+        address user;
+        address provider;
+        uint256 nonce;
+        uint256 balance;
+        uint256 pendingRefund;
+        InferenceRefund[] refunds;
+        string additionalInfo;
+        bool acknowledged;
+        uint256 validRefundsLength;
+        uint256 generation;
+        uint256 revokedBitmap;
+    }
+
+    struct InferenceService {
+        address provider;
+        string serviceType;
+        string url;
+        uint256 inputPrice;
+        uint256 outputPrice;
+        uint256 updatedAt;
+        string model;
+        string verifiability;
+        string additionalInfo;
+        address teeSignerAddress;
+        bool teeSignerAcknowledged;
+    }
+
+    /// The reverts a user meets, for clear messages.
+    interface IMarketErrors {
+        error InsufficientAvailableBalance(uint256 available, uint256 required);
+        error LedgerExists(address user);
+        error LedgerNotExists(address user);
+        error MinimumDepositRequired(uint256 provided, uint256 required);
+        error MustWithdrawAllFundsFirst(uint256 remainingBalance);
+        error InvalidServiceType(string serviceType);
+        error TooManyProviders(uint256 requested, uint256 maximum);
+        error TooManyProvidersForService(uint256 current, uint256 maximum);
+        error ZeroAmountNotAllowed();
+        error AccountNotExists(address user, address provider);
+        error ServiceNotExist(address provider);
+        error TooManyRefunds(address user, address provider);
+        error CannotRevokeWithNonZeroBalance(address user, address provider, uint256 balance);
+        error InsufficientStake(uint256 provided, uint256 required);
+    }
+
     interface ILedgerManager {
         function addLedger(string additionalInfo) external payable returns (uint256, uint256);
         function depositFund() external payable;
+        function getLedgerProviders(address user, string serviceName) external view returns (address[]);
         function refund(uint256 amount) external;
         function transferFund(address provider, string serviceName, uint256 amount) external;
         function retrieveFund(address[] providers, string serviceName) external;
@@ -93,6 +147,9 @@ sol! {
         function settleFeesWithTEE(TEESettlementData[] settlements) external returns (uint8[] statuses);
         function accountExists(address user, address provider) external view returns (bool);
         function lockTime() external view returns (uint256);
+        function getAccount(address user, address provider) external view returns (InferenceAccount account);
+        function getAllServices(uint256 offset, uint256 limit) external view returns (InferenceService[] services, uint256 total);
+        function getService(address provider) external view returns (InferenceService service);
     }
 }
 

@@ -1,0 +1,137 @@
+//! `zgnode compute …`: the marketplace from a user's side.
+
+use alloy_primitives::{Address, U256};
+use alloy_signer_local::PrivateKeySigner;
+use anyhow::Context;
+
+use super::args::{ComputeAccount, ComputeCommand};
+use crate::compute::client::{MarketClient, format_0g};
+use zg_systems::compute::contracts::{IInferenceServing, ILedgerManager, INFERENCE_ADDRESS, INFERENCE_SERVICE_NAME, LEDGER_ADDRESS};
+
+fn signer(key: &str) -> anyhow::Result<PrivateKeySigner> {
+    key.trim().parse().map_err(|e| anyhow::anyhow!("--key is not a private key: {e}"))
+}
+
+/// "1.5" 0G to neuron (18 decimals); more precision, a sign or a unit is refused.
+fn amount(text: &str) -> anyhow::Result<U256> {
+    // parse_ether would drop digits past the 18th without a word.
+    if let Some((_, fraction)) = text.trim().split_once('.') {
+        anyhow::ensure!(fraction.len() <= 18, "{text:?} is not an amount of 0G (at most 18 decimals)");
+    }
+    let value = alloy_primitives::utils::parse_ether(text.trim()).map_err(|e| anyhow::anyhow!("{text:?} is not an amount of 0G ({e})"))?;
+    anyhow::ensure!(!value.is_zero(), "the amount must be more than 0");
+    Ok(value)
+}
+
+fn open(account: &ComputeAccount) -> anyhow::Result<(MarketClient, PrivateKeySigner)> {
+    Ok((MarketClient::new(&account.rpc)?, signer(&account.key)?))
+}
+
+pub(super) async fn compute(command: ComputeCommand) -> anyhow::Result<()> {
+    match command {
+        ComputeCommand::Balance { user, rpc, key } => {
+            let user: Address = match (user, key) {
+                (Some(user), _) => user,
+                (None, Some(key)) => signer(&key)?.address(),
+                (None, None) => anyhow::bail!("say whose balances: --user ADDRESS or --key (ZG_PRIVATE_KEY)"),
+            };
+            print_balances(&MarketClient::new(&rpc)?, user).await?;
+        }
+        ComputeCommand::Deposit { amount: text, account } => {
+            let (client, key) = open(&account)?;
+            let value = amount(&text)?;
+            let hash = if client.ledger(key.address()).await?.is_some() {
+                client.send(&key, LEDGER_ADDRESS, &ILedgerManager::depositFundCall {}, value).await?
+            } else {
+                client.send(&key, LEDGER_ADDRESS, &ILedgerManager::addLedgerCall { additionalInfo: String::new() }, value).await?
+            };
+            println!("deposited {} 0G (tx {hash})", format_0g(value));
+            print_balances(&client, key.address()).await?;
+        }
+        ComputeCommand::Transfer { provider, amount: text, account } => {
+            let (client, key) = open(&account)?;
+            let value = amount(&text)?;
+            anyhow::ensure!(
+                client.offers_inference(provider).await?,
+                "{provider} offers no inference service (`zgnode compute providers` lists those that do)"
+            );
+            let call = ILedgerManager::transferFundCall { provider, serviceName: INFERENCE_SERVICE_NAME.into(), amount: value };
+            let hash = client.send(&key, LEDGER_ADDRESS, &call, U256::ZERO).await?;
+            println!("moved {} 0G into provider {provider}'s sub-account (tx {hash})", format_0g(value));
+            let account = client.balances(key.address()).await?;
+            if account.sub_accounts.iter().any(|a| a.provider == provider && !a.acknowledged) {
+                let acknowledge = IInferenceServing::acknowledgeTEESignerCall { provider, acknowledged: true };
+                let hash = client.send(&key, INFERENCE_ADDRESS, &acknowledge, U256::ZERO).await?;
+                println!("acknowledged provider {provider}'s signer (tx {hash}): it may now settle your requests");
+            }
+            print_balances(&client, key.address()).await?;
+        }
+        ComputeCommand::Retrieve { account } => {
+            let (client, key) = open(&account)?;
+            let balances = client.balances(key.address()).await?;
+            let providers: Vec<Address> = balances.sub_accounts.iter().map(|a| a.provider).collect();
+            anyhow::ensure!(!providers.is_empty(), "no provider sub-accounts to retrieve from");
+            let available_before = balances.ledger.as_ref().map(|l| l.availableBalance).unwrap_or_default();
+            let call = ILedgerManager::retrieveFundCall { providers, serviceName: INFERENCE_SERVICE_NAME.into() };
+            let hash = client.send(&key, LEDGER_ADDRESS, &call, U256::ZERO).await?;
+            let after = client.balances(key.address()).await?;
+            let returned = after.ledger.as_ref().map(|l| l.availableBalance).unwrap_or_default().saturating_sub(available_before);
+            println!(
+                "retrieve sent (tx {hash}): {} 0G back in the ledger now; refunds younger than the lock time ({} s) come back when you run this again after it",
+                format_0g(returned),
+                after.lock_time_secs
+            );
+            print_balances(&client, key.address()).await?;
+        }
+        ComputeCommand::Refund { amount: text, account } => {
+            let (client, key) = open(&account)?;
+            let value = amount(&text)?;
+            let hash = client.send(&key, LEDGER_ADDRESS, &ILedgerManager::refundCall { amount: value }, U256::ZERO).await?;
+            println!("withdrew {} 0G to {} (tx {hash})", format_0g(value), key.address());
+            print_balances(&client, key.address()).await?;
+        }
+        ComputeCommand::Providers { rpc } => {
+            let services = MarketClient::new(&rpc)?.services().await?;
+            if services.is_empty() {
+                println!("no inference services on offer");
+            }
+            for s in services {
+                println!(
+                    "{}  model {}  {}  input {} / output {} neuron per token  signer {}{}",
+                    s.provider,
+                    s.model,
+                    s.url,
+                    s.inputPrice,
+                    s.outputPrice,
+                    s.teeSignerAddress,
+                    if s.teeSignerAcknowledged { " (acknowledged)" } else { " (NOT acknowledged by the owner: the SDK will not use it)" }
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn print_balances(client: &MarketClient, user: Address) -> anyhow::Result<()> {
+    let balances = client.balances(user).await.context("reading the ledger")?;
+    let Some(ledger) = balances.ledger else {
+        println!("{user} has no ledger: `zgnode compute deposit 3` opens one");
+        return Ok(());
+    };
+    let in_sub_accounts = ledger.totalBalance.saturating_sub(ledger.availableBalance);
+    println!("ledger of {user}");
+    println!("  available      {:>24} 0G  (transfer to a provider, or refund to the wallet)", format_0g(ledger.availableBalance));
+    println!("  in sub-accounts{:>24} 0G  (held for providers; `zgnode compute retrieve` asks for it back)", format_0g(in_sub_accounts));
+    println!("  total          {:>24} 0G", format_0g(ledger.totalBalance));
+    for account in &balances.sub_accounts {
+        println!(
+            "  provider {}: {} 0G, of which {} 0G is being refunded (back {} s after each request){}",
+            account.provider,
+            format_0g(account.balance),
+            format_0g(account.pendingRefund),
+            balances.lock_time_secs,
+            if account.acknowledged { "" } else { "; signer not acknowledged yet" }
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,185 @@
+//! A user's side of the marketplace over the chain's JSON-RPC: the ledger (deposit, refund,
+//! transfer to a provider's sub-account, retrieve), balances, and the services on offer. Behind
+//! `zgnode compute …`. Every transaction is simulated first, so a refusal comes back as the
+//! contract's own reason (`InsufficientAvailableBalance(available, required)`), not as a
+//! reverted receipt.
+
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
+use alloy_signer_local::PrivateKeySigner;
+use alloy_sol_types::{SolCall, SolInterface};
+use anyhow::{Context, bail, ensure};
+use jsonrpsee::core::client::ClientT;
+use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use jsonrpsee::rpc_params;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+use zg_systems::compute::contracts::{
+    IInferenceServing, ILedgerManager, IMarketErrors, INFERENCE_ADDRESS, InferenceAccount, InferenceService, LEDGER_ADDRESS, LedgerInfo,
+};
+
+pub struct MarketClient {
+    eth: HttpClient,
+}
+
+/// A user's money in the marketplace: the ledger's available part, and each inference
+/// provider's sub-account.
+#[derive(Clone)]
+pub struct Balances {
+    pub ledger: Option<LedgerInfo>,
+    pub sub_accounts: Vec<InferenceAccount>,
+    pub lock_time_secs: u64,
+}
+
+/// 0G (18 decimals) as a decimal string without trailing zeros ("1.5", "3").
+pub fn format_0g(amount: U256) -> String {
+    let text = alloy_primitives::utils::format_ether(amount);
+    match text.split_once('.') {
+        Some((whole, fraction)) if fraction.trim_end_matches('0').is_empty() => whole.to_string(),
+        Some((whole, fraction)) => format!("{whole}.{}", fraction.trim_end_matches('0')),
+        None => text,
+    }
+}
+
+impl MarketClient {
+    pub fn new(eth_url: &str) -> anyhow::Result<Self> {
+        let eth = HttpClientBuilder::default().request_timeout(Duration::from_secs(30)).build(eth_url).with_context(|| format!("bad URL {eth_url}"))?;
+        Ok(Self { eth })
+    }
+
+    async fn eth<T: serde::de::DeserializeOwned>(&self, method: &str, params: jsonrpsee::core::params::ArrayParams) -> anyhow::Result<T> {
+        self.eth.request(method, params).await.with_context(|| format!("{method} on the chain's JSON-RPC"))
+    }
+
+    /// Runs `call` as `from` would send it; a revert comes back decoded.
+    async fn simulate<C: SolCall>(&self, from: Address, to: Address, call: &C, value: U256) -> anyhow::Result<Bytes> {
+        let request = json!({"from": from, "to": to, "data": Bytes::from(call.abi_encode()), "value": value});
+        match self.eth.request::<Bytes, _>("eth_call", rpc_params![request, "latest"]).await {
+            Ok(output) => Ok(output),
+            Err(jsonrpsee::core::client::Error::Call(error)) => {
+                let data = error.data().and_then(|raw| serde_json::from_str::<Bytes>(raw.get()).ok());
+                bail!("refused: {}", explain(data.as_ref().map(|d| d.as_ref())).unwrap_or_else(|| error.message().to_string()))
+            }
+            Err(error) => Err(error).context("eth_call on the chain's JSON-RPC"),
+        }
+    }
+
+    async fn view<C: SolCall>(&self, to: Address, call: &C) -> anyhow::Result<C::Return> {
+        let output = self.simulate(Address::ZERO, to, call, U256::ZERO).await?;
+        C::abi_decode_returns(&output).context("the contract answered something else than its ABI says")
+    }
+
+    /// Simulates, sends and waits for `call` from `key`; the transaction hash.
+    pub async fn send<C: SolCall>(&self, key: &PrivateKeySigner, to: Address, call: &C, value: U256) -> anyhow::Result<B256> {
+        self.simulate(key.address(), to, call, value).await?;
+        let request = json!({"from": key.address(), "to": to, "data": Bytes::from(call.abi_encode()), "value": value});
+        let estimate: U256 = self.eth("eth_estimateGas", rpc_params![request]).await?;
+        let chain_id: U256 = self.eth("eth_chainId", rpc_params![]).await?;
+        let nonce: U256 = self.eth("eth_getTransactionCount", rpc_params![key.address(), "pending"]).await?;
+        let gas = estimate.saturating_to::<u64>().saturating_mul(12) / 10;
+        let tx = crate::signing::sign_eip1559(key, chain_id.to(), TxKind::Call(to), value, call.abi_encode().into(), nonce.to(), gas);
+        let raw = Bytes::from(alloy_eips::eip2718::Encodable2718::encoded_2718(&tx));
+        let hash: B256 = self.eth("eth_sendRawTransaction", rpc_params![raw]).await?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let receipt: Value = self.eth("eth_getTransactionReceipt", rpc_params![hash]).await?;
+            if !receipt.is_null() {
+                ensure!(receipt["status"] == "0x1", "transaction {hash} reverted: {receipt}");
+                return Ok(hash);
+            }
+            ensure!(Instant::now() < deadline, "transaction {hash} was not mined within 60 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn ledger(&self, user: Address) -> anyhow::Result<Option<LedgerInfo>> {
+        match self.view(LEDGER_ADDRESS, &ILedgerManager::getLedgerCall { user }).await {
+            Ok(ledger) => Ok(Some(ledger)),
+            Err(error) if error.to_string().contains("has no ledger yet") => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    pub async fn balances(&self, user: Address) -> anyhow::Result<Balances> {
+        let ledger = self.ledger(user).await?;
+        let providers = self
+            .view(LEDGER_ADDRESS, &ILedgerManager::getLedgerProvidersCall { user, serviceName: zg_systems::compute::contracts::INFERENCE_SERVICE_NAME.into() })
+            .await?;
+        let mut sub_accounts = Vec::new();
+        for provider in providers {
+            if let Ok(account) = self.view(INFERENCE_ADDRESS, &IInferenceServing::getAccountCall { user, provider }).await {
+                sub_accounts.push(account);
+            }
+        }
+        let lock_time_secs = self.view(INFERENCE_ADDRESS, &IInferenceServing::lockTimeCall {}).await?.saturating_to();
+        Ok(Balances { ledger, sub_accounts, lock_time_secs })
+    }
+
+    /// Whether `provider` offers an inference service.
+    pub async fn offers_inference(&self, provider: Address) -> anyhow::Result<bool> {
+        match self.view(INFERENCE_ADDRESS, &IInferenceServing::getServiceCall { provider }).await {
+            Ok(_) => Ok(true),
+            Err(error) if error.to_string().contains("offers no service") => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Every inference service on offer, cheapest first (input + output price per token).
+    pub async fn services(&self) -> anyhow::Result<Vec<InferenceService>> {
+        let mut all = Vec::new();
+        loop {
+            let page = self.view(INFERENCE_ADDRESS, &IInferenceServing::getAllServicesCall { offset: U256::from(all.len()), limit: U256::from(50) }).await?;
+            let (count, total) = (page.services.len(), page.total);
+            all.extend(page.services);
+            if count == 0 || U256::from(all.len()) >= total {
+                break;
+            }
+        }
+        all.sort_by_key(|s| s.inputPrice.saturating_add(s.outputPrice));
+        Ok(all)
+    }
+}
+
+/// The contract's custom error, in words.
+fn explain(data: Option<&[u8]>) -> Option<String> {
+    use IMarketErrors::IMarketErrorsErrors as E;
+    let error = E::abi_decode(data?).ok()?;
+    Some(match error {
+        E::InsufficientAvailableBalance(e) => format!(
+            "the ledger's available balance is {} 0G and this needs {} 0G (money in provider sub-accounts is not available: `zgnode compute retrieve` asks for it back)",
+            format_0g(e.available),
+            format_0g(e.required)
+        ),
+        E::LedgerExists(_) => "this account already has a ledger (deposit adds to it)".into(),
+        E::LedgerNotExists(_) => "this account has no ledger yet: `zgnode compute deposit` opens one (at least 3 0G)".into(),
+        E::MinimumDepositRequired(e) => format!("at least {} 0G is needed here (got {} 0G)", format_0g(e.required), format_0g(e.provided)),
+        E::MustWithdrawAllFundsFirst(e) => format!("{} 0G is still in the ledger or its sub-accounts", format_0g(e.remainingBalance)),
+        E::InvalidServiceType(e) => format!("no service named {:?}", e.serviceType),
+        E::TooManyProviders(e) => format!("{} providers in one call; at most {}", e.requested, e.maximum),
+        E::TooManyProvidersForService(e) => format!("already {} providers for this service; at most {}", e.current, e.maximum),
+        E::ZeroAmountNotAllowed(_) => "the amount must be more than 0".into(),
+        E::AccountNotExists(e) => format!("no sub-account with provider {}", e.provider),
+        E::ServiceNotExist(e) => format!("provider {} offers no service", e.provider),
+        E::TooManyRefunds(_) => "too many refunds are waiting on this sub-account; retrieve them after the lock time first".into(),
+        E::CannotRevokeWithNonZeroBalance(e) => format!("the sub-account still holds {} 0G", format_0g(e.balance)),
+        E::InsufficientStake(e) => format!("a provider stakes at least {} 0G (got {} 0G)", format_0g(e.required), format_0g(e.provided)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_sol_types::SolError;
+
+    #[test]
+    fn reverts_read_as_words() {
+        let data = IMarketErrors::InsufficientAvailableBalance { available: U256::from(10u64).pow(U256::from(18)), required: U256::from(2) * U256::from(10u64).pow(U256::from(18)) }
+            .abi_encode();
+        let text = explain(Some(&data)).unwrap();
+        assert!(text.contains("available balance is 1 0G") && text.contains("needs 2 0G"), "{text}");
+        assert_eq!(format_0g(U256::from(15u64) * U256::from(10u64).pow(U256::from(17))), "1.5");
+        assert_eq!(format_0g(U256::from(1u64)), "0.000000000000000001");
+        assert_eq!(explain(Some(&[0xde, 0xad])), None);
+        assert_eq!(explain(None), None);
+    }
+}
