@@ -28,3 +28,33 @@ pub fn sign_eip1559(
     let signature = signer.sign_hash_sync(&tx.signature_hash()).expect("a local key always signs");
     tx.into_signed(signature).into()
 }
+
+/// Signs a call from `key` with the chain's id and the account's pending nonce, sends it over
+/// `eth` and waits up to 60 s for a successful receipt; `what` names it in errors.
+pub async fn send_and_wait(
+    eth: &jsonrpsee::http_client::HttpClient,
+    key: &alloy_signer_local::PrivateKeySigner,
+    (to, value, input): (alloy_primitives::Address, alloy_primitives::U256, alloy_primitives::Bytes),
+    gas_limit: u64,
+    what: &str,
+) -> anyhow::Result<alloy_primitives::B256> {
+    use alloy_primitives::{B256, Bytes, TxKind, U256};
+    use anyhow::{Context, ensure};
+    use jsonrpsee::core::client::ClientT;
+    use jsonrpsee::rpc_params;
+    let chain_id: U256 = eth.request("eth_chainId", rpc_params![]).await.context("eth_chainId")?;
+    let nonce: U256 = eth.request("eth_getTransactionCount", rpc_params![key.address(), "pending"]).await.context("eth_getTransactionCount")?;
+    let tx = sign_eip1559(key, chain_id.to(), TxKind::Call(to), value, input, nonce.to(), gas_limit);
+    let raw = Bytes::from(alloy_eips::eip2718::Encodable2718::encoded_2718(&tx));
+    let hash: B256 = eth.request("eth_sendRawTransaction", rpc_params![raw]).await.with_context(|| format!("sending {what}"))?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let receipt: serde_json::Value = eth.request("eth_getTransactionReceipt", rpc_params![hash]).await.context("eth_getTransactionReceipt")?;
+        if !receipt.is_null() {
+            ensure!(receipt["status"] == "0x1", "{what} {hash} reverted: {receipt}");
+            return Ok(hash);
+        }
+        ensure!(std::time::Instant::now() < deadline, "{what} {hash} was not mined within 60 s");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}

@@ -4,15 +4,15 @@
 //! contract's own reason (`InsufficientAvailableBalance(available, required)`), not as a
 //! reverted receipt.
 
-use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
+use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::{SolCall, SolInterface};
-use anyhow::{Context, bail, ensure};
+use anyhow::{Context, bail};
 use jsonrpsee::core::client::ClientT;
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use jsonrpsee::rpc_params;
-use serde_json::{Value, json};
-use std::time::{Duration, Instant};
+use serde_json::json;
+use std::time::Duration;
 
 use zg_systems::compute::contracts::{
     IInferenceServing, ILedgerManager, IMarketErrors, INFERENCE_ADDRESS, InferenceAccount, InferenceService, LEDGER_ADDRESS, LedgerInfo,
@@ -74,22 +74,8 @@ impl MarketClient {
         self.simulate(key.address(), to, call, value).await?;
         let request = json!({"from": key.address(), "to": to, "data": Bytes::from(call.abi_encode()), "value": value});
         let estimate: U256 = self.eth("eth_estimateGas", rpc_params![request]).await?;
-        let chain_id: U256 = self.eth("eth_chainId", rpc_params![]).await?;
-        let nonce: U256 = self.eth("eth_getTransactionCount", rpc_params![key.address(), "pending"]).await?;
         let gas = estimate.saturating_to::<u64>().saturating_mul(12) / 10;
-        let tx = crate::signing::sign_eip1559(key, chain_id.to(), TxKind::Call(to), value, call.abi_encode().into(), nonce.to(), gas);
-        let raw = Bytes::from(alloy_eips::eip2718::Encodable2718::encoded_2718(&tx));
-        let hash: B256 = self.eth("eth_sendRawTransaction", rpc_params![raw]).await?;
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let receipt: Value = self.eth("eth_getTransactionReceipt", rpc_params![hash]).await?;
-            if !receipt.is_null() {
-                ensure!(receipt["status"] == "0x1", "transaction {hash} reverted: {receipt}");
-                return Ok(hash);
-            }
-            ensure!(Instant::now() < deadline, "transaction {hash} was not mined within 60 s");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        crate::signing::send_and_wait(&self.eth, key, (to, value, call.abi_encode().into()), gas, "the transaction").await
     }
 
     pub async fn ledger(&self, user: Address) -> anyhow::Result<Option<LedgerInfo>> {

@@ -2,7 +2,7 @@
 //! on the Flow contract, upload its segments with proofs, download and verify it. Behind
 //! `zgnode storage upload|download|status` and `zgnode bench storage`.
 
-use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
+use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::SolCall;
 use anyhow::{Context, bail, ensure};
@@ -96,21 +96,7 @@ impl StorageClient {
             },
         }
         .abi_encode();
-        let chain_id: U256 = self.eth("eth_chainId", rpc_params![]).await?;
-        let nonce: U256 = self.eth("eth_getTransactionCount", rpc_params![key.address(), "pending"]).await?;
-        let tx = crate::signing::sign_eip1559(key, chain_id.to(), TxKind::Call(FLOW_ADDRESS), fee, input.into(), nonce.to(), 1_000_000);
-        let raw = Bytes::from(alloy_eips::eip2718::Encodable2718::encoded_2718(&tx));
-        let hash: B256 = self.eth("eth_sendRawTransaction", rpc_params![raw]).await?;
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let receipt: Value = self.eth("eth_getTransactionReceipt", rpc_params![hash]).await?;
-            if !receipt.is_null() {
-                ensure!(receipt["status"] == "0x1", "the Flow submission {hash} reverted: {receipt}");
-                return Ok(hash);
-            }
-            ensure!(Instant::now() < deadline, "the Flow submission {hash} was not mined within 60 s");
-            tokio::time::sleep(POLL).await;
-        }
+        crate::signing::send_and_wait(&self.eth, key, (FLOW_ADDRESS, fee, input.into()), 1_000_000, "the Flow submission").await
     }
 
     /// Publishes and uploads `data`; `progress(bytes_done)` is called as segments land.

@@ -11,7 +11,8 @@ import { createZGComputeNetworkBroker } from "@0glabs/0g-serving-broker";
 import { ethers } from "ethers";
 
 const [rpcUrl, ownerKey, userKey, providerKey] = process.argv.slice(2);
-const rpc = new ethers.JsonRpcProvider(rpcUrl, undefined, { polling: true, pollingInterval: 100 });
+// No request cache: every read after a transaction must see its block.
+const rpc = new ethers.JsonRpcProvider(rpcUrl, undefined, { polling: true, pollingInterval: 100, cacheTimeout: -1 });
 const owner = new ethers.Wallet(ownerKey, rpc);
 const user = new ethers.Wallet(userKey, rpc);
 const provider = new ethers.Wallet(providerKey, rpc);
@@ -72,10 +73,12 @@ const settle = async (items) => {
 const hash = ethers.keccak256(ethers.toUtf8Bytes("requests 1..3"));
 const fee = wei("0.5");
 const good = { user: user.address, provider: provider.address, totalFee: fee, requestsHash: hash, nonce: 1n, signature: await sign(teeSigner, fee, 1n, hash) };
-const before = await rpc.getBalance(provider.address);
 const receipt = await (await asProvider.settleFeesWithTEE([good])).wait();
-const paid = (await rpc.getBalance(provider.address)) - before + receipt.gasUsed * receipt.gasPrice;
-check(paid === fee, "a signed 0.5 0G batch pays the provider 0.5 0G");
+// Balances at the blocks around the settlement (ethers caches identical calls for 250 ms, so
+// two "latest" reads could both see the block before).
+const before = await rpc.getBalance(provider.address, receipt.blockNumber - 1);
+const paid = (await rpc.getBalance(provider.address, receipt.blockNumber)) - before + receipt.gasUsed * receipt.gasPrice;
+check(paid === fee, `a signed 0.5 0G batch pays the provider 0.5 0G (paid ${paid}, gas ${receipt.gasUsed} at ${receipt.gasPrice}, block ${receipt.blockNumber})`);
 ledger = await broker.ledger.getLedger();
 check(ledger.totalBalance === wei("14.5"), "the ledger's total drops by the fee");
 
