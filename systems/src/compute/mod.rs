@@ -2,3 +2,4 @@
 //! provider settles by.
 
 pub mod contracts;
+pub mod settlement;
