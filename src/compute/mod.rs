@@ -3,3 +3,4 @@
 pub mod client;
 pub mod genesis;
 pub mod token;
+pub mod unsettled;
