@@ -297,3 +297,20 @@ fn the_compute_cli_deposits_transfers_refunds_and_explains_refusals() {
     assert!(ok_ && out.contains("of which 2 0G is being refunded"), "{out}{err}");
     node.stop();
 }
+
+#[test]
+fn a_signed_response_verifies_the_way_the_sdk_checks_it() {
+    use zgnode::compute::receipt::ResponseRecord;
+    let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compute-sdk");
+    ensure_compute_sdk(&sdk);
+    let signer = alloy_signer_local::PrivateKeySigner::random();
+    let record = ResponseRecord::for_bodies("chat-7", "tiny", dev_key(3).address(), b"request", b"response", (5, 9), U256::from(123));
+    let signed = record.sign(&signer).unwrap();
+    let body = serde_json::to_string(&signed).unwrap();
+    let verify = |expected: Address| {
+        Command::new("node").arg(sdk.join("verify_response.mjs")).arg(&body).arg(expected.to_string()).output().expect("node runs")
+    };
+    let output = verify(signer.address());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(!verify(dev_key(1).address()).status.success(), "another signer is refused");
+}

@@ -2,5 +2,6 @@
 
 pub mod client;
 pub mod genesis;
+pub mod receipt;
 pub mod token;
 pub mod unsettled;
