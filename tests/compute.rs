@@ -1,7 +1,7 @@
 //! The compute marketplace's contracts on a dev chain: 0G's official user SDK
 //! (`@0glabs/0g-serving-broker` 0.7.4, tests/compute-sdk) drives them unchanged with its
-//! chain-31337 default addresses, and a settlement signed in Rust with the digest the provider
-//! uses (`zg_systems::compute::contracts::settlement_digest`) is paid once and only once.
+//! chain-31337 default addresses, and a settlement planned and signed in Rust as the provider
+//! does (`zg_systems::compute::settlement::PlannedSettlement`) is paid once and only once.
 
 mod common;
 
@@ -16,8 +16,9 @@ use std::time::Duration;
 use common::*;
 use zg_systems::compute::contracts::{
     ILedgerManager, IInferenceServing, INFERENCE_ADDRESS, INFERENCE_SERVICE_NAME, InferenceServiceParams, LEDGER_ADDRESS,
-    TEESettlementData, settlement_digest, settlement_status,
+    TEESettlementData, settlement_status,
 };
+use zg_systems::compute::settlement::PlannedSettlement;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -106,17 +107,9 @@ fn a_settlement_signed_with_the_provider_digest_pays_once() {
     assert!(send(addr, user, LEDGER_ADDRESS, &transfer, U256::ZERO, 1));
     let user_address = dev_key(user).address();
     let settlement = |nonce: u64, fee: U256, key: &alloy_signer_local::PrivateKeySigner| {
-        let hash = B256::repeat_byte(7);
-        let digest = settlement_digest(hash, U256::from(nonce), provider_address, user_address, fee);
-        let signature = key.sign_message_sync(digest.as_slice()).unwrap();
-        TEESettlementData {
-            user: user_address,
-            provider: provider_address,
-            totalFee: fee,
-            requestsHash: hash,
-            nonce: U256::from(nonce),
-            signature: Bytes::from(signature.as_bytes().to_vec()),
-        }
+        let plan = PlannedSettlement { user: user_address, nonce: U256::from(nonce), total_fee: fee, requests_hash: B256::repeat_byte(7), seqs: vec![] };
+        let signature = key.sign_message_sync(plan.digest(provider_address).as_slice()).unwrap();
+        plan.to_call_data(provider_address, Bytes::from(signature.as_bytes().to_vec()))
     };
     let fee = ether(1);
     // The user has not acknowledged the provider yet: nothing is paid.

@@ -11,8 +11,9 @@ use std::time::Duration;
 use zg_components::chain::GrantEntry;
 use zg_systems::compute::contracts::{
     ILedgerManager, IInferenceServing, INFERENCE_ADDRESS, INFERENCE_SERVICE_NAME, InferenceServiceParams, LEDGER_ADDRESS,
-    TEESettlementData, settlement_digest,
+    TEESettlementData,
 };
+use zg_systems::compute::settlement::{PlannedSettlement, requests_hash};
 
 use crate::node::{Node, NodeBuilder, NodeHandle};
 
@@ -118,19 +119,18 @@ pub fn settlement(users: usize) -> anyhow::Result<SettlementReport> {
     }
     chain.run(setup)?;
 
+    // Each user's fees as the provider plans and signs them (one request per settlement).
     let settlement = |client: &PrivateKeySigner, nonce: u64| -> anyhow::Result<TEESettlementData> {
-        let fee = U256::from(1_000_000u64) * U256::from(nonce);
-        let requests_hash = alloy_primitives::keccak256(format!("{} {nonce}", client.address()));
-        let digest = settlement_digest(requests_hash, U256::from(nonce), provider.address(), client.address(), fee);
-        let signature = signer.sign_message_sync(digest.as_slice())?;
-        Ok(TEESettlementData {
+        let chat_id = format!("{} {nonce}", client.address());
+        let plan = PlannedSettlement {
             user: client.address(),
-            provider: provider.address(),
-            totalFee: fee,
-            requestsHash: requests_hash,
             nonce: U256::from(nonce),
-            signature: Bytes::from(signature.as_bytes().to_vec()),
-        })
+            total_fee: U256::from(1_000_000u64) * U256::from(nonce),
+            requests_hash: requests_hash([chat_id.as_str()]),
+            seqs: vec![nonce],
+        };
+        let signature = signer.sign_message_sync(plan.digest(provider.address()).as_slice())?;
+        Ok(plan.to_call_data(provider.address(), Bytes::from(signature.as_bytes().to_vec())))
     };
     // A first settlement per user, unmeasured: it writes each account's nonce from zero, which
     // costs more than every later one, so both measured rounds below start from the same state.

@@ -5,7 +5,7 @@ use alloy_signer_local::PrivateKeySigner;
 use anyhow::Context;
 
 use super::args::{ComputeAccount, ComputeCommand};
-use crate::compute::client::{MarketClient, format_0g};
+use crate::compute::client::{Balances, MarketClient, format_0g};
 use zg_systems::compute::contracts::{IInferenceServing, ILedgerManager, INFERENCE_ADDRESS, INFERENCE_SERVICE_NAME, LEDGER_ADDRESS};
 
 fn signer(key: &str) -> anyhow::Result<PrivateKeySigner> {
@@ -58,8 +58,7 @@ pub(super) async fn compute(command: ComputeCommand) -> anyhow::Result<()> {
             let call = ILedgerManager::transferFundCall { provider, serviceName: INFERENCE_SERVICE_NAME.into(), amount: value };
             let hash = client.send(&key, LEDGER_ADDRESS, &call, U256::ZERO).await?;
             println!("moved {} 0G into provider {provider}'s sub-account (tx {hash})", format_0g(value));
-            let account = client.balances(key.address()).await?;
-            if account.sub_accounts.iter().any(|a| a.provider == provider && !a.acknowledged) {
+            if client.account(key.address(), provider).await?.is_some_and(|a| !a.acknowledged) {
                 let acknowledge = IInferenceServing::acknowledgeTEESignerCall { provider, acknowledged: true };
                 let hash = client.send(&key, INFERENCE_ADDRESS, &acknowledge, U256::ZERO).await?;
                 println!("acknowledged provider {provider}'s signer (tx {hash}): it may now settle your requests");
@@ -81,7 +80,7 @@ pub(super) async fn compute(command: ComputeCommand) -> anyhow::Result<()> {
                 format_0g(returned),
                 after.lock_time_secs
             );
-            print_balances(&client, key.address()).await?;
+            show_balances(key.address(), &after);
         }
         ComputeCommand::Refund { amount: text, account } => {
             let (client, key) = open(&account)?;
@@ -113,10 +112,14 @@ pub(super) async fn compute(command: ComputeCommand) -> anyhow::Result<()> {
 }
 
 async fn print_balances(client: &MarketClient, user: Address) -> anyhow::Result<()> {
-    let balances = client.balances(user).await.context("reading the ledger")?;
-    let Some(ledger) = balances.ledger else {
+    show_balances(user, &client.balances(user).await.context("reading the ledger")?);
+    Ok(())
+}
+
+fn show_balances(user: Address, balances: &Balances) {
+    let Some(ledger) = &balances.ledger else {
         println!("{user} has no ledger: `zgnode compute deposit 3` opens one");
-        return Ok(());
+        return;
     };
     let in_sub_accounts = ledger.totalBalance.saturating_sub(ledger.availableBalance);
     println!("ledger of {user}");
@@ -133,5 +136,4 @@ async fn print_balances(client: &MarketClient, user: Address) -> anyhow::Result<
             if account.acknowledged { "" } else { "; signer not acknowledged yet" }
         );
     }
-    Ok(())
 }

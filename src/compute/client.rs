@@ -6,8 +6,8 @@
 
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_signer_local::PrivateKeySigner;
-use alloy_sol_types::{SolCall, SolInterface};
-use anyhow::{Context, bail};
+use alloy_sol_types::{SolCall, SolError, SolInterface};
+use anyhow::Context;
 use jsonrpsee::core::client::ClientT;
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use jsonrpsee::rpc_params;
@@ -20,6 +20,20 @@ use zg_systems::compute::contracts::{
 
 pub struct MarketClient {
     eth: HttpClient,
+}
+
+/// A call the contract refused: its custom error's selector (when it gave one) and the reason
+/// in words. Callers that expect a refusal match the selector, never the wording.
+#[derive(Debug, thiserror::Error)]
+#[error("refused: {reason}")]
+pub struct Refused {
+    pub selector: Option<[u8; 4]>,
+    pub reason: String,
+}
+
+/// Whether `error` is the contract refusing with custom error `E`.
+fn refused_with<E: SolError>(error: &anyhow::Error) -> bool {
+    error.downcast_ref::<Refused>().is_some_and(|refused| refused.selector == Some(E::SELECTOR))
 }
 
 /// A user's money in the marketplace: the ledger's available part, and each inference
@@ -51,37 +65,49 @@ impl MarketClient {
         self.eth.request(method, params).await.with_context(|| format!("{method} on the chain's JSON-RPC"))
     }
 
-    /// Runs `call` as `from` would send it; a revert comes back decoded.
-    async fn simulate<C: SolCall>(&self, from: Address, to: Address, call: &C, value: U256) -> anyhow::Result<Bytes> {
-        let request = json!({"from": from, "to": to, "data": Bytes::from(call.abi_encode()), "value": value});
+    /// Runs `input` as `from` would send it; a revert comes back as [`Refused`].
+    async fn simulate(&self, from: Address, to: Address, input: &Bytes, value: U256) -> anyhow::Result<Bytes> {
+        let request = json!({"from": from, "to": to, "data": input, "value": value});
         match self.eth.request::<Bytes, _>("eth_call", rpc_params![request, "latest"]).await {
             Ok(output) => Ok(output),
             Err(jsonrpsee::core::client::Error::Call(error)) => {
-                let data = error.data().and_then(|raw| serde_json::from_str::<Bytes>(raw.get()).ok());
-                bail!("refused: {}", explain(data.as_ref().map(|d| d.as_ref())).unwrap_or_else(|| error.message().to_string()))
+                let data = error.data().and_then(|raw| serde_json::from_str::<Bytes>(raw.get()).ok()).unwrap_or_default();
+                let selector = data.get(..4).and_then(|s| <[u8; 4]>::try_from(s).ok());
+                let reason = explain(&data).unwrap_or_else(|| error.message().to_string());
+                Err(Refused { selector, reason }.into())
             }
             Err(error) => Err(error).context("eth_call on the chain's JSON-RPC"),
         }
     }
 
     async fn view<C: SolCall>(&self, to: Address, call: &C) -> anyhow::Result<C::Return> {
-        let output = self.simulate(Address::ZERO, to, call, U256::ZERO).await?;
+        let output = self.simulate(Address::ZERO, to, &call.abi_encode().into(), U256::ZERO).await?;
         C::abi_decode_returns(&output).context("the contract answered something else than its ABI says")
     }
 
     /// Simulates, sends and waits for `call` from `key`; the transaction hash.
     pub async fn send<C: SolCall>(&self, key: &PrivateKeySigner, to: Address, call: &C, value: U256) -> anyhow::Result<B256> {
-        self.simulate(key.address(), to, call, value).await?;
-        let request = json!({"from": key.address(), "to": to, "data": Bytes::from(call.abi_encode()), "value": value});
+        let input = Bytes::from(call.abi_encode());
+        self.simulate(key.address(), to, &input, value).await?;
+        let request = json!({"from": key.address(), "to": to, "data": &input, "value": value});
         let estimate: U256 = self.eth("eth_estimateGas", rpc_params![request]).await?;
         let gas = estimate.saturating_to::<u64>().saturating_mul(12) / 10;
-        crate::signing::send_and_wait(&self.eth, key, (to, value, call.abi_encode().into()), gas, "the transaction").await
+        crate::signing::send_and_wait(&self.eth, key, (to, value, input), gas, "the transaction").await
     }
 
     pub async fn ledger(&self, user: Address) -> anyhow::Result<Option<LedgerInfo>> {
         match self.view(LEDGER_ADDRESS, &ILedgerManager::getLedgerCall { user }).await {
             Ok(ledger) => Ok(Some(ledger)),
-            Err(error) if error.to_string().contains("has no ledger yet") => Ok(None),
+            Err(error) if refused_with::<IMarketErrors::LedgerNotExists>(&error) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// `user`'s inference sub-account with `provider`, if there is one.
+    pub async fn account(&self, user: Address, provider: Address) -> anyhow::Result<Option<InferenceAccount>> {
+        match self.view(INFERENCE_ADDRESS, &IInferenceServing::getAccountCall { user, provider }).await {
+            Ok(account) => Ok(Some(account)),
+            Err(error) if refused_with::<IMarketErrors::AccountNotExists>(&error) => Ok(None),
             Err(error) => Err(error),
         }
     }
@@ -93,9 +119,8 @@ impl MarketClient {
             .await?;
         let mut sub_accounts = Vec::new();
         for provider in providers {
-            if let Ok(account) = self.view(INFERENCE_ADDRESS, &IInferenceServing::getAccountCall { user, provider }).await {
-                sub_accounts.push(account);
-            }
+            // The ledger remembers providers whose sub-account was deleted since.
+            sub_accounts.extend(self.account(user, provider).await?);
         }
         let lock_time_secs = self.view(INFERENCE_ADDRESS, &IInferenceServing::lockTimeCall {}).await?.saturating_to();
         Ok(Balances { ledger, sub_accounts, lock_time_secs })
@@ -105,7 +130,7 @@ impl MarketClient {
     pub async fn offers_inference(&self, provider: Address) -> anyhow::Result<bool> {
         match self.view(INFERENCE_ADDRESS, &IInferenceServing::getServiceCall { provider }).await {
             Ok(_) => Ok(true),
-            Err(error) if error.to_string().contains("offers no service") => Ok(false),
+            Err(error) if refused_with::<IMarketErrors::ServiceNotExist>(&error) => Ok(false),
             Err(error) => Err(error),
         }
     }
@@ -127,9 +152,9 @@ impl MarketClient {
 }
 
 /// The contract's custom error, in words.
-fn explain(data: Option<&[u8]>) -> Option<String> {
+fn explain(data: &[u8]) -> Option<String> {
     use IMarketErrors::IMarketErrorsErrors as E;
-    let error = E::abi_decode(data?).ok()?;
+    let error = E::abi_decode(data).ok()?;
     Some(match error {
         E::InsufficientAvailableBalance(e) => format!(
             "the ledger's available balance is {} 0G and this needs {} 0G (money in provider sub-accounts is not available: `zgnode compute retrieve` asks for it back)",
@@ -155,17 +180,20 @@ fn explain(data: Option<&[u8]>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloy_sol_types::SolError;
 
     #[test]
     fn reverts_read_as_words() {
         let data = IMarketErrors::InsufficientAvailableBalance { available: U256::from(10u64).pow(U256::from(18)), required: U256::from(2) * U256::from(10u64).pow(U256::from(18)) }
             .abi_encode();
-        let text = explain(Some(&data)).unwrap();
+        let text = explain(&data).unwrap();
         assert!(text.contains("available balance is 1 0G") && text.contains("needs 2 0G"), "{text}");
         assert_eq!(format_0g(U256::from(15u64) * U256::from(10u64).pow(U256::from(17))), "1.5");
         assert_eq!(format_0g(U256::from(1u64)), "0.000000000000000001");
-        assert_eq!(explain(Some(&[0xde, 0xad])), None);
-        assert_eq!(explain(None), None);
+        assert_eq!(explain(&[0xde, 0xad]), None);
+        assert_eq!(explain(&[]), None);
+        let refusal = anyhow::Error::from(Refused { selector: Some(IMarketErrors::LedgerNotExists::SELECTOR), reason: "any words".into() });
+        assert!(refused_with::<IMarketErrors::LedgerNotExists>(&refusal));
+        assert!(!refused_with::<IMarketErrors::AccountNotExists>(&refusal));
+        assert!(!refused_with::<IMarketErrors::LedgerNotExists>(&anyhow::anyhow!("no ledger")));
     }
 }
