@@ -31,6 +31,18 @@ fn codec(error: reed_solomon_simd::Error) -> CodingError {
     CodingError::Codec(error.to_string())
 }
 
+/// The thread's encoder, set for `k` data and `k` parity shards of `bytes` each (made on first
+/// use, reset after: its buffers are reused).
+fn ready_encoder(encoder: &mut Option<ReedSolomonEncoder>, k: usize, bytes: usize) -> Result<&mut ReedSolomonEncoder, CodingError> {
+    match encoder {
+        Some(encoder) => {
+            encoder.reset(k, k, bytes).map_err(codec)?;
+            Ok(encoder)
+        }
+        None => Ok(encoder.insert(ReedSolomonEncoder::new(k, k, bytes).map_err(codec)?)),
+    }
+}
+
 /// Writes the `k` parity shares of `k` data shares into `out` (`k` shares long), reusing the
 /// thread's encoder.
 fn encode_into<'a>(
@@ -39,13 +51,7 @@ fn encode_into<'a>(
     data: impl Iterator<Item = &'a [u8]>,
     out: &mut [u8],
 ) -> Result<(), CodingError> {
-    let encoder = match encoder {
-        Some(encoder) => {
-            encoder.reset(k, k, SHARE_SIZE).map_err(codec)?;
-            encoder
-        }
-        None => encoder.insert(ReedSolomonEncoder::new(k, k, SHARE_SIZE).map_err(codec)?),
-    };
+    let encoder = ready_encoder(encoder, k, SHARE_SIZE)?;
     for share in data {
         encoder.add_original_shard(share).map_err(codec)?;
     }
@@ -121,13 +127,7 @@ fn extend_with(layout: SquareLayout, fill: impl Fn(usize, &mut [u8]) + Sync) -> 
         |encoder: &mut Option<ReedSolomonEncoder>, (s, pieces)| {
             let first = s * stripe_shares;
             let bytes = pieces.first().map_or(0, |piece| piece.len());
-            let encoder = match encoder {
-                Some(encoder) => {
-                    encoder.reset(k, k, bytes).map_err(codec)?;
-                    encoder
-                }
-                None => encoder.insert(ReedSolomonEncoder::new(k, k, bytes).map_err(codec)?),
-            };
+            let encoder = ready_encoder(encoder, k, bytes)?;
             for r in 0..k {
                 let at = r * row_bytes + first * SHARE_SIZE;
                 encoder.add_original_shard(&top[at..at + bytes]).map_err(codec)?;
