@@ -52,7 +52,7 @@ pub(super) async fn compute(command: ComputeCommand) -> anyhow::Result<()> {
             let (client, key) = open(&account)?;
             let value = amount(&text)?;
             anyhow::ensure!(
-                client.offers_inference(provider).await?,
+                client.service(provider).await?.is_some(),
                 "{provider} offers no inference service (`zgnode compute providers` lists those that do)"
             );
             let call = ILedgerManager::transferFundCall { provider, serviceName: INFERENCE_SERVICE_NAME.into(), amount: value };

@@ -85,6 +85,12 @@ impl MarketClient {
         C::abi_decode_returns(&output).context("the contract answered something else than its ABI says")
     }
 
+    /// What `call` from `from` would return now (statuses of a settlement batch, say).
+    pub async fn preview<C: SolCall>(&self, from: Address, to: Address, call: &C) -> anyhow::Result<C::Return> {
+        let output = self.simulate(from, to, &call.abi_encode().into(), U256::ZERO).await?;
+        C::abi_decode_returns(&output).context("the contract answered something else than its ABI says")
+    }
+
     /// Simulates, sends and waits for `call` from `key`; the transaction hash.
     pub async fn send<C: SolCall>(&self, key: &PrivateKeySigner, to: Address, call: &C, value: U256) -> anyhow::Result<B256> {
         let input = Bytes::from(call.abi_encode());
@@ -126,11 +132,11 @@ impl MarketClient {
         Ok(Balances { ledger, sub_accounts, lock_time_secs })
     }
 
-    /// Whether `provider` offers an inference service.
-    pub async fn offers_inference(&self, provider: Address) -> anyhow::Result<bool> {
+    /// `provider`'s inference service, if it offers one.
+    pub async fn service(&self, provider: Address) -> anyhow::Result<Option<InferenceService>> {
         match self.view(INFERENCE_ADDRESS, &IInferenceServing::getServiceCall { provider }).await {
-            Ok(_) => Ok(true),
-            Err(error) if refused_with::<IMarketErrors::ServiceNotExist>(&error) => Ok(false),
+            Ok(service) => Ok(Some(service)),
+            Err(error) if refused_with::<IMarketErrors::ServiceNotExist>(&error) => Ok(None),
             Err(error) => Err(error),
         }
     }

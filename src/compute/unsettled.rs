@@ -185,6 +185,38 @@ impl UnsettledStore {
         Ok(out)
     }
 
+    /// Drops `user`'s settlement in flight (the chain refused it as stale); its requests are
+    /// planned again.
+    pub fn release(&self, user: Address) -> Result<(), UnsettledError> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(IN_FLIGHT)?.remove(user.as_slice())?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Forgets everything `user` owes (its sub-account is gone: nobody can pay); how many
+    /// requests were dropped.
+    pub fn write_off(&self, user: Address) -> Result<usize, UnsettledError> {
+        let txn = self.db.begin_write()?;
+        let dropped = {
+            txn.open_table(IN_FLIGHT)?.remove(user.as_slice())?;
+            let mut served = txn.open_table(SERVED)?;
+            let mut theirs = Vec::new();
+            for entry in served.iter()? {
+                let (seq, bytes) = entry?;
+                if decode_served(seq.value(), bytes.value())?.user == user {
+                    theirs.push(seq.value());
+                }
+            }
+            for seq in &theirs {
+                served.remove(*seq)?;
+            }
+            theirs.len()
+        };
+        txn.commit()?;
+        Ok(dropped)
+    }
+
     /// The chain settled `user` up to `settled_nonce`: a settlement in flight at or below it
     /// landed, and its requests are paid for (or, for a partial one, are all the user could
     /// pay): they leave the store. Returns the settlement that landed.

@@ -1,0 +1,159 @@
+//! `zgnode compute serve --config F`: the provider's TOML. Prices are in neuron (10^-18 0G)
+//! per token, as the contract stores them.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// The chain's JSON-RPC.
+    pub eth_rpc: String,
+    /// The provider account's key (0x hex): registers the service, stakes, settles, is paid.
+    pub key: String,
+    /// The signer's key for responses and settlements (the service's `teeSignerAddress`, which
+    /// the marketplace owner acknowledges). Default: `key`.
+    #[serde(default)]
+    pub signer_key: Option<String>,
+    /// Where the HTTP API listens.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// The URL registered on chain (what users' SDKs call). Default: `http://{listen}`.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// The unsettled-request store lives here.
+    pub data_dir: PathBuf,
+    #[serde(default = "default_input_price")]
+    pub input_price: u128,
+    #[serde(default = "default_output_price")]
+    pub output_price: u128,
+    /// The service's `verifiability` (the SDK verifies response signatures for TeeML, OpML, ZKML).
+    #[serde(default = "default_verifiability")]
+    pub verifiability: String,
+    #[serde(default = "default_settle_interval")]
+    pub settle_interval_secs: u64,
+    /// Settlements per transaction (1-50).
+    #[serde(default = "default_settle_batch")]
+    pub settle_batch: usize,
+    /// Request bodies over this are refused (413).
+    #[serde(default = "default_max_request_bytes")]
+    pub max_request_bytes: usize,
+    /// The completion budget when a request names none, and the most it may ask for.
+    #[serde(default = "default_max_tokens")]
+    pub max_tokens: u32,
+    /// Requests served at once; more wait.
+    #[serde(default = "default_max_concurrent")]
+    pub max_concurrent: usize,
+    pub backend: BackendConfig,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum BackendConfig {
+    /// A Llama-family model from a Hugging Face directory, on this node's CPU.
+    Builtin {
+        /// `config.json`, `*.safetensors`, `tokenizer.json`; absent: the generated tiny model.
+        #[serde(default)]
+        model_dir: Option<PathBuf>,
+        /// The name registered on chain.
+        model: String,
+    },
+    /// An OpenAI-compatible server (vLLM, llama.cpp, Ollama) at `url` (`http://host:port/v1`).
+    Openai {
+        url: String,
+        /// The name registered on chain.
+        model: String,
+        /// What the upstream calls it; default `model`.
+        #[serde(default)]
+        upstream_model: Option<String>,
+        #[serde(default)]
+        api_key: Option<String>,
+    },
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 3080))
+}
+fn default_input_price() -> u128 {
+    1_000_000_000
+}
+fn default_output_price() -> u128 {
+    2_000_000_000
+}
+fn default_verifiability() -> String {
+    "TeeML".into()
+}
+fn default_settle_interval() -> u64 {
+    30
+}
+fn default_settle_batch() -> usize {
+    50
+}
+fn default_max_request_bytes() -> usize {
+    256 << 10
+}
+fn default_max_tokens() -> u32 {
+    256
+}
+fn default_max_concurrent() -> usize {
+    64
+}
+
+impl ProviderConfig {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let config: Self = toml::from_str(text).map_err(|e| e.to_string())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=zg_systems::compute::settlement::MAX_SETTLEMENTS_PER_TX).contains(&self.settle_batch) {
+            return Err(format!("settle_batch {} is not 1-50", self.settle_batch));
+        }
+        if self.settle_interval_secs == 0 {
+            return Err("settle_interval_secs must be at least 1".into());
+        }
+        if self.max_tokens == 0 || self.max_concurrent == 0 || self.max_request_bytes < 1024 {
+            return Err("max_tokens and max_concurrent must be positive, max_request_bytes at least 1024".into());
+        }
+        Ok(())
+    }
+
+    pub fn public_url(&self) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen))
+    }
+
+    pub fn model(&self) -> &str {
+        match &self.backend {
+            BackendConfig::Builtin { model, .. } | BackendConfig::Openai { model, .. } => model,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+        eth_rpc = "http://127.0.0.1:8545"
+        key = "0x01"
+        data_dir = "/tmp/p"
+        [backend]
+        kind = "openai"
+        url = "http://127.0.0.1:8000/v1"
+        model = "llama-3-8b"
+    "#;
+
+    #[test]
+    fn defaults_fill_in_and_mistakes_are_named() {
+        let config = ProviderConfig::parse(MINIMAL).unwrap();
+        assert_eq!(config.public_url(), "http://127.0.0.1:3080");
+        assert_eq!((config.settle_batch, config.verifiability.as_str(), config.model()), (50, "TeeML", "llama-3-8b"));
+        let error = ProviderConfig::parse(&MINIMAL.replace("data_dir", "settle_batch = 51\ndata_dir")).unwrap_err();
+        assert!(error.contains("settle_batch 51"), "{error}");
+        let error = ProviderConfig::parse(&MINIMAL.replace("data_dir", "setle_interval_secs = 5\ndata_dir")).unwrap_err();
+        assert!(error.contains("setle_interval_secs"), "{error}");
+        assert!(ProviderConfig::parse(&MINIMAL.replace("openai", "cuda")).is_err());
+        assert!(ProviderConfig::parse("").is_err());
+    }
+}

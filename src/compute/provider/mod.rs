@@ -1,0 +1,189 @@
+//! The provider role: registers an inference service on chain, serves 0G's provider HTTP API
+//! (`http`), admits each request against the user's on-chain sub-account (`admission`), meters
+//! and signs every response, keeps what it served in a crash-safe store and settles it in
+//! batches (`settle`).
+
+pub mod admission;
+pub mod config;
+pub mod http;
+pub mod settle;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use alloy_primitives::{Address, U256};
+use alloy_signer_local::PrivateKeySigner;
+use anyhow::Context;
+use tokio::sync::{Notify, Semaphore, watch};
+
+use super::backend::{InferenceBackend, llama::LlamaBackend, openai::OpenAiProxy};
+use super::client::MarketClient;
+use super::receipt::SignedResponse;
+use super::unsettled::UnsettledStore;
+use config::{BackendConfig, ProviderConfig};
+use zg_systems::compute::contracts::{IInferenceServing, INFERENCE_ADDRESS, InferenceServiceParams};
+
+/// Signed responses kept for `/v1/proxy/signature/{chatID}` (the oldest go first).
+const RECEIPTS_KEPT: usize = 100_000;
+/// The stake a new service posts (the contract's minimum).
+pub const PROVIDER_STAKE_0G: u64 = 100;
+
+pub struct ProviderState {
+    pub provider: Address,
+    pub key: PrivateKeySigner,
+    pub signer: PrivateKeySigner,
+    pub market: MarketClient,
+    pub backend: Arc<dyn InferenceBackend>,
+    pub store: UnsettledStore,
+    pub input_price: U256,
+    pub output_price: U256,
+    pub config: ProviderConfig,
+    pub receipts: Mutex<Receipts>,
+    pub running: Arc<Semaphore>,
+    /// Fees of requests being served, per user, not yet in the store: admission counts them.
+    pub reserved: Mutex<HashMap<Address, U256>>,
+    pub settle_now: Notify,
+}
+
+#[derive(Default)]
+pub struct Receipts {
+    by_chat: HashMap<String, SignedResponse>,
+    order: VecDeque<String>,
+}
+
+impl Receipts {
+    pub fn insert(&mut self, chat_id: String, signed: SignedResponse) {
+        if self.order.len() >= RECEIPTS_KEPT
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.by_chat.remove(&oldest);
+        }
+        self.order.push_back(chat_id.clone());
+        self.by_chat.insert(chat_id, signed);
+    }
+
+    pub fn get(&self, chat_id: &str) -> Option<SignedResponse> {
+        self.by_chat.get(chat_id).cloned()
+    }
+}
+
+/// A running provider: its HTTP address; dropping `stop` (or sending on it) shuts it down.
+pub struct ProviderHandle {
+    pub addr: SocketAddr,
+    pub state: Arc<ProviderState>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl ProviderHandle {
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+pub fn parse_key(hex_key: &str, what: &str) -> anyhow::Result<PrivateKeySigner> {
+    hex_key.trim().trim_start_matches("0x").parse::<PrivateKeySigner>().map_err(|e| anyhow::anyhow!("{what} is not a private key: {e}"))
+}
+
+pub fn load_backend(config: &ProviderConfig) -> anyhow::Result<Arc<dyn InferenceBackend>> {
+    Ok(match &config.backend {
+        BackendConfig::Builtin { model_dir, model } => {
+            let dir = match model_dir {
+                Some(dir) => dir.clone(),
+                None => {
+                    let dir = config.data_dir.join("tiny-model");
+                    super::backend::llama::tiny::write(&dir).with_context(|| format!("writing the tiny model to {}", dir.display()))?;
+                    dir
+                }
+            };
+            Arc::new(LlamaBackend::load(&dir, model).with_context(|| format!("loading the model in {}", dir.display()))?)
+        }
+        BackendConfig::Openai { url, model, upstream_model, api_key } => {
+            Arc::new(OpenAiProxy::new(url, model, upstream_model.as_deref().unwrap_or(model), api_key.clone())?)
+        }
+    })
+}
+
+/// Registers (or updates) the service so the chain shows this URL, model, prices and signer.
+pub async fn register(state: &ProviderState) -> anyhow::Result<()> {
+    let wanted = InferenceServiceParams {
+        serviceType: "chatbot".into(),
+        url: state.config.public_url(),
+        model: state.backend.model().to_string(),
+        verifiability: state.config.verifiability.clone(),
+        inputPrice: state.input_price,
+        outputPrice: state.output_price,
+        additionalInfo: "{}".into(),
+        teeSignerAddress: state.signer.address(),
+    };
+    let current = state.market.service(state.provider).await?;
+    if let Some(current) = &current
+        && current.url == wanted.url
+        && current.model == wanted.model
+        && current.verifiability == wanted.verifiability
+        && current.inputPrice == wanted.inputPrice
+        && current.outputPrice == wanted.outputPrice
+        && current.teeSignerAddress == wanted.teeSignerAddress
+    {
+        return Ok(());
+    }
+    // A new service stakes; an update keeps the stake it posted.
+    let stake = if current.is_some() { U256::ZERO } else { U256::from(PROVIDER_STAKE_0G) * U256::from(10u64).pow(U256::from(18)) };
+    state
+        .market
+        .send(&state.key, INFERENCE_ADDRESS, &IInferenceServing::addOrUpdateServiceCall { params: wanted }, stake)
+        .await
+        .context("registering the service (addOrUpdateService)")?;
+    Ok(())
+}
+
+/// Starts a provider: checks the chain, registers, binds, serves and settles until stopped.
+pub async fn start(config: ProviderConfig) -> anyhow::Result<ProviderHandle> {
+    config.validate().map_err(anyhow::Error::msg)?;
+    let key = parse_key(&config.key, "key")?;
+    let signer = match &config.signer_key {
+        Some(signer) => parse_key(signer, "signer_key")?,
+        None => key.clone(),
+    };
+    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
+    let store = UnsettledStore::open(&config.data_dir.join("compute-provider.redb"))?;
+    let backend = load_backend(&config)?;
+    let market = MarketClient::new(&config.eth_rpc)?;
+    let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding the provider API on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let state = Arc::new(ProviderState {
+        provider: key.address(),
+        key,
+        signer,
+        market,
+        backend,
+        store,
+        input_price: U256::from(config.input_price),
+        output_price: U256::from(config.output_price),
+        running: Arc::new(Semaphore::new(config.max_concurrent)),
+        config,
+        receipts: Mutex::new(Receipts::default()),
+        reserved: Mutex::new(HashMap::new()),
+        settle_now: Notify::new(),
+    });
+    register(&state).await?;
+    let (stop, stopped) = watch::channel(false);
+    let router = http::router(state.clone());
+    let mut serve_stop = stopped.clone();
+    let server = tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = serve_stop.wait_for(|s| *s).await;
+        };
+        if let Err(error) = axum::serve(listener, router).with_graceful_shutdown(shutdown).await {
+            tracing::error!(%error, "the provider API stopped");
+        }
+    });
+    let settler = tokio::spawn(settle::run(state.clone(), Duration::from_secs(state.config.settle_interval_secs), stopped));
+    tracing::info!(provider = %state.provider, %addr, model = state.backend.model(), "compute provider serving");
+    Ok(ProviderHandle { addr, state, stop, tasks: vec![server, settler] })
+}
