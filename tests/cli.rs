@@ -101,7 +101,7 @@ fn metrics_are_served_for_prometheus() {
     let metrics_addr = format!("127.0.0.1:{port}");
     let mut args: Vec<String> =
         vec!["dev".into(), "--ephemeral".into(), "--rpc-addr".into(), "127.0.0.1:0".into(), "--storage-addr".into(), "127.0.0.1:0".into()];
-    args.extend(["--da-grpc-addr".into(), "127.0.0.1:0".into()]);
+    args.extend(["--da-grpc-addr".into(), "127.0.0.1:0".into(), "--compute-addr".into(), "127.0.0.1:0".into()]);
     args.extend(["--metrics-addr".into(), metrics_addr.clone(), "--data-dir".into(), dir.path().display().to_string()]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let _node = common::NodeProcess::spawn(&args);

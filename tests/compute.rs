@@ -22,18 +22,6 @@ use zg_systems::compute::settlement::PlannedSettlement;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-fn ensure_compute_sdk(dir: &Path) {
-    if dir.join("node_modules/@0glabs/0g-serving-broker").exists() {
-        return;
-    }
-    let status = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(dir)
-        .status()
-        .expect("npm is needed for the compute SDK test (Node.js 18+)");
-    assert!(status.success(), "npm ci failed in {}", dir.display());
-}
-
 #[test]
 fn the_official_compute_sdk_funds_acknowledges_settles_and_refunds_unchanged() {
     let mut config = test_config();
@@ -41,12 +29,12 @@ fn the_official_compute_sdk_funds_acknowledges_settles_and_refunds_unchanged() {
     config.rpc.dev_methods = true;
     let node = start_node(&config);
     let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compute-sdk");
-    ensure_compute_sdk(&sdk);
+    ensure_npm_dir(&sdk, &["@0glabs/0g-serving-broker"]);
     let key = |i: usize| zgnode::dev::dev_accounts()[i].private_key.to_string();
     let output = Command::new("node")
         .arg(sdk.join("ledger_settlement.mjs"))
         .arg(format!("http://{}", node.addr))
-        .args([key(0), key(3), key(4)])
+        .args([key(7), key(3), key(4)])
         .output()
         .expect("node runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -64,13 +52,6 @@ fn the_official_compute_sdk_funds_acknowledges_settles_and_refunds_unchanged() {
     node.stop();
 }
 
-/// Sends `call` from dev account `from` and returns the receipt's status.
-fn send<C: SolCall>(addr: std::net::SocketAddr, from: usize, to: Address, call: &C, value: U256, nonce: u64) -> bool {
-    let tx = raw(&sign(&dev_key(from), TxKind::Call(to), value, Bytes::from(call.abi_encode()), nonce, 3_000_000));
-    let hash = ok(addr, "eth_sendRawTransaction", json!([tx]));
-    wait_receipt(addr, hash.as_str().unwrap(), TIMEOUT)["status"] == "0x1"
-}
-
 fn settle_statuses(addr: std::net::SocketAddr, from: usize, settlements: Vec<TEESettlementData>) -> Vec<u8> {
     let call = IInferenceServing::settleFeesWithTEECall { settlements };
     let out = ok(
@@ -86,7 +67,8 @@ fn settle_statuses(addr: std::net::SocketAddr, from: usize, settlements: Vec<TEE
 fn a_settlement_signed_with_the_provider_digest_pays_once() {
     let node = start_node(&test_config());
     let addr = node.addr;
-    let (owner, user, provider) = (0usize, 5usize, 6usize);
+    // Dev account 7 owns the dev marketplace.
+    let (owner, user, provider) = (7usize, 5usize, 6usize);
     let signer = alloy_signer_local::PrivateKeySigner::random();
     let ether = |n: u64| U256::from(n) * U256::from(10u64).pow(U256::from(18));
     let params = InferenceServiceParams {
@@ -99,12 +81,12 @@ fn a_settlement_signed_with_the_provider_digest_pays_once() {
         additionalInfo: String::new(),
         teeSignerAddress: signer.address(),
     };
-    assert!(send(addr, provider, INFERENCE_ADDRESS, &IInferenceServing::addOrUpdateServiceCall { params }, ether(100), 0));
+    assert!(send_call(addr, provider, INFERENCE_ADDRESS, &IInferenceServing::addOrUpdateServiceCall { params }, ether(100), 0));
     let provider_address = dev_key(provider).address();
-    assert!(send(addr, owner, INFERENCE_ADDRESS, &IInferenceServing::acknowledgeTEESignerByOwnerCall { provider: provider_address }, U256::ZERO, dev0_nonce(0)));
-    assert!(send(addr, user, LEDGER_ADDRESS, &ILedgerManager::addLedgerCall { additionalInfo: String::new() }, ether(5), 0));
+    assert!(send_call(addr, owner, INFERENCE_ADDRESS, &IInferenceServing::acknowledgeTEESignerByOwnerCall { provider: provider_address }, U256::ZERO, 0));
+    assert!(send_call(addr, user, LEDGER_ADDRESS, &ILedgerManager::addLedgerCall { additionalInfo: String::new() }, ether(5), 0));
     let transfer = ILedgerManager::transferFundCall { provider: provider_address, serviceName: INFERENCE_SERVICE_NAME.into(), amount: ether(2) };
-    assert!(send(addr, user, LEDGER_ADDRESS, &transfer, U256::ZERO, 1));
+    assert!(send_call(addr, user, LEDGER_ADDRESS, &transfer, U256::ZERO, 1));
     let user_address = dev_key(user).address();
     let settlement = |nonce: u64, fee: U256, key: &alloy_signer_local::PrivateKeySigner| {
         let plan = PlannedSettlement { user: user_address, nonce: U256::from(nonce), total_fee: fee, requests_hash: B256::repeat_byte(7), seqs: vec![] };
@@ -115,7 +97,7 @@ fn a_settlement_signed_with_the_provider_digest_pays_once() {
     // The user has not acknowledged the provider yet: nothing is paid.
     assert_eq!(settle_statuses(addr, provider, vec![settlement(1, fee, &signer)]), vec![settlement_status::NOT_ACKNOWLEDGED]);
     let acknowledge = IInferenceServing::acknowledgeTEESignerCall { provider: provider_address, acknowledged: true };
-    assert!(send(addr, user, INFERENCE_ADDRESS, &acknowledge, U256::ZERO, 2));
+    assert!(send_call(addr, user, INFERENCE_ADDRESS, &acknowledge, U256::ZERO, 2));
     // Submitted by someone else than the provider: refused.
     assert_eq!(settle_statuses(addr, user, vec![settlement(1, fee, &signer)]), vec![settlement_status::PROVIDER_MISMATCH]);
     let batch = vec![settlement(1, fee, &signer), settlement(1, fee, &signer), settlement(2, fee, &alloy_signer_local::PrivateKeySigner::random())];
@@ -125,7 +107,7 @@ fn a_settlement_signed_with_the_provider_digest_pays_once() {
         "in one batch, the replay of a nonce just settled is refused too"
     );
     let call = IInferenceServing::settleFeesWithTEECall { settlements: batch };
-    assert!(send(addr, provider, INFERENCE_ADDRESS, &call, U256::ZERO, 1));
+    assert!(send_call(addr, provider, INFERENCE_ADDRESS, &call, U256::ZERO, 1));
     let ledger = ok(
         addr,
         "eth_call",
@@ -153,7 +135,7 @@ fn fine_tuning_pays_in_full_once_acknowledged_and_thirty_percent_for_a_model_nev
     config.rpc.dev_methods = true;
     let node = start_node(&config);
     let addr = node.addr;
-    let (owner, user, provider) = (0usize, 7usize, 8usize);
+    let (owner, user, provider) = (7usize, 3usize, 8usize);
     let signer = alloy_signer_local::PrivateKeySigner::random();
     let ether = |n: u64| U256::from(n) * U256::from(10u64).pow(U256::from(18));
     let provider_address = dev_key(provider).address();
@@ -167,12 +149,12 @@ fn fine_tuning_pays_in_full_once_acknowledged_and_thirty_percent_for_a_model_nev
         models: vec!["tiny-llama".into()],
         teeSignerAddress: signer.address(),
     };
-    assert!(send(addr, provider, FINE_TUNING_ADDRESS, &register, ether(100), 0));
-    assert!(send(addr, owner, FINE_TUNING_ADDRESS, &IFineTuningServing::acknowledgeTEESignerByOwnerCall { provider: provider_address }, U256::ZERO, dev0_nonce(0)));
-    assert!(send(addr, user, LEDGER_ADDRESS, &ILedgerManager::addLedgerCall { additionalInfo: String::new() }, ether(10), 0));
+    assert!(send_call(addr, provider, FINE_TUNING_ADDRESS, &register, ether(100), 0));
+    assert!(send_call(addr, owner, FINE_TUNING_ADDRESS, &IFineTuningServing::acknowledgeTEESignerByOwnerCall { provider: provider_address }, U256::ZERO, 0));
+    assert!(send_call(addr, user, LEDGER_ADDRESS, &ILedgerManager::addLedgerCall { additionalInfo: String::new() }, ether(10), 0));
     let transfer = ILedgerManager::transferFundCall { provider: provider_address, serviceName: FINE_TUNING_SERVICE_NAME.into(), amount: ether(5) };
-    assert!(send(addr, user, LEDGER_ADDRESS, &transfer, U256::ZERO, 1));
-    assert!(send(addr, user, FINE_TUNING_ADDRESS, &IFineTuningServing::acknowledgeTEESignerCall { provider: provider_address, acknowledged: true }, U256::ZERO, 2));
+    assert!(send_call(addr, user, LEDGER_ADDRESS, &transfer, U256::ZERO, 1));
+    assert!(send_call(addr, user, FINE_TUNING_ADDRESS, &IFineTuningServing::acknowledgeTEESignerCall { provider: provider_address, acknowledged: true }, U256::ZERO, 2));
 
     let root = Bytes::from(vec![0xab; 32]);
     let input = |id: &str, secret: &[u8], nonce: u64, fee: U256, key: &alloy_signer_local::PrivateKeySigner| {
@@ -200,7 +182,7 @@ fn fine_tuning_pays_in_full_once_acknowledged_and_thirty_percent_for_a_model_nev
 
     // Task 1: acknowledged by the user, settled in full with the model's key.
     assert!(provider_send(&|| add("task-1").abi_encode()));
-    assert!(send(addr, user, FINE_TUNING_ADDRESS, &IFineTuningServing::acknowledgeDeliverableCall { provider: provider_address, id: "task-1".into() }, U256::ZERO, 3));
+    assert!(send_call(addr, user, FINE_TUNING_ADDRESS, &IFineTuningServing::acknowledgeDeliverableCall { provider: provider_address, id: "task-1".into() }, U256::ZERO, 3));
     assert!(!provider_send(&|| IFineTuningServing::settleFeesCall { verifierInput: input("task-1", b"", 1, ether(2), &signer) }.abi_encode()), "an acknowledged model must carry its key");
     assert!(!provider_send(&|| IFineTuningServing::settleFeesCall { verifierInput: input("task-1", b"key", 1, ether(2), &alloy_signer_local::PrivateKeySigner::random()) }.abi_encode()), "a forged signature is refused");
     assert!(provider_send(&|| IFineTuningServing::settleFeesCall { verifierInput: input("task-1", b"key", 1, ether(2), &signer) }.abi_encode()));
@@ -251,7 +233,7 @@ fn the_compute_cli_deposits_transfers_refunds_and_explains_refusals() {
         teeSignerAddress: Address::repeat_byte(9),
     };
     let ether = |n: u64| U256::from(n) * U256::from(10u64).pow(U256::from(18));
-    assert!(send(node.addr, provider, INFERENCE_ADDRESS, &IInferenceServing::addOrUpdateServiceCall { params }, ether(100), 0));
+    assert!(send_call(node.addr, provider, INFERENCE_ADDRESS, &IInferenceServing::addOrUpdateServiceCall { params }, ether(100), 0));
     let run = |args: &[&str], key| {
         let mut all = vec!["compute"];
         all.extend_from_slice(args);
@@ -295,7 +277,7 @@ fn the_compute_cli_deposits_transfers_refunds_and_explains_refusals() {
 fn a_signed_response_verifies_the_way_the_sdk_checks_it() {
     use zgnode::compute::receipt::ResponseRecord;
     let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compute-sdk");
-    ensure_compute_sdk(&sdk);
+    ensure_npm_dir(&sdk, &["@0glabs/0g-serving-broker"]);
     let signer = alloy_signer_local::PrivateKeySigner::random();
     let record = ResponseRecord::for_bodies("chat-7", "tiny", dev_key(3).address(), b"request", b"response", (5, 9), U256::from(123));
     let signed = record.sign(&signer).unwrap();

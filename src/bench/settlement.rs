@@ -85,7 +85,7 @@ fn ether(n: u64) -> U256 {
 pub fn settlement(users: usize) -> anyhow::Result<SettlementReport> {
     anyhow::ensure!((1..=50).contains(&users), "a batch holds 1 to 50 settlements (the contract's limit)");
     let provider = super::key(10_000);
-    let owner = PrivateKeySigner::from_bytes(&crate::dev::dev_accounts()[0].private_key)?;
+    let owner = PrivateKeySigner::from_bytes(&crate::dev::dev_accounts()[crate::compute::dev_provider::DEV_PROVIDER_ACCOUNT].private_key)?;
     let signer = super::key(10_001);
     let clients: Vec<PrivateKeySigner> = (0..users as u64).map(super::key).collect();
     let mut genesis = crate::dev::dev_genesis(crate::dev::DEV_CHAIN_ID);
@@ -104,7 +104,8 @@ pub fn settlement(users: usize) -> anyhow::Result<SettlementReport> {
         additionalInfo: String::new(),
         teeSignerAddress: signer.address(),
     };
-    let owner_nonce = zg_systems::compute::contracts::DEPLOYER_NONCE;
+    // The dev marketplace's owner (dev account 7) has sent nothing yet.
+    let owner_nonce = 0;
     chain.run(vec![
         chain.call(&provider, INFERENCE_ADDRESS, &IInferenceServing::addOrUpdateServiceCall { params }, ether(100), 0),
         chain.call(&owner, INFERENCE_ADDRESS, &IInferenceServing::acknowledgeTEESignerByOwnerCall { provider: provider.address() }, U256::ZERO, owner_nonce),

@@ -322,6 +322,13 @@ pub struct DevArgs {
     /// Block gas limit of the dev chain (anvil's flag of the same name).
     #[arg(long)]
     pub gas_limit: Option<u64>,
+    /// Where the built-in compute provider's HTTP API listens (0G's provider API; dev account 7
+    /// registers it and owns the marketplace).
+    #[arg(long, default_value = "127.0.0.1:3080")]
+    pub compute_addr: SocketAddr,
+    /// Run no built-in compute provider.
+    #[arg(long)]
+    pub no_compute_provider: bool,
 }
 
 #[derive(Args, Debug)]
@@ -412,62 +419,4 @@ pub struct ChaosArgs {
     /// temporary folder, removed after a clean run.
     #[arg(long)]
     pub dir: Option<PathBuf>,
-}
-
-/// The chain's JSON-RPC and the paying account, for `zgnode compute`.
-#[derive(Args, Debug, Clone)]
-pub struct ComputeAccount {
-    /// The chain's JSON-RPC.
-    #[arg(long, default_value = "http://127.0.0.1:8545")]
-    pub rpc: String,
-    /// The account's private key (hex); or set ZG_PRIVATE_KEY. `zgnode dev` prints its keys.
-    #[arg(long, env = "ZG_PRIVATE_KEY", hide_env_values = true)]
-    pub key: String,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum ComputeCommand {
-    /// The ledger: its available balance (yours to transfer or refund), what sits in each
-    /// provider's sub-account (spent by that provider's settlements, or retrieved after the
-    /// lock time), and the total.
-    Balance {
-        /// Whose balances (default: the account of --key).
-        #[arg(long)]
-        user: Option<alloy_primitives::Address>,
-        #[arg(long, default_value = "http://127.0.0.1:8545")]
-        rpc: String,
-        #[arg(long, env = "ZG_PRIVATE_KEY", hide_env_values = true)]
-        key: Option<String>,
-    },
-    /// Deposit AMOUNT 0G into the ledger (opening it takes at least 3 0G).
-    Deposit {
-        amount: String,
-        #[command(flatten)]
-        account: ComputeAccount,
-    },
-    /// Move AMOUNT 0G of the ledger's available balance into PROVIDER's inference sub-account
-    /// (a new sub-account takes at least 1 0G); a refund waiting there is cancelled first.
-    Transfer {
-        provider: alloy_primitives::Address,
-        amount: String,
-        #[command(flatten)]
-        account: ComputeAccount,
-    },
-    /// Ask every inference sub-account for its money back: it returns to the ledger's available
-    /// balance after the lock time (run it again then to collect).
-    Retrieve {
-        #[command(flatten)]
-        account: ComputeAccount,
-    },
-    /// Withdraw AMOUNT 0G of the ledger's available balance to the wallet.
-    Refund {
-        amount: String,
-        #[command(flatten)]
-        account: ComputeAccount,
-    },
-    /// The inference services on offer, cheapest first.
-    Providers {
-        #[arg(long, default_value = "http://127.0.0.1:8545")]
-        rpc: String,
-    },
 }

@@ -4,7 +4,7 @@ use alloy_primitives::{Address, U256};
 use alloy_signer_local::PrivateKeySigner;
 use anyhow::Context;
 
-use super::args::{ComputeAccount, ComputeCommand};
+use super::compute_args::{ComputeAccount, ComputeCommand};
 use crate::compute::client::{Balances, MarketClient, format_0g};
 use zg_systems::compute::contracts::{IInferenceServing, ILedgerManager, INFERENCE_ADDRESS, INFERENCE_SERVICE_NAME, LEDGER_ADDRESS};
 
@@ -88,6 +88,38 @@ pub(super) async fn compute(command: ComputeCommand) -> anyhow::Result<()> {
             let hash = client.send(&key, LEDGER_ADDRESS, &ILedgerManager::refundCall { amount: value }, U256::ZERO).await?;
             println!("withdrew {} 0G to {} (tx {hash})", format_0g(value), key.address());
             print_balances(&client, key.address()).await?;
+        }
+        ComputeCommand::Ask { prompt, provider, max_tokens, account } => {
+            let (client, key) = open(&account)?;
+            use std::io::Write;
+            let answer = crate::compute::ask::ask(&client, &key, provider, &prompt, max_tokens, |piece| {
+                print!("{piece}");
+                let _ = std::io::stdout().flush();
+            })
+            .await?;
+            println!();
+            println!(
+                "chat {}: {} prompt + {} completion tokens, fee {} 0G; response signed by {} (the service's acknowledged signer)",
+                answer.chat_id,
+                answer.usage.prompt_tokens,
+                answer.usage.completion_tokens,
+                format_0g(answer.fee),
+                answer.signer
+            );
+        }
+        ComputeCommand::Serve { config } => {
+            let text = std::fs::read_to_string(&config).with_context(|| format!("reading {}", config.display()))?;
+            let config = crate::compute::provider::config::ProviderConfig::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", config.display()))?;
+            let handle = crate::compute::provider::start(config).await?;
+            let state = &handle.state;
+            println!("compute provider {} serving {} at http://{}", state.provider, state.backend.model(), handle.addr);
+            println!("registered as {} (signer {}); settles every {} s", state.url, state.signer.address(), state.config.settle_interval_secs);
+            super::serve::shutdown_signal().await;
+            handle.stop().await;
+        }
+        ComputeCommand::TinyModel { dir } => {
+            crate::compute::backend::llama::tiny::write(&dir).with_context(|| format!("writing {}", dir.display()))?;
+            println!("wrote the tiny Llama model ({}) to {}", crate::compute::backend::llama::tiny::TINY_MODEL_NAME, dir.display());
         }
         ComputeCommand::Providers { rpc } => {
             let services = MarketClient::new(&rpc)?.services().await?;

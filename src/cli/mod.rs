@@ -17,12 +17,14 @@ mod args;
 mod bench;
 mod chaos;
 mod compute;
+mod compute_args;
 mod da;
 mod network;
 mod serve;
 mod storage;
 
 pub use args::*;
+pub use compute_args::*;
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
@@ -61,7 +63,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 genesis.gas_limit = gas_limit;
                 genesis.validate().map_err(|e| anyhow::anyhow!("--gas-limit: {e}"))?;
             }
-            serve::serve(config, genesis, true).await
+            let compute_addr = (!args.no_compute_provider).then_some(args.compute_addr);
+            serve::serve(config, genesis, true, compute_addr).await
         }
         Command::Run(args) => {
             let mut config = NodeConfig::load(&args.config)?;
@@ -71,7 +74,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(path) => load_genesis(path)?,
                 None => crate::dev::network_genesis(),
             };
-            serve::serve(config, genesis, false).await
+            serve::serve(config, genesis, false, None).await
         }
     }
 }

@@ -2,21 +2,63 @@
 
 use super::*;
 
-pub(super) async fn serve(config: NodeConfig, genesis: Genesis, dev: bool) -> anyhow::Result<()> {
+/// `compute_addr`: where `zgnode dev`'s built-in compute provider listens (none: no provider).
+pub(super) async fn serve(config: NodeConfig, genesis: Genesis, dev: bool, compute_addr: Option<SocketAddr>) -> anyhow::Result<()> {
     if config.metrics.enabled {
         crate::metrics::install_exporter(config.metrics.addr).map_err(anyhow::Error::msg)?;
     }
     let mut node = RunningNode::start(&config, &genesis).await?;
-    print_banner(&config, &genesis, &node, dev);
+    print_banner(&config, &genesis, &node);
+    // Kept for the provider's lifetime when the node keeps nothing on disk.
+    let scratch = tempfile::tempdir()?;
+    let provider = match (compute_addr, node.rpc_url()) {
+        (Some(addr), Some(rpc)) => {
+            let dir = if config.node.ephemeral { scratch.path().to_path_buf() } else { config.node.data_dir.join("compute-provider") };
+            match crate::compute::dev_provider::start(crate::compute::dev_provider::dev_config(&rpc, addr, &dir)).await {
+                Ok(handle) => {
+                    let state = &handle.state;
+                    println!(
+                        "Compute provider: http://{}  (built-in {} on the CPU, provider {}; `zgnode compute ask \"hi\" --provider {} --key …`)",
+                        handle.addr,
+                        state.backend.model(),
+                        state.provider,
+                        state.provider
+                    );
+                    Some(handle)
+                }
+                Err(error) => {
+                    println!("Compute provider: not started ({error:#}); --compute-addr picks another address");
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+    print_ready(&genesis, dev);
+    let result = run_until_stopped(&mut node).await;
+    if let Some(provider) = provider {
+        provider.stop().await;
+    }
+    match result {
+        Ok(true) => {
+            node.stop().await?;
+            Ok(())
+        }
+        Ok(false) => bail!("the node stopped unexpectedly"),
+        Err(error) => Err(error),
+    }
+}
+
+/// Ok(true) on a shutdown signal, Ok(false) if the node stopped by itself.
+async fn run_until_stopped(node: &mut RunningNode) -> anyhow::Result<bool> {
     tokio::select! {
         result = node.wait() => {
             result?;
-            bail!("the node stopped unexpectedly")
+            Ok(false)
         }
         _ = shutdown_signal() => {
             tracing::info!("shutting down");
-            node.stop().await?;
-            Ok(())
+            Ok(true)
         }
     }
 }
@@ -40,7 +82,7 @@ pub(super) async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-fn print_banner(config: &NodeConfig, genesis: &Genesis, node: &RunningNode, dev: bool) {
+fn print_banner(config: &NodeConfig, genesis: &Genesis, node: &RunningNode) {
     println!("zgnode {} — chain id {}", env!("CARGO_PKG_VERSION"), node.chain_id);
     if let (Some(http), Some(ws)) = (node.rpc_url(), node.ws_url()) {
         println!("JSON-RPC (HTTP): {http}");
@@ -71,6 +113,10 @@ fn print_banner(config: &NodeConfig, genesis: &Genesis, node: &RunningNode, dev:
         println!("Data:            {}", config.node.data_dir.display());
     }
     println!("Block time:      {} ms; native token {} ({} decimals, max supply {})", config.chain.block_time_ms, genesis.token_symbol, genesis.token_decimals, genesis.max_supply);
+}
+
+/// The dev accounts (on `zgnode dev`), then the line scripts wait for.
+fn print_ready(genesis: &Genesis, dev: bool) {
     if dev {
         println!();
         println!("Dev accounts ({} {} each), mnemonic \"{}\":", crate::dev::DEV_ACCOUNT_TOKENS, genesis.token_symbol, crate::dev::DEV_MNEMONIC);

@@ -10,10 +10,12 @@ pub const LEDGER_ARTIFACT: &str = include_str!("../../assets/contracts/LedgerMan
 pub const INFERENCE_ARTIFACT: &str = include_str!("../../assets/contracts/InferenceServing.json");
 pub const FINE_TUNING_ARTIFACT: &str = include_str!("../../assets/contracts/FineTuningServing.json");
 
-/// The dev chain's marketplace (validator networks built on the dev genesis share it): dev account 0 owns it (so `zgnode dev` can acknowledge its own
-/// provider's signer), refunds wait 60 s, 30 % of an unacknowledged fine-tuning fee is paid.
+/// The dev chain's marketplace (validator networks built on the dev genesis share it): dev
+/// account 7, which runs `zgnode dev`'s built-in provider, owns it (so it acknowledges its own
+/// signer without touching the accounts users deploy from), refunds wait 60 s, 30 % of an
+/// unacknowledged fine-tuning fee is paid.
 pub fn dev_params() -> MarketParams {
-    MarketParams { owner: crate::dev::dev_accounts()[0].address, lock_time_secs: 60, penalty_percent: 30 }
+    MarketParams { owner: crate::dev::dev_accounts()[super::dev_provider::DEV_PROVIDER_ACCOUNT].address, lock_time_secs: 60, penalty_percent: 30 }
 }
 
 fn creation_code(artifact: &str) -> Result<Vec<u8>, String> {

@@ -1,7 +1,9 @@
 //! The compute marketplace's node side.
 
+pub mod ask;
 pub mod backend;
 pub mod client;
+pub mod dev_provider;
 pub mod genesis;
 pub mod provider;
 pub mod receipt;

@@ -83,6 +83,29 @@ fn address(field: &str, text: &str) -> Result<Address, TokenError> {
     text.parse().map_err(|_| TokenError::Message(format!("`{field}` is not an address")))
 }
 
+/// An `Authorization` header value for `message` signed by `signer`, exactly as the SDK makes
+/// one (`generateSessionToken` + `getHeader`).
+pub fn sign_header(signer: &alloy_signer_local::PrivateKeySigner, message: &str) -> Result<String, alloy_signer::Error> {
+    use alloy_signer::SignerSync;
+    let signature = signer.sign_message_sync(keccak256(message.as_bytes()).as_slice())?;
+    let raw = format!("{message}|0x{}", alloy_primitives::hex::encode(signature.as_bytes()));
+    Ok(format!("Bearer {PREFIX}{}", base64::engine::general_purpose::STANDARD.encode(raw)))
+}
+
+/// A session token (id 255) for `provider`, good for an hour from `now_ms`.
+pub fn session_header(signer: &alloy_signer_local::PrivateKeySigner, provider: Address, now_ms: u64, generation: u64) -> Result<String, alloy_signer::Error> {
+    let message = serde_json::json!({
+        "address": signer.address().to_string(),
+        "provider": provider.to_string(),
+        "timestamp": now_ms,
+        "expiresAt": now_ms + 60 * 60 * 1000,
+        "nonce": format!("{now_ms}-{}", alloy_primitives::hex::encode(rand::random::<[u8; 8]>())),
+        "generation": generation,
+        "tokenId": EPHEMERAL_TOKEN_ID,
+    });
+    sign_header(signer, &message.to_string())
+}
+
 /// Reads an `Authorization` header value and checks that the user it names signed it.
 pub fn parse(header: Option<&str>) -> Result<UserToken, TokenError> {
     let header = header.ok_or(TokenError::Missing)?.trim();

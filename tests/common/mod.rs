@@ -37,6 +37,13 @@ pub fn sign(signer: &PrivateKeySigner, to: TxKind, value: U256, input: Bytes, no
 }
 
 /// The 0x-hex EIP-2718 bytes eth_sendRawTransaction takes.
+/// Sends `call` from dev account `from` with `nonce`; whether its receipt says success.
+pub fn send_call<C: alloy_sol_types::SolCall>(addr: SocketAddr, from: usize, to: Address, call: &C, value: U256, nonce: u64) -> bool {
+    let tx = raw(&sign(&dev_key(from), TxKind::Call(to), value, Bytes::from(call.abi_encode()), nonce, 3_000_000));
+    let hash = ok(addr, "eth_sendRawTransaction", json!([tx]));
+    wait_receipt(addr, hash.as_str().unwrap_or_default(), Duration::from_secs(30))["status"] == "0x1"
+}
+
 pub fn raw(tx: &TxEnvelope) -> String {
     alloy_primitives::hex::encode_prefixed(tx.encoded_2718())
 }
@@ -142,6 +149,8 @@ pub struct NodeProcess {
     pub addr: SocketAddr,
     /// The storage JSON-RPC address, when the banner shows one.
     pub storage_addr: Option<SocketAddr>,
+    /// The built-in compute provider's HTTP address, when the banner shows one.
+    pub compute_addr: Option<SocketAddr>,
 }
 
 impl NodeProcess {
@@ -166,7 +175,7 @@ impl NodeProcess {
         let stdout = child.stdout.take().expect("stdout");
         let (sender, receiver) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let (mut addr, mut storage) = (None, None);
+            let (mut addr, mut storage, mut compute) = (None, None, None);
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 if let Some(url) = line.strip_prefix("JSON-RPC (HTTP): http://") {
@@ -175,17 +184,20 @@ impl NodeProcess {
                 if let Some(rest) = line.strip_prefix("Storage RPC:") {
                     storage = rest.trim().trim_start_matches("http://").split_whitespace().next().and_then(|a| a.parse().ok());
                 }
+                if let Some(rest) = line.strip_prefix("Compute provider: http://") {
+                    compute = rest.split_whitespace().next().and_then(|a| a.parse().ok());
+                }
                 if line == "ready" {
-                    let _ = sender.send(addr.map(|a| (a, storage)));
+                    let _ = sender.send(addr.map(|a| (a, storage, compute)));
                 }
             }
         });
-        let (addr, storage_addr) = receiver
+        let (addr, storage_addr, compute_addr) = receiver
             .recv_timeout(Duration::from_secs(60))
             .ok()
             .flatten()
             .unwrap_or_else(|| panic!("zgnode {args:?} did not start"));
-        Self { child, addr, storage_addr }
+        Self { child, addr, storage_addr, compute_addr }
     }
 
     pub fn kill(mut self) {
@@ -216,6 +228,9 @@ pub fn dev_args(data_dir: &Path) -> Vec<String> {
         // And a DA node: off 0G's fixed disperser port 51001.
         "--da-grpc-addr".into(),
         "127.0.0.1:0".into(),
+        // And no built-in compute provider (its transactions would move dev account 7's nonce
+        // under tests that use it); tests/compute_provider.rs runs one.
+        "--no-compute-provider".into(),
     ]
 }
 
@@ -248,9 +263,14 @@ impl InProcessNode {
     }
 }
 
-/// Installs the SDK from the committed lock file when it is missing.
+/// Installs the storage SDKs from the committed lock file when they are missing.
 pub fn ensure_sdk(dir: &Path) {
-    if dir.join("node_modules/@0gfoundation/0g-ts-sdk").exists() && dir.join("node_modules/@0glabs/0g-ts-sdk").exists() {
+    ensure_npm_dir(dir, &["@0gfoundation/0g-ts-sdk", "@0glabs/0g-ts-sdk"]);
+}
+
+/// `npm ci` in `dir` (its committed lock file) unless every package in `packages` is there.
+pub fn ensure_npm_dir(dir: &Path, packages: &[&str]) {
+    if packages.iter().all(|p| dir.join("node_modules").join(p).exists()) {
         return;
     }
     let status = Command::new("npm")

@@ -28,7 +28,8 @@ pub struct OpenAiProxy {
     name: String,
     /// What the upstream calls it.
     upstream_model: String,
-    api_key: Option<String>,
+    /// The `Authorization` header sent upstream.
+    authorization: Option<String>,
     client: Client<HttpConnector, Full<Bytes>>,
     first_byte_timeout: Duration,
 }
@@ -48,13 +49,40 @@ impl OpenAiProxy {
             base_url,
             name: name.to_string(),
             upstream_model: upstream_model.to_string(),
-            api_key,
+            authorization: api_key.map(|key| format!("Bearer {key}")),
             client,
             first_byte_timeout: Duration::from_secs(120),
         })
     }
 
+    /// Sends `value` as the `Authorization` header (a user's `app-sk-` token, for `ask`).
+    pub fn with_authorization(mut self, value: String) -> Self {
+        self.authorization = Some(value);
+        self
+    }
+
+    /// GETs `{base}{path}` as JSON.
+    pub async fn get_json(&self, path: &str) -> Result<serde_json::Value, BackendError> {
+        let request = hyper::Request::get(format!("{}{path}", self.base_url)).body(Full::new(Bytes::new())).map_err(|e| BackendError::Unreachable(e.to_string()))?;
+        let response = tokio::time::timeout(self.first_byte_timeout, self.client.request(request))
+            .await
+            .map_err(|_| BackendError::Unreachable(format!("no answer within {:?}", self.first_byte_timeout)))?
+            .map_err(|e| BackendError::Unreachable(e.to_string()))?;
+        let status = response.status();
+        let body = http_body_util::Limited::new(response.into_body(), 16 * MAX_LINE_BYTES).collect().await.map_err(|e| BackendError::Unreachable(e.to_string()))?.to_bytes();
+        if !status.is_success() {
+            return Err(BackendError::Refused { status: status.as_u16(), message: error_message(&body) });
+        }
+        serde_json::from_slice(&body).map_err(|e| BackendError::Malformed(e.to_string()))
+    }
+
     async fn run(&self, generation: Generation, pieces: mpsc::Sender<String>) -> Result<Usage, BackendError> {
+        self.complete(generation, pieces).await.map(|(usage, _)| usage)
+    }
+
+    /// Runs `generation` upstream; its usage and the `ZG-Res-Key` header if the upstream is a
+    /// 0G provider.
+    pub async fn complete(&self, generation: Generation, pieces: mpsc::Sender<String>) -> Result<(Usage, Option<String>), BackendError> {
         let mut body = match generation.body {
             serde_json::Value::Object(map) => map,
             _ => serde_json::Map::new(),
@@ -65,8 +93,8 @@ impl OpenAiProxy {
         body.insert("stream".into(), true.into());
         body.insert("stream_options".into(), serde_json::json!({"include_usage": true}));
         let mut request = hyper::Request::post(format!("{}/chat/completions", self.base_url)).header("content-type", "application/json");
-        if let Some(key) = &self.api_key {
-            request = request.header("authorization", format!("Bearer {key}"));
+        if let Some(value) = &self.authorization {
+            request = request.header("authorization", value);
         }
         let request = request
             .body(Full::new(Bytes::from(serde_json::Value::Object(body).to_string())))
@@ -76,6 +104,7 @@ impl OpenAiProxy {
             .map_err(|_| BackendError::Unreachable(format!("no answer within {:?}", self.first_byte_timeout)))?
             .map_err(|e| BackendError::Unreachable(e.to_string()))?;
         let status = response.status();
+        let res_key = response.headers().get(crate::compute::provider::http::RES_KEY_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
         let streaming = response.headers().get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/event-stream"));
         let mut body = response.into_body();
         if !status.is_success() {
@@ -89,7 +118,7 @@ impl OpenAiProxy {
                     break;
                 }
             }
-            return Err(BackendError::Refused { status: status.as_u16(), message: String::from_utf8_lossy(&message).into_owned() });
+            return Err(BackendError::Refused { status: status.as_u16(), message: error_message(&message) });
         }
         let prompt_bytes: usize = generation.messages.iter().map(|m| m.content.len() + m.role.len()).sum();
         let mut meter = Meter { usage: None, pieces: 0, prompt_bytes };
@@ -107,7 +136,7 @@ impl OpenAiProxy {
             while let Some(end) = buffer.iter().position(|b| *b == b'\n') {
                 let line: Vec<u8> = buffer.drain(..=end).collect();
                 if meter.line(&line, &pieces).await? {
-                    return Ok(meter.finish(&self.name));
+                    return Ok((meter.finish(&self.name), res_key));
                 }
             }
             if buffer.len() > MAX_LINE_BYTES {
@@ -124,8 +153,16 @@ impl OpenAiProxy {
         } else if !buffer.is_empty() {
             meter.line(&buffer, &pieces).await?;
         }
-        Ok(meter.finish(&self.name))
+        Ok((meter.finish(&self.name), res_key))
     }
+}
+
+/// An OpenAI error body's message, else the body as text.
+fn error_message(body: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
+        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned())
 }
 
 struct Meter {

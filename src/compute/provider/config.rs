@@ -18,7 +18,8 @@ pub struct ProviderConfig {
     /// Where the HTTP API listens.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
-    /// The URL registered on chain (what users' SDKs call). Default: `http://{listen}`.
+    /// The URL registered on chain (what users' SDKs call). Default: `http://` and the address
+    /// bound (so port 0 works).
     #[serde(default)]
     pub public_url: Option<String>,
     /// The unsettled-request store lives here.
@@ -119,10 +120,6 @@ impl ProviderConfig {
         Ok(())
     }
 
-    pub fn public_url(&self) -> String {
-        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen))
-    }
-
     pub fn model(&self) -> &str {
         match &self.backend {
             BackendConfig::Builtin { model, .. } | BackendConfig::Openai { model, .. } => model,
@@ -147,7 +144,7 @@ mod tests {
     #[test]
     fn defaults_fill_in_and_mistakes_are_named() {
         let config = ProviderConfig::parse(MINIMAL).unwrap();
-        assert_eq!(config.public_url(), "http://127.0.0.1:3080");
+        assert_eq!(config.listen, "127.0.0.1:3080".parse().unwrap());
         assert_eq!((config.settle_batch, config.verifiability.as_str(), config.model()), (50, "TeeML", "llama-3-8b"));
         let error = ProviderConfig::parse(&MINIMAL.replace("data_dir", "settle_batch = 51\ndata_dir")).unwrap_err();
         assert!(error.contains("settle_batch 51"), "{error}");

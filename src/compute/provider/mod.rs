@@ -32,6 +32,8 @@ pub const PROVIDER_STAKE_0G: u64 = 100;
 
 pub struct ProviderState {
     pub provider: Address,
+    /// The URL registered on chain.
+    pub url: String,
     pub key: PrivateKeySigner,
     pub signer: PrivateKeySigner,
     pub market: MarketClient,
@@ -113,7 +115,7 @@ pub fn load_backend(config: &ProviderConfig) -> anyhow::Result<Arc<dyn Inference
 pub async fn register(state: &ProviderState) -> anyhow::Result<()> {
     let wanted = InferenceServiceParams {
         serviceType: "chatbot".into(),
-        url: state.config.public_url(),
+        url: state.url.clone(),
         model: state.backend.model().to_string(),
         verifiability: state.config.verifiability.clone(),
         inputPrice: state.input_price,
@@ -158,6 +160,7 @@ pub async fn start(config: ProviderConfig) -> anyhow::Result<ProviderHandle> {
     let addr = listener.local_addr()?;
     let state = Arc::new(ProviderState {
         provider: key.address(),
+        url: config.public_url.clone().unwrap_or_else(|| format!("http://{addr}")),
         key,
         signer,
         market,

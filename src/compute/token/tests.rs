@@ -1,5 +1,4 @@
 use super::*;
-use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use proptest::prelude::*;
 
@@ -11,10 +10,7 @@ fn provider() -> Address {
 
 /// A token exactly as the SDK builds it (`generateSessionToken` + `getHeader`).
 fn header_with(signer: &PrivateKeySigner, message: &str) -> String {
-    let hash = keccak256(message.as_bytes());
-    let signature = signer.sign_message_sync(hash.as_slice()).unwrap();
-    let raw = format!("{message}|0x{}", alloy_primitives::hex::encode(signature.as_bytes()));
-    format!("Bearer {PREFIX}{}", base64::engine::general_purpose::STANDARD.encode(raw))
+    sign_header(signer, message).unwrap()
 }
 
 fn message(user: Address, issued: u64, expires: u64, generation: u64, token_id: u64) -> String {

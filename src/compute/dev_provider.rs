@@ -1,0 +1,52 @@
+//! `zgnode dev`'s built-in provider: dev account 7 registers the generated tiny model and, as
+//! the dev marketplace's owner, acknowledges its own signer, so the SDK and `zgnode compute
+//! ask` have a provider to use from the first block.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use alloy_primitives::U256;
+use anyhow::Context;
+
+use super::backend::llama::tiny::TINY_MODEL_NAME;
+use super::provider::config::{BackendConfig, ProviderConfig};
+use super::provider::{self, ProviderHandle};
+use zg_systems::compute::contracts::{IInferenceServing, INFERENCE_ADDRESS};
+
+/// The dev account that runs the built-in provider and owns the dev marketplace.
+pub const DEV_PROVIDER_ACCOUNT: usize = 7;
+
+pub fn dev_config(eth_rpc: &str, listen: SocketAddr, data_dir: &Path) -> ProviderConfig {
+    ProviderConfig {
+        eth_rpc: eth_rpc.to_string(),
+        key: crate::dev::dev_accounts()[DEV_PROVIDER_ACCOUNT].private_key.to_string(),
+        signer_key: None,
+        listen,
+        public_url: None,
+        data_dir: data_dir.to_path_buf(),
+        input_price: 1_000_000_000,
+        output_price: 2_000_000_000,
+        verifiability: "TeeML".into(),
+        settle_interval_secs: 5,
+        settle_batch: 50,
+        max_request_bytes: 256 << 10,
+        max_tokens: 256,
+        max_concurrent: 64,
+        backend: BackendConfig::Builtin { model_dir: None, model: TINY_MODEL_NAME.into() },
+    }
+}
+
+/// Starts the provider and acknowledges its signer (the owner's call) if not yet done.
+pub async fn start(config: ProviderConfig) -> anyhow::Result<ProviderHandle> {
+    let handle = provider::start(config).await?;
+    let state = &handle.state;
+    let service = state.market.service(state.provider).await?.context("the service registered a moment ago is missing")?;
+    if !service.teeSignerAcknowledged {
+        state
+            .market
+            .send(&state.key, INFERENCE_ADDRESS, &IInferenceServing::acknowledgeTEESignerByOwnerCall { provider: state.provider }, U256::ZERO)
+            .await
+            .context("acknowledging the built-in provider's signer")?;
+    }
+    Ok(handle)
+}

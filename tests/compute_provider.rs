@@ -1,0 +1,334 @@
+//! The compute provider end to end: 0G's official SDK chatting with `zgnode dev`'s built-in
+//! provider; hostile requests against an in-process provider (expired, forged and revoked
+//! tokens, no sub-account, no acknowledgement, no balance, oversized bodies) refused with the
+//! right status and nothing stored for them; a proxied OpenAI-compatible upstream metered by
+//! its own usage; and `zgnode compute serve` SIGKILLed with unsettled requests, which settle
+//! once after the restart and never twice.
+
+mod common;
+
+use alloy_primitives::{Address, U256};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use zg_systems::compute::contracts::{IInferenceServing, ILedgerManager, INFERENCE_ADDRESS, INFERENCE_SERVICE_NAME, InferenceAccount, LEDGER_ADDRESS};
+use zgnode::compute::dev_provider::{DEV_PROVIDER_ACCOUNT, dev_config};
+use zgnode::compute::provider::config::BackendConfig;
+use zgnode::compute::receipt::SignedResponse;
+use zgnode::compute::token::{session_header, sign_header};
+
+fn ether(n: u64) -> U256 {
+    U256::from(n) * U256::from(10u64).pow(U256::from(18))
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+/// One HTTP/1.1 exchange: status, `ZG-Res-Key` if any, body.
+fn http(addr: SocketAddr, method: &str, path: &str, authorization: Option<&str>, body: &str) -> (u16, Option<String>, String) {
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let auth = authorization.map(|a| format!("Authorization: {a}\r\n")).unwrap_or_default();
+    let request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+    let _ = stream.write_all(request.as_bytes());
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let key = head.lines().find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("zg-res-key")).map(|(_, v)| v.trim().to_string()));
+    (status, key, dechunk(body))
+}
+
+/// Undoes chunked transfer encoding when the body is chunked (axum streams SSE that way).
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    loop {
+        let Some((size, after)) = rest.split_once("\r\n") else { return body.to_string() };
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else { return body.to_string() };
+        if size == 0 || after.len() < size {
+            return if size == 0 { out } else { body.to_string() };
+        }
+        out.push_str(&after[..size]);
+        rest = after[size..].trim_start_matches("\r\n");
+    }
+}
+
+fn chat(max_tokens: u32, prompt: &str) -> String {
+    serde_json::json!({"messages": [{"role": "user", "content": prompt}], "max_tokens": max_tokens}).to_string()
+}
+
+fn account(addr: SocketAddr, user: Address, provider: Address) -> InferenceAccount {
+    use alloy_sol_types::SolCall;
+    let call = IInferenceServing::getAccountCall { user, provider };
+    let out = ok(addr, "eth_call", serde_json::json!([{"to": INFERENCE_ADDRESS, "data": alloy_primitives::Bytes::from(call.abi_encode())}, "latest"]));
+    let bytes: alloy_primitives::Bytes = serde_json::from_value(out).unwrap();
+    IInferenceServing::getAccountCall::abi_decode_returns(&bytes).unwrap()
+}
+
+/// Dev account `user` opens a ledger and a sub-account with `provider` holding `amount` 0G,
+/// acknowledged if asked; returns the user's next nonce.
+fn fund(addr: SocketAddr, user: usize, provider: Address, amount: u64, acknowledge: bool) -> u64 {
+    assert!(send_call(addr, user, LEDGER_ADDRESS, &ILedgerManager::addLedgerCall { additionalInfo: String::new() }, ether(10), 0));
+    let transfer = ILedgerManager::transferFundCall { provider, serviceName: INFERENCE_SERVICE_NAME.into(), amount: ether(amount) };
+    assert!(send_call(addr, user, LEDGER_ADDRESS, &transfer, U256::ZERO, 1));
+    if !acknowledge {
+        return 2;
+    }
+    assert!(send_call(addr, user, INFERENCE_ADDRESS, &IInferenceServing::acknowledgeTEESignerCall { provider, acknowledged: true }, U256::ZERO, 2));
+    3
+}
+
+fn fee_of(addr: SocketAddr, chat_id: &str) -> U256 {
+    let (status, _, body) = http(addr, "GET", &format!("/v1/proxy/signature/{chat_id}"), None, "");
+    assert_eq!(status, 200, "{body}");
+    let signed: SignedResponse = serde_json::from_str(&body).unwrap();
+    signed.record().expect("our record").fee
+}
+
+#[test]
+fn the_official_sdk_chats_with_zgnode_devs_built_in_provider() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = dev_args(dir.path());
+    args.retain(|a| a != "--no-compute-provider");
+    args.extend(["--compute-addr".into(), "127.0.0.1:0".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let node = NodeProcess::spawn(&args);
+    assert!(node.compute_addr.is_some(), "the banner names the provider");
+    let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compute-sdk");
+    ensure_npm_dir(&sdk, &["@0glabs/0g-serving-broker"]);
+    let key = |i: usize| zgnode::dev::dev_accounts()[i].private_key.to_string();
+    let output = Command::new("node")
+        .arg(sdk.join("chat.mjs"))
+        .arg(format!("http://{}", node.addr))
+        .args([key(3), dev_key(DEV_PROVIDER_ACCOUNT).address().to_string(), key(4)])
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success() && stdout.contains("all chat checks passed"), "{stdout}\n{stderr}");
+}
+
+#[test]
+fn hostile_requests_are_refused_and_only_what_was_served_is_paid() {
+    let mut config = test_config();
+    config.rpc.dev_methods = true;
+    let node = start_node(&config);
+    let addr = node.addr;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut provider_config = dev_config(&format!("http://{addr}"), "127.0.0.1:0".parse().unwrap(), dir.path());
+    provider_config.settle_interval_secs = 3600;
+    provider_config.input_price = 1_000_000_000_000_000;
+    provider_config.output_price = 2_000_000_000_000_000;
+    provider_config.max_request_bytes = 8192;
+    let handle = runtime.block_on(zgnode::compute::dev_provider::start(provider_config)).unwrap();
+    let (api, provider) = (handle.addr, handle.state.provider);
+    let (user, unacknowledged, no_account) = (1usize, 2usize, 3usize);
+    let mut user_nonce = fund(addr, user, provider, 1, true);
+    fund(addr, unacknowledged, provider, 1, false);
+    assert!(send_call(addr, no_account, LEDGER_ADDRESS, &ILedgerManager::addLedgerCall { additionalInfo: String::new() }, ether(10), 0));
+    let session = |i: usize| session_header(&dev_key(i), provider, now_ms(), 0).unwrap();
+    let header = session(user);
+
+    // Served: a plain request and one with a revocable API key (token id 3).
+    let (status, chat_id, body) = http(api, "POST", "/v1/proxy/chat/completions", Some(&header), &chat(4, "hi"));
+    assert_eq!(status, 200, "{body}");
+    let mut served = vec![chat_id.expect("ZG-Res-Key")];
+    let api_key = |token_id: u64, issued: u64, expires: u64, signer: usize| {
+        let message = format!(
+            r#"{{"address":"{}","provider":"{provider}","timestamp":{issued},"expiresAt":{expires},"nonce":"n","generation":0,"tokenId":{token_id}}}"#,
+            dev_key(user).address()
+        );
+        sign_header(&dev_key(signer), &message).unwrap()
+    };
+    let key3 = api_key(3, now_ms(), 0, user);
+    let (status, chat_id, body) = http(api, "POST", "/v1/proxy/chat/completions", Some(&key3), &chat(4, "hello"));
+    assert_eq!(status, 200, "{body}");
+    served.push(chat_id.unwrap());
+
+    let refusals: Vec<(Option<String>, String, u16, &str)> = vec![
+        (None, chat(4, "x"), 401, "Authorization"),
+        (Some("Bearer sk-openai".into()), chat(4, "x"), 401, "app-sk"),
+        (Some(api_key(4, now_ms() - 10_000, now_ms() - 5_000, user)), chat(4, "x"), 401, "expired"),
+        (Some(api_key(4, now_ms(), 0, 5)), chat(4, "x"), 401, "signed by"),
+        (Some(session(unacknowledged)), chat(4, "x"), 403, "acknowledge"),
+        (Some(session(no_account)), chat(4, "x"), 403, "no sub-account"),
+        (Some(header.clone()), chat(4, &"y".repeat(1200)), 402, "cannot cover"),
+        (Some(header.clone()), chat(4, &"z".repeat(9000)), 413, ""),
+        (Some(header.clone()), "{\"messages\": 5}".into(), 400, "messages"),
+        (Some(header.clone()), chat(100_000, "x"), 400, "max_tokens"),
+    ];
+    for (auth, body, want, words) in refusals {
+        let (status, key, answer) = http(api, "POST", "/v1/proxy/chat/completions", auth.as_deref(), &body);
+        assert_eq!(status, want, "{auth:?}: {answer}");
+        assert!(answer.contains(words), "{want}: {answer}");
+        assert!(key.is_none(), "no chat id for a refused request");
+    }
+    // Revocations on chain take effect at once: the one API key, then every token.
+    assert!(send_call(addr, user, INFERENCE_ADDRESS, &IInferenceServing::revokeTokenCall { provider, tokenId: 3 }, U256::ZERO, user_nonce));
+    user_nonce += 1;
+    let (status, _, body) = http(api, "POST", "/v1/proxy/chat/completions", Some(&key3), &chat(4, "again"));
+    assert!(status == 401 && body.contains("revoked"), "{status} {body}");
+    assert!(send_call(addr, user, INFERENCE_ADDRESS, &IInferenceServing::revokeAllTokensCall { provider }, U256::ZERO, user_nonce));
+    let (status, _, body) = http(api, "POST", "/v1/proxy/chat/completions", Some(&header), &chat(4, "again"));
+    assert!(status == 401 && body.contains("generation"), "{status} {body}");
+
+    // Only the two served requests are owed, and they are paid once.
+    let owed: U256 = served.iter().map(|id| fee_of(api, id)).sum();
+    let (status, _, body) = http(api, "GET", &format!("/v1/user/{}/unsettledfee", dev_key(user).address()), Some(&session_header(&dev_key(user), provider, now_ms(), 1).unwrap()), "");
+    assert!(status == 200 && body.contains(&owed.to_string()), "{body}");
+    let before = account(addr, dev_key(user).address(), provider);
+    let round = runtime.block_on(zgnode::compute::provider::settle::settle_round(&handle.state)).unwrap();
+    assert_eq!((round.confirmed, round.requests_paid, round.paid, round.transactions), (1, 2, owed, 1));
+    let after = account(addr, dev_key(user).address(), provider);
+    assert_eq!(before.balance - after.balance, owed);
+    assert_eq!(after.nonce, before.nonce + U256::from(1));
+    let again = runtime.block_on(zgnode::compute::provider::settle::settle_round(&handle.state)).unwrap();
+    assert_eq!((again.confirmed, again.transactions), (0, 0), "nothing is settled twice");
+    assert_eq!(account(addr, dev_key(user).address(), provider).balance, after.balance);
+    runtime.block_on(handle.stop());
+    node.stop();
+}
+
+/// An OpenAI-compatible upstream stub: streams "Hello" + " world" with usage 11/2, or fails.
+async fn stub_upstream(fail: bool) -> SocketAddr {
+    use axum::response::IntoResponse;
+    let route = axum::routing::post(move |body: axum::body::Bytes| async move {
+        let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        if fail || request["stream"] != true || request["model"] != "upstream-name" {
+            return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, axum::Json(serde_json::json!({"error": {"message": "out of GPU memory"}}))).into_response();
+        }
+        let chunk = |content: &str| format!("data: {}\n\n", serde_json::json!({"choices": [{"index": 0, "delta": {"content": content}}]}));
+        let body = format!(
+            "{}{}data: {}\n\ndata: [DONE]\n\n",
+            chunk("Hello"),
+            chunk(" world"),
+            serde_json::json!({"choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 2}})
+        );
+        ([("content-type", "text/event-stream")], body).into_response()
+    });
+    let app = axum::Router::new().route("/v1/chat/completions", route);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+#[test]
+fn a_proxied_upstream_is_metered_by_its_own_usage_and_its_failures_are_not_billed() {
+    let node = start_node(&test_config());
+    let addr = node.addr;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    for fail in [false, true] {
+        let upstream = runtime.block_on(stub_upstream(fail));
+        let dir = tempfile::tempdir().unwrap();
+        let mut provider_config = dev_config(&format!("http://{addr}"), "127.0.0.1:0".parse().unwrap(), dir.path());
+        provider_config.settle_interval_secs = 3600;
+        provider_config.backend = BackendConfig::Openai { url: format!("http://{upstream}/v1"), model: "llama-3-70b".into(), upstream_model: Some("upstream-name".into()), api_key: None };
+        let handle = runtime.block_on(zgnode::compute::dev_provider::start(provider_config)).unwrap();
+        let (api, provider, state) = (handle.addr, handle.state.provider, handle.state.clone());
+        let user = if fail { 2 } else { 1 };
+        fund(addr, user, provider, 1, true);
+        let header = session_header(&dev_key(user), provider, now_ms(), 0).unwrap();
+        let (status, key, body) = http(api, "POST", "/v1/proxy/chat/completions", Some(&header), &chat(8, "hi"));
+        if fail {
+            assert!(status == 502 && body.contains("out of GPU memory"), "{status} {body}");
+            assert!(key.is_none());
+            assert!(state.store.unsettled().unwrap().is_empty(), "a failed request is not billed");
+        } else {
+            assert_eq!(status, 200, "{body}");
+            let completion: serde_json::Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(completion["choices"][0]["message"]["content"], "Hello world");
+            assert_eq!((completion["usage"]["prompt_tokens"].as_u64(), completion["usage"]["completion_tokens"].as_u64()), (Some(11), Some(2)));
+            assert_eq!(completion["model"], "llama-3-70b");
+            let fee = U256::from(11u64 * 1_000_000_000 + 2 * 2_000_000_000);
+            assert_eq!(fee_of(api, &key.unwrap()), fee);
+            assert_eq!(state.store.owed_by(dev_key(user).address()).unwrap(), fee);
+        }
+        runtime.block_on(handle.stop());
+    }
+    node.stop();
+}
+
+struct Serve {
+    child: std::process::Child,
+    addr: SocketAddr,
+}
+
+fn serve(config: &Path) -> Serve {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zgnode"))
+        .args(["compute", "serve", "--config", &config.display().to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn zgnode compute serve");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(at) = line.find(" at http://") {
+                let _ = tx.send(line[at + 11..].trim().parse::<SocketAddr>().ok());
+            }
+        }
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(60)).ok().flatten().expect("the provider starts");
+    Serve { child, addr }
+}
+
+#[test]
+fn a_sigkilled_provider_settles_its_unsettled_requests_once_after_restart() {
+    let node = start_node(&test_config());
+    let addr = node.addr;
+    let dir = tempfile::tempdir().unwrap();
+    let (provider_index, user) = (6usize, 1usize);
+    let provider = dev_key(provider_index).address();
+    let write_config = |interval: u64| {
+        let text = format!(
+            "eth_rpc = \"http://{addr}\"\nkey = \"{}\"\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nsettle_interval_secs = {interval}\n[backend]\nkind = \"builtin\"\nmodel = \"zg-tiny-llama\"\n",
+            zgnode::dev::dev_accounts()[provider_index].private_key,
+            dir.path().join("provider").display()
+        );
+        let path = dir.path().join("provider.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let mut first = serve(&write_config(3600));
+    assert!(send_call(addr, DEV_PROVIDER_ACCOUNT, INFERENCE_ADDRESS, &IInferenceServing::acknowledgeTEESignerByOwnerCall { provider }, U256::ZERO, 0));
+    fund(addr, user, provider, 2, true);
+    let header = session_header(&dev_key(user), provider, now_ms(), 0).unwrap();
+    let mut owed = U256::ZERO;
+    for prompt in ["one", "two", "three"] {
+        let (status, key, body) = http(first.addr, "POST", "/v1/proxy/chat/completions", Some(&header), &chat(6, prompt));
+        assert_eq!(status, 200, "{body}");
+        owed += fee_of(first.addr, &key.unwrap());
+    }
+    let _ = first.child.kill();
+    let _ = first.child.wait();
+    let user_address = dev_key(user).address();
+    assert_eq!(account(addr, user_address, provider).balance, ether(2), "nothing settled before the kill");
+
+    let settled_balance = ether(2) - owed;
+    for round in 0..2 {
+        let mut again = serve(&write_config(1));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while account(addr, user_address, provider).nonce.is_zero() {
+            assert!(Instant::now() < deadline, "the restarted provider did not settle");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        std::thread::sleep(Duration::from_secs(3));
+        let now = account(addr, user_address, provider);
+        assert_eq!((now.balance, now.nonce), (settled_balance, U256::from(1)), "restart {round}: paid exactly once");
+        let service = ok(addr, "eth_chainId", serde_json::json!([]));
+        assert!(service.is_string());
+        let _ = again.child.kill();
+        let _ = again.child.wait();
+    }
+    node.stop();
+}
