@@ -332,3 +332,45 @@ fn a_sigkilled_provider_settles_its_unsettled_requests_once_after_restart() {
     }
     node.stop();
 }
+
+#[test]
+fn the_best_provider_is_the_cheapest_acknowledged_reachable_one_within_the_price() {
+    let node = start_node(&test_config());
+    let addr = node.addr;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    // Dev account 7 (the marketplace owner) at 2/4 neuron, dev account 6 at 1/2 but never
+    // acknowledged, dev account 5 at 3/3 and then stopped.
+    let start = |index: usize, dir: &Path, prices: (u128, u128)| {
+        let mut config = dev_config(&format!("http://{addr}"), "127.0.0.1:0".parse().unwrap(), dir);
+        config.key = zgnode::dev::dev_accounts()[index].private_key.to_string();
+        (config.input_price, config.output_price) = prices;
+        config.settle_interval_secs = 3600;
+        runtime.block_on(zgnode::compute::provider::start(config)).unwrap()
+    };
+    let owner = start(DEV_PROVIDER_ACCOUNT, dirs[0].path(), (2, 4));
+    assert!(send_call(addr, DEV_PROVIDER_ACCOUNT, INFERENCE_ADDRESS, &IInferenceServing::acknowledgeTEESignerByOwnerCall { provider: owner.state.provider }, U256::ZERO, 1));
+    let unacknowledged = start(6, dirs[1].path(), (1, 2));
+    let stopped = start(5, dirs[2].path(), (3, 3));
+    assert!(send_call(addr, DEV_PROVIDER_ACCOUNT, INFERENCE_ADDRESS, &IInferenceServing::acknowledgeTEESignerByOwnerCall { provider: stopped.state.provider }, U256::ZERO, 2));
+    let stopped_provider = stopped.state.provider;
+    runtime.block_on(stopped.stop());
+
+    let best = ok(addr, "compute_bestProvider", serde_json::json!(["zg-tiny-llama", "10"]));
+    assert_eq!(best["provider"], serde_json::json!(owner.state.provider), "{best}");
+    assert!(best["latencyMs"].as_u64().is_some() && best["settlements"] == 0, "{best}");
+    assert_eq!(ok(addr, "compute_bestProvider", serde_json::json!(["zg-tiny-llama", 3])), serde_json::Value::Null, "over the price");
+    assert_eq!(ok(addr, "compute_bestProvider", serde_json::json!(["another-model", null])), serde_json::Value::Null);
+    let all = ok(addr, "compute_providers", serde_json::json!([]));
+    let order: Vec<serde_json::Value> = all.as_array().unwrap().iter().map(|p| p["provider"].clone()).collect();
+    let expect = [owner.state.provider, stopped_provider, unacknowledged.state.provider].map(|a| serde_json::json!(a));
+    assert_eq!(order, expect, "reachable, then unreachable, then unacknowledged");
+    assert!(all[1]["latencyMs"].is_null());
+    for bad in [serde_json::json!([]), serde_json::json!([5, 1]), serde_json::json!(["m", "ten"]), serde_json::json!(["m", -1])] {
+        let response = rpc(addr, "compute_bestProvider", bad.clone());
+        assert_eq!(response["error"]["code"], -32602, "{bad}: {response}");
+    }
+    runtime.block_on(owner.stop());
+    runtime.block_on(unacknowledged.stop());
+    node.stop();
+}

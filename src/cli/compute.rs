@@ -122,20 +122,22 @@ pub(super) async fn compute(command: ComputeCommand) -> anyhow::Result<()> {
             println!("wrote the tiny Llama model ({}) to {}", crate::compute::backend::llama::tiny::TINY_MODEL_NAME, dir.display());
         }
         ComputeCommand::Providers { rpc } => {
-            let services = MarketClient::new(&rpc)?.services().await?;
-            if services.is_empty() {
+            let providers = MarketClient::new(&rpc)?.ranked_providers().await.context("asking the node to rank providers (compute_providers)")?;
+            if providers.is_empty() {
                 println!("no inference services on offer");
             }
-            for s in services {
+            for p in providers {
                 println!(
-                    "{}  model {}  {}  input {} / output {} neuron per token  signer {}{}",
-                    s.provider,
-                    s.model,
-                    s.url,
-                    s.inputPrice,
-                    s.outputPrice,
-                    s.teeSignerAddress,
-                    if s.teeSignerAcknowledged { " (acknowledged)" } else { " (NOT acknowledged by the owner: the SDK will not use it)" }
+                    "{}  model {}  {}  input {} / output {} neuron per token  {}  {} settlements from {} paying users{}",
+                    p.provider,
+                    p.model,
+                    p.url,
+                    p.input_price,
+                    p.output_price,
+                    p.latency_ms.map_or("unreachable".to_string(), |ms| format!("{ms} ms")),
+                    p.settlements,
+                    p.paying_users,
+                    if p.signer_acknowledged { "" } else { "  (signer NOT acknowledged by the owner: the SDK will not use it)" }
                 );
             }
         }

@@ -141,19 +141,11 @@ impl MarketClient {
         }
     }
 
-    /// Every inference service on offer, cheapest first (input + output price per token).
-    pub async fn services(&self) -> anyhow::Result<Vec<InferenceService>> {
-        let mut all = Vec::new();
-        loop {
-            let page = self.view(INFERENCE_ADDRESS, &IInferenceServing::getAllServicesCall { offset: U256::from(all.len()), limit: U256::from(50) }).await?;
-            let (count, total) = (page.services.len(), page.total);
-            all.extend(page.services);
-            if count == 0 || U256::from(all.len()) >= total {
-                break;
-            }
-        }
-        all.sort_by_key(|s| s.inputPrice.saturating_add(s.outputPrice));
-        Ok(all)
+    /// The node's ranking of the services on offer (`compute_providers`: latency probed,
+    /// settled history read), best first.
+    pub async fn ranked_providers(&self) -> anyhow::Result<Vec<super::ranking::RankedProvider>> {
+        let list: Vec<serde_json::Value> = self.eth("compute_providers", rpc_params![]).await?;
+        list.into_iter().map(|v| serde_json::from_value(v).context("compute_providers answered an unexpected shape")).collect()
     }
 }
 

@@ -6,6 +6,8 @@ pub mod client;
 pub mod dev_provider;
 pub mod genesis;
 pub mod provider;
+pub mod ranking;
+pub mod rpc;
 pub mod receipt;
 pub mod token;
 pub mod unsettled;

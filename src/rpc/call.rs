@@ -241,6 +241,19 @@ fn call_params(params: &jsonrpsee::types::Params) -> RpcResult<(CallRequest, Opt
     Ok((request, block, overrides))
 }
 
+/// A read-only call of `data` on `to` at the head, as `eth_call` answers it (for the node's own
+/// methods that read contracts).
+pub fn view(ctx: &RpcContext, to: Address, data: Bytes) -> RpcResult<Bytes> {
+    let request = CallRequest { to: Some(to), data: Some(data), ..Default::default() };
+    let mut site = call_site(ctx, Some(BlockRef::Latest), LatestMeans::Head, None)?;
+    let tx = prepare_tx(&mut site, ctx.chain_id, &request)?;
+    match execute(&site, ctx.chain_id, &tx, tx.gas_limit)? {
+        ExecutionResult::Success { output, .. } => Ok(output.into_data()),
+        ExecutionResult::Revert { output, .. } => Err(reverted(&output)),
+        ExecutionResult::Halt { reason, .. } => Err(halted(&reason, tx.gas_limit)),
+    }
+}
+
 pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodError> {
     module.register_blocking_method("eth_call", |params, ctx, _| -> RpcResult<Bytes> {
         let (request, block, overrides) = call_params(&params)?;

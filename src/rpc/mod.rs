@@ -56,6 +56,8 @@ pub struct RpcContext {
     pub filters: filters::FilterTable,
     /// The DA role, when on (the `da_*` methods answer without it with a clear error).
     pub da: Option<std::sync::Arc<crate::da::DaNode>>,
+    /// Compute providers' measured latency (`compute_bestProvider`).
+    pub provider_probes: crate::compute::ranking::ProbeCache,
 }
 
 impl RpcContext {
@@ -80,6 +82,7 @@ impl RpcContext {
             dev: None,
             filters: Default::default(),
             da: None,
+            provider_probes: Default::default(),
         }
     }
 
@@ -150,6 +153,7 @@ pub async fn start(limits: &RpcSection, context: RpcContext) -> Result<(SocketAd
     trace::register(&mut module)?;
     subscribe::register(&mut module)?;
     crate::da::rpc::register(&mut module)?;
+    crate::compute::rpc::register(&mut module)?;
     if fault_injection {
         faults::register(&mut module)?;
     }

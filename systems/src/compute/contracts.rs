@@ -150,6 +150,7 @@ sol! {
         function getAccount(address user, address provider) external view returns (InferenceAccount account);
         function getAllServices(uint256 offset, uint256 limit) external view returns (InferenceService[] services, uint256 total);
         function getService(address provider) external view returns (InferenceService service);
+        function getAccountsByProvider(address provider, uint256 offset, uint256 limit) external view returns (InferenceAccount[] accounts, uint256 total);
         function revokeToken(address provider, uint8 tokenId) external;
         function revokeAllTokens(address provider) external;
     }
