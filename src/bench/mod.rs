@@ -7,6 +7,7 @@ mod ingestion;
 mod pipeline;
 mod tick_cost;
 pub mod anvil;
+pub mod compute;
 pub mod consensus;
 pub mod da;
 pub mod da_network;

@@ -189,6 +189,20 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 20_000)]
         ticks: usize,
     },
+    /// Compute marketplace overhead: requests through the provider (token check, metering,
+    /// signed record, crash-safe store, HTTP/SSE) against the same backend called directly, for
+    /// the built-in tiny model and a proxied upstream stub.
+    Compute {
+        /// Requests measured per path (sequential, turn about), and again for throughput.
+        #[arg(long, default_value_t = 40)]
+        requests: usize,
+        /// Clients at once for the throughput figure.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Completion tokens per request.
+        #[arg(long, default_value_t = 32)]
+        max_tokens: u32,
+    },
     /// Compute marketplace settlement gas: `settleFeesWithTEE` for N users in one batch, per
     /// request, against the same users settled one transaction each.
     Settlement {

@@ -196,6 +196,37 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                 );
             }
         }
+        BenchCommand::Compute { requests, concurrency, max_tokens } => {
+            let r = crate::bench::compute::compute(requests, concurrency, max_tokens).await?;
+            println!(
+                "compute: {} requests per path, {} completion tokens each, turn about; throughput with {} clients (this machine: {} cores)",
+                r.requests,
+                r.max_tokens,
+                r.concurrency,
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            );
+            let stub = format!(
+                "upstream stub ({} ms to the first token, then {} ms a token)",
+                crate::bench::compute::STUB_FIRST_TOKEN.as_millis(),
+                crate::bench::compute::STUB_TOKEN.as_millis()
+            );
+            for (name, pair) in [("built-in tiny model (CPU)", r.builtin), (stub.as_str(), r.proxy)] {
+                println!("  {name}");
+                for (path, l) in [("direct        ", pair.direct), ("via provider  ", pair.provider)] {
+                    println!(
+                        "    {path} p50 {:>8.2} ms  p90 {:>8.2} ms  first token p50 {:>8.2} ms  {:>8.1} req/s",
+                        l.p50_ms, l.p90_ms, l.first_token_p50_ms, l.requests_per_sec
+                    );
+                }
+                println!(
+                    "    added latency at p50: {:+.1} % ({:+.2} ms); first token {:+.2} ms; throughput ratio {:.2}",
+                    pair.added_p50() * 100.0,
+                    pair.provider.p50_ms - pair.direct.p50_ms,
+                    pair.provider.first_token_p50_ms - pair.direct.first_token_p50_ms,
+                    pair.provider.requests_per_sec / pair.direct.requests_per_sec
+                );
+            }
+        }
         BenchCommand::Settlement { users } => {
             let r = tokio::task::spawn_blocking(move || crate::bench::settlement::settlement(users)).await??;
             println!("settlement: InferenceServing.settleFeesWithTEE, each settlement signed by the provider's acknowledged signer (hand-ticked dev node)");
