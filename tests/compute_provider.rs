@@ -85,6 +85,31 @@ fn fund(addr: SocketAddr, user: usize, provider: Address, amount: u64, acknowled
     3
 }
 
+fn balance_of(addr: SocketAddr, who: Address) -> U256 {
+    serde_json::from_value(ok(addr, "eth_getBalance", serde_json::json!([who, "latest"]))).unwrap()
+}
+
+fn head(addr: SocketAddr) -> u64 {
+    u64::from_str_radix(ok(addr, "eth_blockNumber", serde_json::json!([])).as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+}
+
+/// What `who` paid in gas in blocks `from..=head`.
+fn gas_spent_by(addr: SocketAddr, who: Address, from: u64) -> U256 {
+    let mut spent = U256::ZERO;
+    for number in from..=head(addr) {
+        let block = ok(addr, "eth_getBlockByNumber", serde_json::json!([format!("0x{number:x}"), true]));
+        for tx in block["transactions"].as_array().unwrap() {
+            if tx["from"].as_str().unwrap().eq_ignore_ascii_case(&who.to_string()) {
+                let receipt = ok(addr, "eth_getTransactionReceipt", serde_json::json!([tx["hash"]]));
+                let used: U256 = serde_json::from_value(receipt["gasUsed"].clone()).unwrap();
+                let price: U256 = serde_json::from_value(receipt["effectiveGasPrice"].clone()).unwrap();
+                spent += used * price;
+            }
+        }
+    }
+    spent
+}
+
 fn fee_of(addr: SocketAddr, chat_id: &str) -> U256 {
     let (status, _, body) = http(addr, "GET", &format!("/v1/proxy/signature/{chat_id}"), None, "");
     assert_eq!(status, 200, "{body}");
@@ -185,11 +210,16 @@ fn hostile_requests_are_refused_and_only_what_was_served_is_paid() {
     let (status, _, body) = http(api, "GET", &format!("/v1/user/{}/unsettledfee", dev_key(user).address()), Some(&session_header(&dev_key(user), provider, now_ms(), 1).unwrap()), "");
     assert!(status == 200 && body.contains(&owed.to_string()), "{body}");
     let before = account(addr, dev_key(user).address(), provider);
+    let provider_before = balance_of(addr, provider);
+    let first_block = head(addr) + 1;
     let round = runtime.block_on(zgnode::compute::provider::settle::settle_round(&handle.state)).unwrap();
     assert_eq!((round.confirmed, round.requests_paid, round.paid, round.transactions), (1, 2, owed, 1));
     let after = account(addr, dev_key(user).address(), provider);
     assert_eq!(before.balance - after.balance, owed);
     assert_eq!(after.nonce, before.nonce + U256::from(1));
+    // The provider was paid exactly that: its balance moved by the fees less its own gas.
+    let gas = gas_spent_by(addr, provider, first_block);
+    assert_eq!(balance_of(addr, provider) + gas, provider_before + owed, "the provider is paid what it settled");
     let again = runtime.block_on(zgnode::compute::provider::settle::settle_round(&handle.state)).unwrap();
     assert_eq!((again.confirmed, again.transactions), (0, 0), "nothing is settled twice");
     assert_eq!(account(addr, dev_key(user).address(), provider).balance, after.balance);

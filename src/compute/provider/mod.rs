@@ -177,6 +177,11 @@ pub async fn start(config: ProviderConfig) -> anyhow::Result<ProviderHandle> {
     register(&state).await?;
     let (stop, stopped) = watch::channel(false);
     let router = http::router(state.clone());
+    // Streamed pieces are small writes: without TCP_NODELAY, Nagle holds each behind the
+    // client's delayed ACK (about 40 ms a response).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |stream: &mut tokio::net::TcpStream| {
+        let _ = stream.set_nodelay(true);
+    });
     let mut serve_stop = stopped.clone();
     let server = tokio::spawn(async move {
         let shutdown = async move {
