@@ -400,6 +400,7 @@ fn the_best_provider_is_the_cheapest_acknowledged_reachable_one_within_the_price
         let response = rpc(addr, "compute_bestProvider", bad.clone());
         assert_eq!(response["error"]["code"], -32602, "{bad}: {response}");
     }
+    assert_eq!(rpc(addr, "compute_providers", serde_json::json!([7]))["error"]["code"], -32602, "a model must be a string");
     runtime.block_on(owner.stop());
     runtime.block_on(unacknowledged.stop());
     node.stop();

@@ -102,13 +102,17 @@ fn price_param(value: Option<serde_json::Value>) -> RpcResult<Option<U256>> {
 
 pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), jsonrpsee::core::RegisterMethodError> {
     module.register_async_method("compute_bestProvider", |params, context, _| async move {
-        let (model, max_price): (String, Option<serde_json::Value>) = params.parse()?;
+        let mut values = params.sequence();
+        let model: String = values.next()?;
+        let max_price: Option<serde_json::Value> = values.optional_next()?;
         let list = ranked(context, Some(model), price_param(max_price)?).await?;
         // Only a provider that answered and whose signer the SDK accepts is offered.
         Ok::<_, jsonrpsee::types::ErrorObjectOwned>(list.into_iter().find(|p| p.signer_acknowledged && p.latency_ms.is_some()))
     })?;
     module.register_async_method("compute_providers", |params, context, _| async move {
-        let (model, max_price): (Option<String>, Option<serde_json::Value>) = params.parse().or_else(|_| Ok::<_, jsonrpsee::types::ErrorObjectOwned>((None, None)))?;
+        let mut values = params.sequence();
+        let model: Option<String> = values.optional_next()?;
+        let max_price: Option<serde_json::Value> = values.optional_next()?;
         ranked(context, model, price_param(max_price)?).await
     })?;
     Ok(())
