@@ -9,9 +9,10 @@
 //! means this settlement landed.
 
 use alloy_primitives::{Address, B256, Bytes, U256};
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use std::path::Path;
 
+use super::receipt::SignedResponse;
 use zg_systems::compute::settlement::{PlannedSettlement, ServedRequest};
 
 /// seq -> user (20) ‖ fee (32, big-endian) ‖ chat id (utf-8)
@@ -21,6 +22,12 @@ const SERVED: TableDefinition<u64, &[u8]> = TableDefinition::new("compute_served
 const IN_FLIGHT: TableDefinition<&[u8], &[u8]> = TableDefinition::new("compute_in_flight");
 /// "next" -> the next request's seq
 const SEQ: TableDefinition<&str, u64> = TableDefinition::new("compute_seq");
+/// chat id -> the signed response record (JSON), for `/v1/proxy/signature/{chatID}`
+const RECEIPTS: TableDefinition<&str, &[u8]> = TableDefinition::new("compute_receipts");
+/// seq -> chat id: the receipts in served order, the oldest pruned first
+const RECEIPT_ORDER: TableDefinition<u64, &str> = TableDefinition::new("compute_receipt_order");
+/// Signed response records kept (settled or not); older ones are pruned.
+pub const RECEIPTS_KEPT: u64 = 100_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UnsettledError {
@@ -48,6 +55,7 @@ pub struct SignedSettlement {
 
 pub struct UnsettledStore {
     db: Database,
+    receipts_kept: u64,
 }
 
 fn encode_served(request: &ServedRequest) -> Vec<u8> {
@@ -107,13 +115,24 @@ impl UnsettledStore {
         txn.open_table(SERVED)?;
         txn.open_table(IN_FLIGHT)?;
         txn.open_table(SEQ)?;
+        txn.open_table(RECEIPTS)?;
+        txn.open_table(RECEIPT_ORDER)?;
         txn.commit()?;
-        Ok(Self { db })
+        Ok(Self { db, receipts_kept: RECEIPTS_KEPT })
     }
 
     /// Keeps a served request (committed when this returns); its `seq` is assigned here, one
     /// above the highest ever kept.
     pub fn record_served(&self, user: Address, chat_id: &str, fee: U256) -> Result<ServedRequest, UnsettledError> {
+        self.record(user, chat_id, fee, None)
+    }
+
+    /// [`Self::record_served`] with the response's signed record, in the same commit.
+    pub fn record_served_signed(&self, user: Address, chat_id: &str, fee: U256, signed: &SignedResponse) -> Result<ServedRequest, UnsettledError> {
+        self.record(user, chat_id, fee, Some(signed))
+    }
+
+    fn record(&self, user: Address, chat_id: &str, fee: U256, signed: Option<&SignedResponse>) -> Result<ServedRequest, UnsettledError> {
         let txn = self.db.begin_write()?;
         let request = {
             let mut table = txn.open_table(SERVED)?;
@@ -122,10 +141,29 @@ impl UnsettledStore {
             meta.insert("next", seq + 1)?;
             let request = ServedRequest { seq, user, chat_id: chat_id.to_string(), fee };
             table.insert(seq, encode_served(&request).as_slice())?;
+            if let Some(signed) = signed {
+                let mut receipts = txn.open_table(RECEIPTS)?;
+                let mut order = txn.open_table(RECEIPT_ORDER)?;
+                let json = serde_json::to_vec(signed).map_err(|e| UnsettledError::Store(e.to_string()))?;
+                receipts.insert(chat_id, json.as_slice())?;
+                order.insert(seq, chat_id)?;
+                while order.len()? > self.receipts_kept {
+                    let Some((_, oldest)) = order.pop_first()? else { break };
+                    receipts.remove(oldest.value())?;
+                }
+            }
             request
         };
         txn.commit()?;
         Ok(request)
+    }
+
+    /// The signed record of a response served here, while kept.
+    pub fn receipt(&self, chat_id: &str) -> Result<Option<SignedResponse>, UnsettledError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(RECEIPTS)?;
+        let Some(bytes) = table.get(chat_id)? else { return Ok(None) };
+        serde_json::from_slice(bytes.value()).map(Some).map_err(|_| UnsettledError::Corrupt("receipt"))
     }
 
     /// Requests served and not in a settlement in flight, in served order.
@@ -295,6 +333,26 @@ mod tests {
         let store = UnsettledStore::open(&path).unwrap();
         assert_eq!(store.in_flight().unwrap().len(), 1);
         assert_eq!(store.record_served(bob, "b2", U256::from(1)).unwrap().seq, 5, "sequence numbers never repeat");
+    }
+
+    #[test]
+    fn signed_records_survive_a_reopen_and_the_oldest_are_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.redb");
+        let signed = |n: u8| SignedResponse { text: format!("record {n}"), signature: format!("0x{n:02x}") };
+        {
+            let mut store = UnsettledStore::open(&path).unwrap();
+            store.receipts_kept = 2;
+            for n in 1..=3u8 {
+                store.record_served_signed(Address::repeat_byte(n), &format!("chat-{n}"), U256::from(n), &signed(n)).unwrap();
+            }
+            assert_eq!(store.receipt("chat-1").unwrap(), None, "pruned: only 2 kept");
+        }
+        let store = UnsettledStore::open(&path).unwrap();
+        assert_eq!(store.receipt("chat-2").unwrap(), Some(signed(2)));
+        assert_eq!(store.receipt("chat-3").unwrap(), Some(signed(3)));
+        assert_eq!(store.receipt("unknown").unwrap(), None);
+        assert_eq!(store.unsettled().unwrap().len(), 3, "pruning receipts never drops what is owed");
     }
 
     #[test]

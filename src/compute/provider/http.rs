@@ -143,13 +143,10 @@ async fn book(state: &Arc<ProviderState>, chat_id: &str, user: Address, request:
     let record = ResponseRecord::for_bodies(chat_id, state.backend.model(), user, request, text.as_bytes(), (usage.prompt_tokens, usage.completion_tokens), fee);
     let signed = record.sign(&state.signer).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", e.to_string()))?;
     let (store_state, id) = (state.clone(), chat_id.to_string());
-    tokio::task::spawn_blocking(move || store_state.store.record_served(user, &id, fee))
+    tokio::task::spawn_blocking(move || store_state.store.record_served_signed(user, &id, fee, &signed))
         .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", e.to_string()))?
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", e.to_string()))?;
-    if let Ok(mut receipts) = state.receipts.lock() {
-        receipts.insert(chat_id.to_string(), signed);
-    }
     metrics::counter!("compute_requests_served_total").increment(1);
     metrics::counter!("compute_tokens_total", "kind" => "prompt").increment(usage.prompt_tokens);
     metrics::counter!("compute_tokens_total", "kind" => "completion").increment(usage.completion_tokens);
@@ -240,7 +237,7 @@ async fn chat_completions(State(state): State<Arc<ProviderState>>, headers: Head
 }
 
 async fn signature(State(state): State<Arc<ProviderState>>, Path(chat_id): Path<String>) -> Result<Response, ApiError> {
-    let signed = state.receipts.lock().ok().and_then(|r| r.get(&chat_id));
+    let signed = state.store.receipt(&chat_id).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", e.to_string()))?;
     match signed {
         Some(signed) => Ok(Json(signed).into_response()),
         None => Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no response {chat_id:.80} was served here (or it is no longer kept)"))),

@@ -8,7 +8,7 @@ pub mod config;
 pub mod http;
 pub mod settle;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -20,13 +20,10 @@ use tokio::sync::{Notify, Semaphore, watch};
 
 use super::backend::{InferenceBackend, llama::LlamaBackend, openai::OpenAiProxy};
 use super::client::MarketClient;
-use super::receipt::SignedResponse;
 use super::unsettled::UnsettledStore;
 use config::{BackendConfig, ProviderConfig};
 use zg_systems::compute::contracts::{IInferenceServing, INFERENCE_ADDRESS, InferenceServiceParams};
 
-/// Signed responses kept for `/v1/proxy/signature/{chatID}` (the oldest go first).
-const RECEIPTS_KEPT: usize = 100_000;
 /// The stake a new service posts (the contract's minimum).
 pub const PROVIDER_STAKE_0G: u64 = 100;
 
@@ -42,33 +39,10 @@ pub struct ProviderState {
     pub input_price: U256,
     pub output_price: U256,
     pub config: ProviderConfig,
-    pub receipts: Mutex<Receipts>,
     pub running: Arc<Semaphore>,
     /// Fees of requests being served, per user, not yet in the store: admission counts them.
     pub reserved: Mutex<HashMap<Address, U256>>,
     pub settle_now: Notify,
-}
-
-#[derive(Default)]
-pub struct Receipts {
-    by_chat: HashMap<String, SignedResponse>,
-    order: VecDeque<String>,
-}
-
-impl Receipts {
-    pub fn insert(&mut self, chat_id: String, signed: SignedResponse) {
-        if self.order.len() >= RECEIPTS_KEPT
-            && let Some(oldest) = self.order.pop_front()
-        {
-            self.by_chat.remove(&oldest);
-        }
-        self.order.push_back(chat_id.clone());
-        self.by_chat.insert(chat_id, signed);
-    }
-
-    pub fn get(&self, chat_id: &str) -> Option<SignedResponse> {
-        self.by_chat.get(chat_id).cloned()
-    }
 }
 
 /// A running provider: its HTTP address; dropping `stop` (or sending on it) shuts it down.
@@ -170,7 +144,6 @@ pub async fn start(config: ProviderConfig) -> anyhow::Result<ProviderHandle> {
         output_price: U256::from(config.output_price),
         running: Arc::new(Semaphore::new(config.max_concurrent)),
         config,
-        receipts: Mutex::new(Receipts::default()),
         reserved: Mutex::new(HashMap::new()),
         settle_now: Notify::new(),
     });
