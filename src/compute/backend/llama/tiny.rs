@@ -110,7 +110,7 @@ pub fn write(dir: &Path) -> std::io::Result<()> {
     config_json["bos_token_id"] = 256.into();
     std::fs::write(dir.join("config.json"), serde_json::to_vec_pretty(&config_json).map_err(std::io::Error::other)?)?;
     std::fs::write(dir.join("tokenizer.json"), tokenizer_json().to_string())?;
-    std::fs::write(dir.join("model.safetensors"), safetensors::write(&weights(&config)))
+    std::fs::write(dir.join("model.safetensors"), safetensors::write(&weights(&config)).map_err(std::io::Error::other)?)
 }
 
 #[cfg(test)]
