@@ -20,3 +20,4 @@ pub mod consensus;
 pub mod da;
 pub mod node;
 pub mod storage;
+pub mod verifiable;

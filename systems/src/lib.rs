@@ -31,6 +31,7 @@ pub mod ports;
 pub mod profile;
 pub mod shape;
 pub mod storage;
+pub mod verifiable;
 
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::ScheduleLabel;
