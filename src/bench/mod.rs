@@ -9,6 +9,7 @@ mod tick_cost;
 pub mod anvil;
 pub mod compute;
 pub mod consensus;
+pub mod proofs;
 pub mod da;
 pub mod da_network;
 pub mod settlement;

@@ -189,6 +189,13 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 20_000)]
         ticks: usize,
     },
+    /// Verifiable compute: halo2 (IPA, Pasta) proofs of the reference int8 digit classifiers —
+    /// key generation, proving, verification, proof size — against plain CPU inference.
+    Proofs {
+        /// Proofs per model (the median is printed).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
     /// Compute marketplace overhead: requests through the provider (token check, metering,
     /// signed record, crash-safe store, HTTP/SSE) against the same backend called directly, for
     /// the built-in tiny model and a proxied upstream stub.

@@ -196,6 +196,23 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                 );
             }
         }
+        BenchCommand::Proofs { runs } => {
+            let figures = tokio::task::spawn_blocking(move || crate::bench::proofs::proofs(runs)).await??;
+            println!("proofs: halo2_proofs (PLONK, IPA over Pasta, no trusted setup), input private, Poseidon input commitment and logits public; median of {runs}");
+            for f in figures {
+                println!(
+                    "  {} ({} parameters, 2^{} rows): keygen {:.2} s, prove {:.2} s, verify {:.1} ms, proof {} bytes | plain int8 inference {:.1} µs",
+                    f.model,
+                    f.parameters,
+                    f.k,
+                    f.setup.as_secs_f64(),
+                    f.prove.as_secs_f64(),
+                    f.verify.as_secs_f64() * 1e3,
+                    f.proof_bytes,
+                    f.inference.as_secs_f64() * 1e6
+                );
+            }
+        }
         BenchCommand::Compute { requests, concurrency, max_tokens } => {
             let r = crate::bench::compute::compute(requests, concurrency, max_tokens).await?;
             println!(
