@@ -1,6 +1,6 @@
 //! Verifiable compute's data: integer feed-forward models (int8 weights, int32 accumulators,
 //! fixed requantization) as `assets/models/digits/train.py` exports them. The arithmetic they
-//! stand for is in `zg_systems::verifiable::inference`; the circuit proves the same.
+//! stand for is the systems crate's `verifiable::inference`; the circuit proves the same.
 
 use serde::{Deserialize, Serialize};
 
