@@ -3,9 +3,9 @@
 //! and the logits (the class is their argmax). The weights and biases are fixed columns, so
 //! the verifying key commits to them: a proof verifies only against the key of that model.
 //!
-//! Layout, per layer: each output is a block of `inputs + 1` rows — the bias, then one
-//! multiply-accumulate per input (`acc' = acc + w·x`, `x` copied from the previous layer's
-//! cell). Each hidden output then takes one requantization row proving
+//! Layout, per layer: each output is a block of `inputs / 8 + 1` rows — the bias, then eight
+//! multiply-accumulates per row (`acc' = acc + Σ w_k·x_k`, each `x_k` copied from the previous
+//! layer's cell). Each hidden output then takes one requantization row proving
 //! `acc·M + 2^(S-1) = q·2^S + r` with `r` in 2 bytes, and `y = clamp(q, 0, 127)` by a case
 //! split (`lo`, `hi` booleans; the distance past the clamp in 6 bytes). Inputs are range-checked
 //! to int8. Byte ranges use one 256-row lookup table.
@@ -32,6 +32,8 @@ pub const INPUT_LEN: usize = 64;
 pub const SHIFT: u32 = 16;
 const ADVICE: usize = 14;
 const D_LIMBS: usize = 6;
+/// Multiply-accumulates per row: fewer rows make IPA verification (linear in 2^k) cheaper.
+pub const MACS_PER_ROW: usize = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProofError {
@@ -58,7 +60,9 @@ fn field(value: i64) -> Fp {
 #[derive(Clone, Debug)]
 pub struct InferenceConfig {
     advice: [Column<Advice>; ADVICE],
-    weight: Column<Fixed>,
+    /// The multiplicands of a row's multiply-accumulates (`advice[0]` is the first).
+    xs: [Column<Advice>; MACS_PER_ROW],
+    weights: [Column<Fixed>; MACS_PER_ROW],
     bias: Column<Fixed>,
     multiplier: Column<Fixed>,
     half: Column<Fixed>,
@@ -101,7 +105,13 @@ impl Circuit<Fp> for InferenceCircuit {
         for column in &advice {
             meta.enable_equality(*column);
         }
-        let (weight, bias, multiplier, half) = (meta.fixed_column(), meta.fixed_column(), meta.fixed_column(), meta.fixed_column());
+        let extra: [Column<Advice>; MACS_PER_ROW - 1] = std::array::from_fn(|_| meta.advice_column());
+        for column in &extra {
+            meta.enable_equality(*column);
+        }
+        let xs: [Column<Advice>; MACS_PER_ROW] = std::array::from_fn(|i| if i == 0 { advice[0] } else { extra[i - 1] });
+        let weights: [Column<Fixed>; MACS_PER_ROW] = std::array::from_fn(|_| meta.fixed_column());
+        let (bias, multiplier, half) = (meta.fixed_column(), meta.fixed_column(), meta.fixed_column());
         let instance = meta.instance_column();
         meta.enable_equality(instance);
         let bytes = meta.lookup_table_column();
@@ -117,7 +127,8 @@ impl Circuit<Fp> for InferenceCircuit {
         meta.create_gate("multiply-accumulate", |meta| {
             let s = meta.query_selector(q_mac);
             let (now, before) = (meta.query_advice(acc, Rotation::cur()), meta.query_advice(acc, Rotation::prev()));
-            vec![s * (now - before - meta.query_fixed(weight) * meta.query_advice(x, Rotation::cur()))]
+            let products = (0..MACS_PER_ROW).fold(Expression::Constant(Fp::zero()), |sum, k| sum + meta.query_fixed(weights[k]) * meta.query_advice(xs[k], Rotation::cur()));
+            vec![s * (now - before - products)]
         });
         meta.create_gate("requantize", |meta| {
             let s = meta.query_selector(q_requant);
@@ -153,7 +164,7 @@ impl Circuit<Fp> for InferenceCircuit {
         let rc_b: [Column<Fixed>; 3] = std::array::from_fn(|_| meta.fixed_column());
         meta.enable_constant(rc_b[0]);
         let poseidon = Pow5Chip::configure::<P128Pow5T3>(meta, [advice[0], advice[1], advice[2]], advice[3], rc_a, rc_b);
-        InferenceConfig { advice, weight, bias, multiplier, half, instance, bytes, q_bias, q_mac, q_requant, q_input, poseidon }
+        InferenceConfig { advice, xs, weights, bias, multiplier, half, instance, bytes, q_bias, q_mac, q_requant, q_input, poseidon }
     }
 
     fn synthesize(&self, config: InferenceConfig, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
@@ -190,18 +201,27 @@ impl Circuit<Fp> for InferenceCircuit {
                 || "dense",
                 |mut region| {
                     let mut ends = Vec::with_capacity(layer.outputs);
+                    let block = layer.inputs.div_ceil(MACS_PER_ROW) + 1;
                     for (j, row) in layer.weights.chunks_exact(layer.inputs).enumerate() {
-                        let start = j * (layer.inputs + 1);
+                        let start = j * block;
                         config.q_bias.enable(&mut region, start)?;
                         region.assign_fixed(|| "bias", config.bias, start, || Value::known(field(i64::from(layer.bias[j]))))?;
                         let mut running = values.as_ref().map(|_| i64::from(layer.bias[j]));
                         let mut cell = region.assign_advice(|| "acc", acc, start, || running.map(field))?;
-                        for (i, weight) in row.iter().enumerate() {
-                            let offset = start + 1 + i;
+                        for (chunk, weights) in row.chunks(MACS_PER_ROW).enumerate() {
+                            let offset = start + 1 + chunk;
                             config.q_mac.enable(&mut region, offset)?;
-                            region.assign_fixed(|| "w", config.weight, offset, || Value::known(field(i64::from(*weight))))?;
-                            activations[i].copy_advice(|| "x", &mut region, x, offset)?;
-                            running = running.zip(values.as_ref()).map(|(sum, v)| sum + i64::from(*weight) * v[i]);
+                            for k in 0..MACS_PER_ROW {
+                                let i = chunk * MACS_PER_ROW + k;
+                                // Past the layer's inputs: weight 0 and x 0 add nothing.
+                                let weight = weights.get(k).copied().unwrap_or(0);
+                                region.assign_fixed(|| "w", config.weights[k], offset, || Value::known(field(i64::from(weight))))?;
+                                match activations.get(i).filter(|_| k < weights.len()) {
+                                    Some(input) => input.copy_advice(|| "x", &mut region, config.xs[k], offset)?,
+                                    None => region.assign_advice(|| "x", config.xs[k], offset, || Value::known(Fp::zero()))?,
+                                };
+                                running = running.zip(values.as_ref()).map(|(sum, v)| sum + i64::from(weight) * v.get(i).copied().unwrap_or(0));
+                            }
                             cell = region.assign_advice(|| "acc", acc, offset, || running.map(field))?;
                         }
                         ends.push(cell);
@@ -281,7 +301,7 @@ impl ModelKeys {
 pub fn setup(model: &Arc<QuantizedModel>) -> Result<ModelKeys, ProofError> {
     check_supported(model)?;
     let circuit = InferenceCircuit { model: model.clone(), input: Value::unknown() };
-    let rows: usize = model.layers.iter().map(|l| l.outputs * (l.inputs + 1) + if l.relu { l.outputs } else { 0 }).sum();
+    let rows: usize = model.layers.iter().map(|l| l.outputs * (l.inputs.div_ceil(MACS_PER_ROW) + 1) + if l.relu { l.outputs } else { 0 }).sum();
     let mut k = (rows + INPUT_LEN + 2_000).next_power_of_two().trailing_zeros().max(9);
     loop {
         let params = Params::<EqAffine>::new(k);
