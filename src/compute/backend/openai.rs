@@ -61,13 +61,18 @@ impl OpenAiProxy {
         self
     }
 
+    /// Sends `request`, waiting at most `first_byte_timeout` for the answer's head.
+    async fn send(&self, request: hyper::Request<Full<Bytes>>) -> Result<hyper::Response<hyper::body::Incoming>, BackendError> {
+        tokio::time::timeout(self.first_byte_timeout, self.client.request(request))
+            .await
+            .map_err(|_| BackendError::Unreachable(format!("no answer within {:?}", self.first_byte_timeout)))?
+            .map_err(|e| BackendError::Unreachable(e.to_string()))
+    }
+
     /// GETs `{base}{path}` as JSON.
     pub async fn get_json(&self, path: &str) -> Result<serde_json::Value, BackendError> {
         let request = hyper::Request::get(format!("{}{path}", self.base_url)).body(Full::new(Bytes::new())).map_err(|e| BackendError::Unreachable(e.to_string()))?;
-        let response = tokio::time::timeout(self.first_byte_timeout, self.client.request(request))
-            .await
-            .map_err(|_| BackendError::Unreachable(format!("no answer within {:?}", self.first_byte_timeout)))?
-            .map_err(|e| BackendError::Unreachable(e.to_string()))?;
+        let response = self.send(request).await?;
         let status = response.status();
         let body = http_body_util::Limited::new(response.into_body(), 16 * MAX_LINE_BYTES).collect().await.map_err(|e| BackendError::Unreachable(e.to_string()))?.to_bytes();
         if !status.is_success() {
@@ -99,10 +104,7 @@ impl OpenAiProxy {
         let request = request
             .body(Full::new(Bytes::from(serde_json::Value::Object(body).to_string())))
             .map_err(|e| BackendError::Unreachable(e.to_string()))?;
-        let response = tokio::time::timeout(self.first_byte_timeout, self.client.request(request))
-            .await
-            .map_err(|_| BackendError::Unreachable(format!("no answer within {:?}", self.first_byte_timeout)))?
-            .map_err(|e| BackendError::Unreachable(e.to_string()))?;
+        let response = self.send(request).await?;
         let status = response.status();
         let res_key = response.headers().get(crate::compute::provider::http::RES_KEY_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
         let streaming = response.headers().get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/event-stream"));

@@ -36,19 +36,7 @@ pub fn config() -> LlamaConfig {
 
 fn tokenizer_json() -> serde_json::Value {
     let mut vocab = serde_json::Map::new();
-    let mut next = 256u32;
-    let mut alphabet = Vec::new();
-    for byte in 0..=255u8 {
-        let printable = matches!(byte, b'!'..=b'~' | 0xA1..=0xAC | 0xAE..=0xFF);
-        let c = if printable {
-            char::from(byte)
-        } else {
-            next += 1;
-            char::from_u32(next - 1).unwrap_or('\0')
-        };
-        alphabet.push(c);
-    }
-    for (id, c) in alphabet.iter().enumerate() {
+    for (id, c) in super::tokenizer::byte_alphabet().iter().enumerate() {
         vocab.insert(c.to_string(), id.into());
     }
     for (i, (a, b)) in MERGES.iter().enumerate() {

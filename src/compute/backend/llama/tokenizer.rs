@@ -25,7 +25,7 @@ pub struct Tokenizer {
 }
 
 /// GPT-2's printable stand-ins for the 256 byte values.
-fn byte_alphabet() -> [char; 256] {
+pub(super) fn byte_alphabet() -> [char; 256] {
     let mut table = ['\0'; 256];
     let mut next = 256u32;
     for byte in 0..=255u8 {
