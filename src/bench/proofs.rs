@@ -21,6 +21,60 @@ pub struct ProofFigures {
     pub verify: Duration,
     pub proof_bytes: usize,
     pub inference: Duration,
+    /// Deriving the verifying key alone (what the precompile does for a model it has not seen).
+    pub derive_key: Duration,
+    /// The IPA parameters for `2^k` rows (made once per `k` and kept).
+    pub make_params: Duration,
+    /// The precompile's whole verify operation with the key already derived, and its gas.
+    pub precompile_warm: Duration,
+    pub precompile_gas: u64,
+}
+
+/// The chain's time-to-gas rate, measured here: ecrecover's 3,000 gas over its time.
+#[derive(Clone, Copy, Debug)]
+pub struct GasRate {
+    pub ecrecover: Duration,
+}
+
+impl GasRate {
+    pub fn nanos_per_gas(&self) -> f64 {
+        self.ecrecover.as_nanos() as f64 / 3_000.0
+    }
+
+    /// The gas `time` is worth at ecrecover's price.
+    pub fn gas_for(&self, time: Duration) -> f64 {
+        time.as_nanos() as f64 / self.nanos_per_gas()
+    }
+}
+
+pub fn gas_rate() -> GasRate {
+    use alloy_signer::SignerSync;
+    let signer = alloy_signer_local::PrivateKeySigner::from_bytes(&alloy_primitives::B256::repeat_byte(7)).expect("a valid key");
+    let hash = alloy_primitives::B256::repeat_byte(9);
+    let signature = signer.sign_hash_sync(&hash).expect("signing");
+    let mut input = hash.to_vec();
+    input.extend_from_slice(&alloy_primitives::U256::from(27 + u64::from(signature.v())).to_be_bytes::<32>());
+    input.extend_from_slice(&signature.r().to_be_bytes::<32>());
+    input.extend_from_slice(&signature.s().to_be_bytes::<32>());
+    let runs = 2_000;
+    let started = Instant::now();
+    for _ in 0..runs {
+        std::hint::black_box(revm::precompile::secp256k1::ec_recover_run(std::hint::black_box(&input), 10_000).ok());
+    }
+    GasRate { ecrecover: started.elapsed() / runs }
+}
+
+fn precompile_input(model: &QuantizedModel, vk_hash: &[u8; 32], public: &[circuit::Fp], proof: &[u8]) -> anyhow::Result<Vec<u8>> {
+    use zg_systems::verifiable::precompile::{OP_VERIFY, field_to_word};
+    let bytes = zg_components::verifiable::wire::encode_model(model)?;
+    let mut input = vec![OP_VERIFY];
+    input.extend_from_slice(vk_hash);
+    input.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+    input.extend_from_slice(&bytes);
+    input.extend_from_slice(&(public.len() as u32).to_be_bytes());
+    public.iter().for_each(|p| input.extend_from_slice(&field_to_word(p)));
+    input.extend_from_slice(proof);
+    Ok(input)
 }
 
 fn median(mut samples: Vec<Duration>) -> Duration {
@@ -55,7 +109,27 @@ pub fn proofs(runs: usize) -> anyhow::Result<Vec<ProofFigures>> {
             }
             plain.push(started.elapsed() / 1000);
         }
+        let started = Instant::now();
+        let (_, vk) = circuit::verifying_key(&model)?;
+        let derive_key = started.elapsed();
+        let started = Instant::now();
+        std::hint::black_box(circuit::make_params(keys.k));
+        let make_params = started.elapsed();
+        let (proof, public) = circuit::prove(&keys, &model, &input)?;
+        let call = precompile_input(&model, &circuit::vk_hash(&vk), &public, &proof)?;
+        let first = zg_systems::verifiable::precompile::verify_inference(&call, u64::MAX).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        anyhow::ensure!(first.bytes.last() == Some(&1), "the precompile refused a true proof");
+        let mut warm = Vec::new();
+        for _ in 0..5 {
+            let started = Instant::now();
+            std::hint::black_box(zg_systems::verifiable::precompile::verify_inference(&call, u64::MAX).ok());
+            warm.push(started.elapsed());
+        }
         out.push(ProofFigures {
+            derive_key,
+            make_params,
+            precompile_warm: median(warm),
+            precompile_gas: first.gas_used,
             model: model.name.clone(),
             parameters: file.parameters,
             k: keys.k,

@@ -199,7 +199,7 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Proofs { runs } => {
             let figures = tokio::task::spawn_blocking(move || crate::bench::proofs::proofs(runs)).await??;
             println!("proofs: halo2_proofs (PLONK, IPA over Pasta, no trusted setup), input private, Poseidon input commitment and logits public; median of {runs}");
-            for f in figures {
+            for f in &figures {
                 println!(
                     "  {} ({} parameters, 2^{} rows): keygen {:.2} s, prove {:.2} s, verify {:.1} ms, proof {} bytes | plain int8 inference {:.1} µs",
                     f.model,

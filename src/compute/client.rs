@@ -101,6 +101,21 @@ impl MarketClient {
         crate::signing::send_and_wait(&self.eth, key, (to, value, input), gas, "the transaction").await
     }
 
+    pub async fn chain_id(&self) -> anyhow::Result<u64> {
+        let id: U256 = self.eth("eth_chainId", rpc_params![]).await?;
+        Ok(id.saturating_to())
+    }
+
+    /// A mined transaction's receipt (null while pending).
+    pub async fn receipt(&self, hash: B256) -> anyhow::Result<serde_json::Value> {
+        self.eth("eth_getTransactionReceipt", rpc_params![hash]).await
+    }
+
+    /// The account's balance in neuron.
+    pub async fn balance_of(&self, account: Address) -> anyhow::Result<U256> {
+        self.eth("eth_getBalance", rpc_params![account, "latest"]).await
+    }
+
     pub async fn ledger(&self, user: Address) -> anyhow::Result<Option<LedgerInfo>> {
         match self.view(LEDGER_ADDRESS, &ILedgerManager::getLedgerCall { user }).await {
             Ok(ledger) => Ok(Some(ledger)),

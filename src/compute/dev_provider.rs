@@ -33,6 +33,7 @@ pub fn dev_config(eth_rpc: &str, listen: SocketAddr, data_dir: &Path) -> Provide
         max_tokens: 256,
         max_concurrent: 64,
         backend: BackendConfig::Builtin { model_dir: None, model: TINY_MODEL_NAME.into() },
+        verifiable: None,
     }
 }
 

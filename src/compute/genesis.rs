@@ -9,6 +9,8 @@ use zg_systems::compute::contracts::{self, MarketCode, MarketParams};
 pub const LEDGER_ARTIFACT: &str = include_str!("../../assets/contracts/LedgerManager.json");
 pub const INFERENCE_ARTIFACT: &str = include_str!("../../assets/contracts/InferenceServing.json");
 pub const FINE_TUNING_ARTIFACT: &str = include_str!("../../assets/contracts/FineTuningServing.json");
+pub const MODEL_REGISTRY_ARTIFACT: &str = include_str!("../../assets/contracts/ModelRegistry.json");
+pub const VERIFIED_INFERENCE_ARTIFACT: &str = include_str!("../../assets/contracts/VerifiedInference.json");
 
 /// The dev chain's marketplace (validator networks built on the dev genesis share it): dev
 /// account 7, which runs `zgnode dev`'s built-in provider, owns it (so it acknowledges its own
@@ -33,6 +35,15 @@ pub fn market_accounts(params: &MarketParams) -> Vec<(Address, GenesisAccount)> 
     };
     // The artifacts are part of the binary and tested; a failure here is a build defect.
     build().expect("the shipped marketplace contracts deploy")
+}
+
+/// The ModelRegistry and VerifiedInference accounts (verifiable compute, issue 14).
+pub fn verifiable_accounts() -> Vec<(Address, GenesisAccount)> {
+    let build = || -> Result<Vec<(Address, GenesisAccount)>, String> {
+        let (registry, verified) = (creation_code(MODEL_REGISTRY_ARTIFACT)?, creation_code(VERIFIED_INFERENCE_ARTIFACT)?);
+        zg_systems::verifiable::contracts::genesis_accounts(&registry, &verified).map_err(|e| e.to_string())
+    };
+    build().expect("the shipped verifiable-compute contracts deploy")
 }
 
 #[cfg(test)]

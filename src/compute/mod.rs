@@ -11,3 +11,4 @@ pub mod rpc;
 pub mod receipt;
 pub mod token;
 pub mod unsettled;
+pub mod verifiable;

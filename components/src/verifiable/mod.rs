@@ -4,6 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod jobs;
+pub mod wire;
+
 /// A dense layer: `acc = bias + W·x` (W is `outputs × inputs`, row-major); a hidden layer then
 /// requantizes `clamp((acc·multiplier + 2^(shift-1)) >> shift, 0, 127)` (ReLU included); the
 /// last layer's accumulators are the logits.

@@ -81,6 +81,21 @@ impl OpenAiProxy {
         serde_json::from_slice(&body).map_err(|e| BackendError::Malformed(e.to_string()))
     }
 
+    /// POSTs `body` to `{base}{path}` as JSON and reads a JSON answer.
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> Result<serde_json::Value, BackendError> {
+        let request = hyper::Request::post(format!("{}{path}", self.base_url))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body.to_string())))
+            .map_err(|e| BackendError::Unreachable(e.to_string()))?;
+        let response = self.send(request).await?;
+        let status = response.status();
+        let body = http_body_util::Limited::new(response.into_body(), 16 * MAX_LINE_BYTES).collect().await.map_err(|e| BackendError::Unreachable(e.to_string()))?.to_bytes();
+        if !status.is_success() {
+            return Err(BackendError::Refused { status: status.as_u16(), message: error_message(&body) });
+        }
+        serde_json::from_slice(&body).map_err(|e| BackendError::Malformed(e.to_string()))
+    }
+
     async fn run(&self, generation: Generation, pieces: mpsc::Sender<String>) -> Result<Usage, BackendError> {
         self.complete(generation, pieces).await.map(|(usage, _)| usage)
     }

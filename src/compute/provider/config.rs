@@ -46,6 +46,44 @@ pub struct ProviderConfig {
     #[serde(default = "default_max_concurrent")]
     pub max_concurrent: usize,
     pub backend: BackendConfig,
+    /// A verifiable (halo2-proved) service beside the chat one: `/v1/proxy/verifiable/{model}`.
+    #[serde(default)]
+    pub verifiable: Option<VerifiableConfig>,
+}
+
+/// The `[verifiable]` section: one int8 model served with a proof per result, paid through the
+/// VerifiedInference contract only for results whose proofs verify on chain.
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifiableConfig {
+    /// The model file (`assets/models/digits/*.json` format); registered in the ModelRegistry
+    /// under keccak-256 of its name when nobody has yet.
+    pub model_file: PathBuf,
+    /// Neuron per request.
+    #[serde(default = "default_verifiable_price")]
+    pub price: u128,
+    /// 0G staked on first registration (at least the contract's 10).
+    #[serde(default = "default_verifiable_stake")]
+    pub stake_0g: u64,
+    /// Results per settlement transaction (1-40: each proof costs verification gas).
+    #[serde(default = "default_verifiable_batch")]
+    pub settle_batch: usize,
+    /// Fault drills only: serve wrong logits (signed, with the true proof) so that slashing can
+    /// be exercised end to end. Never set on a real provider: it loses its stake.
+    #[serde(default)]
+    pub misbehave: bool,
+}
+
+fn default_verifiable_price() -> u128 {
+    1_000_000_000_000_000
+}
+
+fn default_verifiable_stake() -> u64 {
+    10
+}
+
+fn default_verifiable_batch() -> usize {
+    10
 }
 
 #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
@@ -117,6 +155,14 @@ impl ProviderConfig {
         if self.max_tokens == 0 || self.max_concurrent == 0 || self.max_request_bytes < 1024 {
             return Err("max_tokens and max_concurrent must be positive, max_request_bytes at least 1024".into());
         }
+        if let Some(verifiable) = &self.verifiable {
+            if !(1..=40).contains(&verifiable.settle_batch) {
+                return Err(format!("verifiable.settle_batch {} is not 1-40", verifiable.settle_batch));
+            }
+            if verifiable.stake_0g < 10 {
+                return Err(format!("verifiable.stake_0g {} is below the contract's minimum of 10", verifiable.stake_0g));
+            }
+        }
         Ok(())
     }
 
@@ -152,5 +198,12 @@ mod tests {
         assert!(error.contains("setle_interval_secs"), "{error}");
         assert!(ProviderConfig::parse(&MINIMAL.replace("openai", "cuda")).is_err());
         assert!(ProviderConfig::parse("").is_err());
+        assert_eq!(config.verifiable, None);
+        let with = |section: &str| ProviderConfig::parse(&format!("{MINIMAL}\n[verifiable]\n{section}"));
+        let verifiable = with("model_file = \"m.json\"").unwrap().verifiable.unwrap();
+        assert_eq!((verifiable.stake_0g, verifiable.settle_batch, verifiable.misbehave), (10, 10, false));
+        assert!(with("model_file = \"m.json\"\nsettle_batch = 41").unwrap_err().contains("1-40"));
+        assert!(with("model_file = \"m.json\"\nstake_0g = 9").unwrap_err().contains("minimum"));
+        assert!(with("price = 5").is_err(), "model_file is required");
     }
 }

@@ -33,7 +33,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
         Self { status, kind, message: message.into() }
     }
 }
@@ -75,6 +75,8 @@ pub fn router(state: Arc<ProviderState>) -> Router {
         .route("/v1/quote", get(quote))
         .route("/v1/user/{user}/unsettledfee", get(unsettled_fee))
         .route("/v1/proxy/models", get(models))
+        .route("/v1/proxy/verifiable", get(crate::compute::verifiable::http::describe))
+        .route("/v1/proxy/verifiable/{model}", post(crate::compute::verifiable::http::prove))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }

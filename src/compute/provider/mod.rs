@@ -43,6 +43,8 @@ pub struct ProviderState {
     /// Fees of requests being served, per user, not yet in the store: admission counts them.
     pub reserved: Mutex<HashMap<Address, U256>>,
     pub settle_now: Notify,
+    /// The verifiable service, when `[verifiable]` is configured.
+    pub verifiable: Option<Arc<crate::compute::verifiable::VerifiableService>>,
 }
 
 /// A running provider: its HTTP address; dropping `stop` (or sending on it) shuts it down.
@@ -132,9 +134,14 @@ pub async fn start(config: ProviderConfig) -> anyhow::Result<ProviderHandle> {
     let market = MarketClient::new(&config.eth_rpc)?;
     let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding the provider API on {}", config.listen))?;
     let addr = listener.local_addr()?;
+    let url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let verifiable = match &config.verifiable {
+        Some(section) => Some(crate::compute::verifiable::start(section.clone(), &config.data_dir, &market, &key, &url).await?),
+        None => None,
+    };
     let state = Arc::new(ProviderState {
         provider: key.address(),
-        url: config.public_url.clone().unwrap_or_else(|| format!("http://{addr}")),
+        url,
         key,
         signer,
         market,
@@ -146,6 +153,7 @@ pub async fn start(config: ProviderConfig) -> anyhow::Result<ProviderHandle> {
         config,
         reserved: Mutex::new(HashMap::new()),
         settle_now: Notify::new(),
+        verifiable,
     });
     register(&state).await?;
     let (stop, stopped) = watch::channel(false);

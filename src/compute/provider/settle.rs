@@ -46,6 +46,11 @@ pub async fn run(state: Arc<ProviderState>, interval: Duration, mut stopped: wat
             Ok(_) => {}
             Err(error) => tracing::warn!(error = %format!("{error:#}"), "compute settlement round failed; it retries next round"),
         }
+        if let Some(verifiable) = &state.verifiable
+            && let Err(error) = crate::compute::verifiable::settle::round(&state, verifiable).await
+        {
+            tracing::warn!(error = %format!("{error:#}"), "verified-result settlement failed; it retries next round");
+        }
     }
 }
 

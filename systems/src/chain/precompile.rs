@@ -1,6 +1,7 @@
 //! The chain's own precompiles: ed25519 signature verification, so contracts (the staking
 //! contract's double-sign check) can verify what validators sign; and the DA domain's
-//! bad-encoding fraud-proof check (`crate::da::precompile`).
+//! bad-encoding fraud-proof check (`crate::da::precompile`); and the inference-proof verifier
+//! (`crate::verifiable::precompile`).
 //!
 //! Input: `public key (32) ‖ signature (64) ‖ message`. Output: a 32-byte word, 1 when the
 //! signature is valid, 0 when not (malformed input included). Gas: 2,000 + 6 per message word.
@@ -41,6 +42,7 @@ pub fn chain_precompiles() -> &'static Precompiles {
         precompiles.extend([
             Precompile::new(PrecompileId::Custom("ed25519_verify".into()), ED25519_VERIFY_ADDRESS, ed25519_verify_precompile),
             crate::da::precompile::fraud_proof_precompile(),
+            crate::verifiable::precompile::inference_precompile(),
         ]);
         precompiles
     })

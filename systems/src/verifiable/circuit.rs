@@ -15,7 +15,7 @@ use std::sync::Arc;
 use halo2_gadgets::poseidon::primitives::{self as poseidon, ConstantLength, P128Pow5T3};
 use halo2_gadgets::poseidon::{Hash, Pow5Chip, Pow5Config};
 use halo2_proofs::circuit::{AssignedCell, Layouter, SimpleFloorPlanner, Value};
-use halo2_proofs::pasta::{EqAffine, Fp};
+pub use halo2_proofs::pasta::{EqAffine, Fp};
 use halo2_proofs::plonk::{
     Advice, Circuit, Column, ConstraintSystem, Error, Expression, Fixed, Instance, ProvingKey, Selector, SingleVerifier, TableColumn,
     VerifyingKey, create_proof, keygen_pk, keygen_vk, verify_proof,
@@ -90,6 +90,11 @@ fn check_supported(model: &QuantizedModel) -> Result<(), ProofError> {
         return Err(ProofError::Unsupported(format!("a layer shifts by {}", layer.shift)));
     }
     Ok(())
+}
+
+/// Whether the circuit proves `model` (valid, 64 inputs, shift 16).
+pub fn is_supported(model: &QuantizedModel) -> bool {
+    check_supported(model).is_ok()
 }
 
 impl Circuit<Fp> for InferenceCircuit {
@@ -279,15 +284,29 @@ impl Circuit<Fp> for InferenceCircuit {
 pub fn public_inputs(model: &QuantizedModel, input: &[i8]) -> Result<Vec<Fp>, ProofError> {
     check_supported(model)?;
     let inference = super::inference::infer(model, input)?;
-    let message: [Fp; INPUT_LEN] = std::array::from_fn(|i| field(i64::from(input[i])));
-    let commitment = poseidon::Hash::<_, P128Pow5T3, ConstantLength<INPUT_LEN>, 3, 2>::init().hash(message);
+    let commitment = input_commitment(input).ok_or_else(|| ProofError::Unsupported(format!("an input of {}", input.len())))?;
     Ok(std::iter::once(commitment).chain(inference.logits.iter().map(|l| field(i64::from(*l)))).collect())
+}
+
+/// The Poseidon commitment of an input (the first public input); None unless it has
+/// [`INPUT_LEN`] values.
+pub fn input_commitment(input: &[i8]) -> Option<Fp> {
+    if input.len() != INPUT_LEN {
+        return None;
+    }
+    let message: [Fp; INPUT_LEN] = std::array::from_fn(|i| field(i64::from(input[i])));
+    Some(poseidon::Hash::<_, P128Pow5T3, ConstantLength<INPUT_LEN>, 3, 2>::init().hash(message))
+}
+
+/// A logit (or any small integer) as the field element a public input holds.
+pub fn field_of(value: i64) -> Fp {
+    field(value)
 }
 
 /// A model's proving setup: the IPA parameters (no trusted setup: derived from a hash) and keys.
 pub struct ModelKeys {
     pub k: u32,
-    pub params: Params<EqAffine>,
+    pub params: Arc<Params<EqAffine>>,
     pub pk: ProvingKey<EqAffine>,
 }
 
@@ -297,23 +316,70 @@ impl ModelKeys {
     }
 }
 
-/// Keys for `model`, at the smallest circuit size it fits.
-pub fn setup(model: &Arc<QuantizedModel>) -> Result<ModelKeys, ProofError> {
-    check_supported(model)?;
-    let circuit = InferenceCircuit { model: model.clone(), input: Value::unknown() };
+/// The circuit size (`2^k` rows) a model takes: its dense, requantization and input rows plus
+/// room for the Poseidon commitment and blinding. A pure function of the model's shape, so the
+/// precompile prices a verification before doing any of it.
+pub fn circuit_k(model: &QuantizedModel) -> u32 {
     let rows: usize = model.layers.iter().map(|l| l.outputs * (l.inputs.div_ceil(MACS_PER_ROW) + 1) + if l.relu { l.outputs } else { 0 }).sum();
-    let mut k = (rows + INPUT_LEN + 2_000).next_power_of_two().trailing_zeros().max(9);
-    loop {
-        let params = Params::<EqAffine>::new(k);
-        match keygen_vk(&params, &circuit) {
-            Ok(vk) => {
-                let pk = keygen_pk(&params, vk, &circuit)?;
-                return Ok(ModelKeys { k, params, pk });
-            }
-            Err(Error::NotEnoughRowsAvailable { .. }) if k < 22 => k += 1,
-            Err(error) => return Err(error.into()),
-        }
+    (rows + INPUT_LEN + 2_000).next_power_of_two().trailing_zeros().max(9)
+}
+
+/// The largest circuit the node sets up or verifies (`2^MAX_K` rows).
+pub const MAX_K: u32 = 17;
+
+fn sized(model: &QuantizedModel) -> Result<u32, ProofError> {
+    check_supported(model)?;
+    let k = circuit_k(model);
+    if k > MAX_K {
+        return Err(ProofError::Unsupported(format!("the model needs 2^{k} rows; at most 2^{MAX_K}")));
     }
+    Ok(k)
+}
+
+/// Fresh IPA parameters, bypassing the cache (to measure what making them costs).
+pub fn make_params(k: u32) -> Params<EqAffine> {
+    Params::<EqAffine>::new(k)
+}
+
+/// The IPA parameters for `2^k` rows (derived from a hash, no trusted setup); made once per `k`
+/// and shared, since they depend on nothing else.
+pub fn params(k: u32) -> Arc<Params<EqAffine>> {
+    static CACHE: std::sync::Mutex<Vec<(u32, Arc<Params<EqAffine>>)>> = std::sync::Mutex::new(Vec::new());
+    let cached = |k| CACHE.lock().unwrap_or_else(|e| e.into_inner()).iter().find(|(at, _)| *at == k).map(|(_, p)| p.clone());
+    if let Some(found) = cached(k) {
+        return found;
+    }
+    let made = Arc::new(Params::<EqAffine>::new(k));
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, found)) = cache.iter().find(|(at, _)| *at == k) {
+        return found.clone();
+    }
+    cache.push((k, made.clone()));
+    made
+}
+
+/// The verifying key of `model` alone (no proving key): what the chain's precompile derives.
+pub fn verifying_key(model: &Arc<QuantizedModel>) -> Result<(u32, VerifyingKey<EqAffine>), ProofError> {
+    let k = sized(model)?;
+    let circuit = InferenceCircuit { model: model.clone(), input: Value::unknown() };
+    Ok((k, keygen_vk(&params(k), &circuit)?))
+}
+
+/// The verifying key's hash as the ModelRegistry records it: keccak-256 of halo2's pinned
+/// representation (domain, constraint system, fixed and permutation commitments) — the same
+/// text halo2 hashes into every proof's transcript.
+pub fn vk_hash(vk: &VerifyingKey<EqAffine>) -> [u8; 32] {
+    alloy_primitives::keccak256(format!("{:?}", vk.pinned()).as_bytes()).0
+}
+
+/// Keys for `model`, at [`circuit_k`]'s size.
+pub fn setup(model: &Arc<QuantizedModel>) -> Result<ModelKeys, ProofError> {
+    let k = sized(model)?;
+    let circuit = InferenceCircuit { model: model.clone(), input: Value::unknown() };
+    let params = params(k);
+    let vk = keygen_vk(&params, &circuit)?;
+    let pk = keygen_pk(&params, vk, &circuit)?;
+    Ok(ModelKeys { k, params, pk })
 }
 
 /// Proves `model(input)`; the proof bytes and its public inputs.
@@ -326,10 +392,17 @@ pub fn prove(keys: &ModelKeys, model: &Arc<QuantizedModel>, input: &[i8]) -> Res
     Ok((transcript.finalize(), public))
 }
 
-/// Checks `proof` for `public` against the model's verifying key.
+/// Checks `proof` for `public` against the model's verifying key; a proof with bytes past its
+/// end is refused too (halo2 would ignore them, making proofs malleable).
 pub fn verify(params: &Params<EqAffine>, vk: &VerifyingKey<EqAffine>, public: &[Fp], proof: &[u8]) -> Result<(), ProofError> {
-    let mut transcript = Blake2bRead::<_, EqAffine, Challenge255<_>>::init(proof);
-    verify_proof(params, vk, SingleVerifier::new(params), &[&[public]], &mut transcript).map_err(|_| ProofError::Invalid)
+    let mut rest = proof;
+    let mut transcript = Blake2bRead::<_, EqAffine, Challenge255<_>>::init(&mut rest);
+    verify_proof(params, vk, SingleVerifier::new(params), &[&[public]], &mut transcript).map_err(|_| ProofError::Invalid)?;
+    drop(transcript);
+    if !rest.is_empty() {
+        return Err(ProofError::Invalid);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -374,10 +447,18 @@ mod tests {
         assert!(verify(&keys.params, keys.vk(), &public, &flipped).is_err(), "a flipped byte");
         assert!(verify(&keys.params, keys.vk(), &public, &proof[..proof.len() / 2]).is_err(), "truncated");
         assert!(verify(&keys.params, keys.vk(), &public, &[]).is_err(), "empty");
+        let mut padded = proof.clone();
+        padded.push(0);
+        assert!(verify(&keys.params, keys.vk(), &public, &padded).is_err(), "a byte past the end");
+        let (k, vk) = verifying_key(&model).unwrap();
+        assert_eq!(k, keys.k);
+        assert_eq!(vk_hash(&vk), vk_hash(keys.vk()), "the verifier's own key is the prover's");
+        verify(&params(k), &vk, &public, &proof).unwrap();
         // Another model's key (one weight changed) refuses the proof.
         let mut other = (*model).clone();
         other.layers[0].weights[0] = other.layers[0].weights[0].wrapping_add(1);
         let other_keys = setup(&Arc::new(other)).unwrap();
         assert!(verify(&keys.params, other_keys.vk(), &public, &proof).is_err(), "a changed weight");
+        assert_ne!(vk_hash(other_keys.vk()), vk_hash(keys.vk()));
     }
 }

@@ -1,5 +1,9 @@
-//! Verifiable compute: integer inference of quantized models, the arithmetic the circuit will
-//! prove bit for bit.
+//! Verifiable compute: integer inference of quantized models, the halo2 circuit proving it bit
+//! for bit, the chain's precompile verifying those proofs, the contracts' ABI, and proof jobs
+//! run off the tick.
 
 pub mod circuit;
+pub mod contracts;
 pub mod inference;
+pub mod jobs;
+pub mod precompile;

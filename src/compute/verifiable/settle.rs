@@ -1,0 +1,65 @@
+//! Settling verified results: the stored results go to `VerifiedInference.settle`, at most
+//! `settle_batch` to a transaction (every proof costs verification gas); the contract pays the
+//! ones whose proofs verify and refuses the rest with a reason, read back from the receipt's
+//! events. Either way a mined result leaves the store: a refused one cannot become payable.
+
+use alloy_primitives::{Address, B256, U256};
+use alloy_sol_types::SolEvent;
+
+use super::VerifiableService;
+use crate::compute::provider::ProviderState;
+use zg_systems::verifiable::contracts::{IVerifiedInference, VERIFIED_INFERENCE_ADDRESS};
+
+/// What one round did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VerifiedRound {
+    pub paid_results: usize,
+    pub paid: U256,
+    /// (user, nonce, reason) of each refused result (reasons as the contract's `Refused`).
+    pub refused: Vec<(Address, U256, u8)>,
+    pub transactions: usize,
+}
+
+fn logs(receipt: &serde_json::Value) -> Vec<(Vec<B256>, Vec<u8>)> {
+    let Some(logs) = receipt["logs"].as_array() else { return Vec::new() };
+    logs.iter()
+        .filter(|log| log["address"].as_str().and_then(|a| a.parse::<Address>().ok()) == Some(VERIFIED_INFERENCE_ADDRESS))
+        .filter_map(|log| {
+            let topics = log["topics"].as_array()?.iter().map(|t| t.as_str()?.parse::<B256>().ok()).collect::<Option<Vec<_>>>()?;
+            let data = alloy_primitives::hex::decode(log["data"].as_str()?).ok()?;
+            Some((topics, data))
+        })
+        .collect()
+}
+
+pub async fn round(state: &ProviderState, service: &VerifiableService) -> anyhow::Result<VerifiedRound> {
+    let pending = service.store.pending()?;
+    let mut outcome = VerifiedRound::default();
+    for batch in pending.chunks(service.config.settle_batch) {
+        let hash = state
+            .market
+            .send(&state.key, VERIFIED_INFERENCE_ADDRESS, &IVerifiedInference::settleCall { results: batch.to_vec() }, U256::ZERO)
+            .await?;
+        outcome.transactions += 1;
+        let receipt = state.market.receipt(hash).await?;
+        for (topics, data) in logs(&receipt) {
+            let log = alloy_primitives::LogData::new_unchecked(topics, data.into());
+            if let Ok(settled) = IVerifiedInference::Settled::decode_log_data(&log) {
+                outcome.paid_results += 1;
+                outcome.paid += settled.fee;
+            } else if let Ok(refused) = IVerifiedInference::Refused::decode_log_data(&log) {
+                outcome.refused.push((refused.user, refused.nonce, refused.reason));
+            }
+        }
+        service.store.remove(batch)?;
+    }
+    if outcome.transactions > 0 {
+        tracing::info!(paid_results = outcome.paid_results, paid = %outcome.paid, refused = outcome.refused.len(), transactions = outcome.transactions, "verified results settled");
+        for (user, nonce, reason) in &outcome.refused {
+            tracing::warn!(%user, %nonce, reason, "a verified result was refused on chain (1 signature, 2 stale nonce, 3 deposit, 4 proof, 5 provider/model, 6 fee)");
+        }
+        metrics::counter!("compute_verifiable_settled_total").increment(outcome.paid_results as u64);
+        metrics::counter!("compute_verifiable_refused_total").increment(outcome.refused.len() as u64);
+    }
+    Ok(outcome)
+}

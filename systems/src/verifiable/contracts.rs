@@ -1,0 +1,100 @@
+//! Verifiable compute's contracts (`assets/contracts/{ModelRegistry,VerifiedInference}.sol`):
+//! their genesis addresses, their ABI, and the hashes users and providers sign.
+
+use alloy_primitives::{Address, B256, U256, address, keccak256};
+use alloy_sol_types::{SolValue, sol};
+use halo2_proofs::pasta::Fp;
+
+use zg_components::chain::GenesisAccount;
+
+use super::precompile::field_to_word;
+
+pub const MODEL_REGISTRY_ADDRESS: Address = address!("00000000000000000000000000000000000c0de1");
+pub const VERIFIED_INFERENCE_ADDRESS: Address = address!("00000000000000000000000000000000000c0de2");
+
+sol! {
+    #[derive(Debug, Default, PartialEq, Eq)]
+    struct VerifiedRequest {
+        address user;
+        address provider;
+        bytes32 modelId;
+        uint256 nonce;
+        bytes32 inputCommitment;
+        uint256 fee;
+    }
+
+    #[derive(Debug, Default, PartialEq, Eq)]
+    struct VerifiedResult {
+        VerifiedRequest request;
+        bytes userSignature;
+        int256[] logits;
+        bytes proof;
+    }
+
+    #[derive(Debug, Default, PartialEq, Eq)]
+    struct WrongResultEvidence {
+        int256[] logits;
+        bytes proof;
+        bytes providerSignature;
+        int256[] honestLogits;
+        bytes honestProof;
+    }
+
+    interface IModelRegistry {
+        function register(bytes32 modelId, bytes calldata model) external returns (bytes32 vkHash);
+        function verifyInference(bytes32 modelId, bytes32[] calldata publicInputs, bytes calldata proof) external view returns (bool);
+        function verifyInferenceBatch(bytes32 modelId, bytes32[][] calldata publicInputs, bytes[] calldata proofs) external view returns (bool[] memory verified);
+        function getModel(bytes32 modelId) external view returns (address owner, bytes32 modelHash, bytes32 vkHash, uint32 k, uint32 size, uint64 registeredAt);
+        function modelBytes(bytes32 modelId) external view returns (bytes memory);
+        function modelCount() external view returns (uint256);
+        function modelIdAt(uint256 index) external view returns (bytes32);
+        event ModelRegistered(bytes32 indexed modelId, address indexed owner, bytes32 modelHash, bytes32 vkHash, uint32 k, uint32 size);
+    }
+
+    interface IVerifiedInference {
+        function registerProvider(bytes32 modelId, uint256 price, string calldata url) external payable;
+        function providers(address provider) external view returns (bytes32 modelId, uint256 price, uint256 stake, string memory url, bool slashed);
+        function deposit() external payable;
+        function withdraw(uint256 amount) external;
+        function balanceOf(address user) external view returns (uint256);
+        function lastNonce(address user, address provider) external view returns (uint256);
+        function settle(VerifiedResult[] calldata results) external returns (uint256 paid, uint256 refused);
+        function reportWrongResult(VerifiedRequest calldata request, WrongResultEvidence calldata evidence) external;
+        event Settled(address indexed provider, address indexed user, uint256 nonce, uint256 fee);
+        event Refused(address indexed provider, address indexed user, uint256 nonce, uint8 reason);
+        event Slashed(address indexed provider, address indexed reporter, bytes32 resultHash, uint256 amount);
+    }
+}
+
+/// The hash a user signs (`personal_sign`) for a request, as `VerifiedInference.requestHash`.
+pub fn request_hash(contract: Address, chain_id: u64, request: &VerifiedRequest) -> B256 {
+    keccak256(
+        (contract, U256::from(chain_id), request.user, request.provider, request.modelId, request.nonce, request.inputCommitment, request.fee)
+            .abi_encode_params(),
+    )
+}
+
+/// The hash a provider signs for a result, as `VerifiedInference.resultHash`.
+pub fn result_hash(contract: Address, chain_id: u64, request: &VerifiedRequest, logits: &[i64], proof: &[u8]) -> B256 {
+    let packed: Vec<u8> = logits.iter().flat_map(|l| alloy_primitives::I256::try_from(*l).unwrap_or_default().to_be_bytes::<32>()).collect();
+    keccak256((request_hash(contract, chain_id, request), keccak256(packed), keccak256(proof)).abi_encode_params())
+}
+
+/// The registry's id for a model: keccak-256 of its name (any 32 bytes will do on chain).
+pub fn model_id(name: &str) -> B256 {
+    keccak256(name.as_bytes())
+}
+
+pub fn commitment_word(commitment: &Fp) -> B256 {
+    B256::from(field_to_word(commitment))
+}
+
+/// The two contracts' genesis accounts (the verifier reads the registry's address baked in).
+pub fn genesis_accounts(registry_code: &[u8], verified_code: &[u8]) -> Result<Vec<(Address, GenesisAccount)>, crate::chain::genesis::DeployError> {
+    let mut verified = verified_code.to_vec();
+    verified.extend(MODEL_REGISTRY_ADDRESS.abi_encode());
+    Ok(vec![
+        (MODEL_REGISTRY_ADDRESS, crate::chain::genesis::deploy_contract(registry_code, U256::ZERO)?),
+        (VERIFIED_INFERENCE_ADDRESS, crate::chain::genesis::deploy_contract(&verified, U256::ZERO)?),
+    ])
+}

@@ -1,0 +1,223 @@
+//! The inference-proof precompile at `0x…c001`: the ModelRegistry contract hands it a
+//! registered model's canonical bytes (`zg_components::verifiable::wire`) and a halo2 proof;
+//! it derives the model's verifying key, checks the key's hash against the registered one and
+//! verifies the proof. A pure function of its input (derived keys are cached, but only to save
+//! time: gas never depends on the cache, so every node charges the same).
+//!
+//! Operations (first byte), all integers big-endian:
+//! - `1` verify: `vk hash 32 ‖ model length u32 ‖ model ‖ count u32 ‖ public input 32 × count ‖
+//!   proof` → a word, 1 when the proof verifies, else 0.
+//! - `2` describe: `model` → `vk hash 32 ‖ k (a word)`; zeros for a model it cannot prove.
+//! - `3` verify a batch for one model: `vk hash 32 ‖ model length u32 ‖ model ‖ proofs u32 ‖
+//!   (count u32 ‖ public inputs ‖ proof length u32 ‖ proof)*` → one word per proof.
+//!
+//! Public inputs are Pasta Fp elements in canonical big-endian form (`< p`). Anything malformed
+//! answers 0 (or zeros), never reverts; only too little gas halts.
+//!
+//! Gas, measured (`zgnode bench proofs` prints the measurement beside ecrecover's 3,000 gas):
+//! deriving a key and verifying cost time linear in the circuit's `2^k` rows, so each is a
+//! price per row; input words cost like calldata hashing.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use alloy_primitives::{Address, B256, Bytes, address, keccak256};
+use halo2_proofs::pasta::group::ff::PrimeField;
+use halo2_proofs::pasta::{EqAffine, Fp};
+use halo2_proofs::plonk::VerifyingKey;
+use revm::precompile::{EthPrecompileOutput, EthPrecompileResult, Precompile, PrecompileHalt, PrecompileId};
+
+use zg_components::verifiable::wire::decode_model;
+
+use super::circuit::{self, MAX_K};
+
+pub const INFERENCE_VERIFIER_ADDRESS: Address = address!("000000000000000000000000000000000000c001");
+pub const OP_VERIFY: u8 = 1;
+pub const OP_DESCRIBE: u8 = 2;
+pub const OP_VERIFY_BATCH: u8 = 3;
+pub const BASE_GAS: u64 = 3_000;
+pub const WORD_GAS: u64 = 6;
+/// Deriving a verifying key, per circuit row.
+pub const KEY_GAS_PER_ROW: u64 = 110;
+/// Verifying one proof, per circuit row.
+pub const VERIFY_GAS_PER_ROW: u64 = 60;
+/// The most proofs one batch call checks.
+pub const MAX_BATCH_PROOFS: usize = 64;
+/// Public inputs past this are refused before any work (the input commitment and logits).
+pub const MAX_PUBLIC_INPUTS: usize = 4_097;
+/// Derived keys kept; only time depends on it.
+const KEY_CACHE: usize = 32;
+
+struct Key {
+    k: u32,
+    hash: [u8; 32],
+    vk: VerifyingKey<EqAffine>,
+}
+
+fn rows(k: u32) -> u64 {
+    1u64 << k
+}
+
+/// The key for `model` bytes, derived once per distinct bytes (None: not a model it proves).
+fn key_for(model: &[u8]) -> Option<Arc<Key>> {
+    static CACHE: Mutex<Option<HashMap<B256, Arc<Key>>>> = Mutex::new(None);
+    let id = keccak256(model);
+    if let Some(found) = CACHE.lock().unwrap_or_else(|e| e.into_inner()).as_ref().and_then(|c| c.get(&id).cloned()) {
+        return Some(found);
+    }
+    let decoded = Arc::new(decode_model(model).ok()?);
+    let (k, vk) = circuit::verifying_key(&decoded).ok()?;
+    let key = Arc::new(Key { k, hash: circuit::vk_hash(&vk), vk });
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    let cache = cache.get_or_insert_with(HashMap::new);
+    if cache.len() >= KEY_CACHE {
+        cache.clear();
+    }
+    cache.insert(id, key.clone());
+    Some(key)
+}
+
+/// The circuit size of model bytes without deriving anything (None: not a provable model).
+fn k_of(model: &[u8]) -> Option<u32> {
+    let decoded = decode_model(model).ok()?;
+    let k = circuit::circuit_k(&decoded);
+    (k <= MAX_K && circuit::is_supported(&decoded)).then_some(k)
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Some(head)
+    }
+
+    fn u32(&mut self) -> Option<usize> {
+        self.take(4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    }
+}
+
+/// A canonical big-endian field element.
+pub fn field_from_word(word: &[u8]) -> Option<Fp> {
+    let mut repr = [0u8; 32];
+    repr.copy_from_slice(word.get(..32)?);
+    repr.reverse();
+    Option::from(Fp::from_repr(repr))
+}
+
+pub fn field_to_word(value: &Fp) -> [u8; 32] {
+    let mut word = value.to_repr();
+    word.reverse();
+    word
+}
+
+fn public_inputs(reader: &mut Reader<'_>) -> Option<Vec<Fp>> {
+    let count = reader.u32()?;
+    if count > MAX_PUBLIC_INPUTS {
+        return None;
+    }
+    reader.take(32 * count)?.chunks_exact(32).map(field_from_word).collect()
+}
+
+fn check(key: &Key, public: &[Fp], proof: &[u8]) -> bool {
+    circuit::verify(&circuit::params(key.k), &key.vk, public, proof).is_ok()
+}
+
+fn word(value: bool) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out[31] = value as u8;
+    out
+}
+
+pub fn verify_inference(input: &[u8], gas_limit: u64) -> EthPrecompileResult {
+    let words = input.len().div_ceil(32) as u64;
+    let mut gas = BASE_GAS + WORD_GAS * words;
+    if gas > gas_limit {
+        return Err(PrecompileHalt::OutOfGas);
+    }
+    let (op, body) = input.split_first().map_or((0, &[][..]), |(op, rest)| (*op, rest));
+    let mut reader = Reader(body);
+    let answer: Vec<u8> = match op {
+        OP_DESCRIBE => {
+            let Some(k) = k_of(body) else { return Ok(EthPrecompileOutput::new(gas, Bytes::from(vec![0u8; 64]))) };
+            gas += KEY_GAS_PER_ROW * rows(k);
+            if gas > gas_limit {
+                return Err(PrecompileHalt::OutOfGas);
+            }
+            match key_for(body) {
+                Some(key) => [key.hash.as_slice(), &B256::left_padding_from(&[key.k as u8]).0].concat(),
+                None => vec![0u8; 64],
+            }
+        }
+        OP_VERIFY | OP_VERIFY_BATCH => {
+            let header = (|| {
+                let expected = reader.take(32)?;
+                let length = reader.u32()?;
+                let model = reader.take(length)?;
+                Some((expected, model, k_of(model)?))
+            })();
+            let Some((expected, model, k)) = header else {
+                return Ok(EthPrecompileOutput::new(gas, Bytes::from(vec![0u8; 32])));
+            };
+            let proofs = if op == OP_VERIFY { 1 } else { reader.clone().u32().unwrap_or(0).min(MAX_BATCH_PROOFS) };
+            gas += KEY_GAS_PER_ROW * rows(k) + VERIFY_GAS_PER_ROW * rows(k) * proofs as u64;
+            if gas > gas_limit {
+                return Err(PrecompileHalt::OutOfGas);
+            }
+            let key = key_for(model).filter(|key| key.hash.as_slice() == expected);
+            if op == OP_VERIFY {
+                let verified = key.zip(public_inputs(&mut reader)).is_some_and(|(key, public)| check(&key, &public, reader.0));
+                word(verified).to_vec()
+            } else {
+                verify_batch(key.as_deref(), &mut reader, proofs)
+            }
+        }
+        _ => word(false).to_vec(),
+    };
+    Ok(EthPrecompileOutput::new(gas, Bytes::from(answer)))
+}
+
+fn verify_batch(key: Option<&Key>, reader: &mut Reader<'_>, proofs: usize) -> Vec<u8> {
+    let mut out = vec![0u8; 32 * proofs.max(1)];
+    let (Some(key), Some(count)) = (key, reader.u32()) else { return out };
+    if count > MAX_BATCH_PROOFS || count == 0 {
+        return out;
+    }
+    let mut items = Vec::with_capacity(count);
+    for _ in 0..count {
+        let Some(public) = public_inputs(reader) else { return out };
+        let Some(proof) = reader.u32().and_then(|length| reader.take(length)) else { return out };
+        items.push((public, proof));
+    }
+    if !reader.0.is_empty() {
+        return out;
+    }
+    // Each proof is checked on its own: one bad proof must not take good ones down with it.
+    use rayon::prelude::*;
+    let verified: Vec<bool> = items.par_iter().map(|(public, proof)| check(key, public, proof)).collect();
+    for (i, ok) in verified.into_iter().enumerate() {
+        out[32 * i + 31] = ok as u8;
+    }
+    out
+}
+
+impl Clone for Reader<'_> {
+    fn clone(&self) -> Self {
+        Reader(self.0)
+    }
+}
+
+revm::precompile::eth_precompile_fn!(inference_verifier_precompile, verify_inference);
+
+/// The precompile, for the chain's set.
+pub fn inference_precompile() -> Precompile {
+    Precompile::new(PrecompileId::Custom("inference_verify".into()), INFERENCE_VERIFIER_ADDRESS, inference_verifier_precompile)
+}
+
+#[cfg(test)]
+#[path = "precompile_tests.rs"]
+mod tests;

@@ -1,0 +1,217 @@
+//! Verifiable compute end to end on `zgnode dev`: `zgnode compute serve` with a `[verifiable]`
+//! model registers it in the ModelRegistry and stakes in VerifiedInference; a user's signed
+//! requests come back with halo2 proofs that the chain's precompile accepts (through
+//! `ModelRegistry.verifyInference`); hostile requests are refused with their reasons; the
+//! provider's settlement is paid exactly the fees of the proved results; a registered model
+//! cannot be overwritten; and a provider serving a wrong (signed) result is slashed on the
+//! evidence, while its own settlement of that result is refused.
+
+mod common;
+
+use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_signer::SignerSync;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use zg_components::verifiable::ModelFile;
+use zg_systems::verifiable::contracts::{
+    IModelRegistry, IVerifiedInference, MODEL_REGISTRY_ADDRESS, VERIFIED_INFERENCE_ADDRESS, VerifiedRequest, commitment_word, model_id, request_hash,
+};
+use zg_systems::verifiable::inference::infer;
+use zgnode::compute::client::MarketClient;
+use zgnode::compute::verifiable::client;
+
+const SMALL_MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/models/digits/digits-small.json");
+
+fn ether(n: u64) -> U256 {
+    U256::from(n) * U256::from(10u64).pow(U256::from(18))
+}
+
+struct Provider {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Provider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(rpc: SocketAddr, account: usize, dir: &Path, misbehave: bool) -> Provider {
+    let text = format!(
+        "eth_rpc = \"http://{rpc}\"\nkey = \"{}\"\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nsettle_interval_secs = 1\n\
+         [backend]\nkind = \"builtin\"\nmodel = \"zg-tiny-llama\"\n\
+         [verifiable]\nmodel_file = \"{SMALL_MODEL}\"\nprice = 1000000000000000\nmisbehave = {misbehave}\n",
+        zgnode::dev::dev_accounts()[account].private_key,
+        dir.display()
+    );
+    let config = dir.with_extension("toml");
+    std::fs::write(&config, text).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zgnode"))
+        .args(["compute", "serve", "--config", &config.display().to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn zgnode compute serve");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(at) = line.find(" at http://") {
+                let _ = tx.send(line[at + 11..].trim().parse::<SocketAddr>().ok());
+            }
+        }
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(120)).ok().flatten().expect("the provider starts");
+    let provider = Provider { child, addr };
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !http(addr, "GET", "/v1/proxy/verifiable", "").1.contains("\"ready\":true") {
+        assert!(Instant::now() < deadline, "the proving keys were never made");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    provider
+}
+
+fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    let request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+    let _ = stream.write_all(request.as_bytes());
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0), body.to_string())
+}
+
+fn view<C: alloy_sol_types::SolCall>(rpc: SocketAddr, to: Address, call: &C) -> C::Return {
+    let out = ok(rpc, "eth_call", serde_json::json!([{"to": to, "data": Bytes::from(call.abi_encode())}, "latest"]));
+    C::abi_decode_returns(&serde_json::from_value::<Bytes>(out).unwrap()).unwrap()
+}
+
+fn eth_balance(rpc: SocketAddr, who: Address) -> U256 {
+    serde_json::from_value(ok(rpc, "eth_getBalance", serde_json::json!([who, "latest"]))).unwrap()
+}
+
+/// A request body as the client builds it, with parts overridable for the hostile cases.
+fn signed_body(chain_id: u64, user: usize, provider: Address, input: &[i64], nonce: u64, fee: U256, commitment: B256) -> serde_json::Value {
+    let key = dev_key(user);
+    let request = VerifiedRequest { user: key.address(), provider, modelId: model_id("digits-small"), nonce: U256::from(nonce), inputCommitment: commitment, fee };
+    let signature = key.sign_message_sync(request_hash(VERIFIED_INFERENCE_ADDRESS, chain_id, &request).as_slice()).unwrap();
+    serde_json::json!({"input": input, "request": {"user": request.user, "nonce": nonce.to_string(), "inputCommitment": commitment, "fee": fee.to_string(), "signature": Bytes::from(signature.as_bytes().to_vec())}})
+}
+
+#[test]
+fn proved_results_are_paid_forged_ones_slashed_and_hostile_requests_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = dev_args(&dir.path().join("node"));
+    let node = NodeProcess::spawn(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let rpc = node.addr;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let market = MarketClient::new(&format!("http://{rpc}")).unwrap();
+    let file: ModelFile = serde_json::from_str(&std::fs::read_to_string(SMALL_MODEL).unwrap()).unwrap();
+    let price = U256::from(1_000_000_000_000_000u64);
+
+    // An honest provider (dev account 6): registers the model and stakes.
+    let honest = serve(rpc, 6, &dir.path().join("honest"), false);
+    let provider = dev_key(6).address();
+    let registered = view(rpc, MODEL_REGISTRY_ADDRESS, &IModelRegistry::getModelCall { modelId: model_id("digits-small") });
+    assert_eq!(registered.owner, provider);
+    assert_eq!(registered.k, 12);
+    let staked = view(rpc, VERIFIED_INFERENCE_ADDRESS, &IVerifiedInference::providersCall { provider });
+    assert_eq!((staked.stake, staked.price, staked.slashed), (ether(10), price, false));
+    // A registered model id is never overwritten.
+    let overwrite = IModelRegistry::registerCall { modelId: model_id("digits-small"), model: vec![1, 2, 3].into() };
+    let refused = runtime.block_on(market.preview(dev_key(3).address(), MODEL_REGISTRY_ADDRESS, &overwrite)).unwrap_err();
+    assert!(format!("{refused:#}").contains("already registered"), "{refused:#}");
+
+    // The user deposits and asks twice; each answer is signed and its proof verifies on chain.
+    let user = dev_key(1);
+    runtime.block_on(client::deposit(&market, &user, ether(1))).unwrap();
+    let url = format!("http://{}", honest.addr);
+    let mut answers = Vec::new();
+    for (nonce, input) in file.test.inputs.iter().take(2).enumerate() {
+        let answer = runtime.block_on(client::ask(&market, &user, &url, input, U256::from(nonce + 1), None)).unwrap();
+        let expected = infer(&file.model, input).unwrap();
+        assert_eq!(answer.logits, expected.logits.iter().map(|l| i64::from(*l)).collect::<Vec<_>>());
+        assert_eq!(answer.class, file.test.predictions[nonce]);
+        assert!(answer.signed_by_provider && answer.verified_on_chain, "{answer:?}");
+        answers.push(answer);
+    }
+    // A changed logit or a flipped proof byte is refused by the chain.
+    let first = &answers[0];
+    let mut wrong_logits = first.logits.clone();
+    wrong_logits[0] += 1;
+    assert!(!runtime.block_on(client::verify_on_chain(&market, first.request.modelId, first.request.inputCommitment, &wrong_logits, &first.proof)).unwrap());
+    let mut flipped = first.proof.to_vec();
+    flipped[100] ^= 1;
+    assert!(!runtime.block_on(client::verify_on_chain(&market, first.request.modelId, first.request.inputCommitment, &first.logits, &flipped.into())).unwrap());
+    let other_commitment = answers[1].request.inputCommitment;
+    assert!(!runtime.block_on(client::verify_on_chain(&market, first.request.modelId, other_commitment, &first.logits, &first.proof)).unwrap());
+
+    // Hostile requests: each refused with its status, none stored or paid.
+    let input: Vec<i64> = file.test.inputs[2].iter().map(|v| i64::from(*v)).collect();
+    let commitment = commitment_word(&zg_systems::verifiable::circuit::input_commitment(&file.test.inputs[2]).unwrap());
+    let path = "/v1/proxy/verifiable/digits-small";
+    let cases: Vec<(serde_json::Value, u16, &str)> = vec![
+        (signed_body(31337, 1, provider, &input, 2, price, commitment), 409, "a nonce already used"),
+        (signed_body(31337, 1, provider, &input, 9, price - U256::from(1), commitment), 402, "a fee below the price"),
+        (signed_body(31337, 1, provider, &input, 9, ether(2), commitment), 402, "a fee over the deposit"),
+        (signed_body(31337, 1, provider, &input, 9, price, other_commitment), 400, "another input's commitment"),
+        (signed_body(31337, 1, provider, &input[..63], 9, price, commitment), 400, "63 inputs"),
+        (signed_body(31337, 1, provider, &[vec![200], input[1..].to_vec()].concat(), 9, price, commitment), 400, "an input past int8"),
+        (signed_body(1, 1, provider, &input, 9, price, commitment), 401, "signed for another chain"),
+        (signed_body(31337, 4, provider, &input, 9, price, commitment), 402, "a user without a deposit"),
+    ];
+    for (body, status, what) in cases {
+        let (got, text) = http(honest.addr, "POST", path, &body.to_string());
+        assert_eq!(got, status, "{what}: {text}");
+        assert!(text.contains("\"error\""), "{what}: {text}");
+    }
+    let mut forged = signed_body(31337, 1, provider, &input, 9, price, commitment);
+    forged["request"]["user"] = serde_json::json!(dev_key(2).address());
+    assert_eq!(http(honest.addr, "POST", path, &forged.to_string()).0, 401, "someone else's signature");
+    assert_eq!(http(honest.addr, "POST", path, "{not json").0, 400);
+    assert_eq!(http(honest.addr, "POST", path, "{\"input\": [1]}").0, 400);
+    assert_eq!(http(honest.addr, "POST", "/v1/proxy/verifiable/other-model", &signed_body(31337, 1, provider, &input, 9, price, commitment).to_string()).0, 404);
+
+    // Settlement pays exactly the two proved results, once.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while view(rpc, VERIFIED_INFERENCE_ADDRESS, &IVerifiedInference::lastNonceCall { user: user.address(), provider }) != U256::from(2) {
+        assert!(Instant::now() < deadline, "the provider never settled");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(view(rpc, VERIFIED_INFERENCE_ADDRESS, &IVerifiedInference::balanceOfCall { user: user.address() }), ether(1) - price * U256::from(2));
+
+    // A provider serving wrong logits (dev account 5, fault drill) is slashed on the evidence.
+    let cheat = serve(rpc, 5, &dir.path().join("cheat"), true);
+    let cheater = dev_key(5).address();
+    let cheat_url = format!("http://{}", cheat.addr);
+    let wrong = runtime.block_on(client::ask(&market, &user, &cheat_url, &file.test.inputs[3], U256::from(1), None)).unwrap();
+    assert!(wrong.signed_by_provider && !wrong.verified_on_chain, "a signed result whose proof fails");
+    // An honest result is no evidence.
+    let reporter = dev_key(2);
+    let no_case = runtime.block_on(client::report_wrong(&market, &reporter, &answers[0], None)).unwrap_err();
+    assert!(format!("{no_case:#}").contains("not shown wrong"), "{no_case:#}");
+    let before = eth_balance(rpc, reporter.address());
+    runtime.block_on(client::report_wrong(&market, &reporter, &wrong, None)).unwrap();
+    let slashed = view(rpc, VERIFIED_INFERENCE_ADDRESS, &IVerifiedInference::providersCall { provider: cheater });
+    assert!(slashed.slashed && slashed.stake.is_zero(), "the stake is gone");
+    let after = eth_balance(rpc, reporter.address());
+    assert!(after < before + ether(5) && after > before + ether(5) - ether(1) / U256::from(100), "the reporter gets half the stake, less gas: {before} -> {after}");
+    let again = runtime.block_on(client::report_wrong(&market, &reporter, &wrong, None)).unwrap_err();
+    assert!(format!("{again:#}").contains("nothing staked") || format!("{again:#}").contains("already reported"), "{again:#}");
+    // The cheat's own settlement of that result is refused: the user is not charged for it.
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(view(rpc, VERIFIED_INFERENCE_ADDRESS, &IVerifiedInference::lastNonceCall { user: user.address(), provider: cheater }), U256::ZERO);
+    assert_eq!(view(rpc, VERIFIED_INFERENCE_ADDRESS, &IVerifiedInference::balanceOfCall { user: user.address() }), ether(1) - price * U256::from(2));
+    drop((honest, cheat));
+    node.kill();
+}
