@@ -215,3 +215,71 @@ fn proved_results_are_paid_forged_ones_slashed_and_hostile_requests_refused() {
     drop((honest, cheat));
     node.kill();
 }
+
+fn block_number(rpc: SocketAddr) -> u64 {
+    u64::from_str_radix(ok(rpc, "eth_blockNumber", serde_json::json!([])).as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+}
+
+fn zgnode(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_zgnode")).args(args).output().expect("run zgnode")
+}
+
+/// `zgnode dev`'s built-in provider proves on the node's own tick: blocks keep coming while a
+/// proof is made, and the CLI's answer verifies on chain. The CLI refuses malformed input.
+#[test]
+fn zgnode_dev_proves_off_its_tick_and_the_cli_checks_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = dev_args(&dir.path().join("node"));
+    args.retain(|a| a != "--no-compute-provider");
+    args.extend(["--compute-addr".into(), "127.0.0.1:0".into()]);
+    let node = NodeProcess::spawn(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let (rpc, provider) = (node.addr, node.compute_addr.expect("the banner names the provider"));
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !http(provider, "GET", "/v1/proxy/verifiable", "").1.contains("\"ready\":true") {
+        assert!(Instant::now() < deadline, "the built-in verifiable service never got its keys");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let rpc_url = format!("http://{rpc}");
+    let key = zgnode::dev::dev_accounts()[2].private_key.to_string();
+    let account = ["--rpc", rpc_url.as_str(), "--key", key.as_str()];
+    let deposit = zgnode(&[&["compute", "verified-deposit", "1"][..], &account].concat());
+    assert!(deposit.status.success(), "{}", String::from_utf8_lossy(&deposit.stderr));
+
+    let saved = dir.path().join("answer.json");
+    let provider_url = format!("http://{provider}");
+    let ask: Vec<&str> = [&["compute", "verified-ask", "--provider-url", provider_url.as_str(), "--digit", "7", "--save", saved.to_str().unwrap()][..], &account].concat();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zgnode")).args(&ask).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let (started, first_block) = (Instant::now(), block_number(rpc));
+    while child.try_wait().unwrap().is_none() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (took, blocks) = (started.elapsed(), block_number(rpc) - first_block);
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("signed by the provider: yes") && stdout.contains("verified on chain (ModelRegistry.verifyInference): yes"), "{stdout}");
+    // Blocks every 50 ms: a tick that waited for the proof would have sealed next to none.
+    assert!(took < Duration::from_secs(1) || blocks >= 5, "{blocks} blocks in {took:?} while proving");
+    let file: ModelFile = serde_json::from_str(&std::fs::read_to_string(SMALL_MODEL).unwrap()).unwrap();
+    assert!(stdout.starts_with(&format!("class {}", file.test.predictions[7])), "{stdout}");
+
+    // An honest answer is no evidence; malformed input is refused with a message and exit code.
+    let report = zgnode(&[&["compute", "report-wrong", saved.to_str().unwrap()][..], &account].concat());
+    assert!(!report.status.success() && String::from_utf8_lossy(&report.stderr).contains("not shown wrong"), "{}", String::from_utf8_lossy(&report.stderr));
+    let refusals: [(&[&str], &str); 5] = [
+        (&["compute", "verified-ask", "--provider-url", &provider_url, "--input", "1,2,3"], "holds 3 values"),
+        (&["compute", "verified-ask", "--provider-url", &provider_url, "--input", &vec!["300"; 64].join(",")], "-128..=127"),
+        (&["compute", "verified-ask", "--provider-url", &provider_url, "--digit", "360"], "held-out split has 360"),
+        (&["compute", "verified-ask", "--provider-url", "http://127.0.0.1:1", "--digit", "1"], "127.0.0.1:1"),
+        (&["compute", "verified-deposit", "0"], "more than 0"),
+    ];
+    for (args, message) in refusals {
+        let output = zgnode(&[args, &account].concat());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success() && stderr.contains(message), "{args:?}: {stderr}");
+    }
+    std::fs::write(&saved, "{\"request\": 5}").unwrap();
+    let report = zgnode(&[&["compute", "report-wrong", saved.to_str().unwrap()][..], &account].concat());
+    assert!(!report.status.success() && String::from_utf8_lossy(&report.stderr).contains("request.user"), "{}", String::from_utf8_lossy(&report.stderr));
+    node.kill();
+}

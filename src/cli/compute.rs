@@ -117,6 +117,20 @@ pub(super) async fn compute(command: ComputeCommand) -> anyhow::Result<()> {
             super::serve::shutdown_signal().await;
             handle.stop().await;
         }
+        ComputeCommand::VerifiedDeposit { amount: text, account } => {
+            let (client, key) = open(&account)?;
+            let value = amount(&text)?;
+            let hash = crate::compute::verifiable::client::deposit(&client, &key, value).await?;
+            println!("deposited {} 0G for verifiable requests (tx {hash})", format_0g(value));
+        }
+        ComputeCommand::VerifiedAsk { provider_url, digit, input, nonce, save, account } => {
+            let (client, key) = open(&account)?;
+            super::verified::ask(&client, &key, &provider_url, digit, input.as_deref(), nonce, save.as_deref()).await?;
+        }
+        ComputeCommand::ReportWrong { answer, account } => {
+            let (client, key) = open(&account)?;
+            super::verified::report(&client, &key, &answer).await?;
+        }
         ComputeCommand::TinyModel { dir } => {
             crate::compute::backend::llama::tiny::write(&dir).with_context(|| format!("writing {}", dir.display()))?;
             println!("wrote the tiny Llama model ({}) to {}", crate::compute::backend::llama::tiny::TINY_MODEL_NAME, dir.display());

@@ -77,6 +77,42 @@ pub enum ComputeCommand {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Deposit AMOUNT 0G for verifiable (proved) requests, in the VerifiedInference contract.
+    VerifiedDeposit {
+        amount: String,
+        #[command(flatten)]
+        account: ComputeAccount,
+    },
+    /// Ask a verifiable service for one inference with a halo2 proof: signs the request
+    /// (private input, its Poseidon commitment, a nonce, the fee), then checks the provider's
+    /// signature and the proof through the chain's ModelRegistry.
+    VerifiedAsk {
+        /// The provider's HTTP address (`zgnode dev` prints its own).
+        #[arg(long)]
+        provider_url: String,
+        /// One of the reference model's held-out digits (0-359) as the input.
+        #[arg(long, conflicts_with = "input")]
+        digit: Option<usize>,
+        /// The input: 64 comma-separated integers in -128..=127.
+        #[arg(long)]
+        input: Option<String>,
+        /// The request's nonce (default: the time in microseconds, always increasing).
+        #[arg(long)]
+        nonce: Option<u64>,
+        /// Write the answer (request, logits, proof, the provider's signature) here as JSON,
+        /// the evidence `report-wrong` sends.
+        #[arg(long)]
+        save: Option<PathBuf>,
+        #[command(flatten)]
+        account: ComputeAccount,
+    },
+    /// Send a saved answer whose proof does not verify as evidence: the provider that signed it
+    /// loses its stake (half to you).
+    ReportWrong {
+        answer: PathBuf,
+        #[command(flatten)]
+        account: ComputeAccount,
+    },
     /// Write the generated tiny Llama model (config.json, tokenizer.json, model.safetensors)
     /// into DIR, the same bytes on every machine.
     TinyModel { dir: PathBuf },

@@ -22,6 +22,7 @@ mod da;
 mod network;
 mod serve;
 mod storage;
+mod verified;
 
 pub use args::*;
 pub use compute_args::*;

@@ -14,7 +14,9 @@ pub(super) async fn serve(config: NodeConfig, genesis: Genesis, dev: bool, compu
     let provider = match (compute_addr, node.rpc_url()) {
         (Some(addr), Some(rpc)) => {
             let dir = if config.node.ephemeral { scratch.path().to_path_buf() } else { config.node.data_dir.join("compute-provider") };
-            match crate::compute::dev_provider::start(crate::compute::dev_provider::dev_config(&rpc, addr, &dir)).await {
+            let mut provider_config = crate::compute::dev_provider::dev_config(&rpc, addr, &dir);
+            provider_config.verifiable = Some(crate::compute::dev_provider::dev_verifiable(&dir)?);
+            match crate::compute::dev_provider::start_with(provider_config, node.prover()).await {
                 Ok(handle) => {
                     let state = &handle.state;
                     println!(
@@ -24,6 +26,12 @@ pub(super) async fn serve(config: NodeConfig, genesis: Genesis, dev: bool, compu
                         state.provider,
                         state.provider
                     );
+                    if let Some(verifiable) = &state.verifiable {
+                        println!(
+                            "Verifiable compute: http://{}/v1/proxy/verifiable/{}  (halo2 proofs on chain, model id {}; `zgnode compute verified-ask --provider-url http://{} --digit 0 --key …`)",
+                            handle.addr, verifiable.model.name, verifiable.model_id, handle.addr
+                        );
+                    }
                     Some(handle)
                 }
                 Err(error) => {

@@ -1,6 +1,7 @@
 //! `zgnode dev`'s built-in provider: dev account 7 registers the generated tiny model and, as
 //! the dev marketplace's owner, acknowledges its own signer, so the SDK and `zgnode compute
-//! ask` have a provider to use from the first block.
+//! ask` have a provider to use from the first block; `zgnode dev` also has it serve the small
+//! digit classifier verifiably (halo2 proofs made by the node's tick).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -9,7 +10,7 @@ use alloy_primitives::U256;
 use anyhow::Context;
 
 use super::backend::llama::tiny::TINY_MODEL_NAME;
-use super::provider::config::{BackendConfig, ProviderConfig};
+use super::provider::config::{BackendConfig, ProviderConfig, VerifiableConfig};
 use super::provider::{self, ProviderHandle};
 use zg_systems::compute::contracts::{IInferenceServing, INFERENCE_ADDRESS};
 
@@ -37,9 +38,23 @@ pub fn dev_config(eth_rpc: &str, listen: SocketAddr, data_dir: &Path) -> Provide
     }
 }
 
+/// The verifiable service `zgnode dev` adds: the small reference digit classifier (written
+/// into `dir` from the binary), 0.001 0G a result.
+pub fn dev_verifiable(dir: &Path) -> anyhow::Result<VerifiableConfig> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let model_file = dir.join("digits-small.json");
+    std::fs::write(&model_file, crate::bench::proofs::SMALL_MODEL).with_context(|| format!("writing {}", model_file.display()))?;
+    Ok(VerifiableConfig { model_file, price: 1_000_000_000_000_000, stake_0g: 10, settle_batch: 10, misbehave: false })
+}
+
 /// Starts the provider and acknowledges its signer (the owner's call) if not yet done.
 pub async fn start(config: ProviderConfig) -> anyhow::Result<ProviderHandle> {
-    let handle = provider::start(config).await?;
+    start_with(config, None).await
+}
+
+/// [`start`] with proof jobs on `prover` (the node's tick).
+pub async fn start_with(config: ProviderConfig, prover: Option<zg_systems::verifiable::jobs::ProverHandle>) -> anyhow::Result<ProviderHandle> {
+    let handle = provider::start_with(config, prover).await?;
     let state = &handle.state;
     let service = state.market.service(state.provider).await?.context("the service registered a moment ago is missing")?;
     if !service.teeSignerAcknowledged {

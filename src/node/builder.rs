@@ -234,6 +234,7 @@ impl NodeBuilder {
             true => Some(start_rpc(config, chain_id, &node, network.clone(), unlocked, da.as_ref().map(|d| d.node.clone())).await?),
             false => None,
         };
+        let prover = node.prover();
         let driver = driver::spawn(node, Duration::from_millis(config.node.tick_ms), stop.clone())?;
         let miner_address = match (&storage, &rpc) {
             (Some(service), Some((rpc_addr, _))) => storage_role::start_miner(
@@ -248,7 +249,7 @@ impl NodeBuilder {
             )?,
             _ => None,
         };
-        Ok(RunningNode::assemble(super::running::Parts { chain_id, stop, driver, rpc, hub, handle, network, storage, miner_address, da }))
+        Ok(RunningNode::assemble(super::running::Parts { chain_id, stop, driver, rpc, hub, handle, network, storage, miner_address, da, prover }))
     }
 }
 

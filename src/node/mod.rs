@@ -167,6 +167,12 @@ impl Node {
         if da {
             plugins.push(&zg_systems::da::DaPlugin);
         }
+        // Proof jobs (verifiable compute) run beside the other domains wherever the chain has
+        // the ModelRegistry; the tick only hands them to the rayon pool and collects them.
+        let proving = zg_systems::verifiable::jobs::ProvingPlugin::new();
+        if files == FileTracking::FromGenesis && genesis.accounts.contains_key(&zg_systems::verifiable::contracts::MODEL_REGISTRY_ADDRESS) {
+            plugins.push(&proving);
+        }
         let schedule = tick_schedule(&mut world, &plugins);
         // Bounded, so a flood of requests is refused at the door instead of growing memory.
         let (requests, inbox) = crossbeam_channel::bounded(INBOX_CAPACITY);
@@ -226,6 +232,11 @@ impl Node {
             world.insert_resource(windows);
         }
         Ok((Self { world, schedule, requests, store, events }, network_inbox))
+    }
+
+    /// The handle for submitting proof jobs to this node's tick, when it runs them.
+    pub fn prover(&self) -> Option<zg_systems::verifiable::jobs::ProverHandle> {
+        self.world.get_resource::<zg_systems::verifiable::jobs::ProverHandle>().cloned()
     }
 
     /// Runs one tick at time `now_ms` (milliseconds since the Unix epoch).

@@ -28,6 +28,7 @@ pub(super) struct Parts {
     pub storage: Option<StorageService>,
     pub miner_address: Option<alloy_primitives::Address>,
     pub da: Option<super::da_role::DaService>,
+    pub prover: Option<zg_systems::verifiable::jobs::ProverHandle>,
 }
 
 /// A node with its driver thread and, per the roles it was built with, JSON-RPC, the validator
@@ -53,6 +54,9 @@ pub struct RunningNode {
     pub da_grpc_addr: Option<SocketAddr>,
     /// Dropping it stops the disperser gRPC service.
     da_grpc_stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Proof jobs run by this node's tick (off it, on the rayon pool), when the chain has the
+    /// verifiable-compute contracts.
+    prover: Option<zg_systems::verifiable::jobs::ProverHandle>,
 }
 
 impl RunningNode {
@@ -87,7 +91,13 @@ impl RunningNode {
             da,
             da_grpc_addr,
             da_grpc_stop,
+            prover: parts.prover,
         }
+    }
+
+    /// Submits proof jobs to this node's tick (the built-in verifiable provider uses it).
+    pub fn prover(&self) -> Option<zg_systems::verifiable::jobs::ProverHandle> {
+        self.prover.clone()
     }
 
     /// The DA role (blob submission, status, retrieval, sampling), when on.

@@ -122,6 +122,12 @@ pub async fn register(state: &ProviderState) -> anyhow::Result<()> {
 
 /// Starts a provider: checks the chain, registers, binds, serves and settles until stopped.
 pub async fn start(config: ProviderConfig) -> anyhow::Result<ProviderHandle> {
+    start_with(config, None).await
+}
+
+/// [`start`], with proof jobs going to `prover` (a node's tick) instead of a prover thread of
+/// the provider's own.
+pub async fn start_with(config: ProviderConfig, prover: Option<zg_systems::verifiable::jobs::ProverHandle>) -> anyhow::Result<ProviderHandle> {
     config.validate().map_err(anyhow::Error::msg)?;
     let key = parse_key(&config.key, "key")?;
     let signer = match &config.signer_key {
@@ -136,7 +142,7 @@ pub async fn start(config: ProviderConfig) -> anyhow::Result<ProviderHandle> {
     let addr = listener.local_addr()?;
     let url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let verifiable = match &config.verifiable {
-        Some(section) => Some(crate::compute::verifiable::start(section.clone(), &config.data_dir, &market, &key, &url).await?),
+        Some(section) => Some(crate::compute::verifiable::start(section.clone(), &config.data_dir, &market, &key, &url, prover).await?),
         None => None,
     };
     let state = Arc::new(ProviderState {

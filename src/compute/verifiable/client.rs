@@ -41,6 +41,48 @@ pub struct VerifiedAnswer {
     pub verified_on_chain: bool,
 }
 
+impl VerifiedAnswer {
+    /// The answer as evidence JSON (what `zgnode compute report-wrong` reads).
+    pub fn to_json(&self) -> serde_json::Value {
+        let r = &self.request;
+        serde_json::json!({
+            "request": {"user": r.user, "provider": r.provider, "modelId": r.modelId, "nonce": r.nonce.to_string(), "inputCommitment": r.inputCommitment, "fee": r.fee.to_string()},
+            "logits": self.logits, "class": self.class, "proof": self.proof, "providerSignature": self.provider_signature,
+            "signedByProvider": self.signed_by_provider, "verifiedOnChain": self.verified_on_chain,
+        })
+    }
+
+    pub fn from_json(value: &serde_json::Value) -> anyhow::Result<Self> {
+        let field = |path: &[&str]| -> anyhow::Result<serde_json::Value> {
+            let mut at = value;
+            for key in path {
+                at = at.get(key).with_context(|| format!("the answer has no {}", path.join(".")))?;
+            }
+            Ok(at.clone())
+        };
+        let parse = |path: &[&str]| -> anyhow::Result<String> { field(path)?.as_str().map(str::to_string).with_context(|| format!("{} is not a string", path.join("."))) };
+        let request = VerifiedRequest {
+            user: parse(&["request", "user"])?.parse()?,
+            provider: parse(&["request", "provider"])?.parse()?,
+            modelId: parse(&["request", "modelId"])?.parse()?,
+            nonce: parse(&["request", "nonce"])?.parse()?,
+            inputCommitment: parse(&["request", "inputCommitment"])?.parse()?,
+            fee: parse(&["request", "fee"])?.parse()?,
+        };
+        let logits: Vec<i64> = serde_json::from_value(field(&["logits"])?).context("logits are not integers")?;
+        let class = logits.iter().enumerate().fold(0, |best, (i, l)| if *l > logits[best] { i } else { best });
+        Ok(Self {
+            request,
+            class,
+            logits,
+            proof: parse(&["proof"])?.parse()?,
+            provider_signature: parse(&["providerSignature"])?.parse()?,
+            signed_by_provider: false,
+            verified_on_chain: false,
+        })
+    }
+}
+
 fn http(url: &str) -> anyhow::Result<OpenAiProxy> {
     OpenAiProxy::new(url, "verifiable", "verifiable", None).map_err(|e| anyhow::anyhow!("{e}"))
 }

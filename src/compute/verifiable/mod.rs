@@ -80,20 +80,22 @@ pub async fn register(market: &MarketClient, key: &PrivateKeySigner, model: &Qua
 }
 
 /// Starts the service: registers, then makes the proving keys in the background (the endpoint
-/// answers 503 until they are made).
+/// answers 503 until they are made). Proofs are made by `prover` (a node's tick) or, without
+/// one, by a prover thread of the service's own.
 pub async fn start(
     config: VerifiableConfig,
     data_dir: &std::path::Path,
     market: &MarketClient,
     key: &PrivateKeySigner,
     url: &str,
+    prover: Option<ProverHandle>,
 ) -> anyhow::Result<Arc<VerifiableService>> {
     let model = Arc::new(load_model(&config.model_file)?);
     let store = ResultStore::open(&data_dir.join("verified-results.redb"))?;
     let price = U256::from(config.price);
     let model_id = register(market, key, &model, price, config.stake_0g, url).await?;
     let chain_id = market.chain_id().await?;
-    let prover = zg_systems::verifiable::jobs::spawn_prover_thread(std::time::Duration::from_millis(5));
+    let prover = prover.unwrap_or_else(|| zg_systems::verifiable::jobs::spawn_prover_thread(std::time::Duration::from_millis(5)));
     let service = Arc::new(VerifiableService { model: model.clone(), model_id, price, chain_id, prover, store, config, in_progress: Mutex::new(HashMap::new()) });
     let keys = service.prover.keys.clone();
     tokio::task::spawn_blocking(move || match circuit::setup(&model) {

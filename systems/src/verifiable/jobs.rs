@@ -39,8 +39,9 @@ impl KeyRing {
 #[derive(Resource, Clone, Default)]
 pub struct ProvingKeys(pub KeyRing);
 
-/// The sending side: submit a job, wait on the returned receiver for its outcome.
-#[derive(Clone)]
+/// The sending side: submit a job, wait on the returned receiver for its outcome. Also kept as
+/// a resource of the world whose tick runs the jobs, for whoever assembles that world.
+#[derive(Resource, Clone)]
 pub struct ProverHandle {
     pub requests: crossbeam_channel::Sender<ProofRequest>,
     pub keys: KeyRing,
@@ -79,6 +80,7 @@ impl NodePlugin for ProvingPlugin {
     fn build(&self, world: &mut World, schedule: &mut Schedule) {
         world.insert_resource(ProofInbox(self.inbox.clone()));
         world.insert_resource(ProvingKeys(self.handle.keys.clone()));
+        world.insert_resource(self.handle.clone());
         world.init_resource::<ProofResults>();
         world.init_resource::<ProofStats>();
         world.init_resource::<TickClock>();
@@ -152,6 +154,9 @@ pub fn spawn_prover_thread(period: std::time::Duration) -> ProverHandle {
     let handle = plugin.handle.clone();
     let mut world = World::new();
     let mut schedule = crate::tick_schedule(&mut world, &[&plugin]);
+    // The world must not hold a sender to its own inbox, or the thread would never see the
+    // last outside handle go.
+    world.remove_resource::<ProverHandle>();
     let inbox = plugin.inbox.clone();
     drop(plugin);
     std::thread::Builder::new()
