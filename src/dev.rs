@@ -59,7 +59,7 @@ pub fn dev_genesis(chain_id: u64) -> Genesis {
         crate::da::genesis::entrance_account(&crate::da::genesis::dev_params()),
     );
     genesis.accounts.extend(crate::compute::genesis::market_accounts(&crate::compute::genesis::dev_params()));
-    genesis.accounts.extend(crate::compute::genesis::verifiable_accounts());
+    genesis.accounts.extend(crate::compute::genesis::verifiable_accounts(crate::compute::genesis::dev_registry_params()));
     genesis.grants.push(GrantEntry {
         address: zg_systems::storage::pora::MINE_ADDRESS,
         tokens: crate::zgs::MINE_REWARD_POOL_TOKENS,

@@ -124,11 +124,13 @@ fn proved_results_are_paid_forged_ones_slashed_and_hostile_requests_refused() {
     let registered = view(rpc, MODEL_REGISTRY_ADDRESS, &IModelRegistry::getModelCall { modelId: model_id("digits-small") });
     assert_eq!(registered.owner, provider);
     assert_eq!(registered.k, 12);
+    assert!(registered.activeAt >= registered.registeredAt + 5, "usable only after the activation delay");
     let staked = view(rpc, VERIFIED_INFERENCE_ADDRESS, &IVerifiedInference::providersCall { provider });
     assert_eq!((staked.stake, staked.price, staked.slashed), (ether(10), price, false));
     // A registered model id is never overwritten.
-    let overwrite = IModelRegistry::registerCall { modelId: model_id("digits-small"), model: vec![1, 2, 3].into() };
-    let refused = runtime.block_on(market.preview(dev_key(3).address(), MODEL_REGISTRY_ADDRESS, &overwrite)).unwrap_err();
+    let bytes = zg_components::verifiable::wire::encode_model(&file.model).unwrap();
+    let overwrite = IModelRegistry::registerCall { modelId: model_id("digits-small"), model: bytes.clone().into(), vkHash: B256::repeat_byte(1) };
+    let refused = runtime.block_on(market.preview(dev_key(3).address(), MODEL_REGISTRY_ADDRESS, &overwrite)).err().expect("an overwrite is refused");
     assert!(format!("{refused:#}").contains("already registered"), "{refused:#}");
 
     // The user deposits and asks twice; each answer is signed and its proof verifies on chain.
@@ -154,6 +156,18 @@ fn proved_results_are_paid_forged_ones_slashed_and_hostile_requests_refused() {
     assert!(!runtime.block_on(client::verify_on_chain(&market, first.request.modelId, first.request.inputCommitment, &first.logits, &flipped.into())).unwrap());
     let other_commitment = answers[1].request.inputCommitment;
     assert!(!runtime.block_on(client::verify_on_chain(&market, first.request.modelId, other_commitment, &first.logits, &first.proof)).unwrap());
+    // The precompile itself answers only the registry: the same true proof sent straight to it
+    // by anyone else gets a zero word (its price does not cover deriving a stranger's key).
+    let mut direct = vec![1u8];
+    direct.extend_from_slice(registered.vkHash.as_slice());
+    direct.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+    direct.extend_from_slice(&bytes);
+    let public = client::public_words(first.request.inputCommitment, &first.logits);
+    direct.extend_from_slice(&(public.len() as u32).to_be_bytes());
+    public.iter().for_each(|w| direct.extend_from_slice(w.as_slice()));
+    direct.extend_from_slice(&first.proof);
+    let answer = ok(rpc, "eth_call", serde_json::json!([{"to": zg_systems::verifiable::precompile::INFERENCE_VERIFIER_ADDRESS, "data": Bytes::from(direct), "gas": "0x1c9c380"}, "latest"]));
+    assert_eq!(answer, serde_json::json!(format!("0x{}", "00".repeat(32))), "a caller other than the registry");
 
     // Hostile requests: each refused with its status, none stored or paid.
     let input: Vec<i64> = file.test.inputs[2].iter().map(|v| i64::from(*v)).collect();

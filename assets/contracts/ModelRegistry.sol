@@ -4,12 +4,16 @@ pragma solidity ^0.8.28;
 /// Models whose inferences can be proved (halo2, IPA over Pasta) and checked on chain.
 ///
 /// `register` stores a model's canonical bytes (zgnode's `ZGQM` encoding: int8 weights, int32
-/// biases, requantization) in data contracts and records the hash of the verifying key the
-/// chain's verification precompile derives from them; an id is registered once and never
-/// overwritten. `verifyInference` hands a proof to the precompile with the registered bytes and
-/// key hash: the precompile answers 1 only when the key it derives hashes to the registered one
-/// and the proof verifies for the public inputs `[input commitment, logits...]` (field elements
-/// of the Pasta scalar field, big-endian; a negative logit `l` is `P - |l|`).
+/// biases, requantization) in data contracts with the hash of its verifying key (keccak-256
+/// of halo2's pinned key, as `zgnode` computes it); an id is registered once and never
+/// overwritten. Registering burns a fee per circuit row: every node derives the model's key
+/// (seconds of work, not in any gas price) during the activation delay, and the fee keeps that
+/// work from being asked for freely. `verifyInference` hands a proof to the chain's precompile
+/// (which answers this contract only) with the registered bytes and key hash: it answers 1 only
+/// when the model is active, the key derived from the bytes hashes to the registered one (a
+/// false hash makes the model unusable, nothing else) and the proof verifies for the public
+/// inputs `[input commitment, logits...]` (Pasta Fp elements, big-endian; a negative logit `l`
+/// is `P - |l|`).
 contract ModelRegistry {
     /// The chain's inference-proof precompile.
     address public constant VERIFIER = address(0xc001);
@@ -19,7 +23,13 @@ contract ModelRegistry {
     /// Below EIP-170's 24,576-byte code limit with the leading STOP byte.
     uint256 private constant CHUNK = 24_000;
     uint8 private constant OP_VERIFY = 1;
-    uint8 private constant OP_DESCRIBE = 2;
+    uint8 private constant OP_INSPECT = 2;
+    address private constant BURN = address(0xdead);
+
+    /// Seconds between registration and the first verification (nodes derive the key meanwhile).
+    uint64 public immutable activationDelay;
+    /// Burnt per circuit row (2^k) on registration.
+    uint256 public immutable feePerRow;
     uint8 private constant OP_VERIFY_BATCH = 3;
 
     struct Model {
@@ -29,45 +39,70 @@ contract ModelRegistry {
         uint32 k;
         uint32 size;
         uint64 registeredAt;
+        uint64 activeAt;
         address[] chunks;
     }
 
     mapping(bytes32 => Model) private models;
     bytes32[] private ids;
 
-    event ModelRegistered(bytes32 indexed modelId, address indexed owner, bytes32 modelHash, bytes32 vkHash, uint32 k, uint32 size);
+    /// The model's bytes ride in the event: nodes derive its key from them.
+    event ModelRegistered(
+        bytes32 indexed modelId, address indexed owner, bytes32 modelHash, bytes32 vkHash, uint32 k, uint64 activeAt, bytes model
+    );
 
-    /// Registers `model` (canonical bytes) under `modelId`; reverts when the id is taken or the
-    /// bytes are not a model the precompile proves. Returns the verifying key's hash.
-    function register(bytes32 modelId, bytes calldata model) external returns (bytes32 vkHash) {
+    constructor(uint64 activationDelay_, uint256 feePerRow_) {
+        activationDelay = activationDelay_;
+        feePerRow = feePerRow_;
+    }
+
+    /// The circuit size of `model` and whether the precompile proves it at all.
+    function inspect(bytes calldata model) public view returns (uint32 k, bool provable) {
+        (bool ok, bytes memory out) = VERIFIER.staticcall(abi.encodePacked(OP_INSPECT, model));
+        if (!ok || out.length != 64) return (0, false);
+        (uint256 size, uint256 flag) = abi.decode(out, (uint256, uint256));
+        return (uint32(size), flag == 1);
+    }
+
+    /// The fee `register` burns for a model of `2^k` rows.
+    function registrationFee(uint32 k) public view returns (uint256) {
+        return feePerRow << k;
+    }
+
+    /// Registers `model` (canonical bytes) under `modelId` with its verifying key's hash, paying
+    /// `registrationFee(k)` (any excess is burnt too); reverts when the id is taken or the bytes
+    /// are not a model the precompile proves. Usable `activationDelay` seconds later.
+    function register(bytes32 modelId, bytes calldata model, bytes32 vkHash) external payable {
         require(modelId != bytes32(0), "ModelRegistry: zero model id");
         require(models[modelId].owner == address(0), "ModelRegistry: model id already registered");
         require(model.length > 0 && model.length <= MAX_MODEL_BYTES, "ModelRegistry: model size out of range");
-        (bool ok, bytes memory out) = VERIFIER.staticcall(abi.encodePacked(OP_DESCRIBE, model));
-        require(ok && out.length == 64, "ModelRegistry: the verifier precompile failed");
-        uint256 k;
-        (vkHash, k) = abi.decode(out, (bytes32, uint256));
-        require(vkHash != bytes32(0), "ModelRegistry: not a provable model");
+        require(vkHash != bytes32(0), "ModelRegistry: zero key hash");
+        (uint32 k, bool provable) = inspect(model);
+        require(provable, "ModelRegistry: not a provable model");
+        require(msg.value >= registrationFee(k), "ModelRegistry: registration fee not paid");
+        (bool burnt,) = BURN.call{value: msg.value}("");
+        require(burnt, "ModelRegistry: burning the fee failed");
         Model storage entry = models[modelId];
         entry.owner = msg.sender;
         entry.modelHash = keccak256(model);
         entry.vkHash = vkHash;
-        entry.k = uint32(k);
+        entry.k = k;
         entry.size = uint32(model.length);
         entry.registeredAt = uint64(block.timestamp);
+        entry.activeAt = uint64(block.timestamp) + activationDelay;
         for (uint256 at = 0; at < model.length; at += CHUNK) {
             uint256 end = at + CHUNK < model.length ? at + CHUNK : model.length;
             entry.chunks.push(store(model[at:end]));
         }
         ids.push(modelId);
-        emit ModelRegistered(modelId, msg.sender, entry.modelHash, vkHash, uint32(k), uint32(model.length));
+        emit ModelRegistered(modelId, msg.sender, entry.modelHash, vkHash, k, entry.activeAt, model);
     }
 
     /// Whether `proof` proves `publicInputs` (`[input commitment, logits...]`) for `modelId`.
     /// False for an unknown model, a malformed proof or public input, or a proof that fails.
     function verifyInference(bytes32 modelId, bytes32[] calldata publicInputs, bytes calldata proof) external view returns (bool) {
         Model storage entry = models[modelId];
-        if (entry.owner == address(0)) return false;
+        if (entry.owner == address(0) || block.timestamp < entry.activeAt) return false;
         bytes memory model = load(entry);
         (bool ok, bytes memory out) = VERIFIER.staticcall(
             abi.encodePacked(OP_VERIFY, entry.vkHash, uint32(model.length), model, uint32(publicInputs.length), publicInputs, proof)
@@ -85,7 +120,7 @@ contract ModelRegistry {
         require(publicInputs.length == proofs.length, "ModelRegistry: one public input list per proof");
         verified = new bool[](proofs.length);
         Model storage entry = models[modelId];
-        if (entry.owner == address(0) || proofs.length == 0) return verified;
+        if (entry.owner == address(0) || block.timestamp < entry.activeAt || proofs.length == 0) return verified;
         bytes memory model = load(entry);
         bytes memory input = abi.encodePacked(OP_VERIFY_BATCH, entry.vkHash, uint32(model.length), model, uint32(proofs.length));
         for (uint256 i = 0; i < proofs.length; i++) {
@@ -105,10 +140,10 @@ contract ModelRegistry {
     function getModel(bytes32 modelId)
         external
         view
-        returns (address owner, bytes32 modelHash, bytes32 vkHash, uint32 k, uint32 size, uint64 registeredAt)
+        returns (address owner, bytes32 modelHash, bytes32 vkHash, uint32 k, uint32 size, uint64 registeredAt, uint64 activeAt)
     {
         Model storage entry = models[modelId];
-        return (entry.owner, entry.modelHash, entry.vkHash, entry.k, entry.size, entry.registeredAt);
+        return (entry.owner, entry.modelHash, entry.vkHash, entry.k, entry.size, entry.registeredAt, entry.activeAt);
     }
 
     /// The registered canonical bytes (empty for an unknown id).

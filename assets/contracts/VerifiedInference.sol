@@ -5,7 +5,7 @@ interface IModelRegistry {
     function getModel(bytes32 modelId)
         external
         view
-        returns (address owner, bytes32 modelHash, bytes32 vkHash, uint32 k, uint32 size, uint64 registeredAt);
+        returns (address owner, bytes32 modelHash, bytes32 vkHash, uint32 k, uint32 size, uint64 registeredAt, uint64 activeAt);
     function verifyInference(bytes32 modelId, bytes32[] calldata publicInputs, bytes calldata proof) external view returns (bool);
     function verifyInferenceBatch(bytes32 modelId, bytes32[][] calldata publicInputs, bytes[] calldata proofs)
         external
@@ -88,7 +88,7 @@ contract VerifiedInference {
     /// Registers (or updates) the caller's service; the first registration stakes at least
     /// MIN_STAKE, later calls may add to it. A slashed provider must stake again.
     function registerProvider(bytes32 modelId, uint256 price, string calldata url) external payable {
-        (address owner,,,,,) = registry.getModel(modelId);
+        (address owner,,,,,,) = registry.getModel(modelId);
         require(owner != address(0), "VerifiedInference: unknown model");
         Provider storage p = providers[msg.sender];
         p.stake += msg.value;

@@ -15,6 +15,7 @@ pub mod da_network;
 pub mod settlement;
 pub mod storage;
 pub mod tracking;
+pub mod verified_chain;
 
 pub use embed::{EmbedReport, EmbedSetup, embed};
 pub use history::{HistoryReport, history_cost};

@@ -142,3 +142,49 @@ pub fn proofs(runs: usize) -> anyhow::Result<Vec<ProofFigures>> {
     }
     Ok(out)
 }
+
+/// One batched-settlement proof size: its circuit and costs.
+#[derive(Clone, Debug)]
+pub struct BatchFigures {
+    pub requests: usize,
+    pub k: u32,
+    pub setup: Duration,
+    pub prove: Duration,
+    pub verify: Duration,
+    pub proof_bytes: usize,
+}
+
+impl BatchFigures {
+    /// What verifying it on chain would cost at this chain's gas rate (the rate the inference
+    /// precompile is priced at), plus its calldata (16 gas a byte: proof and six public words)
+    /// and one user signature and nonce/balance update (~30k, as a settlement contract needs).
+    pub fn chain_gas(&self, rate: &GasRate) -> f64 {
+        rate.gas_for(self.verify) + 16.0 * (self.proof_bytes + 6 * 32) as f64 + 30_000.0
+    }
+}
+
+fn batch_once<const N: usize, const L: usize>(runs: usize) -> anyhow::Result<BatchFigures> {
+    use zg_systems::verifiable::batch::{self, RequestRecord};
+    let started = Instant::now();
+    let keys = batch::setup::<N, L>()?;
+    let setup = started.elapsed();
+    let records: [RequestRecord; N] = std::array::from_fn(|i| RequestRecord { nonce: 1 + i as u64, tokens: 300 + i as u32, price: 1_000_000_000 });
+    let (mut proving, mut verifying, mut proof_bytes) = (Vec::new(), Vec::new(), 0);
+    for _ in 0..runs.max(1) {
+        let started = Instant::now();
+        let (proof, public) = batch::prove::<N, L>(&keys, [1; 20], [2; 20], 0, records)?;
+        proving.push(started.elapsed());
+        proof_bytes = proof.len();
+        for _ in 0..5 {
+            let started = Instant::now();
+            batch::verify(&keys, &public, &proof)?;
+            verifying.push(started.elapsed());
+        }
+    }
+    Ok(BatchFigures { requests: N, k: keys.k, setup, prove: median(proving), verify: median(verifying), proof_bytes })
+}
+
+/// The batched-settlement circuit at 8, 16, 32 and 64 requests.
+pub fn batch_figures(runs: usize) -> anyhow::Result<Vec<BatchFigures>> {
+    Ok(vec![batch_once::<8, 10>(runs)?, batch_once::<16, 18>(runs)?, batch_once::<32, 34>(runs)?, batch_once::<64, 66>(runs)?])
+}

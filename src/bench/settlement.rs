@@ -35,16 +35,24 @@ impl SettlementReport {
     }
 }
 
-struct Chain {
-    node: Node,
-    handle: NodeHandle,
-    now_ms: u64,
-    chain_id: u64,
+/// A hand-ticked dev node in this process (shared with `bench proofs`' on-chain figures).
+pub(super) struct Chain {
+    pub node: Node,
+    pub handle: NodeHandle,
+    pub now_ms: u64,
+    pub chain_id: u64,
 }
 
 impl Chain {
     /// Submits signed transactions, ticks until all have receipts, and returns their gas.
-    fn run(&mut self, txs: Vec<alloy_consensus::TxEnvelope>) -> anyhow::Result<Vec<u64>> {
+    /// A dev chain with `genesis`, blocks only when there are transactions.
+    pub fn start(genesis: zg_components::chain::Genesis) -> anyhow::Result<Self> {
+        let (node, handle) = NodeBuilder::dev().with_genesis(genesis).block_time(Duration::from_millis(100)).skip_empty_blocks().build()?;
+        let chain_id = handle.chain_id();
+        Ok(Chain { node, handle, now_ms: crate::node::now_ms(), chain_id })
+    }
+
+    pub fn run(&mut self, txs: Vec<alloy_consensus::TxEnvelope>) -> anyhow::Result<Vec<u64>> {
         let hashes: Vec<B256> = txs.into_iter().map(|tx| self.handle.submit_signed(tx).map(|s| s.hash())).collect::<Result<_, _>>()?;
         let mut gas = Vec::with_capacity(hashes.len());
         for hash in hashes {
@@ -73,8 +81,12 @@ impl Chain {
         Ok(())
     }
 
-    fn call<C: SolCall>(&self, from: &PrivateKeySigner, to: Address, call: &C, value: U256, nonce: u64) -> alloy_consensus::TxEnvelope {
-        crate::signing::sign_eip1559(from, self.chain_id, TxKind::Call(to), value, Bytes::from(call.abi_encode()), nonce, 5_000_000)
+    pub fn call<C: SolCall>(&self, from: &PrivateKeySigner, to: Address, call: &C, value: U256, nonce: u64) -> alloy_consensus::TxEnvelope {
+        self.call_with_gas(from, to, call, value, nonce, 5_000_000)
+    }
+
+    pub fn call_with_gas<C: SolCall>(&self, from: &PrivateKeySigner, to: Address, call: &C, value: U256, nonce: u64, gas: u64) -> alloy_consensus::TxEnvelope {
+        crate::signing::sign_eip1559(from, self.chain_id, TxKind::Call(to), value, Bytes::from(call.abi_encode()), nonce, gas)
     }
 }
 

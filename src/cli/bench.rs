@@ -212,6 +212,70 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                     f.inference.as_secs_f64() * 1e6
                 );
             }
+            let rate = crate::bench::proofs::gas_rate();
+            println!("  gas rate here: ecrecover (3,000 gas) takes {:.1} µs = {:.1} ns per gas", rate.ecrecover.as_secs_f64() * 1e6, rate.nanos_per_gas());
+            use zg_systems::verifiable::precompile::VERIFY_GAS_PER_ROW;
+            for f in &figures {
+                let rows = 1u64 << f.k;
+                println!(
+                    "  {} precompile: {} gas charged (verify {} + input words); measured: the whole call {:.1} ms = {:.0} gas at ecrecover's rate; deriving the key (ahead of time, unpriced) {:.1} ms = {:.0} gas; IPA parameters for 2^{} rows {:.2} s (once per size, kept)",
+                    f.model,
+                    f.precompile_gas,
+                    VERIFY_GAS_PER_ROW * rows,
+                    f.precompile_warm.as_secs_f64() * 1e3,
+                    rate.gas_for(f.precompile_warm),
+                    f.derive_key.as_secs_f64() * 1e3,
+                    rate.gas_for(f.derive_key),
+                    f.k,
+                    f.make_params.as_secs_f64()
+                );
+            }
+            for (text, batch) in [(crate::bench::proofs::SMALL_MODEL, 8), (crate::bench::proofs::LARGE_MODEL, 4)] {
+                let gas = tokio::task::spawn_blocking(move || crate::bench::verified_chain::chain_gas(text, batch)).await??;
+                let (one, many) = (gas.settle[0], gas.settle[1]);
+                println!(
+                    "  {} on chain (a dev node in this process): register {} gas + {} 0G fee burnt; verifyInference in a transaction {} gas; VerifiedInference.settle {} result {} gas, {} results {} gas ({} a result)",
+                    gas.model,
+                    gas.register_gas,
+                    crate::compute::client::format_0g(gas.register_fee),
+                    gas.verify_gas,
+                    one.0,
+                    one.1,
+                    many.0,
+                    many.1,
+                    many.1 / many.0 as u64
+                );
+            }
+            let batches = tokio::task::spawn_blocking(move || crate::bench::proofs::batch_figures(runs)).await??;
+            let signatures = tokio::task::spawn_blocking(|| crate::bench::settlement::settlement(50)).await??;
+            let per_signature = signatures.batch_per_request();
+            println!(
+                "  batched settlement circuit (N records of one user: nonce, tokens, price private; Poseidon commitment, floor/last nonce, total fee public) against InferenceServing's one signature a request ({per_signature:.0} gas a request in a batch of 50, measured now):"
+            );
+            let mut crossover = None;
+            for b in &batches {
+                let gas = b.chain_gas(&rate);
+                let per_request = gas / b.requests as f64;
+                if crossover.is_none() && per_request < per_signature {
+                    crossover = Some(b.requests);
+                }
+                println!(
+                    "    N = {:>2} (2^{} rows): keygen {:.2} s, prove {:.2} s, verify {:.1} ms, proof {} bytes -> on chain ~{:.0} gas = {:.0} a request ({:.2}x the signature path)",
+                    b.requests,
+                    b.k,
+                    b.setup.as_secs_f64(),
+                    b.prove.as_secs_f64(),
+                    b.verify.as_secs_f64() * 1e3,
+                    b.proof_bytes,
+                    gas,
+                    per_request,
+                    per_request / per_signature
+                );
+            }
+            match crossover {
+                Some(n) => println!("    crossover: a proof is cheaper than signatures from {n} requests a batch"),
+                None => println!("    crossover: none up to 64 requests a batch (IPA verification grows with the circuit, so the per-request cost falls only slowly)"),
+            }
         }
         BenchCommand::Compute { requests, concurrency, max_tokens } => {
             let r = crate::bench::compute::compute(requests, concurrency, max_tokens).await?;

@@ -5,6 +5,7 @@ use alloy_primitives::{Address, hex};
 
 use zg_components::chain::GenesisAccount;
 use zg_systems::compute::contracts::{self, MarketCode, MarketParams};
+use zg_systems::verifiable::contracts::RegistryParams;
 
 pub const LEDGER_ARTIFACT: &str = include_str!("../../assets/contracts/LedgerManager.json");
 pub const INFERENCE_ARTIFACT: &str = include_str!("../../assets/contracts/InferenceServing.json");
@@ -37,11 +38,18 @@ pub fn market_accounts(params: &MarketParams) -> Vec<(Address, GenesisAccount)> 
     build().expect("the shipped marketplace contracts deploy")
 }
 
+/// The dev chain's model registry: a model is usable 5 s after registration (the node derives
+/// its key meanwhile: under a second in a release build) and registering burns 0.0001 0G per
+/// circuit row (0.41 0G for the small digit classifier's 2^12 rows).
+pub fn dev_registry_params() -> RegistryParams {
+    RegistryParams { activation_delay_secs: 5, fee_per_row: alloy_primitives::U256::from(100_000_000_000_000u64) }
+}
+
 /// The ModelRegistry and VerifiedInference accounts (verifiable compute, issue 14).
-pub fn verifiable_accounts() -> Vec<(Address, GenesisAccount)> {
+pub fn verifiable_accounts(params: RegistryParams) -> Vec<(Address, GenesisAccount)> {
     let build = || -> Result<Vec<(Address, GenesisAccount)>, String> {
         let (registry, verified) = (creation_code(MODEL_REGISTRY_ARTIFACT)?, creation_code(VERIFIED_INFERENCE_ARTIFACT)?);
-        zg_systems::verifiable::contracts::genesis_accounts(&registry, &verified).map_err(|e| e.to_string())
+        zg_systems::verifiable::contracts::genesis_accounts(&registry, &verified, params).map_err(|e| e.to_string())
     };
     build().expect("the shipped verifiable-compute contracts deploy")
 }

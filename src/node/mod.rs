@@ -170,7 +170,12 @@ impl Node {
         // Proof jobs (verifiable compute) run beside the other domains wherever the chain has
         // the ModelRegistry; the tick only hands them to the rayon pool and collects them.
         let proving = zg_systems::verifiable::jobs::ProvingPlugin::new();
-        if files == FileTracking::FromGenesis && genesis.accounts.contains_key(&zg_systems::verifiable::contracts::MODEL_REGISTRY_ADDRESS) {
+        let verifiable = genesis.accounts.contains_key(&zg_systems::verifiable::contracts::MODEL_REGISTRY_ADDRESS);
+        if verifiable {
+            // Every node verifies (block execution), so every node derives registered keys.
+            plugins.push(&zg_systems::verifiable::warm::KeyWarmingPlugin);
+        }
+        if verifiable && files == FileTracking::FromGenesis {
             plugins.push(&proving);
         }
         let schedule = tick_schedule(&mut world, &plugins);
@@ -225,6 +230,9 @@ impl Node {
         if storage {
             world.insert_resource(FileStoreHandle(Arc::new(store.clone())));
             restore_files(&mut world, &store)?;
+        }
+        if verifiable {
+            zg_systems::verifiable::warm::warm_in_background(zg_systems::verifiable::warm::registered_models(&world));
         }
         if da {
             let windows = zg_systems::da::entrance::windows(&world)

@@ -65,7 +65,8 @@ pub struct VerifiableConfig {
     /// 0G staked on first registration (at least the contract's 10).
     #[serde(default = "default_verifiable_stake")]
     pub stake_0g: u64,
-    /// Results per settlement transaction (1-40: each proof costs verification gas).
+    /// Results per settlement transaction (1-40; cut further to what fits a block: each proof
+    /// costs ~2 M gas of verification for the small model, ~4 M for the large).
     #[serde(default = "default_verifiable_batch")]
     pub settle_batch: usize,
     /// Fault drills only: serve wrong logits (signed, with the true proof) so that slashing can
@@ -83,7 +84,7 @@ fn default_verifiable_stake() -> u64 {
 }
 
 fn default_verifiable_batch() -> usize {
-    10
+    8
 }
 
 #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
@@ -201,7 +202,7 @@ mod tests {
         assert_eq!(config.verifiable, None);
         let with = |section: &str| ProviderConfig::parse(&format!("{MINIMAL}\n[verifiable]\n{section}"));
         let verifiable = with("model_file = \"m.json\"").unwrap().verifiable.unwrap();
-        assert_eq!((verifiable.stake_0g, verifiable.settle_batch, verifiable.misbehave), (10, 10, false));
+        assert_eq!((verifiable.stake_0g, verifiable.settle_batch, verifiable.misbehave), (10, 8, false));
         assert!(with("model_file = \"m.json\"\nsettle_batch = 41").unwrap_err().contains("1-40"));
         assert!(with("model_file = \"m.json\"\nstake_0g = 9").unwrap_err().contains("minimum"));
         assert!(with("price = 5").is_err(), "model_file is required");

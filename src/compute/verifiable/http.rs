@@ -57,7 +57,7 @@ pub async fn describe(State(state): State<Arc<ProviderState>>) -> Result<Json<se
         "model": service.model.name, "modelId": service.model_id, "price": service.price.to_string(),
         "provider": state.provider, "inputLen": INPUT_LEN, "classes": service.model.classes(), "ready": service.ready(),
         "proofSystem": "halo2 (PLONK, IPA over Pasta), Poseidon input commitment",
-        "modelRegistry": MODEL_REGISTRY_ADDRESS, "verifiedInference": VERIFIED_INFERENCE_ADDRESS, "chainId": service.chain_id,
+        "modelRegistry": MODEL_REGISTRY_ADDRESS, "verifiedInference": VERIFIED_INFERENCE_ADDRESS, "chainId": service.chain_id, "activeAt": service.active_at,
     })))
 }
 
@@ -134,7 +134,7 @@ pub async fn prove(State(state): State<Arc<ProviderState>>, Path(model): Path<St
     let body: ProveBody = serde_json::from_slice(&body).map_err(|e| invalid(format!("the body is not a verifiable request: {e}")))?;
     let (input, request) = check_request(&service, state.provider, &body)?;
     if !service.ready() {
-        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "server_error", "the proving keys are still being made; retry in a few seconds"));
+        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "server_error", "the proving keys are still being made or the model is not yet active on chain; retry in a few seconds"));
     }
     admit(&state, &service, &request).await?;
     let answer = serve(&state, &service, input, request.clone(), body.request.signature).await;

@@ -31,6 +31,8 @@ pub struct VerifiableService {
     pub model_id: B256,
     pub price: U256,
     pub chain_id: u64,
+    /// When the registry lets the model's proofs verify (Unix seconds; chain time).
+    pub active_at: u64,
     pub prover: ProverHandle,
     pub store: ResultStore,
     pub config: VerifiableConfig,
@@ -39,9 +41,11 @@ pub struct VerifiableService {
 }
 
 impl VerifiableService {
-    /// Whether the proving keys are made (seconds after start).
+    /// Whether the proving keys are made (seconds after start) and the registry has activated
+    /// the model (before that no proof would verify, so no result could be paid).
     pub fn ready(&self) -> bool {
-        self.prover.keys.contains(&self.model_id.0)
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        now >= self.active_at && self.prover.keys.contains(&self.model_id.0)
     }
 }
 
@@ -54,19 +58,25 @@ pub fn load_model(path: &std::path::Path) -> anyhow::Result<QuantizedModel> {
     Ok(file.model)
 }
 
-/// Registers the model (when its id is free) and the provider (stake, price, URL) on chain.
-pub async fn register(market: &MarketClient, key: &PrivateKeySigner, model: &QuantizedModel, price: U256, stake_0g: u64, url: &str) -> anyhow::Result<B256> {
+/// Registers the model (when its id is free: its key hash derived here, the registry's fee
+/// paid) and the provider (stake, price, URL) on chain. The model's id and the time it is (or
+/// was) activated.
+pub async fn register(market: &MarketClient, key: &PrivateKeySigner, model: &Arc<QuantizedModel>, price: U256, stake_0g: u64, url: &str) -> anyhow::Result<(B256, u64)> {
     let id = model_id(&model.name);
     let bytes = encode_model(model)?;
     let registered = market.preview(Address::ZERO, MODEL_REGISTRY_ADDRESS, &IModelRegistry::getModelCall { modelId: id }).await?;
-    if registered.owner == Address::ZERO {
-        market
-            .send(key, MODEL_REGISTRY_ADDRESS, &IModelRegistry::registerCall { modelId: id, model: bytes.into() }, U256::ZERO)
-            .await
-            .context("registering the model in the ModelRegistry")?;
+    let active_at = if registered.owner == Address::ZERO {
+        let derive = model.clone();
+        let (k, vk) = tokio::task::spawn_blocking(move || circuit::verifying_key(&derive)).await??;
+        let fee = market.preview(Address::ZERO, MODEL_REGISTRY_ADDRESS, &IModelRegistry::registrationFeeCall { k }).await?;
+        let call = IModelRegistry::registerCall { modelId: id, model: bytes.into(), vkHash: circuit::vk_hash(&vk).into() };
+        market.send(key, MODEL_REGISTRY_ADDRESS, &call, fee).await.context("registering the model in the ModelRegistry")?;
+        market.preview(Address::ZERO, MODEL_REGISTRY_ADDRESS, &IModelRegistry::getModelCall { modelId: id }).await?.activeAt
     } else if registered.modelHash != keccak256(&bytes) {
         anyhow::bail!("model id {id} ({}) is registered with other weights (by {})", model.name, registered.owner);
-    }
+    } else {
+        registered.activeAt
+    };
     let current = market.preview(Address::ZERO, VERIFIED_INFERENCE_ADDRESS, &IVerifiedInference::providersCall { provider: key.address() }).await?;
     let stake = U256::from(stake_0g) * U256::from(10u64).pow(U256::from(18));
     let top_up = if current.slashed || current.stake.is_zero() { stake } else { U256::ZERO };
@@ -76,7 +86,7 @@ pub async fn register(market: &MarketClient, key: &PrivateKeySigner, model: &Qua
             .await
             .context("registering the verifiable service (VerifiedInference.registerProvider)")?;
     }
-    Ok(id)
+    Ok((id, active_at))
 }
 
 /// Starts the service: registers, then makes the proving keys in the background (the endpoint
@@ -93,10 +103,10 @@ pub async fn start(
     let model = Arc::new(load_model(&config.model_file)?);
     let store = ResultStore::open(&data_dir.join("verified-results.redb"))?;
     let price = U256::from(config.price);
-    let model_id = register(market, key, &model, price, config.stake_0g, url).await?;
+    let (model_id, active_at) = register(market, key, &model, price, config.stake_0g, url).await?;
     let chain_id = market.chain_id().await?;
     let prover = prover.unwrap_or_else(|| zg_systems::verifiable::jobs::spawn_prover_thread(std::time::Duration::from_millis(5)));
-    let service = Arc::new(VerifiableService { model: model.clone(), model_id, price, chain_id, prover, store, config, in_progress: Mutex::new(HashMap::new()) });
+    let service = Arc::new(VerifiableService { model: model.clone(), model_id, price, chain_id, active_at, prover, store, config, in_progress: Mutex::new(HashMap::new()) });
     let keys = service.prover.keys.clone();
     tokio::task::spawn_blocking(move || match circuit::setup(&model) {
         Ok(made) => {

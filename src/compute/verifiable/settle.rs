@@ -1,5 +1,6 @@
 //! Settling verified results: the stored results go to `VerifiedInference.settle`, at most
-//! `settle_batch` to a transaction (every proof costs verification gas); the contract pays the
+//! `settle_batch` to a transaction and fewer when their proofs' verification gas would crowd a
+//! block ([`batch_size`]); the contract pays the
 //! ones whose proofs verify and refuses the rest with a reason, read back from the receipt's
 //! events. Either way a mined result leaves the store: a refused one cannot become payable.
 
@@ -7,6 +8,7 @@ use alloy_primitives::{Address, B256, U256};
 use alloy_sol_types::SolEvent;
 
 use super::VerifiableService;
+use zg_systems::verifiable::circuit;
 use crate::compute::provider::ProviderState;
 use zg_systems::verifiable::contracts::{IVerifiedInference, VERIFIED_INFERENCE_ADDRESS};
 
@@ -32,10 +34,20 @@ fn logs(receipt: &serde_json::Value) -> Vec<(Vec<B256>, Vec<u8>)> {
         .collect()
 }
 
+/// Results one settlement may carry: the configured batch, cut to what fits well inside a block
+/// (each proof costs its verification gas plus ~150k for its calldata and checks).
+pub fn batch_size(service: &VerifiableService) -> usize {
+    let per_result = (zg_systems::verifiable::precompile::VERIFY_GAS_PER_ROW << circuit::circuit_k(&service.model)) + 150_000;
+    service.config.settle_batch.min((BATCH_GAS_BUDGET / per_result).max(1) as usize)
+}
+
+/// Gas a settlement transaction aims under (the dev chain's blocks hold 30 M).
+const BATCH_GAS_BUDGET: u64 = 24_000_000;
+
 pub async fn round(state: &ProviderState, service: &VerifiableService) -> anyhow::Result<VerifiedRound> {
     let pending = service.store.pending()?;
     let mut outcome = VerifiedRound::default();
-    for batch in pending.chunks(service.config.settle_batch) {
+    for batch in pending.chunks(batch_size(service)) {
         let hash = state
             .market
             .send(&state.key, VERIFIED_INFERENCE_ADDRESS, &IVerifiedInference::settleCall { results: batch.to_vec() }, U256::ZERO)

@@ -5,7 +5,10 @@ use alloy_consensus::{Header, Transaction, TxEnvelope};
 use alloy_primitives::{Address, B256, U256};
 use bevy_ecs::prelude::*;
 use revm::{
-    Context, MainBuilder, MainContext, MainnetEvm,
+    Context, MainBuilder, MainContext,
+    context::Evm,
+    handler::{EthFrame, instructions::EthInstructions},
+    interpreter::interpreter::EthInterpreter,
     context::{BlockEnv, CfgEnv, Journal, TxEnv},
     database::WrapDatabaseRef,
     primitives::hardfork::SpecId,
@@ -21,12 +24,25 @@ use zg_components::chain::{
 /// The hardfork rules the chain runs: Prague (PUSH0, MCOPY, transient storage, EIP-7623).
 pub const SPEC: SpecId = SpecId::PRAGUE;
 
-pub type ChainEvm<DB> =
-    MainnetEvm<Context<BlockEnv, TxEnv, CfgEnv, WrapDatabaseRef<DB>, Journal<WrapDatabaseRef<DB>>, ()>>;
+type ChainContext<DB> = Context<BlockEnv, TxEnv, CfgEnv, WrapDatabaseRef<DB>, Journal<WrapDatabaseRef<DB>>, ()>;
+
+/// revm's mainnet EVM with the chain's precompile provider.
+pub type ChainEvm<DB> = Evm<
+    ChainContext<DB>,
+    (),
+    EthInstructions<EthInterpreter, ChainContext<DB>>,
+    super::precompile::ChainPrecompiles,
+    EthFrame<EthInterpreter>,
+>;
 
 /// The same EVM with an inspector attached (tracing, access lists).
-pub type InspectingEvm<DB, I> =
-    MainnetEvm<Context<BlockEnv, TxEnv, CfgEnv, WrapDatabaseRef<DB>, Journal<WrapDatabaseRef<DB>>, ()>, I>;
+pub type InspectingEvm<DB, I> = Evm<
+    ChainContext<DB>,
+    I,
+    EthInstructions<EthInterpreter, ChainContext<DB>>,
+    super::precompile::ChainPrecompiles,
+    EthFrame<EthInterpreter>,
+>;
 
 pub fn cfg_env(chain_id: u64) -> CfgEnv {
     CfgEnv::new().with_chain_id(chain_id).with_spec_and_mainnet_gas_params(SPEC)
@@ -67,17 +83,17 @@ pub fn block_env_of(header: &Header) -> BlockEnv {
 
 /// An EVM over `db` with the chain's precompiles (Prague's plus ed25519 verification).
 pub fn build_evm<DB: DatabaseRef>(db: DB, cfg: CfgEnv, block: BlockEnv) -> ChainEvm<DB> {
-    let mut evm = Context::mainnet().with_ref_db(db).with_cfg(cfg).with_block(block).build_mainnet();
-    evm.precompiles = revm::handler::EthPrecompiles { precompiles: super::precompile::chain_precompiles(), spec: SPEC };
-    evm
+    Context::mainnet().with_ref_db(db).with_cfg(cfg).with_block(block).build_mainnet().with_precompiles(super::precompile::ChainPrecompiles::new())
 }
 
 /// [`build_evm`] with `inspector` watching every step.
 pub fn build_inspecting_evm<DB: DatabaseRef, I>(db: DB, cfg: CfgEnv, block: BlockEnv, inspector: I) -> InspectingEvm<DB, I> {
-    let mut evm =
-        Context::mainnet().with_ref_db(db).with_cfg(cfg).with_block(block).build_mainnet_with_inspector(inspector);
-    evm.precompiles = revm::handler::EthPrecompiles { precompiles: super::precompile::chain_precompiles(), spec: SPEC };
-    evm
+    Context::mainnet()
+        .with_ref_db(db)
+        .with_cfg(cfg)
+        .with_block(block)
+        .build_mainnet_with_inspector(inspector)
+        .with_precompiles(super::precompile::ChainPrecompiles::new())
 }
 
 /// The revm transaction for a signed envelope whose sender is known.

@@ -7,7 +7,11 @@
 //! signature is valid, 0 when not (malformed input included). Gas: 2,000 + 6 per message word.
 
 use alloy_primitives::{Address, Bytes, address};
+use revm::context_interface::{Cfg, ContextTr};
+use revm::handler::{EthPrecompiles, PrecompileProvider};
+use revm::interpreter::{CallInputs, Gas, InstructionResult, InterpreterResult};
 use revm::precompile::{EthPrecompileOutput, EthPrecompileResult, Precompile, PrecompileHalt, PrecompileId, Precompiles};
+use revm::primitives::AddressSet;
 use std::sync::OnceLock;
 
 pub const ED25519_VERIFY_ADDRESS: Address = address!("000000000000000000000000000000000000ed25");
@@ -46,6 +50,53 @@ pub fn chain_precompiles() -> &'static Precompiles {
         ]);
         precompiles
     })
+}
+
+/// The chain's precompile provider: [`chain_precompiles`], with one rule revm's plain provider
+/// cannot express — the inference-proof verifier answers only the ModelRegistry. Its price
+/// covers verifying, not deriving a model's key (seconds), which nodes do ahead of time for
+/// registered models; an arbitrary caller with a fresh model would get that work unpaid.
+#[derive(Debug, Clone)]
+pub struct ChainPrecompiles(pub EthPrecompiles);
+
+impl ChainPrecompiles {
+    pub fn new() -> Self {
+        Self(EthPrecompiles { precompiles: chain_precompiles(), spec: super::evm::SPEC })
+    }
+}
+
+impl Default for ChainPrecompiles {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<CTX: ContextTr> PrecompileProvider<CTX> for ChainPrecompiles {
+    type Output = InterpreterResult;
+
+    /// The chain runs [`super::evm::SPEC`], which this starts at (so nothing changes); another
+    /// spec would swap in that fork's standard precompiles alone.
+    fn set_spec(&mut self, spec: <CTX::Cfg as Cfg>::Spec) -> bool {
+        <EthPrecompiles as PrecompileProvider<CTX>>::set_spec(&mut self.0, spec)
+    }
+
+    fn run(&mut self, context: &mut CTX, inputs: &CallInputs) -> Result<Option<InterpreterResult>, String> {
+        if inputs.bytecode_address == crate::verifiable::precompile::INFERENCE_VERIFIER_ADDRESS
+            && inputs.caller != crate::verifiable::contracts::MODEL_REGISTRY_ADDRESS
+        {
+            let mut gas = Gas::new(inputs.gas_limit);
+            if !gas.record_regular_cost(crate::verifiable::precompile::BASE_GAS) {
+                gas.spend_all();
+                return Ok(Some(InterpreterResult::new(InstructionResult::PrecompileOOG, Bytes::new(), gas)));
+            }
+            return Ok(Some(InterpreterResult::new(InstructionResult::Return, Bytes::from(vec![0u8; 32]), gas)));
+        }
+        self.0.run(context, inputs)
+    }
+
+    fn warm_addresses(&self) -> &AddressSet {
+        self.0.warm_addresses()
+    }
 }
 
 #[cfg(test)]

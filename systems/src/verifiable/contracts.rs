@@ -41,14 +41,17 @@ sol! {
     }
 
     interface IModelRegistry {
-        function register(bytes32 modelId, bytes calldata model) external returns (bytes32 vkHash);
+        function register(bytes32 modelId, bytes calldata model, bytes32 vkHash) external payable;
+        function inspect(bytes calldata model) external view returns (uint32 k, bool provable);
+        function registrationFee(uint32 k) external view returns (uint256);
+        function activationDelay() external view returns (uint64);
         function verifyInference(bytes32 modelId, bytes32[] calldata publicInputs, bytes calldata proof) external view returns (bool);
         function verifyInferenceBatch(bytes32 modelId, bytes32[][] calldata publicInputs, bytes[] calldata proofs) external view returns (bool[] memory verified);
-        function getModel(bytes32 modelId) external view returns (address owner, bytes32 modelHash, bytes32 vkHash, uint32 k, uint32 size, uint64 registeredAt);
+        function getModel(bytes32 modelId) external view returns (address owner, bytes32 modelHash, bytes32 vkHash, uint32 k, uint32 size, uint64 registeredAt, uint64 activeAt);
         function modelBytes(bytes32 modelId) external view returns (bytes memory);
         function modelCount() external view returns (uint256);
         function modelIdAt(uint256 index) external view returns (bytes32);
-        event ModelRegistered(bytes32 indexed modelId, address indexed owner, bytes32 modelHash, bytes32 vkHash, uint32 k, uint32 size);
+        event ModelRegistered(bytes32 indexed modelId, address indexed owner, bytes32 modelHash, bytes32 vkHash, uint32 k, uint64 activeAt, bytes model);
     }
 
     interface IVerifiedInference {
@@ -89,12 +92,26 @@ pub fn commitment_word(commitment: &Fp) -> B256 {
     B256::from(field_to_word(commitment))
 }
 
+/// The registry's parameters: seconds from registration to the first verification (the nodes
+/// derive the model's key meanwhile) and the fee burnt per circuit row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RegistryParams {
+    pub activation_delay_secs: u64,
+    pub fee_per_row: U256,
+}
+
 /// The two contracts' genesis accounts (the verifier reads the registry's address baked in).
-pub fn genesis_accounts(registry_code: &[u8], verified_code: &[u8]) -> Result<Vec<(Address, GenesisAccount)>, crate::chain::genesis::DeployError> {
+pub fn genesis_accounts(
+    registry_code: &[u8],
+    verified_code: &[u8],
+    params: RegistryParams,
+) -> Result<Vec<(Address, GenesisAccount)>, crate::chain::genesis::DeployError> {
     let mut verified = verified_code.to_vec();
     verified.extend(MODEL_REGISTRY_ADDRESS.abi_encode());
+    let mut registry = registry_code.to_vec();
+    registry.extend((params.activation_delay_secs, params.fee_per_row).abi_encode_params());
     Ok(vec![
-        (MODEL_REGISTRY_ADDRESS, crate::chain::genesis::deploy_contract(registry_code, U256::ZERO)?),
+        (MODEL_REGISTRY_ADDRESS, crate::chain::genesis::deploy_contract(&registry, U256::ZERO)?),
         (VERIFIED_INFERENCE_ADDRESS, crate::chain::genesis::deploy_contract(&verified, U256::ZERO)?),
     ])
 }

@@ -48,27 +48,34 @@ fn answer(input: &[u8]) -> u8 {
     output.bytes[31]
 }
 
-#[test]
-fn describes_a_model_with_its_key_hash_and_size() {
+fn inspects_a_model_and_warms_its_key() {
     let f = fixture();
-    let mut input = vec![OP_DESCRIBE];
+    let mut input = vec![OP_INSPECT];
     input.extend_from_slice(&f.model);
     let output = verify_inference(&input, 100_000_000).unwrap();
-    assert_eq!(&output.bytes[..32], &f.vk_hash);
-    assert_eq!(output.bytes[63] as u32, f.k);
-    assert_eq!(output.gas_used, BASE_GAS + WORD_GAS * input.len().div_ceil(32) as u64 + KEY_GAS_PER_ROW * (1 << f.k));
-    let garbage = verify_inference(&[OP_DESCRIBE, 1, 2, 3], 100_000).unwrap();
+    assert_eq!((output.bytes[31] as u32, output.bytes[63]), (f.k, 1));
+    assert_eq!(output.gas_used, BASE_GAS + WORD_GAS * input.len().div_ceil(32) as u64, "inspecting derives nothing");
+    let garbage = verify_inference(&[OP_INSPECT, 1, 2, 3], 100_000).unwrap();
     assert_eq!(garbage.bytes.as_ref(), &[0u8; 64], "not a model: zeros");
+    assert_eq!(warm(&f.model), Some((f.k, f.vk_hash)), "the background derivation finds the prover's key");
+    assert_eq!(warm(&[1, 2, 3]), None);
 }
 
+/// One test process makes the (slow) fixture once for the inspect, single and batch cases.
 #[test]
+fn inspects_verifies_and_batches_with_every_change_refused() {
+    inspects_a_model_and_warms_its_key();
+    a_true_proof_answers_one_and_every_change_zero();
+    a_batch_answers_each_proof_on_its_own();
+}
+
 fn a_true_proof_answers_one_and_every_change_zero() {
     let f = fixture();
     let input = verify_input(&f.vk_hash, &f.model, &f.public, &f.proof);
     let output = verify_inference(&input, 100_000_000).unwrap();
     assert_eq!(output.bytes[31], 1);
     let rows = 1u64 << f.k;
-    assert_eq!(output.gas_used, BASE_GAS + WORD_GAS * input.len().div_ceil(32) as u64 + (KEY_GAS_PER_ROW + VERIFY_GAS_PER_ROW) * rows);
+    assert_eq!(output.gas_used, BASE_GAS + WORD_GAS * input.len().div_ceil(32) as u64 + VERIFY_GAS_PER_ROW * rows);
     assert!(verify_inference(&input, output.gas_used - 1).is_err(), "one gas short halts");
 
     let mut output_changed = f.public.clone();
@@ -85,9 +92,7 @@ fn a_true_proof_answers_one_and_every_change_zero() {
     let mut weight_changed = f.model.clone();
     weight_changed[20] ^= 1;
     assert_eq!(answer(&verify_input(&f.vk_hash, &weight_changed, &f.public, &f.proof)), 0, "a changed weight");
-    let mut describe = vec![OP_DESCRIBE];
-    describe.extend_from_slice(&weight_changed);
-    let other_hash = verify_inference(&describe, 100_000_000).unwrap().bytes[..32].to_vec();
+    let other_hash = warm(&weight_changed).unwrap().1.to_vec();
     assert_ne!(other_hash, f.vk_hash);
     assert_eq!(answer(&verify_input(&other_hash, &weight_changed, &f.public, &f.proof)), 0, "the changed model's own key");
     assert_eq!(answer(&verify_input(&[7; 32], &f.model, &f.public, &f.proof)), 0, "a wrong key hash");
@@ -125,7 +130,6 @@ fn hostile_proofs_answer_zero_without_panicking() {
     assert_eq!(answer(&[]), 0, "nothing at all");
 }
 
-#[test]
 fn a_batch_answers_each_proof_on_its_own() {
     let f = fixture();
     let mut input = vec![OP_VERIFY_BATCH];
@@ -148,7 +152,7 @@ fn a_batch_answers_each_proof_on_its_own() {
     let answers: Vec<u8> = output.bytes.chunks(32).map(|w| w[31]).collect();
     assert_eq!(answers, vec![1, 0, 1]);
     let rows = 1u64 << f.k;
-    assert_eq!(output.gas_used, BASE_GAS + WORD_GAS * input.len().div_ceil(32) as u64 + KEY_GAS_PER_ROW * rows + 3 * VERIFY_GAS_PER_ROW * rows);
+    assert_eq!(output.gas_used, BASE_GAS + WORD_GAS * input.len().div_ceil(32) as u64 + 3 * VERIFY_GAS_PER_ROW * rows);
     let mut trailing = input.clone();
     trailing.push(0);
     let output = verify_inference(&trailing, 100_000_000).unwrap();
