@@ -105,8 +105,8 @@ mod tests {
     #[test]
     fn a_registered_model_verifies_and_settles_on_a_dev_node() {
         let gas = super::chain_gas(super::super::proofs::SMALL_MODEL, 1).unwrap();
-        assert_eq!(gas.k, 12);
-        assert!(gas.verify_gas > zg_systems::verifiable::precompile::VERIFY_GAS_PER_ROW << 12);
+        assert_eq!(gas.k, 11);
+        assert!(gas.verify_gas > zg_systems::verifiable::precompile::verify_gas(11));
         assert_eq!(gas.settle.iter().map(|(n, _)| *n).collect::<Vec<_>>(), vec![1, 1]);
     }
 }

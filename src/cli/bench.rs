@@ -214,14 +214,13 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
             }
             let rate = crate::bench::proofs::gas_rate();
             println!("  gas rate here: ecrecover (3,000 gas) takes {:.1} µs = {:.1} ns per gas", rate.ecrecover.as_secs_f64() * 1e6, rate.nanos_per_gas());
-            use zg_systems::verifiable::precompile::VERIFY_GAS_PER_ROW;
+            use zg_systems::verifiable::precompile::verify_gas;
             for f in &figures {
-                let rows = 1u64 << f.k;
                 println!(
                     "  {} precompile: {} gas charged (verify {} + input words); measured: the whole call {:.1} ms = {:.0} gas at ecrecover's rate; deriving the key (ahead of time, unpriced) {:.1} ms = {:.0} gas; IPA parameters for 2^{} rows {:.2} s (once per size, kept)",
                     f.model,
                     f.precompile_gas,
-                    VERIFY_GAS_PER_ROW * rows,
+                    verify_gas(f.k),
                     f.precompile_warm.as_secs_f64() * 1e3,
                     rate.gas_for(f.precompile_warm),
                     f.derive_key.as_secs_f64() * 1e3,

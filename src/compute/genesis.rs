@@ -40,7 +40,7 @@ pub fn market_accounts(params: &MarketParams) -> Vec<(Address, GenesisAccount)> 
 
 /// The dev chain's model registry: a model is usable 5 s after registration (the node derives
 /// its key meanwhile: under a second in a release build) and registering burns 0.0001 0G per
-/// circuit row (0.41 0G for the small digit classifier's 2^12 rows).
+/// circuit row (0.2048 0G for the small digit classifier's 2^11 rows).
 pub fn dev_registry_params() -> RegistryParams {
     RegistryParams { activation_delay_secs: 5, fee_per_row: alloy_primitives::U256::from(100_000_000_000_000u64) }
 }

@@ -66,7 +66,7 @@ pub struct VerifiableConfig {
     #[serde(default = "default_verifiable_stake")]
     pub stake_0g: u64,
     /// Results per settlement transaction (1-40; cut further to what fits a block: each proof
-    /// costs ~2 M gas of verification for the small model, ~4 M for the large).
+    /// costs ~1.5 M gas of verification for the small model, ~2.1 M for the large).
     #[serde(default = "default_verifiable_batch")]
     pub settle_batch: usize,
     /// Fault drills only: serve wrong logits (signed, with the true proof) so that slashing can

@@ -67,7 +67,7 @@ pub async fn register(market: &MarketClient, key: &PrivateKeySigner, model: &Arc
     let registered = market.preview(Address::ZERO, MODEL_REGISTRY_ADDRESS, &IModelRegistry::getModelCall { modelId: id }).await?;
     let active_at = if registered.owner == Address::ZERO {
         let derive = model.clone();
-        let (k, vk) = tokio::task::spawn_blocking(move || circuit::verifying_key(&derive)).await??;
+        let (k, vk) = tokio::task::spawn_blocking(move || zg_systems::verifiable::jobs::background_pool().install(|| circuit::verifying_key(&derive))).await??;
         let fee = market.preview(Address::ZERO, MODEL_REGISTRY_ADDRESS, &IModelRegistry::registrationFeeCall { k }).await?;
         let call = IModelRegistry::registerCall { modelId: id, model: bytes.into(), vkHash: circuit::vk_hash(&vk).into() };
         market.send(key, MODEL_REGISTRY_ADDRESS, &call, fee).await.context("registering the model in the ModelRegistry")?;
@@ -108,7 +108,7 @@ pub async fn start(
     let prover = prover.unwrap_or_else(|| zg_systems::verifiable::jobs::spawn_prover_thread(std::time::Duration::from_millis(5)));
     let service = Arc::new(VerifiableService { model: model.clone(), model_id, price, chain_id, active_at, prover, store, config, in_progress: Mutex::new(HashMap::new()) });
     let keys = service.prover.keys.clone();
-    tokio::task::spawn_blocking(move || match circuit::setup(&model) {
+    tokio::task::spawn_blocking(move || match zg_systems::verifiable::jobs::background_pool().install(|| circuit::setup(&model)) {
         Ok(made) => {
             keys.insert(model_id.0, model.clone(), Arc::new(made));
             tracing::info!(model = %model.name, "verifiable service: proving keys made");

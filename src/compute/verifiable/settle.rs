@@ -37,7 +37,7 @@ fn logs(receipt: &serde_json::Value) -> Vec<(Vec<B256>, Vec<u8>)> {
 /// Results one settlement may carry: the configured batch, cut to what fits well inside a block
 /// (each proof costs its verification gas plus ~150k for its calldata and checks).
 pub fn batch_size(service: &VerifiableService) -> usize {
-    let per_result = (zg_systems::verifiable::precompile::VERIFY_GAS_PER_ROW << circuit::circuit_k(&service.model)) + 150_000;
+    let per_result = zg_systems::verifiable::precompile::verify_gas(circuit::circuit_k(&service.model)) + 150_000;
     service.config.settle_batch.min((BATCH_GAS_BUDGET / per_result).max(1) as usize)
 }
 

@@ -33,7 +33,7 @@ pub const SHIFT: u32 = 16;
 const ADVICE: usize = 14;
 const D_LIMBS: usize = 6;
 /// Multiply-accumulates per row: fewer rows make IPA verification (linear in 2^k) cheaper.
-pub const MACS_PER_ROW: usize = 8;
+pub const MACS_PER_ROW: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProofError {
@@ -321,8 +321,12 @@ impl ModelKeys {
 /// precompile prices a verification before doing any of it.
 pub fn circuit_k(model: &QuantizedModel) -> u32 {
     let rows: usize = model.layers.iter().map(|l| l.outputs * (l.inputs.div_ceil(MACS_PER_ROW) + 1) + if l.relu { l.outputs } else { 0 }).sum();
-    (rows + INPUT_LEN + 2_000).next_power_of_two().trailing_zeros().max(9)
+    (rows + INPUT_LEN + POSEIDON_ROWS).next_power_of_two().trailing_zeros().max(9)
 }
+
+/// Rows the Poseidon commitment of the 64 inputs takes (33 permutations, partial rounds two to
+/// a row) with room for the byte table and blinding.
+const POSEIDON_ROWS: usize = 1_600;
 
 /// The largest circuit the node sets up or verifies (`2^MAX_K` rows).
 pub const MAX_K: u32 = 17;

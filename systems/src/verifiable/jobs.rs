@@ -1,6 +1,6 @@
 //! Proving inferences off the tick: proof requests become job entities (`Compute` set), each
-//! job is handed to the rayon pool and the tick goes on; a later tick collects the proof and
-//! answers the job's requester. A tick never waits for a proof.
+//! job is handed to a rayon pool of its own ([`background_pool`]) and the tick goes on; a later
+//! tick collects the proof and answers the job's requester. A tick never waits for a proof.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -17,6 +17,21 @@ use zg_components::verifiable::jobs::{
 use super::circuit::{self, ModelKeys};
 use super::precompile::field_to_word;
 use crate::{NodePlugin, TickSet};
+
+/// Where proofs and key derivations run: a rayon pool of their own, not the global one. Sealing
+/// a block joins on the global pool (roots in parallel); a proof holds every worker of the pool
+/// it runs on for seconds, and would hold the seal behind it.
+pub fn background_pool() -> &'static rayon::ThreadPool {
+    static POOL: std::sync::OnceLock<rayon::ThreadPool> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("prover-{i}"))
+            .build()
+            .unwrap_or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a one-thread pool"))
+    })
+}
 
 /// The proving keys jobs may use, by model id; shared with whoever makes keys (slow: seconds).
 #[derive(Clone, Default)]
@@ -119,7 +134,7 @@ pub fn start_proof_jobs(
             continue;
         };
         let (input, sender) = (job.input.clone(), results.sender.clone());
-        rayon::spawn(move || {
+        background_pool().spawn(move || {
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| prove(&model, &model_keys, &input)))
                 .unwrap_or_else(|_| Err("the prover panicked".into()));
             let _ = sender.send((entity, outcome));

@@ -74,8 +74,7 @@ fn a_true_proof_answers_one_and_every_change_zero() {
     let input = verify_input(&f.vk_hash, &f.model, &f.public, &f.proof);
     let output = verify_inference(&input, 100_000_000).unwrap();
     assert_eq!(output.bytes[31], 1);
-    let rows = 1u64 << f.k;
-    assert_eq!(output.gas_used, BASE_GAS + WORD_GAS * input.len().div_ceil(32) as u64 + VERIFY_GAS_PER_ROW * rows);
+    assert_eq!(output.gas_used, BASE_GAS + WORD_GAS * input.len().div_ceil(32) as u64 + verify_gas(f.k));
     assert!(verify_inference(&input, output.gas_used - 1).is_err(), "one gas short halts");
 
     let mut output_changed = f.public.clone();
@@ -151,8 +150,7 @@ fn a_batch_answers_each_proof_on_its_own() {
     let output = verify_inference(&input, 100_000_000).unwrap();
     let answers: Vec<u8> = output.bytes.chunks(32).map(|w| w[31]).collect();
     assert_eq!(answers, vec![1, 0, 1]);
-    let rows = 1u64 << f.k;
-    assert_eq!(output.gas_used, BASE_GAS + WORD_GAS * input.len().div_ceil(32) as u64 + 3 * VERIFY_GAS_PER_ROW * rows);
+    assert_eq!(output.gas_used, BASE_GAS + WORD_GAS * input.len().div_ceil(32) as u64 + 3 * verify_gas(f.k));
     let mut trailing = input.clone();
     trailing.push(0);
     let output = verify_inference(&trailing, 100_000_000).unwrap();

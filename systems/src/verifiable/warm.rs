@@ -22,7 +22,7 @@ impl NodePlugin for KeyWarmingPlugin {
     }
 }
 
-/// Hands each model registered in this tick's blocks to the rayon pool to derive its key.
+/// Hands each model registered in this tick's blocks to the background pool to derive its key.
 pub fn warm_registered_keys(mut blocks: MessageReader<SealedBlock>) {
     for SealedBlock(block) in blocks.read() {
         for receipt in &block.receipts {
@@ -53,10 +53,11 @@ pub fn registered_models(world: &World) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Derives the keys of `models` on the rayon pool; returns at once.
+/// Derives the keys of `models` on the background pool (never the pool block sealing joins
+/// on); returns at once.
 pub fn warm_in_background(models: Vec<Vec<u8>>) {
     for model in models {
-        rayon::spawn(move || {
+        super::jobs::background_pool().spawn(move || {
             let started = std::time::Instant::now();
             match super::precompile::warm(&model) {
                 Some((k, _)) => tracing::info!(k, took_ms = started.elapsed().as_millis() as u64, "verifying key of a registered model derived"),
