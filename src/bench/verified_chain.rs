@@ -87,13 +87,11 @@ pub fn chain_gas(model_text: &str, batch: usize) -> anyhow::Result<ChainGas> {
     anyhow::ensure!(verified, "the registry refused a true proof");
     let verify_gas = chain.run(vec![chain.call_with_gas(&user, MODEL_REGISTRY_ADDRESS, &verify, U256::ZERO, 1, 25_000_000)])?[0];
     let mut settle = Vec::new();
-    let mut provider_nonce = 2;
-    for group in [&results[..1], &results[1..]] {
+    for (provider_nonce, group) in (2u64..).zip([&results[..1], &results[1..]]) {
         let call = IVerifiedInference::settleCall { results: group.iter().map(|(r, _)| r.clone()).collect() };
         let preview = IVerifiedInference::settleCall::abi_decode_returns(&chain.handle.call(provider.address(), VERIFIED_INFERENCE_ADDRESS, call.abi_encode())?)?;
         anyhow::ensure!(preview.refused.is_zero(), "a true result was refused");
         let gas = chain.run(vec![chain.call_with_gas(&provider, VERIFIED_INFERENCE_ADDRESS, &call, U256::ZERO, provider_nonce, 29_000_000)])?[0];
-        provider_nonce += 1;
         settle.push((group.len(), gas));
     }
     Ok(ChainGas { model: model.name.clone(), k: keys.k, register_gas, register_fee, verify_gas, settle })

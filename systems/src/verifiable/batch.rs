@@ -272,9 +272,10 @@ pub fn prove<const N: usize, const L: usize>(keys: &BatchKeys, user: [u8; 20], p
 
 pub fn verify(keys: &BatchKeys, public: &[Fp], proof: &[u8]) -> Result<(), BatchError> {
     let mut rest = proof;
-    let mut transcript = Blake2bRead::<_, EqAffine, Challenge255<_>>::init(&mut rest);
-    verify_proof(&keys.params, keys.vk(), SingleVerifier::new(&keys.params), &[&[public]], &mut transcript).map_err(|_| BatchError::Invalid)?;
-    drop(transcript);
+    {
+        let mut transcript = Blake2bRead::<_, EqAffine, Challenge255<_>>::init(&mut rest);
+        verify_proof(&keys.params, keys.vk(), SingleVerifier::new(&keys.params), &[&[public]], &mut transcript).map_err(|_| BatchError::Invalid)?;
+    }
     if rest.is_empty() { Ok(()) } else { Err(BatchError::Invalid) }
 }
 

@@ -400,9 +400,10 @@ pub fn prove(keys: &ModelKeys, model: &Arc<QuantizedModel>, input: &[i8]) -> Res
 /// end is refused too (halo2 would ignore them, making proofs malleable).
 pub fn verify(params: &Params<EqAffine>, vk: &VerifyingKey<EqAffine>, public: &[Fp], proof: &[u8]) -> Result<(), ProofError> {
     let mut rest = proof;
-    let mut transcript = Blake2bRead::<_, EqAffine, Challenge255<_>>::init(&mut rest);
-    verify_proof(params, vk, SingleVerifier::new(params), &[&[public]], &mut transcript).map_err(|_| ProofError::Invalid)?;
-    drop(transcript);
+    {
+        let mut transcript = Blake2bRead::<_, EqAffine, Challenge255<_>>::init(&mut rest);
+        verify_proof(params, vk, SingleVerifier::new(params), &[&[public]], &mut transcript).map_err(|_| ProofError::Invalid)?;
+    }
     if !rest.is_empty() {
         return Err(ProofError::Invalid);
     }

@@ -35,14 +35,17 @@ pub fn background_pool() -> &'static rayon::ThreadPool {
 
 /// The proving keys jobs may use, by model id; shared with whoever makes keys (slow: seconds).
 #[derive(Clone, Default)]
-pub struct KeyRing(Arc<RwLock<HashMap<ModelId, (Arc<QuantizedModel>, Arc<ModelKeys>)>>>);
+pub struct KeyRing(Arc<RwLock<HashMap<ModelId, ModelAndKeys>>>);
+
+/// A model and its proving keys.
+pub type ModelAndKeys = (Arc<QuantizedModel>, Arc<ModelKeys>);
 
 impl KeyRing {
     pub fn insert(&self, id: ModelId, model: Arc<QuantizedModel>, keys: Arc<ModelKeys>) {
         self.0.write().unwrap_or_else(|e| e.into_inner()).insert(id, (model, keys));
     }
 
-    pub fn get(&self, id: &ModelId) -> Option<(Arc<QuantizedModel>, Arc<ModelKeys>)> {
+    pub fn get(&self, id: &ModelId) -> Option<ModelAndKeys> {
         self.0.read().unwrap_or_else(|e| e.into_inner()).get(id).cloned()
     }
 
