@@ -8,10 +8,10 @@
 mod common;
 
 use alloy_primitives::{Address, U256};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -293,22 +293,7 @@ struct Serve {
 }
 
 fn serve(config: &Path) -> Serve {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_zgnode"))
-        .args(["compute", "serve", "--config", &config.display().to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn zgnode compute serve");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(at) = line.find(" at http://") {
-                let _ = tx.send(line[at + 11..].trim().parse::<SocketAddr>().ok());
-            }
-        }
-    });
-    let addr = rx.recv_timeout(Duration::from_secs(60)).ok().flatten().expect("the provider starts");
+    let (child, addr) = spawn_compute_serve(config);
     Serve { child, addr }
 }
 

@@ -10,7 +10,7 @@ mod common;
 
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_signer::SignerSync;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -53,22 +53,7 @@ fn serve(rpc: SocketAddr, account: usize, dir: &Path, misbehave: bool) -> Provid
     );
     let config = dir.with_extension("toml");
     std::fs::write(&config, text).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_zgnode"))
-        .args(["compute", "serve", "--config", &config.display().to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn zgnode compute serve");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(at) = line.find(" at http://") {
-                let _ = tx.send(line[at + 11..].trim().parse::<SocketAddr>().ok());
-            }
-        }
-    });
-    let addr = rx.recv_timeout(Duration::from_secs(120)).ok().flatten().expect("the provider starts");
+    let (child, addr) = spawn_compute_serve(&config);
     let provider = Provider { child, addr };
     let deadline = Instant::now() + Duration::from_secs(300);
     while !http(addr, "GET", "/v1/proxy/verifiable", "").1.contains("\"ready\":true") {

@@ -213,6 +213,27 @@ impl Drop for NodeProcess {
     }
 }
 
+/// Starts `zgnode compute serve --config CONFIG`: the child and the address its banner names.
+pub fn spawn_compute_serve(config: &Path) -> (Child, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zgnode"))
+        .args(["compute", "serve", "--config", &config.display().to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn zgnode compute serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(at) = line.find(" at http://") {
+                let _ = tx.send(line[at + 11..].trim().parse::<SocketAddr>().ok());
+            }
+        }
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(120)).ok().flatten().expect("the provider starts");
+    (child, addr)
+}
+
 pub fn dev_args(data_dir: &Path) -> Vec<String> {
     vec![
         "dev".into(),

@@ -72,13 +72,7 @@ impl OpenAiProxy {
     /// GETs `{base}{path}` as JSON.
     pub async fn get_json(&self, path: &str) -> Result<serde_json::Value, BackendError> {
         let request = hyper::Request::get(format!("{}{path}", self.base_url)).body(Full::new(Bytes::new())).map_err(|e| BackendError::Unreachable(e.to_string()))?;
-        let response = self.send(request).await?;
-        let status = response.status();
-        let body = http_body_util::Limited::new(response.into_body(), 16 * MAX_LINE_BYTES).collect().await.map_err(|e| BackendError::Unreachable(e.to_string()))?.to_bytes();
-        if !status.is_success() {
-            return Err(BackendError::Refused { status: status.as_u16(), message: error_message(&body) });
-        }
-        serde_json::from_slice(&body).map_err(|e| BackendError::Malformed(e.to_string()))
+        self.exchange_json(request).await
     }
 
     /// POSTs `body` to `{base}{path}` as JSON and reads a JSON answer.
@@ -87,6 +81,11 @@ impl OpenAiProxy {
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(body.to_string())))
             .map_err(|e| BackendError::Unreachable(e.to_string()))?;
+        self.exchange_json(request).await
+    }
+
+    /// Sends `request` and reads a JSON answer (bounded); a non-2xx status is the upstream's refusal.
+    async fn exchange_json(&self, request: hyper::Request<Full<Bytes>>) -> Result<serde_json::Value, BackendError> {
         let response = self.send(request).await?;
         let status = response.status();
         let body = http_body_util::Limited::new(response.into_body(), 16 * MAX_LINE_BYTES).collect().await.map_err(|e| BackendError::Unreachable(e.to_string()))?.to_bytes();
