@@ -114,6 +114,10 @@ pub mod config;
 pub mod da;
 pub mod dev;
 pub mod fuzz;
+// Probing for the CUDA libraries and launching kernels are unsafe in cudarc; only this module
+// may, and each block says why it holds.
+#[allow(unsafe_code)]
+pub mod gpu;
 pub mod local_files;
 pub mod metrics;
 pub mod net;

@@ -11,6 +11,7 @@ pub mod compute;
 pub mod consensus;
 pub mod proofs;
 pub mod da;
+pub mod gpu;
 pub mod da_network;
 pub mod settlement;
 pub mod storage;

@@ -196,6 +196,16 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+    /// GPU against CPU: the int8 digit models' batched inference (logits checked identical),
+    /// inferences per second on the GPU and on every CPU core. Fails without a GPU.
+    Gpu {
+        /// Inputs per batch.
+        #[arg(long, default_value_t = 65_536)]
+        batch: usize,
+        /// CUDA device index.
+        #[arg(long, default_value_t = 0)]
+        device: usize,
+    },
     /// Compute marketplace overhead: requests through the provider (token check, metering,
     /// signed record, crash-safe store, HTTP/SSE) against the same backend called directly, for
     /// the built-in tiny model and a proxied upstream stub.

@@ -31,6 +31,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Version => {
             println!("zgnode {}", env!("CARGO_PKG_VERSION"));
+            println!("GPU: {}", crate::gpu::describe(0));
             Ok(())
         }
         Command::Init(args) => match args.validators {
