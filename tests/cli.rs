@@ -21,7 +21,10 @@ fn help_and_version_work_on_every_command() {
         assert!(stdout.contains("Usage"), "{args:?}: {stdout}");
     }
     let (code, stdout, _) = zgnode(&["version"]);
-    assert_eq!((code, stdout.trim()), (0, concat!("zgnode ", env!("CARGO_PKG_VERSION"))));
+    let lines: Vec<&str> = stdout.trim().lines().collect();
+    assert_eq!((code, lines[0]), (0, concat!("zgnode ", env!("CARGO_PKG_VERSION"))));
+    // The GPU it found, or why there is none (this machine: none) and that the CPU path runs.
+    assert!(lines.len() == 2 && lines[1].starts_with("GPU: ") && (lines[1].contains("CPU path") || lines[1].contains("NVRTC")), "{stdout}");
 }
 
 #[test]
