@@ -17,11 +17,10 @@ use halo2_proofs::circuit::{AssignedCell, Layouter, SimpleFloorPlanner, Value};
 use halo2_proofs::pasta::group::ff::PrimeField;
 use halo2_proofs::pasta::{EqAffine, Fp};
 use halo2_proofs::plonk::{
-    Advice, Circuit, Column, ConstraintSystem, Error, Expression, Instance, ProvingKey, Selector, SingleVerifier, TableColumn, VerifyingKey,
-    create_proof, keygen_pk, keygen_vk, verify_proof,
+    Advice, Circuit, Column, ConstraintSystem, Error, Expression, Instance, ProvingKey, Selector, TableColumn, VerifyingKey,
+    keygen_pk, keygen_vk,
 };
 use halo2_proofs::poly::{Rotation, commitment::Params};
-use halo2_proofs::transcript::{Blake2bRead, Blake2bWrite, Challenge255};
 
 /// One request as settled: its nonce, the tokens served and the price per token (neuron).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,15 +146,7 @@ impl<const N: usize, const L: usize> Circuit<Fp> for BatchCircuit<N, L> {
 
     fn synthesize(&self, config: BatchConfig, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
         assert_eq!(L, N + 2, "the commitment hashes user, provider and N records");
-        layouter.assign_table(
-            || "bytes",
-            |mut table| {
-                for value in 0..256u64 {
-                    table.assign_cell(|| "byte", config.table, value as usize, || Value::known(Fp::from(value)))?;
-                }
-                Ok(())
-            },
-        )?;
+        super::circuit::assign_byte_table(&mut layouter, config.table)?;
         let floor = self.statement.floor;
         let (message, last, total) = layouter.assign_region(
             || "records",
@@ -265,18 +256,11 @@ pub fn setup<const N: usize, const L: usize>() -> Result<BatchKeys, BatchError> 
 pub fn prove<const N: usize, const L: usize>(keys: &BatchKeys, user: [u8; 20], provider: [u8; 20], floor: u64, records: [RequestRecord; N]) -> Result<(Vec<u8>, Vec<Fp>), BatchError> {
     let (statement, public) = statement_of::<N, L>(user, provider, floor, &records)?;
     let circuit = BatchCircuit::<N, L> { statement, records: Value::known(records) };
-    let mut transcript = Blake2bWrite::<_, EqAffine, Challenge255<_>>::init(vec![]);
-    create_proof(&keys.params, &keys.pk, &[circuit], &[&[&public]], rand::rand_core::UnwrapErr(rand::rngs::SysRng), &mut transcript)?;
-    Ok((transcript.finalize(), public))
+    Ok((super::circuit::prove_circuit(&keys.params, &keys.pk, circuit, &public)?, public))
 }
 
 pub fn verify(keys: &BatchKeys, public: &[Fp], proof: &[u8]) -> Result<(), BatchError> {
-    let mut rest = proof;
-    {
-        let mut transcript = Blake2bRead::<_, EqAffine, Challenge255<_>>::init(&mut rest);
-        verify_proof(&keys.params, keys.vk(), SingleVerifier::new(&keys.params), &[&[public]], &mut transcript).map_err(|_| BatchError::Invalid)?;
-    }
-    if rest.is_empty() { Ok(()) } else { Err(BatchError::Invalid) }
+    super::circuit::verify(&keys.params, keys.vk(), public, proof).map_err(|_| BatchError::Invalid)
 }
 
 #[cfg(test)]

@@ -174,15 +174,7 @@ impl Circuit<Fp> for InferenceCircuit {
 
     fn synthesize(&self, config: InferenceConfig, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
         let [x, acc, q, lo, hi, y, r0, r1, ..] = config.advice;
-        layouter.assign_table(
-            || "bytes",
-            |mut table| {
-                for value in 0..256u64 {
-                    table.assign_cell(|| "byte", config.bytes, value as usize, || Value::known(Fp::from(value)))?;
-                }
-                Ok(())
-            },
-        )?;
+        assign_byte_table(&mut layouter, config.bytes)?;
         let inputs: Vec<AssignedCell<Fp, Fp>> = layouter.assign_region(
             || "input",
             |mut region| {
@@ -390,14 +382,31 @@ pub fn setup(model: &Arc<QuantizedModel>) -> Result<ModelKeys, ProofError> {
 pub fn prove(keys: &ModelKeys, model: &Arc<QuantizedModel>, input: &[i8]) -> Result<(Vec<u8>, Vec<Fp>), ProofError> {
     let public = public_inputs(model, input)?;
     let circuit = InferenceCircuit { model: model.clone(), input: Value::known(input.to_vec()) };
-    let mut transcript = Blake2bWrite::<_, EqAffine, Challenge255<_>>::init(vec![]);
-    let rng = rand::rand_core::UnwrapErr(rand::rngs::SysRng);
-    create_proof(&keys.params, &keys.pk, &[circuit], &[&[&public]], rng, &mut transcript)?;
-    Ok((transcript.finalize(), public))
+    Ok((prove_circuit(&keys.params, &keys.pk, circuit, &public)?, public))
 }
 
-/// Checks `proof` for `public` against the model's verifying key; a proof with bytes past its
-/// end is refused too (halo2 would ignore them, making proofs malleable).
+/// The 256-row table every byte lookup of this module's circuits reads.
+pub(super) fn assign_byte_table(layouter: &mut impl Layouter<Fp>, column: TableColumn) -> Result<(), Error> {
+    layouter.assign_table(
+        || "bytes",
+        |mut table| {
+            for value in 0..256u64 {
+                table.assign_cell(|| "byte", column, value as usize, || Value::known(Fp::from(value)))?;
+            }
+            Ok(())
+        },
+    )
+}
+
+/// One proof of `circuit` for `public` (Blake2b transcript, the system's RNG).
+pub(super) fn prove_circuit<C: Circuit<Fp>>(params: &Params<EqAffine>, pk: &ProvingKey<EqAffine>, circuit: C, public: &[Fp]) -> Result<Vec<u8>, Error> {
+    let mut transcript = Blake2bWrite::<_, EqAffine, Challenge255<_>>::init(vec![]);
+    create_proof(params, pk, &[circuit], &[&[public]], rand::rand_core::UnwrapErr(rand::rngs::SysRng), &mut transcript)?;
+    Ok(transcript.finalize())
+}
+
+/// Checks `proof` for `public` against a verifying key; a proof with bytes past its end is
+/// refused too (halo2 would ignore them, making proofs malleable).
 pub fn verify(params: &Params<EqAffine>, vk: &VerifyingKey<EqAffine>, public: &[Fp], proof: &[u8]) -> Result<(), ProofError> {
     let mut rest = proof;
     {
