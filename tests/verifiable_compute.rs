@@ -143,14 +143,8 @@ fn proved_results_are_paid_forged_ones_slashed_and_hostile_requests_refused() {
     assert!(!runtime.block_on(client::verify_on_chain(&market, first.request.modelId, other_commitment, &first.logits, &first.proof)).unwrap());
     // The precompile itself answers only the registry: the same true proof sent straight to it
     // by anyone else gets a zero word (its price does not cover deriving a stranger's key).
-    let mut direct = vec![1u8];
-    direct.extend_from_slice(registered.vkHash.as_slice());
-    direct.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
-    direct.extend_from_slice(&bytes);
-    let public = client::public_words(first.request.inputCommitment, &first.logits);
-    direct.extend_from_slice(&(public.len() as u32).to_be_bytes());
-    public.iter().for_each(|w| direct.extend_from_slice(w.as_slice()));
-    direct.extend_from_slice(&first.proof);
+    let public: Vec<[u8; 32]> = client::public_words(first.request.inputCommitment, &first.logits).iter().map(|w| w.0).collect();
+    let direct = zg_systems::verifiable::precompile::verify_call(registered.vkHash.as_slice(), &bytes, &public, &first.proof);
     let answer = ok(rpc, "eth_call", serde_json::json!([{"to": zg_systems::verifiable::precompile::INFERENCE_VERIFIER_ADDRESS, "data": Bytes::from(direct), "gas": "0x1c9c380"}, "latest"]));
     assert_eq!(answer, serde_json::json!(format!("0x{}", "00".repeat(32))), "a caller other than the registry");
 

@@ -65,16 +65,9 @@ pub fn gas_rate() -> GasRate {
 }
 
 fn precompile_input(model: &QuantizedModel, vk_hash: &[u8; 32], public: &[circuit::Fp], proof: &[u8]) -> anyhow::Result<Vec<u8>> {
-    use zg_systems::verifiable::precompile::{OP_VERIFY, field_to_word};
+    use zg_systems::verifiable::precompile::{field_to_word, verify_call};
     let bytes = zg_components::verifiable::wire::encode_model(model)?;
-    let mut input = vec![OP_VERIFY];
-    input.extend_from_slice(vk_hash);
-    input.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
-    input.extend_from_slice(&bytes);
-    input.extend_from_slice(&(public.len() as u32).to_be_bytes());
-    public.iter().for_each(|p| input.extend_from_slice(&field_to_word(p)));
-    input.extend_from_slice(proof);
-    Ok(input)
+    Ok(verify_call(vk_hash, &bytes, &public.iter().map(field_to_word).collect::<Vec<_>>(), proof))
 }
 
 fn median(mut samples: Vec<Duration>) -> Duration {

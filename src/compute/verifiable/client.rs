@@ -70,7 +70,7 @@ impl VerifiedAnswer {
             fee: parse(&["request", "fee"])?.parse()?,
         };
         let logits: Vec<i64> = serde_json::from_value(field(&["logits"])?).context("logits are not integers")?;
-        let class = logits.iter().enumerate().fold(0, |best, (i, l)| if *l > logits[best] { i } else { best });
+        let class = zg_systems::verifiable::inference::argmax(&logits);
         Ok(Self {
             request,
             class,
@@ -138,7 +138,7 @@ pub async fn ask(market: &MarketClient, key: &PrivateKeySigner, provider_url: &s
         bail!("the provider answered no logits");
     }
     let verified_on_chain = verify_on_chain(market, info.model_id, commitment, &logits, &proof).await?;
-    let class = logits.iter().enumerate().fold(0, |best, (i, l)| if *l > logits[best] { i } else { best });
+    let class = zg_systems::verifiable::inference::argmax(&logits);
     Ok(VerifiedAnswer { request, logits, class, proof, provider_signature, signed_by_provider, verified_on_chain })
 }
 

@@ -170,7 +170,7 @@ async fn serve(state: &ProviderState, service: &Arc<VerifiableService>, input: V
         .map_err(|e| failed(e.to_string()))?;
     metrics::counter!("compute_verifiable_results_total").increment(1);
     metrics::histogram!("compute_verifiable_prove_seconds").record(proved.prove_micros as f64 / 1e6);
-    let class = logits.iter().enumerate().fold(0, |best, (i, l)| if *l > logits[best] { i } else { best });
+    let class = zg_systems::verifiable::inference::argmax(&logits);
     Ok(serde_json::json!({
         "model": service.model.name, "modelId": service.model_id, "provider": state.provider,
         "nonce": request.nonce.to_string(), "fee": request.fee.to_string(),

@@ -54,9 +54,13 @@ pub fn infer(model: &QuantizedModel, input: &[i8]) -> Result<Inference, Inferenc
             logits = acc;
         }
     }
-    // The first of equal maxima, as numpy's argmax.
-    let class = logits.iter().enumerate().fold(0, |best, (i, v)| if *v > logits[best] { i } else { best });
+    let class = argmax(&logits);
     Ok(Inference { logits, class })
+}
+
+/// The class logits pick: the first of equal maxima, as numpy's argmax (0 for none).
+pub fn argmax<T: PartialOrd>(logits: &[T]) -> usize {
+    logits.iter().enumerate().fold(0, |best, (i, v)| if *v > logits[best] { i } else { best })
 }
 
 #[cfg(test)]

@@ -109,9 +109,14 @@ impl NodePlugin for ProvingPlugin {
 /// Requests waiting in the inbox become job entities.
 pub fn admit_proof_jobs(mut commands: Commands, inbox: Res<ProofInbox>, clock: Res<TickClock>, mut stats: ResMut<ProofStats>) {
     for request in inbox.0.try_iter() {
-        stats.admitted += 1;
-        commands.spawn(ProofJob { model: request.model, input: request.input, reply: request.reply, arrived_tick: clock.tick });
+        commands.spawn(admit(&mut stats, request, clock.tick));
     }
+}
+
+/// A request as the job entity that carries it, counted.
+fn admit(stats: &mut ProofStats, request: ProofRequest, tick: u64) -> ProofJob {
+    stats.admitted += 1;
+    ProofJob { model: request.model, input: request.input, reply: request.reply, arrived_tick: tick }
 }
 
 fn prove(model: &Arc<QuantizedModel>, keys: &ModelKeys, input: &[i8]) -> ProofOutcome {
@@ -187,9 +192,9 @@ pub fn spawn_prover_thread(period: std::time::Duration) -> ProverHandle {
                 // Wait for a request (or a proof to collect); leave when no sender is left.
                 match inbox.recv_timeout(if idle { period * 20 } else { period }) {
                     Ok(request) => {
-                        let clock = world.resource::<TickClock>().tick;
-                        world.resource_mut::<ProofStats>().admitted += 1;
-                        world.spawn(ProofJob { model: request.model, input: request.input, reply: request.reply, arrived_tick: clock });
+                        let tick = world.resource::<TickClock>().tick;
+                        let job = admit(&mut world.resource_mut::<ProofStats>(), request, tick);
+                        world.spawn(job);
                     }
                     Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
                     Err(crossbeam_channel::RecvTimeoutError::Disconnected) if idle => return,

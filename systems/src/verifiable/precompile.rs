@@ -100,6 +100,7 @@ fn k_of(model: &[u8]) -> Option<u32> {
     (k <= MAX_K && circuit::is_supported(&decoded)).then_some(k)
 }
 
+#[derive(Clone)]
 struct Reader<'a>(&'a [u8]);
 
 impl<'a> Reader<'a> {
@@ -129,6 +130,20 @@ pub fn field_to_word(value: &Fp) -> [u8; 32] {
     let mut word = value.to_repr();
     word.reverse();
     word
+}
+
+/// The verify operation's input, as the ModelRegistry builds it: `vk_hash` (32 bytes), the
+/// model's canonical bytes, the public inputs as big-endian words, the proof.
+pub fn verify_call(vk_hash: &[u8], model: &[u8], public: &[[u8; 32]], proof: &[u8]) -> Vec<u8> {
+    let mut input = Vec::with_capacity(1 + vk_hash.len() + 8 + model.len() + 32 * public.len() + proof.len());
+    input.push(OP_VERIFY);
+    input.extend_from_slice(vk_hash);
+    input.extend_from_slice(&(model.len() as u32).to_be_bytes());
+    input.extend_from_slice(model);
+    input.extend_from_slice(&(public.len() as u32).to_be_bytes());
+    public.iter().for_each(|word| input.extend_from_slice(word));
+    input.extend_from_slice(proof);
+    input
 }
 
 fn public_inputs(reader: &mut Reader<'_>) -> Option<Vec<Fp>> {
@@ -216,12 +231,6 @@ fn verify_batch(key: Option<&Key>, reader: &mut Reader<'_>, proofs: usize) -> Ve
         out[32 * i + 31] = ok as u8;
     }
     out
-}
-
-impl Clone for Reader<'_> {
-    fn clone(&self) -> Self {
-        Reader(self.0)
-    }
 }
 
 revm::precompile::eth_precompile_fn!(inference_verifier_precompile, verify_inference);

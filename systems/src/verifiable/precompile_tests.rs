@@ -30,16 +30,7 @@ fn fixture() -> &'static Fixture {
 }
 
 fn verify_input(vk_hash: &[u8], model: &[u8], public: &[Fp], proof: &[u8]) -> Vec<u8> {
-    let mut input = vec![OP_VERIFY];
-    input.extend_from_slice(vk_hash);
-    input.extend_from_slice(&(model.len() as u32).to_be_bytes());
-    input.extend_from_slice(model);
-    input.extend_from_slice(&(public.len() as u32).to_be_bytes());
-    for value in public {
-        input.extend_from_slice(&field_to_word(value));
-    }
-    input.extend_from_slice(proof);
-    input
+    verify_call(vk_hash, model, &public.iter().map(field_to_word).collect::<Vec<_>>(), proof)
 }
 
 fn answer(input: &[u8]) -> u8 {
