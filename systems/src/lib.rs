@@ -12,6 +12,8 @@
 //!   ordered blocks, block sync by certificate, double-sign evidence, the staking contract's
 //!   view of the validator set, rewards and slashing.
 //! - [`da`]: extending blobs to their squares, repair, fraud proofs and their precompile.
+//! - [`erasure`]: reed-solomon-simd's code as data-independent steps, and their CPU twin (what
+//!   the GPU kernels run).
 //! - [`ports`]: every trait through which the ECS reaches the outside (block store, event sink,
 //!   WAL, sign guard, network, file store, shard executor, rewinder).
 //! - [`profile`]: per-system timing.
@@ -27,6 +29,7 @@ pub mod chain;
 pub mod compute;
 pub mod consensus;
 pub mod da;
+pub mod erasure;
 pub mod ports;
 pub mod profile;
 pub mod shape;
