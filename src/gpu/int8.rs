@@ -17,10 +17,7 @@ const MAX_LAUNCH_BATCH: usize = 65_535;
 
 /// PTX for the int8 kernel (NVRTC; needs no GPU, only the library).
 pub fn compile() -> Result<cudarc::nvrtc::Ptx, GpuError> {
-    if !super::nvrtc_present() {
-        return Err(GpuError::Absent("NVRTC (libnvrtc) is not installed".into()));
-    }
-    cudarc::nvrtc::compile_ptx(KERNEL_SOURCE).map_err(|e| GpuError::Compile(e.to_string()))
+    super::compile(KERNEL_SOURCE)
 }
 
 struct DeviceLayer {

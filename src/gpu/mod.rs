@@ -2,8 +2,10 @@
 //! binary builds and runs everywhere; kernels are CUDA C in `assets/cuda`, compiled at run time
 //! by NVRTC. [`detect`] checks that the driver and NVRTC libraries are present before touching
 //! cudarc (which panics on a missing library) and says why there is no GPU otherwise.
-//! Kernels are bit-identical twins of CPU paths (`int8`: the verifiable int8 models).
+//! Kernels are bit-identical twins of CPU paths (`int8`: the verifiable int8 models; `erasure`:
+//! reed-solomon-simd's code for storage segments and DA squares).
 
+pub mod erasure;
 pub mod int8;
 
 use std::sync::Arc;
@@ -47,6 +49,14 @@ impl From<cudarc::driver::DriverError> for GpuError {
 pub fn nvrtc_present() -> bool {
     // SAFETY: only probes for the shared library; loads nothing else.
     unsafe { cudarc::nvrtc::sys::is_culib_present() }
+}
+
+/// PTX for a kernel source (NVRTC; needs no GPU, only the library).
+pub fn compile(source: &str) -> Result<cudarc::nvrtc::Ptx, GpuError> {
+    if !nvrtc_present() {
+        return Err(GpuError::Absent("NVRTC (libnvrtc) is not installed".into()));
+    }
+    cudarc::nvrtc::compile_ptx(source).map_err(|e| GpuError::Compile(e.to_string()))
 }
 
 /// Device `index`, or why there is none.
