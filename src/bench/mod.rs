@@ -12,6 +12,7 @@ pub mod consensus;
 pub mod proofs;
 pub mod da;
 pub mod gpu;
+pub mod gpu_erasure;
 pub mod da_network;
 pub mod settlement;
 pub mod storage;

@@ -197,11 +197,16 @@ pub enum BenchCommand {
         runs: usize,
     },
     /// GPU against CPU: the int8 digit models' batched inference (logits checked identical),
-    /// inferences per second on the GPU and on every CPU core. Fails without a GPU.
+    /// inferences per second on the GPU and on every CPU core; erasure coding (storage segments
+    /// and DA rows, encode and decode, shards checked identical to reed-solomon-simd's) in GB/s
+    /// on the GPU and on one and every CPU core. Fails without a GPU.
     Gpu {
-        /// Inputs per batch.
+        /// Inputs per int8 batch (0 skips the int8 models).
         #[arg(long, default_value_t = 65_536)]
         batch: usize,
+        /// MiB of original data per erasure-coding batch (0 skips erasure coding).
+        #[arg(long, default_value_t = 256)]
+        erasure_mib: usize,
         /// CUDA device index.
         #[arg(long, default_value_t = 0)]
         device: usize,

@@ -276,9 +276,15 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                 None => println!("    crossover: none up to 64 requests a batch (IPA verification grows with the circuit, so the per-request cost falls only slowly)"),
             }
         }
-        BenchCommand::Gpu { batch, device } => {
-            let report = tokio::task::spawn_blocking(move || crate::bench::gpu::int8(device, batch)).await??;
-            println!("{report}");
+        BenchCommand::Gpu { batch, erasure_mib, device } => {
+            if batch > 0 {
+                let report = tokio::task::spawn_blocking(move || crate::bench::gpu::int8(device, batch)).await??;
+                println!("{report}");
+            }
+            if erasure_mib > 0 {
+                let report = tokio::task::spawn_blocking(move || crate::bench::gpu_erasure::erasure(device, erasure_mib)).await??;
+                println!("{report}");
+            }
         }
         BenchCommand::Compute { requests, concurrency, max_tokens } => {
             let r = crate::bench::compute::compute(requests, concurrency, max_tokens).await?;

@@ -266,3 +266,30 @@ pub fn symbol_offsets(p: usize, shard_bytes: usize) -> (usize, usize) {
         (lo, lo + (shard_bytes % 64) / 2)
     }
 }
+
+impl Program {
+    /// Bytes a codeword's run reads and writes in device memory (every step's shards, the
+    /// inputs placed and the outputs taken): with a run's time, how close the kernels come to
+    /// the memory's bandwidth.
+    pub fn traffic_bytes(&self) -> u64 {
+        let shards: u64 = self
+            .steps
+            .iter()
+            .map(|step| match step {
+                Step::Zero { count, .. } => *count as u64,
+                Step::Copy { count, .. } => 2 * *count as u64,
+                Step::Xor { count, .. } => 3 * *count as u64,
+                Step::Butterflies(stage) => 4 * stage.pairs() as u64,
+                Step::Scale { factors, .. } => factors.iter().map(|f| match f {
+                    Factor::Keep => 0,
+                    Factor::Zero => 1,
+                    Factor::Log(_) => 2,
+                }).sum(),
+                Step::FormalDerivative { len } => {
+                    (0..*len).map(|j| 2 + derivative_sources(j, *len).count() as u64).sum()
+                }
+            })
+            .sum();
+        (shards + 2 * (self.inputs.len() + self.outputs.len()) as u64) * self.shard_bytes as u64
+    }
+}
