@@ -24,6 +24,25 @@ pub struct NodeConfig {
     pub consensus: ConsensusSection,
     pub storage: StorageSection,
     pub da: DaSection,
+    pub gpu: GpuSection,
+}
+
+/// Whether and how the node uses a CUDA GPU (see `crate::gpu`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GpuSection {
+    pub enabled: bool,
+    pub device: usize,
+    /// Erasure-coding batches below this many KiB stay on the CPU.
+    pub min_erasure_kib: usize,
+    /// Built-in LLM weight matrices below this many elements stay on the CPU.
+    pub min_matrix_elements: usize,
+}
+
+impl Default for GpuSection {
+    fn default() -> Self {
+        Self { enabled: true, device: 0, min_erasure_kib: 4096, min_matrix_elements: 1 << 20 }
+    }
 }
 
 /// The DA node role (needs the DA entrance in the genesis): keeps and attests pieces, serves
@@ -359,107 +378,7 @@ impl NodeConfig {
 }
 
 /// The config `zgnode init` writes: every option, its default and what it does.
-pub const CONFIG_TEMPLATE: &str = r#"# zgnode configuration. Every option is shown with its default.
-# Flags given on the command line override what is here.
-
-[node]
-# Where the database lives (relative to this file).
-data_dir = "data"
-# Keep all state in memory; nothing survives a restart.
-ephemeral = false
-# Milliseconds between ticks of the ECS schedule; 0 runs ticks back to back.
-tick_ms = 5
-# Keep the state of every block, so state reads work at any block (more disk per block).
-archive = false
-# Without archive: how many blocks behind the head keep readable state (eth_getBalance,
-# eth_call, ... at an older block). Older queries get "missing trie node".
-state_history_blocks = 256
-
-[chain]
-# Genesis file (relative to this file).
-genesis = "genesis.json"
-# Milliseconds between blocks. 0 is automine (dev chain only): a block as soon as transactions
-# arrive, none without them. Dev-chain timestamps strictly increase, so blocks faster than one
-# a second run the chain clock ahead of the wall clock; empty blocks wait until it catches up.
-block_time_ms = 250
-# Seal a block every block_time_ms even when no transaction is pending.
-seal_empty_blocks = true
-# Receives the gas fees of the blocks this node seals.
-coinbase = "0x00000000000000000000000000000000000000c0"
-
-[rpc]
-# Ethereum JSON-RPC over HTTP and WebSocket, on one port.
-addr = "127.0.0.1:8545"
-max_connections = 1000
-max_request_bytes = 10485760
-max_response_bytes = 52428800
-# Widest block range and most results one eth_getLogs may cover.
-get_logs_max_blocks = 10000
-get_logs_max_results = 10000
-# Most requests in one JSON-RPC batch.
-max_batch = 1000
-# Serve the dev chain's conveniences (eth_sendTransaction from the unlocked dev accounts,
-# evm_mine, evm_increaseTime, evm_setNextBlockTimestamp, anvil_setBalance, impersonation...).
-# `zgnode dev` turns this on. Refused on a validator network.
-dev_methods = false
-
-[metrics]
-# Prometheus metrics: tick time, per-system time, blocks, transactions.
-enabled = false
-addr = "127.0.0.1:9615"
-
-[txpool]
-# Most transactions waiting in the pool.
-max_size = 100000
-# How far ahead of its account nonce a sender may queue transactions.
-max_nonce_gap = 1024
-
-[network]
-# Validator network (QUIC), used when the genesis has validators (see `zgnode init --validators`).
-listen = "127.0.0.1:30300"
-# Peers to dial: "<64-hex ed25519 key>@<ip:port>".
-peers = []
-# The node's ed25519 identity; created on first start. Default: <data_dir>/node_key.
-# key_file = "data/node_key"
-# Test networks only: serve zgnode_setNetFaults (cut links, delay frames) on the JSON-RPC port.
-fault_injection = false
-
-[storage]
-# Serve 0G's storage JSON-RPC (zgs_*) for files published on the Flow contract.
-enabled = false
-addr = "127.0.0.1:5678"
-# Largest request and response in bytes (an upload call carries whole 256 KiB segments).
-max_request_bytes = 67108864
-max_connections = 1000
-# Answer PoRA challenges with this account (hex private key); it stakes the minimum storage
-# stake on first start. Unset: do not mine.
-# miner_key = "0x..."
-# Erasure-code uploaded segments into data + parity shards placed on this node and its
-# network.peers (a validator network); any data_shards of them restore a segment. 0: off.
-erasure_data_shards = 0
-erasure_parity_shards = 0
-# Keep segments rebuilt from shards for downloads in memory, up to this many MiB. 0: off.
-rebuilt_cache_mib = 64
-
-[da]
-# Keep and attest DA pieces, and serve da_* on the JSON-RPC port (needs the DA entrance in the
-# genesis; every validator of a network is a DA node).
-enabled = true
-# 0G's disperser gRPC service (DisperseBlob, GetBlobStatus, RetrieveBlob). Unset: off.
-# grpc_addr = "127.0.0.1:51001"
-# Accept blobs, paying their fees and submitting attestations with this account (hex private
-# key). Unset: pieces are kept and attested, but no blob is accepted here.
-# disperser_key = "0x..."
-# Stop collecting attestations for a blob after this many seconds.
-attest_timeout_secs = 120
-
-[consensus]
-# Round 0 step timeouts; each later round adds half as much again. timeout_propose_ms must
-# exceed chain.block_time_ms (the proposer waits one block time before proposing).
-timeout_propose_ms = 1500
-timeout_prevote_ms = 500
-timeout_precommit_ms = 500
-"#;
+pub const CONFIG_TEMPLATE: &str = include_str!("config_template.toml");
 
 #[cfg(test)]
 mod tests {
@@ -484,5 +403,9 @@ mod tests {
         assert!(error.contains("state_history_blocks"), "{error}");
         assert!(NodeConfig::from_toml("[chain]\nblock_time_ms = 0\n").is_ok(), "0 is automine");
         assert!(NodeConfig::from_toml("this is = = not toml").is_err());
+        let error = NodeConfig::from_toml("[gpu]\nenabled = \"yes\"\n").unwrap_err().to_string();
+        assert!(error.contains("invalid type"), "{error}");
+        let config = NodeConfig::from_toml("[gpu]\nenabled = false\ndevice = 1\n").expect("parses");
+        assert!(!config.gpu.enabled && config.gpu.device == 1 && config.gpu.min_erasure_kib == 4096);
     }
 }

@@ -115,6 +115,9 @@ fn print_banner(config: &NodeConfig, genesis: &Genesis, node: &RunningNode) {
         use zg_systems::compute::contracts::{FINE_TUNING_ADDRESS, INFERENCE_ADDRESS, LEDGER_ADDRESS};
         println!("Compute market:  ledger {LEDGER_ADDRESS}, inference {INFERENCE_ADDRESS}, fine-tuning {FINE_TUNING_ADDRESS}  (0G serving SDK's chain-31337 addresses)");
     }
+    if let Some(gpu) = crate::gpu::accel::status() {
+        println!("GPU:             {}", gpu.line);
+    }
     if config.node.ephemeral {
         println!("Data:            in memory (--ephemeral)");
     } else {

@@ -5,6 +5,7 @@
 //! Kernels are bit-identical twins of CPU paths (`int8`: the verifiable int8 models; `erasure`:
 //! reed-solomon-simd's code for storage segments and DA squares).
 
+pub mod accel;
 pub mod erasure;
 pub mod int8;
 

@@ -207,6 +207,8 @@ impl NodeBuilder {
         self.check()?;
         let config = &self.config;
         let genesis = &self.genesis;
+        // Once per process: finds the GPU (or says why not) and routes big coding batches to it.
+        crate::gpu::accel::init(&config.gpu);
         let store = open_store(config)?;
         let spec = super::chain_spec(config, genesis);
         let chain_id = spec.chain_id;

@@ -111,3 +111,13 @@ pub trait ShardExecutor: Send + Sync + 'static {
 
 #[derive(Resource, Clone)]
 pub struct ShardExecutorHandle(pub Arc<dyn ShardExecutor>);
+
+/// A faster place to run erasure programs (the node's GPU), installed once per process with
+/// [`crate::erasure::accel::install`]. Coding functions ask it first and use reed-solomon-simd
+/// when there is none, the batch is too small to pay, or it fails: same shards either way.
+pub trait ErasureAccelerator: Send + Sync {
+    /// Whether a batch of `bytes` bytes of originals is worth sending.
+    fn wants(&self, bytes: usize) -> bool;
+    /// Runs `program` over the codewords of `inputs` (codeword-major) and gives their outputs.
+    fn run(&self, program: &crate::erasure::program::Program, inputs: &[u8]) -> Result<Vec<u8>, String>;
+}

@@ -11,6 +11,7 @@ use alloy_primitives::{B256, keccak256};
 use rayon::prelude::*;
 use reed_solomon_simd::{ReedSolomonDecoder, ReedSolomonEncoder};
 
+use crate::erasure::accel;
 use zg_components::da::square::{axis_root, blob_from_original};
 use zg_components::storage::merkle::MerkleTree;
 use zg_components::da::{Axis, AxisRoots, BadEncodingProof, DaError, ExtendedSquare, SHARE_SIZE, ShareProof, SquareLayout};
@@ -102,15 +103,36 @@ fn extend_with(layout: SquareLayout, fill: impl Fn(usize, &mut [u8]) + Sync) -> 
     let row_bytes = width * SHARE_SIZE;
     let mut data = vec![0u8; layout.extended_bytes()];
     let (top, bottom) = data.split_at_mut(k * row_bytes);
+    // A GPU, when the node has one and the square is big enough, codes all rows in one batch
+    // and all columns as one codeword (see below): the same shares as reed-solomon-simd.
+    let rows_elsewhere = accel::wants(k * k * SHARE_SIZE);
     top.par_chunks_mut(row_bytes).enumerate().try_for_each_init(
         || None,
         |encoder, (r, row)| {
             let (data, parity) = row.split_at_mut(k * SHARE_SIZE);
             fill(r, data);
+            if rows_elsewhere {
+                return Ok(());
+            }
             encode_into(encoder, k, data.chunks(SHARE_SIZE), parity)
         },
     )?;
+    if rows_elsewhere && !rows_on_accelerator(k, row_bytes, top) {
+        top.par_chunks_mut(row_bytes).try_for_each_init(
+            || None,
+            |encoder, row| {
+                let (data, parity) = row.split_at_mut(k * SHARE_SIZE);
+                encode_into(encoder, k, data.chunks(SHARE_SIZE), parity)
+            },
+        )?;
+    }
     let top: &[u8] = top;
+    if accel::wants(top.len())
+        && let Some(parity) = accel::encode_batch(k, k, row_bytes, top)
+    {
+        bottom.copy_from_slice(&parity);
+        return Ok(ExtendedSquare { layout, data });
+    }
     // Every column's code has the same coefficients, and reed-solomon-simd codes each 64-byte
     // piece of a shard on its own, so coding the top rows' stripes as shards codes every column
     // in the stripe at once: the recovery shards are the bottom rows' stripes.
@@ -140,6 +162,18 @@ fn extend_with(layout: SquareLayout, fill: impl Fn(usize, &mut [u8]) + Sync) -> 
         },
     )?;
     Ok(ExtendedSquare { layout, data })
+}
+
+/// Every row's parity in one accelerator batch (its `k` codewords are the rows' data halves);
+/// false when the accelerator declined or failed.
+fn rows_on_accelerator(k: usize, row_bytes: usize, top: &mut [u8]) -> bool {
+    let half = k * SHARE_SIZE;
+    let originals: Vec<u8> = top.chunks(row_bytes).flat_map(|row| &row[..half]).copied().collect();
+    let Some(parity) = accel::encode_batch(k, k, SHARE_SIZE, &originals) else { return false };
+    for (row, parity) in top.chunks_mut(row_bytes).zip(parity.chunks(half)) {
+        row[half..].copy_from_slice(parity);
+    }
+    true
 }
 
 /// The blob a square holds.

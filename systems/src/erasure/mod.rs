@@ -4,6 +4,7 @@
 //! reed-solomon-simd itself (`storage::erasure`, `da::encoding`); these modules exist so a GPU
 //! produces the same shards bit for bit, and so that claim is tested on machines without one.
 
+pub mod accel;
 pub mod program;
 pub mod twin;
 

@@ -26,7 +26,7 @@ pub enum ProgramError {
 /// `pos .. pos + size`: the pairs `(pos + r + i, pos + r + i + dist)` for every group start
 /// `r` (a multiple of `2 dist` below `truncated`) and `i < dist`, scaled by
 /// `skew[r + dist + skew_delta - 1]` (a logarithm; `GF_MODULUS` means no scaling).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Stage {
     pub inverse: bool,
     pub pos: usize,
@@ -50,7 +50,7 @@ impl Stage {
 }
 
 /// What a scaling step does to one shard.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Factor {
     Keep,
     Zero,
@@ -58,7 +58,7 @@ pub enum Factor {
     Log(GfElement),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Step {
     /// Shards `first .. first + count` become zero.
     Zero { first: usize, count: usize },
@@ -75,7 +75,7 @@ pub enum Step {
 }
 
 /// A whole encode or decode: where the inputs go, the steps, where the outputs are.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Program {
     pub shard_bytes: usize,
     pub work_count: usize,

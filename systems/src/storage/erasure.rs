@@ -130,8 +130,20 @@ pub fn decode_segment(config: ErasureConfig, shards: &[Option<Vec<u8>>], len: us
     Ok(out)
 }
 
-/// The parity shards of many segments, coded side by side.
+/// The parity shards of many segments, coded side by side: on the GPU in one batch when the
+/// node has one, the batch is big enough and every segment is whole; else on the rayon pool.
 pub fn encode_segments(config: ErasureConfig, segments: &[&[u8]]) -> Result<Vec<Vec<Vec<u8>>>, ErasureError> {
+    if let Some(first) = segments.first() {
+        let shard_len = config.shard_len(first.len());
+        let whole = config.data_shards > 0 && segments.iter().all(|s| s.len() == shard_len * config.data_shards);
+        if whole && crate::erasure::accel::wants(shard_len * config.data_shards * segments.len()) {
+            let originals = segments.concat();
+            if let Some(parity) = crate::erasure::accel::encode_batch(config.data_shards, config.parity_shards, shard_len, &originals) {
+                let per_segment = shard_len * config.parity_shards;
+                return Ok(parity.chunks(per_segment).map(|p| p.chunks(shard_len).map(<[u8]>::to_vec).collect()).collect());
+            }
+        }
+    }
     segments.par_iter().map(|segment| encode_parity(config, segment)).collect()
 }
 

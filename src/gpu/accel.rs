@@ -1,0 +1,120 @@
+//! Which work goes to the GPU: the `[gpu]` config section decides whether the node looks for
+//! one; [`init`] (once per process, at node start) finds it, says what it found, and installs
+//! the erasure accelerator the storage and DA coding functions offer their batches to. Batches
+//! under `min_erasure_kib` stay on the CPU. Metrics: `zgnode_gpu_present`,
+//! `zgnode_gpu_erasure_batches_total{route}`, `zgnode_gpu_erasure_bytes_total`,
+//! `zgnode_gpu_erasure_seconds`, `zgnode_gpu_erasure_failures_total`.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
+
+use zg_systems::erasure::program::Program;
+use zg_systems::ports::ErasureAccelerator;
+
+use super::erasure::{GpuErasure, Prepared};
+use super::{Gpu, GpuError};
+use crate::config::GpuSection;
+
+/// What [`init`] found, for the banner and the log.
+#[derive(Debug, Clone)]
+pub struct GpuStatus {
+    pub line: String,
+    pub gpu: Option<Gpu>,
+}
+
+static STATUS: OnceLock<GpuStatus> = OnceLock::new();
+
+/// Finds the GPU the config asks for (once per process) and installs the erasure accelerator;
+/// later calls give the first answer.
+pub fn init(config: &GpuSection) -> &'static GpuStatus {
+    STATUS.get_or_init(|| {
+        let status = find(config);
+        match &status.gpu {
+            Some(_) => tracing::info!("GPU: {}", status.line),
+            None => tracing::info!("{}", status.line),
+        }
+        metrics::gauge!("zgnode_gpu_present").set(if status.gpu.is_some() { 1.0 } else { 0.0 });
+        status
+    })
+}
+
+/// The status [`init`] settled on, if it ran.
+pub fn status() -> Option<&'static GpuStatus> {
+    STATUS.get()
+}
+
+fn find(config: &GpuSection) -> GpuStatus {
+    if !config.enabled {
+        return GpuStatus { line: "no GPU (gpu.enabled = false), CPU path".into(), gpu: None };
+    }
+    let gpu = match super::detect(config.device) {
+        Ok(gpu) => gpu,
+        Err(error) => return GpuStatus { line: format!("{error}, CPU path"), gpu: None },
+    };
+    match GpuErasure::load(&gpu) {
+        Ok(erasure) => {
+            let min_bytes = config.min_erasure_kib.saturating_mul(1024);
+            zg_systems::erasure::accel::install(Box::new(GpuAccelerator { erasure, min_bytes, prepared: Mutex::new(HashMap::new()) }));
+            GpuStatus {
+                line: format!("{gpu:?}: erasure coding of batches from {} KiB, LLM matrices from {} elements", config.min_erasure_kib, config.min_matrix_elements),
+                gpu: Some(gpu),
+            }
+        }
+        Err(error) => GpuStatus { line: format!("no GPU: {gpu:?} found but its kernels did not load ({error}), CPU path"), gpu: None },
+    }
+}
+
+/// The GPU behind `zg_systems::erasure::accel`: one batch at a time (one stream), programs
+/// uploaded once per shape.
+struct GpuAccelerator {
+    erasure: GpuErasure,
+    min_bytes: usize,
+    prepared: Mutex<HashMap<Program, Prepared>>,
+}
+
+/// Shapes kept uploaded; coding shapes are few (storage's k+m, DA's k+k per square size).
+const MAX_PREPARED: usize = 64;
+
+impl ErasureAccelerator for GpuAccelerator {
+    fn wants(&self, bytes: usize) -> bool {
+        let wanted = bytes >= self.min_bytes;
+        metrics::counter!("zgnode_gpu_erasure_batches_total", "route" => if wanted { "gpu" } else { "cpu" }).increment(1);
+        wanted
+    }
+
+    fn run(&self, program: &Program, inputs: &[u8]) -> Result<Vec<u8>, String> {
+        let started = Instant::now();
+        let mut prepared = self.prepared.lock().map_err(|_| "the GPU's lock was poisoned".to_string())?;
+        if !prepared.contains_key(program) {
+            if prepared.len() >= MAX_PREPARED {
+                prepared.clear();
+            }
+            prepared.insert(program.clone(), self.erasure.prepare(program).map_err(|e| e.to_string())?);
+        }
+        let ready = prepared.get(program).ok_or("program not prepared")?;
+        let result = self.erasure.run(ready, inputs).map_err(|e: GpuError| e.to_string());
+        match &result {
+            Ok(_) => {
+                metrics::counter!("zgnode_gpu_erasure_bytes_total").increment(inputs.len() as u64);
+                metrics::histogram!("zgnode_gpu_erasure_seconds").record(started.elapsed().as_secs_f64());
+            }
+            Err(_) => metrics::counter!("zgnode_gpu_erasure_failures_total").increment(1),
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Switched off, or without a GPU (this machine, CI), the node says so and codes on the CPU.
+    #[test]
+    fn without_a_gpu_the_status_says_cpu_path() {
+        let off = find(&GpuSection { enabled: false, ..GpuSection::default() });
+        assert!(off.gpu.is_none() && off.line.contains("gpu.enabled = false") && off.line.contains("CPU path"), "{}", off.line);
+        let absent = find(&GpuSection { device: 4_096, ..GpuSection::default() });
+        assert!(absent.gpu.is_none() && absent.line.contains("CPU path"), "{}", absent.line);
+    }
+}
