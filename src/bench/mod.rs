@@ -13,6 +13,7 @@ pub mod proofs;
 pub mod da;
 pub mod gpu;
 pub mod gpu_erasure;
+pub mod llm;
 pub mod da_network;
 pub mod settlement;
 pub mod storage;

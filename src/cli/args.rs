@@ -199,7 +199,8 @@ pub enum BenchCommand {
     /// GPU against CPU: the int8 digit models' batched inference (logits checked identical),
     /// inferences per second on the GPU and on every CPU core; erasure coding (storage segments
     /// and DA rows, encode and decode, shards checked identical to reed-solomon-simd's) in GB/s
-    /// on the GPU and on one and every CPU core. Fails without a GPU.
+    /// on the GPU and on one and every CPU core; the built-in LLM backend's tokens/s with its
+    /// matrices on the GPU and on every CPU core (logits compared). Fails without a GPU.
     Gpu {
         /// Inputs per int8 batch (0 skips the int8 models).
         #[arg(long, default_value_t = 65_536)]
@@ -207,6 +208,12 @@ pub enum BenchCommand {
         /// MiB of original data per erasure-coding batch (0 skips erasure coding).
         #[arg(long, default_value_t = 256)]
         erasure_mib: usize,
+        /// Layers of the TinyLlama-shaped model for the LLM backend's tokens/s (0 skips it).
+        #[arg(long, default_value_t = 4)]
+        llm_layers: usize,
+        /// Tokens decoded by the LLM backend, on each side.
+        #[arg(long, default_value_t = 32)]
+        llm_tokens: usize,
         /// CUDA device index.
         #[arg(long, default_value_t = 0)]
         device: usize,

@@ -276,13 +276,17 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                 None => println!("    crossover: none up to 64 requests a batch (IPA verification grows with the circuit, so the per-request cost falls only slowly)"),
             }
         }
-        BenchCommand::Gpu { batch, erasure_mib, device } => {
+        BenchCommand::Gpu { batch, erasure_mib, llm_layers, llm_tokens, device } => {
             if batch > 0 {
                 let report = tokio::task::spawn_blocking(move || crate::bench::gpu::int8(device, batch)).await??;
                 println!("{report}");
             }
             if erasure_mib > 0 {
                 let report = tokio::task::spawn_blocking(move || crate::bench::gpu_erasure::erasure(device, erasure_mib)).await??;
+                println!("{report}");
+            }
+            if llm_layers > 0 {
+                let report = tokio::task::spawn_blocking(move || crate::bench::llm::llm(device, llm_layers, llm_tokens)).await??;
                 println!("{report}");
             }
         }

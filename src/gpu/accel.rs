@@ -21,6 +21,8 @@ use crate::config::GpuSection;
 pub struct GpuStatus {
     pub line: String,
     pub gpu: Option<Gpu>,
+    /// LLM weight matrices below this many elements stay on the CPU.
+    pub min_matrix_elements: usize,
 }
 
 static STATUS: OnceLock<GpuStatus> = OnceLock::new();
@@ -46,11 +48,11 @@ pub fn status() -> Option<&'static GpuStatus> {
 
 fn find(config: &GpuSection) -> GpuStatus {
     if !config.enabled {
-        return GpuStatus { line: "no GPU (gpu.enabled = false), CPU path".into(), gpu: None };
+        return GpuStatus { line: "no GPU (gpu.enabled = false), CPU path".into(), gpu: None, min_matrix_elements: config.min_matrix_elements };
     }
     let gpu = match super::detect(config.device) {
         Ok(gpu) => gpu,
-        Err(error) => return GpuStatus { line: format!("{error}, CPU path"), gpu: None },
+        Err(error) => return GpuStatus { line: format!("{error}, CPU path"), gpu: None, min_matrix_elements: config.min_matrix_elements },
     };
     match GpuErasure::load(&gpu) {
         Ok(erasure) => {
@@ -59,9 +61,14 @@ fn find(config: &GpuSection) -> GpuStatus {
             GpuStatus {
                 line: format!("{gpu:?}: erasure coding of batches from {} KiB, LLM matrices from {} elements", config.min_erasure_kib, config.min_matrix_elements),
                 gpu: Some(gpu),
+                min_matrix_elements: config.min_matrix_elements,
             }
         }
-        Err(error) => GpuStatus { line: format!("no GPU: {gpu:?} found but its kernels did not load ({error}), CPU path"), gpu: None },
+        Err(error) => GpuStatus {
+            line: format!("no GPU: {gpu:?} found but its kernels did not load ({error}), CPU path"),
+            gpu: None,
+            min_matrix_elements: config.min_matrix_elements,
+        },
     }
 }
 

@@ -76,7 +76,10 @@ impl LlamaBackend {
         for shard in shards {
             tensors.extend(safetensors::read(&read_file(&shard)?)?);
         }
-        let model = Llama::from_tensors(config, tensors)?;
+        let mut model = Llama::from_tensors(config, tensors)?;
+        if let Some(line) = crate::gpu::matvec::accelerate(&mut model) {
+            tracing::info!("{name}: {line}");
+        }
         let template = if tokenizer.token_id("<|start_header_id|>").is_some() {
             ChatTemplate::Llama3
         } else if tokenizer.token_id("<|im_start|>").is_some() {

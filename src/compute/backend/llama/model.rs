@@ -1,6 +1,7 @@
 //! A Llama-family decoder (RMSNorm, rotary positions in Hugging Face's half-split layout,
 //! grouped-query attention, SwiGLU MLP) in f32 on the CPU, from a Hugging Face `config.json` and
-//! safetensors weights. Matrix-vector products run on rayon; GPU kernels replace them later.
+//! safetensors weights. Matrix-vector products run on rayon, or on a [`MatVecAccelerator`]
+//! (the GPU, `crate::gpu::matvec`) for the matrices it holds.
 
 use std::collections::HashMap;
 
@@ -76,6 +77,16 @@ struct Layer {
     down: Vec<f32>,
 }
 
+/// Somewhere other than the CPU to multiply the model's weight matrices (the GPU). Matrices are
+/// named by their index in [`Llama::matrices`].
+pub trait MatVecAccelerator: Send + Sync {
+    /// `W_id · x`, or `None` to leave it to the CPU (a matrix it does not hold, a failure).
+    fn mat_vec(&self, id: usize, x: &[f32]) -> Option<Vec<f32>>;
+}
+
+/// Weight matrices a layer has, in [`Llama::matrices`] order.
+const MATRICES_PER_LAYER: usize = 7;
+
 pub struct Llama {
     pub config: LlamaConfig,
     embed: Vec<f32>,
@@ -83,6 +94,7 @@ pub struct Llama {
     norm: Vec<f32>,
     /// `None`: tied to `embed`.
     lm_head: Option<Vec<f32>>,
+    accelerator: Option<std::sync::Arc<dyn MatVecAccelerator>>,
 }
 
 /// Keys and values of the positions seen so far, per layer.
@@ -121,7 +133,35 @@ impl Llama {
         }
         let norm = take("model.norm.weight".into(), &[hidden])?;
         let lm_head = if config.tie_word_embeddings { None } else { Some(take("lm_head.weight".into(), &[config.vocab_size, hidden])?) };
-        Ok(Self { config, embed, layers, norm, lm_head })
+        Ok(Self { config, embed, layers, norm, lm_head, accelerator: None })
+    }
+
+    /// Every weight matrix as (rows, columns, values): per layer q, k, v, o, gate, up, down,
+    /// then the output head.
+    pub fn matrices(&self) -> Vec<(usize, usize, &[f32])> {
+        let hidden = self.config.hidden_size;
+        let mut out = Vec::with_capacity(self.layers.len() * MATRICES_PER_LAYER + 1);
+        for layer in &self.layers {
+            for w in [&layer.q, &layer.k, &layer.v, &layer.o, &layer.gate, &layer.up] {
+                out.push((w.len() / hidden, hidden, w.as_slice()));
+            }
+            out.push((hidden, self.config.intermediate_size, layer.down.as_slice()));
+        }
+        let head = self.lm_head.as_deref().unwrap_or(&self.embed);
+        out.push((head.len() / hidden, hidden, head));
+        out
+    }
+
+    /// Multiplies the matrices `accelerator` holds there from now on.
+    pub fn set_accelerator(&mut self, accelerator: std::sync::Arc<dyn MatVecAccelerator>) {
+        self.accelerator = Some(accelerator);
+    }
+
+    fn product(&self, id: usize, w: &[f32], x: &[f32]) -> Vec<f32> {
+        if let Some(y) = self.accelerator.as_ref().and_then(|a| a.mat_vec(id, x)) {
+            return y;
+        }
+        mat_vec(w, x)
     }
 
     pub fn new_cache(&self) -> KvCache {
@@ -138,9 +178,10 @@ impl Llama {
         let mut x = self.embed[row * hidden..(row + 1) * hidden].to_vec();
         for (index, layer) in self.layers.iter().enumerate() {
             let normed = rms_norm(&x, &layer.input_norm, config.rms_norm_eps);
-            let mut q = mat_vec(&layer.q, &normed);
-            let mut k = mat_vec(&layer.k, &normed);
-            let v = mat_vec(&layer.v, &normed);
+            let id = index * MATRICES_PER_LAYER;
+            let mut q = self.product(id, &layer.q, &normed);
+            let mut k = self.product(id + 1, &layer.k, &normed);
+            let v = self.product(id + 2, &layer.v, &normed);
             rope(&mut q, head_dim, position, config.rope_theta);
             rope(&mut k, head_dim, position, config.rope_theta);
             cache.keys[index].extend_from_slice(&k);
@@ -168,18 +209,18 @@ impl Llama {
                     out
                 })
                 .collect();
-            let projected = mat_vec(&layer.o, &attended);
+            let projected = self.product(id + 3, &layer.o, &attended);
             x.iter_mut().zip(&projected).for_each(|(a, b)| *a += b);
             let normed = rms_norm(&x, &layer.post_norm, config.rms_norm_eps);
-            let gate = mat_vec(&layer.gate, &normed);
-            let up = mat_vec(&layer.up, &normed);
+            let gate = self.product(id + 4, &layer.gate, &normed);
+            let up = self.product(id + 5, &layer.up, &normed);
             let activated: Vec<f32> = gate.iter().zip(&up).map(|(g, u)| g / (1.0 + (-g).exp()) * u).collect();
-            let down = mat_vec(&layer.down, &activated);
+            let down = self.product(id + 6, &layer.down, &activated);
             x.iter_mut().zip(&down).for_each(|(a, b)| *a += b);
         }
         cache.len += 1;
         let normed = rms_norm(&x, &self.norm, config.rms_norm_eps);
-        mat_vec(self.lm_head.as_deref().unwrap_or(&self.embed), &normed)
+        self.product(self.layers.len() * MATRICES_PER_LAYER, self.lm_head.as_deref().unwrap_or(&self.embed), &normed)
     }
 }
 

@@ -1,0 +1,127 @@
+//! `zgnode bench gpu` (LLM part): the built-in Llama backend's decoding speed with its weight
+//! matrices on the GPU against the same model on every CPU core, in the same run, on a
+//! randomly initialised model of a real model's shape (weights rounded to f16, as shipped
+//! models are, so the card keeps them in half precision), logits compared token by token.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use crate::compute::backend::llama::model::{Llama, LlamaConfig};
+use crate::compute::backend::llama::safetensors::Tensor;
+use crate::gpu::matvec::GpuMatVec;
+
+fn tensor(shape: &[usize], seed: u64, scale: f32) -> Tensor {
+    let len: usize = shape.iter().product();
+    let data = (0..len)
+        .into_par_iter()
+        .map(|i| {
+            let mut z = (i as u64).wrapping_add(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            let unit = ((z ^ (z >> 31)) >> 40) as f32 / (1u64 << 24) as f32;
+            half::f16::from_f32((unit * 2.0 - 1.0) * scale).to_f32()
+        })
+        .collect();
+    Tensor { shape: shape.to_vec(), data }
+}
+
+/// A model of `config`'s shape with seeded random f16-valued weights.
+pub fn random_llama(config: &LlamaConfig, seed: u64) -> anyhow::Result<Llama> {
+    let hidden = config.hidden_size;
+    let kv = config.num_key_value_heads.unwrap_or(config.num_attention_heads) * (hidden / config.num_attention_heads);
+    let scale = 1.0 / (hidden as f32).sqrt();
+    let mut tensors = HashMap::new();
+    let mut n = seed;
+    // Scale 0: a norm's weights, all ones.
+    let mut add = |name: String, shape: &[usize], scale: f32| {
+        n += 1;
+        let t = if scale == 0.0 { Tensor { shape: shape.to_vec(), data: vec![1.0; shape.iter().product()] } } else { tensor(shape, n, scale) };
+        tensors.insert(name, t);
+    };
+    add("model.embed_tokens.weight".into(), &[config.vocab_size, hidden], 1.0);
+    for i in 0..config.num_hidden_layers {
+        let p = format!("model.layers.{i}");
+        for (name, shape) in [
+            ("self_attn.q_proj", [hidden, hidden]),
+            ("self_attn.k_proj", [kv, hidden]),
+            ("self_attn.v_proj", [kv, hidden]),
+            ("self_attn.o_proj", [hidden, hidden]),
+            ("mlp.gate_proj", [config.intermediate_size, hidden]),
+            ("mlp.up_proj", [config.intermediate_size, hidden]),
+            ("mlp.down_proj", [hidden, config.intermediate_size]),
+        ] {
+            add(format!("{p}.{name}.weight"), &shape, scale);
+        }
+        add(format!("{p}.input_layernorm.weight"), &[hidden], 0.0);
+        add(format!("{p}.post_attention_layernorm.weight"), &[hidden], 0.0);
+    }
+    add("model.norm.weight".into(), &[hidden], 0.0);
+    if !config.tie_word_embeddings {
+        add("lm_head.weight".into(), &[config.vocab_size, hidden], scale);
+    }
+    Ok(Llama::from_tensors(config.clone(), tensors)?)
+}
+
+/// TinyLlama-1.1B's shape (Llama 2 architecture, grouped-query attention), `layers` deep.
+pub fn tinyllama_shape(layers: usize) -> LlamaConfig {
+    LlamaConfig {
+        hidden_size: 2048,
+        intermediate_size: 5632,
+        num_hidden_layers: layers,
+        num_attention_heads: 32,
+        num_key_value_heads: Some(4),
+        vocab_size: 32_000,
+        rms_norm_eps: 1e-5,
+        rope_theta: 10_000.0,
+        max_position_embeddings: 2048,
+        tie_word_embeddings: false,
+    }
+}
+
+pub fn llm(device: usize, layers: usize, tokens: usize) -> anyhow::Result<String> {
+    anyhow::ensure!(layers > 0 && tokens > 0, "--llm-layers and --llm-tokens must be at least 1");
+    let card = crate::gpu::detect(device)?;
+    let config = tinyllama_shape(layers);
+    let cpu = random_llama(&config, 11)?;
+    let mut on_gpu = random_llama(&config, 11)?;
+    let params: usize = cpu.matrices().iter().map(|(r, c, _)| r * c).sum();
+    let mut accelerator = GpuMatVec::load(&card)?;
+    let held = accelerator.attach(&on_gpu.matrices(), 0)?;
+    on_gpu.set_accelerator(Arc::new(accelerator));
+    let prompt: Vec<u32> = (0..tokens as u32).map(|t| (t * 7_919) % config.vocab_size as u32).collect();
+    let run = |model: &Llama| {
+        let mut cache = model.new_cache();
+        let started = Instant::now();
+        let logits: Vec<Vec<f32>> = prompt.iter().map(|t| model.forward(*t, &mut cache)).collect();
+        (started.elapsed(), logits)
+    };
+    let (cpu_time, cpu_logits) = run(&cpu);
+    let _warm = run(&on_gpu);
+    let (gpu_time, gpu_logits) = run(&on_gpu);
+    let worst = cpu_logits
+        .iter()
+        .zip(&gpu_logits)
+        .map(|(a, b)| {
+            let scale = a.iter().map(|v| v.abs()).fold(1.0f32, f32::max);
+            a.iter().zip(b).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max) / scale
+        })
+        .fold(0.0f32, f32::max);
+    let same_argmax = cpu_logits.iter().zip(&gpu_logits).filter(|(a, b)| argmax(a) == argmax(b)).count();
+    let rate = |t: std::time::Duration| tokens as f64 / t.as_secs_f64();
+    Ok(format!(
+        "built-in LLM backend: TinyLlama-1.1B's shape, {layers} layers ({:.0} M weights in matrices, {held} matrices on the GPU in f16), {tokens} tokens decoded one at a time\n  CPU ({} cores, f32) {:.2} tokens/s | GPU {:.2} tokens/s -> {:.1}x; largest logit difference {:.2e} of the logits' scale; same next token {same_argmax}/{tokens}\n",
+        params as f64 / 1e6,
+        rayon::current_num_threads(),
+        rate(cpu_time),
+        rate(gpu_time),
+        cpu_time.as_secs_f64() / gpu_time.as_secs_f64(),
+        worst
+    ))
+}
+
+fn argmax(x: &[f32]) -> usize {
+    x.iter().enumerate().fold((0, f32::NEG_INFINITY), |best, (i, v)| if *v > best.1 { (i, *v) } else { best }).0
+}
