@@ -119,8 +119,10 @@ fn measure(gpu: &GpuErasure, program: &Program, inputs: &[u8], cpu: impl Fn(Opti
 pub fn erasure(device: usize, mib: usize) -> anyhow::Result<String> {
     let card = crate::gpu::detect(device)?;
     let gpu = GpuErasure::load(&card)?;
+    let checked = crate::gpu::selftest::erasure(&gpu).map_err(|difference| anyhow::anyhow!("GPU self-check failed: {difference}"))?;
     let peak = peak_bandwidth(&card);
-    let mut report = format!(
+    let mut report = format!("self-check: {checked}\n");
+    report += &format!(
         "erasure coding (reed-solomon-simd {}), {mib} MiB of originals a batch; CPU: {} cores; peak memory bandwidth {}\n",
         "3.x",
         rayon::current_num_threads(),

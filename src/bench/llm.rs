@@ -84,6 +84,7 @@ pub fn tinyllama_shape(layers: usize) -> LlamaConfig {
 pub fn llm(device: usize, layers: usize, tokens: usize) -> anyhow::Result<String> {
     anyhow::ensure!(layers > 0 && tokens > 0, "--llm-layers and --llm-tokens must be at least 1");
     let card = crate::gpu::detect(device)?;
+    let checked = crate::gpu::selftest::matvec(&card).map_err(|difference| anyhow::anyhow!("GPU self-check failed: {difference}"))?;
     let config = tinyllama_shape(layers);
     let cpu = random_llama(&config, 11)?;
     let mut on_gpu = random_llama(&config, 11)?;
@@ -112,7 +113,7 @@ pub fn llm(device: usize, layers: usize, tokens: usize) -> anyhow::Result<String
     let same_argmax = cpu_logits.iter().zip(&gpu_logits).filter(|(a, b)| argmax(a) == argmax(b)).count();
     let rate = |t: std::time::Duration| tokens as f64 / t.as_secs_f64();
     Ok(format!(
-        "built-in LLM backend: TinyLlama-1.1B's shape, {layers} layers ({:.0} M weights in matrices, {held} matrices on the GPU in f16), {tokens} tokens decoded one at a time\n  CPU ({} cores, f32) {:.2} tokens/s | GPU {:.2} tokens/s -> {:.1}x; largest logit difference {:.2e} of the logits' scale; same next token {same_argmax}/{tokens}\n",
+        "self-check: {checked}\nbuilt-in LLM backend: TinyLlama-1.1B's shape, {layers} layers ({:.0} M weights in matrices, {held} matrices on the GPU in f16), {tokens} tokens decoded one at a time\n  CPU ({} cores, f32) {:.2} tokens/s | GPU {:.2} tokens/s -> {:.1}x; largest logit difference {:.2e} of the logits' scale; same next token {same_argmax}/{tokens}\n",
         params as f64 / 1e6,
         rayon::current_num_threads(),
         rate(cpu_time),

@@ -9,6 +9,7 @@ pub mod accel;
 pub mod erasure;
 pub mod int8;
 pub mod matvec;
+pub mod selftest;
 
 use std::sync::Arc;
 
