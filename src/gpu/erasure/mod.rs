@@ -307,6 +307,9 @@ impl Launch<'_> {
 
 impl GpuErasure {
     fn butterflies(&self, ctx: &Launch, work: &mut CudaSlice<u8>, stage: &zg_systems::erasure::program::Stage) -> Result<(), GpuError> {
+        if stage.pairs() == 0 {
+            return Ok(());
+        }
         let blocks = ctx.symbol_blocks();
         let x = grid_x(stage.pairs() as u64 * u64::from(blocks))?;
         let (pos, dist, skew_delta, inverse) = (as_u32(stage.pos)?, as_u32(stage.dist)?, as_u32(stage.skew_delta)?, u32::from(stage.inverse));
