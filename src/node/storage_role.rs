@@ -50,7 +50,8 @@ pub(super) async fn start(
                 view,
                 runtime: tokio::runtime::Handle::current(),
             };
-            let worker = crate::zgs::ShardWorker { placement: placement.clone(), store: node.store().clone(), events: sender.clone() };
+            let worker = crate::zgs::ShardWorker { placement: placement.clone(), store: node.store().clone(), events: sender.clone(), place_queue: None }
+                .with_batched_placement();
             zg_systems::storage::shards::install_sharding(node.world_mut(), setup, Arc::new(worker));
             Some(placement)
         }

@@ -12,6 +12,7 @@ mod contracts;
 pub mod miner;
 mod rpc;
 pub use rpc::{SegmentUpload, check_upload};
+pub mod place_batch;
 mod shards;
 
 pub use cache::{Rebuilt, RebuiltSegments};

@@ -66,13 +66,10 @@ impl ShardPlacement {
         .flatten()
     }
 
-    /// Encodes a stored segment and sends each shard to its holder (this node's own to disk).
-    fn place(&self, store: &ChainStore, events: &crossbeam_channel::Sender<StorageEvent>, tx_seq: u64, segment: u64, holders: &[HolderKey]) -> anyhow::Result<()> {
-        let data = store.segment(tx_seq, segment)?.ok_or_else(|| anyhow::anyhow!("segment {segment} of tx seq {tx_seq} is not stored"))?;
-        let proof = store.segment_proof(tx_seq, segment)?.ok_or_else(|| anyhow::anyhow!("segment {segment} of tx seq {tx_seq} has no proof"))?;
-        let record = store.file(tx_seq)?.ok_or_else(|| anyhow::anyhow!("tx seq {tx_seq} is not a published file"))?;
+    /// Sends each shard of a segment to its holder (this node's own to disk).
+    fn send(&self, store: &ChainStore, events: &crossbeam_channel::Sender<StorageEvent>, (tx_seq, segment): (u64, u64), shards: Vec<Shard>, holders: &[HolderKey]) -> anyhow::Result<()> {
         let own = self.network.own_key();
-        for (index, shard) in cut_shards(self.config(), &record, segment, &data, &proof)?.into_iter().enumerate() {
+        for (index, shard) in shards.into_iter().enumerate() {
             match holders.get(index) {
                 Some(holder) if *holder == own => {
                     store.put_shard(&shard)?;
@@ -153,11 +150,18 @@ impl crate::net::ShardService for StoredShards {
 /// holder can check a rebuild, and each data shard the chunk-tree nodes it needs to prove its
 /// chunks for PoRA.
 pub fn cut_shards(config: ErasureConfig, record: &FileRecord, segment: u64, data: &[u8], proof: &Proof) -> Result<Vec<Shard>, erasure::ErasureError> {
+    let parity = erasure::encode_parity(config, data)?;
+    cut_shards_with_parity(config, record, segment, data, proof, parity)
+}
+
+/// [`cut_shards`] with the segment's parity shards already coded (a batch coded them).
+pub fn cut_shards_with_parity(config: ErasureConfig, record: &FileRecord, segment: u64, data: &[u8], proof: &Proof, parity: Vec<Vec<u8>>) -> Result<Vec<Shard>, erasure::ErasureError> {
     let mut hashes = merkle::chunk_hashes(data);
     let chunks = hashes.len();
     hashes.resize(shard_proof::segment_width(record, segment).max(chunks), merkle::empty_chunk_hash());
     let tree = merkle::MerkleTree::build(hashes);
-    let shards = erasure::encode_segment(config, data)?;
+    let mut shards: Vec<Vec<u8>> = (0..config.data_shards).map(|i| erasure::data_shard(config, data, i)).collect();
+    shards.extend(parity);
     Ok(shards
         .into_iter()
         .enumerate()
@@ -275,18 +279,29 @@ pub struct ShardWorker {
     pub placement: ShardPlacement,
     pub store: ChainStore,
     pub events: crossbeam_channel::Sender<StorageEvent>,
+    /// With a GPU: placements queue for batched coding (`super::place_batch`).
+    pub place_queue: Option<crossbeam_channel::Sender<super::place_batch::PlaceJob>>,
 }
 
 impl ShardExecutor for ShardWorker {
     fn run(&self, work: ShardWork) {
         let worker = self.clone();
         match work {
-            ShardWork::Place { tx_seq, segment, holders } => rayon::spawn(move || {
-                if let Err(error) = worker.placement.place(&worker.store, &worker.events, tx_seq, segment, &holders) {
-                    // Nothing is lost: the holders' repair rebuilds what did not arrive.
-                    tracing::warn!(%error, seq = tx_seq, segment, "placing shards failed");
+            ShardWork::Place { tx_seq, segment, holders } => match &self.place_queue {
+                Some(queue) => {
+                    let _ = queue.send(super::place_batch::PlaceJob { tx_seq, segment, holders });
                 }
-            }),
+                None => rayon::spawn(move || {
+                    let placed = worker.load_segment(tx_seq, segment).and_then(|s| {
+                        let shards = cut_shards(worker.placement.config(), &s.record, segment, &s.data, &s.proof)?;
+                        worker.send_shards(tx_seq, segment, shards, &holders)
+                    });
+                    if let Err(error) = placed {
+                        // Nothing is lost: the holders' repair rebuilds what did not arrive.
+                        tracing::warn!(%error, seq = tx_seq, segment, "placing shards failed");
+                    }
+                }),
+            },
             ShardWork::Repair { tx_seq, segment, wanted, holders } => {
                 self.placement.runtime.spawn(async move { worker.repair(tx_seq, segment, wanted, holders).await });
             }
@@ -299,6 +314,32 @@ impl ShardExecutor for ShardWorker {
 
 
 impl ShardWorker {
+    /// With the node's erasure accelerator (a GPU) installed, placements go through one
+    /// batching thread so many segments are coded per launch; otherwise nothing changes.
+    pub fn with_batched_placement(mut self) -> Self {
+        if zg_systems::erasure::accel::installed() {
+            let inner = Self { place_queue: None, ..self.clone() };
+            match super::place_batch::start(inner) {
+                Ok(queue) => self.place_queue = Some(queue),
+                Err(error) => tracing::warn!(%error, "no placement batching thread; placing one segment at a time"),
+            }
+        }
+        self
+    }
+
+    /// A stored segment with its file and proof, for placement.
+    pub fn load_segment(&self, tx_seq: u64, segment: u64) -> anyhow::Result<super::place_batch::Loaded> {
+        let data = self.store.segment(tx_seq, segment)?.ok_or_else(|| anyhow::anyhow!("segment {segment} of tx seq {tx_seq} is not stored"))?;
+        let proof = self.store.segment_proof(tx_seq, segment)?.ok_or_else(|| anyhow::anyhow!("segment {segment} of tx seq {tx_seq} has no proof"))?;
+        let record = self.store.file(tx_seq)?.ok_or_else(|| anyhow::anyhow!("tx seq {tx_seq} is not a published file"))?;
+        Ok(super::place_batch::Loaded { record, segment, data, proof })
+    }
+
+    /// Sends a segment's shards to their holders (this node's own to disk).
+    pub fn send_shards(&self, tx_seq: u64, segment: u64, shards: Vec<Shard>, holders: &[HolderKey]) -> anyhow::Result<()> {
+        self.placement.send(&self.store, &self.events, (tx_seq, segment), shards, holders)
+    }
+
     fn audit(&self, tx_seq: u64, first: u64, count: u64, out: Vec<HolderKey>) {
         let out = out.into_iter().collect();
         let held = match self.store.held_shards(tx_seq, first, first.saturating_add(count)) {

@@ -1,0 +1,163 @@
+//! Placing segments in batches when the node has a GPU: `Place` work queues here, and one
+//! thread takes whatever is queued (up to [`MAX_BATCH`] segments), codes the parity of every
+//! whole segment in one `encode_segments` call (one GPU launch sequence once the batch reaches
+//! `gpu.min_erasure_kib`), and cuts and sends the shards as one-segment placement does. Without
+//! a GPU, placement stays one segment per rayon task (`ShardWorker::run`).
+
+use zg_components::consensus::Shard;
+use zg_components::storage::shard::HolderKey;
+use zg_components::storage::{FileRecord, Proof};
+use zg_systems::storage::erasure::{self, ErasureConfig};
+
+use super::shards::{ShardWorker, cut_shards_with_parity};
+
+/// Segments one batch takes at most (64 × 256 KiB = 16 MiB of originals).
+pub const MAX_BATCH: usize = 64;
+
+pub struct PlaceJob {
+    pub tx_seq: u64,
+    pub segment: u64,
+    pub holders: Vec<HolderKey>,
+}
+
+/// A segment ready to cut: its file, bytes and proof.
+pub struct Loaded {
+    pub record: FileRecord,
+    pub segment: u64,
+    pub data: Vec<u8>,
+    pub proof: Proof,
+}
+
+/// Starts the batching thread for `worker`; the sender ends it when dropped.
+pub fn start(worker: ShardWorker) -> std::io::Result<crossbeam_channel::Sender<PlaceJob>> {
+    let (sender, receiver) = crossbeam_channel::unbounded::<PlaceJob>();
+    std::thread::Builder::new().name("zg-place-batch".into()).spawn(move || {
+        while let Ok(first) = receiver.recv() {
+            let mut jobs = vec![first];
+            while jobs.len() < MAX_BATCH {
+                match receiver.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+            place_batch(&worker, jobs);
+        }
+    })?;
+    Ok(sender)
+}
+
+fn place_batch(worker: &ShardWorker, jobs: Vec<PlaceJob>) {
+    let mut loaded = Vec::with_capacity(jobs.len());
+    let mut holders = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        match worker.load_segment(job.tx_seq, job.segment) {
+            Ok(segment) => {
+                loaded.push(segment);
+                holders.push(job.holders);
+            }
+            // Nothing is lost: the holders' repair rebuilds what did not arrive.
+            Err(error) => tracing::warn!(%error, seq = job.tx_seq, segment = job.segment, "placing shards failed"),
+        }
+    }
+    for (segment, (shards, holders)) in loaded.iter().zip(cut_batch(worker.placement.config(), &loaded).into_iter().zip(holders)) {
+        let sent = shards.map_err(anyhow::Error::from).and_then(|shards| worker.send_shards(segment.record.tx_seq, segment.segment, shards, &holders));
+        if let Err(error) = sent {
+            tracing::warn!(%error, seq = segment.record.tx_seq, segment = segment.segment, "placing shards failed");
+        }
+    }
+}
+
+/// Every segment's shards, as `cut_shards` gives them: whole segments of one length have their
+/// parity coded in one batch (on the GPU when it takes it), any other segment alone.
+pub fn cut_batch(config: ErasureConfig, segments: &[Loaded]) -> Vec<Result<Vec<Shard>, erasure::ErasureError>> {
+    let mut parities: Vec<Option<Vec<Vec<u8>>>> = vec![None; segments.len()];
+    let mut by_length: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+    for (i, s) in segments.iter().enumerate() {
+        if config.data_shards > 0 && s.data.len() == config.shard_len(s.data.len()) * config.data_shards {
+            by_length.entry(s.data.len()).or_default().push(i);
+        }
+    }
+    for members in by_length.values() {
+        let batch: Vec<&[u8]> = members.iter().map(|i| segments[*i].data.as_slice()).collect();
+        if let Ok(coded) = erasure::encode_segments(config, &batch) {
+            for (i, parity) in members.iter().zip(coded) {
+                parities[*i] = Some(parity);
+            }
+        }
+    }
+    segments
+        .iter()
+        .zip(parities)
+        .map(|(s, parity)| {
+            let parity = match parity {
+                Some(parity) => parity,
+                None => erasure::encode_parity(config, &s.data)?,
+            };
+            cut_shards_with_parity(config, &s.record, s.segment, &s.data, &s.proof, parity)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    use zg_components::storage::merkle::{self, FileCommitment};
+    use zg_systems::erasure::program::Program;
+    use zg_systems::ports::ErasureAccelerator;
+
+    use super::*;
+    use crate::zgs::cut_shards;
+
+    static ROUTED: AtomicBool = AtomicBool::new(false);
+    static BATCHES: AtomicUsize = AtomicUsize::new(0);
+
+    /// The kernels' CPU twin standing in for the GPU (only while a test routes to it; any other
+    /// test in this process gets reed-solomon-simd, and would get the same shards anyway).
+    struct Twin;
+
+    impl ErasureAccelerator for Twin {
+        fn wants(&self, bytes: usize) -> bool {
+            ROUTED.load(Ordering::SeqCst) && bytes >= 1 << 20
+        }
+
+        fn run(&self, program: &Program, inputs: &[u8]) -> Result<Vec<u8>, String> {
+            BATCHES.fetch_add(1, Ordering::SeqCst);
+            let per = program.inputs.len() * program.shard_bytes;
+            let mut out = Vec::new();
+            for codeword in inputs.chunks(per) {
+                let shards: Vec<&[u8]> = codeword.chunks(program.shard_bytes).collect();
+                out.extend(zg_systems::erasure::twin::run(program, &shards).map_err(|e| e.to_string())?.concat());
+            }
+            Ok(out)
+        }
+    }
+
+    /// Five full segments and a short last one: the batch path (the full segments coded in one
+    /// accelerator batch, the short one alone) cuts exactly the shards one-segment placement cuts.
+    #[test]
+    fn batched_cutting_gives_the_shards_one_segment_cutting_gives() {
+        let config = ErasureConfig { data_shards: 4, parity_shards: 2 };
+        let data: Vec<u8> = (0..5 * merkle::SEGMENT_SIZE + 3_000).map(|i| (i * 13 + 7) as u8).collect();
+        let commitment = FileCommitment::of(&data);
+        let record = FileRecord::from_commitment(1, &commitment);
+        let loaded: Vec<Loaded> = (0..record.data_segments())
+            .map(|segment| {
+                let (bytes, proof) = commitment.stored_segment(&data, segment as usize).expect("segment");
+                Loaded { record: record.clone(), segment, data: bytes, proof }
+            })
+            .collect();
+        let one_by_one: Vec<Vec<Shard>> = loaded.iter().map(|s| cut_shards(config, &s.record, s.segment, &s.data, &s.proof).expect("cuts")).collect();
+        let ours = zg_systems::erasure::accel::install(Box::new(Twin));
+        ROUTED.store(true, Ordering::SeqCst);
+        let before = BATCHES.load(Ordering::SeqCst);
+        let batched = cut_batch(config, &loaded);
+        ROUTED.store(false, Ordering::SeqCst);
+        let batched: Vec<Vec<Shard>> = batched.into_iter().map(|r| r.expect("cuts")).collect();
+        assert_eq!(batched, one_by_one);
+        if ours {
+            assert_eq!(BATCHES.load(Ordering::SeqCst) - before, 1, "the five whole segments went as one batch");
+        }
+        assert_eq!(cut_batch(config, &[]).len(), 0);
+    }
+}
