@@ -38,35 +38,26 @@ __device__ __forceinline__ int warp_sum_int(int value)
     u32 lane = threadIdx.x % 32u;                                         \
     if (row >= rows) return;
 
-extern "C" __global__ void matvec_f32(const float* __restrict__ w, const float* __restrict__ x, float* __restrict__ y, u32 rows, u32 cols)
+__device__ __forceinline__ float from_f32(float value)
 {
-    ROW_AND_LANE
-    const float* r = w + (unsigned long long)row * cols;
-    float sum = 0.0f;
-    for (u32 c = lane; c < cols; c += 32u) sum += r[c] * x[c];
-    sum = warp_sum(sum);
-    if (lane == 0) y[row] = sum;
+    return value;
 }
 
-extern "C" __global__ void matvec_f16(const u16* __restrict__ w, const float* __restrict__ x, float* __restrict__ y, u32 rows, u32 cols)
-{
-    ROW_AND_LANE
-    const u16* r = w + (unsigned long long)row * cols;
-    float sum = 0.0f;
-    for (u32 c = lane; c < cols; c += 32u) sum += from_f16(r[c]) * x[c];
-    sum = warp_sum(sum);
-    if (lane == 0) y[row] = sum;
-}
+// One float kernel per weight format: W is how a weight is stored, WIDEN makes it an f32.
+#define MATVEC_FLOAT(NAME, W, WIDEN)                                                                      \
+    extern "C" __global__ void NAME(const W* __restrict__ w, const float* __restrict__ x, float* __restrict__ y, u32 rows, u32 cols) \
+    {                                                                                                     \
+        ROW_AND_LANE                                                                                      \
+        const W* r = w + (unsigned long long)row * cols;                                                  \
+        float sum = 0.0f;                                                                                 \
+        for (u32 c = lane; c < cols; c += 32u) sum += WIDEN(r[c]) * x[c];                                 \
+        sum = warp_sum(sum);                                                                              \
+        if (lane == 0) y[row] = sum;                                                                      \
+    }
 
-extern "C" __global__ void matvec_bf16(const u16* __restrict__ w, const float* __restrict__ x, float* __restrict__ y, u32 rows, u32 cols)
-{
-    ROW_AND_LANE
-    const u16* r = w + (unsigned long long)row * cols;
-    float sum = 0.0f;
-    for (u32 c = lane; c < cols; c += 32u) sum += from_bf16(r[c]) * x[c];
-    sum = warp_sum(sum);
-    if (lane == 0) y[row] = sum;
-}
+MATVEC_FLOAT(matvec_f32, float, from_f32)
+MATVEC_FLOAT(matvec_f16, u16, from_f16)
+MATVEC_FLOAT(matvec_bf16, u16, from_bf16)
 
 // Exact: |w|, |x| <= 128, so a row of up to 131,072 columns cannot leave int32.
 extern "C" __global__ void matvec_i8(const signed char* __restrict__ w, const signed char* __restrict__ x, int* __restrict__ y, u32 rows, u32 cols)

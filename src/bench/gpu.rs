@@ -24,7 +24,8 @@ fn random_inputs(count: usize, seed: u64) -> Vec<Vec<i8>> {
         .collect()
 }
 
-fn best_of<T>(runs: usize, mut f: impl FnMut() -> anyhow::Result<T>) -> anyhow::Result<(Duration, T)> {
+/// The fastest of `runs` runs and its value.
+pub(crate) fn best_of<T>(runs: usize, mut f: impl FnMut() -> anyhow::Result<T>) -> anyhow::Result<(Duration, T)> {
     let mut best: Option<(Duration, T)> = None;
     for _ in 0..runs {
         let started = Instant::now();

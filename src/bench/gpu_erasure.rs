@@ -6,12 +6,13 @@
 //! through pinned buffers on two streams, and the kernels alone on data already on the card
 //! (with the bytes they move against the card's peak memory bandwidth).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rayon::prelude::*;
 
 use zg_systems::erasure::program::{self, Program};
 
+use super::gpu::best_of;
 use crate::gpu::erasure::GpuErasure;
 
 struct Shape {
@@ -25,31 +26,6 @@ const SHAPES: [Shape; 2] = [
     Shape { name: "storage segments, 8+4 shards of 32 KiB", k: 8, m: 4, bytes: 32 * 1024 },
     Shape { name: "DA rows, 128+128 shares of 256 B", k: 128, m: 128, bytes: 256 },
 ];
-
-fn best_of<T>(runs: usize, mut f: impl FnMut() -> anyhow::Result<T>) -> anyhow::Result<(Duration, T)> {
-    let mut best: Option<(Duration, T)> = None;
-    for _ in 0..runs {
-        let started = Instant::now();
-        let value = f()?;
-        let took = started.elapsed();
-        if best.as_ref().is_none_or(|(t, _)| took < *t) {
-            best = Some((took, value));
-        }
-    }
-    best.ok_or_else(|| anyhow::anyhow!("no runs"))
-}
-
-fn pseudo_random(len: usize) -> Vec<u8> {
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
-}
 
 /// The card's peak memory bandwidth from the driver's memory clock and bus width (bytes/s).
 fn peak_bandwidth(gpu: &crate::gpu::Gpu) -> Option<f64> {
@@ -131,7 +107,7 @@ pub fn erasure(device: usize, mib: usize) -> anyhow::Result<String> {
     for shape in &SHAPES {
         let per = shape.k * shape.bytes;
         let codewords = (mib << 20).div_ceil(per).max(1);
-        let data = pseudo_random(codewords * per);
+        let data = zg_systems::erasure::twin::sample_bytes(codewords * per, 1);
         let gbs = |t: Duration| data.len() as f64 / t.as_secs_f64() / 1e9;
         let encode = program::encode(shape.k, shape.m, shape.bytes)?;
         let encoded = measure(&gpu, &encode, &data, |t| cpu_encode(shape, &data, t))?;

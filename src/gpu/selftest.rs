@@ -13,18 +13,6 @@ use crate::compute::backend::llama::model::LlamaConfig;
 
 type Check = Result<String, String>;
 
-fn random(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
-}
-
 fn fail<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> String + '_ {
     move |error| format!("{what}: {error}")
 }
@@ -35,7 +23,7 @@ fn fail<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> String + '_ {
 pub fn erasure(gpu: &GpuErasure) -> Check {
     let mut codewords_checked = 0;
     for (k, m, bytes, codewords) in [(8, 4, 1024, 64), (16, 16, 512, 40), (3, 200, 66, 3), (200, 3, 130, 5), (33, 31, 62, 7), (1, 1, 2, 70_000)] {
-        let data = random(k * bytes * codewords, (k * 31 + m) as u64);
+        let data = twin::sample_bytes(k * bytes * codewords, (k * 31 + m) as u64);
         let encode = gpu.prepare(&program::encode(k, m, bytes).map_err(fail("program"))?).map_err(fail("upload"))?;
         let recovery = gpu.run(&encode, &data).map_err(fail("encode"))?;
         let pipelined = gpu.run_pipelined(&encode, &data, codewords.div_ceil(3)).map_err(fail("pipelined encode"))?;
@@ -68,7 +56,7 @@ pub fn erasure(gpu: &GpuErasure) -> Check {
     for seed in 0..40u64 {
         let (k, m) = (1 + (seed * 7 % 47) as usize, 1 + (seed * 13 % 53) as usize);
         let bytes = 2 * (1 + (seed * 29 % 300) as usize);
-        let data = random(k * bytes, seed);
+        let data = twin::sample_bytes(k * bytes, seed);
         let encode = program::encode(k, m, bytes).map_err(fail("program"))?;
         let originals: Vec<&[u8]> = data.chunks(bytes).collect();
         let expected = twin::run(&encode, &originals).map_err(fail("twin"))?.concat();

@@ -123,13 +123,7 @@ mod tests {
 
         fn run(&self, program: &Program, inputs: &[u8]) -> Result<Vec<u8>, String> {
             BATCHES.fetch_add(1, Ordering::SeqCst);
-            let per = program.inputs.len() * program.shard_bytes;
-            let mut out = Vec::new();
-            for codeword in inputs.chunks(per) {
-                let shards: Vec<&[u8]> = codeword.chunks(program.shard_bytes).collect();
-                out.extend(zg_systems::erasure::twin::run(program, &shards).map_err(|e| e.to_string())?.concat());
-            }
-            Ok(out)
+            zg_systems::erasure::twin::run_batch(program, inputs).map_err(|e| e.to_string())
         }
     }
 

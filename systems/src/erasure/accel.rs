@@ -85,13 +85,7 @@ mod tests {
                 Mode::WrongSize => return Ok(vec![0; 3]),
                 _ => {}
             }
-            let per = program.inputs.len() * program.shard_bytes;
-            let mut out = Vec::new();
-            for codeword in inputs.chunks(per) {
-                let shards: Vec<&[u8]> = codeword.chunks(program.shard_bytes).collect();
-                out.extend(super::super::twin::run(program, &shards).map_err(|e| e.to_string())?.concat());
-            }
-            Ok(out)
+            super::super::twin::run_batch(program, inputs).map_err(|e| e.to_string())
         }
     }
 

@@ -6,19 +6,7 @@ use super::program::{self, ProgramError, derivative_sources, symbol_offsets};
 use super::twin;
 
 fn shards(count: usize, bytes: usize, seed: u64) -> Vec<Vec<u8>> {
-    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..count)
-        .map(|_| {
-            (0..bytes)
-                .map(|_| {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    state as u8
-                })
-                .collect()
-        })
-        .collect()
+    twin::sample_bytes(count * bytes.max(1), seed).chunks(bytes.max(1)).map(<[u8]>::to_vec).collect()
 }
 
 fn twin_encode(k: usize, m: usize, originals: &[Vec<u8>]) -> Vec<Vec<u8>> {

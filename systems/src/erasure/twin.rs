@@ -138,3 +138,31 @@ pub fn run(program: &Program, inputs: &[&[u8]]) -> Result<Vec<Vec<u8>>, ProgramE
     }
     Ok(program.outputs.iter().map(|pos| store(&work[*pos], program.shard_bytes)).collect())
 }
+
+/// Runs `program` over codewords given back to back (each its inputs in order) and gives their
+/// outputs back to back: the twin of a GPU batch.
+pub fn run_batch(program: &Program, inputs: &[u8]) -> Result<Vec<u8>, ProgramError> {
+    let per = program.inputs.len() * program.shard_bytes;
+    if per == 0 || !inputs.len().is_multiple_of(per) {
+        return Err(ProgramError::NotEnoughShards { have: inputs.len() / program.shard_bytes.max(1), need: program.inputs.len() });
+    }
+    let mut out = Vec::with_capacity(inputs.len() / per * program.outputs.len() * program.shard_bytes);
+    for codeword in inputs.chunks(per) {
+        let shards: Vec<&[u8]> = codeword.chunks(program.shard_bytes).collect();
+        out.extend(run(program, &shards)?.concat());
+    }
+    Ok(out)
+}
+
+/// Deterministic pseudo-random bytes (xorshift64) for checks and benchmarks of the code.
+pub fn sample_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
