@@ -267,19 +267,30 @@ pub fn rebuild_square(layout: SquareLayout, held: &[Option<Vec<u8>>]) -> Result<
         }
         let mut progress = false;
         for axis in [Axis::Row, Axis::Column] {
+            let at = |index: usize, i: usize| match axis {
+                Axis::Row => index * width + i,
+                Axis::Column => i * width + index,
+            };
+            // Lines of one axis are disjoint, so they can be rebuilt together: those missing the
+            // same positions form one batch (for the GPU, when the node has one).
+            let mut by_pattern: std::collections::BTreeMap<Vec<bool>, Vec<usize>> = Default::default();
             for index in 0..width {
-                let at = |i: usize| match axis {
-                    Axis::Row => index * width + i,
-                    Axis::Column => i * width + index,
-                };
-                let line: Vec<Option<&[u8]>> = (0..width).map(|i| shares[at(i)].as_deref()).collect();
-                let have = line.iter().flatten().count();
-                if have == width || have < layout.k {
-                    continue;
+                let pattern: Vec<bool> = (0..width).map(|i| shares[at(index, i)].is_some()).collect();
+                let have = pattern.iter().filter(|p| **p).count();
+                if have < width && have >= layout.k {
+                    by_pattern.entry(pattern).or_default().push(index);
                 }
-                let rebuilt = rebuild_axis(layout, axis, index, &line)?;
-                for (i, share) in rebuilt.chunks(SHARE_SIZE).enumerate() {
-                    shares[at(i)].get_or_insert_with(|| share.to_vec());
+            }
+            for (pattern, members) in by_pattern {
+                let lines: Vec<Vec<Option<&[u8]>>> = members.iter().map(|index| (0..width).map(|i| shares[at(*index, i)].as_deref()).collect()).collect();
+                let rebuilt = match batch::rebuild_lines(layout, &pattern, &lines) {
+                    Some(rebuilt) => rebuilt,
+                    None => members.iter().zip(&lines).map(|(index, line)| rebuild_axis(layout, axis, *index, line)).collect::<Result<Vec<_>, _>>()?,
+                };
+                for (index, line) in members.iter().zip(rebuilt) {
+                    for (i, share) in line.chunks(SHARE_SIZE).enumerate() {
+                        shares[at(*index, i)].get_or_insert_with(|| share.to_vec());
+                    }
                 }
                 progress = true;
             }
@@ -392,5 +403,6 @@ pub fn check_bad_encoding(proof: &BadEncodingProof) -> Result<(), FraudProofErro
     Ok(())
 }
 
+mod batch;
 #[cfg(test)]
 mod tests;

@@ -25,20 +25,19 @@ pub fn wants(bytes: usize) -> bool {
     ACCELERATOR.get().is_some_and(|a| a.wants(bytes))
 }
 
-/// The recovery shards of every codeword in `originals` (each `k` shards of `shard_bytes`,
-/// codeword-major), back to back, `m` a codeword, when the accelerator takes the batch. `None`:
-/// none installed, the batch is too small, or the accelerator failed (logged); the caller codes
-/// it on the CPU.
-pub fn encode_batch(k: usize, m: usize, shard_bytes: usize, originals: &[u8]) -> Option<Vec<u8>> {
+/// Runs `program` over the codewords of `inputs` on the accelerator when it takes a batch of
+/// `bytes` bytes; `None` as for [`encode_batch`].
+pub fn run_batch(program: &program::Program, inputs: &[u8], bytes: usize) -> Option<Vec<u8>> {
     let accelerator = ACCELERATOR.get()?;
-    if !accelerator.wants(originals.len()) {
+    if !accelerator.wants(bytes) {
         return None;
     }
-    let program = program::encode(k, m, shard_bytes).ok()?;
-    match accelerator.run(&program, originals) {
-        Ok(recovery) if recovery.len() == originals.len() / k * m => Some(recovery),
-        Ok(recovery) => {
-            tracing::warn!(got = recovery.len(), "the erasure accelerator returned a wrong size; coding on the CPU");
+    let per = program.inputs.len() * program.shard_bytes;
+    let expected = inputs.len().checked_div(per)? * program.outputs.len() * program.shard_bytes;
+    match accelerator.run(program, inputs) {
+        Ok(outputs) if outputs.len() == expected => Some(outputs),
+        Ok(outputs) => {
+            tracing::warn!(got = outputs.len(), expected, "the erasure accelerator returned a wrong size; coding on the CPU");
             None
         }
         Err(error) => {
@@ -46,6 +45,15 @@ pub fn encode_batch(k: usize, m: usize, shard_bytes: usize, originals: &[u8]) ->
             None
         }
     }
+}
+
+/// The recovery shards of every codeword in `originals` (each `k` shards of `shard_bytes`,
+/// codeword-major), back to back, `m` a codeword, when the accelerator takes the batch. `None`:
+/// none installed, the batch is too small, or the accelerator failed (logged); the caller codes
+/// it on the CPU.
+pub fn encode_batch(k: usize, m: usize, shard_bytes: usize, originals: &[u8]) -> Option<Vec<u8>> {
+    let program = program::encode(k, m, shard_bytes).ok()?;
+    run_batch(&program, originals, originals.len())
 }
 
 #[cfg(test)]
@@ -116,6 +124,20 @@ mod tests {
             let (parity, calls) = with_mode(mode, || encode_segments(config, &refs).expect("codes"));
             assert_eq!(parity, cpu_parity);
             assert_eq!(calls, 1);
+        }
+        // A square rebuilt from k of its columns (every row missing the same shares: one decode
+        // batch and one encode batch), and from a scattered pattern (several batches).
+        let layout = cpu_square.layout;
+        let width = layout.width();
+        let share = |r: usize, c: usize| cpu_square.share(r, c).map(<[u8]>::to_vec);
+        let columns: Vec<Option<Vec<u8>>> = (0..width * width).map(|i| if (layout.k / 2..layout.k / 2 + layout.k).contains(&(i % width)) { share(i / width, i % width) } else { None }).collect();
+        let scattered: Vec<Option<Vec<u8>>> = (0..width * width).map(|i| if (i * 7 + i / width) % 5 < 3 { share(i / width, i % width) } else { None }).collect();
+        for mode in [Mode::Twin, Mode::Fails] {
+            let (rebuilt, calls) = with_mode(mode, || crate::da::encoding::rebuild_square(layout, &columns).expect("rebuilds"));
+            assert_eq!(rebuilt.data, cpu_square.data);
+            assert_eq!(calls, if mode == Mode::Twin { 2 } else { 1 }, "decode then encode, or the failed decode alone");
+            let (rebuilt, _) = with_mode(mode, || crate::da::encoding::rebuild_square(layout, &scattered).expect("rebuilds"));
+            assert_eq!(rebuilt.data, cpu_square.data);
         }
         let (_, calls) = with_mode(Mode::Twin, || encode_segments(config, &[&[1u8; 64]]).expect("codes"));
         assert_eq!(calls, 0, "a tiny batch stays on the CPU");
