@@ -107,7 +107,9 @@ fn metrics_are_served_for_prometheus() {
     args.extend(["--da-grpc-addr".into(), "127.0.0.1:0".into(), "--compute-addr".into(), "127.0.0.1:0".into()]);
     args.extend(["--metrics-addr".into(), metrics_addr.clone(), "--data-dir".into(), dir.path().display().to_string()]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let _node = common::NodeProcess::spawn(&args);
+    let node = common::NodeProcess::spawn(&args);
+    let gpu = node.gpu.clone().unwrap_or_default();
+    assert!(gpu.contains("CPU path") || gpu.contains("erasure coding of batches"), "the banner says what the node uses: {gpu:?}");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
         let body = std::net::TcpStream::connect(&metrics_addr).ok().and_then(|mut stream| {
@@ -119,6 +121,8 @@ fn metrics_are_served_for_prometheus() {
         });
         if let Some(body) = body.filter(|b| b.contains("zgnode_system_seconds") && b.contains("seal_block")) {
             assert!(body.contains("zgnode_tick_seconds"), "{body}");
+            // 1 on a GPU host, 0 here: the node looked for a GPU once at start.
+            assert!(body.contains("zgnode_gpu_present"), "{body}");
             break;
         }
         assert!(std::time::Instant::now() < deadline, "no tick metrics at {metrics_addr}");

@@ -151,6 +151,8 @@ pub struct NodeProcess {
     pub storage_addr: Option<SocketAddr>,
     /// The built-in compute provider's HTTP address, when the banner shows one.
     pub compute_addr: Option<SocketAddr>,
+    /// The banner's GPU line: the card in use, or why the CPU path.
+    pub gpu: Option<String>,
 }
 
 impl NodeProcess {
@@ -175,7 +177,7 @@ impl NodeProcess {
         let stdout = child.stdout.take().expect("stdout");
         let (sender, receiver) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let (mut addr, mut storage, mut compute) = (None, None, None);
+            let (mut addr, mut storage, mut compute, mut gpu) = (None, None, None, None);
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 if let Some(url) = line.strip_prefix("JSON-RPC (HTTP): http://") {
@@ -184,20 +186,23 @@ impl NodeProcess {
                 if let Some(rest) = line.strip_prefix("Storage RPC:") {
                     storage = rest.trim().trim_start_matches("http://").split_whitespace().next().and_then(|a| a.parse().ok());
                 }
+                if let Some(rest) = line.strip_prefix("GPU:") {
+                    gpu = Some(rest.trim().to_string());
+                }
                 if let Some(rest) = line.strip_prefix("Compute provider: http://") {
                     compute = rest.split_whitespace().next().and_then(|a| a.parse().ok());
                 }
                 if line == "ready" {
-                    let _ = sender.send(addr.map(|a| (a, storage, compute)));
+                    let _ = sender.send(addr.map(|a| (a, storage, compute, gpu.clone())));
                 }
             }
         });
-        let (addr, storage_addr, compute_addr) = receiver
+        let (addr, storage_addr, compute_addr, gpu) = receiver
             .recv_timeout(Duration::from_secs(60))
             .ok()
             .flatten()
             .unwrap_or_else(|| panic!("zgnode {args:?} did not start"));
-        Self { child, addr, storage_addr, compute_addr }
+        Self { child, addr, storage_addr, compute_addr, gpu }
     }
 
     pub fn kill(mut self) {
