@@ -35,6 +35,7 @@ pub fn dev_config(eth_rpc: &str, listen: SocketAddr, data_dir: &Path) -> Provide
         max_concurrent: 64,
         backend: BackendConfig::Builtin { model_dir: None, model: TINY_MODEL_NAME.into() },
         verifiable: None,
+        gpu: Default::default(),
     }
 }
 

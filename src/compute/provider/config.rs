@@ -49,6 +49,9 @@ pub struct ProviderConfig {
     /// A verifiable (halo2-proved) service beside the chat one: `/v1/proxy/verifiable/{model}`.
     #[serde(default)]
     pub verifiable: Option<VerifiableConfig>,
+    /// The node's `[gpu]` section: whether the built-in backend's matrices may go to a GPU.
+    #[serde(default)]
+    pub gpu: crate::config::GpuSection,
 }
 
 /// The `[verifiable]` section: one int8 model served with a proof per result, paid through the
@@ -206,5 +209,9 @@ mod tests {
         assert!(with("model_file = \"m.json\"\nsettle_batch = 41").unwrap_err().contains("1-40"));
         assert!(with("model_file = \"m.json\"\nstake_0g = 9").unwrap_err().contains("minimum"));
         assert!(with("price = 5").is_err(), "model_file is required");
+        assert!(config.gpu.enabled, "a GPU is used when found unless switched off");
+        let off = ProviderConfig::parse(&format!("{MINIMAL}\n[gpu]\nenabled = false\n")).unwrap();
+        assert!(!off.gpu.enabled);
+        assert!(ProviderConfig::parse(&format!("{MINIMAL}\n[gpu]\ncard = 1\n")).is_err(), "unknown keys are named");
     }
 }

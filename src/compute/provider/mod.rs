@@ -79,6 +79,8 @@ pub fn load_backend(config: &ProviderConfig) -> anyhow::Result<Arc<dyn Inference
                     dir
                 }
             };
+            // Once per process: a node in the same process has already decided.
+            crate::gpu::accel::init(&config.gpu);
             Arc::new(LlamaBackend::load(&dir, model).with_context(|| format!("loading the model in {}", dir.display()))?)
         }
         BackendConfig::Openai { url, model, upstream_model, api_key } => {
