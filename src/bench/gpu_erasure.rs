@@ -62,47 +62,63 @@ fn cpu_decode(shape: &Shape, inputs: &[u8], lost: usize, threads: Option<usize>)
     }
 }
 
-struct Figures {
-    cpu_one: Duration,
-    cpu_all: Duration,
-    gpu_plain: Duration,
-    gpu_pipelined: Duration,
-    gpu_kernels: Duration,
+struct CpuFigures {
+    one: Duration,
+    all: Duration,
+    expected: Vec<u8>,
 }
 
-fn measure(gpu: &GpuErasure, program: &Program, inputs: &[u8], cpu: impl Fn(Option<usize>) -> anyhow::Result<Vec<u8>>) -> anyhow::Result<Figures> {
-    let (cpu_one, expected) = best_of(1, || cpu(Some(1)))?;
-    let (cpu_all, all) = best_of(3, || cpu(None))?;
-    anyhow::ensure!(all == expected, "reed-solomon-simd on every core differs from one thread");
+struct GpuFigures {
+    plain: Duration,
+    pipelined: Duration,
+    kernels: Duration,
+}
+
+fn measure_cpu(cpu: impl Fn(Option<usize>) -> anyhow::Result<Vec<u8>>) -> anyhow::Result<CpuFigures> {
+    let (one, expected) = best_of(1, || cpu(Some(1)))?;
+    let (all, on_all) = best_of(3, || cpu(None))?;
+    anyhow::ensure!(on_all == expected, "reed-solomon-simd on every core differs from one thread");
+    Ok(CpuFigures { one, all, expected })
+}
+
+fn measure_gpu(gpu: &GpuErasure, program: &Program, inputs: &[u8], expected: &[u8]) -> anyhow::Result<GpuFigures> {
     let prepared = gpu.prepare(program)?;
-    let (gpu_plain, plain) = best_of(3, || gpu.run(&prepared, inputs).map_err(anyhow::Error::from))?;
-    anyhow::ensure!(plain == expected, "GPU shards differ from reed-solomon-simd's");
+    let (plain, shards) = best_of(3, || gpu.run(&prepared, inputs).map_err(anyhow::Error::from))?;
+    anyhow::ensure!(shards == expected, "GPU shards differ from reed-solomon-simd's");
     let per_in = program.inputs.len() * program.shard_bytes;
     let codewords = inputs.len() / per_in;
-    let (gpu_pipelined, pipelined) = best_of(3, || gpu.run_pipelined(&prepared, inputs, codewords.div_ceil(8)).map_err(anyhow::Error::from))?;
-    anyhow::ensure!(pipelined == expected, "pipelined GPU shards differ from reed-solomon-simd's");
+    let (pipelined, shards) = best_of(3, || gpu.run_pipelined(&prepared, inputs, codewords.div_ceil(8)).map_err(anyhow::Error::from))?;
+    anyhow::ensure!(shards == expected, "pipelined GPU shards differ from reed-solomon-simd's");
     let mut batch = gpu.alloc_batch(gpu.stream(), &prepared, codewords)?;
     gpu.stream().memcpy_htod(inputs, &mut batch.inputs)?;
     gpu.stream().synchronize()?;
-    let (gpu_kernels, ()) = best_of(3, || {
+    let (kernels, ()) = best_of(3, || {
         gpu.run_on_device(gpu.stream(), &prepared, &mut batch, codewords)?;
         gpu.stream().synchronize()?;
         Ok(())
     })?;
-    Ok(Figures { cpu_one, cpu_all, gpu_plain, gpu_pipelined, gpu_kernels })
+    Ok(GpuFigures { plain, pipelined, kernels })
 }
 
+/// The report; without a GPU (none found, kernels not loading) the CPU figures alone and why.
 pub fn erasure(device: usize, mib: usize) -> anyhow::Result<String> {
-    let card = crate::gpu::detect(device)?;
-    let gpu = GpuErasure::load(&card)?;
-    let checked = crate::gpu::selftest::erasure(&gpu).map_err(|difference| anyhow::anyhow!("GPU self-check failed: {difference}"))?;
-    let peak = peak_bandwidth(&card);
-    let mut report = format!("self-check: {checked}\n");
+    let card = crate::gpu::detect(device).and_then(|card| GpuErasure::load(&card).map(|gpu| (card, gpu)));
+    let mut report = String::new();
+    let peak = match &card {
+        Ok((card, gpu)) => {
+            let checked = crate::gpu::selftest::erasure(gpu).map_err(|difference| anyhow::anyhow!("GPU self-check failed: {difference}"))?;
+            report += &format!("self-check: {checked}\n");
+            peak_bandwidth(card)
+        }
+        Err(_) => None,
+    };
     report += &format!(
-        "erasure coding (reed-solomon-simd {}), {mib} MiB of originals a batch; CPU: {} cores; peak memory bandwidth {}\n",
-        "3.x",
+        "erasure coding (reed-solomon-simd 3.x), {mib} MiB of originals a batch; CPU: {} cores; GPU: {}\n",
         rayon::current_num_threads(),
-        peak.map_or("unknown".into(), |b| format!("{:.0} GB/s", b / 1e9))
+        match &card {
+            Ok((card, _)) => format!("{card:?}, peak memory bandwidth {}", peak.map_or("unknown".into(), |b| format!("{:.0} GB/s", b / 1e9))),
+            Err(why) => why.to_string(),
+        }
     );
     for shape in &SHAPES {
         let per = shape.k * shape.bytes;
@@ -110,33 +126,39 @@ pub fn erasure(device: usize, mib: usize) -> anyhow::Result<String> {
         let data = zg_systems::erasure::twin::sample_bytes(codewords * per, 1);
         let gbs = |t: Duration| data.len() as f64 / t.as_secs_f64() / 1e9;
         let encode = program::encode(shape.k, shape.m, shape.bytes)?;
-        let encoded = measure(&gpu, &encode, &data, |t| cpu_encode(shape, &data, t))?;
-        let recovery = cpu_encode(shape, &data, None)?;
+        // Warm reed-solomon-simd's tables (made on first use) before timing anything.
+        cpu_encode(shape, &data[..per], Some(1))?;
+        let encoded = measure_cpu(|t| cpu_encode(shape, &data, t))?;
         let lost = shape.k.min(shape.m);
         let mut inputs = Vec::with_capacity(codewords * (shape.k - lost + shape.m) * shape.bytes);
         for c in 0..codewords {
             inputs.extend_from_slice(&data[c * per + lost * shape.bytes..(c + 1) * per]);
-            inputs.extend_from_slice(&recovery[c * shape.m * shape.bytes..(c + 1) * shape.m * shape.bytes]);
+            inputs.extend_from_slice(&encoded.expected[c * shape.m * shape.bytes..(c + 1) * shape.m * shape.bytes]);
         }
         let present: Vec<bool> = (0..shape.k).map(|i| i >= lost).collect();
         let decode = program::decode(&present, &vec![true; shape.m], shape.bytes)?;
-        let decoded = measure(&gpu, &decode, &inputs, |t| cpu_decode(shape, &inputs, lost, t))?;
-        report.push_str(&format!("  {} ({codewords} codewords; shards identical to reed-solomon-simd's)\n", shape.name));
-        for (what, program, f) in [("encode", &encode, &encoded), (&*format!("decode ({lost} lost)"), &decode, &decoded)] {
-            let moved = program.traffic_bytes() as f64 * codewords as f64 / f.gpu_kernels.as_secs_f64();
-            report.push_str(&format!(
-                "    {what}: CPU 1 thread {:.2} GB/s, all cores {:.2} GB/s | GPU with copies {:.2} GB/s ({:.1}x all cores), pinned+2 streams {:.2} GB/s ({:.1}x), kernels alone {:.1} GB/s ({:.1}x; {:.0} GB/s of memory traffic{})\n",
-                gbs(f.cpu_one),
-                gbs(f.cpu_all),
-                gbs(f.gpu_plain),
-                f.cpu_all.as_secs_f64() / f.gpu_plain.as_secs_f64(),
-                gbs(f.gpu_pipelined),
-                f.cpu_all.as_secs_f64() / f.gpu_pipelined.as_secs_f64(),
-                gbs(f.gpu_kernels),
-                f.cpu_all.as_secs_f64() / f.gpu_kernels.as_secs_f64(),
-                moved / 1e9,
-                peak.map_or(String::new(), |p| format!(" = {:.0} % of peak", 100.0 * moved / p)),
-            ));
+        cpu_decode(shape, &inputs[..(shape.k - lost + shape.m) * shape.bytes], lost, Some(1))?;
+        let decoded = measure_cpu(|t| cpu_decode(shape, &inputs, lost, t))?;
+        report.push_str(&format!("  {} ({codewords} codewords)\n", shape.name));
+        for (what, program, cpu, gpu_inputs) in [("encode", &encode, &encoded, &data), (&*format!("decode ({lost} lost)"), &decode, &decoded, &inputs)] {
+            let mut line = format!("    {what}: CPU 1 thread {:.2} GB/s, all cores {:.2} GB/s", gbs(cpu.one), gbs(cpu.all));
+            if let Ok((_, gpu)) = &card {
+                let f = measure_gpu(gpu, program, gpu_inputs, &cpu.expected)?;
+                let moved = program.traffic_bytes() as f64 * codewords as f64 / f.kernels.as_secs_f64();
+                line += &format!(
+                    " | GPU (shards identical) with copies {:.2} GB/s ({:.1}x all cores), pinned+2 streams {:.2} GB/s ({:.1}x), kernels alone {:.1} GB/s ({:.1}x; {:.0} GB/s of memory traffic{})",
+                    gbs(f.plain),
+                    cpu.all.as_secs_f64() / f.plain.as_secs_f64(),
+                    gbs(f.pipelined),
+                    cpu.all.as_secs_f64() / f.pipelined.as_secs_f64(),
+                    gbs(f.kernels),
+                    cpu.all.as_secs_f64() / f.kernels.as_secs_f64(),
+                    moved / 1e9,
+                    peak.map_or(String::new(), |p| format!(" = {:.0} % of peak", 100.0 * moved / p)),
+                );
+            }
+            report.push_str(&line);
+            report.push('\n');
         }
     }
     Ok(report)

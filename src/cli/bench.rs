@@ -277,17 +277,22 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
             }
         }
         BenchCommand::Gpu { batch, erasure_mib, llm_layers, llm_tokens, device } => {
-            if batch > 0 {
+            let absent = crate::gpu::detect(device).err();
+            if batch > 0 && absent.is_none() {
                 let report = tokio::task::spawn_blocking(move || crate::bench::gpu::int8(device, batch)).await??;
                 println!("{report}");
             }
             if erasure_mib > 0 {
+                // Without a GPU this still measures reed-solomon-simd here: the CPU side of the comparison.
                 let report = tokio::task::spawn_blocking(move || crate::bench::gpu_erasure::erasure(device, erasure_mib)).await??;
                 println!("{report}");
             }
-            if llm_layers > 0 {
+            if llm_layers > 0 && absent.is_none() {
                 let report = tokio::task::spawn_blocking(move || crate::bench::llm::llm(device, llm_layers, llm_tokens)).await??;
                 println!("{report}");
+            }
+            if let Some(why) = absent {
+                anyhow::bail!("{why}: the GPU figures need a GPU host (any CPU figures above are this machine's)");
             }
         }
         BenchCommand::Compute { requests, concurrency, max_tokens } => {
