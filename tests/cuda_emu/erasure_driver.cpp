@@ -1,0 +1,125 @@
+// Drives assets/cuda/reed_solomon.cu on the CPU the way src/gpu/erasure/mod.rs drives it on a
+// GPU (run_on_device: place the inputs, one launch a step, take the outputs), reading the
+// program from a text file. Usage: erasure_driver PROGRAM TABLES INPUTS OUTPUTS
+//   PROGRAM: "bytes W", "work_count N", "codewords C", "inputs n p...", "outputs n q...",
+//            then steps: "zero first count", "copy from to count", "xor into from count",
+//            "bfly inverse pos dist truncated skew_delta", "scale first n f...", "deriv len".
+//   TABLES: skew (65535 u16), exp (65536 u16), log (65536 u16), little-endian.
+#include "emulate.hpp"
+#include "../../assets/cuda/reed_solomon.cu"
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <utility>
+
+static const unsigned THREADS = 64;
+
+static std::vector<u8> read_file(const char* path)
+{
+    std::ifstream in(path, std::ios::binary);
+    return std::vector<u8>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+int main(int argc, char** argv)
+{
+    if (argc != 5) {
+        std::fprintf(stderr, "usage: erasure_driver PROGRAM TABLES INPUTS OUTPUTS\n");
+        return 2;
+    }
+    std::ifstream program(argv[1]);
+    std::vector<u8> raw_tables = read_file(argv[2]);
+    std::vector<u16> tables(raw_tables.size() / 2);
+    for (size_t i = 0; i < tables.size(); ++i) tables[i] = (u16)(raw_tables[2 * i] | (raw_tables[2 * i + 1] << 8));
+    if (tables.size() != 65535 + 65536 + 65536) {
+        std::fprintf(stderr, "tables: %zu entries\n", tables.size());
+        return 2;
+    }
+    const u16* skew = tables.data();
+    const u16* exp = skew + 65535;
+    const u16* log = exp + 65536;
+    std::vector<u8> inputs = read_file(argv[3]);
+
+    u32 bytes = 0, work_count = 0;
+    u64 codewords = 0;
+    std::vector<u32> placed, taken;
+    std::vector<u8> work, scratch;
+    std::string line;
+    auto symbol_blocks = [&] { return (bytes / 2 + THREADS - 1) / THREADS; };
+    auto words_blocks = [&](u64 count) { return (unsigned)((count * (bytes / 2) + THREADS - 1) / THREADS); };
+    auto grid = [&](unsigned x) { return EmuDim{x, 1, (unsigned)codewords}; };
+    while (std::getline(program, line)) {
+        std::istringstream fields(line);
+        std::string word;
+        fields >> word;
+        if (word == "bytes") fields >> bytes;
+        else if (word == "work_count") fields >> work_count;
+        else if (word == "codewords") {
+            fields >> codewords;
+            work.assign(codewords * work_count * bytes, 0);
+            scratch.assign(work.size(), 0);
+        } else if (word == "inputs" || word == "outputs") {
+            u32 n, p;
+            fields >> n;
+            std::vector<u32>& list = word == "inputs" ? placed : taken;
+            while (n-- && fields >> p) list.push_back(p);
+            if (word == "inputs") {
+                std::vector<u32> order(placed.size());
+                for (u32 i = 0; i < order.size(); ++i) order[i] = i;
+                u32 count = (u32)placed.size();
+                u8* w = work.data();
+                const u8* from = inputs.data();
+                emu_launch(grid(words_blocks(count)), EmuDim{THREADS}, [&] { rs_move(w, from, work_count, count, placed.data(), order.data(), count, bytes, 0); });
+            }
+        } else if (word == "zero" || word == "copy" || word == "xor") {
+            u32 a, b, count;
+            u32 to_first, from_first, op;
+            if (word == "zero") { fields >> a >> count; to_first = a; from_first = 0; op = 0; }
+            else if (word == "copy") { fields >> a >> b >> count; from_first = a; to_first = b; op = 1; }
+            else { fields >> a >> b >> count; to_first = a; from_first = b; op = 2; }
+            if (count == 0) continue;
+            u8* w = work.data();
+            emu_launch(grid(words_blocks(count)), EmuDim{THREADS}, [&] { rs_shards(w, w, work_count, work_count, to_first, from_first, count, bytes, op, 0); });
+        } else if (word == "bfly") {
+            u32 inverse, pos, dist, truncated, skew_delta;
+            fields >> inverse >> pos >> dist >> truncated >> skew_delta;
+            u32 pairs = (truncated + 2 * dist - 1) / (2 * dist) * dist;
+            if (pairs == 0) continue;
+            u32 blocks = symbol_blocks();
+            u8* w = work.data();
+            emu_launch(grid(pairs * blocks), EmuDim{THREADS}, [&] { rs_butterflies(w, work_count, bytes, blocks, pos, dist, skew_delta, inverse, 0, skew, exp, log); });
+        } else if (word == "scale") {
+            u32 first, n, f;
+            fields >> first >> n;
+            std::vector<u32> factors;
+            while (n-- && fields >> f) factors.push_back(f);
+            if (factors.empty()) continue;
+            u32 blocks = symbol_blocks();
+            u8* w = work.data();
+            emu_launch(grid((unsigned)factors.size() * blocks), EmuDim{THREADS}, [&] { rs_scale(w, work_count, bytes, blocks, first, factors.data(), 0, exp, log); });
+        } else if (word == "deriv") {
+            u32 len;
+            fields >> len;
+            u8* out = scratch.data();
+            const u8* in = work.data();
+            emu_launch(grid(words_blocks(work_count)), EmuDim{THREADS}, [&] { rs_derivative(out, in, work_count, bytes, len, 0); });
+            std::swap(work, scratch);
+        } else if (!word.empty()) {
+            std::fprintf(stderr, "unknown line: %s\n", line.c_str());
+            return 2;
+        }
+    }
+    std::vector<u8> outputs(codewords * taken.size() * bytes, 0);
+    if (!taken.empty()) {
+        std::vector<u32> order(taken.size());
+        for (u32 i = 0; i < order.size(); ++i) order[i] = i;
+        u32 count = (u32)taken.size();
+        u8* to = outputs.data();
+        const u8* from = work.data();
+        emu_launch(grid(words_blocks(count)), EmuDim{THREADS}, [&] { rs_move(to, from, count, work_count, order.data(), taken.data(), count, bytes, 0); });
+    }
+    std::ofstream(argv[4], std::ios::binary).write((const char*)outputs.data(), (std::streamsize)outputs.size());
+    return 0;
+}

@@ -1,0 +1,155 @@
+//! The CUDA erasure kernels' own source (`assets/cuda/reed_solomon.cu`), compiled by the host's
+//! C++ compiler with a small emulation of CUDA's thread model (`tests/cuda_emu`), driven the way
+//! `src/gpu/erasure` drives them on a GPU, must give reed-solomon-simd's shards and restore lost
+//! ones: the kernels' index arithmetic is checked on machines without a GPU. (Warp-level
+//! kernels, the LLM's matrix products, are checked on GPU hosts only.)
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use reed_solomon_simd::engine::tables;
+use zg_systems::erasure::program::{self, Factor, Program, Step};
+use zg_systems::erasure::twin;
+
+/// The emulated driver, built once per test process; `None` (skip) without a C++20 compiler,
+/// except in CI (which sets ZG_REQUIRE_NVRTC and always has one).
+fn driver() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cuda-emu");
+    std::fs::create_dir_all(&dir).expect("a scratch folder");
+    static BUILT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = BUILT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let binary = dir.join(format!("erasure_driver-{}-{n}", std::process::id()));
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cuda_emu/erasure_driver.cpp");
+    let built = Command::new("g++").args(["-std=c++20", "-O2", "-pthread", "-o"]).arg(&binary).arg(&source).output();
+    match built {
+        Ok(out) if out.status.success() => Some(binary),
+        Ok(out) => panic!("the kernels do not build as C++: {}", String::from_utf8_lossy(&out.stderr)),
+        Err(error) if std::env::var("ZG_REQUIRE_NVRTC").is_err() => {
+            eprintln!("skipped: no g++ ({error})");
+            None
+        }
+        Err(error) => panic!("g++ is needed here: {error}"),
+    }
+}
+
+fn tables_file(dir: &Path) -> PathBuf {
+    let exp_log = tables::get_exp_log();
+    let all = tables::get_skew().iter().chain(exp_log.exp.iter()).chain(exp_log.log.iter());
+    let bytes: Vec<u8> = all.flat_map(|v| v.to_le_bytes()).collect();
+    let path = dir.join("tables.bin");
+    std::fs::write(&path, bytes).expect("writes");
+    path
+}
+
+/// The program as the driver reads it (the same launches `GpuErasure::run_on_device` makes).
+fn describe(program: &Program, codewords: usize) -> String {
+    let list = |v: &[usize]| v.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(" ");
+    let mut text = format!("bytes {}\nwork_count {}\ncodewords {codewords}\n", program.shard_bytes, program.work_count);
+    text += &format!("inputs {} {}\noutputs {} {}\n", program.inputs.len(), list(&program.inputs), program.outputs.len(), list(&program.outputs));
+    for step in &program.steps {
+        text += &match step {
+            Step::Zero { first, count } => format!("zero {first} {count}\n"),
+            Step::Copy { from, to, count } => format!("copy {from} {to} {count}\n"),
+            Step::Xor { into, from, count } => format!("xor {into} {from} {count}\n"),
+            Step::Butterflies(s) => format!("bfly {} {} {} {} {}\n", u8::from(s.inverse), s.pos, s.dist, s.truncated, s.skew_delta),
+            Step::Scale { first, factors } => {
+                let coded: Vec<String> = factors
+                    .iter()
+                    .map(|f| match f {
+                        Factor::Keep => 0x2_0000u32.to_string(),
+                        Factor::Zero => 0x1_0000u32.to_string(),
+                        Factor::Log(log_m) => log_m.to_string(),
+                    })
+                    .collect();
+                format!("scale {first} {} {}\n", coded.len(), coded.join(" "))
+            }
+            Step::FormalDerivative { len } => format!("deriv {len}\n"),
+        };
+    }
+    text
+}
+
+struct Emulator {
+    binary: PathBuf,
+    dir: tempfile::TempDir,
+    tables: PathBuf,
+}
+
+impl Emulator {
+    fn new() -> Option<Self> {
+        let binary = driver()?;
+        let dir = tempfile::tempdir().expect("scratch");
+        let tables = tables_file(dir.path());
+        Some(Self { binary, dir, tables })
+    }
+
+    fn run(&self, program: &Program, inputs: &[u8]) -> Vec<u8> {
+        let per = program.inputs.len() * program.shard_bytes;
+        let (description, input_file, output_file) = (self.dir.path().join("program.txt"), self.dir.path().join("in.bin"), self.dir.path().join("out.bin"));
+        std::fs::write(&description, describe(program, inputs.len() / per)).expect("writes");
+        std::fs::write(&input_file, inputs).expect("writes");
+        let out = Command::new(&self.binary).args([&description, &self.tables, &input_file, &output_file]).output().expect("runs");
+        assert!(out.status.success(), "the driver failed: {}", String::from_utf8_lossy(&out.stderr));
+        std::fs::read(&output_file).expect("reads")
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.binary);
+    }
+}
+
+/// The node's shapes and odd ones (both rates, tails under 64 bytes, several codewords a
+/// batch): recovery shards are reed-solomon-simd's, lost originals come back.
+#[test]
+fn the_kernels_give_reed_solomon_simd_shards_on_the_cpu() {
+    let Some(emulator) = Emulator::new() else { return };
+    for (k, m, bytes, codewords) in [(8, 4, 256, 3), (4, 4, 130, 2), (3, 20, 66, 2), (20, 3, 62, 2), (16, 16, 64, 2), (1, 1, 2, 5)] {
+        let data = twin::sample_bytes(k * bytes * codewords, (k * 7 + m) as u64);
+        let encode = program::encode(k, m, bytes).expect("supported");
+        let recovery = emulator.run(&encode, &data);
+        for c in 0..codewords {
+            let originals: Vec<&[u8]> = data[c * k * bytes..(c + 1) * k * bytes].chunks(bytes).collect();
+            let expected = reed_solomon_simd::encode(k, m, &originals).expect("encodes").concat();
+            assert_eq!(&recovery[c * m * bytes..(c + 1) * m * bytes], expected.as_slice(), "{k}+{m}/{bytes}: codeword {c}");
+        }
+        let lost = k.min(m);
+        let present: Vec<bool> = (0..k).map(|i| i >= lost).collect();
+        let decode = program::decode(&present, &vec![true; m], bytes).expect("enough shards");
+        let mut inputs = Vec::new();
+        for c in 0..codewords {
+            inputs.extend_from_slice(&data[c * k * bytes + lost * bytes..(c + 1) * k * bytes]);
+            inputs.extend_from_slice(&recovery[c * m * bytes..(c + 1) * m * bytes]);
+        }
+        let restored = emulator.run(&decode, &inputs);
+        for c in 0..codewords {
+            assert_eq!(&restored[c * lost * bytes..(c + 1) * lost * bytes], &data[c * k * bytes..c * k * bytes + lost * bytes], "{k}+{m}/{bytes}: codeword {c} not restored");
+        }
+    }
+}
+
+/// Random shapes and loss patterns: the kernels agree with their Rust twin.
+#[test]
+fn the_kernels_match_their_twin_on_random_shapes() {
+    let Some(emulator) = Emulator::new() else { return };
+    for seed in 0..12u64 {
+        let (k, m) = (1 + (seed * 7 % 19) as usize, 1 + (seed * 13 % 23) as usize);
+        let bytes = 2 * (1 + (seed * 29 % 90) as usize);
+        let data = twin::sample_bytes(k * bytes * 2, seed);
+        let encode = program::encode(k, m, bytes).expect("supported");
+        let expected = twin::run_batch(&encode, &data).expect("twin");
+        assert_eq!(emulator.run(&encode, &data), expected, "seed {seed}: {k}+{m}/{bytes}");
+        let present: Vec<bool> = (0..k + m).map(|i| !(i as u64 * 2_654_435_761 + seed).is_multiple_of(3)).collect();
+        if present.iter().filter(|p| **p).count() < k {
+            continue;
+        }
+        let decode = program::decode(&present[..k], &present[k..], bytes).expect("enough");
+        let mut inputs = Vec::new();
+        for c in 0..2 {
+            let all: Vec<&[u8]> = data[c * k * bytes..(c + 1) * k * bytes].chunks(bytes).chain(expected[c * m * bytes..(c + 1) * m * bytes].chunks(bytes)).collect();
+            all.iter().zip(&present).filter(|(_, p)| **p).for_each(|(s, _)| inputs.extend_from_slice(s));
+        }
+        assert_eq!(emulator.run(&decode, &inputs), twin::run_batch(&decode, &inputs).expect("twin"), "seed {seed}: decode");
+    }
+}
