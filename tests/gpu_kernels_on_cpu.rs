@@ -1,8 +1,9 @@
 //! The CUDA erasure kernels' own source (`assets/cuda/reed_solomon.cu`), compiled by the host's
 //! C++ compiler with a small emulation of CUDA's thread model (`tests/cuda_emu`), driven the way
 //! `src/gpu/erasure` drives them on a GPU, must give reed-solomon-simd's shards and restore lost
-//! ones: the kernels' index arithmetic is checked on machines without a GPU. (Warp-level
-//! kernels, the LLM's matrix products, are checked on GPU hosts only.)
+//! ones: the kernels' index arithmetic is checked on machines without a GPU. The LLM's matrix
+//! products (`assets/cuda/matvec.cu`, warp shuffles emulated) likewise: float results within
+//! the stated rounding bound of the CPU's, int8 results identical.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,15 +12,15 @@ use reed_solomon_simd::engine::tables;
 use zg_systems::erasure::program::{self, Factor, Program, Step};
 use zg_systems::erasure::twin;
 
-/// The emulated driver, built once per test process; `None` (skip) without a C++20 compiler,
-/// except in CI (which sets ZG_REQUIRE_NVRTC and always has one).
-fn driver() -> Option<PathBuf> {
+/// A driver from `tests/cuda_emu`, built for this test; `None` (skip) without a C++20
+/// compiler, except in CI (which sets ZG_REQUIRE_NVRTC and always has one).
+fn driver(name: &str) -> Option<PathBuf> {
+    static BUILT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cuda-emu");
     std::fs::create_dir_all(&dir).expect("a scratch folder");
-    static BUILT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = BUILT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let binary = dir.join(format!("erasure_driver-{}-{n}", std::process::id()));
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cuda_emu/erasure_driver.cpp");
+    let binary = dir.join(format!("{name}-{}-{n}", std::process::id()));
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/cuda_emu/{name}.cpp"));
     let built = Command::new("g++").args(["-std=c++20", "-O2", "-pthread", "-o"]).arg(&binary).arg(&source).output();
     match built {
         Ok(out) if out.status.success() => Some(binary),
@@ -77,7 +78,7 @@ struct Emulator {
 
 impl Emulator {
     fn new() -> Option<Self> {
-        let binary = driver()?;
+        let binary = driver("erasure_driver")?;
         let dir = tempfile::tempdir().expect("scratch");
         let tables = tables_file(dir.path());
         Some(Self { binary, dir, tables })
@@ -152,4 +153,52 @@ fn the_kernels_match_their_twin_on_random_shapes() {
         }
         assert_eq!(emulator.run(&decode, &inputs), twin::run_batch(&decode, &inputs).expect("twin"), "seed {seed}: decode");
     }
+}
+
+fn floats(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// The matrix-product kernels on the CPU: f32, f16 and bf16 weights within
+/// `gpu::matvec::tolerance` of the CPU's sums, int8 identical; rows not a multiple of a block's
+/// eight, columns not a multiple of a warp's 32.
+#[test]
+fn the_matvec_kernels_agree_with_the_cpu() {
+    use zgnode::gpu::matvec::{mat_vec_i8, tolerance};
+    let Some(binary) = driver("matvec_driver") else { return };
+    let dir = tempfile::tempdir().expect("scratch");
+    let run = |kind: &str, rows: usize, cols: usize, weights: &[u8], x: &[u8]| -> Vec<u8> {
+        let (w, v, out) = (dir.path().join("w.bin"), dir.path().join("x.bin"), dir.path().join("y.bin"));
+        std::fs::write(&w, weights).expect("writes");
+        std::fs::write(&v, x).expect("writes");
+        let done = Command::new(&binary).args([kind, &rows.to_string(), &cols.to_string()]).args([&w, &v, &out]).output().expect("runs");
+        assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+        std::fs::read(&out).expect("reads")
+    };
+    for (rows, cols) in [(1, 1), (7, 33), (13, 100), (40, 257)] {
+        let unit = |n: usize, seed: u64| -> Vec<f32> { twin::sample_bytes(n, seed).iter().map(|b| f32::from(*b) / 127.5 - 1.0).collect() };
+        let x = unit(cols, 1);
+        let exact = unit(rows * cols, 2);
+        let halves: Vec<f32> = exact.iter().map(|v| half::f16::from_f32(*v).to_f32()).collect();
+        let brains: Vec<f32> = exact.iter().map(|v| half::bf16::from_f32(*v).to_f32()).collect();
+        let cases: [(&str, &Vec<f32>, Vec<u8>); 3] = [
+            ("f32", &exact, floats(&exact)),
+            ("f16", &halves, halves.iter().flat_map(|v| half::f16::from_f32(*v).to_bits().to_le_bytes()).collect()),
+            ("bf16", &brains, brains.iter().flat_map(|v| half::bf16::from_f32(*v).to_bits().to_le_bytes()).collect()),
+        ];
+        for (kind, values, weights) in cases {
+            let y: Vec<f32> = run(kind, rows, cols, &weights, &floats(&x)).chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+            assert_eq!(y.len(), rows);
+            for (r, (got, row)) in y.iter().zip(values.chunks(cols)).enumerate() {
+                let cpu: f32 = row.iter().zip(&x).map(|(a, b)| a * b).sum();
+                assert!((got - cpu).abs() <= tolerance(row, &x), "{kind} {rows}x{cols} row {r}: kernel {got}, CPU {cpu}");
+            }
+        }
+        let w: Vec<i8> = twin::sample_bytes(rows * cols, 3).iter().map(|b| *b as i8).collect();
+        let xi: Vec<i8> = twin::sample_bytes(cols, 4).iter().map(|b| *b as i8).collect();
+        let as_bytes = |v: &[i8]| v.iter().map(|b| *b as u8).collect::<Vec<u8>>();
+        let y: Vec<i32> = run("i8", rows, cols, &as_bytes(&w), &as_bytes(&xi)).chunks_exact(4).map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        assert_eq!(y, mat_vec_i8(&w, &xi), "i8 {rows}x{cols}");
+    }
+    let _ = std::fs::remove_file(&binary);
 }
