@@ -85,12 +85,17 @@ const MAX_PREPARED: usize = 64;
 
 impl ErasureAccelerator for GpuAccelerator {
     fn wants(&self, bytes: usize) -> bool {
+        // Callers may ask twice about one batch; a declined batch is counted here (its caller
+        // stops asking), a taken one when it runs.
         let wanted = bytes >= self.min_bytes;
-        metrics::counter!("zgnode_gpu_erasure_batches_total", "route" => if wanted { "gpu" } else { "cpu" }).increment(1);
+        if !wanted {
+            metrics::counter!("zgnode_gpu_erasure_batches_total", "route" => "cpu").increment(1);
+        }
         wanted
     }
 
     fn run(&self, program: &Program, inputs: &[u8]) -> Result<Vec<u8>, String> {
+        metrics::counter!("zgnode_gpu_erasure_batches_total", "route" => "gpu").increment(1);
         let started = Instant::now();
         let mut prepared = self.prepared.lock().map_err(|_| "the GPU's lock was poisoned".to_string())?;
         if !prepared.contains_key(program) {
