@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use reed_solomon_simd::engine::tables;
+use zg_systems::erasure::fused::{self, Fused};
 use zg_systems::erasure::program::{self, Factor, Program, Step};
 use zg_systems::erasure::twin;
 
@@ -70,6 +71,17 @@ fn describe(program: &Program, codewords: usize) -> String {
     text
 }
 
+/// The fused form as the driver reads it (what `GpuErasure` launches as `rs_program`).
+fn describe_fused(program: &Program, fused: &Fused, codewords: usize) -> String {
+    let list = |v: &[usize]| v.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(" ");
+    let numbers = |v: &mut dyn Iterator<Item = u32>| v.map(|x| x.to_string()).collect::<Vec<_>>().join(" ");
+    let mut text = format!("bytes {}\nwork_count {}\ncodewords {codewords}\n", program.shard_bytes, program.work_count);
+    text += &format!("inputs {} {}\noutputs {} {}\n", program.inputs.len(), list(&program.inputs), program.outputs.len(), list(&program.outputs));
+    text += &format!("code {} {}\n", fused.code.len(), numbers(&mut fused.code.iter().copied()));
+    text += &format!("tables {} {}\n", fused.tables.len(), numbers(&mut fused.tables.iter().map(|t| u32::from(*t))));
+    text
+}
+
 struct Emulator {
     binary: PathBuf,
     dir: tempfile::TempDir,
@@ -86,8 +98,19 @@ impl Emulator {
 
     fn run(&self, program: &Program, inputs: &[u8]) -> Vec<u8> {
         let per = program.inputs.len() * program.shard_bytes;
+        self.run_text(&describe(program, inputs.len() / per), inputs)
+    }
+
+    /// The same program through the fused kernel.
+    fn run_fused(&self, program: &Program, inputs: &[u8]) -> Vec<u8> {
+        let per = program.inputs.len() * program.shard_bytes;
+        let fused = fused::fuse(program).expect("the test shapes fuse");
+        self.run_text(&describe_fused(program, &fused, inputs.len() / per), inputs)
+    }
+
+    fn run_text(&self, text: &str, inputs: &[u8]) -> Vec<u8> {
         let (description, input_file, output_file) = (self.dir.path().join("program.txt"), self.dir.path().join("in.bin"), self.dir.path().join("out.bin"));
-        std::fs::write(&description, describe(program, inputs.len() / per)).expect("writes");
+        std::fs::write(&description, text).expect("writes");
         std::fs::write(&input_file, inputs).expect("writes");
         let out = Command::new(&self.binary).args([&description, &self.tables, &input_file, &output_file]).output().expect("runs");
         assert!(out.status.success(), "the driver failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -110,6 +133,7 @@ fn the_kernels_give_reed_solomon_simd_shards_on_the_cpu() {
         let data = twin::sample_bytes(k * bytes * codewords, (k * 7 + m) as u64);
         let encode = program::encode(k, m, bytes).expect("supported");
         let recovery = emulator.run(&encode, &data);
+        assert_eq!(emulator.run_fused(&encode, &data), recovery, "{k}+{m}/{bytes}: the fused kernel differs");
         for c in 0..codewords {
             let originals: Vec<&[u8]> = data[c * k * bytes..(c + 1) * k * bytes].chunks(bytes).collect();
             let expected = reed_solomon_simd::encode(k, m, &originals).expect("encodes").concat();
@@ -124,6 +148,7 @@ fn the_kernels_give_reed_solomon_simd_shards_on_the_cpu() {
             inputs.extend_from_slice(&recovery[c * m * bytes..(c + 1) * m * bytes]);
         }
         let restored = emulator.run(&decode, &inputs);
+        assert_eq!(emulator.run_fused(&decode, &inputs), restored, "{k}+{m}/{bytes}: the fused decode differs");
         for c in 0..codewords {
             assert_eq!(&restored[c * lost * bytes..(c + 1) * lost * bytes], &data[c * k * bytes..c * k * bytes + lost * bytes], "{k}+{m}/{bytes}: codeword {c} not restored");
         }
@@ -141,6 +166,7 @@ fn the_kernels_match_their_twin_on_random_shapes() {
         let encode = program::encode(k, m, bytes).expect("supported");
         let expected = twin::run_batch(&encode, &data).expect("twin");
         assert_eq!(emulator.run(&encode, &data), expected, "seed {seed}: {k}+{m}/{bytes}");
+        assert_eq!(emulator.run_fused(&encode, &data), expected, "seed {seed}: {k}+{m}/{bytes} fused");
         let present: Vec<bool> = (0..k + m).map(|i| !(i as u64 * 2_654_435_761 + seed).is_multiple_of(3)).collect();
         if present.iter().filter(|p| **p).count() < k {
             continue;
@@ -151,7 +177,9 @@ fn the_kernels_match_their_twin_on_random_shapes() {
             let all: Vec<&[u8]> = data[c * k * bytes..(c + 1) * k * bytes].chunks(bytes).chain(expected[c * m * bytes..(c + 1) * m * bytes].chunks(bytes)).collect();
             all.iter().zip(&present).filter(|(_, p)| **p).for_each(|(s, _)| inputs.extend_from_slice(s));
         }
-        assert_eq!(emulator.run(&decode, &inputs), twin::run_batch(&decode, &inputs).expect("twin"), "seed {seed}: decode");
+        let want = twin::run_batch(&decode, &inputs).expect("twin");
+        assert_eq!(emulator.run(&decode, &inputs), want, "seed {seed}: decode");
+        assert_eq!(emulator.run_fused(&decode, &inputs), want, "seed {seed}: fused decode");
     }
 }
 

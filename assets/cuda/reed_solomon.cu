@@ -171,3 +171,108 @@ extern "C" __global__ void rs_derivative(
     }
     *((u16*)shard_at(out, codeword, work_count, j, bytes) + w) = v;
 }
+
+// The whole program in one launch (zg_systems::erasure::fused): a thread runs every step for
+// one symbol position of one codeword on its own column of the work array, so device memory is
+// read once (the inputs) and written once (the outputs). The butterflies' nibble tables are
+// copied into shared memory first. Grid x: symbol blocks; grid z: codewords.
+#define FUSED_MAX_WORK 256u
+#define FUSED_MAX_TABLES 320u
+#define OP_END 0u
+#define OP_ZERO 1u
+#define OP_COPY 2u
+#define OP_XOR 3u
+#define OP_BUTTERFLIES 4u
+#define OP_SCALE 5u
+#define OP_DERIVATIVE 6u
+#define NO_FACTOR 0xffffffffu
+#define ZERO_FACTOR 0xfffffffeu
+
+extern "C" __global__ void rs_program(
+    const u8* __restrict__ inputs, u8* __restrict__ outputs,
+    u32 input_count, u32 output_count,
+    const u32* __restrict__ placed, const u32* __restrict__ taken,
+    u32 bytes, u32 work_count,
+    const u32* __restrict__ code, const u16* __restrict__ tables, u32 table_count,
+    u64 first_codeword, const u16* __restrict__ exp, const u16* __restrict__ log)
+{
+    __shared__ u16 shared_tables[FUSED_MAX_TABLES * 64u];
+    for (u32 i = threadIdx.x; i < table_count * 64u; i += blockDim.x) shared_tables[i] = tables[i];
+    __syncthreads();
+    u32 p = blockIdx.x * blockDim.x + threadIdx.x;
+    if (p >= bytes / 2) return;
+    u64 codeword = first_codeword + blockIdx.z;
+    u32 lo, hi;
+    symbol_offsets(p, bytes, &lo, &hi);
+    u16 col[FUSED_MAX_WORK];
+    for (u32 i = 0; i < work_count; ++i) col[i] = 0;
+    for (u32 i = 0; i < input_count; ++i) {
+        const u8* shard = inputs + (codeword * input_count + i) * (u64)bytes;
+        col[placed[i]] = (u16)(shard[lo] | (shard[hi] << 8));
+    }
+    u32 pc = 0;
+    for (;;) {
+        u32 op = code[pc];
+        if (op == OP_END) break;
+        if (op == OP_ZERO) {
+            u32 first = code[pc + 1], count = code[pc + 2];
+            for (u32 i = 0; i < count; ++i) col[first + i] = 0;
+            pc += 3;
+        } else if (op == OP_COPY) {
+            u32 from = code[pc + 1], to = code[pc + 2], count = code[pc + 3];
+            for (u32 i = 0; i < count; ++i) col[to + i] = col[from + i];
+            pc += 4;
+        } else if (op == OP_XOR) {
+            u32 into = code[pc + 1], from = code[pc + 2], count = code[pc + 3];
+            for (u32 i = 0; i < count; ++i) col[into + i] ^= col[from + i];
+            pc += 4;
+        } else if (op == OP_BUTTERFLIES) {
+            u32 inverse = code[pc + 1], pos = code[pc + 2], dist = code[pc + 3], groups = code[pc + 4];
+            for (u32 g = 0; g < groups; ++g) {
+                u32 slot = code[pc + 5 + g];
+                const u16* table = shared_tables + (slot == NO_FACTOR ? 0u : slot * 64u);
+                u32 r = g * 2u * dist;
+                for (u32 i = 0; i < dist; ++i) {
+                    u32 a = pos + r + i, b = a + dist;
+                    u16 x = col[a], y = col[b];
+                    if (inverse) {
+                        y ^= x;
+                        if (slot != NO_FACTOR) x ^= mul_table(table, y);
+                    } else {
+                        if (slot != NO_FACTOR) x ^= mul_table(table, y);
+                        y ^= x;
+                    }
+                    col[a] = x;
+                    col[b] = y;
+                }
+            }
+            pc += 5 + groups;
+        } else if (op == OP_SCALE) {
+            u32 first = code[pc + 1], count = code[pc + 2];
+            for (u32 i = 0; i < count; ++i) {
+                u32 factor = code[pc + 3 + i];
+                if (factor == ZERO_FACTOR) col[first + i] = 0;
+                else if (factor != NO_FACTOR) col[first + i] = gf_mul(col[first + i], factor, exp, log);
+            }
+            pc += 3 + count;
+        } else if (op == OP_DERIVATIVE) {
+            // In place, ascending: shard j reads only shards above it, not yet rewritten.
+            u32 len = code[pc + 1];
+            for (u32 j = 0; j < len; ++j) {
+                for (u32 t = 0; (1u << t) < len; ++t) {
+                    u32 bit = 1u << t;
+                    if ((j & bit) == 0 && (j | (bit - 1u)) + 1u < len) col[j] ^= col[j + bit];
+                }
+            }
+            pc += 2;
+        } else {
+            return;
+        }
+    }
+    for (u32 i = 0; i < output_count; ++i) {
+        u8* shard = outputs + (codeword * output_count + i) * (u64)bytes;
+        u16 v = col[taken[i]];
+        shard[lo] = (u8)v;
+        shard[hi] = (u8)(v >> 8);
+    }
+}

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use zg_systems::erasure::program::{self, Program};
 
 use super::gpu::best_of;
-use crate::gpu::erasure::GpuErasure;
+use crate::gpu::erasure::{GpuErasure, Prepared};
 
 struct Shape {
     name: &'static str,
@@ -72,6 +72,21 @@ struct GpuFigures {
     plain: Duration,
     pipelined: Duration,
     kernels: Duration,
+    /// The step-by-step kernels alone, when the run above took the fused one.
+    steps: Option<Duration>,
+}
+
+/// The kernels alone on data already on the card (best of 3).
+fn kernels_alone(gpu: &GpuErasure, prepared: &Prepared, inputs: &[u8], codewords: usize) -> anyhow::Result<Duration> {
+    let mut batch = gpu.alloc_batch(gpu.stream(), prepared, codewords)?;
+    gpu.stream().memcpy_htod(inputs, &mut batch.inputs)?;
+    gpu.stream().synchronize()?;
+    Ok(best_of(3, || {
+        gpu.run_on_device(gpu.stream(), prepared, &mut batch, codewords)?;
+        gpu.stream().synchronize()?;
+        Ok(())
+    })?
+    .0)
 }
 
 fn measure_cpu(cpu: impl Fn(Option<usize>) -> anyhow::Result<Vec<u8>>) -> anyhow::Result<CpuFigures> {
@@ -89,15 +104,12 @@ fn measure_gpu(gpu: &GpuErasure, program: &Program, inputs: &[u8], expected: &[u
     let codewords = inputs.len() / per_in;
     let (pipelined, shards) = best_of(3, || gpu.run_pipelined(&prepared, inputs, codewords.div_ceil(8)).map_err(anyhow::Error::from))?;
     anyhow::ensure!(shards == expected, "pipelined GPU shards differ from reed-solomon-simd's");
-    let mut batch = gpu.alloc_batch(gpu.stream(), &prepared, codewords)?;
-    gpu.stream().memcpy_htod(inputs, &mut batch.inputs)?;
-    gpu.stream().synchronize()?;
-    let (kernels, ()) = best_of(3, || {
-        gpu.run_on_device(gpu.stream(), &prepared, &mut batch, codewords)?;
-        gpu.stream().synchronize()?;
-        Ok(())
-    })?;
-    Ok(GpuFigures { plain, pipelined, kernels })
+    let kernels = kernels_alone(gpu, &prepared, inputs, codewords)?;
+    let steps = match prepared.is_fused() {
+        true => Some(kernels_alone(gpu, &gpu.prepare_steps(program)?, inputs, codewords)?),
+        false => None,
+    };
+    Ok(GpuFigures { plain, pipelined, kernels, steps })
 }
 
 /// The report; without a GPU (none found, kernels not loading) the CPU figures alone and why.
@@ -144,15 +156,16 @@ pub fn erasure(device: usize, mib: usize) -> anyhow::Result<String> {
             let mut line = format!("    {what}: CPU 1 thread {:.2} GB/s, all cores {:.2} GB/s", gbs(cpu.one), gbs(cpu.all));
             if let Ok((_, gpu)) = &card {
                 let f = measure_gpu(gpu, program, gpu_inputs, &cpu.expected)?;
-                let moved = program.traffic_bytes() as f64 * codewords as f64 / f.kernels.as_secs_f64();
+                let moved = program.traffic_bytes() as f64 * codewords as f64 / f.steps.unwrap_or(f.kernels).as_secs_f64();
                 line += &format!(
-                    " | GPU (shards identical) with copies {:.2} GB/s ({:.1}x all cores), pinned+2 streams {:.2} GB/s ({:.1}x), kernels alone {:.1} GB/s ({:.1}x; {:.0} GB/s of memory traffic{})",
+                    " | GPU (shards identical) with copies {:.2} GB/s ({:.1}x all cores), pinned+2 streams {:.2} GB/s ({:.1}x), kernels alone {:.1} GB/s ({:.1}x{}; step kernels {:.0} GB/s of memory traffic{})",
                     gbs(f.plain),
                     cpu.all.as_secs_f64() / f.plain.as_secs_f64(),
                     gbs(f.pipelined),
                     cpu.all.as_secs_f64() / f.pipelined.as_secs_f64(),
                     gbs(f.kernels),
                     cpu.all.as_secs_f64() / f.kernels.as_secs_f64(),
+                    f.steps.map_or(String::new(), |t| format!(", fused; a launch a step {:.1} GB/s", gbs(t))),
                     moved / 1e9,
                     peak.map_or(String::new(), |p| format!(" = {:.0} % of peak", 100.0 * moved / p)),
                 );

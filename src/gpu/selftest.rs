@@ -30,6 +30,10 @@ pub fn erasure(gpu: &GpuErasure) -> Check {
         if recovery != pipelined {
             return Err(format!("{k}+{m}/{bytes}: the pipelined run differs from the one-shot run"));
         }
+        let steps = gpu.prepare_steps(encode.program()).map_err(fail("upload"))?;
+        if encode.is_fused() && gpu.run(&steps, &data).map_err(fail("encode step by step"))? != recovery {
+            return Err(format!("{k}+{m}/{bytes}: the fused kernel and the step kernels differ"));
+        }
         for c in 0..codewords {
             let originals: Vec<&[u8]> = data[c * k * bytes..(c + 1) * k * bytes].chunks(bytes).collect();
             let expected = reed_solomon_simd::encode(k, m, &originals).map_err(fail("reed-solomon-simd"))?.concat();
@@ -46,6 +50,10 @@ pub fn erasure(gpu: &GpuErasure) -> Check {
             inputs.extend_from_slice(&recovery[c * m * bytes..(c + 1) * m * bytes]);
         }
         let restored = gpu.run(&decode, &inputs).map_err(fail("decode"))?;
+        let steps = gpu.prepare_steps(decode.program()).map_err(fail("upload"))?;
+        if decode.is_fused() && gpu.run(&steps, &inputs).map_err(fail("decode step by step"))? != restored {
+            return Err(format!("{k}+{m}/{bytes}: the fused and step-by-step decodes differ"));
+        }
         for c in 0..codewords {
             if restored[c * lost * bytes..(c + 1) * lost * bytes] != data[c * k * bytes..c * k * bytes + lost * bytes] {
                 return Err(format!("{k}+{m}/{bytes}: codeword {c}'s {lost} lost originals not restored"));
@@ -81,7 +89,7 @@ pub fn erasure(gpu: &GpuErasure) -> Check {
     if gpu.run(&small, &[]).is_ok() || gpu.run(&small, &[0u8; 255]).is_ok() || gpu.run_pipelined(&small, &[0u8; 256], 0).is_ok() {
         return Err("a malformed batch was run instead of refused".into());
     }
-    Ok(format!("erasure: {codewords_checked} codewords of 6 shapes identical to reed-solomon-simd (encode, decode, pipelined), 40 random shapes identical to the CPU twin, malformed batches refused"))
+    Ok(format!("erasure: {codewords_checked} codewords of 6 shapes identical to reed-solomon-simd (encode, decode; fused and step kernels; pipelined), 40 random shapes identical to the CPU twin, malformed batches refused"))
 }
 
 fn values(count: usize, seed: u32) -> Vec<f32> {

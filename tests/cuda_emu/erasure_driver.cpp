@@ -3,7 +3,9 @@
 // program from a text file. Usage: erasure_driver PROGRAM TABLES INPUTS OUTPUTS
 //   PROGRAM: "bytes W", "work_count N", "codewords C", "inputs n p...", "outputs n q...",
 //            then steps: "zero first count", "copy from to count", "xor into from count",
-//            "bfly inverse pos dist truncated skew_delta", "scale first n f...", "deriv len".
+//            "bfly inverse pos dist truncated skew_delta", "scale first n f...", "deriv len";
+//            or, for the fused kernel (one launch for the whole program), "code n c..." and
+//            "tables n t..." (zg_systems::erasure::fused) instead of steps.
 //   TABLES: skew (65535 u16), exp (65536 u16), log (65536 u16), little-endian.
 #include "emulate.hpp"
 #include "../../assets/cuda/reed_solomon.cu"
@@ -46,6 +48,8 @@ int main(int argc, char** argv)
     u64 codewords = 0;
     std::vector<u32> placed, taken;
     std::vector<u8> work, scratch;
+    std::vector<u32> code;
+    std::vector<u16> fused_tables;
     std::string line;
     auto symbol_blocks = [&] { return (bytes / 2 + THREADS - 1) / THREADS; };
     auto words_blocks = [&](u64 count) { return (unsigned)((count * (bytes / 2) + THREADS - 1) / THREADS); };
@@ -106,13 +110,26 @@ int main(int argc, char** argv)
             const u8* in = work.data();
             emu_launch(grid(words_blocks(work_count)), EmuDim{THREADS}, [&] { rs_derivative(out, in, work_count, bytes, len, 0); });
             std::swap(work, scratch);
+        } else if (word == "code" || word == "tables") {
+            u32 n, v;
+            fields >> n;
+            if (word == "code") { while (n-- && fields >> v) code.push_back(v); }
+            else { while (n-- && fields >> v) fused_tables.push_back((u16)v); }
         } else if (!word.empty()) {
             std::fprintf(stderr, "unknown line: %s\n", line.c_str());
             return 2;
         }
     }
     std::vector<u8> outputs(codewords * taken.size() * bytes, 0);
-    if (!taken.empty()) {
+    if (!code.empty()) {
+        // The fused kernel: the whole program in one launch, inputs straight to outputs.
+        u32 inputs_n = (u32)placed.size(), outputs_n = (u32)taken.size(), table_count = (u32)(fused_tables.size() / 64);
+        const u8* in = inputs.data();
+        u8* out = outputs.data();
+        emu_launch(grid(symbol_blocks()), EmuDim{THREADS}, [&] {
+            rs_program(in, out, inputs_n, outputs_n, placed.data(), taken.data(), bytes, work_count, code.data(), fused_tables.data(), table_count, 0, exp, log);
+        });
+    } else if (!taken.empty()) {
         std::vector<u32> order(taken.size());
         for (u32 i = 0; i < order.size(); ++i) order[i] = i;
         u32 count = (u32)taken.size();

@@ -29,6 +29,7 @@ struct Kernels {
     shards: CudaFunction,
     moves: CudaFunction,
     derivative: CudaFunction,
+    program: CudaFunction,
 }
 
 /// The field's tables and the compiled kernels, resident on one GPU.
@@ -59,11 +60,24 @@ pub struct Prepared {
     taken: CudaSlice<u32>,
     order: CudaSlice<u32>,
     factors: Vec<Option<CudaSlice<u32>>>,
+    /// The whole program as one launch (`rs_program`), when it fits.
+    fused: Option<FusedOnDevice>,
+}
+
+struct FusedOnDevice {
+    code: CudaSlice<u32>,
+    tables: CudaSlice<u16>,
+    table_count: u32,
 }
 
 impl Prepared {
     pub fn program(&self) -> &Program {
         &self.program
+    }
+
+    /// Whether runs take the fused kernel (one launch) rather than a launch a step.
+    pub fn is_fused(&self) -> bool {
+        self.fused.is_some()
     }
 
     fn shapes(&self) -> (usize, usize) {
@@ -96,6 +110,7 @@ impl GpuErasure {
             shards: module.load_function("rs_shards")?,
             moves: module.load_function("rs_move")?,
             derivative: module.load_function("rs_derivative")?,
+            program: module.load_function("rs_program")?,
         };
         let stream = gpu.ctx.default_stream();
         let exp_log = tables::get_exp_log();
@@ -106,8 +121,20 @@ impl GpuErasure {
         Ok(Self { gpu: gpu.clone(), stream, kernels, skew, exp, log })
     }
 
-    /// Uploads `program`'s index and factor arrays.
+    /// Uploads `program`'s index and factor arrays, and its fused form when it has one.
     pub fn prepare(&self, program: &Program) -> Result<Prepared, GpuError> {
+        let mut prepared = self.prepare_steps(program)?;
+        if let Some(fused) = zg_systems::erasure::fused::fuse(program) {
+            let table_count = as_u32(fused.tables.len() / 64)?;
+            let tables = if fused.tables.is_empty() { vec![0u16] } else { fused.tables };
+            prepared.fused = Some(FusedOnDevice { code: self.stream.clone_htod(&fused.code)?, tables: self.stream.clone_htod(&tables)?, table_count });
+            self.stream.synchronize()?;
+        }
+        Ok(prepared)
+    }
+
+    /// Like [`Self::prepare`], always a launch a step (benchmarks compare the two).
+    pub fn prepare_steps(&self, program: &Program) -> Result<Prepared, GpuError> {
         let bytes = program.shard_bytes;
         if bytes == 0 || !bytes.is_multiple_of(2) {
             return Err(GpuError::Input(format!("shards of {bytes} bytes")));
@@ -139,6 +166,7 @@ impl GpuErasure {
             order: self.stream.clone_htod(&order)?,
             factors,
             program: program.clone(),
+            fused: None,
         };
         self.stream.synchronize()?;
         Ok(prepared)
@@ -219,6 +247,9 @@ impl GpuErasure {
         }
         let program = &prepared.program;
         let ctx = Launch { stream, bytes: as_u32(program.shard_bytes)?, work_count: as_u32(program.work_count)?, codewords };
+        if let Some(fused) = &prepared.fused {
+            return self.fused(&ctx, prepared, fused, batch);
+        }
         let inputs = as_u32(program.inputs.len())?;
         self.moves(&ctx, &mut batch.work, &batch.inputs, (ctx.work_count, inputs), inputs, (&prepared.placed, &prepared.order))?;
         for (step, factors) in program.steps.iter().zip(&prepared.factors) {
@@ -382,6 +413,22 @@ impl GpuErasure {
             launch.arg(&count).arg(&ctx.bytes).arg(&first);
             // SAFETY: arguments match rs_move; every position is below its buffer's stride and
             // both position arrays hold at least `count` entries.
+            unsafe { launch.launch(Launch::config(x, n)) }?;
+        }
+        Ok(())
+    }
+
+    fn fused(&self, ctx: &Launch, prepared: &Prepared, fused: &FusedOnDevice, batch: &mut DeviceBatch) -> Result<(), GpuError> {
+        let (inputs, outputs) = (as_u32(prepared.program.inputs.len())?, as_u32(prepared.program.outputs.len())?);
+        let x = ctx.symbol_blocks();
+        for (first, n) in ctx.slices() {
+            let mut launch = ctx.stream.launch_builder(&self.kernels.program);
+            launch.arg(&batch.inputs).arg(&mut batch.outputs).arg(&inputs).arg(&outputs).arg(&prepared.placed).arg(&prepared.taken);
+            launch.arg(&ctx.bytes).arg(&ctx.work_count).arg(&fused.code).arg(&fused.tables).arg(&fused.table_count);
+            launch.arg(&first).arg(&self.exp).arg(&self.log);
+            // SAFETY: arguments match rs_program; the program fits its limits (fuse checked the
+            // work array and the table count), positions lie in the work array, and the
+            // buffers hold `n` codewords of inputs and outputs from `first` on.
             unsafe { launch.launch(Launch::config(x, n)) }?;
         }
         Ok(())

@@ -7,7 +7,7 @@ fn the_erasure_kernels_compile_with_nvrtc() {
     match crate::gpu::compile(KERNEL_SOURCE) {
         Ok(ptx) => {
             let text = ptx.to_src();
-            for kernel in ["rs_butterflies", "rs_scale", "rs_shards", "rs_move", "rs_derivative"] {
+            for kernel in ["rs_butterflies", "rs_scale", "rs_shards", "rs_move", "rs_derivative", "rs_program"] {
                 assert!(text.contains(kernel), "{kernel} missing from the PTX");
             }
         }

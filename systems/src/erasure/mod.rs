@@ -5,6 +5,7 @@
 //! produces the same shards bit for bit, and so that claim is tested on machines without one.
 
 pub mod accel;
+pub mod fused;
 pub mod program;
 pub mod twin;
 
