@@ -174,6 +174,18 @@ fn bench_arguments_are_checked() {
     let (code, stdout, stderr) = zgnode(&["bench", "da", "--blob-bytes", "200000", "--rounds", "1"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("bare reed-solomon-simd") && stdout.contains("fraud proof"), "{stdout}");
+    for (flag, value, says) in [("--erasure-mib", "100000", "at most 16384"), ("--llm-layers", "80", "at most 22"), ("--llm-tokens", "0", "1 to 2048"), ("--batch", "99999999999", "at most 10,000,000")] {
+        let (code, _, stderr) = zgnode(&["bench", "gpu", flag, value]);
+        assert_eq!(code, 1);
+        assert!(stderr.contains(says), "{flag} {value}: {stderr}");
+    }
+    // Without a GPU: this machine's reed-solomon-simd figures, then why the GPU ones are missing.
+    let (code, stdout, stderr) = zgnode(&["bench", "gpu", "--erasure-mib", "1", "--batch", "0", "--llm-layers", "0"]);
+    if stderr.contains("no GPU") {
+        assert_eq!(code, 1);
+        assert!(stdout.contains("storage segments") && stdout.contains("all cores"), "{stdout}");
+        assert!(stderr.contains("need a GPU host"), "{stderr}");
+    }
 }
 
 #[test]

@@ -277,6 +277,11 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
             }
         }
         BenchCommand::Gpu { batch, erasure_mib, llm_layers, llm_tokens, device } => {
+            // Each side holds its own copy of every batch: bound them before allocating.
+            anyhow::ensure!(batch <= 10_000_000, "--batch is at most 10,000,000 inputs");
+            anyhow::ensure!(erasure_mib <= 16_384, "--erasure-mib is at most 16384 (16 GiB of originals, held several times over)");
+            anyhow::ensure!(llm_layers <= 22, "--llm-layers is at most 22 (TinyLlama-1.1B's depth)");
+            anyhow::ensure!(llm_layers == 0 || (1..=2048).contains(&llm_tokens), "--llm-tokens is 1 to 2048 (the model's context)");
             let absent = crate::gpu::detect(device).err();
             if batch > 0 && absent.is_none() {
                 let report = tokio::task::spawn_blocking(move || crate::bench::gpu::int8(device, batch)).await??;
