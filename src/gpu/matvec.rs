@@ -143,27 +143,46 @@ impl GpuMatVec {
 
     /// `W x` for a matrix on the card.
     pub fn product(&self, matrix: &DeviceMatrix, x: &[f32]) -> Result<Vec<f32>, GpuError> {
-        if x.len() != matrix.cols {
-            return Err(GpuError::Input(format!("a vector of {} for {} columns", x.len(), matrix.cols)));
+        Ok(self.products(&[matrix], x)?.pop().unwrap_or_default())
+    }
+
+    /// `W_i x` for matrices sharing one input: one copy in, a launch each, one copy out.
+    pub fn products(&self, matrices: &[&DeviceMatrix], x: &[f32]) -> Result<Vec<Vec<f32>>, GpuError> {
+        if let Some(bad) = matrices.iter().find(|m| m.cols != x.len()) {
+            return Err(GpuError::Input(format!("a vector of {} for {} columns", x.len(), bad.cols)));
         }
-        let (rows, cols) = dims(matrix.rows, matrix.cols)?;
+        let total: usize = matrices.iter().map(|m| m.rows).sum();
         let _one_at_a_time = self.lock.lock().map_err(|_| GpuError::Input("the GPU's lock was poisoned".into()))?;
         let input = self.stream.clone_htod(x)?;
-        let mut output = self.stream.alloc_zeros::<f32>(matrix.rows.max(1))?;
-        let function = match &matrix.weights {
-            DeviceWeights::Halves(_, WeightFormat::F16) => &self.kernels.f16,
-            DeviceWeights::Halves(..) => &self.kernels.bf16,
-            DeviceWeights::Floats(_) => &self.kernels.f32,
-        };
-        let mut launch = self.stream.launch_builder(function);
-        match &matrix.weights {
-            DeviceWeights::Halves(w, _) => launch.arg(w),
-            DeviceWeights::Floats(w) => launch.arg(w),
-        };
-        launch.arg(&input).arg(&mut output).arg(&rows).arg(&cols);
-        // SAFETY: arguments match the kernel (weights rows × cols, x cols, y rows).
-        unsafe { launch.launch(launch_config(matrix.rows)?) }?;
-        Ok(self.stream.clone_dtoh(&output)?)
+        let mut output = self.stream.alloc_zeros::<f32>(total.max(1))?;
+        let mut at = 0;
+        for matrix in matrices {
+            let (rows, cols) = dims(matrix.rows, matrix.cols)?;
+            let function = match &matrix.weights {
+                DeviceWeights::Halves(_, WeightFormat::F16) => &self.kernels.f16,
+                DeviceWeights::Halves(..) => &self.kernels.bf16,
+                DeviceWeights::Floats(_) => &self.kernels.f32,
+            };
+            let mut slot = output.slice_mut(at..at + matrix.rows);
+            let mut launch = self.stream.launch_builder(function);
+            match &matrix.weights {
+                DeviceWeights::Halves(w, _) => launch.arg(w),
+                DeviceWeights::Floats(w) => launch.arg(w),
+            };
+            launch.arg(&input).arg(&mut slot).arg(&rows).arg(&cols);
+            // SAFETY: arguments match the kernel (weights rows × cols, x cols, y rows: its
+            // slice of the output).
+            unsafe { launch.launch(launch_config(matrix.rows)?) }?;
+            at += matrix.rows;
+        }
+        let flat = self.stream.clone_dtoh(&output)?;
+        let mut out = Vec::with_capacity(matrices.len());
+        let mut at = 0;
+        for matrix in matrices {
+            out.push(flat[at..at + matrix.rows].to_vec());
+            at += matrix.rows;
+        }
+        Ok(out)
     }
 
     /// `W x` for an int8 matrix (rows × x.len()), exact: identical to [`mat_vec_i8`].
@@ -217,9 +236,13 @@ pub fn accelerate(model: &mut Llama) -> Option<String> {
 
 impl MatVecAccelerator for GpuMatVec {
     fn mat_vec(&self, id: usize, x: &[f32]) -> Option<Vec<f32>> {
-        let matrix = self.matrices.get(id)?.as_ref()?;
-        match self.product(matrix, x) {
-            Ok(y) => Some(y),
+        self.mat_vecs(&[id], x)?.pop()
+    }
+
+    fn mat_vecs(&self, ids: &[usize], x: &[f32]) -> Option<Vec<Vec<f32>>> {
+        let matrices: Vec<&DeviceMatrix> = ids.iter().map(|id| self.matrices.get(*id)?.as_ref()).collect::<Option<_>>()?;
+        match self.products(&matrices, x) {
+            Ok(ys) => Some(ys),
             Err(error) => {
                 tracing::warn!(%error, "GPU matrix product failed; computing it on the CPU");
                 metrics::counter!("zgnode_gpu_matvec_failures_total").increment(1);

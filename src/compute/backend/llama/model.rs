@@ -82,6 +82,12 @@ struct Layer {
 pub trait MatVecAccelerator: Send + Sync {
     /// `W_id · x`, or `None` to leave it to the CPU (a matrix it does not hold, a failure).
     fn mat_vec(&self, id: usize, x: &[f32]) -> Option<Vec<f32>>;
+
+    /// `W_id · x` for several matrices sharing one input (q, k, v; gate, up): one trip to the
+    /// device instead of one a matrix. `None` leaves them all to the caller.
+    fn mat_vecs(&self, ids: &[usize], x: &[f32]) -> Option<Vec<Vec<f32>>> {
+        ids.iter().map(|id| self.mat_vec(*id, x)).collect()
+    }
 }
 
 /// Weight matrices a layer has, in [`Llama::matrices`] order.
@@ -157,6 +163,18 @@ impl Llama {
         self.accelerator = Some(accelerator);
     }
 
+    /// The products of consecutive matrices `first ..` with one input, on the accelerator in one
+    /// trip when it holds them all, else each as [`Self::product`] does.
+    fn products<const N: usize>(&self, first: usize, ws: [&[f32]; N], x: &[f32]) -> [Vec<f32>; N] {
+        let ids: [usize; N] = std::array::from_fn(|i| first + i);
+        if let Some(ys) = self.accelerator.as_ref().and_then(|a| a.mat_vecs(&ids, x))
+            && let Ok(ys) = <[Vec<f32>; N]>::try_from(ys)
+        {
+            return ys;
+        }
+        std::array::from_fn(|i| self.product(ids[i], ws[i], x))
+    }
+
     fn product(&self, id: usize, w: &[f32], x: &[f32]) -> Vec<f32> {
         if let Some(y) = self.accelerator.as_ref().and_then(|a| a.mat_vec(id, x)) {
             return y;
@@ -179,9 +197,7 @@ impl Llama {
         for (index, layer) in self.layers.iter().enumerate() {
             let normed = rms_norm(&x, &layer.input_norm, config.rms_norm_eps);
             let id = index * MATRICES_PER_LAYER;
-            let mut q = self.product(id, &layer.q, &normed);
-            let mut k = self.product(id + 1, &layer.k, &normed);
-            let v = self.product(id + 2, &layer.v, &normed);
+            let [mut q, mut k, v] = self.products(id, [&layer.q, &layer.k, &layer.v], &normed);
             rope(&mut q, head_dim, position, config.rope_theta);
             rope(&mut k, head_dim, position, config.rope_theta);
             cache.keys[index].extend_from_slice(&k);
@@ -212,8 +228,7 @@ impl Llama {
             let projected = self.product(id + 3, &layer.o, &attended);
             x.iter_mut().zip(&projected).for_each(|(a, b)| *a += b);
             let normed = rms_norm(&x, &layer.post_norm, config.rms_norm_eps);
-            let gate = self.product(id + 4, &layer.gate, &normed);
-            let up = self.product(id + 5, &layer.up, &normed);
+            let [gate, up] = self.products(id + 4, [&layer.gate, &layer.up], &normed);
             let activated: Vec<f32> = gate.iter().zip(&up).map(|(g, u)| g / (1.0 + (-g).exp()) * u).collect();
             let down = self.product(id + 6, &layer.down, &activated);
             x.iter_mut().zip(&down).for_each(|(a, b)| *a += b);
