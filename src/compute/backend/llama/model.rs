@@ -307,6 +307,47 @@ mod tests {
         assert_eq!(pooled, plain);
     }
 
+    /// An accelerator that multiplies copies of the model's matrices on the CPU, by the ids
+    /// `Llama::matrices` gives them: if any product asked for the wrong matrix, the logits
+    /// would differ. One that declines every product leaves them to the CPU.
+    struct Copies {
+        matrices: Vec<Vec<f32>>,
+        asked: std::sync::atomic::AtomicUsize,
+        declines: bool,
+    }
+
+    impl MatVecAccelerator for Copies {
+        fn mat_vec(&self, id: usize, x: &[f32]) -> Option<Vec<f32>> {
+            self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            (!self.declines).then(|| mat_vec(&self.matrices[id], x))
+        }
+    }
+
+    #[test]
+    fn an_accelerator_is_asked_for_each_matrix_by_its_id() {
+        let config = super::super::tiny::config();
+        let dir = tempfile::tempdir().unwrap();
+        super::super::tiny::write(dir.path()).unwrap();
+        let load = || {
+            let bytes = std::fs::read(dir.path().join("model.safetensors")).unwrap();
+            Llama::from_tensors(config.clone(), super::super::safetensors::read(&bytes).unwrap()).unwrap()
+        };
+        let plain = load();
+        let expected: Vec<Vec<f32>> = {
+            let mut cache = plain.new_cache();
+            [5u32, 9, 2].iter().map(|t| plain.forward(*t, &mut cache)).collect()
+        };
+        for declines in [false, true] {
+            let mut model = load();
+            let copies = std::sync::Arc::new(Copies { matrices: model.matrices().iter().map(|(_, _, w)| w.to_vec()).collect(), asked: 0.into(), declines });
+            model.set_accelerator(copies.clone());
+            let mut cache = model.new_cache();
+            let got: Vec<Vec<f32>> = [5u32, 9, 2].iter().map(|t| model.forward(*t, &mut cache)).collect();
+            assert_eq!(got, expected, "declines: {declines}");
+            assert!(copies.asked.load(std::sync::atomic::Ordering::SeqCst) >= 3 * (config.num_hidden_layers * 7 + 1));
+        }
+    }
+
     #[test]
     fn configs_that_cannot_run_are_refused() {
         let good = LlamaConfig {
