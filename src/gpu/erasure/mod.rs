@@ -1,8 +1,10 @@
 //! reed-solomon-simd's erasure code on the GPU (`assets/cuda/reed_solomon.cu`): a
 //! [`Program`] (storage segments, DA rows or columns: any shard counts reed-solomon-simd takes)
-//! runs over a whole batch of codewords, one launch a step. The CPU twin of every kernel is
-//! `zg_systems::erasure::twin`; the shards are reed-solomon-simd's bit for bit (tested on a GPU
-//! host against reed-solomon-simd itself).
+//! runs over a whole batch of codewords, in one launch when it fits the fused kernel
+//! (`zg_systems::erasure::fused`), else one launch a step. The Rust twin of the kernels is
+//! `zg_systems::erasure::twin`; the shards are reed-solomon-simd's bit for bit (held to it by
+//! the kernels' source built for the CPU in `tests/gpu_kernels_on_cpu.rs`, and on the card by
+//! `gpu::selftest` on GPU hosts).
 //!
 //! Host data travels either in one copy each way ([`GpuErasure::run`]) or in chunks through
 //! pinned staging buffers on two streams, so one chunk's copies overlap the other's kernels
