@@ -3,7 +3,8 @@
 //! `src/gpu/erasure` drives them on a GPU, must give reed-solomon-simd's shards and restore lost
 //! ones: the kernels' index arithmetic is checked on machines without a GPU. The LLM's matrix
 //! products (`assets/cuda/matvec.cu`, warp shuffles emulated) likewise: float results within
-//! the stated rounding bound of the CPU's, int8 results identical.
+//! the stated rounding bound of the CPU's, int8 results identical; and the verifiable int8
+//! models' layers (`assets/cuda/int8_dense.cu`): the CPU's logits exactly.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -228,5 +229,49 @@ fn the_matvec_kernels_agree_with_the_cpu() {
         let y: Vec<i32> = run("i8", rows, cols, &as_bytes(&w), &as_bytes(&xi)).chunks_exact(4).map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
         assert_eq!(y, mat_vec_i8(&w, &xi), "i8 {rows}x{cols}");
     }
+    let _ = std::fs::remove_file(&binary);
+}
+
+/// The int8 dense kernel, layer after layer over a batch of held-out digits: the logits of the
+/// CPU's `infer` exactly; an accumulator past int32 raises the overflow flag.
+#[test]
+fn the_int8_kernel_gives_the_cpu_logits() {
+    use zg_components::verifiable::{ModelFile, QuantizedLayer};
+    let Some(binary) = driver("int8_driver") else { return };
+    let dir = tempfile::tempdir().expect("scratch");
+    let run = |layer: &QuantizedLayer, batch: usize, x: &[i8]| -> (i32, Vec<u8>) {
+        let (w, b, v, out) = (dir.path().join("w.bin"), dir.path().join("b.bin"), dir.path().join("x.bin"), dir.path().join("y.bin"));
+        std::fs::write(&w, layer.weights.iter().map(|v| *v as u8).collect::<Vec<_>>()).expect("writes");
+        std::fs::write(&b, layer.bias.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<_>>()).expect("writes");
+        std::fs::write(&v, x.iter().map(|v| *v as u8).collect::<Vec<_>>()).expect("writes");
+        let numbers = [layer.inputs.to_string(), layer.outputs.to_string(), batch.to_string(), layer.multiplier.to_string(), layer.shift.to_string(), u8::from(layer.relu).to_string()];
+        let done = Command::new(&binary).args(numbers).args([&w, &b, &v, &out]).output().expect("runs");
+        assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+        let bytes = std::fs::read(&out).expect("reads");
+        (i32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]), bytes[4..].to_vec())
+    };
+    for name in ["digits-small", "digits-large"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("assets/models/digits/{name}.json"));
+        let file: ModelFile = serde_json::from_str(&std::fs::read_to_string(path).expect("the model file")).expect("parses");
+        let inputs: Vec<Vec<i8>> = file.test.inputs.iter().take(40).cloned().collect();
+        let batch = inputs.len();
+        let mut activations: Vec<i8> = inputs.concat();
+        let mut logits = Vec::new();
+        for layer in &file.model.layers {
+            let (overflow, out) = run(layer, batch, &activations);
+            assert_eq!(overflow, 0);
+            if layer.relu {
+                activations = out.iter().map(|b| *b as i8).collect();
+            } else {
+                logits = out.chunks_exact(4).map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+            }
+        }
+        for (i, x) in inputs.iter().enumerate() {
+            let cpu = zg_systems::verifiable::inference::infer(&file.model, x).expect("infers").logits;
+            assert_eq!(&logits[i * cpu.len()..(i + 1) * cpu.len()], cpu.as_slice(), "{name}: input {i}");
+        }
+    }
+    let past_int32 = QuantizedLayer { inputs: 1, outputs: 1, weights: vec![1], bias: vec![i32::MAX], multiplier: 1, shift: 1, relu: false };
+    assert_eq!(run(&past_int32, 1, &[1]).0, 1, "the overflow flag");
     let _ = std::fs::remove_file(&binary);
 }

@@ -44,6 +44,8 @@ T __shfl_down_sync(unsigned, T value, int offset)
     return other;
 }
 
+inline int atomicOr(int* address, int value) { return __atomic_fetch_or(address, value, __ATOMIC_SEQ_CST); }
+
 inline float __uint_as_float(unsigned bits)
 {
     float value;
