@@ -7,6 +7,8 @@
 #include <barrier>
 #include <cmath>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <cstdint>
 #include <thread>
@@ -62,6 +64,15 @@ inline float emu_f16_to_f32(uint16_t h)
     else if (exponent == 31) magnitude = mantissa ? NAN : INFINITY;
     else magnitude = std::ldexp((float)(mantissa | 1024), (int)exponent - 25);
     return sign ? -magnitude : magnitude;
+}
+
+// A whole file's bytes (the drivers' inputs).
+template <class Byte = char>
+std::vector<Byte> emu_read_file(const char* path)
+{
+    std::ifstream in(path, std::ios::binary);
+    std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return std::vector<Byte>(bytes.begin(), bytes.end());
 }
 
 // Every block of `grid`, `block.x` threads each (block.y = block.z = 1), calling `kernel()`.

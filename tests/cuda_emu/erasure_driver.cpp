@@ -19,12 +19,6 @@
 
 static const unsigned THREADS = 64;
 
-static std::vector<u8> read_file(const char* path)
-{
-    std::ifstream in(path, std::ios::binary);
-    return std::vector<u8>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 int main(int argc, char** argv)
 {
     if (argc != 5) {
@@ -32,7 +26,7 @@ int main(int argc, char** argv)
         return 2;
     }
     std::ifstream program(argv[1]);
-    std::vector<u8> raw_tables = read_file(argv[2]);
+    std::vector<u8> raw_tables = emu_read_file<u8>(argv[2]);
     std::vector<u16> tables(raw_tables.size() / 2);
     for (size_t i = 0; i < tables.size(); ++i) tables[i] = (u16)(raw_tables[2 * i] | (raw_tables[2 * i + 1] << 8));
     if (tables.size() != 65535 + 65536 + 65536) {
@@ -42,7 +36,7 @@ int main(int argc, char** argv)
     const u16* skew = tables.data();
     const u16* exp = skew + 65535;
     const u16* log = exp + 65536;
-    std::vector<u8> inputs = read_file(argv[3]);
+    std::vector<u8> inputs = emu_read_file<u8>(argv[3]);
 
     u32 bytes = 0, work_count = 0;
     u64 codewords = 0;

@@ -9,12 +9,6 @@
 #include <fstream>
 #include <string>
 
-static std::vector<char> read_file(const char* path)
-{
-    std::ifstream in(path, std::ios::binary);
-    return std::vector<char>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 int main(int argc, char** argv)
 {
     if (argc != 11) {
@@ -24,7 +18,7 @@ int main(int argc, char** argv)
     int inputs = std::stoi(argv[1]), outputs = std::stoi(argv[2]), batch = std::stoi(argv[3]);
     long long multiplier = std::stoll(argv[4]);
     int shift = std::stoi(argv[5]), relu = std::stoi(argv[6]);
-    std::vector<char> w = read_file(argv[7]), bias = read_file(argv[8]), x = read_file(argv[9]);
+    std::vector<char> w = emu_read_file<char>(argv[7]), bias = emu_read_file<char>(argv[8]), x = emu_read_file<char>(argv[9]);
     std::vector<signed char> activations(relu ? (size_t)batch * outputs : 1, 0);
     std::vector<int> logits(relu ? 1 : (size_t)batch * outputs, 0);
     int overflow = 0;

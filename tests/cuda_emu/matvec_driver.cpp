@@ -8,12 +8,6 @@
 #include <fstream>
 #include <string>
 
-static std::vector<char> read_file(const char* path)
-{
-    std::ifstream in(path, std::ios::binary);
-    return std::vector<char>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 int main(int argc, char** argv)
 {
     if (argc != 7) {
@@ -22,7 +16,7 @@ int main(int argc, char** argv)
     }
     std::string kind = argv[1];
     u32 rows = (u32)std::stoul(argv[2]), cols = (u32)std::stoul(argv[3]);
-    std::vector<char> w = read_file(argv[4]), x = read_file(argv[5]);
+    std::vector<char> w = emu_read_file<char>(argv[4]), x = emu_read_file<char>(argv[5]);
     const unsigned threads = 256, rows_per_block = threads / 32;
     EmuDim grid{(rows + rows_per_block - 1) / rows_per_block, 1, 1};
     std::vector<char> out(rows * 4, 0);
