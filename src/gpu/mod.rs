@@ -83,7 +83,7 @@ pub fn detect(index: usize) -> Result<Gpu, GpuError> {
 pub fn describe(index: usize) -> String {
     match detect(index) {
         Ok(gpu) => format!("{gpu:?}, CUDA kernels compiled by NVRTC"),
-        Err(error) => format!("{error}; CPU path"),
+        Err(error) => format!("{error}, CPU path"),
     }
 }
 
