@@ -11,7 +11,7 @@ use std::process::Command;
 
 use reed_solomon_simd::engine::tables;
 use zg_systems::erasure::fused::{self, Fused};
-use zg_systems::erasure::program::{self, Factor, Program, Step};
+use zg_systems::erasure::program::{self, Program, Step};
 use zg_systems::erasure::twin;
 
 /// A driver from `tests/cuda_emu`, built for this test; `None` (skip) without a C++20
@@ -56,14 +56,7 @@ fn describe(program: &Program, codewords: usize) -> String {
             Step::Xor { into, from, count } => format!("xor {into} {from} {count}\n"),
             Step::Butterflies(s) => format!("bfly {} {} {} {} {}\n", u8::from(s.inverse), s.pos, s.dist, s.truncated, s.skew_delta),
             Step::Scale { first, factors } => {
-                let coded: Vec<String> = factors
-                    .iter()
-                    .map(|f| match f {
-                        Factor::Keep => 0x2_0000u32.to_string(),
-                        Factor::Zero => 0x1_0000u32.to_string(),
-                        Factor::Log(log_m) => log_m.to_string(),
-                    })
-                    .collect();
+                let coded: Vec<String> = factors.iter().map(|f| f.word().to_string()).collect();
                 format!("scale {first} {} {}\n", coded.len(), coded.join(" "))
             }
             Step::FormalDerivative { len } => format!("deriv {len}\n"),

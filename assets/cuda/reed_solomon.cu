@@ -10,8 +10,10 @@ typedef unsigned int u32;
 typedef unsigned long long u64;
 
 #define GF_MODULUS 65535u
-#define FACTOR_ZERO 0x10000u
-#define FACTOR_KEEP 0x20000u
+// Factor words (zg_systems::erasure::program::Factor::word): a logarithm, or keep / zero. In the
+// fused kernel's code FACTOR_KEEP also marks a butterfly group without scaling.
+#define FACTOR_KEEP 0xffffffffu
+#define FACTOR_ZERO 0xfffffffeu
 
 // Byte offsets of symbol p's low and high bytes in a shard of `bytes` bytes: 32 low then 32
 // high bytes in each whole 64-byte piece; a tail of t bytes holds t/2 low then t/2 high bytes.
@@ -185,8 +187,6 @@ extern "C" __global__ void rs_derivative(
 #define OP_BUTTERFLIES 4u
 #define OP_SCALE 5u
 #define OP_DERIVATIVE 6u
-#define NO_FACTOR 0xffffffffu
-#define ZERO_FACTOR 0xfffffffeu
 
 extern "C" __global__ void rs_program(
     const u8* __restrict__ inputs, u8* __restrict__ outputs,
@@ -230,16 +230,16 @@ extern "C" __global__ void rs_program(
             u32 inverse = code[pc + 1], pos = code[pc + 2], dist = code[pc + 3], groups = code[pc + 4];
             for (u32 g = 0; g < groups; ++g) {
                 u32 slot = code[pc + 5 + g];
-                const u16* table = shared_tables + (slot == NO_FACTOR ? 0u : slot * 64u);
+                const u16* table = shared_tables + (slot == FACTOR_KEEP ? 0u : slot * 64u);
                 u32 r = g * 2u * dist;
                 for (u32 i = 0; i < dist; ++i) {
                     u32 a = pos + r + i, b = a + dist;
                     u16 x = col[a], y = col[b];
                     if (inverse) {
                         y ^= x;
-                        if (slot != NO_FACTOR) x ^= mul_table(table, y);
+                        if (slot != FACTOR_KEEP) x ^= mul_table(table, y);
                     } else {
-                        if (slot != NO_FACTOR) x ^= mul_table(table, y);
+                        if (slot != FACTOR_KEEP) x ^= mul_table(table, y);
                         y ^= x;
                     }
                     col[a] = x;
@@ -251,8 +251,8 @@ extern "C" __global__ void rs_program(
             u32 first = code[pc + 1], count = code[pc + 2];
             for (u32 i = 0; i < count; ++i) {
                 u32 factor = code[pc + 3 + i];
-                if (factor == ZERO_FACTOR) col[first + i] = 0;
-                else if (factor != NO_FACTOR) col[first + i] = gf_mul(col[first + i], factor, exp, log);
+                if (factor == FACTOR_ZERO) col[first + i] = 0;
+                else if (factor != FACTOR_KEEP) col[first + i] = gf_mul(col[first + i], factor, exp, log);
             }
             pc += 3 + count;
         } else if (op == OP_DERIVATIVE) {

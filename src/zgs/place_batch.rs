@@ -67,35 +67,14 @@ fn place_batch(worker: &ShardWorker, jobs: Vec<PlaceJob>) {
     }
 }
 
-/// Every segment's shards, as `cut_shards` gives them: whole segments of one length have their
-/// parity coded in one batch (on the GPU when it takes it), any other segment alone.
+/// Every segment's shards, as `cut_shards` gives them, their parity coded together by
+/// `encode_segments` (full segments of one length in one GPU batch when it takes it).
 pub fn cut_batch(config: ErasureConfig, segments: &[Loaded]) -> Vec<Result<Vec<Shard>, erasure::ErasureError>> {
-    let mut parities: Vec<Option<Vec<Vec<u8>>>> = vec![None; segments.len()];
-    let mut by_length: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
-    for (i, s) in segments.iter().enumerate() {
-        if config.data_shards > 0 && s.data.len() == config.shard_len(s.data.len()) * config.data_shards {
-            by_length.entry(s.data.len()).or_default().push(i);
-        }
+    let data: Vec<&[u8]> = segments.iter().map(|s| s.data.as_slice()).collect();
+    match erasure::encode_segments(config, &data) {
+        Ok(parities) => segments.iter().zip(parities).map(|(s, parity)| cut_shards_with_parity(config, &s.record, s.segment, &s.data, &s.proof, parity)).collect(),
+        Err(error) => segments.iter().map(|_| Err(error.clone())).collect(),
     }
-    for members in by_length.values() {
-        let batch: Vec<&[u8]> = members.iter().map(|i| segments[*i].data.as_slice()).collect();
-        if let Ok(coded) = erasure::encode_segments(config, &batch) {
-            for (i, parity) in members.iter().zip(coded) {
-                parities[*i] = Some(parity);
-            }
-        }
-    }
-    segments
-        .iter()
-        .zip(parities)
-        .map(|(s, parity)| {
-            let parity = match parity {
-                Some(parity) => parity,
-                None => erasure::encode_parity(config, &s.data)?,
-            };
-            cut_shards_with_parity(config, &s.record, s.segment, &s.data, &s.proof, parity)
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use cudarc::driver::{CudaFunction, CudaSlice, CudaStream, DevicePtrMut, LaunchConfig, PinnedHostSlice, PushKernelArg};
 use reed_solomon_simd::engine::tables;
-use zg_systems::erasure::program::{Factor, Program, Step};
+use zg_systems::erasure::program::{Program, Stage, Step};
 
 use super::{Gpu, GpuError};
 
@@ -22,8 +22,10 @@ pub const KERNEL_SOURCE: &str = include_str!("../../../assets/cuda/reed_solomon.
 const THREADS: u32 = 256;
 /// Codewords one launch covers (the grid's z dimension).
 const MAX_LAUNCH_CODEWORDS: usize = 65_535;
-const FACTOR_ZERO: u32 = 0x1_0000;
-const FACTOR_KEEP: u32 = 0x2_0000;
+/// rs_shards' operations.
+const SHARDS_ZERO: u32 = 0;
+const SHARDS_COPY: u32 = 1;
+const SHARDS_XOR: u32 = 2;
 
 struct Kernels {
     butterflies: CudaFunction,
@@ -45,13 +47,18 @@ pub struct GpuErasure {
 }
 
 /// Device buffers for a batch of up to `capacity` codewords of one program: its inputs and
-/// outputs back to back (codeword-major), the work array and, for decoding, a second one.
+/// outputs back to back (codeword-major) and, for a launch a step, the work array (and a
+/// second one for decoding). The fused kernel keeps its work array in each thread.
 pub struct DeviceBatch {
     pub inputs: CudaSlice<u8>,
     pub outputs: CudaSlice<u8>,
+    work: Option<WorkArrays>,
+    capacity: usize,
+}
+
+struct WorkArrays {
     work: CudaSlice<u8>,
     scratch: Option<CudaSlice<u8>>,
-    capacity: usize,
 }
 
 /// A program with its index and factor arrays on the device, uploaded once: the runs
@@ -149,15 +156,8 @@ impl GpuErasure {
             .iter()
             .map(|step| match step {
                 Step::Scale { factors, .. } if !factors.is_empty() => {
-                    let coded: Vec<u32> = factors
-                        .iter()
-                        .map(|f| match f {
-                            Factor::Keep => FACTOR_KEEP,
-                            Factor::Zero => FACTOR_ZERO,
-                            Factor::Log(log_m) => u32::from(*log_m),
-                        })
-                        .collect();
-                    Ok(Some(self.stream.clone_htod(&coded)?))
+                    let words: Vec<u32> = factors.iter().map(|f| f.word()).collect();
+                    Ok(Some(self.stream.clone_htod(&words)?))
                 }
                 _ => Ok(None),
             })
@@ -178,15 +178,18 @@ impl GpuErasure {
     pub fn alloc_batch(&self, stream: &Arc<CudaStream>, prepared: &Prepared, capacity: usize) -> Result<DeviceBatch, GpuError> {
         let (per_in, per_out) = prepared.shapes();
         let program = &prepared.program;
-        let work_bytes = capacity * program.work_count * program.shard_bytes;
-        let derivative = program.steps.iter().any(|s| matches!(s, Step::FormalDerivative { .. }));
-        Ok(DeviceBatch {
-            inputs: stream.alloc_zeros(capacity * per_in)?,
-            outputs: stream.alloc_zeros((capacity * per_out).max(1))?,
-            work: stream.alloc_zeros(work_bytes)?,
-            scratch: if derivative { Some(stream.alloc_zeros(work_bytes)?) } else { None },
-            capacity,
-        })
+        let work = match prepared.fused {
+            Some(_) => None,
+            None => {
+                let work_bytes = capacity * program.work_count * program.shard_bytes;
+                let derivative = program.steps.iter().any(|s| matches!(s, Step::FormalDerivative { .. }));
+                Some(WorkArrays {
+                    work: stream.alloc_zeros(work_bytes)?,
+                    scratch: if derivative { Some(stream.alloc_zeros(work_bytes)?) } else { None },
+                })
+            }
+        };
+        Ok(DeviceBatch { inputs: stream.alloc_zeros(capacity * per_in)?, outputs: stream.alloc_zeros((capacity * per_out).max(1))?, work, capacity })
     }
 
     /// Runs the program over every codeword of `inputs` (codeword-major: each codeword's input
@@ -252,29 +255,31 @@ impl GpuErasure {
         if let Some(fused) = &prepared.fused {
             return self.fused(&ctx, prepared, fused, batch);
         }
+        let arrays = batch.work.as_mut().ok_or_else(|| GpuError::Input("a batch made for the fused kernel".into()))?;
+        let work = &mut arrays.work;
         let inputs = as_u32(program.inputs.len())?;
-        self.moves(&ctx, &mut batch.work, &batch.inputs, (ctx.work_count, inputs), inputs, (&prepared.placed, &prepared.order))?;
+        self.moves(&ctx, work, &batch.inputs, (ctx.work_count, inputs), inputs, (&prepared.placed, &prepared.order))?;
         for (step, factors) in program.steps.iter().zip(&prepared.factors) {
             match step {
-                Step::Zero { first, count } => self.shards(&ctx, &mut batch.work, (*first, 0, *count), 0)?,
-                Step::Copy { from, to, count } => self.shards(&ctx, &mut batch.work, (*to, *from, *count), 1)?,
-                Step::Xor { into, from, count } => self.shards(&ctx, &mut batch.work, (*into, *from, *count), 2)?,
-                Step::Butterflies(stage) => self.butterflies(&ctx, &mut batch.work, stage)?,
+                Step::Zero { first, count } => self.shards(&ctx, work, (*first, 0, *count), SHARDS_ZERO)?,
+                Step::Copy { from, to, count } => self.shards(&ctx, work, (*to, *from, *count), SHARDS_COPY)?,
+                Step::Xor { into, from, count } => self.shards(&ctx, work, (*into, *from, *count), SHARDS_XOR)?,
+                Step::Butterflies(stage) => self.butterflies(&ctx, work, stage)?,
                 Step::Scale { first, factors: list } => {
                     if let Some(on_device) = factors {
-                        self.scale(&ctx, &mut batch.work, *first, list.len(), on_device)?;
+                        self.scale(&ctx, work, *first, list.len(), on_device)?;
                     }
                 }
                 Step::FormalDerivative { len } => {
-                    let target = batch.scratch.as_mut().ok_or_else(|| GpuError::Input("no scratch buffer".into()))?;
-                    self.derivative(&ctx, target, &batch.work, *len)?;
-                    std::mem::swap(&mut batch.work, target);
+                    let target = arrays.scratch.as_mut().ok_or_else(|| GpuError::Input("no scratch buffer".into()))?;
+                    self.derivative(&ctx, target, work, *len)?;
+                    std::mem::swap(work, target);
                 }
             }
         }
         let outputs = as_u32(program.outputs.len())?;
         if outputs > 0 {
-            self.moves(&ctx, &mut batch.outputs, &batch.work, (outputs, ctx.work_count), outputs, (&prepared.order, &prepared.taken))?;
+            self.moves(&ctx, &mut batch.outputs, work, (outputs, ctx.work_count), outputs, (&prepared.order, &prepared.taken))?;
         }
         Ok(())
     }
@@ -333,13 +338,18 @@ impl Launch<'_> {
         (self.bytes / 2).div_ceil(THREADS)
     }
 
+    /// Blocks for a thread per 16-bit word of `shards` shards.
+    fn word_blocks(&self, shards: u32) -> Result<u32, GpuError> {
+        grid_x((u64::from(shards) * u64::from(self.bytes / 2)).div_ceil(u64::from(THREADS)))
+    }
+
     fn config(x: u32, z: u32) -> LaunchConfig {
         LaunchConfig { grid_dim: (x, 1, z), block_dim: (THREADS, 1, 1), shared_mem_bytes: 0 }
     }
 }
 
 impl GpuErasure {
-    fn butterflies(&self, ctx: &Launch, work: &mut CudaSlice<u8>, stage: &zg_systems::erasure::program::Stage) -> Result<(), GpuError> {
+    fn butterflies(&self, ctx: &Launch, work: &mut CudaSlice<u8>, stage: &Stage) -> Result<(), GpuError> {
         if stage.pairs() == 0 {
             return Ok(());
         }
@@ -373,14 +383,13 @@ impl GpuErasure {
         Ok(())
     }
 
-    /// Zero (op 0), copy (1) or XOR (2) `count` whole shards within `work` (or from `from`).
+    /// Zeroes, copies or XORs (`op`) `count` whole shards within `work`.
     fn shards(&self, ctx: &Launch, work: &mut CudaSlice<u8>, (to_first, from_first, count): (usize, usize, usize), op: u32) -> Result<(), GpuError> {
         if count == 0 {
             return Ok(());
         }
-        let words = count as u64 * u64::from(ctx.bytes / 2);
-        let x = grid_x(words.div_ceil(u64::from(THREADS)))?;
         let (to_first, from_first, count) = (as_u32(to_first)?, as_u32(from_first)?, as_u32(count)?);
+        let x = ctx.word_blocks(count)?;
         for (first, n) in ctx.slices() {
             let mut launch = ctx.stream.launch_builder(&self.kernels.shards);
             // Source and destination are the same allocation: the kernel reads and writes
@@ -408,7 +417,7 @@ impl GpuErasure {
         if count == 0 {
             return Ok(());
         }
-        let x = grid_x((u64::from(count) * u64::from(ctx.bytes / 2)).div_ceil(u64::from(THREADS)))?;
+        let x = ctx.word_blocks(count)?;
         for (first, n) in ctx.slices() {
             let mut launch = ctx.stream.launch_builder(&self.kernels.moves);
             launch.arg(&mut *to).arg(from).arg(&to_stride).arg(&from_stride).arg(to_positions).arg(from_positions);
@@ -437,8 +446,7 @@ impl GpuErasure {
     }
 
     fn derivative(&self, ctx: &Launch, out: &mut CudaSlice<u8>, work: &CudaSlice<u8>, len: usize) -> Result<(), GpuError> {
-        let words = u64::from(ctx.work_count) * u64::from(ctx.bytes / 2);
-        let x = grid_x(words.div_ceil(u64::from(THREADS)))?;
+        let x = ctx.word_blocks(ctx.work_count)?;
         let len = as_u32(len)?;
         for (first, n) in ctx.slices() {
             let mut launch = ctx.stream.launch_builder(&self.kernels.derivative);

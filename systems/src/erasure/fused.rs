@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use reed_solomon_simd::engine::GF_MODULUS;
 
-use super::program::{Factor, Program, Step, derivative_sources};
+use super::program::{FACTOR_KEEP, Program, Step, derivative_sources};
 use super::twin::nibble_table;
 
 /// Largest work array a fused thread keeps (its local column, 2 bytes a shard).
@@ -25,10 +25,6 @@ pub const OP_XOR: u32 = 3;
 pub const OP_BUTTERFLIES: u32 = 4;
 pub const OP_SCALE: u32 = 5;
 pub const OP_DERIVATIVE: u32 = 6;
-/// A butterfly without scaling, or a shard a scaling keeps.
-pub const NO_FACTOR: u32 = u32::MAX;
-/// A shard a scaling zeroes.
-pub const ZERO_FACTOR: u32 = u32::MAX - 1;
 
 /// The instruction stream and the nibble tables (slot `s` at `tables[64 s .. 64 s + 64]`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -62,7 +58,6 @@ pub fn fuse(program: &Program) -> Option<Fused> {
     if program.work_count > MAX_WORK {
         return None;
     }
-    let skew = super::twin::skew();
     let mut slots = Slots { by_factor: HashMap::new(), tables: Vec::new() };
     let mut code = Vec::new();
     for step in &program.steps {
@@ -71,24 +66,17 @@ pub fn fuse(program: &Program) -> Option<Fused> {
             Step::Copy { from, to, count } => code.extend([OP_COPY, to_u32(*from)?, to_u32(*to)?, to_u32(*count)?]),
             Step::Xor { into, from, count } => code.extend([OP_XOR, to_u32(*into)?, to_u32(*from)?, to_u32(*count)?]),
             Step::Butterflies(stage) => {
-                let groups = stage.truncated.div_ceil(2 * stage.dist);
-                code.extend([OP_BUTTERFLIES, u32::from(stage.inverse), to_u32(stage.pos)?, to_u32(stage.dist)?, to_u32(groups)?]);
-                for group in 0..groups {
-                    let log_m = skew[group * 2 * stage.dist + stage.dist + stage.skew_delta - 1];
-                    code.push(if log_m == GF_MODULUS { NO_FACTOR } else { slots.slot(log_m) });
+                code.extend([OP_BUTTERFLIES, u32::from(stage.inverse), to_u32(stage.pos)?, to_u32(stage.dist)?, to_u32(stage.groups())?]);
+                for group in 0..stage.groups() {
+                    let log_m = stage.factor(group);
+                    code.push(if log_m == GF_MODULUS { FACTOR_KEEP } else { slots.slot(log_m) });
                 }
             }
             Step::Scale { first, factors } => {
                 code.extend([OP_SCALE, to_u32(*first)?, to_u32(factors.len())?]);
                 // Scaling runs twice a decode at most: its factors stay logarithms (the kernel
                 // multiplies through the exp/log tables) and take no table slot.
-                for factor in factors {
-                    code.push(match factor {
-                        Factor::Keep => NO_FACTOR,
-                        Factor::Zero => ZERO_FACTOR,
-                        Factor::Log(log_m) => u32::from(*log_m),
-                    });
-                }
+                code.extend(factors.iter().map(|f| f.word()));
             }
             Step::FormalDerivative { len } => {
                 // In place, ascending: shard j only reads shards above it, not yet rewritten.

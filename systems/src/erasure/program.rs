@@ -8,7 +8,7 @@
 //! A shard of `shard_bytes` bytes is `shard_bytes / 2` symbols of GF(2^16) laid out as
 //! reed-solomon-simd lays them ([`symbol_offsets`]), so shards go to the device as they are.
 
-use reed_solomon_simd::engine::{GF_MODULUS, GF_ORDER, GfElement, utils};
+use reed_solomon_simd::engine::{GF_MODULUS, GF_ORDER, GfElement, tables, utils};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProgramError {
@@ -36,16 +36,18 @@ pub struct Stage {
 }
 
 impl Stage {
-    /// Butterflies in the stage: whole groups below `truncated`, `dist` pairs each.
-    pub fn pairs(&self) -> usize {
-        self.truncated.div_ceil(2 * self.dist) * self.dist
+    /// Groups in the stage: those starting below `truncated`, `dist` pairs each.
+    pub fn groups(&self) -> usize {
+        self.truncated.div_ceil(2 * self.dist)
     }
 
-    /// The `n`th butterfly: (first shard, second shard, index into the skew table).
-    pub fn pair(&self, n: usize) -> (usize, usize, usize) {
-        let (group, i) = (n / self.dist, n % self.dist);
-        let r = group * 2 * self.dist;
-        (self.pos + r + i, self.pos + r + i + self.dist, r + self.dist + self.skew_delta - 1)
+    pub fn pairs(&self) -> usize {
+        self.groups() * self.dist
+    }
+
+    /// The logarithm that scales group `group`'s butterflies (`GF_MODULUS`: none).
+    pub fn factor(&self, group: usize) -> GfElement {
+        tables::get_skew()[group * 2 * self.dist + self.dist + self.skew_delta - 1]
     }
 }
 
@@ -56,6 +58,21 @@ pub enum Factor {
     Zero,
     /// Multiply every symbol by the element whose logarithm this is.
     Log(GfElement),
+}
+
+/// The factor words the kernels read: a logarithm, or one of these (`FACTOR_KEEP` also marks a
+/// butterfly group without scaling in the fused kernel's code).
+pub const FACTOR_KEEP: u32 = u32::MAX;
+pub const FACTOR_ZERO: u32 = u32::MAX - 1;
+
+impl Factor {
+    pub fn word(self) -> u32 {
+        match self {
+            Factor::Keep => FACTOR_KEEP,
+            Factor::Zero => FACTOR_ZERO,
+            Factor::Log(log_m) => u32::from(log_m),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

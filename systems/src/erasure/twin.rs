@@ -30,11 +30,6 @@ pub fn mul_by_table(table: &[GfElement; 64], x: GfElement) -> GfElement {
     table[x & 15] ^ table[16 + ((x >> 4) & 15)] ^ table[32 + ((x >> 8) & 15)] ^ table[48 + (x >> 12)]
 }
 
-/// The skew table (logarithms) the butterflies read.
-pub fn skew() -> &'static [GfElement] {
-    tables::get_skew().as_slice()
-}
-
 /// One codeword's work array as symbols, `work[shard][symbol]`.
 type Work = Vec<Vec<GfElement>>;
 
@@ -58,24 +53,25 @@ fn store(symbols: &[GfElement], shard_bytes: usize) -> Vec<u8> {
 }
 
 fn butterflies(work: &mut Work, stage: &Stage) {
-    let skew = skew();
-    for n in 0..stage.pairs() {
-        let (a, b, at) = stage.pair(n);
-        let log_m = skew[at];
+    for group in 0..stage.groups() {
+        let log_m = stage.factor(group);
         let table = nibble_table(log_m);
-        let (low, high) = work.split_at_mut(b);
-        let (x, y) = (&mut low[a], &mut high[0]);
-        for (x, y) in x.iter_mut().zip(y.iter_mut()) {
-            if stage.inverse {
-                *y ^= *x;
-                if log_m != GF_MODULUS {
-                    *x ^= mul_by_table(&table, *y);
+        for i in 0..stage.dist {
+            let a = stage.pos + group * 2 * stage.dist + i;
+            let (low, high) = work.split_at_mut(a + stage.dist);
+            let (x, y) = (&mut low[a], &mut high[0]);
+            for (x, y) in x.iter_mut().zip(y.iter_mut()) {
+                if stage.inverse {
+                    *y ^= *x;
+                    if log_m != GF_MODULUS {
+                        *x ^= mul_by_table(&table, *y);
+                    }
+                } else {
+                    if log_m != GF_MODULUS {
+                        *x ^= mul_by_table(&table, *y);
+                    }
+                    *y ^= *x;
                 }
-            } else {
-                if log_m != GF_MODULUS {
-                    *x ^= mul_by_table(&table, *y);
-                }
-                *y ^= *x;
             }
         }
     }

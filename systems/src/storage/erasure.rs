@@ -36,6 +36,11 @@ impl ErasureConfig {
         (index * per).min(chunks)..((index + 1) * per).min(chunks)
     }
 
+    /// Whether a segment of `len` bytes fills its `k` shards exactly (coded without padding).
+    pub fn fills_shards(&self, len: usize) -> bool {
+        self.data_shards > 0 && len == self.shard_len(len) * self.data_shards
+    }
+
     pub fn total(&self) -> usize {
         self.data_shards + self.parity_shards
     }
@@ -69,7 +74,7 @@ pub fn encode_parity(config: ErasureConfig, segment: &[u8]) -> Result<Vec<Vec<u8
         return Err(ErasureError::Unsupported { data: config.data_shards, parity: config.parity_shards });
     }
     let shard_len = config.shard_len(segment.len());
-    let result = if segment.len() == shard_len * config.data_shards {
+    let result = if config.fills_shards(segment.len()) {
         reed_solomon_simd::encode(config.data_shards, config.parity_shards, segment.chunks(shard_len))
     } else {
         let mut padded = segment.to_vec();
@@ -130,21 +135,37 @@ pub fn decode_segment(config: ErasureConfig, shards: &[Option<Vec<u8>>], len: us
     Ok(out)
 }
 
-/// The parity shards of many segments, coded side by side: on the GPU in one batch when the
-/// node has one, the batch is big enough and every segment is whole; else on the rayon pool.
+/// The parity shards of many segments, coded side by side: the segments that fill their
+/// shards, grouped by length, each group in one batch on the GPU when the node has one and the
+/// group is big enough; every other segment on the rayon pool.
 pub fn encode_segments(config: ErasureConfig, segments: &[&[u8]]) -> Result<Vec<Vec<Vec<u8>>>, ErasureError> {
-    if let Some(first) = segments.first() {
-        let shard_len = config.shard_len(first.len());
-        let whole = config.data_shards > 0 && segments.iter().all(|s| s.len() == shard_len * config.data_shards);
-        if whole && crate::erasure::accel::wants(shard_len * config.data_shards * segments.len()) {
-            let originals = segments.concat();
-            if let Some(parity) = crate::erasure::accel::encode_batch(config.data_shards, config.parity_shards, shard_len, &originals) {
-                let per_segment = shard_len * config.parity_shards;
-                return Ok(parity.chunks(per_segment).map(|p| p.chunks(shard_len).map(<[u8]>::to_vec).collect()).collect());
+    let mut parities: Vec<Option<Vec<Vec<u8>>>> = vec![None; segments.len()];
+    let mut by_length: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+    for (i, segment) in segments.iter().enumerate() {
+        if config.fills_shards(segment.len()) {
+            by_length.entry(segment.len()).or_default().push(i);
+        }
+    }
+    for (len, members) in by_length {
+        if !crate::erasure::accel::wants(len * members.len()) {
+            continue;
+        }
+        let shard_len = config.shard_len(len);
+        let originals = members.iter().map(|i| segments[*i]).collect::<Vec<&[u8]>>().concat();
+        if let Some(parity) = crate::erasure::accel::encode_batch(config.data_shards, config.parity_shards, shard_len, &originals) {
+            for (i, coded) in members.iter().zip(parity.chunks(shard_len * config.parity_shards)) {
+                parities[*i] = Some(coded.chunks(shard_len).map(<[u8]>::to_vec).collect());
             }
         }
     }
-    segments.par_iter().map(|segment| encode_parity(config, segment)).collect()
+    segments
+        .par_iter()
+        .zip(parities)
+        .map(|(segment, parity)| match parity {
+            Some(parity) => Ok(parity),
+            None => encode_parity(config, segment),
+        })
+        .collect()
 }
 
 #[cfg(test)]
