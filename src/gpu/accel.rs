@@ -47,12 +47,13 @@ pub fn status() -> Option<&'static GpuStatus> {
 }
 
 fn find(config: &GpuSection) -> GpuStatus {
+    let cpu_path = |line: String| GpuStatus { line, gpu: None, min_matrix_elements: config.min_matrix_elements };
     if !config.enabled {
-        return GpuStatus { line: "no GPU (gpu.enabled = false), CPU path".into(), gpu: None, min_matrix_elements: config.min_matrix_elements };
+        return cpu_path("no GPU (gpu.enabled = false), CPU path".into());
     }
     let gpu = match super::detect(config.device) {
         Ok(gpu) => gpu,
-        Err(error) => return GpuStatus { line: format!("{error}, CPU path"), gpu: None, min_matrix_elements: config.min_matrix_elements },
+        Err(error) => return cpu_path(format!("{error}, CPU path")),
     };
     match GpuErasure::load(&gpu) {
         Ok(erasure) => {
@@ -64,11 +65,7 @@ fn find(config: &GpuSection) -> GpuStatus {
                 min_matrix_elements: config.min_matrix_elements,
             }
         }
-        Err(error) => GpuStatus {
-            line: format!("no GPU: {gpu:?} found but its kernels did not load ({error}), CPU path"),
-            gpu: None,
-            min_matrix_elements: config.min_matrix_elements,
-        },
+        Err(error) => cpu_path(format!("no GPU: {gpu:?} found but its kernels did not load ({error}), CPU path")),
     }
 }
 

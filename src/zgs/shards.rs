@@ -160,9 +160,7 @@ pub fn cut_shards_with_parity(config: ErasureConfig, record: &FileRecord, segmen
     let chunks = hashes.len();
     hashes.resize(shard_proof::segment_width(record, segment).max(chunks), merkle::empty_chunk_hash());
     let tree = merkle::MerkleTree::build(hashes);
-    let mut shards: Vec<Vec<u8>> = (0..config.data_shards).map(|i| erasure::data_shard(config, data, i)).collect();
-    shards.extend(parity);
-    Ok(shards
+    Ok(erasure::segment_shards(config, data, parity)
         .into_iter()
         .enumerate()
         .map(|(index, bytes)| Shard {

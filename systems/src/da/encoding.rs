@@ -109,22 +109,12 @@ fn extend_with(layout: SquareLayout, fill: impl Fn(usize, &mut [u8]) + Sync) -> 
     top.par_chunks_mut(row_bytes).enumerate().try_for_each_init(
         || None,
         |encoder, (r, row)| {
-            let (data, parity) = row.split_at_mut(k * SHARE_SIZE);
-            fill(r, data);
-            if rows_elsewhere {
-                return Ok(());
-            }
-            encode_into(encoder, k, data.chunks(SHARE_SIZE), parity)
+            fill(r, &mut row[..k * SHARE_SIZE]);
+            if rows_elsewhere { Ok(()) } else { encode_row(encoder, k, row) }
         },
     )?;
     if rows_elsewhere && !rows_on_accelerator(k, row_bytes, top) {
-        top.par_chunks_mut(row_bytes).try_for_each_init(
-            || None,
-            |encoder, row| {
-                let (data, parity) = row.split_at_mut(k * SHARE_SIZE);
-                encode_into(encoder, k, data.chunks(SHARE_SIZE), parity)
-            },
-        )?;
+        top.par_chunks_mut(row_bytes).try_for_each_init(|| None, |encoder, row| encode_row(encoder, k, row))?;
     }
     let top: &[u8] = top;
     if accel::wants(top.len())
@@ -162,6 +152,12 @@ fn extend_with(layout: SquareLayout, fill: impl Fn(usize, &mut [u8]) + Sync) -> 
         },
     )?;
     Ok(ExtendedSquare { layout, data })
+}
+
+/// Codes an extended row's parity half from its data half.
+fn encode_row(encoder: &mut Option<ReedSolomonEncoder>, k: usize, row: &mut [u8]) -> Result<(), CodingError> {
+    let (data, parity) = row.split_at_mut(k * SHARE_SIZE);
+    encode_into(encoder, k, data.chunks(SHARE_SIZE), parity)
 }
 
 /// Every row's parity in one accelerator batch (its `k` codewords are the rows' data halves);

@@ -94,10 +94,14 @@ pub fn data_shard(config: ErasureConfig, segment: &[u8], index: usize) -> Vec<u8
 
 /// All `k + m` shards of one segment as owned buffers: data shards first, then parity.
 pub fn encode_segment(config: ErasureConfig, segment: &[u8]) -> Result<Vec<Vec<u8>>, ErasureError> {
-    let parity = encode_parity(config, segment)?;
+    Ok(segment_shards(config, segment, encode_parity(config, segment)?))
+}
+
+/// The segment's `k` data shards followed by its `parity` shards (already coded).
+pub fn segment_shards(config: ErasureConfig, segment: &[u8], parity: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
     let mut shards: Vec<Vec<u8>> = (0..config.data_shards).map(|i| data_shard(config, segment, i)).collect();
     shards.extend(parity);
-    Ok(shards)
+    shards
 }
 
 /// The segment of `len` bytes back from any `k` of its shards (`None` for a missing one).
