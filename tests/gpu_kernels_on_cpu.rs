@@ -44,21 +44,30 @@ fn tables_file(dir: &Path) -> PathBuf {
     path
 }
 
+/// `name count v…` for the driver.
+fn numbered(name: &str, values: impl ExactSizeIterator<Item = impl ToString>) -> String {
+    let count = values.len();
+    format!("{name} {count} {}\n", values.map(|v| v.to_string()).collect::<Vec<_>>().join(" "))
+}
+
+/// What both forms share: the shard size, the work array, the batch, where inputs go and
+/// outputs come from.
+fn header(program: &Program, codewords: usize) -> String {
+    format!("bytes {}\nwork_count {}\ncodewords {codewords}\n", program.shard_bytes, program.work_count)
+        + &numbered("inputs", program.inputs.iter())
+        + &numbered("outputs", program.outputs.iter())
+}
+
 /// The program as the driver reads it (the same launches `GpuErasure::run_on_device` makes).
 fn describe(program: &Program, codewords: usize) -> String {
-    let list = |v: &[usize]| v.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(" ");
-    let mut text = format!("bytes {}\nwork_count {}\ncodewords {codewords}\n", program.shard_bytes, program.work_count);
-    text += &format!("inputs {} {}\noutputs {} {}\n", program.inputs.len(), list(&program.inputs), program.outputs.len(), list(&program.outputs));
+    let mut text = header(program, codewords);
     for step in &program.steps {
         text += &match step {
             Step::Zero { first, count } => format!("zero {first} {count}\n"),
             Step::Copy { from, to, count } => format!("copy {from} {to} {count}\n"),
             Step::Xor { into, from, count } => format!("xor {into} {from} {count}\n"),
             Step::Butterflies(s) => format!("bfly {} {} {} {} {}\n", u8::from(s.inverse), s.pos, s.dist, s.truncated, s.skew_delta),
-            Step::Scale { first, factors } => {
-                let coded: Vec<String> = factors.iter().map(|f| f.word().to_string()).collect();
-                format!("scale {first} {} {}\n", coded.len(), coded.join(" "))
-            }
+            Step::Scale { first, factors } => numbered(&format!("scale {first}"), factors.iter().map(|f| f.word())),
             Step::FormalDerivative { len } => format!("deriv {len}\n"),
         };
     }
@@ -67,13 +76,7 @@ fn describe(program: &Program, codewords: usize) -> String {
 
 /// The fused form as the driver reads it (what `GpuErasure` launches as `rs_program`).
 fn describe_fused(program: &Program, fused: &Fused, codewords: usize) -> String {
-    let list = |v: &[usize]| v.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(" ");
-    let numbers = |v: &mut dyn Iterator<Item = u32>| v.map(|x| x.to_string()).collect::<Vec<_>>().join(" ");
-    let mut text = format!("bytes {}\nwork_count {}\ncodewords {codewords}\n", program.shard_bytes, program.work_count);
-    text += &format!("inputs {} {}\noutputs {} {}\n", program.inputs.len(), list(&program.inputs), program.outputs.len(), list(&program.outputs));
-    text += &format!("code {} {}\n", fused.code.len(), numbers(&mut fused.code.iter().copied()));
-    text += &format!("tables {} {}\n", fused.tables.len(), numbers(&mut fused.tables.iter().map(|t| u32::from(*t))));
-    text
+    header(program, codewords) + &numbered("code", fused.code.iter()) + &numbered("tables", fused.tables.iter())
 }
 
 struct Emulator {
