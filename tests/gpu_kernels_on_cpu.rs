@@ -137,13 +137,7 @@ fn the_kernels_give_reed_solomon_simd_shards_on_the_cpu() {
             assert_eq!(&recovery[c * m * bytes..(c + 1) * m * bytes], expected.as_slice(), "{k}+{m}/{bytes}: codeword {c}");
         }
         let lost = k.min(m);
-        let present: Vec<bool> = (0..k).map(|i| i >= lost).collect();
-        let decode = program::decode(&present, &vec![true; m], bytes).expect("enough shards");
-        let mut inputs = Vec::new();
-        for c in 0..codewords {
-            inputs.extend_from_slice(&data[c * k * bytes + lost * bytes..(c + 1) * k * bytes]);
-            inputs.extend_from_slice(&recovery[c * m * bytes..(c + 1) * m * bytes]);
-        }
+        let (decode, inputs) = twin::decode_first_lost(k, m, bytes, lost, &data, &recovery).expect("enough shards");
         let restored = emulator.run(&decode, &inputs);
         assert_eq!(emulator.run_fused(&decode, &inputs), restored, "{k}+{m}/{bytes}: the fused decode differs");
         for c in 0..codewords {

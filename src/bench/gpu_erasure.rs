@@ -142,13 +142,7 @@ pub fn erasure(device: usize, mib: usize) -> anyhow::Result<String> {
         cpu_encode(shape, &data[..per], Some(1))?;
         let encoded = measure_cpu(|t| cpu_encode(shape, &data, t))?;
         let lost = shape.k.min(shape.m);
-        let mut inputs = Vec::with_capacity(codewords * (shape.k - lost + shape.m) * shape.bytes);
-        for c in 0..codewords {
-            inputs.extend_from_slice(&data[c * per + lost * shape.bytes..(c + 1) * per]);
-            inputs.extend_from_slice(&encoded.expected[c * shape.m * shape.bytes..(c + 1) * shape.m * shape.bytes]);
-        }
-        let present: Vec<bool> = (0..shape.k).map(|i| i >= lost).collect();
-        let decode = program::decode(&present, &vec![true; shape.m], shape.bytes)?;
+        let (decode, inputs) = zg_systems::erasure::twin::decode_first_lost(shape.k, shape.m, shape.bytes, lost, &data, &encoded.expected)?;
         cpu_decode(shape, &inputs[..(shape.k - lost + shape.m) * shape.bytes], lost, Some(1))?;
         let decoded = measure_cpu(|t| cpu_decode(shape, &inputs, lost, t))?;
         report.push_str(&format!("  {} ({codewords} codewords)\n", shape.name));

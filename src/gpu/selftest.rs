@@ -42,13 +42,8 @@ pub fn erasure(gpu: &GpuErasure) -> Check {
             }
         }
         let lost = k.min(m);
-        let present: Vec<bool> = (0..k).map(|i| i >= lost).collect();
-        let decode = gpu.prepare(&program::decode(&present, &vec![true; m], bytes).map_err(fail("program"))?).map_err(fail("upload"))?;
-        let mut inputs = Vec::new();
-        for c in 0..codewords {
-            inputs.extend_from_slice(&data[c * k * bytes + lost * bytes..(c + 1) * k * bytes]);
-            inputs.extend_from_slice(&recovery[c * m * bytes..(c + 1) * m * bytes]);
-        }
+        let (decode, inputs) = twin::decode_first_lost(k, m, bytes, lost, &data, &recovery).map_err(fail("program"))?;
+        let decode = gpu.prepare(&decode).map_err(fail("upload"))?;
         let restored = gpu.run(&decode, &inputs).map_err(fail("decode"))?;
         let steps = gpu.prepare_steps(decode.program()).map_err(fail("upload"))?;
         if decode.is_fused() && gpu.run(&steps, &inputs).map_err(fail("decode step by step"))? != restored {

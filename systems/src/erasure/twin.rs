@@ -150,6 +150,22 @@ pub fn run_batch(program: &Program, inputs: &[u8]) -> Result<Vec<u8>, ProgramErr
     Ok(out)
 }
 
+/// A decode of codewords that lost their first `lost` originals and hold the others and every
+/// recovery shard (`originals` k, `recovery` m shards a codeword, codeword-major): its program
+/// and its inputs, for checks and benchmarks.
+pub fn decode_first_lost(k: usize, m: usize, shard_bytes: usize, lost: usize, originals: &[u8], recovery: &[u8]) -> Result<(Program, Vec<u8>), ProgramError> {
+    let present: Vec<bool> = (0..k).map(|i| i >= lost).collect();
+    let program = super::program::decode(&present, &vec![true; m], shard_bytes)?;
+    let (per_original, per_recovery) = (k * shard_bytes, m * shard_bytes);
+    let inputs = originals
+        .chunks(per_original)
+        .zip(recovery.chunks(per_recovery))
+        .flat_map(|(data, parity)| data[lost * shard_bytes..].iter().chain(parity))
+        .copied()
+        .collect();
+    Ok((program, inputs))
+}
+
 /// Deterministic pseudo-random bytes (xorshift64) for checks and benchmarks of the code.
 pub fn sample_bytes(len: usize, seed: u64) -> Vec<u8> {
     let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
