@@ -37,11 +37,14 @@ pub struct GpuSection {
     pub min_erasure_kib: usize,
     /// Built-in LLM weight matrices below this many elements stay on the CPU.
     pub min_matrix_elements: usize,
+    /// One erasure batch in this many coded on the GPU is coded again on the CPU and compared
+    /// (besides the first of every shape); a difference retires the GPU. At least 1.
+    pub spot_check_every: u64,
 }
 
 impl Default for GpuSection {
     fn default() -> Self {
-        Self { enabled: true, device: 0, min_erasure_kib: 4096, min_matrix_elements: 1 << 20 }
+        Self { enabled: true, device: 0, min_erasure_kib: 4096, min_matrix_elements: 1 << 20, spot_check_every: 64 }
     }
 }
 
@@ -57,11 +60,16 @@ pub struct DaSection {
     pub disperser_key: Option<String>,
     /// A dispersal gives up collecting attestations after this many seconds.
     pub attest_timeout_secs: u64,
+    /// Serve paid writes (da_submitBlob, DisperseBlob: fees from disperser_key) on listeners
+    /// that are not loopback. Off: only callers on this machine can spend the account.
+    pub public_submissions: bool,
+    /// Dispersals running at once; more submissions are refused as busy until one ends.
+    pub max_concurrent_dispersals: usize,
 }
 
 impl Default for DaSection {
     fn default() -> Self {
-        Self { enabled: true, grpc_addr: None, disperser_key: None, attest_timeout_secs: 120 }
+        Self { enabled: true, grpc_addr: None, disperser_key: None, attest_timeout_secs: 120, public_submissions: false, max_concurrent_dispersals: 4 }
     }
 }
 
@@ -324,6 +332,12 @@ impl NodeConfig {
         }
         if self.txpool.max_size == 0 {
             return Err(ConfigError::Invalid("txpool.max_size must be at least 1".into()));
+        }
+        if self.da.max_concurrent_dispersals == 0 {
+            return Err(ConfigError::Invalid("da.max_concurrent_dispersals must be at least 1".into()));
+        }
+        if self.gpu.spot_check_every == 0 {
+            return Err(ConfigError::Invalid("gpu.spot_check_every must be at least 1 (1: every GPU batch checked on the CPU)".into()));
         }
         if let Some(key) = &self.storage.miner_key {
             key.trim().parse::<alloy_signer_local::PrivateKeySigner>()

@@ -82,8 +82,20 @@ fn hostile_blob_requests_get_clear_errors() {
     // JSON-RPC request limit stops it earlier; the gRPC service takes 40 MiB messages).
     let da = node.node.as_ref().unwrap().da().expect("the DA role is on");
     let oversized = vec![1u8; zg_components::da::MAX_BLOB_SIZE + 1];
-    let refused = node.runtime.block_on(da.submit(oversized)).expect_err("an oversized blob is refused");
+    let refused = node.runtime.block_on(da.submit(oversized, zgnode::da::Listener::JsonRpc)).expect_err("an oversized blob is refused");
     assert!(refused.to_string().contains("at most 32505852 are accepted"), "{refused}");
+    let (code, _) = err(node.addr, "da_sample", json!([hex(&[7u8; 32]), 65]));
+    assert_eq!(code, -32602, "more samples than a call may fan out");
+    node.stop();
+    // Paid writes are capped: with one dispersal at a time, a second blob while the first is
+    // still registering and gathering attestations (blocks of 50 ms) is refused as busy.
+    let mut capped = da_config();
+    capped.da.max_concurrent_dispersals = 1;
+    let node = start_node(&capped);
+    ok(node.addr, "da_submitBlob", json!([hex(&pattern(3_000, 1))]));
+    let (code, message) = err(node.addr, "da_submitBlob", json!([hex(&pattern(3_000, 2))]));
+    assert_eq!(code, -32000);
+    assert!(message.contains("dispersing 1 blobs already"), "{message}");
     node.stop();
     // A DA node without a disperser account keeps and attests pieces but accepts no blob.
     let mut config = test_config();

@@ -9,6 +9,7 @@
 mod common;
 
 use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_sol_types::SolCall;
 use alloy_signer::SignerSync;
 use std::io::{Read, Write};
 use std::net::SocketAddr;
@@ -131,6 +132,39 @@ fn proved_results_are_paid_forged_ones_slashed_and_hostile_requests_refused() {
         assert!(answer.signed_by_provider && answer.verified_on_chain, "{answer:?}");
         answers.push(answer);
     }
+    // Attack: an uninvolved account reports the honest, verifying result with too little gas
+    // for the verification to complete. Only a completed "no" may slash: every attempt
+    // reverts and the honest stake stays whole.
+    let reporter = dev_key(2);
+    let to_i256 = |values: &[i64]| values.iter().map(|v| alloy_primitives::I256::try_from(*v).unwrap()).collect::<Vec<_>>();
+    let report = IVerifiedInference::reportWrongResultCall {
+        request: answers[0].request.clone(),
+        evidence: zg_systems::verifiable::contracts::WrongResultEvidence {
+            logits: to_i256(&answers[0].logits),
+            proof: answers[0].proof.clone(),
+            providerSignature: answers[0].provider_signature.clone(),
+            honestLogits: vec![],
+            honestProof: Bytes::new(),
+        },
+    };
+    for gas in [700_000u64, 1_200_000, 1_600_000, 2_000_000, 3_300_000] {
+        let nonce = quantity(&ok(rpc, "eth_getTransactionCount", serde_json::json!([reporter.address(), "pending"])));
+        let tx = raw(&sign(&reporter, alloy_primitives::TxKind::Call(VERIFIED_INFERENCE_ADDRESS), U256::ZERO, report.abi_encode().into(), nonce, gas));
+        let hash = ok(rpc, "eth_sendRawTransaction", serde_json::json!([tx]));
+        let receipt = wait_receipt(rpc, hash.as_str().unwrap(), Duration::from_secs(30));
+        assert_eq!(receipt["status"], "0x0", "a report with {gas} gas must revert");
+        let stake = view(rpc, VERIFIED_INFERENCE_ADDRESS, &IVerifiedInference::providersCall { provider });
+        assert!(!stake.slashed && stake.stake == ether(10), "an honest provider slashed by a report with {gas} gas");
+    }
+    // Attack: the user takes the deposit back before the provider settles. A withdrawal must
+    // be requested and waits WITHDRAW_DELAY, far past the provider's settle interval.
+    let user_nonce = |rpc| quantity(&ok(rpc, "eth_getTransactionCount", serde_json::json!([user.address(), "pending"])));
+    let withdraw_now = IVerifiedInference::withdrawCall { amount: price };
+    assert!(!send_call(rpc, 1, VERIFIED_INFERENCE_ADDRESS, &withdraw_now, U256::ZERO, user_nonce(rpc)), "a withdrawal without a request");
+    let request = IVerifiedInference::requestWithdrawalCall { amount: price };
+    assert!(send_call(rpc, 1, VERIFIED_INFERENCE_ADDRESS, &request, U256::ZERO, user_nonce(rpc)));
+    assert!(!send_call(rpc, 1, VERIFIED_INFERENCE_ADDRESS, &withdraw_now, U256::ZERO, user_nonce(rpc)), "a withdrawal before its delay");
+
     // A changed logit or a flipped proof byte is refused by the chain.
     let first = &answers[0];
     let mut wrong_logits = first.logits.clone();

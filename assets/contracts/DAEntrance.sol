@@ -21,6 +21,12 @@ interface IDaStaking {
 /// slashed through the staking contract and the prover is paid the blob's fee. A confirmed blob
 /// with no proof for `fraudWindowBlocks` blocks is final.
 ///
+/// The data root commits to the square's size: it is keccak(0x02 ‖ k (uint32) ‖ root of the
+/// axis tree), and every tree under it is domain-separated (leaf keccak(0x00 ‖ bytes), inner
+/// node keccak(0x01 ‖ left ‖ right), odd levels padded with zero, never promoted). A blob
+/// registered with `submitBlobs` also stores its k; a fraud proof or sampling response for
+/// another k is refused.
+///
 /// Signers are the staking contract's validators in effect (votes = stake / tokensPerVote, capped
 /// at maxVotesPerSigner, 0G's rule); on a chain without staking (the dev chain) a fixed signer set
 /// given at deployment.
@@ -53,6 +59,8 @@ contract DAEntrance {
     /// A valid response is paid this fraction of its blob's fee (what is left of it).
     uint256 public constant REWARD_DIVISOR = 100;
     uint256 public constant SHARE_BYTES = 256;
+    /// The largest blob's square (0G's 31,744 KiB less the length field).
+    uint256 public constant MAX_K = 357;
 
     /// A response is valid when its quality (a hash) is at most this; adjusted each round.
     uint256 public podasTarget;
@@ -71,6 +79,9 @@ contract DAEntrance {
         uint64 confirmedAt;
         bool confirmed;
         bool rejected;
+        /// The square's size stated at registration (0: registered through 0G's
+        /// `submitOriginalData`, which carries none; the data root still commits to it).
+        uint32 k;
         uint256 fee;
     }
 
@@ -130,6 +141,18 @@ contract DAEntrance {
 
     /// Registers blobs by data root and pays their fee (at least blobPrice each). 0G's entry point.
     function submitOriginalData(bytes32[] calldata dataRoots) external payable {
+        _register(dataRoots, new uint32[](dataRoots.length));
+    }
+
+    /// Registers blobs with their squares' sizes (`ks[i]` for `dataRoots[i]`, 1..=357): a fraud
+    /// proof or a sampling response must then state that k.
+    function submitBlobs(bytes32[] calldata dataRoots, uint32[] calldata ks) external payable {
+        require(ks.length == dataRoots.length, "one k per data root");
+        for (uint256 i = 0; i < ks.length; i++) require(ks[i] > 0 && ks[i] <= MAX_K, "k outside 1..=357");
+        _register(dataRoots, ks);
+    }
+
+    function _register(bytes32[] calldata dataRoots, uint32[] memory ks) internal {
         require(dataRoots.length > 0, "no data roots");
         require(msg.value >= dataRoots.length * blobPrice, "fee below blobPrice per blob");
         uint256 fee = msg.value / dataRoots.length;
@@ -138,10 +161,15 @@ contract DAEntrance {
             bytes32 root = dataRoots[i];
             require(root != bytes32(0), "empty data root");
             require(blobs[root].submitter == address(0), "data root already submitted");
-            blobs[root] = Blob(msg.sender, current, 0, uint64(block.number), 0, false, false, fee);
+            blobs[root] = Blob(msg.sender, current, 0, uint64(block.number), 0, false, false, ks[i], fee);
             blobCount++;
             emit DataUpload(msg.sender, root, current, 0, blobPrice);
         }
+    }
+
+    /// The k a blob was registered with (0: not stated).
+    function kOf(bytes32 dataRoot) external view returns (uint32) {
+        return blobs[dataRoot].k;
     }
 
     /// The bytes a DA node signs to attest that it stores its pieces of `dataRoot`.
@@ -193,11 +221,12 @@ contract DAEntrance {
     /// does not hold reverts, and its sender has paid the gas.
     function submitFraudProof(bytes calldata proof) external {
         (bool ok, bytes memory out) = FRAUD_PROOF.staticcall(proof);
-        require(ok && out.length == 64, "the fraud-proof precompile failed");
-        (uint256 valid, bytes32 dataRoot) = abi.decode(out, (uint256, bytes32));
+        require(ok && out.length == 96, "the fraud-proof precompile failed");
+        (uint256 valid, bytes32 dataRoot, uint256 k) = abi.decode(out, (uint256, bytes32, uint256));
         require(valid == 1, "the fraud proof does not hold");
         Blob storage blob = blobs[dataRoot];
         require(blob.submitter != address(0), "unknown data root");
+        require(blob.k == 0 || blob.k == k, "the proof's square is not the blob's size");
         require(!blob.rejected, "already rejected");
         require(!blob.confirmed || block.number < blob.confirmedAt + fraudWindowBlocks, "the fraud window has closed");
         blob.rejected = true;
@@ -260,12 +289,14 @@ contract DAEntrance {
         Blob storage blob = blobs[r.dataRoot];
         require(blob.confirmed && !blob.rejected, "not a confirmed blob");
         require(block.number < blob.confirmedAt + sampleWindowBlocks, "the blob left the sampling window");
-        require(r.k > 0 && r.k <= 357 && r.row < 2 * r.k && r.column < 2 * r.k, "outside the square");
+        require(r.k > 0 && r.k <= MAX_K && r.row < 2 * r.k && r.column < 2 * r.k, "outside the square");
+        require(blob.k == 0 || blob.k == r.k, "not the blob's square size");
         require(r.share.length == SHARE_BYTES, "a share is 256 bytes");
         bytes32 key = _openRound(r.dataRoot, r.row, r.column, r.share);
-        bytes32 axisRoot = _climb(keccak256(r.share), r.throughRow ? r.column : r.row, 2 * r.k, r.toAxis);
+        bytes32 axisRoot = _climb(_leaf(r.share), r.throughRow ? r.column : r.row, 2 * r.k, r.toAxis);
         uint256 at = r.throughRow ? r.row : 2 * r.k + r.column;
-        require(_climb(axisRoot, at, 4 * r.k, r.toRoot) == r.dataRoot, "the share does not prove against the data root");
+        bytes32 top = _climb(_leaf(abi.encodePacked(axisRoot)), at, 4 * r.k, r.toRoot);
+        require(keccak256(abi.encodePacked(bytes1(0x02), uint32(r.k), top)) == r.dataRoot, "the share does not prove against the data root");
         answered[key] = true;
         roundResponses++;
         uint256 reward = blob.fee / REWARD_DIVISOR;
@@ -306,20 +337,23 @@ contract DAEntrance {
         emit TargetAdjusted(sampleRound, roundResponses, podasTarget);
     }
 
-    /// Hashes `node` at `position` of a `width`-leaf tree (keccak(left ‖ right), an odd last node
-    /// promoted) up to its root with `siblings`, which must be exactly the ones needed.
+    /// A DA tree's leaf hash: keccak(0x00 ‖ bytes).
+    function _leaf(bytes memory data) internal pure returns (bytes32) {
+        return keccak256(abi.encodePacked(bytes1(0x00), data));
+    }
+
+    /// Hashes leaf hash `node` at `position` of a `width`-leaf DA tree (inner node keccak(0x01 ‖
+    /// left ‖ right), odd levels padded with zero) up to its root with `siblings`: exactly one
+    /// per level, ceil(log2 width) of them.
     function _climb(bytes32 node, uint256 position, uint256 width, bytes32[] calldata siblings) internal pure returns (bytes32) {
-        uint256 used;
-        while (width > 1) {
-            if (!(position == width - 1 && width % 2 == 1)) {
-                require(used < siblings.length, "the proof is too short");
-                bytes32 sibling = siblings[used++];
-                node = position % 2 == 0 ? keccak256(abi.encodePacked(node, sibling)) : keccak256(abi.encodePacked(sibling, node));
-            }
-            position /= 2;
-            width = (width + 1) / 2;
+        uint256 levels;
+        while ((uint256(1) << levels) < width) levels++;
+        require(siblings.length == levels, "the proof has one sibling per level");
+        for (uint256 i = 0; i < levels; i++) {
+            node = (position >> i) & 1 == 0
+                ? keccak256(abi.encodePacked(bytes1(0x01), node, siblings[i]))
+                : keccak256(abi.encodePacked(bytes1(0x01), siblings[i], node));
         }
-        require(used == siblings.length, "the proof is too long");
         return node;
     }
 

@@ -100,6 +100,9 @@ contract ModelRegistry {
 
     /// Whether `proof` proves `publicInputs` (`[input commitment, logits...]`) for `modelId`.
     /// False for an unknown model, a malformed proof or public input, or a proof that fails.
+    /// Reverts when the verification did not complete (too little gas for the precompile, or
+    /// its key not ready): "no" is only ever a verification's answer, so a caller that slashes
+    /// on false (VerifiedInference) cannot be made to by a report sent with too little gas.
     function verifyInference(bytes32 modelId, bytes32[] calldata publicInputs, bytes calldata proof) external view returns (bool) {
         Model storage entry = models[modelId];
         if (entry.owner == address(0) || block.timestamp < entry.activeAt) return false;
@@ -107,7 +110,8 @@ contract ModelRegistry {
         (bool ok, bytes memory out) = VERIFIER.staticcall(
             abi.encodePacked(OP_VERIFY, entry.vkHash, uint32(model.length), model, uint32(publicInputs.length), publicInputs, proof)
         );
-        return ok && out.length == 32 && uint256(bytes32(out)) == 1;
+        require(ok && out.length == 32, "ModelRegistry: the verification did not complete");
+        return uint256(bytes32(out)) == 1;
     }
 
     /// [`verifyInference`] for many proofs of one model: the key is derived once, so each proof
@@ -127,7 +131,7 @@ contract ModelRegistry {
             input = bytes.concat(input, abi.encodePacked(uint32(publicInputs[i].length), publicInputs[i], uint32(proofs[i].length), proofs[i]));
         }
         (bool ok, bytes memory out) = VERIFIER.staticcall(input);
-        if (!ok || out.length != 32 * proofs.length) return verified;
+        require(ok && out.length == 32 * proofs.length, "ModelRegistry: the verification did not complete");
         for (uint256 i = 0; i < proofs.length; i++) {
             uint256 word;
             assembly {

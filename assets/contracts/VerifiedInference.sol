@@ -26,9 +26,17 @@ interface IModelRegistry {
 /// the fee and the proof verifies through the ModelRegistry. `reportWrongResult` slashes the
 /// provider's whole stake (half to the reporter, half burnt) for a signed result whose proof
 /// does not verify, or whose logits differ from those of a valid proof for the same committed
-/// input.
+/// input. A verification that does not complete (too little gas) reverts the report: only a
+/// verification's "no" slashes.
+///
+/// Deposits leave in two steps, `requestWithdrawal` then `withdraw` after WITHDRAW_DELAY: a
+/// provider that settles more often than that (its default is every 30 s) is always paid for
+/// the results it served, whatever the user does meanwhile; results settled during the delay
+/// are paid from the deposit first.
 contract VerifiedInference {
     uint256 public constant MIN_STAKE = 10 ether;
+    /// How long a requested withdrawal waits: far longer than any provider's settle interval.
+    uint256 public constant WITHDRAW_DELAY = 1 hours;
     uint256 public constant MAX_BATCH = 40;
     address private constant BURN = address(0xdead);
 
@@ -72,8 +80,16 @@ contract VerifiedInference {
     mapping(address => mapping(address => uint256)) public lastNonce;
     mapping(bytes32 => bool) public reported;
 
+    struct PendingWithdrawal {
+        uint256 amount;
+        uint256 unlockAt;
+    }
+
+    mapping(address => PendingWithdrawal) public pendingWithdrawal;
+
     event ProviderRegistered(address indexed provider, bytes32 indexed modelId, uint256 price, uint256 stake, string url);
     event Deposited(address indexed user, uint256 amount);
+    event WithdrawalRequested(address indexed user, uint256 amount, uint256 unlockAt);
     event Withdrawn(address indexed user, uint256 amount);
     event Settled(address indexed provider, address indexed user, uint256 nonce, uint256 fee);
     /// reason: 1 bad user signature, 2 stale nonce, 3 deposit short of the fee, 4 proof refused,
@@ -105,8 +121,22 @@ contract VerifiedInference {
         emit Deposited(msg.sender, msg.value);
     }
 
+    /// Starts a withdrawal of `amount` (replacing any pending one), withdrawable after
+    /// WITHDRAW_DELAY; the deposit keeps paying settlements until then.
+    function requestWithdrawal(uint256 amount) external {
+        require(amount > 0 && balanceOf[msg.sender] >= amount, "VerifiedInference: balance too low");
+        uint256 unlockAt = block.timestamp + WITHDRAW_DELAY;
+        pendingWithdrawal[msg.sender] = PendingWithdrawal(amount, unlockAt);
+        emit WithdrawalRequested(msg.sender, amount, unlockAt);
+    }
+
+    /// Withdraws up to the pending amount once its delay has passed (what settlements left).
     function withdraw(uint256 amount) external {
+        PendingWithdrawal storage pending = pendingWithdrawal[msg.sender];
+        require(pending.amount >= amount && amount > 0, "VerifiedInference: request the withdrawal first");
+        require(block.timestamp >= pending.unlockAt, "VerifiedInference: the withdrawal is still locked");
         require(balanceOf[msg.sender] >= amount, "VerifiedInference: balance too low");
+        pending.amount -= amount;
         balanceOf[msg.sender] -= amount;
         (bool ok,) = msg.sender.call{value: amount}("");
         require(ok, "VerifiedInference: transfer failed");

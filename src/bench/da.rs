@@ -124,12 +124,13 @@ pub fn encode(blob_bytes: usize, rounds: usize) -> anyhow::Result<DaEncodeReport
             .sum::<usize>();
 
     let leaves = square.leaf_hashes();
-    let data_tree = zg_components::da::AxisRoots::from_leaf_hashes(layout, &leaves).tree();
-    let data_root = data_tree.root();
+    let roots = zg_components::da::AxisRoots::from_leaf_hashes(layout, &leaves);
+    let data_tree = roots.tree();
+    let data_root = roots.data_root_with(&data_tree);
     let proofs: Vec<_> = (0..256)
         .map(|i| {
             let (r, c) = ((i * 7919) % width, (i * 104_729) % width);
-            encoding::share_proof(&square, &data_tree, &leaves, r, c, zg_components::da::Axis::Row).map(|p| (r, c, p))
+            encoding::share_proof(&square, &roots, &data_tree, &leaves, r, c, zg_components::da::Axis::Row).map(|p| (r, c, p))
         })
         .collect::<Result<_, _>>()?;
     let started = Instant::now();

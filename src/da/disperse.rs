@@ -31,11 +31,6 @@ const CONNECT_WAIT: Duration = Duration::from_secs(20);
 const SIGN_TIMEOUT: Duration = Duration::from_secs(30);
 const RECEIPT_TIMEOUT: Duration = Duration::from_secs(120);
 const REGISTER_GAS: u64 = 200_000;
-/// Attestation gas: the call and storage, then per signer checked against the signer set (the
-/// loop over the set, the ed25519 precompile).
-const ATTEST_BASE_GAS: u64 = 300_000;
-const ATTEST_GAS_PER_SIGNER: u64 = 30_000;
-
 /// Why a blob was not accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum DisperseError {
@@ -49,6 +44,17 @@ pub enum DisperseError {
     Encoding(String),
     #[error("keeping the blob failed: {0}")]
     Keep(String),
+    #[error("this node is dispersing {limit} blobs already (da.max_concurrent_dispersals); try again shortly")]
+    Busy { limit: usize },
+    #[error("paid DA writes are not served on this listener: it is not loopback and da.public_submissions is false")]
+    NotServedHere,
+}
+
+/// Where a submission came in, to decide whether paid writes are served there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Listener {
+    JsonRpc,
+    Grpc,
 }
 
 /// Extends and commits a blob off the async threads; hands the blob back with the square.
@@ -78,12 +84,20 @@ impl DaNode {
     /// Accepts a blob: it is encoded while the caller waits (so the request id can name its data
     /// root) and kept durably (a restart resumes it), then registered and dispersed in the
     /// background. Returns the request id and root.
-    pub async fn submit(self: &Arc<Self>, blob: Vec<u8>) -> Result<(Vec<u8>, B256), DisperseError> {
+    ///
+    /// Paid writes spend this node's disperser account: they are served only on listeners the
+    /// operator opened for them (loopback, or any with `da.public_submissions`), and at most
+    /// `da.max_concurrent_dispersals` run at once (each holds a square for up to minutes).
+    pub async fn submit(self: &Arc<Self>, blob: Vec<u8>, listener: Listener) -> Result<(Vec<u8>, B256), DisperseError> {
         let disperser = self.disperser.ok_or(DisperseError::NoDisperser)?;
+        if !self.submissions.open_on(listener) {
+            return Err(DisperseError::NotServedHere);
+        }
         if blob.is_empty() {
             return Err(DisperseError::Empty);
         }
         SquareLayout::for_blob(blob.len())?;
+        let permit = self.submissions.in_flight.clone().try_acquire_owned().map_err(|_| DisperseError::Busy { limit: self.submissions.limit })?;
         let blob_bytes = blob.len();
         let (blob, square, roots, encode_s) = encode(blob).await?;
         let data_root = roots.data_root();
@@ -101,7 +115,7 @@ impl DaNode {
             .map_err(|e| DisperseError::Encoding(e.to_string()))?
             .map_err(|e| DisperseError::Keep(e.to_string()))?;
         tracing::info!(root = %data_root, k = square.layout.k, "DA blob accepted");
-        self.start_dispersal(disperser, square, roots, (blob_bytes, encode_s));
+        self.start_dispersal(disperser, square, roots, (blob_bytes, encode_s), Some(permit));
         Ok((id, data_root))
     }
 
@@ -121,18 +135,27 @@ impl DaNode {
             match encode(blob).await {
                 Ok((_, square, roots, encode_s)) if roots.data_root().0 == root => {
                     tracing::info!(root = %roots.data_root(), "resuming a DA dispersal accepted before the restart");
-                    self.start_dispersal(disperser, square, roots, (blob_bytes, encode_s));
+                    self.start_dispersal(disperser, square, roots, (blob_bytes, encode_s), None);
                 }
                 _ => tracing::error!(root = %B256::from(root), "a kept blob no longer encodes to its data root: not resumed"),
             }
         }
     }
 
-    fn start_dispersal(self: &Arc<Self>, disperser: Address, square: ExtendedSquare, roots: AxisRoots, (blob_bytes, encode_s): (usize, f64)) {
+    fn start_dispersal(
+        self: &Arc<Self>,
+        disperser: Address,
+        square: ExtendedSquare,
+        roots: AxisRoots,
+        (blob_bytes, encode_s): (usize, f64),
+        permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    ) {
         let data_root = roots.data_root();
         self.set_local(data_root, LocalState::Working("registering"));
         let this = self.clone();
         tokio::spawn(async move {
+            // Held until the dispersal ends: the concurrency cap counts running dispersals.
+            let _permit = permit;
             let state = match this.disperse(disperser, square, roots, (blob_bytes, encode_s)).await {
                 Ok(()) => LocalState::Submitted,
                 Err(Stopped::Failed(why)) => {
@@ -175,7 +198,8 @@ impl DaNode {
         let registering = std::time::Instant::now();
         if self.chain_status(&data_root).is_none() {
             let price = self.handle.call_sol(DA_ENTRANCE_ADDRESS, &IDAEntrance::blobPriceCall {}).map_err(|e| failed("reading the blob price", e))?;
-            let call = IDAEntrance::submitOriginalDataCall { dataRoots: vec![data_root] };
+            // Registered with its k, so the entrance refuses proofs and samples of another size.
+            let call = IDAEntrance::submitBlobsCall { dataRoots: vec![data_root], ks: vec![square.layout.k as u32] };
             let request = TxRequest { value: price, ..TxRequest::sol(DA_ENTRANCE_ADDRESS, &call) }.with_gas(REGISTER_GAS);
             self.send_and_wait(disperser, request, "registering the blob on chain").await?;
         }
@@ -257,10 +281,20 @@ impl DaNode {
             keys: signatures.keys().map(|k| B256::from(*k)).collect(),
             signatures: signatures.values().map(|s| Bytes::copy_from_slice(s)).collect(),
         };
-        // A fixed limit, not an estimate: the estimate runs on the committed head, which may not
-        // show the registration yet when its receipt has just arrived.
-        let gas = ATTEST_BASE_GAS + ATTEST_GAS_PER_SIGNER * (call.keys.len() as u64) * (signers.len() as u64).max(1);
-        self.send_and_wait(disperser, TxRequest::sol(DA_ENTRANCE_ADDRESS, &call).with_gas(gas), "submitting the attestations").await
+        // Estimated (with a quarter spare) against the head, which shows the registration: its
+        // receipt was awaited before any piece went out. When the estimate fails, a bound that
+        // grows with keys and members (not, as it once did, 30k × keys × members: 50 signers
+        // then passed the block gas limit and every dispersal failed).
+        let request = TxRequest::sol(DA_ENTRANCE_ADDRESS, &call);
+        let bound = zg_systems::da::entrance::attest_gas_bound(call.keys.len() as u64, signers.len() as u64);
+        let gas = match self.handle.estimate_gas(disperser, &request) {
+            Ok(estimate) => estimate + estimate / 4,
+            Err(e) => {
+                tracing::debug!(error = %e, bound, "attestation gas not estimated; using the bound");
+                bound
+            }
+        };
+        self.send_and_wait(disperser, request.with_gas(gas), "submitting the attestations").await
     }
 
     /// Sends `member` its pieces and asks for its attestation (this node's own are kept and

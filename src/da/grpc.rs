@@ -10,13 +10,23 @@ use alloy_primitives::B256;
 use tonic::Status;
 use tonic::codegen::{BoxFuture, Context, Poll, Service, StdError, http};
 
+use super::disperse::Listener;
 use super::{DaNode, DisperseError, RetrieveError, root_of_request};
 
 /// 0G's disperser port, on loopback.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:51001";
 
-/// Largest message in either direction: a 32,505,852-byte blob and its framing.
-pub const MAX_MESSAGE_BYTES: usize = 40 * 1024 * 1024;
+/// Largest message in either direction: the largest blob (0G's 31,744 KiB cap less the length
+/// field) and its framing. A blob between the cap and this is refused with INVALID_ARGUMENT; a
+/// bigger message is not even read (tonic answers OUT_OF_RANGE).
+pub const MAX_MESSAGE_BYTES: usize = zg_components::da::MAX_BLOB_SIZE + 64 * 1024;
+/// Requests one connection may have in flight; past it, further ones wait.
+pub const MAX_REQUESTS_PER_CONNECTION: usize = 8;
+/// HTTP/2 streams one connection may open.
+pub const MAX_STREAMS_PER_CONNECTION: u32 = 16;
+/// A request's deadline: accepting a blob encodes it (seconds for the largest), retrieving one
+/// may gather shares from peers.
+pub const REQUEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
 
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct DisperseBlobRequest {
@@ -84,6 +94,8 @@ fn disperse_status(error: DisperseError) -> Status {
         DisperseError::Empty | DisperseError::Size(_) => Status::invalid_argument(error.to_string()),
         DisperseError::NoDisperser => Status::failed_precondition(error.to_string()),
         DisperseError::Encoding(_) | DisperseError::Keep(_) => Status::internal(error.to_string()),
+        DisperseError::Busy { .. } => Status::resource_exhausted(error.to_string()),
+        DisperseError::NotServedHere => Status::permission_denied(error.to_string()),
     }
 }
 
@@ -96,7 +108,7 @@ fn retrieve_status(error: RetrieveError) -> Status {
 }
 
 async fn disperse_blob(node: Arc<DaNode>, request: DisperseBlobRequest) -> Result<DisperseBlobReply, Status> {
-    let (request_id, _) = node.submit(request.data).await.map_err(disperse_status)?;
+    let (request_id, _) = node.submit(request.data, Listener::Grpc).await.map_err(disperse_status)?;
     Ok(DisperseBlobReply { result: zg_components::da::BlobStatus::Processing.code(), request_id })
 }
 
@@ -201,7 +213,12 @@ pub async fn serve(
     let incoming = tonic::transport::server::TcpIncoming::from(listener);
     let service = DisperserService::new(node);
     tokio::spawn(async move {
-        if let Err(error) = tonic::transport::Server::builder().serve_with_incoming_shutdown(service, incoming, stop).await {
+        let server = tonic::transport::Server::builder()
+            .concurrency_limit_per_connection(MAX_REQUESTS_PER_CONNECTION)
+            .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION)
+            .timeout(REQUEST_DEADLINE)
+            .serve_with_incoming_shutdown(service, incoming, stop);
+        if let Err(error) = server.await {
             tracing::error!(%error, "the disperser gRPC service stopped");
         }
     });

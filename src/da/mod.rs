@@ -15,7 +15,7 @@ mod service;
 
 use alloy_primitives::{Address, B256};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
@@ -26,7 +26,7 @@ use crate::net::NetHandle;
 use crate::node::NodeHandle;
 use crate::store::ChainStore;
 
-pub use disperse::DisperseError;
+pub use disperse::{DisperseError, Listener};
 pub use retrieve::{RetrieveError, SampleReport};
 pub use sampler::SamplerStats;
 
@@ -97,6 +97,32 @@ pub struct DaNode {
     repaired: std::sync::atomic::AtomicU64,
     /// The last dispersals' timings, newest last (a few kept).
     dispersals: Mutex<Vec<DispersalReport>>,
+    submissions: Submissions,
+}
+
+/// Who may make this node pay for a blob, and how many at once.
+pub struct Submissions {
+    /// Listeners (JSON-RPC, gRPC) on which paid writes are served.
+    pub json_rpc: bool,
+    pub grpc: bool,
+    pub limit: usize,
+    in_flight: Arc<tokio::sync::Semaphore>,
+}
+
+impl Submissions {
+    /// Paid writes on a listener bound to loopback, or on any with `public`; `limit` at once.
+    pub fn new(rpc_addr: Option<std::net::SocketAddr>, grpc_addr: Option<std::net::SocketAddr>, public: bool, limit: usize) -> Self {
+        let open = |addr: Option<std::net::SocketAddr>| public || addr.is_some_and(|a| a.ip().is_loopback());
+        let limit = limit.max(1);
+        Self { json_rpc: open(rpc_addr), grpc: open(grpc_addr), limit, in_flight: Arc::new(tokio::sync::Semaphore::new(limit)) }
+    }
+
+    fn open_on(&self, listener: disperse::Listener) -> bool {
+        match listener {
+            disperse::Listener::JsonRpc => self.json_rpc,
+            disperse::Listener::Grpc => self.grpc,
+        }
+    }
 }
 
 /// Where one dispersal's time went.
@@ -130,6 +156,7 @@ pub struct DaSetup {
     pub handle: NodeHandle,
     pub disperser: Option<Address>,
     pub attest_timeout: Duration,
+    pub submissions: Submissions,
 }
 
 impl DaNode {
@@ -152,6 +179,7 @@ impl DaNode {
             sampling: SamplerStats::default(),
             repaired: std::sync::atomic::AtomicU64::new(0),
             dispersals: Mutex::new(Vec::new()),
+            submissions: setup.submissions,
         }
     }
 
@@ -242,5 +270,21 @@ mod tests {
         assert_eq!(root_of_request(&id), Some(root));
         assert_eq!(root_of_request(&id[1..]), None);
         assert_eq!(root_of_request(b""), None);
+    }
+
+    /// Paid writes are served only on listeners bound to loopback unless the operator opens
+    /// them; the concurrency cap is at least one.
+    #[test]
+    fn submissions_are_served_on_loopback_unless_opened() {
+        let public: std::net::SocketAddr = "0.0.0.0:8545".parse().unwrap();
+        let local: std::net::SocketAddr = "127.0.0.1:51001".parse().unwrap();
+        let closed = Submissions::new(Some(public), Some(local), false, 0);
+        assert!(!closed.open_on(Listener::JsonRpc) && closed.open_on(Listener::Grpc));
+        assert_eq!(closed.limit, 1);
+        let v6: std::net::SocketAddr = "[::1]:8545".parse().unwrap();
+        assert!(Submissions::new(Some(v6), None, false, 4).open_on(Listener::JsonRpc));
+        assert!(!Submissions::new(Some(v6), None, false, 4).open_on(Listener::Grpc), "no gRPC listener");
+        let opened = Submissions::new(Some(public), None, true, 4);
+        assert!(opened.open_on(Listener::JsonRpc) && opened.open_on(Listener::Grpc));
     }
 }

@@ -2,13 +2,13 @@
 //! node and the members that keep them, each checked against its root, rebuilt into the square
 //! when enough are there; samples are single shares proven against the data root.
 
-use alloy_primitives::{B256, keccak256};
+use alloy_primitives::B256;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use zg_components::consensus::PeerKey;
 use zg_components::da::piece::{DaAnswer, DaRequest, axis_code};
-use zg_components::da::square::axis_root;
+use zg_components::da::square::axis_root_of_shares;
 use zg_components::da::{Axis, AxisRoots, ShareProof, SquareLayout, SHARE_SIZE};
 use zg_systems::da::pieces::{assignment, check_roots};
 use zg_systems::da::sampling;
@@ -16,6 +16,9 @@ use zg_systems::da::sampling;
 use super::DaNode;
 
 const ASK_TIMEOUT: Duration = Duration::from_secs(10);
+/// Shares one da_sample call checks at once, and keepers asked for each.
+const SAMPLES_AT_ONCE: usize = 8;
+const SAMPLE_KEEPERS_ASKED: usize = 3;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RetrieveError {
@@ -79,7 +82,7 @@ impl DaNode {
         let data_root = roots.data_root().0;
         let expected = roots.root_of(axis, index)?;
         let fits = |whole: &[u8]| {
-            whole.len() == roots.layout.width() * SHARE_SIZE && axis_root(whole.chunks(SHARE_SIZE).map(keccak256).collect()) == expected
+            whole.len() == roots.layout.width() * SHARE_SIZE && axis_root_of_shares(&whole) == expected
         };
         if let Ok(Some(whole)) = self.store.da_axis(&data_root, axis, index as u32)
             && fits(&whole)
@@ -154,11 +157,15 @@ impl DaNode {
         let keepers = self.keepers(data_root, layout);
         let seed = B256::random();
         let draws = sampling::draw(seed, layout, samples);
+        // Bounded fan-out: a few shares asked at once, a few keepers each (a caller could
+        // otherwise turn one call into ~1,000 peer requests).
         let checks = draws.into_iter().map(|(row, column)| {
-            let ask = share_keepers(&keepers, row, column);
+            let mut ask = share_keepers(&keepers, row, column);
+            ask.truncate(SAMPLE_KEEPERS_ASKED);
             async move { self.fetch_share(data_root, layout, row, column, &ask).await.is_some() }
         });
-        let verified = futures::future::join_all(checks).await.into_iter().filter(|ok| *ok).count();
+        use futures::StreamExt;
+        let verified = futures::stream::iter(checks).buffer_unordered(SAMPLES_AT_ONCE).filter(|ok| std::future::ready(*ok)).count().await;
         let failed = samples - verified;
         let confidence = if failed == 0 { sampling::confidence(layout, verified) } else { 0.0 };
         Ok(SampleReport { data_root: *data_root, k: layout.k, samples, verified, failed, confidence, available: failed == 0 })

@@ -7,13 +7,15 @@ use jsonrpsee::types::ErrorObjectOwned;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-use super::{BlobReport, DaNode, DisperseError, RetrieveError, root_of_request};
+use super::{BlobReport, DaNode, DisperseError, Listener, RetrieveError, root_of_request};
 use crate::rpc::RpcContext;
 use crate::rpc::error::{RpcResult, invalid_params, server_error};
 
 /// Samples a `da_sample` call draws when not told; the most it may ask for.
 pub const DEFAULT_SAMPLES: usize = 16;
-pub const MAX_SAMPLES: usize = 1_024;
+/// At most this many shares a call: 64 clean samples already put the chance of missing an
+/// unrecoverable square below 1e-7, and each sample may ask peers.
+pub const MAX_SAMPLES: usize = 64;
 
 fn da(context: &RpcContext) -> RpcResult<&Arc<DaNode>> {
     context.da.as_ref().ok_or_else(|| server_error("this node does not run the DA role"))
@@ -36,6 +38,7 @@ pub fn disperse_error(error: DisperseError) -> ErrorObjectOwned {
         DisperseError::NoDisperser => server_error(error.to_string()),
         DisperseError::Encoding(_) | DisperseError::Keep(_) => server_error(error.to_string()),
         DisperseError::Empty | DisperseError::Size(_) => invalid_params(error.to_string()),
+        DisperseError::Busy { .. } | DisperseError::NotServedHere => server_error(error.to_string()),
     }
 }
 
@@ -56,7 +59,7 @@ pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), jsonrpsee::cor
     module.register_async_method("da_submitBlob", |params, context, _| async move {
         let (data,): (Bytes,) = params.parse()?;
         let node = da(&context)?.clone();
-        let (id, root) = node.submit(data.to_vec()).await.map_err(disperse_error)?;
+        let (id, root) = node.submit(data.to_vec(), Listener::JsonRpc).await.map_err(disperse_error)?;
         Ok::<_, ErrorObjectOwned>(json!({ "requestId": Bytes::from(id), "dataRoot": root, "status": "PROCESSING" }))
     })?;
     module.register_async_method("da_getBlobStatus", |params, context, _| async move {

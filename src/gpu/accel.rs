@@ -1,7 +1,9 @@
 //! Which work goes to the GPU: the `[gpu]` config section decides whether the node looks for
-//! one; [`init`] (once per process, at node start) finds it, says what it found, and installs
-//! the erasure accelerator the storage and DA coding functions offer their batches to. Batches
-//! under `min_erasure_kib` stay on the CPU. Metrics: `zgnode_gpu_present`,
+//! one; [`init`] (once per process, at node start) finds it, runs the erasure self-test on that
+//! card (every kernel against reed-solomon-simd and the CPU twin) and only when it passes
+//! installs the erasure accelerator the storage and DA coding functions offer their batches to,
+//! its answers spot-checked on the CPU at run time (`gpu.spot_check_every`). Batches under
+//! `min_erasure_kib` stay on the CPU. Metrics: `zgnode_gpu_present`, `zgnode_gpu_selftest_failed`,
 //! `zgnode_gpu_erasure_batches_total{route}`, `zgnode_gpu_erasure_bytes_total`,
 //! `zgnode_gpu_erasure_seconds`, `zgnode_gpu_erasure_failures_total`.
 
@@ -57,10 +59,23 @@ fn find(config: &GpuSection) -> GpuStatus {
     };
     match GpuErasure::load(&gpu) {
         Ok(erasure) => {
+            // A card whose kernels give other shards than reed-solomon-simd would write parity
+            // that fails the first rebuild that needs it: it never codes anything.
+            if let Err(difference) = super::selftest::erasure(&erasure) {
+                tracing::error!(%difference, "the GPU's erasure self-test failed on {gpu:?}; coding on the CPU");
+                metrics::gauge!("zgnode_gpu_selftest_failed").set(1.0);
+                return cpu_path(format!("no GPU: {gpu:?} failed its erasure self-test ({difference}), CPU path"));
+            }
             let min_bytes = config.min_erasure_kib.saturating_mul(1024);
-            zg_systems::erasure::accel::install(Box::new(GpuAccelerator { erasure, min_bytes, prepared: Mutex::new(HashMap::new()) }));
+            zg_systems::erasure::accel::install(
+                Box::new(GpuAccelerator { erasure, min_bytes, prepared: Mutex::new(HashMap::new()) }),
+                config.spot_check_every,
+            );
             GpuStatus {
-                line: format!("{gpu:?}: erasure coding of batches from {} KiB, LLM matrices from {} elements", config.min_erasure_kib, config.min_matrix_elements),
+                line: format!(
+                    "{gpu:?}: self-test passed; erasure coding of batches from {} KiB (one in {} checked on the CPU), LLM matrices from {} elements",
+                    config.min_erasure_kib, config.spot_check_every, config.min_matrix_elements
+                ),
                 gpu: Some(gpu),
                 min_matrix_elements: config.min_matrix_elements,
             }

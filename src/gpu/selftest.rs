@@ -1,5 +1,6 @@
-//! Every GPU kernel checked against its CPU twin on the card at hand: `zgnode bench gpu` runs
-//! these before it measures anything, and the unit tests run them on GPU hosts. Each check
+//! Every GPU kernel checked against its CPU twin on the card at hand: the node runs the
+//! erasure check before it installs the GPU (`gpu::accel`), `zgnode bench gpu` runs them all
+//! before it measures anything, and the unit tests run them where a GPU is present. Each check
 //! gives what it covered, or the first difference.
 
 use std::sync::Arc;

@@ -50,6 +50,7 @@ pub(super) async fn start(
         handle: node.handle_with(disperser.iter().cloned().collect()),
         disperser: disperser.map(|key| key.address()),
         attest_timeout: Duration::from_secs(config.da.attest_timeout_secs),
+        submissions: crate::da::Submissions::new(Some(config.rpc.addr), config.da.grpc_addr, config.da.public_submissions, config.da.max_concurrent_dispersals),
     }));
     if let Some(network) = network {
         network.serve_da(da.clone());

@@ -121,7 +121,7 @@ mod tests {
             })
             .collect();
         let one_by_one: Vec<Vec<Shard>> = loaded.iter().map(|s| cut_shards(config, &s.record, s.segment, &s.data, &s.proof).expect("cuts")).collect();
-        let ours = zg_systems::erasure::accel::install(Box::new(Twin));
+        let ours = zg_systems::erasure::accel::install(Box::new(Twin), 1);
         ROUTED.store(true, Ordering::SeqCst);
         let before = BATCHES.load(Ordering::SeqCst);
         let batched = cut_batch(config, &loaded);

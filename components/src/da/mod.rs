@@ -4,14 +4,15 @@
 //! padding, then its length in the square's last 4 bytes, little-endian, as 0G's encoder does),
 //! `k` the smallest that fits. Extended with reed-solomon-simd's GF(2^16) code to `2k × 2k`:
 //! every row and every column of the extended square is a codeword of `k` data and `k` parity
-//! shares. Each row and column is committed by a 0G storage Merkle root over its shares (the
-//! leaf is keccak of the 256-byte share, as storage chunks are), and the data root is the same
-//! kind of tree over the `2k` row roots followed by the `2k` column roots.
+//! shares. Each row and column is committed by a Merkle root over its shares, and the data root
+//! binds `k` to a tree over the `2k` row roots followed by the `2k` column roots (domain-separated
+//! trees of fixed shape, see [`merkle`]: 0G's storage tree let a fraud proof lie about `k`).
 //!
 //! The square's commitment format lives here (data and its invariants); extending, repairing and
 //! checking fraud proofs, which need the codec, are behaviour: the systems crate's `da` module.
 
 pub mod blob;
+pub mod merkle;
 pub mod piece;
 pub mod square;
 pub mod wire;

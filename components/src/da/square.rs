@@ -1,10 +1,11 @@
 //! The square's layout, its commitments (axis roots, data root) and the proofs that point into it.
 
-use alloy_primitives::{B256, keccak256};
+use alloy_primitives::B256;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::storage::merkle::{MerkleTree, Proof, ProofError};
+use super::merkle::{self, DaTree};
+use crate::storage::merkle::{Proof, ProofError};
 
 /// Bytes of one share: one 0G storage chunk, so a share's leaf is a storage leaf.
 pub const SHARE_SIZE: usize = 256;
@@ -159,9 +160,9 @@ impl ExtendedSquare {
         (0..self.layout.k).flat_map(|row| self.row(row)[..self.layout.k * SHARE_SIZE].iter().copied()).collect()
     }
 
-    /// keccak of every share, row-major (each leaf serves its row's tree and its column's).
+    /// The leaf hash of every share, row-major (each leaf serves its row's tree and its column's).
     pub fn leaf_hashes(&self) -> Vec<B256> {
-        self.data.par_chunks(SHARE_SIZE).map(keccak256).collect()
+        self.data.par_chunks(SHARE_SIZE).map(merkle::leaf_hash).collect()
     }
 
     /// The square's commitments.
@@ -172,7 +173,31 @@ impl ExtendedSquare {
 
 /// The Merkle root of one axis's shares (given as their leaf hashes).
 pub fn axis_root(leaves: Vec<B256>) -> B256 {
-    MerkleTree::build(leaves).root()
+    DaTree::build(leaves).root()
+}
+
+/// The Merkle root of one axis given as its `2k` shares back to back.
+pub fn axis_root_of_shares(shares: &[u8]) -> B256 {
+    merkle::root_of_shares(shares, SHARE_SIZE)
+}
+
+/// Checks that `axis_root` is axis `index`'s root in the square of `layout` under `data_root`:
+/// the proof climbs the axis tree (its first lemma entry the axis root's leaf hash) to a root
+/// that, bound with `k`, is the data root.
+pub fn verify_axis_root(data_root: &B256, layout: SquareLayout, axis: Axis, index: usize, axis_root: &B256, proof: &Proof) -> Result<(), DaError> {
+    let width = layout.width();
+    if index >= width {
+        let (row, column) = match axis {
+            Axis::Row => (index, 0),
+            Axis::Column => (0, index),
+        };
+        return Err(DaError::OutOfSquare { row, column, width });
+    }
+    let top = merkle::climb(proof, &merkle::leaf_hash(axis_root.as_slice()), layout.axis_position(axis, index), layout.axes())?;
+    if merkle::data_root_of(layout.k, &top) != *data_root {
+        return Err(ProofError::WrongRoot.into());
+    }
+    Ok(())
 }
 
 /// The root of every row and every column of a square, and over them the data root.
@@ -197,14 +222,19 @@ impl AxisRoots {
         self.rows.iter().chain(&self.columns).map(|r| r.0).collect()
     }
 
-    /// The tree over the `2k` row roots followed by the `2k` column roots.
-    pub fn tree(&self) -> MerkleTree {
-        MerkleTree::build(self.rows.iter().chain(&self.columns).copied().collect())
+    /// The tree over the `2k` row roots followed by the `2k` column roots (as leaves).
+    pub fn tree(&self) -> DaTree {
+        DaTree::build(self.rows.iter().chain(&self.columns).map(|root| merkle::leaf_hash(root.as_slice())).collect())
     }
 
-    /// What the chain and the DA nodes know a blob by.
+    /// What the chain and the DA nodes know a blob by: the axis tree's root bound with `k`.
     pub fn data_root(&self) -> B256 {
-        self.tree().root()
+        self.data_root_with(&self.tree())
+    }
+
+    /// [`Self::data_root`] from the tree already built.
+    pub fn data_root_with(&self, tree: &DaTree) -> B256 {
+        merkle::data_root_of(self.layout.k, &tree.root())
     }
 
     pub fn root_of(&self, axis: Axis, index: usize) -> Option<B256> {
@@ -251,10 +281,8 @@ impl ShareProof {
         if row >= width || column >= width {
             return Err(DaError::OutOfSquare { row, column, width });
         }
-        self.to_axis.validate(&self.axis_root, &keccak256(share), self.position as usize, width)?;
-        let at = layout.axis_position(self.axis, self.axis_index as usize);
-        self.to_data_root.validate(data_root, &self.axis_root, at, layout.axes())?;
-        Ok(())
+        merkle::validate(&self.to_axis, &self.axis_root, &merkle::leaf_hash(share), self.position as usize, width)?;
+        verify_axis_root(data_root, layout, self.axis, self.axis_index as usize, &self.axis_root, &self.to_data_root)
     }
 }
 

@@ -3,8 +3,9 @@
 //! runs over a whole batch of codewords, in one launch when it fits the fused kernel
 //! (`zg_systems::erasure::fused`), else one launch a step. The Rust twin of the kernels is
 //! `zg_systems::erasure::twin`; the shards are reed-solomon-simd's bit for bit (held to it by
-//! the kernels' source built for the CPU in `tests/gpu_kernels_on_cpu.rs`, and on the card by
-//! `gpu::selftest` on GPU hosts).
+//! the kernels' source built for the CPU in `tests/gpu_kernels_on_cpu.rs`; on a card, the node
+//! installs the kernels only after `gpu::selftest` passes there, and spot-checks their batches
+//! on the CPU at run time — these kernels have not yet run on a real card in this project).
 //!
 //! Host data travels either in one copy each way ([`GpuErasure::run`]) or in chunks through
 //! pinned staging buffers on two streams, so one chunk's copies overlap the other's kernels

@@ -7,13 +7,13 @@
 //! square from any pattern that is not stuck (at least `(k+1)^2` missing shares can make it
 //! stuck).
 
-use alloy_primitives::{B256, keccak256};
+use alloy_primitives::B256;
 use rayon::prelude::*;
 use reed_solomon_simd::{ReedSolomonDecoder, ReedSolomonEncoder};
 
 use crate::erasure::accel;
-use zg_components::da::square::{axis_root, blob_from_original};
-use zg_components::storage::merkle::MerkleTree;
+use zg_components::da::merkle::DaTree;
+use zg_components::da::square::{axis_root_of_shares, blob_from_original, verify_axis_root};
 use zg_components::da::{Axis, AxisRoots, BadEncodingProof, DaError, ExtendedSquare, SHARE_SIZE, ShareProof, SquareLayout};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -177,9 +177,18 @@ pub fn blob_of(square: &ExtendedSquare) -> Result<Vec<u8>, CodingError> {
     Ok(blob_from_original(square.layout, &square.original())?)
 }
 
-/// A share's proof through `axis` (its row or its column), given the square's leaf hashes and
-/// the data root's tree (`AxisRoots::tree`, built once for any number of proofs).
-pub fn share_proof(square: &ExtendedSquare, data_tree: &MerkleTree, leaves: &[B256], row: usize, column: usize, axis: Axis) -> Result<ShareProof, CodingError> {
+/// A share's proof through `axis` (its row or its column), given the square's commitments, its
+/// leaf hashes and the tree over its axis roots (`AxisRoots::tree`, built once for any number
+/// of proofs).
+pub fn share_proof(
+    square: &ExtendedSquare,
+    roots: &AxisRoots,
+    data_tree: &DaTree,
+    leaves: &[B256],
+    row: usize,
+    column: usize,
+    axis: Axis,
+) -> Result<ShareProof, CodingError> {
     let width = square.layout.width();
     if row >= width || column >= width {
         return Err(DaError::OutOfSquare { row, column, width }.into());
@@ -194,14 +203,14 @@ pub fn share_proof(square: &ExtendedSquare, data_tree: &MerkleTree, leaves: &[B2
             Axis::Column => leaves[i * width + column],
         })
         .collect();
-    let tree = MerkleTree::build(axis_leaves);
+    let tree = DaTree::build(axis_leaves);
     let at = square.layout.axis_position(axis, axis_index);
     let missing = DaError::Malformed("the square's commitments do not match its shape");
     Ok(ShareProof {
         axis,
         axis_index: axis_index as u32,
         position: position as u32,
-        axis_root: data_tree.node(0, at).ok_or(missing.clone())?,
+        axis_root: roots.root_of(axis, axis_index).ok_or(missing.clone())?,
         to_axis: tree.proof(position).ok_or(missing.clone())?,
         to_data_root: data_tree.proof(at).ok_or(missing)?,
     })
@@ -319,7 +328,7 @@ pub fn prove_bad_encoding(
     let first_k: Vec<Option<&[u8]>> = (0..width).map(|i| if i < layout.k { let (r, c) = share_at(i); square.share(r, c) } else { None }).collect();
     let rebuilt = rebuild_axis(layout, axis, index, &first_k)?;
     let accused_root = roots.root_of(axis, index).ok_or(DaError::OutOfSquare { row: index, column: index, width })?;
-    if axis_root(rebuilt.chunks(SHARE_SIZE).map(keccak256).collect()) == accused_root {
+    if axis_root_of_shares(&rebuilt) == accused_root {
         return Ok(None);
     }
     // Only a bad axis needs the square's leaves and the data root's tree, each built once.
@@ -327,12 +336,12 @@ pub fn prove_bad_encoding(
     let shares = (0..layout.k)
         .map(|i| {
             let (r, c) = share_at(i);
-            let proof = share_proof(square, &data_tree, &leaves, r, c, axis.other())?;
+            let proof = share_proof(square, roots, &data_tree, &leaves, r, c, axis.other())?;
             Ok((square.share(r, c).map(<[u8]>::to_vec).unwrap_or_default(), proof))
         })
         .collect::<Result<Vec<_>, CodingError>>()?;
     Ok(Some(BadEncodingProof {
-        data_root: data_tree.root(),
+        data_root: roots.data_root_with(&data_tree),
         layout,
         axis,
         index: index as u32,
@@ -373,11 +382,8 @@ pub fn check_bad_encoding(proof: &BadEncodingProof) -> Result<(), FraudProofErro
     if index >= width {
         return Err(FraudProofError::Layout);
     }
-    let at = layout.axis_position(proof.axis, index);
-    proof
-        .accused_proof
-        .validate(&proof.data_root, &proof.accused_root, at, layout.axes())
-        .map_err(|e| FraudProofError::AccusedRoot(proof.axis, e.into()))?;
+    verify_axis_root(&proof.data_root, layout, proof.axis, index, &proof.accused_root, &proof.accused_proof)
+        .map_err(|e| FraudProofError::AccusedRoot(proof.axis, e))?;
     if proof.shares.len() != layout.k {
         return Err(FraudProofError::ShareCount { got: proof.shares.len(), need: layout.k });
     }
@@ -393,12 +399,15 @@ pub fn check_bad_encoding(proof: &BadEncodingProof) -> Result<(), FraudProofErro
         }
     }
     let rebuilt = rebuild_axis(layout, proof.axis, index, &line)?;
-    if axis_root(rebuilt.chunks(SHARE_SIZE).map(keccak256).collect()) == proof.accused_root {
+    if axis_root_of_shares(&rebuilt) == proof.accused_root {
         return Err(FraudProofError::SoundAxis);
     }
     Ok(())
 }
 
 mod batch;
+#[cfg(test)]
+#[path = "encoding/forgery.rs"]
+pub(crate) mod forgery_for_tests;
 #[cfg(test)]
 mod tests;

@@ -34,6 +34,8 @@ sol! {
         function signers() external view returns (bytes32[] memory keys, uint256[] memory stakes);
         function votesOf(uint256 stake) external view returns (uint256);
         function submitOriginalData(bytes32[] calldata dataRoots) external payable;
+        function submitBlobs(bytes32[] calldata dataRoots, uint32[] calldata ks) external payable;
+        function kOf(bytes32 dataRoot) external view returns (uint32);
         function submitVerifiedCommitRoots(bytes32 dataRoot, bytes32[] calldata keys, bytes[] calldata signatures) external;
         function submitFraudProof(bytes calldata proof) external;
         function statusOf(bytes32 dataRoot) external view returns (uint8);
@@ -123,6 +125,20 @@ pub fn signer_rules(world: &bevy_ecs::world::World) -> Option<(u64, Vec<Signer>)
     Some((u64::try_from(per_vote).ok()?.max(1), fixed))
 }
 
+/// Attestation gas when it cannot be estimated: the call and storage, per key submitted (the
+/// ed25519 precompile, storing the key), per member of the set (reading it from staking) and
+/// per key and member (the contract's membership scan, ~100 gas an iteration: a small term, so
+/// 100 signers of 100 members stay far under a block's gas).
+const ATTEST_BASE_GAS: u64 = 150_000;
+const ATTEST_GAS_PER_KEY: u64 = 30_000;
+const ATTEST_GAS_PER_MEMBER: u64 = 10_000;
+const ATTEST_GAS_PER_SCAN: u64 = 150;
+
+/// The attestation's gas limit without an estimate, for `keys` signatures over `members` signers.
+pub fn attest_gas_bound(keys: u64, members: u64) -> u64 {
+    ATTEST_BASE_GAS + ATTEST_GAS_PER_KEY * keys + ATTEST_GAS_PER_MEMBER * members + ATTEST_GAS_PER_SCAN * keys * members
+}
+
 /// A sampling response's quality, as the entrance computes it (lower is better).
 pub fn sample_quality(seed: &B256, data_root: &B256, row: u32, column: u32, share: &[u8]) -> U256 {
     let mut preimage = Vec::with_capacity(104);
@@ -168,6 +184,10 @@ pub fn decode_event(log: &Log) -> Option<EntranceEvent> {
     }
     None
 }
+
+#[cfg(test)]
+#[path = "entrance_tests.rs"]
+mod contract_tests;
 
 #[cfg(test)]
 mod tests {

@@ -1,13 +1,13 @@
 //! Pieces of a blob between DA nodes: who keeps which rows and columns, the halves a disperser
 //! sends, the checks a receiver makes before it keeps one, and share proofs cut from a kept axis.
 
-use alloy_primitives::{B256, keccak256};
+use alloy_primitives::B256;
 use std::collections::{BTreeMap, BTreeSet};
 
 use zg_components::da::piece::{AxisPiece, axis_code, axis_from_code};
-use zg_components::da::square::axis_root;
+use zg_components::da::merkle::{DaTree, leaf_hash};
+use zg_components::da::square::axis_root_of_shares;
 use zg_components::da::{Axis, AxisRoots, ExtendedSquare, ShareProof, SquareLayout, SHARE_SIZE};
-use zg_components::storage::merkle::MerkleTree;
 
 use super::encoding::rebuild_axis;
 use super::quorum::{axes_of, quorums};
@@ -68,7 +68,7 @@ pub fn check_piece(roots: &AxisRoots, piece: &AxisPiece) -> Result<(Axis, Vec<u8
     let mut shares: Vec<Option<&[u8]>> = piece.half.chunks(SHARE_SIZE).map(Some).collect();
     shares.resize(width, None);
     let whole = rebuild_axis(layout, axis, piece.index as usize, &shares).map_err(|_| PieceError::WrongRoot { axis, index: piece.index })?;
-    if axis_root(whole.chunks(SHARE_SIZE).map(keccak256).collect()) != root {
+    if axis_root_of_shares(&whole) != root {
         return Err(PieceError::WrongRoot { axis, index: piece.index });
     }
     Ok((axis, whole))
@@ -110,7 +110,7 @@ pub fn share_proof_from_axis(roots: &AxisRoots, axis: Axis, index: usize, whole:
     if whole.len() != width * SHARE_SIZE || position >= width {
         return None;
     }
-    let tree = MerkleTree::build(whole.chunks(SHARE_SIZE).map(keccak256).collect());
+    let tree = DaTree::build(whole.chunks(SHARE_SIZE).map(leaf_hash).collect());
     Some(ShareProof {
         axis,
         axis_index: index as u32,

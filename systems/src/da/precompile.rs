@@ -3,8 +3,10 @@
 //! encoded. The work (Merkle paths, decoding `k` shares, re-encoding the axis, its root) is
 //! bounded by the input's size, so it is priced per input word.
 //!
-//! Output: `valid (32-byte word, 1 or 0) ‖ data root (32 bytes; zero when the proof is not
-//! even well formed)`. A proof that fails answers 0, never reverts: the caller decides.
+//! Output: `valid (32-byte word, 1 or 0) ‖ data root (32 bytes) ‖ k (a word)`, root and k
+//! zero when the proof is not even well formed. The entrance requires k to be the one the
+//! blob was registered with (the data root commits to it too). A proof that fails answers 0,
+//! never reverts: the caller decides.
 
 use alloy_primitives::{Address, Bytes, address};
 use revm::precompile::{EthPrecompileOutput, EthPrecompileResult, Precompile, PrecompileHalt, PrecompileId};
@@ -22,9 +24,10 @@ pub fn check_fraud_proof(input: &[u8], gas_limit: u64) -> EthPrecompileResult {
     if gas > gas_limit {
         return Err(PrecompileHalt::OutOfGas);
     }
-    let mut output = [0u8; 64];
+    let mut output = [0u8; 96];
     if let Ok(proof) = decode_fraud_proof(input) {
-        output[32..].copy_from_slice(proof.data_root.as_slice());
+        output[32..64].copy_from_slice(proof.data_root.as_slice());
+        output[92..].copy_from_slice(&(proof.layout.k as u32).to_be_bytes());
         output[31] = check_bad_encoding(&proof).is_ok() as u8;
     }
     Ok(EthPrecompileOutput::new(gas, Bytes::copy_from_slice(&output)))
@@ -55,14 +58,15 @@ mod tests {
         let input = encode_fraud_proof(&proof);
         let output = check_fraud_proof(&input, 10_000_000).unwrap();
         assert_eq!(output.bytes[31], 1);
-        assert_eq!(&output.bytes[32..], roots.data_root().as_slice());
+        assert_eq!(&output.bytes[32..64], roots.data_root().as_slice());
+        assert_eq!(output.bytes[95] as usize, bad.layout.k);
         assert_eq!(output.gas_used, DA_FRAUD_PROOF_BASE_GAS + DA_FRAUD_PROOF_WORD_GAS * input.len().div_ceil(32) as u64);
 
         let mut tampered = input.clone();
         tampered[200] ^= 1;
         assert_eq!(check_fraud_proof(&tampered, 10_000_000).unwrap().bytes[31], 0);
         let garbage = check_fraud_proof(&[1, 2, 3], 10_000_000).unwrap();
-        assert_eq!(garbage.bytes.as_ref(), &[0u8; 64], "malformed: zero and no root");
+        assert_eq!(garbage.bytes.as_ref(), &[0u8; 96], "malformed: zero, no root, no k");
         assert!(check_fraud_proof(&input, 1_000).is_err(), "out of gas");
         assert!(crate::chain::precompile::chain_precompiles().contains(&DA_FRAUD_PROOF_ADDRESS));
     }

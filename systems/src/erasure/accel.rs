@@ -1,41 +1,122 @@
 //! The process's erasure accelerator (the GPU, when the node found one): coding functions
 //! offer it their batches through [`encode_batch`]; `None` means "code it on the CPU". The
-//! accelerator's results are reed-solomon-simd's shards bit for bit (tested on GPU hosts), so
-//! which side coded a batch never shows in the output.
+//! accelerator must give reed-solomon-simd's shards bit for bit: the node installs one only
+//! after its self-test passed on that card, and [`SpotCheck`] recomputes a sample of its
+//! batches on the CPU at run time (the first of every shape, then one in `every`); a single
+//! difference retires the accelerator for the rest of the process and the batch is coded on
+//! the CPU, so wrong parity is never written.
 
-use std::sync::OnceLock;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use crate::ports::ErasureAccelerator;
 
 use super::program;
 
-static ACCELERATOR: OnceLock<Box<dyn ErasureAccelerator>> = OnceLock::new();
-
-/// Installs the accelerator; the first one installed stays (one GPU context per process).
-pub fn install(accelerator: Box<dyn ErasureAccelerator>) -> bool {
-    ACCELERATOR.set(accelerator).is_ok()
+/// Run-time checks of an accelerator's answers against the CPU twin.
+pub struct SpotCheck {
+    /// One batch in `every` is recomputed (besides the first of each shape); at least 1.
+    every: u64,
+    batches: AtomicU64,
+    shapes_seen: Mutex<HashSet<program::Program>>,
+    retired: AtomicBool,
+    pub checked: AtomicU64,
+    pub mismatches: AtomicU64,
 }
 
+impl SpotCheck {
+    pub fn new(every: u64) -> Self {
+        Self {
+            every: every.max(1),
+            batches: AtomicU64::new(0),
+            shapes_seen: Mutex::new(HashSet::new()),
+            retired: AtomicBool::new(false),
+            checked: AtomicU64::new(0),
+            mismatches: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether a mismatch has retired the accelerator.
+    pub fn retired(&self) -> bool {
+        self.retired.load(Ordering::Relaxed)
+    }
+
+    /// The accelerator's `outputs` for `program` over `inputs`, when they pass (sampled batches
+    /// recomputed on the CPU twin); `None` when a check found a difference (the accelerator is
+    /// then retired) or the CPU could not run the program.
+    pub fn accept(&self, program: &program::Program, inputs: &[u8], outputs: Vec<u8>) -> Option<Vec<u8>> {
+        let first_of_shape = self.shapes_seen.lock().map(|mut seen| seen.insert(program.clone())).unwrap_or(true);
+        let n = self.batches.fetch_add(1, Ordering::Relaxed);
+        if !first_of_shape && !n.is_multiple_of(self.every) {
+            return Some(outputs);
+        }
+        self.checked.fetch_add(1, Ordering::Relaxed);
+        match super::twin::run_batch(program, inputs) {
+            Ok(cpu) if cpu == outputs => Some(outputs),
+            Ok(_) => {
+                self.mismatches.fetch_add(1, Ordering::Relaxed);
+                self.retired.store(true, Ordering::Relaxed);
+                tracing::error!(
+                    inputs = program.inputs.len(),
+                    outputs = program.outputs.len(),
+                    shard_bytes = program.shard_bytes,
+                    "the erasure accelerator's output differs from the CPU's: accelerator retired, coding on the CPU from now on"
+                );
+                None
+            }
+            Err(error) => {
+                tracing::warn!(%error, "the CPU could not check an accelerator batch; coding it on the CPU");
+                None
+            }
+        }
+    }
+}
+
+struct Installed {
+    accelerator: Box<dyn ErasureAccelerator>,
+    check: SpotCheck,
+}
+
+static ACCELERATOR: OnceLock<Installed> = OnceLock::new();
+
+/// Installs the accelerator (whose self-test the caller has run on its device), its answers
+/// spot-checked on one batch in `check_every`; the first one installed stays (one GPU context
+/// per process).
+pub fn install(accelerator: Box<dyn ErasureAccelerator>, check_every: u64) -> bool {
+    ACCELERATOR.set(Installed { accelerator, check: SpotCheck::new(check_every) }).is_ok()
+}
+
+/// Whether an accelerator is installed and not retired by a failed spot check.
 pub fn installed() -> bool {
-    ACCELERATOR.get().is_some()
+    active().is_some()
+}
+
+fn active() -> Option<&'static Installed> {
+    ACCELERATOR.get().filter(|installed| !installed.check.retired())
+}
+
+/// The installed accelerator's spot checks (batches checked, mismatches), for status and metrics.
+pub fn spot_checks() -> Option<(u64, u64, bool)> {
+    ACCELERATOR.get().map(|i| (i.check.checked.load(Ordering::Relaxed), i.check.mismatches.load(Ordering::Relaxed), i.check.retired()))
 }
 
 /// Whether a batch of `bytes` bytes of originals would go to the accelerator.
 pub fn wants(bytes: usize) -> bool {
-    ACCELERATOR.get().is_some_and(|a| a.wants(bytes))
+    active().is_some_and(|a| a.accelerator.wants(bytes))
 }
 
 /// Runs `program` over the codewords of `inputs` on the accelerator when it takes a batch of
 /// `bytes` bytes; `None` as for [`encode_batch`].
 pub fn run_batch(program: &program::Program, inputs: &[u8], bytes: usize) -> Option<Vec<u8>> {
-    let accelerator = ACCELERATOR.get()?;
-    if !accelerator.wants(bytes) {
+    let installed = active()?;
+    if !installed.accelerator.wants(bytes) {
         return None;
     }
     let per = program.inputs.len() * program.shard_bytes;
     let expected = inputs.len().checked_div(per)? * program.outputs.len() * program.shard_bytes;
-    match accelerator.run(program, inputs) {
-        Ok(outputs) if outputs.len() == expected => Some(outputs),
+    match installed.accelerator.run(program, inputs) {
+        Ok(outputs) if outputs.len() == expected => installed.check.accept(program, inputs, outputs),
         Ok(outputs) => {
             tracing::warn!(got = outputs.len(), expected, "the erasure accelerator returned a wrong size; coding on the CPU");
             None
@@ -98,7 +179,7 @@ mod tests {
     }
 
     fn with_mode<T>(mode: Mode, f: impl FnOnce() -> T) -> (T, usize) {
-        install(Box::new(TwinAccelerator));
+        install(Box::new(TwinAccelerator), 1_000_000);
         MODE.with(|m| m.set(mode));
         CALLS.with(|c| c.set(0));
         let out = f();
@@ -142,5 +223,33 @@ mod tests {
         let (_, calls) = with_mode(Mode::Twin, || encode_segments(config, &[&[1u8; 64]]).expect("codes"));
         assert_eq!(calls, 0, "a tiny batch stays on the CPU");
         assert!(installed());
+    }
+
+    /// An accelerator that gives the right length but wrong bytes: the first batch of a shape
+    /// is always checked, later ones one in `every`; a difference retires it and the caller
+    /// codes on the CPU.
+    #[test]
+    fn wrong_bytes_of_the_right_length_are_caught_and_retire_the_accelerator() {
+        let program = program::encode(4, 2, 64).expect("program");
+        let inputs: Vec<u8> = (0..4 * 64 * 3).map(|i| (i * 7) as u8).collect();
+        let right = super::super::twin::run_batch(&program, &inputs).expect("twin");
+        let check = SpotCheck::new(4);
+        assert_eq!(check.accept(&program, &inputs, right.clone()), Some(right.clone()), "the first batch, checked, passes");
+        assert_eq!(check.checked.load(Ordering::Relaxed), 1);
+        for _ in 0..6 {
+            assert!(check.accept(&program, &inputs, right.clone()).is_some());
+        }
+        assert_eq!(check.checked.load(Ordering::Relaxed), 2, "then one batch in four");
+        let mut wrong = right.clone();
+        wrong[5] ^= 1;
+        let fresh = SpotCheck::new(1_000);
+        assert_eq!(fresh.accept(&program, &inputs, wrong.clone()), None, "a new shape's first batch is checked");
+        assert!(fresh.retired() && fresh.mismatches.load(Ordering::Relaxed) == 1);
+        // Every `every`-th batch is checked, whatever came before.
+        let sampled = SpotCheck::new(2);
+        assert!(sampled.accept(&program, &inputs, right.clone()).is_some());
+        assert!(sampled.accept(&program, &inputs, wrong.clone()).is_some(), "an unsampled batch passes unchecked");
+        assert_eq!(sampled.accept(&program, &inputs, wrong), None, "the sampled one is caught");
+        assert!(sampled.retired());
     }
 }

@@ -58,7 +58,10 @@ sol! {
         function registerProvider(bytes32 modelId, uint256 price, string calldata url) external payable;
         function providers(address provider) external view returns (bytes32 modelId, uint256 price, uint256 stake, string memory url, bool slashed);
         function deposit() external payable;
+        function requestWithdrawal(uint256 amount) external;
         function withdraw(uint256 amount) external;
+        function pendingWithdrawal(address user) external view returns (uint256 amount, uint256 unlockAt);
+        function WITHDRAW_DELAY() external view returns (uint256);
         function balanceOf(address user) external view returns (uint256);
         function lastNonce(address user, address provider) external view returns (uint256);
         function settle(VerifiedResult[] calldata results) external returns (uint256 paid, uint256 refused);

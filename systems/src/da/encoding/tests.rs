@@ -85,7 +85,7 @@ fn share_proofs_place_a_share_and_nothing_else() {
     let width = square.layout.width();
     for (r, c) in [(0, 0), (1, width - 1), (width - 1, 3)] {
         for axis in [Axis::Row, Axis::Column] {
-            let proof = share_proof(&square, &roots.tree(), &leaves, r, c, axis).unwrap();
+            let proof = share_proof(&square, &roots, &roots.tree(), &leaves, r, c, axis).unwrap();
             let share = square.share(r, c).unwrap();
             proof.verify(&data_root, square.layout, share).unwrap();
             assert_eq!(proof.coordinates(), (r, c));
@@ -102,7 +102,7 @@ fn share_proofs_place_a_share_and_nothing_else() {
             assert!(matches!(proof.verify(&data_root, square.layout, &share[1..]), Err(DaError::ShareSize { .. })));
         }
     }
-    assert!(share_proof(&square, &roots.tree(), &leaves, width, 0, Axis::Row).is_err());
+    assert!(share_proof(&square, &roots, &roots.tree(), &leaves, width, 0, Axis::Row).is_err());
 }
 
 #[test]
@@ -123,7 +123,7 @@ fn an_honest_square_has_no_fraud_proof_and_a_forged_one_is_refused() {
     forged.accused_proof = roots.axis_proof(Axis::Row, 1).unwrap();
     for (i, (share, proof)) in forged.shares.iter_mut().enumerate() {
         *share = square.share(1, i).unwrap().to_vec();
-        *proof = share_proof(&square, &roots.tree(), &leaves, 1, i, Axis::Column).unwrap();
+        *proof = share_proof(&square, &roots, &roots.tree(), &leaves, 1, i, Axis::Column).unwrap();
     }
     assert_eq!(check_bad_encoding(&forged), Err(FraudProofError::SoundAxis));
 }
@@ -192,5 +192,23 @@ proptest! {
         };
         let rebuilt = rebuild_square(square.layout, &held(&square, dropped)).unwrap();
         prop_assert_eq!(blob_of(&rebuilt).unwrap(), data);
+    }
+}
+
+#[test]
+fn no_fraud_proof_claiming_another_k_holds_against_an_honest_blob() {
+    for len in [1_400, 9_000, 30_000] {
+        let square = extend_blob(&blob(len, 5)).unwrap();
+        let k = square.layout.k;
+        let forger = super::forgery_for_tests::Forger::new(&square);
+        let mut tried = 0;
+        for claimed in 1..=3 * k {
+            for proof in forger.forge(claimed) {
+                tried += 1;
+                assert!(check_bad_encoding(&proof).is_err(), "a {len}-byte blob (k = {k}) failed by a proof claiming k = {claimed}: {:?} {}", proof.axis, proof.index);
+            }
+        }
+        // Claiming the real k, the forger assembles honest proofs: the walk itself is sound.
+        assert!(tried > 0, "the forger assembled nothing for k = {k}");
     }
 }

@@ -1,0 +1,199 @@
+//! The DA square's Merkle trees: domain-separated and of fixed shape, so a proof can only be
+//! read one way.
+//!
+//! 0G's storage tree (keccak(left ‖ right) for leaves and inner nodes alike, an odd last node
+//! promoted unchanged) let a fraud proof that claimed another `k` read real inner nodes as axis
+//! roots and real shares at claimed positions, all still reaching the real data root. Here:
+//! - a leaf is `keccak(0x00 ‖ bytes)` (a share's 256 bytes, or an axis root's 32), an inner node
+//!   `keccak(0x01 ‖ left ‖ right)`: no inner node is ever a leaf;
+//! - an odd level is padded with the zero hash (never promoted), so every leaf of a `n`-leaf
+//!   tree sits exactly `ceil(log2 n)` levels down and a proof's length is fixed by `n`;
+//! - the data root is `keccak(0x02 ‖ k (u32, big-endian) ‖ root of the axis tree)`: it commits
+//!   to the square's size, so a proof claiming another `k` cannot reach it.
+//!
+//! Storage keeps 0G's own format (`crate::storage::merkle`), which the SDKs need; nothing outside
+//! the node reads the DA trees.
+
+use alloy_primitives::{B256, keccak256};
+
+use crate::storage::merkle::{Proof, ProofError};
+
+const LEAF_TAG: u8 = 0x00;
+const NODE_TAG: u8 = 0x01;
+const DATA_ROOT_TAG: u8 = 0x02;
+/// What pads an odd level: the zero hash, which no keccak output is known to equal.
+pub const PAD: B256 = B256::ZERO;
+
+/// A leaf's hash: `keccak(0x00 ‖ bytes)`.
+pub fn leaf_hash(bytes: &[u8]) -> B256 {
+    let mut buf = Vec::with_capacity(1 + bytes.len());
+    buf.push(LEAF_TAG);
+    buf.extend_from_slice(bytes);
+    keccak256(buf)
+}
+
+/// An inner node's hash: `keccak(0x01 ‖ left ‖ right)`.
+pub fn node_hash(left: &B256, right: &B256) -> B256 {
+    let mut buf = [0u8; 65];
+    buf[0] = NODE_TAG;
+    buf[1..33].copy_from_slice(left.as_slice());
+    buf[33..].copy_from_slice(right.as_slice());
+    keccak256(buf)
+}
+
+/// The data root of a square of size `k` whose axis tree has `axes_root`.
+pub fn data_root_of(k: usize, axes_root: &B256) -> B256 {
+    let mut buf = [0u8; 37];
+    buf[0] = DATA_ROOT_TAG;
+    buf[1..5].copy_from_slice(&(k as u32).to_be_bytes());
+    buf[5..].copy_from_slice(axes_root.as_slice());
+    keccak256(buf)
+}
+
+/// Levels between a leaf and the root of an `n`-leaf tree.
+pub fn depth(leaves: usize) -> usize {
+    leaves.max(1).next_power_of_two().trailing_zeros() as usize
+}
+
+/// A tree over leaf hashes (already `leaf_hash`ed), odd levels padded with [`PAD`].
+#[derive(Clone, Debug)]
+pub struct DaTree {
+    levels: Vec<Vec<B256>>,
+}
+
+impl DaTree {
+    pub fn build(leaves: Vec<B256>) -> Self {
+        let mut levels = vec![leaves];
+        while levels.last().is_some_and(|level| level.len() > 1) {
+            let level = levels.last().expect("non-empty");
+            let next = level.chunks(2).map(|pair| node_hash(&pair[0], pair.get(1).unwrap_or(&PAD))).collect();
+            levels.push(next);
+        }
+        Self { levels }
+    }
+
+    /// The root; the zero hash for an empty tree.
+    pub fn root(&self) -> B256 {
+        self.levels.last().and_then(|level| level.first()).copied().unwrap_or_default()
+    }
+
+    pub fn leaves(&self) -> usize {
+        self.levels[0].len()
+    }
+
+    /// Node `index` of `level` (0 = leaves).
+    pub fn node(&self, level: usize, index: usize) -> Option<B256> {
+        self.levels.get(level)?.get(index).copied()
+    }
+
+    /// Nodes at `level`.
+    pub fn width(&self, level: usize) -> usize {
+        self.levels.get(level).map_or(0, Vec::len)
+    }
+
+    /// Levels, leaves and root included.
+    pub fn levels(&self) -> usize {
+        self.levels.len()
+    }
+
+    /// `lemma = [leaf, siblings…, root]` (a padded sibling is [`PAD`]), `path[i]` true when the
+    /// node is a left child at level `i`: always `depth(leaves)` entries.
+    pub fn proof(&self, index: usize) -> Option<Proof> {
+        let leaf = *self.levels[0].get(index)?;
+        let mut lemma = vec![leaf];
+        let mut path = Vec::new();
+        let mut position = index;
+        for level in &self.levels[..self.levels.len() - 1] {
+            let is_left = position.is_multiple_of(2);
+            let sibling = if is_left { position + 1 } else { position - 1 };
+            lemma.push(level.get(sibling).copied().unwrap_or(PAD));
+            path.push(is_left);
+            position /= 2;
+        }
+        lemma.push(self.root());
+        Some(Proof { lemma, path })
+    }
+}
+
+/// The root of a tree over the leaf hashes of `shares` (256 bytes each, back to back).
+pub fn root_of_shares(shares: &[u8], share_size: usize) -> B256 {
+    DaTree::build(shares.chunks(share_size).map(leaf_hash).collect()).root()
+}
+
+/// The root `proof` climbs to from `leaf` (a leaf hash) at `position` of an `n`-leaf tree,
+/// after checking its shape: exactly `depth(n)` siblings, the path bits `position`'s, the
+/// lemma's first entry `leaf`. The lemma's last entry must be that root.
+pub fn climb(proof: &Proof, leaf: &B256, position: usize, leaves: usize) -> Result<B256, ProofError> {
+    let levels = depth(leaves);
+    if position >= leaves {
+        return Err(ProofError::WrongPosition);
+    }
+    if proof.lemma.len() != levels + 2 || proof.path.len() != levels {
+        return Err(ProofError::Malformed("a DA proof has one sibling per level"));
+    }
+    if proof.lemma[0] != *leaf {
+        return Err(ProofError::WrongLeaf);
+    }
+    let mut current = *leaf;
+    for (level, (sibling, is_left)) in proof.lemma[1..=levels].iter().zip(&proof.path).enumerate() {
+        if *is_left != ((position >> level) & 1 == 0) {
+            return Err(ProofError::WrongPosition);
+        }
+        current = if *is_left { node_hash(&current, sibling) } else { node_hash(sibling, &current) };
+    }
+    if proof.lemma[levels + 1] != current {
+        return Err(ProofError::Mismatch);
+    }
+    Ok(current)
+}
+
+/// Checks that `proof` shows `leaf` at `position` of an `n`-leaf tree with `root`.
+pub fn validate(proof: &Proof, root: &B256, leaf: &B256, position: usize, leaves: usize) -> Result<(), ProofError> {
+    if climb(proof, leaf, position, leaves)? == *root { Ok(()) } else { Err(ProofError::WrongRoot) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn leaves(n: usize) -> Vec<B256> {
+        (0..n).map(|i| leaf_hash(&(i as u32).to_be_bytes())).collect()
+    }
+
+    #[test]
+    fn every_leaf_proves_at_its_place_only() {
+        for n in [1, 2, 3, 5, 6, 12, 16, 17] {
+            let tree = DaTree::build(leaves(n));
+            for i in 0..n {
+                let proof = tree.proof(i).unwrap();
+                assert_eq!(proof.path.len(), depth(n));
+                validate(&proof, &tree.root(), &leaves(n)[i], i, n).unwrap();
+                if n > 1 {
+                    assert!(validate(&proof, &tree.root(), &leaves(n)[i], (i + 1) % n, n).is_err(), "n {n} i {i}");
+                }
+                assert!(validate(&proof, &tree.root(), &leaves(n)[i], i, 2 * n + 1).is_err(), "another width");
+            }
+        }
+    }
+
+    #[test]
+    fn an_inner_node_is_never_a_leaf_and_the_data_root_binds_k() {
+        let tree = DaTree::build(leaves(4));
+        let inner = node_hash(&leaves(4)[0], &leaves(4)[1]);
+        assert_ne!(leaf_hash(inner.as_slice()), inner);
+        assert_ne!(data_root_of(3, &tree.root()), data_root_of(4, &tree.root()));
+        // A two-leaf tree whose leaves are the inner nodes has another root.
+        let lifted = DaTree::build(vec![inner, node_hash(&leaves(4)[2], &leaves(4)[3])]);
+        assert_eq!(lifted.root(), tree.root(), "the same nodes, the same root...");
+        assert!(validate(&lifted.proof(0).unwrap(), &tree.root(), &leaves(4)[0], 0, 4).is_err(), "...but not at a leaf's depth");
+    }
+
+    proptest! {
+        #[test]
+        fn hostile_proofs_never_panic(lemma in proptest::collection::vec(any::<[u8; 32]>(), 0..8), path in proptest::collection::vec(any::<bool>(), 0..8), position in 0usize..40, n in 0usize..40) {
+            let proof = Proof { lemma: lemma.into_iter().map(B256::from).collect(), path };
+            let _ = validate(&proof, &B256::ZERO, &B256::ZERO, position, n);
+        }
+    }
+}
