@@ -147,6 +147,14 @@ fn proved_results_are_paid_forged_ones_slashed_and_hostile_requests_refused() {
             honestProof: Bytes::new(),
         },
     };
+    // The root: with too little gas for the precompile, the registry must not answer "no".
+    let public: Vec<B256> = client::public_words(answers[0].request.inputCommitment, &answers[0].logits);
+    let verify = IModelRegistry::verifyInferenceCall { modelId: answers[0].request.modelId, publicInputs: public, proof: answers[0].proof.clone() };
+    let short = serde_json::json!([{"to": MODEL_REGISTRY_ADDRESS, "data": Bytes::from(verify.abi_encode()), "gas": "0x124f80"}, "latest"]);
+    let (code, message) = err(rpc, "eth_call", short);
+    assert!(code == 3 || message.contains("did not complete"), "a verification short of gas must revert, not answer no: {code} {message}");
+    let enough = serde_json::json!([{"to": MODEL_REGISTRY_ADDRESS, "data": Bytes::from(verify.abi_encode()), "gas": "0x1c9c380"}, "latest"]);
+    assert_eq!(ok(rpc, "eth_call", enough), serde_json::json!(format!("0x{}1", "0".repeat(63))), "with the gas it needs: yes");
     for gas in [700_000u64, 1_200_000, 1_600_000, 2_000_000, 3_300_000] {
         let nonce = quantity(&ok(rpc, "eth_getTransactionCount", serde_json::json!([reporter.address(), "pending"])));
         let tx = raw(&sign(&reporter, alloy_primitives::TxKind::Call(VERIFIED_INFERENCE_ADDRESS), U256::ZERO, report.abi_encode().into(), nonce, gas));

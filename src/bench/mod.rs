@@ -10,6 +10,7 @@ pub mod anvil;
 pub mod compute;
 pub mod consensus;
 pub mod proofs;
+pub mod precompiles;
 pub mod da;
 pub mod gpu;
 pub mod gpu_erasure;

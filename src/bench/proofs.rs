@@ -110,6 +110,9 @@ pub fn proofs(runs: usize) -> anyhow::Result<Vec<ProofFigures>> {
         let make_params = started.elapsed();
         let (proof, public) = circuit::prove(&keys, &model, &input)?;
         let call = precompile_input(&model, &circuit::vk_hash(&vk), &public, &proof)?;
+        // As on a chain where the model is registered: its key derived ahead (nodes derive only
+        // registered models' keys, never on a verification's path).
+        zg_systems::verifiable::precompile::warm(&zg_components::verifiable::wire::encode_model(&model)?);
         let first = zg_systems::verifiable::precompile::verify_inference(&call, u64::MAX).map_err(|e| anyhow::anyhow!("{e:?}"))?;
         anyhow::ensure!(first.bytes.last() == Some(&1), "the precompile refused a true proof");
         let mut warm = Vec::new();

@@ -189,6 +189,13 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 20_000)]
         ticks: usize,
     },
+    /// The chain's own precompiles (ed25519, the DA fraud proof) timed in the same run as
+    /// ecrecover, against the gas each charges at ecrecover's rate (above 1: underpriced).
+    Precompiles {
+        /// Timed calls per input (more for the cheap ones).
+        #[arg(long, default_value_t = 20)]
+        runs: u32,
+    },
     /// Verifiable compute: halo2 (IPA, Pasta) proofs of the reference int8 digit classifiers —
     /// key generation, proving, verification, proof size — against plain CPU inference.
     Proofs {

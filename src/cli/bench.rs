@@ -196,6 +196,27 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                 );
             }
         }
+        BenchCommand::Precompiles { runs } => {
+            if runs == 0 {
+                anyhow::bail!("--runs must be at least 1");
+            }
+            let (rate, figures) = tokio::task::spawn_blocking(move || crate::bench::precompiles::precompiles(runs)).await??;
+            println!(
+                "precompiles: priced at ecrecover's rate, measured in this run: ecrecover (3,000 gas) {:.1} µs = {:.1} ns per gas",
+                rate.ecrecover.as_secs_f64() * 1e6,
+                rate.nanos_per_gas()
+            );
+            for f in &figures {
+                println!(
+                    "  {}: {:.1} µs = {:.0} gas at that rate; charged {} gas; measured/charged {:.2}",
+                    f.name,
+                    f.took.as_secs_f64() * 1e6,
+                    rate.gas_for(f.took),
+                    f.charged_gas,
+                    f.ratio(&rate)
+                );
+            }
+        }
         BenchCommand::Proofs { runs } => {
             let figures = tokio::task::spawn_blocking(move || crate::bench::proofs::proofs(runs)).await??;
             println!("proofs: halo2_proofs (PLONK, IPA over Pasta, no trusted setup), input private, Poseidon input commitment and logits public; median of {runs}");

@@ -5,8 +5,13 @@
 //! key, checks the key's hash and verifies the proof. Deriving a key takes far longer than a
 //! block may (0.7 s for the small model here, ~50 M gas at ecrecover's rate), so it is not in
 //! the price: every node derives the keys of registered models ahead of time, in the background
-//! (`super::warm`), during the registry's activation delay and again after a restart; a node
-//! that has not finished derives it on the spot — slower, never a different answer.
+//! (`super::warm`), during the registry's activation delay and again after a restart. Only
+//! those models have keys here: a verification for any other model bytes halts at once
+//! ("not registered"), deriving nothing, so no caller (an `eth_call` with any `from` and state
+//! overrides included) can make a node derive a key for free. Registered keys are never
+//! evicted (registration burns a fee per circuit row, so there are few). A verification that
+//! arrives while its registered key is still being derived waits for that derivation: the same
+//! answer on every node, so block execution stays deterministic.
 //!
 //! Operations (first byte), all integers big-endian:
 //! - `1` verify: `vk hash 32 ‖ model length u32 ‖ model ‖ count u32 ‖ public input 32 × count ‖
@@ -17,14 +22,15 @@
 //!   (count u32 ‖ public inputs ‖ proof length u32 ‖ proof)*` → one word per proof.
 //!
 //! Public inputs are Pasta Fp elements in canonical big-endian form (`< p`). Anything malformed
-//! answers 0 (or zeros), never reverts; only too little gas halts.
+//! answers 0 (or zeros); only too little gas, or model bytes not registered on this chain,
+//! halt (the registry then reverts: "no" is only ever a verification's answer).
 //!
 //! Gas, measured (`zgnode bench proofs` prints the measurement beside ecrecover's 3,000 gas):
 //! verifying costs a fixed part and a part linear in the circuit's `2^k` rows, so it is a
 //! price per proof plus one per row ([`verify_gas`]); input words cost like calldata hashing.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use alloy_primitives::{Address, B256, Bytes, address, keccak256};
 use halo2_proofs::pasta::group::ff::PrimeField;
@@ -57,40 +63,58 @@ pub const fn verify_gas(k: u32) -> u64 {
 pub const MAX_BATCH_PROOFS: usize = 64;
 /// Public inputs past this are refused before any work (the input commitment and logits).
 pub const MAX_PUBLIC_INPUTS: usize = 4_097;
-/// Derived keys kept (registered models; registration is paid for, so there are few); past
-/// this the cache starts over, which costs time, never a different answer.
-const KEY_CACHE: usize = 256;
-
 struct Key {
     k: u32,
     hash: [u8; 32],
     vk: VerifyingKey<EqAffine>,
 }
 
-/// The key for `model` bytes, derived once per distinct bytes (None: not a model it proves).
-fn key_for(model: &[u8]) -> Option<Arc<Key>> {
-    static CACHE: Mutex<Option<HashMap<B256, Arc<Key>>>> = Mutex::new(None);
-    let id = keccak256(model);
-    if let Some(found) = CACHE.lock().unwrap_or_else(|e| e.into_inner()).as_ref().and_then(|c| c.get(&id).cloned()) {
-        return Some(found);
-    }
+/// A registered model's key: derived once (by the background job or the first verification,
+/// whichever comes first; the other waits), `None` inside when the bytes are not provable.
+type KeySlot = Arc<OnceLock<Option<Arc<Key>>>>;
+
+/// The keys of the models registered on this chain, by keccak of their bytes; never evicted.
+static REGISTERED: Mutex<Option<HashMap<B256, KeySlot>>> = Mutex::new(None);
+
+fn derive(model: &[u8]) -> Option<Arc<Key>> {
     let decoded = Arc::new(decode_model(model).ok()?);
     let (k, vk) = circuit::verifying_key(&decoded).ok()?;
-    let key = Arc::new(Key { k, hash: circuit::vk_hash(&vk), vk });
-    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    let cache = cache.get_or_insert_with(HashMap::new);
-    if cache.len() >= KEY_CACHE {
-        cache.clear();
-    }
-    cache.insert(id, key.clone());
-    Some(key)
+    Some(Arc::new(Key { k, hash: circuit::vk_hash(&vk), vk }))
 }
 
-/// Derives (and keeps) the key of `model` bytes ahead of its first verification; its circuit
-/// size and key hash, or None when the bytes are not a model the circuit proves.
+/// Marks `model` bytes as registered on this chain (its key may now be derived and is kept).
+fn slot_for_registered(model: &[u8]) -> KeySlot {
+    let mut registered = REGISTERED.lock().unwrap_or_else(|e| e.into_inner());
+    registered.get_or_insert_with(HashMap::new).entry(keccak256(model)).or_default().clone()
+}
+
+/// The key of registered `model` bytes (derived now, or waited for, if not yet); `Err` when the
+/// bytes were never registered here.
+fn key_for(model: &[u8]) -> Result<Option<Arc<Key>>, PrecompileHalt> {
+    let slot = REGISTERED.lock().unwrap_or_else(|e| e.into_inner()).as_ref().and_then(|r| r.get(&keccak256(model)).cloned());
+    let slot = slot.ok_or(PrecompileHalt::Other("the model is not registered on this chain: no verifying key is derived for it".into()))?;
+    Ok(slot.get_or_init(|| derive(model)).clone())
+}
+
+/// Registers `model` bytes (a model the ModelRegistry holds) and derives its key ahead of its
+/// first verification; its circuit size and key hash, or None when the bytes are not a model
+/// the circuit proves. What the chain-following system and the restart path call.
 pub fn warm(model: &[u8]) -> Option<(u32, [u8; 32])> {
-    let key = key_for(model)?;
+    let slot = slot_for_registered(model);
+    let key = slot.get_or_init(|| derive(model)).clone()?;
     Some((key.k, key.hash))
+}
+
+/// Marks `model` bytes as registered without deriving (the derivation is left to a
+/// background job, or to the first verification, which then waits for it).
+pub fn mark_registered(model: &[u8]) {
+    slot_for_registered(model);
+}
+
+/// The circuit size and key hash of `model` bytes, derived and dropped: for a provider about to
+/// register a model (nothing is kept, so this enables no verification).
+pub fn derive_key(model: &[u8]) -> Option<(u32, [u8; 32])> {
+    derive(model).map(|key| (key.k, key.hash))
 }
 
 /// The circuit size of model bytes without deriving anything (None: not a provable model).
@@ -196,7 +220,7 @@ pub fn verify_inference(input: &[u8], gas_limit: u64) -> EthPrecompileResult {
             if gas > gas_limit {
                 return Err(PrecompileHalt::OutOfGas);
             }
-            let key = key_for(model).filter(|key| key.hash.as_slice() == expected);
+            let key = key_for(model)?.filter(|key| key.hash.as_slice() == expected);
             if op == OP_VERIFY {
                 let verified = key.zip(public_inputs(&mut reader)).is_some_and(|(key, public)| check(&key, &public, reader.0));
                 word(verified).to_vec()

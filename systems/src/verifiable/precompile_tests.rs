@@ -25,7 +25,10 @@ fn fixture() -> &'static Fixture {
         let keys = circuit::setup(&model).unwrap();
         let (proof, public) = circuit::prove(&keys, &model, &file.test.inputs[0]).unwrap();
         let (other_proof, other_public) = circuit::prove(&keys, &model, &file.test.inputs[1]).unwrap();
-        Fixture { model: encode_model(&model).unwrap(), vk_hash: circuit::vk_hash(keys.vk()), k: keys.k, public, proof, other_public, other_proof }
+        let bytes = encode_model(&model).unwrap();
+        // Registered, as the ModelRegistry's event would make it on a node.
+        mark_registered(&bytes);
+        Fixture { model: bytes, vk_hash: circuit::vk_hash(keys.vk()), k: keys.k, public, proof, other_public, other_proof }
     })
 }
 
@@ -81,8 +84,16 @@ fn a_true_proof_answers_one_and_every_change_zero() {
     // own key the proof fails.
     let mut weight_changed = f.model.clone();
     weight_changed[20] ^= 1;
-    assert_eq!(answer(&verify_input(&f.vk_hash, &weight_changed, &f.public, &f.proof)), 0, "a changed weight");
+    // Not registered: refused before any key is derived (a stranger cannot make a node derive).
+    let unregistered = verify_inference(&verify_input(&f.vk_hash, &weight_changed, &f.public, &f.proof), 100_000_000);
+    assert!(matches!(unregistered, Err(PrecompileHalt::Other(_))), "an unregistered model halts");
+    let mut batch = vec![OP_VERIFY_BATCH];
+    batch.extend_from_slice(&verify_input(&f.vk_hash, &weight_changed, &f.public, &f.proof)[1..]);
+    assert!(verify_inference(&batch, 100_000_000).is_err(), "in a batch too");
+    assert_eq!(derive_key(&weight_changed).map(|(k, _)| k), Some(f.k), "a provider may still derive it for itself");
+    assert!(verify_inference(&verify_input(&f.vk_hash, &weight_changed, &f.public, &f.proof), 100_000_000).is_err(), "which registers nothing");
     let other_hash = warm(&weight_changed).unwrap().1.to_vec();
+    assert_eq!(answer(&verify_input(&f.vk_hash, &weight_changed, &f.public, &f.proof)), 0, "a changed weight, once registered");
     assert_ne!(other_hash, f.vk_hash);
     assert_eq!(answer(&verify_input(&other_hash, &weight_changed, &f.public, &f.proof)), 0, "the changed model's own key");
     assert_eq!(answer(&verify_input(&[7; 32], &f.model, &f.public, &f.proof)), 0, "a wrong key hash");

@@ -57,6 +57,9 @@ pub fn registered_models(world: &World) -> Vec<Vec<u8>> {
 /// on); returns at once.
 pub fn warm_in_background(models: Vec<Vec<u8>>) {
     for model in models {
+        // Registered before the job runs: a verification that comes first then waits for
+        // (or does) the derivation instead of being refused.
+        super::precompile::mark_registered(&model);
         super::jobs::background_pool().spawn(move || {
             let started = std::time::Instant::now();
             match super::precompile::warm(&model) {
