@@ -58,6 +58,9 @@ pub struct DaSection {
     pub grpc_addr: Option<SocketAddr>,
     /// Pays blob fees and submits attestations (hex private key). None: accept no blobs.
     pub disperser_key: Option<String>,
+    /// Sends this node's sampling responses and receives their rewards (hex private key; the
+    /// responses are signed with the node's DA key). None: the disperser key's account.
+    pub sampler_key: Option<String>,
     /// A dispersal gives up collecting attestations after this many seconds.
     pub attest_timeout_secs: u64,
     /// Serve paid writes (da_submitBlob, DisperseBlob: fees from disperser_key) on listeners
@@ -69,7 +72,7 @@ pub struct DaSection {
 
 impl Default for DaSection {
     fn default() -> Self {
-        Self { enabled: true, grpc_addr: None, disperser_key: None, attest_timeout_secs: 120, public_submissions: false, max_concurrent_dispersals: 4 }
+        Self { enabled: true, grpc_addr: None, disperser_key: None, sampler_key: None, attest_timeout_secs: 120, public_submissions: false, max_concurrent_dispersals: 4 }
     }
 }
 
@@ -346,6 +349,10 @@ impl NodeConfig {
         if let Some(key) = &self.da.disperser_key {
             key.trim().parse::<alloy_signer_local::PrivateKeySigner>()
                 .map_err(|e| ConfigError::Invalid(format!("da.disperser_key is not a private key: {e}")))?;
+        }
+        if let Some(key) = &self.da.sampler_key {
+            key.trim().parse::<alloy_signer_local::PrivateKeySigner>()
+                .map_err(|e| ConfigError::Invalid(format!("da.sampler_key is not a private key: {e}")))?;
         }
         if self.da.attest_timeout_secs == 0 {
             return Err(ConfigError::Invalid("da.attest_timeout_secs must be at least 1".into()));

@@ -205,7 +205,9 @@ pub fn write_network(out: &Path, plan: &NetworkPlan, force: bool) -> anyhow::Res
             .replace("listen = \"127.0.0.1:30300\"", &format!("listen = \"{}\"", peers[i].addr))
             .replace("peers = []", &format!("peers = [{}]", others.join(", ")))
             .replace("# key_file = \"data/node_key\"", "key_file = \"node_key\"")
-            .replace("addr = \"127.0.0.1:9615\"", &format!("addr = \"127.0.0.1:{}\"", 9615 + i));
+            .replace("addr = \"127.0.0.1:9615\"", &format!("addr = \"127.0.0.1:{}\"", 9615 + i))
+            // Each DA node claims its sampling rewards with its operator account.
+            .replace("# sampler_key = \"0x...\"", &format!("sampler_key = \"{}\"", operator_key.trim()));
         let config = match plan.storage_port {
             Some(base) if count >= 2 => {
                 let port = u16::try_from(base as usize + i).map_err(|_| anyhow::anyhow!("{count} nodes do not fit above storage port {base}"))?;

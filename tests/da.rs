@@ -240,14 +240,37 @@ fn sampling_rounds_pay_valid_responses_and_refuse_forged_ones() {
         share: Bytes::from(vec![0u8; SHARE_SIZE]),
         toAxis: vec![B256::ZERO; 6],
         toRoot: vec![B256::ZERO; 7],
+        signer: B256::from(da.key()),
+        signature: Bytes::from(vec![0u8; 64]),
     };
-    let data = IDAEntrance::submitSamplingResponseCall { r: forged }.abi_encode();
-    let call = json!({"from": dev_key(2).address(), "to": DA_ENTRANCE_ADDRESS, "data": hex(&data), "gas": "0x100000"});
-    let (_, message) = err(node.addr, "eth_call", json!([call, "latest"]));
+    let try_call = |response: zg_systems::da::entrance::SampleResponse, from: alloy_primitives::Address| {
+        let data = IDAEntrance::submitSamplingResponseCall { r: response }.abi_encode();
+        let call = json!({"from": from, "to": DA_ENTRANCE_ADDRESS, "data": hex(&data), "gas": "0x100000"});
+        err(node.addr, "eth_call", json!([call, "latest"])).1
+    };
+    let message = try_call(forged.clone(), dev_key(2).address());
     assert!(
-        message.contains("does not prove") || message.contains("quality does not beat") || message.contains("proof is too"),
+        message.contains("does not prove") || message.contains("quality does not beat") || message.contains("proof is too") || message.contains("sibling per level") || message.contains("already answered") || message.contains("bad sampling signature"),
         "{message}"
     );
+    // A true share, proven, but claimed by someone who did not attest the blob (the reward goes
+    // to the nodes that store it), or under an attester's key without its signature for this
+    // payee: refused.
+    let square = extend_blob(&blob).unwrap();
+    let roots = square.commit();
+    let (leaves, tree) = (square.leaf_hashes(), roots.tree());
+    let proof = zg_systems::da::encoding::share_proof(&square, &roots, &tree, &leaves, 0, 0, Axis::Row).unwrap();
+    let siblings = |lemma: &[B256]| lemma[1..lemma.len() - 1].to_vec();
+    let mut stranger = forged.clone();
+    stranger.share = Bytes::copy_from_slice(square.share(0, 0).unwrap());
+    stranger.toAxis = siblings(&proof.to_axis.lemma);
+    stranger.toRoot = siblings(&proof.to_data_root.lemma);
+    stranger.signer = B256::repeat_byte(0x42);
+    assert!(try_call(stranger.clone(), dev_key(2).address()).contains("did not attest"));
+    let mut unsigned = stranger;
+    unsigned.signer = B256::from(da.key());
+    let message = try_call(unsigned, dev_key(2).address());
+    assert!(message.contains("bad sampling signature") || message.contains("already answered") || message.contains("quality does not beat"), "{message}");
     node.stop();
 }
 
@@ -269,6 +292,12 @@ fn hostile_pieces_and_attestation_requests_are_refused_and_nothing_bad_is_kept()
         DaAnswer::Stored(Err(why)) | DaAnswer::Signature(Err(why)) => assert!(why.contains(needle), "{why}"),
         other => panic!("expected a refusal mentioning {needle:?}, got {other:?}"),
     };
+    // Pieces of a blob nobody registered (nobody pays for them) are refused, after a short wait
+    // for a registration this node might not have seen yet.
+    refused(da.answer(&peer, DaRequest::Store(batch(vec![AxisPiece { axis: 0, index: 0, half: half(0) }]))), "not registered");
+    let register = IDAEntrance::submitOriginalDataCall { dataRoots: vec![data_root] };
+    let nonce = quantity(&ok(node.addr, "eth_getTransactionCount", json!([dev_key(5).address(), "pending"])));
+    assert!(send_call(node.addr, 5, DA_ENTRANCE_ADDRESS, &register, zgnode::da::genesis::blob_price(), nonce));
     // A piece that does not extend to its row's root.
     let mut bad = half(0);
     bad[3] ^= 1;
@@ -280,7 +309,7 @@ fn hostile_pieces_and_attestation_requests_are_refused_and_nothing_bad_is_kept()
     let mut huge = batch(vec![]);
     huge.k = 100_000;
     refused(da.answer(&peer, DaRequest::Store(huge)), "not one a blob makes");
-    refused(da.answer(&peer, DaRequest::Store(batch(vec![AxisPiece { axis: 0, index: 9_999, half: half(0) }]))), "outside");
+    refused(da.answer(&peer, DaRequest::Store(batch(vec![AxisPiece { axis: 0, index: 9_999, half: half(0) }]))), "not assigned");
     refused(da.answer(&peer, DaRequest::Store(batch(vec![AxisPiece { axis: 7, index: 0, half: half(0) }]))), "neither a row");
     // Nothing of the refused batches was kept: the blob is unknown here.
     assert_eq!(da.answer(&peer, DaRequest::Roots { data_root: data_root.0 }), DaAnswer::Roots(None));
@@ -298,5 +327,33 @@ fn hostile_pieces_and_attestation_requests_are_refused_and_nothing_bad_is_kept()
     assert_eq!(da.answer(&peer, DaRequest::Share { data_root: [1; 32], row: 0, column: 0 }), DaAnswer::Share(None));
     assert!(matches!(da.answer(&peer, DaRequest::Share { data_root: data_root.0, row: 0, column: 1 }), DaAnswer::Share(Some(_))));
     assert_eq!(da.answer(&peer, DaRequest::Share { data_root: data_root.0, row: u32::MAX, column: 0 }), DaAnswer::Share(None));
+    // A disperser that commits honest rows and one column of another square (each a codeword
+    // under its own root) gets every piece kept, but no signature: the crossings disagree.
+    let other = extend_blob(&pattern(9_000, 77)).unwrap();
+    assert_eq!(other.layout.k, k);
+    let mut mixed = roots.clone();
+    mixed.columns[2] = other.commit().columns[2];
+    let mixed_root = mixed.data_root();
+    let register = IDAEntrance::submitOriginalDataCall { dataRoots: vec![mixed_root] };
+    let nonce = quantity(&ok(node.addr, "eth_getTransactionCount", json!([dev_key(5).address(), "pending"])));
+    assert!(send_call(node.addr, 5, DA_ENTRANCE_ADDRESS, &register, zgnode::da::genesis::blob_price(), nonce));
+    let width = square.layout.width();
+    let mut pieces: Vec<AxisPiece> = (0..width).map(|r| AxisPiece { axis: 0, index: r as u32, half: half(r) }).collect();
+    pieces.extend((0..width).map(|c| {
+        let source = if c == 2 { &other } else { &square };
+        AxisPiece { axis: 1, index: c as u32, half: source.column(c)[..k * SHARE_SIZE].to_vec() }
+    }));
+    let mixed_batch = PieceBatch { data_root: mixed_root.0, k: k as u32, axis_roots: mixed.to_wire(), pieces };
+    assert_eq!(da.answer(&peer, DaRequest::Store(mixed_batch)), DaAnswer::Stored(Ok(2 * width as u32)));
+    refused(da.answer(&peer, DaRequest::Sign { data_root: mixed_root.0, epoch: 0, quorum: 0, signers: vec![(da.key(), 1)] }), "disagree where they cross");
+    // A peer whose batches keep failing is no longer read.
+    let noisy = [8u8; 32];
+    let mut forged = batch(vec![AxisPiece { axis: 0, index: 1, half: half(1) }]);
+    forged.axis_roots[0][0] ^= 1;
+    for _ in 0..32 {
+        refused(da.answer(&noisy, DaRequest::Store(forged.clone())), "do not make data root");
+    }
+    refused(da.answer(&noisy, DaRequest::Store(batch(vec![AxisPiece { axis: 0, index: 1, half: half(1) }]))), "no more are read");
+    assert_eq!(da.answer(&peer, DaRequest::Store(batch(vec![AxisPiece { axis: 0, index: 1, half: half(1) }]))), DaAnswer::Stored(Ok(2)), "others still are");
     node.stop();
 }

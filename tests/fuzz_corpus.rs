@@ -90,9 +90,15 @@ fn every_target_survives_its_corpus_and_seeded_mutations() {
         let rounds = match *name {
             "shard" => 300,
             "rpc_request" => 400,
+            // Decoding and re-encoding an axis, or a field-element parse and key lookup.
+            "da_fraud_proof" | "verifier_input" => 1_000,
             _ => 3_000,
         };
-        let mut rng = Rng::new(name.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64)));
+        // A longer campaign by hand: ZG_FUZZ_ROUNDS_TIMES=50 (and ZG_FUZZ_SEED to vary it).
+        let times: usize = std::env::var("ZG_FUZZ_ROUNDS_TIMES").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+        let rounds = rounds * times.max(1);
+        let salt: u64 = std::env::var("ZG_FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+        let mut rng = Rng::new(name.bytes().fold(salt, |h, b| h.wrapping_mul(31).wrapping_add(b as u64)));
         for round in 0..rounds {
             let base = &seeds[rng.below_usize(seeds.len())];
             let other = &seeds[rng.below_usize(seeds.len())];

@@ -4,7 +4,6 @@ pragma solidity ^0.8.28;
 interface IDaStaking {
     function epoch() external view returns (uint256);
     function currentValidators() external view returns (address[] memory, bytes32[] memory, uint256[] memory);
-    function slashForDa(bytes32 consensusKey) external;
 }
 
 /// zgnode's data-availability entrance, placed in the genesis state at
@@ -17,9 +16,14 @@ interface IDaStaking {
 /// hold at least 2/3 of the quorum's votes (event `ErasureCommitmentVerified`).
 ///
 /// No KZG: a blob whose square is badly encoded is caught by a fraud proof that the chain's
-/// precompile at 0x..da01 checks (`submitFraudProof`); the blob is rejected, its attesters are
-/// slashed through the staking contract and the prover is paid the blob's fee. A confirmed blob
-/// with no proof for `fraudWindowBlocks` blocks is final.
+/// precompile at 0x..da01 checks (`submitFraudProof`); the blob is rejected and the prover is
+/// paid the blob's fee. A confirmed blob with no proof for `fraudWindowBlocks` blocks is final.
+///
+/// Who bears an encoding fault: the disperser (its fee goes to the prover, its blob is
+/// rejected), never the attesters. An attester checks every row and column it is given against
+/// its root and where they cross, but a square whose rows and columns are each valid codewords
+/// and disagree where no single attester holds both is the disperser's doing alone, and a
+/// disperser could otherwise get every honest attester slashed by proving its own blob bad.
 ///
 /// The data root commits to the square's size: it is keccak(0x02 ‖ k (uint32) ‖ root of the
 /// axis tree), and every tree under it is domain-separated (leaf keccak(0x00 ‖ bytes), inner
@@ -67,6 +71,8 @@ contract DAEntrance {
     uint256 public sampleRound;
     uint256 public roundResponses;
     mapping(bytes32 => bool) internal answered;
+    /// (round, blob, attester) already paid this round: one response per attester per blob.
+    mapping(bytes32 => bool) internal attesterAnswered;
 
     bytes32[] internal fixedKeys;
     uint256[] internal fixedStakes;
@@ -230,11 +236,7 @@ contract DAEntrance {
         require(!blob.rejected, "already rejected");
         require(!blob.confirmed || block.number < blob.confirmedAt + fraudWindowBlocks, "the fraud window has closed");
         blob.rejected = true;
-        bytes32[] storage keys = attesters[dataRoot];
-        if (staking != address(0)) {
-            for (uint256 i = 0; i < keys.length; i++) IDaStaking(staking).slashForDa(keys[i]);
-        }
-        emit BlobRejected(dataRoot, msg.sender, keys.length);
+        emit BlobRejected(dataRoot, msg.sender, 0);
         uint256 fee = blob.fee;
         blob.fee = 0;
         if (fee > 0) {
@@ -271,7 +273,10 @@ contract DAEntrance {
 
     /// A sampling response: share (row, column) of a `k`×`k` blob's square, proven through its
     /// row (`throughRow`) or column: `toAxis` are the siblings up the axis's tree of 2k shares,
-    /// `toRoot` those from the axis root up the data root's tree of 4k axis roots.
+    /// `toRoot` those from the axis root up the data root's tree of 4k axis roots. `signer` is
+    /// one of the blob's attesters (a node that said it stores the blob) and `signature` its
+    /// ed25519 signature over `samplingMessage(round, dataRoot, row, column, msg.sender)`: the
+    /// reward goes to the nodes that store, not to whoever fetched a share.
     struct SampleResponse {
         bytes32 dataRoot;
         uint256 k;
@@ -281,6 +286,22 @@ contract DAEntrance {
         bytes share;
         bytes32[] toAxis;
         bytes32[] toRoot;
+        bytes32 signer;
+        bytes signature;
+    }
+
+    /// What an attester signs to claim a sampling reward for `payee`: "ZGDS" ‖ chain id (8) ‖
+    /// round (8) ‖ data root (32) ‖ row (4) ‖ column (4) ‖ payee (20).
+    function samplingMessage(uint256 round, bytes32 dataRoot, uint256 row, uint256 column, address payee) public view returns (bytes memory) {
+        return abi.encodePacked("ZGDS", uint64(block.chainid), uint64(round), dataRoot, uint32(row), uint32(column), payee);
+    }
+
+    function _isAttester(bytes32 dataRoot, bytes32 key) internal view returns (bool) {
+        bytes32[] storage keys = attesters[dataRoot];
+        for (uint256 i = 0; i < keys.length; i++) {
+            if (keys[i] == key) return true;
+        }
+        return false;
     }
 
     /// Answers the round with a share of a confirmed blob in the sampling window whose quality
@@ -292,7 +313,13 @@ contract DAEntrance {
         require(r.k > 0 && r.k <= MAX_K && r.row < 2 * r.k && r.column < 2 * r.k, "outside the square");
         require(blob.k == 0 || blob.k == r.k, "not the blob's square size");
         require(r.share.length == SHARE_BYTES, "a share is 256 bytes");
+        require(_isAttester(r.dataRoot, r.signer), "the signer did not attest this blob");
+        require(r.signature.length == 64, "a signature is 64 bytes");
         bytes32 key = _openRound(r.dataRoot, r.row, r.column, r.share);
+        require(_verify(r.signer, r.signature, samplingMessage(sampleRound, r.dataRoot, r.row, r.column, msg.sender)), "bad sampling signature");
+        bytes32 signerKey = keccak256(abi.encodePacked(sampleRound, r.dataRoot, r.signer));
+        require(!attesterAnswered[signerKey], "this attester already answered for this blob this round");
+        attesterAnswered[signerKey] = true;
         bytes32 axisRoot = _climb(_leaf(r.share), r.throughRow ? r.column : r.row, 2 * r.k, r.toAxis);
         uint256 at = r.throughRow ? r.row : 2 * r.k + r.column;
         bytes32 top = _climb(_leaf(abi.encodePacked(axisRoot)), at, 4 * r.k, r.toRoot);

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use zg_components::da::wire::encode_fraud_proof;
 use zg_components::da::{Axis, SHARE_SIZE};
-use zg_systems::chain::precompile::{ED25519_VERIFY_BASE_GAS, ED25519_VERIFY_WORD_GAS, ed25519_verify};
+use zg_systems::chain::precompile::ed25519_verify;
 use zg_systems::da::encoding::{extend_blob, prove_bad_encoding};
 use zg_systems::da::precompile::check_fraud_proof;
 
@@ -46,7 +46,7 @@ pub fn precompiles(runs: u32) -> anyhow::Result<(GasRate, Vec<PrecompileFigure>)
     let mut input = key.public_key().as_bytes().to_vec();
     input.extend_from_slice(&key.sign(&message).to_bytes());
     input.extend_from_slice(&message);
-    let charged = ED25519_VERIFY_BASE_GAS + ED25519_VERIFY_WORD_GAS * input.len().div_ceil(32) as u64;
+    let charged = ed25519_verify(&input, u64::MAX).map_err(|e| anyhow::anyhow!("{e:?}"))?.gas_used;
     let took = time_per_call(runs.max(1) * 50, || {
         std::hint::black_box(ed25519_verify(std::hint::black_box(&input), u64::MAX).ok());
     });

@@ -89,6 +89,8 @@ pub struct DaNode {
     handle: NodeHandle,
     /// The account that pays blob fees and submits attestations; None: this node accepts no blobs.
     disperser: Option<Address>,
+    /// The account sampling responses are sent from (None: the disperser's).
+    sampler: Option<Address>,
     local: Mutex<HashMap<B256, LocalState>>,
     next_request: AtomicU64,
     /// How long a dispersal waits for attestations.
@@ -98,6 +100,10 @@ pub struct DaNode {
     /// The last dispersals' timings, newest last (a few kept).
     dispersals: Mutex<Vec<DispersalReport>>,
     submissions: Submissions,
+    /// Store batches refused per peer (past `service::MAX_REFUSED_BATCHES`, no more are read).
+    refused_batches: Mutex<HashMap<PeerKey, u64>>,
+    kept_batches: AtomicU64,
+    pruned: AtomicU64,
 }
 
 /// Who may make this node pay for a blob, and how many at once.
@@ -155,6 +161,7 @@ pub struct DaSetup {
     pub tokens_per_vote: u64,
     pub handle: NodeHandle,
     pub disperser: Option<Address>,
+    pub sampler: Option<Address>,
     pub attest_timeout: Duration,
     pub submissions: Submissions,
 }
@@ -173,6 +180,7 @@ impl DaNode {
             tokens_per_vote: setup.tokens_per_vote.max(1),
             handle: setup.handle,
             disperser: setup.disperser,
+            sampler: setup.sampler,
             local: Mutex::new(HashMap::new()),
             next_request: AtomicU64::new(1),
             attest_timeout: setup.attest_timeout,
@@ -180,6 +188,9 @@ impl DaNode {
             repaired: std::sync::atomic::AtomicU64::new(0),
             dispersals: Mutex::new(Vec::new()),
             submissions: setup.submissions,
+            refused_batches: Mutex::new(HashMap::new()),
+            kept_batches: AtomicU64::new(0),
+            pruned: AtomicU64::new(0),
         }
     }
 

@@ -16,6 +16,16 @@ use super::DaNode;
 const AXES_PER_PASS: usize = 256;
 const PASS_EVERY: Duration = Duration::from_secs(2);
 
+/// Whether a kept blob's pieces can go: it failed, expired unconfirmed, was never registered,
+/// or is final and its sampling window (from its confirmation) has passed at `head`.
+pub fn prunable(status: Option<BlobStatus>, confirmed_at: Option<u64>, head: u64, window: u64) -> bool {
+    match status {
+        None | Some(BlobStatus::Unknown | BlobStatus::Failed | BlobStatus::InsufficientSignatures) => true,
+        Some(BlobStatus::Processing | BlobStatus::Confirmed) => false,
+        Some(BlobStatus::Finalized) => confirmed_at.is_some_and(|at| head >= at.saturating_add(window)),
+    }
+}
+
 impl DaNode {
     /// Resumes accepted dispersals, then repairs missing pieces every few seconds until the
     /// node goes away.
@@ -31,8 +41,35 @@ impl DaNode {
                 if node.network.is_some() {
                     node.repair_pass().await;
                 }
+                let pruning = node.clone();
+                let _ = tokio::task::spawn_blocking(move || pruning.prune_pass()).await;
             }
         });
+    }
+
+    /// Forgets the pieces of blobs nobody samples any more: failed, never confirmed in time,
+    /// never registered, or confirmed before the sampling window; returns how many blobs went.
+    pub fn prune_pass(&self) -> usize {
+        use zg_systems::da::entrance::{DA_ENTRANCE_ADDRESS, IDAEntrance};
+        let Ok(kept) = self.store.da_kept_roots() else { return 0 };
+        let Ok((head, _)) = self.handle.head() else { return 0 };
+        let Ok(window) = self.handle.call_sol(DA_ENTRANCE_ADDRESS, &IDAEntrance::sampleWindowBlocksCall {}) else { return 0 };
+        let window = u64::try_from(window).unwrap_or(u64::MAX);
+        let mut pruned = 0;
+        for root in kept {
+            let data_root = B256::from(root);
+            let status = self.chain_status(&data_root).map(|(status, _, _)| status);
+            let gone = prunable(status, self.view.get(&data_root).and_then(|b| b.confirmed_at), head, window);
+            if gone && self.store.remove_da_blob(&root).is_ok() {
+                pruned += 1;
+            }
+        }
+        if pruned > 0 {
+            self.pruned.fetch_add(pruned as u64, Ordering::Relaxed);
+            metrics::counter!("zgnode_da_pruned_blobs_total").increment(pruned as u64);
+            tracing::info!(pruned, "DA pieces of blobs past their sampling window (or failed) pruned");
+        }
+        pruned
     }
 
     /// Axes this node fetched back from its peers so far.
@@ -86,5 +123,22 @@ impl DaNode {
             }
             tracing::info!(root = %data_root, "repaired DA pieces from peers");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_go_when_nobody_can_sample_or_pay_for_them() {
+        assert!(prunable(None, None, 10, 100), "never registered");
+        assert!(prunable(Some(BlobStatus::Failed), Some(5), 10, 100));
+        assert!(prunable(Some(BlobStatus::InsufficientSignatures), None, 10, 100));
+        assert!(!prunable(Some(BlobStatus::Processing), None, 10, 100));
+        assert!(!prunable(Some(BlobStatus::Confirmed), Some(5), 1_000, 100), "still in its fraud window");
+        assert!(!prunable(Some(BlobStatus::Finalized), Some(5), 104, 100), "still sampled");
+        assert!(prunable(Some(BlobStatus::Finalized), Some(5), 105, 100), "its window is over");
+        assert!(!prunable(Some(BlobStatus::Finalized), None, u64::MAX, 100), "no confirmation block known: kept");
     }
 }

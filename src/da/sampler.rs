@@ -1,8 +1,10 @@
 //! On-chain sampling: every round of the DA entrance (seed: the hash of the block before it), a
-//! DA node with an account draws shares of the confirmed blobs still in the sampling window,
-//! fetches them with their proofs (from itself or the keepers), verifies them, and submits the
-//! ones whose quality beats the entrance's target; each valid response is paid from the blob's
-//! fee. A share it cannot get is a failed sample, counted.
+//! DA node with an account (`da.sampler_key`, else `da.disperser_key`) draws shares of the
+//! confirmed blobs it attested that are still in the sampling window, fetches them with their
+//! proofs (from itself or the keepers), verifies them, and submits the ones whose quality beats
+//! the entrance's target, signed with its DA key for its account; each valid response is paid
+//! from the blob's fee, at most one per attester, blob and round. A share it cannot get is a
+//! failed sample, counted.
 
 use alloy_primitives::{B256, Bytes, U256, keccak256};
 use std::sync::Arc;
@@ -10,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use zg_components::da::{Axis, BlobStatus};
-use zg_systems::da::entrance::{DA_ENTRANCE_ADDRESS, IDAEntrance, SampleResponse, sample_quality};
+use zg_systems::da::entrance::{DA_ENTRANCE_ADDRESS, IDAEntrance, SampleResponse, sample_quality, sampling_message};
 use zg_systems::da::sampling;
 
 use super::DaNode;
@@ -37,7 +39,8 @@ pub struct SamplerStats {
 impl DaNode {
     /// Runs sampling rounds until the node goes away (only with an account to submit from).
     pub fn start_sampler(self: &Arc<Self>) {
-        if self.disperser.is_none() {
+        if self.sampler_account().is_none() {
+            tracing::info!("DA sampling rewards off: no da.sampler_key or da.disperser_key to submit responses from");
             return;
         }
         let weak = Arc::downgrade(self);
@@ -52,7 +55,7 @@ impl DaNode {
                 }
                 last_round = Some(seed.round);
                 node.sampling.rounds.fetch_add(1, Ordering::Relaxed);
-                node.sample_round(seed.seed).await;
+                node.sample_round(u64::try_from(seed.round).unwrap_or(u64::MAX), seed.seed).await;
             }
         });
     }
@@ -62,8 +65,14 @@ impl DaNode {
         &self.sampling
     }
 
-    async fn sample_round(self: &Arc<Self>, seed: B256) {
-        let Some(account) = self.disperser else { return };
+    /// The account sampling responses are sent from (and rewards paid to).
+    pub fn sampler_account(&self) -> Option<alloy_primitives::Address> {
+        self.sampler.or(self.disperser)
+    }
+
+    async fn sample_round(self: &Arc<Self>, round: u64, seed: B256) {
+        let Some(account) = self.sampler_account() else { return };
+        let own = B256::from(self.own);
         let Ok(target) = self.handle.call_sol(DA_ENTRANCE_ADDRESS, &IDAEntrance::podasTargetCall {}) else { return };
         let Ok(window) = self.handle.call_sol(DA_ENTRANCE_ADDRESS, &IDAEntrance::sampleWindowBlocksCall {}) else { return };
         let Ok((head, _)) = self.handle.head() else { return };
@@ -77,11 +86,16 @@ impl DaNode {
                     .filter(|b| matches!(b.status, BlobStatus::Confirmed | BlobStatus::Finalized))
                     .filter(|b| b.confirmed_at.is_some_and(|at| head < at.saturating_add(window)))
                     .map(|b| b.data_root)
-                    .collect()
+                    .collect::<Vec<B256>>()
             })
             .unwrap_or_default();
         let mut sent = 0;
         for data_root in blobs {
+            // Only an attester of the blob is paid for sampling it.
+            let attested = self.handle.call_sol(DA_ENTRANCE_ADDRESS, &IDAEntrance::attestersOfCall { dataRoot: data_root });
+            if !attested.is_ok_and(|keys| keys.contains(&own)) {
+                continue;
+            }
             let Some(roots) = self.axis_roots(&data_root).await else { continue };
             let layout = roots.layout;
             let keepers = self.keepers(&data_root, layout);
@@ -110,6 +124,10 @@ impl DaNode {
                     share: Bytes::from(share),
                     toAxis: siblings(&proof.to_axis.lemma),
                     toRoot: siblings(&proof.to_data_root.lemma),
+                    signer: own,
+                    signature: Bytes::copy_from_slice(
+                        &self.signer.sign(&sampling_message(self.chain_id, round, &data_root, row as u32, column as u32, &account)).to_bytes(),
+                    ),
                 };
                 let call = IDAEntrance::submitSamplingResponseCall { r: response };
                 let Ok(submitted) = self.handle.send(account, TxRequest::sol(DA_ENTRANCE_ADDRESS, &call).with_gas(RESPONSE_GAS)) else { continue };

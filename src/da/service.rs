@@ -4,20 +4,47 @@
 
 use alloy_primitives::B256;
 use rayon::prelude::*;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use zg_components::consensus::PeerKey;
 use zg_components::da::piece::{DaAnswer, DaRequest, PieceBatch, WireShareProof, attestation_message, axis_from_code};
-use zg_components::da::{Axis, SquareLayout, SHARE_SIZE};
+use zg_components::da::{Axis, BlobStatus, SquareLayout, SHARE_SIZE};
 use zg_systems::da::pieces::{assignment, check_piece, check_roots, share_proof_from_axis};
 
 use super::DaNode;
 use crate::net::DaService;
 
+/// How long a batch for a blob this node does not see registered yet waits for its block (the
+/// disperser sends right after its registration's receipt; this node may be a block behind).
+const REGISTRATION_WAIT: Duration = Duration::from_secs(5);
+/// Refused batches after which a peer's further batches are refused unread (until restart).
+pub(super) const MAX_REFUSED_BATCHES: u64 = 32;
+
 impl DaNode {
-    /// Checks and keeps a batch of pieces; how many axes of the blob are held afterwards.
+    /// Checks and keeps a batch of pieces; how many axes of the blob are held afterwards. Only
+    /// for a blob registered on chain and still PROCESSING, and only the rows and columns this
+    /// node's slots answer for: no peer can fill the disk with pieces nobody pays for.
     pub(super) fn keep_batch(&self, batch: &PieceBatch) -> Result<u32, String> {
         let data_root = B256::from(batch.data_root);
         let roots = check_roots(&data_root, batch.k, &batch.axis_roots).map_err(|e| e.to_string())?;
+        let waited_until = Instant::now() + REGISTRATION_WAIT;
+        loop {
+            match self.chain_status(&data_root).map(|(status, _, _)| status) {
+                Some(BlobStatus::Processing) => break,
+                Some(other) => return Err(format!("blob {data_root} is {} on chain, not PROCESSING: no pieces are taken for it", other.name())),
+                None if Instant::now() < waited_until => std::thread::sleep(Duration::from_millis(100)),
+                None => return Err(format!("blob {data_root} is not registered on chain")),
+            }
+        }
+        let keep = assignment(&data_root, &self.signers(), self.tokens_per_vote, roots.layout);
+        let mine = keep.get(&self.own).ok_or("this node has no slot in the blob's quorum")?;
+        for piece in &batch.pieces {
+            let axis = axis_from_code(piece.axis).ok_or("an axis code that is neither a row nor a column")?;
+            if !mine.contains(&(axis, piece.index as usize)) {
+                return Err(format!("{axis:?} {} is not assigned to this node", piece.index));
+            }
+        }
         let axes = batch
             .pieces
             .par_iter()
@@ -50,8 +77,29 @@ impl DaNode {
         if missing > 0 {
             return Err(format!("{missing} of the {} rows and columns assigned to this node are not held", assigned.len()));
         }
+        self.check_crossings(data_root, &held)?;
         let message = attestation_message(self.chain_id, data_root, epoch, quorum);
         Ok(self.signer.sign(&message).to_bytes())
+    }
+
+    /// Every held row and held column agree where they cross: each is a codeword under its own
+    /// root, but only a node holding both sees a disperser that committed rows and columns of
+    /// two different squares. What an attester signs is then what it checked.
+    fn check_crossings(&self, data_root: &[u8; 32], held: &std::collections::BTreeSet<(Axis, u32)>) -> Result<(), String> {
+        let read = |axis: Axis, index: u32| -> Result<Vec<u8>, String> {
+            self.store.da_axis(data_root, axis, index).map_err(|e| e.to_string())?.ok_or_else(|| format!("{axis:?} {index} vanished"))
+        };
+        let rows: Vec<(u32, Vec<u8>)> = held.iter().filter(|(a, _)| *a == Axis::Row).map(|(_, i)| Ok((*i, read(Axis::Row, *i)?))).collect::<Result<_, String>>()?;
+        for (_, column) in held.iter().filter(|(a, _)| *a == Axis::Column) {
+            let shares = read(Axis::Column, *column)?;
+            for (row, whole) in &rows {
+                let (r, c) = (*row as usize * SHARE_SIZE, *column as usize * SHARE_SIZE);
+                if whole.get(c..c + SHARE_SIZE) != shares.get(r..r + SHARE_SIZE) {
+                    return Err(format!("row {row} and column {column} disagree where they cross: the disperser's square is inconsistent; not signing"));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Share (row, column) with its proof, from a kept row or column through it.
@@ -72,9 +120,19 @@ impl DaService for DaNode {
     fn answer(&self, from: &PeerKey, request: DaRequest) -> DaAnswer {
         match request {
             DaRequest::Store(batch) => {
+                let refused_before = self.refused_batches.lock().ok().and_then(|r| r.get(from).copied()).unwrap_or(0);
+                if refused_before >= MAX_REFUSED_BATCHES {
+                    return DaAnswer::Stored(Err(format!("{refused_before} batches from this peer were refused; no more are read")));
+                }
                 let result = self.keep_batch(&batch);
                 if let Err(error) = &result {
                     tracing::warn!(peer = %hex::encode(&from[..6]), %error, "refused DA pieces");
+                    metrics::counter!("zgnode_da_refused_batches_total").increment(1);
+                    if let Ok(mut refused) = self.refused_batches.lock() {
+                        *refused.entry(*from).or_default() += 1;
+                    }
+                } else {
+                    self.kept_batches.fetch_add(1, Ordering::Relaxed);
                 }
                 DaAnswer::Stored(result)
             }

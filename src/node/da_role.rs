@@ -38,6 +38,10 @@ pub(super) async fn start(
         Some(key) => Some(key.trim().parse().map_err(|e| NodeError::Config(format!("da.disperser_key: {e}")))?),
         None => None,
     };
+    let sampler: Option<PrivateKeySigner> = match &config.da.sampler_key {
+        Some(key) => Some(key.trim().parse().map_err(|e| NodeError::Config(format!("da.sampler_key: {e}")))?),
+        None => None,
+    };
     let view = node.world().get_resource::<DaView>().cloned().unwrap_or_default();
     let da = Arc::new(DaNode::new(DaSetup {
         chain_id,
@@ -47,8 +51,9 @@ pub(super) async fn start(
         view,
         fixed_signers,
         tokens_per_vote,
-        handle: node.handle_with(disperser.iter().cloned().collect()),
+        handle: node.handle_with(disperser.iter().chain(sampler.iter()).cloned().collect()),
         disperser: disperser.map(|key| key.address()),
+        sampler: sampler.map(|key| key.address()),
         attest_timeout: Duration::from_secs(config.da.attest_timeout_secs),
         submissions: crate::da::Submissions::new(Some(config.rpc.addr), config.da.grpc_addr, config.da.public_submissions, config.da.max_concurrent_dispersals),
     }));

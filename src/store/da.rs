@@ -119,6 +119,33 @@ impl ChainStore {
         Ok(pending)
     }
 
+    /// Every blob this node keeps pieces of.
+    pub fn da_kept_roots(&self) -> Result<Vec<[u8; 32]>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(DA_ROOTS)?;
+        let mut roots = Vec::new();
+        for entry in table.iter()? {
+            let (key, _) = entry?;
+            roots.push(key.value().try_into().map_err(|_| corrupt("a kept blob key that is not a data root"))?);
+        }
+        Ok(roots)
+    }
+
+    /// Forgets a blob's pieces and roots (pruned: its sampling window is over, or it failed).
+    pub fn remove_da_blob(&self, data_root: &[u8; 32]) -> Result<(), StoreError> {
+        let held = self.da_held(data_root)?;
+        let txn = self.db.begin_write()?;
+        {
+            let mut axes = txn.open_table(DA_AXES)?;
+            for (axis, index) in held {
+                axes.remove(axis_key(data_root, axis, index).as_slice())?;
+            }
+            txn.open_table(DA_ROOTS)?.remove(data_root.as_slice())?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
     /// The axes of a blob this node keeps (keys only).
     pub fn da_held(&self, data_root: &[u8; 32]) -> Result<BTreeSet<(Axis, u32)>, StoreError> {
         let txn = self.db.begin_read()?;
@@ -165,5 +192,9 @@ mod tests {
         assert_eq!(store.da_pending().unwrap(), vec![(root, b"blob".to_vec())]);
         store.remove_da_pending(&root).unwrap();
         assert!(store.da_pending().unwrap().is_empty());
+        assert_eq!(store.da_kept_roots().unwrap(), vec![root, other]);
+        store.remove_da_blob(&root).unwrap();
+        assert_eq!((store.da_roots(&root).unwrap(), store.da_held(&root).unwrap().len()), (None, 0));
+        assert_eq!(store.da_kept_roots().unwrap(), vec![other], "the other blob stays");
     }
 }

@@ -82,16 +82,16 @@ pub fn router(state: Arc<ProviderState>) -> Router {
 }
 
 /// The parts of an OpenAI chat request the provider reads; the rest travels on to a proxy.
-struct ChatRequest {
-    messages: Vec<ChatMessage>,
-    stream: bool,
-    max_tokens: u32,
-    temperature: f32,
+pub(crate) struct ChatRequest {
+    pub(crate) messages: Vec<ChatMessage>,
+    pub(crate) stream: bool,
+    pub(crate) max_tokens: u32,
+    pub(crate) temperature: f32,
     seed: u64,
     body: serde_json::Value,
 }
 
-fn parse_chat(body: &[u8], default_max_tokens: u32) -> Result<ChatRequest, ApiError> {
+pub(crate) fn parse_chat(body: &[u8], default_max_tokens: u32) -> Result<ChatRequest, ApiError> {
     let invalid = |message: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request_error", message);
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| invalid(format!("the body is not JSON: {e}")))?;
     let messages = value["messages"].as_array().filter(|m| !m.is_empty()).ok_or_else(|| invalid("`messages` must be a non-empty array".into()))?;

@@ -63,15 +63,31 @@ pub async fn describe(State(state): State<Arc<ProviderState>>) -> Result<Json<se
 
 /// The checks that need no chain: shape, commitment, signature, price.
 fn check_request(service: &VerifiableService, provider: Address, body: &ProveBody) -> Result<(Vec<i8>, VerifiedRequest), ApiError> {
+    let terms = Terms { model: &service.model, model_id: service.model_id, chain_id: service.chain_id, price: service.price, provider };
+    check_body(&terms, body)
+}
+
+/// What a request is checked against: the service's model and price, this provider.
+pub struct Terms<'a> {
+    pub model: &'a zg_components::verifiable::QuantizedModel,
+    pub model_id: B256,
+    pub chain_id: u64,
+    pub price: U256,
+    pub provider: Address,
+}
+
+/// [`check_request`]'s checks on a decoded body (the fuzz target's entry: no service needed).
+pub fn check_body(terms: &Terms<'_>, body: &ProveBody) -> Result<(Vec<i8>, VerifiedRequest), ApiError> {
+    let (model, provider) = (terms.model, terms.provider);
     if body.input.len() != INPUT_LEN {
         return Err(invalid(format!("`input` must hold {INPUT_LEN} values, not {}", body.input.len())));
     }
     let input: Vec<i8> = body.input.iter().map(|v| i8::try_from(*v)).collect::<Result<_, _>>().map_err(|_| invalid("`input` values must be within -128..=127"))?;
-    let public = circuit::public_inputs(&service.model, &input).map_err(|e| invalid(e.to_string()))?;
+    let public = circuit::public_inputs(model, &input).map_err(|e| invalid(e.to_string()))?;
     let request = VerifiedRequest {
         user: body.request.user,
         provider,
-        modelId: service.model_id,
+        modelId: terms.model_id,
         nonce: body.request.nonce,
         inputCommitment: body.request.input_commitment,
         fee: body.request.fee,
@@ -79,15 +95,15 @@ fn check_request(service: &VerifiableService, provider: Address, body: &ProveBod
     if commitment_word(&public[0]) != request.inputCommitment {
         return Err(invalid("`inputCommitment` is not the Poseidon commitment of `input`"));
     }
-    let hash = request_hash(VERIFIED_INFERENCE_ADDRESS, service.chain_id, &request);
+    let hash = request_hash(VERIFIED_INFERENCE_ADDRESS, terms.chain_id, &request);
     let signer = alloy_primitives::Signature::try_from(body.request.signature.as_ref())
         .ok()
         .and_then(|signature| signature.recover_address_from_msg(hash.as_slice()).ok());
     if signer != Some(request.user) {
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "authentication_error", "the signature is not the user's over this request"));
     }
-    if request.fee < service.price {
-        return Err(ApiError::new(StatusCode::PAYMENT_REQUIRED, "payment_error", format!("the fee {} is below the price {}", request.fee, service.price)));
+    if request.fee < terms.price {
+        return Err(ApiError::new(StatusCode::PAYMENT_REQUIRED, "payment_error", format!("the fee {} is below the price {}", request.fee, terms.price)));
     }
     Ok((input, request))
 }

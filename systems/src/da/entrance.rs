@@ -23,6 +23,8 @@ sol! {
         bytes share;
         bytes32[] toAxis;
         bytes32[] toRoot;
+        bytes32 signer;
+        bytes signature;
     }
 
     interface IDAEntrance {
@@ -47,6 +49,7 @@ sol! {
         function sampleSeed() external view returns (uint256 round, bytes32 seed);
         function sampleQuality(bytes32 seed, bytes32 dataRoot, uint256 row, uint256 column, bytes calldata share) external pure returns (uint256);
         function submitSamplingResponse(SampleResponse calldata r) external;
+        function samplingMessage(uint256 round, bytes32 dataRoot, uint256 row, uint256 column, address payee) external view returns (bytes memory);
     }
 }
 
@@ -137,6 +140,20 @@ const ATTEST_GAS_PER_SCAN: u64 = 150;
 /// The attestation's gas limit without an estimate, for `keys` signatures over `members` signers.
 pub fn attest_gas_bound(keys: u64, members: u64) -> u64 {
     ATTEST_BASE_GAS + ATTEST_GAS_PER_KEY * keys + ATTEST_GAS_PER_MEMBER * members + ATTEST_GAS_PER_SCAN * keys * members
+}
+
+/// What an attester signs to claim a sampling reward for `payee`, as the entrance's
+/// `samplingMessage`: "ZGDS" ‖ chain id (8) ‖ round (8) ‖ data root ‖ row (4) ‖ column (4) ‖ payee.
+pub fn sampling_message(chain_id: u64, round: u64, data_root: &B256, row: u32, column: u32, payee: &Address) -> Vec<u8> {
+    let mut message = Vec::with_capacity(80);
+    message.extend_from_slice(b"ZGDS");
+    message.extend_from_slice(&chain_id.to_be_bytes());
+    message.extend_from_slice(&round.to_be_bytes());
+    message.extend_from_slice(data_root.as_slice());
+    message.extend_from_slice(&row.to_be_bytes());
+    message.extend_from_slice(&column.to_be_bytes());
+    message.extend_from_slice(payee.as_slice());
+    message
 }
 
 /// A sampling response's quality, as the entrance computes it (lower is better).

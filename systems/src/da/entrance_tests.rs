@@ -165,7 +165,13 @@ fn a_sampling_response_proves_through_the_domain_separated_trees_at_the_register
     let (row, column) = (1, 2);
     let proof = crate::da::encoding::share_proof(&square, &roots, &tree, &leaves, row, column, Axis::Row).unwrap();
     let siblings = |lemma: &[B256]| lemma[1..lemma.len() - 1].to_vec();
-    let response = |k: usize| SampleResponse {
+    let payee = signer(3).address();
+    // Signed by attester 0 for the round of the block it lands in (a round a block here).
+    let signed = |world: &World, by: &PrivateKey| {
+        let round = world.resource::<ChainHead>().number() + 1;
+        Bytes::copy_from_slice(&by.sign(&sampling_message(CHAIN_ID, round, &root, row as u32, column as u32, &payee)).to_bytes())
+    };
+    let response = |k: usize, signer_key: B256, signature: Bytes| SampleResponse {
         dataRoot: root,
         k: U256::from(k),
         row: U256::from(row),
@@ -174,11 +180,22 @@ fn a_sampling_response_proves_through_the_domain_separated_trees_at_the_register
         share: Bytes::copy_from_slice(square.share(row, column).unwrap()),
         toAxis: siblings(&proof.to_axis.lemma),
         toRoot: siblings(&proof.to_data_root.lemma),
+        signer: signer_key,
+        signature,
     };
-    let send = |world: &mut World, k: usize, nonce: u64| {
-        let input = IDAEntrance::submitSamplingResponseCall { r: response(k) }.abi_encode();
+    let send = |world: &mut World, r: SampleResponse, nonce: u64| {
+        let input = IDAEntrance::submitSamplingResponseCall { r }.abi_encode();
         block(world, vec![call(&signer(3), TxKind::Call(DA_ENTRANCE_ADDRESS), input.into(), nonce, 2_000_000)]).receipts[0].success
     };
-    assert!(!send(&mut world, square.layout.k + 1, 0), "another k is refused");
-    assert!(send(&mut world, square.layout.k, 1), "the true share at the registered k is paid");
+    let attester = B256::from(*da_key(0).public_key().as_bytes());
+    let k = square.layout.k;
+    let sig = signed(&world, &da_key(0));
+    assert!(!send(&mut world, response(k + 1, attester, sig), 0), "another k is refused");
+    let stranger = da_key(9);
+    let sig = signed(&world, &stranger);
+    assert!(!send(&mut world, response(k, B256::from(*stranger.public_key().as_bytes()), sig), 1), "a key that did not attest is refused");
+    let sig = signed(&world, &stranger);
+    assert!(!send(&mut world, response(k, attester, sig), 2), "the attester's key without its signature is refused");
+    let sig = signed(&world, &da_key(0));
+    assert!(send(&mut world, response(k, attester, sig), 3), "the attester's true share at the registered k is paid");
 }
