@@ -1,4 +1,5 @@
-//! Prometheus metrics: tick time and per-system time, recorded by the driver after each tick.
+//! Prometheus metrics: tick time and per-system time, recorded by the driver after each tick,
+//! and the GPU erasure spot checks' counts.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -17,5 +18,12 @@ pub fn record_tick(elapsed: Duration, systems: &BTreeMap<&'static str, Duration>
     metrics::counter!("zgnode_ticks_total").increment(1);
     for (system, took) in systems {
         metrics::histogram!("zgnode_system_seconds", "system" => *system).record(took.as_secs_f64());
+    }
+    // The GPU's erasure answers checked on the CPU so far, the differences found, and whether
+    // one retired it (the check runs inside the coding functions, which hold no metrics).
+    if let Some((checked, mismatches, retired)) = zg_systems::erasure::accel::spot_checks() {
+        metrics::gauge!("zgnode_gpu_erasure_spot_checks").set(checked as f64);
+        metrics::gauge!("zgnode_gpu_erasure_spot_mismatches").set(mismatches as f64);
+        metrics::gauge!("zgnode_gpu_retired").set(if retired { 1.0 } else { 0.0 });
     }
 }

@@ -326,7 +326,7 @@ fn da_commands_refuse_malformed_roots_and_sample_counts() {
     let root = format!("0x{}", "ab".repeat(32));
     let (code, _, stderr) = zgnode(&["da", "sample", &root, "--samples", "0", "--rpc", "http://127.0.0.1:9"]);
     assert_eq!(code, 1);
-    assert!(stderr.contains("--samples must be 1..=1024"), "{stderr}");
+    assert!(stderr.contains("--samples must be 1..=64"), "{stderr}");
     let (code, _, stderr) = zgnode(&["da", "status", "not-hex", "--rpc", "http://127.0.0.1:9"]);
     assert_eq!(code, 1);
     assert!(stderr.contains("is not hex"), "{stderr}");

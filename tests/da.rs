@@ -128,6 +128,8 @@ fn python_grpcio_disperses_follows_and_retrieves_through_the_disperser_service()
     assert_eq!(seen["refusals"]["badRequestId"], "INVALID_ARGUMENT");
     assert_eq!(seen["refusals"]["unknownBlob"], "NOT_FOUND");
     assert_eq!(seen["refusals"]["badRoot"], "INVALID_ARGUMENT");
+    assert_eq!(seen["refusals"]["overCap"], "INVALID_ARGUMENT", "a blob over 0G's cap");
+    assert!(matches!(seen["refusals"]["overMessage"].as_str(), Some("OUT_OF_RANGE" | "RESOURCE_EXHAUSTED")), "{seen}");
     node.stop();
 }
 

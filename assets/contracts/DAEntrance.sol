@@ -183,8 +183,18 @@ contract DAEntrance {
         return abi.encodePacked("ZGDA", uint64(block.chainid), dataRoot, uint64(epoch_), uint64(quorumId));
     }
 
+    /// The quorum's slots, apportioned to signers by votes (zgnode's `quorum::slots_for`).
+    uint256 public constant QUORUM_SLOTS = 3072;
+
+    /// A signer's slots: QUORUM_SLOTS × votes / all votes, rounded down — exactly the slots the
+    /// nodes' draw gives it, so the threshold counts what signers hold.
+    function slotsOf(uint256 votes, uint256 totalVotes) public pure returns (uint256) {
+        return totalVotes == 0 ? 0 : QUORUM_SLOTS * votes / totalVotes;
+    }
+
     /// Confirms a registered blob with its attesters' signatures over (data root, current epoch,
-    /// quorum): keys strictly increasing, each a signer of this epoch, together >= 2/3 of the votes.
+    /// quorum): keys strictly increasing, each a signer of this epoch, together holding >= 2/3
+    /// of the quorum's slots.
     function submitVerifiedCommitRoots(bytes32 dataRoot, bytes32[] calldata keys, bytes[] calldata signatures) external {
         Blob storage blob = blobs[dataRoot];
         require(blob.submitter != address(0), "unknown data root");
@@ -193,28 +203,8 @@ contract DAEntrance {
         require(block.number < blob.uploadedAt + attestTimeoutBlocks, "the attestation window has closed");
         require(keys.length == signatures.length, "one signature per key");
         uint256 current = epoch();
-        bytes memory message = attestationMessage(dataRoot, current, blob.quorumId);
-        (bytes32[] memory set, uint256[] memory stakes) = signers();
-        uint256 total;
-        for (uint256 j = 0; j < set.length; j++) total += votesOf(stakes[j]);
-        uint256 signed;
-        for (uint256 i = 0; i < keys.length; i++) {
-            require(i == 0 || keys[i] > keys[i - 1], "keys must be strictly increasing");
-            uint256 votes;
-            bool member;
-            for (uint256 j = 0; j < set.length; j++) {
-                if (set[j] == keys[i]) {
-                    member = true;
-                    votes = votesOf(stakes[j]);
-                    break;
-                }
-            }
-            require(member, "a signer outside this epoch's quorum");
-            require(signatures[i].length == 64, "a signature is 64 bytes");
-            require(_verify(keys[i], signatures[i], message), "bad attestation signature");
-            signed += votes;
-        }
-        require(total > 0 && 2 * total <= 3 * signed, "attestations below 2/3 of the quorum's votes");
+        (uint256 total, uint256 signed) = _slotsSigned(keys, signatures, attestationMessage(dataRoot, current, blob.quorumId));
+        require(total > 0 && 2 * total <= 3 * signed, "attestations below 2/3 of the quorum's slots");
         blob.confirmed = true;
         blob.confirmedAt = uint64(block.number);
         blob.epoch = uint64(current);
@@ -222,9 +212,28 @@ contract DAEntrance {
         emit ErasureCommitmentVerified(dataRoot, current, blob.quorumId);
     }
 
+    /// The quorum's slots and those held by `keys` (strictly increasing, each a signer of this
+    /// epoch whose signature over `message` holds).
+    function _slotsSigned(bytes32[] calldata keys, bytes[] calldata signatures, bytes memory message) internal view returns (uint256 total, uint256 signed) {
+        (bytes32[] memory set, uint256[] memory stakes) = signers();
+        uint256 totalVotes;
+        for (uint256 j = 0; j < set.length; j++) totalVotes += votesOf(stakes[j]);
+        for (uint256 j = 0; j < set.length; j++) total += slotsOf(votesOf(stakes[j]), totalVotes);
+        for (uint256 i = 0; i < keys.length; i++) {
+            require(i == 0 || keys[i] > keys[i - 1], "keys must be strictly increasing");
+            uint256 j = 0;
+            while (j < set.length && set[j] != keys[i]) j++;
+            require(j < set.length, "a signer outside this epoch's quorum");
+            require(signatures[i].length == 64, "a signature is 64 bytes");
+            require(_verify(keys[i], signatures[i], message), "bad attestation signature");
+            signed += slotsOf(votesOf(stakes[j]), totalVotes);
+        }
+    }
+
     /// Proves a blob badly encoded (the bytes the precompile at 0x..da01 reads): the blob is
-    /// rejected, its attesters are slashed and the sender is paid the blob's fee. A proof that
-    /// does not hold reverts, and its sender has paid the gas.
+    /// rejected and the sender is paid the blob's fee (the disperser's loss; attesters are not
+    /// slashed, see the contract's doc). A proof that does not hold reverts, and its sender has
+    /// paid the gas.
     function submitFraudProof(bytes calldata proof) external {
         (bool ok, bytes memory out) = FRAUD_PROOF.staticcall(proof);
         require(ok && out.length == 96, "the fraud-proof precompile failed");

@@ -1,6 +1,6 @@
 //! Dispersal: a blob is extended and committed, registered on the DA entrance with its fee,
 //! its rows and columns are sent to the quorum members that keep them, and once signers with at
-//! least 2/3 of the votes have attested, their signatures go to the entrance.
+//! least 2/3 of the slots have attested, their signatures go to the entrance.
 
 use alloy_primitives::{Address, B256, Bytes, U256};
 use std::collections::{BTreeMap, BTreeSet};
@@ -12,7 +12,7 @@ use zg_components::da::piece::{DaAnswer, DaRequest, PieceBatch, attestation_mess
 use zg_components::da::{Axis, AxisRoots, BlobStatus, DaError, ExtendedSquare, SquareLayout};
 use zg_systems::da::entrance::{DA_ENTRANCE_ADDRESS, IDAEntrance};
 use zg_systems::da::pieces::{assignment, pieces_of};
-use zg_systems::da::quorum::{threshold_met, votes};
+use zg_systems::da::quorum::{slot_counts, threshold_met};
 
 use super::{DaNode, LocalState, request_id};
 use crate::node::{HandleError, TxRequest};
@@ -24,7 +24,7 @@ const BATCHES_IN_FLIGHT: usize = 2;
 /// A request for pieces is tried this many times before the member counts as failed.
 const STORE_ATTEMPTS: usize = 3;
 const STORE_TIMEOUT: Duration = Duration::from_secs(60);
-/// Once 2/3 of the votes have signed, how long the other members still get.
+/// Once 2/3 of the slots have signed, how long the other members still get.
 const STRAGGLER_GRACE: Duration = Duration::from_secs(2);
 /// How long a member that is not connected is waited for.
 const CONNECT_WAIT: Duration = Duration::from_secs(20);
@@ -163,7 +163,7 @@ impl DaNode {
                     LocalState::Failed(why)
                 }
                 Err(Stopped::Insufficient(why)) => {
-                    tracing::warn!(root = %data_root, %why, "DA dispersal stopped short of 2/3 of the votes");
+                    tracing::warn!(root = %data_root, %why, "DA dispersal stopped short of 2/3 of the slots");
                     LocalState::Insufficient(why)
                 }
             };
@@ -223,9 +223,10 @@ impl DaNode {
                 (member, result)
             });
         }
-        let total: u64 = signers.iter().map(|(_, power)| votes(*power, self.tokens_per_vote)).sum();
-        let power: BTreeMap<PeerKey, u64> = signers.iter().copied().collect();
-        let votes_of = |key: &PeerKey| votes(power.get(key).copied().unwrap_or(0), self.tokens_per_vote);
+        // Counted in slots, as the entrance counts them (`slotsOf`): what each signer holds.
+        let slots: BTreeMap<PeerKey, u64> = slot_counts(&signers, self.tokens_per_vote).into_iter().collect();
+        let total: u64 = slots.values().sum();
+        let votes_of = |key: &PeerKey| slots.get(key).copied().unwrap_or(0);
         let mut signatures: BTreeMap<PeerKey, [u8; 64]> = BTreeMap::new();
         let mut refusals: Vec<String> = Vec::new();
         let deadline = tokio::time::sleep(self.attest_timeout);
@@ -273,7 +274,7 @@ impl DaNode {
             total_votes: total,
         });
         if !threshold_met(total as usize, signed as usize) {
-            return Err(Stopped::Insufficient(format!("{signed} of {total} votes attested; {}", refusals.join("; "))));
+            return Err(Stopped::Insufficient(format!("{signed} of {total} slots attested; {}", refusals.join("; "))));
         }
         tracing::info!(root = %data_root, signed, total, "DA blob attested; submitting the signatures");
         let call = IDAEntrance::submitVerifiedCommitRootsCall {

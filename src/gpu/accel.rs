@@ -4,6 +4,7 @@
 //! installs the erasure accelerator the storage and DA coding functions offer their batches to,
 //! its answers spot-checked on the CPU at run time (`gpu.spot_check_every`). Batches under
 //! `min_erasure_kib` stay on the CPU. Metrics: `zgnode_gpu_present`, `zgnode_gpu_selftest_failed`,
+//! `zgnode_gpu_erasure_spot_checks`, `zgnode_gpu_erasure_spot_mismatches`, `zgnode_gpu_retired`,
 //! `zgnode_gpu_erasure_batches_total{route}`, `zgnode_gpu_erasure_bytes_total`,
 //! `zgnode_gpu_erasure_seconds`, `zgnode_gpu_erasure_failures_total`.
 

@@ -68,6 +68,10 @@ def main():
         ("badRequestId", lambda: client.GetBlobStatus(pb.BlobStatusRequest(request_id=b"\x01\x02"), timeout=10)),
         ("unknownBlob", lambda: client.GetBlobStatus(pb.BlobStatusRequest(request_id=bytes(40)), timeout=10)),
         ("badRoot", lambda: client.RetrieveBlob(pb.RetrieveBlobRequest(storage_root=b"\x00"), timeout=10)),
+        # 0G's cap is 31,744 KiB (32,505,856 bytes, the last 4 the length field): one byte over
+        # the largest blob, then a message past what the service reads at all.
+        ("overCap", lambda: client.DisperseBlob(pb.DisperseBlobRequest(data=bytes(32_505_853)), timeout=30)),
+        ("overMessage", lambda: client.DisperseBlob(pb.DisperseBlobRequest(data=bytes(33 << 20)), timeout=30)),
     ]:
         try:
             call()

@@ -16,7 +16,7 @@
 
 use alloy_primitives::{B256, keccak256};
 
-use crate::storage::merkle::{Proof, ProofError};
+use crate::storage::merkle::{MerkleTree, Proof, ProofError};
 
 const LEAF_TAG: u8 = 0x00;
 const NODE_TAG: u8 = 0x01;
@@ -55,58 +55,35 @@ pub fn depth(leaves: usize) -> usize {
     leaves.max(1).next_power_of_two().trailing_zeros() as usize
 }
 
-/// A tree over leaf hashes (already `leaf_hash`ed), odd levels padded with [`PAD`].
+/// A tree over leaf hashes (already `leaf_hash`ed), odd levels padded with [`PAD`]; its
+/// levels read as a [`MerkleTree`]'s (root, node, width, depth), its proofs are DA's own.
 #[derive(Clone, Debug)]
-pub struct DaTree {
-    levels: Vec<Vec<B256>>,
+pub struct DaTree(MerkleTree);
+
+impl std::ops::Deref for DaTree {
+    type Target = MerkleTree;
+
+    fn deref(&self) -> &MerkleTree {
+        &self.0
+    }
 }
 
 impl DaTree {
     pub fn build(leaves: Vec<B256>) -> Self {
-        let mut levels = vec![leaves];
-        while levels.last().is_some_and(|level| level.len() > 1) {
-            let level = levels.last().expect("non-empty");
-            let next = level.chunks(2).map(|pair| node_hash(&pair[0], pair.get(1).unwrap_or(&PAD))).collect();
-            levels.push(next);
-        }
-        Self { levels }
-    }
-
-    /// The root; the zero hash for an empty tree.
-    pub fn root(&self) -> B256 {
-        self.levels.last().and_then(|level| level.first()).copied().unwrap_or_default()
-    }
-
-    pub fn leaves(&self) -> usize {
-        self.levels[0].len()
-    }
-
-    /// Node `index` of `level` (0 = leaves).
-    pub fn node(&self, level: usize, index: usize) -> Option<B256> {
-        self.levels.get(level)?.get(index).copied()
-    }
-
-    /// Nodes at `level`.
-    pub fn width(&self, level: usize) -> usize {
-        self.levels.get(level).map_or(0, Vec::len)
-    }
-
-    /// Levels, leaves and root included.
-    pub fn levels(&self) -> usize {
-        self.levels.len()
+        Self(MerkleTree::build_with(leaves, |pair| node_hash(&pair[0], pair.get(1).unwrap_or(&PAD))))
     }
 
     /// `lemma = [leaf, siblings…, root]` (a padded sibling is [`PAD`]), `path[i]` true when the
     /// node is a left child at level `i`: always `depth(leaves)` entries.
     pub fn proof(&self, index: usize) -> Option<Proof> {
-        let leaf = *self.levels[0].get(index)?;
+        let leaf = self.node(0, index)?;
         let mut lemma = vec![leaf];
         let mut path = Vec::new();
         let mut position = index;
-        for level in &self.levels[..self.levels.len() - 1] {
+        for level in 0..self.depth() - 1 {
             let is_left = position.is_multiple_of(2);
             let sibling = if is_left { position + 1 } else { position - 1 };
-            lemma.push(level.get(sibling).copied().unwrap_or(PAD));
+            lemma.push(self.node(level, sibling).unwrap_or(PAD));
             path.push(is_left);
             position /= 2;
         }

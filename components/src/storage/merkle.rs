@@ -63,13 +63,16 @@ pub struct MerkleTree {
 
 impl MerkleTree {
     pub fn build(leaves: Vec<B256>) -> Self {
+        Self::build_with(leaves, |pair| if pair.len() == 2 { hash_pair(&pair[0], &pair[1]) } else { pair[0] })
+    }
+
+    /// A tree whose parents are `parent(pair)` of each pair of a level (the last one alone
+    /// when the level is odd): the level structure other trees (DA's) share.
+    pub fn build_with(leaves: Vec<B256>, parent: impl Fn(&[B256]) -> B256) -> Self {
         let mut levels = vec![leaves];
         while levels.last().is_some_and(|l| l.len() > 1) {
             let level = levels.last().expect("non-empty");
-            let next: Vec<B256> = level
-                .chunks(2)
-                .map(|pair| if pair.len() == 2 { hash_pair(&pair[0], &pair[1]) } else { pair[0] })
-                .collect();
+            let next: Vec<B256> = level.chunks(2).map(&parent).collect();
             levels.push(next);
         }
         Self { levels }

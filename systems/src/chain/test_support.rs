@@ -104,3 +104,18 @@ pub fn balance(world: &World, address: Address) -> U256 {
 pub fn total_supply(world: &mut World) -> U256 {
     world.query::<&zg_components::chain::AccountInfo>().iter(world).map(|a| a.balance).sum()
 }
+
+/// Executes `txs` (senders recovered) as the next block on top of the world's head, with the
+/// block number as its timestamp.
+pub fn execute_next_block(world: &mut World, txs: Vec<TxEnvelope>) -> zg_components::chain::CommittedBlock {
+    use super::producer::{self, BlockContext, Candidate};
+    let candidates = txs
+        .into_iter()
+        .map(|tx| {
+            let sender = alloy_consensus::transaction::SignerRecoverable::recover_signer(&tx).expect("a signed transaction");
+            Candidate { pooled: None, tx: zg_components::chain::PooledTx::new(tx, sender, 0) }
+        })
+        .collect();
+    let number = world.resource::<zg_components::chain::ChainHead>().number() + 1;
+    producer::execute_block(world, BlockContext { timestamp_s: number, coinbase: COINBASE, ..Default::default() }, candidates)
+}

@@ -3,7 +3,6 @@
 //! refused, sampling responses proven through the domain-separated trees.
 
 use super::*;
-use crate::chain::producer::{self, BlockContext, Candidate};
 use crate::chain::test_support::*;
 use crate::da::encoding::{extend_blob, prove_bad_encoding};
 use alloy_consensus::TxEnvelope;
@@ -11,7 +10,7 @@ use alloy_primitives::{Bytes, TxKind};
 use alloy_sol_types::SolCall;
 use bevy_ecs::prelude::*;
 use malachite_ed25519::PrivateKey;
-use zg_components::chain::{ChainHead, CommittedBlock, PooledTx};
+use zg_components::chain::{ChainHead, CommittedBlock};
 use zg_components::da::piece::attestation_message;
 use zg_components::da::wire::encode_fraud_proof;
 use zg_components::da::{Axis, SHARE_SIZE};
@@ -52,15 +51,7 @@ fn world(signers: usize) -> World {
 }
 
 fn block(world: &mut World, txs: Vec<TxEnvelope>) -> CommittedBlock {
-    let candidates = txs
-        .into_iter()
-        .map(|tx| {
-            let sender = alloy_consensus::transaction::SignerRecoverable::recover_signer(&tx).unwrap();
-            Candidate { pooled: None, tx: PooledTx::new(tx, sender, 0) }
-        })
-        .collect();
-    let number = world.resource::<ChainHead>().number() + 1;
-    producer::execute_block(world, BlockContext { timestamp_s: number, coinbase: COINBASE, ..Default::default() }, candidates)
+    execute_next_block(world, txs)
 }
 
 fn status(world: &World, root: B256) -> u8 {

@@ -19,7 +19,7 @@ pub struct Forger {
 }
 
 fn index_tree(children: &mut HashMap<B256, (B256, B256)>, tree: &DaTree) {
-    for level in 1..tree.levels() {
+    for level in 1..tree.depth() {
         for i in 0..tree.width(level) {
             let left = tree.node(level - 1, 2 * i).unwrap();
             let right = tree.node(level - 1, 2 * i + 1).unwrap_or(zg_components::da::merkle::PAD);

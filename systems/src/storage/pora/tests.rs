@@ -3,14 +3,13 @@
 //! proofs built from what each node holds and verified by the contract.
 
 use super::*;
-use crate::chain::producer::{self, BlockContext, Candidate};
 use crate::chain::test_support::*;
 use crate::storage::flow::{self, FLOW_ADDRESS, IFlow, Submission, SubmissionData, SubmissionNode};
 use alloy_consensus::TxEnvelope;
 use alloy_primitives::Bytes;
 use alloy_sol_types::SolCall;
 use bevy_ecs::prelude::*;
-use zg_components::chain::{BlockHeader, BlockIndex, ChainHead, CommittedBlock, GrantEntry, PooledTx};
+use zg_components::chain::{BlockHeader, BlockIndex, ChainHead, CommittedBlock, GrantEntry};
 use zg_components::storage::merkle::{FileCommitment, SEGMENT_SIZE};
 
 const EPOCH: u64 = 4;
@@ -56,15 +55,7 @@ fn world_with(ring: Vec<[u8; 32]>, data_shards: u64) -> World {
 }
 
 fn block(world: &mut World, txs: Vec<TxEnvelope>) -> CommittedBlock {
-    let candidates = txs
-        .into_iter()
-        .map(|tx| {
-            let sender = alloy_consensus::transaction::SignerRecoverable::recover_signer(&tx).unwrap();
-            Candidate { pooled: None, tx: PooledTx::new(tx, sender, 0) }
-        })
-        .collect();
-    let number = world.resource::<ChainHead>().number() + 1;
-    producer::execute_block(world, BlockContext { timestamp_s: number, coinbase: COINBASE, ..Default::default() }, candidates)
+    execute_next_block(world, txs)
 }
 
 fn hash_of(world: &World, number: u64) -> B256 {
