@@ -52,6 +52,9 @@ impl DaNode {
     pub fn prune_pass(&self) -> usize {
         use zg_systems::da::entrance::{DA_ENTRANCE_ADDRESS, IDAEntrance};
         let Ok(kept) = self.store.da_kept_roots() else { return 0 };
+        if kept.is_empty() {
+            return 0;
+        }
         let Ok((head, _)) = self.handle.head() else { return 0 };
         let Ok(window) = self.handle.call_sol(DA_ENTRANCE_ADDRESS, &IDAEntrance::sampleWindowBlocksCall {}) else { return 0 };
         let window = u64::try_from(window).unwrap_or(u64::MAX);

@@ -82,7 +82,7 @@ impl DaNode {
         let data_root = roots.data_root().0;
         let expected = roots.root_of(axis, index)?;
         let fits = |whole: &[u8]| {
-            whole.len() == roots.layout.width() * SHARE_SIZE && axis_root_of_shares(&whole) == expected
+            whole.len() == roots.layout.width() * SHARE_SIZE && axis_root_of_shares(whole) == expected
         };
         if let Ok(Some(whole)) = self.store.da_axis(&data_root, axis, index as u32)
             && fits(&whole)

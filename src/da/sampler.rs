@@ -49,6 +49,12 @@ impl DaNode {
             loop {
                 tokio::time::sleep(Duration::from_millis(250)).await;
                 let Some(node) = weak.upgrade() else { return };
+                // Nothing to sample (no confirmed blob this node knows of): no chain call at all,
+                // so a node of a network that carries no DA traffic spends nothing here.
+                let anything = node.view.0.read().is_ok_and(|view| view.values().any(|b| matches!(b.status, BlobStatus::Confirmed | BlobStatus::Finalized)));
+                if !anything {
+                    continue;
+                }
                 let Ok(seed) = node.handle.call_sol(DA_ENTRANCE_ADDRESS, &IDAEntrance::sampleSeedCall {}) else { continue };
                 if last_round == Some(seed.round) {
                     continue;

@@ -95,9 +95,8 @@ fn verifier_fixture() -> &'static VerifierFixture {
 pub fn verifier_input(data: &[u8]) {
     use zg_systems::verifiable::precompile::{OP_VERIFY, OP_VERIFY_BATCH, verify_inference};
     let fixture = verifier_fixture();
-    match verify_inference(data, 50_000_000) {
-        Ok(output) => assert!(output.bytes.len() % 32 == 0 && !output.bytes.is_empty()),
-        Err(_) => {}
+    if let Ok(output) = verify_inference(data, 50_000_000) {
+        assert!(output.bytes.len().is_multiple_of(32) && !output.bytes.is_empty());
     }
     // The same input's model bytes swapped for the registered model's: still no panic.
     if data.len() > 37 && matches!(data[0], OP_VERIFY | OP_VERIFY_BATCH) {

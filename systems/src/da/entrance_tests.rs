@@ -117,7 +117,7 @@ fn a_fraud_proof_must_state_the_registered_k_and_forged_ones_are_refused_on_chai
     let roots = bad.commit();
     let root = roots.data_root();
     register(&mut world, root, bad.layout.k as u32, 0);
-    assert_eq!(attest(&mut world, root, 1, 0, 2_000_000).0, true);
+    assert!(attest(&mut world, root, 1, 0, 2_000_000).0);
     let proof = prove_bad_encoding(&bad, &roots, Axis::Row, 1).unwrap().expect("row 1 is bad");
     // The same proof with another k written in it is refused by the precompile (the data root
     // commits to k) before the registered k is even compared.
@@ -132,7 +132,7 @@ fn a_fraud_proof_must_state_the_registered_k_and_forged_ones_are_refused_on_chai
     let honest = extend_blob(&vec![9u8; 1_400]).unwrap();
     let honest_root = honest.commit().data_root();
     register(&mut world, honest_root, honest.layout.k as u32, 1);
-    assert_eq!(attest(&mut world, honest_root, 1, 1, 2_000_000).0, true);
+    assert!(attest(&mut world, honest_root, 1, 1, 2_000_000).0);
     let forger = crate::da::encoding::forgery_for_tests::Forger::new(&honest);
     let mut nonce = 2;
     for claimed in 1..=2 * honest.layout.k + 1 {
@@ -151,7 +151,7 @@ fn a_sampling_response_proves_through_the_domain_separated_trees_at_the_register
     let roots = square.commit();
     let root = roots.data_root();
     register(&mut world, root, square.layout.k as u32, 0);
-    assert_eq!(attest(&mut world, root, 1, 0, 2_000_000).0, true);
+    assert!(attest(&mut world, root, 1, 0, 2_000_000).0);
     let (leaves, tree) = (square.leaf_hashes(), roots.tree());
     let (row, column) = (1, 2);
     let proof = crate::da::encoding::share_proof(&square, &roots, &tree, &leaves, row, column, Axis::Row).unwrap();
