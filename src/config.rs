@@ -68,11 +68,16 @@ pub struct DaSection {
     pub public_submissions: bool,
     /// Dispersals running at once; more submissions are refused as busy until one ends.
     pub max_concurrent_dispersals: usize,
+    /// Keys that open paid writes on any listener (JSON-RPC: da_submitBlob's second parameter;
+    /// gRPC: the `x-api-key` metadata); each key is a client with its own quota.
+    pub api_keys: Vec<String>,
+    /// Blobs one client (a key, or the open listeners together) may submit an hour.
+    pub blobs_per_client_hour: usize,
 }
 
 impl Default for DaSection {
     fn default() -> Self {
-        Self { enabled: true, grpc_addr: None, disperser_key: None, sampler_key: None, attest_timeout_secs: 120, public_submissions: false, max_concurrent_dispersals: 4 }
+        Self { enabled: true, grpc_addr: None, disperser_key: None, sampler_key: None, attest_timeout_secs: 120, public_submissions: false, max_concurrent_dispersals: 4, api_keys: Vec::new(), blobs_per_client_hour: 600 }
     }
 }
 
@@ -338,6 +343,12 @@ impl NodeConfig {
         }
         if self.da.max_concurrent_dispersals == 0 {
             return Err(ConfigError::Invalid("da.max_concurrent_dispersals must be at least 1".into()));
+        }
+        if self.da.blobs_per_client_hour == 0 {
+            return Err(ConfigError::Invalid("da.blobs_per_client_hour must be at least 1".into()));
+        }
+        if self.da.api_keys.iter().any(|key| key.len() < 16) {
+            return Err(ConfigError::Invalid("da.api_keys: each key must be at least 16 characters".into()));
         }
         if self.gpu.spot_check_every == 0 {
             return Err(ConfigError::Invalid("gpu.spot_check_every must be at least 1 (1: every GPU batch checked on the CPU)".into()));

@@ -82,7 +82,7 @@ fn hostile_blob_requests_get_clear_errors() {
     // JSON-RPC request limit stops it earlier; the gRPC service takes 40 MiB messages).
     let da = node.node.as_ref().unwrap().da().expect("the DA role is on");
     let oversized = vec![1u8; zg_components::da::MAX_BLOB_SIZE + 1];
-    let refused = node.runtime.block_on(da.submit(oversized, zgnode::da::Listener::JsonRpc)).expect_err("an oversized blob is refused");
+    let refused = node.runtime.block_on(da.submit(oversized, zgnode::da::Listener::JsonRpc, None)).expect_err("an oversized blob is refused");
     assert!(refused.to_string().contains("at most 32505852 are accepted"), "{refused}");
     let (code, _) = err(node.addr, "da_sample", json!([hex(&[7u8; 32]), 65]));
     assert_eq!(code, -32602, "more samples than a call may fan out");
@@ -96,6 +96,19 @@ fn hostile_blob_requests_get_clear_errors() {
     let (code, message) = err(node.addr, "da_submitBlob", json!([hex(&pattern(3_000, 2))]));
     assert_eq!(code, -32000);
     assert!(message.contains("dispersing 1 blobs already"), "{message}");
+    node.stop();
+    // API keys: each key is a client with an hourly quota; a wrong key is refused outright.
+    let mut keyed = da_config();
+    keyed.da.api_keys = vec!["0123456789abcdef-key".into()];
+    keyed.da.blobs_per_client_hour = 1;
+    let node = start_node(&keyed);
+    ok(node.addr, "da_submitBlob", json!([hex(&pattern(2_000, 3)), "0123456789abcdef-key"]));
+    let (code, message) = err(node.addr, "da_submitBlob", json!([hex(&pattern(2_000, 4)), "0123456789abcdef-key"]));
+    assert_eq!(code, -32000);
+    assert!(message.contains("1 blobs in the last hour"), "{message}");
+    let (_, message) = err(node.addr, "da_submitBlob", json!([hex(&pattern(2_000, 5)), "a guessed key that is long"]));
+    assert!(message.contains("not one of this node's"), "{message}");
+    ok(node.addr, "da_submitBlob", json!([hex(&pattern(2_000, 6))]));
     node.stop();
     // A DA node without a disperser account keeps and attests pieces but accepts no blob.
     let mut config = test_config();

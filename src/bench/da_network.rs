@@ -69,7 +69,7 @@ pub async fn disperse(sizes: &[usize]) -> anyhow::Result<Vec<DisperseRun>> {
     for (n, size) in sizes.iter().enumerate() {
         let blob: Vec<u8> = (0..*size).map(|i| ((i * 131 + 7 + n) % 251) as u8).collect();
         let started = Instant::now();
-        let (_, root) = da.submit(blob, crate::da::Listener::JsonRpc).await?;
+        let (_, root) = da.submit(blob, crate::da::Listener::JsonRpc, None).await?;
         loop {
             let status = da.status(&root).map(|r| (r.status, r.detail));
             match status {

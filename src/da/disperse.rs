@@ -46,8 +46,12 @@ pub enum DisperseError {
     Keep(String),
     #[error("this node is dispersing {limit} blobs already (da.max_concurrent_dispersals); try again shortly")]
     Busy { limit: usize },
-    #[error("paid DA writes are not served on this listener: it is not loopback and da.public_submissions is false")]
+    #[error("paid DA writes are not served on this listener without an API key: it is not loopback and da.public_submissions is false")]
     NotServedHere,
+    #[error("the API key is not one of this node's (da.api_keys)")]
+    BadApiKey,
+    #[error("this client has dispersed {limit} blobs in the last hour (da.blobs_per_client_hour); try again later")]
+    Quota { limit: usize },
 }
 
 /// Where a submission came in, to decide whether paid writes are served there.
@@ -88,16 +92,15 @@ impl DaNode {
     /// Paid writes spend this node's disperser account: they are served only on listeners the
     /// operator opened for them (loopback, or any with `da.public_submissions`), and at most
     /// `da.max_concurrent_dispersals` run at once (each holds a square for up to minutes).
-    pub async fn submit(self: &Arc<Self>, blob: Vec<u8>, listener: Listener) -> Result<(Vec<u8>, B256), DisperseError> {
+    pub async fn submit(self: &Arc<Self>, blob: Vec<u8>, listener: Listener, api_key: Option<&str>) -> Result<(Vec<u8>, B256), DisperseError> {
         let disperser = self.disperser.ok_or(DisperseError::NoDisperser)?;
-        if !self.submissions.open_on(listener) {
-            return Err(DisperseError::NotServedHere);
-        }
+        let client = self.submissions.client(listener, api_key)?;
         if blob.is_empty() {
             return Err(DisperseError::Empty);
         }
         SquareLayout::for_blob(blob.len())?;
         let permit = self.submissions.in_flight.clone().try_acquire_owned().map_err(|_| DisperseError::Busy { limit: self.submissions.limit })?;
+        self.submissions.charge(&client)?;
         let blob_bytes = blob.len();
         let (blob, square, roots, encode_s) = encode(blob).await?;
         let data_root = roots.data_root();

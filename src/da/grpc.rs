@@ -95,7 +95,8 @@ fn disperse_status(error: DisperseError) -> Status {
         DisperseError::NoDisperser => Status::failed_precondition(error.to_string()),
         DisperseError::Encoding(_) | DisperseError::Keep(_) => Status::internal(error.to_string()),
         DisperseError::Busy { .. } => Status::resource_exhausted(error.to_string()),
-        DisperseError::NotServedHere => Status::permission_denied(error.to_string()),
+        DisperseError::NotServedHere | DisperseError::BadApiKey => Status::permission_denied(error.to_string()),
+        DisperseError::Quota { .. } => Status::resource_exhausted(error.to_string()),
     }
 }
 
@@ -107,12 +108,17 @@ fn retrieve_status(error: RetrieveError) -> Status {
     }
 }
 
-async fn disperse_blob(node: Arc<DaNode>, request: DisperseBlobRequest) -> Result<DisperseBlobReply, Status> {
-    let (request_id, _) = node.submit(request.data, Listener::Grpc).await.map_err(disperse_status)?;
+/// The metadata key a client's API key rides in (`da.api_keys`).
+pub const API_KEY_HEADER: &str = "x-api-key";
+
+async fn disperse_blob(node: Arc<DaNode>, request: tonic::Request<DisperseBlobRequest>) -> Result<DisperseBlobReply, Status> {
+    let key = request.metadata().get(API_KEY_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let (request_id, _) = node.submit(request.into_inner().data, Listener::Grpc, key.as_deref()).await.map_err(disperse_status)?;
     Ok(DisperseBlobReply { result: zg_components::da::BlobStatus::Processing.code(), request_id })
 }
 
-async fn get_blob_status(node: Arc<DaNode>, request: BlobStatusRequest) -> Result<BlobStatusReply, Status> {
+async fn get_blob_status(node: Arc<DaNode>, request: tonic::Request<BlobStatusRequest>) -> Result<BlobStatusReply, Status> {
+    let request = request.into_inner();
     let root = root_of_request(&request.request_id)
         .ok_or_else(|| Status::invalid_argument(format!("a request id is 40 bytes, not {}", request.request_id.len())))?;
     let report = tokio::task::spawn_blocking(move || node.status(&root)).await.map_err(|e| Status::internal(e.to_string()))?;
@@ -121,7 +127,8 @@ async fn get_blob_status(node: Arc<DaNode>, request: BlobStatusRequest) -> Resul
     Ok(BlobStatusReply { status: report.status.code(), info: Some(BlobInfo { blob_header: Some(header) }) })
 }
 
-async fn retrieve_blob(node: Arc<DaNode>, request: RetrieveBlobRequest) -> Result<RetrieveBlobReply, Status> {
+async fn retrieve_blob(node: Arc<DaNode>, request: tonic::Request<RetrieveBlobRequest>) -> Result<RetrieveBlobReply, Status> {
+    let request = request.into_inner();
     if request.storage_root.len() != 32 {
         return Err(Status::invalid_argument(format!("a storage root is 32 bytes, not {}", request.storage_root.len())));
     }
@@ -134,7 +141,7 @@ struct Unary<F, Req, Resp>(Arc<DaNode>, F, PhantomData<fn(Req) -> Resp>);
 
 impl<F, Fut, Req, Resp> tonic::server::UnaryService<Req> for Unary<F, Req, Resp>
 where
-    F: Fn(Arc<DaNode>, Req) -> Fut + Copy + Send + 'static,
+    F: Fn(Arc<DaNode>, tonic::Request<Req>) -> Fut + Copy + Send + 'static,
     Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
     Req: Send + 'static,
     Resp: Send + 'static,
@@ -144,7 +151,7 @@ where
 
     fn call(&mut self, request: tonic::Request<Req>) -> Self::Future {
         let (node, handler) = (self.0.clone(), self.1);
-        Box::pin(async move { handler(node, request.into_inner()).await.map(tonic::Response::new) })
+        Box::pin(async move { handler(node, request).await.map(tonic::Response::new) })
     }
 }
 
@@ -152,7 +159,7 @@ async fn unary<B, F, Fut, Req, Resp>(node: Arc<DaNode>, handler: F, request: htt
 where
     B: tonic::codegen::Body + Send + 'static,
     B::Error: Into<StdError> + Send + 'static,
-    F: Fn(Arc<DaNode>, Req) -> Fut + Copy + Send + 'static,
+    F: Fn(Arc<DaNode>, tonic::Request<Req>) -> Fut + Copy + Send + 'static,
     Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
     Req: prost::Message + Default + Send + 'static,
     Resp: prost::Message + Send + 'static,

@@ -106,21 +106,44 @@ pub struct DaNode {
     pruned: AtomicU64,
 }
 
-/// Who may make this node pay for a blob, and how many at once.
+/// Who may make this node pay for a blob, how many at once, and how many an hour each.
 pub struct Submissions {
-    /// Listeners (JSON-RPC, gRPC) on which paid writes are served.
+    /// Listeners (JSON-RPC, gRPC) on which paid writes are served without a key.
     pub json_rpc: bool,
     pub grpc: bool,
     pub limit: usize,
     in_flight: Arc<tokio::sync::Semaphore>,
+    /// Keys that open paid writes on any listener, each its own client for the quota.
+    api_keys: Vec<String>,
+    per_client_hour: usize,
+    /// Each client's submissions in the last hour.
+    recent: Mutex<HashMap<String, std::collections::VecDeque<std::time::Instant>>>,
+}
+
+/// What [`Submissions::new`] takes from the `[da]` section.
+pub struct SubmissionRules {
+    pub public: bool,
+    pub max_concurrent: usize,
+    pub api_keys: Vec<String>,
+    pub per_client_hour: usize,
 }
 
 impl Submissions {
-    /// Paid writes on a listener bound to loopback, or on any with `public`; `limit` at once.
-    pub fn new(rpc_addr: Option<std::net::SocketAddr>, grpc_addr: Option<std::net::SocketAddr>, public: bool, limit: usize) -> Self {
-        let open = |addr: Option<std::net::SocketAddr>| public || addr.is_some_and(|a| a.ip().is_loopback());
-        let limit = limit.max(1);
-        Self { json_rpc: open(rpc_addr), grpc: open(grpc_addr), limit, in_flight: Arc::new(tokio::sync::Semaphore::new(limit)) }
+    /// Paid writes on a listener bound to loopback, on any with `public`, or with one of
+    /// `api_keys`; `max_concurrent` at once, `per_client_hour` an hour per client (a key, or
+    /// the open listeners together).
+    pub fn new(rpc_addr: Option<std::net::SocketAddr>, grpc_addr: Option<std::net::SocketAddr>, rules: SubmissionRules) -> Self {
+        let open = |addr: Option<std::net::SocketAddr>| rules.public || addr.is_some_and(|a| a.ip().is_loopback());
+        let limit = rules.max_concurrent.max(1);
+        Self {
+            json_rpc: open(rpc_addr),
+            grpc: open(grpc_addr),
+            limit,
+            in_flight: Arc::new(tokio::sync::Semaphore::new(limit)),
+            api_keys: rules.api_keys,
+            per_client_hour: rules.per_client_hour.max(1),
+            recent: Mutex::new(HashMap::new()),
+        }
     }
 
     fn open_on(&self, listener: disperse::Listener) -> bool {
@@ -128,6 +151,34 @@ impl Submissions {
             disperse::Listener::JsonRpc => self.json_rpc,
             disperse::Listener::Grpc => self.grpc,
         }
+    }
+
+    /// The client a submission counts against: its API key's, or the open listener's.
+    fn client(&self, listener: disperse::Listener, api_key: Option<&str>) -> Result<String, DisperseError> {
+        match api_key {
+            Some(key) => match self.api_keys.iter().position(|known| known.as_bytes() == key.as_bytes()) {
+                Some(index) => Ok(format!("key {index}")),
+                None => Err(DisperseError::BadApiKey),
+            },
+            None if self.open_on(listener) => Ok("open listeners".into()),
+            None => Err(DisperseError::NotServedHere),
+        }
+    }
+
+    /// Counts one submission against `client`'s hour, or refuses it past the quota.
+    fn charge(&self, client: &str) -> Result<(), DisperseError> {
+        let now = std::time::Instant::now();
+        let hour = Duration::from_secs(3_600);
+        let mut recent = self.recent.lock().map_err(|_| DisperseError::Keep("the quota's lock was poisoned".into()))?;
+        let times = recent.entry(client.to_string()).or_default();
+        while times.front().is_some_and(|at| now.duration_since(*at) >= hour) {
+            times.pop_front();
+        }
+        if times.len() >= self.per_client_hour {
+            return Err(DisperseError::Quota { limit: self.per_client_hour });
+        }
+        times.push_back(now);
+        Ok(())
     }
 }
 
@@ -289,13 +340,24 @@ mod tests {
     fn submissions_are_served_on_loopback_unless_opened() {
         let public: std::net::SocketAddr = "0.0.0.0:8545".parse().unwrap();
         let local: std::net::SocketAddr = "127.0.0.1:51001".parse().unwrap();
-        let closed = Submissions::new(Some(public), Some(local), false, 0);
+        let rules = |public, max_concurrent| SubmissionRules { public, max_concurrent, api_keys: vec!["s3cret".into()], per_client_hour: 2 };
+        let closed = Submissions::new(Some(public), Some(local), rules(false, 0));
         assert!(!closed.open_on(Listener::JsonRpc) && closed.open_on(Listener::Grpc));
         assert_eq!(closed.limit, 1);
         let v6: std::net::SocketAddr = "[::1]:8545".parse().unwrap();
-        assert!(Submissions::new(Some(v6), None, false, 4).open_on(Listener::JsonRpc));
-        assert!(!Submissions::new(Some(v6), None, false, 4).open_on(Listener::Grpc), "no gRPC listener");
-        let opened = Submissions::new(Some(public), None, true, 4);
+        assert!(Submissions::new(Some(v6), None, rules(false, 4)).open_on(Listener::JsonRpc));
+        assert!(!Submissions::new(Some(v6), None, rules(false, 4)).open_on(Listener::Grpc), "no gRPC listener");
+        let opened = Submissions::new(Some(public), None, rules(true, 4));
         assert!(opened.open_on(Listener::JsonRpc) && opened.open_on(Listener::Grpc));
+        // Beyond loopback: only with a known key; each key is its own client with its quota.
+        assert!(matches!(closed.client(Listener::JsonRpc, None), Err(DisperseError::NotServedHere)));
+        assert!(matches!(closed.client(Listener::JsonRpc, Some("guess")), Err(DisperseError::BadApiKey)));
+        assert!(matches!(closed.client(Listener::Grpc, Some("")), Err(DisperseError::BadApiKey)), "a wrong key is refused even where none is needed");
+        let client = closed.client(Listener::JsonRpc, Some("s3cret")).unwrap();
+        closed.charge(&client).unwrap();
+        closed.charge(&client).unwrap();
+        assert!(matches!(closed.charge(&client), Err(DisperseError::Quota { limit: 2 })));
+        let local_client = closed.client(Listener::Grpc, None).unwrap();
+        assert!(closed.charge(&local_client).is_ok(), "another client's quota is its own");
     }
 }

@@ -38,7 +38,7 @@ pub fn disperse_error(error: DisperseError) -> ErrorObjectOwned {
         DisperseError::NoDisperser => server_error(error.to_string()),
         DisperseError::Encoding(_) | DisperseError::Keep(_) => server_error(error.to_string()),
         DisperseError::Empty | DisperseError::Size(_) => invalid_params(error.to_string()),
-        DisperseError::Busy { .. } | DisperseError::NotServedHere => server_error(error.to_string()),
+        DisperseError::Busy { .. } | DisperseError::NotServedHere | DisperseError::BadApiKey | DisperseError::Quota { .. } => server_error(error.to_string()),
     }
 }
 
@@ -57,9 +57,11 @@ fn root_param(raw: &Bytes) -> RpcResult<B256> {
 
 pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), jsonrpsee::core::RegisterMethodError> {
     module.register_async_method("da_submitBlob", |params, context, _| async move {
-        let (data,): (Bytes,) = params.parse()?;
+        let mut params = params.sequence();
+        let data: Bytes = params.next()?;
+        let api_key: Option<String> = params.optional_next()?;
         let node = da(&context)?.clone();
-        let (id, root) = node.submit(data.to_vec(), Listener::JsonRpc).await.map_err(disperse_error)?;
+        let (id, root) = node.submit(data.to_vec(), Listener::JsonRpc, api_key.as_deref()).await.map_err(disperse_error)?;
         Ok::<_, ErrorObjectOwned>(json!({ "requestId": Bytes::from(id), "dataRoot": root, "status": "PROCESSING" }))
     })?;
     module.register_async_method("da_getBlobStatus", |params, context, _| async move {

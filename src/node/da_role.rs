@@ -55,7 +55,16 @@ pub(super) async fn start(
         disperser: disperser.map(|key| key.address()),
         sampler: sampler.map(|key| key.address()),
         attest_timeout: Duration::from_secs(config.da.attest_timeout_secs),
-        submissions: crate::da::Submissions::new(Some(config.rpc.addr), config.da.grpc_addr, config.da.public_submissions, config.da.max_concurrent_dispersals),
+        submissions: crate::da::Submissions::new(
+            Some(config.rpc.addr),
+            config.da.grpc_addr,
+            crate::da::SubmissionRules {
+                public: config.da.public_submissions,
+                max_concurrent: config.da.max_concurrent_dispersals,
+                api_keys: config.da.api_keys.clone(),
+                per_client_hour: config.da.blobs_per_client_hour,
+            },
+        ),
     }));
     if let Some(network) = network {
         network.serve_da(da.clone());
