@@ -257,6 +257,7 @@ fn sampling_rounds_pay_valid_responses_and_refuse_forged_ones() {
         toRoot: vec![B256::ZERO; 7],
         signer: B256::from(da.key()),
         signature: Bytes::from(vec![0u8; 64]),
+        slotRank: U256::ZERO,
     };
     let try_call = |response: zg_systems::da::entrance::SampleResponse, from: alloy_primitives::Address| {
         let data = IDAEntrance::submitSamplingResponseCall { r: response }.abi_encode();
@@ -265,7 +266,7 @@ fn sampling_rounds_pay_valid_responses_and_refuse_forged_ones() {
     };
     let message = try_call(forged.clone(), dev_key(2).address());
     assert!(
-        message.contains("does not prove") || message.contains("quality does not beat") || message.contains("proof is too") || message.contains("sibling per level") || message.contains("already answered") || message.contains("bad sampling signature"),
+        message.contains("does not prove") || message.contains("quality does not beat") || message.contains("proof is too") || message.contains("sibling per level") || message.contains("already answered") || message.contains("bad sampling signature") || message.contains("slot does not hold"),
         "{message}"
     );
     // A true share, proven, but claimed by someone who did not attest the blob (the reward goes
@@ -284,6 +285,12 @@ fn sampling_rounds_pay_valid_responses_and_refuse_forged_ones() {
     assert!(try_call(stranger.clone(), dev_key(2).address()).contains("did not attest"));
     let mut unsigned = stranger;
     unsigned.signer = B256::from(da.key());
+    // The dev chain's one signer holds every slot; the rank of one whose axis is row 0.
+    let ranks = zg_systems::da::quorum::ranks_of(root, &[(da.key(), 1u64)], 1, &da.key(), layout);
+    unsigned.slotRank = U256::from(ranks[&(Axis::Row, 0)]);
+    let mut off_axis = unsigned.clone();
+    off_axis.slotRank = U256::from(ranks[&(Axis::Row, 1)]);
+    assert!(try_call(off_axis, dev_key(2).address()).contains("slot does not hold"), "a slot of another row");
     let message = try_call(unsigned, dev_key(2).address());
     assert!(message.contains("bad sampling signature") || message.contains("already answered") || message.contains("quality does not beat"), "{message}");
     node.stop();

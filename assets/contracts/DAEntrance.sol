@@ -297,6 +297,52 @@ contract DAEntrance {
         bytes32[] toRoot;
         bytes32 signer;
         bytes signature;
+        /// The rank of one of the signer's slots whose axis is this share's row or column.
+        uint256 slotRank;
+    }
+
+    /// Where rank `rank` of `total` sits among a blob's slots (`seed` its data root): a 4-round
+    /// Feistel permutation over the smallest even-bit domain holding `total`, walked until it
+    /// lands inside (zgnode's `quorum::slot_at`).
+    function slotOf(bytes32 seed, uint256 total, uint256 rank) public pure returns (uint256 x) {
+        require(rank < total, "rank outside the quorum");
+        uint256 bits = 2;
+        while ((uint256(1) << bits) < total) bits++;
+        bits += bits % 2;
+        uint256 half = bits / 2;
+        uint256 mask = (uint256(1) << half) - 1;
+        x = rank;
+        while (true) {
+            uint256 left = x >> half;
+            uint256 right = x & mask;
+            for (uint8 round = 0; round < 4; round++) {
+                uint256 f = uint256(keccak256(abi.encodePacked(seed, round, uint64(right)))) & mask;
+                (left, right) = (right, left ^ f);
+            }
+            x = (left << half) | right;
+            if (x < total) return x;
+        }
+    }
+
+    /// Whether `signer`'s slots in the blob's quorum (this epoch's signers in key order, each
+    /// taking its slots' worth of consecutive ranks) include rank `rank`, and that slot answers
+    /// for row `row` or column `column` of a `k`×`k` square.
+    function holdsAxis(bytes32 dataRoot, uint256 k, bytes32 signer, uint256 rank, uint256 row, uint256 column) public view returns (bool) {
+        (bytes32[] memory set, uint256[] memory stakes) = signers();
+        uint256 totalVotes;
+        for (uint256 j = 0; j < set.length; j++) totalVotes += votesOf(stakes[j]);
+        uint256 total;
+        uint256 first;
+        uint256 mine;
+        for (uint256 j = 0; j < set.length; j++) {
+            uint256 slots = slotsOf(votesOf(stakes[j]), totalVotes);
+            total += slots;
+            if (set[j] == signer) mine = slots;
+            else if (set[j] < signer) first += slots;
+        }
+        if (rank < first || rank >= first + mine) return false;
+        uint256 axis = slotOf(dataRoot, total, rank) % (4 * k);
+        return axis == row || axis == 2 * k + column;
     }
 
     /// What an attester signs to claim a sampling reward for `payee`: "ZGDS" ‖ chain id (8) ‖
@@ -323,6 +369,7 @@ contract DAEntrance {
         require(blob.k == 0 || blob.k == r.k, "not the blob's square size");
         require(r.share.length == SHARE_BYTES, "a share is 256 bytes");
         require(_isAttester(r.dataRoot, r.signer), "the signer did not attest this blob");
+        require(holdsAxis(r.dataRoot, r.k, r.signer, r.slotRank, r.row, r.column), "the signer's slot does not hold that row or column");
         require(r.signature.length == 64, "a signature is 64 bytes");
         bytes32 key = _openRound(r.dataRoot, r.row, r.column, r.share);
         require(_verify(r.signer, r.signature, samplingMessage(sampleRound, r.dataRoot, r.row, r.column, msg.sender)), "bad sampling signature");

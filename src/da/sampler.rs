@@ -105,7 +105,11 @@ impl DaNode {
             let Some(roots) = self.axis_roots(&data_root).await else { continue };
             let layout = roots.layout;
             let keepers = self.keepers(&data_root, layout);
+            // The entrance pays a response only from a row or column this node's slots hold,
+            // named by the slot's rank; one response per blob a round is paid.
+            let mine = zg_systems::da::quorum::ranks_of(data_root, &self.signers(), self.tokens_per_vote, &self.own, layout);
             let draw_seed = keccak256([seed.as_slice(), data_root.as_slice(), &self.own].concat());
+            let mut responded = false;
             for (row, column) in sampling::draw(draw_seed, layout, DRAWS_PER_BLOB) {
                 if sent >= RESPONSES_PER_ROUND {
                     return;
@@ -118,6 +122,10 @@ impl DaNode {
                     continue;
                 };
                 if sample_quality(&seed, &data_root, row as u32, column as u32, &share) > target {
+                    continue;
+                }
+                let Some(rank) = mine.get(&(Axis::Row, row)).or_else(|| mine.get(&(Axis::Column, column))).copied() else { continue };
+                if responded {
                     continue;
                 }
                 let siblings = |lemma: &[B256]| lemma.get(1..lemma.len().saturating_sub(1)).unwrap_or_default().to_vec();
@@ -134,6 +142,7 @@ impl DaNode {
                     signature: Bytes::copy_from_slice(
                         &self.signer.sign(&sampling_message(self.chain_id, round, &data_root, row as u32, column as u32, &account)).to_bytes(),
                     ),
+                    slotRank: U256::from(rank),
                 };
                 let call = IDAEntrance::submitSamplingResponseCall { r: response };
                 let Ok(submitted) = self.handle.send(account, TxRequest::sol(DA_ENTRANCE_ADDRESS, &call).with_gas(RESPONSE_GAS)) else { continue };
@@ -149,6 +158,8 @@ impl DaNode {
                         this.sampling.last_gas.store(receipt.gas_used, Ordering::Relaxed);
                     }
                 });
+                // One paid response per attester, blob and round: the other draws only check.
+                responded = true;
             }
         }
     }

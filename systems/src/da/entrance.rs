@@ -25,6 +25,7 @@ sol! {
         bytes32[] toRoot;
         bytes32 signer;
         bytes signature;
+        uint256 slotRank;
     }
 
     interface IDAEntrance {
@@ -50,6 +51,8 @@ sol! {
         function sampleQuality(bytes32 seed, bytes32 dataRoot, uint256 row, uint256 column, bytes calldata share) external pure returns (uint256);
         function submitSamplingResponse(SampleResponse calldata r) external;
         function samplingMessage(uint256 round, bytes32 dataRoot, uint256 row, uint256 column, address payee) external view returns (bytes memory);
+        function slotOf(bytes32 seed, uint256 total, uint256 rank) external pure returns (uint256);
+        function holdsAxis(bytes32 dataRoot, uint256 k, bytes32 signer, uint256 rank, uint256 row, uint256 column) external view returns (bool);
     }
 }
 

@@ -162,6 +162,9 @@ fn a_sampling_response_proves_through_the_domain_separated_trees_at_the_register
         let round = world.resource::<ChainHead>().number() + 1;
         Bytes::copy_from_slice(&by.sign(&sampling_message(CHAIN_ID, round, &root, row as u32, column as u32, &payee)).to_bytes())
     };
+    // The attester's slot rank whose axis is row 1 (a single signer holds every slot).
+    let ranks = crate::da::quorum::ranks_of(root, &[(da_key(0).public_key().as_bytes().to_vec(), 1u64)], 1, &da_key(0).public_key().as_bytes().to_vec(), square.layout);
+    let rank = ranks[&(Axis::Row, row)];
     let response = |k: usize, signer_key: B256, signature: Bytes| SampleResponse {
         dataRoot: root,
         k: U256::from(k),
@@ -173,6 +176,7 @@ fn a_sampling_response_proves_through_the_domain_separated_trees_at_the_register
         toRoot: siblings(&proof.to_data_root.lemma),
         signer: signer_key,
         signature,
+        slotRank: U256::from(rank),
     };
     let send = |world: &mut World, r: SampleResponse, nonce: u64| {
         let input = IDAEntrance::submitSamplingResponseCall { r }.abi_encode();
@@ -188,5 +192,9 @@ fn a_sampling_response_proves_through_the_domain_separated_trees_at_the_register
     let sig = signed(&world, &stranger);
     assert!(!send(&mut world, response(k, attester, sig), 2), "the attester's key without its signature is refused");
     let sig = signed(&world, &da_key(0));
-    assert!(send(&mut world, response(k, attester, sig), 3), "the attester's true share at the registered k is paid");
+    let mut off_axis = response(k, attester, sig);
+    off_axis.slotRank = U256::from(ranks[&(Axis::Row, row + 1)]);
+    assert!(!send(&mut world, off_axis, 3), "a slot whose axis is not the share's row or column is refused");
+    let sig = signed(&world, &da_key(0));
+    assert!(send(&mut world, response(k, attester, sig), 4), "the attester's true share at the registered k is paid");
 }

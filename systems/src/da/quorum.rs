@@ -4,8 +4,12 @@
 //! 1,024, as 0G caps `maxVotesPerSigner`), and of the quorum's 3,072 slots exactly
 //! `3,072 · votes / all votes` (rounded down: [`slots_for`]) — the count the DA entrance
 //! recomputes from the same stakes, so the on-chain threshold counts the slots signers hold,
-//! not a proxy for them. Where the slots sit is drawn: each slot is a ballot ordered by
-//! `keccak(seed ‖ signer ‖ j)`, so the order is fixed for a blob's seed and unknown before it.
+//! not a proxy for them. Where the slots sit is drawn, and checkable on chain in a few hashes:
+//! signers in key order take consecutive ranks (signer `i` the ranks after the slots of every
+//! smaller key), and rank `j` sits at slot `π(j)`, `π` a 4-round Feistel permutation of
+//! `[0, total)` keyed by the blob's seed ([`slot_at`], the entrance's `slotOf`), so the places
+//! are fixed for a blob and unknown before it, and a sampling response can prove that its
+//! signer's slots hold the row or column it answers from.
 //! Slot `s` answers for axis `s mod 4k` of a square (its `2k` rows, then its `2k` columns), so
 //! every axis of the largest square (1,428 axes) has at least two slots while fewer than 216
 //! signers lose slots to rounding. A blob is attested when signers holding at least 2/3 of the
@@ -42,23 +46,81 @@ pub fn slot_counts<S: Clone>(signers: &[(S, u64)], tokens_per_vote: u64) -> Vec<
     signers.iter().map(|(signer, power)| (signer.clone(), slots_for(votes(*power, tokens_per_vote), total))).collect()
 }
 
-/// The blob's quorum from its seed and the signers' stakes (signer ids as bytes): one (0G's
-/// quorum 0), or none when nobody has a slot.
-pub fn quorums<S: AsRef<[u8]> + Clone>(seed: B256, signers: &[(S, u64)], tokens_per_vote: u64) -> Vec<Quorum<S>> {
-    let mut ballots: Vec<(B256, usize)> = Vec::new();
-    for (index, (signer, slots)) in slot_counts(signers, tokens_per_vote).iter().enumerate() {
-        for slot in 0..*slots {
-            let mut preimage = seed.to_vec();
-            preimage.extend_from_slice(signer.as_ref());
-            preimage.extend_from_slice(&slot.to_be_bytes());
-            ballots.push((keccak256(&preimage), index));
+/// Where rank `rank` of `total` sits among the slots of a blob whose seed is `seed`: a
+/// 4-round Feistel permutation over the smallest even-bit domain that holds `total`, walked
+/// until it lands inside (as the entrance's `slotOf`: round function the low bits of
+/// `keccak(seed ‖ round (1 byte) ‖ half (8 bytes))`).
+pub fn slot_at(seed: &B256, total: u64, rank: u64) -> u64 {
+    let mut bits = 2u32;
+    while (1u64 << bits) < total {
+        bits += 1;
+    }
+    bits += bits % 2;
+    let half = bits / 2;
+    let mask = (1u64 << half) - 1;
+    let mut x = rank;
+    loop {
+        let (mut left, mut right) = (x >> half, x & mask);
+        for round in 0u8..4 {
+            let mut preimage = [0u8; 41];
+            preimage[..32].copy_from_slice(seed.as_slice());
+            preimage[32] = round;
+            preimage[33..].copy_from_slice(&right.to_be_bytes());
+            let hash = keccak256(preimage);
+            let f = u64::from_be_bytes(hash[24..].try_into().expect("8 bytes")) & mask;
+            (left, right) = (right, left ^ f);
+        }
+        x = (left << half) | right;
+        if x < total {
+            return x;
         }
     }
-    if ballots.is_empty() {
+}
+
+/// Each signer's ranks: signers in key order, each taking its slots' worth of consecutive
+/// ranks. `(signer, first rank, slots)`, and the total.
+pub fn rank_ranges<S: Clone + Ord>(signers: &[(S, u64)], tokens_per_vote: u64) -> (Vec<(S, u64, u64)>, u64) {
+    let mut counts = slot_counts(signers, tokens_per_vote);
+    counts.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut next = 0;
+    let ranges = counts
+        .into_iter()
+        .map(|(signer, slots)| {
+            let first = next;
+            next += slots;
+            (signer, first, slots)
+        })
+        .collect();
+    (ranges, next)
+}
+
+/// The blob's quorum from its seed and the signers' stakes (signer ids as bytes): one (0G's
+/// quorum 0), or none when nobody has a slot.
+pub fn quorums<S: Clone + Ord>(seed: B256, signers: &[(S, u64)], tokens_per_vote: u64) -> Vec<Quorum<S>> {
+    let (ranges, total) = rank_ranges(signers, tokens_per_vote);
+    if total == 0 {
         return Vec::new();
     }
-    ballots.sort();
-    vec![Quorum { slots: ballots.into_iter().map(|(_, index)| signers[index].0.clone()).collect() }]
+    let mut slots: Vec<Option<S>> = vec![None; total as usize];
+    for (signer, first, count) in ranges {
+        for rank in first..first + count {
+            slots[slot_at(&seed, total, rank) as usize] = Some(signer.clone());
+        }
+    }
+    vec![Quorum { slots: slots.into_iter().flatten().collect() }]
+}
+
+/// The ranks of `signer`'s slots that hold each axis it keeps (what a sampling response names
+/// to prove the signer holds the row or column it answers from).
+pub fn ranks_of<S: Clone + Ord>(seed: B256, signers: &[(S, u64)], tokens_per_vote: u64, signer: &S, layout: SquareLayout) -> std::collections::BTreeMap<(Axis, usize), u64> {
+    let (ranges, total) = rank_ranges(signers, tokens_per_vote);
+    let mut out = std::collections::BTreeMap::new();
+    for (_, first, count) in ranges.iter().filter(|(s, _, _)| s == signer) {
+        for rank in *first..first + count {
+            out.entry(axis_of_slot(layout, slot_at(&seed, total, rank) as usize)).or_insert(rank);
+        }
+    }
+    out
 }
 
 /// The axis slot `slot` answers for in a square of `layout`.
@@ -108,6 +170,33 @@ mod tests {
         assert_eq!(votes(1 << 40, 10), MAX_VOTES_PER_SIGNER);
         assert_eq!(votes(9, 10), 0);
         assert_eq!(votes(100, 0), 100, "a zero unit counts one token per vote");
+    }
+
+    #[test]
+    fn slot_places_are_a_permutation_and_every_rank_finds_its_axis() {
+        for total in [1u64, 2, 3, 5, 64, 1_000, 3_071, 3_072] {
+            let seed = B256::repeat_byte(total as u8);
+            let mut seen = vec![false; total as usize];
+            for rank in 0..total {
+                let slot = slot_at(&seed, total, rank) as usize;
+                assert!(!seen[slot], "rank {rank} of {total} lands on a taken slot");
+                seen[slot] = true;
+            }
+        }
+        let signers: Vec<([u8; 20], u64)> = vec![(signer(3), 30), (signer(1), 20), (signer(2), 10)];
+        let layout = SquareLayout { k: 7 };
+        let quorum = &quorums(B256::repeat_byte(9), &signers, 1)[0];
+        let (ranges, total) = rank_ranges(&signers, 1);
+        assert_eq!(ranges.iter().map(|(s, _, _)| *s).collect::<Vec<_>>(), vec![signer(1), signer(2), signer(3)], "key order");
+        assert_eq!(total as usize, quorum.slots.len());
+        for (who, _) in &signers {
+            let ranks = ranks_of(B256::repeat_byte(9), &signers, 1, who, layout);
+            assert_eq!(ranks.keys().copied().collect::<BTreeSet<_>>(), axes_of(quorum, who, layout));
+            for (axis, rank) in ranks {
+                assert_eq!(axis_of_slot(layout, slot_at(&B256::repeat_byte(9), total, rank) as usize), axis);
+                assert_eq!(quorum.slots[slot_at(&B256::repeat_byte(9), total, rank) as usize], *who);
+            }
+        }
     }
 
     #[test]
