@@ -119,3 +119,12 @@ pub fn execute_next_block(world: &mut World, txs: Vec<TxEnvelope>) -> zg_compone
     let number = world.resource::<zg_components::chain::ChainHead>().number() + 1;
     producer::execute_block(world, BlockContext { timestamp_s: number, coinbase: COINBASE, ..Default::default() }, candidates)
 }
+
+/// A world with the chain plugin and `genesis` built (a dev chain spec).
+pub fn world_of_genesis(genesis: &Genesis) -> World {
+    let mut world = World::new();
+    world.insert_resource(ChainSpec::dev(CHAIN_ID, COINBASE));
+    let _ = tick_schedule(&mut world, &[&ChainPlugin as &dyn NodePlugin]);
+    genesis::build_genesis(&mut world, genesis).expect("genesis");
+    world
+}

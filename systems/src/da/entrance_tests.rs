@@ -4,13 +4,13 @@
 
 use super::*;
 use crate::chain::test_support::*;
+use crate::chain::test_support::execute_next_block as block;
 use crate::da::encoding::{extend_blob, prove_bad_encoding};
-use alloy_consensus::TxEnvelope;
 use alloy_primitives::{Bytes, TxKind};
 use alloy_sol_types::SolCall;
 use bevy_ecs::prelude::*;
 use malachite_ed25519::PrivateKey;
-use zg_components::chain::{ChainHead, CommittedBlock};
+use zg_components::chain::ChainHead;
 use zg_components::da::piece::attestation_message;
 use zg_components::da::wire::encode_fraud_proof;
 use zg_components::da::{Axis, SHARE_SIZE};
@@ -43,15 +43,7 @@ fn world(signers: usize) -> World {
         podas_target: U256::MAX,
     };
     genesis.accounts.insert(DA_ENTRANCE_ADDRESS, genesis_account(&code, &params).unwrap());
-    let mut world = World::new();
-    world.insert_resource(zg_components::chain::ChainSpec::dev(CHAIN_ID, COINBASE));
-    let _ = crate::tick_schedule(&mut world, &[&crate::chain::ChainPlugin as &dyn crate::NodePlugin]);
-    crate::chain::genesis::build_genesis(&mut world, &genesis).unwrap();
-    world
-}
-
-fn block(world: &mut World, txs: Vec<TxEnvelope>) -> CommittedBlock {
-    execute_next_block(world, txs)
+    world_of_genesis(&genesis)
 }
 
 fn status(world: &World, root: B256) -> u8 {

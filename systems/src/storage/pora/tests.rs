@@ -4,12 +4,13 @@
 
 use super::*;
 use crate::chain::test_support::*;
+use crate::chain::test_support::execute_next_block as block;
 use crate::storage::flow::{self, FLOW_ADDRESS, IFlow, Submission, SubmissionData, SubmissionNode};
 use alloy_consensus::TxEnvelope;
 use alloy_primitives::Bytes;
 use alloy_sol_types::SolCall;
 use bevy_ecs::prelude::*;
-use zg_components::chain::{BlockHeader, BlockIndex, ChainHead, CommittedBlock, GrantEntry};
+use zg_components::chain::{BlockHeader, BlockIndex, ChainHead, GrantEntry};
 use zg_components::storage::merkle::{FileCommitment, SEGMENT_SIZE};
 
 const EPOCH: u64 = 4;
@@ -47,15 +48,7 @@ fn world_with(ring: Vec<[u8; 32]>, data_shards: u64) -> World {
     init.extend(constructor_args(FLOW_ADDRESS, &params));
     genesis.accounts.insert(MINE_ADDRESS, crate::chain::genesis::deploy_contract(&init, U256::ZERO).unwrap());
     genesis.grants.push(GrantEntry { address: MINE_ADDRESS, tokens: 1_000, from: "community".into() });
-    let mut world = World::new();
-    world.insert_resource(zg_components::chain::ChainSpec::dev(CHAIN_ID, COINBASE));
-    let _ = crate::tick_schedule(&mut world, &[&crate::chain::ChainPlugin as &dyn crate::NodePlugin]);
-    crate::chain::genesis::build_genesis(&mut world, &genesis).unwrap();
-    world
-}
-
-fn block(world: &mut World, txs: Vec<TxEnvelope>) -> CommittedBlock {
-    execute_next_block(world, txs)
+    world_of_genesis(&genesis)
 }
 
 fn hash_of(world: &World, number: u64) -> B256 {
