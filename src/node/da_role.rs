@@ -32,6 +32,13 @@ pub(super) async fn start(
     if !config.da.enabled || !zg_systems::da::entrance::is_deployed(node.world()) {
         return Ok(None);
     }
+    if !zg_systems::da::entrance::is_current(node.world()) {
+        tracing::error!(
+            "the DA entrance in this chain's state predates this node (no submitBlobs/kOf: a data directory from an older zgnode); \
+             the DA role is off. Start with a fresh data directory to use DA"
+        );
+        return Ok(None);
+    }
     let (tokens_per_vote, fixed_signers) = zg_systems::da::entrance::signer_rules(node.world())
         .ok_or_else(|| NodeError::Config("the genesis's DA entrance does not answer for its signers".into()))?;
     let disperser: Option<PrivateKeySigner> = match &config.da.disperser_key {

@@ -104,6 +104,12 @@ pub fn is_deployed(world: &bevy_ecs::world::World) -> bool {
     crate::chain::evm::account_info(world, &DA_ENTRANCE_ADDRESS).is_some_and(|info| info.has_code())
 }
 
+/// Whether the deployed entrance is the one this node speaks to (it answers `kOf`, which the
+/// entrances from before domain-separated commitments lack).
+pub fn is_current(world: &bevy_ecs::world::World) -> bool {
+    view(world, IDAEntrance::kOfCall { dataRoot: B256::ZERO }).is_some()
+}
+
 /// A view of the entrance against the world's current state, decoded.
 fn view<C: alloy_sol_types::SolCall>(world: &bevy_ecs::world::World, call: C) -> Option<C::Return> {
     let output = crate::consensus::staking::call_view(world, DA_ENTRANCE_ADDRESS, call.abi_encode()).ok()?;

@@ -190,3 +190,10 @@ fn a_sampling_response_proves_through_the_domain_separated_trees_at_the_register
     let sig = signed(&world, &da_key(0));
     assert!(send(&mut world, response(k, attester, sig), 4), "the attester's true share at the registered k is paid");
 }
+
+#[test]
+fn the_shipped_entrance_is_recognised_as_current_and_a_missing_one_is_not() {
+    assert!(is_current(&world(1)));
+    let (_, _, genesis) = chain_world(1);
+    assert!(!is_current(&world_of_genesis(&genesis)), "no entrance at all");
+}
