@@ -1,7 +1,8 @@
 //! # zgnode — the node, as a program and as a library
 //!
-//! zgnode is an EVM chain with BFT consensus, a 0G-compatible storage network and (coming) data
-//! availability and compute, built as a data-oriented ECS node: the pure core lives in
+//! zgnode is an EVM chain with BFT consensus, a 0G-compatible storage network, data
+//! availability and a compute marketplace (with verifiable inference), built as a data-oriented
+//! ECS node: the pure core lives in
 //! `zg-components` (data) and `zg-systems` (behaviour); this crate is the I/O shell around it.
 //! `zgnode dev` runs it all-in-one; this page is for hosts that embed it — a game, a test
 //! harness, a service — in their own process.

@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 use zg_components::verifiable::{ModelFile, QuantizedModel};
 use zg_systems::verifiable::{circuit, inference};
 
-pub const SMALL_MODEL: &str = include_str!("../../assets/models/digits/digits-small.json");
-pub const LARGE_MODEL: &str = include_str!("../../assets/models/digits/digits-large.json");
+pub use crate::compute::verifiable::{LARGE_MODEL, SMALL_MODEL};
 
 #[derive(Clone, Debug)]
 pub struct ProofFigures {

@@ -14,7 +14,7 @@ use zg_components::verifiable::ModelFile;
 fn input_of(digit: Option<usize>, input: Option<&str>) -> anyhow::Result<Vec<i8>> {
     match (digit, input) {
         (Some(digit), _) => {
-            let file: ModelFile = serde_json::from_str(crate::bench::proofs::SMALL_MODEL)?;
+            let file: ModelFile = serde_json::from_str(crate::compute::verifiable::SMALL_MODEL)?;
             let count = file.test.inputs.len();
             file.test.inputs.get(digit).cloned().with_context(|| format!("--digit {digit}: the held-out split has {count} digits (0-{})", count - 1))
         }

@@ -44,7 +44,7 @@ pub fn dev_config(eth_rpc: &str, listen: SocketAddr, data_dir: &Path) -> Provide
 pub fn dev_verifiable(dir: &Path) -> anyhow::Result<VerifiableConfig> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let model_file = dir.join("digits-small.json");
-    std::fs::write(&model_file, crate::bench::proofs::SMALL_MODEL).with_context(|| format!("writing {}", model_file.display()))?;
+    std::fs::write(&model_file, crate::compute::verifiable::SMALL_MODEL).with_context(|| format!("writing {}", model_file.display()))?;
     Ok(VerifiableConfig { model_file, price: 1_000_000_000_000_000, stake_0g: 10, settle_batch: 8, misbehave: false })
 }
 

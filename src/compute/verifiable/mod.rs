@@ -6,6 +6,11 @@
 
 pub mod client;
 pub mod http;
+
+/// The reference models the node ships (digit classifiers, `assets/models/digits`): the dev
+/// provider serves the small one; the benches prove both.
+pub const SMALL_MODEL: &str = include_str!("../../../assets/models/digits/digits-small.json");
+pub const LARGE_MODEL: &str = include_str!("../../../assets/models/digits/digits-large.json");
 pub mod settle;
 pub mod store;
 
