@@ -180,7 +180,7 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                 let r = &run.report;
                 println!(
                     "  {:>9} bytes (k = {:>3}): DisperseBlob -> CONFIRMED {:>7.2} s | encode {:>6.1} ms, register {:>6.1} ms, pieces out + attestations {:>7.1} ms \
-                     ({:.1} MB of pieces to {} other members: {:.0} MB/s of blob, {:.0} MB/s on the wire) | {}/{} votes",
+                     ({:.1} MB of pieces to {} other members: {:.0} MB/s of blob, {:.0} MB/s on the wire) | {}/{} slots",
                     r.blob_bytes,
                     r.k,
                     run.to_confirmed_s,
@@ -191,8 +191,8 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                     r.members.saturating_sub(1),
                     run.dispersal_mb_s(),
                     run.wire_mb_s(),
-                    r.signed_votes,
-                    r.total_votes
+                    r.signed_slots,
+                    r.total_slots
                 );
             }
         }

@@ -90,7 +90,8 @@ impl DaNode {
     /// background. Returns the request id and root.
     ///
     /// Paid writes spend this node's disperser account: they are served only on listeners the
-    /// operator opened for them (loopback, or any with `da.public_submissions`), and at most
+    /// operator opened for them (loopback, or any with `da.public_submissions`) or to callers
+    /// with one of `da.api_keys`, each client within `da.blobs_per_client_hour`, and at most
     /// `da.max_concurrent_dispersals` run at once (each holds a square for up to minutes).
     pub async fn submit(self: &Arc<Self>, blob: Vec<u8>, listener: Listener, api_key: Option<&str>) -> Result<(Vec<u8>, B256), DisperseError> {
         let disperser = self.disperser.ok_or(DisperseError::NoDisperser)?;
@@ -229,7 +230,7 @@ impl DaNode {
         // Counted in slots, as the entrance counts them (`slotsOf`): what each signer holds.
         let slots: BTreeMap<PeerKey, u64> = slot_counts(&signers, self.tokens_per_vote).into_iter().collect();
         let total: u64 = slots.values().sum();
-        let votes_of = |key: &PeerKey| slots.get(key).copied().unwrap_or(0);
+        let slots_of = |key: &PeerKey| slots.get(key).copied().unwrap_or(0);
         let mut signatures: BTreeMap<PeerKey, [u8; 64]> = BTreeMap::new();
         let mut refusals: Vec<String> = Vec::new();
         let deadline = tokio::time::sleep(self.attest_timeout);
@@ -257,13 +258,13 @@ impl DaNode {
                     break;
                 }
             }
-            let signed: u64 = signatures.keys().map(votes_of).sum();
+            let signed: u64 = signatures.keys().map(slots_of).sum();
             if !graced && threshold_met(total as usize, signed as usize) {
                 graced = true;
                 grace.as_mut().reset(tokio::time::Instant::now() + STRAGGLER_GRACE);
             }
         }
-        let signed: u64 = signatures.keys().map(votes_of).sum();
+        let signed: u64 = signatures.keys().map(slots_of).sum();
         self.record_dispersal(super::DispersalReport {
             data_root,
             blob_bytes,
@@ -273,8 +274,8 @@ impl DaNode {
             distribute_s: distributing.elapsed().as_secs_f64(),
             wire_bytes,
             members,
-            signed_votes: signed,
-            total_votes: total,
+            signed_slots: signed,
+            total_slots: total,
         });
         if !threshold_met(total as usize, signed as usize) {
             return Err(Stopped::Insufficient(format!("{signed} of {total} slots attested; {}", refusals.join("; "))));

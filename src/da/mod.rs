@@ -102,8 +102,6 @@ pub struct DaNode {
     submissions: Submissions,
     /// Store batches refused per peer (past `service::MAX_REFUSED_BATCHES`, no more are read).
     refused_batches: Mutex<HashMap<PeerKey, u64>>,
-    kept_batches: AtomicU64,
-    pruned: AtomicU64,
 }
 
 /// Who may make this node pay for a blob, how many at once, and how many an hour each.
@@ -197,8 +195,8 @@ pub struct DispersalReport {
     /// Piece bytes sent to other members (their systematic halves).
     pub wire_bytes: usize,
     pub members: usize,
-    pub signed_votes: u64,
-    pub total_votes: u64,
+    pub signed_slots: u64,
+    pub total_slots: u64,
 }
 
 /// What a DA node is started with.
@@ -240,8 +238,6 @@ impl DaNode {
             dispersals: Mutex::new(Vec::new()),
             submissions: setup.submissions,
             refused_batches: Mutex::new(HashMap::new()),
-            kept_batches: AtomicU64::new(0),
-            pruned: AtomicU64::new(0),
         }
     }
 

@@ -15,6 +15,9 @@ use super::DaNode;
 /// Axes fetched per pass, so a node that was away long catches up without flooding its peers.
 const AXES_PER_PASS: usize = 256;
 const PASS_EVERY: Duration = Duration::from_secs(2);
+/// Pruning runs one pass in this many (once a minute): it reads every kept blob's status, and
+/// a sampling window is hundreds of blocks long.
+const PRUNE_EVERY_PASSES: u64 = 30;
 
 /// Whether a kept blob's pieces can go: it failed, expired unconfirmed, was never registered,
 /// or is final and its sampling window (from its confirmation) has passed at `head`.
@@ -27,22 +30,24 @@ pub fn prunable(status: Option<BlobStatus>, confirmed_at: Option<u64>, head: u64
 }
 
 impl DaNode {
-    /// Resumes accepted dispersals, then repairs missing pieces every few seconds until the
-    /// node goes away.
+    /// Resumes accepted dispersals, then repairs missing pieces every few seconds (and prunes
+    /// what nobody samples any more, once a minute) until the node goes away.
     pub fn start_maintenance(self: &Arc<Self>) {
         let weak = Arc::downgrade(self);
         tokio::spawn(async move {
             if let Some(node) = weak.upgrade() {
                 node.resume_pending().await;
             }
-            loop {
+            for pass in 1u64.. {
                 tokio::time::sleep(PASS_EVERY).await;
                 let Some(node) = weak.upgrade() else { return };
                 if node.network.is_some() {
                     node.repair_pass().await;
                 }
-                let pruning = node.clone();
-                let _ = tokio::task::spawn_blocking(move || pruning.prune_pass()).await;
+                if pass.is_multiple_of(PRUNE_EVERY_PASSES) {
+                    let pruning = node.clone();
+                    let _ = tokio::task::spawn_blocking(move || pruning.prune_pass()).await;
+                }
             }
         });
     }
@@ -68,7 +73,6 @@ impl DaNode {
             }
         }
         if pruned > 0 {
-            self.pruned.fetch_add(pruned as u64, Ordering::Relaxed);
             metrics::counter!("zgnode_da_pruned_blobs_total").increment(pruned as u64);
             tracing::info!(pruned, "DA pieces of blobs past their sampling window (or failed) pruned");
         }

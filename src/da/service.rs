@@ -4,7 +4,6 @@
 
 use alloy_primitives::B256;
 use rayon::prelude::*;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use zg_components::consensus::PeerKey;
@@ -131,8 +130,6 @@ impl DaService for DaNode {
                     if let Ok(mut refused) = self.refused_batches.lock() {
                         *refused.entry(*from).or_default() += 1;
                     }
-                } else {
-                    self.kept_batches.fetch_add(1, Ordering::Relaxed);
                 }
                 DaAnswer::Stored(result)
             }

@@ -46,7 +46,8 @@ impl SpotCheck {
     /// recomputed on the CPU twin); `None` when a check found a difference (the accelerator is
     /// then retired) or the CPU could not run the program.
     pub fn accept(&self, program: &program::Program, inputs: &[u8], outputs: Vec<u8>) -> Option<Vec<u8>> {
-        let first_of_shape = self.shapes_seen.lock().map(|mut seen| seen.insert(program.clone())).unwrap_or(true);
+        // The program is cloned only the first time its shape is seen (this runs per batch).
+        let first_of_shape = self.shapes_seen.lock().map(|mut seen| !seen.contains(program) && seen.insert(program.clone())).unwrap_or(true);
         let n = self.batches.fetch_add(1, Ordering::Relaxed);
         if !first_of_shape && !n.is_multiple_of(self.every) {
             return Some(outputs);
