@@ -3,7 +3,7 @@
 //! a summary with the ratio, measured in the same run.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group};
-use zgnode::bench::{self, Workload};
+use zgnode::tools::bench::{self, Workload};
 
 const TXS: usize = 2_000;
 const SENDERS: usize = 200;

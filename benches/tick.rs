@@ -9,7 +9,7 @@ fn ticks(c: &mut Criterion) {
     let mut group = c.benchmark_group("tick");
     group.sample_size(20);
     for (name, touching) in [("idle", false), ("touch_100k_accounts", true)] {
-        let mut node = zgnode::bench::tick_node(ACCOUNTS, touching);
+        let mut node = zgnode::tools::bench::tick_node(ACCOUNTS, touching);
         let mut now = 10_000u64;
         group.bench_function(name, |b| {
             b.iter(|| {
@@ -26,7 +26,7 @@ criterion_group!(benches, ticks);
 fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
-    let report = zgnode::bench::tick(ACCOUNTS, 500);
+    let report = zgnode::tools::bench::tick(ACCOUNTS, 500);
     println!(
         "summary tick: idle {:.1} µs, touching {} accounts {:.1} µs, ratio {:.1}",
         report.idle_us,

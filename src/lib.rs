@@ -95,26 +95,32 @@
 //! # }
 //! ```
 //!
-//! ## What else is here
-//! - [`cli`]: the commands (`dev`/`run`, `init`/`testnet`, `storage`, `bench`, `chaos`);
-//!   [`config`]: the TOML config, every option in [`config::CONFIG_TEMPLATE`];
-//!   [`local_files`]: genesis files and durable writes.
+//! ## Layout
+//! Each role is a folder with its RPC methods, its wire messages and its services; the node
+//! ([`node`]) assembles them. The pure core is in `zg-components` and `zg-systems`.
 //! - [`node`]: assembly ([`NodeBuilder`]), the hand-ticked [`Node`], the driver thread of
-//!   [`RunningNode`], the handle and events, and each role's wiring.
-//! - [`net`]: the validator network over QUIC; [`store`]: redb tables, one write per block;
-//!   [`rpc`]: Ethereum JSON-RPC with geth's error shapes; [`zgs`]: 0G's storage node;
-//!   [`metrics`]: Prometheus.
-//! - [`dev`]: dev accounts and genesis; [`testnet`]: local validator networks.
-//! - [`bench`]: the workloads behind `zgnode bench`, each against a baseline in the same run.
+//!   [`RunningNode`], the handle and events, and each role's wiring (`node::*_role`).
+//! - [`rpc`]: the Ethereum JSON-RPC surface with geth's error shapes (roles add theirs).
+//! - [`net`]: the validator network over QUIC; [`peer_address`]: peer addresses;
+//!   [`signing`] and [`sign_guard`]: the node key and the double-sign guard.
+//! - [`store`]: redb tables, one write per block, snapshots for RPC, rewind, restore.
+//! - [`zgs`]: 0G's storage node (RPC, shards, PoRA miner, SDK-compatible client).
+//! - [`da`]: data availability (dispersal, retrieval, sampling, the disperser gRPC).
+//! - [`compute`]: the compute marketplace (providers, settlement, verifiable inference).
+//! - [`gpu`]: CUDA kernels when a card is present, checked against their CPU twins.
+//! - [`cli`]: the commands (`dev`/`run`, `init`/`testnet`, `storage`, `da`, `compute`, `bench`,
+//!   `chaos`); [`config`]: the TOML config, every option in [`config::CONFIG_TEMPLATE`];
+//!   [`local_files`]: genesis files and durable writes; [`metrics`]: Prometheus;
+//!   [`wall_clock`]: the host's clock.
+//! - [`dev`]: dev accounts and the dev genesis every role adds its contracts to.
+//! - [`tools`]: benchmarks, the chaos campaign, fuzz targets, the testnet launcher — beside the
+//!   node, opened only by the CLI.
 
-pub mod bench;
-pub mod chaos;
 pub mod cli;
 pub mod compute;
 pub mod config;
 pub mod da;
 pub mod dev;
-pub mod fuzz;
 // Probing for the CUDA libraries and launching kernels are unsafe in cudarc; only this module
 // may, and each block says why it holds.
 #[allow(unsafe_code)]
@@ -125,11 +131,11 @@ pub mod net;
 pub mod node;
 pub mod peer_address;
 pub mod rpc;
-pub mod seeded;
 pub mod signing;
 pub mod sign_guard;
 pub mod store;
-pub mod testnet;
+pub mod tools;
+pub mod wall_clock;
 pub mod zgs;
 
 pub use config::NodeConfig;

@@ -9,7 +9,7 @@ use std::time::Duration;
 #[test]
 fn a_seeded_fault_campaign_ends_with_one_chain_and_nothing_lost() {
     let dir = tempfile::tempdir().unwrap();
-    let plan = zgnode::chaos::ChaosPlan {
+    let plan = zgnode::tools::chaos::ChaosPlan {
         seed: 20_261_128,
         nodes: 4,
         duration: Duration::from_secs(30),
@@ -18,7 +18,7 @@ fn a_seeded_fault_campaign_ends_with_one_chain_and_nothing_lost() {
         binary: env!("CARGO_BIN_EXE_zgnode").into(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let report = runtime.block_on(zgnode::chaos::run(&plan)).unwrap_or_else(|error| {
+    let report = runtime.block_on(zgnode::tools::chaos::run(&plan)).unwrap_or_else(|error| {
         let logs: Vec<String> = (0..4)
             .map(|i| std::fs::read_to_string(dir.path().join(format!("node{i}")).join("node.log")).unwrap_or_default())
             .map(|log| log.lines().rev().take(20).collect::<Vec<_>>().join("\n"))

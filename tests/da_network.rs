@@ -19,7 +19,7 @@ use zg_components::da::{Axis, SHARE_SIZE};
 use zg_systems::da::encoding::{extend_blob, prove_bad_encoding};
 use zg_systems::da::entrance::{DA_ENTRANCE_ADDRESS, IDAEntrance};
 use zgnode::dev::{DEV_DISPERSER_ACCOUNT, dev_accounts};
-use zgnode::testnet::{NetworkPlan, NodeLayout, write_network};
+use zgnode::tools::testnet::{NetworkPlan, NodeLayout, write_network};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 

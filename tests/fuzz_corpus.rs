@@ -1,11 +1,11 @@
-//! The fuzz targets (`zgnode::fuzz`) in the test suite: every committed seed under
+//! The fuzz targets (`zgnode::tools::fuzz`) in the test suite: every committed seed under
 //! `fuzz/corpus/<target>`, then a fixed budget of seeded mutations of them (bit flips, byte
 //! overwrites, truncations, insertions, splices), so a run is the same every time and takes
 //! seconds. Coverage-guided runs use the same targets under libFuzzer: see `fuzz/README.md`.
 
 use std::path::PathBuf;
 
-use zgnode::seeded::SeededRng as Rng;
+use zgnode::tools::seeded::SeededRng as Rng;
 
 fn corpus_dir(target: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target)
@@ -65,7 +65,7 @@ fn seeds_of(target: &str) -> Vec<Vec<u8>> {
 #[test]
 fn the_committed_corpus_holds_every_generated_seed() {
     let write = std::env::var("ZG_WRITE_CORPUS").is_ok_and(|v| v == "1");
-    for (index, (target, seed)) in zgnode::fuzz::seed_corpus().into_iter().enumerate() {
+    for (index, (target, seed)) in zgnode::tools::fuzz::seed_corpus().into_iter().enumerate() {
         let dir = corpus_dir(target);
         let hash = alloy_primitives::keccak256(&seed);
         let path = dir.join(format!("seed-{}", alloy_primitives::hex::encode(&hash[..8])));
@@ -79,7 +79,7 @@ fn the_committed_corpus_holds_every_generated_seed() {
 
 #[test]
 fn every_target_survives_its_corpus_and_seeded_mutations() {
-    for (name, target) in zgnode::fuzz::TARGETS {
+    for (name, target) in zgnode::tools::fuzz::TARGETS {
         let seeds = seeds_of(name);
         assert!(!seeds.is_empty(), "no seeds for {name}");
         for seed in &seeds {

@@ -1,7 +1,13 @@
 //! What the project agreed on about its own shape, checked on every run: three layers
 //! (src -> systems -> components) with no import back up, the pure layers free of I/O crates,
-//! and no source file over 500 lines.
+//! no import cycle between the modules of a crate, no production module reaching into the
+//! tooling (`tools`: benches, chaos, fuzz, testnet), every module named in its crate's Layout
+//! section, and no source or test file over 500 lines.
 
+#[path = "layering/module_graph.rs"]
+mod module_graph;
+
+use module_graph::{ModuleGraph, name};
 use std::path::{Path, PathBuf};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -23,6 +29,9 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_dir() {
+            if path.file_name().is_some_and(|name| name == "node_modules" || name == ".venv") {
+                continue;
+            }
             rust_files(&path, out);
         } else if path.extension().is_some_and(|e| e == "rs") {
             out.push(path);
@@ -65,7 +74,7 @@ fn no_layer_imports_the_one_above_it() {
 #[test]
 fn no_source_file_is_over_500_lines() {
     let mut long = Vec::new();
-    for dir in ["src", "systems/src", "components/src"] {
+    for dir in ["src", "systems/src", "components/src", "tests", "benches", "examples"] {
         for file in sources(dir) {
             let lines = std::fs::read_to_string(&file).unwrap().lines().count();
             if lines > MAX_LINES {
@@ -81,7 +90,7 @@ fn the_transport_and_the_leaves_import_no_role_above_them() {
     // `net` moves frames between peers; what a shard or a file means is the storage role's
     // (`zgs`), reached through `net::ShardService`. The leaves import nothing of the crate.
     let rules: [(&str, &[&str]); 4] = [
-        ("src/net", &["crate::zgs", "crate::node", "crate::rpc", "crate::cli", "crate::bench"]),
+        ("src/net", &["crate::zgs", "crate::node", "crate::rpc", "crate::cli", "crate::tools"]),
         ("src/peer_address.rs", &["crate::"]),
         ("src/signing.rs", &["crate::"]),
         ("src/store", &["crate::zgs", "crate::net", "crate::node", "crate::rpc", "crate::cli"]),
@@ -96,5 +105,89 @@ fn the_transport_and_the_leaves_import_no_role_above_them() {
                 assert!(!text.contains(name), "{} names {name}", file.display());
             }
         }
+    }
+}
+
+const CRATES: [&str; 3] = ["src", "systems/src", "components/src"];
+
+#[test]
+fn no_crate_has_an_import_cycle_between_its_modules() {
+    let mut found = Vec::new();
+    for krate in CRATES {
+        let graph = ModuleGraph::read(&Path::new(ROOT).join(krate));
+        assert!(graph.files.len() > 10, "{krate} read");
+        let strict = graph.strict_cycles();
+        eprintln!(
+            "{krate}: {} modules; counting a child's uses of its folder's door too: {} cycles over {} modules",
+            graph.files.len(),
+            strict.len(),
+            strict.iter().map(Vec::len).sum::<usize>()
+        );
+        for cycle in graph.cycles() {
+            let members: Vec<String> = cycle.iter().map(name).collect();
+            let edges: Vec<String> = cycle
+                .iter()
+                .flat_map(|from| graph.edges[from].iter().filter(|to| cycle.contains(to)).map(move |to| format!("{} -> {}", name(from), name(to))))
+                .collect();
+            found.push(format!("{krate}: {members:?} through {edges:?}"));
+        }
+    }
+    assert!(found.is_empty(), "import cycles (break each by moving the shared piece down):\n{}", found.join("\n"));
+}
+
+#[test]
+fn the_graph_reader_sees_a_cycle_when_there_is_one() {
+    let dir = std::env::temp_dir().join(format!("zg-layering-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("a")).unwrap();
+    std::fs::write(dir.join("lib.rs"), "pub mod a;\npub mod b;\npub mod c;\n").unwrap();
+    std::fs::write(dir.join("a/mod.rs"), "pub mod inner;\nuse crate::{b::{self, X}, c as _};\n").unwrap();
+    std::fs::write(dir.join("a/inner.rs"), "// crate::c is a comment\nfn f() { super::super::c::g() }\n#[cfg(test)]\nmod tests { use crate::b::X; }\n").unwrap();
+    std::fs::write(dir.join("b.rs"), "pub struct X;\nfn f() { crate::a::inner::f() }\n").unwrap();
+    std::fs::write(dir.join("c.rs"), "pub fn g() {}\n").unwrap();
+    let graph = ModuleGraph::read(&dir);
+    let module = |path: &str| path.split("::").map(String::from).collect::<Vec<_>>();
+    assert!(graph.edges[&module("a")].contains(&module("b")));
+    assert!(graph.edges[&module("a")].contains(&module("c")));
+    assert!(graph.edges[&module("a::inner")].contains(&module("c")));
+    assert!(!graph.edges[&module("a::inner")].contains(&module("b")), "test code is left out");
+    let cycles = graph.cycles();
+    assert_eq!(cycles.len(), 0, "a -> b -> a::inner is a chain, not a circle: {cycles:?}");
+    std::fs::write(dir.join("c.rs"), "pub fn g() { crate::a::helper() }\n").unwrap();
+    let cycles = ModuleGraph::read(&dir).cycles();
+    assert_eq!(cycles.len(), 1, "a -> c -> a");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn no_production_module_imports_the_tooling() {
+    let graph = ModuleGraph::read(&Path::new(ROOT).join("src"));
+    let tooling = |module: &Vec<String>| module.first().is_some_and(|m| m == "tools");
+    // The CLI is the door to the tools (`zgnode bench|chaos|testnet`); nothing else may open it.
+    let allowed = |module: &Vec<String>| tooling(module) || module.first().is_some_and(|m| m == "cli" || m == "main");
+    let mut found = Vec::new();
+    for (from, targets) in &graph.edges {
+        for to in targets.iter().filter(|to| tooling(to) && !allowed(from)) {
+            found.push(format!("{} -> {}", name(from), name(to)));
+        }
+    }
+    assert!(graph.files.keys().any(|m| tooling(m)), "the tooling tree exists");
+    assert!(found.is_empty(), "production code imports the tooling: {found:?}");
+}
+
+#[test]
+fn every_module_is_named_in_its_crates_layout_section() {
+    for krate in CRATES {
+        let root = Path::new(ROOT).join(krate).join("lib.rs");
+        let text = std::fs::read_to_string(&root).unwrap();
+        let layout = text.split("//! ## Layout").nth(1).unwrap_or_else(|| panic!("{} has a Layout section", root.display()));
+        let layout: String = layout.lines().skip(1).take_while(|l| l.starts_with("//!")).collect::<Vec<_>>().join("\n");
+        let modules: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("pub mod ").or_else(|| l.trim().strip_prefix("mod ")))
+            .filter_map(|l| l.strip_suffix(';'))
+            .collect();
+        assert!(!modules.is_empty(), "{krate} declares modules");
+        let missing: Vec<&&str> = modules.iter().filter(|m| !layout.contains(&format!("[`{m}`]"))).collect();
+        assert!(missing.is_empty(), "{}: the Layout section does not name {missing:?}", root.display());
     }
 }

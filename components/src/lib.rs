@@ -12,6 +12,7 @@
 //! - [`da`]: a blob's 2D Reed–Solomon square: layout, axis roots, data root, share proofs, the
 //!   bad-encoding fraud proof and its bytes.
 //! - [`storage`]: 0G storage's file commitment (chunks, segments, roots, submissions, proofs).
+//! - [`verifiable`]: quantized models, their canonical bytes and proof jobs' data.
 //! - [`node`]: what every domain shares: the tick clock and profile, the inbox the I/O shell
 //!   fills and the events it receives back.
 

@@ -121,7 +121,7 @@ pub enum BenchCommand {
     /// against bare revm on the same transactions.
     Execution {
         #[arg(long, value_enum, default_value = "eth-transfers")]
-        workload: crate::bench::Workload,
+        workload: crate::tools::bench::Workload,
         #[arg(long, default_value_t = 2_000)]
         txs: usize,
         #[arg(long, default_value_t = 200)]
@@ -426,7 +426,7 @@ pub struct NetworkArgs {
     #[arg(long, default_value_t = 250)]
     pub network_block_time_ms: u64,
     /// Blocks per epoch (validator set changes take effect at epoch boundaries).
-    #[arg(long, default_value_t = crate::testnet::DEFAULT_EPOCH_LENGTH)]
+    #[arg(long, default_value_t = crate::tools::testnet::DEFAULT_EPOCH_LENGTH)]
     pub epoch_length: u64,
     /// Node i serves the storage JSON-RPC on 127.0.0.1:<storage-port + i>, erasure-coding
     /// uploads across the nodes (half of them may be away).

@@ -1,4 +1,4 @@
-//! `zgnode bench ...`: runs a workload from `crate::bench` and prints its figures beside the
+//! `zgnode bench ...`: runs a workload from `crate::tools::bench` and prints its figures beside the
 //! baseline measured in the same run.
 
 use super::*;
@@ -8,11 +8,11 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Execution { workload, txs, senders, rounds, sustained_blocks } => {
             anyhow::ensure!(txs > 0 && senders > 0, "--txs and --senders must be positive");
             anyhow::ensure!(
-                txs <= crate::bench::MAX_BLOCK_TXS,
+                txs <= crate::tools::bench::MAX_BLOCK_TXS,
                 "--txs must be at most {} (the bench seals them all in one block)",
-                crate::bench::MAX_BLOCK_TXS
+                crate::tools::bench::MAX_BLOCK_TXS
             );
-            let report = tokio::task::spawn_blocking(move || crate::bench::execution(workload, txs, senders, rounds)).await?;
+            let report = tokio::task::spawn_blocking(move || crate::tools::bench::execution(workload, txs, senders, rounds)).await?;
             println!("execution {:?}: {} transactions, median of {rounds} rounds", report.workload, report.transactions);
             println!("  node pipeline (pool, block, revm, state root, redb commit): {:>10.0} tx/s  {:.1} Mgas/s", report.pipeline_tps, report.mgas_per_s);
             println!("  bare revm (CacheDB, transact_commit):                      {:>10.0} tx/s", report.bare_revm_tps);
@@ -32,7 +32,7 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
             );
             if sustained_blocks > 0 {
                 anyhow::ensure!(sustained_blocks.saturating_mul(txs) <= 200_000, "--sustained-blocks × --txs must be at most 200,000");
-                let s = tokio::task::spawn_blocking(move || crate::bench::sustained(workload, sustained_blocks, txs, senders)).await?;
+                let s = tokio::task::spawn_blocking(move || crate::tools::bench::sustained(workload, sustained_blocks, txs, senders)).await?;
                 println!("  {} blocks of {} in a row through the node's schedule (automine, pool filled first):", s.blocks, s.per_block);
                 println!("    commit inline:                 {:>10.0} tx/s  ratio to bare revm {:.2}", s.inline_tps, s.inline_tps / s.bare_revm_tps);
                 println!("    commit overlapped (dev chain): {:>10.0} tx/s  ratio to bare revm {:.2}", s.overlapped_tps, s.overlapped_tps / s.bare_revm_tps);
@@ -42,7 +42,7 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::History { blocks, txs_per_block, senders } => {
             anyhow::ensure!(blocks > 0 && txs_per_block > 0 && senders > 0, "--blocks, --txs-per-block and --senders must be positive");
             anyhow::ensure!(blocks.saturating_mul(txs_per_block) <= 1_000_000, "at most 1,000,000 transactions in all");
-            let report = tokio::task::spawn_blocking(move || crate::bench::history_cost(blocks, txs_per_block, senders)).await?;
+            let report = tokio::task::spawn_blocking(move || crate::tools::bench::history_cost(blocks, txs_per_block, senders)).await?;
             println!("state history: {} blocks of {} ETH transfers ({} senders)", report.blocks, report.per_block, senders);
             println!("  archive (every block's history): {:>12} bytes on disk, {:.2} ms per block written", report.archive_bytes, report.archive_ms_per_block);
             println!("  one block of history (baseline): {:>12} bytes on disk, {:.2} ms per block written", report.minimal_bytes, report.minimal_ms_per_block);
@@ -57,9 +57,9 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
             anyhow::ensure!(!loads.is_empty() && frames > 0, "--loads and --frames must be given");
             println!("embed: a dev node ticked at 60 Hz (16.7 ms frames), a 16 ms block per frame, Crafting.gather calls; {frames} frames per run");
             println!("  txs/frame | chain, commit   | tick p50 / p99 / max ms | frame used (p50) | host submit p50 ms | bare revm p50 ms | tick / bare");
-            let memory = crate::bench::EmbedSetup::default();
-            let threaded = crate::bench::EmbedSetup { commit_on_thread: true, ..memory };
-            let mut runs: Vec<(usize, crate::bench::EmbedSetup)> = Vec::new();
+            let memory = crate::tools::bench::EmbedSetup::default();
+            let threaded = crate::tools::bench::EmbedSetup { commit_on_thread: true, ..memory };
+            let mut runs: Vec<(usize, crate::tools::bench::EmbedSetup)> = Vec::new();
             for &load in &loads {
                 runs.push((load, memory));
                 if load > 0 {
@@ -68,11 +68,11 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
             }
             // A game that keeps its chain on disk (an fsync per block).
             if let Some(&load) = loads.iter().find(|&&load| load > 0) {
-                runs.push((load, crate::bench::EmbedSetup { on_disk: true, ..memory }));
-                runs.push((load, crate::bench::EmbedSetup { on_disk: true, commit_on_thread: true }));
+                runs.push((load, crate::tools::bench::EmbedSetup { on_disk: true, ..memory }));
+                runs.push((load, crate::tools::bench::EmbedSetup { on_disk: true, commit_on_thread: true }));
             }
             for (load, setup) in runs {
-                let report = tokio::task::spawn_blocking(move || crate::bench::embed(load, frames, warmup, setup)).await??;
+                let report = tokio::task::spawn_blocking(move || crate::tools::bench::embed(load, frames, warmup, setup)).await??;
                 let ratio = if report.bare_p50_ms > 0.0 { format!("{:.1}x", report.tick_p50_ms / report.bare_p50_ms) } else { "-".into() };
                 println!(
                     "  {:>9} | {:<15} | {:>6.2} / {:>6.2} / {:>6.2} | {:>15.1}% | {:>18.2} | {:>16.2} | {ratio}",
@@ -95,7 +95,7 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
             }
         }
         BenchCommand::Tick { accounts, ticks } => {
-            let report = tokio::task::spawn_blocking(move || crate::bench::tick(accounts, ticks)).await?;
+            let report = tokio::task::spawn_blocking(move || crate::tools::bench::tick(accounts, ticks)).await?;
             println!("tick: idle {:.1} µs/tick; with a system touching {} accounts {:.1} µs/tick", report.idle_us, report.accounts, report.touching_us);
             for (role, shape) in &report.roles {
                 println!(
@@ -116,7 +116,7 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
         }
         BenchCommand::Consensus { validators, rates, seconds, block_time_ms, no_kill } => {
             anyhow::ensure!(!rates.is_empty() && seconds > 0, "--rates and --seconds must be given");
-            let report = crate::bench::consensus::consensus(validators, &rates, seconds, block_time_ms, !no_kill).await?;
+            let report = crate::tools::bench::consensus::consensus(validators, &rates, seconds, block_time_ms, !no_kill).await?;
             println!("consensus: {} validators on loopback QUIC, {} ms block time, {seconds} s per phase", report.validators, report.block_time_ms);
             println!("  rate tx/s | accepted tx/s | committed  achieved tx/s | blocks  interval p50/p99 ms | finality p50/p99 ms");
             for p in &report.phases {
@@ -151,7 +151,7 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
         }
         BenchCommand::ShardTracking { segments, ticks } => {
             anyhow::ensure!(segments > 0 && ticks > 0, "--segments and --ticks must be positive");
-            let report = tokio::task::spawn_blocking(move || crate::bench::tracking::shard_tracking(segments, ticks)).await?;
+            let report = tokio::task::spawn_blocking(move || crate::tools::bench::tracking::shard_tracking(segments, ticks)).await?;
             println!(
                 "shard tracking: a published file of {} segments, none uploaded (4 storage nodes, 2+2 shards)",
                 report.segments
@@ -176,7 +176,7 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                 anyhow::ensure!((1..=zg_components::da::MAX_BLOB_SIZE).contains(size), "each size must be 1..={}", zg_components::da::MAX_BLOB_SIZE);
             }
             println!("da-network: four validators on loopback, every one a DA node; node 0 disperses");
-            for run in crate::bench::da_network::disperse(&sizes).await? {
+            for run in crate::tools::bench::da_network::disperse(&sizes).await? {
                 let r = &run.report;
                 println!(
                     "  {:>9} bytes (k = {:>3}): DisperseBlob -> CONFIRMED {:>7.2} s | encode {:>6.1} ms, register {:>6.1} ms, pieces out + attestations {:>7.1} ms \
@@ -200,7 +200,7 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
             if runs == 0 {
                 anyhow::bail!("--runs must be at least 1");
             }
-            let (rate, figures) = tokio::task::spawn_blocking(move || crate::bench::precompiles::precompiles(runs)).await??;
+            let (rate, figures) = tokio::task::spawn_blocking(move || crate::tools::bench::precompiles::precompiles(runs)).await??;
             println!(
                 "precompiles: priced at ecrecover's rate, measured in this run: ecrecover (3,000 gas) {:.1} µs = {:.1} ns per gas",
                 rate.ecrecover.as_secs_f64() * 1e6,
@@ -218,7 +218,7 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
             }
         }
         BenchCommand::Proofs { runs } => {
-            let figures = tokio::task::spawn_blocking(move || crate::bench::proofs::proofs(runs)).await??;
+            let figures = tokio::task::spawn_blocking(move || crate::tools::bench::proofs::proofs(runs)).await??;
             println!("proofs: halo2_proofs (PLONK, IPA over Pasta, no trusted setup), input private, Poseidon input commitment and logits public; median of {runs}");
             for f in &figures {
                 println!(
@@ -233,7 +233,7 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                     f.inference.as_secs_f64() * 1e6
                 );
             }
-            let rate = crate::bench::proofs::gas_rate();
+            let rate = crate::tools::bench::proofs::gas_rate();
             println!("  gas rate here: ecrecover (3,000 gas) takes {:.1} µs = {:.1} ns per gas", rate.ecrecover.as_secs_f64() * 1e6, rate.nanos_per_gas());
             use zg_systems::verifiable::precompile::verify_gas;
             for f in &figures {
@@ -250,8 +250,8 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                     f.make_params.as_secs_f64()
                 );
             }
-            for (text, batch) in [(crate::bench::proofs::SMALL_MODEL, 8), (crate::bench::proofs::LARGE_MODEL, 4)] {
-                let gas = tokio::task::spawn_blocking(move || crate::bench::verified_chain::chain_gas(text, batch)).await??;
+            for (text, batch) in [(crate::tools::bench::proofs::SMALL_MODEL, 8), (crate::tools::bench::proofs::LARGE_MODEL, 4)] {
+                let gas = tokio::task::spawn_blocking(move || crate::tools::bench::verified_chain::chain_gas(text, batch)).await??;
                 let (one, many) = (gas.settle[0], gas.settle[1]);
                 println!(
                     "  {} on chain (a dev node in this process): register {} gas + {} 0G fee burnt; verifyInference in a transaction {} gas; VerifiedInference.settle {} result {} gas, {} results {} gas ({} a result)",
@@ -266,8 +266,8 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                     many.1 / many.0 as u64
                 );
             }
-            let batches = tokio::task::spawn_blocking(move || crate::bench::proofs::batch_figures(runs)).await??;
-            let signatures = tokio::task::spawn_blocking(|| crate::bench::settlement::settlement(50)).await??;
+            let batches = tokio::task::spawn_blocking(move || crate::tools::bench::proofs::batch_figures(runs)).await??;
+            let signatures = tokio::task::spawn_blocking(|| crate::tools::bench::settlement::settlement(50)).await??;
             let per_signature = signatures.batch_per_request();
             println!(
                 "  batched settlement circuit (N records of one user: nonce, tokens, price private; Poseidon commitment, floor/last nonce, total fee public) against InferenceServing's one signature a request ({per_signature:.0} gas a request in a batch of 50, measured now):"
@@ -305,17 +305,17 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
             anyhow::ensure!(llm_layers == 0 || (1..=2048).contains(&llm_tokens), "--llm-tokens is 1 to 2048 (the model's context)");
             let absent = crate::gpu::detect(device).err();
             if batch > 0 && absent.is_none() {
-                let report = tokio::task::spawn_blocking(move || crate::bench::gpu::int8(device, batch)).await??;
+                let report = tokio::task::spawn_blocking(move || crate::tools::bench::gpu::int8(device, batch)).await??;
                 println!("{report}");
             }
             if erasure_mib > 0 {
                 // Without a GPU this still measures reed-solomon-simd here: the CPU side of the comparison.
-                let report = tokio::task::spawn_blocking(move || crate::bench::gpu_erasure::erasure(device, erasure_mib)).await??;
+                let report = tokio::task::spawn_blocking(move || crate::tools::bench::gpu_erasure::erasure(device, erasure_mib)).await??;
                 println!("{report}");
             }
             if llm_layers > 0 {
                 // Without a GPU this still measures the CPU side of the comparison here.
-                let report = tokio::task::spawn_blocking(move || crate::bench::llm::llm(device, llm_layers, llm_tokens)).await??;
+                let report = tokio::task::spawn_blocking(move || crate::tools::bench::llm::llm(device, llm_layers, llm_tokens)).await??;
                 println!("{report}");
             }
             if let Some(why) = absent {
@@ -323,7 +323,7 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
             }
         }
         BenchCommand::Compute { requests, concurrency, max_tokens } => {
-            let r = crate::bench::compute::compute(requests, concurrency, max_tokens).await?;
+            let r = crate::tools::bench::compute::compute(requests, concurrency, max_tokens).await?;
             println!(
                 "compute: {} requests per path, {} completion tokens each, turn about; throughput with {} clients (this machine: {} cores)",
                 r.requests,
@@ -333,8 +333,8 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
             );
             let stub = format!(
                 "upstream stub ({} ms to the first token, then {} ms a token)",
-                crate::bench::compute::STUB_FIRST_TOKEN.as_millis(),
-                crate::bench::compute::STUB_TOKEN.as_millis()
+                crate::tools::bench::compute::STUB_FIRST_TOKEN.as_millis(),
+                crate::tools::bench::compute::STUB_TOKEN.as_millis()
             );
             for (name, pair) in [("built-in tiny model (CPU)", r.builtin), (stub.as_str(), r.proxy)] {
                 println!("  {name}");
@@ -354,7 +354,7 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
             }
         }
         BenchCommand::Settlement { users } => {
-            let r = tokio::task::spawn_blocking(move || crate::bench::settlement::settlement(users)).await??;
+            let r = tokio::task::spawn_blocking(move || crate::tools::bench::settlement::settlement(users)).await??;
             println!("settlement: InferenceServing.settleFeesWithTEE, each settlement signed by the provider's acknowledged signer (hand-ticked dev node)");
             println!(
                 "  {} users in one batch: {} gas, {:.0} gas per request | the same users one transaction each: {:.0} gas per request | ratio {:.2}",
@@ -368,7 +368,7 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Da { blob_bytes, rounds } => {
             anyhow::ensure!(blob_bytes <= zg_components::da::MAX_BLOB_SIZE, "--blob-bytes must be at most {}", zg_components::da::MAX_BLOB_SIZE);
             anyhow::ensure!(rounds > 0, "--rounds must be positive");
-            let r = tokio::task::spawn_blocking(move || crate::bench::da::encode(blob_bytes, rounds)).await??;
+            let r = tokio::task::spawn_blocking(move || crate::tools::bench::da::encode(blob_bytes, rounds)).await??;
             let width = 2 * r.k;
             println!("da: a {} byte blob as a {k}×{k} square of 256-byte shares, extended to {width}×{width} (median of {rounds} runs, all cores)", r.blob_bytes, k = r.k);
             println!(
@@ -396,10 +396,10 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
         }
         BenchCommand::Storage { sizes_mib } => {
             anyhow::ensure!(!sizes_mib.is_empty() && sizes_mib.iter().all(|s| *s > 0 && *s <= 4096), "--sizes-mib must be 1..=4096");
-            let merkle = tokio::task::spawn_blocking(|| crate::bench::storage::merkle(64 << 20, 5)).await?;
+            let merkle = tokio::task::spawn_blocking(|| crate::tools::bench::storage::merkle(64 << 20, 5)).await?;
             println!("storage: file commitment of {} MiB (chunk hashes, segment and file trees, submission; all cores)", merkle.bytes >> 20);
             println!("  commitment {:>8.0} MB/s   bare keccak256 loop over the same chunks (one core) {:>8.0} MB/s   ratio {:.2}", merkle.commitment_mb_s, merkle.bare_keccak_mb_s, merkle.commitment_mb_s / merkle.bare_keccak_mb_s);
-            let ec = tokio::task::spawn_blocking(|| crate::bench::storage::erasure(256 << 20, 9)).await?;
+            let ec = tokio::task::spawn_blocking(|| crate::tools::bench::storage::erasure(256 << 20, 9)).await?;
             println!(
                 "  erasure coding 8+4 of {} MiB of segments: node encoder {:.0} MB/s ({:.0} MB/s with the data shards copied out for placing); bare reed-solomon-simd one thread {:.0} MB/s, on the rayon pool {:.0} MB/s; ratio to the pooled baseline {:.2} ({:.2} with copies); node decode with 4 of 12 shards lost {:.0} MB/s",
                 ec.bytes >> 20,
@@ -412,7 +412,7 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                 ec.decode_mb_s
             );
             let sizes: Vec<u64> = sizes_mib.iter().map(|m| m << 20).collect();
-            let (reports, pora) = crate::bench::storage::transfers_and_pora(&sizes).await?;
+            let (reports, pora) = crate::tools::bench::storage::transfers_and_pora(&sizes).await?;
             println!("  size MiB | upload MB/s end to end (hash, publish, block, segments) | segments alone | download MB/s (root checked)");
             for r in reports {
                 println!("  {:>8} | {:>61.1} | {:>14.1} | {:>28.1}", r.bytes >> 20, r.upload_mb_s, r.segments_mb_s, r.download_mb_s);
@@ -428,13 +428,13 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Rpc { txs, senders, block_time_ms, against: Some(against), batch, connections, .. } => {
             anyhow::ensure!(against == "anvil", "--against takes \"anvil\" (got {against:?})");
             anyhow::ensure!(txs > 0 && senders > 0 && batch > 0 && connections > 0, "--txs, --senders, --batch and --connections must be positive");
-            let load = crate::bench::anvil::Load { transactions: txs, senders, batch, connections: connections.min(senders) };
+            let load = crate::tools::bench::anvil::Load { transactions: txs, senders, batch, connections: connections.min(senders) };
             println!(
                 "rpc side by side: {txs} legacy transfers from {senders} senders, batches of {batch} over {} connections, until all are in blocks",
                 load.connections
             );
-            let ours = crate::bench::anvil::run_zgnode(&load, block_time_ms).await?;
-            let print = |name: &str, r: &crate::bench::anvil::LoadResult| {
+            let ours = crate::tools::bench::anvil::run_zgnode(&load, block_time_ms).await?;
+            let print = |name: &str, r: &crate::tools::bench::anvil::LoadResult| {
                 println!(
                     "  {name:<28} accepted {:>8.0} tx/s ({:.2} s), included {:>8.0} tx/s ({:.2} s, {} blocks)",
                     r.accepted_tps, r.accept_s, r.included_tps, r.include_s, r.blocks
@@ -442,9 +442,9 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
             };
             print(&format!("zgnode dev ({block_time_ms} ms blocks)"), &ours);
             let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from("target"));
-            match crate::bench::anvil::find_or_install_anvil(&target.join("anvil")) {
+            match crate::tools::bench::anvil::find_or_install_anvil(&target.join("anvil")) {
                 Ok(binary) => {
-                    let theirs = crate::bench::anvil::run_anvil(&binary, &load).await?;
+                    let theirs = crate::tools::bench::anvil::run_anvil(&binary, &load).await?;
                     print("anvil 1.7.1 (1 s blocks)", &theirs);
                     println!(
                         "  ratio zgnode / anvil: accepted {:.2}, included {:.2}",
@@ -457,7 +457,7 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
         }
         BenchCommand::Rpc { txs, senders, concurrency, block_time_ms, .. } => {
             anyhow::ensure!(txs > 0 && senders > 0, "--txs and --senders must be positive");
-            let report = crate::bench::rpc_ingestion(txs, senders, concurrency, block_time_ms).await?;
+            let report = crate::tools::bench::rpc_ingestion(txs, senders, concurrency, block_time_ms).await?;
             println!(
                 "rpc ingestion: {} transactions from {} HTTP clients into {} blocks: {:.0} tx/s; send-to-receipt p50 {:.0} ms, p99 {:.0} ms",
                 report.transactions, report.concurrency, report.blocks, report.tps, report.p50_ms, report.p99_ms

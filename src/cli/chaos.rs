@@ -8,7 +8,7 @@ pub(super) async fn chaos(args: ChaosArgs) -> anyhow::Result<()> {
     let seed = args.seed.unwrap_or_else(rand::random);
     let temporary = tempfile::tempdir()?;
     let dir = args.dir.clone().unwrap_or_else(|| temporary.path().to_path_buf());
-    let plan = crate::chaos::ChaosPlan {
+    let plan = crate::tools::chaos::ChaosPlan {
         seed,
         nodes: args.nodes,
         duration: std::time::Duration::from_secs(args.seconds),
@@ -17,7 +17,7 @@ pub(super) async fn chaos(args: ChaosArgs) -> anyhow::Result<()> {
         binary: std::env::current_exe()?,
     };
     println!("chaos: seed {seed}, {} nodes, {} s of faults, network in {}", args.nodes, args.seconds, dir.display());
-    match crate::chaos::run(&plan).await {
+    match crate::tools::chaos::run(&plan).await {
         Ok(report) => {
             for fault in &report.faults {
                 println!("  {fault}");

@@ -33,21 +33,21 @@ pub(super) fn init(args: &InitArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn network_plan(validators: usize, chain_id: u64, network: &NetworkArgs) -> anyhow::Result<crate::testnet::NetworkPlan> {
+fn network_plan(validators: usize, chain_id: u64, network: &NetworkArgs) -> anyhow::Result<crate::tools::testnet::NetworkPlan> {
     if network.epoch_length == 0 {
         bail!("--epoch-length must be at least 1");
     }
-    Ok(crate::testnet::NetworkPlan {
+    Ok(crate::tools::testnet::NetworkPlan {
         block_time_ms: network.network_block_time_ms,
         epoch_length: network.epoch_length,
         storage_port: (!network.no_storage).then_some(network.storage_port),
-        ..crate::testnet::NetworkPlan::consecutive(validators, chain_id, network.rpc_port, network.p2p_port)?
+        ..crate::tools::testnet::NetworkPlan::consecutive(validators, chain_id, network.rpc_port, network.p2p_port)?
     })
 }
 
 pub(super) fn init_network(args: &InitArgs, validators: usize) -> anyhow::Result<()> {
     let plan = network_plan(validators, args.chain_id, &args.network)?;
-    let layout = crate::testnet::write_network(&args.out, &plan, args.force)?;
+    let layout = crate::tools::testnet::write_network(&args.out, &plan, args.force)?;
     println!("wrote a {validators}-validator network (chain id {}) to {}", args.chain_id, args.out.display());
     for (i, node) in layout.iter().enumerate() {
         println!("  node{i}: {}  rpc {}  p2p {}  operator {}", node.config.display(), node.rpc_url, node.peer.addr, node.operator);
@@ -61,10 +61,10 @@ pub(super) async fn testnet(args: TestnetArgs) -> anyhow::Result<()> {
         bail!("--nodes must be at least 1");
     }
     let layout = if args.out.join("genesis.json").exists() {
-        crate::testnet::read_network(&args.out, args.nodes)
+        crate::tools::testnet::read_network(&args.out, args.nodes)
             .with_context(|| format!("{} holds a network with fewer than {} nodes?", args.out.display(), args.nodes))?
     } else {
-        crate::testnet::write_network(&args.out, &network_plan(args.nodes, args.chain_id, &args.network)?, false)?
+        crate::tools::testnet::write_network(&args.out, &network_plan(args.nodes, args.chain_id, &args.network)?, false)?
     };
     let exe = std::env::current_exe().context("cannot find the zgnode executable")?;
     let mut children = Vec::new();

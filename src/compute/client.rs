@@ -18,6 +18,7 @@ use zg_systems::compute::contracts::{
     IInferenceServing, ILedgerManager, IMarketErrors, INFERENCE_ADDRESS, InferenceAccount, InferenceService, LEDGER_ADDRESS, LedgerInfo,
 };
 
+#[derive(Clone)]
 pub struct MarketClient {
     eth: HttpClient,
 }

@@ -1,5 +1,6 @@
 //! The compute marketplace's node side.
 
+pub mod api_error;
 pub mod ask;
 pub mod backend;
 pub mod client;

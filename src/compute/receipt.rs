@@ -9,6 +9,10 @@ use alloy_primitives::{Address, B256, Signature, U256, keccak256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 
+/// The response header naming the chat id whose signed record `/v1/proxy/signature/{chatID}`
+/// serves (the SDK reads it from every response, proxied or served here).
+pub const RES_KEY_HEADER: &str = "ZG-Res-Key";
+
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ResponseRecord {
     pub chat_id: String,

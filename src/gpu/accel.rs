@@ -16,17 +16,10 @@ use zg_systems::erasure::program::Program;
 use zg_systems::ports::ErasureAccelerator;
 
 use super::erasure::{GpuErasure, Prepared};
-use super::{Gpu, GpuError};
+use super::GpuError;
 use crate::config::GpuSection;
 
-/// What [`init`] found, for the banner and the log.
-#[derive(Debug, Clone)]
-pub struct GpuStatus {
-    pub line: String,
-    pub gpu: Option<Gpu>,
-    /// LLM weight matrices below this many elements stay on the CPU.
-    pub min_matrix_elements: usize,
-}
+pub use super::GpuStatus;
 
 static STATUS: OnceLock<GpuStatus> = OnceLock::new();
 

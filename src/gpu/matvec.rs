@@ -208,8 +208,7 @@ impl GpuMatVec {
 /// Puts `model`'s matrices of at least `gpu.min_matrix_elements` elements on the GPU the
 /// process found (looking for one with the default `[gpu]` settings if the node has not);
 /// says what it did, or `None` when everything stays on the CPU.
-pub fn accelerate(model: &mut Llama) -> Option<String> {
-    let status = super::accel::init(&crate::config::GpuSection::default());
+pub fn accelerate(model: &mut Llama, status: &super::GpuStatus) -> Option<String> {
     let gpu = status.gpu.as_ref()?;
     let min = status.min_matrix_elements;
     let matrices = model.matrices();

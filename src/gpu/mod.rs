@@ -15,6 +15,15 @@ use std::sync::Arc;
 
 use cudarc::driver::CudaContext;
 
+/// What [`accel::init`] found, for the banner and the log.
+#[derive(Debug, Clone)]
+pub struct GpuStatus {
+    pub line: String,
+    pub gpu: Option<Gpu>,
+    /// LLM weight matrices below this many elements stay on the CPU.
+    pub min_matrix_elements: usize,
+}
+
 /// A CUDA device this process can use.
 #[derive(Clone)]
 pub struct Gpu {

@@ -145,8 +145,8 @@ pub fn matvec(card: &Gpu) -> Check {
         max_position_embeddings: 64,
         tie_word_embeddings: false,
     };
-    let cpu = crate::bench::llm::random_llama(&config, 5).map_err(fail("model"))?;
-    let mut on_gpu = crate::bench::llm::random_llama(&config, 5).map_err(fail("model"))?;
+    let cpu = crate::compute::backend::llama::random::random_llama(&config, 5).map_err(fail("model"))?;
+    let mut on_gpu = crate::compute::backend::llama::random::random_llama(&config, 5).map_err(fail("model"))?;
     let mut accelerator = GpuMatVec::load(card).map_err(fail("load"))?;
     let held = accelerator.attach(&on_gpu.matrices(), 0).map_err(fail("attach"))?;
     on_gpu.set_accelerator(Arc::new(accelerator));

@@ -27,7 +27,7 @@ use bevy_app::{App, Plugin, PostUpdate};
 use bevy_ecs::intern::Interned;
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::ScheduleLabel;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use alloy_primitives::{Address, B256};
 use zg_components::chain::TxReceipt;
@@ -100,7 +100,7 @@ pub struct ZgNodeSet;
 
 /// Set when the node stopped (a block could not be persisted): the chain no longer ticks.
 #[derive(Resource, Clone, Debug, Default)]
-pub struct ChainFault(pub Option<String>);
+pub struct ChainFault(pub Option<Arc<NodeError>>);
 
 /// Puts a node the game ticks into a bevy `App`. See the module docs.
 pub struct ZgNodePlugin {
@@ -198,7 +198,7 @@ pub fn tick_chain(
     };
     if let Err(error) = node.0.tick(clock.now_ms as u64) {
         tracing::error!(%error, "the chain stopped");
-        fault.0 = Some(error.to_string());
+        fault.0 = Some(Arc::new(error));
     }
     let awaiting = std::mem::take(&mut feeds.awaiting);
     for (tag, submitted) in awaiting {

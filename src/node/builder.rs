@@ -282,8 +282,17 @@ async fn start_rpc(
     let events = node.events().broadcast().clone();
     let mut context = crate::rpc::RpcContext::new(config, chain_id, node.store().reader(), node.requests(), events)
         .with_network(network)
-        .with_clock(node.chain_clock());
+        .with_clock(node.chain_clock())
+        .with_precompiles(node.precompiles());
     context.da = da;
     let context = if config.rpc.dev_methods { context.with_dev_accounts(unlocked) } else { context };
-    crate::rpc::start(&config.rpc, context).await.map_err(|source| NodeError::Rpc { addr: config.rpc.addr, source })
+    crate::rpc::start(&config.rpc, context, &[crate::da::rpc::register, crate::compute::rpc::register]).await.map_err(|source| NodeError::Rpc { addr: config.rpc.addr, source })
+}
+
+impl RunningNode {
+    /// The node `config` and `genesis` describe (see [`NodeBuilder::from_config`]), started.
+    /// Must be called inside a tokio runtime.
+    pub async fn start(config: &NodeConfig, genesis: &Genesis) -> Result<Self, NodeError> {
+        NodeBuilder::from_config(config.clone(), genesis.clone()).start().await
+    }
 }

@@ -14,7 +14,7 @@ pub(super) fn spawn(node: Node, tick: Duration, stop: Arc<AtomicBool>) -> Result
     std::thread::Builder::new()
         .name("zgnode-tick".into())
         .spawn(move || drive(node, tick, stop))
-        .map_err(|e| NodeError::Fault(format!("cannot start the tick thread: {e}")))
+        .map_err(|source| NodeError::Thread { what: "the tick thread", source })
 }
 
 /// The tick loop: one schedule run per `tick` (back to back when zero) until told to stop.

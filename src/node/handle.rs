@@ -201,6 +201,7 @@ pub struct NodeHandle {
     requests: crossbeam_channel::Sender<NodeRequest>,
     reader: ChainReader,
     clock: ChainClock,
+    precompiles: zg_systems::chain::evm::PrecompileRegistry,
     events: Arc<EventHub>,
     signers: Arc<HashMap<Address, PrivateKeySigner>>,
     nonces: Arc<Nonces>,
@@ -213,11 +214,12 @@ impl NodeHandle {
         requests: crossbeam_channel::Sender<NodeRequest>,
         reader: ChainReader,
         clock: ChainClock,
+        precompiles: zg_systems::chain::evm::PrecompileRegistry,
         events: Arc<EventHub>,
         signers: Vec<PrivateKeySigner>,
     ) -> Self {
         let signers = signers.into_iter().map(|signer| (signer.address(), signer)).collect();
-        Self { chain_id, max_tx_bytes, requests, reader, clock, events, signers: Arc::new(signers), nonces: Arc::default() }
+        Self { chain_id, max_tx_bytes, requests, reader, clock, precompiles, events, signers: Arc::new(signers), nonces: Arc::default() }
     }
 
     pub fn chain_id(&self) -> u64 {
@@ -318,7 +320,7 @@ impl NodeHandle {
         let mut block = call::next_block_env(&snapshot, &self.clock).map_err(|e| HandleError::Call(e.message().to_string()))?;
         // As geth for a call that names no price: no base fee, so no funds are needed for gas.
         block.basefee = 0;
-        Ok(CallSite { db: revm::database::CacheDB::new(snapshot), block })
+        Ok(CallSite { db: revm::database::CacheDB::new(snapshot), block, precompiles: self.precompiles.provider() })
     }
 
     fn call_tx(&self, site: &CallSite, from: Address, kind: TxKind, value: U256, data: Bytes) -> TxEnv {

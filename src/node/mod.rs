@@ -28,7 +28,7 @@ use alloy_primitives::B256;
 use bevy_ecs::prelude::*;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use zg_components::chain::{ChainHead, ChainSpec, Genesis, GenesisError};
 use zg_components::consensus::NetEvent;
@@ -59,7 +59,15 @@ pub enum NodeError {
     )]
     GenesisMismatch { stored: B256, stored_chain_id: Option<u64>, configured: B256, configured_chain_id: u64 },
     #[error("node stopped: {0}")]
-    Fault(String),
+    Fault(#[from] zg_systems::chain::fault::Fault),
+    #[error("cannot start {what}: {source}")]
+    Thread { what: &'static str, source: std::io::Error },
+    #[error("the tick thread panicked")]
+    TickThreadPanicked,
+    #[error("the tick thread could not be joined: {0}")]
+    TickThreadJoin(#[from] tokio::task::JoinError),
+    #[error("the storage miner cannot reach this node's JSON-RPC: {0}")]
+    MinerClient(#[source] jsonrpsee::core::ClientError),
     #[error("cannot start JSON-RPC on {addr}: {source}")]
     Rpc { addr: SocketAddr, source: crate::rpc::error::ServerStartError },
     #[error("cannot read genesis {path}: {message}")]
@@ -219,7 +227,7 @@ impl Node {
                 if commits == BlockCommits::WriterThread {
                     // The single producer commits block N while it executes N+1.
                     let writer = zg_systems::chain::writer::BlockWriter::spawn(Arc::new(store.clone()))
-                        .map_err(|e| NodeError::Fault(format!("cannot start the block writer: {e}")))?;
+                        .map_err(|source| NodeError::Thread { what: "the block writer", source })?;
                     world.insert_resource(writer);
                 }
                 None
@@ -281,6 +289,7 @@ impl Node {
             self.requests.clone(),
             self.store.reader(),
             self.chain_clock(),
+            self.precompiles(),
             self.events.clone(),
             unlocked,
         )
@@ -298,6 +307,11 @@ impl Node {
     /// The chain clock block timestamps come from, shared with RPC and dev controls.
     pub fn chain_clock(&self) -> zg_components::chain::ChainClock {
         self.world.get_resource::<zg_components::chain::ChainClock>().cloned().unwrap_or_default()
+    }
+
+    /// The chain's precompiles, as this world's blocks run them.
+    pub fn precompiles(&self) -> zg_systems::chain::evm::PrecompileRegistry {
+        self.world.get_resource::<zg_systems::chain::evm::PrecompileRegistry>().cloned().unwrap_or_else(zg_systems::chain_rules)
     }
 
     pub fn store(&self) -> &ChainStore {
@@ -331,9 +345,7 @@ pub fn genesis_hash(genesis: &Genesis) -> Result<B256, GenesisError> {
     Ok(genesis::build_genesis(&mut world, genesis)?.hash)
 }
 
-pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
-}
+pub use crate::wall_clock::now_ms;
 
 pub fn chain_spec(config: &NodeConfig, genesis: &Genesis) -> ChainSpec {
     ChainSpec {

@@ -8,15 +8,13 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 use tokio::sync::broadcast;
 
-use zg_components::chain::Genesis;
 use zg_components::node::NodeEvent;
 
 use super::events::EventHub;
 use super::storage_role::StorageService;
-use super::{NodeBuilder, NodeError, NodeHandle};
-use crate::config::NodeConfig;
+use super::{NodeError, NodeHandle};
 
-/// What [`NodeBuilder::start`] started, handed over in one piece.
+/// What `NodeBuilder::start` started, handed over in one piece.
 pub(super) struct Parts {
     pub chain_id: u64,
     pub stop: Arc<AtomicBool>,
@@ -60,12 +58,6 @@ pub struct RunningNode {
 }
 
 impl RunningNode {
-    /// The node `config` and `genesis` describe (see [`NodeBuilder::from_config`]), started.
-    /// Must be called inside a tokio runtime.
-    pub async fn start(config: &NodeConfig, genesis: &Genesis) -> Result<Self, NodeError> {
-        NodeBuilder::from_config(config.clone(), genesis.clone()).start().await
-    }
-
     pub(super) fn assemble(parts: Parts) -> Self {
         let (rpc_addr, rpc) = match parts.rpc {
             Some((addr, handle)) => (Some(addr), Some(handle)),
@@ -157,9 +149,8 @@ impl RunningNode {
         }
         let result = match self.driver.take() {
             Some(driver) => tokio::task::spawn_blocking(move || driver.join())
-                .await
-                .map_err(|e| NodeError::Fault(e.to_string()))?
-                .map_err(|_| NodeError::Fault("the tick thread panicked".into()))?,
+                .await?
+                .map_err(|_| NodeError::TickThreadPanicked)?,
             None => Ok(()),
         };
         self.hub.close();

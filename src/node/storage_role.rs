@@ -89,7 +89,7 @@ pub(super) fn start_miner(
     // node's shards; only a node that keeps shards has one to register.
     let node_key = node_key.filter(|_| shards.is_some());
     let miner = crate::zgs::miner::Miner::new(&format!("http://{rpc_addr}"), store, key, node_key, shards, chain_id, stop)
-        .map_err(|e| NodeError::Fault(e.to_string()))?;
+        .map_err(NodeError::MinerClient)?;
     let address = miner.address();
     tokio::spawn(miner.run());
     Ok(Some(address))

@@ -42,6 +42,8 @@ pub type CallDb = CacheDB<StateSnapshot>;
 pub struct CallSite {
     pub db: CallDb,
     pub block: BlockEnv,
+    /// The chain's precompiles, as blocks run them.
+    pub precompiles: evm::ChainPrecompiles,
 }
 
 /// Which block environment a call without an explicit older block gets.
@@ -79,7 +81,7 @@ pub fn call_site(
     if let Some(overrides) = overrides {
         apply_overrides(&mut db, overrides)?;
     }
-    Ok(CallSite { db, block })
+    Ok(CallSite { db, block, precompiles: ctx.precompiles.provider() })
 }
 
 /// The environment of the block that comes next on `snapshot`'s head: its number, the
@@ -87,7 +89,7 @@ pub fn call_site(
 pub fn next_block_env(snapshot: &StateSnapshot, clock: &zg_components::chain::ChainClock) -> RpcResult<BlockEnv> {
     let head = snapshot.head_number().unwrap_or_default();
     let (header, hash) = snapshot.header(head)?.ok_or_else(|| server_error("header not found"))?;
-    let timestamp = clock.peek(crate::node::now_ms() / 1000, header.timestamp);
+    let timestamp = clock.peek(crate::wall_clock::now_ms() / 1000, header.timestamp);
     Ok(producer::next_block_env(&header, hash, timestamp, header.beneficiary, header.gas_limit))
 }
 
@@ -207,7 +209,7 @@ pub fn call_cfg(chain_id: u64) -> revm::context::CfgEnv {
 
 /// Runs `tx` with `gas` at `site`, changing nothing.
 pub fn execute(site: &CallSite, chain_id: u64, tx: &TxEnv, gas: u64) -> Result<ExecutionResult, ErrorObjectOwned> {
-    let mut evm = evm::build_evm(&site.db, call_cfg(chain_id), site.block.clone());
+    let mut evm = evm::build_evm(&site.db, call_cfg(chain_id), site.block.clone(), site.precompiles.clone());
     evm.transact_one(TxEnv { gas_limit: gas, ..tx.clone() }).map_err(evm_error)
 }
 
@@ -295,7 +297,7 @@ fn create_access_list(site: &CallSite, chain_id: u64, mut tx: TxEnv) -> RpcResul
     let mut list = tx.access_list.clone();
     for _ in 0..ACCESS_LIST_ROUNDS {
         let inspector = AccessListInspector::new(list.clone());
-        let mut evm = evm::build_inspecting_evm(&site.db, call_cfg(chain_id), site.block.clone(), inspector);
+        let mut evm = evm::build_inspecting_evm(&site.db, call_cfg(chain_id), site.block.clone(), site.precompiles.clone(), inspector);
         let result = evm.inspect_one_tx(TxEnv { access_list: list.clone(), ..tx.clone() }).map_err(evm_error)?;
         let found: AccessList = evm.inspector.into_access_list();
         if found == list {

@@ -152,7 +152,7 @@ pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethod
         let snapshot = ctx.reader.snapshot()?;
         let head = snapshot.head_number().unwrap_or_default();
         let (header, _) = snapshot.header(head)?.ok_or_else(|| server_error("header not found"))?;
-        let wall = (crate::node::now_ms() / 1000).saturating_add(ctx.clock.offset_s());
+        let wall = (crate::wall_clock::now_ms() / 1000).saturating_add(ctx.clock.offset_s());
         let lead = header.timestamp.saturating_sub(wall);
         ctx.clock.advance(lead);
         Ok(ctx.clock.advance(seconds))

@@ -50,6 +50,8 @@ pub struct RpcContext {
     pub fault_injection: bool,
     /// The chain clock the world seals with: calls simulate the next block's timestamp.
     pub clock: zg_components::chain::ChainClock,
+    /// The chain's precompiles, as its blocks run them: calls see the same.
+    pub precompiles: zg_systems::chain::evm::PrecompileRegistry,
     /// The dev methods' unlocked accounts (`rpc.dev_methods`).
     pub dev: Option<DevAccess>,
     /// Installed polled filters.
@@ -79,6 +81,7 @@ impl RpcContext {
             sync_start: std::sync::Mutex::new(None),
             fault_injection: config.network.fault_injection,
             clock: Default::default(),
+            precompiles: zg_systems::chain_rules(),
             dev: None,
             filters: Default::default(),
             da: None,
@@ -89,6 +92,12 @@ impl RpcContext {
     /// Shares the world's chain clock (see [`crate::node::Node::chain_clock`]).
     pub fn with_clock(mut self, clock: zg_components::chain::ChainClock) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Shares the world's precompile registry (see [`crate::node::Node::precompiles`]).
+    pub fn with_precompiles(mut self, precompiles: zg_systems::chain::evm::PrecompileRegistry) -> Self {
+        self.precompiles = precompiles;
         self
     }
 
@@ -141,7 +150,15 @@ impl IdProvider for HexIdProvider {
 }
 
 /// Starts the server; returns the bound address (useful with port 0) and its handle.
-pub async fn start(limits: &RpcSection, context: RpcContext) -> Result<(SocketAddr, ServerHandle), crate::rpc::error::ServerStartError> {
+/// A role's JSON-RPC methods (`da_*`, `compute_*`), registered beside the Ethereum ones by
+/// whoever assembles the node: this module knows only the Ethereum surface.
+pub type RoleMethods = fn(&mut RpcModule<RpcContext>) -> Result<(), jsonrpsee::core::RegisterMethodError>;
+
+pub async fn start(
+    limits: &RpcSection,
+    context: RpcContext,
+    roles: &[RoleMethods],
+) -> Result<(SocketAddr, ServerHandle), crate::rpc::error::ServerStartError> {
     let fault_injection = context.fault_injection;
     let mut module = RpcModule::new(context);
     eth::register(&mut module)?;
@@ -152,8 +169,9 @@ pub async fn start(limits: &RpcSection, context: RpcContext) -> Result<(SocketAd
     txpool::register(&mut module)?;
     trace::register(&mut module)?;
     subscribe::register(&mut module)?;
-    crate::da::rpc::register(&mut module)?;
-    crate::compute::rpc::register(&mut module)?;
+    for register in roles {
+        register(&mut module)?;
+    }
     if fault_injection {
         faults::register(&mut module)?;
     }

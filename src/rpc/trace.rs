@@ -40,7 +40,7 @@ pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethod
             prior.push(evm::tx_env(&decode_stored(&earlier.raw)?, earlier.sender));
         }
         let target = evm::tx_env(&decode_stored(&record.raw)?, record.sender);
-        trace(CacheDB::new(parent), evm::cfg_env(ctx.chain_id), block, &prior, target, options.unwrap_or_default())
+        trace(CacheDB::new(parent), evm::cfg_env(ctx.chain_id), block, ctx.precompiles.provider(), &prior, target, options.unwrap_or_default())
     })?;
     module.register_blocking_method("debug_traceCall", |params, ctx, _| -> RpcResult<Value> {
         let mut seq = params.sequence();
@@ -51,7 +51,7 @@ pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethod
         let (options, overrides) = split_overrides(options)?;
         let mut site = call_site(&ctx, block, LatestMeans::Head, overrides)?;
         let tx = prepare_tx(&mut site, ctx.chain_id, &request)?;
-        trace(site.db, call_cfg(ctx.chain_id), site.block, &[], tx, options)
+        trace(site.db, call_cfg(ctx.chain_id), site.block, site.precompiles, &[], tx, options)
     })?;
     Ok(())
 }
@@ -77,6 +77,7 @@ fn trace(
     db: CallDb,
     cfg: CfgEnv,
     block: BlockEnv,
+    precompiles: evm::ChainPrecompiles,
     prior: &[TxEnv],
     target: TxEnv,
     options: GethDebugTracingOptions,
@@ -100,7 +101,7 @@ fn trace(
         Tracer::StructLogs => TracingInspectorConfig::from_geth_config(&options.config),
         Tracer::Calls(call) => TracingInspectorConfig::from_geth_call_config(call),
     };
-    let mut evm = evm::build_inspecting_evm(&db, cfg, block, TracingInspector::new(config));
+    let mut evm = evm::build_inspecting_evm(&db, cfg, block, precompiles, TracingInspector::new(config));
     for tx in prior {
         evm.transact_one(tx.clone()).map_err(evm_error)?;
     }

@@ -48,7 +48,7 @@ impl Miner {
         coding: Option<zg_systems::storage::erasure::ErasureConfig>,
         chain_id: u64,
         stop: Arc<AtomicBool>,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, jsonrpsee::core::ClientError> {
         Ok(Self { rpc: HttpClientBuilder::default().build(rpc_url)?, store, key, node_key, coding, chain_id, stop })
     }
 

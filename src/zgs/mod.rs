@@ -12,7 +12,6 @@ mod contracts;
 pub mod miner;
 mod rpc;
 pub use rpc::{SegmentUpload, check_upload};
-pub mod place_batch;
 mod shards;
 
 pub use cache::{Rebuilt, RebuiltSegments};

@@ -11,6 +11,7 @@
 //! - [`consensus`]: Malachite's Tendermint driven from the tick (engine, effects, WAL replay),
 //!   ordered blocks, block sync by certificate, double-sign evidence, the staking contract's
 //!   view of the validator set, rewards and slashing.
+//! - [`compute`]: the inference marketplace's contracts and settlement arithmetic.
 //! - [`da`]: extending blobs to their squares, repair, fraud proofs and their precompile.
 //! - [`erasure`]: reed-solomon-simd's code as data-independent steps, and their CPU twin (what
 //!   the GPU kernels run).
@@ -19,6 +20,8 @@
 //! - [`profile`]: per-system timing.
 //! - [`shape`]: what a built tick schedule runs, alone and side by side.
 //! - [`storage`]: the Flow contract's `Submit` events as file entities, persisted for storage nodes.
+//! - [`verifiable`]: verifiable inference: the halo2 circuit, its precompile, proof jobs and
+//!   the background warming of registered models' keys.
 //!
 //! One tick runs the sets in this order; Storage, Da and Compute touch disjoint data and run side
 //! by side on the multi-threaded executor. Facts pass between systems as bevy messages
@@ -84,6 +87,16 @@ fn age_messages<M: bevy_ecs::message::Message>(mut messages: ResMut<Messages<M>>
     messages.update();
 }
 
+/// The chain's precompiles: ed25519 (the chain's), DA's fraud-proof check and verifiable
+/// compute's verifier. They are rules of the chain, the same on every node whatever roles it
+/// runs, so they are registered here, where a world is assembled, rather than by role plugins.
+pub fn chain_rules() -> chain::precompile::PrecompileRegistry {
+    let mut registry = chain::precompile::PrecompileRegistry::new();
+    da::precompile::register(&mut registry);
+    verifiable::precompile::register(&mut registry);
+    registry
+}
+
 /// A tick schedule with the sets in order and the given plugins added.
 pub fn tick_schedule(world: &mut World, plugins: &[&dyn NodePlugin]) -> Schedule {
     let mut schedule = Schedule::new(Tick);
@@ -101,6 +114,9 @@ pub fn tick_schedule(world: &mut World, plugins: &[&dyn NodePlugin]) -> Schedule
     );
     world.init_resource::<zg_components::node::TickClock>();
     world.init_resource::<zg_components::node::TickProfile>();
+    if !world.contains_resource::<chain::precompile::PrecompileRegistry>() {
+        world.insert_resource(chain_rules());
+    }
     for plugin in plugins {
         plugin.build(world, &mut schedule);
     }

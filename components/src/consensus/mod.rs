@@ -1,6 +1,7 @@
 //! BFT consensus data: the Malachite context (heights, block-hash values, validators, votes,
 //! proposals), the ordered blocks it decides, and the validator wire format.
 
+pub mod context;
 pub mod net;
 pub mod state;
 pub mod types;
@@ -13,7 +14,8 @@ pub use state::{
     ConsensusProgress, ConsensusSettings, ConsensusTimers, DecidedQueue, DeferredEvents, PendingEvidence, ReceivedBlocks,
     SyncProgress, TxGossip,
 };
-pub use types::{BlockValue, Height, Proposal, ValidatorAddress, Vote, ZgContext, voting_power_of};
+pub use context::ZgContext;
+pub use types::{BlockValue, Height, Proposal, ValidatorAddress, Vote, voting_power_of};
 pub use validators::{Validator, ValidatorSet, ValidatorSetError};
 pub use wal::{ProposedValueRecord, WalEntry};
 pub use wire::{DecidedBlock, Shard, SignedBlock, DoubleSignEvidence, NetMessage, OrderedBlock, WireCertificate, WireError, WireProposal, WireVote};

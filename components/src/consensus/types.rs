@@ -1,18 +1,17 @@
-//! The values Malachite's Tendermint agrees on: heights, block hashes, validators, votes and
-//! proposals, and the [`ZgContext`] that ties them together.
+//! The values Malachite's Tendermint agrees on: heights, block hashes, votes and proposals (as
+//! plain data; [`super::context`] binds them to Malachite's traits).
 //!
 //! Signatures cover fixed-layout sign bytes (see [`Vote::sign_bytes`]) rather than a serializer's
 //! output, so the same bytes can be checked by anyone (the staking contract's evidence check
 //! included) without this crate.
 
 use alloy_primitives::{Address, B256, keccak256};
-use malachite_ed25519::{Ed25519, PublicKey};
+use malachite_ed25519::PublicKey;
 use malachite_types::{
-    self as mt, LinearTimeouts, NilOrVal, Round, SignedExtension, VoteType, VotingPower,
+    self as mt, NilOrVal, Round, VoteType, VotingPower,
 };
 use std::fmt;
 
-use super::validators::{Validator, ValidatorSet};
 
 /// A block height (the block number of the decided block).
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -115,45 +114,6 @@ impl Vote {
     }
 }
 
-impl mt::Vote<ZgContext> for Vote {
-    fn height(&self) -> Height {
-        self.height
-    }
-
-    fn round(&self) -> Round {
-        self.round
-    }
-
-    fn value(&self) -> &NilOrVal<B256> {
-        &self.value
-    }
-
-    fn take_value(self) -> NilOrVal<B256> {
-        self.value
-    }
-
-    fn vote_type(&self) -> VoteType {
-        self.vote_type
-    }
-
-    fn validator_address(&self) -> &ValidatorAddress {
-        &self.validator
-    }
-
-    fn extension(&self) -> Option<&SignedExtension<ZgContext>> {
-        None
-    }
-
-    fn take_extension(&mut self) -> Option<SignedExtension<ZgContext>> {
-        None
-    }
-
-    fn extend(self, _extension: SignedExtension<ZgContext>) -> Self {
-        // Vote extensions are disabled for this chain.
-        self
-    }
-}
-
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Proposal {
     pub height: Height,
@@ -178,83 +138,10 @@ impl Proposal {
     }
 }
 
-impl mt::Proposal<ZgContext> for Proposal {
-    fn height(&self) -> Height {
-        self.height
-    }
-
-    fn round(&self) -> Round {
-        self.round
-    }
-
-    fn value(&self) -> &BlockValue {
-        &self.value
-    }
-
-    fn take_value(self) -> BlockValue {
-        self.value
-    }
-
-    fn pol_round(&self) -> Round {
-        self.pol_round
-    }
-
-    fn validator_address(&self) -> &ValidatorAddress {
-        &self.proposer
-    }
-}
-
 /// Malachite's streamed proposal parts are not used: the whole block travels as one
 /// [`super::OrderedBlock`] message, so this type only satisfies the trait.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UnusedProposalPart;
-
-impl mt::ProposalPart<ZgContext> for UnusedProposalPart {
-    fn is_first(&self) -> bool {
-        true
-    }
-
-    fn is_last(&self) -> bool {
-        true
-    }
-}
-
-/// The chain's consensus context. Proposers rotate through the validator set (ordered by
-/// address) by height and round, so every node picks the same one.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ZgContext {
-    pub chain_id: u64,
-}
-
-impl mt::Context for ZgContext {
-    type Address = ValidatorAddress;
-    type Height = Height;
-    type ProposalPart = UnusedProposalPart;
-    type Proposal = Proposal;
-    type Validator = Validator;
-    type ValidatorSet = ValidatorSet;
-    type Timeouts = LinearTimeouts;
-    type Value = BlockValue;
-    type Vote = Vote;
-    type Extension = ();
-    type SigningScheme = Ed25519;
-
-    fn select_proposer<'a>(&self, validator_set: &'a ValidatorSet, height: Height, round: Round) -> &'a Validator {
-        validator_set.proposer(height, round)
-    }
-
-    fn new_proposal(&self, height: Height, round: Round, value: BlockValue, pol_round: Round, address: ValidatorAddress) -> Proposal {
-        Proposal { height, round, value, pol_round, proposer: address }
-    }
-
-    fn new_prevote(&self, height: Height, round: Round, value_id: NilOrVal<B256>, address: ValidatorAddress) -> Vote {
-        Vote { height, round, value: value_id, vote_type: VoteType::Prevote, validator: address }
-    }
-
-    fn new_precommit(&self, height: Height, round: Round, value_id: NilOrVal<B256>, address: ValidatorAddress) -> Vote {
-        Vote { height, round, value: value_id, vote_type: VoteType::Precommit, validator: address }
-    }
-}
 
 /// Voting power for a stake in wei: whole tokens, so a u64 holds any possible stake.
 pub fn voting_power_of(stake_wei: alloy_primitives::U256) -> VotingPower {

@@ -3,9 +3,9 @@
 use alloy_primitives::Address;
 use bevy_ecs::prelude::*;
 use malachite_ed25519::PublicKey;
-use malachite_types::{self as mt, Round, VotingPower};
+use malachite_types::{Round, VotingPower};
 
-use super::types::{Height, ValidatorAddress, ZgContext};
+use super::types::{Height, ValidatorAddress};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Validator {
@@ -19,20 +19,6 @@ pub struct Validator {
 impl Validator {
     pub fn new(public_key: PublicKey, voting_power: VotingPower, reward_address: Address) -> Self {
         Self { address: ValidatorAddress::from_public_key(&public_key), public_key, voting_power, reward_address }
-    }
-}
-
-impl mt::Validator<ZgContext> for Validator {
-    fn address(&self) -> &ValidatorAddress {
-        &self.address
-    }
-
-    fn public_key(&self) -> &PublicKey {
-        &self.public_key
-    }
-
-    fn voting_power(&self) -> VotingPower {
-        self.voting_power
     }
 }
 
@@ -99,24 +85,6 @@ impl ValidatorSet {
     /// Whether `power` is more than two thirds of the total (a commit quorum).
     pub fn is_quorum(&self, power: VotingPower) -> bool {
         (power as u128) * 3 > (self.total_power as u128) * 2
-    }
-}
-
-impl mt::ValidatorSet<ZgContext> for ValidatorSet {
-    fn count(&self) -> usize {
-        self.validators.len()
-    }
-
-    fn total_voting_power(&self) -> VotingPower {
-        self.total_power
-    }
-
-    fn get_by_address(&self, address: &ValidatorAddress) -> Option<&Validator> {
-        self.get(address)
-    }
-
-    fn get_by_index(&self, index: usize) -> Option<&Validator> {
-        self.validators.get(index)
     }
 }
 

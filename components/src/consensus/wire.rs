@@ -12,7 +12,8 @@ use malachite_types::{
     CommitCertificate, CommitSignature, NilOrVal, Round, SignedMessage, SignedProposal, SignedVote, VoteType,
 };
 
-use super::types::{BlockValue, Height, Proposal, ValidatorAddress, Vote, ZgContext};
+use super::context::ZgContext;
+use super::types::{BlockValue, Height, Proposal, ValidatorAddress, Vote};
 
 /// 2: block bodies travel signed by their proposer ([`SignedBlock`]).
 pub const WIRE_VERSION: u8 = 2;

@@ -120,7 +120,7 @@ impl OpenAiProxy {
             .map_err(|e| BackendError::Unreachable(e.to_string()))?;
         let response = self.send(request).await?;
         let status = response.status();
-        let res_key = response.headers().get(crate::compute::provider::http::RES_KEY_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let res_key = response.headers().get(crate::compute::receipt::RES_KEY_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
         let streaming = response.headers().get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/event-stream"));
         let mut body = response.into_body();
         if !status.is_success() {

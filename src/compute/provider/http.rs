@@ -23,27 +23,8 @@ use crate::compute::backend::{BackendError, ChatMessage, Generation, Usage};
 use crate::compute::receipt::ResponseRecord;
 use zg_systems::compute::settlement::request_fee;
 
-pub const RES_KEY_HEADER: &str = "ZG-Res-Key";
-
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    kind: &'static str,
-    message: String,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
-        Self { status, kind, message: message.into() }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = serde_json::json!({"error": {"message": self.message, "type": self.kind, "code": self.status.as_u16()}});
-        (self.status, Json(body)).into_response()
-    }
-}
+pub use crate::compute::api_error::ApiError;
+pub use crate::compute::receipt::RES_KEY_HEADER;
 
 impl From<Refusal> for ApiError {
     fn from(refusal: Refusal) -> Self {
@@ -75,10 +56,17 @@ pub fn router(state: Arc<ProviderState>) -> Router {
         .route("/v1/quote", get(quote))
         .route("/v1/user/{user}/unsettledfee", get(unsettled_fee))
         .route("/v1/proxy/models", get(models))
-        .route("/v1/proxy/verifiable", get(crate::compute::verifiable::http::describe))
-        .route("/v1/proxy/verifiable/{model}", post(crate::compute::verifiable::http::prove))
         .layer(DefaultBodyLimit::max(limit))
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(crate::compute::verifiable::http::router(
+            Arc::new(crate::compute::verifiable::http::VerifiableEndpoint {
+                provider: state.provider,
+                key: state.key.clone(),
+                market: state.market.clone(),
+                service: state.verifiable.clone(),
+            }),
+            limit,
+        ))
 }
 
 /// The parts of an OpenAI chat request the provider reads; the rest travels on to a proxy.

@@ -47,7 +47,7 @@ pub async fn run(state: Arc<ProviderState>, interval: Duration, mut stopped: wat
             Err(error) => tracing::warn!(error = %format!("{error:#}"), "compute settlement round failed; it retries next round"),
         }
         if let Some(verifiable) = &state.verifiable
-            && let Err(error) = crate::compute::verifiable::settle::round(&state, verifiable).await
+            && let Err(error) = crate::compute::verifiable::settle::round(&state.market, &state.key, verifiable).await
         {
             tracing::warn!(error = %format!("{error:#}"), "verified-result settlement failed; it retries next round");
         }

@@ -19,12 +19,31 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
 use super::VerifiableService;
-use crate::compute::provider::ProviderState;
-use crate::compute::provider::http::ApiError;
+use crate::compute::api_error::ApiError;
+use crate::compute::client::MarketClient;
 use zg_systems::verifiable::circuit::{self, INPUT_LEN};
 use zg_systems::verifiable::contracts::{
     IVerifiedInference, MODEL_REGISTRY_ADDRESS, VERIFIED_INFERENCE_ADDRESS, VerifiedRequest, VerifiedResult, commitment_word, request_hash, result_hash,
 };
+
+/// What the verifiable routes need of the provider they are served by.
+pub struct VerifiableEndpoint {
+    pub provider: Address,
+    pub key: alloy_signer_local::PrivateKeySigner,
+    pub market: MarketClient,
+    /// `None` when the provider has no `[verifiable]` section: the routes answer 404.
+    pub service: Option<Arc<VerifiableService>>,
+}
+
+/// `GET /v1/proxy/verifiable` and `POST /v1/proxy/verifiable/{model}`, bodies up to `limit`.
+pub fn router(endpoint: Arc<VerifiableEndpoint>, limit: usize) -> axum::Router {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/v1/proxy/verifiable", get(describe))
+        .route("/v1/proxy/verifiable/{model}", post(prove))
+        .layer(axum::extract::DefaultBodyLimit::max(limit))
+        .with_state(endpoint)
+}
 
 #[derive(Debug, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -47,11 +66,11 @@ fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "invalid_request_error", message)
 }
 
-fn service(state: &ProviderState) -> Result<&Arc<VerifiableService>, ApiError> {
-    state.verifiable.as_ref().ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "this provider serves no verifiable model"))
+fn service(state: &VerifiableEndpoint) -> Result<&Arc<VerifiableService>, ApiError> {
+    state.service.as_ref().ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "this provider serves no verifiable model"))
 }
 
-pub async fn describe(State(state): State<Arc<ProviderState>>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn describe(State(state): State<Arc<VerifiableEndpoint>>) -> Result<Json<serde_json::Value>, ApiError> {
     let service = service(&state)?;
     Ok(Json(serde_json::json!({
         "model": service.model.name, "modelId": service.model_id, "price": service.price.to_string(),
@@ -109,7 +128,7 @@ pub fn check_body(terms: &Terms<'_>, body: &ProveBody) -> Result<(Vec<i8>, Verif
 }
 
 /// Reserves the request against the user's deposit and nonce; released by [`release`].
-async fn admit(state: &ProviderState, service: &VerifiableService, request: &VerifiedRequest) -> Result<(), ApiError> {
+async fn admit(state: &VerifiableEndpoint, service: &VerifiableService, request: &VerifiedRequest) -> Result<(), ApiError> {
     let unavailable = |e: anyhow::Error| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "server_error", format!("reading the chain: {e:#}"));
     let (nonce_call, balance_call) = (IVerifiedInference::lastNonceCall { user: request.user, provider: state.provider }, IVerifiedInference::balanceOfCall { user: request.user });
     let (settled_nonce, deposit) = tokio::try_join!(
@@ -142,7 +161,7 @@ fn release(service: &VerifiableService, request: &VerifiedRequest) {
     }
 }
 
-pub async fn prove(State(state): State<Arc<ProviderState>>, Path(model): Path<String>, body: axum::body::Bytes) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn prove(State(state): State<Arc<VerifiableEndpoint>>, Path(model): Path<String>, body: axum::body::Bytes) -> Result<Json<serde_json::Value>, ApiError> {
     let service = service(&state)?.clone();
     if model != service.model.name && model != service.model_id.to_string() {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("this provider serves {} ({}), not {model}", service.model.name, service.model_id)));
@@ -158,7 +177,7 @@ pub async fn prove(State(state): State<Arc<ProviderState>>, Path(model): Path<St
     answer.map(Json)
 }
 
-async fn serve(state: &ProviderState, service: &Arc<VerifiableService>, input: Vec<i8>, request: VerifiedRequest, user_signature: Bytes) -> Result<serde_json::Value, ApiError> {
+async fn serve(state: &VerifiableEndpoint, service: &Arc<VerifiableService>, input: Vec<i8>, request: VerifiedRequest, user_signature: Bytes) -> Result<serde_json::Value, ApiError> {
     let failed = |message: String| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", message);
     let outcome = service.prover.submit(service.model_id.0, input);
     let proved = tokio::task::spawn_blocking(move || outcome.recv())

@@ -9,7 +9,8 @@ use alloy_sol_types::SolEvent;
 
 use super::VerifiableService;
 use zg_systems::verifiable::circuit;
-use crate::compute::provider::ProviderState;
+use crate::compute::client::MarketClient;
+use alloy_signer_local::PrivateKeySigner;
 use zg_systems::verifiable::contracts::{IVerifiedInference, VERIFIED_INFERENCE_ADDRESS};
 
 /// What one round did.
@@ -44,16 +45,15 @@ pub fn batch_size(service: &VerifiableService) -> usize {
 /// Gas a settlement transaction aims under (the dev chain's blocks hold 30 M).
 const BATCH_GAS_BUDGET: u64 = 24_000_000;
 
-pub async fn round(state: &ProviderState, service: &VerifiableService) -> anyhow::Result<VerifiedRound> {
+pub async fn round(market: &MarketClient, key: &PrivateKeySigner, service: &VerifiableService) -> anyhow::Result<VerifiedRound> {
     let pending = service.store.pending()?;
     let mut outcome = VerifiedRound::default();
     for batch in pending.chunks(batch_size(service)) {
-        let hash = state
-            .market
-            .send(&state.key, VERIFIED_INFERENCE_ADDRESS, &IVerifiedInference::settleCall { results: batch.to_vec() }, U256::ZERO)
+        let hash = market
+            .send(key, VERIFIED_INFERENCE_ADDRESS, &IVerifiedInference::settleCall { results: batch.to_vec() }, U256::ZERO)
             .await?;
         outcome.transactions += 1;
-        let receipt = state.market.receipt(hash).await?;
+        let receipt = market.receipt(hash).await?;
         for (topics, data) in logs(&receipt) {
             let log = alloy_primitives::LogData::new_unchecked(topics, data.into());
             if let Ok(settled) = IVerifiedInference::Settled::decode_log_data(&log) {

@@ -1,13 +1,11 @@
 //! Dev-chain controls: mine on demand and edit state (anvil's `evm_mine`, `anvil_setBalance`...).
 //! Refused where blocks are decided by consensus.
 
-use alloy_primitives::{Address, keccak256};
 use bevy_ecs::prelude::*;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use zg_components::chain::{
-    AccountChange, ChainClock, ChainHead, ChainSpec, DevCommand, ExternalOrdering, SealedBlock, StateEdit,
+    ChainClock, ChainHead, ChainSpec, DevCommand, ExternalOrdering, SealedBlock,
 };
 use zg_components::node::{ReplyTo, TickClock};
 
@@ -50,8 +48,8 @@ pub fn run_dev_command(world: &mut World, command: DevCommand, reply: ReplyTo<Re
             // The store is rewound under no pending commit; what those commits finish is never
             // announced (the blocks are being dropped).
             super::writer::settle(world);
-            if let Some(error) = world.resource::<super::io::NodeFault>().0.clone() {
-                reply.send(Err(error));
+            if let Some(fault) = world.resource::<super::fault::NodeFault>().0.clone() {
+                reply.send(Err(format!("the node stopped: {fault}")));
                 return;
             }
             if let Some(mut writer) = world.get_resource_mut::<super::writer::BlockWriter>() {
@@ -77,28 +75,3 @@ pub fn run_dev_command(world: &mut World, command: DevCommand, reply: ReplyTo<Re
     world.get_resource_or_insert_with(DevReplies::default).0.push(reply);
 }
 
-/// Applies dev edits on top of a block's changes (they come after its transactions).
-pub fn apply_edits(world: &World, changes: &mut BTreeMap<Address, AccountChange>, edits: &[StateEdit]) {
-    for edit in edits {
-        let address = match edit {
-            StateEdit::Balance(address, _)
-            | StateEdit::Nonce(address, _)
-            | StateEdit::Code(address, _)
-            | StateEdit::Storage(address, _, _) => *address,
-        };
-        let change = producer::change_entry(world, changes, address);
-        let info = change.info.get_or_insert_with(Default::default);
-        match edit {
-            StateEdit::Balance(_, balance) => info.balance = *balance,
-            StateEdit::Nonce(_, nonce) => info.nonce = *nonce,
-            StateEdit::Code(_, code) => {
-                info.code_hash = keccak256(code);
-                change.code = Some(code.clone());
-            }
-            StateEdit::Storage(_, slot, value) => {
-                change.storage.retain(|(s, _)| s != slot);
-                change.storage.push((*slot, *value));
-            }
-        }
-    }
-}

@@ -22,7 +22,9 @@ use zg_components::chain::{
 };
 
 /// The hardfork rules the chain runs: Prague (PUSH0, MCOPY, transient storage, EIP-7623).
-pub const SPEC: SpecId = SpecId::PRAGUE;
+pub use super::precompile::{ChainPrecompiles, PrecompileRegistry};
+
+pub const SPEC: SpecId = super::precompile::FORK;
 
 type ChainContext<DB> = Context<BlockEnv, TxEnv, CfgEnv, WrapDatabaseRef<DB>, Journal<WrapDatabaseRef<DB>>, ()>;
 
@@ -31,7 +33,7 @@ pub type ChainEvm<DB> = Evm<
     ChainContext<DB>,
     (),
     EthInstructions<EthInterpreter, ChainContext<DB>>,
-    super::precompile::ChainPrecompiles,
+    ChainPrecompiles,
     EthFrame<EthInterpreter>,
 >;
 
@@ -40,7 +42,7 @@ pub type InspectingEvm<DB, I> = Evm<
     ChainContext<DB>,
     I,
     EthInstructions<EthInterpreter, ChainContext<DB>>,
-    super::precompile::ChainPrecompiles,
+    ChainPrecompiles,
     EthFrame<EthInterpreter>,
 >;
 
@@ -81,19 +83,25 @@ pub fn block_env_of(header: &Header) -> BlockEnv {
     )
 }
 
-/// An EVM over `db` with the chain's precompiles (Prague's plus ed25519 verification).
-pub fn build_evm<DB: DatabaseRef>(db: DB, cfg: CfgEnv, block: BlockEnv) -> ChainEvm<DB> {
-    Context::mainnet().with_ref_db(db).with_cfg(cfg).with_block(block).build_mainnet().with_precompiles(super::precompile::ChainPrecompiles::new())
+/// An EVM over `db` with the chain's precompiles (from its [`PrecompileRegistry`]).
+pub fn build_evm<DB: DatabaseRef>(db: DB, cfg: CfgEnv, block: BlockEnv, precompiles: ChainPrecompiles) -> ChainEvm<DB> {
+    Context::mainnet().with_ref_db(db).with_cfg(cfg).with_block(block).build_mainnet().with_precompiles(precompiles)
 }
 
 /// [`build_evm`] with `inspector` watching every step.
-pub fn build_inspecting_evm<DB: DatabaseRef, I>(db: DB, cfg: CfgEnv, block: BlockEnv, inspector: I) -> InspectingEvm<DB, I> {
+pub fn build_inspecting_evm<DB: DatabaseRef, I>(
+    db: DB,
+    cfg: CfgEnv,
+    block: BlockEnv,
+    precompiles: ChainPrecompiles,
+    inspector: I,
+) -> InspectingEvm<DB, I> {
     Context::mainnet()
         .with_ref_db(db)
         .with_cfg(cfg)
         .with_block(block)
         .build_mainnet_with_inspector(inspector)
-        .with_precompiles(super::precompile::ChainPrecompiles::new())
+        .with_precompiles(precompiles)
 }
 
 /// The revm transaction for a signed envelope whose sender is known.

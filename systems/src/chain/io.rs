@@ -19,10 +19,7 @@ pub const MAX_REQUESTS_PER_TICK: usize = 20_000;
 
 pub use crate::ports::{BlockStore, BlockStoreHandle, EventSink, EventSinkHandle, PersistError};
 
-/// Set when the node can no longer go on safely (a block could not be persisted); the driver
-/// stops ticking when it sees one.
-#[derive(Resource, Clone, Debug, Default)]
-pub struct NodeFault(pub Option<String>);
+pub use super::fault::{Fault, NodeFault};
 
 pub fn ingest_requests(world: &mut World) {
     timed(world, "ingest_requests", |world| {
@@ -90,7 +87,7 @@ pub fn persist_sealed_blocks(
         for SealedBlock(block) in blocks.read() {
             if let Err(error) = writer.submit(block.clone()) {
                 tracing::error!(number = block.header.number, %error, "stopping: block not persisted");
-                fault.0 = Some(error.to_string());
+                fault.0 = Some(Fault::BlockNotPersisted(error));
                 return;
             }
         }
@@ -103,7 +100,7 @@ pub fn persist_sealed_blocks(
     for SealedBlock(block) in blocks.read() {
         if let Err(error) = store.0.commit_block(block) {
             tracing::error!(number = block.header.number, %error, "stopping: block not persisted");
-            fault.0 = Some(error.to_string());
+            fault.0 = Some(Fault::BlockNotPersisted(error));
             return;
         }
         let (number, txs, gas) = (block.header.number, block.transactions.len(), block.header.gas_used);
@@ -134,7 +131,7 @@ pub fn publish_sealed_blocks(
                 && let Err(error) = writer.collect()
             {
                 tracing::error!(%error, "stopping: block not persisted");
-                fault.0 = Some(error.to_string());
+                fault.0 = Some(Fault::BlockNotPersisted(error));
             }
             (writer.take_committed(), writer.is_idle())
         }
@@ -142,7 +139,7 @@ pub fn publish_sealed_blocks(
     };
     if let Some(mut replies) = dev_replies.filter(|_| all_on_disk || fault.0.is_some()) {
         let answer = match (&fault.0, head) {
-            (Some(error), _) => Err(format!("the block was not persisted: {error}")),
+            (Some(fault), _) => Err(format!("the node stopped: {fault}")),
             (None, Some(head)) => Ok(head.number()),
             (None, None) => Err("no chain head".to_string()),
         };

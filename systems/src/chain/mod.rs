@@ -1,7 +1,9 @@
 //! The EVM chain: mempool, block production with revm, state commitment and the chain's I/O edges.
 
+pub mod changes;
 pub mod dev;
 pub mod evm;
+pub mod fault;
 pub mod genesis;
 pub mod io;
 pub mod mempool;
@@ -47,7 +49,7 @@ impl NodePlugin for ChainPlugin {
         crate::add_message::<SealedBlock>(world, schedule);
         world.init_resource::<producer::SealSchedule>();
         world.init_resource::<zg_components::chain::ChainClock>();
-        world.init_resource::<io::NodeFault>();
+        world.init_resource::<fault::NodeFault>();
         world.init_resource::<dev::DevReplies>();
         schedule.add_systems((
             io::ingest_requests.in_set(TickSet::Ingest).in_set(ChainSet::Ingest),

@@ -1,7 +1,6 @@
-//! The chain's own precompiles: ed25519 signature verification, so contracts (the staking
-//! contract's double-sign check) can verify what validators sign; and the DA domain's
-//! bad-encoding fraud-proof check (`crate::da::precompile`); and the inference-proof verifier
-//! (`crate::verifiable::precompile`).
+//! The chain's precompile registry ([`PrecompileRegistry`]), which domains register theirs in,
+//! and the chain's own: ed25519 signature verification, so contracts (the staking contract's
+//! double-sign check) can verify what validators sign.
 //!
 //! Input: `public key (32) ‖ signature (64) ‖ message`. Output: a 32-byte word, 1 when the
 //! signature is valid, 0 when not (malformed input included). Gas: 2,000 + 6 per message word.
@@ -12,7 +11,11 @@ use revm::handler::{EthPrecompiles, PrecompileProvider};
 use revm::interpreter::{CallInputs, Gas, InstructionResult, InterpreterResult};
 use revm::precompile::{EthPrecompileOutput, EthPrecompileResult, Precompile, PrecompileHalt, PrecompileId, Precompiles};
 use revm::primitives::AddressSet;
-use std::sync::OnceLock;
+use bevy_ecs::prelude::Resource;
+use std::sync::Mutex;
+
+/// The fork whose standard precompiles (and rules) the chain runs; `evm::SPEC` is this.
+pub const FORK: revm::primitives::hardfork::SpecId = revm::primitives::hardfork::SpecId::PRAGUE;
 
 pub const ED25519_VERIFY_ADDRESS: Address = address!("000000000000000000000000000000000000ed25");
 /// Priced from `zgnode bench precompiles` (ed25519 against ecrecover's 3,000 gas in one run):
@@ -40,37 +43,88 @@ pub fn ed25519_verify(input: &[u8], gas_limit: u64) -> EthPrecompileResult {
 
 revm::precompile::eth_precompile_fn!(ed25519_verify_precompile, ed25519_verify);
 
-/// Prague's precompiles plus the chain's own.
-pub fn chain_precompiles() -> &'static Precompiles {
-    static PRECOMPILES: OnceLock<Precompiles> = OnceLock::new();
-    PRECOMPILES.get_or_init(|| {
-        let mut precompiles = Precompiles::new(revm::precompile::PrecompileSpecId::PRAGUE).clone();
-        precompiles.extend([
-            Precompile::new(PrecompileId::Custom("ed25519_verify".into()), ED25519_VERIFY_ADDRESS, ed25519_verify_precompile),
-            crate::da::precompile::fraud_proof_precompile(),
-            crate::verifiable::precompile::inference_precompile(),
-        ]);
-        precompiles
-    })
+/// The chain's precompiles: Prague's, the chain's own (ed25519) and whatever the domains
+/// register (DA's fraud-proof check, verifiable compute's verifier), with the rules that limit
+/// who may call one. Which precompiles exist is a rule of the chain, the same on every node
+/// whatever roles it runs, so the registry is filled once where a world is assembled
+/// (`crate::chain_rules`), not by role plugins; every EVM the node builds takes its provider
+/// from this resource.
+#[derive(Resource, Clone, Debug)]
+pub struct PrecompileRegistry {
+    added: Vec<Precompile>,
+    callers: Vec<CallerRule>,
+    interned: &'static Precompiles,
 }
 
-/// The chain's precompile provider: [`chain_precompiles`], with one rule revm's plain provider
-/// cannot express — the inference-proof verifier answers only the ModelRegistry. Its price
-/// covers verifying, not deriving a model's key (seconds), which nodes do ahead of time for
-/// registered models; an arbitrary caller with a fresh model would get that work unpaid.
-#[derive(Debug, Clone)]
-pub struct ChainPrecompiles(pub EthPrecompiles);
+/// A precompile that answers only one caller; any other gets a refusal (32 zero bytes) for
+/// `refusal_gas`, before the precompile runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallerRule {
+    pub precompile: Address,
+    pub only_caller: Address,
+    pub refusal_gas: u64,
+}
 
-impl ChainPrecompiles {
+impl PrecompileRegistry {
+    /// Prague's precompiles and ed25519 verification.
     pub fn new() -> Self {
-        Self(EthPrecompiles { precompiles: chain_precompiles(), spec: super::evm::SPEC })
+        let ed25519 = Precompile::new(PrecompileId::Custom("ed25519_verify".into()), ED25519_VERIFY_ADDRESS, ed25519_verify_precompile);
+        let added = vec![ed25519];
+        let interned = intern(&added);
+        Self { added, callers: Vec::new(), interned }
+    }
+
+    pub fn register(&mut self, precompile: Precompile) {
+        self.added.retain(|p| p.address() != precompile.address());
+        self.added.push(precompile);
+        self.interned = intern(&self.added);
+    }
+
+    pub fn answer_only(&mut self, rule: CallerRule) {
+        self.callers.retain(|r| r.precompile != rule.precompile);
+        self.callers.push(rule);
+    }
+
+    pub fn contains(&self, address: &Address) -> bool {
+        self.interned.contains(address)
+    }
+
+    /// The provider an EVM runs with.
+    pub fn provider(&self) -> ChainPrecompiles {
+        ChainPrecompiles { standard: EthPrecompiles { precompiles: self.interned, spec: FORK }, callers: self.callers.clone() }
     }
 }
 
-impl Default for ChainPrecompiles {
+impl Default for PrecompileRegistry {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// revm's provider wants a `'static` set: each distinct set (by address, a handful per process)
+/// is built once and kept, so worlds that register the same precompiles share it.
+fn intern(added: &[Precompile]) -> &'static Precompiles {
+    static SETS: Mutex<Vec<(Vec<Address>, &'static Precompiles)>> = Mutex::new(Vec::new());
+    let addresses: Vec<Address> = added.iter().map(|p| *p.address()).collect();
+    let mut sets = SETS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((_, set)) = sets.iter().find(|(key, _)| *key == addresses) {
+        return set;
+    }
+    let mut precompiles = Precompiles::new(revm::precompile::PrecompileSpecId::PRAGUE).clone();
+    precompiles.extend(added.iter().cloned());
+    let set: &'static Precompiles = Box::leak(Box::new(precompiles));
+    sets.push((addresses, set));
+    set
+}
+
+/// The chain's precompile provider: the registry's set, with its caller rules applied first —
+/// the inference-proof verifier answers only the ModelRegistry, because its price covers
+/// verifying, not deriving a model's key (seconds), which nodes do ahead of time for
+/// registered models; an arbitrary caller with a fresh model would get that work unpaid.
+#[derive(Debug, Clone)]
+pub struct ChainPrecompiles {
+    standard: EthPrecompiles,
+    callers: Vec<CallerRule>,
 }
 
 impl<CTX: ContextTr> PrecompileProvider<CTX> for ChainPrecompiles {
@@ -79,25 +133,24 @@ impl<CTX: ContextTr> PrecompileProvider<CTX> for ChainPrecompiles {
     /// The chain runs [`super::evm::SPEC`], which this starts at (so nothing changes); another
     /// spec would swap in that fork's standard precompiles alone.
     fn set_spec(&mut self, spec: <CTX::Cfg as Cfg>::Spec) -> bool {
-        <EthPrecompiles as PrecompileProvider<CTX>>::set_spec(&mut self.0, spec)
+        <EthPrecompiles as PrecompileProvider<CTX>>::set_spec(&mut self.standard, spec)
     }
 
     fn run(&mut self, context: &mut CTX, inputs: &CallInputs) -> Result<Option<InterpreterResult>, String> {
-        if inputs.bytecode_address == crate::verifiable::precompile::INFERENCE_VERIFIER_ADDRESS
-            && inputs.caller != crate::verifiable::contracts::MODEL_REGISTRY_ADDRESS
-        {
+        let refused = self.callers.iter().find(|rule| rule.precompile == inputs.bytecode_address && inputs.caller != rule.only_caller);
+        if let Some(rule) = refused {
             let mut gas = Gas::new(inputs.gas_limit);
-            if !gas.record_regular_cost(crate::verifiable::precompile::BASE_GAS) {
+            if !gas.record_regular_cost(rule.refusal_gas) {
                 gas.spend_all();
                 return Ok(Some(InterpreterResult::new(InstructionResult::PrecompileOOG, Bytes::new(), gas)));
             }
             return Ok(Some(InterpreterResult::new(InstructionResult::Return, Bytes::from(vec![0u8; 32]), gas)));
         }
-        self.0.run(context, inputs)
+        self.standard.run(context, inputs)
     }
 
     fn warm_addresses(&self) -> &AddressSet {
-        self.0.warm_addresses()
+        self.standard.warm_addresses()
     }
 }
 
@@ -120,6 +173,6 @@ mod tests {
         assert_eq!(ed25519_verify(&tampered, 10_000).unwrap().bytes[31], 0);
         assert_eq!(ed25519_verify(&input[..50], 10_000).unwrap().bytes[31], 0, "short input");
         assert!(ed25519_verify(&input, 100).is_err(), "out of gas");
-        assert!(chain_precompiles().contains(&ED25519_VERIFY_ADDRESS));
+        assert!(PrecompileRegistry::new().contains(&ED25519_VERIFY_ADDRESS));
     }
 }

@@ -15,7 +15,8 @@ use std::sync::Arc;
 
 use zg_components::chain::CommittedBlock;
 
-use super::io::{BlockStore, PersistError};
+use super::fault::{Fault, NodeFault};
+use crate::ports::{BlockStore, PersistError};
 
 /// Blocks sealed but not yet committed, at most.
 pub const MAX_BLOCKS_IN_FLIGHT: usize = 2;
@@ -124,7 +125,7 @@ pub fn settle(world: &mut World) {
     let Some(mut writer) = world.get_resource_mut::<BlockWriter>() else { return };
     if let Err(error) = writer.drain() {
         tracing::error!(%error, "stopping: block not persisted");
-        world.resource_mut::<super::io::NodeFault>().0 = Some(error.to_string());
+        world.resource_mut::<NodeFault>().0 = Some(Fault::BlockNotPersisted(error));
     }
 }
 

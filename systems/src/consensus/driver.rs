@@ -22,7 +22,7 @@ use zg_components::node::TickClock;
 use super::blocks::{self, BlockCheck};
 use super::engine::{Effects, Engine};
 use super::{evidence, verify};
-use crate::chain::io::NodeFault;
+use crate::chain::fault::{Fault, NodeFault};
 use super::staking;
 use crate::chain::producer::{self, BlockContext, RewardPlan};
 use crate::profile::timed;
@@ -222,7 +222,7 @@ fn apply(world: &mut World, effects: Effects) {
         // Nothing produced after a failed log write may leave the node: it could contradict
         // what a restart replays.
         tracing::error!(%failure, "stopping: the consensus WAL could not be written");
-        world.resource_mut::<NodeFault>().0 = Some(format!("consensus WAL: {failure}"));
+        world.resource_mut::<NodeFault>().0 = Some(Fault::ConsensusWal(failure));
         return;
     }
     let now = world.resource::<TickClock>().now_ms;
@@ -466,7 +466,7 @@ pub fn send_network_messages(world: &mut World) {
             let height = world.resource::<ChainHead>().number();
             outbox.push((None, NetMessage::Status { genesis: settings.genesis_hash.0, height }));
         }
-        if world.resource::<crate::chain::io::NodeFault>().0.is_some() {
+        if world.resource::<NodeFault>().0.is_some() {
             return;
         }
         if let Some(sink) = world.get_resource::<NetSinkHandle>() {

@@ -78,7 +78,7 @@ pub struct Effects {
     pub decided: Option<CommitCertificate<ZgContext>>,
     pub evidence: Vec<DoubleSignEvidence>,
     /// The WAL could not be written: nothing this call produced may leave the node.
-    pub wal_failure: Option<String>,
+    pub wal_failure: Option<PersistError>,
     pub rounds: Vec<(Height, Round, ValidatorAddress)>,
 }
 
@@ -406,7 +406,7 @@ impl Handler<'_> {
                     && let Some((entry, durable)) = wal_entry(&input, self.address)
                     && let Err(error) = self.wal.append(height.0, &entry.encode(), durable)
                 {
-                    self.effects.wal_failure = Some(error.to_string());
+                    self.effects.wal_failure = Some(error);
                 }
                 r.resume_with(())
             }

@@ -99,7 +99,8 @@ pub fn call_view(world: &World, to: Address, data: Vec<u8>) -> Result<Bytes, Sta
     block.basefee = 0;
     let mut cfg = evm::cfg_env(chain_id);
     cfg.disable_nonce_check = true;
-    let mut evm = evm::build_evm(evm::WorldState { world }, cfg, block);
+    let precompiles = world.resource::<evm::PrecompileRegistry>().provider();
+    let mut evm = evm::build_evm(evm::WorldState { world }, cfg, block, precompiles);
     let call = TxEnv {
         caller: Address::ZERO,
         kind: alloy_primitives::TxKind::Call(to),

@@ -40,6 +40,11 @@ pub fn fraud_proof_precompile() -> Precompile {
     Precompile::new(PrecompileId::Custom("da_fraud_proof".into()), DA_FRAUD_PROOF_ADDRESS, da_fraud_proof_precompile)
 }
 
+/// Adds DA's precompile to the chain's registry.
+pub fn register(registry: &mut crate::chain::precompile::PrecompileRegistry) {
+    registry.register(fraud_proof_precompile());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,6 +73,6 @@ mod tests {
         let garbage = check_fraud_proof(&[1, 2, 3], 10_000_000).unwrap();
         assert_eq!(garbage.bytes.as_ref(), &[0u8; 96], "malformed: zero, no root, no k");
         assert!(check_fraud_proof(&input, 1_000).is_err(), "out of gas");
-        assert!(crate::chain::precompile::chain_precompiles().contains(&DA_FRAUD_PROOF_ADDRESS));
+        assert!(crate::chain_rules().contains(&DA_FRAUD_PROOF_ADDRESS));
     }
 }

@@ -13,7 +13,7 @@ use zg_components::node::{TickClock, TickProfile};
 use zg_components::storage::shard::{FileShards, MinerChanged, RepairQueue, ShardSetup};
 use zg_components::storage::{FileIndex, FilePublished, FileRecord, HeldSegment, StorageEvent, StorageInbox, StoredFile};
 
-use crate::chain::io::NodeFault;
+use crate::chain::fault::{Fault, NodeFault};
 use crate::profile::SystemTimer;
 use crate::{NodePlugin, TickSet};
 
@@ -154,6 +154,6 @@ pub fn persist_new_files(
     }
     if let Err(error) = store.0.record_files(&files, &miners, through) {
         tracing::error!(%error, "stopping: published files not persisted");
-        fault.0 = Some(error.to_string());
+        fault.0 = Some(Fault::FilesNotPersisted(error));
     }
 }

@@ -419,6 +419,14 @@ pub fn verify(params: &Params<EqAffine>, vk: &VerifyingKey<EqAffine>, public: &[
     Ok(())
 }
 
+/// A public input as the contracts see it: the field element's canonical big-endian word.
+pub fn field_to_word(value: &halo2_proofs::pasta::Fp) -> [u8; 32] {
+    use halo2_proofs::pasta::group::ff::PrimeField;
+    let mut word = value.to_repr();
+    word.reverse();
+    word
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

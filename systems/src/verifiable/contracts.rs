@@ -7,7 +7,7 @@ use halo2_proofs::pasta::Fp;
 
 use zg_components::chain::GenesisAccount;
 
-use super::precompile::field_to_word;
+use super::circuit::field_to_word;
 
 pub const MODEL_REGISTRY_ADDRESS: Address = address!("00000000000000000000000000000000000c0de1");
 pub const VERIFIED_INFERENCE_ADDRESS: Address = address!("00000000000000000000000000000000000c0de2");

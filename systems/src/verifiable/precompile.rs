@@ -1,5 +1,5 @@
 //! The inference-proof precompile at `0x…c001`, answering only the ModelRegistry contract
-//! (`crate::chain::precompile::ChainPrecompiles` enforces it): the registry hands it a
+//! (its [`register`] sets the rule the chain's provider enforces): the registry hands it a
 //! registered, activated model's canonical bytes (`zg_components::verifiable::wire`), the
 //! verifying-key hash registered for them and a halo2 proof; it derives the model's verifying
 //! key, checks the key's hash and verifies the proof. Deriving a key takes far longer than a
@@ -150,11 +150,7 @@ pub fn field_from_word(word: &[u8]) -> Option<Fp> {
     Option::from(Fp::from_repr(repr))
 }
 
-pub fn field_to_word(value: &Fp) -> [u8; 32] {
-    let mut word = value.to_repr();
-    word.reverse();
-    word
-}
+pub use super::circuit::field_to_word;
 
 /// The verify operation's input, as the ModelRegistry builds it: `vk_hash` (32 bytes), the
 /// model's canonical bytes, the public inputs as big-endian words, the proof.
@@ -262,6 +258,16 @@ revm::precompile::eth_precompile_fn!(inference_verifier_precompile, verify_infer
 /// The precompile, for the chain's set.
 pub fn inference_precompile() -> Precompile {
     Precompile::new(PrecompileId::Custom("inference_verify".into()), INFERENCE_VERIFIER_ADDRESS, inference_verifier_precompile)
+}
+
+/// Adds the verifier to the chain's registry, answering only the ModelRegistry.
+pub fn register(registry: &mut crate::chain::precompile::PrecompileRegistry) {
+    registry.register(inference_precompile());
+    registry.answer_only(crate::chain::precompile::CallerRule {
+        precompile: INFERENCE_VERIFIER_ADDRESS,
+        only_caller: super::contracts::MODEL_REGISTRY_ADDRESS,
+        refusal_gas: BASE_GAS,
+    });
 }
 
 #[cfg(test)]

@@ -161,7 +161,7 @@ fn a_batch_answers_each_proof_on_its_own() {
 
 #[test]
 fn the_chain_carries_the_precompile() {
-    assert!(crate::chain::precompile::chain_precompiles().contains(&INFERENCE_VERIFIER_ADDRESS));
+    assert!(crate::chain_rules().contains(&INFERENCE_VERIFIER_ADDRESS));
 }
 
 proptest! {

@@ -3,6 +3,7 @@
 //! ([`tiny`]) goes through the same loading code as a real one.
 
 pub mod model;
+pub mod random;
 pub mod safetensors;
 pub mod tiny;
 pub mod tokenizer;
@@ -77,7 +78,8 @@ impl LlamaBackend {
             tensors.extend(safetensors::read(&read_file(&shard)?)?);
         }
         let mut model = Llama::from_tensors(config, tensors)?;
-        if let Some(line) = crate::gpu::matvec::accelerate(&mut model) {
+        let gpu = crate::gpu::accel::init(&crate::config::GpuSection::default());
+        if let Some(line) = crate::gpu::matvec::accelerate(&mut model, gpu) {
             tracing::info!("{name}: {line}");
         }
         let template = if tokenizer.token_id("<|start_header_id|>").is_some() {

@@ -152,7 +152,8 @@ pub fn execute_block(world: &mut World, context: BlockContext, candidates: Vec<C
     let mut rejected: Vec<Entity> = Vec::new();
     let mut included_hashes = std::collections::HashSet::with_capacity(candidates.len());
     let evm_state = {
-        let mut evm = evm::build_evm(evm::WorldState { world }, evm::cfg_env(spec.chain_id), block_env);
+        let precompiles = world.resource::<evm::PrecompileRegistry>().provider();
+        let mut evm = evm::build_evm(evm::WorldState { world }, evm::cfg_env(spec.chain_id), block_env, precompiles);
         let mut gas_used = 0u64;
         for Candidate { pooled, tx } in candidates {
             if gas_used + tx.envelope.gas_limit() > spec.block_gas_limit || !included_hashes.insert(tx.hash) {
@@ -226,7 +227,7 @@ pub fn execute_block(world: &mut World, context: BlockContext, candidates: Vec<C
     if let Some(plan) = &context.rewards {
         pay_rewards(world, &mut changes, coinbase, plan);
     }
-    super::dev::apply_edits(world, &mut changes, &context.edits);
+    super::changes::apply_edits(world, &mut changes, &context.edits);
     let changes: Vec<AccountChange> = changes.into_values().collect();
 
     // The three commitments are independent: hash them side by side.
@@ -319,23 +320,9 @@ fn account_change<'a>(
     changes: &'a mut std::collections::BTreeMap<Address, AccountChange>,
     address: Address,
 ) -> &'a mut zg_components::chain::AccountInfo {
-    change_entry(world, changes, address).info.get_or_insert_with(Default::default)
+    super::changes::change_entry(world, changes, address).info.get_or_insert_with(Default::default)
 }
 
-/// The block's change of `address`, begun from the world's account when the block has none yet.
-pub(super) fn change_entry<'a>(
-    world: &World,
-    changes: &'a mut std::collections::BTreeMap<Address, AccountChange>,
-    address: Address,
-) -> &'a mut AccountChange {
-    changes.entry(address).or_insert_with(|| AccountChange {
-        address,
-        info: Some(evm::account_info(world, &address).unwrap_or_default()),
-        storage: Vec::new(),
-        storage_cleared: false,
-        code: None,
-    })
-}
 
 /// Shares the coinbase's balance and the block reward among the recipients by weight. What
 /// division leaves over stays at the coinbase for the next block, so no wei is created or lost.

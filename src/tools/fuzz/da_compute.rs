@@ -81,7 +81,7 @@ fn verifier_fixture() -> &'static VerifierFixture {
     static FIXTURE: OnceLock<VerifierFixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let file: zg_components::verifiable::ModelFile =
-            serde_json::from_str(include_str!("../../assets/models/digits/digits-small.json")).expect("the shipped model parses");
+            serde_json::from_str(include_str!("../../../assets/models/digits/digits-small.json")).expect("the shipped model parses");
         let bytes = zg_components::verifiable::wire::encode_model(&file.model).expect("the shipped model encodes");
         // Registered, as the ModelRegistry's event makes it on a node: its verifications run.
         zg_systems::verifiable::precompile::mark_registered(&bytes);

@@ -9,7 +9,7 @@ use zg_components::storage::shard::HolderKey;
 use zg_components::storage::{FileRecord, Proof};
 use zg_systems::storage::erasure::{self, ErasureConfig};
 
-use super::shards::{ShardWorker, cut_shards_with_parity};
+use super::{ShardWorker, cut_shards_with_parity};
 
 /// Segments one batch takes at most (64 × 256 KiB = 16 MiB of originals).
 pub const MAX_BATCH: usize = 64;

@@ -28,7 +28,7 @@ sol! {
     function gather(uint8 resource) external;
 }
 
-const CRAFTING_ARTIFACT: &str = include_str!("../../assets/contracts/Crafting.json");
+const CRAFTING_ARTIFACT: &str = include_str!("../../../assets/contracts/Crafting.json");
 const FRAME_MS: f64 = 1000.0 / 60.0;
 const GATHER_GAS: u64 = 80_000;
 

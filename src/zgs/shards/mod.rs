@@ -12,6 +12,8 @@ use zg_systems::storage::shards::{ShardExecutor, holders_of};
 
 use crate::store::ChainStore;
 
+pub mod place_batch;
+
 /// Erasure coding across the validator network's storage nodes.
 #[derive(Clone)]
 pub struct ShardPlacement {
@@ -277,8 +279,8 @@ pub struct ShardWorker {
     pub placement: ShardPlacement,
     pub store: ChainStore,
     pub events: crossbeam_channel::Sender<StorageEvent>,
-    /// With a GPU: placements queue for batched coding (`super::place_batch`).
-    pub place_queue: Option<crossbeam_channel::Sender<super::place_batch::PlaceJob>>,
+    /// With a GPU: placements queue for batched coding (`place_batch`).
+    pub place_queue: Option<crossbeam_channel::Sender<place_batch::PlaceJob>>,
 }
 
 impl ShardExecutor for ShardWorker {
@@ -287,7 +289,7 @@ impl ShardExecutor for ShardWorker {
         match work {
             ShardWork::Place { tx_seq, segment, holders } => match &self.place_queue {
                 Some(queue) => {
-                    let _ = queue.send(super::place_batch::PlaceJob { tx_seq, segment, holders });
+                    let _ = queue.send(place_batch::PlaceJob { tx_seq, segment, holders });
                 }
                 None => rayon::spawn(move || {
                     let placed = worker.load_segment(tx_seq, segment).and_then(|s| {
@@ -317,7 +319,7 @@ impl ShardWorker {
     pub fn with_batched_placement(mut self) -> Self {
         if zg_systems::erasure::accel::installed() {
             let inner = Self { place_queue: None, ..self.clone() };
-            match super::place_batch::start(inner) {
+            match place_batch::start(inner) {
                 Ok(queue) => self.place_queue = Some(queue),
                 Err(error) => tracing::warn!(%error, "no placement batching thread; placing one segment at a time"),
             }
@@ -326,11 +328,11 @@ impl ShardWorker {
     }
 
     /// A stored segment with its file and proof, for placement.
-    pub fn load_segment(&self, tx_seq: u64, segment: u64) -> anyhow::Result<super::place_batch::Loaded> {
+    pub fn load_segment(&self, tx_seq: u64, segment: u64) -> anyhow::Result<place_batch::Loaded> {
         let data = self.store.segment(tx_seq, segment)?.ok_or_else(|| anyhow::anyhow!("segment {segment} of tx seq {tx_seq} is not stored"))?;
         let proof = self.store.segment_proof(tx_seq, segment)?.ok_or_else(|| anyhow::anyhow!("segment {segment} of tx seq {tx_seq} has no proof"))?;
         let record = self.store.file(tx_seq)?.ok_or_else(|| anyhow::anyhow!("tx seq {tx_seq} is not a published file"))?;
-        Ok(super::place_batch::Loaded { record, segment, data, proof })
+        Ok(place_batch::Loaded { record, segment, data, proof })
     }
 
     /// Sends a segment's shards to their holders (this node's own to disk).

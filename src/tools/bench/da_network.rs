@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use zg_components::da::BlobStatus;
 
 use crate::da::DispersalReport;
-use crate::testnet::{NetworkPlan, write_network};
+use crate::tools::testnet::{NetworkPlan, write_network};
 
 #[derive(Clone, Debug)]
 pub struct DisperseRun {

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::testnet::{NetworkPlan, NodeLayout, write_network};
+use crate::tools::testnet::{NetworkPlan, NodeLayout, write_network};
 
 #[derive(Clone, Debug)]
 pub struct ChaosPlan {
@@ -38,7 +38,7 @@ pub struct ChaosReport {
     pub transactions_sent: usize,
 }
 
-use crate::seeded::SeededRng as Rng;
+use crate::tools::seeded::SeededRng as Rng;
 
 struct NodeRun {
     layout: NodeLayout,

@@ -46,7 +46,7 @@ pub const BENCH_CHAIN_ID: u64 = 7777;
 /// Most transactions `execution` puts in its one block (its gas limit is 2 billion; an ERC-20
 /// transfer to a new holder costs about 52,000 gas).
 pub const MAX_BLOCK_TXS: usize = 30_000;
-const TOKEN_ARTIFACT: &str = include_str!("../../assets/contracts/ZgToken.json");
+const TOKEN_ARTIFACT: &str = include_str!("../../../assets/contracts/ZgToken.json");
 
 sol! {
     function transfer(address to, uint256 value) external returns (bool);

@@ -14,7 +14,7 @@ use zg_components::chain::GrantEntry;
 use zg_components::node::NodeEvent;
 
 use super::{percentile, sorted};
-use crate::testnet::{NetworkPlan, write_network};
+use crate::tools::testnet::{NetworkPlan, write_network};
 
 /// Accounts sending the load (each sends its own nonces in order).
 const SENDERS: u64 = 400;
@@ -82,7 +82,7 @@ fn sender_key(index: u64) -> PrivateKeySigner {
 
 /// The load's transfer: 1 wei from `key` at `nonce`.
 fn load_transfer(key: &PrivateKeySigner, nonce: u64) -> alloy_consensus::TxEnvelope {
-    crate::signing::sign_eip1559(key, crate::bench::BENCH_CHAIN_ID, TxKind::Call(Address::with_last_byte(0x77)), U256::from(1), Bytes::new(), nonce, 21_000)
+    crate::signing::sign_eip1559(key, crate::tools::bench::BENCH_CHAIN_ID, TxKind::Call(Address::with_last_byte(0x77)), U256::from(1), Bytes::new(), nonce, 21_000)
 }
 
 
@@ -100,7 +100,7 @@ pub async fn consensus(validators: usize, rates: &[u64], seconds: u64, block_tim
     let p2p_ports = sockets.iter().map(|s| s.local_addr().map(|a| a.port())).collect::<Result<Vec<_>, _>>()?;
     drop(sockets);
     let plan = NetworkPlan {
-        chain_id: crate::bench::BENCH_CHAIN_ID,
+        chain_id: crate::tools::bench::BENCH_CHAIN_ID,
         rpc_ports: vec![0; validators],
         p2p_ports,
         block_time_ms,

@@ -332,7 +332,7 @@ pub fn seed_corpus() -> Vec<(&'static str, Vec<u8>)> {
             seeds.push(("rpc_request", serde_json::to_vec(&body).expect("serializable")));
         }
     }
-    seeds.push(("genesis_file", include_bytes!("../assets/genesis/zgnode.json").to_vec()));
+    seeds.push(("genesis_file", include_bytes!("../../assets/genesis/zgnode.json").to_vec()));
     seeds.extend(da_compute::seeds(&signer));
     seeds
 }

@@ -24,7 +24,7 @@ use crate::net::identity::Identity;
 
 /// The staking contract's compiled artifact (source: `assets/contracts/Staking.sol`, built by
 /// `node assets/contracts/build.mjs`).
-pub const STAKING_ARTIFACT: &str = include_str!("../assets/contracts/Staking.json");
+pub const STAKING_ARTIFACT: &str = include_str!("../../assets/contracts/Staking.json");
 /// Each genesis validator's stake, in whole 0G, out of the AI-alignment-nodes allocation.
 pub const GENESIS_STAKE_TOKENS: u64 = 1_000_000;
 /// Minimum self-stake to create a validator, in whole 0G.
