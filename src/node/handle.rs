@@ -208,6 +208,8 @@ pub struct NodeHandle {
 }
 
 impl NodeHandle {
+    // Each is a distinct piece of the node the handle reads; only the node builds one.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn new(
         chain_id: u64,
         max_tx_bytes: usize,

@@ -126,12 +126,10 @@ fn test_only_modules(files: &BTreeMap<ModulePath, PathBuf>) -> Vec<ModulePath> {
             }
             let declaration = lines[i + 1..].iter().find(|l| !l.starts_with("#[")).copied().unwrap_or_default();
             let declaration = declaration.trim_start_matches("pub(crate) ").trim_start_matches("pub ");
-            if let Some(rest) = declaration.strip_prefix("mod ") {
-                if let Some(child) = rest.strip_suffix(';') {
-                    let mut path = module.clone();
-                    path.push(child.trim().to_string());
-                    out.push(path);
-                }
+            if let Some(child) = declaration.strip_prefix("mod ").and_then(|rest| rest.strip_suffix(';')) {
+                let mut path = module.clone();
+                path.push(child.trim().to_string());
+                out.push(path);
             }
         }
     }
