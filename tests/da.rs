@@ -379,3 +379,34 @@ fn hostile_pieces_and_attestation_requests_are_refused_and_nothing_bad_is_kept()
     assert_eq!(da.answer(&peer, DaRequest::Store(batch(vec![AxisPiece { axis: 0, index: 1, half: half(1) }]))), DaAnswer::Stored(Ok(2)), "others still are");
     node.stop();
 }
+
+/// A blob's status is the node's own record, restored after `kill -9`: a confirmed blob comes
+/// back on the same data directory with the epoch, quorum and blocks it had (not a fresh guess
+/// from the entrance), and goes on to FINALIZED.
+#[test]
+fn a_blob_status_survives_kill_9_of_the_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = dev_args(dir.path());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let node = NodeProcess::spawn(&args);
+    let submitted = ok(node.addr, "da_submitBlob", json!([hex(&pattern(50_000, 9))]));
+    let id = submitted["requestId"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + TIMEOUT;
+    let before = loop {
+        let status = ok(node.addr, "da_getBlobStatus", json!([id]));
+        if ["CONFIRMED", "FINALIZED"].contains(&status["status"].as_str().unwrap_or_default()) {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "not confirmed in time: {status}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(before["confirmedAt"].as_u64().is_some(), "a confirmed blob says where: {before}");
+    node.kill();
+    let again = NodeProcess::spawn(&args);
+    let after = ok(again.addr, "da_getBlobStatus", json!([id]));
+    for field in ["dataRoot", "epoch", "quorumId", "uploadedAt", "confirmedAt"] {
+        assert_eq!(after[field], before[field], "{field} after the restart: {after} (before: {before})");
+    }
+    wait_blob_status(again.addr, &id, "FINALIZED");
+    again.kill();
+}

@@ -14,7 +14,7 @@ use zg_systems::da::entrance::{DA_ENTRANCE_ADDRESS, IDAEntrance};
 use zg_systems::da::pieces::{assignment, pieces_of};
 use zg_systems::da::quorum::{slot_counts, threshold_met};
 
-use super::{DaNode, LocalState, request_id};
+use super::{DaNode, DispersalPhase, request_id};
 use crate::node::{HandleError, TxRequest};
 
 /// Most bytes of pieces in one request (frames stop at 16 MiB), and requests in flight to one
@@ -109,7 +109,7 @@ impl DaNode {
         let id = request_id(&data_root, sequence);
         let already = self.local_state(&data_root);
         let settled = self.status(&data_root).is_some_and(|r| !matches!(r.status, BlobStatus::Processing | BlobStatus::Unknown));
-        if matches!(already, Some(LocalState::Working(_)) | Some(LocalState::Submitted)) || settled {
+        if already.as_ref().is_some_and(DispersalPhase::is_running) || settled {
             // The same blob again: one dispersal serves both requests.
             return Ok((id, data_root));
         }
@@ -155,20 +155,20 @@ impl DaNode {
         permit: Option<tokio::sync::OwnedSemaphorePermit>,
     ) {
         let data_root = roots.data_root();
-        self.set_local(data_root, LocalState::Working("registering"));
+        self.set_local(data_root, DispersalPhase::Registering);
         let this = self.clone();
         tokio::spawn(async move {
             // Held until the dispersal ends: the concurrency cap counts running dispersals.
             let _permit = permit;
             let state = match this.disperse(disperser, square, roots, (blob_bytes, encode_s)).await {
-                Ok(()) => LocalState::Submitted,
+                Ok(()) => DispersalPhase::Submitted,
                 Err(Stopped::Failed(why)) => {
                     tracing::warn!(root = %data_root, %why, "DA dispersal failed");
-                    LocalState::Failed(why)
+                    DispersalPhase::Failed { detail: why }
                 }
                 Err(Stopped::Insufficient(why)) => {
                     tracing::warn!(root = %data_root, %why, "DA dispersal stopped short of 2/3 of the slots");
-                    LocalState::Insufficient(why)
+                    DispersalPhase::Insufficient { detail: why }
                 }
             };
             // Done either way: a restart has nothing to resume (a failed blob is submitted again).
@@ -209,7 +209,7 @@ impl DaNode {
         }
         let register_s = registering.elapsed().as_secs_f64();
         let distributing = std::time::Instant::now();
-        self.set_local(data_root, LocalState::Working("dispersing"));
+        self.set_local(data_root, DispersalPhase::Dispersing);
         let epoch: U256 = self.handle.call_sol(DA_ENTRANCE_ADDRESS, &IDAEntrance::epochCall {}).map_err(|e| failed("reading the epoch", e))?;
         let epoch = u64::try_from(epoch).map_err(|e| failed("reading the epoch", e))?;
         let signers = self.signers();

@@ -39,16 +39,6 @@ pub fn dev_signer() -> malachite_ed25519::PrivateKey {
     malachite_ed25519::PrivateKey::from(DEV_SIGNER_SEED)
 }
 
-/// What this node did with a blob it was asked to disperse, beyond what the chain says.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum LocalState {
-    /// Encoding, registering or collecting attestations.
-    Working(&'static str),
-    /// Attestations submitted; the chain's events take it from here.
-    Submitted,
-    Failed(String),
-    Insufficient(String),
-}
 
 /// How a request id reads: the blob's data root and this node's request number.
 pub fn request_id(data_root: &B256, sequence: u64) -> Vec<u8> {
@@ -62,16 +52,7 @@ pub fn root_of_request(id: &[u8]) -> Option<B256> {
     (id.len() == 40).then(|| B256::from_slice(&id[..32]))
 }
 
-/// A blob's status as the DA services report it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BlobReport {
-    pub data_root: B256,
-    pub status: BlobStatus,
-    pub epoch: u64,
-    pub quorum: u64,
-    /// Why it failed or stalled, when this node knows.
-    pub detail: Option<String>,
-}
+pub use zg_components::da::{BlobReport, DispersalPhase};
 
 /// Everything the DA role's services share.
 pub struct DaNode {
@@ -91,7 +72,7 @@ pub struct DaNode {
     disperser: Option<Address>,
     /// The account sampling responses are sent from (None: the disperser's).
     sampler: Option<Address>,
-    local: Mutex<HashMap<B256, LocalState>>,
+    local: Mutex<HashMap<B256, DispersalPhase>>,
     next_request: AtomicU64,
     /// How long a dispersal waits for attestations.
     attest_timeout: Duration,
@@ -268,54 +249,34 @@ impl DaNode {
         }
     }
 
-    fn set_local(&self, data_root: B256, state: LocalState) {
+    fn set_local(&self, data_root: B256, state: DispersalPhase) {
         if let Ok(mut local) = self.local.lock() {
             // Bounded: settled entries go first when it grows.
             if local.len() >= 10_000 {
-                local.retain(|_, s| matches!(s, LocalState::Working(_)));
+                local.retain(|_, s| s.is_running());
             }
             local.insert(data_root, state);
         }
     }
 
-    fn local_state(&self, data_root: &B256) -> Option<LocalState> {
+    fn local_state(&self, data_root: &B256) -> Option<DispersalPhase> {
         self.local.lock().ok()?.get(data_root).cloned()
     }
 
-    /// What the chain says of a blob (status, epoch, quorum): the DA systems' view, or the
-    /// entrance itself for blobs from before this node started. None: never registered.
+    /// What the chain says of a blob (status, epoch, quorum): the DA systems' record of it,
+    /// restored after a restart. None: never registered.
     pub fn chain_status(&self, data_root: &B256) -> Option<(BlobStatus, u64, u64)> {
-        self.view.get(data_root).map(|blob| (blob.status, blob.epoch, blob.quorum)).or_else(|| {
-            use zg_systems::da::entrance::{DA_ENTRANCE_ADDRESS, IDAEntrance};
-            let code = self.handle.call_sol(DA_ENTRANCE_ADDRESS, &IDAEntrance::statusOfCall { dataRoot: *data_root }).ok()?;
-            BlobStatus::from_code(u64::from(code)).filter(|s| *s != BlobStatus::Unknown).map(|s| (s, 0, 0))
-        })
+        self.view.get(data_root).map(|blob| (blob.status, blob.epoch, blob.quorum))
     }
 
-    /// A blob's status: the chain's (through the view, or the entrance itself for blobs from
-    /// before this node started), unless this node knows better (still encoding, gave up).
+    /// A blob's status: the DA systems' record (one lookup), with this node's own dispersal
+    /// phase where it knows better (`zg_systems::da::status::blob_report`).
     pub fn status(&self, data_root: &B256) -> Option<BlobReport> {
-        let local = self.local_state(data_root);
-        let chain = self.chain_status(data_root);
-        let report = |status, epoch, quorum, detail| BlobReport { data_root: *data_root, status, epoch, quorum, detail };
-        match (chain, local) {
-            (Some((BlobStatus::Processing, epoch, quorum)), Some(LocalState::Failed(why))) => Some(report(BlobStatus::Failed, epoch, quorum, Some(why))),
-            (Some((BlobStatus::Processing, epoch, quorum)), Some(LocalState::Insufficient(why))) => {
-                Some(report(BlobStatus::InsufficientSignatures, epoch, quorum, Some(why)))
-            }
-            (Some((status, epoch, quorum)), _) => Some(report(status, epoch, quorum, None)),
-            (None, Some(LocalState::Failed(why))) => Some(report(BlobStatus::Failed, 0, 0, Some(why))),
-            (None, Some(LocalState::Insufficient(why))) => Some(report(BlobStatus::InsufficientSignatures, 0, 0, Some(why))),
-            (None, Some(LocalState::Working(step))) => Some(report(BlobStatus::Processing, 0, 0, Some(step.to_string()))),
-            (None, Some(LocalState::Submitted)) => Some(report(BlobStatus::Processing, 0, 0, None)),
-            // Accepted before a restart and being resumed.
-            (None, None) if self.store.da_is_pending(&data_root.0).unwrap_or(false) => {
-                Some(report(BlobStatus::Processing, 0, 0, Some("resuming after a restart".into())))
-            }
-            (None, None) => None,
-        }
-    }
-}
+        let local = self.local_state(data_root).or_else(|| {
+            self.store.da_is_pending(&data_root.0).unwrap_or(false).then_some(DispersalPhase::Resuming)
+        });
+        zg_systems::da::status::blob_report(*data_root, self.view.get(data_root).as_ref(), local.as_ref())
+    }}
 
 #[cfg(test)]
 mod tests {

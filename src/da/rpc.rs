@@ -29,6 +29,8 @@ pub fn report_json(report: &BlobReport) -> Value {
         "statusCode": report.status.code(),
         "epoch": report.epoch,
         "quorumId": report.quorum,
+        "uploadedAt": report.uploaded_at,
+        "confirmedAt": report.confirmed_at,
         "detail": report.detail,
     })
 }

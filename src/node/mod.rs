@@ -246,6 +246,8 @@ impl Node {
             let windows = zg_systems::da::entrance::windows(&world)
                 .ok_or_else(|| NodeError::Config("the genesis's DA entrance does not answer for its windows".into()))?;
             world.insert_resource(windows);
+            world.insert_resource(zg_systems::ports::DaBlobStoreHandle(Arc::new(store.clone())));
+            da_role::restore_blobs(&mut world, &store)?;
         }
         Ok((Self { world, schedule, requests, store, events }, network_inbox))
     }

@@ -11,6 +11,7 @@ mod reader;
 mod restore;
 pub mod rewind;
 mod da;
+mod da_blobs;
 mod files;
 pub mod history;
 mod segment_files;
@@ -125,6 +126,7 @@ impl ChainStore {
         txn.open_table(DA_ROOTS)?;
         txn.open_table(DA_AXES)?;
         txn.open_table(DA_PENDING)?;
+        txn.open_table(DA_BLOBS)?;
         txn.open_table(ACCOUNT_HISTORY)?;
         txn.open_table(STORAGE_HISTORY)?;
         txn.open_table(HISTORY_CHANGES)?;

@@ -59,6 +59,10 @@ pub const DA_AXES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("da_axes
 /// DA data root -> the blob: accepted by this node's disperser and not yet through dispersal,
 /// so a restart resumes it.
 pub const DA_PENDING: TableDefinition<&[u8], &[u8]> = TableDefinition::new("da_pending");
+/// DA data root -> the DA systems' record of the blob (JSON of `zg_components::da::DaBlob`).
+pub const DA_BLOBS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("da_blobs");
+/// The last block whose DA entrance events are in `da_blobs`.
+pub const DA_INDEXED_KEY: &str = "da_indexed";
 /// The last block whose Submit events are in `storage_files`.
 pub const STORAGE_INDEXED_KEY: &str = "storage_indexed";
 

@@ -121,3 +121,12 @@ pub trait ErasureAccelerator: Send + Sync {
     /// Runs `program` over the codewords of `inputs` (codeword-major) and gives their outputs.
     fn run(&self, program: &crate::erasure::program::Program, inputs: &[u8]) -> Result<Vec<u8>, String>;
 }
+
+/// Durable DA blob records: the DA systems' blob entities, written with the highest block whose
+/// entrance events they reflect, so a restart rebuilds them (`da::blobs::replay_entrance_events`).
+pub trait DaBlobStore: Send + Sync + 'static {
+    fn record_blobs(&self, blobs: &[zg_components::da::DaBlob], through_block: u64) -> Result<(), PersistError>;
+}
+
+#[derive(Resource, Clone)]
+pub struct DaBlobStoreHandle(pub Arc<dyn DaBlobStore>);

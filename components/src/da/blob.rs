@@ -72,6 +72,46 @@ pub struct DaBlob {
     pub status: BlobStatus,
 }
 
+/// Where this node's own dispersal of a blob stands, beside what the chain says of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DispersalPhase {
+    /// Accepted before a restart and not yet resumed.
+    Resuming,
+    /// Registering the blob with the entrance (paying its fee).
+    Registering,
+    /// Sending pieces and collecting attestations.
+    Dispersing,
+    /// Attestations submitted; the chain's events take it from here.
+    Submitted,
+    /// Gave up: `detail` is the error of the step that failed.
+    Failed { detail: String },
+    /// Stopped short of 2/3 of the slots' attestations: `detail` says how short.
+    Insufficient { detail: String },
+}
+
+impl DispersalPhase {
+    /// Still under way here (a second submission of the blob joins it).
+    pub fn is_running(&self) -> bool {
+        matches!(self, Self::Resuming | Self::Registering | Self::Dispersing | Self::Submitted)
+    }
+}
+
+/// A blob's status as the DA API reports it (`da_getBlobStatus`, the disperser's
+/// `GetBlobStatus`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlobReport {
+    pub data_root: B256,
+    pub status: BlobStatus,
+    pub epoch: u64,
+    pub quorum: u64,
+    /// The block that registered it, once registered.
+    pub uploaded_at: Option<u64>,
+    /// The block that confirmed it, once confirmed.
+    pub confirmed_at: Option<u64>,
+    /// Why it failed or stalled, or the step it is at, when this node knows.
+    pub detail: Option<String>,
+}
+
 /// The DA entrance's windows, from genesis: what turns a status by height alone.
 #[derive(Resource, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DaWindows {

@@ -21,4 +21,7 @@ pub enum Fault {
     /// The storage role's published files could not be recorded.
     #[error("published files not persisted: {0}")]
     FilesNotPersisted(PersistError),
+    /// The DA blobs' records could not be written.
+    #[error("DA blob records not persisted: {0}")]
+    DaBlobsNotPersisted(PersistError),
 }

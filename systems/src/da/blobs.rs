@@ -2,13 +2,17 @@
 //! follows the chain (its events, then its height through the fraud and attestation windows),
 //! and the DA services read those statuses from the [`DaView`].
 
+use alloy_primitives::B256;
 use bevy_ecs::prelude::*;
+use std::collections::HashMap;
 
 use zg_components::chain::{ChainHead, SealedBlock};
 use zg_components::da::{BlobStatus, DaBlob, DaIndex, DaView, DaWindows};
 use zg_components::node::TickProfile;
 
 use super::entrance::{EntranceEvent, decode_event};
+use crate::chain::fault::{Fault, NodeFault};
+use crate::ports::DaBlobStoreHandle;
 use crate::profile::SystemTimer;
 use crate::{NodePlugin, TickSet};
 
@@ -22,6 +26,59 @@ impl NodePlugin for DaPlugin {
             (follow_entrance_events, advance_blob_status.after(follow_entrance_events), publish_da_view.after(advance_blob_status))
                 .in_set(TickSet::Da),
         );
+        schedule.add_systems(persist_da_blobs.in_set(TickSet::Persist).after(crate::chain::ChainSet::Persist));
+    }
+}
+
+/// What one entrance event does to the blobs it names: the DA lifecycle's pure core, shared by
+/// the tick ([`follow_entrance_events`]) and by the restore after a restart
+/// ([`replay_entrance_events`]). Returns the root it changed, if any.
+pub fn apply_entrance_event(blobs: &mut HashMap<B256, DaBlob>, event: EntranceEvent, height: u64) -> Option<B256> {
+    match event {
+        EntranceEvent::Uploaded { data_root, submitter, epoch, quorum } => {
+            if blobs.contains_key(&data_root) {
+                return None;
+            }
+            let blob = DaBlob {
+                data_root,
+                submitter: submitter.0.0,
+                epoch,
+                quorum,
+                uploaded_at: height,
+                confirmed_at: None,
+                status: BlobStatus::Processing,
+            };
+            blobs.insert(data_root, blob);
+            Some(data_root)
+        }
+        EntranceEvent::Verified { data_root, epoch, .. } => {
+            let blob = blobs.get_mut(&data_root)?;
+            blob.status = BlobStatus::Confirmed;
+            blob.confirmed_at = Some(height);
+            blob.epoch = epoch;
+            Some(data_root)
+        }
+        EntranceEvent::Rejected { data_root, .. } => {
+            let blob = blobs.get_mut(&data_root)?;
+            blob.status = BlobStatus::Failed;
+            Some(data_root)
+        }
+    }
+}
+
+fn root_of(event: &EntranceEvent) -> B256 {
+    match event {
+        EntranceEvent::Uploaded { data_root, .. } | EntranceEvent::Verified { data_root, .. } | EntranceEvent::Rejected { data_root, .. } => *data_root,
+    }
+}
+
+fn log_event(event: &EntranceEvent, height: u64) {
+    match event {
+        EntranceEvent::Uploaded { data_root, epoch, .. } => tracing::info!(root = %data_root, epoch, height, "DA blob registered"),
+        EntranceEvent::Verified { data_root, .. } => tracing::info!(root = %data_root, height, "DA blob confirmed"),
+        EntranceEvent::Rejected { data_root, prover } => {
+            tracing::warn!(root = %data_root, %prover, "DA blob proven badly encoded: rejected, attesters slashed")
+        }
     }
 }
 
@@ -35,59 +92,100 @@ pub fn follow_entrance_events(
     mut commands: Commands,
 ) {
     let _timer = SystemTimer::of(&profile, "follow_entrance_events");
+    // The blobs this tick's events touch, as they stand, then as the events leave them.
+    let mut touched: HashMap<B256, DaBlob> = HashMap::new();
     for SealedBlock(block) in blocks.read() {
         let height = block.header.number;
         for event in block.receipts.iter().flat_map(|r| r.logs.iter()).filter_map(decode_event) {
-            match event {
-                EntranceEvent::Uploaded { data_root, submitter, epoch, quorum } => {
-                    if index.0.contains_key(&data_root) {
-                        continue;
-                    }
-                    tracing::info!(root = %data_root, epoch, height, "DA blob registered");
-                    let blob = DaBlob {
-                        data_root,
-                        submitter: submitter.0.0,
-                        epoch,
-                        quorum,
-                        uploaded_at: height,
-                        confirmed_at: None,
-                        status: BlobStatus::Processing,
-                    };
-                    // Spawned by command: the entity exists from the next sync point, and a
-                    // later event in this same tick finds it through the index only then.
-                    let entity = commands.spawn(blob).id();
-                    index.0.insert(data_root, entity);
-                }
-                EntranceEvent::Verified { data_root, epoch, .. } => {
-                    let Some(entity) = index.0.get(&data_root) else { continue };
-                    match blobs.get_mut(*entity) {
-                        Ok(mut blob) => {
-                            blob.status = BlobStatus::Confirmed;
-                            blob.confirmed_at = Some(height);
-                            blob.epoch = epoch;
-                        }
-                        // Uploaded and verified in one tick: the spawn is not applied yet.
-                        Err(_) => {
-                            commands.entity(*entity).entry::<DaBlob>().and_modify(move |mut blob| {
-                                blob.status = BlobStatus::Confirmed;
-                                blob.confirmed_at = Some(height);
-                                blob.epoch = epoch;
-                            });
-                        }
-                    }
-                    tracing::info!(root = %data_root, height, "DA blob confirmed");
-                }
-                EntranceEvent::Rejected { data_root, prover } => {
-                    let Some(entity) = index.0.get(&data_root) else { continue };
-                    tracing::warn!(root = %data_root, %prover, "DA blob proven badly encoded: rejected, attesters slashed");
-                    if let Ok(mut blob) = blobs.get_mut(*entity) {
-                        blob.status = BlobStatus::Failed;
-                    } else {
-                        commands.entity(*entity).entry::<DaBlob>().and_modify(|mut blob| blob.status = BlobStatus::Failed);
-                    }
-                }
+            let root = root_of(&event);
+            if !touched.contains_key(&root)
+                && let Some(blob) = index.0.get(&root).and_then(|entity| blobs.get(*entity).ok())
+            {
+                touched.insert(root, blob.clone());
+            }
+            let described = event.clone();
+            if apply_entrance_event(&mut touched, event, height).is_some() {
+                log_event(&described, height);
             }
         }
+    }
+    for (root, blob) in touched {
+        match index.0.get(&root).and_then(|entity| blobs.get_mut(*entity).ok()) {
+            Some(mut held) => {
+                if *held != blob {
+                    *held = blob;
+                }
+            }
+            None => {
+                index.0.insert(root, commands.spawn(blob).id());
+            }
+        }
+    }
+}
+
+/// The blobs a restarted node had, brought up to `head`: `kept` as the store had them through
+/// block `indexed`, then the entrance's events of every later block (`logs_of(n)`). A record
+/// from a block the chain no longer has (written before that block's commit was lost) is
+/// dropped or rolled back to what the kept blocks say.
+pub fn replay_entrance_events(
+    kept: Vec<DaBlob>,
+    indexed: Option<u64>,
+    head: u64,
+    mut logs_of: impl FnMut(u64) -> Vec<alloy_primitives::Log>,
+) -> HashMap<B256, DaBlob> {
+    let mut blobs: HashMap<B256, DaBlob> = HashMap::new();
+    let trusted = indexed.map(|n| n.min(head));
+    for mut blob in kept {
+        if trusted.is_none_or(|through| blob.uploaded_at > through) {
+            continue;
+        }
+        if blob.confirmed_at.is_some_and(|at| Some(at) > trusted) {
+            blob.confirmed_at = None;
+            blob.status = BlobStatus::Processing;
+        }
+        blobs.insert(blob.data_root, blob);
+    }
+    let from = trusted.map_or(0, |n| n + 1);
+    for height in from..=head {
+        for event in logs_of(height).iter().filter_map(decode_event) {
+            apply_entrance_event(&mut blobs, event, height);
+        }
+    }
+    blobs
+}
+
+/// Puts restored blobs into the world as entities (and into the view the services read).
+pub fn install_blobs(world: &mut World, blobs: HashMap<B256, DaBlob>) {
+    let view = world.get_resource_or_insert_with(DaView::default).clone();
+    if let Ok(mut shared) = view.0.write() {
+        shared.extend(blobs.iter().map(|(root, blob)| (*root, blob.clone())));
+    }
+    for (root, blob) in blobs {
+        let entity = world.spawn(blob).id();
+        world.get_resource_or_insert_with(DaIndex::default).0.insert(root, entity);
+    }
+}
+
+/// Writes the blobs that changed this tick, with the highest block they reflect, through the
+/// node's [`DaBlobStoreHandle`]; a failed write stops the node like a failed block write.
+/// Runs in `Persist`.
+pub fn persist_da_blobs(
+    mut blocks: MessageReader<SealedBlock>,
+    changed: Query<&DaBlob, Changed<DaBlob>>,
+    store: Option<Res<DaBlobStoreHandle>>,
+    profile: Res<TickProfile>,
+    mut fault: ResMut<NodeFault>,
+) {
+    let _timer = SystemTimer::of(&profile, "persist_da_blobs");
+    let Some(through) = blocks.read().map(|SealedBlock(block)| block.header.number).max() else { return };
+    let Some(store) = store else { return };
+    if fault.0.is_some() {
+        return;
+    }
+    let blobs: Vec<DaBlob> = changed.iter().cloned().collect();
+    if let Err(error) = store.0.record_blobs(&blobs, through) {
+        tracing::error!(%error, "stopping: DA blob records not persisted");
+        fault.0 = Some(Fault::DaBlobsNotPersisted(error));
     }
 }
 
@@ -134,7 +232,6 @@ pub fn publish_da_view(view: Res<DaView>, changed: Query<&DaBlob, Changed<DaBlob
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloy_primitives::B256;
 
     fn blob(status: BlobStatus, confirmed_at: Option<u64>) -> DaBlob {
         DaBlob { data_root: B256::ZERO, submitter: [0; 20], epoch: 0, quorum: 0, uploaded_at: 10, confirmed_at, status }
@@ -148,5 +245,42 @@ mod tests {
         assert_eq!(status_at(&blob(BlobStatus::Processing, None), 29, windows), BlobStatus::Processing);
         assert_eq!(status_at(&blob(BlobStatus::Processing, None), 30, windows), BlobStatus::InsufficientSignatures);
         assert_eq!(status_at(&blob(BlobStatus::Failed, None), 1_000, windows), BlobStatus::Failed);
+    }
+
+    #[test]
+    fn a_restore_keeps_what_the_kept_blocks_say_and_nothing_from_a_lost_block() {
+        let kept = |root: u8, uploaded_at, confirmed_at| DaBlob {
+            data_root: B256::repeat_byte(root),
+            uploaded_at,
+            confirmed_at,
+            status: if confirmed_at.is_some() { BlobStatus::Confirmed } else { BlobStatus::Processing },
+            ..blob(BlobStatus::Processing, None)
+        };
+        let records = vec![kept(1, 5, Some(7)), kept(2, 8, Some(12)), kept(3, 13, None)];
+        // The records reflect block 13, but the chain came back at 10 (commits lost at the kill).
+        let mut asked = Vec::new();
+        let restored = replay_entrance_events(records.clone(), Some(13), 10, |n| {
+            asked.push(n);
+            Vec::new()
+        });
+        assert_eq!(restored[&B256::repeat_byte(1)], records[0], "confirmed within the kept blocks: as kept");
+        let rolled_back = &restored[&B256::repeat_byte(2)];
+        assert_eq!((rolled_back.status, rolled_back.confirmed_at), (BlobStatus::Processing, None), "its confirmation was in a lost block");
+        assert!(!restored.contains_key(&B256::repeat_byte(3)), "registered in a lost block");
+        assert!(asked.is_empty(), "nothing after the head to replay");
+        // Records behind the head: the later blocks are read, each once.
+        let mut asked = Vec::new();
+        replay_entrance_events(records, Some(13), 16, |n| {
+            asked.push(n);
+            Vec::new()
+        });
+        assert_eq!(asked, vec![14, 15, 16]);
+        // Nothing kept: every block from genesis.
+        let mut asked = Vec::new();
+        replay_entrance_events(Vec::new(), None, 2, |n| {
+            asked.push(n);
+            Vec::new()
+        });
+        assert_eq!(asked, vec![0, 1, 2]);
     }
 }

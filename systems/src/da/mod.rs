@@ -8,5 +8,6 @@ pub mod pieces;
 pub mod precompile;
 pub mod quorum;
 pub mod sampling;
+pub mod status;
 
 pub use blobs::DaPlugin;
