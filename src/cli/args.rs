@@ -155,6 +155,16 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 60)]
         warmup: usize,
     },
+    /// Each role set's tick schedule on bevy's single- and multi-threaded executors, same load,
+    /// same run: idle ticks and ticks sealing a block of transfers.
+    Schedules {
+        #[arg(long, default_value_t = 500)]
+        idle_ticks: usize,
+        #[arg(long, default_value_t = 100)]
+        blocks: usize,
+        #[arg(long, default_value_t = 200)]
+        txs_per_block: usize,
+    },
     /// Tick overhead: an idle tick, and a tick with a system touching N account entities.
     Tick {
         #[arg(long, default_value_t = 100_000)]

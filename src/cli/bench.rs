@@ -94,6 +94,26 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                 println!("            where the tick went (mean ms/frame): {}", top.join(", "));
             }
         }
+        BenchCommand::Schedules { idle_ticks, blocks, txs_per_block } => {
+            anyhow::ensure!(idle_ticks > 0 && blocks > 0 && txs_per_block > 0, "--idle-ticks, --blocks and --txs-per-block must be positive");
+            let runs = tokio::task::spawn_blocking(move || crate::tools::bench::schedules(idle_ticks, blocks, txs_per_block)).await?;
+            let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+            println!("schedules: each role set's tick on bevy's executors, {cores} cores; idle ticks, then ticks sealing {txs_per_block} transfers");
+            println!("  roles                                        | executor        | idle µs/tick | block tick µs");
+            for run in &runs {
+                println!("  {:<44} | {:<15} | {:>12.1} | {:>13.1}", run.roles, run.executor, run.idle_us, run.block_us);
+            }
+            for pair in runs.chunks(2) {
+                if let [single, multi] = pair {
+                    println!(
+                        "  {}: multi / single = {:.2} idle, {:.2} with blocks (below 1: the multi-threaded executor is faster)",
+                        single.roles,
+                        multi.idle_us / single.idle_us.max(f64::MIN_POSITIVE),
+                        multi.block_us / single.block_us.max(f64::MIN_POSITIVE)
+                    );
+                }
+            }
+        }
         BenchCommand::Tick { accounts, ticks } => {
             let report = tokio::task::spawn_blocking(move || crate::tools::bench::tick(accounts, ticks)).await?;
             println!("tick: idle {:.1} µs/tick; with a system touching {} accounts {:.1} µs/tick", report.idle_us, report.accounts, report.touching_us);

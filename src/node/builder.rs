@@ -56,7 +56,11 @@ impl NodeBuilder {
     pub fn from_config(config: NodeConfig, genesis: Genesis) -> Self {
         let storage = config.storage.enabled;
         let validator = genesis.consensus.is_some();
-        Self { config, genesis, rpc: true, storage, validator, commit_on_thread: true, parallel_systems: true, history: None }
+        // One thread runs the schedule: on 2 cores `zgnode bench schedules` measured bevy's
+        // multi-threaded executor at 220-275 µs per idle tick against 2-4 µs, and 1.18x slower
+        // on ticks sealing 200 transfers (the chain's hot path is exclusive systems, so there is
+        // little to run side by side). `parallel_systems()` asks for the other.
+        Self { config, genesis, rpc: true, storage, validator, commit_on_thread: true, parallel_systems: false, history: None }
     }
 
     /// Seal a block every `block_time` (down to one 60 Hz frame, 16 ms, on a dev chain; zero:
@@ -91,7 +95,8 @@ impl NodeBuilder {
 
     /// Let a hand-ticked node run independent systems in parallel on bevy's compute task pool
     /// (shared with a bevy host's own systems) instead of one after another on the thread that
-    /// calls [`Node::tick`]. [`Self::start`] always does this.
+    /// calls [`Node::tick`]. Off by default, for [`Self::start`] too: on this project's 2-core
+    /// machine one thread was faster (`zgnode bench schedules` measures it on yours).
     pub fn parallel_systems(mut self) -> Self {
         self.parallel_systems = true;
         self
@@ -219,6 +224,9 @@ impl NodeBuilder {
             (Node::new(spec, genesis, store)?, None, None)
         };
         let mut node = node;
+        if !self.parallel_systems {
+            node.schedule_mut().set_executor(bevy_ecs::schedule::SingleThreadedExecutor::new());
+        }
         let unlocked = self.unlocked();
         let handle = node.handle_with(unlocked.clone());
         let hub = node.events().clone();

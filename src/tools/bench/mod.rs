@@ -5,6 +5,7 @@ mod embed;
 mod history;
 mod ingestion;
 mod pipeline;
+mod schedules;
 mod tick_cost;
 pub mod anvil;
 pub mod compute;
@@ -25,6 +26,7 @@ pub use embed::{EmbedReport, EmbedSetup, embed};
 pub use history::{HistoryReport, history_cost};
 pub use ingestion::{RpcReport, rpc_ingestion};
 pub use pipeline::{ExecutionReport, PipelineTimes, SustainedReport, execution, prepared_bare_db, run_bare, run_pipeline, sustained};
+pub use schedules::{ScheduleRun, schedules};
 pub use tick_cost::{TickReport, tick, tick_node};
 
 use alloy_consensus::TxEnvelope;
