@@ -8,7 +8,7 @@ use alloy_primitives::{B256, keccak256};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use zg_systems::consensus::engine::{SignGuard, SignStep};
+use zg_systems::consensus::engine::{SignGuard, SignRefusal, SignStep};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SignGuardError {
@@ -84,26 +84,33 @@ impl FileSignGuard {
 }
 
 impl SignGuard for FileSignGuard {
-    fn permit(&self, height: u64, round: u32, step: SignStep, sign_bytes: &[u8]) -> Result<(), String> {
+    fn permit(&self, height: u64, round: u32, step: SignStep, sign_bytes: &[u8]) -> Result<(), SignRefusal> {
         let next = LastSigned { height, round, step: step as u8, bytes: keccak256(sign_bytes) };
-        let mut last = self.last.lock().map_err(|_| "signing record lock poisoned".to_string())?;
+        let mut last = self.last.lock().map_err(|_| SignRefusal::Poisoned)?;
         if let Some(previous) = *last {
             let order = (next.height, next.round, next.step).cmp(&(previous.height, previous.round, previous.step));
             match order {
                 std::cmp::Ordering::Less => {
-                    return Err(format!(
-                        "this key already signed height {} round {} step {} (asked for height {height} round {round} step {})",
-                        previous.height, previous.round, previous.step, next.step
-                    ));
+                    return Err(SignRefusal::EarlierStep {
+                        signed_height: previous.height,
+                        signed_round: previous.round,
+                        signed_step: previous.step,
+                        height,
+                        round,
+                        step: next.step,
+                    });
                 }
                 std::cmp::Ordering::Equal if previous.bytes == next.bytes => return Ok(()),
                 std::cmp::Ordering::Equal => {
-                    return Err(format!("this key already signed something else at height {height} round {round} step {}", next.step));
+                    return Err(SignRefusal::OtherBytes { height, round, step: next.step });
                 }
                 std::cmp::Ordering::Greater => {}
             }
         }
-        self.persist(&next).map_err(|e| format!("cannot write the signing record {}: {e}", self.path.display()))?;
+        self.persist(&next).map_err(|e| {
+            tracing::error!(path = %self.path.display(), error = %e, "cannot write the signing record");
+            SignRefusal::Record(std::sync::Arc::new(e))
+        })?;
         *last = Some(next);
         Ok(())
     }

@@ -258,53 +258,79 @@ fn bad_network_settings_in_a_config_are_clear_errors() {
     }
 }
 
+/// `zgnode testnet`: every node up; one killed with SIGKILL is reported while the others go on
+/// making blocks; `restart <i>` on stdin brings it back and it catches up; SIGTERM stops all.
 #[test]
-fn testnet_starts_every_node_and_stops_them_on_sigterm() {
+fn testnet_keeps_the_others_running_when_one_dies_restarts_it_and_stops_them_on_sigterm() {
+    use std::io::Write;
+    const NODES: u16 = 4;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("tn");
-    // The command places node i at base + i: find bases whose next port is free too.
-    let pair_free = |base: u16| {
-        base < u16::MAX
-            && std::net::TcpListener::bind(("127.0.0.1", base + 1)).is_ok()
-            && std::net::UdpSocket::bind(("127.0.0.1", base + 1)).is_ok()
+    // The command places node i at base + i: find bases whose next ports are free too.
+    let free_from = |base: u16| {
+        (0..NODES).all(|i| {
+            base.checked_add(i).is_some_and(|port| {
+                std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() && std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok()
+            })
+        })
     };
     let pick = || loop {
         let base = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        if std::net::UdpSocket::bind(("127.0.0.1", base)).is_ok() && pair_free(base) {
+        if free_from(base) {
             return base;
         }
     };
     let (rpc, p2p, storage) = (pick(), pick(), pick());
     let mut child = Command::new(env!("CARGO_BIN_EXE_zgnode"))
-        .args(["testnet", "--nodes", "2", "--out", out.to_str().unwrap()])
+        .args(["testnet", "--nodes", &NODES.to_string(), "--out", out.to_str().unwrap()])
         .args(["--rpc-port", &rpc.to_string(), "--p2p-port", &p2p.to_string(), "--storage-port", &storage.to_string()])
+        .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
     let stdout = child.stdout.take().unwrap();
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
-    let mut urls = Vec::new();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout)).map(|l| l.unwrap());
+    let mut nodes: Vec<(std::net::SocketAddr, i32)> = Vec::new();
     for line in lines.by_ref() {
-        let line = line.unwrap();
         if let Some(rest) = line.trim().strip_prefix("node").and_then(|l| l.split_once("JSON-RPC ")) {
-            urls.push(rest.1.split_whitespace().next().unwrap().to_string());
+            let addr = rest.1.split_whitespace().next().unwrap().trim_start_matches("http://").parse().unwrap();
+            let pid = rest.1.rsplit_once("pid ").unwrap().1.trim().parse().unwrap();
+            nodes.push((addr, pid));
         }
         if line.starts_with("ready") {
             break;
         }
     }
-    assert_eq!(urls.len(), 2, "{urls:?}");
-    for url in &urls {
-        let addr: std::net::SocketAddr = url.trim_start_matches("http://").parse().unwrap();
-        common::wait_for_block(addr, 2, std::time::Duration::from_secs(60));
+    assert_eq!(nodes.len(), NODES as usize, "{nodes:?}");
+    for (addr, _) in &nodes {
+        common::wait_for_block(*addr, 2, std::time::Duration::from_secs(60));
     }
     // Every node is a storage node too, on its own port.
-    for i in 0..2u16 {
+    for i in 0..NODES {
         let addr: std::net::SocketAddr = format!("127.0.0.1:{}", storage + i).parse().unwrap();
         let status = common::ok(addr, "zgs_getStatus", serde_json::json!([]));
         assert_eq!(status["networkIdentity"]["chainId"], 31337);
     }
+    // SAFETY: kill(2) on a node process the testnet spawned for this test.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::kill(nodes[1].1, libc::SIGKILL);
+    }
+    let exited = lines.by_ref().find(|line| line.starts_with("node1 exited")).expect("the exit is reported");
+    assert!(exited.contains("3 of 4 nodes carry on"), "{exited}");
+    let head = common::quantity(&common::ok(nodes[0].0, "eth_blockNumber", serde_json::json!([])));
+    common::wait_for_block(nodes[0].0, head + 3, std::time::Duration::from_secs(60));
+    writeln!(stdin, "restart 1").unwrap();
+    let restarted = lines.by_ref().find(|line| line.starts_with("node1 ")).unwrap();
+    assert!(restarted.starts_with("node1 restarted"), "{restarted}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::net::TcpStream::connect(nodes[1].0).is_err() {
+        assert!(std::time::Instant::now() < deadline, "the restarted node1 does not answer");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    common::wait_for_block(nodes[1].0, head + 3, std::time::Duration::from_secs(60));
     // SAFETY: kill(2) on the child we spawned.
     #[allow(unsafe_code)]
     unsafe {
@@ -312,9 +338,8 @@ fn testnet_starts_every_node_and_stops_them_on_sigterm() {
     }
     let status = child.wait().unwrap();
     assert!(status.success(), "{status}");
-    for url in &urls {
-        let addr: std::net::SocketAddr = url.trim_start_matches("http://").parse().unwrap();
-        assert!(std::net::TcpStream::connect(addr).is_err(), "node at {url} still serving");
+    for (addr, _) in &nodes {
+        assert!(std::net::TcpStream::connect(addr).is_err(), "node at {addr} still serving");
     }
 }
 

@@ -69,18 +69,7 @@ pub(super) async fn testnet(args: TestnetArgs) -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("cannot find the zgnode executable")?;
     let mut children = Vec::new();
     for (i, node) in layout.iter().enumerate() {
-        let log_path = node.dir.join("node.log");
-        let log = std::fs::File::create(&log_path).with_context(|| format!("cannot create {}", log_path.display()))?;
-        let child = tokio::process::Command::new(&exe)
-            .arg("run")
-            .arg("--config")
-            .arg(&node.config)
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("cannot start node{i}"))?;
-        children.push(child);
+        children.push(spawn_node(&exe, node, false).with_context(|| format!("cannot start node{i}"))?);
     }
     // Ready means every node answers JSON-RPC (opening a database and genesis takes a moment).
     for (i, node) in layout.iter().enumerate() {
@@ -100,23 +89,90 @@ pub(super) async fn testnet(args: TestnetArgs) -> anyhow::Result<()> {
     }
     println!("zgnode testnet: {} validators, chain id {} ({})", layout.len(), args.chain_id, args.out.display());
     for (i, node) in layout.iter().enumerate() {
-        println!("  node{i}: JSON-RPC {}  p2p {}  log {}", node.rpc_url, node.peer.addr, node.dir.join("node.log").display());
+        let pid = children[i].id().unwrap_or_default();
+        println!("  node{i}: JSON-RPC {}  p2p {}  log {}  pid {pid}", node.rpc_url, node.peer.addr, node.dir.join("node.log").display());
     }
-    println!("ready (Ctrl-C stops every node)");
-    let outcome = tokio::select! {
-        _ = super::serve::shutdown_signal() => Ok(()),
-        (index, status) = first_exit(&mut children) => Err(anyhow::anyhow!(
-            "node{index} exited ({status}); see {}", layout[index].dir.join("node.log").display()
-        )),
-    };
+    println!("ready (Ctrl-C stops every node; a node that exits leaves the others running, and `restart <i>` on stdin starts it again)");
+    let outcome = supervise(&exe, &layout, &mut children).await;
     stop_children(&mut children).await;
     outcome
 }
 
-/// Waits until one child exits; returns its index and status.
-async fn first_exit(children: &mut [tokio::process::Child]) -> (usize, String) {
+/// `zgnode run --config` for `node`, its output to `node.log` (appended on a restart).
+fn spawn_node(exe: &std::path::Path, node: &crate::tools::testnet::NodeLayout, append: bool) -> anyhow::Result<tokio::process::Child> {
+    let log_path = node.dir.join("node.log");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .append(append)
+        .truncate(!append)
+        .open(&log_path)
+        .with_context(|| format!("cannot open {}", log_path.display()))?;
+    Ok(tokio::process::Command::new(exe)
+        .arg("run")
+        .arg("--config")
+        .arg(&node.config)
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()?)
+}
+
+/// Runs until a shutdown signal (or every node gone): a node that exits is reported and the
+/// others keep running; `restart <i>` on stdin starts node i again on its data directory.
+async fn supervise(exe: &std::path::Path, layout: &[crate::tools::testnet::NodeLayout], children: &mut [tokio::process::Child]) -> anyhow::Result<()> {
+    // stdin is read on a thread of its own (the runtime has no async stdin here).
+    let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut running = vec![true; children.len()];
     loop {
-        for (i, child) in children.iter_mut().enumerate() {
+        tokio::select! {
+            _ = super::serve::shutdown_signal() => return Ok(()),
+            (index, status) = next_exit(children, &running) => {
+                running[index] = false;
+                let left = running.iter().filter(|r| **r).count();
+                println!(
+                    "node{index} exited ({status}); see {}; {left} of {} nodes carry on (`restart {index}` starts it again)",
+                    layout[index].dir.join("node.log").display(),
+                    children.len()
+                );
+                if left == 0 {
+                    bail!("every node exited");
+                }
+            }
+            Some(line) = lines.recv() => {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                match words.as_slice() {
+                    ["restart", index] => match index.parse::<usize>().ok().filter(|i| *i < children.len()) {
+                        Some(i) if running[i] => println!("node{i} is running"),
+                        Some(i) => match spawn_node(exe, &layout[i], true) {
+                            Ok(child) => {
+                                children[i] = child;
+                                running[i] = true;
+                                println!("node{i} restarted (pid {})", children[i].id().unwrap_or_default());
+                            }
+                            Err(error) => println!("node{i} could not be restarted: {error:#}"),
+                        },
+                        None => println!("no node {index}: nodes are 0..{}", children.len()),
+                    },
+                    [] => {}
+                    _ => println!("commands: restart <i>"),
+                }
+            }
+        }
+    }
+}
+
+/// Waits until one of the running children exits; returns its index and status.
+async fn next_exit(children: &mut [tokio::process::Child], running: &[bool]) -> (usize, String) {
+    loop {
+        for (i, child) in children.iter_mut().enumerate().filter(|(i, _)| running[*i]) {
             if let Ok(Some(status)) = child.try_wait() {
                 return (i, status.to_string());
             }

@@ -56,7 +56,7 @@ fn dev_access<'a>(ctx: &'a RpcContext, method: &str) -> RpcResult<&'a DevAccess>
 }
 
 async fn dev_command(ctx: &RpcContext, command: DevCommand) -> RpcResult<u64> {
-    ctx.ask(|reply| NodeRequest::Dev { command, reply }).await?.map_err(server_error)
+    ctx.ask(|reply| NodeRequest::Dev { command, reply }).await?.map_err(|e| server_error(e.to_string()))
 }
 
 fn one<T: serde::de::DeserializeOwned>(params: &Params) -> RpcResult<T> {

@@ -12,6 +12,7 @@ use zg_components::chain::{
     AccountAddress, AccountIndex, BlockHeader, BlockIndex, CodeStore, MempoolIndex, PooledTx, StateTrie,
 };
 use zg_systems::chain::dev::ChainRewinder;
+use zg_systems::ports::PersistError;
 
 use super::{ChainStore, StoreError, history, restore_into, tables::*};
 
@@ -97,8 +98,8 @@ fn restore_priors<const N: usize>(
 pub struct StoreRewinder(pub ChainStore);
 
 impl ChainRewinder for StoreRewinder {
-    fn rewind(&self, world: &mut World, block: u64) -> Result<(), String> {
-        self.0.rewind_to(block).map_err(|e| e.to_string())?;
+    fn rewind(&self, world: &mut World, block: u64) -> Result<(), PersistError> {
+        self.0.rewind_to(block).map_err(PersistError::store)?;
         let mut doomed: Vec<Entity> = world.query_filtered::<Entity, With<AccountAddress>>().iter(world).collect();
         doomed.extend(world.query_filtered::<Entity, With<BlockHeader>>().iter(world));
         doomed.extend(world.query_filtered::<Entity, With<PooledTx>>().iter(world));
@@ -110,7 +111,7 @@ impl ChainRewinder for StoreRewinder {
         world.insert_resource(CodeStore::default());
         world.insert_resource(BlockIndex::default());
         world.insert_resource(MempoolIndex::default());
-        restore_into(world, &self.0).map_err(|e| format!("rebuilding the world after the rewind: {e}"))?;
+        restore_into(world, &self.0).map_err(PersistError::store)?;
         Ok(())
     }
 }

@@ -53,7 +53,7 @@ pub struct EventSinkHandle(pub Arc<dyn EventSink>);
 /// Puts the chain back to an older block (evm_revert): the node implements it over its store
 /// and rebuilds the world's chain state.
 pub trait ChainRewinder: Send + Sync + 'static {
-    fn rewind(&self, world: &mut World, block: u64) -> Result<(), String>;
+    fn rewind(&self, world: &mut World, block: u64) -> Result<(), PersistError>;
 }
 
 #[derive(Resource, Clone)]
@@ -81,7 +81,27 @@ pub enum SignStep {
 /// it allows only a later step, or the very same bytes again, and records the step on disk
 /// before it returns.
 pub trait SignGuard: Send + Sync + 'static {
-    fn permit(&self, height: u64, round: u32, step: SignStep, sign_bytes: &[u8]) -> Result<(), String>;
+    fn permit(&self, height: u64, round: u32, step: SignStep, sign_bytes: &[u8]) -> Result<(), SignRefusal>;
+}
+
+/// Why the guard would not let a key sign.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SignRefusal {
+    /// The key already signed a later step (or an earlier height).
+    #[error("this key already signed height {signed_height} round {signed_round} step {signed_step} (asked for height {height} round {round} step {step})")]
+    EarlierStep { signed_height: u64, signed_round: u32, signed_step: u8, height: u64, round: u32, step: u8 },
+    /// The key already signed other bytes for this very step: signing would be a double sign.
+    #[error("this key already signed something else at height {height} round {round} step {step}")]
+    OtherBytes { height: u64, round: u32, step: u8 },
+    /// The round is nil: there is nothing to sign.
+    #[error("a nil round")]
+    NilRound,
+    /// The signing record could not be written (so the step is not recorded): no signature.
+    #[error("cannot write the signing record: {0}")]
+    Record(Arc<std::io::Error>),
+    /// The guard's own state is unusable (a panic while it was held).
+    #[error("the signing record's lock is poisoned")]
+    Poisoned,
 }
 
 /// Where outbound validator messages go: the node's network runtime.

@@ -23,3 +23,20 @@ pub enum DevCommand {
     /// Put the chain back to `block`: later blocks and their state are dropped (evm_revert).
     Revert { block: u64 },
 }
+
+/// Why a dev control was refused or did not complete.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum DevError {
+    #[error("dev controls are refused on a validator network: its blocks are decided by consensus")]
+    DecidedByConsensus,
+    #[error("this node cannot rewind its chain")]
+    CannotRewind,
+    /// The store or the world could not be put back to the block.
+    #[error("the chain could not be rewound: {0}")]
+    RewindFailed(std::sync::Arc<dyn std::error::Error + Send + Sync>),
+    /// The node stopped for safety (its fault says why) before the control completed.
+    #[error("the node stopped: {0}")]
+    NodeStopped(std::sync::Arc<dyn std::error::Error + Send + Sync>),
+    #[error("no chain head")]
+    NoHead,
+}

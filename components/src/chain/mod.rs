@@ -14,7 +14,7 @@ pub mod trie;
 pub use account::{AccountAddress, AccountInfo, AccountStorage, CodeStore, StateTrie};
 pub use block::{AccountChange, BlockBody, BlockHeader, ChainHead, CommittedBlock, RecentBlock, SealedBlock};
 pub use clock::ChainClock;
-pub use dev::{DevCommand, StateEdit};
+pub use dev::{DevCommand, DevError, StateEdit};
 pub use genesis::{Allocation, ConsensusGenesis, Genesis, GenesisAccount, GenesisError, GrantEntry};
 pub use index::{AccountIndex, BlockIndex, MempoolIndex};
 pub use receipt::TxReceipt;

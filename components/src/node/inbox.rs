@@ -44,7 +44,7 @@ pub enum NodeRequest {
     /// A pooled transaction by hash, for eth_getTransactionByHash before it is mined.
     PooledTransaction { hash: B256, reply: ReplyTo<Option<(TxEnvelope, Address)>> },
     /// A dev-chain control; answered with the head's number once its blocks are persisted.
-    Dev { command: crate::chain::DevCommand, reply: ReplyTo<Result<u64, String>> },
+    Dev { command: crate::chain::DevCommand, reply: ReplyTo<Result<u64, crate::chain::DevError>> },
     /// EIP-1186: an account and some of its slots, proven against the head's state root.
     Proof { address: Address, slots: Vec<alloy_primitives::U256>, reply: ReplyTo<AccountProof> },
     /// The pool's transactions: (pending = executable now, queued = waiting on a nonce gap).

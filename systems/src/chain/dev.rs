@@ -5,7 +5,7 @@ use bevy_ecs::prelude::*;
 use std::sync::Arc;
 
 use zg_components::chain::{
-    ChainClock, ChainHead, ChainSpec, DevCommand, ExternalOrdering, SealedBlock,
+    ChainClock, ChainHead, ChainSpec, DevCommand, DevError, ExternalOrdering, SealedBlock,
 };
 use zg_components::node::{ReplyTo, TickClock};
 
@@ -19,11 +19,11 @@ pub use crate::ports::{ChainRewinder, RewinderHandle};
 /// Dev controls waiting for their blocks to be persisted before they are answered, so that a
 /// client that reads right after `evm_mine` sees the new block.
 #[derive(Resource, Default)]
-pub struct DevReplies(pub Vec<ReplyTo<Result<u64, String>>>);
+pub struct DevReplies(pub Vec<ReplyTo<Result<u64, DevError>>>);
 
-pub fn run_dev_command(world: &mut World, command: DevCommand, reply: ReplyTo<Result<u64, String>>) {
+pub fn run_dev_command(world: &mut World, command: DevCommand, reply: ReplyTo<Result<u64, DevError>>) {
     if world.contains_resource::<ExternalOrdering>() {
-        reply.send(Err("dev controls are refused on a validator network: its blocks are decided by consensus".into()));
+        reply.send(Err(DevError::DecidedByConsensus));
         return;
     }
     let now_s = world.resource::<TickClock>().now_ms / 1000;
@@ -42,21 +42,21 @@ pub fn run_dev_command(world: &mut World, command: DevCommand, reply: ReplyTo<Re
         }
         DevCommand::Revert { block } => {
             let Some(rewinder) = world.get_resource::<RewinderHandle>().cloned() else {
-                reply.send(Err("this node cannot rewind its chain".into()));
+                reply.send(Err(DevError::CannotRewind));
                 return;
             };
             // The store is rewound under no pending commit; what those commits finish is never
             // announced (the blocks are being dropped).
             super::writer::settle(world);
             if let Some(fault) = world.resource::<super::fault::NodeFault>().0.clone() {
-                reply.send(Err(format!("the node stopped: {fault}")));
+                reply.send(Err(DevError::NodeStopped(Arc::new(fault))));
                 return;
             }
             if let Some(mut writer) = world.get_resource_mut::<super::writer::BlockWriter>() {
                 writer.take_committed();
             }
             if let Err(error) = rewinder.0.rewind(world, block) {
-                reply.send(Err(error));
+                reply.send(Err(DevError::RewindFailed(Arc::new(error))));
                 return;
             }
         }

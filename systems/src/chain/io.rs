@@ -139,9 +139,9 @@ pub fn publish_sealed_blocks(
     };
     if let Some(mut replies) = dev_replies.filter(|_| all_on_disk || fault.0.is_some()) {
         let answer = match (&fault.0, head) {
-            (Some(fault), _) => Err(format!("the node stopped: {fault}")),
+            (Some(fault), _) => Err(zg_components::chain::DevError::NodeStopped(std::sync::Arc::new(fault.clone()))),
             (None, Some(head)) => Ok(head.number()),
-            (None, None) => Err("no chain head".to_string()),
+            (None, None) => Err(zg_components::chain::DevError::NoHead),
         };
         for reply in replies.0.drain(..) {
             reply.send(answer.clone());

@@ -24,7 +24,7 @@ use zg_components::consensus::{
 use super::verify;
 use crate::chain::io::PersistError;
 
-pub use crate::ports::{ConsensusWal, SignGuard, SignStep};
+pub use crate::ports::{ConsensusWal, SignGuard, SignRefusal, SignStep};
 
 /// A WAL that keeps nothing, for a node that does not vote.
 pub struct NoWal;
@@ -44,7 +44,7 @@ impl ConsensusWal for NoWal {
 pub struct NoGuard;
 
 impl SignGuard for NoGuard {
-    fn permit(&self, _: u64, _: u32, _: SignStep, _: &[u8]) -> Result<(), String> {
+    fn permit(&self, _: u64, _: u32, _: SignStep, _: &[u8]) -> Result<(), SignRefusal> {
         Ok(())
     }
 }
@@ -87,7 +87,7 @@ pub enum EngineError {
     #[error("consensus: {0}")]
     Consensus(String),
     #[error("refused to sign: {0}")]
-    SignRefused(String),
+    SignRefused(#[from] SignRefusal),
 }
 
 /// The Tendermint state of this validator and what it needs to act.
@@ -251,7 +251,7 @@ struct Handler<'a> {
 impl Handler<'_> {
     /// Asks the guard before signing; a refusal aborts the input (nothing is signed or sent).
     fn guarded(&self, height: u64, round: Round, step: SignStep, bytes: &[u8]) -> Result<(), EngineError> {
-        let round = round.as_u32().ok_or_else(|| EngineError::SignRefused("a nil round".into()))?;
+        let round = round.as_u32().ok_or(EngineError::SignRefused(SignRefusal::NilRound))?;
         self.guard.permit(height, round, step, bytes).map_err(|reason| {
             tracing::warn!(height, round, ?step, %reason, "refusing to sign");
             EngineError::SignRefused(reason)
