@@ -7,46 +7,33 @@ pub(super) async fn serve(config: NodeConfig, genesis: Genesis, dev: bool, compu
     if config.metrics.enabled {
         crate::metrics::install_exporter(config.metrics.addr).map_err(anyhow::Error::msg)?;
     }
-    let mut node = RunningNode::start(&config, &genesis).await?;
+    let mut builder = crate::node::NodeBuilder::from_config(config.clone(), genesis.clone());
+    if let Some(addr) = compute_addr {
+        builder = builder.with_compute_provider(addr);
+    }
+    let mut node = builder.start().await?;
     print_banner(&config, &genesis, &node);
-    // Kept for the provider's lifetime when the node keeps nothing on disk.
-    let scratch = tempfile::tempdir()?;
-    let provider = match (compute_addr, node.rpc_url()) {
-        (Some(addr), Some(rpc)) => {
-            let dir = if config.node.ephemeral { scratch.path().to_path_buf() } else { config.node.data_dir.join("compute-provider") };
-            let mut provider_config = crate::compute::dev_provider::dev_config(&rpc, addr, &dir);
-            provider_config.verifiable = Some(crate::compute::dev_provider::dev_verifiable(&dir)?);
-            match crate::compute::dev_provider::start_with(provider_config, node.prover()).await {
-                Ok(handle) => {
-                    let state = &handle.state;
-                    println!(
-                        "Compute provider: http://{}  (built-in {} on the CPU, provider {}; `zgnode compute ask \"hi\" --provider {} --key …`)",
-                        handle.addr,
-                        state.backend.model(),
-                        state.provider,
-                        state.provider
-                    );
-                    if let Some(verifiable) = &state.verifiable {
-                        println!(
-                            "Verifiable compute: http://{}/v1/proxy/verifiable/{}  (halo2 proofs on chain, model id {}; `zgnode compute verified-ask --provider-url http://{} --digit 0 --key …`)",
-                            handle.addr, verifiable.model.name, verifiable.model_id, handle.addr
-                        );
-                    }
-                    Some(handle)
-                }
-                Err(error) => {
-                    println!("Compute provider: not started ({error:#}); --compute-addr picks another address");
-                    None
-                }
-            }
+    if let Some(handle) = node.compute() {
+        let state = &handle.state;
+        println!(
+            "Compute provider: http://{}  (built-in {} on the CPU, provider {}; `zgnode compute ask \"hi\" --provider {} --key …`)",
+            handle.addr,
+            state.backend.model(),
+            state.provider,
+            state.provider
+        );
+        if let Some(verifiable) = &state.verifiable {
+            println!(
+                "Verifiable compute: http://{}/v1/proxy/verifiable/{}  (halo2 proofs on chain, model id {}; `zgnode compute verified-ask --provider-url http://{} --digit 0 --key …`)",
+                handle.addr, verifiable.model.name, verifiable.model_id, handle.addr
+            );
         }
-        _ => None,
-    };
+    }
+    if let Some(error) = node.compute_failure() {
+        println!("Compute provider: not started ({error:#}); --compute-addr picks another address");
+    }
     print_ready(&genesis, dev);
     let result = run_until_stopped(&mut node).await;
-    if let Some(provider) = provider {
-        provider.stop().await;
-    }
     match result {
         Ok(true) => {
             node.stop().await?;

@@ -1,7 +1,9 @@
 //! [`NodeBuilder`]: the one place a node is assembled from the roles a host picks.
 //!
 //! Every role is wired here, in order: the chain (always), the validator role (a genesis with
-//! consensus), the storage role, JSON-RPC, the driver thread, the PoRA miner. `zgnode dev` and
+//! consensus), the storage role, the DA role (a genesis with the DA entrance), JSON-RPC (with
+//! each role's methods), the driver thread, then the node's own clients: the PoRA miner and the
+//! compute role's built-in provider (`node::compute_role`). `zgnode dev` and
 //! `zgnode run` go through [`NodeBuilder::from_config`]; an embedding host usually starts from
 //! [`NodeBuilder::dev`].
 
@@ -35,6 +37,8 @@ pub struct NodeBuilder {
     parallel_systems: bool,
     /// A hand-ticked node's state history (none by default).
     history: Option<crate::store::HistoryPolicy>,
+    /// Where the built-in compute provider listens (the compute role), when on.
+    compute: Option<SocketAddr>,
 }
 
 impl NodeBuilder {
@@ -48,7 +52,7 @@ impl NodeBuilder {
         config.metrics.enabled = false;
         config.storage.enabled = false;
         let genesis = crate::dev::dev_genesis(crate::dev::DEV_CHAIN_ID);
-        Self { config, genesis, rpc: false, storage: false, validator: false, commit_on_thread: false, parallel_systems: false, history: None }
+        Self { config, genesis, rpc: false, storage: false, validator: false, commit_on_thread: false, parallel_systems: false, history: None, compute: None }
     }
 
     /// The node a config describes, as `zgnode run` / `zgnode dev` start it: JSON-RPC on, the
@@ -60,7 +64,7 @@ impl NodeBuilder {
         // multi-threaded executor at 220-275 µs per idle tick against 2-4 µs, and 1.18x slower
         // on ticks sealing 200 transfers (the chain's hot path is exclusive systems, so there is
         // little to run side by side). `parallel_systems()` asks for the other.
-        Self { config, genesis, rpc: true, storage, validator, commit_on_thread: true, parallel_systems: false, history: None }
+        Self { config, genesis, rpc: true, storage, validator, commit_on_thread: true, parallel_systems: false, history: None, compute: None }
     }
 
     /// Seal a block every `block_time` (down to one 60 Hz frame, 16 ms, on a dev chain; zero:
@@ -114,6 +118,15 @@ impl NodeBuilder {
     pub fn data_dir(mut self, data_dir: impl Into<PathBuf>) -> Self {
         self.config.node.data_dir = data_dir.into();
         self.config.node.ephemeral = false;
+        self
+    }
+
+    /// Run the built-in compute provider on `addr` (the compute role, as `zgnode dev` does): dev
+    /// account 7 serving the tiny model and the verifiable digit classifier. Needs JSON-RPC and
+    /// the dev marketplace. A provider that cannot start (its port taken) is reported by
+    /// [`RunningNode::compute_failure`]; the node runs on without it.
+    pub fn with_compute_provider(mut self, addr: SocketAddr) -> Self {
+        self.compute = Some(addr);
         self
     }
 
@@ -259,7 +272,17 @@ impl NodeBuilder {
             )?,
             _ => None,
         };
-        Ok(RunningNode::assemble(super::running::Parts { chain_id, stop, driver, rpc, hub, handle, network, storage, miner_address, da, prover }))
+        let compute = match (self.compute, &rpc) {
+            (Some(listen), Some((rpc_addr, _))) => {
+                Some(super::compute_role::start(config, listen, &format!("http://{rpc_addr}"), prover.clone()).await.map_err(|error| {
+                    tracing::warn!(%listen, error = %format!("{error:#}"), "the built-in compute provider did not start");
+                    std::sync::Arc::new(error)
+                }))
+            }
+            _ => None,
+        };
+        let parts = super::running::Parts { chain_id, stop, driver, rpc, hub, handle, network, storage, miner_address, da, prover, compute };
+        Ok(RunningNode::assemble(parts))
     }
 }
 

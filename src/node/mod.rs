@@ -12,6 +12,7 @@ mod driver;
 pub mod events;
 pub mod handle;
 mod running;
+pub mod compute_role;
 mod da_role;
 mod storage_role;
 mod validator_role;

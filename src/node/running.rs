@@ -27,6 +27,7 @@ pub(super) struct Parts {
     pub miner_address: Option<alloy_primitives::Address>,
     pub da: Option<super::da_role::DaService>,
     pub prover: Option<zg_systems::verifiable::jobs::ProverHandle>,
+    pub compute: Option<Result<super::compute_role::ComputeService, Arc<anyhow::Error>>>,
 }
 
 /// A node with its driver thread and, per the roles it was built with, JSON-RPC, the validator
@@ -55,6 +56,8 @@ pub struct RunningNode {
     /// Proof jobs run by this node's tick (off it, on the rayon pool), when the chain has the
     /// verifiable-compute contracts.
     prover: Option<zg_systems::verifiable::jobs::ProverHandle>,
+    /// The built-in compute provider, when asked for: running, or why it did not start.
+    compute: Option<Result<super::compute_role::ComputeService, Arc<anyhow::Error>>>,
 }
 
 impl RunningNode {
@@ -84,7 +87,18 @@ impl RunningNode {
             da_grpc_addr,
             da_grpc_stop,
             prover: parts.prover,
+            compute: parts.compute,
         }
+    }
+
+    /// The built-in compute provider (the compute role), when it runs.
+    pub fn compute(&self) -> Option<&crate::compute::provider::ProviderHandle> {
+        self.compute.as_ref()?.as_ref().ok().map(|service| &service.provider)
+    }
+
+    /// Why the built-in compute provider asked for did not start.
+    pub fn compute_failure(&self) -> Option<&anyhow::Error> {
+        self.compute.as_ref()?.as_ref().err().map(|error| error.as_ref())
     }
 
     /// Submits proof jobs to this node's tick (the built-in verifiable provider uses it).
@@ -134,6 +148,10 @@ impl RunningNode {
     }
 
     async fn shutdown(&mut self) -> Result<(), NodeError> {
+        // The provider is the node's client: it stops first.
+        if let Some(Ok(compute)) = self.compute.take() {
+            compute.provider.stop().await;
+        }
         self.stop.store(true, Ordering::SeqCst);
         self.da_grpc_stop.take();
         if let Some(network) = &self.network {
