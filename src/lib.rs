@@ -104,7 +104,7 @@
 //! - [`net`]: the validator network over QUIC; [`peer_address`]: peer addresses;
 //!   [`signing`] and [`sign_guard`]: the node key and the double-sign guard.
 //! - [`store`]: redb tables, one write per block, snapshots for RPC, rewind, restore.
-//! - [`zgs`]: 0G's storage node (RPC, shards, PoRA miner, SDK-compatible client).
+//! - [`storage`]: the storage role, 0G's storage node (RPC, shards, PoRA miner, SDK-compatible client).
 //! - [`da`]: data availability (dispersal, retrieval, sampling, the disperser gRPC).
 //! - [`compute`]: the compute marketplace (providers, settlement, verifiable inference).
 //! - [`gpu`]: CUDA kernels when a card is present, checked against their CPU twins.
@@ -136,7 +136,7 @@ pub mod sign_guard;
 pub mod store;
 pub mod tools;
 pub mod wall_clock;
-pub mod zgs;
+pub mod storage;
 
 pub use config::NodeConfig;
 pub use node::{Node, NodeBuilder, NodeHandle, RunningNode, TxRequest};

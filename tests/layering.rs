@@ -88,12 +88,12 @@ fn no_source_file_is_over_500_lines() {
 #[test]
 fn the_transport_and_the_leaves_import_no_role_above_them() {
     // `net` moves frames between peers; what a shard or a file means is the storage role's
-    // (`zgs`), reached through `net::ShardService`. The leaves import nothing of the crate.
+    // (`storage`), reached through `net::ShardService`. The leaves import nothing of the crate.
     let rules: [(&str, &[&str]); 4] = [
-        ("src/net", &["crate::zgs", "crate::node", "crate::rpc", "crate::cli", "crate::tools"]),
+        ("src/net", &["crate::storage", "crate::node", "crate::rpc", "crate::cli", "crate::tools"]),
         ("src/peer_address.rs", &["crate::"]),
         ("src/signing.rs", &["crate::"]),
-        ("src/store", &["crate::zgs", "crate::net", "crate::node", "crate::rpc", "crate::cli"]),
+        ("src/store", &["crate::storage", "crate::net", "crate::node", "crate::rpc", "crate::cli"]),
     ];
     for (path, forbidden) in rules {
         let full = Path::new(ROOT).join(path);

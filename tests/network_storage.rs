@@ -67,13 +67,13 @@ fn a_storage_node_penalized_by_pora_loses_its_shards_to_the_next_holder() {
 
     // Node 3 keeps only shards; the chain challenges it on chunks of its data shards, and it
     // proves them from the shards (with the tree nodes placed beside them).
-    let reward = zgnode::zgs::dev_mine_params().reward_per_challenge;
+    let reward = zgnode::storage::dev_mine_params().reward_per_challenge;
     wait_until("node 3 to pass PoRA challenges from its shards", || status().earned >= reward * U256::from(4));
     assert_eq!(status().penalized, U256::ZERO);
 
     // Then it goes silent for a whole epoch, and anyone may settle that epoch against it.
     nodes[3].take().unwrap().stop();
-    let epoch_blocks = zgnode::zgs::dev_mine_params().epoch_blocks;
+    let epoch_blocks = zgnode::storage::dev_mine_params().epoch_blocks;
     let silent_epoch = head(rpc) / epoch_blocks + 1;
     wait_until("the silent epoch to close", || head(rpc) / epoch_blocks >= silent_epoch + 2);
     let settler = dev_key(6);
@@ -136,12 +136,12 @@ fn start_storage_node(node: &NodeLayout, genesis: &zg_components::chain::Genesis
 }
 
 /// The client the CLI uses, on an in-process node's chain and storage RPC.
-fn storage_client(node: &InProcessNode) -> zgnode::zgs::client::StorageClient {
+fn storage_client(node: &InProcessNode) -> zgnode::storage::client::StorageClient {
     let storage = node.node.as_ref().unwrap().storage_addr.unwrap();
-    zgnode::zgs::client::StorageClient::new(&format!("http://{}", node.addr), &format!("http://{storage}")).unwrap()
+    zgnode::storage::client::StorageClient::new(&format!("http://{}", node.addr), &format!("http://{storage}")).unwrap()
 }
 
-fn upload_via(node: &InProcessNode, data: &[u8], key: usize) -> zgnode::zgs::client::UploadReport {
+fn upload_via(node: &InProcessNode, data: &[u8], key: usize) -> zgnode::storage::client::UploadReport {
     node.runtime.block_on(storage_client(node).upload(data, &dev_key(key), |_| ())).expect("uploaded")
 }
 

@@ -14,7 +14,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
-use zgnode::zgs::client::segment_json;
+use zgnode::storage::client::segment_json;
 use zg_components::storage::merkle::{self, FileCommitment, SEGMENT_CHUNKS, SEGMENT_SIZE};
 use zg_systems::storage::flow::{self, IFlow, Submission, SubmissionData, SubmissionNode};
 
@@ -372,7 +372,7 @@ fn the_storage_node_answers_pora_challenges_and_earns() {
         let output = ok(node.addr, "eth_call", json!([call, "latest"]));
         IPoraMine::minersCall::abi_decode_returns(&alloy_primitives::hex::decode(output.as_str().unwrap()).unwrap()).unwrap()
     };
-    let reward = zgnode::zgs::dev_mine_params().reward_per_challenge;
+    let reward = zgnode::storage::dev_mine_params().reward_per_challenge;
     let started = Instant::now();
     // Two full epochs of challenges, every one proven from the segments in redb.
     while status().earned < reward * U256::from(16) {

@@ -18,7 +18,7 @@ fn mb_per_s(bytes: u64, took: std::time::Duration) -> f64 {
 }
 
 pub(super) async fn storage(command: StorageCommand) -> anyhow::Result<()> {
-    use crate::zgs::client::StorageClient;
+    use crate::storage::client::StorageClient;
     match command {
         StorageCommand::Upload { file, endpoints, key } => {
             let key: alloy_signer_local::PrivateKeySigner =

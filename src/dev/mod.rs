@@ -18,7 +18,7 @@ pub fn dev_genesis(chain_id: u64) -> Genesis {
         .into_iter()
         .map(|account| GrantEntry { address: account.address, tokens: DEV_ACCOUNT_TOKENS, from: "ecosystem".into() })
         .collect();
-    genesis.accounts.extend(crate::zgs::storage_contracts());
+    genesis.accounts.extend(crate::storage::storage_contracts());
     genesis.accounts.insert(
         zg_systems::da::entrance::DA_ENTRANCE_ADDRESS,
         crate::da::genesis::entrance_account(&crate::da::genesis::dev_params()),
@@ -27,7 +27,7 @@ pub fn dev_genesis(chain_id: u64) -> Genesis {
     genesis.accounts.extend(crate::compute::genesis::verifiable_accounts(crate::compute::genesis::dev_registry_params()));
     genesis.grants.push(GrantEntry {
         address: zg_systems::storage::pora::MINE_ADDRESS,
-        tokens: crate::zgs::MINE_REWARD_POOL_TOKENS,
+        tokens: crate::storage::MINE_REWARD_POOL_TOKENS,
         from: "community".into(),
     });
     genesis

@@ -41,28 +41,28 @@ pub(super) async fn start(
                 parity_shards: parity,
             };
             let coding = ErasureConfig { data_shards: data, parity_shards: parity };
-            network.serve_shards(Arc::new(crate::zgs::StoredShards { store: node.store().clone(), coding, events: sender.clone() }));
+            network.serve_shards(Arc::new(crate::storage::StoredShards { store: node.store().clone(), coding, events: sender.clone() }));
             let view = zg_components::storage::shard::PlacementView::default();
             node.world_mut().insert_resource(view.clone());
-            let placement = crate::zgs::ShardPlacement {
+            let placement = crate::storage::ShardPlacement {
                 network: network.clone(),
                 setup: setup.clone(),
                 view,
                 runtime: tokio::runtime::Handle::current(),
             };
-            let worker = crate::zgs::ShardWorker { placement: placement.clone(), store: node.store().clone(), events: sender.clone(), place_queue: None }
+            let worker = crate::storage::ShardWorker { placement: placement.clone(), store: node.store().clone(), events: sender.clone(), place_queue: None }
                 .with_batched_placement();
             zg_systems::storage::shards::install_sharding(node.world_mut(), setup, Arc::new(worker));
             Some(placement)
         }
         _ => None,
     };
-    let rebuilt = crate::zgs::RebuiltSegments::with_budget(config.storage.rebuilt_cache_mib.saturating_mul(1 << 20));
+    let rebuilt = crate::storage::RebuiltSegments::with_budget(config.storage.rebuilt_cache_mib.saturating_mul(1 << 20));
     let context =
-        crate::zgs::StorageContext { chain_id, store: node.store().clone(), events: sender, shards, rebuilt, network: network.cloned() };
-    let shards = context.shards.as_ref().map(crate::zgs::ShardPlacement::config);
+        crate::storage::StorageContext { chain_id, store: node.store().clone(), events: sender, shards, rebuilt, network: network.cloned() };
+    let shards = context.shards.as_ref().map(crate::storage::ShardPlacement::config);
     let (addr, handle) =
-        crate::zgs::start(&config.storage, context).await.map_err(|source| NodeError::Rpc { addr: config.storage.addr, source })?;
+        crate::storage::start(&config.storage, context).await.map_err(|source| NodeError::Rpc { addr: config.storage.addr, source })?;
     Ok(StorageService { addr, handle, shards })
 }
 
@@ -88,7 +88,7 @@ pub(super) fn start_miner(
     // The miner registers this node's network key (signed by it), so its standing moves the
     // node's shards; only a node that keeps shards has one to register.
     let node_key = node_key.filter(|_| shards.is_some());
-    let miner = crate::zgs::miner::Miner::new(&format!("http://{rpc_addr}"), store, key, node_key, shards, chain_id, stop)
+    let miner = crate::storage::miner::Miner::new(&format!("http://{rpc_addr}"), store, key, node_key, shards, chain_id, stop)
         .map_err(NodeError::MinerClient)?;
     let address = miner.address();
     tokio::spawn(miner.run());

@@ -257,7 +257,7 @@ pub async fn run(plan: &ChaosPlan) -> anyhow::Result<ChaosReport> {
                 let size = 20_000 + rng.below(600_000) as usize;
                 let data: Vec<u8> = (0..size).map(|i| (i as u64 ^ plan.seed).wrapping_mul(31) as u8).collect();
                 let uploader = alloy_signer_local::PrivateKeySigner::from_bytes(&accounts[5 + files.len() % 3].private_key)?;
-                let storage = crate::zgs::client::StorageClient::new(&nodes[target].rpc, &nodes[target].storage)?;
+                let storage = crate::storage::client::StorageClient::new(&nodes[target].rpc, &nodes[target].storage)?;
                 if let Ok(Ok(done)) = tokio::time::timeout(Duration::from_secs(20), storage.upload(&data, &uploader, |_| ())).await {
                     files.push((done.root, data));
                 }
@@ -361,7 +361,7 @@ pub async fn run(plan: &ChaosPlan) -> anyhow::Result<ChaosReport> {
     let deadline = Instant::now() + Duration::from_secs(180);
     for (root, data) in &files {
         for node in &nodes {
-            let storage = crate::zgs::client::StorageClient::new(&node.rpc, &node.storage)?;
+            let storage = crate::storage::client::StorageClient::new(&node.rpc, &node.storage)?;
             loop {
                 let attempt = tokio::time::timeout(Duration::from_secs(60), storage.download(*root, |_| ())).await;
                 match attempt {

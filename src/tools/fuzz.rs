@@ -69,7 +69,7 @@ pub fn wire_frame(data: &[u8]) {
         }
         NetMessage::StoreShard(shard) | NetMessage::ShardReply { shard: Some(shard), .. } => {
             let fixture = shard_fixture();
-            let _ = crate::zgs::shard_checks_out(fixture.config, &fixture.record, shard);
+            let _ = crate::storage::shard_checks_out(fixture.config, &fixture.record, shard);
         }
         _ => {}
     }
@@ -96,7 +96,7 @@ pub fn shard_fixture() -> &'static ShardFixture {
         let mut shards = Vec::new();
         for segment in 0..record.data_segments() {
             let (bytes, proof) = commitment.stored_segment(&data, segment as usize).expect("segment in the file");
-            shards.push(crate::zgs::cut_shards(config, &record, segment, &bytes, &proof).expect("codable"));
+            shards.push(crate::storage::cut_shards(config, &record, segment, &bytes, &proof).expect("codable"));
             segments.push(bytes);
         }
         ShardFixture { config, record, segments, shards, commitment, data }
@@ -109,7 +109,7 @@ pub fn shard_fixture() -> &'static ShardFixture {
 pub fn shard(data: &[u8]) {
     let Ok(shard) = borsh::from_slice::<Shard>(data) else { return };
     let fixture = shard_fixture();
-    let accepted = crate::zgs::shard_checks_out(fixture.config, &fixture.record, &shard);
+    let accepted = crate::storage::shard_checks_out(fixture.config, &fixture.record, &shard);
     let segment = shard.segment as usize;
     let index = shard.index as usize;
     if accepted && index < fixture.config.data_shards {
@@ -125,7 +125,7 @@ pub fn shard(data: &[u8]) {
         found[index] = Some(shard);
         let lost = (index + 1) % found.len();
         found[lost] = None;
-        if let Some((rebuilt, _)) = crate::zgs::decode_checked(fixture.config, &fixture.record, segment as u64, found) {
+        if let Some((rebuilt, _)) = crate::storage::decode_checked(fixture.config, &fixture.record, segment as u64, found) {
             assert_eq!(rebuilt, fixture.segments[segment], "a rebuild yielded something other than the segment");
         }
     }
@@ -133,9 +133,9 @@ pub fn shard(data: &[u8]) {
 
 /// `zgs_uploadSegment(s)`: what passes the checks is the file's segment, byte for byte.
 pub fn segment_upload(data: &[u8]) {
-    let Ok(upload) = serde_json::from_slice::<crate::zgs::SegmentUpload<'_>>(data) else { return };
+    let Ok(upload) = serde_json::from_slice::<crate::storage::SegmentUpload<'_>>(data) else { return };
     let fixture = shard_fixture();
-    if let Ok(bytes) = crate::zgs::check_upload(&upload, &fixture.record) {
+    if let Ok(bytes) = crate::storage::check_upload(&upload, &fixture.record) {
         assert_eq!(bytes, fixture.segments[upload.index as usize], "an upload that is not the segment passed");
     }
 }
@@ -287,7 +287,7 @@ pub fn seed_corpus() -> Vec<(&'static str, Vec<u8>)> {
         }
     }
     for index in 0..fixture.segments.len() {
-        let upload = crate::zgs::client::segment_json(&fixture.data, &fixture.commitment, index);
+        let upload = crate::storage::client::segment_json(&fixture.data, &fixture.commitment, index);
         seeds.push(("segment_upload", serde_json::to_vec(&upload).expect("serializable")));
     }
     seeds.push(("config_file", crate::config::CONFIG_TEMPLATE.as_bytes().to_vec()));
@@ -300,7 +300,7 @@ pub fn seed_corpus() -> Vec<(&'static str, Vec<u8>)> {
         serde_json::json!({"jsonrpc": "2.0", "id": 5, "method": "eth_sendRawTransaction", "params": [alloy_primitives::hex::encode_prefixed(eip1559.encoded_2718())]}),
         serde_json::json!([{"jsonrpc": "2.0", "id": 6, "method": "eth_getBlockByNumber", "params": ["latest", true]}, {"jsonrpc": "2.0", "id": 7, "method": "eth_syncing"}]),
         serde_json::json!({"jsonrpc": "2.0", "id": 8, "method": "zgs_getFileInfo", "params": [fixture.commitment.root(), true]}),
-        serde_json::json!({"jsonrpc": "2.0", "id": 9, "method": "zgs_uploadSegment", "params": [crate::zgs::client::segment_json(&fixture.data, &fixture.commitment, 1)]}),
+        serde_json::json!({"jsonrpc": "2.0", "id": 9, "method": "zgs_uploadSegment", "params": [crate::storage::client::segment_json(&fixture.data, &fixture.commitment, 1)]}),
         serde_json::json!({"jsonrpc": "2.0", "id": 10, "method": "zgs_downloadSegment", "params": [fixture.commitment.root(), 0, 4]}),
         serde_json::json!({"jsonrpc": "2.0", "id": 12, "method": "eth_call", "params": [call, "0x0", {format!("{:#x}", Address::repeat_byte(0x77)): {"balance": "0x1", "code": "0x6000", "stateDiff": {format!("{:#x}", B256::ZERO): format!("{:#x}", B256::ZERO)}}}]}),
         serde_json::json!({"jsonrpc": "2.0", "id": 13, "method": "eth_newFilter", "params": [{"fromBlock": "earliest", "address": Address::repeat_byte(0x77)}]}),

@@ -176,8 +176,8 @@ pub fn write_network(out: &Path, plan: &NetworkPlan, force: bool) -> anyhow::Res
         // node's key in order, with the shape `[storage]` is written with.
         let mut ring: Vec<[u8; 32]> = identities.iter().map(Identity::public).collect();
         ring.sort();
-        let params = zg_systems::storage::pora::MineParams { ring, data_shards: erasure_shape(count).0 as u64, ..crate::zgs::dev_mine_params() };
-        let account = crate::zgs::mine_account(&params).map_err(|e| anyhow::anyhow!("PoraMine genesis: {e}"))?;
+        let params = zg_systems::storage::pora::MineParams { ring, data_shards: erasure_shape(count).0 as u64, ..crate::storage::dev_mine_params() };
+        let account = crate::storage::mine_account(&params).map_err(|e| anyhow::anyhow!("PoraMine genesis: {e}"))?;
         genesis.accounts.insert(zg_systems::storage::pora::MINE_ADDRESS, account);
     }
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;

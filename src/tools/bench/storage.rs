@@ -237,7 +237,7 @@ pub async fn transfers_and_pora(sizes: &[u64]) -> anyhow::Result<(Vec<TransferRe
     let genesis = crate::dev::dev_genesis(crate::dev::DEV_CHAIN_ID);
     let node = crate::RunningNode::start(&config, &genesis).await?;
     let storage = node.storage_addr.ok_or_else(|| anyhow::anyhow!("storage role did not start"))?;
-    let client = crate::zgs::client::StorageClient::new(&node.rpc_url().ok_or_else(|| anyhow::anyhow!("JSON-RPC is off"))?, &format!("http://{storage}"))?;
+    let client = crate::storage::client::StorageClient::new(&node.rpc_url().ok_or_else(|| anyhow::anyhow!("JSON-RPC is off"))?, &format!("http://{storage}"))?;
     let key: alloy_signer_local::PrivateKeySigner = crate::dev::dev_accounts()[0].private_key.to_string().parse()?;
     let mut reports = Vec::new();
     for &size in sizes {

@@ -86,7 +86,7 @@ mod tests {
     use zg_systems::ports::ErasureAccelerator;
 
     use super::*;
-    use crate::zgs::cut_shards;
+    use crate::storage::cut_shards;
 
     static ROUTED: AtomicBool = AtomicBool::new(false);
     static BATCHES: AtomicUsize = AtomicUsize::new(0);
