@@ -49,6 +49,8 @@ pub enum Offence {
     UnsolicitedReply,
     /// Over a request budget: dropped.
     OverBudget,
+    /// A gossiped transaction no honest pool would hold (`PoolError::kind` is `Invalid`).
+    InvalidTransaction,
 }
 
 impl Offence {
@@ -62,6 +64,7 @@ impl Offence {
             Offence::BadShard => "bad_shard",
             Offence::UnsolicitedReply => "unsolicited_reply",
             Offence::OverBudget => "over_budget",
+            Offence::InvalidTransaction => "invalid_transaction",
         }
     }
 
@@ -69,7 +72,7 @@ impl Offence {
     fn points(self) -> f64 {
         match self {
             Offence::Oversized => 25.0,
-            Offence::Malformed | Offence::Version | Offence::BadSignature => 10.0,
+            Offence::Malformed | Offence::Version | Offence::BadSignature | Offence::InvalidTransaction => 10.0,
             Offence::UnsolicitedReply | Offence::OverBudget => 1.0,
             Offence::UnknownValidator | Offence::BadShard => 0.0,
         }

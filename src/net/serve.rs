@@ -64,7 +64,7 @@ pub(super) async fn dispatch(shared: &Arc<Shared>, from: PeerKey, message: NetMe
             let shared = shared.clone();
             tokio::task::spawn_blocking(move || {
                 let _work = work;
-                admit_gossip(&shared, raw, forward)
+                admit_gossip(&shared, from, raw, forward)
             });
         }
         NetMessage::SyncRequest { from: first, to: last } => {
@@ -152,15 +152,23 @@ fn forward(shared: &Shared, from: PeerKey, message: NetMessage) {
     }
 }
 
-fn admit_gossip(shared: &Shared, raw: Vec<Vec<u8>>, forward: bool) {
+/// Hands gossiped transactions to the pool; one that no honest pool would hold (a bad
+/// signature, another chain, garbage) counts against the peer that sent it, one that is merely
+/// stale (a nonce just used) does not.
+fn admit_gossip(shared: &Shared, from: PeerKey, raw: Vec<Vec<u8>>, forward: bool) {
     for tx in raw.iter().take(GOSSIP_MAX_TRANSACTIONS) {
         if !shared.seen_transactions.first_sight(tx) {
             metrics::counter!("zgnode_net_gossip_known_total").increment(1);
             continue;
         }
-        let Ok((envelope, sender)) = zg_systems::chain::mempool::decode_transaction(tx, shared.chain_id, shared.max_tx_bytes)
-        else {
-            continue;
+        let (envelope, sender) = match zg_systems::chain::mempool::decode_transaction(tx, shared.chain_id, shared.max_tx_bytes) {
+            Ok(decoded) => decoded,
+            Err(error) => {
+                if error.kind() == zg_components::chain::RefusalKind::Invalid {
+                    super::refuse(shared, &from, Offence::InvalidTransaction, &error);
+                }
+                continue;
+            }
         };
         let request = NodeRequest::RelayedTransaction { envelope: Box::new(envelope), sender, forward };
         if shared.requests.try_send(request).is_err() {

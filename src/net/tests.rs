@@ -199,3 +199,57 @@ async fn only_the_peer_asked_may_answer_a_shard_request() {
     assert_eq!(answer, Some(honest), "the asked peer's answer, not the other's");
     listener.handle.close();
 }
+
+/// A legacy transfer signed by a fixed key for `chain_id`.
+fn signed_transfer(chain_id: u64, nonce: u64) -> Vec<u8> {
+    use alloy_consensus::{SignableTransaction, TxEnvelope, TxLegacy};
+    use alloy_eips::eip2718::Encodable2718;
+    use alloy_signer::SignerSync;
+    let signer = alloy_signer_local::PrivateKeySigner::from_bytes(&alloy_primitives::B256::repeat_byte(7)).unwrap();
+    let tx = TxLegacy {
+        chain_id: Some(chain_id),
+        nonce,
+        gas_price: 1_000_000_000,
+        gas_limit: 21_000,
+        to: alloy_primitives::TxKind::Call(Address::repeat_byte(2)),
+        value: alloy_primitives::U256::from(1),
+        input: Default::default(),
+    };
+    let signature = signer.sign_hash_sync(&tx.signature_hash()).unwrap();
+    TxEnvelope::from(tx.into_signed(signature)).encoded_2718()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_gossiping_transactions_no_honest_pool_holds_is_banned_and_valid_ones_cost_nothing() {
+    let (node, peer) = (Identity::generate(), Identity::generate());
+    let listener = listen(node.clone(), vec![], set_of(&[&node, &peer]));
+    let connection = connect_raw(&peer, peer_address(&listener)).await.unwrap();
+    let mut stream = connection.open_uni().await.unwrap();
+    // Valid transactions (and one seen twice) are handed to the pool and cost the peer nothing.
+    let valid = vec![signed_transfer(CHAIN_ID, 0), signed_transfer(CHAIN_ID, 1), signed_transfer(CHAIN_ID, 1)];
+    stream.write_all(&wire::encode_frame(&NetMessage::Transactions(valid)).unwrap()).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while listener._requests.len() < 2 {
+        assert!(Instant::now() < deadline, "the valid transactions reach the pool");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(listener.handle.rejected(), 0);
+    // Transactions for another chain and undecodable bytes, each new: the peer is banned.
+    let mut nonce = 0;
+    let closed = loop {
+        let invalid = vec![signed_transfer(CHAIN_ID + 1, nonce), vec![0xc0, nonce as u8, (nonce >> 8) as u8]];
+        nonce += 1;
+        let sent = stream.write_all(&wire::encode_frame(&NetMessage::Transactions(invalid)).unwrap()).await;
+        if sent.is_err() || nonce > 200 {
+            break tokio::time::timeout(Duration::from_secs(10), connection.closed()).await.expect("disconnected");
+        }
+        if let Some(reason) = connection.close_reason() {
+            break reason;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    assert!(matches!(closed, quinn::ConnectionError::ApplicationClosed(ref c) if c.error_code == VarInt::from_u32(connection::CLOSE_BANNED)), "{closed:?}");
+    assert!(listener.handle.banned_for(&peer.public()).is_some());
+    assert!(listener.handle.rejected() >= 2);
+    listener.handle.close();
+}

@@ -19,5 +19,5 @@ pub use genesis::{Allocation, ConsensusGenesis, Genesis, GenesisAccount, Genesis
 pub use index::{AccountIndex, BlockIndex, MempoolIndex};
 pub use receipt::TxReceipt;
 pub use spec::{ChainSpec, ExternalOrdering};
-pub use transaction::{PoolError, PooledTx};
+pub use transaction::{PoolError, PooledTx, RefusalKind};
 pub use trie::MerkleTrie;

@@ -66,3 +66,62 @@ pub enum PoolError {
     #[error("nonce too high: next nonce {expected}, tx nonce {got}, max gap {max_gap}")]
     NonceGapTooLarge { expected: u64, got: u64, max_gap: u64 },
 }
+
+/// Whose fault a refusal is, for scoring the peer that relayed the transaction (as reth's pool
+/// errors tell a bad transaction from a bad moment).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefusalKind {
+    /// No honest node sends it: it could never have entered an honest node's pool (bad
+    /// signature or encoding, another chain, too big, not enough gas to even start).
+    Invalid,
+    /// Honest nodes send it when their view differs from ours: a nonce just used, a fee just
+    /// outbid, a balance just spent, a full pool, a transaction already seen.
+    Stale,
+}
+
+impl PoolError {
+    pub fn kind(&self) -> RefusalKind {
+        match self {
+            Self::WrongChainId { .. }
+            | Self::NotReplayProtected
+            | Self::UnsupportedType
+            | Self::InvalidSignature(_)
+            | Self::Decode(_)
+            | Self::Oversized { .. }
+            | Self::TipAboveFeeCap
+            | Self::IntrinsicGasTooLow { .. }
+            | Self::GasLimitExceeded => RefusalKind::Invalid,
+            Self::NonceTooLow { .. }
+            | Self::InsufficientFunds { .. }
+            | Self::ReplacementUnderpriced
+            | Self::AlreadyKnown
+            | Self::PoolFull
+            | Self::NonceGapTooLarge { .. } => RefusalKind::Stale,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_what_no_honest_pool_would_hold_counts_against_the_relaying_peer() {
+        let invalid = [
+            PoolError::InvalidSignature("bad".into()),
+            PoolError::Decode("rlp".into()),
+            PoolError::WrongChainId { expected: 1, got: 2 },
+            PoolError::Oversized { size: 2, limit: 1 },
+            PoolError::IntrinsicGasTooLow { gas: 1, needed: 21_000 },
+        ];
+        assert!(invalid.iter().all(|e| e.kind() == RefusalKind::Invalid));
+        let stale = [
+            PoolError::NonceTooLow { expected: 2, got: 1 },
+            PoolError::AlreadyKnown,
+            PoolError::PoolFull,
+            PoolError::ReplacementUnderpriced,
+            PoolError::NonceGapTooLarge { expected: 1, got: 90, max_gap: 64 },
+        ];
+        assert!(stale.iter().all(|e| e.kind() == RefusalKind::Stale));
+    }
+}
