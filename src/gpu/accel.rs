@@ -13,7 +13,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 use zg_systems::erasure::program::Program;
-use zg_systems::ports::ErasureAccelerator;
+use zg_systems::ports::{AcceleratorError, ErasureAccelerator};
 
 use super::erasure::{GpuErasure, Prepared};
 use super::GpuError;
@@ -100,18 +100,18 @@ impl ErasureAccelerator for GpuAccelerator {
         wanted
     }
 
-    fn run(&self, program: &Program, inputs: &[u8]) -> Result<Vec<u8>, String> {
+    fn run(&self, program: &Program, inputs: &[u8]) -> Result<Vec<u8>, AcceleratorError> {
         metrics::counter!("zgnode_gpu_erasure_batches_total", "route" => "gpu").increment(1);
         let started = Instant::now();
-        let mut prepared = self.prepared.lock().map_err(|_| "the GPU's lock was poisoned".to_string())?;
+        let mut prepared = self.prepared.lock().map_err(|_| AcceleratorError::Poisoned)?;
         if !prepared.contains_key(program) {
             if prepared.len() >= MAX_PREPARED {
                 prepared.clear();
             }
-            prepared.insert(program.clone(), self.erasure.prepare(program).map_err(|e| e.to_string())?);
+            prepared.insert(program.clone(), self.erasure.prepare(program).map_err(|e| AcceleratorError::Device(Box::new(e)))?);
         }
-        let ready = prepared.get(program).ok_or("program not prepared")?;
-        let result = self.erasure.run(ready, inputs).map_err(|e: GpuError| e.to_string());
+        let ready = prepared.get(program).ok_or(AcceleratorError::Program("the program was not prepared".into()))?;
+        let result = self.erasure.run(ready, inputs).map_err(|e: GpuError| AcceleratorError::Device(Box::new(e)));
         match &result {
             Ok(_) => {
                 metrics::counter!("zgnode_gpu_erasure_bytes_total").increment(inputs.len() as u64);

@@ -139,7 +139,21 @@ pub trait ErasureAccelerator: Send + Sync {
     /// Whether a batch of `bytes` bytes of originals is worth sending.
     fn wants(&self, bytes: usize) -> bool;
     /// Runs `program` over the codewords of `inputs` (codeword-major) and gives their outputs.
-    fn run(&self, program: &crate::erasure::program::Program, inputs: &[u8]) -> Result<Vec<u8>, String>;
+    fn run(&self, program: &crate::erasure::program::Program, inputs: &[u8]) -> Result<Vec<u8>, AcceleratorError>;
+}
+
+/// Why an accelerator could not run a batch (the batch is then coded on the CPU).
+#[derive(Debug, thiserror::Error)]
+pub enum AcceleratorError {
+    /// The device or its driver failed (launch, copy, compile).
+    #[error("the device failed: {0}")]
+    Device(Box<dyn std::error::Error + Send + Sync>),
+    /// The program is not one the device can run (its shape, its inputs).
+    #[error("the program cannot run here: {0}")]
+    Program(Box<dyn std::error::Error + Send + Sync>),
+    /// The accelerator's own state is unusable (a panic while it was held).
+    #[error("the accelerator's lock is poisoned")]
+    Poisoned,
 }
 
 /// Durable DA blob records: the DA systems' blob entities, written with the highest block whose

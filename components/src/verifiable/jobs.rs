@@ -17,7 +17,24 @@ pub struct ProvedInference {
     pub prove_micros: u64,
 }
 
-pub type ProofOutcome = Result<ProvedInference, String>;
+pub type ProofOutcome = Result<ProvedInference, ProofError>;
+
+/// Why a proof job ended without a proof.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProofError {
+    /// The model's proving keys are not made (yet): it is not registered, or still warming.
+    #[error("no proving keys for this model (yet)")]
+    NoKeys,
+    /// The prover refused the input or the circuit failed (its own message).
+    #[error("proving failed: {0}")]
+    Prover(String),
+    /// The proving task panicked (a bug; the node goes on).
+    #[error("the prover panicked")]
+    Panicked,
+    /// The node's prover is gone (the node is stopping).
+    #[error("the prover has stopped")]
+    Stopped,
+}
 
 /// One request to prove: the model's id, the private input, where the outcome goes.
 #[derive(Debug)]

@@ -184,7 +184,7 @@ async fn serve(state: &VerifiableEndpoint, service: &Arc<VerifiableService>, inp
         .await
         .map_err(|e| failed(e.to_string()))?
         .map_err(|_| failed("the prover stopped".into()))?
-        .map_err(|e| failed(format!("proving failed: {e}")))?;
+        .map_err(|e| failed(e.to_string()))?;
     let mut logits = proved.logits.clone();
     if service.config.misbehave {
         // Fault drill: a wrong answer, signed, with the true proof (which cannot match it).

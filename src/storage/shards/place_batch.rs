@@ -100,9 +100,9 @@ mod tests {
             ROUTED.load(Ordering::SeqCst) && bytes >= 1 << 20
         }
 
-        fn run(&self, program: &Program, inputs: &[u8]) -> Result<Vec<u8>, String> {
+        fn run(&self, program: &Program, inputs: &[u8]) -> Result<Vec<u8>, zg_systems::ports::AcceleratorError> {
             BATCHES.fetch_add(1, Ordering::SeqCst);
-            zg_systems::erasure::twin::run_batch(program, inputs).map_err(|e| e.to_string())
+            zg_systems::erasure::twin::run_batch(program, inputs).map_err(|e| zg_systems::ports::AcceleratorError::Program(Box::new(e)))
         }
     }
 

@@ -168,14 +168,14 @@ mod tests {
             MODE.with(Cell::get) != Mode::Off && bytes >= 1024
         }
 
-        fn run(&self, program: &Program, inputs: &[u8]) -> Result<Vec<u8>, String> {
+        fn run(&self, program: &Program, inputs: &[u8]) -> Result<Vec<u8>, crate::ports::AcceleratorError> {
             CALLS.with(|c| c.set(c.get() + 1));
             match MODE.with(Cell::get) {
-                Mode::Fails => return Err("device lost".into()),
+                Mode::Fails => return Err(crate::ports::AcceleratorError::Device("device lost".into())),
                 Mode::WrongSize => return Ok(vec![0; 3]),
                 _ => {}
             }
-            super::super::twin::run_batch(program, inputs).map_err(|e| e.to_string())
+            super::super::twin::run_batch(program, inputs).map_err(|e| crate::ports::AcceleratorError::Program(Box::new(e)))
         }
     }
 

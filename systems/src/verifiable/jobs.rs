@@ -11,7 +11,7 @@ use bevy_ecs::prelude::*;
 use zg_components::node::TickClock;
 use zg_components::verifiable::QuantizedModel;
 use zg_components::verifiable::jobs::{
-    ModelId, ProofInbox, ProofJob, ProofOutcome, ProofRequest, ProofResults, ProofRunning, ProofStats, ProvedInference,
+    ModelId, ProofError, ProofInbox, ProofJob, ProofOutcome, ProofRequest, ProofResults, ProofRunning, ProofStats, ProvedInference,
 };
 
 use super::circuit::{self, ModelKeys};
@@ -69,7 +69,7 @@ impl ProverHandle {
     pub fn submit(&self, model: ModelId, input: Vec<i8>) -> crossbeam_channel::Receiver<ProofOutcome> {
         let (reply, outcome) = crossbeam_channel::bounded(1);
         if let Err(error) = self.requests.send(ProofRequest { model, input, reply }) {
-            let _ = error.0.reply.send(Err("the prover has stopped".into()));
+            let _ = error.0.reply.send(Err(ProofError::Stopped));
         }
         outcome
     }
@@ -121,8 +121,8 @@ fn admit(stats: &mut ProofStats, request: ProofRequest, tick: u64) -> ProofJob {
 
 fn prove(model: &Arc<QuantizedModel>, keys: &ModelKeys, input: &[i8]) -> ProofOutcome {
     let started = Instant::now();
-    let (proof, public) = circuit::prove(keys, model, input).map_err(|e| e.to_string())?;
-    let logits = super::inference::infer(model, input).map_err(|e| e.to_string())?.logits.iter().map(|l| i64::from(*l)).collect();
+    let (proof, public) = circuit::prove(keys, model, input).map_err(|e| ProofError::Prover(e.to_string()))?;
+    let logits = super::inference::infer(model, input).map_err(|e| ProofError::Prover(e.to_string()))?.logits.iter().map(|l| i64::from(*l)).collect();
     Ok(ProvedInference { proof, public: public.iter().map(field_to_word).collect(), logits, prove_micros: started.elapsed().as_micros() as u64 })
 }
 
@@ -136,7 +136,7 @@ pub fn start_proof_jobs(
 ) {
     for (entity, job) in &jobs {
         let Some((model, model_keys)) = keys.0.get(&job.model) else {
-            let _ = job.reply.send(Err("no proving keys for this model (yet)".into()));
+            let _ = job.reply.send(Err(ProofError::NoKeys));
             stats.failed += 1;
             commands.entity(entity).despawn();
             continue;
@@ -144,7 +144,7 @@ pub fn start_proof_jobs(
         let (input, sender) = (job.input.clone(), results.sender.clone());
         background_pool().spawn(move || {
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| prove(&model, &model_keys, &input)))
-                .unwrap_or_else(|_| Err("the prover panicked".into()));
+                .unwrap_or(Err(ProofError::Panicked));
             let _ = sender.send((entity, outcome));
         });
         stats.in_flight += 1;
