@@ -178,7 +178,10 @@ impl Node {
         }
         // Proof jobs (verifiable compute) run beside the other domains wherever the chain has
         // the ModelRegistry; the tick only hands them to the rayon pool and collects them.
-        let proving = zg_systems::verifiable::jobs::ProvingPlugin::new();
+        // One pool for proofs and key derivations, handed to both (never the pool sealing uses).
+        let prover_pool = zg_systems::verifiable::jobs::ProverPool::new();
+        world.insert_resource(prover_pool.clone());
+        let proving = zg_systems::verifiable::jobs::ProvingPlugin::with_pool(prover_pool);
         let verifiable = genesis.accounts.contains_key(&zg_systems::verifiable::contracts::MODEL_REGISTRY_ADDRESS);
         if verifiable {
             // Every node verifies (block execution), so every node derives registered keys.
@@ -241,7 +244,8 @@ impl Node {
             restore_files(&mut world, &store)?;
         }
         if verifiable {
-            zg_systems::verifiable::warm::warm_in_background(zg_systems::verifiable::warm::registered_models(&world));
+            let pool = world.resource::<zg_systems::verifiable::jobs::ProverPool>().clone();
+            zg_systems::verifiable::warm::warm_in_background(zg_systems::verifiable::warm::registered_models(&world), &pool);
         }
         if da {
             let windows = zg_systems::da::entrance::windows(&world)

@@ -66,13 +66,20 @@ pub fn load_model(path: &std::path::Path) -> anyhow::Result<QuantizedModel> {
 /// Registers the model (when its id is free: its key hash derived here, the registry's fee
 /// paid) and the provider (stake, price, URL) on chain. The model's id and the time it is (or
 /// was) activated.
-pub async fn register(market: &MarketClient, key: &PrivateKeySigner, model: &Arc<QuantizedModel>, price: U256, stake_0g: u64, url: &str) -> anyhow::Result<(B256, u64)> {
+/// The model's verifying key is derived on `pool` (the prover's).
+pub async fn register(
+    market: &MarketClient,
+    key: &PrivateKeySigner,
+    model: &Arc<QuantizedModel>,
+    (price, stake_0g, url): (U256, u64, &str),
+    pool: &zg_systems::verifiable::jobs::ProverPool,
+) -> anyhow::Result<(B256, u64)> {
     let id = model_id(&model.name);
     let bytes = encode_model(model)?;
     let registered = market.preview(Address::ZERO, MODEL_REGISTRY_ADDRESS, &IModelRegistry::getModelCall { modelId: id }).await?;
     let active_at = if registered.owner == Address::ZERO {
-        let derive = model.clone();
-        let (k, vk) = tokio::task::spawn_blocking(move || zg_systems::verifiable::jobs::background_pool().install(|| circuit::verifying_key(&derive))).await??;
+        let (derive, pool) = (model.clone(), pool.clone());
+        let (k, vk) = tokio::task::spawn_blocking(move || pool.install(|| circuit::verifying_key(&derive))).await??;
         let fee = market.preview(Address::ZERO, MODEL_REGISTRY_ADDRESS, &IModelRegistry::registrationFeeCall { k }).await?;
         let call = IModelRegistry::registerCall { modelId: id, model: bytes.into(), vkHash: circuit::vk_hash(&vk).into() };
         market.send(key, MODEL_REGISTRY_ADDRESS, &call, fee).await.context("registering the model in the ModelRegistry")?;
@@ -108,12 +115,12 @@ pub async fn start(
     let model = Arc::new(load_model(&config.model_file)?);
     let store = ResultStore::open(&data_dir.join("verified-results.redb"))?;
     let price = U256::from(config.price);
-    let (model_id, active_at) = register(market, key, &model, price, config.stake_0g, url).await?;
-    let chain_id = market.chain_id().await?;
     let prover = prover.unwrap_or_else(|| zg_systems::verifiable::jobs::spawn_prover_thread(std::time::Duration::from_millis(5)));
+    let (model_id, active_at) = register(market, key, &model, (price, config.stake_0g, url), &prover.pool).await?;
+    let chain_id = market.chain_id().await?;
     let service = Arc::new(VerifiableService { model: model.clone(), model_id, price, chain_id, active_at, prover, store, config, in_progress: Mutex::new(HashMap::new()) });
-    let keys = service.prover.keys.clone();
-    tokio::task::spawn_blocking(move || match zg_systems::verifiable::jobs::background_pool().install(|| circuit::setup(&model)) {
+    let (keys, pool) = (service.prover.keys.clone(), service.prover.pool.clone());
+    tokio::task::spawn_blocking(move || match pool.install(|| circuit::setup(&model)) {
         Ok(made) => {
             keys.insert(model_id.0, model.clone(), Arc::new(made));
             tracing::info!(model = %model.name, "verifiable service: proving keys made");

@@ -1,5 +1,5 @@
 //! Proving inferences off the tick: proof requests become job entities (`Compute` set), each
-//! job is handed to a rayon pool of its own ([`background_pool`]) and the tick goes on; a later
+//! job is handed to a rayon pool of its own ([`ProverPool`]) and the tick goes on; a later
 //! tick collects the proof and answers the job's requester. A tick never waits for a proof.
 
 use std::collections::HashMap;
@@ -20,17 +20,37 @@ use crate::{NodePlugin, TickSet};
 
 /// Where proofs and key derivations run: a rayon pool of their own, not the global one. Sealing
 /// a block joins on the global pool (roots in parallel); a proof holds every worker of the pool
-/// it runs on for seconds, and would hold the seal behind it.
-pub fn background_pool() -> &'static rayon::ThreadPool {
-    static POOL: std::sync::OnceLock<rayon::ThreadPool> = std::sync::OnceLock::new();
-    POOL.get_or_init(|| {
+/// it runs on for seconds, and would hold the seal behind it. The node makes one and hands it
+/// to whatever proves or derives keys (a resource of its world, and in every [`ProverHandle`]).
+#[derive(Resource, Clone)]
+pub struct ProverPool(Arc<rayon::ThreadPool>);
+
+impl ProverPool {
+    /// A pool with a thread per core.
+    pub fn new() -> Self {
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-        rayon::ThreadPoolBuilder::new()
+        let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("prover-{i}"))
             .build()
-            .unwrap_or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a one-thread pool"))
-    })
+            .unwrap_or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a one-thread pool"));
+        Self(Arc::new(pool))
+    }
+
+    pub fn spawn(&self, work: impl FnOnce() + Send + 'static) {
+        self.0.spawn(work);
+    }
+
+    /// Runs `work` on the pool and waits for it.
+    pub fn install<R: Send>(&self, work: impl FnOnce() -> R + Send) -> R {
+        self.0.install(work)
+    }
+}
+
+impl Default for ProverPool {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// The proving keys jobs may use, by model id; shared with whoever makes keys (slow: seconds).
@@ -63,6 +83,8 @@ pub struct ProvingKeys(pub KeyRing);
 pub struct ProverHandle {
     pub requests: crossbeam_channel::Sender<ProofRequest>,
     pub keys: KeyRing,
+    /// The pool the jobs run on: key generation for the same models belongs there too.
+    pub pool: ProverPool,
 }
 
 impl ProverHandle {
@@ -82,9 +104,15 @@ pub struct ProvingPlugin {
 }
 
 impl ProvingPlugin {
+    /// Proving on a pool of its own.
     pub fn new() -> Self {
+        Self::with_pool(ProverPool::new())
+    }
+
+    /// Proving on `pool` (the node's, shared with key warming).
+    pub fn with_pool(pool: ProverPool) -> Self {
         let (requests, inbox) = crossbeam_channel::unbounded();
-        Self { handle: ProverHandle { requests, keys: KeyRing::default() }, inbox }
+        Self { handle: ProverHandle { requests, keys: KeyRing::default(), pool }, inbox }
     }
 }
 
@@ -99,6 +127,7 @@ impl NodePlugin for ProvingPlugin {
         world.insert_resource(ProofInbox(self.inbox.clone()));
         world.insert_resource(ProvingKeys(self.handle.keys.clone()));
         world.insert_resource(self.handle.clone());
+        world.insert_resource(self.handle.pool.clone());
         world.init_resource::<ProofResults>();
         world.init_resource::<ProofStats>();
         world.init_resource::<TickClock>();
@@ -132,6 +161,7 @@ pub fn start_proof_jobs(
     jobs: Query<(Entity, &ProofJob), Without<ProofRunning>>,
     keys: Res<ProvingKeys>,
     results: Res<ProofResults>,
+    pool: Res<ProverPool>,
     mut stats: ResMut<ProofStats>,
 ) {
     for (entity, job) in &jobs {
@@ -142,7 +172,7 @@ pub fn start_proof_jobs(
             continue;
         };
         let (input, sender) = (job.input.clone(), results.sender.clone());
-        background_pool().spawn(move || {
+        pool.spawn(move || {
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| prove(&model, &model_keys, &input)))
                 .unwrap_or(Err(ProofError::Panicked));
             let _ = sender.send((entity, outcome));

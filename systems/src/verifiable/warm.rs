@@ -18,17 +18,18 @@ pub struct KeyWarmingPlugin;
 impl NodePlugin for KeyWarmingPlugin {
     fn build(&self, world: &mut World, schedule: &mut Schedule) {
         crate::add_message::<SealedBlock>(world, schedule);
+        world.init_resource::<super::jobs::ProverPool>();
         schedule.add_systems(warm_registered_keys.in_set(TickSet::Compute));
     }
 }
 
 /// Hands each model registered in this tick's blocks to the background pool to derive its key.
-pub fn warm_registered_keys(mut blocks: MessageReader<SealedBlock>) {
+pub fn warm_registered_keys(mut blocks: MessageReader<SealedBlock>, pool: Res<super::jobs::ProverPool>) {
     for SealedBlock(block) in blocks.read() {
         for receipt in &block.receipts {
             for log in receipt.logs.iter().filter(|log| log.address == MODEL_REGISTRY_ADDRESS) {
                 if let Ok(event) = IModelRegistry::ModelRegistered::decode_log_data(&log.data) {
-                    warm_in_background(vec![event.model.to_vec()]);
+                    warm_in_background(vec![event.model.to_vec()], &pool);
                 }
             }
         }
@@ -55,12 +56,12 @@ pub fn registered_models(world: &World) -> Vec<Vec<u8>> {
 
 /// Derives the keys of `models` on the background pool (never the pool block sealing joins
 /// on); returns at once.
-pub fn warm_in_background(models: Vec<Vec<u8>>) {
+pub fn warm_in_background(models: Vec<Vec<u8>>, pool: &super::jobs::ProverPool) {
     for model in models {
         // Registered before the job runs: a verification that comes first then waits for
         // (or does) the derivation instead of being refused.
         super::precompile::mark_registered(&model);
-        super::jobs::background_pool().spawn(move || {
+        pool.spawn(move || {
             let started = std::time::Instant::now();
             match super::precompile::warm(&model) {
                 Some((k, _)) => tracing::info!(k, took_ms = started.elapsed().as_millis() as u64, "verifying key of a registered model derived"),
