@@ -166,6 +166,11 @@ pub fn install_blobs(world: &mut World, blobs: HashMap<B256, DaBlob>) {
     }
 }
 
+/// Blocks a restart may have to read again for entrance events: with no blob changing, the
+/// records' height is written only this often (a write per block would be a second commit per
+/// block for nothing).
+pub const DA_INDEX_EVERY_BLOCKS: u64 = 256;
+
 /// Writes the blobs that changed this tick, with the highest block they reflect, through the
 /// node's [`DaBlobStoreHandle`]; a failed write stops the node like a failed block write.
 /// Runs in `Persist`.
@@ -175,6 +180,7 @@ pub fn persist_da_blobs(
     store: Option<Res<DaBlobStoreHandle>>,
     profile: Res<TickProfile>,
     mut fault: ResMut<NodeFault>,
+    mut written_through: Local<Option<u64>>,
 ) {
     let _timer = SystemTimer::of(&profile, "persist_da_blobs");
     let Some(through) = blocks.read().map(|SealedBlock(block)| block.header.number).max() else { return };
@@ -183,6 +189,11 @@ pub fn persist_da_blobs(
         return;
     }
     let blobs: Vec<DaBlob> = changed.iter().cloned().collect();
+    let marker_due = written_through.is_none_or(|at| through >= at.saturating_add(DA_INDEX_EVERY_BLOCKS));
+    if blobs.is_empty() && !marker_due {
+        return;
+    }
+    *written_through = Some(through);
     if let Err(error) = store.0.record_blobs(&blobs, through) {
         tracing::error!(%error, "stopping: DA blob records not persisted");
         fault.0 = Some(Fault::DaBlobsNotPersisted(error));
