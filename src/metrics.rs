@@ -21,7 +21,7 @@ pub fn record_tick(elapsed: Duration, systems: &BTreeMap<&'static str, Duration>
     }
     // The GPU's erasure answers checked on the CPU so far, the differences found, and whether
     // one retired it (the check runs inside the coding functions, which hold no metrics).
-    if let Some((checked, mismatches, retired)) = zg_systems::erasure::accel::spot_checks() {
+    if let Some((checked, mismatches, retired)) = crate::gpu::accel::status().and_then(|status| status.erasure.spot_checks()) {
         metrics::gauge!("zgnode_gpu_erasure_spot_checks").set(checked as f64);
         metrics::gauge!("zgnode_gpu_erasure_spot_mismatches").set(mismatches as f64);
         metrics::gauge!("zgnode_gpu_retired").set(if retired { 1.0 } else { 0.0 });

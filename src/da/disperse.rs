@@ -62,10 +62,10 @@ pub enum Listener {
 }
 
 /// Extends and commits a blob off the async threads; hands the blob back with the square.
-async fn encode(blob: Vec<u8>) -> Result<(Vec<u8>, ExtendedSquare, AxisRoots, f64), DisperseError> {
+async fn encode(blob: Vec<u8>, accelerator: zg_systems::erasure::accel::Accelerator) -> Result<(Vec<u8>, ExtendedSquare, AxisRoots, f64), DisperseError> {
     let encoding = std::time::Instant::now();
     let (blob, square, roots) = tokio::task::spawn_blocking(move || {
-        let square = zg_systems::da::encoding::extend_blob(&blob).map_err(|e| DisperseError::Encoding(e.to_string()))?;
+        let square = zg_systems::da::encoding::extend_blob_on(&accelerator, &blob).map_err(|e| DisperseError::Encoding(e.to_string()))?;
         let roots = square.commit();
         Ok::<_, DisperseError>((blob, square, roots))
     })
@@ -103,7 +103,7 @@ impl DaNode {
         let permit = self.submissions.in_flight.clone().try_acquire_owned().map_err(|_| DisperseError::Busy { limit: self.submissions.limit })?;
         self.submissions.charge(&client)?;
         let blob_bytes = blob.len();
-        let (blob, square, roots, encode_s) = encode(blob).await?;
+        let (blob, square, roots, encode_s) = encode(blob, self.accelerator.clone()).await?;
         let data_root = roots.data_root();
         let sequence = self.next_request.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let id = request_id(&data_root, sequence);
@@ -136,7 +136,7 @@ impl DaNode {
                 return tracing::warn!(root = %B256::from(root), "a dispersal to resume, but no da.disperser_key: left for later");
             };
             let blob_bytes = blob.len();
-            match encode(blob).await {
+            match encode(blob, self.accelerator.clone()).await {
                 Ok((_, square, roots, encode_s)) if roots.data_root().0 == root => {
                     tracing::info!(root = %roots.data_root(), "resuming a DA dispersal accepted before the restart");
                     self.start_dispersal(disperser, square, roots, (blob_bytes, encode_s), None);

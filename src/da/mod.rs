@@ -58,6 +58,8 @@ pub use zg_components::da::{BlobReport, DispersalPhase};
 pub struct DaNode {
     chain_id: u64,
     store: ChainStore,
+    /// The node's erasure accelerator (its GPU, or the CPU), for extending and rebuilding.
+    accelerator: zg_systems::erasure::accel::Accelerator,
     /// Signs attestations: the node's network key on a validator network, the dev signer else.
     signer: malachite_ed25519::PrivateKey,
     own: PeerKey,
@@ -184,6 +186,7 @@ pub struct DispersalReport {
 pub struct DaSetup {
     pub chain_id: u64,
     pub store: ChainStore,
+    pub accelerator: zg_systems::erasure::accel::Accelerator,
     pub signer: malachite_ed25519::PrivateKey,
     pub network: Option<NetHandle>,
     pub view: DaView,
@@ -202,6 +205,7 @@ impl DaNode {
         Self {
             chain_id: setup.chain_id,
             store: setup.store,
+            accelerator: setup.accelerator,
             signer: setup.signer,
             own,
             network: setup.network,

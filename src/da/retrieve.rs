@@ -137,8 +137,9 @@ impl DaNode {
         }
         let have = held.iter().filter(|s| s.is_some()).count();
         let root = *data_root;
+        let accelerator = self.accelerator.clone();
         tokio::task::spawn_blocking(move || {
-            let square = zg_systems::da::encoding::rebuild_square(layout, &held)
+            let square = zg_systems::da::encoding::rebuild_square_on(&accelerator, layout, &held)
                 .map_err(|_| RetrieveError::Unrecoverable { have: have / width, need: k })?;
             if square.commit().data_root() != root {
                 return Err(RetrieveError::Rebuild("the rebuilt square does not commit to the data root".into()));

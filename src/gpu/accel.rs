@@ -13,6 +13,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 use zg_systems::erasure::program::Program;
+use zg_systems::erasure::accel::Accelerator;
 use zg_systems::ports::{AcceleratorError, ErasureAccelerator};
 
 use super::erasure::{GpuErasure, Prepared};
@@ -23,8 +24,9 @@ pub use super::GpuStatus;
 
 static STATUS: OnceLock<GpuStatus> = OnceLock::new();
 
-/// Finds the GPU the config asks for (once per process) and installs the erasure accelerator;
-/// later calls give the first answer.
+/// Finds the GPU the config asks for (once per process: one CUDA context) and makes the erasure
+/// accelerator the node hands to its coding (`GpuStatus::erasure`); later calls give the first
+/// answer.
 pub fn init(config: &GpuSection) -> &'static GpuStatus {
     STATUS.get_or_init(|| {
         let status = find(config);
@@ -43,7 +45,7 @@ pub fn status() -> Option<&'static GpuStatus> {
 }
 
 fn find(config: &GpuSection) -> GpuStatus {
-    let cpu_path = |line: String| GpuStatus { line, gpu: None, min_matrix_elements: config.min_matrix_elements };
+    let cpu_path = |line: String| GpuStatus { line, gpu: None, min_matrix_elements: config.min_matrix_elements, erasure: Accelerator::cpu() };
     if !config.enabled {
         return cpu_path("no GPU (gpu.enabled = false), CPU path".into());
     }
@@ -61,7 +63,7 @@ fn find(config: &GpuSection) -> GpuStatus {
                 return cpu_path(format!("no GPU: {gpu:?} failed its erasure self-test ({difference}), CPU path"));
             }
             let min_bytes = config.min_erasure_kib.saturating_mul(1024);
-            zg_systems::erasure::accel::install(
+            let accelerator = Accelerator::new(
                 Box::new(GpuAccelerator { erasure, min_bytes, prepared: Mutex::new(HashMap::new()) }),
                 config.spot_check_every,
             );
@@ -72,13 +74,14 @@ fn find(config: &GpuSection) -> GpuStatus {
                 ),
                 gpu: Some(gpu),
                 min_matrix_elements: config.min_matrix_elements,
+                erasure: accelerator,
             }
         }
         Err(error) => cpu_path(format!("no GPU: {gpu:?} found but its kernels did not load ({error}), CPU path")),
     }
 }
 
-/// The GPU behind `zg_systems::erasure::accel`: one batch at a time (one stream), programs
+/// The GPU behind the node's `zg_systems::erasure::accel::Accelerator`: one batch at a time (one stream), programs
 /// uploaded once per shape.
 struct GpuAccelerator {
     erasure: GpuErasure,

@@ -22,6 +22,8 @@ pub struct GpuStatus {
     pub gpu: Option<Gpu>,
     /// LLM weight matrices below this many elements stay on the CPU.
     pub min_matrix_elements: usize,
+    /// What the node hands to its erasure coding: the GPU, or the CPU.
+    pub erasure: zg_systems::erasure::accel::Accelerator,
 }
 
 /// A CUDA device this process can use.

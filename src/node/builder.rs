@@ -226,7 +226,8 @@ impl NodeBuilder {
         let config = &self.config;
         let genesis = &self.genesis;
         // Once per process: finds the GPU (or says why not) and routes big coding batches to it.
-        crate::gpu::accel::init(&config.gpu);
+        // Its erasure accelerator (the GPU, or the CPU) is handed to the roles that code.
+        let accelerator = crate::gpu::accel::init(&config.gpu).erasure.clone();
         let store = open_store(config)?;
         let spec = super::chain_spec(config, genesis);
         let chain_id = spec.chain_id;
@@ -247,12 +248,12 @@ impl NodeBuilder {
         // One flag stops the tick thread and the storage node's background tasks.
         let stop = Arc::new(AtomicBool::new(false));
         let storage = if self.storage && genesis.accounts.contains_key(&flow::FLOW_ADDRESS) {
-            Some(storage_role::start(config, chain_id, &mut node, network.as_ref()).await?)
+            Some(storage_role::start(config, chain_id, &mut node, network.as_ref(), accelerator.clone()).await?)
         } else {
             None
         };
         let store_for_miner = node.store().clone();
-        let da = super::da_role::start(config, chain_id, &node, network.as_ref(), node_key.clone()).await?;
+        let da = super::da_role::start(config, chain_id, &node, network.as_ref(), node_key.clone(), accelerator).await?;
         let rpc = match self.rpc {
             true => Some(start_rpc(config, chain_id, &node, network.clone(), unlocked, da.as_ref().map(|d| d.node.clone())).await?),
             false => None,

@@ -29,6 +29,7 @@ pub(super) async fn start(
     node: &Node,
     network: Option<&crate::net::NetHandle>,
     node_key: Option<malachite_ed25519::PrivateKey>,
+    accelerator: zg_systems::erasure::accel::Accelerator,
 ) -> Result<Option<DaService>, NodeError> {
     if !config.da.enabled || !zg_systems::da::entrance::is_deployed(node.world()) {
         return Ok(None);
@@ -54,6 +55,7 @@ pub(super) async fn start(
     let da = Arc::new(DaNode::new(DaSetup {
         chain_id,
         store: node.store().clone(),
+        accelerator,
         signer: node_key.unwrap_or_else(crate::da::dev_signer),
         network: network.cloned(),
         view,

@@ -29,6 +29,7 @@ pub(super) async fn start(
     chain_id: u64,
     node: &mut Node,
     network: Option<&crate::net::NetHandle>,
+    accelerator: zg_systems::erasure::accel::Accelerator,
 ) -> Result<StorageService, NodeError> {
     let (sender, inbox) = crossbeam_channel::bounded(INBOX_CAPACITY);
     node.world_mut().insert_resource(zg_components::storage::StorageInbox(inbox));
@@ -50,7 +51,13 @@ pub(super) async fn start(
                 view,
                 runtime: tokio::runtime::Handle::current(),
             };
-            let worker = crate::storage::ShardWorker { placement: placement.clone(), store: node.store().clone(), events: sender.clone(), place_queue: None }
+            let worker = crate::storage::ShardWorker {
+                placement: placement.clone(),
+                store: node.store().clone(),
+                events: sender.clone(),
+                place_queue: None,
+                accelerator,
+            }
                 .with_batched_placement();
             zg_systems::storage::shards::install_sharding(node.world_mut(), setup, Arc::new(worker));
             Some(placement)

@@ -132,9 +132,10 @@ pub trait ShardExecutor: Send + Sync + 'static {
 #[derive(Resource, Clone)]
 pub struct ShardExecutorHandle(pub Arc<dyn ShardExecutor>);
 
-/// A faster place to run erasure programs (the node's GPU), installed once per process with
-/// [`crate::erasure::accel::install`]. Coding functions ask it first and use reed-solomon-simd
-/// when there is none, the batch is too small to pay, or it fails: same shards either way.
+/// A faster place to run erasure programs (the node's GPU), wrapped by
+/// [`crate::erasure::accel::Accelerator::new`] and handed by the node to the coding that may
+/// use it. Coding functions ask it first and use reed-solomon-simd when there is none, the
+/// batch is too small to pay, or it fails: same shards either way.
 pub trait ErasureAccelerator: Send + Sync {
     /// Whether a batch of `bytes` bytes of originals is worth sending.
     fn wants(&self, bytes: usize) -> bool;

@@ -281,6 +281,8 @@ pub struct ShardWorker {
     pub events: crossbeam_channel::Sender<StorageEvent>,
     /// With a GPU: placements queue for batched coding (`place_batch`).
     pub place_queue: Option<crossbeam_channel::Sender<place_batch::PlaceJob>>,
+    /// The node's erasure accelerator (its GPU, or the CPU).
+    pub accelerator: zg_systems::erasure::accel::Accelerator,
 }
 
 impl ShardExecutor for ShardWorker {
@@ -317,7 +319,7 @@ impl ShardWorker {
     /// With the node's erasure accelerator (a GPU) installed, placements go through one
     /// batching thread so many segments are coded per launch; otherwise nothing changes.
     pub fn with_batched_placement(mut self) -> Self {
-        if zg_systems::erasure::accel::installed() {
+        if self.accelerator.installed() {
             let inner = Self { place_queue: None, ..self.clone() };
             match place_batch::start(inner) {
                 Ok(queue) => self.place_queue = Some(queue),

@@ -7,6 +7,7 @@
 use zg_components::consensus::Shard;
 use zg_components::storage::shard::HolderKey;
 use zg_components::storage::{FileRecord, Proof};
+use zg_systems::erasure::accel::Accelerator;
 use zg_systems::storage::erasure::{self, ErasureConfig};
 
 use super::{ShardWorker, cut_shards_with_parity};
@@ -59,7 +60,7 @@ fn place_batch(worker: &ShardWorker, jobs: Vec<PlaceJob>) {
             Err(error) => tracing::warn!(%error, seq = job.tx_seq, segment = job.segment, "placing shards failed"),
         }
     }
-    for (segment, (shards, holders)) in loaded.iter().zip(cut_batch(worker.placement.config(), &loaded).into_iter().zip(holders)) {
+    for (segment, (shards, holders)) in loaded.iter().zip(cut_batch(&worker.accelerator, worker.placement.config(), &loaded).into_iter().zip(holders)) {
         let sent = shards.map_err(anyhow::Error::from).and_then(|shards| worker.send_shards(segment.record.tx_seq, segment.segment, shards, &holders));
         if let Err(error) = sent {
             tracing::warn!(%error, seq = segment.record.tx_seq, segment = segment.segment, "placing shards failed");
@@ -69,9 +70,9 @@ fn place_batch(worker: &ShardWorker, jobs: Vec<PlaceJob>) {
 
 /// Every segment's shards, as `cut_shards` gives them, their parity coded together by
 /// `encode_segments` (full segments of one length in one GPU batch when it takes it).
-pub fn cut_batch(config: ErasureConfig, segments: &[Loaded]) -> Vec<Result<Vec<Shard>, erasure::ErasureError>> {
+pub fn cut_batch(accelerator: &Accelerator, config: ErasureConfig, segments: &[Loaded]) -> Vec<Result<Vec<Shard>, erasure::ErasureError>> {
     let data: Vec<&[u8]> = segments.iter().map(|s| s.data.as_slice()).collect();
-    match erasure::encode_segments(config, &data) {
+    match erasure::encode_segments_on(accelerator, config, &data) {
         Ok(parities) => segments.iter().zip(parities).map(|(s, parity)| cut_shards_with_parity(config, &s.record, s.segment, &s.data, &s.proof, parity)).collect(),
         Err(error) => segments.iter().map(|_| Err(error.clone())).collect(),
     }
@@ -121,16 +122,14 @@ mod tests {
             })
             .collect();
         let one_by_one: Vec<Vec<Shard>> = loaded.iter().map(|s| cut_shards(config, &s.record, s.segment, &s.data, &s.proof).expect("cuts")).collect();
-        let ours = zg_systems::erasure::accel::install(Box::new(Twin), 1);
+        let twin = Accelerator::new(Box::new(Twin), 1);
         ROUTED.store(true, Ordering::SeqCst);
         let before = BATCHES.load(Ordering::SeqCst);
-        let batched = cut_batch(config, &loaded);
+        let batched = cut_batch(&twin, config, &loaded);
         ROUTED.store(false, Ordering::SeqCst);
         let batched: Vec<Vec<Shard>> = batched.into_iter().map(|r| r.expect("cuts")).collect();
         assert_eq!(batched, one_by_one);
-        if ours {
-            assert_eq!(BATCHES.load(Ordering::SeqCst) - before, 1, "the five whole segments went as one batch");
-        }
-        assert_eq!(cut_batch(config, &[]).len(), 0);
+        assert_eq!(BATCHES.load(Ordering::SeqCst) - before, 1, "the five whole segments went as one batch");
+        assert_eq!(cut_batch(&Accelerator::cpu(), config, &[]).len(), 0);
     }
 }

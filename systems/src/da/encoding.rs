@@ -11,7 +11,7 @@ use alloy_primitives::B256;
 use rayon::prelude::*;
 use reed_solomon_simd::{ReedSolomonDecoder, ReedSolomonEncoder};
 
-use crate::erasure::accel;
+use crate::erasure::accel::Accelerator;
 use zg_components::da::merkle::DaTree;
 use zg_components::da::square::{axis_root_of_shares, blob_from_original, verify_axis_root};
 use zg_components::da::{Axis, AxisRoots, BadEncodingProof, DaError, ExtendedSquare, SHARE_SIZE, ShareProof, SquareLayout};
@@ -71,12 +71,18 @@ fn parity_of(encoder: &mut Option<ReedSolomonEncoder>, k: usize, data: &[u8]) ->
 }
 
 /// Extends a blob to its square, laying the blob straight into the square's top-left quarter
-/// (the same bytes `original_square` gives: the blob, zero padding, its length last).
+/// (the same bytes `original_square` gives: the blob, zero padding, its length last), on the
+/// CPU.
 pub fn extend_blob(blob: &[u8]) -> Result<ExtendedSquare, CodingError> {
+    extend_blob_on(&Accelerator::cpu(), blob)
+}
+
+/// [`extend_blob`], offering the rows and columns to `accelerator` (the node's GPU) first.
+pub fn extend_blob_on(accelerator: &Accelerator, blob: &[u8]) -> Result<ExtendedSquare, CodingError> {
     let layout = SquareLayout::for_blob(blob.len())?;
     let row_data = layout.k * SHARE_SIZE;
     let length = (blob.len() as u32).to_le_bytes();
-    extend_with(layout, |r, row| {
+    extend_with(accelerator, layout, |r, row| {
         let from = (r * row_data).min(blob.len());
         let to = ((r + 1) * row_data).min(blob.len());
         row[..to - from].copy_from_slice(&blob[from..to]);
@@ -92,20 +98,20 @@ pub fn extend_original(layout: SquareLayout, original: &[u8]) -> Result<Extended
         return Err(DaError::SquareSize { k: layout.k, got: original.len(), expected: layout.original_bytes() }.into());
     }
     let row_data = layout.k * SHARE_SIZE;
-    extend_with(layout, |r, row| row.copy_from_slice(&original[r * row_data..(r + 1) * row_data]))
+    extend_with(&Accelerator::cpu(), layout, |r, row| row.copy_from_slice(&original[r * row_data..(r + 1) * row_data]))
 }
 
 /// Builds the square: `fill(r, row)` writes original row `r` into a zeroed slice, then the `k`
 /// original rows are extended and then all `2k` columns, each on rayon's pool, every parity
 /// share written once, straight into its place.
-fn extend_with(layout: SquareLayout, fill: impl Fn(usize, &mut [u8]) + Sync) -> Result<ExtendedSquare, CodingError> {
+fn extend_with(accelerator: &Accelerator, layout: SquareLayout, fill: impl Fn(usize, &mut [u8]) + Sync) -> Result<ExtendedSquare, CodingError> {
     let (k, width) = (layout.k, layout.width());
     let row_bytes = width * SHARE_SIZE;
     let mut data = vec![0u8; layout.extended_bytes()];
     let (top, bottom) = data.split_at_mut(k * row_bytes);
     // A GPU, when the node has one and the square is big enough, codes all rows in one batch
     // and all columns as one codeword (see below): the same shares as reed-solomon-simd.
-    let rows_elsewhere = accel::wants(k * k * SHARE_SIZE);
+    let rows_elsewhere = accelerator.wants(k * k * SHARE_SIZE);
     top.par_chunks_mut(row_bytes).enumerate().try_for_each_init(
         || None,
         |encoder, (r, row)| {
@@ -113,12 +119,12 @@ fn extend_with(layout: SquareLayout, fill: impl Fn(usize, &mut [u8]) + Sync) -> 
             if rows_elsewhere { Ok(()) } else { encode_row(encoder, k, row) }
         },
     )?;
-    if rows_elsewhere && !rows_on_accelerator(k, row_bytes, top) {
+    if rows_elsewhere && !rows_on_accelerator(accelerator, k, row_bytes, top) {
         top.par_chunks_mut(row_bytes).try_for_each_init(|| None, |encoder, row| encode_row(encoder, k, row))?;
     }
     let top: &[u8] = top;
-    if accel::wants(top.len())
-        && let Some(parity) = accel::encode_batch(k, k, row_bytes, top)
+    if accelerator.wants(top.len())
+        && let Some(parity) = accelerator.encode_batch(k, k, row_bytes, top)
     {
         bottom.copy_from_slice(&parity);
         return Ok(ExtendedSquare { layout, data });
@@ -162,10 +168,10 @@ fn encode_row(encoder: &mut Option<ReedSolomonEncoder>, k: usize, row: &mut [u8]
 
 /// Every row's parity in one accelerator batch (its `k` codewords are the rows' data halves);
 /// false when the accelerator declined or failed.
-fn rows_on_accelerator(k: usize, row_bytes: usize, top: &mut [u8]) -> bool {
+fn rows_on_accelerator(accelerator: &Accelerator, k: usize, row_bytes: usize, top: &mut [u8]) -> bool {
     let half = k * SHARE_SIZE;
     let originals: Vec<u8> = top.chunks(row_bytes).flat_map(|row| &row[..half]).copied().collect();
-    let Some(parity) = accel::encode_batch(k, k, SHARE_SIZE, &originals) else { return false };
+    let Some(parity) = accelerator.encode_batch(k, k, SHARE_SIZE, &originals) else { return false };
     for (row, parity) in top.chunks_mut(row_bytes).zip(parity.chunks(half)) {
         row[half..].copy_from_slice(parity);
     }
@@ -258,8 +264,14 @@ pub fn rebuild_axis(layout: SquareLayout, axis: Axis, index: usize, shares: &[Op
 }
 
 /// The whole square back from the shares held (row-major, `None` for a missing one), by
-/// rebuilding rows and columns in turn until nothing is missing or nothing more can be rebuilt.
+/// rebuilding rows and columns in turn until nothing is missing or nothing more can be rebuilt;
+/// on the CPU.
 pub fn rebuild_square(layout: SquareLayout, held: &[Option<Vec<u8>>]) -> Result<ExtendedSquare, CodingError> {
+    rebuild_square_on(&Accelerator::cpu(), layout, held)
+}
+
+/// [`rebuild_square`], offering batches of lines to `accelerator` (the node's GPU) first.
+pub fn rebuild_square_on(accelerator: &Accelerator, layout: SquareLayout, held: &[Option<Vec<u8>>]) -> Result<ExtendedSquare, CodingError> {
     let width = layout.width();
     if held.len() != width * width {
         return Err(DaError::Malformed("the shares held do not fill the square's shape").into());
@@ -288,7 +300,7 @@ pub fn rebuild_square(layout: SquareLayout, held: &[Option<Vec<u8>>]) -> Result<
             }
             for (pattern, members) in by_pattern {
                 let lines: Vec<Vec<Option<&[u8]>>> = members.iter().map(|index| (0..width).map(|i| shares[at(*index, i)].as_deref()).collect()).collect();
-                let rebuilt = match batch::rebuild_lines(layout, &pattern, &lines) {
+                let rebuilt = match batch::rebuild_lines(accelerator, layout, &pattern, &lines) {
                     Some(rebuilt) => rebuilt,
                     None => members.iter().zip(&lines).map(|(index, line)| rebuild_axis(layout, axis, *index, line)).collect::<Result<Vec<_>, _>>()?,
                 };

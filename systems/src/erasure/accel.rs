@@ -1,5 +1,6 @@
-//! The process's erasure accelerator (the GPU, when the node found one): coding functions
-//! offer it their batches through [`encode_batch`]; `None` means "code it on the CPU". The
+//! The node's erasure accelerator (the GPU, when it found one), a value the node hands to the
+//! coding that may use it ([`Accelerator`]): coding functions offer it their batches through
+//! [`Accelerator::encode_batch`]; `None` means "code it on the CPU". The
 //! accelerator must give reed-solomon-simd's shards bit for bit: the node installs one only
 //! after its self-test passed on that card, and [`SpotCheck`] recomputes a sample of its
 //! batches on the CPU at run time (the first of every shape, then one in `every`); a single
@@ -8,7 +9,7 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use crate::ports::ErasureAccelerator;
 
@@ -79,63 +80,83 @@ struct Installed {
     check: SpotCheck,
 }
 
-static ACCELERATOR: OnceLock<Installed> = OnceLock::new();
+/// The erasure accelerator a node hands to its coding (the GPU, when it found one and its
+/// self-test passed), or none: [`Accelerator::cpu`]. Cloning shares it (and its spot checks).
+#[derive(Clone, Default)]
+pub struct Accelerator(Option<Arc<Installed>>);
 
-/// Installs the accelerator (whose self-test the caller has run on its device), its answers
-/// spot-checked on one batch in `check_every`; the first one installed stays (one GPU context
-/// per process).
-pub fn install(accelerator: Box<dyn ErasureAccelerator>, check_every: u64) -> bool {
-    ACCELERATOR.set(Installed { accelerator, check: SpotCheck::new(check_every) }).is_ok()
-}
-
-/// Whether an accelerator is installed and not retired by a failed spot check.
-pub fn installed() -> bool {
-    active().is_some()
-}
-
-fn active() -> Option<&'static Installed> {
-    ACCELERATOR.get().filter(|installed| !installed.check.retired())
-}
-
-/// The installed accelerator's spot checks (batches checked, mismatches), for status and metrics.
-pub fn spot_checks() -> Option<(u64, u64, bool)> {
-    ACCELERATOR.get().map(|i| (i.check.checked.load(Ordering::Relaxed), i.check.mismatches.load(Ordering::Relaxed), i.check.retired()))
-}
-
-/// Whether a batch of `bytes` bytes of originals would go to the accelerator.
-pub fn wants(bytes: usize) -> bool {
-    active().is_some_and(|a| a.accelerator.wants(bytes))
-}
-
-/// Runs `program` over the codewords of `inputs` on the accelerator when it takes a batch of
-/// `bytes` bytes; `None` as for [`encode_batch`].
-pub fn run_batch(program: &program::Program, inputs: &[u8], bytes: usize) -> Option<Vec<u8>> {
-    let installed = active()?;
-    if !installed.accelerator.wants(bytes) {
-        return None;
-    }
-    let per = program.inputs.len() * program.shard_bytes;
-    let expected = inputs.len().checked_div(per)? * program.outputs.len() * program.shard_bytes;
-    match installed.accelerator.run(program, inputs) {
-        Ok(outputs) if outputs.len() == expected => installed.check.accept(program, inputs, outputs),
-        Ok(outputs) => {
-            tracing::warn!(got = outputs.len(), expected, "the erasure accelerator returned a wrong size; coding on the CPU");
-            None
-        }
-        Err(error) => {
-            tracing::warn!(%error, "the erasure accelerator failed; coding on the CPU");
-            None
+impl std::fmt::Debug for Accelerator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.spot_checks() {
+            None => f.write_str("Accelerator(cpu)"),
+            Some((checked, mismatches, retired)) => write!(f, "Accelerator(checked {checked}, mismatches {mismatches}, retired {retired})"),
         }
     }
 }
 
-/// The recovery shards of every codeword in `originals` (each `k` shards of `shard_bytes`,
-/// codeword-major), back to back, `m` a codeword, when the accelerator takes the batch. `None`:
-/// none installed, the batch is too small, or the accelerator failed (logged); the caller codes
-/// it on the CPU.
-pub fn encode_batch(k: usize, m: usize, shard_bytes: usize, originals: &[u8]) -> Option<Vec<u8>> {
-    let program = program::encode(k, m, shard_bytes).ok()?;
-    run_batch(&program, originals, originals.len())
+impl Accelerator {
+    /// No accelerator: every batch is coded on the CPU.
+    pub fn cpu() -> Self {
+        Self(None)
+    }
+
+    /// `accelerator` (whose self-test the caller has run on its device), its answers
+    /// spot-checked on one batch in `check_every`.
+    pub fn new(accelerator: Box<dyn ErasureAccelerator>, check_every: u64) -> Self {
+        Self(Some(Arc::new(Installed { accelerator, check: SpotCheck::new(check_every) })))
+    }
+
+    /// Whether there is one and no failed spot check has retired it.
+    pub fn installed(&self) -> bool {
+        self.active().is_some()
+    }
+
+    fn active(&self) -> Option<&Installed> {
+        self.0.as_deref().filter(|installed| !installed.check.retired())
+    }
+
+    /// Its spot checks (batches checked, mismatches, retired), for status and metrics.
+    pub fn spot_checks(&self) -> Option<(u64, u64, bool)> {
+        self.0.as_deref().map(|i| (i.check.checked.load(Ordering::Relaxed), i.check.mismatches.load(Ordering::Relaxed), i.check.retired()))
+    }
+
+    /// Whether a batch of `bytes` bytes of originals would go to the accelerator.
+    pub fn wants(&self, bytes: usize) -> bool {
+        self.active().is_some_and(|a| a.accelerator.wants(bytes))
+    }
+
+    /// Runs `program` over the codewords of `inputs` on the accelerator when it takes a batch
+    /// of `bytes` bytes; `None` as for [`Self::encode_batch`].
+    pub fn run_batch(&self, program: &program::Program, inputs: &[u8], bytes: usize) -> Option<Vec<u8>> {
+        let installed = self.active()?;
+        if !installed.accelerator.wants(bytes) {
+            return None;
+        }
+        let per = program.inputs.len() * program.shard_bytes;
+        let expected = inputs.len().checked_div(per)? * program.outputs.len() * program.shard_bytes;
+        match installed.accelerator.run(program, inputs) {
+            Ok(outputs) if outputs.len() == expected => installed.check.accept(program, inputs, outputs),
+            Ok(outputs) => {
+                tracing::warn!(got = outputs.len(), expected, "the erasure accelerator returned a wrong size; coding on the CPU");
+                None
+            }
+            Err(error) => {
+                tracing::warn!(%error, "the erasure accelerator failed; coding on the CPU");
+                None
+            }
+        }
+    }
+
+    /// The recovery shards of every codeword in `originals` (each `k` shards of `shard_bytes`,
+    /// codeword-major), back to back, `m` a codeword, when the accelerator takes the batch.
+    /// `None`: none installed, the batch is too small, or the accelerator failed (logged); the
+    /// caller codes it on the CPU.
+    pub fn encode_batch(&self, k: usize, m: usize, shard_bytes: usize, originals: &[u8]) -> Option<Vec<u8>> {
+        // No program is built when there is nothing to run it on.
+        self.active()?;
+        let program = program::encode(k, m, shard_bytes).ok()?;
+        self.run_batch(&program, originals, originals.len())
+    }
 }
 
 #[cfg(test)]
@@ -144,7 +165,7 @@ mod tests {
 
     use super::*;
     use crate::erasure::program::Program;
-    use crate::storage::erasure::{ErasureConfig, encode_parity, encode_segments};
+    use crate::storage::erasure::{ErasureConfig, encode_parity, encode_segments_on};
 
     #[derive(Clone, Copy, PartialEq)]
     enum Mode {
@@ -179,11 +200,11 @@ mod tests {
         }
     }
 
-    fn with_mode<T>(mode: Mode, f: impl FnOnce() -> T) -> (T, usize) {
-        install(Box::new(TwinAccelerator), 1_000_000);
+    fn with_mode<T>(mode: Mode, f: impl FnOnce(&Accelerator) -> T) -> (T, usize) {
+        let accelerator = Accelerator::new(Box::new(TwinAccelerator), 1_000_000);
         MODE.with(|m| m.set(mode));
         CALLS.with(|c| c.set(0));
-        let out = f();
+        let out = f(&accelerator);
         MODE.with(|m| m.set(Mode::Off));
         (out, CALLS.with(Cell::get))
     }
@@ -200,10 +221,10 @@ mod tests {
         let refs: Vec<&[u8]> = segments.iter().map(Vec::as_slice).collect();
         let cpu_parity: Vec<Vec<Vec<u8>>> = refs.iter().map(|s| encode_parity(config, s).expect("codes")).collect();
         for mode in [Mode::Twin, Mode::Fails, Mode::WrongSize] {
-            let (square, calls) = with_mode(mode, || crate::da::encoding::extend_blob(&blob).expect("extends"));
+            let (square, calls) = with_mode(mode, |a| crate::da::encoding::extend_blob_on(a, &blob).expect("extends"));
             assert_eq!(square.data, cpu_square.data);
             assert_eq!(calls, 2, "rows and columns offered to the accelerator");
-            let (parity, calls) = with_mode(mode, || encode_segments(config, &refs).expect("codes"));
+            let (parity, calls) = with_mode(mode, |a| encode_segments_on(a, config, &refs).expect("codes"));
             assert_eq!(parity, cpu_parity);
             assert_eq!(calls, 1);
         }
@@ -215,15 +236,19 @@ mod tests {
         let columns: Vec<Option<Vec<u8>>> = (0..width * width).map(|i| if (layout.k / 2..layout.k / 2 + layout.k).contains(&(i % width)) { share(i / width, i % width) } else { None }).collect();
         let scattered: Vec<Option<Vec<u8>>> = (0..width * width).map(|i| if (i * 7 + i / width) % 5 < 3 { share(i / width, i % width) } else { None }).collect();
         for mode in [Mode::Twin, Mode::Fails] {
-            let (rebuilt, calls) = with_mode(mode, || crate::da::encoding::rebuild_square(layout, &columns).expect("rebuilds"));
+            let (rebuilt, calls) = with_mode(mode, |a| crate::da::encoding::rebuild_square_on(a, layout, &columns).expect("rebuilds"));
             assert_eq!(rebuilt.data, cpu_square.data);
             assert_eq!(calls, if mode == Mode::Twin { 2 } else { 1 }, "decode then encode, or the failed decode alone");
-            let (rebuilt, _) = with_mode(mode, || crate::da::encoding::rebuild_square(layout, &scattered).expect("rebuilds"));
+            let (rebuilt, _) = with_mode(mode, |a| crate::da::encoding::rebuild_square_on(a, layout, &scattered).expect("rebuilds"));
             assert_eq!(rebuilt.data, cpu_square.data);
         }
-        let (_, calls) = with_mode(Mode::Twin, || encode_segments(config, &[&[1u8; 64]]).expect("codes"));
+        let (installed, calls) = with_mode(Mode::Twin, |a| {
+            encode_segments_on(a, config, &[&[1u8; 64]]).expect("codes");
+            a.installed()
+        });
         assert_eq!(calls, 0, "a tiny batch stays on the CPU");
-        assert!(installed());
+        assert!(installed);
+        assert!(!Accelerator::cpu().installed() && Accelerator::cpu().encode_batch(4, 2, 64, &[0; 256]).is_none());
     }
 
     /// An accelerator that gives the right length but wrong bytes: the first batch of a shape

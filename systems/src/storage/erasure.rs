@@ -143,6 +143,15 @@ pub fn decode_segment(config: ErasureConfig, shards: &[Option<Vec<u8>>], len: us
 /// shards, grouped by length, each group in one batch on the GPU when the node has one and the
 /// group is big enough; every other segment on the rayon pool.
 pub fn encode_segments(config: ErasureConfig, segments: &[&[u8]]) -> Result<Vec<Vec<Vec<u8>>>, ErasureError> {
+    encode_segments_on(&crate::erasure::accel::Accelerator::cpu(), config, segments)
+}
+
+/// [`encode_segments`], offering each group to `accelerator` (the node's GPU) first.
+pub fn encode_segments_on(
+    accelerator: &crate::erasure::accel::Accelerator,
+    config: ErasureConfig,
+    segments: &[&[u8]],
+) -> Result<Vec<Vec<Vec<u8>>>, ErasureError> {
     let mut parities: Vec<Option<Vec<Vec<u8>>>> = vec![None; segments.len()];
     let mut by_length: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
     for (i, segment) in segments.iter().enumerate() {
@@ -151,12 +160,12 @@ pub fn encode_segments(config: ErasureConfig, segments: &[&[u8]]) -> Result<Vec<
         }
     }
     for (len, members) in by_length {
-        if !crate::erasure::accel::wants(len * members.len()) {
+        if !accelerator.wants(len * members.len()) {
             continue;
         }
         let shard_len = config.shard_len(len);
         let originals = members.iter().map(|i| segments[*i]).collect::<Vec<&[u8]>>().concat();
-        if let Some(parity) = crate::erasure::accel::encode_batch(config.data_shards, config.parity_shards, shard_len, &originals) {
+        if let Some(parity) = accelerator.encode_batch(config.data_shards, config.parity_shards, shard_len, &originals) {
             for (i, coded) in members.iter().zip(parity.chunks(shard_len * config.parity_shards)) {
                 parities[*i] = Some(coded.chunks(shard_len).map(<[u8]>::to_vec).collect());
             }

@@ -6,13 +6,14 @@
 
 use zg_components::da::{SHARE_SIZE, SquareLayout};
 
-use crate::erasure::{accel, program};
+use crate::erasure::accel::Accelerator;
+use crate::erasure::program;
 
 /// Each line (`pattern[i]`: whether share `i` is present, the same for every line) back whole:
 /// `2k` shares, data then parity.
-pub(super) fn rebuild_lines(layout: SquareLayout, pattern: &[bool], lines: &[Vec<Option<&[u8]>>]) -> Option<Vec<Vec<u8>>> {
+pub(super) fn rebuild_lines(accelerator: &Accelerator, layout: SquareLayout, pattern: &[bool], lines: &[Vec<Option<&[u8]>>]) -> Option<Vec<Vec<u8>>> {
     let k = layout.k;
-    if pattern.len() != 2 * k || !accel::wants(lines.len() * k * SHARE_SIZE) {
+    if pattern.len() != 2 * k || !accelerator.wants(lines.len() * k * SHARE_SIZE) {
         return None;
     }
     if lines.iter().flatten().flatten().any(|share| share.len() != SHARE_SIZE) {
@@ -25,7 +26,7 @@ pub(super) fn rebuild_lines(layout: SquareLayout, pattern: &[bool], lines: &[Vec
     } else {
         let decode = program::decode(data_present, parity_present, SHARE_SIZE).ok()?;
         let inputs: Vec<u8> = lines.iter().flat_map(|line| line.iter().flatten().flat_map(|s| s.iter().copied())).collect();
-        let restored = accel::run_batch(&decode, &inputs, inputs.len())?;
+        let restored = accelerator.run_batch(&decode, &inputs, inputs.len())?;
         let missing = decode.outputs.len();
         for (line, restored) in lines.iter().zip(restored.chunks(missing * SHARE_SIZE)) {
             let mut next_restored = restored.chunks(SHARE_SIZE);
@@ -37,6 +38,6 @@ pub(super) fn rebuild_lines(layout: SquareLayout, pattern: &[bool], lines: &[Vec
             }
         }
     }
-    let parity = accel::encode_batch(k, k, SHARE_SIZE, &originals)?;
+    let parity = accelerator.encode_batch(k, k, SHARE_SIZE, &originals)?;
     Some(originals.chunks(k * SHARE_SIZE).zip(parity.chunks(k * SHARE_SIZE)).map(|(data, parity)| [data, parity].concat()).collect())
 }
