@@ -276,11 +276,16 @@ impl DaNode {
     /// A blob's status: the DA systems' record (one lookup), with this node's own dispersal
     /// phase where it knows better (`zg_systems::da::status::blob_report`).
     pub fn status(&self, data_root: &B256) -> Option<BlobReport> {
+        let chain = self.view.get(data_root);
+        // A blob kept for resuming matters only while the chain has no record of it: the
+        // store is read for those alone, not on every status of a registered blob.
         let local = self.local_state(data_root).or_else(|| {
-            self.store.da_is_pending(&data_root.0).unwrap_or(false).then_some(DispersalPhase::Resuming)
+            let pending = chain.is_none() && self.store.da_is_pending(&data_root.0).unwrap_or(false);
+            pending.then_some(DispersalPhase::Resuming)
         });
-        zg_systems::da::status::blob_report(*data_root, self.view.get(data_root).as_ref(), local.as_ref())
-    }}
+        zg_systems::da::status::blob_report(*data_root, chain.as_ref(), local.as_ref())
+    }
+}
 
 #[cfg(test)]
 mod tests {

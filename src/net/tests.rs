@@ -72,6 +72,20 @@ fn peer_address(listener: &Listener) -> PeerAddress {
     PeerAddress { key: listener.handle.own_key(), addr: listener.handle.local_addr() }
 }
 
+/// A node listening, and a fellow validator connected to it by hand with a stream open.
+async fn connected_validator() -> (Listener, Identity, quinn::Connection, quinn::SendStream) {
+    let (node, peer) = (Identity::generate(), Identity::generate());
+    let listener = listen(node.clone(), vec![], set_of(&[&node, &peer]));
+    let connection = connect_raw(&peer, peer_address(&listener)).await.unwrap();
+    let stream = connection.open_uni().await.unwrap();
+    (listener, peer, connection, stream)
+}
+
+/// Whether the node closed the connection as it closes a banned peer's.
+fn closed_as_banned(closed: &quinn::ConnectionError) -> bool {
+    matches!(closed, quinn::ConnectionError::ApplicationClosed(c) if c.error_code == VarInt::from_u32(connection::CLOSE_BANNED))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_messages_are_dropped_and_the_stream_keeps_carrying_traffic() {
     let (node, peer, newcomer) = (Identity::generate(), Identity::generate(), Identity::generate());
@@ -101,10 +115,7 @@ async fn refused_messages_are_dropped_and_the_stream_keeps_carrying_traffic() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_that_keeps_sending_garbage_is_disconnected_and_refused_for_a_while() {
-    let (node, peer) = (Identity::generate(), Identity::generate());
-    let listener = listen(node.clone(), vec![], set_of(&[&node, &peer]));
-    let connection = connect_raw(&peer, peer_address(&listener)).await.unwrap();
-    let mut stream = connection.open_uni().await.unwrap();
+    let (listener, peer, connection, mut stream) = connected_validator().await;
     let junk = [&4u32.to_be_bytes()[..], &[wire::WIRE_VERSION, 0xff, 0xff, 0xff]].concat();
     for _ in 0..20 {
         if stream.write_all(&junk).await.is_err() {
@@ -112,12 +123,12 @@ async fn a_peer_that_keeps_sending_garbage_is_disconnected_and_refused_for_a_whi
         }
     }
     let closed = tokio::time::timeout(Duration::from_secs(10), connection.closed()).await.expect("disconnected");
-    assert!(matches!(closed, quinn::ConnectionError::ApplicationClosed(ref c) if c.error_code == VarInt::from_u32(connection::CLOSE_BANNED)), "{closed:?}");
+    assert!(closed_as_banned(&closed), "{closed:?}");
     assert!(listener.handle.banned_for(&peer.public()).is_some());
     // Coming straight back is refused.
     if let Ok(again) = connect_raw(&peer, peer_address(&listener)).await {
         let closed = tokio::time::timeout(Duration::from_secs(10), again.closed()).await.expect("refused");
-        assert!(matches!(closed, quinn::ConnectionError::ApplicationClosed(ref c) if c.error_code == VarInt::from_u32(connection::CLOSE_BANNED)), "{closed:?}");
+        assert!(closed_as_banned(&closed), "{closed:?}");
     }
     listener.handle.close();
 }
@@ -221,10 +232,7 @@ fn signed_transfer(chain_id: u64, nonce: u64) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_gossiping_transactions_no_honest_pool_holds_is_banned_and_valid_ones_cost_nothing() {
-    let (node, peer) = (Identity::generate(), Identity::generate());
-    let listener = listen(node.clone(), vec![], set_of(&[&node, &peer]));
-    let connection = connect_raw(&peer, peer_address(&listener)).await.unwrap();
-    let mut stream = connection.open_uni().await.unwrap();
+    let (listener, peer, connection, mut stream) = connected_validator().await;
     // Valid transactions (and one seen twice) are handed to the pool and cost the peer nothing.
     let valid = vec![signed_transfer(CHAIN_ID, 0), signed_transfer(CHAIN_ID, 1), signed_transfer(CHAIN_ID, 1)];
     stream.write_all(&wire::encode_frame(&NetMessage::Transactions(valid)).unwrap()).await.unwrap();
@@ -248,7 +256,7 @@ async fn a_peer_gossiping_transactions_no_honest_pool_holds_is_banned_and_valid_
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
-    assert!(matches!(closed, quinn::ConnectionError::ApplicationClosed(ref c) if c.error_code == VarInt::from_u32(connection::CLOSE_BANNED)), "{closed:?}");
+    assert!(closed_as_banned(&closed), "{closed:?}");
     assert!(listener.handle.banned_for(&peer.public()).is_some());
     assert!(listener.handle.rejected() >= 2);
     listener.handle.close();

@@ -160,10 +160,8 @@ pub fn install_blobs(world: &mut World, blobs: HashMap<B256, DaBlob>) {
     if let Ok(mut shared) = view.0.write() {
         shared.extend(blobs.iter().map(|(root, blob)| (*root, blob.clone())));
     }
-    for (root, blob) in blobs {
-        let entity = world.spawn(blob).id();
-        world.get_resource_or_insert_with(DaIndex::default).0.insert(root, entity);
-    }
+    let entities: Vec<(B256, Entity)> = blobs.into_iter().map(|(root, blob)| (root, world.spawn(blob).id())).collect();
+    world.get_resource_or_insert_with(DaIndex::default).0.extend(entities);
 }
 
 /// Blocks a restart may have to read again for entrance events: with no blob changing, the
