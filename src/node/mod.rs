@@ -318,7 +318,8 @@ impl Node {
 
     /// The chain's precompiles, as this world's blocks run them.
     pub fn precompiles(&self) -> zg_systems::chain::evm::PrecompileRegistry {
-        self.world.get_resource::<zg_systems::chain::evm::PrecompileRegistry>().cloned().unwrap_or_else(zg_systems::chain_rules)
+        // `tick_schedule` put it there when the world was assembled.
+        self.world.resource::<zg_systems::chain::evm::PrecompileRegistry>().clone()
     }
 
     pub fn store(&self) -> &ChainStore {

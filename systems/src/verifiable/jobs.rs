@@ -22,28 +22,35 @@ use crate::{NodePlugin, TickSet};
 /// a block joins on the global pool (roots in parallel); a proof holds every worker of the pool
 /// it runs on for seconds, and would hold the seal behind it. The node makes one and hands it
 /// to whatever proves or derives keys (a resource of its world, and in every [`ProverHandle`]).
+/// Its threads start with its first job: a node (or a game's embedded chain) that never proves
+/// or derives a key holds none.
 #[derive(Resource, Clone)]
-pub struct ProverPool(Arc<rayon::ThreadPool>);
+pub struct ProverPool(Arc<std::sync::OnceLock<rayon::ThreadPool>>);
 
 impl ProverPool {
-    /// A pool with a thread per core.
+    /// A pool with a thread per core, once it has work.
     pub fn new() -> Self {
-        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .thread_name(|i| format!("prover-{i}"))
-            .build()
-            .unwrap_or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a one-thread pool"));
-        Self(Arc::new(pool))
+        Self(Arc::default())
+    }
+
+    fn pool(&self) -> &rayon::ThreadPool {
+        self.0.get_or_init(|| {
+            let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .thread_name(|i| format!("prover-{i}"))
+                .build()
+                .unwrap_or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a one-thread pool"))
+        })
     }
 
     pub fn spawn(&self, work: impl FnOnce() + Send + 'static) {
-        self.0.spawn(work);
+        self.pool().spawn(work);
     }
 
     /// Runs `work` on the pool and waits for it.
     pub fn install<R: Send>(&self, work: impl FnOnce() -> R + Send) -> R {
-        self.0.install(work)
+        self.pool().install(work)
     }
 }
 
