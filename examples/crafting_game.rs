@@ -13,7 +13,7 @@ use bevy_ecs::prelude::*;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use zgnode::node::bevy_plugin::{ChainLog, ChainReceipt, ChainSubmitted, ChainTx, ChainHeadInfo, ChainFault};
+use zgnode::assembly::bevy_plugin::{ChainLog, ChainReceipt, ChainSubmitted, ChainTx, ChainHeadInfo, ChainFault};
 use zgnode::{NodeBuilder, TxRequest, ZgNodePlugin, dev::dev_accounts};
 
 sol! {

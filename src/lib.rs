@@ -27,7 +27,7 @@
 //!    [`NodeHandle::receipts`], [`NodeHandle::logs`]). Every call has a sync and an async
 //!    flavour; nothing on this path is JSON.
 //! 4. **In a bevy game**, add `ZgNodePlugin` (feature `bevy`): the node ticks inside the
-//!    game's schedule and its events arrive as bevy messages (see `node::bevy_plugin`).
+//!    game's schedule and its events arrive as bevy messages (see `assembly::bevy_plugin`).
 //!
 //! A transfer on a node the host ticks, mined in the tick that follows it:
 //!
@@ -96,14 +96,17 @@
 //! ```
 //!
 //! ## Layout
-//! Each role is a folder with its RPC methods, its wire messages and its services; the node
-//! ([`node`]) assembles them. The pure core is in `zg-components` and `zg-systems`.
-//! - [`node`]: assembly ([`NodeBuilder`]), the hand-ticked [`Node`], the driver thread of
-//!   [`RunningNode`], the handle and events, and each role's wiring (`node::*_role`).
+//! Each service role is a folder with its RPC methods, its tables, its services and a `role.rs`
+//! implementing [`node::role::Role`]; [`assembly`] composes them. The pure core is in
+//! `zg-components` and `zg-systems`.
+//! - [`node`]: the hand-ticked [`Node`] (the chain, and the validator role that opens it on a
+//!   network), its handle and events, the driver thread, and the [`node::role::Role`] trait.
+//! - [`assembly`]: [`NodeBuilder`] (the list of roles), [`RunningNode`], the bevy plugin.
 //! - [`rpc`]: the Ethereum JSON-RPC surface with geth's error shapes (roles add theirs).
 //! - [`net`]: the validator network over QUIC; [`peer_address`]: peer addresses;
 //!   [`signing`] and [`sign_guard`]: the node key and the double-sign guard.
-//! - [`store`]: redb tables, one write per block, snapshots for RPC, rewind, restore.
+//! - [`store`]: the one redb database (blocks and state: one write per block, snapshots for RPC,
+//!   rewind, restore); each role keeps its own tables in its folder (`storage/tables.rs`...).
 //! - [`storage`]: the storage role, 0G's storage node (RPC, shards, PoRA miner, SDK-compatible client).
 //! - [`da`]: data availability (dispersal, retrieval, sampling, the disperser gRPC).
 //! - [`compute`]: the compute marketplace (providers, settlement, verifiable inference).
@@ -116,6 +119,7 @@
 //! - [`tools`]: benchmarks, the chaos campaign, fuzz targets, the testnet launcher — beside the
 //!   node, opened only by the CLI.
 
+pub mod assembly;
 pub mod cli;
 pub mod compute;
 pub mod config;
@@ -139,6 +143,7 @@ pub mod wall_clock;
 pub mod storage;
 
 pub use config::NodeConfig;
-pub use node::{Node, NodeBuilder, NodeHandle, RunningNode, TxRequest};
+pub use assembly::{NodeBuilder, RunningNode};
 #[cfg(feature = "bevy")]
-pub use node::ZgNodePlugin;
+pub use assembly::ZgNodePlugin;
+pub use node::{Node, NodeHandle, TxRequest};

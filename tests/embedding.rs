@@ -5,7 +5,8 @@ use alloy_primitives::{Address, B256, Bytes, U256, address};
 use alloy_sol_types::sol;
 use std::time::Duration;
 
-use zgnode::node::{HandleError, NodeBuilder, SubscriptionError, TxRequest};
+use zgnode::NodeBuilder;
+use zgnode::node::{HandleError, SubscriptionError, TxRequest};
 use zgnode::{Node, NodeHandle, dev::dev_accounts};
 
 sol! {

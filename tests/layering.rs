@@ -191,3 +191,21 @@ fn every_module_is_named_in_its_crates_layout_section() {
         assert!(missing.is_empty(), "{}: the Layout section does not name {missing:?}", root.display());
     }
 }
+
+#[test]
+fn every_service_role_is_one_folder_with_a_role_file() {
+    // The node core (`src/node`) opens the chain and names no service role; each service role
+    // joins through `node::role::Role`, implemented in its own folder's `role.rs`, and only the
+    // assembly names them.
+    for role in ["storage", "da", "compute"] {
+        let path = Path::new(ROOT).join("src").join(role).join("role.rs");
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("{} exists", path.display()));
+        assert!(text.contains("impl Role for "), "{} implements node::role::Role", path.display());
+    }
+    for file in sources("src/node") {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for role in ["::role::StorageRole", "::role::DaRole", "::role::ComputeRole", "crate::assembly"] {
+            assert!(!text.contains(role), "{} names {role}: the node core is below the roles", file.display());
+        }
+    }
+}

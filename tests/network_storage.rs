@@ -263,3 +263,37 @@ fn a_storage_node_that_was_away_repairs_its_shards() {
         node.stop();
     }
 }
+
+#[test]
+fn shards_that_never_reached_their_holders_are_cut_by_the_node_holding_the_file_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = test_network(dir.path(), 4, 20);
+    let genesis = zgnode::local_files::load_genesis(&dir.path().join("genesis.json")).unwrap();
+    // Node 3 is away during the upload; nodes 1 and 2 get their shards, then go away for good:
+    // of the holders of node 3's segments' shards, only node 0 answers, and it holds one shard
+    // of each segment (too few to rebuild) beside the file whole.
+    let mut nodes: Vec<Option<InProcessNode>> = layout[..3].iter().map(|node| Some(start_storage_node(node, &genesis))).collect();
+    wait_for_block(nodes[0].as_ref().unwrap().addr, 3, TIMEOUT);
+    let data: Vec<u8> = (0..2 * 262_144 + 999).map(|i| ((i * 37 + 11) % 253) as u8).collect();
+    let upload = upload_via(nodes[0].as_ref().unwrap(), &data, 7);
+    for i in [1, 2] {
+        let addr = nodes[i].as_ref().unwrap().node.as_ref().unwrap().storage_addr.unwrap();
+        wait_until("shards placed", || ok(addr, "zgs_getFileInfo", json!([upload.root, true]))["finalized"] == true);
+    }
+    for i in [1, 2] {
+        nodes[i].take().unwrap().stop();
+    }
+    // Node 3 comes back, syncs the chain from node 0 and repairs its shards: node 0 cuts the
+    // ones whose holders are gone from the segments it holds whole.
+    nodes.push(Some(start_storage_node(&layout[3], &genesis)));
+    let storage3 = nodes[3].as_ref().unwrap().node.as_ref().unwrap().storage_addr.unwrap();
+    wait_until("node 3 to repair its shards from node 0", || {
+        let info = ok(storage3, "zgs_getFileInfo", json!([upload.root, true]));
+        !info.is_null() && info["finalized"] == true
+    });
+    let back = download_via(nodes[3].as_ref().unwrap(), upload.root).expect("rebuilt through node 0");
+    assert_eq!(back, data);
+    for node in nodes.into_iter().flatten() {
+        node.stop();
+    }
+}

@@ -11,7 +11,7 @@ use zg_components::chain::Genesis;
 use crate::config::{CONFIG_TEMPLATE, NodeConfig};
 use crate::dev::{DEV_CHAIN_ID, dev_accounts, dev_genesis};
 use crate::local_files::{load_genesis, write_file};
-use crate::node::RunningNode;
+use crate::assembly::RunningNode;
 
 mod args;
 mod bench;

@@ -7,7 +7,7 @@ pub(super) async fn serve(config: NodeConfig, genesis: Genesis, dev: bool, compu
     if config.metrics.enabled {
         crate::metrics::install_exporter(config.metrics.addr).map_err(anyhow::Error::msg)?;
     }
-    let mut builder = crate::node::NodeBuilder::from_config(config.clone(), genesis.clone());
+    let mut builder = crate::assembly::NodeBuilder::from_config(config.clone(), genesis.clone());
     if let Some(addr) = compute_addr {
         builder = builder.with_compute_provider(addr);
     }

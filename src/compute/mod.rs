@@ -10,6 +10,7 @@ pub mod provider;
 pub mod ranking;
 pub mod rpc;
 pub mod receipt;
+pub mod role;
 pub mod token;
 pub mod unsettled;
 pub mod verifiable;

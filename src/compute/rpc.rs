@@ -7,7 +7,7 @@ use alloy_sol_types::SolCall;
 use jsonrpsee::server::RpcModule;
 use std::sync::Arc;
 
-use super::ranking::{RankedProvider, eligible, rank};
+use super::ranking::{ProbeCache, RankedProvider, eligible, rank};
 use crate::rpc::RpcContext;
 use crate::rpc::call::view;
 use crate::rpc::error::{RpcResult, invalid_params, server_error};
@@ -66,7 +66,8 @@ async fn ranked(context: Arc<RpcContext>, model: Option<String>, max_price: Opti
     })
     .await
     .map_err(|e| server_error(e.to_string()))??;
-    let probes = found.iter().map(|(service, _)| context.provider_probes.latency_ms(&service.url));
+    let cache = context.roles.get::<ProbeCache>().ok_or_else(|| server_error("this node does not run the compute role"))?;
+    let probes = found.iter().map(|(service, _)| cache.latency_ms(&service.url));
     let latencies = futures::future::join_all(probes).await;
     let mut list: Vec<RankedProvider> = found
         .into_iter()

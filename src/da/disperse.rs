@@ -1,18 +1,22 @@
 //! Dispersal: a blob is extended and committed, registered on the DA entrance with its fee,
 //! its rows and columns are sent to the quorum members that keep them, and once signers with at
 //! least 2/3 of the slots have attested, their signatures go to the entrance.
+//!
+//! What to do next is decided by the pure state machine `zg_systems::da::dispersal`; this
+//! module only carries out its effects (transactions, pieces over QUIC, timers) and feeds it
+//! what came of them.
 
 use alloy_primitives::{Address, B256, Bytes, U256};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use zg_components::consensus::PeerKey;
 use zg_components::da::piece::{DaAnswer, DaRequest, PieceBatch, attestation_message};
 use zg_components::da::{Axis, AxisRoots, BlobStatus, DaError, ExtendedSquare, SquareLayout};
+use zg_systems::da::dispersal::{Dispersal, DispersalEffect, DispersalInput};
 use zg_systems::da::entrance::{DA_ENTRANCE_ADDRESS, IDAEntrance};
-use zg_systems::da::pieces::{assignment, pieces_of};
-use zg_systems::da::quorum::{slot_counts, threshold_met};
+use zg_systems::da::pieces::pieces_of;
 
 use super::{DaNode, DispersalPhase, request_id};
 use crate::node::{HandleError, TxRequest};
@@ -24,8 +28,6 @@ const BATCHES_IN_FLIGHT: usize = 2;
 /// A request for pieces is tried this many times before the member counts as failed.
 const STORE_ATTEMPTS: usize = 3;
 const STORE_TIMEOUT: Duration = Duration::from_secs(60);
-/// Once 2/3 of the slots have signed, how long the other members still get.
-const STRAGGLER_GRACE: Duration = Duration::from_secs(2);
 /// How long a member that is not connected is waited for.
 const CONNECT_WAIT: Duration = Duration::from_secs(20);
 const SIGN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -74,14 +76,8 @@ async fn encode(blob: Vec<u8>, accelerator: zg_systems::erasure::accel::Accelera
     Ok((blob, square, roots, encoding.elapsed().as_secs_f64()))
 }
 
-/// How a dispersal ended when it did not reach the chain's confirmation.
-enum Stopped {
-    Failed(String),
-    Insufficient(String),
-}
-
-fn failed(what: &str, error: impl std::fmt::Display) -> Stopped {
-    Stopped::Failed(format!("{what}: {error}"))
+fn failed(what: &str, error: impl std::fmt::Display) -> String {
+    format!("{what}: {error}")
 }
 
 impl DaNode {
@@ -160,17 +156,14 @@ impl DaNode {
         tokio::spawn(async move {
             // Held until the dispersal ends: the concurrency cap counts running dispersals.
             let _permit = permit;
-            let state = match this.disperse(disperser, square, roots, (blob_bytes, encode_s)).await {
-                Ok(()) => DispersalPhase::Submitted,
-                Err(Stopped::Failed(why)) => {
-                    tracing::warn!(root = %data_root, %why, "DA dispersal failed");
-                    DispersalPhase::Failed { detail: why }
+            let state = this.disperse(disperser, square, roots, (blob_bytes, encode_s)).await;
+            match &state {
+                DispersalPhase::Failed { detail } => tracing::warn!(root = %data_root, why = %detail, "DA dispersal failed"),
+                DispersalPhase::Insufficient { detail } => {
+                    tracing::warn!(root = %data_root, why = %detail, "DA dispersal stopped short of 2/3 of the slots")
                 }
-                Err(Stopped::Insufficient(why)) => {
-                    tracing::warn!(root = %data_root, %why, "DA dispersal stopped short of 2/3 of the slots");
-                    DispersalPhase::Insufficient { detail: why }
-                }
-            };
+                _ => {}
+            }
             // Done either way: a restart has nothing to resume (a failed blob is submitted again).
             let store = this.store.clone();
             let _ = tokio::task::spawn_blocking(move || store.remove_da_pending(&data_root.0)).await;
@@ -178,7 +171,7 @@ impl DaNode {
         });
     }
 
-    async fn send_and_wait(&self, from: Address, request: TxRequest, what: &str) -> Result<(), Stopped> {
+    async fn send_and_wait(&self, from: Address, request: TxRequest, what: &str) -> Result<(), String> {
         let submitted = self.handle.send(from, request).map_err(|e| failed(what, e))?;
         let hash = submitted.admitted().await.map_err(|e| failed(what, e))?;
         let receipt = tokio::time::timeout(RECEIPT_TIMEOUT, self.handle.receipt_of(hash))
@@ -191,107 +184,148 @@ impl DaNode {
         Ok(())
     }
 
+    /// Runs a dispersal to its end; the phase it ended in (submitted, failed, insufficient).
     async fn disperse(
         self: &Arc<Self>,
         disperser: Address,
         square: ExtendedSquare,
         roots: AxisRoots,
         (blob_bytes, encode_s): (usize, f64),
-    ) -> Result<(), Stopped> {
+    ) -> DispersalPhase {
         let data_root = roots.data_root();
-        let registering = std::time::Instant::now();
-        if self.chain_status(&data_root).is_none() {
-            let price = self.handle.call_sol(DA_ENTRANCE_ADDRESS, &IDAEntrance::blobPriceCall {}).map_err(|e| failed("reading the blob price", e))?;
-            // Registered with its k, so the entrance refuses proofs and samples of another size.
-            let call = IDAEntrance::submitBlobsCall { dataRoots: vec![data_root], ks: vec![square.layout.k as u32] };
-            let request = TxRequest { value: price, ..TxRequest::sol(DA_ENTRANCE_ADDRESS, &call) }.with_gas(REGISTER_GAS);
-            self.send_and_wait(disperser, request, "registering the blob on chain").await?;
-        }
-        let register_s = registering.elapsed().as_secs_f64();
-        let distributing = std::time::Instant::now();
-        self.set_local(data_root, DispersalPhase::Dispersing);
-        let epoch: U256 = self.handle.call_sol(DA_ENTRANCE_ADDRESS, &IDAEntrance::epochCall {}).map_err(|e| failed("reading the epoch", e))?;
-        let epoch = u64::try_from(epoch).map_err(|e| failed("reading the epoch", e))?;
-        let signers = self.signers();
-        let keep = assignment(&data_root, &signers, self.tokens_per_vote, square.layout);
-        let half = square.layout.k * zg_components::da::SHARE_SIZE;
-        let wire_bytes: usize = keep.iter().filter(|(member, _)| **member != self.own).map(|(_, axes)| axes.len() * half).sum();
-        let members = keep.len();
+        let k = square.layout.k;
+        let mut machine = Dispersal::new(data_root.0, square.layout, self.signers(), self.tokens_per_vote);
+        let registering = Instant::now();
+        let mut queue: VecDeque<DispersalEffect> = match self.chain_status(&data_root) {
+            Some(_) => match self.epoch() {
+                Ok(epoch) => machine.start(Some(epoch)).into(),
+                Err(why) => {
+                    machine.start(None);
+                    machine.step(DispersalInput::RegistrationFailed(why)).into()
+                }
+            },
+            None => machine.start(None).into(),
+        };
         let wire_roots = Arc::new(roots.to_wire());
         let square = Arc::new(square);
         let mut tasks = tokio::task::JoinSet::new();
-        for (member, axes) in keep {
-            let (this, square, wire_roots, signers) = (self.clone(), square.clone(), wire_roots.clone(), signers.clone());
-            tasks.spawn(async move {
-                let result = this.deliver(member, &square, &axes, (data_root.0, &wire_roots), epoch, &signers).await;
-                (member, result)
-            });
-        }
-        // Counted in slots, as the entrance counts them (`slotsOf`): what each signer holds.
-        let slots: BTreeMap<PeerKey, u64> = slot_counts(&signers, self.tokens_per_vote).into_iter().collect();
-        let total: u64 = slots.values().sum();
-        let slots_of = |key: &PeerKey| slots.get(key).copied().unwrap_or(0);
-        let mut signatures: BTreeMap<PeerKey, [u8; 64]> = BTreeMap::new();
-        let mut refusals: Vec<String> = Vec::new();
-        let deadline = tokio::time::sleep(self.attest_timeout);
+        let mut task_members: HashMap<tokio::task::Id, PeerKey> = HashMap::new();
+        let far = Duration::from_secs(86_400);
+        let deadline = tokio::time::sleep(far);
         tokio::pin!(deadline);
-        // Once 2/3 have signed, the others get a short grace, not the whole timeout: a member
-        // that is away must not hold a blob back.
-        let grace = tokio::time::sleep(Duration::from_secs(86_400));
+        let grace = tokio::time::sleep(far);
         tokio::pin!(grace);
         let mut graced = false;
+        let (mut register_s, mut distributing, mut distribute_s, mut wire_bytes) = (0.0, None::<Instant>, None::<f64>, 0);
         loop {
-            tokio::select! {
-                joined = tasks.join_next() => match joined {
-                    Some(Ok((member, Ok(signature)))) => { signatures.insert(member, signature); }
-                    Some(Ok((member, Err(why)))) => refusals.push(format!("{}: {why}", hex::encode(&member[..6]))),
-                    Some(Err(error)) => refusals.push(error.to_string()),
-                    None => break,
+            while let Some(effect) = queue.pop_front() {
+                match effect {
+                    DispersalEffect::Phase(phase) => {
+                        if phase == DispersalPhase::Dispersing {
+                            register_s = registering.elapsed().as_secs_f64();
+                            distributing = Some(Instant::now());
+                        }
+                        if matches!(phase, DispersalPhase::Insufficient { .. }) {
+                            distribute_s = distributing.map(|at| at.elapsed().as_secs_f64());
+                        }
+                        if phase.is_running() {
+                            self.set_local(data_root, phase);
+                        }
+                    }
+                    DispersalEffect::Register => {
+                        let input = match self.register(disperser, data_root, k).await {
+                            Ok(epoch) => DispersalInput::Registered { epoch },
+                            Err(why) => DispersalInput::RegistrationFailed(why),
+                        };
+                        queue.extend(machine.step(input));
+                    }
+                    DispersalEffect::Deliver { epoch, members } => {
+                        let half = k * zg_components::da::SHARE_SIZE;
+                        wire_bytes = members.iter().filter(|(member, _)| **member != self.own).map(|(_, axes)| axes.len() * half).sum();
+                        let signers = Arc::new(machine.signers().to_vec());
+                        for (member, axes) in members {
+                            let (this, square, wire_roots, signers) = (self.clone(), square.clone(), wire_roots.clone(), signers.clone());
+                            let task = tasks.spawn(async move { this.deliver(member, &square, &axes, (data_root.0, &wire_roots), epoch, &signers).await });
+                            task_members.insert(task.id(), member);
+                        }
+                        deadline.as_mut().reset(tokio::time::Instant::now() + self.attest_timeout);
+                    }
+                    DispersalEffect::StartGrace(wait) => {
+                        graced = true;
+                        grace.as_mut().reset(tokio::time::Instant::now() + wait);
+                    }
+                    DispersalEffect::StopDeliveries => tasks.abort_all(),
+                    DispersalEffect::SubmitSignatures { keys, signatures } => {
+                        distribute_s = distributing.map(|at| at.elapsed().as_secs_f64());
+                        tracing::info!(root = %data_root, signed = machine.tally().signed_slots, total = machine.tally().total_slots, "DA blob attested; submitting the signatures");
+                        let input = match self.submit_signatures(disperser, data_root, keys, signatures, machine.signers().len()).await {
+                            Ok(()) => DispersalInput::SignaturesLanded,
+                            Err(why) => DispersalInput::SignaturesFailed(why),
+                        };
+                        queue.extend(machine.step(input));
+                    }
+                }
+            }
+            if machine.is_over() {
+                break;
+            }
+            let input = tokio::select! {
+                Some(joined) = tasks.join_next_with_id() => match joined {
+                    Ok((id, Ok(signature))) => DispersalInput::Attested { member: task_members.get(&id).copied().unwrap_or_default(), signature },
+                    Ok((id, Err(why))) => DispersalInput::Refused { member: task_members.get(&id).copied().unwrap_or_default(), why },
+                    Err(error) => DispersalInput::Refused { member: task_members.get(&error.id()).copied().unwrap_or_default(), why: error.to_string() },
                 },
-                _ = &mut deadline => {
-                    refusals.push(format!("{} members did not answer within {:?}", tasks.len(), self.attest_timeout));
-                    tasks.abort_all();
-                    break;
-                }
-                _ = &mut grace, if graced => {
-                    tasks.abort_all();
-                    break;
-                }
-            }
-            let signed: u64 = signatures.keys().map(slots_of).sum();
-            if !graced && threshold_met(total as usize, signed as usize) {
-                graced = true;
-                grace.as_mut().reset(tokio::time::Instant::now() + STRAGGLER_GRACE);
-            }
+                _ = &mut deadline => DispersalInput::DeadlineReached,
+                _ = &mut grace, if graced => DispersalInput::GraceOver,
+            };
+            queue.extend(machine.step(input));
         }
-        let signed: u64 = signatures.keys().map(slots_of).sum();
-        self.record_dispersal(super::DispersalReport {
-            data_root,
-            blob_bytes,
-            k: square.layout.k,
-            encode_s,
-            register_s,
-            distribute_s: distributing.elapsed().as_secs_f64(),
-            wire_bytes,
-            members,
-            signed_slots: signed,
-            total_slots: total,
-        });
-        if !threshold_met(total as usize, signed as usize) {
-            return Err(Stopped::Insufficient(format!("{signed} of {total} slots attested; {}", refusals.join("; "))));
+        tasks.abort_all();
+        if let Some(distribute_s) = distribute_s {
+            let tally = machine.tally();
+            self.record_dispersal(super::DispersalReport {
+                data_root,
+                blob_bytes,
+                k,
+                encode_s,
+                register_s,
+                distribute_s,
+                wire_bytes,
+                members: tally.members,
+                signed_slots: tally.signed_slots,
+                total_slots: tally.total_slots,
+            });
         }
-        tracing::info!(root = %data_root, signed, total, "DA blob attested; submitting the signatures");
+        machine.phase().clone()
+    }
+
+    fn epoch(&self) -> Result<u64, String> {
+        let epoch: U256 = self.handle.call_sol(DA_ENTRANCE_ADDRESS, &IDAEntrance::epochCall {}).map_err(|e| failed("reading the epoch", e))?;
+        u64::try_from(epoch).map_err(|e| failed("reading the epoch", e))
+    }
+
+    /// Registers the blob with its k (so the entrance refuses proofs and samples of another
+    /// size), paying the entrance's price; the epoch it is in.
+    async fn register(&self, disperser: Address, data_root: B256, k: usize) -> Result<u64, String> {
+        let price = self.handle.call_sol(DA_ENTRANCE_ADDRESS, &IDAEntrance::blobPriceCall {}).map_err(|e| failed("reading the blob price", e))?;
+        let call = IDAEntrance::submitBlobsCall { dataRoots: vec![data_root], ks: vec![k as u32] };
+        let request = TxRequest { value: price, ..TxRequest::sol(DA_ENTRANCE_ADDRESS, &call) }.with_gas(REGISTER_GAS);
+        self.send_and_wait(disperser, request, "registering the blob on chain").await?;
+        self.epoch()
+    }
+
+    async fn submit_signatures(&self, disperser: Address, data_root: B256, keys: Vec<PeerKey>, signatures: Vec<[u8; 64]>, signers: usize) -> Result<(), String> {
         let call = IDAEntrance::submitVerifiedCommitRootsCall {
             dataRoot: data_root,
-            keys: signatures.keys().map(|k| B256::from(*k)).collect(),
-            signatures: signatures.values().map(|s| Bytes::copy_from_slice(s)).collect(),
+            keys: keys.iter().map(|k| B256::from(*k)).collect(),
+            signatures: signatures.iter().map(|s| Bytes::copy_from_slice(s)).collect(),
         };
         // Estimated (with a quarter spare) against the head, which shows the registration: its
         // receipt was awaited before any piece went out. When the estimate fails, a bound that
         // grows with keys and members (not, as it once did, 30k × keys × members: 50 signers
         // then passed the block gas limit and every dispersal failed).
         let request = TxRequest::sol(DA_ENTRANCE_ADDRESS, &call);
-        let bound = zg_systems::da::entrance::attest_gas_bound(call.keys.len() as u64, signers.len() as u64);
+        let bound = zg_systems::da::entrance::attest_gas_bound(call.keys.len() as u64, signers as u64);
         let gas = match self.handle.estimate_gas(disperser, &request) {
             Ok(estimate) => estimate + estimate / 4,
             Err(e) => {
@@ -330,7 +364,7 @@ impl DaNode {
             let (this, roots, signers) = (self.clone(), roots.to_vec(), signers.to_vec());
             return tokio::task::spawn_blocking(move || {
                 this.store.put_da_axes(&data_root, k as u32, &roots, &kept).map_err(|e| format!("storing pieces: {e}"))?;
-                this.attest(&data_root, epoch, 0, &signers)
+                this.attest(&data_root, epoch, 0, &signers).map_err(|refusal| refusal.to_string())
             })
             .await
             .map_err(|e| e.to_string())?;

@@ -6,6 +6,10 @@
 
 mod disperse;
 mod repair;
+pub mod restore;
+pub mod role;
+mod blob_tables;
+mod tables;
 pub mod genesis;
 pub mod grpc;
 mod retrieve;

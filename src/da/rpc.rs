@@ -18,7 +18,7 @@ pub const DEFAULT_SAMPLES: usize = 16;
 pub const MAX_SAMPLES: usize = 64;
 
 fn da(context: &RpcContext) -> RpcResult<&Arc<DaNode>> {
-    context.da.as_ref().ok_or_else(|| server_error("this node does not run the DA role"))
+    context.roles.get::<Arc<DaNode>>().ok_or_else(|| server_error("this node does not run the DA role"))
 }
 
 /// JSON for a blob's status (the names and numbers of 0G's disperser.proto).

@@ -10,7 +10,7 @@ use zg_components::node::TickProfile;
 use super::{Node, NodeError, now_ms};
 
 /// Starts the tick thread.
-pub(super) fn spawn(node: Node, tick: Duration, stop: Arc<AtomicBool>) -> Result<JoinHandle<Result<(), NodeError>>, NodeError> {
+pub fn spawn(node: Node, tick: Duration, stop: Arc<AtomicBool>) -> Result<JoinHandle<Result<(), NodeError>>, NodeError> {
     std::thread::Builder::new()
         .name("zgnode-tick".into())
         .spawn(move || drive(node, tick, stop))

@@ -1,28 +1,19 @@
 //! The node: one `World`, one tick `Schedule`, the database, and the loop that drives them.
 //!
-//! [`Node`] is the in-process core (a game studio can tick it from its own loop);
-//! [`RunningNode`] adds the driver thread, JSON-RPC server and metrics, as `zgnode dev` runs it.
-//! Each role is wired in one place: the validator role in `validator_role`, the storage role in
-//! `storage_role`, JSON-RPC and the driver thread in `running`.
+//! [`Node`] is the in-process core (a game studio can tick it from its own loop); the chain
+//! and the validator role (`validator_role`) make it. The service roles join it through the
+//! [`role::Role`] trait; the assembly puts the whole node together (`NodeBuilder`, the running
+//! node with its driver thread and JSON-RPC, the bevy plugin).
 
-#[cfg(feature = "bevy")]
-pub mod bevy_plugin;
-mod builder;
-mod driver;
+pub mod driver;
 pub mod events;
 pub mod handle;
-mod running;
-pub mod compute_role;
-mod da_role;
-mod storage_role;
+pub mod role;
 mod validator_role;
 
-#[cfg(feature = "bevy")]
-pub use bevy_plugin::ZgNodePlugin;
-pub use builder::NodeBuilder;
 pub use events::{BlockEvent, LogEvent, LogFilter, Subscription, SubscriptionError};
 pub use handle::{HandleError, NodeHandle, Submitted, TxRequest};
-pub use running::RunningNode;
+pub use validator_role::{Validator, open_validator};
 
 use alloy_consensus::Header;
 use alloy_primitives::B256;
@@ -42,7 +33,7 @@ use zg_systems::{NodePlugin, tick_schedule};
 
 use crate::config::NodeConfig;
 use crate::store::{ChainStore, RestoreError, StoreError};
-use storage_role::restore_files;
+use crate::storage::restore::restore_files;
 use validator_role::install_consensus;
 
 #[derive(Debug, thiserror::Error)]
@@ -252,7 +243,7 @@ impl Node {
                 .ok_or_else(|| NodeError::Config("the genesis's DA entrance does not answer for its windows".into()))?;
             world.insert_resource(windows);
             world.insert_resource(zg_systems::ports::DaBlobStoreHandle(Arc::new(store.clone())));
-            da_role::restore_blobs(&mut world, &store)?;
+            crate::da::restore::restore_blobs(&mut world, &store)?;
         }
         Ok((Self { world, schedule, requests, store, events }, network_inbox))
     }

@@ -15,7 +15,7 @@ use crate::config::NodeConfig;
 use crate::store::ChainStore;
 
 /// A validator's node with its network started.
-pub(super) struct Validator {
+pub struct Validator {
     pub node: Node,
     pub network: crate::net::NetHandle,
     pub key: malachite_ed25519::PrivateKey,
@@ -23,7 +23,7 @@ pub(super) struct Validator {
 
 /// Checks the config, loads (or creates) the node key, opens the node as a validator and starts
 /// its network. Must be called inside a tokio runtime.
-pub(super) fn open(config: &NodeConfig, spec: ChainSpec, genesis: &Genesis, store: ChainStore) -> Result<Validator, NodeError> {
+pub fn open_validator(config: &NodeConfig, spec: ChainSpec, genesis: &Genesis, store: ChainStore) -> Result<Validator, NodeError> {
     if config.node.ephemeral {
         // The WAL would live in memory while the key persists: after a restart this key
         // could sign a second, different vote for a height it already voted at.

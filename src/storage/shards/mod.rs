@@ -12,7 +12,12 @@ use zg_systems::storage::shards::{ShardExecutor, holders_of};
 
 use crate::store::ChainStore;
 
+mod decode;
 pub mod place_batch;
+
+pub use decode::decode_checked;
+#[cfg(test)]
+use decode::subsets;
 
 /// Erasure coding across the validator network's storage nodes.
 #[derive(Clone)]
@@ -35,8 +40,11 @@ impl ShardPlacement {
     }
 
     /// Rebuilds a segment from any `k` shards held at `holders` (this node's own from disk),
-    /// checked against the file root with the proof the shards carry. None when too few shards
-    /// answered or they do not match.
+    /// checked against the file root with the proof the shards carry. When the holders have
+    /// too few (a placement that never reached them: the uploader was cut off, or its read
+    /// failed), the other members are asked for the missing shards: a node holding the
+    /// segment whole (the uploader) cuts any of them. None when too few shards answered or
+    /// they do not match.
     pub async fn reconstruct(&self, store: &ChainStore, record: &FileRecord, segment: u64, holders: &[HolderKey]) -> Option<(Vec<u8>, Proof)> {
         let own = self.network.own_key();
         let config = self.config();
@@ -54,7 +62,8 @@ impl ShardPlacement {
                 }
             }
         });
-        let found: Vec<Option<Shard>> = futures::future::join_all(fetches).await;
+        let mut found: Vec<Option<Shard>> = futures::future::join_all(fetches).await;
+        self.ask_others_for_missing(record, segment, holders, &mut found).await;
         let record = record.clone();
         let store = store.clone();
         // Decoding and hashing are CPU work: off the async workers.
@@ -66,6 +75,34 @@ impl ShardPlacement {
         .await
         .ok()
         .flatten()
+    }
+
+    /// Fills `found` up to `k` shards that check out by asking members other than each shard's
+    /// holder, one member at a time (all its missing indices at once), until enough are in.
+    async fn ask_others_for_missing(&self, record: &FileRecord, segment: u64, holders: &[HolderKey], found: &mut [Option<Shard>]) {
+        let config = self.config();
+        let usable = |found: &[Option<Shard>]| {
+            found.iter().enumerate().filter(|(index, shard)| shard.as_ref().is_some_and(|s| s.index as usize == *index && shard_checks_out(config, record, s))).count()
+        };
+        if usable(found) >= config.data_shards {
+            return;
+        }
+        let own = self.network.own_key();
+        for member in self.setup.members.iter().filter(|member| **member != own) {
+            let missing: Vec<usize> = (0..found.len()).filter(|index| found[*index].is_none() && holders.get(*index) != Some(member)).collect();
+            if missing.is_empty() {
+                continue;
+            }
+            let fetches = missing.iter().map(|index| self.network.fetch_shard(*member, record.tx_seq, segment, *index as u8));
+            let answers = futures::future::join_all(fetches).await;
+            for (index, answer) in missing.into_iter().zip(answers) {
+                found[index] = answer;
+            }
+            if usable(found) >= config.data_shards {
+                tracing::info!(seq = record.tx_seq, segment, member = %alloy_primitives::hex::encode(&member[..6]), "shards not at their holders came from another member");
+                return;
+            }
+        }
     }
 
     /// Sends each shard of a segment to its holder (this node's own to disk).
@@ -144,6 +181,8 @@ impl crate::net::ShardService for StoredShards {
         let data = self.store.segment(tx_seq, segment).ok().flatten()?;
         let proof = self.store.segment_proof(tx_seq, segment).ok().flatten()?;
         let record = self.store.file(tx_seq).ok().flatten()?;
+        // A segment damaged on disk would give shards that rebuild nothing: none are cut from it.
+        record.check_segment(segment, &data, &proof).ok()?;
         cut_shards(self.coding, &record, segment, &data, &proof).ok()?.into_iter().nth(index as usize)
     }
 }
@@ -212,67 +251,6 @@ pub fn shard_checks_out(config: ErasureConfig, record: &FileRecord, shard: &Shar
     record.check_segment_root(shard.segment, &root, &shard.segment_proof()).is_ok()
 }
 
-/// Most subsets of the shards found that one rebuild tries before giving up.
-const MAX_DECODE_ATTEMPTS: usize = 32;
-
-/// Decodes a segment from the shards found and checks it against the file root. Shards that do
-/// not fit the file are set aside first; when a decode does not match the root (a poisoned
-/// parity shard, a shard that lies about the segment), other subsets of `k` shards are tried.
-pub fn decode_checked(config: ErasureConfig, record: &FileRecord, segment: u64, found: Vec<Option<Shard>>) -> Option<(Vec<u8>, Proof)> {
-    let found: Vec<Option<Shard>> = found
-        .into_iter()
-        .enumerate()
-        .map(|(index, shard)| shard.filter(|s| s.index as usize == index && s.segment == segment && shard_checks_out(config, record, s)))
-        .collect();
-    let present: Vec<usize> = (0..found.len()).filter(|i| found[*i].is_some()).collect();
-    if present.len() < config.data_shards {
-        return None;
-    }
-    for subset in subsets(&present, config.data_shards).take(MAX_DECODE_ATTEMPTS) {
-        let chosen: Vec<&Shard> = subset.iter().filter_map(|i| found[*i].as_ref()).collect();
-        // Every shard of a subset must agree on the segment it came from.
-        let Some(sample) = chosen.first() else { continue };
-        if chosen.iter().any(|s| s.segment_len != sample.segment_len || s.proof_lemma != sample.proof_lemma || s.proof_path != sample.proof_path) {
-            continue;
-        }
-        let shards: Vec<Option<Vec<u8>>> =
-            (0..found.len()).map(|i| subset.contains(&i).then(|| found[i].as_ref().map(|s| s.data.clone())).flatten()).collect();
-        let Ok(data) = erasure::decode_segment(config, &shards, sample.segment_len as usize) else { continue };
-        let proof = sample.segment_proof();
-        if record.check_segment(segment, &data, &proof).is_ok() {
-            return Some((data, proof));
-        }
-        tracing::warn!(seq = record.tx_seq, segment, ?subset, "shards do not rebuild the file's segment; trying others");
-        metrics::counter!("zgnode_storage_bad_rebuilds_total").increment(1);
-    }
-    None
-}
-
-/// The `k`-element subsets of `items`, in lexicographic order (data shards, which were checked,
-/// come first, so the first subset is the likeliest to hold).
-fn subsets(items: &[usize], k: usize) -> impl Iterator<Item = Vec<usize>> + '_ {
-    let mut next = (k <= items.len()).then(|| (0..k).collect::<Vec<usize>>());
-    std::iter::from_fn(move || {
-        let current = next.take()?;
-        let out: Vec<usize> = current.iter().map(|i| items[*i]).collect();
-        let mut positions = current;
-        let n = items.len();
-        let mut i = k;
-        while i > 0 {
-            i -= 1;
-            if positions[i] < n - k + i {
-                positions[i] += 1;
-                for j in i + 1..k {
-                    positions[j] = positions[j - 1] + 1;
-                }
-                next = Some(positions);
-                break;
-            }
-        }
-        Some(out)
-    })
-}
-
 /// Runs the storage systems' shard work.
 #[derive(Clone)]
 pub struct ShardWorker {
@@ -329,11 +307,13 @@ impl ShardWorker {
         self
     }
 
-    /// A stored segment with its file and proof, for placement.
+    /// A stored segment with its file and proof, for placement: refused when it no longer
+    /// matches the file root (damaged on disk), so no shard is cut from it.
     pub fn load_segment(&self, tx_seq: u64, segment: u64) -> anyhow::Result<place_batch::Loaded> {
         let data = self.store.segment(tx_seq, segment)?.ok_or_else(|| anyhow::anyhow!("segment {segment} of tx seq {tx_seq} is not stored"))?;
         let proof = self.store.segment_proof(tx_seq, segment)?.ok_or_else(|| anyhow::anyhow!("segment {segment} of tx seq {tx_seq} has no proof"))?;
         let record = self.store.file(tx_seq)?.ok_or_else(|| anyhow::anyhow!("tx seq {tx_seq} is not a published file"))?;
+        record.check_segment(segment, &data, &proof).map_err(|error| anyhow::anyhow!("segment {segment} of tx seq {tx_seq} does not match the file root: {error}"))?;
         Ok(place_batch::Loaded { record, segment, data, proof })
     }
 
@@ -373,8 +353,10 @@ impl ShardWorker {
     /// Rebuilds and keeps the wanted shards; false when the segment cannot be restored yet.
     async fn try_repair(&self, tx_seq: u64, segment: u64, wanted: &[u8], holders: &[HolderKey]) -> anyhow::Result<bool> {
         let Some(record) = self.store.file(tx_seq)? else { return Ok(false) };
+        // A segment held whole is used only if it still matches the root (a bit flipped on disk
+        // must not spread into shards); otherwise the segment is rebuilt from the network.
         let held = match (self.store.segment(tx_seq, segment)?, self.store.segment_proof(tx_seq, segment)?) {
-            (Some(data), Some(proof)) => Some((data, proof)),
+            (Some(data), Some(proof)) if record.check_segment(segment, &data, &proof).is_ok() => Some((data, proof)),
             _ => self.placement.reconstruct(&self.store, &record, segment, holders).await,
         };
         let Some((data, proof)) = held else { return Ok(false) };

@@ -22,7 +22,8 @@ use zg_components::chain::GrantEntry;
 use zg_systems::chain::evm;
 
 use super::{percentile, sorted};
-use crate::node::{NodeBuilder, TxRequest};
+use crate::assembly::NodeBuilder;
+use crate::node::TxRequest;
 
 sol! {
     function gather(uint8 resource) external;

@@ -15,7 +15,8 @@ use zg_systems::compute::contracts::{
 };
 use zg_systems::compute::settlement::{PlannedSettlement, requests_hash};
 
-use crate::node::{Node, NodeBuilder, NodeHandle};
+use crate::assembly::NodeBuilder;
+use crate::node::{Node, NodeHandle};
 
 #[derive(Clone, Debug)]
 pub struct SettlementReport {

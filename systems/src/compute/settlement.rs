@@ -102,6 +102,32 @@ pub fn plan(unsettled: &[ServedRequest], settled_nonce: impl Fn(Address) -> U256
     settlements.chunks(MAX_SETTLEMENTS_PER_TX).map(<[PlannedSettlement]>::to_vec).collect()
 }
 
+/// What a provider does with a signed settlement after the chain previewed it (the status
+/// `previewSettlementResults` answers per settlement).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SettlementVerdict {
+    /// The chain takes it (all or part of the fee): send it.
+    Send,
+    /// Signed against a nonce or signer the chain no longer has: plan it again.
+    Replan,
+    /// The user's sub-account is gone: no one can pay it, write its requests off.
+    WriteOff,
+    /// Waiting on an acknowledgement (of the signer, by the user) or another provider's
+    /// matter: keep it and ask again next round.
+    Wait,
+}
+
+/// The verdict for a previewed settlement's status.
+pub fn verdict(status: u8) -> SettlementVerdict {
+    use crate::compute::contracts::settlement_status as status_code;
+    match status {
+        status_code::SUCCESS | status_code::PARTIAL => SettlementVerdict::Send,
+        status_code::INVALID_NONCE | status_code::INVALID_SIGNATURE => SettlementVerdict::Replan,
+        status_code::NO_ACCOUNT => SettlementVerdict::WriteOff,
+        _ => SettlementVerdict::Wait,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +178,21 @@ mod tests {
             }
             seen.sort();
             prop_assert_eq!(seen, (0..unsettled.len() as u64).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn only_what_the_chain_takes_is_sent_and_nothing_unknown_is_dropped() {
+        use crate::compute::contracts::settlement_status as code;
+        assert_eq!(verdict(code::SUCCESS), SettlementVerdict::Send);
+        assert_eq!(verdict(code::PARTIAL), SettlementVerdict::Send);
+        assert_eq!(verdict(code::INVALID_NONCE), SettlementVerdict::Replan);
+        assert_eq!(verdict(code::INVALID_SIGNATURE), SettlementVerdict::Replan);
+        assert_eq!(verdict(code::NO_ACCOUNT), SettlementVerdict::WriteOff);
+        // Anything else (an acknowledgement missing, a status this node does not know) keeps
+        // the signed settlement: a fee is never given up on a status it cannot read.
+        for status in [code::PROVIDER_MISMATCH, code::NO_TEE_SIGNER, code::NOT_ACKNOWLEDGED, 8, 255] {
+            assert_eq!(verdict(status), SettlementVerdict::Wait, "status {status}");
         }
     }
 }

@@ -21,6 +21,17 @@ use zg_components::consensus::{
 
 use crate::{NodePlugin, TickSet};
 
+/// The consensus domain's steps: other domains (and embedding hosts) order against these.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConsensusSet {
+    /// The BFT engine driven (Consensus).
+    Drive,
+    /// Decided blocks executed (Execute).
+    Execute,
+    /// Votes, proposals and sync requests handed to the network (Egress).
+    Send,
+}
+
 pub struct ConsensusPlugin;
 
 impl NodePlugin for ConsensusPlugin {
@@ -36,9 +47,9 @@ impl NodePlugin for ConsensusPlugin {
         world.init_resource::<SyncProgress>();
         world.init_resource::<TxGossip>();
         schedule.add_systems((
-            driver::drive_consensus.in_set(TickSet::Consensus),
-            driver::execute_decided_blocks.in_set(TickSet::Execute).after(crate::chain::ChainSet::Produce),
-            driver::send_network_messages.in_set(TickSet::Egress).after(crate::chain::ChainSet::Publish),
+            driver::drive_consensus.in_set(TickSet::Consensus).in_set(ConsensusSet::Drive),
+            driver::execute_decided_blocks.in_set(TickSet::Execute).in_set(ConsensusSet::Execute).after(crate::chain::ChainSet::Produce),
+            driver::send_network_messages.in_set(TickSet::Egress).in_set(ConsensusSet::Send).after(crate::chain::ChainSet::Publish),
         ));
     }
 }

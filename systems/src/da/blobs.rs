@@ -16,6 +16,15 @@ use crate::ports::DaBlobStoreHandle;
 use crate::profile::SystemTimer;
 use crate::{NodePlugin, TickSet};
 
+/// The DA domain's steps: other domains (and embedding hosts) order against these.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DaSet {
+    /// Blob entities follow the entrance's events and windows; the shared view is published (Da).
+    Follow,
+    /// Changed blob records written (Persist).
+    Persist,
+}
+
 pub struct DaPlugin;
 
 impl NodePlugin for DaPlugin {
@@ -24,9 +33,10 @@ impl NodePlugin for DaPlugin {
         world.init_resource::<DaView>();
         schedule.add_systems(
             (follow_entrance_events, advance_blob_status.after(follow_entrance_events), publish_da_view.after(advance_blob_status))
-                .in_set(TickSet::Da),
+                .in_set(TickSet::Da)
+                .in_set(DaSet::Follow),
         );
-        schedule.add_systems(persist_da_blobs.in_set(TickSet::Persist).after(crate::chain::ChainSet::Persist));
+        schedule.add_systems(persist_da_blobs.in_set(TickSet::Persist).in_set(DaSet::Persist).after(crate::chain::ChainSet::Persist));
     }
 }
 

@@ -2,6 +2,7 @@
 //! proofs, repair and bad-encoding fraud proofs (see `zg_components::da` for the format).
 
 pub mod blobs;
+pub mod dispersal;
 pub mod encoding;
 pub mod entrance;
 pub mod pieces;

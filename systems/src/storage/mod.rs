@@ -19,6 +19,17 @@ use crate::{NodePlugin, TickSet};
 
 pub use crate::ports::{FileStore, FileStoreHandle};
 
+/// The storage domain's steps: other domains (and embedding hosts) order against these.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StorageSet {
+    /// Stored segments, shards, audits and rebuilds reported back (Ingest).
+    Ingest,
+    /// Files published, PoRA standing followed, shards placed, audited and rebuilt (Storage).
+    Track,
+    /// New files and miner records written (Persist).
+    Persist,
+}
+
 pub struct StoragePlugin;
 
 impl NodePlugin for StoragePlugin {
@@ -28,7 +39,7 @@ impl NodePlugin for StoragePlugin {
         crate::add_message::<FilePublished>(world, schedule);
         crate::add_message::<MinerChanged>(world, schedule);
         schedule.add_systems((
-            ingest_storage_events.in_set(TickSet::Ingest).after(crate::chain::ChainSet::Ingest),
+            ingest_storage_events.in_set(TickSet::Ingest).in_set(StorageSet::Ingest).after(crate::chain::ChainSet::Ingest),
             // Ordered only where one needs what another did: the new files are tracked before
             // their shards are assigned, placement follows PoRA standing before shards are placed
             // or audited, audits before repairs (they share the repair queue).
@@ -40,8 +51,9 @@ impl NodePlugin for StoragePlugin {
                 shards::schedule_audits.after(shards::assign_new_files).after(shards::place_held_segments),
                 shards::schedule_repairs.after(shards::schedule_audits),
             )
-                .in_set(TickSet::Storage),
-            persist_new_files.in_set(TickSet::Persist).after(crate::chain::ChainSet::Persist),
+                .in_set(TickSet::Storage)
+                .in_set(StorageSet::Track),
+            persist_new_files.in_set(TickSet::Persist).in_set(StorageSet::Persist).after(crate::chain::ChainSet::Persist),
         ));
     }
 }

@@ -129,6 +129,16 @@ impl Default for ProvingPlugin {
     }
 }
 
+/// The verifiable-compute domain's steps: other domains (and embedding hosts) order against
+/// these.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ComputeSet {
+    /// Registered models' keys handed to the pool to derive (Compute).
+    WarmKeys,
+    /// Proof jobs admitted, started on the pool and finished (Compute).
+    Prove,
+}
+
 impl NodePlugin for ProvingPlugin {
     fn build(&self, world: &mut World, schedule: &mut Schedule) {
         world.insert_resource(ProofInbox(self.inbox.clone()));
@@ -138,7 +148,7 @@ impl NodePlugin for ProvingPlugin {
         world.init_resource::<ProofResults>();
         world.init_resource::<ProofStats>();
         world.init_resource::<TickClock>();
-        schedule.add_systems((admit_proof_jobs, start_proof_jobs, finish_proof_jobs).chain().in_set(TickSet::Compute));
+        schedule.add_systems((admit_proof_jobs, start_proof_jobs, finish_proof_jobs).chain().in_set(TickSet::Compute).in_set(ComputeSet::Prove));
     }
 }
 

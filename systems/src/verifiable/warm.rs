@@ -19,7 +19,7 @@ impl NodePlugin for KeyWarmingPlugin {
     fn build(&self, world: &mut World, schedule: &mut Schedule) {
         crate::add_message::<SealedBlock>(world, schedule);
         world.init_resource::<super::jobs::ProverPool>();
-        schedule.add_systems(warm_registered_keys.in_set(TickSet::Compute));
+        schedule.add_systems(warm_registered_keys.in_set(TickSet::Compute).in_set(super::jobs::ComputeSet::WarmKeys));
     }
 }
 

@@ -11,8 +11,8 @@ use std::collections::BTreeSet;
 use zg_components::da::Axis;
 use zg_components::da::piece::{axis_code, axis_from_code};
 
-use super::tables::{DA_AXES, DA_PENDING, DA_ROOTS};
-use super::{ChainStore, StoreError};
+use crate::store::tables::{DA_AXES, DA_PENDING, DA_ROOTS};
+use crate::store::{ChainStore, StoreError};
 
 fn corrupt(detail: impl Into<String>) -> StoreError {
     StoreError::Corrupt { what: "DA piece", detail: detail.into() }

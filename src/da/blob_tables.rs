@@ -7,8 +7,8 @@ use redb::{ReadableDatabase, ReadableTable};
 use zg_components::da::DaBlob;
 use zg_systems::ports::{DaBlobStore, PersistError};
 
-use super::tables::{DA_BLOBS, DA_INDEXED_KEY, META};
-use super::{ChainStore, StoreError};
+use crate::store::tables::{DA_BLOBS, DA_INDEXED_KEY, META};
+use crate::store::{ChainStore, StoreError};
 
 impl ChainStore {
     /// Every kept blob record and the last block they reflect (`None`: never written).

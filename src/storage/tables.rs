@@ -9,9 +9,9 @@ use zg_components::storage::{FileRecord, Proof};
 use zg_systems::chain::io::PersistError;
 use zg_systems::storage::FileStore;
 
-use super::tables::*;
-use super::segment_files;
-use super::{ChainStore, StoreError};
+use crate::store::tables::*;
+use crate::store::segment_files;
+use crate::store::{ChainStore, StoreError};
 
 fn corrupt(what: &'static str, error: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt { what, detail: error.to_string() }

@@ -1,5 +1,5 @@
 //! The DA role: a [`DaNode`] over the node's store, network and handle, serving its peers' DA
-//! requests and, when configured, 0G's disperser gRPC service.
+//! requests, the `da_*` JSON-RPC methods and, when configured, 0G's disperser gRPC service.
 
 use alloy_signer_local::PrivateKeySigner;
 use std::net::SocketAddr;
@@ -8,13 +8,63 @@ use std::time::Duration;
 
 use zg_components::da::DaView;
 
-use super::{Node, NodeError};
-use crate::store::ChainStore;
 use crate::config::NodeConfig;
 use crate::da::{DaNode, DaSetup};
+use crate::node::role::{Assembly, Role, RoleFuture};
+use crate::node::{Node, NodeError};
+
+/// The DA role: its methods answer on every node ("this node does not run the DA role" where
+/// the config or the chain leaves it off); the rest runs where the genesis has the entrance and
+/// the config enables it.
+#[derive(Default)]
+pub struct DaRole {
+    service: Option<DaService>,
+}
+
+impl DaRole {
+    /// The DA node (blob submission, status, retrieval, sampling), when it runs.
+    pub fn node(&self) -> Option<Arc<DaNode>> {
+        self.service.as_ref().map(|service| service.node.clone())
+    }
+
+    /// Where the disperser gRPC service listens, when served.
+    pub fn grpc_addr(&self) -> Option<SocketAddr> {
+        self.service.as_ref().and_then(|service| service.grpc_addr)
+    }
+}
+
+impl Role for DaRole {
+    fn name(&self) -> &'static str {
+        "da"
+    }
+
+    fn assemble<'a>(&'a mut self, assembly: Assembly<'a>) -> RoleFuture<'a> {
+        Box::pin(async move {
+            assembly.rpc_methods.push(crate::da::rpc::register);
+            let service = start(assembly.config, assembly.chain_id, assembly.node, assembly.network, assembly.node_key.cloned(), assembly.accelerator.clone()).await?;
+            if let Some(service) = &service {
+                assembly.rpc_state.insert(service.node.clone());
+            }
+            self.service = service;
+            Ok(())
+        })
+    }
+
+    fn stop(&mut self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        // Dropping the sender stops the gRPC service.
+        if let Some(service) = &mut self.service {
+            service.grpc_stop.take();
+        }
+        Box::pin(async {})
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
 
 /// The DA role of a running node.
-pub(super) struct DaService {
+struct DaService {
     pub node: Arc<DaNode>,
     pub grpc_addr: Option<SocketAddr>,
     /// Dropping it stops the gRPC service.
@@ -23,7 +73,7 @@ pub(super) struct DaService {
 
 /// Starts the DA role when the genesis has the entrance and the config enables it. A validator
 /// signs attestations with its network key; a chain without consensus with the dev signer.
-pub(super) async fn start(
+async fn start(
     config: &NodeConfig,
     chain_id: u64,
     node: &Node,
@@ -96,30 +146,3 @@ pub(super) async fn start(
     Ok(Some(DaService { node: da, grpc_addr, grpc_stop }))
 }
 
-/// Rebuilds the DA blob entities a previous run had: the kept records, brought up to the head
-/// by the entrance events of the blocks after them (and written back when that changed them).
-pub(super) fn restore_blobs(world: &mut bevy_ecs::world::World, store: &ChainStore) -> Result<(), NodeError> {
-    let head = world.resource::<zg_components::chain::ChainHead>().number();
-    let (kept, indexed) = store.da_blobs()?;
-    let snapshot = store.reader().snapshot()?;
-    let mut failure = None;
-    let logs_of = |number: u64| match snapshot.block_receipts(number) {
-        Ok(receipts) => receipts.into_iter().flat_map(|receipt| receipt.logs).collect(),
-        Err(error) => {
-            failure.get_or_insert(error);
-            Vec::new()
-        }
-    };
-    let blobs = zg_systems::da::blobs::replay_entrance_events(kept, indexed, head, logs_of);
-    if let Some(error) = failure {
-        return Err(error.into());
-    }
-    if indexed != Some(head) {
-        store.write_da_blobs(&blobs.values().cloned().collect::<Vec<_>>(), head)?;
-    }
-    if !blobs.is_empty() {
-        tracing::info!(blobs = blobs.len(), head, "restored the DA blobs");
-    }
-    zg_systems::da::blobs::install_blobs(world, blobs);
-    Ok(())
-}

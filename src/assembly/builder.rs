@@ -1,11 +1,11 @@
 //! [`NodeBuilder`]: the one place a node is assembled from the roles a host picks.
 //!
-//! Every role is wired here, in order: the chain (always), the validator role (a genesis with
-//! consensus), the storage role, the DA role (a genesis with the DA entrance), JSON-RPC (with
-//! each role's methods), the driver thread, then the node's own clients: the PoRA miner and the
-//! compute role's built-in provider (`node::compute_role`). `zgnode dev` and
-//! `zgnode run` go through [`NodeBuilder::from_config`]; an embedding host usually starts from
-//! [`NodeBuilder::dev`].
+//! In order: the chain (always), opened as a validator on a genesis with consensus; then each
+//! service role of the list ([`NodeBuilder::roles`]: storage, DA, compute, and any the host
+//! adds with [`NodeBuilder::with_role`]) joins the world and adds its JSON-RPC methods; then
+//! JSON-RPC, the driver thread, and each role's clients of the running node (the PoRA miner,
+//! the built-in compute provider). `zgnode dev` and `zgnode run` go through
+//! [`NodeBuilder::from_config`]; an embedding host usually starts from [`NodeBuilder::dev`].
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,12 +15,25 @@ use std::time::Duration;
 
 use alloy_signer_local::PrivateKeySigner;
 use zg_components::chain::Genesis;
-use zg_systems::storage::flow;
 
 use super::running::RunningNode;
-use super::{BlockCommits, FileTracking, Node, NodeError, driver, storage_role, validator_role};
+use crate::compute::role::ComputeRole;
 use crate::config::NodeConfig;
+use crate::da::role::DaRole;
+use crate::node::role::{Assembly, Role, Serving};
+use crate::node::{BlockCommits, FileTracking, Node, NodeError, driver, open_validator};
+use crate::storage::role::StorageRole;
 use crate::store::{ChainStore, StoreError};
+
+/// Makes a role for each node started ([`NodeBuilder::with_role`]).
+#[derive(Clone)]
+struct RoleMaker(Arc<dyn Fn() -> Box<dyn Role> + Send + Sync>);
+
+impl std::fmt::Debug for RoleMaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0().name())
+    }
+}
 
 /// Builds a [`Node`] the host ticks ([`NodeBuilder::build`]) or a [`RunningNode`] with its own
 /// threads ([`NodeBuilder::start`]).
@@ -39,6 +52,8 @@ pub struct NodeBuilder {
     history: Option<crate::store::HistoryPolicy>,
     /// Where the built-in compute provider listens (the compute role), when on.
     compute: Option<SocketAddr>,
+    /// Roles the host adds after the built-in ones.
+    extra_roles: Vec<RoleMaker>,
 }
 
 impl NodeBuilder {
@@ -52,7 +67,7 @@ impl NodeBuilder {
         config.metrics.enabled = false;
         config.storage.enabled = false;
         let genesis = crate::dev::dev_genesis(crate::dev::DEV_CHAIN_ID);
-        Self { config, genesis, rpc: false, storage: false, validator: false, commit_on_thread: false, parallel_systems: false, history: None, compute: None }
+        Self { config, genesis, rpc: false, storage: false, validator: false, commit_on_thread: false, parallel_systems: false, history: None, compute: None, extra_roles: Vec::new() }
     }
 
     /// The node a config describes, as `zgnode run` / `zgnode dev` start it: JSON-RPC on, the
@@ -64,7 +79,7 @@ impl NodeBuilder {
         // multi-threaded executor at 220-275 µs per idle tick against 2-4 µs, and 1.18x slower
         // on ticks sealing 200 transfers (the chain's hot path is exclusive systems, so there is
         // little to run side by side). `parallel_systems()` asks for the other.
-        Self { config, genesis, rpc: true, storage, validator, commit_on_thread: true, parallel_systems: false, history: None, compute: None }
+        Self { config, genesis, rpc: true, storage, validator, commit_on_thread: true, parallel_systems: false, history: None, compute: None, extra_roles: Vec::new() }
     }
 
     /// Seal a block every `block_time` (down to one 60 Hz frame, 16 ms, on a dev chain; zero:
@@ -128,6 +143,27 @@ impl NodeBuilder {
     pub fn with_compute_provider(mut self, addr: SocketAddr) -> Self {
         self.compute = Some(addr);
         self
+    }
+
+    /// Join a role of the host's own to every node [`Self::start`] starts (after the built-in
+    /// ones): `make` is called once per start.
+    pub fn with_role(mut self, make: impl Fn() -> Box<dyn Role> + Send + Sync + 'static) -> Self {
+        self.extra_roles.push(RoleMaker(Arc::new(make)));
+        self
+    }
+
+    /// The service roles [`Self::start`] joins to the node, in order: storage (when asked for),
+    /// DA (its methods always; the rest where the chain and config have it), compute (its
+    /// methods always; the built-in provider when asked for), then the host's.
+    pub fn roles(&self) -> Vec<Box<dyn Role>> {
+        let mut roles: Vec<Box<dyn Role>> = Vec::new();
+        if self.storage {
+            roles.push(Box::new(StorageRole::default()));
+        }
+        roles.push(Box::new(DaRole::default()));
+        roles.push(Box::new(self.compute.map_or_else(ComputeRole::default, ComputeRole::with_provider)));
+        roles.extend(self.extra_roles.iter().map(|make| make.0()));
+        roles
     }
 
     /// Serve Ethereum JSON-RPC (HTTP and WebSocket) on `addr` (port 0: any free port).
@@ -194,7 +230,7 @@ impl NodeBuilder {
     /// that seals them. The chain role only (with the storage
     /// contracts' systems when the genesis has them); JSON-RPC, storage service and validator need
     /// [`Self::start`].
-    pub fn build(self) -> Result<(Node, super::NodeHandle), NodeError> {
+    pub fn build(self) -> Result<(Node, crate::node::NodeHandle), NodeError> {
         self.check()?;
         if self.rpc || self.storage || self.validator {
             return Err(NodeError::Config(
@@ -207,7 +243,7 @@ impl NodeBuilder {
         // (it was a quarter of each block's commit) unless asked to.
         let history = self.history.unwrap_or(crate::store::HistoryPolicy::head_only());
         let store = open_store(&self.config)?.with_history(history);
-        let spec = super::chain_spec(&self.config, &self.genesis);
+        let spec = crate::node::chain_spec(&self.config, &self.genesis);
         let commits = if self.commit_on_thread { BlockCommits::WriterThread } else { BlockCommits::InTick };
         // No storage role here: following the storage contracts would be work nobody reads.
         let mut node = Node::new_embedded(spec, &self.genesis, store, commits, FileTracking::Off)?;
@@ -219,8 +255,8 @@ impl NodeBuilder {
         Ok((node, handle))
     }
 
-    /// Opens the database, restores or creates the chain, and starts the roles asked for with a
-    /// driver thread ticking the node. Must be called inside a tokio runtime.
+    /// Opens the database, restores or creates the chain, joins the roles ([`Self::roles`]) and
+    /// starts a driver thread ticking the node. Must be called inside a tokio runtime.
     pub async fn start(self) -> Result<RunningNode, NodeError> {
         self.check()?;
         let config = &self.config;
@@ -229,15 +265,14 @@ impl NodeBuilder {
         // Its erasure accelerator (the GPU, or the CPU) is handed to the roles that code.
         let accelerator = crate::gpu::accel::init(&config.gpu).erasure.clone();
         let store = open_store(config)?;
-        let spec = super::chain_spec(config, genesis);
+        let spec = crate::node::chain_spec(config, genesis);
         let chain_id = spec.chain_id;
-        let (node, network, node_key) = if self.validator {
-            let validator = validator_role::open(config, spec, genesis, store)?;
+        let (mut node, network, node_key) = if self.validator {
+            let validator = open_validator(config, spec, genesis, store)?;
             (validator.node, Some(validator.network), Some(validator.key))
         } else {
             (Node::new(spec, genesis, store)?, None, None)
         };
-        let mut node = node;
         if !self.parallel_systems {
             node.schedule_mut().set_executor(bevy_ecs::schedule::SingleThreadedExecutor::new());
         }
@@ -245,44 +280,47 @@ impl NodeBuilder {
         let handle = node.handle_with(unlocked.clone());
         let hub = node.events().clone();
 
-        // One flag stops the tick thread and the storage node's background tasks.
-        let stop = Arc::new(AtomicBool::new(false));
-        let storage = if self.storage && genesis.accounts.contains_key(&flow::FLOW_ADDRESS) {
-            Some(storage_role::start(config, chain_id, &mut node, network.as_ref(), accelerator.clone()).await?)
-        } else {
-            None
-        };
-        let store_for_miner = node.store().clone();
-        let da = super::da_role::start(config, chain_id, &node, network.as_ref(), node_key.clone(), accelerator).await?;
-        let rpc = match self.rpc {
-            true => Some(start_rpc(config, chain_id, &node, network.clone(), unlocked, da.as_ref().map(|d| d.node.clone())).await?),
-            false => None,
-        };
-        let prover = node.prover();
-        let driver = driver::spawn(node, Duration::from_millis(config.node.tick_ms), stop.clone())?;
-        let miner_address = match (&storage, &rpc) {
-            (Some(service), Some((rpc_addr, _))) => storage_role::start_miner(
+        let mut roles = self.roles();
+        let mut rpc_methods = Vec::new();
+        let mut rpc_state = crate::rpc::role_state::RoleState::default();
+        for role in roles.iter_mut() {
+            let assembly = Assembly {
                 config,
                 genesis,
-                *rpc_addr,
-                store_for_miner,
-                node_key,
-                service.shards,
                 chain_id,
-                stop.clone(),
-            )?,
-            _ => None,
+                node: &mut node,
+                network: network.as_ref(),
+                node_key: node_key.as_ref(),
+                accelerator: &accelerator,
+                rpc_methods: &mut rpc_methods,
+                rpc_state: &mut rpc_state,
+            };
+            let name = role.name();
+            role.assemble(assembly).await.inspect_err(|error| tracing::error!(role = name, %error, "a role could not join the node"))?;
+        }
+        let rpc = match self.rpc {
+            true => Some(start_rpc(config, chain_id, &node, network.clone(), unlocked, rpc_methods, rpc_state).await?),
+            false => None,
         };
-        let compute = match (self.compute, &rpc) {
-            (Some(listen), Some((rpc_addr, _))) => {
-                Some(super::compute_role::start(config, listen, &format!("http://{rpc_addr}"), prover.clone()).await.map_err(|error| {
-                    tracing::warn!(%listen, error = %format!("{error:#}"), "the built-in compute provider did not start");
-                    std::sync::Arc::new(error)
-                }))
-            }
-            _ => None,
-        };
-        let parts = super::running::Parts { chain_id, stop, driver, rpc, hub, handle, network, storage, miner_address, da, prover, compute };
+        // One flag stops the tick thread and the roles' background loops.
+        let stop = Arc::new(AtomicBool::new(false));
+        let store = node.store().clone();
+        let prover = node.prover();
+        let driver = driver::spawn(node, Duration::from_millis(config.node.tick_ms), stop.clone())?;
+        for role in roles.iter_mut() {
+            let serving = Serving {
+                config,
+                genesis,
+                chain_id,
+                rpc_addr: rpc.as_ref().map(|(addr, _)| *addr),
+                store: &store,
+                node_key: node_key.as_ref(),
+                prover: prover.clone(),
+                stop: &stop,
+            };
+            role.serve(serving).await?;
+        }
+        let parts = super::running::Parts { chain_id, stop, driver, rpc, hub, handle, network, roles, prover };
         Ok(RunningNode::assemble(parts))
     }
 }
@@ -309,16 +347,17 @@ async fn start_rpc(
     node: &Node,
     network: Option<crate::net::NetHandle>,
     unlocked: Vec<PrivateKeySigner>,
-    da: Option<Arc<crate::da::DaNode>>,
+    methods: Vec<crate::rpc::RoleMethods>,
+    roles: crate::rpc::role_state::RoleState,
 ) -> Result<(SocketAddr, jsonrpsee::server::ServerHandle), NodeError> {
     let events = node.events().broadcast().clone();
     let mut context = crate::rpc::RpcContext::new(config, chain_id, node.store().reader(), node.requests(), events)
         .with_network(network)
         .with_clock(node.chain_clock())
         .with_precompiles(node.precompiles());
-    context.da = da;
+    context.roles = roles;
     let context = if config.rpc.dev_methods { context.with_dev_accounts(unlocked) } else { context };
-    crate::rpc::start(&config.rpc, context, &[crate::da::rpc::register, crate::compute::rpc::register]).await.map_err(|source| NodeError::Rpc { addr: config.rpc.addr, source })
+    crate::rpc::start(&config.rpc, context, &methods).await.map_err(|source| NodeError::Rpc { addr: config.rpc.addr, source })
 }
 
 impl RunningNode {

@@ -32,9 +32,10 @@ use std::sync::{Arc, Mutex};
 use alloy_primitives::{Address, B256};
 use zg_components::chain::TxReceipt;
 
-use super::events::{BlockEvent, LogEvent, LogFilter, Subscription};
-use super::handle::{HandleError, NodeHandle, Submitted, TxRequest};
-use super::{Node, NodeBuilder, NodeError};
+use crate::node::events::{BlockEvent, LogEvent, LogFilter, Subscription};
+use crate::node::handle::{HandleError, NodeHandle, Submitted, TxRequest};
+use super::NodeBuilder;
+use crate::node::{Node, NodeError};
 
 /// The node, owned by the game's `App` (its world is not the game's: see the module docs).
 #[derive(Resource)]
@@ -151,7 +152,7 @@ impl Plugin for ZgNodePlugin {
             awaiting: Vec::new(),
         };
         app.insert_resource(ChainHeadInfo { number: header.number, hash, timestamp: header.timestamp })
-            .insert_resource(NodeClock { now_ms: super::now_ms() as f64, step_ms: self.step_ms })
+            .insert_resource(NodeClock { now_ms: crate::node::now_ms() as f64, step_ms: self.step_ms })
             .insert_resource(ChainFault::default())
             .insert_resource(Chain(handle))
             .insert_resource(ChainNode(node))
@@ -194,7 +195,7 @@ pub fn tick_chain(
     }
     clock.now_ms = match clock.step_ms {
         Some(step) => clock.now_ms + step,
-        None => super::now_ms() as f64,
+        None => crate::node::now_ms() as f64,
     };
     if let Err(error) = node.0.tick(clock.now_ms as u64) {
         tracing::error!(%error, "the chain stopped");

@@ -1,5 +1,5 @@
-//! A node with its driver thread, JSON-RPC server and, per its config, the validator and
-//! storage roles running: what `zgnode dev` and `zgnode run` start.
+//! A node with its driver thread, JSON-RPC server and, per its config, the validator network
+//! and its service roles running: what `zgnode dev` and `zgnode run` start.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,9 +10,12 @@ use tokio::sync::broadcast;
 
 use zg_components::node::NodeEvent;
 
-use super::events::EventHub;
-use super::storage_role::StorageService;
-use super::{NodeError, NodeHandle};
+use crate::compute::role::ComputeRole;
+use crate::da::role::DaRole;
+use crate::node::events::EventHub;
+use crate::node::role::{Role, find_role};
+use crate::node::{NodeError, NodeHandle};
+use crate::storage::role::StorageRole;
 
 /// What `NodeBuilder::start` started, handed over in one piece.
 pub(super) struct Parts {
@@ -23,11 +26,8 @@ pub(super) struct Parts {
     pub hub: Arc<EventHub>,
     pub handle: NodeHandle,
     pub network: Option<crate::net::NetHandle>,
-    pub storage: Option<StorageService>,
-    pub miner_address: Option<alloy_primitives::Address>,
-    pub da: Option<super::da_role::DaService>,
+    pub roles: Vec<Box<dyn Role>>,
     pub prover: Option<zg_systems::verifiable::jobs::ProverHandle>,
-    pub compute: Option<Result<super::compute_role::ComputeService, Arc<anyhow::Error>>>,
 }
 
 /// A node with its driver thread and, per the roles it was built with, JSON-RPC, the validator
@@ -44,20 +44,15 @@ pub struct RunningNode {
     network: Option<crate::net::NetHandle>,
     /// The storage JSON-RPC address, when the storage role is on.
     pub storage_addr: Option<SocketAddr>,
-    storage_rpc: Option<jsonrpsee::server::ServerHandle>,
     /// The account answering PoRA challenges, when mining.
     pub miner_address: Option<alloy_primitives::Address>,
-    /// The DA role, when on.
-    da: Option<Arc<crate::da::DaNode>>,
     /// The disperser gRPC address, when served.
     pub da_grpc_addr: Option<SocketAddr>,
-    /// Dropping it stops the disperser gRPC service.
-    da_grpc_stop: Option<tokio::sync::oneshot::Sender<()>>,
     /// Proof jobs run by this node's tick (off it, on the rayon pool), when the chain has the
     /// verifiable-compute contracts.
     prover: Option<zg_systems::verifiable::jobs::ProverHandle>,
-    /// The built-in compute provider, when asked for: running, or why it did not start.
-    compute: Option<Result<super::compute_role::ComputeService, Arc<anyhow::Error>>>,
+    /// The service roles, in the order they joined (stopped last first).
+    roles: Vec<Box<dyn Role>>,
 }
 
 impl RunningNode {
@@ -66,11 +61,10 @@ impl RunningNode {
             Some((addr, handle)) => (Some(addr), Some(handle)),
             None => (None, None),
         };
-        let storage_addr = parts.storage.as_ref().map(|service| service.addr);
-        let (da, da_grpc_addr, da_grpc_stop) = match parts.da {
-            Some(service) => (Some(service.node), service.grpc_addr, service.grpc_stop),
-            None => (None, None, None),
-        };
+        let storage = find_role::<StorageRole>(&parts.roles);
+        let storage_addr = storage.and_then(StorageRole::addr);
+        let miner_address = storage.and_then(|role| role.miner_address);
+        let da_grpc_addr = find_role::<DaRole>(&parts.roles).and_then(DaRole::grpc_addr);
         Self {
             rpc_addr,
             chain_id: parts.chain_id,
@@ -81,24 +75,31 @@ impl RunningNode {
             handle: parts.handle,
             network: parts.network,
             storage_addr,
-            storage_rpc: parts.storage.map(|service| service.handle),
-            miner_address: parts.miner_address,
-            da,
+            miner_address,
             da_grpc_addr,
-            da_grpc_stop,
             prover: parts.prover,
-            compute: parts.compute,
+            roles: parts.roles,
         }
+    }
+
+    /// The first service role of type `R` this node runs (e.g. `role::<DaRole>()`).
+    pub fn role<R: Role>(&self) -> Option<&R> {
+        find_role::<R>(&self.roles)
+    }
+
+    /// The names of the service roles, in the order they joined.
+    pub fn role_names(&self) -> Vec<&'static str> {
+        self.roles.iter().map(|role| role.name()).collect()
     }
 
     /// The built-in compute provider (the compute role), when it runs.
     pub fn compute(&self) -> Option<&crate::compute::provider::ProviderHandle> {
-        self.compute.as_ref()?.as_ref().ok().map(|service| &service.provider)
+        self.role::<ComputeRole>()?.provider()
     }
 
     /// Why the built-in compute provider asked for did not start.
     pub fn compute_failure(&self) -> Option<&anyhow::Error> {
-        self.compute.as_ref()?.as_ref().err().map(|error| error.as_ref())
+        self.role::<ComputeRole>()?.provider_failure()
     }
 
     /// Submits proof jobs to this node's tick (the built-in verifiable provider uses it).
@@ -108,7 +109,7 @@ impl RunningNode {
 
     /// The DA role (blob submission, status, retrieval, sampling), when on.
     pub fn da(&self) -> Option<Arc<crate::da::DaNode>> {
-        self.da.clone()
+        self.role::<DaRole>()?.node()
     }
 
     /// The typed handle on this node (signing for the dev accounts on a dev chain).
@@ -148,18 +149,13 @@ impl RunningNode {
     }
 
     async fn shutdown(&mut self) -> Result<(), NodeError> {
-        // The provider is the node's client: it stops first.
-        if let Some(Ok(compute)) = self.compute.take() {
-            compute.provider.stop().await;
+        // The roles (the provider is the node's client) stop first, the last to join first.
+        for role in self.roles.iter_mut().rev() {
+            role.stop().await;
         }
         self.stop.store(true, Ordering::SeqCst);
-        self.da_grpc_stop.take();
         if let Some(network) = &self.network {
             network.close();
-        }
-        if let Some(storage) = &self.storage_rpc {
-            let _ = storage.stop();
-            storage.clone().stopped().await;
         }
         if let Some(rpc) = &self.rpc {
             let _ = rpc.stop();
@@ -187,10 +183,8 @@ impl RunningNode {
 impl Drop for RunningNode {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        self.da_grpc_stop.take();
-        if let Some(storage) = &self.storage_rpc {
-            let _ = storage.stop();
-        }
+        // Each role's own drop stops what it serves.
+        self.roles.clear();
         if let Some(network) = &self.network {
             network.close();
         }

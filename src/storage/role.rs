@@ -1,21 +1,92 @@
-//! The storage role: published files restored into the world, the storage JSON-RPC service,
-//! erasure-coded shard placement over the validator network, and the PoRA miner.
+//! The storage role: the storage inbox and (on a validator network with erasure coding) shard
+//! placement wired into the world, the storage JSON-RPC service on its own port, and the PoRA
+//! miner once the node serves JSON-RPC.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use bevy_ecs::prelude::*;
-use zg_components::chain::{ChainHead, Genesis};
+use zg_components::chain::Genesis;
 use zg_systems::storage::erasure::ErasureConfig;
 use zg_systems::storage::flow;
 
-use super::{INBOX_CAPACITY, Node, NodeError};
 use crate::config::NodeConfig;
+use crate::node::role::{Assembly, Role, RoleFuture, Serving};
+use crate::node::{INBOX_CAPACITY, Node, NodeError};
 use crate::store::ChainStore;
 
+/// The storage role (a node whose genesis has no Flow contract leaves it idle).
+#[derive(Default)]
+pub struct StorageRole {
+    service: Option<StorageService>,
+    /// The account answering PoRA challenges, when mining.
+    pub miner_address: Option<alloy_primitives::Address>,
+}
+
+impl StorageRole {
+    /// Where the storage JSON-RPC listens, once assembled.
+    pub fn addr(&self) -> Option<SocketAddr> {
+        self.service.as_ref().map(|service| service.addr)
+    }
+}
+
+impl Role for StorageRole {
+    fn name(&self) -> &'static str {
+        "storage"
+    }
+
+    fn assemble<'a>(&'a mut self, assembly: Assembly<'a>) -> RoleFuture<'a> {
+        Box::pin(async move {
+            if !assembly.genesis.accounts.contains_key(&flow::FLOW_ADDRESS) {
+                return Ok(());
+            }
+            let Assembly { config, chain_id, node, network, accelerator, .. } = assembly;
+            self.service = Some(start(config, chain_id, node, network, accelerator.clone()).await?);
+            Ok(())
+        })
+    }
+
+    fn serve<'a>(&'a mut self, serving: Serving<'a>) -> RoleFuture<'a> {
+        Box::pin(async move {
+            let (Some(service), Some(rpc_addr)) = (&self.service, serving.rpc_addr) else { return Ok(()) };
+            self.miner_address = start_miner(
+                serving.config,
+                serving.genesis,
+                rpc_addr,
+                serving.store.clone(),
+                serving.node_key.cloned(),
+                service.shards,
+                serving.chain_id,
+                serving.stop.clone(),
+            )?;
+            Ok(())
+        })
+    }
+
+    fn stop(&mut self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            if let Some(service) = &self.service {
+                let _ = service.handle.stop();
+                service.handle.clone().stopped().await;
+            }
+        })
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+impl Drop for StorageRole {
+    fn drop(&mut self) {
+        if let Some(service) = &self.service {
+            let _ = service.handle.stop();
+        }
+    }
+}
+
 /// The storage service a running node serves.
-pub(super) struct StorageService {
+struct StorageService {
     pub addr: SocketAddr,
     pub handle: jsonrpsee::server::ServerHandle,
     /// The erasure coding of placed shards, when shards are placed over the network.
@@ -24,7 +95,7 @@ pub(super) struct StorageService {
 
 /// Wires the storage inbox (and, on a network with erasure coding configured, shard placement)
 /// into the node and starts the storage JSON-RPC service.
-pub(super) async fn start(
+async fn start(
     config: &NodeConfig,
     chain_id: u64,
     node: &mut Node,
@@ -76,7 +147,7 @@ pub(super) async fn start(
 /// Starts the PoRA miner when a miner key is configured and the chain has the mine contract;
 /// returns the account it answers challenges with.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn start_miner(
+fn start_miner(
     config: &NodeConfig,
     genesis: &Genesis,
     rpc_addr: SocketAddr,
@@ -102,34 +173,3 @@ pub(super) fn start_miner(
     Ok(Some(address))
 }
 
-/// Loads the published files and PoRA miner records into the world, and reads the `Submit` and
-/// PoRA events of blocks persisted after they were last recorded (a crash between the two writes
-/// loses nothing).
-pub(super) fn restore_files(world: &mut World, store: &ChainStore) -> Result<(), NodeError> {
-    let head = world.resource::<ChainHead>().number();
-    let indexed = store.storage_indexed()?;
-    let snapshot = store.reader().snapshot()?;
-    let mut miners = store.miner_records()?;
-    let mut late = Vec::new();
-    let mut changed = Vec::new();
-    for number in indexed.map(|n| n + 1).unwrap_or(0)..=head {
-        for receipt in snapshot.block_receipts(number)? {
-            late.extend(receipt.logs.iter().filter_map(|log| flow::decode_submit(log, number)));
-            let events = receipt.logs.iter().filter_map(zg_systems::storage::shards::decode_miner_event);
-            changed.extend(events.filter_map(|event| zg_systems::storage::shards::apply_miner_event(&mut miners, event)));
-        }
-    }
-    if indexed != Some(head) {
-        store.write_files(&late, &changed, head)?;
-    }
-    world.insert_resource(miners);
-    let files = store.files()?;
-    for record in files {
-        let held = store.segment_count(record.tx_seq)?;
-        let finalized = held >= record.data_segments();
-        // Segments held before a restart were handed out for placement then (audits and repair
-        // cover any shard that did not arrive): nothing per segment is restored.
-        zg_systems::storage::track_file(world, record, held, finalized);
-    }
-    Ok(())
-}
