@@ -103,9 +103,8 @@ impl DaNode {
         let data_root = roots.data_root();
         let sequence = self.next_request.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let id = request_id(&data_root, sequence);
-        let already = self.local_state(&data_root);
         let settled = self.status(&data_root).is_some_and(|r| !matches!(r.status, BlobStatus::Processing | BlobStatus::Unknown));
-        if already.as_ref().is_some_and(DispersalPhase::is_running) || settled {
+        if self.is_dispersing(&data_root) || settled {
             // The same blob again: one dispersal serves both requests.
             return Ok((id, data_root));
         }
@@ -116,7 +115,17 @@ impl DaNode {
             .map_err(|e| DisperseError::Keep(e.to_string()))?;
         tracing::info!(root = %data_root, k = square.layout.k, "DA blob accepted");
         self.start_dispersal(disperser, square, roots, (blob_bytes, encode_s), Some(permit));
+        self.phase_recorded(&data_root).await;
         Ok((id, data_root))
+    }
+
+    /// Waits (a tick, normally) until the blob's entity carries its dispersal phase, so a status
+    /// asked right after the submission answers; gives up after a while on a stalled node.
+    async fn phase_recorded(&self, data_root: &B256) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        while self.view.phase(data_root).is_none() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
     }
 
     /// Resumes the dispersals a previous run accepted and did not finish.

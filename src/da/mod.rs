@@ -78,7 +78,11 @@ pub struct DaNode {
     disperser: Option<Address>,
     /// The account sampling responses are sent from (None: the disperser's).
     sampler: Option<Address>,
-    local: Mutex<HashMap<B256, DispersalPhase>>,
+    /// Where dispersal phases go: the DA systems set them on the blobs' entities (the view's
+    /// `phases` is what status reads).
+    phase_reports: crossbeam_channel::Sender<(B256, DispersalPhase)>,
+    /// Blobs being dispersed here now: a second submission of one joins it.
+    dispersing: Mutex<std::collections::HashSet<B256>>,
     next_request: AtomicU64,
     /// How long a dispersal waits for attestations.
     attest_timeout: Duration,
@@ -201,6 +205,8 @@ pub struct DaSetup {
     pub sampler: Option<Address>,
     pub attest_timeout: Duration,
     pub submissions: Submissions,
+    /// Where dispersal phases are reported to the DA systems (`DispersalReports` in the world).
+    pub phase_reports: crossbeam_channel::Sender<(B256, DispersalPhase)>,
 }
 
 impl DaNode {
@@ -219,7 +225,8 @@ impl DaNode {
             handle: setup.handle,
             disperser: setup.disperser,
             sampler: setup.sampler,
-            local: Mutex::new(HashMap::new()),
+            phase_reports: setup.phase_reports,
+            dispersing: Mutex::new(std::collections::HashSet::new()),
             next_request: AtomicU64::new(1),
             attest_timeout: setup.attest_timeout,
             sampling: SamplerStats::default(),
@@ -257,18 +264,23 @@ impl DaNode {
         }
     }
 
+    /// Reports a dispersal's phase to the DA systems (it lands on the blob's entity next tick).
     fn set_local(&self, data_root: B256, state: DispersalPhase) {
-        if let Ok(mut local) = self.local.lock() {
-            // Bounded: settled entries go first when it grows.
-            if local.len() >= 10_000 {
-                local.retain(|_, s| s.is_running());
+        if let Ok(mut dispersing) = self.dispersing.lock() {
+            if state.is_running() {
+                dispersing.insert(data_root);
+            } else {
+                dispersing.remove(&data_root);
             }
-            local.insert(data_root, state);
+        }
+        if self.phase_reports.try_send((data_root, state)).is_err() {
+            tracing::warn!(root = %data_root, "the DA systems are not taking dispersal phases (the node is stopping or stalled)");
         }
     }
 
-    fn local_state(&self, data_root: &B256) -> Option<DispersalPhase> {
-        self.local.lock().ok()?.get(data_root).cloned()
+    /// Whether this node is dispersing the blob now.
+    fn is_dispersing(&self, data_root: &B256) -> bool {
+        self.dispersing.lock().is_ok_and(|dispersing| dispersing.contains(data_root))
     }
 
     /// What the chain says of a blob (status, epoch, quorum): the DA systems' record of it,
@@ -277,17 +289,10 @@ impl DaNode {
         self.view.get(data_root).map(|blob| (blob.status, blob.epoch, blob.quorum))
     }
 
-    /// A blob's status: the DA systems' record (one lookup), with this node's own dispersal
-    /// phase where it knows better (`zg_systems::da::status::blob_report`).
+    /// A blob's status: its entity as the DA systems publish it (the chain's record and this
+    /// node's dispersal phase, `zg_systems::da::status::blob_report`).
     pub fn status(&self, data_root: &B256) -> Option<BlobReport> {
-        let chain = self.view.get(data_root);
-        // A blob kept for resuming matters only while the chain has no record of it: the
-        // store is read for those alone, not on every status of a registered blob.
-        let local = self.local_state(data_root).or_else(|| {
-            let pending = chain.is_none() && self.store.da_is_pending(&data_root.0).unwrap_or(false);
-            pending.then_some(DispersalPhase::Resuming)
-        });
-        zg_systems::da::status::blob_report(*data_root, chain.as_ref(), local.as_ref())
+        zg_systems::da::status::blob_report(*data_root, self.view.get(data_root).as_ref(), self.view.phase(data_root).as_ref())
     }
 }
 

@@ -96,7 +96,7 @@ impl DaNode {
     async fn repair_pass(&self) {
         let blobs: Vec<B256> = self
             .view
-            .0
+            .blobs
             .read()
             .map(|view| {
                 view.values().filter(|b| matches!(b.status, BlobStatus::Confirmed | BlobStatus::Finalized)).map(|b| b.data_root).collect()

@@ -1,4 +1,5 @@
-//! The DA role's part of a node's restart: the blob entities a previous run had, rebuilt.
+//! The DA role's part of a node's restart: the blob entities a previous run had, rebuilt, with
+//! the dispersals it had accepted and not finished marked as resuming.
 
 use crate::store::{ChainStore, StoreError};
 
@@ -27,5 +28,9 @@ pub fn restore_blobs(world: &mut bevy_ecs::world::World, store: &ChainStore) -> 
         tracing::info!(blobs = blobs.len(), head, "restored the DA blobs");
     }
     zg_systems::da::blobs::install_blobs(world, blobs);
+    // Blobs accepted before the restart and not through dispersal: their entities say so
+    // until the DA role resumes them.
+    let resuming: Vec<_> = store.da_pending_roots()?.into_iter().map(|root| (root.into(), zg_components::da::DispersalPhase::Resuming)).collect();
+    zg_systems::da::blobs::install_local_phases(world, resuming);
     Ok(())
 }

@@ -76,7 +76,7 @@ struct DaService {
 async fn start(
     config: &NodeConfig,
     chain_id: u64,
-    node: &Node,
+    node: &mut Node,
     network: Option<&crate::net::NetHandle>,
     node_key: Option<malachite_ed25519::PrivateKey>,
     accelerator: zg_systems::erasure::accel::Accelerator,
@@ -102,6 +102,10 @@ async fn start(
         None => None,
     };
     let view = node.world().get_resource::<DaView>().cloned().unwrap_or_default();
+    // Bounded: phases arrive a few per dispersal; a stalled tick refuses them (logged) rather
+    // than growing memory.
+    let (phase_reports, reports) = crossbeam_channel::bounded(crate::node::INBOX_CAPACITY);
+    node.world_mut().insert_resource(zg_components::da::DispersalReports(reports));
     let da = Arc::new(DaNode::new(DaSetup {
         chain_id,
         store: node.store().clone(),
@@ -109,6 +113,7 @@ async fn start(
         signer: node_key.unwrap_or_else(crate::da::dev_signer),
         network: network.cloned(),
         view,
+        phase_reports,
         fixed_signers,
         tokens_per_vote,
         handle: node.handle_with(disperser.iter().chain(sampler.iter()).cloned().collect()),

@@ -51,7 +51,7 @@ impl DaNode {
                 let Some(node) = weak.upgrade() else { return };
                 // Nothing to sample (no confirmed blob this node knows of): no chain call at all,
                 // so a node of a network that carries no DA traffic spends nothing here.
-                let anything = node.view.0.read().is_ok_and(|view| view.values().any(|b| matches!(b.status, BlobStatus::Confirmed | BlobStatus::Finalized)));
+                let anything = node.view.blobs.read().is_ok_and(|view| view.values().any(|b| matches!(b.status, BlobStatus::Confirmed | BlobStatus::Finalized)));
                 if !anything {
                     continue;
                 }
@@ -85,7 +85,7 @@ impl DaNode {
         let window = u64::try_from(window).unwrap_or(u64::MAX);
         let blobs: Vec<B256> = self
             .view
-            .0
+            .blobs
             .read()
             .map(|view| {
                 view.values()

@@ -106,6 +106,18 @@ impl ChainStore {
         Ok(txn.open_table(DA_PENDING)?.get(data_root.as_slice())?.is_some())
     }
 
+    /// The roots of the blobs accepted and not through dispersal, without their bytes.
+    pub fn da_pending_roots(&self) -> Result<Vec<[u8; 32]>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(DA_PENDING)?;
+        let mut roots = Vec::new();
+        for entry in table.iter()? {
+            let (key, _) = entry?;
+            roots.push(key.value().try_into().map_err(|_| corrupt("a pending blob key that is not a data root"))?);
+        }
+        Ok(roots)
+    }
+
     /// Blobs accepted and not through dispersal (what a restart resumes).
     pub fn da_pending(&self) -> Result<Vec<PendingBlob>, StoreError> {
         let txn = self.db.begin_read()?;
@@ -190,6 +202,7 @@ mod tests {
         assert_eq!(store.da_axis(&root, Axis::Row, 0).unwrap(), None);
         store.put_da_pending(&root, b"blob").unwrap();
         assert_eq!(store.da_pending().unwrap(), vec![(root, b"blob".to_vec())]);
+        assert_eq!(store.da_pending_roots().unwrap(), vec![root]);
         store.remove_da_pending(&root).unwrap();
         assert!(store.da_pending().unwrap().is_empty());
         assert_eq!(store.da_kept_roots().unwrap(), vec![root, other]);

@@ -123,13 +123,35 @@ pub struct DaWindows {
 #[derive(Resource, Default, Debug)]
 pub struct DaIndex(pub HashMap<B256, Entity>);
 
-/// What the DA services read about blobs, written by the DA systems each tick they change.
+/// This node's own dispersal of a blob, on the blob's entity: there from the submission on
+/// (before the chain has a record of the blob, the entity carries this alone), its phase set
+/// by the dispersal as it goes ([`DispersalReports`]).
+#[derive(Component, Clone, Debug, PartialEq, Eq)]
+pub struct LocalDispersal {
+    pub data_root: B256,
+    pub phase: DispersalPhase,
+}
+
+/// Phase changes the dispersal (outside the world) reports to the DA systems.
+#[derive(Resource)]
+pub struct DispersalReports(pub crossbeam_channel::Receiver<(B256, DispersalPhase)>);
+
+/// What the DA services read about blobs, written by the DA systems each tick they change: the
+/// chain's record of each blob, and this node's dispersal phase of those it disperses.
 #[derive(Resource, Clone, Default, Debug)]
-pub struct DaView(pub Arc<RwLock<HashMap<B256, DaBlob>>>);
+pub struct DaView {
+    pub blobs: Arc<RwLock<HashMap<B256, DaBlob>>>,
+    pub phases: Arc<RwLock<HashMap<B256, DispersalPhase>>>,
+}
 
 impl DaView {
     pub fn get(&self, data_root: &B256) -> Option<DaBlob> {
-        self.0.read().ok()?.get(data_root).cloned()
+        self.blobs.read().ok()?.get(data_root).cloned()
+    }
+
+    /// Where this node's own dispersal of the blob stands, if it disperses it.
+    pub fn phase(&self, data_root: &B256) -> Option<DispersalPhase> {
+        self.phases.read().ok()?.get(data_root).cloned()
     }
 }
 

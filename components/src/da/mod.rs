@@ -17,7 +17,7 @@ pub mod piece;
 pub mod square;
 pub mod wire;
 
-pub use blob::{BlobReport, BlobStatus, DaBlob, DaIndex, DaView, DaWindows, DispersalPhase};
+pub use blob::{BlobReport, BlobStatus, DaBlob, DaIndex, DaView, DaWindows, DispersalPhase, DispersalReports, LocalDispersal};
 pub use square::{
     Axis, AxisRoots, BadEncodingProof, DaError, ExtendedSquare, Share, ShareProof, SquareLayout, LENGTH_BYTES, MAX_BLOB_SIZE,
     SHARE_SIZE,

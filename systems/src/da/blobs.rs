@@ -7,7 +7,7 @@ use bevy_ecs::prelude::*;
 use std::collections::HashMap;
 
 use zg_components::chain::{ChainHead, SealedBlock};
-use zg_components::da::{BlobStatus, DaBlob, DaIndex, DaView, DaWindows};
+use zg_components::da::{BlobStatus, DaBlob, DaIndex, DaView, DaWindows, DispersalPhase, DispersalReports, LocalDispersal};
 use zg_components::node::TickProfile;
 
 use super::entrance::{EntranceEvent, decode_event};
@@ -32,7 +32,12 @@ impl NodePlugin for DaPlugin {
         world.init_resource::<DaIndex>();
         world.init_resource::<DaView>();
         schedule.add_systems(
-            (follow_entrance_events, advance_blob_status.after(follow_entrance_events), publish_da_view.after(advance_blob_status))
+            (
+                record_dispersal_phases,
+                follow_entrance_events.after(record_dispersal_phases),
+                advance_blob_status.after(follow_entrance_events),
+                publish_da_view.after(advance_blob_status),
+            )
                 .in_set(TickSet::Da)
                 .in_set(DaSet::Follow),
         );
@@ -120,14 +125,84 @@ pub fn follow_entrance_events(
         }
     }
     for (root, blob) in touched {
-        match index.0.get(&root).and_then(|entity| blobs.get_mut(*entity).ok()) {
-            Some(mut held) => {
-                if *held != blob {
-                    *held = blob;
+        match index.0.get(&root).copied() {
+            Some(entity) => match blobs.get_mut(entity) {
+                Ok(mut held) => {
+                    if *held != blob {
+                        *held = blob;
+                    }
                 }
-            }
+                // The entity this node's dispersal made before the chain registered the blob.
+                Err(_) => {
+                    commands.entity(entity).insert(blob);
+                }
+            },
             None => {
                 index.0.insert(root, commands.spawn(blob).id());
+            }
+        }
+    }
+}
+
+/// Blobs this node disperses that the chain never registered are kept at most this many; past
+/// it, those whose dispersal ended go first.
+pub const MAX_UNREGISTERED_DISPERSALS: usize = 10_000;
+
+/// Sets each reported dispersal phase on its blob's entity, making the entity when the chain
+/// has no record of the blob yet. Runs in `Da`, before the entrance's events.
+pub fn record_dispersal_phases(
+    reports: Option<Res<DispersalReports>>,
+    view: Res<DaView>,
+    mut index: ResMut<DaIndex>,
+    mut phases: Query<(Entity, &mut LocalDispersal, Has<DaBlob>)>,
+    mut commands: Commands,
+) {
+    let Some(reports) = reports else { return };
+    let mut spawned = false;
+    for (root, phase) in reports.0.try_iter().take(crate::chain::io::MAX_REQUESTS_PER_TICK) {
+        match index.0.get(&root).copied() {
+            Some(entity) => match phases.get_mut(entity) {
+                Ok((_, mut held, _)) => held.phase = phase,
+                Err(_) => {
+                    commands.entity(entity).insert(LocalDispersal { data_root: root, phase });
+                }
+            },
+            None => {
+                index.0.insert(root, commands.spawn(LocalDispersal { data_root: root, phase }).id());
+                spawned = true;
+            }
+        }
+    }
+    let unregistered = || phases.iter().filter(|(_, _, registered)| !registered);
+    if spawned && unregistered().count() >= MAX_UNREGISTERED_DISPERSALS {
+        let ended: Vec<(Entity, B256)> =
+            unregistered().filter(|(_, local, _)| !local.phase.is_running()).map(|(entity, local, _)| (entity, local.data_root)).collect();
+        let mut shared = view.phases.write().ok();
+        for (entity, root) in ended {
+            commands.entity(entity).despawn();
+            index.0.remove(&root);
+            if let Some(shared) = shared.as_mut() {
+                shared.remove(&root);
+            }
+        }
+    }
+}
+
+/// Puts phases of dispersals a restarted node has to resume on their blobs' entities.
+pub fn install_local_phases(world: &mut World, phases: Vec<(B256, DispersalPhase)>) {
+    let view = world.get_resource_or_insert_with(DaView::default).clone();
+    if let Ok(mut shared) = view.phases.write() {
+        shared.extend(phases.iter().cloned());
+    }
+    for (root, phase) in phases {
+        let existing = world.get_resource_or_insert_with(DaIndex::default).0.get(&root).copied();
+        match existing {
+            Some(entity) => {
+                world.entity_mut(entity).insert(LocalDispersal { data_root: root, phase });
+            }
+            None => {
+                let entity = world.spawn(LocalDispersal { data_root: root, phase }).id();
+                world.resource_mut::<DaIndex>().0.insert(root, entity);
             }
         }
     }
@@ -167,7 +242,7 @@ pub fn replay_entrance_events(
 /// Puts restored blobs into the world as entities (and into the view the services read).
 pub fn install_blobs(world: &mut World, blobs: HashMap<B256, DaBlob>) {
     let view = world.get_resource_or_insert_with(DaView::default).clone();
-    if let Ok(mut shared) = view.0.write() {
+    if let Ok(mut shared) = view.blobs.write() {
         shared.extend(blobs.iter().map(|(root, blob)| (*root, blob.clone())));
     }
     let entities: Vec<(B256, Entity)> = blobs.into_iter().map(|(root, blob)| (root, world.spawn(blob).id())).collect();
@@ -236,14 +311,22 @@ pub fn advance_blob_status(head: Res<ChainHead>, windows: Option<Res<DaWindows>>
     }
 }
 
-/// Copies blobs that changed this tick into the view the services read. Runs in `Da`.
-pub fn publish_da_view(view: Res<DaView>, changed: Query<&DaBlob, Changed<DaBlob>>) {
-    if changed.is_empty() {
-        return;
-    }
-    if let Ok(mut shared) = view.0.write() {
+/// Copies blobs and dispersal phases that changed this tick into the view the services read.
+/// Runs in `Da`.
+pub fn publish_da_view(view: Res<DaView>, changed: Query<&DaBlob, Changed<DaBlob>>, phases: Query<&LocalDispersal, Changed<LocalDispersal>>) {
+    if !changed.is_empty()
+        && let Ok(mut shared) = view.blobs.write()
+    {
         for blob in &changed {
             shared.insert(blob.data_root, blob.clone());
+        }
+    }
+    if phases.is_empty() {
+        return;
+    }
+    if let Ok(mut shared) = view.phases.write() {
+        for local in &phases {
+            shared.insert(local.data_root, local.phase.clone());
         }
     }
 }
@@ -303,3 +386,7 @@ mod tests {
         assert_eq!(asked, vec![0, 1, 2]);
     }
 }
+
+#[cfg(test)]
+#[path = "blobs_phase_tests.rs"]
+mod phase_tests;
