@@ -291,8 +291,11 @@ impl DaNode {
 
     /// A blob's status: its entity as the DA systems publish it (the chain's record and this
     /// node's dispersal phase, `zg_systems::da::status::blob_report`).
+    /// Only what blocks already on disk say is reported (`zg_systems::da::status::as_of`).
     pub fn status(&self, data_root: &B256) -> Option<BlobReport> {
-        zg_systems::da::status::blob_report(*data_root, self.view.get(data_root).as_ref(), self.view.phase(data_root).as_ref())
+        let durable = self.store.reader().snapshot().ok().and_then(|snapshot| snapshot.head_number()).unwrap_or(0);
+        let chain = self.view.get(data_root).and_then(|blob| zg_systems::da::status::as_of(blob, durable));
+        zg_systems::da::status::blob_report(*data_root, chain.as_ref(), self.view.phase(data_root).as_ref())
     }
 }
 

@@ -23,7 +23,21 @@ use zg_components::chain::{AccountInfo, ChainClock, PoolError, TxReceipt};
 use zg_components::node::{NodeRequest, ReplyTo};
 
 use super::events::{BlockEvent, EventHub, LogEvent, LogFilter, Subscription};
-use crate::rpc::call::{self, CallSite};
+use crate::store::{SnapshotDbError, StateSnapshot};
+use zg_systems::chain::simulate::{self, SimulationError};
+
+/// Where the handle's calls run: the head's state, the next block's environment.
+struct PendingSite {
+    db: revm::database::CacheDB<StateSnapshot>,
+    block: revm::context::BlockEnv,
+    precompiles: zg_systems::chain::evm::ChainPrecompiles,
+}
+
+impl PendingSite {
+    fn simulation(&self, chain_id: u64) -> simulate::Site<'_, revm::database::CacheDB<StateSnapshot>> {
+        simulate::Site { db: &self.db, block: &self.block, precompiles: &self.precompiles, chain_id }
+    }
+}
 use crate::store::{ChainReader, StoreError};
 
 /// Gas a transaction sent without a limit gets above its estimate: the estimate runs on the
@@ -36,12 +50,14 @@ pub enum HandleError {
     Refused(#[from] PoolError),
     #[error("execution reverted{}", reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default())]
     Reverted { reason: Option<String>, data: Bytes },
-    #[error("execution halted: {0}")]
-    Halted(String),
+    #[error("execution halted: {0:?}")]
+    Halted(revm::context::result::HaltReason),
     #[error("the call could not run: {0}")]
-    Call(String),
+    Call(revm::context::result::EVMError<SnapshotDbError, revm::context::result::InvalidTransaction>),
     #[error("gas estimation failed: {0}")]
-    Estimate(String),
+    Estimate(#[from] SimulationError<SnapshotDbError>),
+    #[error("the chain has no head block to call on")]
+    NoHead,
     #[error("cannot decode: {0}")]
     Decode(String),
     #[error("{0} is not an unlocked account of this node (dev accounts are unlocked on a dev node)")]
@@ -294,12 +310,12 @@ impl NodeHandle {
     pub fn call(&self, from: Address, to: Address, input: impl Into<Bytes>) -> Result<Bytes, HandleError> {
         let site = self.pending_site()?;
         let tx = self.call_tx(&site, from, TxKind::Call(to), U256::ZERO, input.into());
-        match call::execute(&site, self.chain_id, &tx, tx.gas_limit).map_err(|e| HandleError::Call(e.message().to_string()))? {
+        match simulate::execute(&site.simulation(self.chain_id), &tx, tx.gas_limit).map_err(HandleError::Call)? {
             ExecutionResult::Success { output, .. } => Ok(output.into_data()),
             ExecutionResult::Revert { output, .. } => {
-                Err(HandleError::Reverted { reason: crate::rpc::error::revert_reason(&output), data: output })
+                Err(HandleError::Reverted { reason: simulate::revert_reason(&output), data: output })
             }
-            ExecutionResult::Halt { reason, .. } => Err(HandleError::Halted(format!("{reason:?}"))),
+            ExecutionResult::Halt { reason, .. } => Err(HandleError::Halted(reason)),
         }
     }
 
@@ -314,18 +330,22 @@ impl NodeHandle {
         let site = self.pending_site()?;
         let kind = request.to.map(TxKind::Call).unwrap_or(TxKind::Create);
         let tx = self.call_tx(&site, from, kind, request.value, request.input.clone());
-        call::estimate(&site, self.chain_id, tx).map_err(|e| HandleError::Estimate(e.message().to_string()))
+        Ok(simulate::estimate(&site.simulation(self.chain_id), &tx)?)
     }
 
-    fn pending_site(&self) -> Result<CallSite, HandleError> {
+    /// The head's state in the next block's environment (geth's pending header).
+    fn pending_site(&self) -> Result<PendingSite, HandleError> {
         let snapshot = self.reader.snapshot()?;
-        let mut block = call::next_block_env(&snapshot, &self.clock).map_err(|e| HandleError::Call(e.message().to_string()))?;
+        let head = snapshot.head_number().unwrap_or_default();
+        let (header, hash) = snapshot.header(head)?.ok_or(HandleError::NoHead)?;
+        let timestamp = self.clock.peek(crate::wall_clock::now_ms() / 1000, header.timestamp);
+        let mut block = zg_systems::chain::producer::next_block_env(&header, hash, timestamp, header.beneficiary, header.gas_limit);
         // As geth for a call that names no price: no base fee, so no funds are needed for gas.
         block.basefee = 0;
-        Ok(CallSite { db: revm::database::CacheDB::new(snapshot), block, precompiles: self.precompiles.provider() })
+        Ok(PendingSite { db: revm::database::CacheDB::new(snapshot), block, precompiles: self.precompiles.provider() })
     }
 
-    fn call_tx(&self, site: &CallSite, from: Address, kind: TxKind, value: U256, data: Bytes) -> TxEnv {
+    fn call_tx(&self, site: &PendingSite, from: Address, kind: TxKind, value: U256, data: Bytes) -> TxEnv {
         use revm::DatabaseRef;
         let nonce = site.db.basic_ref(from).ok().flatten().map(|account| account.nonce).unwrap_or_default();
         TxEnv {

@@ -1,5 +1,7 @@
 //! eth_call, eth_estimateGas and eth_createAccessList: revm over a read snapshot, never touching
-//! the world.
+//! the world. What a call runs and how gas is estimated are the chain's
+//! (`zg_systems::chain::simulate`); this module builds the site (snapshot, block, overrides)
+//! from the request and answers in geth's shapes.
 //!
 //! Where a call runs matters as much as what it runs: a call for the pending block (no block
 //! given, or "pending"; for eth_estimateGas "latest" too, since an estimate is for the block that
@@ -16,12 +18,13 @@ use revm::context::result::{EVMError, ExecutionResult, HaltReason, InvalidTransa
 use revm::context::{BlockEnv, TxEnv};
 use revm::database::CacheDB;
 use revm::state::{AccountInfo as RevmAccountInfo, Bytecode};
-use revm::{DatabaseRef, ExecuteEvm, InspectEvm};
+use revm::{DatabaseRef, InspectEvm};
 use revm_inspectors::access_list::AccessListInspector;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
+use zg_systems::chain::simulate::{self, SimulationError};
 use zg_systems::chain::{evm, producer};
 
 use super::RpcContext;
@@ -30,8 +33,6 @@ use super::eth::state_at;
 use super::types::{BlockRef, CallRequest, quantity};
 use crate::store::{SnapshotDbError, StateSnapshot};
 
-/// geth's tolerance when narrowing an estimate: stop within 1.5% of the true minimum.
-const ESTIMATE_ERROR_RATIO: f64 = 0.015;
 /// Rounds of eth_createAccessList before the list must have settled (geth loops until it does).
 const ACCESS_LIST_ROUNDS: usize = 8;
 
@@ -44,6 +45,13 @@ pub struct CallSite {
     pub block: BlockEnv,
     /// The chain's precompiles, as blocks run them.
     pub precompiles: evm::ChainPrecompiles,
+}
+
+impl CallSite {
+    /// The site as the chain's simulation takes it.
+    pub fn simulation(&self, chain_id: u64) -> simulate::Site<'_, CallDb> {
+        simulate::Site { db: &self.db, block: &self.block, precompiles: &self.precompiles, chain_id }
+    }
 }
 
 /// Which block environment a call without an explicit older block gets.
@@ -200,17 +208,9 @@ pub fn prepare_tx(site: &mut CallSite, chain_id: u64, request: &CallRequest) -> 
     })
 }
 
-/// The chain's EVM settings for calls: no nonce check (a call is not a transaction).
-pub fn call_cfg(chain_id: u64) -> revm::context::CfgEnv {
-    let mut cfg = evm::cfg_env(chain_id);
-    cfg.disable_nonce_check = true;
-    cfg
-}
-
 /// Runs `tx` with `gas` at `site`, changing nothing.
 pub fn execute(site: &CallSite, chain_id: u64, tx: &TxEnv, gas: u64) -> Result<ExecutionResult, ErrorObjectOwned> {
-    let mut evm = evm::build_evm(&site.db, call_cfg(chain_id), site.block.clone(), site.precompiles.clone());
-    evm.transact_one(TxEnv { gas_limit: gas, ..tx.clone() }).map_err(evm_error)
+    simulate::execute(&site.simulation(chain_id), tx, gas).map_err(evm_error)
 }
 
 pub fn evm_error(error: EVMError<SnapshotDbError, InvalidTransaction>) -> ErrorObjectOwned {
@@ -297,7 +297,7 @@ fn create_access_list(site: &CallSite, chain_id: u64, mut tx: TxEnv) -> RpcResul
     let mut list = tx.access_list.clone();
     for _ in 0..ACCESS_LIST_ROUNDS {
         let inspector = AccessListInspector::new(list.clone());
-        let mut evm = evm::build_inspecting_evm(&site.db, call_cfg(chain_id), site.block.clone(), site.precompiles.clone(), inspector);
+        let mut evm = evm::build_inspecting_evm(&site.db, simulate::call_cfg(chain_id), site.block.clone(), site.precompiles.clone(), inspector);
         let result = evm.inspect_one_tx(TxEnv { access_list: list.clone(), ..tx.clone() }).map_err(evm_error)?;
         let found: AccessList = evm.inspector.into_access_list();
         if found == list {
@@ -314,56 +314,14 @@ fn create_access_list(site: &CallSite, chain_id: u64, mut tx: TxEnv) -> RpcResul
     Err(server_error("the access list did not settle: the call touches different state on every run"))
 }
 
-/// Binary search for the least gas that does not fail, as geth does.
+/// The least gas with which the transaction does not fail (`zg_systems::chain::simulate`),
+/// with geth's errors.
 pub fn estimate(site: &CallSite, chain_id: u64, tx: TxEnv) -> RpcResult<u64> {
-    let mut hi = tx.gas_limit.min(site.block.gas_limit);
-    // As geth: with a price named, the sender's balance caps the gas it can pay for.
-    if tx.gas_price > 0 {
-        let balance = site.db.basic_ref(tx.caller).map_err(database_error)?.map(|a| a.balance).unwrap_or_default();
-        if tx.value > balance {
-            return Err(server_error("insufficient funds for transfer"));
-        }
-        let allowance = (balance - tx.value) / U256::from(tx.gas_price);
-        if allowance < U256::from(hi) {
-            hi = allowance.to::<u64>();
-        }
-    }
-    let succeeds = |gas: u64| -> RpcResult<Result<ExecutionResult, ExecutionResult>> {
-        let result = execute(site, chain_id, &tx, gas)?;
-        Ok(if result.is_success() { Ok(result) } else { Err(result) })
-    };
-    let first = match succeeds(hi)? {
-        Ok(result) => result,
-        Err(ExecutionResult::Revert { output, .. }) => return Err(reverted(&output)),
-        Err(ExecutionResult::Halt { reason, .. }) => return Err(halted(&reason, hi)),
-        Err(ExecutionResult::Success { .. }) => unreachable!("success is Ok"),
-    };
-    let used = first.tx_gas_used();
-    // Without refunds or the 63/64 rule in play (plain transfers, simple calls) exactly what
-    // was used is enough: answer that, as geth does for a transfer's 21,000.
-    if used < hi && succeeds(used)?.is_ok() {
-        return Ok(used);
-    }
-    // Nothing below what the successful run used can succeed.
-    let mut lo = used.saturating_sub(1);
-    // Most calls need little more than what they used (refunds and the 63/64 rule aside).
-    let optimistic = (used + first.gas().final_refunded() + 2_300) * 64 / 63;
-    if optimistic < hi {
-        match succeeds(optimistic) {
-            Ok(Ok(_)) => hi = optimistic,
-            Ok(Err(_)) => lo = optimistic,
-            Err(error) => return Err(error),
-        }
-    }
-    while lo + 1 < hi {
-        if (hi - lo) as f64 / hi as f64 <= ESTIMATE_ERROR_RATIO {
-            break;
-        }
-        let mid = lo + (hi - lo) / 2;
-        match succeeds(mid) {
-            Ok(Ok(_)) => hi = mid,
-            Ok(Err(_)) | Err(_) => lo = mid,
-        }
-    }
-    Ok(hi)
+    simulate::estimate(&site.simulation(chain_id), &tx).map_err(|error| match error {
+        SimulationError::Evm(error) => evm_error(error),
+        SimulationError::Database(error) => database_error(error),
+        SimulationError::InsufficientFunds => server_error("insufficient funds for transfer"),
+        SimulationError::Reverted(output) => reverted(&output),
+        SimulationError::Halted { reason, gas } => halted(&reason, gas),
+    })
 }

@@ -59,17 +59,7 @@ pub fn reverted(output: &Bytes) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(EXECUTION_REVERTED, message, Some(output.to_string()))
 }
 
-/// The reason string of `Error(string)` revert data, or a description of `Panic(uint256)`.
-pub fn revert_reason(output: &[u8]) -> Option<String> {
-    use alloy_sol_types::{Panic, Revert, SolError};
-    if let Ok(revert) = Revert::abi_decode(output) {
-        return Some(revert.reason);
-    }
-    Panic::abi_decode(output).ok().map(|panic| match panic.kind() {
-        Some(kind) => format!("{kind}"),
-        None => format!("panic code {:#x}", panic.code),
-    })
-}
+pub use zg_systems::chain::simulate::revert_reason;
 
 #[cfg(test)]
 mod tests {

@@ -19,7 +19,8 @@ use serde_json::Value;
 use zg_systems::chain::evm;
 
 use super::RpcContext;
-use super::call::{CallDb, LatestMeans, StateOverrides, call_cfg, call_site, evm_error, prepare_tx};
+use super::call::{CallDb, LatestMeans, StateOverrides, call_site, evm_error, prepare_tx};
+use zg_systems::chain::simulate::call_cfg;
 use super::error::{RpcResult, invalid_params, server_error};
 use super::eth::{decode_stored, state_at};
 use super::types::{BlockRef, CallRequest};

@@ -9,6 +9,7 @@ pub mod io;
 pub mod mempool;
 pub mod precompile;
 pub mod producer;
+pub mod simulate;
 pub mod state;
 pub mod writer;
 #[cfg(test)]

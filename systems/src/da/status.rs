@@ -7,6 +7,19 @@ use alloy_primitives::B256;
 
 use zg_components::da::{BlobReport, BlobStatus, DaBlob, DispersalPhase};
 
+/// The chain's record of a blob as of the durable head `head`: what a block not yet on disk
+/// registered or confirmed is not reported (a crash could lose that block, and the node would
+/// then say something else: the same rule as a block's own visibility on JSON-RPC).
+pub fn as_of(blob: DaBlob, head: u64) -> Option<DaBlob> {
+    if blob.uploaded_at > head {
+        return None;
+    }
+    if blob.confirmed_at.is_some_and(|at| at > head) {
+        return Some(DaBlob { confirmed_at: None, status: BlobStatus::Processing, ..blob });
+    }
+    Some(blob)
+}
+
 pub fn blob_report(data_root: B256, chain: Option<&DaBlob>, local: Option<&DispersalPhase>) -> Option<BlobReport> {
     let (status, detail) = match (chain.map(|blob| blob.status), local) {
         (Some(BlobStatus::Processing) | None, Some(DispersalPhase::Failed { detail })) => (BlobStatus::Failed, Some(detail.clone())),
@@ -37,6 +50,15 @@ mod tests {
 
     fn on_chain(status: BlobStatus) -> DaBlob {
         DaBlob { data_root: B256::ZERO, submitter: [0; 20], epoch: 4, quorum: 0, uploaded_at: 9, confirmed_at: Some(11), status }
+    }
+
+    #[test]
+    fn nothing_from_a_block_not_yet_on_disk_is_reported() {
+        let confirmed = on_chain(BlobStatus::Confirmed);
+        assert_eq!(as_of(confirmed.clone(), 11), Some(confirmed.clone()), "confirmed in block 11, which is on disk");
+        let unconfirmed = as_of(confirmed.clone(), 10).unwrap();
+        assert_eq!((unconfirmed.status, unconfirmed.confirmed_at, unconfirmed.uploaded_at), (BlobStatus::Processing, None, 9));
+        assert_eq!(as_of(confirmed, 8), None, "registered in block 9, not on disk yet");
     }
 
     #[test]
