@@ -464,3 +464,33 @@ fn flow_refuses_a_file_over_one_tebibyte() {
     assert!(message.contains("file over 1 TiB"), "{message}");
     node.stop();
 }
+
+#[test]
+fn files_start_on_boundaries_of_their_largest_piece_as_in_0gs_flow() {
+    let node = start_node(&storage_config());
+    let (rpc, storage) = (node.addr, node.node.as_ref().unwrap().storage_addr.unwrap());
+    // 4 chunks at 0; then 2,344 chunks (padded to 2,560: pieces 2048 + 512) start at 2048, not 4:
+    // a multi-segment file begins on a segment boundary, where 0G's clients count its segments from.
+    let small = FileCommitment::of(&pattern(1_000));
+    let large = FileCommitment::of(&pattern(600_000));
+    assert_eq!(large.submission.nodes.iter().map(|(_, h)| *h).collect::<Vec<_>>(), vec![11, 9]);
+    publish(rpc, storage, &small, 3, 0);
+    publish(rpc, storage, &large, 3, 1);
+    let start = |root: B256| ok(storage, "zgs_getFileInfo", json!([root, true]))["tx"]["startEntryIndex"].as_u64().unwrap();
+    assert_eq!(start(small.root()), 0);
+    assert_eq!(start(large.root()), 2_048);
+    // Pieces that are not largest first would leave some unaligned: refused.
+    let mut nodes: Vec<SubmissionNode> = large.submission.nodes.iter().map(|(root, height)| SubmissionNode { root: *root, height: U256::from(*height) }).collect();
+    nodes.swap(0, 1);
+    let submission = Submission { data: SubmissionData { length: U256::from(600_000u64), tags: Bytes::new(), nodes }, submitter: dev_key(3).address() };
+    let request = json!({
+        "from": dev_key(3).address(),
+        "to": flow::FLOW_ADDRESS,
+        "value": format!("{:#x}", U256::from(2_560u64) * U256::from(flow::DEFAULT_PRICE_PER_SECTOR)),
+        "data": alloy_primitives::hex::encode_prefixed(IFlow::submitCall { submission }.abi_encode()),
+    });
+    let (code, message, _) = error_of(&rpc_call(rpc, "eth_call", json!([request, "latest"])));
+    assert_eq!(code, 3);
+    assert!(message.contains("pieces not in descending size"), "{message}");
+    node.stop();
+}

@@ -103,6 +103,8 @@ contract Flow {
         require(data.nodes.length <= MAX_NODES, "too many nodes");
         for (uint256 i = 0; i < data.nodes.length; i++) {
             require(data.nodes[i].height <= MAX_HEIGHT, "node too high");
+            // Largest first, as 0G's SDKs split a file: only then is every piece aligned.
+            require(i == 0 || data.nodes[i].height < data.nodes[i - 1].height, "pieces not in descending size");
             sectors += uint256(1) << data.nodes[i].height;
         }
     }
@@ -124,7 +126,12 @@ contract Flow {
             digest = keccak256(abi.encodePacked(data.nodes[i - 1].root, digest));
         }
         index = numSubmissions;
-        startIndex = nextPosition;
+        // As 0G's flow: a submission starts at a multiple of its first (largest) piece, so each
+        // piece sits on a boundary of its own size and a file of several segments starts on a
+        // segment boundary (0G's clients count a file's segments from its start position). The
+        // sectors skipped are padding, part of no file.
+        uint256 align = uint256(1) << data.nodes[0].height;
+        startIndex = (nextPosition + align - 1) / align * align;
         numSubmissions = index + 1;
         nextPosition = startIndex + length;
         totalFees += msg.value;

@@ -139,7 +139,12 @@ contract PoraMine {
         require(length > 0, "the flow was empty");
         uint256 draw = uint256(keccak256(abi.encode(seed(epoch), miner, index)));
         uint256 slot = ringSlot[miners[miner].nodeId];
-        if (dataShards == 0 || slot == 0) return draw % length;
+        if (dataShards == 0 || slot == 0) {
+            uint256 position = draw % length;
+            // Padding between submissions holds nothing to prove.
+            (, uint256 start, uint256 sectors,) = IFlowForMine(flow).entryAt(position);
+            return position < start + sectors ? position : NO_CHALLENGE;
+        }
         return _shardChallenge(draw, length, slot - 1);
     }
 

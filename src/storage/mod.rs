@@ -9,6 +9,7 @@
 mod cache;
 pub mod client;
 mod contracts;
+mod indexer;
 pub mod miner;
 pub mod restore;
 pub mod role;
@@ -42,12 +43,12 @@ pub struct StorageContext {
     pub rebuilt: RebuiltSegments,
     /// The validator network, when the chain has one (connected peers for zgs_getStatus).
     pub network: Option<crate::net::NetHandle>,
+    /// `http://<bound address>`, set once the service listens (the indexer lists it).
+    pub own_url: std::sync::Arc<std::sync::OnceLock<String>>,
 }
 
 /// Starts the storage JSON-RPC server; returns the bound address and its handle.
 pub async fn start(section: &StorageSection, context: StorageContext) -> Result<(SocketAddr, ServerHandle), crate::rpc::error::ServerStartError> {
-    let mut module = RpcModule::new(context);
-    rpc::register(&mut module)?;
     let config = ServerConfig::builder()
         .max_request_body_size(section.max_request_bytes)
         .max_response_body_size(section.max_request_bytes)
@@ -55,5 +56,11 @@ pub async fn start(section: &StorageSection, context: StorageContext) -> Result<
         .build();
     let server = Server::builder().set_config(config).build(section.addr).await?;
     let addr = server.local_addr()?;
+    // Listening on every interface: clients on this machine reach it on loopback.
+    let reachable = if addr.ip().is_unspecified() { SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port()) } else { addr };
+    let _ = context.own_url.set(format!("http://{reachable}"));
+    let mut module = RpcModule::new(context);
+    rpc::register(&mut module)?;
+    indexer::register(&mut module)?;
     Ok((addr, server.start(module)))
 }

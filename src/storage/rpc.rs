@@ -85,7 +85,9 @@ fn file_info(record: &FileRecord, held: u64, recoverable: bool) -> Value {
     json!({
         "tx": {
             "streamIds": [],
-            "data": "0x",
+            // 0G's node serializes its `Vec<u8>` with serde: a JSON array of numbers, which Go
+            // reads into `[]byte` (a "0x" string it cannot).
+            "data": [],
             "dataMerkleRoot": record.root(),
             "merkleNodes": nodes,
             "startEntryIndex": record.start_entry_index,
@@ -101,12 +103,12 @@ fn file_info(record: &FileRecord, held: u64, recoverable: bool) -> Value {
 }
 
 impl StorageContext {
-    fn file_by_seq(&self, seq: u64) -> RpcResult<Option<FileRecord>> {
+    pub(super) fn file_by_seq(&self, seq: u64) -> RpcResult<Option<FileRecord>> {
         self.store.file(seq).map_err(internal)
     }
 
     /// The file a root names: the finalized submission if there is one, else the latest.
-    fn file_by_root(&self, root: &B256) -> RpcResult<Option<FileRecord>> {
+    pub(super) fn file_by_root(&self, root: &B256) -> RpcResult<Option<FileRecord>> {
         let mut candidates = self.store.files_with_root(root).map_err(internal)?;
         for file in candidates.iter().rev() {
             if self.store.segment_count(file.tx_seq).map_err(internal)? >= file.data_segments() {
@@ -116,11 +118,11 @@ impl StorageContext {
         Ok(candidates.pop())
     }
 
-    fn held(&self, record: &FileRecord) -> RpcResult<u64> {
+    pub(super) fn held(&self, record: &FileRecord) -> RpcResult<u64> {
         self.store.segment_count(record.tx_seq).map_err(internal)
     }
 
-    fn recoverable(&self, record: &FileRecord) -> RpcResult<bool> {
+    pub(super) fn recoverable(&self, record: &FileRecord) -> RpcResult<bool> {
         Ok(self.shards.is_some() && self.store.sharded_segments(record.tx_seq).map_err(internal)? >= record.data_segments())
     }
 
@@ -342,6 +344,26 @@ pub fn register(module: &mut RpcModule<StorageContext>) -> Result<(), jsonrpsee:
         match ctx.file_by_seq(seq)? {
             Some(record) => Ok(file_info(&record, ctx.held(&record)?, ctx.recoverable(&record)?)),
             None => Ok(Value::Null),
+        }
+    })?;
+    // 0G's `TxSeqOrRoot`: a tx seq (a number) or a data root (a hex string). `true` once the
+    // file is finalized here, `false` while it is published and not yet, null when unknown.
+    module.register_blocking_method("zgs_checkFileFinalized", |params, ctx, _| -> RpcResult<Option<bool>> {
+        let (which,): (Value,) = params.parse()?;
+        let record = match &which {
+            Value::Number(number) => {
+                let seq = number.as_u64().ok_or_else(|| invalid(format!("tx seq {number} is not a whole number")))?;
+                ctx.file_by_seq(seq)?
+            }
+            Value::String(text) => {
+                let root: B256 = text.parse().map_err(|_| invalid(format!("{text:.80} is neither a tx seq nor a 32-byte data root")))?;
+                ctx.file_by_root(&root)?
+            }
+            _ => return Err(invalid("expected a tx seq (number) or a data root (0x-prefixed hex)")),
+        };
+        match record {
+            Some(record) => Ok(Some(ctx.held(&record)? >= record.data_segments() || ctx.recoverable(&record)?)),
+            None => Ok(None),
         }
     })?;
     module.register_blocking_method("zgs_uploadSegmentsByTxSeq", |params, ctx, _| -> RpcResult<Value> {

@@ -59,9 +59,11 @@ pub fn constructor_args(flow: Address, params: &MineParams) -> Vec<u8> {
         .abi_encode_params()
 }
 
-/// The flow's length (sectors) before block `block`: every file published in an earlier block.
+/// The flow's length (sectors) before block `block`: the end of the last file published in an
+/// earlier block (submissions start aligned to their largest piece, so the flow also holds
+/// padding between files; a challenge landing there asks nothing).
 pub fn flow_length_before(files: &[FileRecord], block: u64) -> u64 {
-    files.iter().filter(|f| f.block_number < block).map(|f| f.sectors).sum()
+    files.iter().filter(|f| f.block_number < block).map(|f| f.start_entry_index + f.sectors).max().unwrap_or(0)
 }
 
 /// The sector challenge `index` asks `miner` for, given the epoch's seed (the hash of its first

@@ -1,0 +1,197 @@
+//! 0G's official Go storage client (`0g-storage-client` v1.4.x, the Linux x64 build shipped in
+//! npm `@0gfoundation/0g-compute-ts-sdk` 0.9.0, fetched by `tests/storage-go/install.sh`),
+//! unchanged, against `zgnode dev`: it decodes every response with its own Go types (a field it
+//! cannot read fails the run: `tx.data` as `"0x"` once did). Upload and download with `--proof`
+//! at three sizes up to 5 MB, byte for byte; a nested directory up and down; and the node
+//! methods it and 0G's tools call, with hostile parameters.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The Go client, fetched once (`.ci/run` does it up front).
+fn go_client() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/storage-go");
+    let binary = dir.join("bin/0g-storage-client");
+    if !binary.exists() {
+        let status = Command::new("bash").arg(dir.join("install.sh")).status().expect("bash runs");
+        assert!(status.success(), "tests/storage-go/install.sh could not fetch the Go client");
+    }
+    binary
+}
+
+/// Runs the Go client with quick retries; its combined output.
+fn run_go(args: &[&str]) -> String {
+    let output = Command::new(go_client())
+        .args(args)
+        .args(["--log-color-disabled", "--rpc-retry-count", "2", "--rpc-retry-interval", "1s"])
+        .output()
+        .expect("the Go client runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "0g-storage-client {}:\n{text}", args.join(" "));
+    text
+}
+
+fn bytes(len: usize, salt: u64) -> Vec<u8> {
+    (0..len as u64).map(|i| ((i * 2_654_435_761 + salt) >> 7) as u8).collect()
+}
+
+fn same_tree(a: &Path, b: &Path) {
+    let mut left: Vec<PathBuf> = walk(a).into_iter().map(|p| p.strip_prefix(a).unwrap().to_path_buf()).collect();
+    let mut right: Vec<PathBuf> = walk(b).into_iter().map(|p| p.strip_prefix(b).unwrap().to_path_buf()).collect();
+    left.sort();
+    right.sort();
+    assert_eq!(left, right, "the same files");
+    for file in left {
+        assert_eq!(std::fs::read(a.join(&file)).unwrap(), std::fs::read(b.join(&file)).unwrap(), "{} byte for byte", file.display());
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn the_official_go_client_uploads_and_downloads_files_and_directories_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = dev_args(&dir.path().join("node"));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let node = NodeProcess::spawn(&args);
+    let rpc = format!("http://{}", node.addr);
+    let storage_addr = node.storage_addr.expect("zgnode dev serves storage");
+    let storage = format!("http://{storage_addr}");
+    let key = dev_key(6).to_bytes().to_string();
+
+    for (n, len) in [1_000usize, 700_000, 5_000_000].into_iter().enumerate() {
+        let file = dir.path().join(format!("file{n}.bin"));
+        let data = bytes(len, n as u64);
+        std::fs::write(&file, &data).unwrap();
+        let out = run_go(&["upload", "--url", &rpc, "--key", &key, "--node", &storage, "--file", file.to_str().unwrap()]);
+        let root = out.rsplit("root = ").next().and_then(|rest| rest.split_whitespace().next()).expect("the client prints the root").trim_matches('"').to_string();
+        assert_eq!(ok(storage_addr, "zgs_checkFileFinalized", json!([root])), json!(true), "{len} bytes finalized");
+        let back = dir.path().join(format!("back{n}.bin"));
+        run_go(&["download", "--node", &storage, "--root", &root, "--file", back.to_str().unwrap(), "--proof"]);
+        assert_eq!(std::fs::read(&back).unwrap(), data, "{len} bytes back, proven");
+    }
+
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(tree.join("a/b")).unwrap();
+    std::fs::create_dir_all(tree.join("c")).unwrap();
+    std::fs::write(tree.join("a/x.bin"), bytes(5_000, 1)).unwrap();
+    std::fs::write(tree.join("a/b/y.bin"), bytes(600_000, 2)).unwrap();
+    std::fs::write(tree.join("c/z.txt"), b"hello from a nested directory\n").unwrap();
+    let out = run_go(&["upload-dir", "--url", &rpc, "--key", &key, "--node", &storage, "--file", tree.to_str().unwrap()]);
+    let root = out.split("rootHash=").nth(1).and_then(|rest| rest.split_whitespace().next()).expect("the client prints the directory's root").to_string();
+    let back = dir.path().join("tree-back");
+    run_go(&["download-dir", "--node", &storage, "--root", &root, "--file", back.to_str().unwrap(), "--proof"]);
+    same_tree(&tree, &back);
+
+    // Through the node's indexer (`--indexer`), as 0G's docs start: the client selects the
+    // trusted nodes it lists and finds the file's locations there.
+    let file = dir.path().join("indexed.bin");
+    let data = bytes(900_000, 77);
+    std::fs::write(&file, &data).unwrap();
+    let out = run_go(&["upload", "--url", &rpc, "--key", &key, "--indexer", &storage, "--file", file.to_str().unwrap()]);
+    let root = out.rsplit("root = ").next().and_then(|rest| rest.split_whitespace().next()).expect("the root").trim_matches('"').to_string();
+    let back = dir.path().join("indexed-back.bin");
+    run_go(&["download", "--indexer", &storage, "--root", &root, "--file", back.to_str().unwrap(), "--proof"]);
+    assert_eq!(std::fs::read(&back).unwrap(), data, "through the indexer, byte for byte");
+    node.kill();
+}
+
+#[test]
+fn the_official_ts_sdks_indexer_quick_start_runs_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = dev_args(&dir.path().join("node"));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let node = NodeProcess::spawn(&args);
+    let storage = node.storage_addr.expect("zgnode dev serves storage");
+    let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/storage-sdk");
+    ensure_sdk(&sdk);
+    let out = dir.path().join("back.bin");
+    let output = Command::new("node")
+        .arg(sdk.join("indexer_upload_download.mjs"))
+        .arg(format!("http://{}", node.addr))
+        .arg(format!("http://{storage}"))
+        .arg(dev_key(8).to_bytes().to_string())
+        .arg("1500000")
+        .arg(&out)
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "Indexer.upload / Indexer.download\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let result: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(result["same"], true, "{result}");
+    node.kill();
+}
+
+#[test]
+fn file_info_and_finality_answer_in_0gs_shapes_and_refuse_hostile_parameters() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = dev_args(&dir.path().join("node"));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let node = NodeProcess::spawn(&args);
+    let storage = node.storage_addr.expect("zgnode dev serves storage");
+    let client = zgnode::storage::client::StorageClient::new(&format!("http://{}", node.addr), &format!("http://{storage}")).unwrap();
+    let data = bytes(300_000, 9);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let upload = runtime.block_on(client.upload(&data, &dev_key(7), |_| ())).unwrap();
+
+    let info = ok(storage, "zgs_getFileInfo", json!([upload.root, true]));
+    // What Go's `node.Transaction` reads: `data` a byte array (0G's serde), `streamIds` big ints.
+    assert_eq!(info["tx"]["data"], json!([]));
+    assert_eq!(info["tx"]["streamIds"], json!([]));
+    assert_eq!(info["tx"]["seq"], json!(upload.tx_seq));
+    for field in ["finalized", "isCached", "pruned"] {
+        assert!(info[field].is_boolean(), "{field}: {info}");
+    }
+    assert_eq!(ok(storage, "zgs_checkFileFinalized", json!([upload.tx_seq])), json!(true), "by tx seq");
+    assert_eq!(ok(storage, "zgs_checkFileFinalized", json!([upload.root.to_string()])), json!(true), "by root");
+    assert_eq!(ok(storage, "zgs_checkFileFinalized", json!([99_999])), json!(null), "an unknown seq");
+    assert_eq!(ok(storage, "zgs_checkFileFinalized", json!([format!("0x{}", "ab".repeat(32))])), json!(null), "an unknown root");
+    for hostile in [json!(["0x1234"]), json!([-1]), json!([1.5]), json!([{"root": 1}]), json!([]), json!(["x".repeat(10_000)])] {
+        let (code, message) = err(storage, "zgs_checkFileFinalized", hostile.clone());
+        assert_eq!(code, -32602, "{hostile}: {message}");
+    }
+
+    // The indexer on the same port: this node, trusted, holding every segment; the file's
+    // locations; "file not found" for a root nobody published; bad roots refused.
+    let nodes = ok(storage, "indexer_getShardedNodes", json!([]));
+    assert_eq!(nodes["trusted"][0]["url"], json!(format!("http://{storage}")), "{nodes}");
+    assert_eq!(nodes["trusted"][0]["config"], json!({"shardId": 0, "numShard": 1}));
+    assert_eq!(nodes["discovered"], json!([]));
+    let locations = ok(storage, "indexer_getFileLocations", json!([upload.root.to_string()]));
+    assert_eq!(locations.as_array().map(Vec::len), Some(1), "{locations}");
+    assert_eq!(locations[0]["url"], nodes["trusted"][0]["url"]);
+    let (code, message) = err(storage, "indexer_getFileLocations", json!([format!("0x{}", "cd".repeat(32))]));
+    assert_eq!((code, message.as_str()), (-32000, "file not found"));
+    for hostile in [json!(["0xzz"]), json!([7]), json!([]), json!(["y".repeat(5_000)])] {
+        let (code, message) = err(storage, "indexer_getFileLocations", hostile.clone());
+        assert_eq!(code, -32602, "{hostile}: {message}");
+    }
+    assert_eq!(ok(storage, "indexer_getNodeLocations", json!([])), json!({}));
+    let selected = ok(storage, "indexer_getSelectedNodes", json!([1, "min", true, []]));
+    assert_eq!(selected["trusted"].as_array().map(Vec::len), Some(1), "{selected}");
+    assert_eq!(selected["trusted"][0]["url"], nodes["trusted"][0]["url"]);
+    let (code, message) = err(storage, "indexer_getSelectedNodes", json!([2, "min", true, []]));
+    assert_eq!(code, -32000, "two copies from one node: {message}");
+    let dropped = nodes["trusted"][0]["url"].clone();
+    assert_eq!(err(storage, "indexer_getSelectedNodes", json!([1, "min", true, [dropped]])).0, -32000, "its only node dropped");
+    for hostile in [json!([-1]), json!(["one"]), json!([1, "fastest"]), json!([1, "0"]), json!([1, "min", "yes"]), json!([])] {
+        let (code, message) = err(storage, "indexer_getSelectedNodes", hostile.clone());
+        assert_eq!(code, -32602, "{hostile}: {message}");
+    }
+    node.kill();
+}
