@@ -195,3 +195,47 @@ fn file_info_and_finality_answer_in_0gs_shapes_and_refuse_hostile_parameters() {
     }
     node.kill();
 }
+
+#[test]
+fn the_go_clients_own_indexer_service_serves_a_zgnode_as_its_trusted_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = dev_args(&dir.path().join("node"));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let node = NodeProcess::spawn(&args);
+    let rpc = format!("http://{}", node.addr);
+    let storage = format!("http://{}", node.storage_addr.expect("zgnode dev serves storage"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    // 0G's indexer, unchanged, trusting the node (it finds no IP locations offline: a warning).
+    let indexer = Command::new(go_client())
+        .args(["indexer", "--endpoint", &format!("127.0.0.1:{port}"), "--trusted", &storage, "--log-color-disabled"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the Go indexer starts");
+    // Killed however the test ends.
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let indexer = Killed(indexer);
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "the Go indexer never listened");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let url = format!("http://127.0.0.1:{port}");
+    let file = dir.path().join("via-go-indexer.bin");
+    let data = bytes(400_000, 5);
+    std::fs::write(&file, &data).unwrap();
+    let key = dev_key(5).to_bytes().to_string();
+    let out = run_go(&["upload", "--url", &rpc, "--key", &key, "--indexer", &url, "--file", file.to_str().unwrap()]);
+    let root = out.rsplit("root = ").next().and_then(|rest| rest.split_whitespace().next()).expect("the root").trim_matches('"').to_string();
+    let back = dir.path().join("via-go-indexer-back.bin");
+    run_go(&["download", "--indexer", &url, "--root", &root, "--file", back.to_str().unwrap(), "--proof"]);
+    drop(indexer);
+    assert_eq!(std::fs::read(&back).unwrap(), data, "through 0G's own indexer, byte for byte");
+    node.kill();
+}
