@@ -100,6 +100,9 @@ pub struct StorageSection {
     /// Segments rebuilt from shards for downloads are kept in memory up to this many MiB, so a
     /// popular file is not rebuilt (and its shards fetched) on every read. 0: no cache.
     pub rebuilt_cache_mib: usize,
+    /// The other storage nodes (their `zgs_*` URLs) this node's indexer lists beside itself:
+    /// 0G's clients given this node as `--indexer` then upload to and download from them too.
+    pub indexer_nodes: Vec<String>,
 }
 
 impl Default for StorageSection {
@@ -113,9 +116,13 @@ impl Default for StorageSection {
             erasure_data_shards: 0,
             erasure_parity_shards: 0,
             rebuilt_cache_mib: 64,
+            indexer_nodes: Vec::new(),
         }
     }
 }
+
+/// Most storage nodes an indexer lists beside itself (each is asked about a file's location).
+pub const MAX_INDEXER_NODES: usize = 64;
 
 /// The validator network (used when the genesis has a staking contract and consensus params).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -373,6 +380,15 @@ impl NodeConfig {
             return Err(ConfigError::Invalid(
                 "storage.erasure_data_shards and erasure_parity_shards must both be 0 or both positive (at most 255 shards)".into(),
             ));
+        }
+        if self.storage.indexer_nodes.len() > MAX_INDEXER_NODES {
+            return Err(ConfigError::Invalid(format!("storage.indexer_nodes: at most {MAX_INDEXER_NODES} nodes")));
+        }
+        for url in &self.storage.indexer_nodes {
+            let well_formed = (url.starts_with("http://") || url.starts_with("https://")) && url.len() <= 200 && !url.contains(char::is_whitespace);
+            if !well_formed {
+                return Err(ConfigError::Invalid(format!("storage.indexer_nodes: {url:.80} is not an http(s) URL")));
+            }
         }
         for peer in &self.network.peers {
             peer.parse::<PeerAddress>().map_err(|e| ConfigError::Invalid(format!("network.peers: {e}")))?;

@@ -297,3 +297,51 @@ fn shards_that_never_reached_their_holders_are_cut_by_the_node_holding_the_file_
         node.stop();
     }
 }
+
+#[test]
+fn the_go_client_through_one_nodes_indexer_reaches_the_network_and_downloads_with_two_nodes_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = test_network(dir.path(), 4, 20);
+    let genesis = zgnode::local_files::load_genesis(&dir.path().join("genesis.json")).unwrap();
+    // Storage ports known up front, so each node's indexer lists the other three.
+    let ports: Vec<u16> = (0..4).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()).collect();
+    let urls: Vec<String> = ports.iter().map(|port| format!("http://127.0.0.1:{port}")).collect();
+    let mut nodes: Vec<Option<InProcessNode>> = layout
+        .iter()
+        .enumerate()
+        .map(|(i, node)| {
+            let mut config = storage_node_config(node);
+            config.storage.addr = format!("127.0.0.1:{}", ports[i]).parse().unwrap();
+            config.storage.indexer_nodes = urls.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, url)| url.clone()).collect();
+            Some(start_node_with(&config, &genesis).expect("node starts"))
+        })
+        .collect();
+    wait_for_block(nodes[0].as_ref().unwrap().addr, 3, TIMEOUT);
+    let sharded = ok(nodes[0].as_ref().unwrap().node.as_ref().unwrap().storage_addr.unwrap(), "indexer_getShardedNodes", json!([]));
+    assert_eq!(sharded["trusted"].as_array().map(Vec::len), Some(4), "{sharded}");
+
+    // Upload through node 0's indexer: the Go client picks one node (one copy asked).
+    let rpc = format!("http://{}", nodes[0].as_ref().unwrap().addr);
+    let file = dir.path().join("f.bin");
+    let data: Vec<u8> = (0..3 * 262_144 + 4_321).map(|i| ((i * 89 + 3) % 253) as u8).collect();
+    std::fs::write(&file, &data).unwrap();
+    let key = dev_key(6).to_bytes().to_string();
+    let root = go_uploaded_root(&run_go(&["upload", "--url", &rpc, "--key", &key, "--indexer", &urls[0], "--file", file.to_str().unwrap()]));
+    // Every node holds its shards (finalized everywhere), so the indexer names all four.
+    wait_until("every node to hold its shards", || {
+        ok(nodes[0].as_ref().unwrap().node.as_ref().unwrap().storage_addr.unwrap(), "indexer_getFileLocations", json!([root])).as_array().map(Vec::len) == Some(4)
+    });
+
+    // Two nodes go away; through node 1's indexer the file comes back whole, proven.
+    for i in [2, 3] {
+        nodes[i].take().unwrap().stop();
+    }
+    let back = dir.path().join("back.bin");
+    run_go(&["download", "--indexer", &urls[1], "--root", &root, "--file", back.to_str().unwrap(), "--proof"]);
+    assert_eq!(std::fs::read(&back).unwrap(), data);
+    let locations = ok(nodes[1].as_ref().unwrap().node.as_ref().unwrap().storage_addr.unwrap(), "indexer_getFileLocations", json!([root]));
+    assert_eq!(locations.as_array().map(Vec::len), Some(2), "the two left: {locations}");
+    for node in nodes.into_iter().flatten() {
+        node.stop();
+    }
+}

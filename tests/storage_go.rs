@@ -12,29 +12,6 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The Go client, fetched once (`.ci/run` does it up front).
-fn go_client() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/storage-go");
-    let binary = dir.join("bin/0g-storage-client");
-    if !binary.exists() {
-        let status = Command::new("bash").arg(dir.join("install.sh")).status().expect("bash runs");
-        assert!(status.success(), "tests/storage-go/install.sh could not fetch the Go client");
-    }
-    binary
-}
-
-/// Runs the Go client with quick retries; its combined output.
-fn run_go(args: &[&str]) -> String {
-    let output = Command::new(go_client())
-        .args(args)
-        .args(["--log-color-disabled", "--rpc-retry-count", "2", "--rpc-retry-interval", "1s"])
-        .output()
-        .expect("the Go client runs");
-    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    assert!(output.status.success(), "0g-storage-client {}:\n{text}", args.join(" "));
-    text
-}
-
 fn bytes(len: usize, salt: u64) -> Vec<u8> {
     (0..len as u64).map(|i| ((i * 2_654_435_761 + salt) >> 7) as u8).collect()
 }
@@ -79,7 +56,7 @@ fn the_official_go_client_uploads_and_downloads_files_and_directories_unchanged(
         let data = bytes(len, n as u64);
         std::fs::write(&file, &data).unwrap();
         let out = run_go(&["upload", "--url", &rpc, "--key", &key, "--node", &storage, "--file", file.to_str().unwrap()]);
-        let root = out.rsplit("root = ").next().and_then(|rest| rest.split_whitespace().next()).expect("the client prints the root").trim_matches('"').to_string();
+        let root = go_uploaded_root(&out);
         assert_eq!(ok(storage_addr, "zgs_checkFileFinalized", json!([root])), json!(true), "{len} bytes finalized");
         let back = dir.path().join(format!("back{n}.bin"));
         run_go(&["download", "--node", &storage, "--root", &root, "--file", back.to_str().unwrap(), "--proof"]);
@@ -104,7 +81,7 @@ fn the_official_go_client_uploads_and_downloads_files_and_directories_unchanged(
     let data = bytes(900_000, 77);
     std::fs::write(&file, &data).unwrap();
     let out = run_go(&["upload", "--url", &rpc, "--key", &key, "--indexer", &storage, "--file", file.to_str().unwrap()]);
-    let root = out.rsplit("root = ").next().and_then(|rest| rest.split_whitespace().next()).expect("the root").trim_matches('"').to_string();
+    let root = go_uploaded_root(&out);
     let back = dir.path().join("indexed-back.bin");
     run_go(&["download", "--indexer", &storage, "--root", &root, "--file", back.to_str().unwrap(), "--proof"]);
     assert_eq!(std::fs::read(&back).unwrap(), data, "through the indexer, byte for byte");
@@ -232,7 +209,7 @@ fn the_go_clients_own_indexer_service_serves_a_zgnode_as_its_trusted_node() {
     std::fs::write(&file, &data).unwrap();
     let key = dev_key(5).to_bytes().to_string();
     let out = run_go(&["upload", "--url", &rpc, "--key", &key, "--indexer", &url, "--file", file.to_str().unwrap()]);
-    let root = out.rsplit("root = ").next().and_then(|rest| rest.split_whitespace().next()).expect("the root").trim_matches('"').to_string();
+    let root = go_uploaded_root(&out);
     let back = dir.path().join("via-go-indexer-back.bin");
     run_go(&["download", "--indexer", &url, "--root", &root, "--file", back.to_str().unwrap(), "--proof"]);
     drop(indexer);

@@ -1,17 +1,24 @@
 //! 0G's indexer API (`indexer_*`), served on the storage port, so the official clients' indexer
 //! paths (`new Indexer(url)` in the TS SDK, `--indexer` in the Go client) work against a zgnode:
-//! the node lists itself as the trusted storage node (its URL as it was reached, its shard
-//! config: every segment, `numShard` 1) and says which of its nodes hold a file.
+//! the node lists itself and the storage nodes of `storage.indexer_nodes` (a validator network's
+//! other nodes, as `zgnode init --validators` writes them) as trusted nodes, each holding every
+//! segment (`numShard` 1: a zgnode serves a whole file, rebuilding from shards where it keeps
+//! only its own), and says which of them hold a file, asking the others over JSON-RPC.
 //!
 //! What 0G's indexer adds and this one does not: discovering storage nodes over 0G's p2p network
 //! and looking up their IP locations (`indexer_getNodeLocations` answers an empty map).
 
 use alloy_primitives::B256;
+use jsonrpsee::core::client::ClientT;
 use jsonrpsee::server::RpcModule;
 use serde_json::{Value, json};
+use std::time::Duration;
 
 use super::StorageContext;
 use crate::rpc::error::{RpcResult, invalid_params, server_error};
+
+/// How long another node gets to say whether it holds a file.
+const ASK_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A storage node as 0G's indexer lists it (`shard.ShardedNode`).
 fn sharded_node(url: &str) -> Value {
@@ -30,14 +37,36 @@ impl StorageContext {
     fn own_url(&self) -> RpcResult<String> {
         self.own_url.get().cloned().ok_or_else(|| server_error("the storage service is still starting"))
     }
+
+    /// Every node the indexer lists: this one first, then `storage.indexer_nodes`.
+    fn trusted_urls(&self) -> RpcResult<Vec<String>> {
+        let mut urls = vec![self.own_url()?];
+        urls.extend(self.indexer_nodes.iter().filter(|url| !urls.contains(url)).cloned().collect::<Vec<_>>());
+        Ok(urls)
+    }
+
+    /// Whether this node knows the file and has it finalized; None when it does not know it.
+    fn finalized_here(&self, root: &B256) -> RpcResult<Option<bool>> {
+        let Some(record) = self.file_by_root(root)? else { return Ok(None) };
+        Ok(Some(self.held(&record)? >= record.data_segments() || self.recoverable(&record)?))
+    }
+}
+
+/// What another storage node says of a file: Some(finalized) when it knows it; None when it
+/// does not, or does not answer in time.
+async fn ask_finalized(url: &str, root: B256) -> Option<bool> {
+    let client = jsonrpsee::http_client::HttpClientBuilder::default().request_timeout(ASK_TIMEOUT).build(url).ok()?;
+    let info: Value = client.request("zgs_getFileInfo", jsonrpsee::rpc_params![root, true]).await.ok()?;
+    (!info.is_null()).then(|| info["finalized"] == true)
 }
 
 pub fn register(module: &mut RpcModule<StorageContext>) -> Result<(), jsonrpsee::core::RegisterMethodError> {
     module.register_method("indexer_getShardedNodes", |_, ctx, _| -> RpcResult<Value> {
-        Ok(json!({ "trusted": [sharded_node(&ctx.own_url()?)], "discovered": [] }))
+        let trusted: Vec<Value> = ctx.trusted_urls()?.iter().map(|url| sharded_node(url)).collect();
+        Ok(json!({ "trusted": trusted, "discovered": [] }))
     })?;
     // The Go client's selection, done here: `expectedReplica` whole copies from the trusted
-    // nodes (this one holds every segment: one copy), skipping `dropped` URLs; `method` is
+    // nodes (each holds every segment: one copy each), skipping `dropped` URLs; `method` is
     // min / max / random, or a shard count the nodes must have.
     module.register_method("indexer_getSelectedNodes", |params, ctx, _| -> RpcResult<Value> {
         let mut values = params.sequence();
@@ -53,28 +82,44 @@ pub fn register(module: &mut RpcModule<StorageContext>) -> Result<(), jsonrpsee:
                 _ => return Err(invalid_params(format!("method {other:.40} is not min, max, random or a positive shard count"))),
             },
         };
-        let own = ctx.own_url()?;
-        let available = shard_count_ok && !dropped.unwrap_or_default().contains(&own);
-        if replicas > u64::from(available) {
+        let dropped = dropped.unwrap_or_default();
+        let mut available: Vec<String> = if shard_count_ok { ctx.trusted_urls()? } else { Vec::new() };
+        available.retain(|url| !dropped.contains(url));
+        if method == "random" && !available.is_empty() {
+            let turn = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos() as usize);
+            let len = available.len();
+            available.rotate_left(turn % len);
+        }
+        if replicas > available.len() as u64 {
             return Err(server_error(format!(
                 "cannot select a subset from the trusted nodes that meets the replication requirement: {replicas} copies asked, {} available",
-                u64::from(available)
+                available.len()
             )));
         }
-        let trusted: Vec<Value> = if replicas == 0 { Vec::new() } else { vec![sharded_node(&own)] };
+        let trusted: Vec<Value> = available.iter().take(replicas as usize).map(|url| sharded_node(url)).collect();
         Ok(json!({ "trusted": trusted, "discovered": [] }))
     })?;
     module.register_method("indexer_getNodeLocations", |_, _, _| -> RpcResult<Value> { Ok(json!({})) })?;
     // The nodes holding the file (finalized there); "file not found" when none knows it, as
     // 0G's indexer answers.
-    module.register_blocking_method("indexer_getFileLocations", |params, ctx, _| -> RpcResult<Value> {
+    module.register_async_method("indexer_getFileLocations", |params, ctx, _| async move {
         let (root,): (String,) = params.parse()?;
         let root: B256 = root.parse().map_err(|_| invalid_params(format!("{root:.80} is not a 32-byte data root")))?;
-        let Some(record) = ctx.file_by_root(&root)? else {
-            return Err(server_error("file not found"));
+        let here = {
+            let ctx = ctx.clone();
+            tokio::task::spawn_blocking(move || ctx.finalized_here(&root)).await.map_err(|e| server_error(e.to_string()))??
         };
-        let finalized = ctx.held(&record)? >= record.data_segments() || ctx.recoverable(&record)?;
-        Ok(if finalized { json!([sharded_node(&ctx.own_url()?)]) } else { json!([]) })
+        let others = futures::future::join_all(ctx.indexer_nodes.iter().map(|url| async move { (url.clone(), ask_finalized(url, root).await) })).await;
+        let known = here.is_some() || others.iter().any(|(_, answer)| answer.is_some());
+        if !known {
+            return Err(server_error("file not found"));
+        }
+        let mut holding = Vec::new();
+        if here == Some(true) {
+            holding.push(sharded_node(&ctx.own_url()?));
+        }
+        holding.extend(others.iter().filter(|(_, answer)| *answer == Some(true)).map(|(url, _)| sharded_node(url)));
+        Ok::<Value, jsonrpsee::types::ErrorObjectOwned>(Value::Array(holding))
     })?;
     Ok(())
 }

@@ -45,6 +45,8 @@ pub struct StorageContext {
     pub network: Option<crate::net::NetHandle>,
     /// `http://<bound address>`, set once the service listens (the indexer lists it).
     pub own_url: std::sync::Arc<std::sync::OnceLock<String>>,
+    /// The other storage nodes the indexer lists (`storage.indexer_nodes`).
+    pub indexer_nodes: Vec<String>,
 }
 
 /// Starts the storage JSON-RPC server; returns the bound address and its handle.

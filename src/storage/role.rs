@@ -137,7 +137,7 @@ async fn start(
     };
     let rebuilt = crate::storage::RebuiltSegments::with_budget(config.storage.rebuilt_cache_mib.saturating_mul(1 << 20));
     let context =
-        crate::storage::StorageContext { chain_id, store: node.store().clone(), events: sender, shards, rebuilt, network: network.cloned(), own_url: Default::default() };
+        crate::storage::StorageContext { chain_id, store: node.store().clone(), events: sender, shards, rebuilt, network: network.cloned(), own_url: Default::default(), indexer_nodes: config.storage.indexer_nodes.clone() };
     let shards = context.shards.as_ref().map(crate::storage::ShardPlacement::config);
     let (addr, handle) =
         crate::storage::start(&config.storage, context).await.map_err(|source| NodeError::Rpc { addr: config.storage.addr, source })?;

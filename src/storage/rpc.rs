@@ -297,8 +297,19 @@ impl StorageContext {
         Ok(Some(Proof { lemma, path }))
     }
 
+    /// A segment with its proof: held whole, or (a node keeping only shards) rebuilt from the
+    /// network's shards, as plain downloads are.
     fn segment_with_proof(&self, record: &FileRecord, index: u64) -> RpcResult<Option<SegmentWithProof>> {
-        let Some((data, proof)) = self.checked_segment(record, index)? else { return Ok(None) };
+        if index >= record.data_segments() {
+            return Err(invalid(format!("segment index {index} out of range: the file has {} segments", record.data_segments())));
+        }
+        let (data, proof) = match self.checked_segment(record, index)? {
+            Some(held) => held,
+            None => match self.reconstruct(record, index) {
+                Some(rebuilt) => rebuilt.as_ref().clone(),
+                None => return Ok(None),
+            },
+        };
         Ok(Some(SegmentWithProof {
             root: record.root(),
             data: base64::engine::general_purpose::STANDARD.encode(data),

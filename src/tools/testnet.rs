@@ -95,6 +95,11 @@ pub struct NetworkPlan {
     pub storage_port: Option<u16>,
 }
 
+/// The storage URLs of the network's nodes other than `own`, quoted for TOML.
+fn other_storage_urls(base: u16, count: usize, own: usize) -> Vec<String> {
+    (0..count).filter(|i| *i != own).map(|i| format!("\"http://127.0.0.1:{}\"", base as usize + i)).collect()
+}
+
 /// Data + parity shards for a network of `nodes` storage nodes: one shard per node, and any
 /// half of the nodes (rounded down) may be away.
 pub fn erasure_shape(nodes: usize) -> (usize, usize) {
@@ -216,6 +221,7 @@ pub fn write_network(out: &Path, plan: &NetworkPlan, force: bool) -> anyhow::Res
                     .replace("[storage]\n# Serve 0G's storage JSON-RPC (zgs_*) for files published on the Flow contract.\nenabled = false\naddr = \"127.0.0.1:5678\"",
                         &format!("[storage]\n# Serve 0G's storage JSON-RPC (zgs_*) for files published on the Flow contract.\nenabled = true\naddr = \"127.0.0.1:{port}\""))
                     .replace("erasure_data_shards = 0\nerasure_parity_shards = 0", &format!("erasure_data_shards = {data}\nerasure_parity_shards = {parity}"))
+                    .replace("indexer_nodes = []", &format!("indexer_nodes = [{}]", other_storage_urls(base, count, i).join(", ")))
             }
             _ => config,
         };
@@ -272,6 +278,8 @@ mod tests {
             assert!(config.storage.enabled);
             assert_eq!(config.storage.addr.port(), 25678 + i as u16);
             assert_eq!((config.storage.erasure_data_shards, config.storage.erasure_parity_shards), (2, 1));
+            let others: Vec<String> = (0..3).filter(|j| *j != i).map(|j| format!("http://127.0.0.1:{}", 25678 + j)).collect();
+            assert_eq!(config.storage.indexer_nodes, others, "the indexer lists the other nodes");
         }
         let genesis = crate::local_files::load_genesis(&dir.path().join("genesis.json")).unwrap();
         let mut world = bevy_ecs::world::World::new();

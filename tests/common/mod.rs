@@ -351,3 +351,32 @@ pub fn wait_blob_status(addr: SocketAddr, id: &str, wanted: &str) -> Vec<String>
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// The Go client, fetched once (`.ci/run` does it up front).
+pub fn go_client() -> std::path::PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/storage-go");
+    let binary = dir.join("bin/0g-storage-client");
+    if !binary.exists() {
+        let status = std::process::Command::new("bash").arg(dir.join("install.sh")).status().expect("bash runs");
+        assert!(status.success(), "tests/storage-go/install.sh could not fetch the Go client");
+    }
+    binary
+}
+
+/// Runs the Go client with quick retries; its combined output.
+pub fn run_go(args: &[&str]) -> String {
+    let output = std::process::Command::new(go_client())
+        .args(args)
+        .args(["--log-color-disabled", "--rpc-retry-count", "2", "--rpc-retry-interval", "1s"])
+        .output()
+        .expect("the Go client runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "0g-storage-client {}:\n{text}", args.join(" "));
+    text
+}
+
+
+/// The data root the Go client printed after an upload.
+pub fn go_uploaded_root(output: &str) -> String {
+    output.rsplit("root = ").next().and_then(|rest| rest.split_whitespace().next()).expect("the Go client prints the root").trim_matches('"').to_string()
+}
