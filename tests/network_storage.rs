@@ -341,6 +341,9 @@ fn the_go_client_through_one_nodes_indexer_reaches_the_network_and_downloads_wit
     assert_eq!(std::fs::read(&back).unwrap(), data);
     let locations = ok(nodes[1].as_ref().unwrap().node.as_ref().unwrap().storage_addr.unwrap(), "indexer_getFileLocations", json!([root]));
     assert_eq!(locations.as_array().map(Vec::len), Some(2), "the two left: {locations}");
+    let seq = ok(nodes[1].as_ref().unwrap().node.as_ref().unwrap().storage_addr.unwrap(), "zgs_getFileInfo", json!([root, true]))["tx"]["seq"].clone();
+    let kept = ok(nodes[1].as_ref().unwrap().node.as_ref().unwrap().storage_addr.unwrap(), "admin_getFileLocation", json!([seq, true]));
+    assert_eq!(kept.as_array().map(Vec::len), Some(2), "admin_getFileLocation names the same two: {kept}");
     for node in nodes.into_iter().flatten() {
         node.stop();
     }

@@ -159,6 +159,18 @@ fn file_info_and_finality_answer_in_0gs_shapes_and_refuse_hostile_parameters() {
         assert_eq!(code, -32602, "{hostile}: {message}");
     }
     assert_eq!(ok(storage, "indexer_getNodeLocations", json!([])), json!({}));
+
+    // What 0G's indexer and tools ask a node about a file.
+    assert_eq!(ok(storage, "admin_findFile", json!([upload.tx_seq])), json!(null));
+    assert_eq!(err(storage, "admin_findFile", json!([4_242])), (-32000, "tx not found".to_string()));
+    assert_eq!(ok(storage, "admin_getSyncStatus", json!([upload.tx_seq])), json!("Completed"));
+    assert_eq!(ok(storage, "admin_getSyncStatus", json!([4_242])), json!("unknown"));
+    assert_eq!(ok(storage, "admin_getFileLocation", json!([upload.tx_seq, true])), json!([{"ip": "127.0.0.1", "shardConfig": {"shardId": 0, "numShard": 1}}]));
+    assert_eq!(err(storage, "admin_getFileLocation", json!([4_242, false])).1, "tx not found");
+    for (method, hostile) in [("admin_findFile", json!(["0x1"])), ("admin_getSyncStatus", json!([-3])), ("admin_getFileLocation", json!([1, "yes"])), ("admin_getFileLocation", json!([]))] {
+        let (code, message) = err(storage, method, hostile.clone());
+        assert_eq!(code, -32602, "{method} {hostile}: {message}");
+    }
     let selected = ok(storage, "indexer_getSelectedNodes", json!([1, "min", true, []]));
     assert_eq!(selected["trusted"].as_array().map(Vec::len), Some(1), "{selected}");
     assert_eq!(selected["trusted"][0]["url"], nodes["trusted"][0]["url"]);

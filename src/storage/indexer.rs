@@ -60,6 +60,24 @@ async fn ask_finalized(url: &str, root: B256) -> Option<bool> {
     (!info.is_null()).then(|| info["finalized"] == true)
 }
 
+/// [`ask_finalized`] by tx seq.
+pub(super) async fn ask_finalized_by_seq(url: &str, seq: u64) -> Option<bool> {
+    let client = jsonrpsee::http_client::HttpClientBuilder::default().request_timeout(ASK_TIMEOUT).build(url).ok()?;
+    let info: Value = client.request("zgs_getFileInfoByTxSeq", jsonrpsee::rpc_params![seq]).await.ok()?;
+    (!info.is_null()).then(|| info["finalized"] == true)
+}
+
+/// The host of an `http(s)://host:port` URL.
+pub(super) fn host_of(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"))?;
+    let authority = rest.split('/').next()?;
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host,
+        _ => authority,
+    };
+    (!host.is_empty()).then(|| host.trim_start_matches('[').trim_end_matches(']').to_string())
+}
+
 pub fn register(module: &mut RpcModule<StorageContext>) -> Result<(), jsonrpsee::core::RegisterMethodError> {
     module.register_method("indexer_getShardedNodes", |_, ctx, _| -> RpcResult<Value> {
         let trusted: Vec<Value> = ctx.trusted_urls()?.iter().map(|url| sharded_node(url)).collect();
@@ -122,4 +140,19 @@ pub fn register(module: &mut RpcModule<StorageContext>) -> Result<(), jsonrpsee:
         Ok::<Value, jsonrpsee::types::ErrorObjectOwned>(Value::Array(holding))
     })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_of;
+
+    #[test]
+    fn hosts_come_out_of_urls_and_junk_gives_none() {
+        assert_eq!(host_of("http://127.0.0.1:5678").as_deref(), Some("127.0.0.1"));
+        assert_eq!(host_of("https://node.example:443/rpc").as_deref(), Some("node.example"));
+        assert_eq!(host_of("http://[::1]:5678").as_deref(), Some("::1"));
+        assert_eq!(host_of("http://example").as_deref(), Some("example"));
+        assert_eq!(host_of("ftp://x:1"), None);
+        assert_eq!(host_of("http://:5678"), None);
+    }
 }

@@ -8,6 +8,7 @@
 
 mod cache;
 pub mod client;
+mod admin;
 mod contracts;
 mod indexer;
 pub mod miner;
@@ -64,5 +65,6 @@ pub async fn start(section: &StorageSection, context: StorageContext) -> Result<
     let mut module = RpcModule::new(context);
     rpc::register(&mut module)?;
     indexer::register(&mut module)?;
+    admin::register(&mut module)?;
     Ok((addr, server.start(module)))
 }
