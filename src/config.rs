@@ -456,4 +456,17 @@ mod tests {
         let config = NodeConfig::from_toml("[gpu]\nenabled = false\ndevice = 1\n").expect("parses");
         assert!(!config.gpu.enabled && config.gpu.device == 1 && config.gpu.min_erasure_kib == 4096);
     }
+
+    #[test]
+    fn indexer_nodes_must_be_a_few_http_urls() {
+        let config = NodeConfig::from_toml("[storage]\nindexer_nodes = [\"http://127.0.0.1:5679\", \"https://n.example\"]\n").expect("parses");
+        assert_eq!(config.storage.indexer_nodes.len(), 2);
+        for bad in ["\"ftp://x\"", "\"127.0.0.1:5679\"", "\"http://a b\"", "7"] {
+            let error = NodeConfig::from_toml(&format!("[storage]\nindexer_nodes = [{bad}]\n")).unwrap_err().to_string();
+            assert!(error.contains("indexer_nodes") || error.contains("invalid type"), "{bad}: {error}");
+        }
+        let many: Vec<String> = (0..=MAX_INDEXER_NODES).map(|i| format!("\"http://127.0.0.1:{}\"", 6000 + i)).collect();
+        let error = NodeConfig::from_toml(&format!("[storage]\nindexer_nodes = [{}]\n", many.join(", "))).unwrap_err().to_string();
+        assert!(error.contains("at most"), "{error}");
+    }
 }
