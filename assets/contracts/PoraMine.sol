@@ -139,13 +139,22 @@ contract PoraMine {
         require(length > 0, "the flow was empty");
         uint256 draw = uint256(keccak256(abi.encode(seed(epoch), miner, index)));
         uint256 slot = ringSlot[miners[miner].nodeId];
-        if (dataShards == 0 || slot == 0) {
-            uint256 position = draw % length;
-            // Padding between submissions holds nothing to prove.
-            (, uint256 start, uint256 sectors,) = IFlowForMine(flow).entryAt(position);
-            return position < start + sectors ? position : NO_CHALLENGE;
-        }
+        if (dataShards == 0 || slot == 0) return _flowChallenge(draw, length);
         return _shardChallenge(draw, length, slot - 1);
+    }
+
+    /// A flow sector inside a file: the draw, or, when it lands in the padding between
+    /// submissions (which holds nothing to prove), a redraw, at most DRAWS in all. Redrawing
+    /// rather than excusing keeps padding from shielding a node that stores nothing: whoever
+    /// pads the flow pays for as many real sectors as it pads.
+    function _flowChallenge(uint256 draw, uint256 length) internal view returns (uint256) {
+        for (uint256 attempt = 0; attempt < DRAWS; attempt++) {
+            uint256 r = attempt == 0 ? draw : uint256(keccak256(abi.encode(draw, attempt)));
+            uint256 position = r % length;
+            (, uint256 start, uint256 sectors,) = IFlowForMine(flow).entryAt(position);
+            if (position < start + sectors) return position;
+        }
+        return NO_CHALLENGE;
     }
 
     /// A chunk of a data shard ring member `member` keeps: a file drawn by flow position, one of

@@ -76,6 +76,24 @@ pub fn challenge_position(seed: B256, miner: Address, index: u64, flow_length: u
     Some((word % U256::from(flow_length)).to::<u64>())
 }
 
+/// Draws a challenge may take before it is given up (`PoraMine.DRAWS`).
+pub const DRAWS: u64 = 16;
+
+/// The sector challenge `index` asks `miner` for on a flow of `files` (those published before
+/// the epoch), as `PoraMine.challenge` draws it without erasure coding: the first draw, or a
+/// redraw while it lands in the padding between files; None when every draw did.
+pub fn flow_challenge(seed: B256, miner: Address, index: u64, files: &[FileRecord], flow_length: u64) -> Option<u64> {
+    if flow_length == 0 {
+        return None;
+    }
+    let draw = U256::from_be_bytes(keccak256((seed, miner, U256::from(index)).abi_encode()).0);
+    (0..DRAWS).find_map(|attempt| {
+        let word = if attempt == 0 { draw } else { U256::from_be_bytes(keccak256((draw, U256::from(attempt)).abi_encode()).0) };
+        let position = (word % U256::from(flow_length)).to::<u64>();
+        file_at(files, position).map(|_| position)
+    })
+}
+
 /// The file holding flow sector `position`.
 pub fn file_at(files: &[FileRecord], position: u64) -> Option<&FileRecord> {
     files.iter().find(|f| f.start_entry_index <= position && position < f.start_entry_index + f.sectors)

@@ -73,16 +73,22 @@ impl Node {
 /// Publishes a 16-segment file from signer 0; the data, its commitment and its record.
 fn publish_file(world: &mut World) -> (Vec<u8>, FileCommitment, FileRecord) {
     let data: Vec<u8> = (0..16 * SEGMENT_SIZE).map(|i| ((i * 131 + 7) % 251) as u8).collect();
-    let commitment = FileCommitment::of(&data);
+    let (commitment, record) = publish(world, &data, 0);
+    (data, commitment, record)
+}
+
+/// Publishes `data` from signer 0 with `nonce`; its commitment and record.
+fn publish(world: &mut World, data: &[u8], nonce: u64) -> (FileCommitment, FileRecord) {
+    let commitment = FileCommitment::of(data);
     let nodes = commitment.submission.nodes.iter().map(|(root, h)| SubmissionNode { root: *root, height: U256::from(*h) }).collect();
     let submit = IFlow::submitCall {
         submission: Submission { data: SubmissionData { length: U256::from(data.len()), tags: Bytes::new(), nodes }, submitter: signer(0).address() },
     };
     let fee = U256::from(commitment.submission.nodes.iter().map(|(_, h)| 1u64 << h).sum::<u64>());
-    let published = block(world, vec![call_with_value(&signer(0), FLOW_ADDRESS, submit.abi_encode().into(), fee, 0)]);
+    let published = block(world, vec![call_with_value(&signer(0), FLOW_ADDRESS, submit.abi_encode().into(), fee, nonce)]);
     assert!(published.receipts[0].success);
     let record = published.receipts[0].logs.iter().find_map(|log| flow::decode_submit(log, published.header.number)).unwrap();
-    (data, commitment, record)
+    (commitment, record)
 }
 
 #[test]
@@ -114,7 +120,7 @@ fn nodes_pass_the_challenges_for_what_they_hold_and_pay_for_the_rest() {
         for (n, node) in [&mut full, &mut half].into_iter().enumerate() {
             let mut txs = Vec::new();
             for index in 0..CHALLENGES {
-                let position = challenge_position(seed, node.key.address(), index, length).unwrap();
+                let position = flow_challenge(seed, node.key.address(), index, &files, length).unwrap();
                 let file = file_at(&files, position).unwrap();
                 let holds = &node.holds;
                 let proof = prove(file, position - file.start_entry_index, |segment| {
@@ -282,4 +288,44 @@ fn on_an_erasure_coded_ring_each_node_is_challenged_on_its_data_shards() {
     let rate = kept as f64 / drawn[3] as f64;
     eprintln!("PoRA on a 2+2 ring: full nodes {total}/{total}; the node that kept half its shards proved {kept} of {} drawn ({rate:.2})", drawn[3]);
     assert!((0.3..=0.7).contains(&rate), "half the shards, about half the challenges: {rate}");
+}
+
+#[test]
+fn a_draw_in_the_padding_between_files_is_drawn_again_so_padding_shields_no_one() {
+    let mut world = world();
+    // One sector at 0, then a 16-segment file (a 2^14-sector piece) at 16,384: about half the
+    // flow is padding, which holds nothing to prove.
+    let (_, tiny) = publish(&mut world, &[7u8; 100], 0);
+    let data: Vec<u8> = (0..16 * SEGMENT_SIZE).map(|i| ((i * 7 + 1) % 251) as u8).collect();
+    let (_, large) = publish(&mut world, &data, 1);
+    assert_eq!((tiny.start_entry_index, large.start_entry_index), (0, 16_384));
+    let files = vec![tiny, large];
+    let mut node = Node { key: signer(1), nonce: 0, holds: Box::new(|_| true) };
+    let register = IPoraMine::registerCall { nodeId: B256::ZERO, nodeSignature: Bytes::new() }.abi_encode();
+    assert!(block(&mut world, vec![node.tx(MINE_ADDRESS, register, one())]).receipts[0].success);
+
+    let (mut redrawn, mut drawn) = (0, 0);
+    for _ in 0..4 {
+        let epoch = world.resource::<ChainHead>().number() / EPOCH + 1;
+        while world.resource::<ChainHead>().number() < epoch * EPOCH + 1 {
+            block(&mut world, vec![]);
+        }
+        let seed = hash_of(&world, epoch * EPOCH);
+        let length = flow_length_before(&files, epoch * EPOCH);
+        assert_eq!(length, 16_384 * 2, "the flow ends where the last file does");
+        for index in 0..CHALLENGES {
+            let call = IPoraMine::challengeCall { epoch: U256::from(epoch), miner: node.key.address(), index: U256::from(index) };
+            let output = crate::consensus::staking::call_view(&world, MINE_ADDRESS, call.abi_encode()).unwrap();
+            let on_chain = IPoraMine::challengeCall::abi_decode_returns(&output).unwrap();
+            assert_ne!(on_chain, U256::MAX, "never excused: a node storing nothing must still be caught");
+            let position = on_chain.to::<u64>();
+            assert!(file_at(&files, position).is_some(), "challenge {index} of epoch {epoch} lands in a file: {position}");
+            assert_eq!(flow_challenge(seed, node.key.address(), index, &files, length), Some(position), "the node draws what the chain draws");
+            let first = challenge_position(seed, node.key.address(), index, length).unwrap();
+            redrawn += usize::from(file_at(&files, first).is_none());
+            drawn += 1;
+        }
+    }
+    eprintln!("PoRA with padding: {redrawn} of {drawn} first draws landed in padding and were drawn again");
+    assert!(redrawn > 0, "the padding was drawn into at least once, so the redraw ran");
 }
