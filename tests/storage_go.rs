@@ -12,6 +12,15 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// `zgnode dev` on a data dir in `dir`, and its storage address.
+fn dev_node(dir: &Path) -> (NodeProcess, std::net::SocketAddr) {
+    let args = dev_args(&dir.join("node"));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let node = NodeProcess::spawn(&args);
+    let storage = node.storage_addr.expect("zgnode dev serves storage");
+    (node, storage)
+}
+
 fn bytes(len: usize, salt: u64) -> Vec<u8> {
     (0..len as u64).map(|i| ((i * 2_654_435_761 + salt) >> 7) as u8).collect()
 }
@@ -43,11 +52,8 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn the_official_go_client_uploads_and_downloads_files_and_directories_unchanged() {
     let dir = tempfile::tempdir().unwrap();
-    let args = dev_args(&dir.path().join("node"));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let node = NodeProcess::spawn(&args);
+    let (node, storage_addr) = dev_node(dir.path());
     let rpc = format!("http://{}", node.addr);
-    let storage_addr = node.storage_addr.expect("zgnode dev serves storage");
     let storage = format!("http://{storage_addr}");
     let key = dev_key(6).to_bytes().to_string();
 
@@ -91,10 +97,7 @@ fn the_official_go_client_uploads_and_downloads_files_and_directories_unchanged(
 #[test]
 fn the_official_ts_sdks_indexer_quick_start_runs_unchanged() {
     let dir = tempfile::tempdir().unwrap();
-    let args = dev_args(&dir.path().join("node"));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let node = NodeProcess::spawn(&args);
-    let storage = node.storage_addr.expect("zgnode dev serves storage");
+    let (node, storage) = dev_node(dir.path());
     let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/storage-sdk");
     ensure_sdk(&sdk);
     let out = dir.path().join("back.bin");
@@ -117,10 +120,7 @@ fn the_official_ts_sdks_indexer_quick_start_runs_unchanged() {
 #[test]
 fn file_info_and_finality_answer_in_0gs_shapes_and_refuse_hostile_parameters() {
     let dir = tempfile::tempdir().unwrap();
-    let args = dev_args(&dir.path().join("node"));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let node = NodeProcess::spawn(&args);
-    let storage = node.storage_addr.expect("zgnode dev serves storage");
+    let (node, storage) = dev_node(dir.path());
     let client = zgnode::storage::client::StorageClient::new(&format!("http://{}", node.addr), &format!("http://{storage}")).unwrap();
     let data = bytes(300_000, 9);
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -188,11 +188,9 @@ fn file_info_and_finality_answer_in_0gs_shapes_and_refuse_hostile_parameters() {
 #[test]
 fn the_go_clients_own_indexer_service_serves_a_zgnode_as_its_trusted_node() {
     let dir = tempfile::tempdir().unwrap();
-    let args = dev_args(&dir.path().join("node"));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let node = NodeProcess::spawn(&args);
+    let (node, storage_addr) = dev_node(dir.path());
     let rpc = format!("http://{}", node.addr);
-    let storage = format!("http://{}", node.storage_addr.expect("zgnode dev serves storage"));
+    let storage = format!("http://{storage_addr}");
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     // 0G's indexer, unchanged, trusting the node (it finds no IP locations offline: a warning).
     let indexer = Command::new(go_client())

@@ -100,20 +100,19 @@ impl ChainStore {
         Ok(())
     }
 
-    /// Whether a blob this node accepted is still to be dispersed.
-    pub fn da_is_pending(&self, data_root: &[u8; 32]) -> Result<bool, StoreError> {
-        let txn = self.db.begin_read()?;
-        Ok(txn.open_table(DA_PENDING)?.get(data_root.as_slice())?.is_some())
-    }
-
     /// The roots of the blobs accepted and not through dispersal, without their bytes.
     pub fn da_pending_roots(&self) -> Result<Vec<[u8; 32]>, StoreError> {
+        self.roots_keying(DA_PENDING, "a pending blob key that is not a data root")
+    }
+
+    /// The data roots that key `table` (its keys only).
+    fn roots_keying(&self, table: redb::TableDefinition<&[u8], &[u8]>, bad_key: &'static str) -> Result<Vec<[u8; 32]>, StoreError> {
         let txn = self.db.begin_read()?;
-        let table = txn.open_table(DA_PENDING)?;
+        let table = txn.open_table(table)?;
         let mut roots = Vec::new();
         for entry in table.iter()? {
             let (key, _) = entry?;
-            roots.push(key.value().try_into().map_err(|_| corrupt("a pending blob key that is not a data root"))?);
+            roots.push(key.value().try_into().map_err(|_| corrupt(bad_key))?);
         }
         Ok(roots)
     }
@@ -133,14 +132,7 @@ impl ChainStore {
 
     /// Every blob this node keeps pieces of.
     pub fn da_kept_roots(&self) -> Result<Vec<[u8; 32]>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(DA_ROOTS)?;
-        let mut roots = Vec::new();
-        for entry in table.iter()? {
-            let (key, _) = entry?;
-            roots.push(key.value().try_into().map_err(|_| corrupt("a kept blob key that is not a data root"))?);
-        }
-        Ok(roots)
+        self.roots_keying(DA_ROOTS, "a kept blob key that is not a data root")
     }
 
     /// Forgets a blob's pieces and roots (pruned: its sampling window is over, or it failed).

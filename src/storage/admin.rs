@@ -7,7 +7,8 @@ use jsonrpsee::server::RpcModule;
 use serde_json::{Value, json};
 
 use super::StorageContext;
-use super::indexer::{ask_finalized_by_seq, host_of};
+use super::indexer::{holders, host_of};
+use super::rpc::FileRef;
 use crate::rpc::error::{RpcResult, server_error};
 
 pub fn register(module: &mut RpcModule<StorageContext>) -> Result<(), jsonrpsee::core::RegisterMethodError> {
@@ -19,8 +20,7 @@ pub fn register(module: &mut RpcModule<StorageContext>) -> Result<(), jsonrpsee:
     module.register_blocking_method("admin_getSyncStatus", |params, ctx, _| -> RpcResult<String> {
         let (seq,): (u64,) = params.parse()?;
         let Some(record) = ctx.file_by_seq(seq)? else { return Ok("unknown".into()) };
-        let finalized = ctx.held(&record)? >= record.data_segments() || ctx.recoverable(&record)?;
-        Ok(if finalized { "Completed" } else { "Idle" }.into())
+        Ok(if ctx.is_finalized(&record)? { "Completed" } else { "Idle" }.into())
     })?;
     // Where the file is kept: this node and the indexer's other nodes that have it finalized,
     // each by IP with its shard config (every segment). With `allShards`, null when none does.
@@ -28,23 +28,11 @@ pub fn register(module: &mut RpcModule<StorageContext>) -> Result<(), jsonrpsee:
         let mut values = params.sequence();
         let seq: u64 = values.next()?;
         let all_shards: Option<bool> = values.optional_next()?;
-        let here = {
-            let ctx = ctx.clone();
-            tokio::task::spawn_blocking(move || -> RpcResult<Option<bool>> {
-                let Some(record) = ctx.file_by_seq(seq)? else { return Ok(None) };
-                Ok(Some(ctx.held(&record)? >= record.data_segments() || ctx.recoverable(&record)?))
-            })
-            .await
-            .map_err(|e| server_error(e.to_string()))??
-        };
-        let Some(here) = here else { return Err(server_error("tx not found")) };
-        let mut urls = Vec::new();
-        if here {
-            urls.push(ctx.own_url.get().cloned().unwrap_or_default());
+        let holders = holders(ctx.clone(), FileRef::Seq(seq)).await?;
+        if holders.here.is_none() {
+            return Err(server_error("tx not found"));
         }
-        let others = futures::future::join_all(ctx.indexer_nodes.iter().map(|url| async move { (url.clone(), ask_finalized_by_seq(url, seq).await) })).await;
-        urls.extend(others.into_iter().filter(|(_, answer)| *answer == Some(true)).map(|(url, _)| url));
-        let locations: Vec<Value> = urls.iter().filter_map(|url| host_of(url)).map(|ip| json!({"ip": ip, "shardConfig": {"shardId": 0, "numShard": 1}})).collect();
+        let locations: Vec<Value> = holders.urls(ctx.own_url()?).iter().filter_map(|url| host_of(url)).map(|ip| json!({"ip": ip, "shardConfig": {"shardId": 0, "numShard": 1}})).collect();
         if all_shards == Some(true) && locations.is_empty() {
             return Ok::<Value, jsonrpsee::types::ErrorObjectOwned>(Value::Null);
         }

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 use super::StorageContext;
+use super::rpc::FileRef;
 use crate::rpc::error::{RpcResult, invalid_params, server_error};
 
 /// How long another node gets to say whether it holds a file.
@@ -34,7 +35,7 @@ fn sharded_node(url: &str) -> Value {
 
 impl StorageContext {
     /// This node's storage URL, as clients reach it (its bound address).
-    fn own_url(&self) -> RpcResult<String> {
+    pub(super) fn own_url(&self) -> RpcResult<String> {
         self.own_url.get().cloned().ok_or_else(|| server_error("the storage service is still starting"))
     }
 
@@ -45,26 +46,49 @@ impl StorageContext {
         Ok(urls)
     }
 
-    /// Whether this node knows the file and has it finalized; None when it does not know it.
-    fn finalized_here(&self, root: &B256) -> RpcResult<Option<bool>> {
-        let Some(record) = self.file_by_root(root)? else { return Ok(None) };
-        Ok(Some(self.held(&record)? >= record.data_segments() || self.recoverable(&record)?))
-    }
 }
 
 /// What another storage node says of a file: Some(finalized) when it knows it; None when it
 /// does not, or does not answer in time.
-async fn ask_finalized(url: &str, root: B256) -> Option<bool> {
+async fn ask_finalized(url: &str, file: FileRef) -> Option<bool> {
     let client = jsonrpsee::http_client::HttpClientBuilder::default().request_timeout(ASK_TIMEOUT).build(url).ok()?;
-    let info: Value = client.request("zgs_getFileInfo", jsonrpsee::rpc_params![root, true]).await.ok()?;
+    let info: Value = match file {
+        FileRef::Root(root) => client.request("zgs_getFileInfo", jsonrpsee::rpc_params![root, true]).await.ok()?,
+        FileRef::Seq(seq) => client.request("zgs_getFileInfoByTxSeq", jsonrpsee::rpc_params![seq]).await.ok()?,
+    };
     (!info.is_null()).then(|| info["finalized"] == true)
 }
 
-/// [`ask_finalized`] by tx seq.
-pub(super) async fn ask_finalized_by_seq(url: &str, seq: u64) -> Option<bool> {
-    let client = jsonrpsee::http_client::HttpClientBuilder::default().request_timeout(ASK_TIMEOUT).build(url).ok()?;
-    let info: Value = client.request("zgs_getFileInfoByTxSeq", jsonrpsee::rpc_params![seq]).await.ok()?;
-    (!info.is_null()).then(|| info["finalized"] == true)
+/// Who has a file: this node (None: it does not know the file) and each of
+/// `storage.indexer_nodes` (None: it does not know it, or did not answer in time).
+pub(super) struct Holders {
+    pub here: Option<bool>,
+    pub others: Vec<(String, Option<bool>)>,
+}
+
+impl Holders {
+    /// Whether any node knows the file.
+    pub fn known(&self) -> bool {
+        self.here.is_some() || self.others.iter().any(|(_, answer)| answer.is_some())
+    }
+
+    /// The URLs of the nodes that have it finalized, this one (`own`) first.
+    pub fn urls(&self, own: String) -> Vec<String> {
+        let here = (self.here == Some(true)).then_some(own);
+        here.into_iter().chain(self.others.iter().filter(|(_, answer)| *answer == Some(true)).map(|(url, _)| url.clone())).collect()
+    }
+}
+
+/// Asks this node (off the async workers) and the listed ones (in parallel) about `file`.
+pub(super) async fn holders(ctx: std::sync::Arc<StorageContext>, file: FileRef) -> RpcResult<Holders> {
+    let here = {
+        let ctx = ctx.clone();
+        tokio::task::spawn_blocking(move || ctx.file_of(file)?.map(|record| ctx.is_finalized(&record)).transpose())
+            .await
+            .map_err(|e| server_error(e.to_string()))??
+    };
+    let others = futures::future::join_all(ctx.indexer_nodes.iter().map(|url| async move { (url.clone(), ask_finalized(url, file).await) })).await;
+    Ok(Holders { here, others })
 }
 
 /// The host of an `http(s)://host:port` URL.
@@ -123,20 +147,11 @@ pub fn register(module: &mut RpcModule<StorageContext>) -> Result<(), jsonrpsee:
     module.register_async_method("indexer_getFileLocations", |params, ctx, _| async move {
         let (root,): (String,) = params.parse()?;
         let root: B256 = root.parse().map_err(|_| invalid_params(format!("{root:.80} is not a 32-byte data root")))?;
-        let here = {
-            let ctx = ctx.clone();
-            tokio::task::spawn_blocking(move || ctx.finalized_here(&root)).await.map_err(|e| server_error(e.to_string()))??
-        };
-        let others = futures::future::join_all(ctx.indexer_nodes.iter().map(|url| async move { (url.clone(), ask_finalized(url, root).await) })).await;
-        let known = here.is_some() || others.iter().any(|(_, answer)| answer.is_some());
-        if !known {
+        let holders = holders(ctx.clone(), FileRef::Root(root)).await?;
+        if !holders.known() {
             return Err(server_error("file not found"));
         }
-        let mut holding = Vec::new();
-        if here == Some(true) {
-            holding.push(sharded_node(&ctx.own_url()?));
-        }
-        holding.extend(others.iter().filter(|(_, answer)| *answer == Some(true)).map(|(url, _)| sharded_node(url)));
+        let holding: Vec<Value> = holders.urls(ctx.own_url()?).iter().map(|url| sharded_node(url)).collect();
         Ok::<Value, jsonrpsee::types::ErrorObjectOwned>(Value::Array(holding))
     })?;
     Ok(())

@@ -80,7 +80,7 @@ pub fn check_upload(segment: &SegmentUpload<'_>, record: &FileRecord) -> RpcResu
     Ok(data)
 }
 
-fn file_info(record: &FileRecord, held: u64, recoverable: bool) -> Value {
+fn file_info(record: &FileRecord, held: u64, finalized: bool) -> Value {
     let nodes: Vec<Value> = record.nodes.iter().map(|(root, height)| json!([height, B256::from(*root)])).collect();
     json!({
         "tx": {
@@ -94,12 +94,24 @@ fn file_info(record: &FileRecord, held: u64, recoverable: bool) -> Value {
             "size": record.size,
             "seq": record.tx_seq,
         },
-        // Every segment is here, or (erasure coding) a shard of every segment reached this node.
-        "finalized": held >= record.data_segments() || recoverable,
+        "finalized": finalized,
         "isCached": false,
         "uploadedSegNum": held,
         "pruned": false,
     })
+}
+
+/// A file as 0G's API names it: by tx seq or by data root (its `TxSeqOrRoot`).
+#[derive(Clone, Copy, Debug)]
+pub(super) enum FileRef {
+    Seq(u64),
+    Root(B256),
+}
+
+/// The info of a file as `zgs_getFileInfo*` answers it.
+fn info_of(ctx: &StorageContext, record: &FileRecord) -> RpcResult<Value> {
+    let held = ctx.held(record)?;
+    Ok(file_info(record, held, ctx.finalized(record, held)?))
 }
 
 impl StorageContext {
@@ -122,8 +134,26 @@ impl StorageContext {
         self.store.segment_count(record.tx_seq).map_err(internal)
     }
 
-    pub(super) fn recoverable(&self, record: &FileRecord) -> RpcResult<bool> {
+    /// Whether the file is finalized here, given the segments it holds whole: all of them, or
+    /// (erasure coding) a shard of every segment reached this node.
+    pub(super) fn finalized(&self, record: &FileRecord, held: u64) -> RpcResult<bool> {
+        if held >= record.data_segments() {
+            return Ok(true);
+        }
         Ok(self.shards.is_some() && self.store.sharded_segments(record.tx_seq).map_err(internal)? >= record.data_segments())
+    }
+
+    /// [`Self::finalized`], counting the held segments.
+    pub(super) fn is_finalized(&self, record: &FileRecord) -> RpcResult<bool> {
+        self.finalized(record, self.held(record)?)
+    }
+
+    /// The file a tx seq or a data root names.
+    pub(super) fn file_of(&self, file: FileRef) -> RpcResult<Option<FileRecord>> {
+        match file {
+            FileRef::Seq(seq) => self.file_by_seq(seq),
+            FileRef::Root(root) => self.file_by_root(&root),
+        }
     }
 
     /// Rebuilds a segment this node does not hold from any `k` shards on the network (or takes
@@ -346,14 +376,14 @@ pub fn register(module: &mut RpcModule<StorageContext>) -> Result<(), jsonrpsee:
         let root: B256 = seq.next()?;
         let _need_available: Option<bool> = seq.optional_next()?;
         match ctx.file_by_root(&root)? {
-            Some(record) => Ok(file_info(&record, ctx.held(&record)?, ctx.recoverable(&record)?)),
+            Some(record) => info_of(&ctx, &record),
             None => Ok(Value::Null),
         }
     })?;
     module.register_blocking_method("zgs_getFileInfoByTxSeq", |params, ctx, _| -> RpcResult<Value> {
         let (seq,): (u64,) = params.parse()?;
         match ctx.file_by_seq(seq)? {
-            Some(record) => Ok(file_info(&record, ctx.held(&record)?, ctx.recoverable(&record)?)),
+            Some(record) => info_of(&ctx, &record),
             None => Ok(Value::Null),
         }
     })?;
@@ -361,21 +391,14 @@ pub fn register(module: &mut RpcModule<StorageContext>) -> Result<(), jsonrpsee:
     // file is finalized here, `false` while it is published and not yet, null when unknown.
     module.register_blocking_method("zgs_checkFileFinalized", |params, ctx, _| -> RpcResult<Option<bool>> {
         let (which,): (Value,) = params.parse()?;
-        let record = match &which {
-            Value::Number(number) => {
-                let seq = number.as_u64().ok_or_else(|| invalid(format!("tx seq {number} is not a whole number")))?;
-                ctx.file_by_seq(seq)?
-            }
+        let file = match &which {
+            Value::Number(number) => FileRef::Seq(number.as_u64().ok_or_else(|| invalid(format!("tx seq {number} is not a whole number")))?),
             Value::String(text) => {
-                let root: B256 = text.parse().map_err(|_| invalid(format!("{text:.80} is neither a tx seq nor a 32-byte data root")))?;
-                ctx.file_by_root(&root)?
+                FileRef::Root(text.parse().map_err(|_| invalid(format!("{text:.80} is neither a tx seq nor a 32-byte data root")))?)
             }
             _ => return Err(invalid("expected a tx seq (number) or a data root (0x-prefixed hex)")),
         };
-        match record {
-            Some(record) => Ok(Some(ctx.held(&record)? >= record.data_segments() || ctx.recoverable(&record)?)),
-            None => Ok(None),
-        }
+        ctx.file_of(file)?.map(|record| ctx.is_finalized(&record)).transpose()
     })?;
     module.register_blocking_method("zgs_uploadSegmentsByTxSeq", |params, ctx, _| -> RpcResult<Value> {
         let (segments, seq) = seq_param(&params)?;

@@ -81,10 +81,10 @@ impl ShardPlacement {
     /// holder, one member at a time (all its missing indices at once), until enough are in.
     async fn ask_others_for_missing(&self, record: &FileRecord, segment: u64, holders: &[HolderKey], found: &mut [Option<Shard>]) {
         let config = self.config();
-        let usable = |found: &[Option<Shard>]| {
-            found.iter().enumerate().filter(|(index, shard)| shard.as_ref().is_some_and(|s| s.index as usize == *index && shard_checks_out(config, record, s))).count()
-        };
-        if usable(found) >= config.data_shards {
+        // Each shard is checked once: those found first, then each member's answers as they come.
+        let checks_out = |index: usize, shard: &Option<Shard>| shard.as_ref().is_some_and(|s| s.index as usize == index && shard_checks_out(config, record, s));
+        let mut usable = found.iter().enumerate().filter(|(index, shard)| checks_out(*index, shard)).count();
+        if usable >= config.data_shards {
             return;
         }
         let own = self.network.own_key();
@@ -96,9 +96,10 @@ impl ShardPlacement {
             let fetches = missing.iter().map(|index| self.network.fetch_shard(*member, record.tx_seq, segment, *index as u8));
             let answers = futures::future::join_all(fetches).await;
             for (index, answer) in missing.into_iter().zip(answers) {
+                usable += usize::from(checks_out(index, &answer));
                 found[index] = answer;
             }
-            if usable(found) >= config.data_shards {
+            if usable >= config.data_shards {
                 tracing::info!(seq = record.tx_seq, segment, member = %alloy_primitives::hex::encode(&member[..6]), "shards not at their holders came from another member");
                 return;
             }

@@ -66,14 +66,16 @@ pub fn flow_length_before(files: &[FileRecord], block: u64) -> u64 {
     files.iter().filter(|f| f.block_number < block).map(|f| f.start_entry_index + f.sectors).max().unwrap_or(0)
 }
 
-/// The sector challenge `index` asks `miner` for, given the epoch's seed (the hash of its first
-/// block) and the flow length before that block.
+/// The word challenge `index` of `miner` is drawn from, given the epoch's seed (the hash of its
+/// first block).
+fn challenge_draw(seed: B256, miner: Address, index: u64) -> U256 {
+    U256::from_be_bytes(keccak256((seed, miner, U256::from(index)).abi_encode()).0)
+}
+
+/// The first sector challenge `index` draws for `miner` on a flow of `flow_length` sectors
+/// (before any redraw out of padding: see [`flow_challenge`]).
 pub fn challenge_position(seed: B256, miner: Address, index: u64, flow_length: u64) -> Option<u64> {
-    if flow_length == 0 {
-        return None;
-    }
-    let word = U256::from_be_bytes(keccak256((seed, miner, U256::from(index)).abi_encode()).0);
-    Some((word % U256::from(flow_length)).to::<u64>())
+    (flow_length > 0).then(|| (challenge_draw(seed, miner, index) % U256::from(flow_length)).to::<u64>())
 }
 
 /// Draws a challenge may take before it is given up (`PoraMine.DRAWS`).
@@ -86,7 +88,7 @@ pub fn flow_challenge(seed: B256, miner: Address, index: u64, files: &[FileRecor
     if flow_length == 0 {
         return None;
     }
-    let draw = U256::from_be_bytes(keccak256((seed, miner, U256::from(index)).abi_encode()).0);
+    let draw = challenge_draw(seed, miner, index);
     (0..DRAWS).find_map(|attempt| {
         let word = if attempt == 0 { draw } else { U256::from_be_bytes(keccak256((draw, U256::from(attempt)).abi_encode()).0) };
         let position = (word % U256::from(flow_length)).to::<u64>();
