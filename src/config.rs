@@ -103,6 +103,8 @@ pub struct StorageSection {
     /// The other storage nodes (their `zgs_*` URLs) this node's indexer lists beside itself:
     /// 0G's clients given this node as `--indexer` then upload to and download from them too.
     pub indexer_nodes: Vec<String>,
+    /// The KV streams (32-byte hex ids) replayed and served as `kv_*`; empty: every stream.
+    pub kv_streams: Vec<String>,
 }
 
 impl Default for StorageSection {
@@ -117,12 +119,16 @@ impl Default for StorageSection {
             erasure_parity_shards: 0,
             rebuilt_cache_mib: 64,
             indexer_nodes: Vec::new(),
+            kv_streams: Vec::new(),
         }
     }
 }
 
 /// Most storage nodes an indexer lists beside itself (each is asked about a file's location).
 pub const MAX_INDEXER_NODES: usize = 64;
+
+/// Most KV streams a node may be configured to follow (empty follows every stream).
+pub const MAX_KV_STREAMS: usize = 4096;
 
 /// The validator network (used when the genesis has a staking contract and consensus params).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -390,6 +396,14 @@ impl NodeConfig {
                 return Err(ConfigError::Invalid(format!("storage.indexer_nodes: {url:.80} is not an http(s) URL")));
             }
         }
+        if self.storage.kv_streams.len() > MAX_KV_STREAMS {
+            return Err(ConfigError::Invalid(format!("storage.kv_streams: at most {MAX_KV_STREAMS} streams")));
+        }
+        for id in &self.storage.kv_streams {
+            if id.parse::<alloy_primitives::B256>().is_err() {
+                return Err(ConfigError::Invalid(format!("storage.kv_streams: {id:.80} is not a 32-byte hex stream id")));
+            }
+        }
         for peer in &self.network.peers {
             peer.parse::<PeerAddress>().map_err(|e| ConfigError::Invalid(format!("network.peers: {e}")))?;
         }
@@ -468,5 +482,17 @@ mod tests {
         let many: Vec<String> = (0..=MAX_INDEXER_NODES).map(|i| format!("\"http://127.0.0.1:{}\"", 6000 + i)).collect();
         let error = NodeConfig::from_toml(&format!("[storage]\nindexer_nodes = [{}]\n", many.join(", "))).unwrap_err().to_string();
         assert!(error.contains("at most"), "{error}");
+    }
+
+    #[test]
+    fn kv_streams_are_32_byte_hex_ids() {
+        let id = format!("0x{}", "ab".repeat(32));
+        let config = NodeConfig::from_toml(&format!("[storage]\nkv_streams = [\"{id}\"]\n")).expect("parses");
+        assert_eq!(config.storage.kv_streams, vec![id]);
+        assert!(NodeConfig::default().storage.kv_streams.is_empty(), "every stream by default");
+        for bad in ["\"0x1234\"", "\"zz\"", "1"] {
+            let error = NodeConfig::from_toml(&format!("[storage]\nkv_streams = [{bad}]\n")).unwrap_err().to_string();
+            assert!(error.contains("kv_streams") || error.contains("invalid type"), "{bad}: {error}");
+        }
     }
 }

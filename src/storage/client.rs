@@ -79,7 +79,7 @@ impl StorageClient {
     }
 
     /// Sends the Flow submission for `commitment`, paying price per sector × sectors.
-    async fn submit(&self, commitment: &FileCommitment, key: &PrivateKeySigner) -> anyhow::Result<B256> {
+    async fn submit(&self, commitment: &FileCommitment, tags: &[u8], key: &PrivateKeySigner) -> anyhow::Result<B256> {
         let market = IFlow::marketCall::abi_decode_returns(&self.call_view(FLOW_ADDRESS, IFlow::marketCall {}.abi_encode()).await?)
             .context("the Flow contract did not name its market")?;
         let price = IMarket::pricePerSectorCall::abi_decode_returns(
@@ -91,7 +91,7 @@ impl StorageClient {
         let nodes = commitment.submission.nodes.iter().map(|(root, height)| SubmissionNode { root: *root, height: U256::from(*height) }).collect();
         let input = IFlow::submitCall {
             submission: Submission {
-                data: SubmissionData { length: U256::from(commitment.size), tags: Bytes::new(), nodes },
+                data: SubmissionData { length: U256::from(commitment.size), tags: Bytes::copy_from_slice(tags), nodes },
                 submitter: key.address(),
             },
         }
@@ -101,17 +101,24 @@ impl StorageClient {
 
     /// Publishes and uploads `data`; `progress(bytes_done)` is called as segments land.
     pub async fn upload(&self, data: &[u8], key: &PrivateKeySigner, progress: impl Fn(u64)) -> anyhow::Result<UploadReport> {
+        self.upload_tagged(data, &[], key, progress).await
+    }
+
+    /// [`Self::upload`] with the submission's tags (a KV write's `sha256("STREAM")` + stream ids):
+    /// a tagged file is always submitted, even when its bytes are stored already.
+    pub async fn upload_tagged(&self, data: &[u8], tags: &[u8], key: &PrivateKeySigner, progress: impl Fn(u64)) -> anyhow::Result<UploadReport> {
         ensure!(!data.is_empty(), "an empty file cannot be stored");
         let started = Instant::now();
         let commitment = tokio::task::block_in_place(|| FileCommitment::of(data));
         let root = commitment.root();
         if let Some(info) = self.file_info(root).await?
             && info["finalized"] == true
+            && tags.is_empty()
         {
             progress(data.len() as u64);
             return Ok(UploadReport { root, tx_seq: info["tx"]["seq"].as_u64().unwrap_or_default(), tx_hash: None, bytes: data.len() as u64, took: started.elapsed(), transfer: Duration::ZERO });
         }
-        let tx_hash = self.submit(&commitment, key).await?;
+        let tx_hash = self.submit(&commitment, tags, key).await?;
         let deadline = Instant::now() + Duration::from_secs(60);
         let info = loop {
             if let Some(info) = self.file_info(root).await? {

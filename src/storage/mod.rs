@@ -11,6 +11,7 @@ pub mod client;
 mod admin;
 mod contracts;
 mod indexer;
+pub mod kv;
 pub mod miner;
 pub mod restore;
 pub mod role;
@@ -48,6 +49,8 @@ pub struct StorageContext {
     pub own_url: std::sync::Arc<std::sync::OnceLock<String>>,
     /// The other storage nodes the indexer lists (`storage.indexer_nodes`).
     pub indexer_nodes: Vec<String>,
+    /// The KV layer's index (its replayer started by the storage role).
+    pub kv: kv::KvHandle,
 }
 
 /// Starts the storage JSON-RPC server; returns the bound address and its handle.
@@ -66,5 +69,6 @@ pub async fn start(section: &StorageSection, context: StorageContext) -> Result<
     rpc::register(&mut module)?;
     indexer::register(&mut module)?;
     admin::register(&mut module)?;
+    kv::register(&mut module)?;
     Ok((addr, server.start(module)))
 }

@@ -18,8 +18,9 @@ pub fn restore_files(world: &mut World, store: &ChainStore) -> Result<(), StoreE
     let mut late = Vec::new();
     let mut changed = Vec::new();
     for number in indexed.map(|n| n + 1).unwrap_or(0)..=head {
-        for receipt in snapshot.block_receipts(number)? {
-            late.extend(receipt.logs.iter().filter_map(|log| flow::decode_submit(log, number)));
+        let senders = snapshot.block_transactions(number)?;
+        for (receipt, tx) in snapshot.block_receipts(number)?.iter().zip(senders) {
+            late.extend(flow::submissions_of(receipt, tx.sender, number));
             let events = receipt.logs.iter().filter_map(zg_systems::storage::shards::decode_miner_event);
             changed.extend(events.filter_map(|event| zg_systems::storage::shards::apply_miner_event(&mut miners, event)));
         }

@@ -66,6 +66,7 @@ impl Role for StorageRole {
     fn stop(&mut self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
         Box::pin(async move {
             if let Some(service) = &self.service {
+                service.stop_replayer();
                 let _ = service.handle.stop();
                 service.handle.clone().stopped().await;
             }
@@ -80,6 +81,7 @@ impl Role for StorageRole {
 impl Drop for StorageRole {
     fn drop(&mut self) {
         if let Some(service) = &self.service {
+            service.stop_replayer();
             let _ = service.handle.stop();
         }
     }
@@ -91,6 +93,16 @@ struct StorageService {
     pub handle: jsonrpsee::server::ServerHandle,
     /// The erasure coding of placed shards, when shards are placed over the network.
     pub shards: Option<ErasureConfig>,
+    /// Stops the KV replayer thread.
+    kv_stop: Arc<AtomicBool>,
+    kv: crate::storage::kv::KvHandle,
+}
+
+impl StorageService {
+    fn stop_replayer(&self) {
+        self.kv_stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.kv.poke();
+    }
 }
 
 /// Wires the storage inbox (and, on a network with erasure coding configured, shard placement)
@@ -136,12 +148,34 @@ async fn start(
         _ => None,
     };
     let rebuilt = crate::storage::RebuiltSegments::with_budget(config.storage.rebuilt_cache_mib.saturating_mul(1 << 20));
-    let context =
-        crate::storage::StorageContext { chain_id, store: node.store().clone(), events: sender, shards, rebuilt, network: network.cloned(), own_url: Default::default(), indexer_nodes: config.storage.indexer_nodes.clone() };
+    let configured_streams = config
+        .storage
+        .kv_streams
+        .iter()
+        .map(|id| id.parse().map_err(|_| NodeError::Config(format!("storage.kv_streams: {id:.80} is not a 32-byte hex stream id"))))
+        .collect::<Result<Vec<alloy_primitives::B256>, _>>()?;
+    let kv = crate::storage::kv::KvHandle::new(crate::storage::kv::restore_index(node.store(), &configured_streams)?);
+    let context = crate::storage::StorageContext {
+        chain_id,
+        store: node.store().clone(),
+        events: sender,
+        shards,
+        rebuilt,
+        network: network.cloned(),
+        own_url: Default::default(),
+        indexer_nodes: config.storage.indexer_nodes.clone(),
+        kv: kv.clone(),
+    };
     let shards = context.shards.as_ref().map(crate::storage::ShardPlacement::config);
+    let kv_stop = Arc::new(AtomicBool::new(false));
+    let replayer = crate::storage::kv::Replayer { ctx: context.clone(), kv: kv.clone(), configured: configured_streams, stop: kv_stop.clone() };
+    std::thread::Builder::new()
+        .name("kv-replay".into())
+        .spawn(move || replayer.run())
+        .map_err(|e| NodeError::Config(format!("cannot start the KV replayer thread: {e}")))?;
     let (addr, handle) =
         crate::storage::start(&config.storage, context).await.map_err(|source| NodeError::Rpc { addr: config.storage.addr, source })?;
-    Ok(StorageService { addr, handle, shards })
+    Ok(StorageService { addr, handle, shards, kv_stop, kv })
 }
 
 /// Starts the PoRA miner when a miner key is configured and the chain has the mine contract;

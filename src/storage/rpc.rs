@@ -84,7 +84,7 @@ fn file_info(record: &FileRecord, held: u64, finalized: bool) -> Value {
     let nodes: Vec<Value> = record.nodes.iter().map(|(root, height)| json!([height, B256::from(*root)])).collect();
     json!({
         "tx": {
-            "streamIds": [],
+            "streamIds": zg_systems::storage::kv::stream_ids_of(&record.tags),
             // 0G's node serializes its `Vec<u8>` with serde: a JSON array of numbers, which Go
             // reads into `[]byte` (a "0x" string it cannot).
             "data": [],
@@ -146,6 +146,18 @@ impl StorageContext {
     /// [`Self::finalized`], counting the held segments.
     pub(super) fn is_finalized(&self, record: &FileRecord) -> RpcResult<bool> {
         self.finalized(record, self.held(record)?)
+    }
+
+    /// Where a file's bytes can be read here: the file itself once finalized, else an earlier
+    /// submission of the same root that is (the same bytes, as 0G's node copies them).
+    pub(super) fn readable(&self, record: &FileRecord) -> RpcResult<Option<FileRecord>> {
+        if self.is_finalized(record)? {
+            return Ok(Some(record.clone()));
+        }
+        match self.file_by_root(&record.root())? {
+            Some(twin) if self.is_finalized(&twin)? => Ok(Some(twin)),
+            _ => Ok(None),
+        }
     }
 
     /// The file a tx seq or a data root names.
@@ -234,6 +246,7 @@ impl StorageContext {
                 let _ = self.events.send(StorageEvent::SegmentStored { tx_seq: segment.0, index: segment.1 });
             }
         }
+        self.kv.poke();
         Ok(Value::Null)
     }
 
@@ -246,27 +259,38 @@ impl StorageContext {
         if end - start > MAX_DOWNLOAD_CHUNKS {
             return Err(invalid(format!("at most {MAX_DOWNLOAD_CHUNKS} chunks per call")));
         }
-        let mut out = Vec::with_capacity(((end - start) as usize) * CHUNK_SIZE);
-        let mut chunk = start;
-        while chunk < end {
-            let segment = chunk / SEGMENT_CHUNKS as u64;
-            let held = self.checked_segment(record, segment)?.map(|(data, _)| data);
-            let rebuilt;
-            let data: &[u8] = match &held {
-                Some(data) => data,
-                None => {
-                    let Some(found) = self.reconstruct(record, segment) else { return Ok(None) };
-                    rebuilt = found;
-                    &rebuilt.0
-                }
-            };
-            let first = chunk - segment * SEGMENT_CHUNKS as u64;
-            let last = (end - segment * SEGMENT_CHUNKS as u64).min(SEGMENT_CHUNKS as u64);
-            let (from, to) = (first as usize * CHUNK_SIZE, (last as usize * CHUNK_SIZE).min(data.len()));
-            out.extend_from_slice(data.get(from..to).ok_or_else(|| server("stored segment is shorter than its chunks"))?);
-            chunk = segment * SEGMENT_CHUNKS as u64 + last;
+        let from = start * CHUNK_SIZE as u64;
+        let to = (end * CHUNK_SIZE as u64).min(merkle::padded_segments(record.size) * SEGMENT_SIZE as u64);
+        Ok(self.file_bytes(record, from, to - from)?.map(|out| base64::engine::general_purpose::STANDARD.encode(out)))
+    }
+
+    /// Segment `index` of a file as stored (last chunk zero-padded): held whole, or rebuilt from
+    /// shards; None when neither is possible here.
+    pub(super) fn segment_data(&self, record: &FileRecord, index: u64) -> RpcResult<Option<std::sync::Arc<Vec<u8>>>> {
+        if let Some((data, _)) = self.checked_segment(record, index)? {
+            return Ok(Some(std::sync::Arc::new(data)));
         }
-        Ok(Some(base64::engine::general_purpose::STANDARD.encode(out)))
+        Ok(self.reconstruct(record, index).map(|rebuilt| std::sync::Arc::new(rebuilt.0.clone())))
+    }
+
+    /// Bytes `[offset, offset + len)` of a file (clipped to what its segments hold); None when a
+    /// segment is neither held nor rebuildable here.
+    pub(super) fn file_bytes(&self, record: &FileRecord, offset: u64, len: u64) -> RpcResult<Option<Vec<u8>>> {
+        let mut out = Vec::with_capacity(usize::try_from(len).unwrap_or(0).min(1 << 24));
+        let end = offset.saturating_add(len);
+        let mut at = offset;
+        while at < end {
+            let segment = at / SEGMENT_SIZE as u64;
+            let Some(data) = self.segment_data(record, segment)? else { return Ok(None) };
+            let base = segment * SEGMENT_SIZE as u64;
+            let (from, to) = ((at - base) as usize, ((end - base) as usize).min(SEGMENT_SIZE).min(data.len()));
+            if from >= to {
+                break;
+            }
+            out.extend_from_slice(data.get(from..to).ok_or_else(|| server("stored segment is shorter than its chunks"))?);
+            at = base + to as u64;
+        }
+        Ok(Some(out))
     }
 
     /// This node's part in erasure coding a file: the shards placement gives it now and how many

@@ -17,6 +17,40 @@ fn corrupt(what: &'static str, error: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt { what, detail: error.to_string() }
 }
 
+/// A stored file record. Records kept before submissions' tags and senders were: no tags, and
+/// the Flow's `msg.sender` as the sender (what it was for every direct submission).
+fn decode_file_record(bytes: &[u8]) -> Result<FileRecord, StoreError> {
+    #[derive(borsh::BorshDeserialize)]
+    struct Untagged {
+        tx_seq: u64,
+        root: [u8; 32],
+        size: u64,
+        start_entry_index: u64,
+        sectors: u64,
+        nodes: Vec<([u8; 32], u64)>,
+        submitter: [u8; 20],
+        block_number: u64,
+    }
+    match borsh::from_slice::<FileRecord>(bytes) {
+        Ok(record) => Ok(record),
+        Err(error) => {
+            let old: Untagged = borsh::from_slice(bytes).map_err(|_| corrupt("file record", error))?;
+            Ok(FileRecord {
+                tx_seq: old.tx_seq,
+                root: old.root,
+                size: old.size,
+                start_entry_index: old.start_entry_index,
+                sectors: old.sectors,
+                nodes: old.nodes,
+                submitter: old.submitter,
+                block_number: old.block_number,
+                tags: Vec::new(),
+                tx_from: old.submitter,
+            })
+        }
+    }
+}
+
 impl ChainStore {
     /// The last block whose published files are recorded.
     pub fn storage_indexed(&self) -> Result<Option<u64>, StoreError> {
@@ -70,7 +104,7 @@ impl ChainStore {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(STORAGE_FILES)?;
         let Some(bytes) = table.get(tx_seq)? else { return Ok(None) };
-        borsh::from_slice(bytes.value()).map(Some).map_err(|e| corrupt("file record", e))
+        decode_file_record(bytes.value()).map(Some)
     }
 
     /// The files published with this root, in submission order.
@@ -97,7 +131,7 @@ impl ChainStore {
         let mut out = Vec::new();
         for entry in table.iter()? {
             let (_, bytes) = entry?;
-            out.push(borsh::from_slice(bytes.value()).map_err(|e| corrupt("file record", e))?);
+            out.push(decode_file_record(bytes.value())?);
         }
         Ok(out)
     }

@@ -120,6 +120,9 @@ impl ChainStore {
         txn.open_table(STORAGE_SHARDS)?;
         txn.open_table(STORAGE_SHARDED)?;
         txn.open_table(STORAGE_MINERS)?;
+        txn.open_table(KV_COMMITS)?;
+        txn.open_table(KV_RESULTS)?;
+        txn.open_table(KV_ADDED_STREAMS)?;
         txn.open_table(DA_ROOTS)?;
         txn.open_table(DA_AXES)?;
         txn.open_table(DA_PENDING)?;

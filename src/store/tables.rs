@@ -63,6 +63,15 @@ pub const DA_PENDING: TableDefinition<&[u8], &[u8]> = TableDefinition::new("da_p
 pub const DA_BLOBS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("da_blobs");
 /// The last block whose DA entrance events are in `da_blobs`.
 pub const DA_INDEXED_KEY: &str = "da_indexed";
+/// KV layer: what each committed stream write changed (borsh `KvCommit`), by tx seq; the index
+/// is these replayed in order at start.
+pub const KV_COMMITS: TableDefinition<u64, &[u8]> = TableDefinition::new("kv_commits");
+/// KV layer: every replayed stream write's result (0G's text), by tx seq.
+pub const KV_RESULTS: TableDefinition<u64, &str> = TableDefinition::new("kv_results");
+/// KV layer: streams added with `admin_addStream` (id -> tx seq the replay restarted from).
+pub const KV_ADDED_STREAMS: TableDefinition<&[u8], u64> = TableDefinition::new("kv_added_streams");
+/// KV layer: the next tx seq to replay.
+pub const KV_NEXT_SEQ_KEY: &str = "kv_next_seq";
 /// The last block whose Submit events are in `storage_files`.
 pub const STORAGE_INDEXED_KEY: &str = "storage_indexed";
 

@@ -24,6 +24,11 @@ pub struct FileRecord {
     pub nodes: Vec<([u8; 32], u64)>,
     pub submitter: [u8; 20],
     pub block_number: u64,
+    /// The submission's tags (a KV write: `sha256("STREAM")` then the stream ids it touches).
+    pub tags: Vec<u8>,
+    /// Who sent the transaction (`tx.from`; `submitter` is the Flow's `msg.sender`, a contract
+    /// when one submits on a user's behalf): the account a KV write is checked against.
+    pub tx_from: [u8; 20],
 }
 
 impl FileRecord {
@@ -39,6 +44,8 @@ impl FileRecord {
             nodes: commitment.submission.nodes.iter().map(|(root, height)| (root.0, *height)).collect(),
             submitter: [0; 20],
             block_number: 0,
+            tags: Vec::new(),
+            tx_from: [0; 20],
         }
     }
 

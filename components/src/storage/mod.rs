@@ -2,6 +2,7 @@
 //! proofs) and the files published on the Flow contract.
 
 pub mod file;
+pub mod kv;
 pub mod merkle;
 pub mod shard;
 

@@ -175,6 +175,8 @@ pub fn pora_offchain(samples: usize) -> (f64, f64) {
         nodes: vec![],
         submitter: [0; 20],
         block_number: 0,
+        tags: Vec::new(),
+        tx_from: [0; 20],
     };
     let proofs: Vec<_> = (0..samples.max(1) as u64).map(|i| (i * 7919) % record.sectors).collect();
     let mut prove_times = Vec::new();

@@ -85,6 +85,8 @@ fn settled_world(segments: u64) -> (World, Schedule) {
             nodes: vec![],
             submitter: [0; 20],
             block_number: 1,
+            tags: Vec::new(),
+            tx_from: [0; 20],
         };
         zg_systems::storage::track_file(&mut world, record.clone(), 0, false);
         world.write_message(FilePublished(record));

@@ -68,5 +68,12 @@ pub fn decode_submit(log: &Log, block_number: u64) -> Option<FileRecord> {
         nodes,
         submitter: event.sender.0 .0,
         block_number,
+        tags: event.submission.tags.to_vec(),
+        tx_from: event.sender.0 .0,
     })
+}
+
+/// The files a transaction sent by `tx_from` published (its receipt's `Submit` events).
+pub fn submissions_of<'a>(receipt: &'a zg_components::chain::TxReceipt, tx_from: Address, block_number: u64) -> impl Iterator<Item = FileRecord> + 'a {
+    receipt.logs.iter().filter_map(move |log| decode_submit(log, block_number)).map(move |record| FileRecord { tx_from: tx_from.0 .0, ..record })
 }

@@ -3,6 +3,7 @@
 
 pub mod erasure;
 pub mod flow;
+pub mod kv;
 pub mod pora;
 pub mod shards;
 
@@ -135,8 +136,8 @@ pub fn index_submissions(
 ) {
     let _timer = SystemTimer::of(&profile, "index_submissions");
     for SealedBlock(block) in blocks.read() {
-        for receipt in &block.receipts {
-            for record in receipt.logs.iter().filter_map(|log| flow::decode_submit(log, block.header.number)) {
+        for (receipt, (_, tx_from)) in block.receipts.iter().zip(&block.transactions) {
+            for record in flow::submissions_of(receipt, *tx_from, block.header.number) {
                 tracing::info!(seq = record.tx_seq, root = %record.root(), size = record.size, "file published");
                 let entity = commands.spawn(StoredFile { record: record.clone(), uploaded_segments: 0, finalized: false }).id();
                 index_file(&mut index, entity, &record);

@@ -28,6 +28,8 @@ fn file(tx_seq: u64, segments: u64) -> FileRecord {
         nodes: vec![],
         submitter: [0; 20],
         block_number: 1,
+        tags: Vec::new(),
+        tx_from: [0; 20],
     }
 }
 
