@@ -298,8 +298,18 @@ fn shards_that_never_reached_their_holders_are_cut_by_the_node_holding_the_file_
     }
 }
 
+/// Runs one of the TS SDK scripts in `tests/storage-sdk`; its last stdout line as JSON.
+fn run_ts(args: &[&str]) -> serde_json::Value {
+    let sdk = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/storage-sdk");
+    ensure_sdk(&sdk);
+    let output = std::process::Command::new("node").arg(sdk.join(args[0])).args(&args[1..]).output().expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}\n{stdout}\n{}", args[0], String::from_utf8_lossy(&output.stderr));
+    serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
+}
+
 #[test]
-fn the_go_client_through_one_nodes_indexer_reaches_the_network_and_downloads_with_two_nodes_gone() {
+fn the_official_clients_through_one_nodes_indexer_reach_the_network_and_read_with_two_nodes_gone() {
     let dir = tempfile::tempdir().unwrap();
     let layout = test_network(dir.path(), 4, 20);
     let genesis = zgnode::local_files::load_genesis(&dir.path().join("genesis.json")).unwrap();
@@ -332,6 +342,21 @@ fn the_go_client_through_one_nodes_indexer_reaches_the_network_and_downloads_wit
         ok(nodes[0].as_ref().unwrap().node.as_ref().unwrap().storage_addr.unwrap(), "indexer_getFileLocations", json!([root])).as_array().map(Vec::len) == Some(4)
     });
 
+    // The TS SDK's quick start through node 0's indexer too, and a KV write through it.
+    let ts_out = run_ts(&["indexer_upload_download.mjs", &rpc, &urls[0], &dev_key(8).to_bytes().to_string(), "700000", dir.path().join("ts.bin").to_str().unwrap()]);
+    assert_eq!(ts_out["same"], true, "{ts_out}");
+    let ts_root = ts_out["root"].as_str().unwrap().to_string();
+    let stream = format!("0x{}", "5e".repeat(32));
+    run_go(&["kv-write", "--url", &rpc, "--key", &key, "--indexer", &urls[0], "--stream-id", &stream, "--stream-keys", "net-key", "--stream-values", "kept across the network"]);
+    // Each node's peers as 0G's admin API shows them: the other three, connected.
+    let storage0 = nodes[0].as_ref().unwrap().node.as_ref().unwrap().storage_addr.unwrap();
+    let info = ok(storage0, "admin_getNetworkInfo", json!([]));
+    assert_eq!((info["connectedPeers"].as_u64(), info["totalPeers"].as_u64()), (Some(3), Some(3)), "{info}");
+    let peers = ok(storage0, "admin_getPeers", json!([]));
+    let peers = peers.as_object().unwrap();
+    assert_eq!(peers.len(), 3);
+    assert!(peers.values().all(|p| p["connectionStatus"]["status"] == "connected" && p["isTrusted"] == true), "{peers:?}");
+
     // Two nodes go away; through node 1's indexer the file comes back whole, proven.
     for i in [2, 3] {
         nodes[i].take().unwrap().stop();
@@ -339,6 +364,15 @@ fn the_go_client_through_one_nodes_indexer_reaches_the_network_and_downloads_wit
     let back = dir.path().join("back.bin");
     run_go(&["download", "--indexer", &urls[1], "--root", &root, "--file", back.to_str().unwrap(), "--proof"]);
     assert_eq!(std::fs::read(&back).unwrap(), data);
+    let ts_back = dir.path().join("ts-back.bin");
+    assert_eq!(run_ts(&["indexer_download.mjs", &urls[1], &ts_root, ts_back.to_str().unwrap()])["size"], 700_000);
+    // Node 1 keeps only shards of the KV write: it replays it from shards rebuilt off node 0's.
+    let storage1 = nodes[1].as_ref().unwrap().node.as_ref().unwrap().storage_addr.unwrap();
+    wait_until("node 1 to replay the KV write", || {
+        ok(storage1, "kv_getHoldingStreamIds", json!([])).as_array().is_some_and(|ids| ids.contains(&json!(stream)))
+    });
+    let read = run_go(&["kv-read", "--node", &urls[1], "--stream-id", &stream, "--stream-keys", "net-key"]);
+    assert!(read.contains(r#"{"net-key":"kept across the network"}"#), "{read}");
     let locations = ok(nodes[1].as_ref().unwrap().node.as_ref().unwrap().storage_addr.unwrap(), "indexer_getFileLocations", json!([root]));
     assert_eq!(locations.as_array().map(Vec::len), Some(2), "the two left: {locations}");
     let seq = ok(nodes[1].as_ref().unwrap().node.as_ref().unwrap().storage_addr.unwrap(), "zgs_getFileInfo", json!([root, true]))["tx"]["seq"].clone();

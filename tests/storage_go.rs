@@ -8,7 +8,7 @@
 mod common;
 
 use common::*;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -171,6 +171,27 @@ fn file_info_and_finality_answer_in_0gs_shapes_and_refuse_hostile_parameters() {
         let (code, message) = err(storage, method, hostile.clone());
         assert_eq!(code, -32602, "{method} {hostile}: {message}");
     }
+    // The flow: its context (root, length), one sector by its flow index, and what holds it.
+    let start = info["tx"]["startEntryIndex"].as_u64().unwrap();
+    let context = ok(storage, "zgs_getFlowContext", json!([]));
+    let length = context[1].as_u64().unwrap();
+    assert!(length >= start + 1172 && context[0].as_str().is_some_and(|r| r.len() == 66), "{context}");
+    let sector: Vec<u8> = serde_json::from_value(ok(storage, "zgs_getDataByNodeIndex", json!([start + 3]))).unwrap();
+    assert_eq!(sector, data[3 * 256..4 * 256], "sector 3 of the file");
+    assert_eq!(ok(storage, "zgs_getChunkByIndex", json!([start + 3])), json!(sector));
+    assert_eq!(ok(storage, "zgs_getHashAtNodeIndex", json!([start + 3])), json!(alloy_primitives::keccak256(&sector)));
+    let meta = ok(storage, "zgs_getMetaDataByNodeIndex", json!([start + 3]));
+    assert_eq!((meta["txSeq"].as_u64(), meta["indexInFile"].as_u64(), meta["padding"].as_bool()), (Some(upload.tx_seq), Some(3), Some(false)), "{meta}");
+    for method in ["zgs_getDataByNodeIndex", "zgs_getHashAtNodeIndex", "zgs_getMetaDataByNodeIndex"] {
+        assert_eq!(ok(storage, method, json!([length + 5])), Value::Null, "{method} past the flow's end");
+        for hostile in [json!([-1]), json!(["0x1"]), json!([]), json!([1.5])] {
+            assert_eq!(err(storage, method, hostile.clone()).0, -32602, "{method} {hostile}");
+        }
+    }
+    let network = ok(storage, "admin_getNetworkInfo", json!([]));
+    assert_eq!((network["connectedPeers"].as_u64(), network["peerId"].as_str()), (Some(0), Some("")), "a dev node has no peers");
+    assert_eq!(ok(storage, "admin_getPeers", json!([])), json!({}));
+
     let selected = ok(storage, "indexer_getSelectedNodes", json!([1, "min", true, []]));
     assert_eq!(selected["trusted"].as_array().map(Vec::len), Some(1), "{selected}");
     assert_eq!(selected["trusted"][0]["url"], nodes["trusted"][0]["url"]);

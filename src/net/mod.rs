@@ -168,6 +168,17 @@ struct Shared {
 }
 
 /// The running network; cloning shares it.
+/// A peer as `admin_getPeers` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerView {
+    pub key: PeerKey,
+    /// Its address while connected.
+    pub address: Option<SocketAddr>,
+    pub banned: bool,
+    /// Named in `network.peers` (trusted whatever the validator set).
+    pub configured: bool,
+}
+
 #[derive(Clone)]
 pub struct NetHandle {
     shared: Arc<Shared>,
@@ -271,6 +282,19 @@ impl NetHandle {
 
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Every peer this node knows (its configured members and whoever is connected): whether
+    /// connected, from which address, and whether banned.
+    pub fn peers(&self) -> Vec<PeerView> {
+        let links: HashMap<PeerKey, SocketAddr> =
+            self.shared.links.lock().map(|l| l.iter().map(|(key, link)| (*key, link.connection.remote_address())).collect()).unwrap_or_default();
+        let mut keys: Vec<PeerKey> = self.shared.members.iter().chain(links.keys()).copied().filter(|key| *key != self.own).collect();
+        keys.sort();
+        keys.dedup();
+        keys.into_iter()
+            .map(|key| PeerView { key, address: links.get(&key).copied(), banned: self.banned_for(&key).is_some(), configured: self.shared.configured.contains(&key) })
+            .collect()
     }
 
     /// Peers with a live connection.

@@ -10,6 +10,7 @@ mod cache;
 pub mod client;
 mod admin;
 mod contracts;
+mod flow_rpc;
 mod indexer;
 pub mod kv;
 pub mod miner;
@@ -70,5 +71,6 @@ pub async fn start(section: &StorageSection, context: StorageContext) -> Result<
     indexer::register(&mut module)?;
     admin::register(&mut module)?;
     kv::register(&mut module)?;
+    flow_rpc::register(&mut module)?;
     Ok((addr, server.start(module)))
 }
