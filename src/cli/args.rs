@@ -280,6 +280,23 @@ pub enum BenchCommand {
         #[arg(long, value_delimiter = ',', default_value = "1,64,1024")]
         sizes_mib: Vec<u64>,
     },
+    /// The KV layer on a dev node: writes (submit, upload, replay) vs uploading the same bytes,
+    /// point and range reads vs one-chunk downloads, and the replay of a 100k-key stream.
+    Kv {
+        /// Write batches (one Flow submission each).
+        #[arg(long, default_value_t = 20)]
+        batches: usize,
+        #[arg(long, default_value_t = 500)]
+        keys_per_batch: usize,
+        #[arg(long, default_value_t = 64)]
+        value_bytes: usize,
+        /// Point reads, chunk reads and range steps each.
+        #[arg(long, default_value_t = 2_000)]
+        reads: usize,
+        /// Keys of the stream replayed from disk.
+        #[arg(long, default_value_t = 100_000)]
+        replay_keys: usize,
+    },
     /// Sustained eth_sendRawTransaction over HTTP on loopback into sealed blocks.
     Rpc {
         #[arg(long, default_value_t = 20_000)]

@@ -15,6 +15,7 @@ pub mod precompiles;
 pub mod da;
 pub mod gpu;
 pub mod gpu_erasure;
+pub mod kv;
 pub mod llm;
 pub mod da_network;
 pub mod settlement;
