@@ -16,7 +16,7 @@ use zg_components::storage::kv::STREAM_DOMAIN;
 /// The stream ids a submission's tags name: none unless the tags are `STREAM_DOMAIN` followed by
 /// whole 32-byte ids (0G's `submission_topic_to_stream_ids`).
 pub fn stream_ids_of(tags: &[u8]) -> Vec<B256> {
-    if tags.is_empty() || tags.len() % 32 != 0 || tags[..32] != STREAM_DOMAIN[..] {
+    if tags.is_empty() || !tags.len().is_multiple_of(32) || tags[..32] != STREAM_DOMAIN[..] {
         return Vec::new();
     }
     tags[32..].chunks_exact(32).map(B256::from_slice).collect()

@@ -106,14 +106,16 @@ impl<'a, S: StreamBytes> Cursor<'a, S> {
     }
 }
 
+/// An access-control entry to encode: (op, stream, key, account), each written where present.
+pub type Control = (u8, B256, Option<Vec<u8>>, Option<Address>);
+
 /// Builds `StreamData` bytes (what the SDKs' batchers send): for tests, benches and tools.
 #[derive(Clone, Debug, Default)]
 pub struct StreamDataBuilder {
     pub version: u64,
     pub reads: Vec<(B256, Vec<u8>)>,
     pub writes: Vec<(B256, Vec<u8>, Vec<u8>)>,
-    /// (op, stream, key, account), each written where the op has one.
-    pub controls: Vec<(u8, B256, Option<Vec<u8>>, Option<Address>)>,
+    pub controls: Vec<Control>,
 }
 
 impl StreamDataBuilder {
