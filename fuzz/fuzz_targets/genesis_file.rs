@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| zgnode::fuzz::genesis_file(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| zgnode::tools::fuzz::genesis_file(data));

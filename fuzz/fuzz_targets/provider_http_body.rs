@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| zgnode::fuzz::provider_http_body(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| zgnode::tools::fuzz::provider_http_body(data));

@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| zgnode::fuzz::raw_transaction(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| zgnode::tools::fuzz::raw_transaction(data));

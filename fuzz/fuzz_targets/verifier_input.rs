@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| zgnode::fuzz::verifier_input(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| zgnode::tools::fuzz::verifier_input(data));

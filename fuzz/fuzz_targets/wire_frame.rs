@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| zgnode::fuzz::wire_frame(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| zgnode::tools::fuzz::wire_frame(data));

@@ -449,31 +449,7 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
             anyhow::ensure!(batches <= 10_000 && keys_per_batch <= 65_536 && value_bytes <= 1 << 20 && replay_keys <= 10_000_000, "counts out of range");
             let load = crate::tools::bench::kv::KvLoad { batches, keys_per_batch, value_bytes, reads, replay_keys };
             println!("kv: {batches} batches of {keys_per_batch} keys ({value_bytes}-byte values) on a dev node (100 ms blocks), {reads} reads, a {replay_keys}-key stream replayed");
-            let r = crate::tools::bench::kv::run(&load).await?;
-            println!(
-                "  writes  {:>9.0} keys/s ({} keys, {:.1} MB in {:.2} s: submit, upload, replay) | the same bytes uploaded untagged: {:.2} s | ratio {:.2}",
-                r.write_keys_s,
-                r.keys_written,
-                r.write_bytes as f64 / 1e6,
-                r.write_s,
-                r.baseline_upload_s,
-                r.baseline_upload_s / r.write_s
-            );
-            println!(
-                "  point reads {:>7.0} /s (kv_getValue) | one-chunk zgs_downloadSegmentByTxSeq over the same client {:>7.0} /s | ratio {:.2}",
-                r.point_reads_s,
-                r.baseline_chunk_reads_s,
-                r.point_reads_s / r.baseline_chunk_reads_s
-            );
-            println!("  range reads {:>7.0} keys/s (kv_getFirst then kv_getNext)", r.range_keys_s);
-            println!(
-                "  replay of {} keys ({} submissions) from disk after admin_addStream: {:.2} s ({:.0} keys/s) | the replay logic alone on the bytes in memory: {:.3} s",
-                r.replay_keys,
-                r.replay_submissions,
-                r.replay_s,
-                r.replay_keys as f64 / r.replay_s,
-                r.pure_replay_s
-            );
+            crate::tools::bench::kv::print(&crate::tools::bench::kv::run(&load).await?);
         }
         BenchCommand::Rpc { txs, senders, block_time_ms, against: Some(against), batch, connections, .. } => {
             anyhow::ensure!(against == "anvil", "--against takes \"anvil\" (got {against:?})");

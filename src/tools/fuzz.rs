@@ -16,7 +16,9 @@ use zg_systems::storage::erasure::ErasureConfig;
 pub const CHAIN_ID: u64 = 16_600;
 
 mod da_compute;
+mod kv;
 pub use da_compute::{da_fraud_proof, provider_http_body, verifier_input};
+pub use kv::stream_data;
 
 /// A fuzz target: takes any bytes, must never panic.
 pub type Target = fn(&[u8]);
@@ -33,6 +35,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("da_fraud_proof", da_fraud_proof),
     ("provider_http_body", provider_http_body),
     ("verifier_input", verifier_input),
+    ("stream_data", stream_data),
 ];
 
 /// `eth_sendRawTransaction` and gossip: decoding, chain id, signature. What is accepted must
@@ -334,5 +337,6 @@ pub fn seed_corpus() -> Vec<(&'static str, Vec<u8>)> {
     }
     seeds.push(("genesis_file", include_bytes!("../../assets/genesis/zgnode.json").to_vec()));
     seeds.extend(da_compute::seeds(&signer));
+    seeds.extend(kv::seeds());
     seeds
 }

@@ -179,3 +179,31 @@ pub async fn run(load: &KvLoad) -> anyhow::Result<KvReport> {
         pure_replay_s,
     })
 }
+
+/// The report as `zgnode bench kv` prints it.
+pub fn print(r: &KvReport) {
+    println!(
+        "  writes  {:>9.0} keys/s ({} keys, {:.1} MB in {:.2} s: submit, upload, replay) | the same bytes uploaded untagged: {:.2} s | ratio {:.2}",
+        r.write_keys_s,
+        r.keys_written,
+        r.write_bytes as f64 / 1e6,
+        r.write_s,
+        r.baseline_upload_s,
+        r.baseline_upload_s / r.write_s
+    );
+    println!(
+        "  point reads {:>7.0} /s (kv_getValue) | one-chunk zgs_downloadSegmentByTxSeq over the same client {:>7.0} /s | ratio {:.2}",
+        r.point_reads_s,
+        r.baseline_chunk_reads_s,
+        r.point_reads_s / r.baseline_chunk_reads_s
+    );
+    println!("  range reads {:>7.0} keys/s (kv_getFirst then kv_getNext)", r.range_keys_s);
+    println!(
+        "  replay of {} keys ({} submissions) from disk after admin_addStream: {:.2} s ({:.0} keys/s) | the replay logic alone on the bytes in memory: {:.3} s",
+        r.replay_keys,
+        r.replay_submissions,
+        r.replay_s,
+        r.replay_keys as f64 / r.replay_s,
+        r.pure_replay_s
+    );
+}
