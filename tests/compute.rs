@@ -1,5 +1,5 @@
 //! The compute marketplace's contracts on a dev chain: 0G's official user SDK
-//! (`@0glabs/0g-serving-broker` 0.7.4, tests/compute-sdk) drives them unchanged with its
+//! (`@0gfoundation/0g-compute-ts-sdk` 0.9.0, tests/compute-sdk) drives them unchanged with its
 //! chain-31337 default addresses, and a settlement planned and signed in Rust as the provider
 //! does (`zg_systems::compute::settlement::PlannedSettlement`) is paid once and only once.
 
@@ -29,7 +29,7 @@ fn the_official_compute_sdk_funds_acknowledges_settles_and_refunds_unchanged() {
     config.rpc.dev_methods = true;
     let node = start_node(&config);
     let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compute-sdk");
-    ensure_npm_dir(&sdk, &["@0glabs/0g-serving-broker"]);
+    ensure_npm_dir(&sdk, &["@0glabs/0g-serving-broker", "@0gfoundation/0g-compute-ts-sdk"]);
     let key = |i: usize| zgnode::dev::dev_accounts()[i].private_key.to_string();
     let output = Command::new("node")
         .arg(sdk.join("ledger_settlement.mjs"))
@@ -277,7 +277,7 @@ fn the_compute_cli_deposits_transfers_refunds_and_explains_refusals() {
 fn a_signed_response_verifies_the_way_the_sdk_checks_it() {
     use zgnode::compute::receipt::ResponseRecord;
     let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compute-sdk");
-    ensure_npm_dir(&sdk, &["@0glabs/0g-serving-broker"]);
+    ensure_npm_dir(&sdk, &["@0glabs/0g-serving-broker", "@0gfoundation/0g-compute-ts-sdk"]);
     let signer = alloy_signer_local::PrivateKeySigner::random();
     let record = ResponseRecord::for_bodies("chat-7", "tiny", dev_key(3).address(), b"request", b"response", (5, 9), U256::from(123));
     let signed = record.sign(&signer).unwrap();

@@ -117,8 +117,9 @@ fn fee_of(addr: SocketAddr, chat_id: &str) -> U256 {
     signed.record().expect("our record").fee
 }
 
-#[test]
-fn the_official_sdk_chats_with_zgnode_devs_built_in_provider() {
+/// `tests/compute-sdk/chat.mjs` against `zgnode dev`'s built-in provider with the SDK package
+/// `sdk` (the script picks it from `ZG_COMPUTE_SDK`).
+fn chat_with_sdk(sdk_package: &str) {
     let dir = tempfile::tempdir().unwrap();
     let mut args = dev_args(dir.path());
     args.retain(|a| a != "--no-compute-provider");
@@ -127,17 +128,30 @@ fn the_official_sdk_chats_with_zgnode_devs_built_in_provider() {
     let node = NodeProcess::spawn(&args);
     assert!(node.compute_addr.is_some(), "the banner names the provider");
     let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compute-sdk");
-    ensure_npm_dir(&sdk, &["@0glabs/0g-serving-broker"]);
+    ensure_npm_dir(&sdk, &["@0glabs/0g-serving-broker", "@0gfoundation/0g-compute-ts-sdk"]);
     let key = |i: usize| zgnode::dev::dev_accounts()[i].private_key.to_string();
     let output = Command::new("node")
         .arg(sdk.join("chat.mjs"))
         .arg(format!("http://{}", node.addr))
         .args([key(3), dev_key(DEV_PROVIDER_ACCOUNT).address().to_string(), key(4)])
+        .env("ZG_COMPUTE_SDK", sdk_package)
         .output()
         .expect("node runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success() && stdout.contains("all chat checks passed"), "{stdout}\n{stderr}");
+    assert!(output.status.success() && stdout.contains("all chat checks passed"), "{sdk_package}\n{stdout}\n{stderr}");
+}
+
+/// 0G's current SDK (0.9.0): also its tiered prices, `/v1/models` and the GPU attestation check.
+#[test]
+fn the_current_official_sdk_chats_with_zgnode_devs_built_in_provider() {
+    chat_with_sdk("@0gfoundation/0g-compute-ts-sdk");
+}
+
+/// The package name 0G's docs still show (0.7.4), while they do.
+#[test]
+fn the_older_official_sdk_still_chats_with_zgnode_devs_built_in_provider() {
+    chat_with_sdk("@0glabs/0g-serving-broker");
 }
 
 #[test]

@@ -10,12 +10,16 @@ use alloy_primitives::U256;
 use anyhow::Context;
 
 use super::backend::llama::tiny::TINY_MODEL_NAME;
-use super::provider::config::{BackendConfig, ProviderConfig, VerifiableConfig};
+use super::provider::config::{BackendConfig, ProviderConfig, TierConfig, VerifiableConfig};
 use super::provider::{self, ProviderHandle};
 use zg_systems::compute::contracts::{IInferenceServing, INFERENCE_ADDRESS};
 
 /// The dev account that runs the built-in provider and owns the dev marketplace.
 pub const DEV_PROVIDER_ACCOUNT: usize = 7;
+
+/// Prompts up to this many tokens pay the dev provider's base prices; longer ones 1.5× input, 2×
+/// output.
+pub const DEV_TIER_TOKENS: u64 = 200;
 
 pub fn dev_config(eth_rpc: &str, listen: SocketAddr, data_dir: &Path) -> ProviderConfig {
     ProviderConfig {
@@ -27,6 +31,12 @@ pub fn dev_config(eth_rpc: &str, listen: SocketAddr, data_dir: &Path) -> Provide
         data_dir: data_dir.to_path_buf(),
         input_price: 1_000_000_000,
         output_price: 2_000_000_000,
+        // Long prompts cost more, as 0G's tiered providers charge: what the SDK reads from the
+        // service's additionalInfo and /v1/models.
+        tiered_pricing: vec![
+            TierConfig { max_input_tokens: DEV_TIER_TOKENS, input_multiplier: 1, input_multiplier_denominator: 1, output_multiplier: 1, output_multiplier_denominator: 1 },
+            TierConfig { max_input_tokens: 0, input_multiplier: 3, input_multiplier_denominator: 2, output_multiplier: 2, output_multiplier_denominator: 1 },
+        ],
         verifiability: "TeeML".into(),
         settle_interval_secs: 5,
         settle_batch: 50,

@@ -5,7 +5,9 @@
 // Hostile calls (no token, a forged token, a user without a sub-account) are refused.
 // Usage: node chat.mjs <eth rpc url> <user key> <provider address> <stranger key>
 // Prints "all chat checks passed" last.
-import { createZGComputeNetworkBroker } from "@0glabs/0g-serving-broker";
+// The SDK under test: 0G's current package by default; ZG_COMPUTE_SDK=@0glabs/0g-serving-broker
+// runs the older one its docs still show.
+const { createZGComputeNetworkBroker } = await import(process.env.ZG_COMPUTE_SDK ?? "@0gfoundation/0g-compute-ts-sdk");
 import { ethers } from "ethers";
 
 const [rpcUrl, userKey, providerAddress, strangerKey] = process.argv.slice(2);
@@ -26,7 +28,26 @@ check(endpoint === `${service.url}/v1/proxy` && model === "zg-tiny-llama", "getS
 
 const headers = await broker.inference.getRequestHeaders(providerAddress);
 const before = await broker.inference.getAccount(providerAddress);
-const fee = (usage) => BigInt(usage.prompt_tokens) * service.inputPrice + BigInt(usage.completion_tokens) * service.outputPrice;
+// The price tiers the service registered (its additionalInfo): each request pays its tier's
+// fractions of the prices, each part rounded down.
+const tiers = JSON.parse(service.additionalInfo || "{}").tieredPricing?.tiers ?? [];
+const tierOf = (n) => tiers.find((t) => t.maxInputTokens === 0 || n <= t.maxInputTokens);
+const fee = (usage) => {
+  const t = tierOf(usage.prompt_tokens) ?? { inputMultiplier: 1, outputMultiplier: 1 };
+  const part = (tokens, price, n, d) => (BigInt(tokens) * price * BigInt(n)) / BigInt(d ?? 1);
+  return part(usage.prompt_tokens, service.inputPrice, t.inputMultiplier, t.inputMultiplierDenominator) + part(usage.completion_tokens, service.outputPrice, t.outputMultiplier, t.outputMultiplierDenominator);
+};
+check(tiers.length === 2 && tiers[1].maxInputTokens === 0, "the service registers two price tiers");
+if (typeof broker.inference.getProviderModels === "function") {
+  // What 0.9 adds: the tiers parsed, the public model catalog, the GPU attestation check.
+  const [detail] = (await broker.inference.listServiceWithDetail()).filter((s) => s.provider === providerAddress);
+  check(detail?.tieredPricing?.tiers?.[1]?.inputMultiplier === 1.5 && detail.tieredPricing.tiers[1].outputMultiplier === 2, "listServiceWithDetail parses the tiered prices");
+  const catalog = await broker.inference.getProviderModels(providerAddress);
+  const entry = catalog.models[0];
+  check(catalog.models.length === 1 && entry.id === "zg-tiny-llama" && entry.pricing.prompt === service.inputPrice.toString() && entry.pricing.tiered_pricing.length === 2, "getProviderModels reads the provider's /v1/models");
+  const gpu = await fetch(`${service.url}/v1/quote/verify/gpu`, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
+  check(gpu.status === 422 && /without a TEE/.test((await gpu.json()).error.message), "/v1/quote/verify/gpu says there is no TEE to verify");
+}
 
 // A plain completion.
 let response = await fetch(`${endpoint}/chat/completions`, {
@@ -40,6 +61,21 @@ const chatId = response.headers.get("ZG-Res-Key");
 check(chatId && chatId === completion.id && completion.choices[0].message.role === "assistant", "the chat id comes in ZG-Res-Key");
 check(completion.usage.completion_tokens > 0 && completion.usage.completion_tokens <= 16, "usage is metered within max_tokens");
 check(await broker.inference.processResponse(providerAddress, chatId, JSON.stringify(completion.usage)) === true, "processResponse verifies the signature");
+
+// A prompt past the first tier pays the second tier's prices.
+response = await fetch(`${endpoint}/chat/completions`, {
+  method: "POST",
+  headers: { "Content-Type": "application/json", ...headers },
+  body: JSON.stringify({ model, messages: [{ role: "user", content: "Repeat after me: " + "zero gravity ".repeat(20) }], max_tokens: 4 }),
+});
+check(response.ok, `a long prompt is served (got ${response.status})`);
+const long = await response.json();
+check(long.usage.prompt_tokens > tiers[0].maxInputTokens, `the long prompt is past the first tier (${long.usage.prompt_tokens} tokens)`);
+check(await broker.inference.processResponse(providerAddress, long.id, JSON.stringify(long.usage)) === true, "processResponse verifies it");
+const signed = await (await fetch(`${service.url}/v1/proxy/signature/${long.id}`)).json();
+const charged = BigInt(JSON.parse(signed.text).fee);
+const base = BigInt(long.usage.prompt_tokens) * service.inputPrice + BigInt(long.usage.completion_tokens) * service.outputPrice;
+check(charged === fee(long.usage) && charged > base, `its signed record charges the second tier's fee (${charged}; base prices would be ${base})`);
 
 // A streamed completion.
 response = await fetch(`${endpoint}/chat/completions`, {
@@ -71,7 +107,7 @@ response = await fetch(`${service.url}/v1/proxy/signature/chatcmpl-unknown`);
 check(response.status === 404, "an unknown chat id has no signature");
 
 // The provider settles what it served, once.
-const owed = fee(completion.usage) + fee(streamUsage);
+const owed = fee(completion.usage) + fee(long.usage) + fee(streamUsage);
 let account;
 for (let i = 0; i < 100; i++) {
   account = await broker.inference.getAccount(providerAddress);

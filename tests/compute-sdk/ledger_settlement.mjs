@@ -7,7 +7,9 @@
 // than the balance); the user gets a refund back after the lock time.
 // Usage: node ledger_settlement.mjs <eth rpc url> <owner key> <user key> <provider key>
 // Prints "all compute checks passed" last.
-import { createZGComputeNetworkBroker } from "@0glabs/0g-serving-broker";
+// The SDK under test: 0G's current package by default; ZG_COMPUTE_SDK=@0glabs/0g-serving-broker
+// runs the older one its docs still show.
+const { createZGComputeNetworkBroker } = await import(process.env.ZG_COMPUTE_SDK ?? "@0gfoundation/0g-compute-ts-sdk");
 import { ethers } from "ethers";
 
 const [rpcUrl, ownerKey, userKey, providerKey] = process.argv.slice(2);

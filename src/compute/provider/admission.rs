@@ -6,7 +6,7 @@ use alloy_primitives::{Address, U256};
 
 use super::ProviderState;
 use crate::compute::token::{self, TokenError, TokenState, UserToken};
-use zg_systems::compute::settlement::request_fee;
+use zg_systems::compute::settlement::{PriceTier, request_fee, tiered_fee};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Refusal {
@@ -48,7 +48,10 @@ impl Drop for Admitted {
 /// produce more) plus the template's, and the whole completion budget.
 pub fn cost_bound(state: &ProviderState, prompt_bytes: usize, messages: usize, max_tokens: u32) -> U256 {
     let prompt_tokens = (prompt_bytes as u64).saturating_add(16 * messages as u64 + 16);
-    request_fee(prompt_tokens, u64::from(max_tokens), state.input_price, state.output_price).unwrap_or(U256::MAX)
+    // Every tier's price (and the base one), whichever the request lands in.
+    let base = request_fee(prompt_tokens, u64::from(max_tokens), state.input_price, state.output_price);
+    let tiered = state.tiers.iter().map(|tier| tiered_fee(prompt_tokens, u64::from(max_tokens), state.input_price, state.output_price, std::slice::from_ref(&PriceTier { max_input_tokens: 0, ..*tier })));
+    std::iter::once(base).chain(tiered).map(|fee| fee.unwrap_or(U256::MAX)).max().unwrap_or(U256::MAX)
 }
 
 pub async fn admit(state: &std::sync::Arc<ProviderState>, authorization: Option<&str>, cost: U256) -> Result<Admitted, Refusal> {

@@ -28,6 +28,11 @@ pub struct ProviderConfig {
     pub input_price: u128,
     #[serde(default = "default_output_price")]
     pub output_price: u128,
+    /// Price tiers by prompt length (0G's `tieredPricing`, advertised in the service's
+    /// `additionalInfo` and `/v1/models`, and billed): ascending `max_input_tokens`, 0 (no bound)
+    /// only last. None: every request pays the base prices.
+    #[serde(default)]
+    pub tiered_pricing: Vec<TierConfig>,
     /// The service's `verifiability` (the SDK verifies response signatures for TeeML, OpML, ZKML).
     #[serde(default = "default_verifiability")]
     pub verifiability: String,
@@ -53,6 +58,37 @@ pub struct ProviderConfig {
     #[serde(default)]
     pub gpu: crate::config::GpuSection,
 }
+
+/// One `[[tiered_pricing]]` entry: requests up to `max_input_tokens` prompt tokens pay the input
+/// price × `input_multiplier / input_multiplier_denominator` (and the output price likewise).
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierConfig {
+    pub max_input_tokens: u64,
+    pub input_multiplier: u64,
+    #[serde(default = "one")]
+    pub input_multiplier_denominator: u64,
+    pub output_multiplier: u64,
+    #[serde(default = "one")]
+    pub output_multiplier_denominator: u64,
+}
+
+fn one() -> u64 {
+    1
+}
+
+impl TierConfig {
+    pub fn tier(&self) -> zg_systems::compute::settlement::PriceTier {
+        zg_systems::compute::settlement::PriceTier {
+            max_input_tokens: self.max_input_tokens,
+            input: (self.input_multiplier, self.input_multiplier_denominator),
+            output: (self.output_multiplier, self.output_multiplier_denominator),
+        }
+    }
+}
+
+/// Most price tiers a service may list.
+pub const MAX_TIERS: usize = 16;
 
 /// The `[verifiable]` section: one int8 model served with a proof per result, paid through the
 /// VerifiedInference contract only for results whose proofs verify on chain.
@@ -159,6 +195,24 @@ impl ProviderConfig {
         if self.max_tokens == 0 || self.max_concurrent == 0 || self.max_request_bytes < 1024 {
             return Err("max_tokens and max_concurrent must be positive, max_request_bytes at least 1024".into());
         }
+        if self.tiered_pricing.len() > MAX_TIERS {
+            return Err(format!("tiered_pricing: at most {MAX_TIERS} tiers"));
+        }
+        for (i, tier) in self.tiered_pricing.iter().enumerate() {
+            let last = i + 1 == self.tiered_pricing.len();
+            if tier.input_multiplier_denominator == 0 || tier.output_multiplier_denominator == 0 {
+                return Err(format!("tiered_pricing[{i}]: a multiplier denominator is 0"));
+            }
+            if tier.input_multiplier == 0 || tier.output_multiplier == 0 {
+                return Err(format!("tiered_pricing[{i}]: a multiplier is 0 (a free tier is a price of 0, not a tier)"));
+            }
+            if tier.max_input_tokens == 0 && !last {
+                return Err(format!("tiered_pricing[{i}]: max_input_tokens 0 (no bound) may only be the last tier"));
+            }
+            if i > 0 && tier.max_input_tokens != 0 && tier.max_input_tokens <= self.tiered_pricing[i - 1].max_input_tokens {
+                return Err(format!("tiered_pricing[{i}]: max_input_tokens must ascend"));
+            }
+        }
         if let Some(verifiable) = &self.verifiable {
             if !(1..=40).contains(&verifiable.settle_batch) {
                 return Err(format!("verifiable.settle_batch {} is not 1-40", verifiable.settle_batch));
@@ -213,5 +267,21 @@ mod tests {
         let off = ProviderConfig::parse(&format!("{MINIMAL}\n[gpu]\nenabled = false\n")).unwrap();
         assert!(!off.gpu.enabled);
         assert!(ProviderConfig::parse(&format!("{MINIMAL}\n[gpu]\ncard = 1\n")).is_err(), "unknown keys are named");
+    }
+
+    #[test]
+    fn price_tiers_ascend_and_multiply_by_positive_fractions() {
+        let tiers = |entries: &str| ProviderConfig::parse(&format!("{MINIMAL}\n{entries}"));
+        let good = tiers("[[tiered_pricing]]\nmax_input_tokens = 64\ninput_multiplier = 1\noutput_multiplier = 1\n[[tiered_pricing]]\nmax_input_tokens = 0\ninput_multiplier = 3\ninput_multiplier_denominator = 2\noutput_multiplier = 2\n").unwrap();
+        assert_eq!(good.tiered_pricing[1].tier().input, (3, 2));
+        for (bad, why) in [
+            ("[[tiered_pricing]]\nmax_input_tokens = 0\ninput_multiplier = 1\noutput_multiplier = 1\n[[tiered_pricing]]\nmax_input_tokens = 5\ninput_multiplier = 1\noutput_multiplier = 1\n", "only be the last"),
+            ("[[tiered_pricing]]\nmax_input_tokens = 9\ninput_multiplier = 1\noutput_multiplier = 1\n[[tiered_pricing]]\nmax_input_tokens = 9\ninput_multiplier = 1\noutput_multiplier = 1\n", "ascend"),
+            ("[[tiered_pricing]]\nmax_input_tokens = 9\ninput_multiplier = 1\ninput_multiplier_denominator = 0\noutput_multiplier = 1\n", "denominator"),
+            ("[[tiered_pricing]]\nmax_input_tokens = 9\ninput_multiplier = 0\noutput_multiplier = 1\n", "a multiplier is 0"),
+        ] {
+            let error = tiers(bad).unwrap_err();
+            assert!(error.contains(why), "{error}");
+        }
     }
 }

@@ -21,7 +21,7 @@ use super::admission::{self, Refusal};
 use super::ProviderState;
 use crate::compute::backend::{BackendError, ChatMessage, Generation, Usage};
 use crate::compute::receipt::ResponseRecord;
-use zg_systems::compute::settlement::request_fee;
+use zg_systems::compute::settlement::tiered_fee;
 
 pub use crate::compute::api_error::ApiError;
 pub use crate::compute::receipt::RES_KEY_HEADER;
@@ -56,6 +56,8 @@ pub fn router(state: Arc<ProviderState>) -> Router {
         .route("/v1/quote", get(quote))
         .route("/v1/user/{user}/unsettledfee", get(unsettled_fee))
         .route("/v1/proxy/models", get(models))
+        .route("/v1/models", get(models))
+        .route("/v1/quote/verify/gpu", post(verify_gpu))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state.clone())
         .merge(crate::compute::verifiable::http::router(
@@ -129,7 +131,7 @@ fn now_secs() -> u64 {
 /// What a finished completion costs and leaves behind: stored unsettled (committed) and signed
 /// for `/v1/proxy/signature` before the user sees its end.
 async fn book(state: &Arc<ProviderState>, chat_id: &str, user: Address, request: &[u8], text: &str, usage: Usage, cap: U256) -> Result<U256, ApiError> {
-    let fee = request_fee(usage.prompt_tokens, usage.completion_tokens, state.input_price, state.output_price).unwrap_or(U256::MAX).min(cap);
+    let fee = tiered_fee(usage.prompt_tokens, usage.completion_tokens, state.input_price, state.output_price, &state.tiers).unwrap_or(U256::MAX).min(cap);
     let record = ResponseRecord::for_bodies(chat_id, state.backend.model(), user, request, text.as_bytes(), (usage.prompt_tokens, usage.completion_tokens), fee);
     let signed = record.sign(&state.signer).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", e.to_string()))?;
     let (store_state, id) = (state.clone(), chat_id.to_string());
@@ -252,8 +254,20 @@ async fn quote(State(state): State<Arc<ProviderState>>) -> String {
     report(&state).to_string()
 }
 
+/// The public model catalog (OpenAI's list, with the fields 0G's `ProviderModelInfo` reads:
+/// prices in neuron per token, tiers, limits), also at `/v1/proxy/models`.
 async fn models(State(state): State<Arc<ProviderState>>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({"object": "list", "data": [{"id": state.backend.model(), "object": "model", "owned_by": state.provider}]}))
+    Json(serde_json::json!({"object": "list", "data": [super::catalog::model_info(&state)]}))
+}
+
+/// 0G's GPU attestation check: this provider has no TEE, so there is no quote to verify; it
+/// says so (the SDK's `verifyRA` reads anything but 200 as "not verified").
+async fn verify_gpu() -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "no_tee",
+        "this provider runs without a TEE: there is no GPU attestation to verify (its signing key is held by the zgnode provider process)",
+    )
 }
 
 async fn unsettled_fee(State(state): State<Arc<ProviderState>>, Path(user): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {

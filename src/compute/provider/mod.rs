@@ -4,6 +4,7 @@
 //! batches (`settle`).
 
 pub mod admission;
+pub mod catalog;
 pub mod config;
 pub mod http;
 pub mod settle;
@@ -38,6 +39,8 @@ pub struct ProviderState {
     pub store: UnsettledStore,
     pub input_price: U256,
     pub output_price: U256,
+    /// Price tiers by prompt length (`tiered_pricing`), billed and advertised.
+    pub tiers: Vec<zg_systems::compute::settlement::PriceTier>,
     pub config: ProviderConfig,
     pub running: Arc<Semaphore>,
     /// Fees of requests being served, per user, not yet in the store: admission counts them.
@@ -98,7 +101,7 @@ pub async fn register(state: &ProviderState) -> anyhow::Result<()> {
         verifiability: state.config.verifiability.clone(),
         inputPrice: state.input_price,
         outputPrice: state.output_price,
-        additionalInfo: "{}".into(),
+        additionalInfo: catalog::additional_info(&state.config),
         teeSignerAddress: state.signer.address(),
     };
     let current = state.market.service(state.provider).await?;
@@ -108,6 +111,7 @@ pub async fn register(state: &ProviderState) -> anyhow::Result<()> {
         && current.verifiability == wanted.verifiability
         && current.inputPrice == wanted.inputPrice
         && current.outputPrice == wanted.outputPrice
+        && current.additionalInfo == wanted.additionalInfo
         && current.teeSignerAddress == wanted.teeSignerAddress
     {
         return Ok(());
@@ -157,6 +161,7 @@ pub async fn start_with(config: ProviderConfig, prover: Option<zg_systems::verif
         store,
         input_price: U256::from(config.input_price),
         output_price: U256::from(config.output_price),
+        tiers: config.tiered_pricing.iter().map(config::TierConfig::tier).collect(),
         running: Arc::new(Semaphore::new(config.max_concurrent)),
         config,
         reserved: Mutex::new(HashMap::new()),

@@ -25,6 +25,31 @@ pub fn request_fee(input_tokens: u64, output_tokens: u64, input_price: U256, out
     U256::from(input_tokens).checked_mul(input_price)?.checked_add(U256::from(output_tokens).checked_mul(output_price)?)
 }
 
+/// A price tier (0G's `tieredPricing`): requests with at most `max_input_tokens` prompt tokens
+/// (0: no bound) pay the prices times these fractions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PriceTier {
+    pub max_input_tokens: u64,
+    /// (numerator, denominator) of the input price's multiplier.
+    pub input: (u64, u64),
+    pub output: (u64, u64),
+}
+
+/// The tier a request with `input_tokens` falls in: the first (tiers ascend) whose bound holds.
+pub fn tier_of(tiers: &[PriceTier], input_tokens: u64) -> Option<&PriceTier> {
+    tiers.iter().find(|tier| tier.max_input_tokens == 0 || input_tokens <= tier.max_input_tokens)
+}
+
+/// [`request_fee`] at the request's tier (none: the prices as they are); each part rounded down.
+/// `None` on overflow or a zero denominator.
+pub fn tiered_fee(input_tokens: u64, output_tokens: u64, input_price: U256, output_price: U256, tiers: &[PriceTier]) -> Option<U256> {
+    let Some(tier) = tier_of(tiers, input_tokens) else { return request_fee(input_tokens, output_tokens, input_price, output_price) };
+    let part = |tokens: u64, price: U256, (numerator, denominator): (u64, u64)| -> Option<U256> {
+        U256::from(tokens).checked_mul(price)?.checked_mul(U256::from(numerator))?.checked_div(U256::from(denominator))
+    };
+    part(input_tokens, input_price, tier.input)?.checked_add(part(output_tokens, output_price, tier.output)?)
+}
+
 /// One user's settlement: the requests it pays for, their total, their hash and its nonce.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlannedSettlement {
@@ -147,6 +172,22 @@ mod tests {
         assert_eq!((second.user, second.nonce, second.total_fee, second.seqs.clone()), (Address::repeat_byte(2), U256::from(1), U256::from(50), vec![2, 3]));
         assert_eq!(first.requests_hash, requests_hash(["chat-1", "chat-4"]));
         assert_ne!(requests_hash(["ab", "c"]), requests_hash(["a", "bc"]), "ids cannot run into each other");
+    }
+
+    #[test]
+    fn a_request_pays_its_tiers_multipliers() {
+        let tiers = [
+            PriceTier { max_input_tokens: 100, input: (1, 1), output: (1, 1) },
+            PriceTier { max_input_tokens: 0, input: (3, 2), output: (5, 2) },
+        ];
+        assert_eq!(tiered_fee(100, 5, U256::from(4), U256::from(10), &tiers), request_fee(100, 5, U256::from(4), U256::from(10)));
+        assert_eq!(tiered_fee(101, 5, U256::from(4), U256::from(10), &tiers), Some(U256::from(606 + 125)));
+        assert_eq!(tiered_fee(101, 5, U256::from(4), U256::from(10), &[]), request_fee(101, 5, U256::from(4), U256::from(10)));
+        // Above every bounded tier, no unbounded one: the base prices.
+        assert_eq!(tiered_fee(500, 1, U256::from(1), U256::from(1), &tiers[..1]), Some(U256::from(501)));
+        let zero = [PriceTier { max_input_tokens: 0, input: (1, 0), output: (1, 1) }];
+        assert_eq!(tiered_fee(1, 1, U256::from(1), U256::from(1), &zero), None);
+        assert_eq!(tiered_fee(1, 1, U256::MAX, U256::from(1), &tiers[1..]), None);
     }
 
     #[test]
