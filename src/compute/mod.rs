@@ -12,5 +12,6 @@ pub mod rpc;
 pub mod receipt;
 pub mod role;
 pub mod token;
+pub mod training;
 pub mod unsettled;
 pub mod verifiable;

@@ -39,6 +39,26 @@ enum ChatTemplate {
     Plain,
 }
 
+fn render_prompt(template: ChatTemplate, messages: &[ChatMessage]) -> String {
+    let mut text = String::new();
+    for message in messages {
+        match template {
+            ChatTemplate::Llama3 => text.push_str(&format!("<|start_header_id|>{}<|end_header_id|>\n\n{}<|eot_id|>", message.role, message.content)),
+            ChatTemplate::ChatMl => text.push_str(&format!("<|im_start|>{}\n{}<|im_end|>\n", message.role, message.content)),
+            ChatTemplate::Plain => text.push_str(&format!("{}: {}\n", message.role, message.content)),
+        }
+    }
+    text.push_str(match template {
+        ChatTemplate::Llama3 => "<|start_header_id|>assistant<|end_header_id|>\n\n",
+        ChatTemplate::ChatMl => "<|im_start|>assistant\n",
+        ChatTemplate::Plain => "assistant:",
+    });
+    if template == ChatTemplate::Llama3 {
+        text.insert_str(0, "<|begin_of_text|>");
+    }
+    text
+}
+
 pub struct LlamaBackend {
     name: String,
     model: Llama,
@@ -53,8 +73,16 @@ fn read_file(path: &Path) -> Result<Vec<u8>, LoadError> {
     std::fs::read(path).map_err(|e| LoadError::File { path: path.display().to_string(), reason: e.to_string() })
 }
 
-impl LlamaBackend {
-    pub fn load(dir: &Path, name: &str) -> Result<Self, LoadError> {
+/// A Hugging Face model directory as read: its config (raw and parsed), tokenizer and weights.
+pub struct ModelFiles {
+    pub raw_config: serde_json::Value,
+    pub config: LlamaConfig,
+    pub tokenizer: Tokenizer,
+    pub tensors: std::collections::HashMap<String, safetensors::Tensor>,
+}
+
+impl ModelFiles {
+    pub fn read(dir: &Path) -> Result<Self, LoadError> {
         let config_path = dir.join("config.json");
         let raw_config: serde_json::Value = serde_json::from_slice(&read_file(&config_path)?)
             .map_err(|e| LoadError::File { path: config_path.display().to_string(), reason: e.to_string() })?;
@@ -77,46 +105,56 @@ impl LlamaBackend {
         for shard in shards {
             tensors.extend(safetensors::read(&read_file(&shard)?)?);
         }
+        Ok(Self { raw_config, config, tokenizer, tensors })
+    }
+
+    fn template(&self) -> ChatTemplate {
+        if self.tokenizer.token_id("<|start_header_id|>").is_some() {
+            ChatTemplate::Llama3
+        } else if self.tokenizer.token_id("<|im_start|>").is_some() {
+            ChatTemplate::ChatMl
+        } else {
+            ChatTemplate::Plain
+        }
+    }
+
+    /// The tokens that end an answer (the config's `eos_token_id` and the templates' ends).
+    pub fn stop_tokens(&self) -> Vec<u32> {
+        let mut stop_tokens: Vec<u32> = match &self.raw_config["eos_token_id"] {
+            serde_json::Value::Number(n) => n.as_u64().into_iter().map(|n| n as u32).collect(),
+            serde_json::Value::Array(ids) => ids.iter().filter_map(|n| n.as_u64()).map(|n| n as u32).collect(),
+            _ => Vec::new(),
+        };
+        stop_tokens.extend(["<|eot_id|>", "<|im_end|>", "<|end_of_text|>", "</s>", "<|endoftext|>"].iter().filter_map(|t| self.tokenizer.token_id(t)));
+        stop_tokens
+    }
+
+    /// The prompt `messages` make, laid out as the model's template does, ready for the answer.
+    pub fn prompt(&self, messages: &[ChatMessage]) -> String {
+        render_prompt(self.template(), messages)
+    }
+}
+
+impl LlamaBackend {
+    pub fn load(dir: &Path, name: &str) -> Result<Self, LoadError> {
+        Self::from_files(ModelFiles::read(dir)?, name)
+    }
+
+    /// The model with its weights as given (a LoRA adapter already merged into them, say).
+    pub fn from_files(files: ModelFiles, name: &str) -> Result<Self, LoadError> {
+        let (template, stop_tokens) = (files.template(), files.stop_tokens());
+        let ModelFiles { config, tokenizer, tensors, .. } = files;
         let mut model = Llama::from_tensors(config, tensors)?;
         let gpu = crate::gpu::accel::init(&crate::config::GpuSection::default());
         if let Some(line) = crate::gpu::matvec::accelerate(&mut model, gpu) {
             tracing::info!("{name}: {line}");
         }
-        let template = if tokenizer.token_id("<|start_header_id|>").is_some() {
-            ChatTemplate::Llama3
-        } else if tokenizer.token_id("<|im_start|>").is_some() {
-            ChatTemplate::ChatMl
-        } else {
-            ChatTemplate::Plain
-        };
-        let mut stop_tokens: Vec<u32> = match &raw_config["eos_token_id"] {
-            serde_json::Value::Number(n) => n.as_u64().into_iter().map(|n| n as u32).collect(),
-            serde_json::Value::Array(ids) => ids.iter().filter_map(|n| n.as_u64()).map(|n| n as u32).collect(),
-            _ => Vec::new(),
-        };
-        stop_tokens.extend(["<|eot_id|>", "<|im_end|>", "<|end_of_text|>", "</s>", "<|endoftext|>"].iter().filter_map(|t| tokenizer.token_id(t)));
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(Self { name: name.to_string(), model, tokenizer, template, stop_tokens, running: Semaphore::new(cores) })
     }
 
     fn prompt(&self, messages: &[ChatMessage]) -> String {
-        let mut text = String::new();
-        for message in messages {
-            match self.template {
-                ChatTemplate::Llama3 => text.push_str(&format!("<|start_header_id|>{}<|end_header_id|>\n\n{}<|eot_id|>", message.role, message.content)),
-                ChatTemplate::ChatMl => text.push_str(&format!("<|im_start|>{}\n{}<|im_end|>\n", message.role, message.content)),
-                ChatTemplate::Plain => text.push_str(&format!("{}: {}\n", message.role, message.content)),
-            }
-        }
-        text.push_str(match self.template {
-            ChatTemplate::Llama3 => "<|start_header_id|>assistant<|end_header_id|>\n\n",
-            ChatTemplate::ChatMl => "<|im_start|>assistant\n",
-            ChatTemplate::Plain => "assistant:",
-        });
-        if self.template == ChatTemplate::Llama3 {
-            text.insert_str(0, "<|begin_of_text|>");
-        }
-        text
+        render_prompt(self.template, messages)
     }
 
     /// The prompt's token count, as it will be metered.

@@ -39,10 +39,10 @@ fn default_context() -> usize {
 }
 
 impl LlamaConfig {
-    fn kv_heads(&self) -> usize {
+    pub fn kv_heads(&self) -> usize {
         self.num_key_value_heads.unwrap_or(self.num_attention_heads)
     }
-    fn head_dim(&self) -> usize {
+    pub fn head_dim(&self) -> usize {
         self.hidden_size / self.num_attention_heads.max(1)
     }
 

@@ -1,0 +1,164 @@
+//! The training loop: seeded shuffles per epoch, batches of examples whose mean answer loss is
+//! one AdamW step on the adapters, a checkpoint (the adapter and the step reached) every few
+//! steps so a killed provider resumes where it was, and a report per step for the task's log.
+
+use candle_nn::Optimizer;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use std::path::Path;
+use std::time::Instant;
+
+use crate::compute::backend::llama::ModelFiles;
+
+use super::adapter::LoraAdapter;
+use super::dataset::TokenizedExample;
+use super::lora::{LoraError, LoraModel};
+use super::params::TrainingParams;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("{0}")]
+    Model(#[from] LoraError),
+    #[error("{0}")]
+    Candle(#[from] candle_core::Error),
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
+    #[error("no example fits in {0} tokens")]
+    NoExamples(usize),
+    #[error("cancelled at step {0}")]
+    Cancelled(u64),
+}
+
+/// One optimizer step, as the log shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepReport {
+    pub step: u64,
+    pub total_steps: u64,
+    pub epoch: u32,
+    pub loss: f32,
+    pub tokens: u64,
+    pub seconds: f64,
+}
+
+/// What a finished run leaves: the adapter and every step's loss.
+pub struct Trained {
+    pub adapter: LoraAdapter,
+    pub losses: Vec<f32>,
+    pub tokens: u64,
+    pub seconds: f64,
+    /// Steps done before this process (a resumed run).
+    pub resumed_from: u64,
+}
+
+const CHECKPOINT_EVERY: u64 = 10;
+
+/// The batches of every epoch, in order: the same for a given seed, so a resumed run sees the
+/// data it would have seen.
+fn schedule(examples: usize, params: &TrainingParams) -> Vec<(u32, Vec<usize>)> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(params.seed);
+    let mut batches = Vec::new();
+    for epoch in 0..params.epochs {
+        let mut order: Vec<usize> = (0..examples).collect();
+        order.shuffle(&mut rng);
+        for batch in order.chunks(params.batch_size) {
+            batches.push((epoch, batch.to_vec()));
+        }
+    }
+    if let Some(max) = params.max_steps {
+        batches.truncate(max as usize);
+    }
+    batches
+}
+
+fn read_checkpoint(dir: &Path) -> Result<Option<(LoraAdapter, u64, Vec<f32>)>, TrainError> {
+    let state = dir.join("checkpoint.json");
+    if !state.exists() {
+        return Ok(None);
+    }
+    let broken = |e: String| TrainError::Checkpoint(format!("{}: {e}", dir.display()));
+    let state: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).map_err(|e| broken(e.to_string()))?).map_err(|e| broken(e.to_string()))?;
+    let bytes = std::fs::read(dir.join("checkpoint.safetensors")).map_err(|e| broken(e.to_string()))?;
+    let adapter = LoraAdapter::read(&bytes, &state["adapter_config"]).map_err(|e| broken(e.to_string()))?;
+    let step = state["step"].as_u64().ok_or_else(|| broken("no step".into()))?;
+    let losses = serde_json::from_value(state["losses"].clone()).map_err(|e| broken(e.to_string()))?;
+    Ok(Some((adapter, step, losses)))
+}
+
+/// Written to a temporary name and renamed, so a kill mid-write leaves the previous checkpoint.
+fn write_checkpoint(dir: &Path, adapter: &LoraAdapter, step: u64, losses: &[f32]) -> Result<(), TrainError> {
+    let broken = |e: std::io::Error| TrainError::Checkpoint(format!("{}: {e}", dir.display()));
+    std::fs::create_dir_all(dir).map_err(broken)?;
+    let bytes = adapter.safetensors().map_err(|e| TrainError::Checkpoint(e.to_string()))?;
+    let state = serde_json::json!({ "step": step, "losses": losses, "adapter_config": adapter.config_json() });
+    for (name, content) in [("checkpoint.safetensors", bytes), ("checkpoint.json", state.to_string().into_bytes())] {
+        let temporary = dir.join(format!("{name}.tmp"));
+        std::fs::write(&temporary, content).map_err(broken)?;
+        std::fs::rename(&temporary, dir.join(name)).map_err(broken)?;
+    }
+    Ok(())
+}
+
+/// Trains a LoRA adapter of `files`' model on `examples`; `report` sees every step and may
+/// cancel (returning false). With `checkpoints`, resumes from the last one there.
+pub fn train(
+    files: &ModelFiles,
+    base_model: &str,
+    examples: &[TokenizedExample],
+    params: &TrainingParams,
+    checkpoints: Option<&Path>,
+    mut report: impl FnMut(&StepReport) -> bool,
+) -> Result<Trained, TrainError> {
+    if examples.is_empty() {
+        return Err(TrainError::NoExamples(params.max_seq_len));
+    }
+    let model = LoraModel::new(files.config.clone(), &files.tensors, &params.target_modules, params.rank, params.alpha, params.seed)?;
+    let mut losses = Vec::new();
+    let mut done = 0u64;
+    if let Some((adapter, step, previous)) = checkpoints.map(read_checkpoint).transpose()?.flatten() {
+        for ((layer, projection), a, b) in &adapter.weights {
+            let key = model.adapters.keys().find(|(l, p)| l == layer && p == projection).copied();
+            let fitted = key.and_then(|key| model.adapters.get(&key));
+            let Some(fitted) = fitted else { return Err(TrainError::Checkpoint(format!("the checkpoint adapts layer {layer} {projection}, this run does not"))) };
+            fitted.a.set(&candle_core::Tensor::from_slice(&a.data, a.shape.as_slice(), &candle_core::Device::Cpu)?)?;
+            fitted.b.set(&candle_core::Tensor::from_slice(&b.data, b.shape.as_slice(), &candle_core::Device::Cpu)?)?;
+        }
+        done = step;
+        losses = previous;
+    }
+    let resumed_from = done;
+    let mut optimizer = candle_nn::AdamW::new(model.vars(), candle_nn::ParamsAdamW { lr: params.learning_rate, weight_decay: 0.0, ..Default::default() })?;
+    let batches = schedule(examples.len(), params);
+    let total_steps = batches.len() as u64;
+    let started = Instant::now();
+    let mut tokens = 0u64;
+    for (step, (epoch, batch)) in batches.iter().enumerate().skip(done as usize) {
+        let mut sum: Option<candle_core::Tensor> = None;
+        for index in batch {
+            let example = &examples[*index];
+            let loss = model.loss(&example.tokens, example.answer_from)?;
+            tokens += example.tokens.len() as u64;
+            sum = Some(match sum {
+                None => loss,
+                Some(total) => (total + loss)?,
+            });
+        }
+        let Some(sum) = sum else { continue };
+        let loss = (sum / batch.len() as f64)?;
+        optimizer.backward_step(&loss)?;
+        let value = loss.to_scalar::<f32>()?;
+        losses.push(value);
+        let step = step as u64 + 1;
+        let line = StepReport { step, total_steps, epoch: *epoch, loss: value, tokens, seconds: started.elapsed().as_secs_f64() };
+        if let Some(dir) = checkpoints
+            && (step.is_multiple_of(CHECKPOINT_EVERY) || step == total_steps)
+        {
+            let adapter = LoraAdapter::of(&model, base_model).map_err(|e| TrainError::Checkpoint(e.to_string()))?;
+            write_checkpoint(dir, &adapter, step, &losses)?;
+        }
+        if !report(&line) {
+            return Err(TrainError::Cancelled(step));
+        }
+    }
+    let adapter = LoraAdapter::of(&model, base_model).map_err(|e| TrainError::Checkpoint(e.to_string()))?;
+    Ok(Trained { adapter, losses, tokens, seconds: started.elapsed().as_secs_f64(), resumed_from })
+}
