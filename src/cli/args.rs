@@ -297,6 +297,26 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 100_000)]
         replay_keys: usize,
     },
+    /// LoRA fine-tuning on the CPU: zgnode's trainer against PyTorch + PEFT (when python3 has
+    /// them) on the same model, tokens, batches and hyper-parameters.
+    Training {
+        /// A Hugging Face Llama directory (default: the tiny model).
+        #[arg(long)]
+        model_dir: Option<std::path::PathBuf>,
+        #[arg(long, default_value_t = 64)]
+        examples: usize,
+        #[arg(long, default_value_t = 3)]
+        epochs: u32,
+        #[arg(long, default_value_t = 4)]
+        batch_size: usize,
+        #[arg(long, default_value_t = 0.002)]
+        learning_rate: f64,
+        #[arg(long, default_value_t = 8)]
+        rank: usize,
+        /// The Python with torch, transformers and peft.
+        #[arg(long, default_value = "python3")]
+        python: String,
+    },
     /// Sustained eth_sendRawTransaction over HTTP on loopback into sealed blocks.
     Rpc {
         #[arg(long, default_value_t = 20_000)]

@@ -54,7 +54,7 @@ const CHECKPOINT_EVERY: u64 = 10;
 
 /// The batches of every epoch, in order: the same for a given seed, so a resumed run sees the
 /// data it would have seen.
-fn schedule(examples: usize, params: &TrainingParams) -> Vec<(u32, Vec<usize>)> {
+pub fn schedule(examples: usize, params: &TrainingParams) -> Vec<(u32, Vec<usize>)> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(params.seed);
     let mut batches = Vec::new();
     for epoch in 0..params.epochs {

@@ -21,6 +21,7 @@ pub mod da_network;
 pub mod settlement;
 pub mod storage;
 pub mod tracking;
+pub mod training;
 pub mod verified_chain;
 
 pub use embed::{EmbedReport, EmbedSetup, embed};
