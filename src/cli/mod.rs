@@ -15,6 +15,7 @@ use crate::assembly::RunningNode;
 
 mod args;
 mod bench;
+mod bench_args;
 mod chaos;
 mod compute;
 mod compute_args;
@@ -25,6 +26,7 @@ mod storage;
 mod verified;
 
 pub use args::*;
+pub use bench_args::*;
 pub use compute_args::*;
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
