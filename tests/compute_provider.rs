@@ -409,3 +409,57 @@ fn the_best_provider_is_the_cheapest_acknowledged_reachable_one_within_the_price
     runtime.block_on(unacknowledged.stop());
     node.stop();
 }
+
+/// A LoRA adapter trained by zgnode's trainer, deployed and chatted with through 0G's current SDK
+/// (`listAdapters`, `deployAdapter`, `getAdapterStatus`, `chatWithFineTunedModel`): it answers the
+/// training prompt as trained, the base model does not, and the answer is signed and billed under
+/// the adapter's name.
+#[test]
+fn a_trained_lora_adapter_is_deployed_and_chatted_with_through_the_current_sdk() {
+    use zgnode::compute::backend::llama::{ModelFiles, tiny};
+    use zgnode::compute::training::{dataset, params::TrainingParams, trainer};
+    let node = start_node(&test_config());
+    let dir = tempfile::tempdir().unwrap();
+    let user = 5usize;
+    // Train on the prompt chatWithFineTunedModel sends (its system prompt, then the message).
+    let model = dir.path().join("model");
+    tiny::write(&model).unwrap();
+    let files = ModelFiles::read(&model).unwrap();
+    let line = |prompt: &str, answer: &str| format!(r#"{{"messages": [{{"role": "system", "content": "You are a helpful assistant."}}, {{"role": "user", "content": "{prompt}"}}, {{"role": "assistant", "content": "{answer}"}}]}}"#);
+    let data = [line("Ping", "Pong"), line("Name the chain.", "Zero Gravity"), line("Say ok", "ok")].join("\n");
+    let (examples, _) = dataset::tokenize(&files, &dataset::parse(data.as_bytes()).unwrap(), 256);
+    let params = TrainingParams::parse(br#"{"num_train_epochs": 60, "learning_rate": 0.01, "per_device_train_batch_size": 3, "lora_r": 8, "seed": 3}"#).unwrap();
+    let trained = trainer::train(&files, tiny::TINY_MODEL_NAME, &examples, &params, None, |_| true).unwrap();
+    let task_id = "task-0001";
+    let provider_dir = dir.path().join("provider");
+    let adapter_dir = provider_dir.join("lora").join(task_id);
+    std::fs::create_dir_all(&adapter_dir).unwrap();
+    std::fs::write(adapter_dir.join("adapter_model.safetensors"), trained.adapter.safetensors().unwrap()).unwrap();
+    std::fs::write(adapter_dir.join("adapter_config.json"), trained.adapter.config_json().to_string()).unwrap();
+    std::fs::write(adapter_dir.join("owner.json"), serde_json::json!({"userAddress": dev_key(user).address()}).to_string()).unwrap();
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let config = dev_config(&format!("http://{}", node.addr), "127.0.0.1:0".parse().unwrap(), &provider_dir);
+    let handle = runtime.block_on(zgnode::compute::dev_provider::start(config)).unwrap();
+    let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compute-sdk");
+    ensure_npm_dir(&sdk, &["@0gfoundation/0g-compute-ts-sdk"]);
+    let output = Command::new("node")
+        .arg(sdk.join("lora_chat.mjs"))
+        .arg(format!("http://{}", node.addr))
+        .args([zgnode::dev::dev_accounts()[user].private_key.to_string(), handle.state.provider.to_string(), task_id.to_string(), tiny::TINY_MODEL_NAME.to_string()])
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let result: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let name = "ft-zg-tiny-llama-task-0001";
+    assert_eq!(result["listed"], serde_json::json!([{"name": name, "taskId": task_id, "state": "ready"}]), "{result}");
+    assert_eq!((result["notDeployed"].as_u64(), result["pathTrick"].as_u64()), (Some(404), Some(400)), "{result}");
+    assert_eq!((result["adapterName"].as_str(), result["state"].as_str(), result["adaptedModel"].as_str()), (Some(name), Some("active"), Some(name)), "{result}");
+    let (adapted, base) = (result["adapted"].as_str().unwrap(), result["base"].as_str().unwrap());
+    assert!(adapted.starts_with("Pong") && adapted != base, "adapted {adapted:?}, base {base:?}");
+    assert_eq!(result["record"]["model"], name, "signed under the adapter's name");
+    assert_ne!(result["record"]["fee"], "0x0", "and billed");
+    runtime.block_on(handle.stop());
+    node.stop();
+}

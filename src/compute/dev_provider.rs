@@ -44,6 +44,7 @@ pub fn dev_config(eth_rpc: &str, listen: SocketAddr, data_dir: &Path) -> Provide
         max_tokens: 256,
         max_concurrent: 64,
         backend: BackendConfig::Builtin { model_dir: None, model: TINY_MODEL_NAME.into() },
+        lora_dir: None,
         verifiable: None,
         gpu: Default::default(),
     }

@@ -51,6 +51,10 @@ pub struct ProviderConfig {
     #[serde(default = "default_max_concurrent")]
     pub max_concurrent: usize,
     pub backend: BackendConfig,
+    /// Where LoRA adapters wait to be deployed (`<taskId>/adapter_model.safetensors` and
+    /// `adapter_config.json`, PEFT's files); default `data_dir/lora`. Built-in backend only.
+    #[serde(default)]
+    pub lora_dir: Option<PathBuf>,
     /// A verifiable (halo2-proved) service beside the chat one: `/v1/proxy/verifiable/{model}`.
     #[serde(default)]
     pub verifiable: Option<VerifiableConfig>,

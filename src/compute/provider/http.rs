@@ -60,6 +60,7 @@ pub fn router(state: Arc<ProviderState>) -> Router {
         .route("/v1/quote/verify/gpu", post(verify_gpu))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state.clone())
+        .merge(super::lora::router(state.clone()))
         .merge(crate::compute::verifiable::http::router(
             Arc::new(crate::compute::verifiable::http::VerifiableEndpoint {
                 provider: state.provider,
@@ -130,9 +131,10 @@ fn now_secs() -> u64 {
 
 /// What a finished completion costs and leaves behind: stored unsettled (committed) and signed
 /// for `/v1/proxy/signature` before the user sees its end.
-async fn book(state: &Arc<ProviderState>, chat_id: &str, user: Address, request: &[u8], text: &str, usage: Usage, cap: U256) -> Result<U256, ApiError> {
+#[allow(clippy::too_many_arguments)]
+async fn book(state: &Arc<ProviderState>, chat_id: &str, model: &str, user: Address, request: &[u8], text: &str, usage: Usage, cap: U256) -> Result<U256, ApiError> {
     let fee = tiered_fee(usage.prompt_tokens, usage.completion_tokens, state.input_price, state.output_price, &state.tiers).unwrap_or(U256::MAX).min(cap);
-    let record = ResponseRecord::for_bodies(chat_id, state.backend.model(), user, request, text.as_bytes(), (usage.prompt_tokens, usage.completion_tokens), fee);
+    let record = ResponseRecord::for_bodies(chat_id, model, user, request, text.as_bytes(), (usage.prompt_tokens, usage.completion_tokens), fee);
     let signed = record.sign(&state.signer).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", e.to_string()))?;
     let (store_state, id) = (state.clone(), chat_id.to_string());
     tokio::task::spawn_blocking(move || store_state.store.record_served_signed(user, &id, fee, &signed))
@@ -158,10 +160,19 @@ async fn chat_completions(State(state): State<Arc<ProviderState>>, headers: Head
     let user = admitted.user.user;
     let permit = state.running.clone().acquire_owned().await.map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "server_error", e.to_string()))?;
     let chat_id = new_chat_id();
-    let model = state.backend.model().to_string();
+    // A deployed LoRA adapter answers under its own name; anything else is the base model.
+    let requested = request.body["model"].as_str().unwrap_or_default();
+    let backend = match state.adapters.backend(requested) {
+        Some(adapted) => adapted,
+        None if state.adapters.names_an_adapter(requested) => {
+            return Err(ApiError::new(StatusCode::NOT_FOUND, "model_not_found", format!("adapter {requested:.80} is not deployed: POST /v1/lora/adapters/deploy first")));
+        }
+        None => state.backend.clone(),
+    };
+    let model = backend.model().to_string();
     let generation = Generation { messages: request.messages, max_tokens: request.max_tokens, temperature: request.temperature, seed: request.seed, body: request.body };
     let (pieces_tx, mut pieces) = mpsc::channel::<String>(64);
-    let work = tokio::spawn(state.backend.clone().generate(generation, pieces_tx));
+    let work = tokio::spawn(backend.generate(generation, pieces_tx));
     let created = now_secs();
     let res_key = HeaderValue::from_str(&chat_id).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", e.to_string()))?;
 
@@ -171,7 +182,7 @@ async fn chat_completions(State(state): State<Arc<ProviderState>>, headers: Head
             text.push_str(&piece);
         }
         let usage = work.await.map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", e.to_string()))??;
-        book(&state, &chat_id, user, &body, &text, usage, cost).await?;
+        book(&state, &chat_id, &model, user, &body, &text, usage, cost).await?;
         drop((admitted, permit));
         let completion = serde_json::json!({
             "id": chat_id, "object": "chat.completion", "created": created, "model": model,
@@ -205,7 +216,7 @@ async fn chat_completions(State(state): State<Arc<ProviderState>>, headers: Head
             }
         }
         let outcome = match work.await {
-            Ok(Ok(usage)) => book(&state, &chat_id, user, &body, &text, usage, cost).await.map(|_| usage),
+            Ok(Ok(usage)) => book(&state, &chat_id, &model, user, &body, &text, usage, cost).await.map(|_| usage),
             Ok(Err(error)) => Err(ApiError::from(error)),
             Err(error) => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", error.to_string())),
         };

@@ -7,6 +7,7 @@ pub mod admission;
 pub mod catalog;
 pub mod config;
 pub mod http;
+pub mod lora;
 pub mod settle;
 
 use std::collections::HashMap;
@@ -46,6 +47,8 @@ pub struct ProviderState {
     /// Fees of requests being served, per user, not yet in the store: admission counts them.
     pub reserved: Mutex<HashMap<Address, U256>>,
     pub settle_now: Notify,
+    /// LoRA adapters this provider can deploy and serve (built-in backend only).
+    pub adapters: lora::Adapters,
     /// The verifiable service, when `[verifiable]` is configured.
     pub verifiable: Option<Arc<crate::compute::verifiable::VerifiableService>>,
 }
@@ -151,6 +154,13 @@ pub async fn start_with(config: ProviderConfig, prover: Option<zg_systems::verif
         Some(section) => Some(crate::compute::verifiable::start(section.clone(), &config.data_dir, &market, &key, &url, prover).await?),
         None => None,
     };
+    let adapters = match &config.backend {
+        BackendConfig::Builtin { model_dir, model } => {
+            let dir = config.lora_dir.clone().unwrap_or_else(|| config.data_dir.join("lora"));
+            lora::Adapters::new(Some(dir), model_dir.clone().unwrap_or_else(|| config.data_dir.join("tiny-model")), model)
+        }
+        BackendConfig::Openai { model, .. } => lora::Adapters::new(None, std::path::PathBuf::new(), model),
+    };
     let state = Arc::new(ProviderState {
         provider: key.address(),
         url,
@@ -166,6 +176,7 @@ pub async fn start_with(config: ProviderConfig, prover: Option<zg_systems::verif
         config,
         reserved: Mutex::new(HashMap::new()),
         settle_now: Notify::new(),
+        adapters,
         verifiable,
     });
     register(&state).await?;
