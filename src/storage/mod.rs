@@ -7,6 +7,7 @@
 //! coding) a shard of every segment reached this node.
 
 mod cache;
+mod file_bytes;
 pub mod client;
 mod admin;
 mod contracts;

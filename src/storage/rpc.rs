@@ -273,26 +273,6 @@ impl StorageContext {
         Ok(self.reconstruct(record, index).map(|rebuilt| std::sync::Arc::new(rebuilt.0.clone())))
     }
 
-    /// Bytes `[offset, offset + len)` of a file (clipped to what its segments hold); None when a
-    /// segment is neither held nor rebuildable here.
-    pub(super) fn file_bytes(&self, record: &FileRecord, offset: u64, len: u64) -> RpcResult<Option<Vec<u8>>> {
-        let mut out = Vec::with_capacity(usize::try_from(len).unwrap_or(0).min(1 << 24));
-        let end = offset.saturating_add(len);
-        let mut at = offset;
-        while at < end {
-            let segment = at / SEGMENT_SIZE as u64;
-            let Some(data) = self.segment_data(record, segment)? else { return Ok(None) };
-            let base = segment * SEGMENT_SIZE as u64;
-            let (from, to) = ((at - base) as usize, ((end - base) as usize).min(SEGMENT_SIZE).min(data.len()));
-            if from >= to {
-                break;
-            }
-            out.extend_from_slice(data.get(from..to).ok_or_else(|| server("stored segment is shorter than its chunks"))?);
-            at = base + to as u64;
-        }
-        Ok(Some(out))
-    }
-
     /// This node's part in erasure coding a file: the shards placement gives it now and how many
     /// of them it keeps, and the holders out of placement.
     fn shard_status(&self, record: &FileRecord) -> RpcResult<Value> {

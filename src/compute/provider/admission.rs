@@ -6,7 +6,7 @@ use alloy_primitives::{Address, U256};
 
 use super::ProviderState;
 use crate::compute::token::{self, TokenError, TokenState, UserToken};
-use zg_systems::compute::settlement::{PriceTier, request_fee, tiered_fee};
+use zg_systems::compute::settlement::{fee_at_tier, request_fee};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Refusal {
@@ -50,7 +50,7 @@ pub fn cost_bound(state: &ProviderState, prompt_bytes: usize, messages: usize, m
     let prompt_tokens = (prompt_bytes as u64).saturating_add(16 * messages as u64 + 16);
     // Every tier's price (and the base one), whichever the request lands in.
     let base = request_fee(prompt_tokens, u64::from(max_tokens), state.input_price, state.output_price);
-    let tiered = state.tiers.iter().map(|tier| tiered_fee(prompt_tokens, u64::from(max_tokens), state.input_price, state.output_price, std::slice::from_ref(&PriceTier { max_input_tokens: 0, ..*tier })));
+    let tiered = state.tiers.iter().map(|tier| fee_at_tier(prompt_tokens, u64::from(max_tokens), state.input_price, state.output_price, tier));
     std::iter::once(base).chain(tiered).map(|fee| fee.unwrap_or(U256::MAX)).max().unwrap_or(U256::MAX)
 }
 

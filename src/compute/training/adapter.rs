@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use crate::compute::backend::llama::safetensors::{self, Tensor};
 
-use super::lora::LoraModel;
+use super::lora::{LoraModel, module_of};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdapterError {
@@ -25,10 +25,6 @@ pub struct LoraAdapter {
     pub base_model: String,
     /// (layer, projection) → (A: rank × in, B: out × rank).
     pub weights: Vec<((usize, String), Tensor, Tensor)>,
-}
-
-fn module_of(projection: &str) -> &'static str {
-    if ["gate_proj", "up_proj", "down_proj"].contains(&projection) { "mlp" } else { "self_attn" }
 }
 
 fn flat(var: &candle_core::Var) -> Result<Tensor, AdapterError> {

@@ -23,6 +23,11 @@ pub enum LoraError {
     Invalid(String),
 }
 
+/// Where a projection sits in a layer (`mlp` or `self_attn`), as Hugging Face names its weights.
+pub(super) fn module_of(projection: &str) -> &'static str {
+    if ["gate_proj", "up_proj", "down_proj"].contains(&projection) { "mlp" } else { "self_attn" }
+}
+
 /// One adapted projection: `W x + (alpha / r) · B (A x)`.
 pub struct Adapter {
     pub a: Var,
@@ -69,8 +74,7 @@ impl LoraModel {
             let p = format!("model.layers.{i}");
             let mut weights = HashMap::new();
             for target in TARGETS {
-                let module = if ["gate_proj", "up_proj", "down_proj"].contains(target) { "mlp" } else { "self_attn" };
-                weights.insert(*target, constant(tensors, &format!("{p}.{module}.{target}.weight"))?);
+                weights.insert(*target, constant(tensors, &format!("{p}.{}.{target}.weight", module_of(target)))?);
             }
             for target in targets {
                 let name = TARGETS.iter().find(|t| **t == target.as_str()).ok_or_else(|| LoraError::Invalid(format!("unknown target module {target:.40}; one of {TARGETS:?}")))?;

@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 
 use zg_components::storage::FileRecord;
 use zg_components::storage::kv::{FollowedStreams, KvIndex, KvTransaction, ReplayOutcome};
-use zg_components::storage::merkle::SEGMENT_SIZE;
 use zg_systems::storage::kv::{self, Replay, StreamBytes, Unavailable};
 
 use super::KvHandle;
 use super::tables::Replayed;
 use crate::storage::StorageContext;
+use crate::storage::file_bytes::SegmentCache;
 use crate::store::{ChainStore, StoreError};
 
 /// Most submissions replayed between two durable records of progress.
@@ -139,33 +139,19 @@ impl Replayer {
 struct SegmentReader<'a> {
     ctx: &'a StorageContext,
     record: &'a FileRecord,
-    cached: Option<(u64, Arc<Vec<u8>>)>,
+    cached: SegmentCache,
 }
 
 impl StreamBytes for SegmentReader<'_> {
     fn read(&mut self, offset: u64, len: u64) -> Result<Vec<u8>, Unavailable> {
-        let mut out = Vec::with_capacity(usize::try_from(len).unwrap_or(0).min(1 << 20));
-        let end = offset + len;
-        let mut at = offset;
-        while at < end {
-            let segment = at / SEGMENT_SIZE as u64;
-            let data = match &self.cached {
-                Some((index, data)) if *index == segment => data.clone(),
-                _ => {
-                    let data = self
-                        .ctx
-                        .segment_data(self.record, segment)
-                        .map_err(|e| Unavailable(e.message().to_owned()))?
-                        .ok_or_else(|| Unavailable(format!("segment {segment} is neither held nor rebuildable here")))?;
-                    self.cached = Some((segment, data.clone()));
-                    data
-                }
-            };
-            let base = segment * SEGMENT_SIZE as u64;
-            let (from, to) = ((at - base) as usize, ((end - base) as usize).min(SEGMENT_SIZE));
-            out.extend_from_slice(data.get(from..to).ok_or_else(|| Unavailable(format!("segment {segment} is shorter than the file")))?);
-            at = base + to as u64;
+        let bytes = self
+            .ctx
+            .file_bytes_cached(self.record, offset, len, &mut self.cached)
+            .map_err(|e| Unavailable(e.message().to_owned()))?
+            .ok_or_else(|| Unavailable(format!("bytes {offset}..{} lie in a segment neither held nor rebuildable here", offset + len)))?;
+        if bytes.len() as u64 != len {
+            return Err(Unavailable("the stored segments are shorter than the file".into()));
         }
-        Ok(out)
+        Ok(bytes)
     }
 }

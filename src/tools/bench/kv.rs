@@ -71,12 +71,7 @@ async fn replayed_through(client: &jsonrpsee::http_client::HttpClient, seq: u64,
 pub async fn run(load: &KvLoad) -> anyhow::Result<KvReport> {
     anyhow::ensure!(load.batches > 0 && load.keys_per_batch > 0 && load.value_bytes > 0 && load.reads > 0, "every count must be positive");
     let dir = tempfile::tempdir()?;
-    let mut config = crate::NodeConfig::default();
-    config.node.data_dir = dir.path().to_path_buf();
-    config.rpc.addr = "127.0.0.1:0".parse()?;
-    config.chain.block_time_ms = 100;
-    config.storage.enabled = true;
-    config.storage.addr = "127.0.0.1:0".parse()?;
+    let mut config = super::storage::dev_storage_config(dir.path())?;
     // Follows the write stream; the replay stream is added later (replayed from disk then).
     config.storage.kv_streams = vec![stream(1).to_string()];
     let genesis = crate::dev::dev_genesis(crate::dev::DEV_CHAIN_ID);

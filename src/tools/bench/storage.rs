@@ -226,15 +226,22 @@ pub async fn transfers(sizes: &[u64]) -> anyhow::Result<Vec<TransferReport>> {
     transfers_and_pora(sizes).await.map(|(reports, _)| reports)
 }
 
-/// Transfers, then two PoRA epochs of the dev node's miner: the gas its proofs cost on chain.
-pub async fn transfers_and_pora(sizes: &[u64]) -> anyhow::Result<(Vec<TransferReport>, PoraReport)> {
-    let dir = tempfile::tempdir()?;
+/// The storage benches' dev node: chain and segments in `dir`, 100 ms blocks, JSON-RPC and the
+/// storage port on free loopback ports.
+pub(super) fn dev_storage_config(dir: &std::path::Path) -> anyhow::Result<crate::NodeConfig> {
     let mut config = crate::NodeConfig::default();
-    config.node.data_dir = dir.path().to_path_buf();
+    config.node.data_dir = dir.to_path_buf();
     config.rpc.addr = "127.0.0.1:0".parse()?;
     config.chain.block_time_ms = 100;
     config.storage.enabled = true;
     config.storage.addr = "127.0.0.1:0".parse()?;
+    Ok(config)
+}
+
+/// Transfers, then two PoRA epochs of the dev node's miner: the gas its proofs cost on chain.
+pub async fn transfers_and_pora(sizes: &[u64]) -> anyhow::Result<(Vec<TransferReport>, PoraReport)> {
+    let dir = tempfile::tempdir()?;
+    let mut config = dev_storage_config(dir.path())?;
     config.storage.miner_key = Some(crate::dev::dev_accounts()[crate::dev::DEV_MINER_ACCOUNT].private_key.to_string());
     let genesis = crate::dev::dev_genesis(crate::dev::DEV_CHAIN_ID);
     let node = crate::RunningNode::start(&config, &genesis).await?;

@@ -43,7 +43,14 @@ pub fn tier_of(tiers: &[PriceTier], input_tokens: u64) -> Option<&PriceTier> {
 /// [`request_fee`] at the request's tier (none: the prices as they are); each part rounded down.
 /// `None` on overflow or a zero denominator.
 pub fn tiered_fee(input_tokens: u64, output_tokens: u64, input_price: U256, output_price: U256, tiers: &[PriceTier]) -> Option<U256> {
-    let Some(tier) = tier_of(tiers, input_tokens) else { return request_fee(input_tokens, output_tokens, input_price, output_price) };
+    match tier_of(tiers, input_tokens) {
+        Some(tier) => fee_at_tier(input_tokens, output_tokens, input_price, output_price, tier),
+        None => request_fee(input_tokens, output_tokens, input_price, output_price),
+    }
+}
+
+/// What a request pays at `tier`'s multipliers, whatever its bound; each part rounded down.
+pub fn fee_at_tier(input_tokens: u64, output_tokens: u64, input_price: U256, output_price: U256, tier: &PriceTier) -> Option<U256> {
     let part = |tokens: u64, price: U256, (numerator, denominator): (u64, u64)| -> Option<U256> {
         U256::from(tokens).checked_mul(price)?.checked_mul(U256::from(numerator))?.checked_div(U256::from(denominator))
     };
