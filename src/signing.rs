@@ -29,6 +29,14 @@ pub fn sign_eip1559(
     tx.into_signed(signature).into()
 }
 
+/// One lock per sending account, shared by every client in the process.
+fn sender_lock(account: alloy_primitives::Address) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+    static LOCKS: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<alloy_primitives::Address, std::sync::Arc<tokio::sync::Mutex<()>>>>> =
+        std::sync::OnceLock::new();
+    let mut locks = LOCKS.get_or_init(Default::default).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    locks.entry(account).or_default().clone()
+}
+
 /// Signs a call from `key` with the chain's id and the account's pending nonce, sends it over
 /// `eth` and waits up to 60 s for a successful receipt; `what` names it in errors.
 pub async fn send_and_wait(
@@ -43,10 +51,16 @@ pub async fn send_and_wait(
     use jsonrpsee::core::client::ClientT;
     use jsonrpsee::rpc_params;
     let chain_id: U256 = eth.request("eth_chainId", rpc_params![]).await.context("eth_chainId")?;
+    // Two clients of one account in this process (a provider's inference settler and its
+    // fine-tuning deliveries) would otherwise read the same pending nonce and one would be
+    // dropped: the nonce is read and used under the account's lock.
+    let account_lock = sender_lock(key.address());
+    let sending = account_lock.lock().await;
     let nonce: U256 = eth.request("eth_getTransactionCount", rpc_params![key.address(), "pending"]).await.context("eth_getTransactionCount")?;
     let tx = sign_eip1559(key, chain_id.to(), TxKind::Call(to), value, input, nonce.to(), gas_limit);
     let raw = Bytes::from(alloy_eips::eip2718::Encodable2718::encoded_2718(&tx));
     let hash: B256 = eth.request("eth_sendRawTransaction", rpc_params![raw]).await.with_context(|| format!("sending {what}"))?;
+    drop(sending);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
         let receipt: serde_json::Value = eth.request("eth_getTransactionReceipt", rpc_params![hash]).await.context("eth_getTransactionReceipt")?;

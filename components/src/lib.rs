@@ -12,11 +12,13 @@
 //! - [`da`]: a blob's 2D Reed–Solomon square: layout, axis roots, data root, share proofs, the
 //!   bad-encoding fraud proof and its bytes.
 //! - [`storage`]: 0G storage's file commitment (chunks, segments, roots, submissions, proofs).
+//! - [`compute`]: fine-tuning tasks as 0G's provider API shows them, and their phases.
 //! - [`verifiable`]: quantized models, their canonical bytes and proof jobs' data.
 //! - [`node`]: what every domain shares: the tick clock and profile, the inbox the I/O shell
 //!   fills and the events it receives back.
 
 pub mod chain;
+pub mod compute;
 pub mod consensus;
 pub mod da;
 pub mod node;

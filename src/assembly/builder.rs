@@ -161,7 +161,8 @@ impl NodeBuilder {
             roles.push(Box::new(StorageRole::default()));
         }
         roles.push(Box::new(DaRole::default()));
-        roles.push(Box::new(self.compute.map_or_else(ComputeRole::default, ComputeRole::with_provider)));
+        let storage = self.storage.then_some(self.config.storage.addr);
+        roles.push(Box::new(self.compute.map_or_else(ComputeRole::default, |listen| ComputeRole::with_provider(listen).with_storage(storage))));
         roles.extend(self.extra_roles.iter().map(|make| make.0()));
         roles
     }

@@ -81,7 +81,7 @@ impl MarketClient {
         }
     }
 
-    async fn view<C: SolCall>(&self, to: Address, call: &C) -> anyhow::Result<C::Return> {
+    pub async fn view<C: SolCall>(&self, to: Address, call: &C) -> anyhow::Result<C::Return> {
         let output = self.simulate(Address::ZERO, to, &call.abi_encode().into(), U256::ZERO).await?;
         C::abi_decode_returns(&output).context("the contract answered something else than its ABI says")
     }
@@ -110,6 +110,13 @@ impl MarketClient {
     /// A mined transaction's receipt (null while pending).
     pub async fn receipt(&self, hash: B256) -> anyhow::Result<serde_json::Value> {
         self.eth("eth_getTransactionReceipt", rpc_params![hash]).await
+    }
+
+    /// The latest block's timestamp (Unix seconds): the clock the contracts' lock times read.
+    pub async fn head_timestamp(&self) -> anyhow::Result<u64> {
+        let block: serde_json::Value = self.eth("eth_getBlockByNumber", rpc_params!["latest", false]).await?;
+        let text = block["timestamp"].as_str().context("the latest block has no timestamp")?;
+        u64::from_str_radix(text.trim_start_matches("0x"), 16).context("the latest block's timestamp is not a number")
     }
 
     /// The account's balance in neuron.

@@ -10,6 +10,7 @@ use alloy_primitives::U256;
 use anyhow::Context;
 
 use super::backend::llama::tiny::TINY_MODEL_NAME;
+use super::fine_tuning::config::FineTuningConfig;
 use super::provider::config::{BackendConfig, ProviderConfig, TierConfig, VerifiableConfig};
 use super::provider::{self, ProviderHandle};
 use zg_systems::compute::contracts::{IInferenceServing, INFERENCE_ADDRESS};
@@ -47,6 +48,7 @@ pub fn dev_config(eth_rpc: &str, listen: SocketAddr, data_dir: &Path) -> Provide
         lora_dir: None,
         verifiable: None,
         gpu: Default::default(),
+        fine_tuning: None,
     }
 }
 
@@ -57,6 +59,12 @@ pub fn dev_verifiable(dir: &Path) -> anyhow::Result<VerifiableConfig> {
     let model_file = dir.join("digits-small.json");
     std::fs::write(&model_file, crate::compute::verifiable::SMALL_MODEL).with_context(|| format!("writing {}", model_file.display()))?;
     Ok(VerifiableConfig { model_file, price: 1_000_000_000_000_000, stake_0g: 10, settle_batch: 8, misbehave: false })
+}
+
+/// The fine-tuning service `zgnode dev` adds: LoRA training of the tiny model at 10^12 neuron
+/// (0.000001 0G) a token per epoch, deliverables to the node's storage at `storage_rpc`.
+pub fn dev_fine_tuning(storage_rpc: Option<String>) -> FineTuningConfig {
+    FineTuningConfig { price_per_token: 1_000_000_000_000, storage_rpc, ..FineTuningConfig::default() }
 }
 
 /// Starts the provider and acknowledges its signer (the owner's call) if not yet done.
@@ -75,6 +83,9 @@ pub async fn start_with(config: ProviderConfig, prover: Option<zg_systems::verif
             .send(&state.key, INFERENCE_ADDRESS, &IInferenceServing::acknowledgeTEESignerByOwnerCall { provider: state.provider }, U256::ZERO)
             .await
             .context("acknowledging the built-in provider's signer")?;
+    }
+    if let Some(fine_tuning) = &state.fine_tuning {
+        crate::compute::fine_tuning::chain::acknowledge_own_signer(fine_tuning).await.context("acknowledging the fine-tuning signer")?;
     }
     Ok(handle)
 }

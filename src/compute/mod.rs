@@ -5,6 +5,7 @@ pub mod ask;
 pub mod backend;
 pub mod client;
 pub mod dev_provider;
+pub mod fine_tuning;
 pub mod genesis;
 pub mod provider;
 pub mod ranking;

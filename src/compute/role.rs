@@ -1,7 +1,8 @@
 //! The compute role: the `compute_*` JSON-RPC methods (the marketplace as the chain records it,
 //! providers ranked by measured latency) and, when asked for, the built-in inference provider
 //! `zgnode dev` runs beside the chain (dev account 7's tiny model, acknowledged by the dev
-//! marketplace's owner) with its verifiable service, whose proof jobs the node's own tick runs.
+//! marketplace's owner) with its verifiable service, whose proof jobs the node's own tick runs, and its
+//! fine-tuning service, delivering to the node's storage.
 //! The provider is a client of the node: it starts once JSON-RPC serves, and stops first.
 
 use std::net::SocketAddr;
@@ -15,6 +16,8 @@ use crate::node::role::{Assembly, Role, RoleFuture, Serving};
 #[derive(Default)]
 pub struct ComputeRole {
     provider: Option<SocketAddr>,
+    /// The node's storage JSON-RPC, where the provider's fine-tuning deliverables go.
+    storage: Option<SocketAddr>,
     /// The built-in provider: running, or why it did not start.
     service: Option<Result<ComputeService, Arc<anyhow::Error>>>,
 }
@@ -22,7 +25,14 @@ pub struct ComputeRole {
 impl ComputeRole {
     /// The role with the built-in provider listening on `listen`.
     pub fn with_provider(listen: SocketAddr) -> Self {
-        Self { provider: Some(listen), service: None }
+        Self { provider: Some(listen), storage: None, service: None }
+    }
+
+    /// Deliver fine-tuned models to the storage JSON-RPC at `addr` (a fixed port: one chosen at
+    /// bind time is not known here, and then deliveries stay on the provider).
+    pub fn with_storage(mut self, addr: Option<SocketAddr>) -> Self {
+        self.storage = addr.filter(|addr| addr.port() != 0);
+        self
     }
 
     /// The built-in provider, when it runs.
@@ -51,7 +61,8 @@ impl Role for ComputeRole {
     fn serve<'a>(&'a mut self, serving: Serving<'a>) -> RoleFuture<'a> {
         Box::pin(async move {
             let (Some(listen), Some(rpc_addr)) = (self.provider, serving.rpc_addr) else { return Ok(()) };
-            let started = start(serving.config, listen, &format!("http://{rpc_addr}"), serving.prover.clone()).await;
+            let storage = self.storage.map(|addr| format!("http://{addr}"));
+            let started = start(serving.config, listen, &format!("http://{rpc_addr}"), storage, serving.prover.clone()).await;
             self.service = Some(started.map_err(|error| {
                 tracing::warn!(%listen, error = %format!("{error:#}"), "the built-in compute provider did not start");
                 Arc::new(error)
@@ -86,6 +97,7 @@ async fn start(
     config: &NodeConfig,
     listen: SocketAddr,
     rpc_url: &str,
+    storage_rpc: Option<String>,
     prover: Option<zg_systems::verifiable::jobs::ProverHandle>,
 ) -> anyhow::Result<ComputeService> {
     let scratch = if config.node.ephemeral { Some(tempfile::tempdir()?) } else { None };
@@ -95,6 +107,7 @@ async fn start(
     };
     let mut provider_config = crate::compute::dev_provider::dev_config(rpc_url, listen, &dir);
     provider_config.verifiable = Some(crate::compute::dev_provider::dev_verifiable(&dir)?);
+    provider_config.fine_tuning = Some(crate::compute::dev_provider::dev_fine_tuning(storage_rpc));
     let provider = crate::compute::dev_provider::start_with(provider_config, prover).await?;
     Ok(ComputeService { provider, _scratch: scratch })
 }

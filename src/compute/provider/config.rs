@@ -61,6 +61,10 @@ pub struct ProviderConfig {
     /// The node's `[gpu]` section: whether the built-in backend's matrices may go to a GPU.
     #[serde(default)]
     pub gpu: crate::config::GpuSection,
+    /// A fine-tuning service beside the chat one (built-in backend only): LoRA training of the
+    /// built-in model for users, registered on FineTuningServing, served on the same address.
+    #[serde(default)]
+    pub fine_tuning: Option<crate::compute::fine_tuning::config::FineTuningConfig>,
 }
 
 /// One `[[tiered_pricing]]` entry: requests up to `max_input_tokens` prompt tokens pay the input

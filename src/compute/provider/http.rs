@@ -250,6 +250,8 @@ async fn signature(State(state): State<Arc<ProviderState>>, Path(chat_id): Path<
 fn report(state: &ProviderState) -> serde_json::Value {
     serde_json::json!({
         "signing_address": state.signer.address(),
+        // Where a TEE quote carries the signer (what the fine-tuning SDK's acknowledgeProviderSigner reads).
+        "report_data": state.signer.address(),
         "provider": state.provider,
         "model": state.backend.model(),
         "tee": false,

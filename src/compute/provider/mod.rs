@@ -26,8 +26,7 @@ use super::unsettled::UnsettledStore;
 use config::{BackendConfig, ProviderConfig};
 use zg_systems::compute::contracts::{IInferenceServing, INFERENCE_ADDRESS, InferenceServiceParams};
 
-/// The stake a new service posts (the contract's minimum).
-pub const PROVIDER_STAKE_0G: u64 = 100;
+pub use zg_systems::compute::contracts::PROVIDER_STAKE_0G;
 
 pub struct ProviderState {
     pub provider: Address,
@@ -51,6 +50,8 @@ pub struct ProviderState {
     pub adapters: lora::Adapters,
     /// The verifiable service, when `[verifiable]` is configured.
     pub verifiable: Option<Arc<crate::compute::verifiable::VerifiableService>>,
+    /// The fine-tuning service, when `[fine_tuning]` is configured.
+    pub fine_tuning: Option<Arc<crate::compute::fine_tuning::FineTuningService>>,
 }
 
 /// A running provider: its HTTP address; dropping `stop` (or sending on it) shuts it down.
@@ -161,6 +162,26 @@ pub async fn start_with(config: ProviderConfig, prover: Option<zg_systems::verif
         }
         BackendConfig::Openai { model, .. } => lora::Adapters::new(None, std::path::PathBuf::new(), model),
     };
+    let (stop, stopped) = watch::channel(false);
+    let (fine_tuning, fine_tuning_tasks) = match (&config.fine_tuning, &config.backend) {
+        (None, _) => (None, Vec::new()),
+        (Some(_), BackendConfig::Openai { .. }) => anyhow::bail!("[fine_tuning] trains the built-in backend's model; this provider proxies an upstream"),
+        (Some(section), BackendConfig::Builtin { model_dir, model }) => {
+            let model_dir = model_dir.clone().unwrap_or_else(|| config.data_dir.join("tiny-model"));
+            let beside = crate::compute::fine_tuning::Beside {
+                eth_rpc: &config.eth_rpc,
+                url: &url,
+                key: key.clone(),
+                signer: signer.clone(),
+                model_name: model,
+                model_dir: &model_dir,
+                data_dir: &config.data_dir,
+                lora_dir: Some(config.lora_dir.clone().unwrap_or_else(|| config.data_dir.join("lora"))),
+            };
+            let (service, tasks) = crate::compute::fine_tuning::start(section.clone(), beside, stopped.clone()).await?;
+            (Some(service), tasks)
+        }
+    };
     let state = Arc::new(ProviderState {
         provider: key.address(),
         url,
@@ -178,10 +199,13 @@ pub async fn start_with(config: ProviderConfig, prover: Option<zg_systems::verif
         settle_now: Notify::new(),
         adapters,
         verifiable,
+        fine_tuning,
     });
     register(&state).await?;
-    let (stop, stopped) = watch::channel(false);
-    let router = http::router(state.clone());
+    let mut router = http::router(state.clone());
+    if let Some(fine_tuning) = &state.fine_tuning {
+        router = router.merge(crate::compute::fine_tuning::http::routes(fine_tuning.clone()));
+    }
     // Streamed pieces are small writes: without TCP_NODELAY, Nagle holds each behind the
     // client's delayed ACK (about 40 ms a response).
     let listener = axum::serve::ListenerExt::tap_io(listener, |stream: &mut tokio::net::TcpStream| {
@@ -198,5 +222,7 @@ pub async fn start_with(config: ProviderConfig, prover: Option<zg_systems::verif
     });
     let settler = tokio::spawn(settle::run(state.clone(), Duration::from_secs(state.config.settle_interval_secs), stopped));
     tracing::info!(provider = %state.provider, %addr, model = state.backend.model(), "compute provider serving");
-    Ok(ProviderHandle { addr, state, stop, tasks: vec![server, settler] })
+    let mut tasks = vec![server, settler];
+    tasks.extend(fine_tuning_tasks);
+    Ok(ProviderHandle { addr, state, stop, tasks })
 }

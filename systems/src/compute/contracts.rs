@@ -19,6 +19,8 @@ pub const DEPLOYER: Address = address!("f39Fd6e51aad88F6F4ce6aB8827279cffFb92266
 pub const DEPLOYER_NONCE: u64 = 13;
 
 /// The service names the ledger registers its two serving contracts under.
+/// The stake a new inference or fine-tuning service posts (both contracts' minimum), in 0G.
+pub const PROVIDER_STAKE_0G: u64 = 100;
 pub const INFERENCE_SERVICE_NAME: &str = "inference-v1.0";
 pub const FINE_TUNING_SERVICE_NAME: &str = "fine-tuning-v1.0";
 
@@ -75,6 +77,46 @@ sol! {
         function addDeliverable(address user, string id, bytes modelRootHash) external;
         function acknowledgeDeliverable(address provider, string id) external;
         function settleFees(FineTuningVerifierInput verifierInput) external;
+        function getDeliverable(address user, address provider, string id) external view returns (FineTuningDeliverable);
+        function getAccount(address user, address provider) external view returns (FineTuningAccount);
+        function getService(address provider) external view returns (FineTuningService);
+        function lockTime() external view returns (uint256);
+        function penaltyPercentage() external view returns (uint256);
+    }
+
+    struct FineTuningDeliverable {
+        string id;
+        bytes modelRootHash;
+        bytes encryptedSecret;
+        bool acknowledged;
+        uint248 timestamp;
+        bool settled;
+    }
+
+    struct FineTuningAccount {
+        address user;
+        address provider;
+        uint256 nonce;
+        uint256 balance;
+        uint256 pendingRefund;
+        InferenceRefund[] refunds;
+        string additionalInfo;
+        FineTuningDeliverable[] deliverables;
+        uint256 validRefundsLength;
+        uint256 deliverablesHead;
+        uint256 deliverablesCount;
+        bool acknowledged;
+    }
+
+    struct FineTuningService {
+        address provider;
+        string url;
+        FineTuningQuota quota;
+        uint256 pricePerToken;
+        bool occupied;
+        string[] models;
+        address teeSignerAddress;
+        bool teeSignerAcknowledged;
     }
 
     struct InferenceRefund {

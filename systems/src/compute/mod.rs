@@ -2,4 +2,5 @@
 //! provider settles by.
 
 pub mod contracts;
+pub mod fine_tuning;
 pub mod settlement;

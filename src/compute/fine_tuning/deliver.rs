@@ -1,0 +1,151 @@
+//! After training: the adapter zipped and encrypted under a key chosen once (kept before the
+//! first upload, so a retried delivery uploads the same file), uploaded to 0G storage,
+//! recorded on chain (`addDeliverable`); then, on the user's acknowledgement, settled with the
+//! key sealed to the user, or — never acknowledged within the lock time — settled for the
+//! contract's 30 % with no key. Every step reads the chain before acting, so a provider killed
+//! at any point neither records a deliverable twice nor is paid twice.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy_primitives::{Address, Bytes, U256, keccak256};
+use tokio::sync::watch;
+
+use super::FineTuningService;
+use super::PRIVATE;
+use crate::store::durable::write_atomically;
+use super::crypto::{encrypt_model, fresh_key, seal_to, zip_files};
+use super::store::{TaskRecord, now_secs};
+use crate::compute::client::format_0g;
+use zg_components::compute::fine_tuning::TaskProgress;
+use zg_systems::compute::fine_tuning::settled_fee;
+
+pub async fn run(ft: Arc<FineTuningService>, poll: Duration, mut stopped: watch::Receiver<bool>) {
+    loop {
+        if let Err(error) = round(&ft).await {
+            tracing::warn!(error = %format!("{error:#}"), "a fine-tuning delivery round failed; it retries");
+        }
+        tokio::select! {
+            _ = ft.wake_deliverer.notified() => {}
+            _ = tokio::time::sleep(poll) => {}
+            _ = stopped.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+/// One pass over the tasks past training.
+pub async fn round(ft: &FineTuningService) -> anyhow::Result<()> {
+    for mut record in ft.store.all()? {
+        let id = record.task.id.clone();
+        let step = match record.task.progress {
+            TaskProgress::Trained | TaskProgress::Delivering => deliver(ft, &mut record).await,
+            TaskProgress::Delivered | TaskProgress::UserAcknowledged => settle(ft, &mut record).await,
+            _ => Ok(()),
+        };
+        if let Err(error) = step {
+            let _ = ft.store.log(&id, &format!("will retry: {error:#}"));
+            tracing::warn!(task = %id, error = %format!("{error:#}"), "fine-tuning delivery step failed; it retries");
+        }
+    }
+    Ok(())
+}
+
+fn hex32(text: &str) -> anyhow::Result<[u8; 32]> {
+    let bytes = alloy_primitives::hex::decode(text)?;
+    bytes.try_into().map_err(|_| anyhow::anyhow!("a stored model key is not 32 bytes"))
+}
+
+/// The encrypted model file of a trained task (made once, then read back).
+pub fn encrypted_model(ft: &FineTuningService, record: &TaskRecord) -> anyhow::Result<Vec<u8>> {
+    let path = ft.store.task_dir(&record.task.id).join("lora.enc");
+    if let Ok(bytes) = std::fs::read(&path) {
+        return Ok(bytes);
+    }
+    let adapter = ft.store.task_dir(&record.task.id).join("adapter");
+    let files = ["adapter_config.json", "adapter_model.safetensors"]
+        .into_iter()
+        .map(|name| Ok((name, std::fs::read(adapter.join(name))?)))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    let plain = zip_files(&files)?;
+    let iv: [u8; 12] = alloy_primitives::hex::decode(&record.model_iv)?.try_into().map_err(|_| anyhow::anyhow!("a stored iv is not 12 bytes"))?;
+    let file = encrypt_model(&plain, &hex32(&record.model_key)?, iv, &ft.signer);
+    write_atomically(&path, &file, PRIVATE)?;
+    Ok(file)
+}
+
+async fn deliver(ft: &FineTuningService, record: &mut TaskRecord) -> anyhow::Result<()> {
+    if record.model_key.is_empty() {
+        let (key, iv) = fresh_key();
+        record.model_key = alloy_primitives::hex::encode(key);
+        record.model_iv = alloy_primitives::hex::encode(iv);
+        ft.store.advance(record, TaskProgress::Delivering, "")?;
+    }
+    let file = encrypted_model(ft, record)?;
+    let root = match &ft.storage {
+        Some(storage) => {
+            let report = storage.upload(&file, &ft.key, |_| {}).await?;
+            ft.store.log(&record.task.id, &format!("uploaded the encrypted model ({} bytes) to 0G storage: root {}", file.len(), report.root))?;
+            report.root
+        }
+        None => keccak256(&file),
+    };
+    let user: Address = record.task.user_address.parse()?;
+    if super::chain::deliverable(ft, user, &record.task.id).await?.is_none() {
+        super::chain::add_deliverable(ft, user, &record.task.id, Bytes::copy_from_slice(root.as_slice())).await?;
+    }
+    record.task.deliver_index = root.to_string();
+    record.delivered_at = now_secs();
+    ft.store.advance(record, TaskProgress::Delivered, "")?;
+    Ok(())
+}
+
+async fn settle(ft: &FineTuningService, record: &mut TaskRecord) -> anyhow::Result<()> {
+    let user: Address = record.task.user_address.parse()?;
+    let Some(deliverable) = super::chain::deliverable(ft, user, &record.task.id).await? else {
+        anyhow::bail!("the deliverable is not on chain (was the sub-account deleted?)");
+    };
+    let fee: U256 = record.task.fee.parse()?;
+    let (lock_time, penalty) = super::chain::lock_time_and_penalty(ft).await?;
+    if !deliverable.settled {
+        if deliverable.acknowledged {
+            if record.task.progress == TaskProgress::Delivered {
+                ft.store.advance(record, TaskProgress::UserAcknowledged, "")?;
+            }
+            let public = k256::PublicKey::from_sec1_bytes(&alloy_primitives::hex::decode(&record.user_public_key)?)?;
+            // The SDK opens this to the raw key bytes (and hex-encodes them itself).
+            let secret = seal_to(&public, &hex32(&record.model_key)?);
+            super::chain::settle(ft, user, &record.task.id, deliverable.modelRootHash.clone(), Bytes::from(secret), fee).await?;
+        } else if ft.market.head_timestamp().await? >= deliverable.timestamp.saturating_to::<u64>().saturating_add(lock_time) {
+            super::chain::settle(ft, user, &record.task.id, deliverable.modelRootHash.clone(), Bytes::new(), fee).await?;
+        } else {
+            return Ok(());
+        }
+    }
+    let settled = super::chain::deliverable(ft, user, &record.task.id).await?.ok_or_else(|| anyhow::anyhow!("the deliverable vanished"))?;
+    anyhow::ensure!(settled.settled, "the settlement did not land");
+    let paid = settled_fee(fee, settled.acknowledged, penalty);
+    record.paid = paid.to_string();
+    let how = if settled.acknowledged {
+        format!("settled: {} 0G paid; the model's key is on chain, sealed to {user}", format_0g(paid))
+    } else {
+        format!("settled without acknowledgement within {lock_time} s: {} 0G ({penalty} %) paid, no key revealed", format_0g(paid))
+    };
+    ft.store.advance(record, TaskProgress::Finished, &how)?;
+    if settled.acknowledged {
+        publish_adapter(ft, record, user)?;
+    }
+    Ok(())
+}
+
+/// A paid-for adapter goes where the inference side's LoRA endpoints find it, owned by its user
+/// (`deployAdapter(provider, base, taskId)`).
+fn publish_adapter(ft: &FineTuningService, record: &TaskRecord, user: Address) -> anyhow::Result<()> {
+    let Some(lora_dir) = &ft.lora_dir else { return Ok(()) };
+    let from = ft.store.task_dir(&record.task.id).join("adapter");
+    let to = lora_dir.join(&record.task.id);
+    for name in ["adapter_config.json", "adapter_model.safetensors"] {
+        write_atomically(&to.join(name), &std::fs::read(from.join(name))?, PRIVATE)?;
+    }
+    write_atomically(&to.join("owner.json"), serde_json::json!({"userAddress": user}).to_string().as_bytes(), PRIVATE)?;
+    Ok(())
+}

@@ -1,0 +1,124 @@
+//! The fine-tuning provider role: beside the inference service, the provider registers on
+//! FineTuningServing and serves 0G's fine-tuning API (`http`) on the same address. A user's
+//! signed task is admitted against their sub-account (`admission`), kept crash-safe (`store`),
+//! trained in a bounded queue with a log (`train`), delivered encrypted to 0G storage and
+//! recorded on chain, then settled once the user acknowledges — revealing the model's key to
+//! them alone — or for 30 % when they never do (`deliver`, `crypto`, `chain`).
+
+pub mod admission;
+pub mod chain;
+pub mod config;
+pub mod crypto;
+pub mod deliver;
+pub mod http;
+pub mod store;
+pub mod train;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use alloy_primitives::{Address, keccak256};
+use alloy_signer_local::PrivateKeySigner;
+use anyhow::Context;
+use tokio::sync::{Notify, watch};
+
+use crate::compute::client::MarketClient;
+use crate::storage::client::StorageClient;
+use config::FineTuningConfig;
+use store::TaskStore;
+
+/// Files the provider writes (datasets, adapters, encrypted models): its own only.
+pub const PRIVATE: u32 = 0o600;
+
+/// The model users fine-tune: the provider's built-in one.
+#[derive(Clone, Debug)]
+pub struct TrainableModel {
+    pub name: String,
+    /// 0x-hex keccak-256 over the model's files (what a task's `preTrainedModelHash` names).
+    pub hash: String,
+    pub dir: PathBuf,
+}
+
+impl TrainableModel {
+    pub fn of(name: &str, dir: &Path) -> anyhow::Result<Self> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .with_context(|| format!("reading {}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        let mut hashes = Vec::new();
+        for file in &files {
+            let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            hashes.extend_from_slice(keccak256(name.as_bytes()).as_slice());
+            hashes.extend_from_slice(keccak256(std::fs::read(file).with_context(|| format!("reading {}", file.display()))?).as_slice());
+        }
+        Ok(Self { name: name.to_string(), hash: keccak256(&hashes).to_string(), dir: dir.to_path_buf() })
+    }
+}
+
+pub struct FineTuningService {
+    pub config: FineTuningConfig,
+    pub store: TaskStore,
+    pub provider: Address,
+    pub key: PrivateKeySigner,
+    pub signer: PrivateKeySigner,
+    pub market: MarketClient,
+    pub storage: Option<StorageClient>,
+    pub model: TrainableModel,
+    /// Where a settled task's adapter is published for the inference side's LoRA endpoints.
+    pub lora_dir: Option<PathBuf>,
+    /// Wakes the trainer (a task was admitted) and the deliverer (one was trained).
+    pub wake_trainer: Notify,
+    pub wake_deliverer: Notify,
+    /// Tasks the user cancelled while they trained.
+    pub cancelled: Mutex<HashSet<String>>,
+    /// One admission at a time: the per-user and balance checks see every earlier task.
+    pub admitting: tokio::sync::Mutex<()>,
+}
+
+/// What [`start`] needs from the provider it runs beside.
+pub struct Beside<'a> {
+    pub eth_rpc: &'a str,
+    pub url: &'a str,
+    pub key: PrivateKeySigner,
+    pub signer: PrivateKeySigner,
+    pub model_name: &'a str,
+    pub model_dir: &'a Path,
+    pub data_dir: &'a Path,
+    pub lora_dir: Option<PathBuf>,
+}
+
+/// Registers the fine-tuning service and starts its trainer and deliverer; the HTTP routes are
+/// [`http::routes`], merged into the provider's router.
+pub async fn start(config: FineTuningConfig, beside: Beside<'_>, stopped: watch::Receiver<bool>) -> anyhow::Result<(Arc<FineTuningService>, Vec<tokio::task::JoinHandle<()>>)> {
+    config.validate().map_err(anyhow::Error::msg)?;
+    let dir = beside.data_dir.join("fine-tuning");
+    let store = TaskStore::open(&dir).with_context(|| format!("opening the fine-tuning store in {}", dir.display()))?;
+    let storage = match &config.storage_rpc {
+        Some(url) => Some(StorageClient::new(beside.eth_rpc, url)?),
+        None => None,
+    };
+    let service = Arc::new(FineTuningService {
+        provider: beside.key.address(),
+        market: MarketClient::new(beside.eth_rpc)?,
+        key: beside.key,
+        signer: beside.signer,
+        model: TrainableModel::of(beside.model_name, beside.model_dir)?,
+        lora_dir: beside.lora_dir,
+        storage,
+        store,
+        config,
+        wake_trainer: Notify::new(),
+        wake_deliverer: Notify::new(),
+        cancelled: Mutex::new(HashSet::new()),
+        admitting: tokio::sync::Mutex::new(()),
+    });
+    chain::register(&service, beside.url).await?;
+    let poll = Duration::from_secs(service.config.poll_secs);
+    let tasks = vec![tokio::spawn(train::run(service.clone(), stopped.clone())), tokio::spawn(deliver::run(service.clone(), poll, stopped))];
+    tracing::info!(provider = %service.provider, model = %service.model.name, price_per_token = service.config.price_per_token, "fine-tuning provider serving");
+    Ok((service, tasks))
+}
