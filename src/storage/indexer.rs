@@ -23,7 +23,7 @@ const ASK_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A storage node as 0G's indexer lists it (`shard.ShardedNode`).
 fn sharded_node(url: &str) -> Value {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let since = crate::wall_clock::now_secs();
     json!({
         "url": url,
         "grpcUrl": "",

@@ -11,7 +11,8 @@ use super::FineTuningService;
 use super::PRIVATE;
 use crate::store::durable::write_atomically;
 use super::crypto::recover_personal;
-use super::store::{TaskRecord, TaskStoreError, now_secs};
+use super::store::{TaskRecord, TaskStoreError};
+use crate::wall_clock::now_secs;
 use crate::compute::client::format_0g;
 use crate::compute::training::{dataset, params::TrainingParams};
 use zg_components::compute::fine_tuning::{FineTuningTask, TaskProgress};
@@ -105,8 +106,7 @@ pub async fn dataset_bytes(ft: &FineTuningService, user: Address, hash: &str) ->
 /// cannot be trained on.
 pub fn count_tokens(ft: &FineTuningService, bytes: &[u8]) -> Result<(u64, usize), Refusal> {
     let examples = dataset::parse(bytes).map_err(|e| Refusal::BadRequest(format!("the dataset cannot be used: {e}")))?;
-    let files = crate::compute::backend::llama::ModelFiles::read(&ft.model.dir).map_err(|e| Refusal::Unavailable(format!("the model: {e}")))?;
-    let (tokenized, skipped) = dataset::tokenize(&files, &examples, ft.config.max_seq_len);
+    let (tokenized, skipped) = dataset::tokenize(&ft.files, &examples, ft.config.max_seq_len);
     if tokenized.is_empty() {
         return Err(Refusal::BadRequest(format!("no example of the dataset fits {} tokens", ft.config.max_seq_len)));
     }
@@ -146,7 +146,7 @@ pub async fn admit(ft: &FineTuningService, path_user: Address, request: TaskRequ
 
     let _one_at_a_time = ft.admitting.lock().await;
     let records = ft.store.all()?;
-    if let Some(open) = records.iter().find(|r| r.task.user_address.parse::<Address>().ok() == Some(user) && !r.task.progress.is_terminal()) {
+    if let Some(open) = records.iter().find(|r| r.user() == Some(user) && !r.task.progress.is_terminal()) {
         return Err(Refusal::Conflict(format!(
             "task {} of {user} is still {:?}: one task at a time per user (the next deliverable waits for the last to be acknowledged)",
             open.task.id, open.task.progress
@@ -200,7 +200,6 @@ pub async fn admit(ft: &FineTuningService, path_user: Address, request: TaskRequ
         user_public_key: alloy_primitives::hex::encode(k256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&public_key, false).as_bytes()),
         model_key: String::new(),
         model_iv: String::new(),
-        delivered_at: 0,
         paid: String::new(),
     };
     ft.store.admit(&record, user, nonce)?;

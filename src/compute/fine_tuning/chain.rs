@@ -11,33 +11,26 @@ use zg_systems::compute::contracts::{
     IFineTuningServing, PROVIDER_STAKE_0G, fine_tuning_digest,
 };
 
-/// The contract refused (any reason): a missing account, deliverable or service reads as None.
-fn refused(error: &anyhow::Error) -> bool {
-    error.downcast_ref::<Refused>().is_some()
+/// A read of FineTuningServing; a refusal (any reason: a missing account, deliverable or
+/// service) reads as None.
+async fn view_or_none<C: alloy_sol_types::SolCall>(ft: &FineTuningService, call: &C) -> anyhow::Result<Option<C::Return>> {
+    match ft.market.view(FINE_TUNING_ADDRESS, call).await {
+        Ok(value) => Ok(Some(value)),
+        Err(error) if error.downcast_ref::<Refused>().is_some() => Ok(None),
+        Err(error) => Err(error),
+    }
 }
 
 pub async fn service(ft: &FineTuningService) -> anyhow::Result<Option<ServiceRecord>> {
-    match ft.market.view(FINE_TUNING_ADDRESS, &IFineTuningServing::getServiceCall { provider: ft.provider }).await {
-        Ok(service) => Ok(Some(service)),
-        Err(error) if refused(&error) => Ok(None),
-        Err(error) => Err(error),
-    }
+    view_or_none(ft, &IFineTuningServing::getServiceCall { provider: ft.provider }).await
 }
 
 pub async fn account(ft: &FineTuningService, user: Address) -> anyhow::Result<Option<FineTuningAccount>> {
-    match ft.market.view(FINE_TUNING_ADDRESS, &IFineTuningServing::getAccountCall { user, provider: ft.provider }).await {
-        Ok(account) => Ok(Some(account)),
-        Err(error) if refused(&error) => Ok(None),
-        Err(error) => Err(error),
-    }
+    view_or_none(ft, &IFineTuningServing::getAccountCall { user, provider: ft.provider }).await
 }
 
 pub async fn deliverable(ft: &FineTuningService, user: Address, id: &str) -> anyhow::Result<Option<FineTuningDeliverable>> {
-    match ft.market.view(FINE_TUNING_ADDRESS, &IFineTuningServing::getDeliverableCall { user, provider: ft.provider, id: id.into() }).await {
-        Ok(deliverable) => Ok(Some(deliverable)),
-        Err(error) if refused(&error) => Ok(None),
-        Err(error) => Err(error),
-    }
+    view_or_none(ft, &IFineTuningServing::getDeliverableCall { user, provider: ft.provider, id: id.into() }).await
 }
 
 pub async fn lock_time_and_penalty(ft: &FineTuningService) -> anyhow::Result<(u64, U256)> {

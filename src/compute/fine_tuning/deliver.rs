@@ -15,7 +15,7 @@ use super::FineTuningService;
 use super::PRIVATE;
 use crate::store::durable::write_atomically;
 use super::crypto::{encrypt_model, fresh_key, seal_to, zip_files};
-use super::store::{TaskRecord, now_secs};
+use super::store::TaskRecord;
 use crate::compute::client::format_0g;
 use zg_components::compute::fine_tuning::TaskProgress;
 use zg_systems::compute::fine_tuning::settled_fee;
@@ -94,7 +94,6 @@ async fn deliver(ft: &FineTuningService, record: &mut TaskRecord) -> anyhow::Res
         super::chain::add_deliverable(ft, user, &record.task.id, Bytes::copy_from_slice(root.as_slice())).await?;
     }
     record.task.deliver_index = root.to_string();
-    record.delivered_at = now_secs();
     ft.store.advance(record, TaskProgress::Delivered, "")?;
     Ok(())
 }

@@ -19,7 +19,8 @@ use super::PRIVATE;
 use crate::store::durable::write_atomically;
 use super::admission::{Refusal, TaskRequest, admit};
 use super::crypto::recover_personal;
-use super::store::{TaskRecord, now_secs};
+use super::store::TaskRecord;
+use crate::wall_clock::now_secs;
 use crate::compute::training::dataset;
 use zg_components::compute::fine_tuning::TaskProgress;
 use zg_components::storage::merkle::FileCommitment;
@@ -167,14 +168,14 @@ fn task_of(ft: &FineTuningService, user: Address, id: &str) -> Result<TaskRecord
         return Err(Refusal::BadRequest(format!("{id:?} is not a task id")));
     }
     match ft.store.get(id)? {
-        Some(record) if record.task.user_address.parse::<Address>().ok() == Some(user) => Ok(record),
+        Some(record) if record.user() == Some(user) => Ok(record),
         _ => Err(Refusal::NotFound(format!("no task {id} of {user}"))),
     }
 }
 
 async fn list_tasks(State(ft): State<Arc<FineTuningService>>, Path(user_text): Path<String>, RawQuery(query): RawQuery) -> Result<Json<serde_json::Value>, Refusal> {
     let user = user_of(&user_text)?;
-    let mut tasks: Vec<_> = ft.store.all()?.into_iter().filter(|r| r.task.user_address.parse::<Address>().ok() == Some(user)).map(|r| r.task).collect();
+    let mut tasks: Vec<_> = ft.store.all()?.into_iter().filter(|r| r.user() == Some(user)).map(|r| r.task).collect();
     tasks.reverse();
     if query.is_some_and(|q| q.split('&').any(|pair| pair == "latest=true")) {
         tasks.truncate(1);
@@ -215,7 +216,7 @@ async fn cancel_task(State(ft): State<Arc<FineTuningService>>, Path((user_text, 
     if !record.task.progress.is_cancellable() {
         return Err(Refusal::Conflict(format!("task {id} is {:?}: it can no longer be cancelled", record.task.progress)));
     }
-    ft.cancelled.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id.clone());
+    ft.cancellations().insert(id.clone());
     if record.task.progress == TaskProgress::Init {
         ft.store.advance(&mut record, TaskProgress::Failed, "cancelled by the user")?;
     }

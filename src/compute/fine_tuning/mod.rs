@@ -24,6 +24,7 @@ use alloy_signer_local::PrivateKeySigner;
 use anyhow::Context;
 use tokio::sync::{Notify, watch};
 
+use crate::compute::backend::llama::ModelFiles;
 use crate::compute::client::MarketClient;
 use crate::storage::client::StorageClient;
 use config::FineTuningConfig;
@@ -68,6 +69,9 @@ pub struct FineTuningService {
     pub market: MarketClient,
     pub storage: Option<StorageClient>,
     pub model: TrainableModel,
+    /// The model's config, tokenizer and weights, read once: admission tokenizes datasets with
+    /// them and training starts from them.
+    pub files: ModelFiles,
     /// Where a settled task's adapter is published for the inference side's LoRA endpoints.
     pub lora_dir: Option<PathBuf>,
     /// Wakes the trainer (a task was admitted) and the deliverer (one was trained).
@@ -77,6 +81,13 @@ pub struct FineTuningService {
     pub cancelled: Mutex<HashSet<String>>,
     /// One admission at a time: the per-user and balance checks see every earlier task.
     pub admitting: tokio::sync::Mutex<()>,
+}
+
+impl FineTuningService {
+    /// The tasks cancelled while queued or training (a poisoned lock still holds the set).
+    pub fn cancellations(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.cancelled.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// What [`start`] needs from the provider it runs beside.
@@ -107,6 +118,7 @@ pub async fn start(config: FineTuningConfig, beside: Beside<'_>, stopped: watch:
         key: beside.key,
         signer: beside.signer,
         model: TrainableModel::of(beside.model_name, beside.model_dir)?,
+        files: ModelFiles::read(beside.model_dir).with_context(|| format!("reading the model in {}", beside.model_dir.display()))?,
         lora_dir: beside.lora_dir,
         storage,
         store,

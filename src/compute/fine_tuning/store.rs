@@ -11,6 +11,7 @@ use alloy_primitives::{Address, U256};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
+use crate::wall_clock::now_secs;
 use zg_components::compute::fine_tuning::{FineTuningTask, TaskProgress};
 
 const TASKS: TableDefinition<&str, &[u8]> = TableDefinition::new("fine_tuning_tasks");
@@ -48,21 +49,21 @@ pub struct TaskRecord {
     pub model_key: String,
     #[serde(default)]
     pub model_iv: String,
-    /// Unix seconds the deliverable went on chain (the lock time counts from it).
-    #[serde(default)]
-    pub delivered_at: u64,
     /// What settlement paid, in neuron (decimal), once settled.
     #[serde(default)]
     pub paid: String,
 }
 
+impl TaskRecord {
+    /// The task's user (stored checksummed at admission).
+    pub fn user(&self) -> Option<Address> {
+        self.task.user_address.parse().ok()
+    }
+}
+
 pub struct TaskStore {
     db: Database,
     dir: PathBuf,
-}
-
-pub fn now_secs() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
 }
 
 impl TaskStore {
@@ -189,7 +190,6 @@ mod tests {
             user_public_key: String::new(),
             model_key: String::new(),
             model_iv: String::new(),
-            delivered_at: 0,
             paid: String::new(),
         }
     }

@@ -10,7 +10,6 @@ use super::FineTuningService;
 use super::PRIVATE;
 use crate::store::durable::write_atomically;
 use super::store::{TaskRecord};
-use crate::compute::backend::llama::ModelFiles;
 use crate::compute::training::{dataset, params::TrainingParams, trainer};
 use zg_components::compute::fine_tuning::TaskProgress;
 
@@ -55,7 +54,7 @@ fn fail(ft: &FineTuningService, record: &mut TaskRecord, reason: String) -> anyh
 /// Trained. A stop (the provider shutting down) leaves it in Training to resume.
 fn train_task(ft: &FineTuningService, mut record: TaskRecord, stopped: &watch::Receiver<bool>) -> anyhow::Result<()> {
     let id = record.task.id.clone();
-    if ft.cancelled.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id) {
+    if ft.cancellations().remove(&id) {
         return fail(ft, &mut record, "cancelled by the user".into());
     }
     if record.task.progress == TaskProgress::Init {
@@ -71,12 +70,11 @@ fn train_task(ft: &FineTuningService, mut record: TaskRecord, stopped: &watch::R
         Ok(params) => TrainingParams { max_seq_len: ft.config.max_seq_len, ..params },
         Err(error) => return fail(ft, &mut record, error),
     };
-    let files = ModelFiles::read(&ft.model.dir)?;
     let examples = match dataset::parse(&bytes) {
         Ok(examples) => examples,
         Err(error) => return fail(ft, &mut record, error),
     };
-    let (tokenized, _) = dataset::tokenize(&files, &examples, params.max_seq_len);
+    let (tokenized, _) = dataset::tokenize(&ft.files, &examples, params.max_seq_len);
     if record.task.progress == TaskProgress::SettingUp {
         ft.store.log(&id, &format!("set up: {} examples, model {} ({})", tokenized.len(), ft.model.name, ft.model.hash))?;
         ft.store.advance(&mut record, TaskProgress::Training, "")?;
@@ -86,10 +84,10 @@ fn train_task(ft: &FineTuningService, mut record: TaskRecord, stopped: &watch::R
     let dir = ft.store.task_dir(&id);
     let checkpoints = dir.join("checkpoints");
     let mut stopping = false;
-    let result = trainer::train(&files, &ft.model.name, &tokenized, &params, Some(&checkpoints), |step| {
+    let result = trainer::train(&ft.files, &ft.model.name, &tokenized, &params, Some(&checkpoints), |step| {
         let _ = ft.store.log(&id, &format!("step {}/{} epoch {} loss {:.4} tokens {} elapsed {:.1}s", step.step, step.total_steps, step.epoch + 1, step.loss, step.tokens, step.seconds));
         stopping = *stopped.borrow();
-        let cancelled = ft.cancelled.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(&id);
+        let cancelled = ft.cancellations().contains(&id);
         !(stopping || cancelled)
     });
     let trained = match result {
@@ -99,7 +97,7 @@ fn train_task(ft: &FineTuningService, mut record: TaskRecord, stopped: &watch::R
             return Ok(());
         }
         Err(trainer::TrainError::Cancelled(step)) => {
-            ft.cancelled.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id);
+            ft.cancellations().remove(&id);
             return fail(ft, &mut record, format!("cancelled by the user at step {step}"));
         }
         Err(error) => return fail(ft, &mut record, format!("training failed: {error}")),

@@ -67,6 +67,19 @@ pub struct ProviderConfig {
     pub fine_tuning: Option<crate::compute::fine_tuning::config::FineTuningConfig>,
 }
 
+impl ProviderConfig {
+    /// The built-in backend's model directory: `model_dir`, or the tiny model written into
+    /// `data_dir/tiny-model`.
+    pub fn builtin_model_dir(&self, model_dir: &Option<PathBuf>) -> PathBuf {
+        model_dir.clone().unwrap_or_else(|| self.data_dir.join("tiny-model"))
+    }
+
+    /// Where LoRA adapters wait to be deployed: `lora_dir`, or `data_dir/lora`.
+    pub fn adapters_dir(&self) -> PathBuf {
+        self.lora_dir.clone().unwrap_or_else(|| self.data_dir.join("lora"))
+    }
+}
+
 /// One `[[tiered_pricing]]` entry: requests up to `max_input_tokens` prompt tokens pay the input
 /// price × `input_multiplier / input_multiplier_denominator` (and the output price likewise).
 #[derive(Clone, Debug, PartialEq, serde::Deserialize)]

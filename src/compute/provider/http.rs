@@ -125,10 +125,6 @@ fn new_chat_id() -> String {
     format!("chatcmpl-{}", alloy_primitives::hex::encode(rand::random::<[u8; 12]>()))
 }
 
-fn now_secs() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
 /// What a finished completion costs and leaves behind: stored unsettled (committed) and signed
 /// for `/v1/proxy/signature` before the user sees its end.
 #[allow(clippy::too_many_arguments)]
@@ -173,7 +169,7 @@ async fn chat_completions(State(state): State<Arc<ProviderState>>, headers: Head
     let generation = Generation { messages: request.messages, max_tokens: request.max_tokens, temperature: request.temperature, seed: request.seed, body: request.body };
     let (pieces_tx, mut pieces) = mpsc::channel::<String>(64);
     let work = tokio::spawn(backend.generate(generation, pieces_tx));
-    let created = now_secs();
+    let created = crate::wall_clock::now_secs();
     let res_key = HeaderValue::from_str(&chat_id).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", e.to_string()))?;
 
     if !request.stream {

@@ -78,14 +78,10 @@ pub fn parse_key(hex_key: &str, what: &str) -> anyhow::Result<PrivateKeySigner> 
 pub fn load_backend(config: &ProviderConfig) -> anyhow::Result<Arc<dyn InferenceBackend>> {
     Ok(match &config.backend {
         BackendConfig::Builtin { model_dir, model } => {
-            let dir = match model_dir {
-                Some(dir) => dir.clone(),
-                None => {
-                    let dir = config.data_dir.join("tiny-model");
-                    super::backend::llama::tiny::write(&dir).with_context(|| format!("writing the tiny model to {}", dir.display()))?;
-                    dir
-                }
-            };
+            let dir = config.builtin_model_dir(model_dir);
+            if model_dir.is_none() {
+                super::backend::llama::tiny::write(&dir).with_context(|| format!("writing the tiny model to {}", dir.display()))?;
+            }
             // Once per process: a node in the same process has already decided.
             crate::gpu::accel::init(&config.gpu);
             Arc::new(LlamaBackend::load(&dir, model).with_context(|| format!("loading the model in {}", dir.display()))?)
@@ -156,10 +152,7 @@ pub async fn start_with(config: ProviderConfig, prover: Option<zg_systems::verif
         None => None,
     };
     let adapters = match &config.backend {
-        BackendConfig::Builtin { model_dir, model } => {
-            let dir = config.lora_dir.clone().unwrap_or_else(|| config.data_dir.join("lora"));
-            lora::Adapters::new(Some(dir), model_dir.clone().unwrap_or_else(|| config.data_dir.join("tiny-model")), model)
-        }
+        BackendConfig::Builtin { model_dir, model } => lora::Adapters::new(Some(config.adapters_dir()), config.builtin_model_dir(model_dir), model),
         BackendConfig::Openai { model, .. } => lora::Adapters::new(None, std::path::PathBuf::new(), model),
     };
     let (stop, stopped) = watch::channel(false);
@@ -167,7 +160,7 @@ pub async fn start_with(config: ProviderConfig, prover: Option<zg_systems::verif
         (None, _) => (None, Vec::new()),
         (Some(_), BackendConfig::Openai { .. }) => anyhow::bail!("[fine_tuning] trains the built-in backend's model; this provider proxies an upstream"),
         (Some(section), BackendConfig::Builtin { model_dir, model }) => {
-            let model_dir = model_dir.clone().unwrap_or_else(|| config.data_dir.join("tiny-model"));
+            let model_dir = config.builtin_model_dir(model_dir);
             let beside = crate::compute::fine_tuning::Beside {
                 eth_rpc: &config.eth_rpc,
                 url: &url,
@@ -176,7 +169,7 @@ pub async fn start_with(config: ProviderConfig, prover: Option<zg_systems::verif
                 model_name: model,
                 model_dir: &model_dir,
                 data_dir: &config.data_dir,
-                lora_dir: Some(config.lora_dir.clone().unwrap_or_else(|| config.data_dir.join("lora"))),
+                lora_dir: Some(config.adapters_dir()),
             };
             let (service, tasks) = crate::compute::fine_tuning::start(section.clone(), beside, stopped.clone()).await?;
             (Some(service), tasks)

@@ -49,7 +49,7 @@ impl VerifiableService {
     /// Whether the proving keys are made (seconds after start) and the registry has activated
     /// the model (before that no proof would verify, so no result could be paid).
     pub fn ready(&self) -> bool {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let now = crate::wall_clock::now_secs();
         now >= self.active_at && self.prover.keys.contains(&self.model_id.0)
     }
 }
