@@ -114,7 +114,7 @@
 //! - [`cli`]: the commands (`dev`/`run`, `init`/`testnet`, `storage`, `da`, `compute`, `bench`,
 //!   `chaos`); [`config`]: the TOML config, every option in [`config::CONFIG_TEMPLATE`];
 //!   [`local_files`]: genesis files and durable writes; [`metrics`]: Prometheus;
-//!   [`wall_clock`]: the host's clock.
+//!   [`wall_clock`]: the host's clock; [`crash_drill`]: named points a test may die at.
 //! - [`dev`]: dev accounts and the dev genesis every role adds its contracts to.
 //! - [`tools`]: benchmarks, the chaos campaign, fuzz targets, the testnet launcher — beside the
 //!   node, opened only by the CLI.
@@ -123,6 +123,7 @@ pub mod assembly;
 pub mod cli;
 pub mod compute;
 pub mod config;
+pub mod crash_drill;
 pub mod da;
 pub mod dev;
 // Probing for the CUDA libraries and launching kernels are unsafe in cudarc; only this module

@@ -12,7 +12,8 @@
 //! - [`da`]: a blob's 2D Reed–Solomon square: layout, axis roots, data root, share proofs, the
 //!   bad-encoding fraud proof and its bytes.
 //! - [`storage`]: 0G storage's file commitment (chunks, segments, roots, submissions, proofs).
-//! - [`compute`]: fine-tuning tasks as 0G's provider API shows them, and their phases.
+//! - [`compute`]: fine-tuning tasks as 0G's provider API shows them, their phases, and the task
+//!   entities of the provider's tick.
 //! - [`verifiable`]: quantized models, their canonical bytes and proof jobs' data.
 //! - [`node`]: what every domain shares: the tick clock and profile, the inbox the I/O shell
 //!   fills and the events it receives back.

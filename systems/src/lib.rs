@@ -11,7 +11,8 @@
 //! - [`consensus`]: Malachite's Tendermint driven from the tick (engine, effects, WAL replay),
 //!   ordered blocks, block sync by certificate, double-sign evidence, the staking contract's
 //!   view of the validator set, rewards and slashing.
-//! - [`compute`]: the inference marketplace's contracts and settlement arithmetic.
+//! - [`compute`]: the inference marketplace's contracts and settlement arithmetic; the fine-tuning
+//!   API's digests and fees; fine-tuning tasks as entities of the provider's tick.
 //! - [`da`]: extending blobs to their squares, repair, fraud proofs and their precompile.
 //! - [`erasure`]: reed-solomon-simd's code as data-independent steps, and their CPU twin (what
 //!   the GPU kernels run).

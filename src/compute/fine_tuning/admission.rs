@@ -207,7 +207,7 @@ pub async fn admit(ft: &FineTuningService, path_user: Address, request: TaskRequ
     if !params.ignored.is_empty() {
         let _ = ft.store.log(&id, &format!("parameters this trainer does not use: {}", params.ignored.join(", ")));
     }
-    ft.wake_trainer.notify_one();
+    ft.report_known(&record);
     Ok(id)
 }
 

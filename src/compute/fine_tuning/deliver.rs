@@ -5,7 +5,6 @@
 //! contract's 30 % with no key. Every step reads the chain before acting, so a provider killed
 //! at any point neither records a deliverable twice nor is paid twice.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use alloy_primitives::{Address, Bytes, U256, keccak256};
@@ -18,36 +17,38 @@ use super::crypto::{encrypt_model, fresh_key, seal_to, zip_files};
 use super::store::TaskRecord;
 use crate::compute::client::format_0g;
 use zg_components::compute::fine_tuning::TaskProgress;
+use zg_components::compute::training_tasks::TaskOrder;
 use zg_systems::compute::fine_tuning::settled_fee;
 
-pub async fn run(ft: Arc<FineTuningService>, poll: Duration, mut stopped: watch::Receiver<bool>) {
-    loop {
-        if let Err(error) = round(&ft).await {
-            tracing::warn!(error = %format!("{error:#}"), "a fine-tuning delivery round failed; it retries");
-        }
-        tokio::select! {
-            _ = ft.wake_deliverer.notified() => {}
-            _ = tokio::time::sleep(poll) => {}
-            _ = stopped.wait_for(|s| *s) => return,
-        }
-    }
-}
-
-/// One pass over the tasks past training.
-pub async fn round(ft: &FineTuningService) -> anyhow::Result<()> {
-    for mut record in ft.store.all()? {
-        let id = record.task.id.clone();
-        let step = match record.task.progress {
-            TaskProgress::Trained | TaskProgress::Delivering => deliver(ft, &mut record).await,
-            TaskProgress::Delivered | TaskProgress::UserAcknowledged => settle(ft, &mut record).await,
-            _ => Ok(()),
+/// Takes the tick's `Deliver` and `Settle` orders, one at a time, on a thread of its own (the
+/// steps' chain and storage calls run on `runtime`).
+pub fn run(ft: &FineTuningService, orders: &crossbeam_channel::Receiver<TaskOrder>, runtime: &tokio::runtime::Handle, stopped: &watch::Receiver<bool>) {
+    while !*stopped.borrow() {
+        let order = match orders.recv_timeout(Duration::from_millis(200)) {
+            Ok(order) => order,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
         };
-        if let Err(error) = step {
-            let _ = ft.store.log(&id, &format!("will retry: {error:#}"));
-            tracing::warn!(task = %id, error = %format!("{error:#}"), "fine-tuning delivery step failed; it retries");
-        }
+        let id = order.task_id().to_string();
+        let done = runtime.block_on(async {
+            let Some(mut record) = ft.store.get(&id)? else { return Ok(true) };
+            match (&order, record.task.progress) {
+                (TaskOrder::Deliver(_), TaskProgress::Trained | TaskProgress::Delivering) => deliver(ft, &mut record).await.map(|()| true),
+                (TaskOrder::Settle(_), TaskProgress::Delivered | TaskProgress::UserAcknowledged) => settle(ft, &mut record).await,
+                // Moved on since the order was sent.
+                _ => Ok(true),
+            }
+        });
+        let wait = match done {
+            Ok(done) => !done,
+            Err(error) => {
+                let _ = ft.store.log(&id, &format!("will retry: {error:#}"));
+                tracing::warn!(task = %id, error = %format!("{error:#}"), "fine-tuning delivery step failed; it retries");
+                true
+            }
+        };
+        ft.release(&id, wait);
     }
-    Ok(())
 }
 
 fn hex32(text: &str) -> anyhow::Result<[u8; 32]> {
@@ -78,13 +79,14 @@ async fn deliver(ft: &FineTuningService, record: &mut TaskRecord) -> anyhow::Res
         let (key, iv) = fresh_key();
         record.model_key = alloy_primitives::hex::encode(key);
         record.model_iv = alloy_primitives::hex::encode(iv);
-        ft.store.advance(record, TaskProgress::Delivering, "")?;
+        ft.advance(record, TaskProgress::Delivering, "")?;
     }
     let file = encrypted_model(ft, record)?;
     let root = match &ft.storage {
         Some(storage) => {
             let report = storage.upload(&file, &ft.key, |_| {}).await?;
             ft.store.log(&record.task.id, &format!("uploaded the encrypted model ({} bytes) to 0G storage: root {}", file.len(), report.root))?;
+            crate::crash_drill::point("fine-tuning:uploaded");
             report.root
         }
         None => keccak256(&file),
@@ -92,13 +94,15 @@ async fn deliver(ft: &FineTuningService, record: &mut TaskRecord) -> anyhow::Res
     let user: Address = record.task.user_address.parse()?;
     if super::chain::deliverable(ft, user, &record.task.id).await?.is_none() {
         super::chain::add_deliverable(ft, user, &record.task.id, Bytes::copy_from_slice(root.as_slice())).await?;
+        crate::crash_drill::point("fine-tuning:deliverable-added");
     }
     record.task.deliver_index = root.to_string();
-    ft.store.advance(record, TaskProgress::Delivered, "")?;
+    ft.advance(record, TaskProgress::Delivered, "")?;
     Ok(())
 }
 
-async fn settle(ft: &FineTuningService, record: &mut TaskRecord) -> anyhow::Result<()> {
+/// Settles when it may; false while the user has neither acknowledged nor run out the lock time.
+async fn settle(ft: &FineTuningService, record: &mut TaskRecord) -> anyhow::Result<bool> {
     let user: Address = record.task.user_address.parse()?;
     let Some(deliverable) = super::chain::deliverable(ft, user, &record.task.id).await? else {
         anyhow::bail!("the deliverable is not on chain (was the sub-account deleted?)");
@@ -108,16 +112,17 @@ async fn settle(ft: &FineTuningService, record: &mut TaskRecord) -> anyhow::Resu
     if !deliverable.settled {
         if deliverable.acknowledged {
             if record.task.progress == TaskProgress::Delivered {
-                ft.store.advance(record, TaskProgress::UserAcknowledged, "")?;
+                ft.advance(record, TaskProgress::UserAcknowledged, "")?;
             }
             let public = k256::PublicKey::from_sec1_bytes(&alloy_primitives::hex::decode(&record.user_public_key)?)?;
             // The SDK opens this to the raw key bytes (and hex-encodes them itself).
             let secret = seal_to(&public, &hex32(&record.model_key)?);
             super::chain::settle(ft, user, &record.task.id, deliverable.modelRootHash.clone(), Bytes::from(secret), fee).await?;
+            crate::crash_drill::point("fine-tuning:settled");
         } else if ft.market.head_timestamp().await? >= deliverable.timestamp.saturating_to::<u64>().saturating_add(lock_time) {
             super::chain::settle(ft, user, &record.task.id, deliverable.modelRootHash.clone(), Bytes::new(), fee).await?;
         } else {
-            return Ok(());
+            return Ok(false);
         }
     }
     let settled = super::chain::deliverable(ft, user, &record.task.id).await?.ok_or_else(|| anyhow::anyhow!("the deliverable vanished"))?;
@@ -129,11 +134,12 @@ async fn settle(ft: &FineTuningService, record: &mut TaskRecord) -> anyhow::Resu
     } else {
         format!("settled without acknowledgement within {lock_time} s: {} 0G ({penalty} %) paid, no key revealed", format_0g(paid))
     };
-    ft.store.advance(record, TaskProgress::Finished, &how)?;
+    // Published before the task is Finished: a crash between the two publishes it again.
     if settled.acknowledged {
         publish_adapter(ft, record, user)?;
     }
-    Ok(())
+    ft.advance(record, TaskProgress::Finished, &how)?;
+    Ok(true)
 }
 
 /// A paid-for adapter goes where the inference side's LoRA endpoints find it, owned by its user

@@ -218,7 +218,7 @@ async fn cancel_task(State(ft): State<Arc<FineTuningService>>, Path((user_text, 
     }
     ft.cancellations().insert(id.clone());
     if record.task.progress == TaskProgress::Init {
-        ft.store.advance(&mut record, TaskProgress::Failed, "cancelled by the user")?;
+        ft.advance(&mut record, TaskProgress::Failed, "cancelled by the user")?;
     }
     Ok(format!("task {id} cancelled"))
 }

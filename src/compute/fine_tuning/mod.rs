@@ -3,7 +3,9 @@
 //! signed task is admitted against their sub-account (`admission`), kept crash-safe (`store`),
 //! trained in a bounded queue with a log (`train`), delivered encrypted to 0G storage and
 //! recorded on chain, then settled once the user acknowledges — revealing the model's key to
-//! them alone — or for 30 % when they never do (`deliver`, `crypto`, `chain`).
+//! them alone — or for 30 % when they never do (`deliver`, `crypto`, `chain`). The tasks are
+//! entities of the provider's own tick (`tick`): it orders each step, the trainer and the
+//! deliverer do it and report back.
 
 pub mod admission;
 pub mod chain;
@@ -12,6 +14,7 @@ pub mod crypto;
 pub mod deliver;
 pub mod http;
 pub mod store;
+pub mod tick;
 pub mod train;
 
 use std::collections::HashSet;
@@ -22,13 +25,15 @@ use std::time::Duration;
 use alloy_primitives::{Address, keccak256};
 use alloy_signer_local::PrivateKeySigner;
 use anyhow::Context;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 
 use crate::compute::backend::llama::ModelFiles;
 use crate::compute::client::MarketClient;
 use crate::storage::client::StorageClient;
 use config::FineTuningConfig;
-use store::TaskStore;
+use store::{TaskRecord, TaskStore, TaskStoreError};
+use zg_components::compute::fine_tuning::TaskProgress;
+use zg_components::compute::training_tasks::{TaskReport, TrainingTask};
 
 /// Files the provider writes (datasets, adapters, encrypted models): its own only.
 pub const PRIVATE: u32 = 0o600;
@@ -74,9 +79,10 @@ pub struct FineTuningService {
     pub files: ModelFiles,
     /// Where a settled task's adapter is published for the inference side's LoRA endpoints.
     pub lora_dir: Option<PathBuf>,
-    /// Wakes the trainer (a task was admitted) and the deliverer (one was trained).
-    pub wake_trainer: Notify,
-    pub wake_deliverer: Notify,
+    /// What the tick hears about tasks (admitted, moved, released by a worker).
+    pub reports: crossbeam_channel::Sender<TaskReport>,
+    /// The tick's count of tasks by phase, as of its last run.
+    pub board: Arc<Mutex<zg_components::compute::training_tasks::TaskBoard>>,
     /// Tasks the user cancelled while they trained.
     pub cancelled: Mutex<HashSet<String>>,
     /// One admission at a time: the per-user and balance checks see every earlier task.
@@ -87,6 +93,26 @@ impl FineTuningService {
     /// The tasks cancelled while queued or training (a poisoned lock still holds the set).
     pub fn cancellations(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
         self.cancelled.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Tells the tick about a task it may not know (admitted, or restored at start-up).
+    pub fn report_known(&self, record: &TaskRecord) {
+        let Some(user) = record.user() else { return };
+        let task = TrainingTask { id: record.task.id.clone(), user, created_at: record.task.created_at };
+        let _ = self.reports.send(TaskReport::Known { task, phase: record.task.progress, deliverable: record.deliverable() });
+    }
+
+    /// Moves a task to `progress` in the store (then its log), and tells the tick.
+    pub fn advance(&self, record: &mut TaskRecord, progress: TaskProgress, reason: &str) -> Result<(), TaskStoreError> {
+        self.store.advance(record, progress, reason)?;
+        let _ = self.reports.send(TaskReport::Moved { id: record.task.id.clone(), phase: progress, deliverable: record.deliverable() });
+        crate::crash_drill::point(&format!("fine-tuning:{progress:?}"));
+        Ok(())
+    }
+
+    /// A worker is done with its turn on a task.
+    pub fn release(&self, id: &str, wait: bool) {
+        let _ = self.reports.send(TaskReport::Released { id: id.to_string(), wait });
     }
 }
 
@@ -112,6 +138,7 @@ pub async fn start(config: FineTuningConfig, beside: Beside<'_>, stopped: watch:
         Some(url) => Some(StorageClient::new(beside.eth_rpc, url)?),
         None => None,
     };
+    let (reports, inbox) = crossbeam_channel::unbounded();
     let service = Arc::new(FineTuningService {
         provider: beside.key.address(),
         market: MarketClient::new(beside.eth_rpc)?,
@@ -123,14 +150,14 @@ pub async fn start(config: FineTuningConfig, beside: Beside<'_>, stopped: watch:
         storage,
         store,
         config,
-        wake_trainer: Notify::new(),
-        wake_deliverer: Notify::new(),
+        reports,
+        board: Arc::default(),
         cancelled: Mutex::new(HashSet::new()),
         admitting: tokio::sync::Mutex::new(()),
     });
     chain::register(&service, beside.url).await?;
     let poll = Duration::from_secs(service.config.poll_secs);
-    let tasks = vec![tokio::spawn(train::run(service.clone(), stopped.clone())), tokio::spawn(deliver::run(service.clone(), poll, stopped))];
+    let tasks = tick::start(service.clone(), inbox, poll, stopped)?;
     tracing::info!(provider = %service.provider, model = %service.model.name, price_per_token = service.config.price_per_token, "fine-tuning provider serving");
     Ok((service, tasks))
 }

@@ -59,6 +59,11 @@ impl TaskRecord {
     pub fn user(&self) -> Option<Address> {
         self.task.user_address.parse().ok()
     }
+
+    /// The deliverable's root, once delivered.
+    pub fn deliverable(&self) -> Option<alloy_primitives::B256> {
+        self.task.deliver_index.parse().ok()
+    }
 }
 
 pub struct TaskStore {

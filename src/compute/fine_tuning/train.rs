@@ -1,52 +1,63 @@
-//! The training queue: one task at a time, oldest first, on a blocking thread. A task found in
-//! SettingUp or Training after a restart is resumed from its last checkpoint; its log shows
-//! every step's loss; a cancel stops it at the next step.
+//! The trainer: takes the tick's `Train` orders one at a time on a thread of its own. A task
+//! found in SettingUp or Training after a restart resumes from its last checkpoint; its log
+//! shows every step's loss; a cancel stops it at the next step.
 
-use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::watch;
 
 use super::FineTuningService;
 use super::PRIVATE;
 use crate::store::durable::write_atomically;
-use super::store::{TaskRecord};
+use super::store::TaskRecord;
 use crate::compute::training::{dataset, params::TrainingParams, trainer};
 use zg_components::compute::fine_tuning::TaskProgress;
+use zg_components::compute::training_tasks::TaskOrder;
 
-pub async fn run(ft: Arc<FineTuningService>, mut stopped: watch::Receiver<bool>) {
-    loop {
-        let next = match ft.store.all() {
-            Ok(records) => records.into_iter().find(|r| matches!(r.task.progress, TaskProgress::Init | TaskProgress::SettingUp | TaskProgress::Training)),
+pub fn run(ft: &FineTuningService, orders: &crossbeam_channel::Receiver<TaskOrder>, stopped: &watch::Receiver<bool>) {
+    while !*stopped.borrow() {
+        let order = match orders.recv_timeout(Duration::from_millis(200)) {
+            Ok(order) => order,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
+        };
+        let id = order.task_id().to_string();
+        let record = match ft.store.get(&id) {
+            Ok(Some(record)) => record,
+            Ok(None) => continue,
             Err(error) => {
-                tracing::warn!(error = %error, "the fine-tuning queue could not be read");
-                None
+                tracing::warn!(task = %id, %error, "a fine-tuning task could not be read; it waits");
+                ft.release(&id, true);
+                continue;
             }
         };
-        if let Some(record) = next {
-            let id = record.task.id.clone();
-            let worker = ft.clone();
-            let stop = stopped.clone();
-            let outcome = tokio::task::spawn_blocking(move || train_task(&worker, record, &stop)).await;
-            match outcome {
-                Ok(Ok(())) => ft.wake_deliverer.notify_one(),
-                Ok(Err(error)) => tracing::warn!(task = %id, error = %format!("{error:#}"), "a fine-tuning task stopped"),
-                Err(error) => tracing::error!(task = %id, %error, "the training thread panicked"),
-            }
-            if *stopped.borrow() {
-                return;
-            }
+        // Cancelled (or otherwise moved on) since the order was sent.
+        if !matches!(record.task.progress, TaskProgress::Init | TaskProgress::SettingUp | TaskProgress::Training) {
+            ft.release(&id, false);
             continue;
         }
-        tokio::select! {
-            _ = ft.wake_trainer.notified() => {}
-            _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
-            _ = stopped.wait_for(|s| *s) => return,
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| train_task(ft, record, stopped)));
+        match outcome {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(task = %id, error = %format!("{error:#}"), "a fine-tuning task stopped"),
+            Err(_) => {
+                tracing::error!(task = %id, "the trainer panicked on this task; it is failed");
+                if let Ok(Some(mut record)) = ft.store.get(&id) {
+                    let _ = ft.advance(&mut record, TaskProgress::Failed, "the trainer failed (a bug): the task is not charged");
+                }
+            }
         }
+        if *stopped.borrow() {
+            return;
+        }
+        // A failure to write the record leaves the task where it was: try it again later.
+        let unfinished = ft.store.get(&id).ok().flatten().is_none_or(|r| matches!(r.task.progress, TaskProgress::Init | TaskProgress::SettingUp | TaskProgress::Training));
+        ft.release(&id, unfinished);
     }
 }
 
 fn fail(ft: &FineTuningService, record: &mut TaskRecord, reason: String) -> anyhow::Result<()> {
-    ft.store.advance(record, TaskProgress::Failed, &reason)?;
+    ft.advance(record, TaskProgress::Failed, &reason)?;
     anyhow::bail!(reason)
 }
 
@@ -58,7 +69,7 @@ fn train_task(ft: &FineTuningService, mut record: TaskRecord, stopped: &watch::R
         return fail(ft, &mut record, "cancelled by the user".into());
     }
     if record.task.progress == TaskProgress::Init {
-        ft.store.advance(&mut record, TaskProgress::SettingUp, "")?;
+        ft.advance(&mut record, TaskProgress::SettingUp, "")?;
     }
     let user = record.task.user_address.parse()?;
     let path = ft.store.dataset_path(user, &record.task.dataset_hash);
@@ -77,7 +88,7 @@ fn train_task(ft: &FineTuningService, mut record: TaskRecord, stopped: &watch::R
     let (tokenized, _) = dataset::tokenize(&ft.files, &examples, params.max_seq_len);
     if record.task.progress == TaskProgress::SettingUp {
         ft.store.log(&id, &format!("set up: {} examples, model {} ({})", tokenized.len(), ft.model.name, ft.model.hash))?;
-        ft.store.advance(&mut record, TaskProgress::Training, "")?;
+        ft.advance(&mut record, TaskProgress::Training, "")?;
     } else {
         ft.store.log(&id, "resuming training from the last checkpoint")?;
     }
@@ -108,6 +119,6 @@ fn train_task(ft: &FineTuningService, mut record: TaskRecord, stopped: &watch::R
     let first = trained.losses.first().copied().unwrap_or_default();
     let last = trained.losses.last().copied().unwrap_or_default();
     ft.store.log(&id, &format!("trained: {} steps, loss {first:.4} -> {last:.4}, {} tokens in {:.1}s", trained.losses.len(), trained.tokens, trained.seconds))?;
-    ft.store.advance(&mut record, TaskProgress::Trained, "")?;
+    ft.advance(&mut record, TaskProgress::Trained, "")?;
     Ok(())
 }

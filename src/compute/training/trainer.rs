@@ -77,24 +77,37 @@ fn read_checkpoint(dir: &Path) -> Result<Option<(LoraAdapter, u64, Vec<f32>)>, T
     }
     let broken = |e: String| TrainError::Checkpoint(format!("{}: {e}", dir.display()));
     let state: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).map_err(|e| broken(e.to_string()))?).map_err(|e| broken(e.to_string()))?;
-    let bytes = std::fs::read(dir.join("checkpoint.safetensors")).map_err(|e| broken(e.to_string()))?;
+    // Older checkpoints name no weights file: theirs is the fixed name.
+    let weights = state["weights"].as_str().unwrap_or("checkpoint.safetensors");
+    if weights.contains(['/', '\\']) || weights.starts_with('.') {
+        return Err(broken(format!("the checkpoint names {weights:?} as its weights")));
+    }
+    let bytes = std::fs::read(dir.join(weights)).map_err(|e| broken(e.to_string()))?;
     let adapter = LoraAdapter::read(&bytes, &state["adapter_config"]).map_err(|e| broken(e.to_string()))?;
     let step = state["step"].as_u64().ok_or_else(|| broken("no step".into()))?;
     let losses = serde_json::from_value(state["losses"].clone()).map_err(|e| broken(e.to_string()))?;
     Ok(Some((adapter, step, losses)))
 }
 
-/// Written to a temporary name and renamed, so a kill mid-write leaves the previous checkpoint.
+/// The weights go to a file named by their step, then `checkpoint.json` — which names that
+/// file — is replaced atomically: a kill at any point leaves a state and the weights of one
+/// same step (the previous checkpoint or this one), never this step's weights under the last
+/// step's number.
 fn write_checkpoint(dir: &Path, adapter: &LoraAdapter, step: u64, losses: &[f32]) -> Result<(), TrainError> {
     let broken = |e: std::io::Error| TrainError::Checkpoint(format!("{}: {e}", dir.display()));
     std::fs::create_dir_all(dir).map_err(broken)?;
     let bytes = adapter.safetensors().map_err(|e| TrainError::Checkpoint(e.to_string()))?;
-    let state = serde_json::json!({ "step": step, "losses": losses, "adapter_config": adapter.config_json() });
-    for (name, content) in [("checkpoint.safetensors", bytes), ("checkpoint.json", state.to_string().into_bytes())] {
-        let temporary = dir.join(format!("{name}.tmp"));
-        std::fs::write(&temporary, content).map_err(broken)?;
-        std::fs::rename(&temporary, dir.join(name)).map_err(broken)?;
+    let weights = format!("checkpoint-{step}.safetensors");
+    crate::store::durable::write_atomically(&dir.join(&weights), &bytes, 0o600).map_err(broken)?;
+    let state = serde_json::json!({ "step": step, "losses": losses, "adapter_config": adapter.config_json(), "weights": weights });
+    crate::store::durable::write_atomically(&dir.join("checkpoint.json"), state.to_string().as_bytes(), 0o600).map_err(broken)?;
+    for entry in std::fs::read_dir(dir).map_err(broken)?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".safetensors") && name != weights {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
+    crate::crash_drill::point("fine-tuning:checkpoint");
     Ok(())
 }
 
