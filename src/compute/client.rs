@@ -175,7 +175,7 @@ impl MarketClient {
 /// The contract's custom error, in words.
 fn explain(data: &[u8]) -> Option<String> {
     use IMarketErrors::IMarketErrorsErrors as E;
-    let error = E::abi_decode(data).ok()?;
+    let Ok(error) = E::abi_decode(data) else { return explain_fine_tuning(data) };
     Some(match error {
         E::InsufficientAvailableBalance(e) => format!(
             "the ledger's available balance is {} 0G and this needs {} 0G (money in provider sub-accounts is not available: `zgnode compute retrieve` asks for it back)",
@@ -198,6 +198,19 @@ fn explain(data: &[u8]) -> Option<String> {
     })
 }
 
+fn explain_fine_tuning(data: &[u8]) -> Option<String> {
+    use zg_systems::compute::contracts::IFineTuningErrors::IFineTuningErrorsErrors as E;
+    Some(match E::abi_decode(data).ok()? {
+        E::InvalidVerifierInput(e) => format!("FineTuningServing: {}", e.reason),
+        E::DeliverableAlreadyExists(e) => format!("deliverable {} is already on chain", e.id),
+        E::DeliverableAlreadySettled(e) => format!("deliverable {} is already settled", e.id),
+        E::DeliverableNotExists(e) => format!("no deliverable {}", e.id),
+        E::PreviousDeliverableNotAcknowledged(e) => format!("the user's previous deliverable {} is not acknowledged yet", e.id),
+        E::SecretShouldBeEmpty(_) => "an unacknowledged deliverable is settled without a secret".into(),
+        E::SecretShouldNotBeEmpty(_) => "an acknowledged deliverable is settled with its secret".into(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,6 +223,8 @@ mod tests {
         assert!(text.contains("available balance is 1 0G") && text.contains("needs 2 0G"), "{text}");
         assert_eq!(format_0g(U256::from(15u64) * U256::from(10u64).pow(U256::from(17))), "1.5");
         assert_eq!(format_0g(U256::from(1u64)), "0.000000000000000001");
+        let data = zg_systems::compute::contracts::IFineTuningErrors::InvalidVerifierInput { reason: "signer not acknowledged".into() }.abi_encode();
+        assert_eq!(explain(&data).as_deref(), Some("FineTuningServing: signer not acknowledged"));
         assert_eq!(explain(&[0xde, 0xad]), None);
         assert_eq!(explain(&[]), None);
         let refusal = anyhow::Error::from(Refused { selector: Some(IMarketErrors::LedgerNotExists::SELECTOR), reason: "any words".into() });

@@ -220,8 +220,16 @@ impl Drop for NodeProcess {
 
 /// Starts `zgnode compute serve --config CONFIG`: the child and the address its banner names.
 pub fn spawn_compute_serve(config: &Path) -> (Child, SocketAddr) {
+    let (child, addr) = spawn_compute_serve_with(config, &[]);
+    (child, addr.expect("the provider starts"))
+}
+
+/// `zgnode compute serve` with extra environment variables (a crash drill's `ZG_CRASH_AT`);
+/// its address, or None when it exits before serving.
+pub fn spawn_compute_serve_with(config: &Path, envs: &[(&str, &str)]) -> (Child, Option<SocketAddr>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_zgnode"))
         .args(["compute", "serve", "--config", &config.display().to_string()])
+        .envs(envs.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -235,8 +243,7 @@ pub fn spawn_compute_serve(config: &Path) -> (Child, SocketAddr) {
             }
         }
     });
-    let addr = rx.recv_timeout(Duration::from_secs(120)).ok().flatten().expect("the provider starts");
-    (child, addr)
+    (child, rx.recv_timeout(Duration::from_secs(120)).ok().flatten())
 }
 
 pub fn dev_args(data_dir: &Path) -> Vec<String> {

@@ -160,6 +160,14 @@ pub async fn admit(ft: &FineTuningService, path_user: Address, request: TaskRequ
     let (tokens, skipped) = tokio::task::block_in_place(|| count_tokens(ft, &bytes))?;
     let fee = task_fee(tokens, params.epochs, alloy_primitives::U256::from(ft.config.price_per_token))
         .ok_or_else(|| Refusal::BadRequest("the fee of this task does not fit 256 bits".into()))?;
+    // Work that could never be paid for is not taken: settlement needs the signer acknowledged.
+    let service = super::chain::service(ft).await.map_err(|e| Refusal::Unavailable(format!("reading this provider's service: {e:#}")))?;
+    if !service.is_some_and(|s| s.teeSignerAcknowledged) {
+        return Err(Refusal::Unavailable(format!(
+            "this provider's signer {} is not acknowledged by the marketplace yet (acknowledgeTEESignerByOwner), so no task could be settled; try again later",
+            ft.signer.address()
+        )));
+    }
     let account = super::chain::account(ft, user).await.map_err(|e| Refusal::Unavailable(format!("reading the sub-account: {e:#}")))?;
     let Some(account) = account else {
         return Err(Refusal::Forbidden(format!("{user} has no fine-tuning sub-account with {}: transferFund(provider, 'fine-tuning', amount) first", ft.provider)));

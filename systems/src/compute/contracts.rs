@@ -172,6 +172,17 @@ sol! {
         error InsufficientStake(uint256 provided, uint256 required);
     }
 
+    /// FineTuningServing's own refusals (a provider's delivery and settlement meet these).
+    interface IFineTuningErrors {
+        error InvalidVerifierInput(string reason);
+        error DeliverableAlreadyExists(string id);
+        error DeliverableAlreadySettled(string id);
+        error DeliverableNotExists(string id);
+        error PreviousDeliverableNotAcknowledged(string id);
+        error SecretShouldBeEmpty();
+        error SecretShouldNotBeEmpty();
+    }
+
     interface ILedgerManager {
         function addLedger(string additionalInfo) external payable returns (uint256, uint256);
         function depositFund() external payable;
