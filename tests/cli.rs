@@ -168,6 +168,16 @@ fn bench_arguments_are_checked() {
     let (code, _, stderr) = zgnode(&["bench", "execution", "--txs", "2000", "--sustained-blocks", "1000"]);
     assert_eq!(code, 1);
     assert!(stderr.contains("at most 200,000"), "{stderr}");
+    let (code, _, stderr) = zgnode(&["bench", "training", "--tasks", "101"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("--tasks must be at most 100"), "{stderr}");
+    // The provider's overhead per task, end to end: a dev chain, its storage, the provider's log.
+    let (code, stdout, stderr) = zgnode(&["bench", "training", "--examples", "4", "--epochs", "1", "--tasks", "1", "--python", "/nonexistent/python"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("PyTorch + PEFT: not run") && stdout.contains("provider overhead per task"), "{stdout}");
+    let settlement = stdout.lines().find(|l| l.contains("settlement (settleFees)")).unwrap_or_default();
+    let gas: u64 = settlement.rsplit("gas ").next().and_then(|g| g.trim().parse().ok()).unwrap_or_default();
+    assert!(gas > 21_000, "settleFees costs gas: {stdout}");
     let (code, _, stderr) = zgnode(&["bench", "da", "--blob-bytes", "32505853"]);
     assert_eq!(code, 1);
     assert!(stderr.contains("at most 32505852"), "{stderr}");

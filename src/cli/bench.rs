@@ -451,8 +451,8 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
             println!("kv: {batches} batches of {keys_per_batch} keys ({value_bytes}-byte values) on a dev node (100 ms blocks), {reads} reads, a {replay_keys}-key stream replayed");
             crate::tools::bench::kv::print(&crate::tools::bench::kv::run(&load).await?);
         }
-        BenchCommand::Training { model_dir, examples, epochs, batch_size, learning_rate, rank, python } => {
-            crate::tools::bench::training::bench(model_dir, examples, (epochs, batch_size, learning_rate, rank), python).await?;
+        BenchCommand::Training { model_dir, examples, epochs, batch_size, learning_rate, rank, python, tasks } => {
+            crate::tools::bench::training::bench(model_dir, examples, (epochs, batch_size, learning_rate, rank), python, tasks).await?;
         }
         BenchCommand::Rpc { txs, senders, block_time_ms, against: Some(against), batch, connections, .. } => {
             anyhow::ensure!(against == "anvil", "--against takes \"anvil\" (got {against:?})");

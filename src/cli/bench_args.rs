@@ -203,6 +203,10 @@ pub enum BenchCommand {
         /// The Python with torch, transformers and peft.
         #[arg(long, default_value = "python3")]
         python: String,
+        /// Tasks run through a dev provider on a dev chain for its overhead per task
+        /// (admission, delivery, settlement: ms and gas); 0 skips that part.
+        #[arg(long, default_value_t = 3)]
+        tasks: usize,
     },
     /// Sustained eth_sendRawTransaction over HTTP on loopback into sealed blocks.
     Rpc {

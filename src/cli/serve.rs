@@ -28,6 +28,12 @@ pub(super) async fn serve(config: NodeConfig, genesis: Genesis, dev: bool, compu
                 handle.addr, verifiable.model.name, verifiable.model_id, handle.addr
             );
         }
+        if let Some(fine_tuning) = &state.fine_tuning {
+            println!(
+                "Fine-tuning:     http://{}/v1/model  (LoRA on {} at {} neuron a token per epoch; 0G's SDK: broker.fineTuning with provider {})",
+                handle.addr, fine_tuning.model.name, fine_tuning.config.price_per_token, state.provider
+            );
+        }
     }
     if let Some(error) = node.compute_failure() {
         println!("Compute provider: not started ({error:#}); --compute-addr picks another address");

@@ -73,19 +73,26 @@ pub async fn acknowledge_own_signer(ft: &FineTuningService) -> anyhow::Result<()
     Ok(())
 }
 
-pub async fn add_deliverable(ft: &FineTuningService, user: Address, id: &str, root: Bytes) -> anyhow::Result<()> {
+/// The gas a landed transaction used (0 when its receipt does not say).
+pub async fn gas_used(ft: &FineTuningService, hash: alloy_primitives::B256) -> anyhow::Result<u64> {
+    let receipt = ft.market.receipt(hash).await?;
+    Ok(receipt["gasUsed"].as_str().and_then(|g| u64::from_str_radix(g.trim_start_matches("0x"), 16).ok()).unwrap_or_default())
+}
+
+/// Records the deliverable; the gas it used.
+pub async fn add_deliverable(ft: &FineTuningService, user: Address, id: &str, root: Bytes) -> anyhow::Result<u64> {
     let call = IFineTuningServing::addDeliverableCall { user, id: id.into(), modelRootHash: root };
-    ft.market.send(&ft.key, FINE_TUNING_ADDRESS, &call, U256::ZERO).await?;
-    Ok(())
+    let hash = ft.market.send(&ft.key, FINE_TUNING_ADDRESS, &call, U256::ZERO).await?;
+    gas_used(ft, hash).await
 }
 
 /// Settles a deliverable for `fee` (the contract takes 30 % of it for one never acknowledged),
-/// revealing `encrypted_secret` (empty when unacknowledged).
-pub async fn settle(ft: &FineTuningService, user: Address, id: &str, root: Bytes, encrypted_secret: Bytes, fee: U256) -> anyhow::Result<()> {
+/// revealing `encrypted_secret` (empty when unacknowledged); the gas it used.
+pub async fn settle(ft: &FineTuningService, user: Address, id: &str, root: Bytes, encrypted_secret: Bytes, fee: U256) -> anyhow::Result<u64> {
     let nonce = account(ft, user).await?.map(|a| a.nonce).unwrap_or_default() + U256::from(1);
     let mut input = FineTuningVerifierInput { id: id.into(), encryptedSecret: encrypted_secret, modelRootHash: root, nonce, signature: Bytes::new(), taskFee: fee, user };
     let signature = ft.signer.sign_message_sync(fine_tuning_digest(&input, ft.provider).as_slice())?;
     input.signature = Bytes::from(signature.as_bytes().to_vec());
-    ft.market.send(&ft.key, FINE_TUNING_ADDRESS, &IFineTuningServing::settleFeesCall { verifierInput: input }, U256::ZERO).await?;
-    Ok(())
+    let hash = ft.market.send(&ft.key, FINE_TUNING_ADDRESS, &IFineTuningServing::settleFeesCall { verifierInput: input }, U256::ZERO).await?;
+    gas_used(ft, hash).await
 }

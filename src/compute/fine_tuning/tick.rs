@@ -58,10 +58,26 @@ pub fn start(
                 _ = stopped.wait_for(|s| *s) => return,
             }
             run_once(&mut world, &mut schedule);
-            *board.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = world.resource::<TaskBoard>().clone();
+            let now = world.resource::<TaskBoard>();
+            let mut kept = board.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if (&kept.by_phase, kept.working) != (&now.by_phase, now.working) {
+                record_metrics(now);
+            }
+            *kept = now.clone();
         }
     });
     Ok(vec![tick, trainer, deliverer])
+}
+
+/// `compute_fine_tuning_tasks{phase}` (every phase, 0 when none) and
+/// `compute_fine_tuning_tasks_working`, in the process's Prometheus exporter.
+fn record_metrics(board: &TaskBoard) {
+    use zg_components::compute::fine_tuning::TaskProgress::*;
+    for phase in [Init, SettingUp, Training, Trained, Delivering, Delivered, UserAcknowledged, Finished, Failed] {
+        let count = board.by_phase.iter().find(|(p, _)| *p == phase).map_or(0, |(_, n)| *n);
+        metrics::gauge!("compute_fine_tuning_tasks", "phase" => format!("{phase:?}")).set(count as f64);
+    }
+    metrics::gauge!("compute_fine_tuning_tasks_working").set(board.working as f64);
 }
 
 fn run_once(world: &mut World, schedule: &mut bevy_ecs::schedule::Schedule) {

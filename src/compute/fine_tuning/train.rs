@@ -118,7 +118,7 @@ fn train_task(ft: &FineTuningService, mut record: TaskRecord, stopped: &watch::R
     write_atomically(&adapter.join("adapter_config.json"), trained.adapter.config_json().to_string().as_bytes(), PRIVATE)?;
     let first = trained.losses.first().copied().unwrap_or_default();
     let last = trained.losses.last().copied().unwrap_or_default();
-    ft.store.log(&id, &format!("trained: {} steps, loss {first:.4} -> {last:.4}, {} tokens in {:.1}s", trained.losses.len(), trained.tokens, trained.seconds))?;
+    ft.store.log(&id, &format!("trained: {} steps, loss {first:.4} -> {last:.4}, {} tokens in {:.2}s", trained.losses.len(), trained.tokens, trained.seconds))?;
     ft.advance(&mut record, TaskProgress::Trained, "")?;
     Ok(())
 }

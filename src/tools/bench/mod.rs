@@ -22,6 +22,7 @@ pub mod settlement;
 pub mod storage;
 pub mod tracking;
 pub mod training;
+pub mod training_overhead;
 pub mod verified_chain;
 
 pub use embed::{EmbedReport, EmbedSetup, embed};

@@ -137,9 +137,11 @@ pub fn print(r: &TrainingReport) {
     }
 }
 
-/// `zgnode bench training`, from its arguments: (epochs, batch size, learning rate, rank).
-pub async fn bench(model_dir: Option<PathBuf>, examples: usize, (epochs, batch_size, learning_rate, rank): (u32, usize, f64, usize), python: String) -> anyhow::Result<()> {
+/// `zgnode bench training`, from its arguments: (epochs, batch size, learning rate, rank); then
+/// `tasks` through a dev provider for its overhead per task (none when 0).
+pub async fn bench(model_dir: Option<PathBuf>, examples: usize, (epochs, batch_size, learning_rate, rank): (u32, usize, f64, usize), python: String, tasks: usize) -> anyhow::Result<()> {
     anyhow::ensure!((1..=100_000).contains(&examples), "--examples must be 1..=100000");
+    anyhow::ensure!(tasks <= 100, "--tasks must be at most 100");
     let given = serde_json::json!({"num_train_epochs": epochs, "per_device_train_batch_size": batch_size, "learning_rate": learning_rate, "lora_r": rank});
     let params = TrainingParams::parse(given.to_string().as_bytes()).map_err(anyhow::Error::msg)?;
     let load = TrainingLoad { model_dir, examples, params, python };
@@ -149,5 +151,10 @@ pub async fn bench(model_dir: Option<PathBuf>, examples: usize, (epochs, batch_s
         report.model, report.parameters, report.steps
     );
     print(&report);
+    if tasks > 0 {
+        // The dev provider trains its tiny model on a dataset of at most 64 of the examples.
+        let overhead = super::training_overhead::run(tasks, &demo_examples(examples.min(64)), epochs).await?;
+        super::training_overhead::print(&overhead);
+    }
     Ok(())
 }
