@@ -112,6 +112,12 @@ impl MarketClient {
         self.eth("eth_getTransactionReceipt", rpc_params![hash]).await
     }
 
+    /// The gas a mined transaction used (0 while pending or when its receipt does not say).
+    pub async fn gas_used(&self, hash: B256) -> anyhow::Result<u64> {
+        let receipt = self.receipt(hash).await?;
+        Ok(receipt["gasUsed"].as_str().and_then(|g| u64::from_str_radix(g.trim_start_matches("0x"), 16).ok()).unwrap_or_default())
+    }
+
     /// The latest block's timestamp (Unix seconds): the clock the contracts' lock times read.
     pub async fn head_timestamp(&self) -> anyhow::Result<u64> {
         let block: serde_json::Value = self.eth("eth_getBlockByNumber", rpc_params!["latest", false]).await?;

@@ -73,17 +73,11 @@ pub async fn acknowledge_own_signer(ft: &FineTuningService) -> anyhow::Result<()
     Ok(())
 }
 
-/// The gas a landed transaction used (0 when its receipt does not say).
-pub async fn gas_used(ft: &FineTuningService, hash: alloy_primitives::B256) -> anyhow::Result<u64> {
-    let receipt = ft.market.receipt(hash).await?;
-    Ok(receipt["gasUsed"].as_str().and_then(|g| u64::from_str_radix(g.trim_start_matches("0x"), 16).ok()).unwrap_or_default())
-}
-
 /// Records the deliverable; the gas it used.
 pub async fn add_deliverable(ft: &FineTuningService, user: Address, id: &str, root: Bytes) -> anyhow::Result<u64> {
     let call = IFineTuningServing::addDeliverableCall { user, id: id.into(), modelRootHash: root };
     let hash = ft.market.send(&ft.key, FINE_TUNING_ADDRESS, &call, U256::ZERO).await?;
-    gas_used(ft, hash).await
+    ft.market.gas_used(hash).await
 }
 
 /// Settles a deliverable for `fee` (the contract takes 30 % of it for one never acknowledged),
@@ -94,5 +88,5 @@ pub async fn settle(ft: &FineTuningService, user: Address, id: &str, root: Bytes
     let signature = ft.signer.sign_message_sync(fine_tuning_digest(&input, ft.provider).as_slice())?;
     input.signature = Bytes::from(signature.as_bytes().to_vec());
     let hash = ft.market.send(&ft.key, FINE_TUNING_ADDRESS, &IFineTuningServing::settleFeesCall { verifierInput: input }, U256::ZERO).await?;
-    gas_used(ft, hash).await
+    ft.market.gas_used(hash).await
 }

@@ -23,6 +23,7 @@ use zg_systems::compute::fine_tuning::settled_fee;
 /// Takes the tick's `Deliver` and `Settle` orders, one at a time, on a thread of its own (the
 /// steps' chain and storage calls run on `runtime`).
 pub fn run(ft: &FineTuningService, orders: &crossbeam_channel::Receiver<TaskOrder>, runtime: &tokio::runtime::Handle, stopped: &watch::Receiver<bool>) {
+    let mut last_errors: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     while !*stopped.borrow() {
         let order = match orders.recv_timeout(Duration::from_millis(200)) {
             Ok(order) => order,
@@ -40,10 +41,18 @@ pub fn run(ft: &FineTuningService, orders: &crossbeam_channel::Receiver<TaskOrde
             }
         });
         let wait = match done {
-            Ok(done) => !done,
+            Ok(done) => {
+                last_errors.remove(&id);
+                !done
+            }
             Err(error) => {
-                let _ = ft.store.log(&id, &format!("will retry: {error:#}"));
-                tracing::warn!(task = %id, error = %format!("{error:#}"), "fine-tuning delivery step failed; it retries");
+                // A step that keeps failing the same way is logged once, not every poll.
+                let text = format!("{error:#}");
+                if last_errors.get(&id) != Some(&text) {
+                    let _ = ft.store.log(&id, &format!("will retry: {text}"));
+                    tracing::warn!(task = %id, error = %text, "fine-tuning delivery step failed; it retries");
+                    last_errors.insert(id.clone(), text);
+                }
                 true
             }
         };
@@ -90,7 +99,7 @@ async fn deliver(ft: &FineTuningService, record: &mut TaskRecord) -> anyhow::Res
             ft.store.log(&record.task.id, &format!("uploaded the encrypted model ({} bytes) to 0G storage: root {}", file.len(), report.root))?;
             crate::crash_drill::point("fine-tuning:uploaded");
             let gas = match report.tx_hash {
-                Some(hash) => super::chain::gas_used(ft, hash).await?,
+                Some(hash) => ft.market.gas_used(hash).await?,
                 None => 0,
             };
             (report.root, gas)

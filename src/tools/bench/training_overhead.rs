@@ -186,8 +186,7 @@ async fn measure(rpc: &str, base: SocketAddr, provider: Address, tasks: usize, e
         let delivered = client.wait_for(&id, "Delivered").await?;
         let hash = market.send(&user, FINE_TUNING_ADDRESS, &IFineTuningServing::acknowledgeDeliverableCall { provider, id: id.clone() }, U256::ZERO).await?;
         let acknowledged = Instant::now();
-        let receipt = market.receipt(hash).await?;
-        let acknowledge_gas = receipt["gasUsed"].as_str().and_then(|g| u64::from_str_radix(g.trim_start_matches("0x"), 16).ok()).unwrap_or_default();
+        let acknowledge_gas = market.gas_used(hash).await?;
         client.wait_for(&id, "Finished").await?;
         let acknowledged_to_finished_ms = acknowledged.elapsed().as_secs_f64() * 1e3;
         let (_, log) = http(base, "GET", &format!("/v1/user/{}/task/{id}/log", client.user_text), "application/json", b"").await?;
