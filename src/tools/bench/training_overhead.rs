@@ -1,7 +1,7 @@
 //! `zgnode bench training`'s second half: what one fine-tuning task costs the provider beyond
 //! training, measured on a dev chain (100 ms blocks) with its storage node and the provider
 //! `zgnode dev` runs, driven through the fine-tuning API as the SDK drives it: admission (the
-//! HTTP call: signature, dataset tokenized, two chain reads), delivery (encrypt, upload to 0G
+//! HTTP call: signature, dataset tokenized, the service and the sub-account read from chain), delivery (encrypt, upload to 0G
 //! storage, addDeliverable) and settlement (settleFees), in milliseconds and gas, read from
 //! the task's log where the provider writes them.
 
@@ -212,7 +212,7 @@ pub fn print(r: &OverheadReport) {
         r.epochs
     );
     let m = |f: fn(&TaskOverhead) -> f64| median(r.tasks.iter().map(f).collect());
-    println!("  admission (createTask)      {:>8.1} ms   gas 0 (two chain reads, no transaction)", m(|t| t.admission_ms));
+    println!("  admission (createTask)      {:>8.1} ms   gas 0 (chain reads only: the service, the sub-account)", m(|t| t.admission_ms));
     println!("  training (for scale)        {:>8.1} ms", m(|t| t.training_s * 1e3));
     println!(
         "  delivery                    {:>8.1} ms   (encrypt {:.1} ms, storage upload {:.1} ms)   gas {:.0} storage submission + {:.0} addDeliverable",
