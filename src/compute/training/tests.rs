@@ -94,9 +94,15 @@ fn a_killed_run_resumes_from_its_last_checkpoint_with_the_same_data_order() {
     assert_eq!((resumed.resumed_from, resumed.losses.len()), (10, 25), "from the step-10 checkpoint to the end");
     let straight = train(&files, "tiny", &examples, &params, None, |_| true).unwrap();
     assert_eq!(resumed.losses[..10], straight.losses[..10], "the steps before the checkpoint are the same run");
-    // The optimizer's moments restart at a resume: later losses are close, not identical.
-    let (a, b) = (resumed.losses[24], straight.losses[24]);
-    assert!((a - b).abs() < 0.5 * b.max(0.1), "resumed {a} vs straight {b}");
+    // AdamW's moments come back with the adapter: the resumed run is the straight run.
+    for (step, (a, b)) in resumed.losses.iter().zip(&straight.losses).enumerate() {
+        assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "step {}: resumed {a} vs straight {b}", step + 1);
+    }
+    assert_eq!(resumed.adapter.weights.len(), straight.adapter.weights.len());
+    for ((_, a1, b1), (_, a2, b2)) in resumed.adapter.weights.iter().zip(&straight.adapter.weights) {
+        let close = |x: &[f32], y: &[f32]| x.iter().zip(y).all(|(p, q)| (p - q).abs() <= 1e-5);
+        assert!(close(&a1.data, &a2.data) && close(&b1.data, &b2.data), "the resumed adapter is the straight run's");
+    }
 }
 
 #[test]
@@ -116,4 +122,27 @@ fn an_adapter_survives_its_files_and_refuses_a_model_it_does_not_fit() {
         assert!(LoraAdapter::read(&bytes, &bad).is_err(), "{bad}");
     }
     assert!(LoraAdapter::read(b"not safetensors", &config).is_err());
+}
+
+#[test]
+fn a_checkpoint_from_before_moments_were_kept_still_resumes_and_a_hostile_one_is_refused() {
+    let (_dir, files) = tiny_files();
+    let examples = examples(&files);
+    let checkpoints = tempfile::tempdir().unwrap();
+    let params = TrainingParams { max_steps: Some(14), ..params() };
+    let stopped = train(&files, "tiny", &examples, &params, Some(checkpoints.path()), |step| step.step < 11);
+    assert!(matches!(stopped, Err(TrainError::Cancelled(11))));
+    let dir = checkpoints.path();
+    let mut state: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("checkpoint.json")).unwrap()).unwrap();
+    // The earlier layout: fixed weights name, no moments.
+    std::fs::rename(dir.join(state["weights"].as_str().unwrap()), dir.join("checkpoint.safetensors")).unwrap();
+    let old = serde_json::json!({"step": state["step"], "losses": state["losses"], "adapter_config": state["adapter_config"]});
+    std::fs::write(dir.join("checkpoint.json"), old.to_string()).unwrap();
+    let resumed = train(&files, "tiny", &examples, &params, Some(dir), |_| true).unwrap();
+    assert_eq!((resumed.resumed_from, resumed.losses.len()), (10, 14));
+    // A checkpoint naming a file outside its folder is refused, not followed.
+    state["weights"] = serde_json::json!("../../etc/passwd");
+    std::fs::write(dir.join("checkpoint.json"), state.to_string()).unwrap();
+    let refused = train(&files, "tiny", &examples, &params, Some(dir), |_| true);
+    assert!(matches!(&refused, Err(TrainError::Checkpoint(why)) if why.contains("names")), "{:?}", refused.err());
 }

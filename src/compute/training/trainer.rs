@@ -1,8 +1,8 @@
 //! The training loop: seeded shuffles per epoch, batches of examples whose mean answer loss is
-//! one AdamW step on the adapters, a checkpoint (the adapter and the step reached) every few
-//! steps so a killed provider resumes where it was, and a report per step for the task's log.
+//! one AdamW step on the adapters, a checkpoint (the adapter, AdamW's moments and the step
+//! reached) every few steps so a killed provider resumes exactly where it was, and a report per
+//! step for the task's log.
 
-use candle_nn::Optimizer;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use std::path::Path;
@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use crate::compute::backend::llama::ModelFiles;
 
+use super::adamw::{AdamW, AdamWParams, OptimizerStateError};
 use super::adapter::LoraAdapter;
 use super::dataset::TokenizedExample;
 use super::lora::{LoraError, LoraModel};
@@ -23,6 +24,8 @@ pub enum TrainError {
     Candle(#[from] candle_core::Error),
     #[error("checkpoint: {0}")]
     Checkpoint(String),
+    #[error("checkpoint: {0}")]
+    OptimizerState(#[from] OptimizerStateError),
     #[error("no example fits in {0} tokens")]
     NoExamples(usize),
     #[error("cancelled at step {0}")]
@@ -70,7 +73,25 @@ pub fn schedule(examples: usize, params: &TrainingParams) -> Vec<(u32, Vec<usize
     batches
 }
 
-fn read_checkpoint(dir: &Path) -> Result<Option<(LoraAdapter, u64, Vec<f32>)>, TrainError> {
+/// What a checkpoint holds.
+struct Checkpoint {
+    adapter: LoraAdapter,
+    step: u64,
+    losses: Vec<f32>,
+    /// AdamW's moments (safetensors) and steps; None in checkpoints written before they were kept.
+    optimizer: Option<(Vec<u8>, u64)>,
+}
+
+/// A file the checkpoint names, inside its folder.
+fn named_file(dir: &Path, state: &serde_json::Value, key: &str) -> Result<Option<Vec<u8>>, TrainError> {
+    let Some(name) = state[key].as_str() else { return Ok(None) };
+    if name.contains(['/', '\\']) || name.starts_with('.') {
+        return Err(TrainError::Checkpoint(format!("{}: the checkpoint names {name:?} as its {key}", dir.display())));
+    }
+    std::fs::read(dir.join(name)).map(Some).map_err(|e| TrainError::Checkpoint(format!("{}: {name}: {e}", dir.display())))
+}
+
+fn read_checkpoint(dir: &Path) -> Result<Option<Checkpoint>, TrainError> {
     let state = dir.join("checkpoint.json");
     if !state.exists() {
         return Ok(None);
@@ -78,32 +99,40 @@ fn read_checkpoint(dir: &Path) -> Result<Option<(LoraAdapter, u64, Vec<f32>)>, T
     let broken = |e: String| TrainError::Checkpoint(format!("{}: {e}", dir.display()));
     let state: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).map_err(|e| broken(e.to_string()))?).map_err(|e| broken(e.to_string()))?;
     // Older checkpoints name no weights file: theirs is the fixed name.
-    let weights = state["weights"].as_str().unwrap_or("checkpoint.safetensors");
-    if weights.contains(['/', '\\']) || weights.starts_with('.') {
-        return Err(broken(format!("the checkpoint names {weights:?} as its weights")));
-    }
-    let bytes = std::fs::read(dir.join(weights)).map_err(|e| broken(e.to_string()))?;
+    let bytes = match named_file(dir, &state, "weights")? {
+        Some(bytes) => bytes,
+        None => std::fs::read(dir.join("checkpoint.safetensors")).map_err(|e| broken(e.to_string()))?,
+    };
     let adapter = LoraAdapter::read(&bytes, &state["adapter_config"]).map_err(|e| broken(e.to_string()))?;
     let step = state["step"].as_u64().ok_or_else(|| broken("no step".into()))?;
     let losses = serde_json::from_value(state["losses"].clone()).map_err(|e| broken(e.to_string()))?;
-    Ok(Some((adapter, step, losses)))
+    let optimizer = match (named_file(dir, &state, "moments")?, state["optimizer_steps"].as_u64()) {
+        (Some(moments), Some(steps)) => Some((moments, steps)),
+        _ => None,
+    };
+    Ok(Some(Checkpoint { adapter, step, losses, optimizer }))
 }
 
-/// The weights go to a file named by their step, then `checkpoint.json` — which names that
-/// file — is replaced atomically: a kill at any point leaves a state and the weights of one
-/// same step (the previous checkpoint or this one), never this step's weights under the last
-/// step's number.
-fn write_checkpoint(dir: &Path, adapter: &LoraAdapter, step: u64, losses: &[f32]) -> Result<(), TrainError> {
+/// The weights and the moments go to files named by their step, then `checkpoint.json` — which
+/// names them — is replaced atomically: a kill at any point leaves a state, weights and moments
+/// of one same step (the previous checkpoint or this one).
+fn write_checkpoint(dir: &Path, adapter: &LoraAdapter, optimizer: &AdamW, step: u64, losses: &[f32]) -> Result<(), TrainError> {
     let broken = |e: std::io::Error| TrainError::Checkpoint(format!("{}: {e}", dir.display()));
     std::fs::create_dir_all(dir).map_err(broken)?;
     let bytes = adapter.safetensors().map_err(|e| TrainError::Checkpoint(e.to_string()))?;
+    let (moments_bytes, optimizer_steps) = optimizer.state()?;
     let weights = format!("checkpoint-{step}.safetensors");
+    let moments = format!("moments-{step}.safetensors");
     crate::store::durable::write_atomically(&dir.join(&weights), &bytes, 0o600).map_err(broken)?;
-    let state = serde_json::json!({ "step": step, "losses": losses, "adapter_config": adapter.config_json(), "weights": weights });
+    crate::store::durable::write_atomically(&dir.join(&moments), &moments_bytes, 0o600).map_err(broken)?;
+    let state = serde_json::json!({
+        "step": step, "losses": losses, "adapter_config": adapter.config_json(),
+        "weights": weights, "moments": moments, "optimizer_steps": optimizer_steps,
+    });
     crate::store::durable::write_atomically(&dir.join("checkpoint.json"), state.to_string().as_bytes(), 0o600).map_err(broken)?;
     for entry in std::fs::read_dir(dir).map_err(broken)?.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".safetensors") && name != weights {
+        if name.ends_with(".safetensors") && name != weights && name != moments {
             let _ = std::fs::remove_file(entry.path());
         }
     }
@@ -127,7 +156,8 @@ pub fn train(
     let model = LoraModel::new(files.config.clone(), &files.tensors, &params.target_modules, params.rank, params.alpha, params.seed)?;
     let mut losses = Vec::new();
     let mut done = 0u64;
-    if let Some((adapter, step, previous)) = checkpoints.map(read_checkpoint).transpose()?.flatten() {
+    let mut optimizer = AdamW::new(model.vars(), AdamWParams::with_learning_rate(params.learning_rate))?;
+    if let Some(Checkpoint { adapter, step, losses: previous, optimizer: state }) = checkpoints.map(read_checkpoint).transpose()?.flatten() {
         for ((layer, projection), a, b) in &adapter.weights {
             let key = model.adapters.keys().find(|(l, p)| l == layer && p == projection).copied();
             let fitted = key.and_then(|key| model.adapters.get(&key));
@@ -135,11 +165,14 @@ pub fn train(
             fitted.a.set(&candle_core::Tensor::from_slice(&a.data, a.shape.as_slice(), &candle_core::Device::Cpu)?)?;
             fitted.b.set(&candle_core::Tensor::from_slice(&b.data, b.shape.as_slice(), &candle_core::Device::Cpu)?)?;
         }
+        // A checkpoint from before moments were kept resumes with fresh ones.
+        if let Some((moments, steps)) = state {
+            optimizer.restore(&moments, steps)?;
+        }
         done = step;
         losses = previous;
     }
     let resumed_from = done;
-    let mut optimizer = candle_nn::AdamW::new(model.vars(), candle_nn::ParamsAdamW { lr: params.learning_rate, weight_decay: 0.0, ..Default::default() })?;
     let batches = schedule(examples.len(), params);
     let total_steps = batches.len() as u64;
     let started = Instant::now();
@@ -166,7 +199,7 @@ pub fn train(
             && (step.is_multiple_of(CHECKPOINT_EVERY) || step == total_steps)
         {
             let adapter = LoraAdapter::of(&model, base_model).map_err(|e| TrainError::Checkpoint(e.to_string()))?;
-            write_checkpoint(dir, &adapter, step, &losses)?;
+            write_checkpoint(dir, &adapter, &optimizer, step, &losses)?;
         }
         if !report(&line) {
             return Err(TrainError::Cancelled(step));
