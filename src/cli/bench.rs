@@ -389,30 +389,7 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
             anyhow::ensure!(blob_bytes <= zg_components::da::MAX_BLOB_SIZE, "--blob-bytes must be at most {}", zg_components::da::MAX_BLOB_SIZE);
             anyhow::ensure!(rounds > 0, "--rounds must be positive");
             let r = tokio::task::spawn_blocking(move || crate::tools::bench::da::encode(blob_bytes, rounds)).await??;
-            let width = 2 * r.k;
-            println!("da: a {} byte blob as a {k}×{k} square of 256-byte shares, extended to {width}×{width} (median of {rounds} runs, all cores)", r.blob_bytes, k = r.k);
-            println!(
-                "  extend   {:>8.1} ms  {:>7.0} MB/s of blob | bare reed-solomon-simd, same {} row and {} column encodes, same pool: {:>8.1} ms {:>7.0} MB/s | ratio {:.2}",
-                r.extend_s * 1e3,
-                r.extend_mb_s(),
-                r.k,
-                width,
-                r.bare_rs_s * 1e3,
-                r.bare_mb_s(),
-                r.bare_rs_s / r.extend_s
-            );
-            println!(
-                "  commit   {:>8.1} ms  (a keccak leaf per share, {} axis roots, the data root) | bare keccak over the same {} shares: {:.1} ms | ratio {:.2}",
-                r.commit_s * 1e3,
-                2 * width,
-                width * width,
-                r.bare_keccak_s * 1e3,
-                r.bare_keccak_s / r.commit_s
-            );
-            println!("  extend + commit {:.1} ms: {:.0} MB/s of blob", (r.extend_s + r.commit_s) * 1e3, r.blob_bytes as f64 / 1e6 / (r.extend_s + r.commit_s));
-            println!("  repair with the original quarter missing: {:.1} ms", r.repair_s * 1e3);
-            println!("  a share's proof checked (to its row root, that root to the data root): {:.1} µs", r.share_verify_us);
-            println!("  a bad-encoding fraud proof: {} bytes ({} shares with proofs), checked in {:.2} ms", r.fraud_proof_bytes, r.k, r.fraud_check_s * 1e3);
+            crate::tools::bench::da::print(&r, rounds);
         }
         BenchCommand::Storage { sizes_mib } => {
             anyhow::ensure!(!sizes_mib.is_empty() && sizes_mib.iter().all(|s| *s > 0 && *s <= 4096), "--sizes-mib must be 1..=4096");
