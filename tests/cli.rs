@@ -206,9 +206,13 @@ fn the_side_by_side_rpc_bench_runs_against_anvil_or_says_why_not() {
     let (code, stdout, stderr) =
         zgnode(&["bench", "rpc", "--against", "anvil", "--txs", "300", "--senders", "10", "--batch", "20", "--connections", "2"]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("zgnode dev (250 ms blocks)   accepted"), "{stdout}");
+    for mode in [" automine:", " 1 s blocks:"] {
+        assert!(stdout.contains(mode), "{mode} {stdout}");
+    }
+    assert_eq!(stdout.matches("zgnode dev, in memory").count(), 2, "{stdout}");
+    assert_eq!(stdout.matches("zgnode dev, on disk (redb, fsync)").count(), 2, "{stdout}");
     // anvil comes from npm (.ci/run installs it); without it the bench says so and still runs.
-    assert!(stdout.contains("ratio zgnode / anvil") || stdout.contains("anvil: not run"), "{stdout}");
+    assert!(stdout.matches("ratio zgnode (on disk) / anvil").count() == 2 || stdout.contains("anvil: not run"), "{stdout}");
     let (code, _, stderr) = zgnode(&["bench", "history", "--blocks", "0"]);
     assert_eq!(code, 1);
     assert!(stderr.contains("must be positive"), "{stderr}");

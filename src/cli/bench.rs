@@ -431,35 +431,11 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Training { model_dir, examples, epochs, batch_size, learning_rate, rank, python, tasks } => {
             crate::tools::bench::training::bench(model_dir, examples, (epochs, batch_size, learning_rate, rank), python, tasks).await?;
         }
-        BenchCommand::Rpc { txs, senders, block_time_ms, against: Some(against), batch, connections, .. } => {
+        BenchCommand::Rpc { txs, senders, against: Some(against), batch, connections, .. } => {
             anyhow::ensure!(against == "anvil", "--against takes \"anvil\" (got {against:?})");
             anyhow::ensure!(txs > 0 && senders > 0 && batch > 0 && connections > 0, "--txs, --senders, --batch and --connections must be positive");
             let load = crate::tools::bench::anvil::Load { transactions: txs, senders, batch, connections: connections.min(senders) };
-            println!(
-                "rpc side by side: {txs} legacy transfers from {senders} senders, batches of {batch} over {} connections, until all are in blocks",
-                load.connections
-            );
-            let ours = crate::tools::bench::anvil::run_zgnode(&load, block_time_ms).await?;
-            let print = |name: &str, r: &crate::tools::bench::anvil::LoadResult| {
-                println!(
-                    "  {name:<28} accepted {:>8.0} tx/s ({:.2} s), included {:>8.0} tx/s ({:.2} s, {} blocks)",
-                    r.accepted_tps, r.accept_s, r.included_tps, r.include_s, r.blocks
-                )
-            };
-            print(&format!("zgnode dev ({block_time_ms} ms blocks)"), &ours);
-            let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from("target"));
-            match crate::tools::bench::anvil::find_or_install_anvil(&target.join("anvil")) {
-                Ok(binary) => {
-                    let theirs = crate::tools::bench::anvil::run_anvil(&binary, &load).await?;
-                    print("anvil 1.7.1 (1 s blocks)", &theirs);
-                    println!(
-                        "  ratio zgnode / anvil: accepted {:.2}, included {:.2}",
-                        ours.accepted_tps / theirs.accepted_tps,
-                        ours.included_tps / theirs.included_tps
-                    );
-                }
-                Err(reason) => println!("  anvil: not run ({reason}); zgnode's figures above stand alone"),
-            }
+            crate::tools::bench::anvil::side_by_side(&load).await?;
         }
         BenchCommand::Rpc { txs, senders, concurrency, block_time_ms, .. } => {
             anyhow::ensure!(txs > 0 && senders > 0, "--txs and --senders must be positive");

@@ -219,7 +219,9 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 250)]
         block_time_ms: u64,
         /// Run the same client and load against `zgnode dev` and this node side by side (only
-        /// "anvil": from the npm package, installed under target/anvil when missing, or ZG_ANVIL).
+        /// "anvil": from the npm package, installed under target/anvil when missing, or ZG_ANVIL),
+        /// in automine and with 1 s blocks on both (--block-time-ms is not used then), zgnode in
+        /// memory and on disk.
         #[arg(long)]
         against: Option<String>,
         /// With --against: transactions per JSON-RPC batch.

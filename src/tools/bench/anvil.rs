@@ -1,11 +1,16 @@
 //! `zgnode bench rpc --against anvil`: one client and one load against `zgnode dev` and anvil
-//! (Foundry's dev node, also on revm), side by side in one run.
+//! (Foundry's dev node, also on revm), side by side in one run, in the same block mode
+//! (automine against automine, 1 s blocks against 1 s blocks), zgnode both in memory and on disk.
 //!
 //! The load: pre-signed legacy transfers from many senders (funded on both nodes with
 //! `anvil_setBalance`, which both serve), sent as JSON-RPC batches over several HTTP
-//! connections, each sender's nonces in order on one connection; then the client polls blocks
-//! until every transaction is in one. Accepted tx/s counts to the last batch's answer; included
-//! tx/s to the block that holds the last transaction.
+//! connections, each sender's nonces in order on one connection; then the client polls the
+//! receipt of every sender's last transfer until all exist (a sender's last in a block means
+//! its earlier ones are: nonces). Only the load's own transactions count — the dev node's own
+//! (PoRA proofs, the provider's registrations) are in its blocks but not in the figures, and
+//! the cost of the poll does not grow with the number of blocks (anvil's automine makes one per
+//! transaction). Accepted tx/s counts to the last batch's answer; included tx/s to the moment
+//! the last receipt was seen.
 
 use alloy_consensus::{SignableTransaction, TxLegacy};
 use alloy_eips::eip2718::Encodable2718;
@@ -42,7 +47,26 @@ pub struct LoadResult {
     pub included_tps: f64,
     pub accept_s: f64,
     pub include_s: f64,
-    pub blocks: usize,
+    /// Blocks from the first after the load started to the one with its last transaction.
+    pub blocks: u64,
+}
+
+/// How both nodes make blocks in a comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockMode {
+    /// A block as soon as transactions arrive (anvil's default; zgnode's `--block-time-ms 0`).
+    Automine,
+    /// A block every this many seconds (anvil's `--block-time`).
+    EverySeconds(u64),
+}
+
+impl std::fmt::Display for BlockMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Automine => write!(f, "automine"),
+            Self::EverySeconds(s) => write!(f, "{s} s blocks"),
+        }
+    }
 }
 
 /// A node process that is killed when dropped.
@@ -142,23 +166,35 @@ async fn drive(url: &str, load: &Load, keys: &[PrivateKeySigner], by_sender: &[V
         task.await??;
     }
     let accepted = started.elapsed();
-    let mut included = 0usize;
-    let mut next = start_block + 1;
-    let mut blocks = 0;
+    // Every sender's last transfer, by hash: when all have receipts, the whole load is in.
+    let mut waiting: Vec<alloy_primitives::B256> = by_sender
+        .iter()
+        .filter_map(|sent| sent.last())
+        .map(|raw| alloy_primitives::hex::decode(raw).map(alloy_primitives::keccak256))
+        .collect::<Result<_, _>>()?;
+    let mut last_block = start_block;
     let deadline = Instant::now() + Duration::from_secs(300);
-    while included < load.transactions {
-        anyhow::ensure!(Instant::now() < deadline, "only {included} of {} transactions in blocks after 300 s", load.transactions);
-        let head = quantity(&control.request::<Value, _>("eth_blockNumber", rpc_params![]).await?);
-        while next <= head {
-            let count: Value = control.request("eth_getBlockTransactionCountByNumber", rpc_params![format!("{next:#x}")]).await?;
-            let count = quantity(&count) as usize;
-            included += count;
-            blocks += usize::from(count > 0);
-            next += 1;
+    while !waiting.is_empty() {
+        anyhow::ensure!(Instant::now() < deadline, "{} senders' last transfers not in blocks after 300 s", waiting.len());
+        let mut request = BatchRequestBuilder::new();
+        for hash in &waiting {
+            request.insert("eth_getTransactionReceipt", rpc_params![hash])?;
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        let receipts = control.batch_request::<Value>(request).await?;
+        let mut still = Vec::new();
+        for (hash, receipt) in waiting.iter().zip(receipts) {
+            match receipt {
+                Ok(receipt) if !receipt.is_null() => last_block = last_block.max(quantity(&receipt["blockNumber"])),
+                _ => still.push(*hash),
+            }
+        }
+        waiting = still;
+        if !waiting.is_empty() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
     let included_at = started.elapsed();
+    let blocks = last_block.saturating_sub(start_block);
     Ok(LoadResult {
         accepted_tps: load.transactions as f64 / accepted.as_secs_f64(),
         included_tps: load.transactions as f64 / included_at.as_secs_f64(),
@@ -169,13 +205,21 @@ async fn drive(url: &str, load: &Load, keys: &[PrivateKeySigner], by_sender: &[V
 }
 
 
-/// `zgnode dev` as its own process, in memory, with the same gas limit as anvil.
-pub async fn run_zgnode(load: &Load, block_time_ms: u64) -> anyhow::Result<LoadResult> {
+/// `zgnode dev` as its own process with the same gas limit as anvil: in memory, or on disk in
+/// `data_dir` (the node's durable mode: every block committed to redb with fsync).
+pub async fn run_zgnode(load: &Load, mode: BlockMode, data_dir: Option<&Path>) -> anyhow::Result<LoadResult> {
     let port = free_port()?;
+    let block_time_ms = match mode {
+        BlockMode::Automine => 0,
+        BlockMode::EverySeconds(s) => s * 1000,
+    };
     let mut command = Command::new(std::env::current_exe()?);
-    command
-        .args(["dev", "--ephemeral", "--rpc-addr", &format!("127.0.0.1:{port}"), "--storage-addr", "127.0.0.1:0", "--da-grpc-addr", "127.0.0.1:0"])
-        .args(["--block-time-ms", &block_time_ms.to_string(), "--gas-limit", &GAS_LIMIT.to_string()]);
+    command.args(["dev", "--rpc-addr", &format!("127.0.0.1:{port}"), "--storage-addr", "127.0.0.1:0", "--da-grpc-addr", "127.0.0.1:0"]);
+    match data_dir {
+        Some(dir) => command.arg("--data-dir").arg(dir),
+        None => command.arg("--ephemeral"),
+    };
+    command.args(["--block-time-ms", &block_time_ms.to_string(), "--gas-limit", &GAS_LIMIT.to_string()]);
     spawn_and_drive(command, port, "zgnode dev", load).await
 }
 
@@ -212,12 +256,52 @@ pub fn find_or_install_anvil(dir: &Path) -> Result<PathBuf, String> {
     Ok(binary)
 }
 
-/// anvil with 1 s blocks and the same gas limit.
-pub async fn run_anvil(binary: &Path, load: &Load) -> anyhow::Result<LoadResult> {
+/// anvil in `mode` with the same gas limit.
+pub async fn run_anvil(binary: &Path, load: &Load, mode: BlockMode) -> anyhow::Result<LoadResult> {
     let port = free_port()?;
     let mut command = Command::new(binary);
-    command
-        .args(["--port", &port.to_string(), "--host", "127.0.0.1", "--block-time", "1"])
-        .args(["--gas-limit", &GAS_LIMIT.to_string(), "--chain-id", &CHAIN_ID.to_string(), "--silent"]);
+    command.args(["--port", &port.to_string(), "--host", "127.0.0.1"]);
+    if let BlockMode::EverySeconds(s) = mode {
+        command.args(["--block-time", &s.to_string()]);
+    }
+    command.args(["--gas-limit", &GAS_LIMIT.to_string(), "--chain-id", &CHAIN_ID.to_string(), "--silent"]);
     spawn_and_drive(command, port, "anvil", load).await
+}
+
+fn print_result(name: &str, r: &LoadResult) {
+    println!("  {name:<36} accepted {:>8.0} tx/s ({:.2} s), included {:>8.0} tx/s ({:.2} s, {} blocks)", r.accepted_tps, r.accept_s, r.included_tps, r.include_s, r.blocks);
+}
+
+/// The side-by-side bench: per block mode, zgnode in memory and on disk, then anvil, with the
+/// ratios of each zgnode run to anvil's in the same mode.
+pub async fn side_by_side(load: &Load) -> anyhow::Result<()> {
+    println!(
+        "rpc side by side: {} legacy transfers from {} senders, batches of {} over {} connections, until every one is in a block (only the load's own transactions counted)",
+        load.transactions, load.senders, load.batch, load.connections
+    );
+    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from("target"));
+    let anvil = find_or_install_anvil(&target.join("anvil"));
+    if let Err(reason) = &anvil {
+        println!("  anvil: not run ({reason}); zgnode's figures below stand alone");
+    }
+    for mode in [BlockMode::Automine, BlockMode::EverySeconds(1)] {
+        println!(" {mode}:");
+        let memory = run_zgnode(load, mode, None).await?;
+        print_result("zgnode dev, in memory", &memory);
+        let dir = tempfile::tempdir()?;
+        let disk = run_zgnode(load, mode, Some(dir.path())).await?;
+        print_result("zgnode dev, on disk (redb, fsync)", &disk);
+        if let Ok(binary) = &anvil {
+            let theirs = run_anvil(binary, load, mode).await?;
+            print_result("anvil 1.7.1 (in memory)", &theirs);
+            for (name, ours) in [("in memory", &memory), ("on disk", &disk)] {
+                println!(
+                    "  ratio zgnode ({name}) / anvil: accepted {:.2}, included {:.2}",
+                    ours.accepted_tps / theirs.accepted_tps,
+                    ours.included_tps / theirs.included_tps
+                );
+            }
+        }
+    }
+    Ok(())
 }
