@@ -168,6 +168,10 @@ fn bench_arguments_are_checked() {
     let (code, _, stderr) = zgnode(&["bench", "execution", "--txs", "2000", "--sustained-blocks", "1000"]);
     assert_eq!(code, 1);
     assert!(stderr.contains("at most 200,000"), "{stderr}");
+    // The game frame: every part the game thread pays is in the table.
+    let (code, stdout, stderr) = zgnode(&["bench", "embed", "--loads", "10", "--frames", "5", "--warmup", "2"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("game thread p50 / p99 ms") && stdout.contains("memory, thread"), "{stdout}");
     let (code, _, stderr) = zgnode(&["bench", "training", "--tasks", "101"]);
     assert_eq!(code, 1);
     assert!(stderr.contains("--tasks must be at most 100"), "{stderr}");

@@ -164,6 +164,45 @@ fn bad_input_is_a_clear_error() {
     assert!(matches!(wrong, Err(HandleError::Refused(zg_components::chain::PoolError::WrongChainId { got: 1, .. }))));
     // A receipt nobody mined.
     assert_eq!(chain.receipt(B256::repeat_byte(7)).unwrap(), None);
+    // A well-formed transaction whose signature recovers no one: taken at once (the sender is
+    // recovered off the caller's thread), refused by a later tick with the reason.
+    let tx = alloy_consensus::TxEip1559 { chain_id: chain.chain_id(), nonce: 0, gas_limit: 21_000, max_fee_per_gas: 10_000_000_000, to: alloy_primitives::TxKind::Call(BOB), ..Default::default() };
+    let unsigned = alloy_consensus::SignableTransaction::into_signed(tx, alloy_primitives::Signature::new(U256::from(1), U256::ZERO, false));
+    let forged = alloy_eips::eip2718::Encodable2718::encoded_2718(&alloy_consensus::TxEnvelope::from(unsigned));
+    let submitted = chain.submit_raw(&forged).expect("decodes");
+    let verdict = (0..200).find_map(|_| {
+        now += 1;
+        node.tick(now).unwrap();
+        std::thread::sleep(Duration::from_millis(1));
+        submitted.try_result()
+    });
+    assert!(matches!(verdict, Some(Err(HandleError::Refused(zg_components::chain::PoolError::InvalidSignature(_))))), "{verdict:?}");
+    assert_eq!(chain.receipt(submitted.hash()).unwrap(), None);
+}
+
+#[test]
+fn raw_transactions_are_admitted_after_their_senders_are_recovered_off_the_callers_thread() {
+    let (mut node, chain, mut now) = automine();
+    let key = alloy_signer_local::PrivateKeySigner::from_bytes(&dev_accounts()[1].private_key).unwrap();
+    // Ten transfers in nonce order, handed over at once: recovered in parallel, admitted in order.
+    let submitted: Vec<_> = (0..10u64)
+        .map(|nonce| {
+            let tx = zgnode::signing::sign_eip1559(&key, chain.chain_id(), alloy_primitives::TxKind::Call(BOB), U256::from(1), Bytes::new(), nonce, 21_000);
+            chain.submit_signed(tx).unwrap()
+        })
+        .collect();
+    for _ in 0..400 {
+        if submitted.iter().all(|s| chain.receipt(s.hash()).unwrap().is_some()) {
+            break;
+        }
+        now += 1;
+        node.tick(now).unwrap();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    for s in &submitted {
+        assert!(chain.receipt(s.hash()).unwrap().is_some_and(|r| r.success), "{} mined", s.hash());
+        assert_eq!(s.try_result().unwrap().unwrap(), s.hash());
+    }
 }
 
 #[test]

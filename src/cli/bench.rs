@@ -55,8 +55,7 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
         }
         BenchCommand::Embed { loads, frames, warmup } => {
             anyhow::ensure!(!loads.is_empty() && frames > 0, "--loads and --frames must be given");
-            println!("embed: a dev node ticked at 60 Hz (16.7 ms frames), a 16 ms block per frame, Crafting.gather calls; {frames} frames per run");
-            println!("  txs/frame | chain, commit   | tick p50 / p99 / max ms | frame used (p50) | host submit p50 ms | bare revm p50 ms | tick / bare");
+            crate::tools::bench::embed::print_header(frames);
             let memory = crate::tools::bench::EmbedSetup::default();
             let threaded = crate::tools::bench::EmbedSetup { commit_on_thread: true, ..memory };
             let mut runs: Vec<(usize, crate::tools::bench::EmbedSetup)> = Vec::new();
@@ -73,25 +72,7 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
             }
             for (load, setup) in runs {
                 let report = tokio::task::spawn_blocking(move || crate::tools::bench::embed(load, frames, warmup, setup)).await??;
-                let ratio = if report.bare_p50_ms > 0.0 { format!("{:.1}x", report.tick_p50_ms / report.bare_p50_ms) } else { "-".into() };
-                println!(
-                    "  {:>9} | {:<15} | {:>6.2} / {:>6.2} / {:>6.2} | {:>15.1}% | {:>18.2} | {:>16.2} | {ratio}",
-                    report.txs_per_frame,
-                    match (report.setup.on_disk, report.setup.commit_on_thread) {
-                        (false, false) => "memory, in tick",
-                        (false, true) => "memory, thread",
-                        (true, false) => "disk, in tick",
-                        (true, true) => "disk, thread",
-                    },
-                    report.tick_p50_ms,
-                    report.tick_p99_ms,
-                    report.tick_max_ms,
-                    report.frame_share() * 100.0,
-                    report.submit_p50_ms,
-                    report.bare_p50_ms,
-                );
-                let top: Vec<String> = report.systems_ms.iter().take(6).map(|(system, ms)| format!("{system} {ms:.2}")).collect();
-                println!("            where the tick went (mean ms/frame): {}", top.join(", "));
+                crate::tools::bench::embed::print(&report);
             }
         }
         BenchCommand::Schedules { idle_ticks, blocks, txs_per_block } => {

@@ -52,6 +52,10 @@ pub struct EmbedReport {
     pub tick_p99_ms: f64,
     pub tick_max_ms: f64,
     pub submit_p50_ms: f64,
+    /// Everything the game thread pays per frame: handing the transactions over, the tick,
+    /// taking the committed blocks (p50, p99).
+    pub frame_p50_ms: f64,
+    pub frame_p99_ms: f64,
     /// Bare revm on the same frame's calls (p50).
     pub bare_p50_ms: f64,
     /// Blocks the node committed during the measured frames, and the transactions in them.
@@ -61,12 +65,6 @@ pub struct EmbedReport {
     pub systems_ms: Vec<(&'static str, f64)>,
 }
 
-impl EmbedReport {
-    /// Share of a 60 Hz frame the node's tick takes (p50).
-    pub fn frame_share(&self) -> f64 {
-        self.tick_p50_ms / FRAME_MS
-    }
-}
 
 
 /// Runs `frames` measured frames (after `warmup` unmeasured ones) with `txs_per_frame` game
@@ -129,7 +127,7 @@ pub fn embed(txs_per_frame: usize, frames: usize, warmup: usize, setup: EmbedSet
     let bare_block = evm::block_env(1, 1, Address::repeat_byte(0xc0), genesis.gas_limit, 0, Default::default());
 
     let mut blocks = chain.blocks();
-    let (mut ticks, mut submits, mut bares) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut ticks, mut submits, mut bares, mut frames_ms) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut block_count, mut mined, mut mined_total) = (0u64, 0u64, 0u64);
     let mut systems: std::collections::BTreeMap<&'static str, Duration> = Default::default();
     for (frame, txs) in signed.iter().enumerate() {
@@ -157,11 +155,14 @@ pub fn embed(txs_per_frame: usize, frames: usize, warmup: usize, setup: EmbedSet
             }
         }
         let bare_took = started.elapsed();
+        let started = Instant::now();
         let committed: Vec<_> = blocks.drain().into_iter().filter(|b| b.number > deploy_block).collect();
+        let drained = started.elapsed();
         mined_total += committed.iter().map(|b| b.transactions.len() as u64).sum::<u64>();
         if frame >= warmup {
             ticks.push(ticked.as_secs_f64() * 1e3);
             submits.push(submitted.as_secs_f64() * 1e3);
+            frames_ms.push((submitted + ticked + drained).as_secs_f64() * 1e3);
             bares.push(bare_took.as_secs_f64() * 1e3);
             block_count += committed.len() as u64;
             for (system, took) in profile {
@@ -196,9 +197,42 @@ pub fn embed(txs_per_frame: usize, frames: usize, warmup: usize, setup: EmbedSet
         tick_p99_ms: percentile(&ticks, 0.99),
         tick_max_ms,
         submit_p50_ms: percentile(&sorted(submits), 0.5),
+        frame_p50_ms: percentile(&sorted(frames_ms.clone()), 0.5),
+        frame_p99_ms: percentile(&sorted(frames_ms), 0.99),
         bare_p50_ms: percentile(&sorted(bares), 0.5),
         blocks: block_count,
         mined,
         systems_ms,
     })
+}
+
+/// `zgnode bench embed`'s table: one line per run.
+pub fn print_header(frames: usize) {
+    println!("embed: a dev node ticked at 60 Hz (16.7 ms frames), a 16 ms block per frame, Crafting.gather calls; {frames} frames per run");
+    println!("  the game thread pays: handing the signed transactions over (decoding; senders are recovered on the node's pool) + the tick + taking the committed blocks");
+    println!("  txs/frame | chain, commit   | game thread p50 / p99 ms | tick p50 / p99 / max ms | frame used (p50) | host submit p50 ms | bare revm p50 ms | tick / bare");
+}
+
+pub fn print(report: &EmbedReport) {
+    let ratio = if report.bare_p50_ms > 0.0 { format!("{:.1}x", report.tick_p50_ms / report.bare_p50_ms) } else { "-".into() };
+    println!(
+        "  {:>9} | {:<15} | {:>11.2} / {:>10.2} | {:>6.2} / {:>6.2} / {:>6.2} | {:>15.1}% | {:>18.2} | {:>16.2} | {ratio}",
+        report.txs_per_frame,
+        match (report.setup.on_disk, report.setup.commit_on_thread) {
+            (false, false) => "memory, in tick",
+            (false, true) => "memory, thread",
+            (true, false) => "disk, in tick",
+            (true, true) => "disk, thread",
+        },
+        report.frame_p50_ms,
+        report.frame_p99_ms,
+        report.tick_p50_ms,
+        report.tick_p99_ms,
+        report.tick_max_ms,
+        report.frame_p50_ms / FRAME_MS * 100.0,
+        report.submit_p50_ms,
+        report.bare_p50_ms,
+    );
+    let top: Vec<String> = report.systems_ms.iter().take(6).map(|(system, ms)| format!("{system} {ms:.2}")).collect();
+    println!("            where the tick went (mean ms/frame): {}", top.join(", "));
 }

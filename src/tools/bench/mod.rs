@@ -1,7 +1,7 @@
 //! Benchmark workloads shared by `zgnode bench` and the criterion benches in `benches/`.
 //! Every figure is compared with a baseline measured in the same run.
 
-mod embed;
+pub mod embed;
 mod history;
 mod ingestion;
 mod pipeline;
