@@ -173,24 +173,34 @@ async fn drive(url: &str, load: &Load, keys: &[PrivateKeySigner], by_sender: &[V
         .map(|raw| alloy_primitives::hex::decode(raw).map(alloy_primitives::keccak256))
         .collect::<Result<_, _>>()?;
     let mut last_block = start_block;
-    let deadline = Instant::now() + Duration::from_secs(300);
+    let deadline = Instant::now() + Duration::from_secs(120);
     while !waiting.is_empty() {
-        anyhow::ensure!(Instant::now() < deadline, "{} senders' last transfers not in blocks after 300 s", waiting.len());
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "{} of {} senders' last transfers not in blocks 120 s after the load was accepted (head block {})",
+            waiting.len(),
+            by_sender.len(),
+            quantity(&control.request::<Value, _>("eth_blockNumber", rpc_params![]).await?)
+        );
+        // A hundred at a time, so the poll stays light on a node with thousands of blocks.
+        let asked: Vec<alloy_primitives::B256> = waiting.iter().take(100).copied().collect();
         let mut request = BatchRequestBuilder::new();
-        for hash in &waiting {
+        for hash in &asked {
             request.insert("eth_getTransactionReceipt", rpc_params![hash])?;
         }
         let receipts = control.batch_request::<Value>(request).await?;
-        let mut still = Vec::new();
-        for (hash, receipt) in waiting.iter().zip(receipts) {
-            match receipt {
-                Ok(receipt) if !receipt.is_null() => last_block = last_block.max(quantity(&receipt["blockNumber"])),
-                _ => still.push(*hash),
+        let mut found = std::collections::HashSet::new();
+        for (hash, receipt) in asked.iter().zip(receipts) {
+            if let Ok(receipt) = receipt
+                && !receipt.is_null()
+            {
+                last_block = last_block.max(quantity(&receipt["blockNumber"]));
+                found.insert(*hash);
             }
         }
-        waiting = still;
-        if !waiting.is_empty() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        waiting.retain(|hash| !found.contains(hash));
+        if found.is_empty() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
     let included_at = started.elapsed();
@@ -292,7 +302,17 @@ pub async fn side_by_side(load: &Load) -> anyhow::Result<()> {
         let disk = run_zgnode(load, mode, Some(dir.path())).await?;
         print_result("zgnode dev, on disk (redb, fsync)", &disk);
         if let Ok(binary) = &anvil {
-            let theirs = run_anvil(binary, load, mode).await?;
+            // A node that does not get the load into blocks is a finding, not the bench's end.
+            let theirs = match run_anvil(binary, load, mode).await {
+                Ok(theirs) => theirs,
+                Err(error) => {
+                    println!("  anvil 1.7.1 (in memory)              did not finish: {error:#}");
+                    if mode == BlockMode::Automine {
+                        println!("    (anvil's auto mode is known to leave ready transactions pending under concurrent senders: foundry-rs/foundry#10122)");
+                    }
+                    continue;
+                }
+            };
             print_result("anvil 1.7.1 (in memory)", &theirs);
             for (name, ours) in [("in memory", &memory), ("on disk", &disk)] {
                 println!(
