@@ -31,10 +31,14 @@ impl TaskProgress {
         matches!(self, Self::Finished | Self::Failed)
     }
 
-    /// Whether the provider is still working on it (queue or training), so the user can cancel
-    /// it without paying.
-    pub fn is_cancellable(self) -> bool {
+    /// Whether it waits for the trainer or is with it (queue, set-up, training).
+    pub fn is_with_the_trainer(self) -> bool {
         matches!(self, Self::Init | Self::SettingUp | Self::Training)
+    }
+
+    /// Whether the user can still cancel it without paying: while it is with the trainer.
+    pub fn is_cancellable(self) -> bool {
+        self.is_with_the_trainer()
     }
 }
 

@@ -5,7 +5,7 @@
 //! contract's 30 % with no key. Every step reads the chain before acting, so a provider killed
 //! at any point neither records a deliverable twice nor is paid twice.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use alloy_primitives::{Address, Bytes, U256, keccak256};
 use tokio::sync::watch;
@@ -24,12 +24,7 @@ use zg_systems::compute::fine_tuning::settled_fee;
 /// steps' chain and storage calls run on `runtime`).
 pub fn run(ft: &FineTuningService, orders: &crossbeam_channel::Receiver<TaskOrder>, runtime: &tokio::runtime::Handle, stopped: &watch::Receiver<bool>) {
     let mut last_errors: std::collections::HashMap<String, String> = std::collections::HashMap::new();
-    while !*stopped.borrow() {
-        let order = match orders.recv_timeout(Duration::from_millis(200)) {
-            Ok(order) => order,
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
-        };
+    while let Some(order) = super::next_order(orders, stopped) {
         let id = order.task_id().to_string();
         let done = runtime.block_on(async {
             let Some(mut record) = ft.store.get(&id)? else { return Ok(true) };

@@ -116,6 +116,19 @@ impl FineTuningService {
     }
 }
 
+/// A worker's next order from the tick; None once the provider stops (or the tick is gone).
+/// Waits in short steps so a stop is seen within a fifth of a second.
+pub fn next_order(orders: &crossbeam_channel::Receiver<zg_components::compute::training_tasks::TaskOrder>, stopped: &watch::Receiver<bool>) -> Option<zg_components::compute::training_tasks::TaskOrder> {
+    while !*stopped.borrow() {
+        match orders.recv_timeout(Duration::from_millis(200)) {
+            Ok(order) => return Some(order),
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return None,
+        }
+    }
+    None
+}
+
 /// What [`start`] needs from the provider it runs beside.
 pub struct Beside<'a> {
     pub eth_rpc: &'a str,

@@ -2,8 +2,6 @@
 //! found in SettingUp or Training after a restart resumes from its last checkpoint; its log
 //! shows every step's loss; a cancel stops it at the next step.
 
-use std::time::Duration;
-
 use tokio::sync::watch;
 
 use super::FineTuningService;
@@ -15,12 +13,7 @@ use zg_components::compute::fine_tuning::TaskProgress;
 use zg_components::compute::training_tasks::TaskOrder;
 
 pub fn run(ft: &FineTuningService, orders: &crossbeam_channel::Receiver<TaskOrder>, stopped: &watch::Receiver<bool>) {
-    while !*stopped.borrow() {
-        let order = match orders.recv_timeout(Duration::from_millis(200)) {
-            Ok(order) => order,
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
-        };
+    while let Some(order) = super::next_order(orders, stopped) {
         let id = order.task_id().to_string();
         let record = match ft.store.get(&id) {
             Ok(Some(record)) => record,
@@ -32,7 +25,7 @@ pub fn run(ft: &FineTuningService, orders: &crossbeam_channel::Receiver<TaskOrde
             }
         };
         // Cancelled (or otherwise moved on) since the order was sent.
-        if !matches!(record.task.progress, TaskProgress::Init | TaskProgress::SettingUp | TaskProgress::Training) {
+        if !record.task.progress.is_with_the_trainer() {
             ft.release(&id, false);
             continue;
         }
@@ -51,7 +44,7 @@ pub fn run(ft: &FineTuningService, orders: &crossbeam_channel::Receiver<TaskOrde
             return;
         }
         // A failure to write the record leaves the task where it was: try it again later.
-        let unfinished = ft.store.get(&id).ok().flatten().is_none_or(|r| matches!(r.task.progress, TaskProgress::Init | TaskProgress::SettingUp | TaskProgress::Training));
+        let unfinished = ft.store.get(&id).ok().flatten().is_none_or(|r| r.task.progress.is_with_the_trainer());
         ft.release(&id, unfinished);
     }
 }

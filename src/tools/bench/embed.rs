@@ -185,6 +185,7 @@ pub fn embed(txs_per_frame: usize, frames: usize, warmup: usize, setup: EmbedSet
     }
     anyhow::ensure!(all_mined == (total * txs_per_frame) as u64, "{all_mined} of {} transactions were mined", total * txs_per_frame);
     let ticks = sorted(ticks);
+    let frames_ms = sorted(frames_ms);
     let tick_max_ms = ticks.last().copied().unwrap_or_default();
     let mut systems_ms: Vec<(&'static str, f64)> =
         systems.into_iter().map(|(system, took)| (system, took.as_secs_f64() * 1e3 / frames as f64)).collect();
@@ -197,8 +198,8 @@ pub fn embed(txs_per_frame: usize, frames: usize, warmup: usize, setup: EmbedSet
         tick_p99_ms: percentile(&ticks, 0.99),
         tick_max_ms,
         submit_p50_ms: percentile(&sorted(submits), 0.5),
-        frame_p50_ms: percentile(&sorted(frames_ms.clone()), 0.5),
-        frame_p99_ms: percentile(&sorted(frames_ms), 0.99),
+        frame_p50_ms: percentile(&frames_ms, 0.5),
+        frame_p99_ms: percentile(&frames_ms, 0.99),
         bare_p50_ms: percentile(&sorted(bares), 0.5),
         blocks: block_count,
         mined,

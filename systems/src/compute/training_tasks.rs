@@ -34,11 +34,6 @@ impl NodePlugin for TrainingTasksPlugin {
     }
 }
 
-/// Whether a task in this phase waits for (or is in) the trainer.
-fn trains(phase: TaskProgress) -> bool {
-    matches!(phase, TaskProgress::Init | TaskProgress::SettingUp | TaskProgress::Training)
-}
-
 /// Reports become entities and component changes.
 pub fn take_task_reports(mut commands: Commands, reports: Res<TaskReports>, mut index: ResMut<TaskIndex>, clock: Res<TickClock>, polling: Res<TaskPolling>) {
     for report in reports.0.try_iter() {
@@ -95,12 +90,12 @@ pub fn order_training(
     clock: Res<TickClock>,
     mut board: ResMut<TaskBoard>,
 ) {
-    if tasks.iter().any(|(_, _, phase, working, _)| working.is_some() && trains(phase.0)) {
+    if tasks.iter().any(|(_, _, phase, working, _)| working.is_some() && phase.0.is_with_the_trainer()) {
         return;
     }
     let next = tasks
         .iter()
-        .filter(|(_, _, phase, working, waits)| trains(phase.0) && working.is_none() && ready(*waits, clock.now_ms))
+        .filter(|(_, _, phase, working, waits)| phase.0.is_with_the_trainer() && working.is_none() && ready(*waits, clock.now_ms))
         .min_by(|a, b| (a.1.created_at, &a.1.id).cmp(&(b.1.created_at, &b.1.id)));
     if let Some((entity, task, ..)) = next
         && orders.training.send(TaskOrder::Train(task.id.clone())).is_ok()
