@@ -176,6 +176,8 @@ pub struct NodeSection {
     pub ephemeral: bool,
     /// Milliseconds between ticks; 0 runs ticks back to back.
     pub tick_ms: u64,
+    /// At rest a single-producer node ticks this often, waking at once for work (0: off).
+    pub idle_tick_ms: u64,
     /// Keep the state of every block (eth_getBalance, eth_call... at any block).
     pub archive: bool,
     /// Without `archive`: how many blocks behind the head stay readable.
@@ -235,6 +237,7 @@ impl Default for NodeSection {
             data_dir: PathBuf::from("zgnode-data"),
             ephemeral: false,
             tick_ms: 5,
+            idle_tick_ms: 100,
             archive: false,
             state_history_blocks: crate::store::HistoryPolicy::DEFAULT_KEEP_BLOCKS,
         }
@@ -278,7 +281,6 @@ impl Default for TxPoolSection {
         Self { max_size: 100_000, max_nonce_gap: 1_024 }
     }
 }
-
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

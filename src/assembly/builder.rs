@@ -307,7 +307,9 @@ impl NodeBuilder {
         let stop = Arc::new(AtomicBool::new(false));
         let store = node.store().clone();
         let prover = node.prover();
-        let driver = driver::spawn(node, Duration::from_millis(config.node.tick_ms), stop.clone())?;
+        let tick = Duration::from_millis(config.node.tick_ms);
+        let pacing = driver::Pacing::from_config(config.node.idle_tick_ms, tick, self.validator);
+        let driver = driver::spawn(node, tick, pacing, stop.clone())?;
         for role in roles.iter_mut() {
             let serving = Serving {
                 config,

@@ -276,9 +276,17 @@ pub struct TestnetArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct ChaosArgs {
-    /// Seed of the fault schedule (the same seed replays the same schedule). Default: random.
-    #[arg(long)]
+    /// Seed of the fault schedule: the schedule (every fault, upload and the time of each) is
+    /// decided from it alone, so the same seed replays the same campaign. Default: random.
+    #[arg(long, conflicts_with = "replay")]
     pub seed: Option<u64>,
+    /// Run a schedule a campaign wrote (`schedule.json` in its network folder), or one trimmed
+    /// by hand to find the fault that matters, instead of drawing one.
+    #[arg(long, value_name = "FILE")]
+    pub replay: Option<PathBuf>,
+    /// Print the schedule the seed stands for and stop.
+    #[arg(long)]
+    pub print_schedule: bool,
     /// Validators (each also a storage node).
     #[arg(long, default_value_t = 4)]
     pub nodes: usize,

@@ -218,7 +218,7 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                 );
             }
         }
-        BenchCommand::Proofs { runs } => {
+        BenchCommand::Proofs { runs, ezkl, no_ezkl } => {
             let figures = tokio::task::spawn_blocking(move || crate::tools::bench::proofs::proofs(runs)).await??;
             println!("proofs: halo2_proofs (PLONK, IPA over Pasta, no trusted setup), input private, Poseidon input commitment and logits public; median of {runs}");
             for f in &figures {
@@ -233,6 +233,9 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                     f.proof_bytes,
                     f.inference.as_secs_f64() * 1e6
                 );
+            }
+            if !no_ezkl {
+                compare_with_ezkl(&figures, ezkl, runs).await?;
             }
             let rate = crate::tools::bench::proofs::gas_rate();
             println!("  gas rate here: ecrecover (3,000 gas) takes {:.1} µs = {:.1} ns per gas", rate.ecrecover.as_secs_f64() * 1e6, rate.nanos_per_gas());
@@ -425,6 +428,26 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                 "rpc ingestion: {} transactions from {} HTTP clients into {} blocks: {:.0} tx/s; send-to-receipt p50 {:.0} ms, p99 {:.0} ms",
                 report.transactions, report.concurrency, report.blocks, report.tps, report.p50_ms, report.p99_ms
             );
+        }
+    }
+    Ok(())
+}
+
+/// EZKL on the same models and digits, same run (an explicit `--ezkl` that fails is an error;
+/// the default `python3` without EZKL is said and skipped).
+async fn compare_with_ezkl(figures: &[crate::tools::bench::proofs::ProofFigures], python: Option<PathBuf>, runs: usize) -> anyhow::Result<()> {
+    use crate::tools::bench::ezkl;
+    let explicit = python.is_some();
+    let python = python.unwrap_or_else(|| PathBuf::from("python3"));
+    for (ours, text) in figures.iter().zip([crate::tools::bench::proofs::SMALL_MODEL, crate::tools::bench::proofs::LARGE_MODEL]) {
+        let python = python.clone();
+        match tokio::task::spawn_blocking(move || ezkl::run(&python, text, runs)).await? {
+            Ok(theirs) => ezkl::print(ours, &theirs),
+            Err(error @ ezkl::EzklError::NotPresent { .. }) if !explicit => {
+                println!("  {error}");
+                return Ok(());
+            }
+            Err(error) => return Err(error.into()),
         }
     }
     Ok(())

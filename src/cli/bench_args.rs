@@ -96,9 +96,17 @@ pub enum BenchCommand {
     /// Verifiable compute: halo2 (IPA, Pasta) proofs of the reference int8 digit classifiers —
     /// key generation, proving, verification, proof size — against plain CPU inference.
     Proofs {
-        /// Proofs per model (the median is printed).
+        /// Proofs per model, each of a different held-out digit (the median is printed); EZKL
+        /// proves the same digits.
         #[arg(long, default_value_t = 3)]
         runs: usize,
+        /// A Python with EZKL (`pip install ezkl onnx numpy`) to run beside zgnode in the same
+        /// run; default: `python3` when it has EZKL (else EZKL is skipped, and said).
+        #[arg(long, value_name = "PYTHON", conflicts_with = "no_ezkl")]
+        ezkl: Option<PathBuf>,
+        /// Leave EZKL out.
+        #[arg(long)]
+        no_ezkl: bool,
     },
     /// GPU against CPU: the int8 digit models' batched inference (logits checked identical),
     /// inferences per second on the GPU and on every CPU core; erasure coding (storage segments

@@ -10,6 +10,7 @@ pub mod events;
 pub mod handle;
 pub mod role;
 mod validator_role;
+mod waiting;
 
 pub use events::{BlockEvent, LogEvent, LogFilter, Subscription, SubscriptionError};
 pub use handle::{HandleError, NodeHandle, Submitted, TxRequest};

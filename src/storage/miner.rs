@@ -96,10 +96,15 @@ impl Miner {
     pub async fn run(self) {
         let mut stats = MinerStats::default();
         let mut last_epoch: Option<u64> = None;
+        // A step only has news when a block came: at rest the miner asks the chain nothing.
+        let mut stepped_at_head: Option<u64> = None;
         while !self.stop.load(Ordering::Relaxed) {
-            match self.step(&mut last_epoch, &mut stats).await {
-                Ok(()) => {}
-                Err(error) => tracing::warn!(%error, "PoRA miner step failed; retrying"),
+            let head = self.store.head_number().ok().flatten();
+            if head.is_none() || head != stepped_at_head {
+                match self.step(&mut last_epoch, &mut stats).await {
+                    Ok(()) => stepped_at_head = head,
+                    Err(error) => tracing::warn!(%error, "PoRA miner step failed; retrying"),
+                }
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }

@@ -4,7 +4,8 @@
 //! reorders frames, and flips bits in segment files on disk. At the end everything is healed and
 //! the campaign checks: one chain (the same hash at every height on every node), every receipt
 //! it saw still there in the same block, every acknowledged file downloadable from every node,
-//! and blocks still coming after the last fault. The same seed replays the same schedule.
+//! and blocks still coming after the last fault. The schedule ([`ChaosSchedule`]) is decided from
+//! the seed before anything runs, so the same seed replays the same faults at the same times.
 
 use alloy_primitives::{Address, B256, U256};
 use anyhow::{Context, bail};
@@ -15,15 +16,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::tools::chaos_schedule::{ChaosSchedule, Fault, ScheduledFault};
 use crate::tools::testnet::{NetworkPlan, NodeLayout, write_network};
 
 #[derive(Clone, Debug)]
 pub struct ChaosPlan {
-    pub seed: u64,
-    pub nodes: usize,
-    pub duration: Duration,
-    /// Mean time between faults.
-    pub fault_every: Duration,
+    pub schedule: ChaosSchedule,
     pub dir: PathBuf,
     /// The zgnode binary to run nodes with.
     pub binary: PathBuf,
@@ -31,6 +29,7 @@ pub struct ChaosPlan {
 
 #[derive(Clone, Debug, Default)]
 pub struct ChaosReport {
+    /// Each fault and heal as it happened: when, and how late against the schedule.
     pub faults: Vec<String>,
     pub height: u64,
     pub receipts_checked: usize,
@@ -39,6 +38,13 @@ pub struct ChaosReport {
 }
 
 use crate::tools::seeded::SeededRng as Rng;
+
+/// An acknowledged upload: its root and its bytes.
+type UploadedFile = (B256, Vec<u8>);
+
+/// Streams of the seed besides the schedule's: ports, and which node each transfer goes to.
+const LAYOUT_STREAM: u64 = 0x1a70;
+const LOAD_STREAM: u64 = 0x10ad;
 
 struct NodeRun {
     layout: NodeLayout,
@@ -153,11 +159,12 @@ async fn wait_until(what: &str, timeout: Duration, mut done: impl AsyncFnMut() -
 }
 
 fn lay_out(plan: &ChaosPlan, rng: &mut Rng) -> anyhow::Result<Vec<NodeRun>> {
-    let storage_base = consecutive_free_ports(plan.nodes, rng)?;
+    let nodes = plan.schedule.nodes;
+    let storage_base = consecutive_free_ports(nodes, rng)?;
     let network = NetworkPlan {
         chain_id: crate::dev::DEV_CHAIN_ID,
-        rpc_ports: free_ports(plan.nodes, false)?,
-        p2p_ports: free_ports(plan.nodes, true)?,
+        rpc_ports: free_ports(nodes, false)?,
+        p2p_ports: free_ports(nodes, true)?,
         block_time_ms: 200,
         epoch_length: 1_000,
         genesis_validators: None,
@@ -182,8 +189,11 @@ fn lay_out(plan: &ChaosPlan, rng: &mut Rng) -> anyhow::Result<Vec<NodeRun>> {
 
 /// Runs the campaign; Err names the first check that failed (with the seed to replay it).
 pub async fn run(plan: &ChaosPlan) -> anyhow::Result<ChaosReport> {
-    let mut rng = Rng::new(plan.seed);
-    let mut nodes = lay_out(plan, &mut rng)?;
+    let schedule = &plan.schedule;
+    schedule.validate()?;
+    let seed = schedule.seed;
+    schedule.save(&plan.dir.join("schedule.json"))?;
+    let mut nodes = lay_out(plan, &mut Rng::new(seed ^ LAYOUT_STREAM))?;
     for node in nodes.iter_mut() {
         node.start(&plan.binary)?;
     }
@@ -201,22 +211,27 @@ pub async fn run(plan: &ChaosPlan) -> anyhow::Result<ChaosReport> {
     let mut report = ChaosReport::default();
     let mut receipts: BTreeMap<B256, String> = BTreeMap::new();
     let mut pending: Vec<B256> = Vec::new();
-    let mut files: Vec<(B256, Vec<u8>)> = Vec::new();
     let accounts = crate::dev::dev_accounts();
     let signers: Vec<alloy_signer_local::PrivateKeySigner> = accounts[..4]
         .iter()
         .map(|a| alloy_signer_local::PrivateKeySigner::from_bytes(&a.private_key))
         .collect::<Result<_, _>>()?;
     let mut nonces = [0u64; 4];
-    // One node may be faulty at a time (f = 1 of 4): which, and until when.
-    let mut faulty: Option<(usize, Instant, &'static str)> = None;
+    let mut load_rng = Rng::new(seed ^ LOAD_STREAM);
+    // Uploads run beside the loop, so a slow one never shifts the faults' times.
+    let uploads_done: std::sync::Arc<std::sync::Mutex<Vec<UploadedFile>>> = Default::default();
+    let mut upload_tasks = Vec::new();
+    let mut next_upload = 0;
+    let mut next_fault = 0;
+    // The fault holding now (one at a time), and when it heals (campaign milliseconds).
+    let mut holding: Option<(&ScheduledFault, u64)> = None;
     let started = Instant::now();
-    let mut next_fault = started + plan.fault_every;
-    let mut next_upload = started;
-    while started.elapsed() < plan.duration {
+    let elapsed_ms = || started.elapsed().as_millis() as u64;
+    // Until the end, and until every scheduled fault has run (a late heal can push the last).
+    while elapsed_ms() < schedule.duration_ms || next_fault < schedule.faults.len() {
         // Load: a transfer from each account to a live node.
         for (account, signer) in signers.iter().enumerate() {
-            let target = rng.below(nodes.len() as u64) as usize;
+            let target = load_rng.below(nodes.len() as u64) as usize;
             if !nodes[target].alive() {
                 continue;
             }
@@ -249,68 +264,79 @@ pub async fn run(plan: &ChaosPlan) -> anyhow::Result<ChaosReport> {
             }
             pending = still.into_iter().rev().take(2_000).collect();
         }
-        // An upload now and then (a node that acknowledges holds it, or its shards are placed).
-        if Instant::now() >= next_upload {
-            next_upload = Instant::now() + Duration::from_secs(5);
-            let target = rng.below(nodes.len() as u64) as usize;
-            if nodes[target].alive() && faulty.is_none_or(|(i, _, _)| i != target) {
-                let size = 20_000 + rng.below(600_000) as usize;
-                let data: Vec<u8> = (0..size).map(|i| (i as u64 ^ plan.seed).wrapping_mul(31) as u8).collect();
-                let uploader = alloy_signer_local::PrivateKeySigner::from_bytes(&accounts[5 + files.len() % 3].private_key)?;
-                let storage = crate::storage::client::StorageClient::new(&nodes[target].rpc, &nodes[target].storage)?;
-                if let Ok(Ok(done)) = tokio::time::timeout(Duration::from_secs(20), storage.upload(&data, &uploader, |_| ())).await {
-                    files.push((done.root, data));
+        // The uploads now due (to a node the schedule holds no fault on; one it acknowledges
+        // is held by it, or its shards are placed).
+        while let Some(upload) = schedule.uploads.get(next_upload).filter(|u| u.at_ms <= elapsed_ms()) {
+            next_upload += 1;
+            let data: Vec<u8> = (0..upload.bytes).map(|i| (i as u64 ^ seed).wrapping_mul(31) as u8).collect();
+            let uploader = alloy_signer_local::PrivateKeySigner::from_bytes(&accounts[5 + next_upload % 3].private_key)?;
+            let storage = crate::storage::client::StorageClient::new(&nodes[upload.node].rpc, &nodes[upload.node].storage)?;
+            let done = uploads_done.clone();
+            upload_tasks.push(tokio::spawn(async move {
+                if let Ok(Ok(uploaded)) = tokio::time::timeout(Duration::from_secs(20), storage.upload(&data, &uploader, |_| ())).await {
+                    done.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((uploaded.root, data));
                 }
-            }
+            }));
         }
-        // Faults: end the running one when due, then maybe start another.
-        if let Some((index, until, kind)) = faulty
-            && Instant::now() >= until
+        // Faults: heal the holding one when due, then start the next when its time has come.
+        let now_ms = elapsed_ms();
+        if let Some((fault, heal_at)) = holding
+            && now_ms >= heal_at
         {
-            match kind {
-                "kill" => nodes[index].start(&plan.binary)?,
-                _ => {
+            match fault.fault {
+                Fault::Kill => nodes[fault.node].start(&plan.binary)?,
+                Fault::Partition | Fault::Delay { .. } => {
                     for node in &nodes {
                         set_faults(node, &[], 0).await;
                     }
                 }
+                Fault::Corrupt { .. } => {}
             }
-            report.faults.push(format!("{:>6.1}s healed node {index} ({kind})", started.elapsed().as_secs_f64()));
-            faulty = None;
+            report.faults.push(format!("{:>6.1}s healed node {} ({} ms late)", now_ms as f64 / 1e3, fault.node, now_ms - heal_at));
+            holding = None;
         }
-        if faulty.is_none() && Instant::now() >= next_fault {
-            let index = rng.below(nodes.len() as u64) as usize;
-            let hold = Duration::from_millis(2_000 + rng.below(6_000));
-            let kind = match rng.below(4) {
-                0 => {
+        if holding.is_none()
+            && let Some(fault) = schedule.faults.get(next_fault).filter(|f| f.at_ms <= now_ms)
+        {
+            next_fault += 1;
+            let index = fault.node;
+            let kind = match &fault.fault {
+                Fault::Kill => {
                     nodes[index].kill();
                     "kill"
                 }
-                1 => {
+                Fault::Partition => {
                     for (i, node) in nodes.iter().enumerate() {
                         let blocked: Vec<[u8; 32]> = if i == index { keys.iter().copied().filter(|k| *k != keys[index]).collect() } else { vec![keys[index]] };
                         set_faults(node, &blocked, 0).await;
                     }
                     "partition"
                 }
-                2 => {
-                    let delay = 50 + rng.below(250);
+                Fault::Delay { max_delay_ms } => {
                     for node in &nodes {
-                        set_faults(node, &[], delay).await;
+                        set_faults(node, &[], *max_delay_ms).await;
                     }
                     "delay"
                 }
-                _ => {
-                    corrupt_a_segment(&nodes[index].layout, &mut rng);
+                Fault::Corrupt { draw } => {
+                    corrupt_a_segment(&nodes[index].layout, &mut Rng::new(*draw));
                     "corrupt"
                 }
             };
-            report.faults.push(format!("{:>6.1}s node {index}: {kind} for {:.1}s", started.elapsed().as_secs_f64(), hold.as_secs_f64()));
-            faulty = Some((index, Instant::now() + hold, kind));
-            next_fault = Instant::now() + hold + Duration::from_millis(rng.below(2 * plan.fault_every.as_millis() as u64));
+            report.faults.push(format!(
+                "{:>6.1}s node {index}: {kind} for {:.1}s ({} ms late)",
+                now_ms as f64 / 1e3,
+                fault.hold_ms as f64 / 1e3,
+                now_ms - fault.at_ms
+            ));
+            holding = Some((fault, now_ms.max(fault.at_ms) + fault.hold_ms));
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+    for task in upload_tasks {
+        let _ = task.await;
+    }
+    let files = std::mem::take(&mut *uploads_done.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
 
     // Heal everything; then the chain must move again and every check must hold.
     for node in nodes.iter_mut() {
@@ -326,7 +352,7 @@ pub async fn run(plan: &ChaosPlan) -> anyhow::Result<ChaosReport> {
         top = top.max(head(url).await.unwrap_or(0));
     }
     let target = top + 5;
-    wait_until(&format!("every node past block {target} after the last fault (seed {})", plan.seed), Duration::from_secs(120), async || {
+    wait_until(&format!("every node past block {target} after the last fault (seed {})", seed), Duration::from_secs(120), async || {
         for url in &urls {
             if head(url).await.unwrap_or(0) < target {
                 return false;
@@ -341,7 +367,7 @@ pub async fn run(plan: &ChaosPlan) -> anyhow::Result<ChaosReport> {
             hashes.push(block_hash(url, number).await);
         }
         if hashes.iter().any(|h| h.is_none() || *h != hashes[0]) {
-            bail!("fork or gap at height {number}: {hashes:?} (seed {})", plan.seed);
+            bail!("fork or gap at height {number}: {hashes:?} (seed {})", seed);
         }
     }
     report.height = target;
@@ -350,7 +376,7 @@ pub async fn run(plan: &ChaosPlan) -> anyhow::Result<ChaosReport> {
             let client = client(url)?;
             let receipt = call(&client, "eth_getTransactionReceipt", json!([hash])).await?;
             if receipt["blockHash"].as_str() != Some(block.as_str()) {
-                bail!("receipt {hash} seen in block {block} is {} on {url} (seed {})", receipt["blockHash"], plan.seed);
+                bail!("receipt {hash} seen in block {block} is {} on {url} (seed {})", receipt["blockHash"], seed);
             }
         }
     }
@@ -366,10 +392,10 @@ pub async fn run(plan: &ChaosPlan) -> anyhow::Result<ChaosReport> {
                 let attempt = tokio::time::timeout(Duration::from_secs(60), storage.download(*root, |_| ())).await;
                 match attempt {
                     Ok(Ok(got)) if got == *data => break,
-                    Ok(Ok(_)) => bail!("file {root} from {} differs (seed {})", node.storage, plan.seed),
+                    Ok(Ok(_)) => bail!("file {root} from {} differs (seed {})", node.storage, seed),
                     Ok(Err(error)) if Instant::now() < deadline => tracing::debug!(%error, "not downloadable yet"),
-                    Ok(Err(error)) => bail!("file {root} not downloadable from {} within 3 min of the last fault (seed {}): {error:#}", node.storage, plan.seed),
-                    Err(_) => bail!("download of {root} from {} timed out (seed {})", node.storage, plan.seed),
+                    Ok(Err(error)) => bail!("file {root} not downloadable from {} within 3 min of the last fault (seed {}): {error:#}", node.storage, seed),
+                    Err(_) => bail!("download of {root} from {} timed out (seed {})", node.storage, seed),
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }

@@ -2,6 +2,7 @@
 //! Every figure is compared with a baseline measured in the same run.
 
 pub mod embed;
+pub mod ezkl;
 mod history;
 mod ingestion;
 mod pipeline;

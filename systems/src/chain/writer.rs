@@ -64,6 +64,12 @@ impl BlockWriter {
         Ok(())
     }
 
+    /// Where finished commits arrive (a clone, for a loop that waits for them; [`Self::collect`]
+    /// takes them).
+    pub fn finished_commits(&self) -> crossbeam_channel::Receiver<Result<u64, PersistError>> {
+        self.done.clone()
+    }
+
     /// Takes the commits that have finished, without waiting.
     pub fn collect(&mut self) -> Result<(), PersistError> {
         while let Ok(result) = self.done.try_recv() {
