@@ -172,6 +172,12 @@ fn bench_arguments_are_checked() {
     let (code, stdout, stderr) = zgnode(&["bench", "embed", "--loads", "10", "--frames", "5", "--warmup", "2"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("game thread p50 / p99 ms") && stdout.contains("memory, thread"), "{stdout}");
+    // EZKL named but absent: said before any proving, not after.
+    let (code, _, stderr) = zgnode(&["bench", "proofs", "--ezkl", "/nonexistent/python"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("cannot import ezkl") && stderr.contains("pip install ezkl"), "{stderr}");
+    let (code, _, stderr) = zgnode(&["bench", "proofs", "--ezkl", "python3", "--no-ezkl"]);
+    assert_eq!(code, 2, "{stderr}");
     let (code, _, stderr) = zgnode(&["bench", "training", "--tasks", "101"]);
     assert_eq!(code, 1);
     assert!(stderr.contains("--tasks must be at most 100"), "{stderr}");

@@ -219,6 +219,11 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
             }
         }
         BenchCommand::Proofs { runs, ezkl, no_ezkl } => {
+            if let Some(python) = &ezkl
+                && !crate::tools::bench::ezkl::present(python)
+            {
+                return Err(crate::tools::bench::ezkl::EzklError::NotPresent { python: python.display().to_string() }.into());
+            }
             let figures = tokio::task::spawn_blocking(move || crate::tools::bench::proofs::proofs(runs)).await??;
             println!("proofs: halo2_proofs (PLONK, IPA over Pasta, no trusted setup), input private, Poseidon input commitment and logits public; median of {runs}");
             for f in &figures {

@@ -331,7 +331,13 @@ pub async fn run(plan: &ChaosPlan) -> anyhow::Result<ChaosReport> {
             ));
             holding = Some((fault, now_ms.max(fault.at_ms) + fault.hold_ms));
         }
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The next load round, or sooner when the schedule's next step is due.
+        let next_due = [holding.map(|(_, heal_at)| heal_at), schedule.faults.get(next_fault).filter(|_| holding.is_none()).map(|f| f.at_ms), schedule.uploads.get(next_upload).map(|u| u.at_ms)]
+            .into_iter()
+            .flatten()
+            .min();
+        let pause = next_due.map_or(300, |due| due.saturating_sub(elapsed_ms()).min(300));
+        tokio::time::sleep(Duration::from_millis(pause)).await;
     }
     for task in upload_tasks {
         let _ = task.await;

@@ -8,7 +8,8 @@ and the logits public. EZKL quantizes the floats itself.
 
 The configuration closest to zgnode's exact int8 circuit: for each scale from the smallest up,
 EZKL calibrates its resources at that scale; the first scale whose circuit gives the int8
-model's class on every held-out digit is taken (the smallest rows that reproduce the model).
+model's class on every held-out digit is taken; then, at that scale, ever fewer rows (EZKL's
+`max_logrows`) while EZKL can still lay the circuit out and every class still matches.
 Then keys are made once and the first `inputs` held-out digits are proved and verified one by
 one. EZKL's Python API reads the proving key, the compiled circuit and the SRS from files on
 every call; they are kept on a RAM disk (tmpfs) so no call touches a disk, but each proof still
@@ -72,7 +73,7 @@ def classes(files, inputs):
     return out
 
 
-def circuit_at(files, scale):
+def circuit_at(files, scale, max_logrows=None):
     args = ezkl.PyRunArgs()
     args.input_visibility = "hashed"
     args.output_visibility = "public"
@@ -80,7 +81,7 @@ def circuit_at(files, scale):
     args.input_scale = scale
     args.param_scale = scale
     assert ezkl.gen_settings(files["onnx"], files["settings"], py_run_args=args)
-    ezkl.calibrate_settings(files["calibration"], files["onnx"], files["settings"], "resources", scales=[scale])
+    ezkl.calibrate_settings(files["calibration"], files["onnx"], files["settings"], "resources", scales=[scale], max_logrows=max_logrows)
     assert ezkl.compile_circuit(files["onnx"], files["compiled"], files["settings"])
     return json.load(open(files["settings"]))
 
@@ -109,6 +110,26 @@ def main():
     if chosen is None:
         print(json.dumps({"model": name, "error": "no scale reproduced the int8 classes", "searched": searched}))
         return
+    # Then fewer rows at that scale, while EZKL can still lay the circuit out in them and it
+    # still gives every int8 class.
+    scale = chosen["run_args"]["input_scale"]
+    for max_logrows in range(chosen["run_args"]["logrows"] - 1, 9, -1):
+        try:
+            settings = circuit_at(files, scale, max_logrows)
+        except Exception as error:
+            searched.append({"scale": scale, "max_logrows": max_logrows, "error": str(error)[:200]})
+            break
+        if settings["run_args"]["logrows"] > max_logrows:
+            searched.append({"scale": scale, "max_logrows": max_logrows, "logrows": settings["run_args"]["logrows"]})
+            break
+        agree = sum(int(a == b) for a, b in zip(classes(files, held_out), int8))
+        searched.append({"scale": scale, "logrows": settings["run_args"]["logrows"], "agree": agree})
+        if agree < len(held_out):
+            break
+        chosen = settings
+    # The circuit proved is the chosen one (the last try may have written another).
+    json.dump(chosen, open(files["settings"], "w"))
+    assert ezkl.compile_circuit(files["onnx"], files["compiled"], files["settings"])
 
     logrows = chosen["run_args"]["logrows"]
     ezkl.gen_srs(files["srs"], logrows)

@@ -90,7 +90,7 @@ fn parse(stdout: &str) -> Result<EzklFigures, String> {
 /// The side-by-side lines `zgnode bench proofs` prints.
 pub fn print(ours: &super::proofs::ProofFigures, theirs: &EzklFigures) {
     println!(
-        "  EZKL {} on {} (KZG over BN254, input hashed, logits public, params fixed; scale {} in / {} params, lookup range {}, {} inner cols, 2^{} rows, the smallest scale giving the int8 class on every held-out digit; searched {}): setup {:.2} s, prove p50 {:.2} s (max {:.2}) over {} digits, verify {:.1} ms, proof {} bytes; its proving key ({:.1} MB) is read from a RAM disk on every proof, as its API does",
+        "  EZKL {} on {} (KZG over BN254, input hashed, logits public, params fixed; scale {} in / {} params, lookup range {}, {} inner cols, 2^{} rows: the smallest scale, then the fewest rows, giving the int8 class on every held-out digit; searched {}): setup {:.2} s, prove p50 {:.2} s (max {:.2}) over {} digits, verify {:.1} ms, proof {} bytes; its proving key ({:.1} MB) is read from a RAM disk on every proof, as its API does",
         theirs.ezkl,
         theirs.model,
         theirs.input_scale,
