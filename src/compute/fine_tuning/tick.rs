@@ -1,7 +1,8 @@
 //! The provider's tick for fine-tuning: a world of its own (a provider may run apart from any
 //! node) with the task lifecycle of `zg_systems::compute::training_tasks` in its `Compute` set,
-//! run every [`TICK`] while a task is open or a report waits, else every [`IDLE_TICK`]. At start the stored tasks come back as entities in the phase they had;
-//! the trainer and the deliverer take the tick's orders on threads of their own and report back.
+//! run every [`TICK`] while a task is open or a report waits, else every [`IDLE_TICK`]. At
+//! start the stored tasks come back as entities in the phase they had; the trainer and the
+//! deliverer take the tick's orders on threads of their own and report back.
 
 use std::sync::Arc;
 use std::time::Duration;
