@@ -219,11 +219,20 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
             }
         }
         BenchCommand::Proofs { runs, ezkl, no_ezkl } => {
-            if let Some(python) = &ezkl
-                && !crate::tools::bench::ezkl::present(python)
-            {
-                return Err(crate::tools::bench::ezkl::EzklError::NotPresent { python: python.display().to_string() }.into());
-            }
+            // Whether EZKL runs, decided before any proving: a named Python without it is an
+            // error; the default one without it is said after our figures.
+            let ezkl = match no_ezkl {
+                true => None,
+                false => {
+                    let explicit = ezkl.is_some();
+                    let python = ezkl.unwrap_or_else(|| PathBuf::from("python3"));
+                    match crate::tools::bench::ezkl::check(&python) {
+                        Ok(()) => Some(Ok(python)),
+                        Err(error) if !explicit => Some(Err(error)),
+                        Err(error) => return Err(error.into()),
+                    }
+                }
+            };
             let figures = tokio::task::spawn_blocking(move || crate::tools::bench::proofs::proofs(runs)).await??;
             println!("proofs: halo2_proofs (PLONK, IPA over Pasta, no trusted setup), input private, Poseidon input commitment and logits public; median of {runs}");
             for f in &figures {
@@ -239,8 +248,10 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                     f.inference.as_secs_f64() * 1e6
                 );
             }
-            if !no_ezkl {
-                compare_with_ezkl(&figures, ezkl, runs).await?;
+            match ezkl {
+                Some(Ok(python)) => compare_with_ezkl(&figures, python, runs).await?,
+                Some(Err(absent)) => println!("  {absent}"),
+                None => {}
             }
             let rate = crate::tools::bench::proofs::gas_rate();
             println!("  gas rate here: ecrecover (3,000 gas) takes {:.1} µs = {:.1} ns per gas", rate.ecrecover.as_secs_f64() * 1e6, rate.nanos_per_gas());
@@ -438,22 +449,13 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// EZKL on the same models and digits, same run (an explicit `--ezkl` that fails is an error;
-/// the default `python3` without EZKL is said and skipped).
-async fn compare_with_ezkl(figures: &[crate::tools::bench::proofs::ProofFigures], python: Option<PathBuf>, runs: usize) -> anyhow::Result<()> {
+/// EZKL (present in `python`) on the same models and digits, same run.
+async fn compare_with_ezkl(figures: &[crate::tools::bench::proofs::ProofFigures], python: PathBuf, runs: usize) -> anyhow::Result<()> {
     use crate::tools::bench::ezkl;
-    let explicit = python.is_some();
-    let python = python.unwrap_or_else(|| PathBuf::from("python3"));
     for (ours, text) in figures.iter().zip([crate::tools::bench::proofs::SMALL_MODEL, crate::tools::bench::proofs::LARGE_MODEL]) {
         let python = python.clone();
-        match tokio::task::spawn_blocking(move || ezkl::run(&python, text, runs)).await? {
-            Ok(theirs) => ezkl::print(ours, &theirs),
-            Err(error @ ezkl::EzklError::NotPresent { .. }) if !explicit => {
-                println!("  {error}");
-                return Ok(());
-            }
-            Err(error) => return Err(error.into()),
-        }
+        let theirs = tokio::task::spawn_blocking(move || ezkl::run(&python, text, runs)).await??;
+        ezkl::print(ours, &theirs);
     }
     Ok(())
 }

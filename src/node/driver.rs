@@ -54,17 +54,16 @@ fn drive(mut node: Node, tick: Duration, pacing: Pacing, stop: Arc<AtomicBool>) 
         let now = now_ms();
         node.tick(now)?;
         crate::metrics::record_tick(started.elapsed(), &node.world().resource::<TickProfile>().take_last_tick());
-        // At rest one wait covers both the spacing between ticks and the idle stretch.
-        let rest = match pacing {
+        let spacing = tick.saturating_sub(started.elapsed());
+        match pacing {
+            // At rest one wait covers both the spacing between ticks and the idle stretch.
             Pacing::SkipIdle { idle } if !sources.any_waiting() => {
                 let until_idle_tick = idle.saturating_sub(started.elapsed());
                 let until_deadline = node.next_deadline_after(now).map_or(until_idle_tick, |due| due.saturating_sub(started.elapsed()));
-                until_idle_tick.min(until_deadline).max(tick.saturating_sub(started.elapsed()))
+                sources.wait(until_idle_tick.min(until_deadline).max(spacing), spacing);
             }
-            _ => tick.saturating_sub(started.elapsed()),
-        };
-        if !rest.is_zero() {
-            sources.wait(rest, tick.saturating_sub(started.elapsed()));
+            _ if !spacing.is_zero() => std::thread::sleep(spacing),
+            _ => {}
         }
     }
     Ok(())

@@ -30,14 +30,7 @@ use zg_systems::chain::simulate::{self, SimulationError};
 /// caller's, not the pool that seals blocks), started with the first raw submission.
 fn recovery_pool() -> &'static rayon::ThreadPool {
     static POOL: std::sync::OnceLock<rayon::ThreadPool> = std::sync::OnceLock::new();
-    POOL.get_or_init(|| {
-        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .thread_name(|i| format!("zgnode-recover-{i}"))
-            .build()
-            .unwrap_or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a one-thread pool"))
-    })
+    POOL.get_or_init(|| zg_systems::pools::per_core("zgnode-recover-"))
 }
 
 /// Where the handle's calls run: the head's state, the next block's environment.

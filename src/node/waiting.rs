@@ -18,13 +18,13 @@ use super::Node;
 
 /// A channel whose receiver a waiting loop can watch without taking its messages.
 trait Watched: Send {
-    fn register<'a>(&'a self, select: &mut Select<'a>) -> usize;
+    fn register<'a>(&'a self, select: &mut Select<'a>);
     fn is_empty(&self) -> bool;
 }
 
 impl<T: Send> Watched for Receiver<T> {
-    fn register<'a>(&'a self, select: &mut Select<'a>) -> usize {
-        select.recv(self)
+    fn register<'a>(&'a self, select: &mut Select<'a>) {
+        select.recv(self);
     }
 
     fn is_empty(&self) -> bool {
@@ -46,14 +46,18 @@ impl WakeSources {
     /// ready forever; it is dropped from the watch (the idle tick still drains it).
     pub fn wait(&mut self, timeout: Duration, at_least: Duration) {
         let started = std::time::Instant::now();
-        if self.any_waiting() || timeout <= at_least {
-            std::thread::sleep(at_least.min(timeout));
+        if timeout <= at_least {
+            std::thread::sleep(timeout);
             return;
         }
         let ready = {
             let mut select = Select::new();
-            let indices: Vec<usize> = self.0.iter().map(|source| source.register(&mut select)).collect();
-            select.ready_timeout(timeout).ok().and_then(|ready| indices.iter().position(|&i| i == ready))
+            // Select numbers its operations from 0 in the order they are added: a ready
+            // operation's index is its source's position.
+            for source in &self.0 {
+                source.register(&mut select);
+            }
+            select.ready_timeout(timeout).ok()
         };
         if let Some(position) = ready
             && self.0[position].is_empty()

@@ -147,6 +147,13 @@ async fn set_faults(node: &NodeRun, blocked: &[[u8; 32]], max_delay_ms: u64) {
     }
 }
 
+/// Every node: nobody blocked, frames delayed up to `max_delay_ms` (0: faults healed).
+async fn set_faults_everywhere(nodes: &[NodeRun], max_delay_ms: u64) {
+    for node in nodes {
+        set_faults(node, &[], max_delay_ms).await;
+    }
+}
+
 async fn wait_until(what: &str, timeout: Duration, mut done: impl AsyncFnMut() -> bool) -> anyhow::Result<()> {
     let started = Instant::now();
     while !done().await {
@@ -285,11 +292,7 @@ pub async fn run(plan: &ChaosPlan) -> anyhow::Result<ChaosReport> {
         {
             match fault.fault {
                 Fault::Kill => nodes[fault.node].start(&plan.binary)?,
-                Fault::Partition | Fault::Delay { .. } => {
-                    for node in &nodes {
-                        set_faults(node, &[], 0).await;
-                    }
-                }
+                Fault::Partition | Fault::Delay { .. } => set_faults_everywhere(&nodes, 0).await,
                 Fault::Corrupt { .. } => {}
             }
             report.faults.push(format!("{:>6.1}s healed node {} ({} ms late)", now_ms as f64 / 1e3, fault.node, now_ms - heal_at));
@@ -313,9 +316,7 @@ pub async fn run(plan: &ChaosPlan) -> anyhow::Result<ChaosReport> {
                     "partition"
                 }
                 Fault::Delay { max_delay_ms } => {
-                    for node in &nodes {
-                        set_faults(node, &[], *max_delay_ms).await;
-                    }
+                    set_faults_everywhere(&nodes, *max_delay_ms).await;
                     "delay"
                 }
                 Fault::Corrupt { draw } => {
@@ -329,7 +330,7 @@ pub async fn run(plan: &ChaosPlan) -> anyhow::Result<ChaosReport> {
                 fault.hold_ms as f64 / 1e3,
                 now_ms - fault.at_ms
             ));
-            holding = Some((fault, now_ms.max(fault.at_ms) + fault.hold_ms));
+            holding = Some((fault, now_ms + fault.hold_ms));
         }
         // The next load round, or sooner when the schedule's next step is due.
         let next_due = [holding.map(|(_, heal_at)| heal_at), schedule.faults.get(next_fault).filter(|_| holding.is_none()).map(|f| f.at_ms), schedule.uploads.get(next_upload).map(|u| u.at_ms)]
@@ -350,9 +351,7 @@ pub async fn run(plan: &ChaosPlan) -> anyhow::Result<ChaosReport> {
             node.start(&plan.binary)?;
         }
     }
-    for node in &nodes {
-        set_faults(node, &[], 0).await;
-    }
+    set_faults_everywhere(&nodes, 0).await;
     let mut top = 0;
     for url in &urls {
         top = top.max(head(url).await.unwrap_or(0));

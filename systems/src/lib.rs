@@ -18,6 +18,7 @@
 //!   the GPU kernels run).
 //! - [`ports`]: every trait through which the ECS reaches the outside (block store, event sink,
 //!   WAL, sign guard, network, file store, shard executor, rewinder).
+//! - [`pools`]: thread pools of their own (proofs, sender recovery), apart from rayon's global one.
 //! - [`profile`]: per-system timing.
 //! - [`shape`]: what a built tick schedule runs, alone and side by side.
 //! - [`storage`]: the Flow contract's `Submit` events as file entities, persisted for storage nodes.
@@ -35,6 +36,7 @@ pub mod consensus;
 pub mod da;
 pub mod erasure;
 pub mod ports;
+pub mod pools;
 pub mod profile;
 pub mod shape;
 pub mod storage;

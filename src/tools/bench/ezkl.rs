@@ -43,18 +43,16 @@ pub enum EzklError {
     Spawn { python: String, source: std::io::Error },
 }
 
-/// Whether `python` can import ezkl.
-pub fn present(python: &Path) -> bool {
-    Command::new(python).args(["-c", "import ezkl, onnx, numpy"]).output().is_ok_and(|out| out.status.success())
+/// Whether `python` can import ezkl (and what the harness needs beside it).
+pub fn check(python: &Path) -> Result<(), EzklError> {
+    let importable = Command::new(python).args(["-c", "import ezkl, onnx, numpy"]).output().is_ok_and(|out| out.status.success());
+    if importable { Ok(()) } else { Err(EzklError::NotPresent { python: python.display().to_string() }) }
 }
 
 /// Runs the harness for `model_file` (a digits model JSON), proving its first `inputs` held-out
-/// digits.
+/// digits, with a `python` that passed [`check`].
 pub fn run(python: &Path, model_file: &str, inputs: usize) -> Result<EzklFigures, EzklError> {
     let python_name = python.display().to_string();
-    if !present(python) {
-        return Err(EzklError::NotPresent { python: python_name });
-    }
     let model_name = serde_json::from_str::<serde_json::Value>(model_file).ok().and_then(|v| v["name"].as_str().map(str::to_string)).unwrap_or_default();
     let failed = |reason: String| EzklError::Failed { model: model_name.clone(), reason };
     let shm = PathBuf::from("/dev/shm");
@@ -142,7 +140,7 @@ low scale values (<8) may impact precision
 
     #[test]
     fn a_python_without_ezkl_is_reported_not_run() {
-        let error = run(Path::new("/nonexistent/python"), "{}", 1).unwrap_err();
+        let error = check(Path::new("/nonexistent/python")).unwrap_err();
         assert!(matches!(error, EzklError::NotPresent { .. }), "{error}");
         assert!(error.to_string().contains("pip install ezkl"));
     }

@@ -34,14 +34,7 @@ impl ProverPool {
     }
 
     fn pool(&self) -> &rayon::ThreadPool {
-        self.0.get_or_init(|| {
-            let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .thread_name(|i| format!("prover-{i}"))
-                .build()
-                .unwrap_or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a one-thread pool"))
-        })
+        self.0.get_or_init(|| crate::pools::per_core("prover-"))
     }
 
     pub fn spawn(&self, work: impl FnOnce() + Send + 'static) {
