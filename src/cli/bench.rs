@@ -115,6 +115,20 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                 println!("  {system}: {us:.1} µs per run");
             }
         }
+        BenchCommand::Wan { validators, seconds, warmup, seed, loss, jitter, tx_per_s, block_time_ms } => {
+            let plans: Vec<crate::tools::wan::WanPlan> = validators
+                .iter()
+                .map(|&validators| crate::tools::wan::WanPlan { validators, seconds, warmup_s: warmup, seed, loss, jitter, tx_per_s, block_time_ms })
+                .collect();
+            for plan in &plans {
+                plan.validate().map_err(anyhow::Error::msg)?;
+            }
+            crate::tools::wan::print_header(&plans[0]);
+            for plan in plans {
+                let report = tokio::task::spawn_blocking(move || crate::tools::wan::run(&plan)).await??;
+                crate::tools::wan::print_row(&report);
+            }
+        }
         BenchCommand::Consensus { validators, rates, seconds, block_time_ms, no_kill } => {
             anyhow::ensure!(!rates.is_empty() && seconds > 0, "--rates and --seconds must be given");
             let report = crate::tools::bench::consensus::consensus(validators, &rates, seconds, block_time_ms, !no_kill).await?;

@@ -59,6 +59,32 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 200)]
         ticks: usize,
     },
+    /// Validators across continents, simulated deterministically (turmoil): the node's own
+    /// consensus, execution and QUIC between validators in five regions (50-300 ms round
+    /// trips), with jitter and loss; finality, block interval and message load per size.
+    Wan {
+        #[arg(long, value_delimiter = ',', default_value = "4,25,50,100")]
+        validators: Vec<usize>,
+        /// Simulated seconds measured per size (after --warmup seconds to connect).
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        #[arg(long, default_value_t = 5)]
+        warmup: u64,
+        /// The run's seed: keys, loss draws and link delays; the same seed replays the run.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Probability each datagram is lost.
+        #[arg(long, default_value_t = 0.01)]
+        loss: f64,
+        /// How far past its link's one-way time a datagram may arrive (fraction).
+        #[arg(long, default_value_t = 0.1)]
+        jitter: f64,
+        /// Transfers handed to the validators per simulated second (round robin).
+        #[arg(long, default_value_t = 20)]
+        tx_per_s: u64,
+        #[arg(long, default_value_t = 250)]
+        block_time_ms: u64,
+    },
     /// Validators on loopback QUIC under load: block interval, time to finality, throughput,
     /// and the gap a stopped validator causes.
     Consensus {

@@ -173,7 +173,9 @@ impl Default for Conduct {
 
 impl Conduct {
     fn with<T>(&self, key: &PeerKey, f: impl FnOnce(&mut PeerRecord, Instant) -> T) -> Option<T> {
-        let now = Instant::now();
+        // tokio's clock: the system's on a real node, the simulation's under `zgnode bench wan`
+        // (budgets refill on the clock the messages travel by).
+        let now = tokio::time::Instant::now().into_std();
         let mut peers = self.peers.lock().ok()?;
         Some(f(peers.entry(*key).or_insert_with(|| PeerRecord::new(now)), now))
     }

@@ -20,6 +20,8 @@ pub const CLOSE_BANNED: u32 = 4;
 pub const CLOSE_TOO_MANY: u32 = 5;
 pub const CLOSE_NOT_ALLOWED: u32 = 6;
 pub const CLOSE_WRITER_GONE: u32 = 7;
+/// Both ends dialed at once; this one is not the one both keep.
+pub const CLOSE_DUPLICATE: u32 = 8;
 /// Stream stop code for a frame whose length is over the limit.
 const STOP_OVERSIZED: u32 = 1;
 /// Bytes read at a time into a frame: memory follows what arrived, not what a length claims.
@@ -51,7 +53,7 @@ pub(super) async fn accept_loop(endpoint: Endpoint, shared: Arc<Shared>) {
                 connection.close(VarInt::from_u32(CLOSE_NO_IDENTITY), b"no identity");
                 return;
             };
-            run_connection(shared, connection, key).await;
+            run_connection(shared, connection, key, Dialed::ByPeer).await;
         });
     }
 }
@@ -81,7 +83,7 @@ pub(super) async fn dial_loop(endpoint: Endpoint, shared: Arc<Shared>, peer: Pee
                     connection.close(VarInt::from_u32(CLOSE_UNEXPECTED_KEY), b"unexpected key");
                 } else {
                     backoff = Duration::from_millis(100);
-                    run_connection(shared.clone(), connection, peer.key).await;
+                    run_connection(shared.clone(), connection, peer.key, Dialed::ByUs).await;
                 }
             }
             Err(error) => tracing::debug!(peer = %peer, %error, "dial failed"),
@@ -94,8 +96,24 @@ pub(super) async fn dial_loop(endpoint: Endpoint, shared: Arc<Shared>, peer: Pee
     }
 }
 
+/// Who opened a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Dialed {
+    ByUs,
+    ByPeer,
+}
+
+/// Whether a connection to `peer` is the one both ends keep when they dialed each other at
+/// once: the one the lower key dialed. Without one rule both ends agree on, each kept the
+/// connection it finished last — over a WAN, where the dialer finishes a round trip before the
+/// listener, each end kept the other's and closed its own, both died, and the retry raced the
+/// same way (found by `zgnode bench wan`).
+pub(super) fn preferred(own: &PeerKey, peer: &PeerKey, dialed: Dialed) -> bool {
+    (dialed == Dialed::ByUs) == (own < peer)
+}
+
 /// Serves one authenticated connection until it closes.
-async fn run_connection(shared: Arc<Shared>, connection: quinn::Connection, key: PeerKey) {
+async fn run_connection(shared: Arc<Shared>, connection: quinn::Connection, key: PeerKey, dialed: Dialed) {
     if !shared.allowlist.allows(&key) {
         connection.close(VarInt::from_u32(CLOSE_NOT_ALLOWED), b"not allowed");
         return;
@@ -108,10 +126,20 @@ async fn run_connection(shared: Arc<Shared>, connection: quinn::Connection, key:
         return;
     }
     let connection_id = connection.stable_id();
+    let preferred = preferred(&shared.own, &key, dialed);
     let (frames, outgoing) = mpsc::channel::<Arc<Vec<u8>>>(PEER_QUEUE_FRAMES);
     let queued = Arc::new(AtomicUsize::new(0));
     if let Ok(mut links) = shared.links.lock() {
-        links.insert(key, PeerLink { connection_id, connection: connection.clone(), frames, queued: queued.clone() });
+        let keeps_other = links.get(&key).is_some_and(|l| l.preferred && !preferred && l.connection.close_reason().is_none());
+        if keeps_other {
+            drop(links);
+            shared.conduct.connection_closed(&key);
+            tracing::debug!(peer = %short_key(&key), "closing a crossing connection: the peer's is kept");
+            connection.close(VarInt::from_u32(CLOSE_DUPLICATE), b"duplicate");
+            return;
+        }
+        // A newer connection replaces an older one (the older writer stops and closes it).
+        links.insert(key, PeerLink { connection_id, preferred, connection: connection.clone(), frames, queued: queued.clone() });
         metrics::gauge!("zgnode_net_peers").set(links.len() as f64);
     }
     tracing::info!(peer = %short_key(&key), remote = %connection.remote_address(), "peer connected");
@@ -211,5 +239,21 @@ async fn read_stream(shared: Arc<Shared>, mut stream: quinn::RecvStream, key: Pe
         if let Err(offence) = serve::dispatch(&shared, key, message).await {
             refuse(&shared, &key, offence, &kind);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_ends_keep_the_same_one_of_two_crossing_connections() {
+        let (low, high) = ([1u8; 32], [2u8; 32]);
+        // The connection the low key dialed: outgoing at the low end, incoming at the high end.
+        assert!(preferred(&low, &high, Dialed::ByUs));
+        assert!(preferred(&high, &low, Dialed::ByPeer));
+        // The one the high key dialed is closed at both ends.
+        assert!(!preferred(&high, &low, Dialed::ByUs));
+        assert!(!preferred(&low, &high, Dialed::ByPeer));
     }
 }

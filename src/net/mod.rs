@@ -26,7 +26,7 @@ mod serve;
 use alloy_primitives::Address;
 use malachite_ed25519::PublicKey;
 use quinn::{Endpoint, VarInt};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -77,11 +77,28 @@ pub struct NetworkSetup {
     pub store: ChainStore,
     /// Status messages from peers on another chain are not counted as sync targets.
     pub genesis_hash: [u8; 32],
+    pub transport: Transport,
+}
+
+/// How the network reaches its peers.
+#[derive(Clone, Debug, Default)]
+pub enum Transport {
+    /// A UDP socket bound to `listen`: every real node.
+    #[default]
+    Udp,
+    /// A socket a network simulation supplies (`zgnode bench wan`). The work a message causes
+    /// (recovering gossiped senders, serving sync, storing shards) then runs on the simulated
+    /// host itself: tokio's blocking pool would run it on threads outside the simulation's
+    /// clock, and the run would not replay.
+    Simulated { socket: Arc<dyn quinn::AsyncUdpSocket>, rng_seed: [u8; 32] },
 }
 
 /// The writing side of a live connection.
 struct PeerLink {
     connection_id: usize,
+    /// Whether the node with the lower key dialed this connection: when two nodes dial each
+    /// other at once, both keep that one and close the other.
+    preferred: bool,
     connection: quinn::Connection,
     frames: mpsc::Sender<Arc<Vec<u8>>>,
     /// Bytes queued and not yet written.
@@ -129,10 +146,13 @@ struct PendingShard {
 }
 
 struct Shared {
+    own: PeerKey,
     chain_id: u64,
     genesis_hash: [u8; 32],
     max_tx_bytes: usize,
-    links: Mutex<HashMap<PeerKey, PeerLink>>,
+    /// Ordered by key, so a message to every peer is queued in the same order on every run
+    /// (what a simulated network needs to replay).
+    links: Mutex<BTreeMap<PeerKey, PeerLink>>,
     validator_keys: RwLock<HashMap<Address, PublicKey>>,
     events: crossbeam_channel::Sender<NetEvent>,
     requests: crossbeam_channel::Sender<NodeRequest>,
@@ -165,6 +185,9 @@ struct Shared {
     next_request: AtomicU64,
     rejected: AtomicU64,
     closed: std::sync::atomic::AtomicBool,
+    /// Message work runs where the message was read (a simulated network), not on tokio's
+    /// blocking pool.
+    inline_work: bool,
 }
 
 /// The running network; cloning shares it.
@@ -236,8 +259,17 @@ impl NetHandle {
             setup.peers.iter().map(|p| p.key).chain(setup.validators.validators().iter().map(|v| *v.public_key.as_bytes())),
         );
         let (server, client) = tls_configs(&setup.identity, allowlist.clone())?;
-        let mut endpoint = Endpoint::server(server, setup.listen)
-            .map_err(|e| NetError::Bind { addr: setup.listen, message: e.to_string() })?;
+        let mut endpoint = match &setup.transport {
+            Transport::Udp => Endpoint::server(server, setup.listen),
+            Transport::Simulated { socket, rng_seed } => Endpoint::new_with_abstract_socket(
+                // QUIC's own draws (packet number skips) from the run's seed.
+                quinn::EndpointConfig::default().rng_seed(Some(*rng_seed)).clone(),
+                Some(server),
+                socket.clone(),
+                Arc::new(quinn::TokioRuntime),
+            ),
+        }
+        .map_err(|e| NetError::Bind { addr: setup.listen, message: e.to_string() })?;
         endpoint.set_default_client_config(client);
         let local_addr = endpoint.local_addr().map_err(|e| NetError::Bind { addr: setup.listen, message: e.to_string() })?;
         let validator_keys = setup.validators.validators().iter().map(|v| (v.address.0, v.public_key)).collect();
@@ -246,13 +278,14 @@ impl NetHandle {
         members.dedup();
         let configured: HashSet<PeerKey> = members.iter().copied().collect();
         let shared = Arc::new(Shared {
+            own,
             chain_id: setup.chain_id,
             genesis_hash: setup.genesis_hash,
             configured,
             conduct: Conduct::default(),
             peer_heights: Mutex::new(HashMap::new()),
             max_tx_bytes: setup.max_tx_bytes,
-            links: Mutex::new(HashMap::new()),
+            links: Mutex::new(BTreeMap::new()),
             validator_keys: RwLock::new(validator_keys),
             events: setup.events,
             requests: setup.requests,
@@ -271,6 +304,7 @@ impl NetHandle {
             next_request: AtomicU64::new(1),
             rejected: AtomicU64::new(0),
             closed: std::sync::atomic::AtomicBool::new(false),
+            inline_work: matches!(setup.transport, Transport::Simulated { .. }),
         });
         tokio::spawn(connection::accept_loop(endpoint.clone(), shared.clone()));
         for peer in setup.peers.into_iter().filter(|p| p.key != own) {

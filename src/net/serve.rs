@@ -38,6 +38,15 @@ fn signature_ok(shared: &Shared, message: &NetMessage) -> Result<(), Offence> {
     key.verify(&bytes, &Signature::from_bytes(signature)).map_err(|_| Offence::BadSignature)
 }
 
+/// Runs a message's work on tokio's blocking pool, or here when the network is simulated.
+fn run_blocking(inline: bool, work: impl FnOnce() + Send + 'static) {
+    if inline {
+        work();
+    } else {
+        tokio::task::spawn_blocking(work);
+    }
+}
+
 /// Handles one message; an error is the offence to count (the message is dropped).
 pub(super) async fn dispatch(shared: &Arc<Shared>, from: PeerKey, message: NetMessage) -> Result<(), Offence> {
     if shared.blocked.read().map(|b| b.contains(&from)).unwrap_or(false) {
@@ -62,7 +71,7 @@ pub(super) async fn dispatch(shared: &Arc<Shared>, from: PeerKey, message: NetMe
             // cost at one recovery per transaction per node.
             let forward = true;
             let shared = shared.clone();
-            tokio::task::spawn_blocking(move || {
+            run_blocking(shared.inline_work, move || {
                 let _work = work;
                 admit_gossip(&shared, from, raw, forward)
             });
@@ -73,7 +82,7 @@ pub(super) async fn dispatch(shared: &Arc<Shared>, from: PeerKey, message: NetMe
             }
             let work = shared.conduct.work_permit(&from).await;
             let shared = shared.clone();
-            tokio::task::spawn_blocking(move || {
+            run_blocking(shared.inline_work, move || {
                 let _work = work;
                 serve_sync(&shared, from, first, last)
             });
@@ -81,7 +90,7 @@ pub(super) async fn dispatch(shared: &Arc<Shared>, from: PeerKey, message: NetMe
         NetMessage::StoreShard(shard) => {
             let work = shared.conduct.work_permit(&from).await;
             let shared = shared.clone();
-            tokio::task::spawn_blocking(move || {
+            run_blocking(shared.inline_work, move || {
                 let _work = work;
                 // A node without the storage role keeps no shard: refused like a bad one
                 // (counted; a bad shard costs its sender no points).
@@ -95,7 +104,7 @@ pub(super) async fn dispatch(shared: &Arc<Shared>, from: PeerKey, message: NetMe
         NetMessage::ShardRequest { id, tx_seq, segment, shard } => {
             let work = shared.conduct.work_permit(&from).await;
             let shared = shared.clone();
-            tokio::task::spawn_blocking(move || {
+            run_blocking(shared.inline_work, move || {
                 let _work = work;
                 let shard = shared.shards.get().and_then(|service| service.find(tx_seq, segment, shard));
                 reply_to(&shared, from, NetMessage::ShardReply { id, shard });

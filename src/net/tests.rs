@@ -34,6 +34,7 @@ fn listen(identity: Identity, peers: Vec<PeerAddress>, set: ValidatorSet) -> Lis
         requests,
         store: ChainStore::in_memory().unwrap(),
         genesis_hash: [9; 32],
+        transport: Default::default(),
     })
     .unwrap();
     Listener { handle, events: event_inbox, _requests: request_inbox }

@@ -69,6 +69,7 @@ pub fn open_validator(config: &NodeConfig, spec: ChainSpec, genesis: &Genesis, s
         events,
         requests: node.requests(),
         store: node.store().clone(),
+        transport: crate::net::Transport::Udp,
     })?;
     node.world_mut().insert_resource(NetSinkHandle(Arc::new(network.clone())));
     Ok(Validator { node, network, key })

@@ -10,3 +10,4 @@ pub mod chaos_schedule;
 pub mod fuzz;
 pub mod seeded;
 pub mod testnet;
+pub mod wan;

@@ -162,14 +162,14 @@ fn prepared_node_with(fixture: &Fixture, dir: &std::path::Path, history: crate::
 
 
 /// The `p` quantile (nearest rank) of values sorted ascending; 0 for none.
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-fn sorted(mut values: Vec<f64>) -> Vec<f64> {
+pub(crate) fn sorted(mut values: Vec<f64>) -> Vec<f64> {
     values.sort_by(|a, b| a.total_cmp(b));
     values
 }
