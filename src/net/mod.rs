@@ -12,8 +12,8 @@
 //! byte and request budgets and a cap on the database work it can cause.
 //!
 //! Dialing: every configured peer is dialed, with exponential backoff while it is away, and
-//! again whenever its connection ends. Two nodes that dial each other may hold two connections;
-//! both are read, the newest is written. Keys are allowed while they are configured peers or in
+//! again whenever its connection ends. Two nodes that dial each other at once keep the
+//! connection the lower key dialed, at both ends, and close the other. Keys are allowed while they are configured peers or in
 //! the validator set; a key that leaves the set is disconnected.
 
 pub mod conduct;

@@ -37,6 +37,12 @@ impl PersistError {
 /// Durable storage for sealed blocks: one atomic write per block.
 pub trait BlockStore: Send + Sync + 'static {
     fn commit_block(&self, block: &CommittedBlock) -> Result<(), PersistError>;
+
+    /// Consecutive blocks at once, all or none (a store that can should do it in one durable
+    /// write: the block writer hands over what queued while the last commit ran).
+    fn commit_blocks(&self, blocks: &[Arc<CommittedBlock>]) -> Result<(), PersistError> {
+        blocks.iter().try_for_each(|block| self.commit_block(block))
+    }
 }
 
 #[derive(Resource, Clone)]

@@ -84,6 +84,9 @@ pub struct WanReport {
     pub blocks: usize,
     pub interval_p50_ms: f64,
     pub interval_p99_ms: f64,
+    /// From the first validator's commit of a height to the last one's.
+    pub spread_p50_ms: f64,
+    pub spread_p99_ms: f64,
     pub sent: usize,
     /// Transactions committed by the validator they were handed to, by the end.
     pub finalized: usize,
@@ -182,7 +185,6 @@ pub fn run(plan: &WanPlan) -> anyhow::Result<WanReport> {
         .collect::<anyhow::Result<_>>()?;
     let mut config = NodeConfig::default();
     config.chain.block_time_ms = plan.block_time_ms;
-    let total_s = plan.warmup_s + plan.seconds;
     let genesis = genesis(&identities, &senders, 1_000_000)?;
     let counters: Vec<Arc<WireCounters>> = (0..plan.validators).map(|_| Arc::default()).collect();
     let record = Arc::new(Mutex::new(Record { commits: (0..plan.validators).map(|_| Vec::new()).collect(), ..Default::default() }));
@@ -197,6 +199,21 @@ pub fn run(plan: &WanPlan) -> anyhow::Result<WanReport> {
         loads: schedule_load(plan, &senders).into_iter().map(Mutex::new).collect(),
     });
 
+    // Every host runs on this thread: without RUST_LOG, a hundred nodes' start-up lines stay quiet.
+    let (opened, closed) = if std::env::var_os("RUST_LOG").is_some() {
+        simulate(plan, shared, &counters)
+    } else {
+        tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::default(), || simulate(plan, shared, &counters))
+    }?;
+
+    let record = std::mem::take(&mut *record.lock().map_err(|_| anyhow::anyhow!("record poisoned"))?);
+    Ok(report(plan, &record, &opened, &closed, started.elapsed()))
+}
+
+/// Builds the simulated network of `plan.validators` hosts and runs it to the end; returns the
+/// wire counters as the measured window opened and closed.
+fn simulate(plan: &WanPlan, shared: Arc<Shared>, counters: &[Arc<WireCounters>]) -> anyhow::Result<(Vec<WireSnapshot>, Vec<WireSnapshot>)> {
+    let total_s = plan.warmup_s + plan.seconds;
     // Transactions sent near the end get a grace period to finalize.
     let drain_s = 3;
     let mut sim = turmoil::Builder::new()
@@ -219,7 +236,7 @@ pub fn run(plan: &WanPlan) -> anyhow::Result<WanReport> {
     }
     // The clock: snapshots the wire counters when the measured window opens and closes.
     let window: Arc<Mutex<(Vec<WireSnapshot>, Vec<WireSnapshot>)>> = Arc::default();
-    let (clock_counters, clock_window, warmup, seconds) = (counters.clone(), window.clone(), plan.warmup_s, plan.seconds);
+    let (clock_counters, clock_window, warmup, seconds) = (counters.to_vec(), window.clone(), plan.warmup_s, plan.seconds);
     sim.client("clock", async move {
         tokio::time::sleep(Duration::from_secs(warmup)).await;
         let opened = clock_counters.iter().map(|c| c.snapshot()).collect();
@@ -233,10 +250,8 @@ pub fn run(plan: &WanPlan) -> anyhow::Result<WanReport> {
     });
     sim.run().map_err(|e| anyhow::anyhow!("the simulation stopped: {e}"))?;
     drop(sim);
-
-    let record = std::mem::take(&mut *record.lock().map_err(|_| anyhow::anyhow!("record poisoned"))?);
-    let (opened, closed) = window.lock().map(|w| w.clone()).map_err(|_| anyhow::anyhow!("window poisoned"))?;
-    Ok(report(plan, &record, &opened, &closed, started.elapsed()))
+    let window = window.lock().map(|w| w.clone()).map_err(|_| anyhow::anyhow!("window poisoned"))?;
+    Ok(window)
 }
 
 fn report(plan: &WanPlan, record: &Record, opened: &[WireSnapshot], closed: &[WireSnapshot], wall: Duration) -> WanReport {
@@ -255,6 +270,16 @@ fn report(plan: &WanPlan, record: &Record, opened: &[WireSnapshot], closed: &[Wi
     }
     let finality = sorted(
         record.sent.iter().filter_map(|(hash, validator, at)| committed_at[*validator].get(hash).map(|done| done.saturating_sub(*at) as f64)).collect(),
+    );
+
+    // Spread: how long a height takes to reach every validator once the first has it.
+    let mut first_last: HashMap<u64, (u64, u64, usize)> = HashMap::new();
+    for commit in record.commits.iter().flatten() {
+        let entry = first_last.entry(commit.number).or_insert((commit.at_ms, commit.at_ms, 0));
+        *entry = (entry.0.min(commit.at_ms), entry.1.max(commit.at_ms), entry.2 + 1);
+    }
+    let spreads = sorted(
+        in_window.iter().filter_map(|c| first_last.get(&c.number)).filter(|(_, _, n)| *n == plan.validators).map(|(a, b, _)| (b - a) as f64).collect(),
     );
 
     // Agreement: one hash per height across every validator.
@@ -282,6 +307,8 @@ fn report(plan: &WanPlan, record: &Record, opened: &[WireSnapshot], closed: &[Wi
         blocks: in_window.len(),
         interval_p50_ms: percentile(&intervals, 0.5),
         interval_p99_ms: percentile(&intervals, 0.99),
+        spread_p50_ms: percentile(&spreads, 0.5),
+        spread_p99_ms: percentile(&spreads, 0.99),
         sent: record.sent.len(),
         finalized: finality.len(),
         refused: record.refused.len(),
@@ -313,17 +340,19 @@ pub fn print_header(plan: &WanPlan) {
         plan.seed
     );
     println!(
-        "  validators | blocks  interval p50/p99 ms | finalized/sent  finality p50/p99 ms | per validator: datagrams/s  KB/s  datagrams/block | agreed  heads  | wall s"
+        "  validators | blocks  interval p50/p99 ms | commit spread p50/p99 ms | finalized/sent  finality p50/p99 ms | per validator: datagrams/s  KB/s  datagrams/block | agreed  heads  | wall s"
     );
 }
 
 pub fn print_row(r: &WanReport) {
     println!(
-        "  {:>10} | {:>6}  {:>6.0} / {:<6.0}       | {:>6}/{:<6}  {:>8.0} / {:<8.0} | {:>25.0}  {:>5.1}  {:>15.0} | {:<6}  {}-{} | {:.1}",
+        "  {:>10} | {:>6}  {:>6.0} / {:<6.0}       | {:>9.0} / {:<12.0} | {:>6}/{:<6}  {:>8.0} / {:<8.0} | {:>25.0}  {:>5.1}  {:>15.0} | {:<6}  {}-{} | {:.1}",
         r.validators,
         r.blocks,
         r.interval_p50_ms,
         r.interval_p99_ms,
+        r.spread_p50_ms,
+        r.spread_p99_ms,
         r.finalized,
         r.sent,
         r.finality_p50_ms,
