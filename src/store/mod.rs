@@ -269,7 +269,7 @@ impl ChainStore {
                 }
             }
             drop((accounts, storage, code));
-            overwritten.commit(&txn, number, self.history)?;
+            overwritten.commit(txn, number, self.history)?;
             if let Some(decided) = &block.decided {
                 let bytes = borsh::to_vec(decided.as_ref()).map_err(|e| StoreError::Corrupt {
                     what: "decided block",

@@ -37,10 +37,10 @@ mod tests {
 
     #[test]
     fn the_matrix_is_symmetric_and_within_the_stated_range() {
-        for a in 0..REGIONS.len() {
-            for b in 0..REGIONS.len() {
-                assert_eq!(RTT_MS[a][b], RTT_MS[b][a]);
-                assert!((50..=300).contains(&RTT_MS[a][b]));
+        for (a, row) in RTT_MS.iter().enumerate() {
+            for (b, rtt) in row.iter().enumerate() {
+                assert_eq!(*rtt, RTT_MS[b][a]);
+                assert!((50..=300).contains(rtt));
             }
         }
         assert_eq!(one_way(0, 5), Duration::from_millis(25), "same region");

@@ -156,11 +156,7 @@ impl AsyncUdpSocket for SimulatedUdp {
             let (data, from) = next;
             let len = data.len().min(bufs[filled].len());
             bufs[filled][..len].copy_from_slice(&data[..len]);
-            let mut m = RecvMeta::default();
-            m.addr = from;
-            m.len = len;
-            m.stride = len;
-            meta[filled] = m;
+            meta[filled] = RecvMeta { addr: from, len, stride: len, ..Default::default() };
             filled += 1;
         }
         Poll::Ready(Ok(filled))

@@ -6,7 +6,8 @@ fn plan(validators: usize) -> WanPlan {
 
 #[test]
 fn plans_out_of_range_are_refused_with_the_flag_named() {
-    let cases: [(fn(&mut WanPlan), &str); 6] = [
+    type Breaks = fn(&mut WanPlan);
+    let cases: [(Breaks, &str); 6] = [
         (|p| p.validators = 0, "--validators"),
         (|p| p.validators = MAX_VALIDATORS + 1, "--validators"),
         (|p| p.seconds = 0, "--seconds"),
