@@ -172,6 +172,17 @@ fn bench_arguments_are_checked() {
     let (code, stdout, stderr) = zgnode(&["bench", "embed", "--loads", "10", "--frames", "5", "--warmup", "2"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("game thread p50 / p99 ms") && stdout.contains("memory, thread"), "{stdout}");
+    // The WAN simulation: a plan out of range is refused before anything runs; a small one runs.
+    for (args, says) in [(vec!["--loss", "0.9"], "--loss"), (vec!["--validators", "0"], "--validators"), (vec!["--validators", "4,300"], "--validators")] {
+        let (code, _, stderr) = zgnode(&[&["bench", "wan"][..], &args[..]].concat());
+        assert_eq!(code, 1, "{args:?}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+    let (code, _, stderr) = zgnode(&["bench", "wan", "--loss", "lots"]);
+    assert_eq!(code, 2, "{stderr}");
+    let (code, stdout, stderr) = zgnode(&["bench", "wan", "--validators", "4", "--seconds", "2", "--warmup", "2"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("finality p50/p99 ms") && stdout.contains("fingerprint 0x"), "{stdout}");
     // EZKL named but absent: said before any proving, not after.
     let (code, _, stderr) = zgnode(&["bench", "proofs", "--ezkl", "/nonexistent/python"]);
     assert_eq!(code, 1);
