@@ -112,6 +112,18 @@ pub(super) fn preferred(own: &PeerKey, peer: &PeerKey, dialed: Dialed) -> bool {
     (dialed == Dialed::ByUs) == (own < peer)
 }
 
+/// How long after a connection is made another one to the same peer counts as a crossing dial
+/// (handshakes over a lossy WAN take a few round trips) rather than the peer coming back.
+const CROSSING_WINDOW: Duration = Duration::from_secs(5);
+
+/// Whether the link to a peer stays when another connection to it arrives. Only the connection
+/// both ends keep ([`preferred`]), made moments ago and still open, beats a newer one that is
+/// not; otherwise the newest wins, so a peer that restarted replaces at once the connection its
+/// old process left behind (which would otherwise linger until the idle timeout).
+pub(super) fn keeps_existing(existing_preferred: bool, existing_age: Duration, existing_open: bool, arriving_preferred: bool) -> bool {
+    existing_preferred && !arriving_preferred && existing_open && existing_age < CROSSING_WINDOW
+}
+
 /// Serves one authenticated connection until it closes.
 async fn run_connection(shared: Arc<Shared>, connection: quinn::Connection, key: PeerKey, dialed: Dialed) {
     if !shared.allowlist.allows(&key) {
@@ -130,7 +142,9 @@ async fn run_connection(shared: Arc<Shared>, connection: quinn::Connection, key:
     let (frames, outgoing) = mpsc::channel::<Arc<Vec<u8>>>(PEER_QUEUE_FRAMES);
     let queued = Arc::new(AtomicUsize::new(0));
     if let Ok(mut links) = shared.links.lock() {
-        let keeps_other = links.get(&key).is_some_and(|l| l.preferred && !preferred && l.connection.close_reason().is_none());
+        let keeps_other = links.get(&key).is_some_and(|l| {
+            keeps_existing(l.preferred, l.established.elapsed(), l.connection.close_reason().is_none(), preferred)
+        });
         if keeps_other {
             drop(links);
             shared.conduct.connection_closed(&key);
@@ -139,7 +153,8 @@ async fn run_connection(shared: Arc<Shared>, connection: quinn::Connection, key:
             return;
         }
         // A newer connection replaces an older one (the older writer stops and closes it).
-        links.insert(key, PeerLink { connection_id, preferred, connection: connection.clone(), frames, queued: queued.clone() });
+        let established = tokio::time::Instant::now();
+        links.insert(key, PeerLink { connection_id, preferred, established, connection: connection.clone(), frames, queued: queued.clone() });
         metrics::gauge!("zgnode_net_peers").set(links.len() as f64);
     }
     tracing::info!(peer = %short_key(&key), remote = %connection.remote_address(), "peer connected");
@@ -255,5 +270,15 @@ mod tests {
         // The one the high key dialed is closed at both ends.
         assert!(!preferred(&high, &low, Dialed::ByUs));
         assert!(!preferred(&low, &high, Dialed::ByPeer));
+    }
+
+    #[test]
+    fn a_crossing_connection_loses_to_the_kept_one_but_a_returning_peer_replaces_a_stale_one() {
+        let moments = Duration::from_millis(300);
+        assert!(keeps_existing(true, moments, true, false), "a crossing dial: the kept one stays");
+        assert!(!keeps_existing(true, moments, true, true), "the same kind arriving again is newer: it replaces");
+        assert!(!keeps_existing(false, moments, true, true), "the kept one arriving replaces the other");
+        assert!(!keeps_existing(true, moments, false, false), "a closed link never holds its place");
+        assert!(!keeps_existing(true, CROSSING_WINDOW, true, false), "a peer that restarted replaces what its old process left");
     }
 }

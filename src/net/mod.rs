@@ -13,7 +13,8 @@
 //!
 //! Dialing: every configured peer is dialed, with exponential backoff while it is away, and
 //! again whenever its connection ends. Two nodes that dial each other at once keep the
-//! connection the lower key dialed, at both ends, and close the other. Keys are allowed while they are configured peers or in
+//! connection the lower key dialed, at both ends, and close the other; later, the newest
+//! connection replaces the older (a restarted peer's). Keys are allowed while they are configured peers or in
 //! the validator set; a key that leaves the set is disconnected.
 
 pub mod conduct;
@@ -101,6 +102,8 @@ struct PeerLink {
     /// Whether the node with the lower key dialed this connection: when two nodes dial each
     /// other at once, both keep that one and close the other.
     preferred: bool,
+    /// When it was made (tokio's clock: the simulation's under `zgnode bench wan`).
+    established: tokio::time::Instant,
     connection: quinn::Connection,
     frames: mpsc::Sender<Arc<Vec<u8>>>,
     /// Bytes queued and not yet written.
