@@ -34,9 +34,11 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                 anyhow::ensure!(sustained_blocks.saturating_mul(txs) <= 200_000, "--sustained-blocks × --txs must be at most 200,000");
                 let s = tokio::task::spawn_blocking(move || crate::tools::bench::sustained(workload, sustained_blocks, txs, senders)).await?;
                 println!("  {} blocks of {} in a row through the node's schedule (automine, pool filled first):", s.blocks, s.per_block);
-                println!("    commit inline:                 {:>10.0} tx/s  ratio to bare revm {:.2}", s.inline_tps, s.inline_tps / s.bare_revm_tps);
-                println!("    commit overlapped (dev chain): {:>10.0} tx/s  ratio to bare revm {:.2}", s.overlapped_tps, s.overlapped_tps / s.bare_revm_tps);
-                println!("    bare revm, same transactions:  {:>10.0} tx/s; overlapped / inline {:.2}", s.bare_revm_tps, s.overlapped_tps / s.inline_tps);
+                // Gas the workload's transactions use, from the single-block run above.
+                let ggas = |tps: f64| tps * report.mgas_per_s / report.pipeline_tps.max(1.0) / 1e3;
+                println!("    commit inline:                 {:>10.0} tx/s  {:.2} Ggas/s  ratio to bare revm {:.2}", s.inline_tps, ggas(s.inline_tps), s.inline_tps / s.bare_revm_tps);
+                println!("    commit overlapped (dev chain): {:>10.0} tx/s  {:.2} Ggas/s  ratio to bare revm {:.2}", s.overlapped_tps, ggas(s.overlapped_tps), s.overlapped_tps / s.bare_revm_tps);
+                println!("    bare revm, same transactions:  {:>10.0} tx/s  {:.2} Ggas/s; overlapped / inline {:.2}", s.bare_revm_tps, ggas(s.bare_revm_tps), s.overlapped_tps / s.inline_tps);
             }
         }
         BenchCommand::History { blocks, txs_per_block, senders } => {
