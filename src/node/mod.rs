@@ -14,7 +14,7 @@ mod waiting;
 
 pub use events::{BlockEvent, LogEvent, LogFilter, Subscription, SubscriptionError};
 pub use handle::{HandleError, NodeHandle, Submitted, TxRequest};
-pub use validator_role::{Validator, open_validator};
+pub use validator_role::{Reach, Validator, open_validator, start_network};
 
 use alloy_consensus::Header;
 use alloy_primitives::B256;

@@ -56,23 +56,46 @@ pub fn open_validator(config: &NodeConfig, spec: ChainSpec, genesis: &Genesis, s
         block_time_ms: config.chain.block_time_ms,
     };
     let (mut node, events) = Node::new_validator(spec, genesis, store, setup)?;
+    let reach = Reach { listen: config.network.listen, peers: config.peers(), transport: crate::net::Transport::Udp };
+    let network = start_network(&mut node, events, identity, reach, chain_id, max_tx_bytes)?;
+    Ok(Validator { node, network, key })
+}
+
+/// Where a validator listens, whom it dials and over what.
+pub struct Reach {
+    pub listen: std::net::SocketAddr,
+    pub peers: Vec<crate::net::PeerAddress>,
+    pub transport: crate::net::Transport,
+}
+
+/// Starts the validator network for a node opened with [`Node::new_validator`] (`events` is the
+/// inbox sender it returned) and makes it the node's network sink. Must be called inside a tokio
+/// runtime (a simulated host's, under `zgnode bench wan`).
+pub fn start_network(
+    node: &mut Node,
+    events: crossbeam_channel::Sender<NetEvent>,
+    identity: crate::net::identity::Identity,
+    reach: Reach,
+    chain_id: u64,
+    max_tx_bytes: usize,
+) -> Result<crate::net::NetHandle, NodeError> {
     let validators = node.world().resource::<zg_components::consensus::ValidatorSet>().clone();
     let genesis_hash = node.world().resource::<ConsensusSettings>().genesis_hash.0;
     let network = crate::net::NetHandle::start(crate::net::NetworkSetup {
         genesis_hash,
         identity,
-        listen: config.network.listen,
-        peers: config.peers(),
+        listen: reach.listen,
+        peers: reach.peers,
         validators,
         chain_id,
         max_tx_bytes,
         events,
         requests: node.requests(),
         store: node.store().clone(),
-        transport: crate::net::Transport::Udp,
+        transport: reach.transport,
     })?;
     node.world_mut().insert_resource(NetSinkHandle(Arc::new(network.clone())));
-    Ok(Validator { node, network, key })
+    Ok(network)
 }
 
 /// Adds the validator set, engine and network inbox to a world whose chain is open.

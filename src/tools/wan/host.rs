@@ -11,13 +11,12 @@ use alloy_primitives::{Address, B256};
 use zg_components::chain::{Genesis, PoolError};
 use zg_components::node::{NodeEvent, NodeRequest, ReplyTo};
 use zg_systems::chain::io::EventSink;
-use zg_systems::consensus::driver::NetSinkHandle;
 use zg_systems::consensus::engine::NoGuard;
 
 use super::socket::{SimulatedUdp, WireCounters};
 use crate::config::NodeConfig;
-use crate::net::{NetHandle, NetworkSetup, PeerAddress, Transport, identity::Identity};
-use crate::node::{ConsensusSetup, Node};
+use crate::net::{PeerAddress, Transport, identity::Identity};
+use crate::node::{ConsensusSetup, Node, Reach, start_network};
 use crate::store::ChainStore;
 
 /// The port every simulated validator listens on (each host has its own address).
@@ -100,6 +99,7 @@ impl EventSink for CommitLog {
 /// every `tick_ms` of simulated time and hand it its share of the load when due.
 pub async fn run_validator(shared: Arc<Shared>, index: usize) -> turmoil::Result {
     let own_ip = turmoil::lookup(host_name(index));
+    // turmoil binds only the unspecified address (or localhost); peers reach it at `own_ip`.
     let socket = turmoil::net::UdpSocket::bind(SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), PORT)).await?;
     let seed = shared.seed ^ (index as u64 + 1).wrapping_mul(0x9e37_79b9);
     let udp = SimulatedUdp::start(socket, shared.loss, seed, shared.counters[index].clone())?;
@@ -118,24 +118,13 @@ pub async fn run_validator(shared: Arc<Shared>, index: usize) -> turmoil::Result
         timeouts: config.timeouts(),
         block_time_ms: config.chain.block_time_ms,
     };
+    let max_tx_bytes = spec.max_tx_bytes;
     let (mut node, events) = Node::new_validator(spec, &shared.genesis, ChainStore::in_memory()?, setup)?;
     node.schedule_mut().set_executor(bevy_ecs::schedule::SingleThreadedExecutor::new());
-    let validators = node.world().resource::<zg_components::consensus::ValidatorSet>().clone();
-    let genesis_hash = node.world().resource::<zg_components::consensus::ConsensusSettings>().genesis_hash.0;
-    let network = NetHandle::start(NetworkSetup {
-        genesis_hash,
-        identity,
-        listen: SocketAddr::new(own_ip, PORT),
-        peers,
-        validators,
-        chain_id: shared.genesis.chain_id,
-        max_tx_bytes: 128 * 1024,
-        events,
-        requests: node.requests(),
-        store: node.store().clone(),
-        transport: Transport::Simulated { socket: udp, rng_seed: alloy_primitives::keccak256(seed.to_le_bytes()).0 },
-    })?;
-    node.world_mut().insert_resource(NetSinkHandle(Arc::new(network.clone())));
+    let transport = Transport::Simulated { socket: udp, rng_seed: alloy_primitives::keccak256(seed.to_le_bytes()).0 };
+    let reach = Reach { listen: SocketAddr::new(own_ip, PORT), peers, transport };
+    // The same assembly as `zgnode run`'s validator, on the simulated socket.
+    let _network = start_network(&mut node, events, identity, reach, shared.genesis.chain_id, max_tx_bytes)?;
     node.set_event_sink(Arc::new(CommitLog { index, record: shared.record.clone() }));
 
     let mut load = shared.loads[index].lock().map(|mut l| std::mem::take(&mut *l)).unwrap_or_default();
