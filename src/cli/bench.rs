@@ -122,10 +122,11 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                 .iter()
                 .map(|&validators| crate::tools::wan::WanPlan { validators, seconds, warmup_s: warmup, seed, loss, jitter, tx_per_s, block_time_ms })
                 .collect();
+            let Some(first) = plans.first() else { anyhow::bail!("--validators must name at least one size") };
             for plan in &plans {
                 plan.validate().map_err(anyhow::Error::msg)?;
             }
-            crate::tools::wan::print_header(&plans[0]);
+            crate::tools::wan::print_header(first);
             for plan in plans {
                 let report = tokio::task::spawn_blocking(move || crate::tools::wan::run(&plan)).await??;
                 crate::tools::wan::print_row(&report);

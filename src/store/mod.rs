@@ -161,31 +161,28 @@ impl ChainStore {
 
     /// Writes genesis and records the chain id, in one transaction with the block.
     pub fn write_genesis(&self, block: &CommittedBlock, chain_id: u64) -> Result<(), StoreError> {
-        self.write_block_with(block, Some(chain_id))
+        self.write_blocks_with(&[block], Some(chain_id))
     }
 
     /// Writes one sealed block and its state changes atomically.
     pub fn write_block(&self, block: &CommittedBlock) -> Result<(), StoreError> {
-        self.write_block_with(block, None)
-    }
-
-    fn write_block_with(&self, block: &CommittedBlock, chain_id: Option<u64>) -> Result<(), StoreError> {
-        let mut txn = self.db.begin_write()?;
-        self.relax_durability(&mut txn, std::slice::from_ref(&block.header.number))?;
-        if let Some(chain_id) = chain_id {
-            txn.open_table(META)?.insert(CHAIN_ID_KEY, chain_id)?;
-        }
-        self.write_block_into(&txn, block)?;
-        txn.commit()?;
-        Ok(())
+        self.write_blocks_with(&[block], None)
     }
 
     /// Writes consecutive blocks in one transaction: one fsync for all of them (a host ticking
     /// at 60 Hz seals blocks faster than a disk syncs). All or none are on disk afterwards.
     pub fn write_blocks(&self, blocks: &[std::sync::Arc<CommittedBlock>]) -> Result<(), StoreError> {
+        let blocks: Vec<&CommittedBlock> = blocks.iter().map(|b| b.as_ref()).collect();
+        self.write_blocks_with(&blocks, None)
+    }
+
+    fn write_blocks_with(&self, blocks: &[&CommittedBlock], chain_id: Option<u64>) -> Result<(), StoreError> {
         let mut txn = self.db.begin_write()?;
         let numbers: Vec<u64> = blocks.iter().map(|b| b.header.number).collect();
         self.relax_durability(&mut txn, &numbers)?;
+        if let Some(chain_id) = chain_id {
+            txn.open_table(META)?.insert(CHAIN_ID_KEY, chain_id)?;
+        }
         for block in blocks {
             self.write_block_into(&txn, block)?;
         }

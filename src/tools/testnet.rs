@@ -50,6 +50,19 @@ fn tokens(n: u64) -> U256 {
 /// staking contract holding each validator's stake, and the consensus parameters.
 pub fn validator_genesis(chain_id: u64, validators: &[GenesisValidator], epoch_length: u64) -> anyhow::Result<Genesis> {
     let mut genesis = crate::dev::dev_genesis(chain_id);
+    add_validators(&mut genesis, validators, epoch_length)?;
+    // Its validators are the DA signers.
+    genesis.accounts.insert(
+        zg_systems::da::entrance::DA_ENTRANCE_ADDRESS,
+        crate::da::genesis::entrance_account(&crate::da::genesis::network_params()),
+    );
+    genesis.validate()?;
+    Ok(genesis)
+}
+
+/// Makes `genesis` a chain run by `validators`: the staking contract holding their stake (paid
+/// from the alignment allocation) and the consensus parameters.
+pub fn add_validators(genesis: &mut Genesis, validators: &[GenesisValidator], epoch_length: u64) -> anyhow::Result<()> {
     let account = staking::genesis_account(
         &staking_creation_code()?,
         validators,
@@ -65,18 +78,12 @@ pub fn validator_genesis(chain_id: u64, validators: &[GenesisValidator], epoch_l
         from: "ai_alignment_nodes".into(),
     });
     genesis.accounts.insert(staking::STAKING_ADDRESS, account);
-    // Its validators are the DA signers.
-    genesis.accounts.insert(
-        zg_systems::da::entrance::DA_ENTRANCE_ADDRESS,
-        crate::da::genesis::entrance_account(&crate::da::genesis::network_params()),
-    );
     genesis.consensus = Some(ConsensusGenesis {
         epoch_length,
         block_reward: tokens(BLOCK_REWARD_TOKENS),
         reward_allocation: "community".into(),
     });
-    genesis.validate()?;
-    Ok(genesis)
+    Ok(())
 }
 
 #[derive(Clone, Debug)]

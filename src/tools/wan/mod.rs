@@ -19,8 +19,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use alloy_signer_local::PrivateKeySigner;
-use zg_components::chain::{ConsensusGenesis, Genesis, GrantEntry};
-use zg_systems::consensus::staking::{self, GenesisValidator};
+use zg_components::chain::{Genesis, GrantEntry};
+use zg_systems::consensus::staking::GenesisValidator;
 
 use crate::config::NodeConfig;
 use crate::net::identity::Identity;
@@ -113,33 +113,20 @@ pub struct WanReport {
 /// chain a validator network runs, less the storage, DA and compute contracts (their roles are
 /// not simulated).
 fn genesis(identities: &[Identity], senders: &[PrivateKeySigner], epoch_length: u64) -> anyhow::Result<Genesis> {
-    use crate::tools::testnet::{BLOCK_REWARD_TOKENS, MIN_SELF_STAKE_TOKENS, SLASH_PERCENT, UNBONDING_BLOCKS};
-    let tokens = |n: u64| U256::from(n) * U256::from(10u64).pow(U256::from(18));
+    use crate::tools::testnet::MIN_SELF_STAKE_TOKENS;
+    let stake = U256::from(MIN_SELF_STAKE_TOKENS) * U256::from(10u64).pow(U256::from(18));
     let validators: Vec<GenesisValidator> = identities
         .iter()
         .enumerate()
         .map(|(i, id)| GenesisValidator {
             operator: Address::from_word(B256::from(U256::from(0x5100_0000u64 + i as u64))),
             consensus_key: id.public(),
-            stake: tokens(MIN_SELF_STAKE_TOKENS),
+            stake,
         })
         .collect();
-    let account = staking::genesis_account(
-        &crate::tools::testnet::staking_creation_code()?,
-        &validators,
-        tokens(MIN_SELF_STAKE_TOKENS),
-        UNBONDING_BLOCKS,
-        SLASH_PERCENT,
-    )?;
     let mut genesis = Genesis::zero_gravity(CHAIN_ID);
     genesis.grants = senders.iter().map(|s| GrantEntry { address: s.address(), tokens: 1_000, from: "ecosystem".into() }).collect();
-    genesis.grants.push(GrantEntry {
-        address: staking::STAKING_ADDRESS,
-        tokens: MIN_SELF_STAKE_TOKENS * identities.len() as u64,
-        from: "ai_alignment_nodes".into(),
-    });
-    genesis.accounts.insert(staking::STAKING_ADDRESS, account);
-    genesis.consensus = Some(ConsensusGenesis { epoch_length, block_reward: tokens(BLOCK_REWARD_TOKENS), reward_allocation: "community".into() });
+    crate::tools::testnet::add_validators(&mut genesis, &validators, epoch_length)?;
     genesis.validate()?;
     Ok(genesis)
 }
