@@ -379,7 +379,7 @@ contract DAEntrance {
         bytes32 axisRoot = _climb(_leaf(r.share), r.throughRow ? r.column : r.row, 2 * r.k, r.toAxis);
         uint256 at = r.throughRow ? r.row : 2 * r.k + r.column;
         bytes32 top = _climb(_leaf(abi.encodePacked(axisRoot)), at, 4 * r.k, r.toRoot);
-        require(keccak256(abi.encodePacked(bytes1(0x02), uint32(r.k), top)) == r.dataRoot, "the share does not prove against the data root");
+        require(sha256(abi.encodePacked(bytes1(0x02), uint32(r.k), top)) == r.dataRoot, "the share does not prove against the data root");
         answered[key] = true;
         roundResponses++;
         uint256 reward = blob.fee / REWARD_DIVISOR;
@@ -420,12 +420,13 @@ contract DAEntrance {
         emit TargetAdjusted(sampleRound, roundResponses, podasTarget);
     }
 
-    /// A DA tree's leaf hash: keccak(0x00 ‖ bytes).
+    /// A DA tree's leaf hash: sha256(0x00 ‖ bytes) (the DA trees are SHA-256: every DA node
+    /// hashes every share it keeps, three times faster than keccak on CPUs with SHA extensions).
     function _leaf(bytes memory data) internal pure returns (bytes32) {
-        return keccak256(abi.encodePacked(bytes1(0x00), data));
+        return sha256(abi.encodePacked(bytes1(0x00), data));
     }
 
-    /// Hashes leaf hash `node` at `position` of a `width`-leaf DA tree (inner node keccak(0x01 ‖
+    /// Hashes leaf hash `node` at `position` of a `width`-leaf DA tree (inner node sha256(0x01 ‖
     /// left ‖ right), odd levels padded with zero) up to its root with `siblings`: exactly one
     /// per level, ceil(log2 width) of them.
     function _climb(bytes32 node, uint256 position, uint256 width, bytes32[] calldata siblings) internal pure returns (bytes32) {
@@ -434,8 +435,8 @@ contract DAEntrance {
         require(siblings.length == levels, "the proof has one sibling per level");
         for (uint256 i = 0; i < levels; i++) {
             node = (position >> i) & 1 == 0
-                ? keccak256(abi.encodePacked(bytes1(0x01), node, siblings[i]))
-                : keccak256(abi.encodePacked(bytes1(0x01), siblings[i], node));
+                ? sha256(abi.encodePacked(bytes1(0x01), node, siblings[i]))
+                : sha256(abi.encodePacked(bytes1(0x01), siblings[i], node));
         }
         return node;
     }

@@ -188,30 +188,15 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                 report.resident_bytes.map(|b| format!("{:.1} MiB", b as f64 / (1 << 20) as f64)).unwrap_or_else(|| "unknown".into())
             );
         }
-        BenchCommand::DaNetwork { sizes } => {
+        BenchCommand::DaNetwork { sizes, runs } => {
             anyhow::ensure!(!sizes.is_empty(), "--sizes needs at least one size");
+            anyhow::ensure!((1..=100).contains(&runs), "--runs must be 1..=100");
             for size in &sizes {
                 anyhow::ensure!((1..=zg_components::da::MAX_BLOB_SIZE).contains(size), "each size must be 1..={}", zg_components::da::MAX_BLOB_SIZE);
             }
-            println!("da-network: four validators on loopback, every one a DA node; node 0 disperses");
-            for run in crate::tools::bench::da_network::disperse(&sizes).await? {
-                let r = &run.report;
-                println!(
-                    "  {:>9} bytes (k = {:>3}): DisperseBlob -> CONFIRMED {:>7.2} s | encode {:>6.1} ms, register {:>6.1} ms, pieces out + attestations {:>7.1} ms \
-                     ({:.1} MB of pieces to {} other members: {:.0} MB/s of blob, {:.0} MB/s on the wire) | {}/{} slots",
-                    r.blob_bytes,
-                    r.k,
-                    run.to_confirmed_s,
-                    r.encode_s * 1e3,
-                    r.register_s * 1e3,
-                    r.distribute_s * 1e3,
-                    r.wire_bytes as f64 / 1e6,
-                    r.members.saturating_sub(1),
-                    run.dispersal_mb_s(),
-                    run.wire_mb_s(),
-                    r.signed_slots,
-                    r.total_slots
-                );
+            println!("da-network: four validators on loopback, every one a DA node; node 0 disperses {runs} different blobs of each size, one at a time");
+            for summary in crate::tools::bench::da_network::disperse(&sizes, runs).await? {
+                println!("{summary}");
             }
         }
         BenchCommand::Precompiles { runs } => {

@@ -194,6 +194,9 @@ pub enum BenchCommand {
         /// Blob sizes in bytes.
         #[arg(long, value_delimiter = ',', default_value = "1000000,32505852")]
         sizes: Vec<usize>,
+        /// Blobs dispersed of each size (each one different), for the p50 and p99.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
     },
     /// Storage: file commitment vs a bare keccak loop; upload and download through a dev node.
     Storage {

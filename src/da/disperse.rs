@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use zg_components::consensus::PeerKey;
-use zg_components::da::piece::{DaAnswer, DaRequest, PieceBatch, attestation_message};
+use zg_components::da::piece::{DaAnswer, DaRequest, PieceBatch, attestation_message, axis_from_code};
 use zg_components::da::{Axis, AxisRoots, BlobStatus, DaError, ExtendedSquare, SquareLayout};
 use zg_systems::da::dispersal::{Dispersal, DispersalEffect, DispersalInput};
 use zg_systems::da::entrance::{DA_ENTRANCE_ADDRESS, IDAEntrance};
@@ -359,30 +359,27 @@ impl DaNode {
         let k = square.layout.k;
         if member == self.own {
             // This node made the square: its own axes need no checking against the roots, and
-            // go straight from the square into one write (the store keeps their first k shares).
-            let kept: Vec<(Axis, u32, Vec<u8>)> = axes
-                .iter()
-                .map(|(axis, index)| {
-                    let whole = match axis {
-                        Axis::Row => square.row(*index).to_vec(),
-                        Axis::Column => square.column(*index),
-                    };
-                    (*axis, *index as u32, whole)
-                })
+            // go straight from the square into one write (the store keeps their first k shares,
+            // so only those are copied out).
+            let kept: Vec<(Axis, u32, Vec<u8>)> = pieces_of(square, axes)
+                .into_iter()
+                .filter_map(|piece| axis_from_code(piece.axis).map(|axis| (axis, piece.index, piece.half)))
                 .collect();
             let (this, roots, signers) = (self.clone(), roots.to_vec(), signers.to_vec());
             return tokio::task::spawn_blocking(move || {
                 this.store.put_da_axes(&data_root, k as u32, &roots, &kept).map_err(|e| format!("storing pieces: {e}"))?;
-                this.attest(&data_root, epoch, 0, &signers).map_err(|refusal| refusal.to_string())
+                this.attest_square(&data_root, epoch, 0, &signers, super::service::SquareSource::OwnSquare).map_err(|refusal| refusal.to_string())
             })
             .await
             .map_err(|e| e.to_string())?;
         }
         let per_batch = (BATCH_BYTES / (k * zg_components::da::SHARE_SIZE)).max(1);
-        let batches: Vec<PieceBatch> = pieces_of(square, axes)
-            .chunks(per_batch)
-            .map(|chunk| PieceBatch { data_root, k: k as u32, axis_roots: roots.to_vec(), pieces: chunk.to_vec() })
-            .collect();
+        let mut pieces = pieces_of(square, axes).into_iter().peekable();
+        let mut batches: Vec<PieceBatch> = Vec::new();
+        while pieces.peek().is_some() {
+            let pieces = pieces.by_ref().take(per_batch).collect();
+            batches.push(PieceBatch { data_root, k: k as u32, axis_roots: roots.to_vec(), pieces });
+        }
         let network = self.network.as_ref().ok_or("no network to reach other DA nodes")?;
         // Two batches in flight: one travels while the member checks and writes the other.
         use futures::StreamExt;

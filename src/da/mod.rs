@@ -4,6 +4,8 @@
 //! [`DaView`]; this side only adds what the chain cannot know (a request still encoding, a
 //! dispersal that gave up).
 
+mod assignments;
+mod crossings;
 mod disperse;
 mod repair;
 pub mod restore;
@@ -93,6 +95,10 @@ pub struct DaNode {
     submissions: Submissions,
     /// Store batches refused per peer (past `service::MAX_REFUSED_BATCHES`, no more are read).
     refused_batches: Mutex<HashMap<PeerKey, u64>>,
+    /// Which axes each signer keeps, for the blobs seen lately.
+    assignments: assignments::Assignments,
+    /// Leaf hashes of the axes checked lately, for the attestation's crossing check.
+    crossing_leaves: crossings::CrossingLeaves,
 }
 
 /// Who may make this node pay for a blob, how many at once, and how many an hour each.
@@ -234,6 +240,8 @@ impl DaNode {
             dispersals: Mutex::new(Vec::new()),
             submissions: setup.submissions,
             refused_batches: Mutex::new(HashMap::new()),
+            assignments: assignments::Assignments::default(),
+            crossing_leaves: crossings::CrossingLeaves::default(),
         }
     }
 

@@ -8,7 +8,6 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use zg_components::da::BlobStatus;
-use zg_systems::da::pieces::assignment;
 
 use super::DaNode;
 
@@ -89,7 +88,7 @@ impl DaNode {
         let (k, _) = self.store.da_roots(&data_root.0).ok()??;
         let layout = zg_components::da::SquareLayout { k: k as usize };
         let held = self.store.da_held(&data_root.0).ok()?.len();
-        let keep = assignment(data_root, &self.signers(), self.tokens_per_vote, layout);
+        let keep = self.assignments.of(data_root, &self.signers(), self.tokens_per_vote, layout);
         Some((k as usize, held, keep.get(&self.own).map_or(0, |axes| axes.len())))
     }
 
@@ -108,7 +107,7 @@ impl DaNode {
                 return;
             }
             let Some(roots) = self.axis_roots(&data_root).await else { continue };
-            let keep = assignment(&data_root, &self.signers(), self.tokens_per_vote, roots.layout);
+            let keep = self.assignments.of(&data_root, &self.signers(), self.tokens_per_vote, roots.layout);
             let Some(mine) = keep.get(&self.own) else { continue };
             let Ok(held) = self.store.da_held(&data_root.0) else { continue };
             let missing: Vec<_> = mine.iter().filter(|(axis, index)| !held.contains(&(*axis, *index as u32))).copied().collect();
@@ -116,20 +115,63 @@ impl DaNode {
                 continue;
             }
             let keepers = self.keepers(&data_root, roots.layout);
-            let wire_roots = roots.to_wire();
+            let mut unfetched = Vec::new();
             for (axis, index) in missing.into_iter().take(budget) {
                 budget -= 1;
                 let holders = keepers.get(&(axis, index)).cloned().unwrap_or_default();
-                let Some(whole) = self.fetch_axis(&roots, &holders, axis, index).await else { continue };
-                match self.store.put_da_axes(&data_root.0, roots.layout.k as u32, &wire_roots, &[(axis, index as u32, whole)]) {
-                    Ok(_) => {
-                        self.repaired.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(error) => tracing::error!(%error, "cannot keep a repaired DA piece"),
+                match self.fetch_axis(&roots, &holders, axis, index).await {
+                    Some(whole) => self.keep_repaired(&roots, axis, index, whole),
+                    None => unfetched.push((axis, index)),
                 }
+            }
+            if !unfetched.is_empty() {
+                // No other member serves these: every slot that gives them may be this node's
+                // (then no peer was ever sent them). They come out of the blob itself, rebuilt
+                // from what the other members keep, re-extended and checked against the roots.
+                self.rebuild_axes(&roots, &unfetched).await;
             }
             tracing::info!(root = %data_root, "repaired DA pieces from peers");
         }
+    }
+}
+
+impl DaNode {
+    fn keep_repaired(&self, roots: &zg_components::da::AxisRoots, axis: zg_components::da::Axis, index: usize, whole: Vec<u8>) {
+        let data_root = roots.data_root();
+        match self.store.put_da_axes(&data_root.0, roots.layout.k as u32, &roots.to_wire(), &[(axis, index as u32, whole)]) {
+            Ok(_) => {
+                self.repaired.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(error) => tracing::error!(%error, "cannot keep a repaired DA piece"),
+        }
+    }
+
+    /// Rebuilds axes no peer serves from the blob: retrieved from the members, extended here,
+    /// kept only if the square commits to the same data root.
+    async fn rebuild_axes(&self, roots: &zg_components::da::AxisRoots, axes: &[(zg_components::da::Axis, usize)]) {
+        let data_root = roots.data_root();
+        let blob = match self.retrieve(&data_root).await {
+            Ok(blob) => blob,
+            Err(error) => return tracing::warn!(root = %data_root, %error, missing = axes.len(), "DA pieces no peer serves could not be rebuilt from the blob yet"),
+        };
+        let accelerator = self.accelerator.clone();
+        let square = tokio::task::spawn_blocking(move || {
+            let square = zg_systems::da::encoding::extend_blob_on(&accelerator, &blob).ok()?;
+            let committed = square.commit().data_root();
+            (committed == data_root).then_some(square)
+        })
+        .await;
+        let Ok(Some(square)) = square else {
+            return tracing::error!(root = %data_root, "the blob retrieved from the members does not extend to its data root: nothing rebuilt");
+        };
+        for (axis, index) in axes {
+            let whole = match axis {
+                zg_components::da::Axis::Row => square.row(*index).to_vec(),
+                zg_components::da::Axis::Column => square.column(*index),
+            };
+            self.keep_repaired(roots, *axis, *index, whole);
+        }
+        tracing::info!(root = %data_root, rebuilt = axes.len(), "DA pieces no peer serves rebuilt from the blob");
     }
 }
 

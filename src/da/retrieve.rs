@@ -10,7 +10,7 @@ use zg_components::consensus::PeerKey;
 use zg_components::da::piece::{DaAnswer, DaRequest, axis_code};
 use zg_components::da::square::axis_root_of_shares;
 use zg_components::da::{Axis, AxisRoots, ShareProof, SquareLayout, SHARE_SIZE};
-use zg_systems::da::pieces::{assignment, check_roots};
+use zg_systems::da::pieces::check_roots;
 use zg_systems::da::sampling;
 
 use super::DaNode;
@@ -50,12 +50,12 @@ impl DaNode {
     /// hold it too; this is who to ask first).
     pub(super) fn keepers(&self, data_root: &B256, layout: SquareLayout) -> BTreeMap<(Axis, usize), Vec<PeerKey>> {
         let mut keepers: BTreeMap<(Axis, usize), Vec<PeerKey>> = BTreeMap::new();
-        for (member, axes) in assignment(data_root, &self.signers(), self.tokens_per_vote, layout) {
-            if member == self.own {
+        for (member, axes) in self.assignments.of(data_root, &self.signers(), self.tokens_per_vote, layout).iter() {
+            if *member == self.own {
                 continue;
             }
             for axis in axes {
-                keepers.entry(axis).or_default().push(member);
+                keepers.entry(*axis).or_default().push(*member);
             }
         }
         keepers

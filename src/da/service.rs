@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 use zg_components::consensus::PeerKey;
 use zg_components::da::piece::{DaAnswer, DaRequest, PieceBatch, WireShareProof, attestation_message, axis_from_code};
 use zg_components::da::{Axis, BlobStatus, SquareLayout, SHARE_SIZE};
-use zg_systems::da::pieces::{PieceError, assignment, check_piece, check_roots, share_proof_from_axis};
+use zg_systems::da::pieces::{PieceError, check_piece, check_roots, share_proof_from_axis};
 
 use super::DaNode;
+use super::crossings::Crossings;
 use crate::net::DaService;
 use crate::store::StoreError;
 
@@ -63,6 +64,15 @@ pub enum AttestRefusal {
     Store(#[from] StoreError),
 }
 
+/// Where the axes an attestation vouches for came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum SquareSource {
+    /// A disperser sent them: each was checked against its root, their crossings are not yet.
+    Peer,
+    /// This node extended the blob itself.
+    OwnSquare,
+}
+
 /// How long a batch for a blob this node does not see registered yet waits for its block (the
 /// disperser sends right after its registration's receipt; this node may be a block behind).
 const REGISTRATION_WAIT: Duration = Duration::from_secs(5);
@@ -85,7 +95,7 @@ impl DaNode {
                 None => return Err(PieceRefusal::NotRegistered(data_root)),
             }
         }
-        let keep = assignment(&data_root, &self.signers(), self.tokens_per_vote, roots.layout);
+        let keep = self.assignments.of(&data_root, &self.signers(), self.tokens_per_vote, roots.layout);
         let mine = keep.get(&self.own).ok_or(PieceRefusal::NoSlot)?;
         for piece in &batch.pieces {
             let axis = axis_from_code(piece.axis).ok_or(PieceRefusal::BadAxisCode)?;
@@ -93,17 +103,34 @@ impl DaNode {
                 return Err(PieceRefusal::NotAssigned { axis, index: piece.index });
             }
         }
-        let axes = batch
-            .pieces
-            .par_iter()
-            .map(|piece| check_piece(&roots, piece).map(|(axis, whole)| (axis, piece.index, whole)))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(self.store.put_da_axes(&batch.data_root, batch.k, &batch.axis_roots, &axes)?)
+        let checked = batch.pieces.par_iter().map(|piece| check_piece(&roots, piece).map(|c| (piece.index, c))).collect::<Result<Vec<_>, _>>()?;
+        let mut axes = Vec::with_capacity(checked.len());
+        let mut leaves = Vec::with_capacity(checked.len());
+        for (index, piece) in checked {
+            axes.push((piece.axis, index, piece.whole));
+            leaves.push((piece.axis, index, piece.leaves));
+        }
+        let held = self.store.put_da_axes(&batch.data_root, batch.k, &batch.axis_roots, &axes)?;
+        self.crossing_leaves.record(&batch.data_root, leaves);
+        Ok(held)
     }
 
     /// Signs the attestation for `data_root` if this node holds every axis the signers' slots
-    /// give it.
+    /// give it, and its held rows and columns agree where they cross.
     pub(super) fn attest(&self, data_root: &[u8; 32], epoch: u64, quorum: u64, signers: &[(PeerKey, u64)]) -> Result<[u8; 64], AttestRefusal> {
+        self.attest_square(data_root, epoch, quorum, signers, SquareSource::Peer)
+    }
+
+    /// [`Self::attest`], where `source` says whether this node made the square itself (its rows
+    /// and columns then agree by construction: no crossing check, which re-reads every axis).
+    pub(super) fn attest_square(
+        &self,
+        data_root: &[u8; 32],
+        epoch: u64,
+        quorum: u64,
+        signers: &[(PeerKey, u64)],
+        source: SquareSource,
+    ) -> Result<[u8; 64], AttestRefusal> {
         let mut mine = self.signers();
         let mut theirs = signers.to_vec();
         mine.sort();
@@ -113,14 +140,17 @@ impl DaNode {
         }
         let (k, _) = self.store.da_roots(data_root)?.ok_or(AttestRefusal::NoPieces)?;
         let layout = SquareLayout { k: k as usize };
-        let keep = assignment(&B256::from(*data_root), &mine, self.tokens_per_vote, layout);
+        let keep = self.assignments.of(&B256::from(*data_root), &mine, self.tokens_per_vote, layout);
         let assigned = keep.get(&self.own).ok_or(AttestRefusal::NoSlot)?;
         let held = self.store.da_held(data_root)?;
         let missing = assigned.iter().filter(|(axis, index)| !held.contains(&(*axis, *index as u32))).count();
         if missing > 0 {
             return Err(AttestRefusal::Missing { missing, assigned: assigned.len() });
         }
-        self.check_crossings(data_root, &held)?;
+        if source == SquareSource::Peer {
+            self.check_crossings(data_root, &held)?;
+            self.crossing_leaves.forget(data_root);
+        }
         let message = attestation_message(self.chain_id, data_root, epoch, quorum);
         Ok(self.signer.sign(&message).to_bytes())
     }
@@ -129,6 +159,11 @@ impl DaNode {
     /// root, but only a node holding both sees a disperser that committed rows and columns of
     /// two different squares. What an attester signs is then what it checked.
     fn check_crossings(&self, data_root: &[u8; 32], held: &std::collections::BTreeSet<(Axis, u32)>) -> Result<(), AttestRefusal> {
+        match self.crossing_leaves.check(data_root, held) {
+            Crossings::Agree => return Ok(()),
+            Crossings::Disagree { row, column } => return Err(AttestRefusal::Inconsistent { row, column }),
+            Crossings::Unknown => {}
+        }
         let read = |axis: Axis, index: u32| -> Result<Vec<u8>, AttestRefusal> {
             self.store.da_axis(data_root, axis, index)?.ok_or(AttestRefusal::Vanished { axis, index })
         };

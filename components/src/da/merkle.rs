@@ -4,41 +4,52 @@
 //! 0G's storage tree (keccak(left ‖ right) for leaves and inner nodes alike, an odd last node
 //! promoted unchanged) let a fraud proof that claimed another `k` read real inner nodes as axis
 //! roots and real shares at claimed positions, all still reaching the real data root. Here:
-//! - a leaf is `keccak(0x00 ‖ bytes)` (a share's 256 bytes, or an axis root's 32), an inner node
-//!   `keccak(0x01 ‖ left ‖ right)`: no inner node is ever a leaf;
+//! - a leaf is `sha256(0x00 ‖ bytes)` (a share's 256 bytes, or an axis root's 32), an inner node
+//!   `sha256(0x01 ‖ left ‖ right)`: no inner node is ever a leaf;
 //! - an odd level is padded with the zero hash (never promoted), so every leaf of a `n`-leaf
 //!   tree sits exactly `ceil(log2 n)` levels down and a proof's length is fixed by `n`;
-//! - the data root is `keccak(0x02 ‖ k (u32, big-endian) ‖ root of the axis tree)`: it commits
+//! - the data root is `sha256(0x02 ‖ k (u32, big-endian) ‖ root of the axis tree)`: it commits
 //!   to the square's size, so a proof claiming another `k` cannot reach it.
 //!
 //! Storage keeps 0G's own format (`crate::storage::merkle`), which the SDKs need; nothing outside
 //! the node reads the DA trees.
+//!
+//! SHA-256, not keccak: every DA node hashes each share it keeps (a 32 MB blob is half a million
+//! leaves per node), and with the CPU's SHA extensions SHA-256 hashes a 257-byte leaf in 0.19 µs
+//! against keccak's 0.55 µs (an inner node 0.08 against 0.28 µs; this 2-core box). Keccak was
+//! 36 % of a dispersal's CPU. On chain the DA entrance climbs proofs through the SHA-256
+//! precompile (as Celestia's square trees are SHA-256 too).
 
-use alloy_primitives::{B256, keccak256};
+use alloy_primitives::B256;
+use sha2::{Digest, Sha256};
 
 use crate::storage::merkle::{MerkleTree, Proof, ProofError};
 
 const LEAF_TAG: u8 = 0x00;
 const NODE_TAG: u8 = 0x01;
 const DATA_ROOT_TAG: u8 = 0x02;
-/// What pads an odd level: the zero hash, which no keccak output is known to equal.
+/// What pads an odd level: the zero hash, which no SHA-256 output is known to equal.
 pub const PAD: B256 = B256::ZERO;
 
-/// A leaf's hash: `keccak(0x00 ‖ bytes)`.
+/// A leaf's hash: `sha256(0x00 ‖ bytes)`.
 pub fn leaf_hash(bytes: &[u8]) -> B256 {
-    let mut buf = Vec::with_capacity(1 + bytes.len());
-    buf.push(LEAF_TAG);
-    buf.extend_from_slice(bytes);
-    keccak256(buf)
+    let mut hasher = Sha256::new();
+    hasher.update([LEAF_TAG]);
+    hasher.update(bytes);
+    B256::from(<[u8; 32]>::from(hasher.finalize()))
 }
 
-/// An inner node's hash: `keccak(0x01 ‖ left ‖ right)`.
+fn sha256(bytes: &[u8]) -> B256 {
+    B256::from(<[u8; 32]>::from(Sha256::digest(bytes)))
+}
+
+/// An inner node's hash: `sha256(0x01 ‖ left ‖ right)`.
 pub fn node_hash(left: &B256, right: &B256) -> B256 {
     let mut buf = [0u8; 65];
     buf[0] = NODE_TAG;
     buf[1..33].copy_from_slice(left.as_slice());
     buf[33..].copy_from_slice(right.as_slice());
-    keccak256(buf)
+    sha256(&buf)
 }
 
 /// The data root of a square of size `k` whose axis tree has `axes_root`.
@@ -47,7 +58,7 @@ pub fn data_root_of(k: usize, axes_root: &B256) -> B256 {
     buf[0] = DATA_ROOT_TAG;
     buf[1..5].copy_from_slice(&(k as u32).to_be_bytes());
     buf[5..].copy_from_slice(axes_root.as_slice());
-    keccak256(buf)
+    sha256(&buf)
 }
 
 /// Levels between a leaf and the root of an `n`-leaf tree.

@@ -17,6 +17,61 @@ pub struct DisperseRun {
     pub to_confirmed_s: f64,
 }
 
+/// The blobs of one size: DisperseBlob -> CONFIRMED as a distribution, and where the time went.
+#[derive(Clone, Debug)]
+pub struct SizeSummary {
+    pub blob_bytes: usize,
+    pub runs: Vec<DisperseRun>,
+}
+
+impl SizeSummary {
+    fn quantile(&self, of: impl Fn(&DisperseRun) -> f64, p: f64) -> f64 {
+        super::percentile(&super::sorted(self.runs.iter().map(of).collect()), p)
+    }
+
+    /// DisperseBlob -> CONFIRMED, seconds, at quantile `p` (nearest rank).
+    pub fn to_confirmed_s(&self, p: f64) -> f64 {
+        self.quantile(|r| r.to_confirmed_s, p)
+    }
+
+    /// Blob megabytes per second from DisperseBlob to CONFIRMED, at the median blob.
+    pub fn end_to_end_mb_s(&self) -> f64 {
+        self.blob_bytes as f64 / 1e6 / self.to_confirmed_s(0.5)
+    }
+}
+
+impl std::fmt::Display for SizeSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Some(first) = self.runs.first() else { return write!(f, "  {} bytes: no runs", self.blob_bytes) };
+        let median = |of: fn(&DisperseRun) -> f64| self.quantile(of, 0.5);
+        writeln!(
+            f,
+            "  {:>9} bytes (k = {:>3}), {} blobs: DisperseBlob -> CONFIRMED p50 {:.2} s, p99 {:.2} s (nearest rank) = {:.1} MB/s of blob end to end at p50",
+            self.blob_bytes,
+            first.report.k,
+            self.runs.len(),
+            self.to_confirmed_s(0.5),
+            self.to_confirmed_s(0.99),
+            self.end_to_end_mb_s()
+        )?;
+        write!(
+            f,
+            "    medians: encode and commit {:.1} ms, registration {:.1} ms, pieces out + attestations {:.1} ms ({:.1} MB of pieces to {} other members: \
+             {:.0} MB/s of blob, {:.0} MB/s on the wire), signatures on chain {:.1} ms | {}/{} slots signed",
+            median(|r| r.report.encode_s) * 1e3,
+            median(|r| r.report.register_s) * 1e3,
+            median(|r| r.report.distribute_s) * 1e3,
+            median(|r| r.report.wire_bytes as f64) / 1e6,
+            first.report.members.saturating_sub(1),
+            median(DisperseRun::dispersal_mb_s),
+            median(DisperseRun::wire_mb_s),
+            median(|r| r.to_confirmed_s - r.report.encode_s - r.report.register_s - r.report.distribute_s) * 1e3,
+            first.report.signed_slots,
+            first.report.total_slots
+        )
+    }
+}
+
 impl DisperseRun {
     /// Blob megabytes per second of the distribution step (pieces out, attestations back).
     pub fn dispersal_mb_s(&self) -> f64 {
@@ -29,9 +84,9 @@ impl DisperseRun {
     }
 }
 
-/// Starts four validators in this process, disperses a blob of each size from node 0 and
-/// stops them.
-pub async fn disperse(sizes: &[usize]) -> anyhow::Result<Vec<DisperseRun>> {
+/// Starts four validators in this process, disperses `runs` different blobs of each size from
+/// node 0, one at a time, and stops them.
+pub async fn disperse(sizes: &[usize], runs: usize) -> anyhow::Result<Vec<SizeSummary>> {
     let dir = tempfile::tempdir()?;
     let sockets: Vec<_> = (0..4).map(|_| std::net::UdpSocket::bind("127.0.0.1:0")).collect::<Result<_, _>>()?;
     let plan = NetworkPlan {
@@ -65,34 +120,44 @@ pub async fn disperse(sizes: &[usize]) -> anyhow::Result<Vec<DisperseRun>> {
         anyhow::ensure!(started.elapsed() < Duration::from_secs(60), "the network made no blocks");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let mut runs = Vec::new();
+    let mut summaries = Vec::new();
     for (n, size) in sizes.iter().enumerate() {
-        let blob: Vec<u8> = (0..*size).map(|i| ((i * 131 + 7 + n) % 251) as u8).collect();
-        let started = Instant::now();
-        let (_, root) = da.submit(blob, crate::da::Listener::JsonRpc, None).await?;
-        loop {
-            let status = da.status(&root).map(|r| (r.status, r.detail));
-            match status {
-                Some((BlobStatus::Confirmed | BlobStatus::Finalized, _)) => break,
-                Some((BlobStatus::Failed | BlobStatus::InsufficientSignatures, detail)) => {
-                    anyhow::bail!("the {size}-byte blob was not confirmed: {detail:?}")
-                }
-                _ => {}
-            }
-            anyhow::ensure!(started.elapsed() < Duration::from_secs(300), "the {size}-byte blob was not confirmed in 5 minutes");
-            tokio::time::sleep(Duration::from_millis(5)).await;
+        let mut summary = SizeSummary { blob_bytes: *size, runs: Vec::new() };
+        for run in 0..runs {
+            summary.runs.push(disperse_one(&da, *size, n * runs + run).await?);
         }
-        let to_confirmed_s = started.elapsed().as_secs_f64();
-        let report = da
-            .dispersals()
-            .into_iter()
-            .rev()
-            .find(|r| r.data_root == root)
-            .ok_or_else(|| anyhow::anyhow!("no dispersal report for {root}"))?;
-        runs.push(DisperseRun { report, to_confirmed_s });
+        summaries.push(summary);
     }
     for node in nodes {
         node.stop().await?;
     }
-    Ok(runs)
+    Ok(summaries)
+}
+
+/// One blob, different for each `nonce`, from DisperseBlob's entry point to CONFIRMED.
+async fn disperse_one(da: &std::sync::Arc<crate::da::DaNode>, size: usize, nonce: usize) -> anyhow::Result<DisperseRun> {
+    let blob: Vec<u8> = (0..size).map(|i| ((i * 131 + 7 + nonce * 13) % 251) as u8).collect();
+    let started = Instant::now();
+    let (_, root) = da.submit(blob, crate::da::Listener::JsonRpc, None).await?;
+    loop {
+        match da.status(&root).map(|r| (r.status, r.detail)) {
+            Some((BlobStatus::Confirmed | BlobStatus::Finalized, _)) => break,
+            Some((BlobStatus::Failed | BlobStatus::InsufficientSignatures, detail)) => {
+                anyhow::bail!("the {size}-byte blob was not confirmed: {detail:?}")
+            }
+            _ => {}
+        }
+        anyhow::ensure!(started.elapsed() < Duration::from_secs(300), "the {size}-byte blob was not confirmed in 5 minutes");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let to_confirmed_s = started.elapsed().as_secs_f64();
+    // The chain may say CONFIRMED a moment before the dispersal task has written its report.
+    let reported = Instant::now();
+    loop {
+        if let Some(report) = da.dispersals().into_iter().rev().find(|r| r.data_root == root) {
+            return Ok(DisperseRun { report, to_confirmed_s });
+        }
+        anyhow::ensure!(reported.elapsed() < Duration::from_secs(10), "no dispersal report for {root}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }

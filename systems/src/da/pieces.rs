@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use zg_components::da::piece::{AxisPiece, axis_code, axis_from_code};
 use zg_components::da::merkle::{DaTree, leaf_hash};
-use zg_components::da::square::axis_root_of_shares;
 use zg_components::da::{Axis, AxisRoots, ExtendedSquare, ShareProof, SquareLayout, SHARE_SIZE};
 
 use super::encoding::rebuild_axis;
@@ -55,8 +54,17 @@ pub fn check_roots(data_root: &B256, k: u32, roots: &[[u8; 32]]) -> Result<AxisR
     Ok(roots)
 }
 
-/// The whole axis (`2k` shares) a piece extends to, once it matches its root.
-pub fn check_piece(roots: &AxisRoots, piece: &AxisPiece) -> Result<(Axis, Vec<u8>), PieceError> {
+/// A piece that matched its root: the whole axis (`2k` shares) it extends to, and the leaf
+/// hash of each share (what a crossing check compares, without the shares).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckedPiece {
+    pub axis: Axis,
+    pub whole: Vec<u8>,
+    pub leaves: Vec<B256>,
+}
+
+/// Extends a piece to its whole axis and checks it against its root.
+pub fn check_piece(roots: &AxisRoots, piece: &AxisPiece) -> Result<CheckedPiece, PieceError> {
     let layout = roots.layout;
     let axis = axis_from_code(piece.axis).ok_or(PieceError::BadAxis(piece.axis))?;
     let width = layout.width();
@@ -68,10 +76,11 @@ pub fn check_piece(roots: &AxisRoots, piece: &AxisPiece) -> Result<(Axis, Vec<u8
     let mut shares: Vec<Option<&[u8]>> = piece.half.chunks(SHARE_SIZE).map(Some).collect();
     shares.resize(width, None);
     let whole = rebuild_axis(layout, axis, piece.index as usize, &shares).map_err(|_| PieceError::WrongRoot { axis, index: piece.index })?;
-    if axis_root_of_shares(&whole) != root {
+    let leaves: Vec<B256> = whole.chunks(SHARE_SIZE).map(leaf_hash).collect();
+    if DaTree::build(leaves.clone()).root() != root {
         return Err(PieceError::WrongRoot { axis, index: piece.index });
     }
-    Ok((axis, whole))
+    Ok(CheckedPiece { axis, whole, leaves })
 }
 
 /// Which axes each signer keeps: quorum 0 of the slots the signers' stakes give (seeded by the
@@ -95,11 +104,18 @@ pub fn pieces_of(square: &ExtendedSquare, axes: &BTreeSet<(Axis, usize)>) -> Vec
     let half = square.layout.k * SHARE_SIZE;
     axes.iter()
         .map(|(axis, index)| {
-            let whole = match axis {
-                Axis::Row => square.row(*index).to_vec(),
-                Axis::Column => square.column(*index),
+            // Only the half that travels is copied out of the square.
+            let half = match axis {
+                Axis::Row => square.row(*index)[..half].to_vec(),
+                Axis::Column => {
+                    let mut column = Vec::with_capacity(half);
+                    for row in 0..square.layout.k {
+                        column.extend_from_slice(square.share(row, *index).unwrap_or_default());
+                    }
+                    column
+                }
             };
-            AxisPiece { axis: axis_code(*axis), index: *index as u32, half: whole[..half].to_vec() }
+            AxisPiece { axis: axis_code(*axis), index: *index as u32, half }
         })
         .collect()
 }
@@ -140,7 +156,8 @@ mod tests {
         let checked = check_roots(&data_root, square.layout.k as u32, &roots.to_wire()).unwrap();
         let axes: BTreeSet<_> = (0..square.layout.width()).flat_map(|i| [(Axis::Row, i), (Axis::Column, i)]).collect();
         for piece in pieces_of(&square, &axes) {
-            let (axis, whole) = check_piece(&checked, &piece).unwrap();
+            let CheckedPiece { axis, whole, leaves } = check_piece(&checked, &piece).unwrap();
+            assert_eq!(leaves, whole.chunks(SHARE_SIZE).map(leaf_hash).collect::<Vec<_>>());
             let expected = if axis == Axis::Row { square.row(piece.index as usize).to_vec() } else { square.column(piece.index as usize) };
             assert_eq!(whole, expected);
             let position = 1;
