@@ -172,7 +172,11 @@ fn a_sampling_response_proves_through_the_domain_separated_trees_at_the_register
     };
     let send = |world: &mut World, r: SampleResponse, nonce: u64| {
         let input = IDAEntrance::submitSamplingResponseCall { r }.abi_encode();
-        block(world, vec![call(&signer(3), TxKind::Call(DA_ENTRANCE_ADDRESS), input.into(), nonce, 2_000_000)]).receipts[0].success
+        let receipt = block(world, vec![call(&signer(3), TxKind::Call(DA_ENTRANCE_ADDRESS), input.into(), nonce, 2_000_000)]).receipts[0].clone();
+        if receipt.success {
+            eprintln!("a sampling response at k = {}: {} gas", square.layout.k, receipt.gas_used);
+        }
+        receipt.success
     };
     let attester = B256::from(*da_key(0).public_key().as_bytes());
     let k = square.layout.k;
