@@ -187,3 +187,46 @@ fn a_disperser_and_a_da_node_killed_mid_dispersal_lose_nothing_they_acknowledged
     let back = ok(addr(&nodes, 2), "da_retrieveBlob", json!([root]));
     assert!(back.as_str().unwrap() == hex(&blob), "retrieved byte for byte");
 }
+
+/// A DA node away for a whole dispersal comes back and fetches every row and column its slots
+/// give it. Those whose every slot is its own were sent to nobody: they are rebuilt from the blob
+/// the other members keep. A blob of k = 251 has 1,004 axes over 3,072 slots (about three each):
+/// with four equal signers, some fifteen of a node's axes are its alone.
+#[test]
+fn a_da_node_away_for_a_whole_dispersal_rebuilds_the_axes_no_peer_was_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = network(dir.path());
+    for (i, node) in layout.iter().enumerate() {
+        let mut config = da_config(node, i == 0);
+        config.rpc.max_request_bytes = 64 << 20;
+        std::fs::write(&node.config, toml::to_string(&config).unwrap()).unwrap();
+    }
+    let spawn = |node: &NodeLayout| NodeProcess::spawn_logged(&["run", "--config", &node.config.display().to_string()], &node.dir.join("node.log"));
+    let mut nodes: Vec<Option<NodeProcess>> = layout.iter().map(|node| Some(spawn(node))).collect();
+    let addr = |nodes: &[Option<NodeProcess>], i: usize| nodes[i].as_ref().unwrap().addr;
+    wait_for_block(addr(&nodes, 0), 2, TIMEOUT);
+    nodes[2].take().unwrap().kill();
+
+    let blob: Vec<u8> = (0..16_000_000usize).map(|i| ((i * 17 + 5) % 241) as u8).collect();
+    let submitted = ok(addr(&nodes, 0), "da_submitBlob", json!([hex(&blob)]));
+    let root = submitted["dataRoot"].as_str().unwrap().to_string();
+    // Three of four signers hold 3/4 of the slots: confirmed without node 2.
+    wait_blob_status(addr(&nodes, 0), &root, "CONFIRMED");
+    nodes[2] = Some(spawn(&layout[2]));
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let response = rpc(addr(&nodes, 2), "da_pieces", json!([root]));
+        if let Some(pieces) = response.get("result")
+            && pieces["k"] == 251
+            && pieces["heldAxes"].as_u64() >= pieces["assignedAxes"].as_u64()
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "node 2 never held its pieces: {response}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let log = std::fs::read_to_string(layout[2].dir.join("node.log")).unwrap_or_default();
+    assert!(log.contains("rebuilt from the blob"), "node 2 had axes of its own alone, rebuilt from the blob");
+    let back = ok(addr(&nodes, 2), "da_retrieveBlob", json!([root]));
+    assert!(back.as_str().unwrap() == hex(&blob), "retrieved byte for byte");
+}

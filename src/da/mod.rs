@@ -99,6 +99,8 @@ pub struct DaNode {
     assignments: assignments::Assignments,
     /// Leaf hashes of the axes checked lately, for the attestation's crossing check.
     crossing_leaves: crossings::CrossingLeaves,
+    /// When axes no peer serves were last rebuilt from each blob (see `repair`).
+    rebuilds_tried: Mutex<HashMap<B256, std::time::Instant>>,
 }
 
 /// Who may make this node pay for a blob, how many at once, and how many an hour each.
@@ -242,6 +244,7 @@ impl DaNode {
             refused_batches: Mutex::new(HashMap::new()),
             assignments: assignments::Assignments::default(),
             crossing_leaves: crossings::CrossingLeaves::default(),
+            rebuilds_tried: Mutex::new(HashMap::new()),
         }
     }
 

@@ -17,6 +17,8 @@ const PASS_EVERY: Duration = Duration::from_secs(2);
 /// Pruning runs one pass in this many (once a minute): it reads every kept blob's status, and
 /// a sampling window is hundreds of blocks long.
 const PRUNE_EVERY_PASSES: u64 = 30;
+/// How often axes no peer serves are rebuilt from a blob, at most.
+const REBUILD_EVERY: Duration = Duration::from_secs(20);
 
 /// Whether a kept blob's pieces can go: it failed, expired unconfirmed, was never registered,
 /// or is final and its sampling window (from its confirmation) has passed at `head`.
@@ -115,8 +117,10 @@ impl DaNode {
                 continue;
             }
             let keepers = self.keepers(&data_root, roots.layout);
-            let mut unfetched = Vec::new();
-            for (axis, index) in missing.into_iter().take(budget) {
+            // Axes no other member keeps are rebuilt all at once below (one retrieval of the
+            // blob however many they are); the rest are fetched within the pass's budget.
+            let (mut unfetched, fetchable): (Vec<_>, Vec<_>) = missing.into_iter().partition(|axis| keepers.get(axis).is_none_or(|holders| holders.is_empty()));
+            for (axis, index) in fetchable.into_iter().take(budget) {
                 budget -= 1;
                 let holders = keepers.get(&(axis, index)).cloned().unwrap_or_default();
                 match self.fetch_axis(&roots, &holders, axis, index).await {
@@ -150,6 +154,16 @@ impl DaNode {
     /// kept only if the square commits to the same data root.
     async fn rebuild_axes(&self, roots: &zg_components::da::AxisRoots, axes: &[(zg_components::da::Axis, usize)]) {
         let data_root = roots.data_root();
+        // A retrieval is the blob's size over the network and an extension: once in 20 s per
+        // blob at most, however often a pass finds the axes still missing.
+        if let Ok(mut tried) = self.rebuilds_tried.lock() {
+            let now = std::time::Instant::now();
+            tried.retain(|_, at| now.duration_since(*at) < REBUILD_EVERY);
+            if tried.contains_key(&data_root) {
+                return;
+            }
+            tried.insert(data_root, now);
+        }
         let blob = match self.retrieve(&data_root).await {
             Ok(blob) => blob,
             Err(error) => return tracing::warn!(root = %data_root, %error, missing = axes.len(), "DA pieces no peer serves could not be rebuilt from the blob yet"),
