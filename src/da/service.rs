@@ -91,7 +91,9 @@ impl DaNode {
             match self.chain_status(&data_root).map(|(status, _, _)| status) {
                 Some(BlobStatus::Processing) => break,
                 Some(other) => return Err(PieceRefusal::NotProcessing { data_root, status: other.name() }),
-                None if Instant::now() < waited_until => std::thread::sleep(Duration::from_millis(100)),
+                // The disperser sends once its registration is in a block this node may commit
+                // a moment later: looked for often (an in-memory read), not a block's time.
+                None if Instant::now() < waited_until => std::thread::sleep(Duration::from_millis(10)),
                 None => return Err(PieceRefusal::NotRegistered(data_root)),
             }
         }
