@@ -205,6 +205,17 @@ fn bench_arguments_are_checked() {
     let (code, stdout, stderr) = zgnode(&["bench", "da", "--blob-bytes", "200000", "--rounds", "1"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("bare reed-solomon-simd") && stdout.contains("fraud proof"), "{stdout}");
+    for (args, says) in [
+        (&["--runs", "0"][..], "--runs must be 1..=100"),
+        (&["--runs", "101"][..], "--runs must be 1..=100"),
+        (&["--sizes", "0"][..], "each size must be 1..=32505852"),
+        (&["--sizes", "32505853"][..], "each size must be 1..=32505852"),
+        (&["--runs", "many"][..], "invalid value"),
+    ] {
+        let (code, _, stderr) = zgnode(&[&["bench", "da-network"][..], args].concat());
+        assert_ne!(code, 0, "{args:?}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
     for (flag, value, says) in [("--erasure-mib", "100000", "at most 16384"), ("--llm-layers", "80", "at most 22"), ("--llm-tokens", "0", "1 to 2048"), ("--batch", "99999999999", "at most 10,000,000")] {
         let (code, _, stderr) = zgnode(&["bench", "gpu", flag, value]);
         assert_eq!(code, 1);

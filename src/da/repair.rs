@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use zg_components::da::BlobStatus;
+use zg_components::da::{Axis, AxisRoots, BlobStatus};
 
 use super::DaNode;
 
@@ -117,6 +117,7 @@ impl DaNode {
                 continue;
             }
             let keepers = self.keepers(&data_root, roots.layout);
+            let wire_roots = roots.to_wire();
             // Axes no other member keeps are rebuilt all at once below (one retrieval of the
             // blob however many they are); the rest are fetched within the pass's budget.
             let (mut unfetched, fetchable): (Vec<_>, Vec<_>) = missing.into_iter().partition(|axis| keepers.get(axis).is_none_or(|holders| holders.is_empty()));
@@ -124,7 +125,7 @@ impl DaNode {
                 budget -= 1;
                 let holders = keepers.get(&(axis, index)).cloned().unwrap_or_default();
                 match self.fetch_axis(&roots, &holders, axis, index).await {
-                    Some(whole) => self.keep_repaired(&roots, axis, index, whole),
+                    Some(whole) => self.keep_repaired(&data_root, (&roots, &wire_roots), axis, index, whole),
                     None => unfetched.push((axis, index)),
                 }
             }
@@ -132,17 +133,16 @@ impl DaNode {
                 // No other member serves these: every slot that gives them may be this node's
                 // (then no peer was ever sent them). They come out of the blob itself, rebuilt
                 // from what the other members keep, re-extended and checked against the roots.
-                self.rebuild_axes(&roots, &unfetched).await;
+                self.rebuild_axes(&data_root, (&roots, &wire_roots), &unfetched).await;
             }
             tracing::info!(root = %data_root, "repaired DA pieces from peers");
         }
     }
-}
 
-impl DaNode {
-    fn keep_repaired(&self, roots: &zg_components::da::AxisRoots, axis: zg_components::da::Axis, index: usize, whole: Vec<u8>) {
-        let data_root = roots.data_root();
-        match self.store.put_da_axes(&data_root.0, roots.layout.k as u32, &roots.to_wire(), &[(axis, index as u32, whole)]) {
+    /// Keeps one repaired axis of the blob under `data_root`, whose axis roots are `roots`
+    /// (and, as stored, `wire_roots`: computed once per blob, not per axis).
+    fn keep_repaired(&self, data_root: &B256, (roots, wire_roots): (&AxisRoots, &[[u8; 32]]), axis: Axis, index: usize, whole: Vec<u8>) {
+        match self.store.put_da_axes(&data_root.0, roots.layout.k as u32, wire_roots, &[(axis, index as u32, whole)]) {
             Ok(_) => {
                 self.repaired.fetch_add(1, Ordering::Relaxed);
             }
@@ -152,8 +152,8 @@ impl DaNode {
 
     /// Rebuilds axes no peer serves from the blob: retrieved from the members, extended here,
     /// kept only if the square commits to the same data root.
-    async fn rebuild_axes(&self, roots: &zg_components::da::AxisRoots, axes: &[(zg_components::da::Axis, usize)]) {
-        let data_root = roots.data_root();
+    async fn rebuild_axes(&self, data_root: &B256, roots: (&AxisRoots, &[[u8; 32]]), axes: &[(Axis, usize)]) {
+        let data_root = *data_root;
         // A retrieval is the blob's size over the network and an extension: once in 20 s per
         // blob at most, however often a pass finds the axes still missing.
         if let Ok(mut tried) = self.rebuilds_tried.lock() {
@@ -180,10 +180,10 @@ impl DaNode {
         };
         for (axis, index) in axes {
             let whole = match axis {
-                zg_components::da::Axis::Row => square.row(*index).to_vec(),
-                zg_components::da::Axis::Column => square.column(*index),
+                Axis::Row => square.row(*index).to_vec(),
+                Axis::Column => square.column(*index),
             };
-            self.keep_repaired(roots, *axis, *index, whole);
+            self.keep_repaired(&data_root, roots, *axis, *index, whole);
         }
         tracing::info!(root = %data_root, rebuilt = axes.len(), "DA pieces no peer serves rebuilt from the blob");
     }

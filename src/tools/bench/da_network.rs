@@ -161,3 +161,37 @@ async fn disperse_one(da: &std::sync::Arc<crate::da::DaNode>, size: usize, nonce
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(to_confirmed_s: f64, distribute_s: f64) -> DisperseRun {
+        let report = DispersalReport {
+            data_root: alloy_primitives::B256::ZERO,
+            blob_bytes: 10_000_000,
+            k: 198,
+            encode_s: 0.1,
+            register_s: 0.1,
+            distribute_s,
+            wire_bytes: 50_000_000,
+            members: 4,
+            signed_slots: 3072,
+            total_slots: 3072,
+        };
+        DisperseRun { report, to_confirmed_s }
+    }
+
+    #[test]
+    fn the_summary_reads_quantiles_of_the_blobs_and_throughput_at_the_median() {
+        let summary = SizeSummary { blob_bytes: 10_000_000, runs: vec![run(2.0, 1.0), run(1.0, 0.5), run(4.0, 2.0), run(1.5, 0.8), run(3.0, 1.2)] };
+        assert_eq!(summary.to_confirmed_s(0.5), 2.0);
+        assert_eq!(summary.to_confirmed_s(0.99), 4.0, "nearest rank: the slowest of five");
+        assert_eq!(summary.end_to_end_mb_s(), 5.0);
+        let printed = summary.to_string();
+        assert!(printed.contains("p50 2.00 s, p99 4.00 s") && printed.contains("5 blobs") && printed.contains("5.0 MB/s"), "{printed}");
+        assert!(printed.contains("pieces out + attestations 1000.0 ms"), "the median step: {printed}");
+        let none = SizeSummary { blob_bytes: 1, runs: Vec::new() };
+        assert!(none.to_string().contains("no runs"));
+    }
+}
