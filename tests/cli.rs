@@ -244,7 +244,11 @@ fn the_side_by_side_rpc_bench_runs_against_anvil_or_says_why_not() {
     assert_eq!(stdout.matches("zgnode dev, in memory").count(), 2, "{stdout}");
     assert_eq!(stdout.matches("zgnode dev, on disk (redb, fsync)").count(), 2, "{stdout}");
     // anvil comes from npm (.ci/run installs it); without it the bench says so and still runs.
-    assert!(stdout.matches("ratio zgnode (on disk) / anvil").count() == 2 || stdout.contains("anvil: not run"), "{stdout}");
+    // In each mode anvil gives a ratio or, when it stalls (its automine leaves ready
+    // transactions pending under concurrent senders, foundry#10122; seen in CI), says so.
+    let ratios = stdout.matches("ratio zgnode (on disk) / anvil").count();
+    let stalled = stdout.matches("anvil 1.7.1 (in memory)              did not finish").count();
+    assert!(ratios + stalled == 2 || stdout.contains("anvil: not run"), "{stdout}");
     let (code, _, stderr) = zgnode(&["bench", "history", "--blocks", "0"]);
     assert_eq!(code, 1);
     assert!(stderr.contains("must be positive"), "{stderr}");

@@ -173,14 +173,25 @@ async fn drive(url: &str, load: &Load, keys: &[PrivateKeySigner], by_sender: &[V
         .map(|raw| alloy_primitives::hex::decode(raw).map(alloy_primitives::keccak256))
         .collect::<Result<_, _>>()?;
     let mut last_block = start_block;
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let waiting_since = Instant::now();
+    // A node whose head has not moved for this long while transfers wait has stalled: in
+    // automine nothing new arrives to make it mine (the way anvil stalls, foundry#10122), and
+    // with 1 s blocks it would be many blocks late. Waiting out the 120 s added two minutes to
+    // the suite whenever anvil stalled.
+    const STALLED: Duration = Duration::from_secs(15);
+    let (mut head, mut head_moved) = (u64::MAX, Instant::now());
     while !waiting.is_empty() {
+        let now_head = quantity(&control.request::<Value, _>("eth_blockNumber", rpc_params![]).await?);
+        if now_head != head {
+            (head, head_moved) = (now_head, Instant::now());
+        }
         anyhow::ensure!(
-            Instant::now() < deadline,
-            "{} of {} senders' last transfers not in blocks 120 s after the load was accepted (head block {})",
+            waiting_since.elapsed() < Duration::from_secs(120) && head_moved.elapsed() < STALLED,
+            "{} of {} senders' last transfers not in blocks {:.0} s after the load was accepted; head block {head}, unchanged for {:.0} s",
             waiting.len(),
             by_sender.len(),
-            quantity(&control.request::<Value, _>("eth_blockNumber", rpc_params![]).await?)
+            waiting_since.elapsed().as_secs_f64(),
+            head_moved.elapsed().as_secs_f64()
         );
         // A hundred at a time, so the poll stays light on a node with thousands of blocks.
         let asked: Vec<alloy_primitives::B256> = waiting.iter().take(100).copied().collect();
