@@ -49,6 +49,39 @@ fn da_config(node: &NodeLayout, disperser: bool) -> zgnode::NodeConfig {
     config
 }
 
+/// [`network`] with node 0 the disperser and requests big enough for a multi-megabyte blob
+/// (16 MB is 32 MB of hex in one JSON-RPC call).
+fn large_blob_network(dir: &Path) -> Vec<NodeLayout> {
+    let layout = network(dir);
+    for (i, node) in layout.iter().enumerate() {
+        let mut config = da_config(node, i == 0);
+        config.rpc.max_request_bytes = 64 << 20;
+        std::fs::write(&node.config, toml::to_string(&config).unwrap()).unwrap();
+    }
+    layout
+}
+
+/// A node of the network as a process, its output in `node.log` in its folder.
+fn spawn(node: &NodeLayout) -> NodeProcess {
+    NodeProcess::spawn_logged(&["run", "--config", &node.config.display().to_string()], &node.dir.join("node.log"))
+}
+
+/// Waits until the node at `addr` holds every row and column its slots give it of the blob
+/// `root`; what `da_pieces` said then.
+fn wait_until_it_holds_its_axes(addr: SocketAddr, root: &str) -> Value {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let response = rpc(addr, "da_pieces", json!([root]));
+        if let Some(pieces) = response.get("result")
+            && pieces["heldAxes"].as_u64() >= pieces["assignedAxes"].as_u64()
+        {
+            return pieces.clone();
+        }
+        assert!(Instant::now() < deadline, "{addr} never held its pieces: {response}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
 fn send(addr: SocketAddr, key: usize, nonce: u64, value: U256, input: Vec<u8>) -> Value {
     let tx = sign(&dev_key(key), TxKind::Call(DA_ENTRANCE_ADDRESS), value, Bytes::from(input), nonce, 3_000_000);
     let hash = ok(addr, "eth_sendRawTransaction", json!([raw(&tx)]));
@@ -149,14 +182,7 @@ fn a_blob_is_dispersed_to_four_da_nodes_confirmed_finalized_and_retrieved_with_o
 #[test]
 fn a_disperser_and_a_da_node_killed_mid_dispersal_lose_nothing_they_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
-    let layout = network(dir.path());
-    for (i, node) in layout.iter().enumerate() {
-        let mut config = da_config(node, i == 0);
-        // A 6 MB blob is 12 MB of hex in one JSON-RPC call.
-        config.rpc.max_request_bytes = 64 << 20;
-        std::fs::write(&node.config, toml::to_string(&config).unwrap()).unwrap();
-    }
-    let spawn = |node: &NodeLayout| NodeProcess::spawn_logged(&["run", "--config", &node.config.display().to_string()], &node.dir.join("node.log"));
+    let layout = large_blob_network(dir.path());
     let mut nodes: Vec<Option<NodeProcess>> = layout.iter().map(|node| Some(spawn(node))).collect();
     let addr = |nodes: &[Option<NodeProcess>], i: usize| nodes[i].as_ref().unwrap().addr;
     wait_for_block(addr(&nodes, 0), 2, TIMEOUT);
@@ -173,17 +199,7 @@ fn a_disperser_and_a_da_node_killed_mid_dispersal_lose_nothing_they_acknowledged
     wait_blob_status(addr(&nodes, 0), &root, "CONFIRMED");
     // The killed DA node holds every row and column its slots give it (kept before the kill,
     // sent again, or repaired from its peers), and serves the blob.
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let response = rpc(addr(&nodes, 2), "da_pieces", json!([root]));
-        if let Some(pieces) = response.get("result")
-            && pieces["heldAxes"].as_u64() >= pieces["assignedAxes"].as_u64()
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "node 2 never held its pieces: {response}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    wait_until_it_holds_its_axes(addr(&nodes, 2), &root);
     let back = ok(addr(&nodes, 2), "da_retrieveBlob", json!([root]));
     assert!(back.as_str().unwrap() == hex(&blob), "retrieved byte for byte");
 }
@@ -195,13 +211,7 @@ fn a_disperser_and_a_da_node_killed_mid_dispersal_lose_nothing_they_acknowledged
 #[test]
 fn a_da_node_away_for_a_whole_dispersal_rebuilds_the_axes_no_peer_was_sent() {
     let dir = tempfile::tempdir().unwrap();
-    let layout = network(dir.path());
-    for (i, node) in layout.iter().enumerate() {
-        let mut config = da_config(node, i == 0);
-        config.rpc.max_request_bytes = 64 << 20;
-        std::fs::write(&node.config, toml::to_string(&config).unwrap()).unwrap();
-    }
-    let spawn = |node: &NodeLayout| NodeProcess::spawn_logged(&["run", "--config", &node.config.display().to_string()], &node.dir.join("node.log"));
+    let layout = large_blob_network(dir.path());
     let mut nodes: Vec<Option<NodeProcess>> = layout.iter().map(|node| Some(spawn(node))).collect();
     let addr = |nodes: &[Option<NodeProcess>], i: usize| nodes[i].as_ref().unwrap().addr;
     wait_for_block(addr(&nodes, 0), 2, TIMEOUT);
@@ -213,18 +223,8 @@ fn a_da_node_away_for_a_whole_dispersal_rebuilds_the_axes_no_peer_was_sent() {
     // Three of four signers hold 3/4 of the slots: confirmed without node 2.
     wait_blob_status(addr(&nodes, 0), &root, "CONFIRMED");
     nodes[2] = Some(spawn(&layout[2]));
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let response = rpc(addr(&nodes, 2), "da_pieces", json!([root]));
-        if let Some(pieces) = response.get("result")
-            && pieces["k"] == 251
-            && pieces["heldAxes"].as_u64() >= pieces["assignedAxes"].as_u64()
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "node 2 never held its pieces: {response}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    let pieces = wait_until_it_holds_its_axes(addr(&nodes, 2), &root);
+    assert_eq!(pieces["k"], 251, "{pieces}");
     let log = std::fs::read_to_string(layout[2].dir.join("node.log")).unwrap_or_default();
     assert!(log.contains("rebuilt from the blob"), "node 2 had axes of its own alone, rebuilt from the blob");
     let back = ok(addr(&nodes, 2), "da_retrieveBlob", json!([root]));

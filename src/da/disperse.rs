@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use zg_components::consensus::PeerKey;
-use zg_components::da::piece::{DaAnswer, DaRequest, PieceBatch, attestation_message, axis_from_code};
+use zg_components::da::piece::{DaAnswer, DaRequest, PieceBatch, attestation_message};
 use zg_components::da::{Axis, AxisRoots, BlobStatus, DaError, ExtendedSquare, SquareLayout};
 use zg_systems::da::dispersal::{Dispersal, DispersalEffect, DispersalInput};
 use zg_systems::da::entrance::{DA_ENTRANCE_ADDRESS, IDAEntrance};
@@ -361,10 +361,8 @@ impl DaNode {
             // This node made the square: its own axes need no checking against the roots, and
             // go straight from the square into one write (the store keeps their first k shares,
             // so only those are copied out).
-            let kept: Vec<(Axis, u32, Vec<u8>)> = pieces_of(square, axes)
-                .into_iter()
-                .filter_map(|piece| axis_from_code(piece.axis).map(|axis| (axis, piece.index, piece.half)))
-                .collect();
+            let kept: Vec<(Axis, u32, Vec<u8>)> =
+                axes.iter().zip(pieces_of(square, axes)).map(|((axis, index), piece)| (*axis, *index as u32, piece.half)).collect();
             let (this, roots, signers) = (self.clone(), roots.to_vec(), signers.to_vec());
             return tokio::task::spawn_blocking(move || {
                 this.store.put_da_axes(&data_root, k as u32, &roots, &kept).map_err(|e| format!("storing pieces: {e}"))?;

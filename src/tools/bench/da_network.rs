@@ -136,7 +136,12 @@ pub async fn disperse(sizes: &[usize], runs: usize) -> anyhow::Result<Vec<SizeSu
 
 /// One blob, different for each `nonce`, from DisperseBlob's entry point to CONFIRMED.
 async fn disperse_one(da: &std::sync::Arc<crate::da::DaNode>, size: usize, nonce: usize) -> anyhow::Result<DisperseRun> {
-    let blob: Vec<u8> = (0..size).map(|i| ((i * 131 + 7 + nonce * 13) % 251) as u8).collect();
+    let mut blob: Vec<u8> = (0..size).map(|i| ((i * 131 + 7 + nonce * 13) % 251) as u8).collect();
+    // The nonce in the first bytes too: the pattern alone repeats every 251 nonces, and a blob
+    // sent again joins its first dispersal instead of timing a new one.
+    let stamp = (nonce as u64).to_le_bytes();
+    let stamped = stamp.len().min(size);
+    blob[..stamped].copy_from_slice(&stamp[..stamped]);
     let started = Instant::now();
     let (_, root) = da.submit(blob, crate::da::Listener::JsonRpc, None).await?;
     loop {
