@@ -110,6 +110,8 @@
 //! - [`storage`]: the storage role, 0G's storage node (RPC, shards, PoRA miner, SDK-compatible client).
 //! - [`da`]: data availability (dispersal, retrieval, sampling, the disperser gRPC).
 //! - [`compute`]: the compute marketplace (providers, settlement, verifiable inference).
+//! - [`governance`]: the Governor, timelock and `ChainParams` genesis contracts and the dev stake
+//!   that votes.
 //! - [`gpu`]: CUDA kernels when a card is present, checked against their CPU twins.
 //! - [`cli`]: the commands (`dev`/`run`, `init`/`testnet`, `storage`, `da`, `compute`, `bench`,
 //!   `chaos`); [`config`]: the TOML config, every option in [`config::CONFIG_TEMPLATE`];
@@ -126,6 +128,7 @@ pub mod config;
 pub mod crash_drill;
 pub mod da;
 pub mod dev;
+pub mod governance;
 // Probing for the CUDA libraries and launching kernels are unsafe in cudarc; only this module
 // may, and each block says why it holds.
 #[allow(unsafe_code)]

@@ -13,6 +13,12 @@ pragma solidity ^0.8.28;
 /// Stake is held as shares per validator: a slash lowers the validator's total stake and every
 /// delegator's claim with it, pro rata. Slashed tokens stay in this contract (counted in
 /// `slashedTotal`), so the token supply never changes.
+///
+/// Stake is also governance's voting power: an account's votes are the stake it holds with every
+/// validator (its own and its delegations). The Governor reads them at a proposal's snapshot
+/// block through the ERC-5805 views (`getPastVotes`, `getPastTotalSupply`, `clock`), so every
+/// change of shares and of a validator's stake is checkpointed by block number. Votes cannot be
+/// handed to another account: `delegate(address)` here stakes with a validator, as it always has.
 contract Staking {
     /// The chain itself: block execution calls `slash` from here with evidence it verified.
     address public constant SYSTEM = 0xffffFFFfFFffffffffffffffFfFFFfffFFFfFFfE;
@@ -50,6 +56,23 @@ contract Staking {
     mapping(address => mapping(address => uint256)) public shares;
     mapping(address => Unbonding[]) internal unbondings;
     uint256 public slashedTotal;
+
+    /// (block number, value) pairs, oldest first; the last entry of a block wins.
+    struct Checkpoint {
+        uint64 fromBlock;
+        uint192 value;
+    }
+    /// operator => delegator => shares held, by block
+    mapping(address => mapping(address => Checkpoint[])) internal sharesHistory;
+    /// operator => total shares, by block
+    mapping(address => Checkpoint[]) internal totalSharesHistory;
+    /// operator => total stake, by block
+    mapping(address => Checkpoint[]) internal totalStakeHistory;
+    /// all stake held by validators, by block
+    Checkpoint[] internal stakedHistory;
+    /// delegator => every validator it has held shares with
+    mapping(address => address[]) internal heldWith;
+    mapping(address => mapping(address => bool)) internal holdsWith;
 
     uint256 public epoch;
     address[] internal epochOperators;
@@ -134,6 +157,8 @@ contract Staking {
         shares[operator][msg.sender] = held - burnt;
         v.totalShares -= burnt;
         v.totalStake -= amount;
+        _checkpointShares(operator, msg.sender);
+        _checkpointStake(operator, amount, false);
         uint256 releaseBlock = block.number + unbondingBlocks;
         unbondings[msg.sender].push(Unbonding(amount, releaseBlock));
         emit Undelegated(msg.sender, operator, amount, releaseBlock);
@@ -211,6 +236,7 @@ contract Staking {
         v.totalStake -= cut;
         v.jailed = true;
         slashedTotal += cut;
+        _checkpointStake(operator, cut, false);
         emit Slashed(operator, v.consensusKey, cut);
     }
 
@@ -279,5 +305,87 @@ contract Staking {
         shares[operator][delegator] += minted;
         v.totalShares += minted;
         v.totalStake += amount;
+        if (!holdsWith[delegator][operator]) {
+            holdsWith[delegator][operator] = true;
+            heldWith[delegator].push(operator);
+        }
+        _checkpointShares(operator, delegator);
+        _checkpointStake(operator, amount, true);
+    }
+
+    // ---- Voting power (ERC-5805 views, block-number clock) ----
+
+    function clock() public view returns (uint48) {
+        return uint48(block.number);
+    }
+
+    // solhint-disable-next-line func-name-mixedcase
+    function CLOCK_MODE() external pure returns (string memory) {
+        return "mode=blocknumber&from=default";
+    }
+
+    /// An account's votes now: the stake it holds with every validator.
+    function getVotes(address account) external view returns (uint256) {
+        return _votesAt(account, block.number);
+    }
+
+    /// An account's votes at the end of block `timepoint`, which must be in the past.
+    function getPastVotes(address account, uint256 timepoint) external view returns (uint256) {
+        require(timepoint < block.number, "ERC5805FutureLookup");
+        return _votesAt(account, timepoint);
+    }
+
+    /// All stake held by validators at the end of block `timepoint`, which must be in the past.
+    function getPastTotalSupply(uint256 timepoint) external view returns (uint256) {
+        require(timepoint < block.number, "ERC5805FutureLookup");
+        return _at(stakedHistory, timepoint);
+    }
+
+    /// Votes are not handed on: each account votes its own stake.
+    function delegates(address account) external pure returns (address) {
+        return account;
+    }
+
+    function _votesAt(address account, uint256 blockNumber) internal view returns (uint256 votes) {
+        address[] storage ops = heldWith[account];
+        for (uint256 i = 0; i < ops.length; i++) {
+            uint256 held = _at(sharesHistory[ops[i]][account], blockNumber);
+            if (held == 0) continue;
+            uint256 total = _at(totalSharesHistory[ops[i]], blockNumber);
+            if (total == 0) continue;
+            votes += held * _at(totalStakeHistory[ops[i]], blockNumber) / total;
+        }
+    }
+
+    function _checkpointShares(address operator, address delegator) internal {
+        _push(sharesHistory[operator][delegator], shares[operator][delegator]);
+        _push(totalSharesHistory[operator], validators[operator].totalShares);
+    }
+
+    function _checkpointStake(address operator, uint256 amount, bool added) internal {
+        _push(totalStakeHistory[operator], validators[operator].totalStake);
+        uint256 staked = stakedHistory.length == 0 ? 0 : stakedHistory[stakedHistory.length - 1].value;
+        _push(stakedHistory, added ? staked + amount : staked - amount);
+    }
+
+    function _push(Checkpoint[] storage history, uint256 value) internal {
+        uint256 n = history.length;
+        if (n > 0 && history[n - 1].fromBlock == block.number) {
+            history[n - 1].value = uint192(value);
+        } else {
+            history.push(Checkpoint(uint64(block.number), uint192(value)));
+        }
+    }
+
+    /// The value in effect at the end of `blockNumber` (0 before the first checkpoint).
+    function _at(Checkpoint[] storage history, uint256 blockNumber) internal view returns (uint256) {
+        uint256 low = 0;
+        uint256 high = history.length;
+        while (low < high) {
+            uint256 mid = (low + high) / 2;
+            if (history[mid].fromBlock > blockNumber) high = mid;
+            else low = mid + 1;
+        }
+        return low == 0 ? 0 : history[low - 1].value;
     }
 }

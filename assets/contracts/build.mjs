@@ -18,13 +18,22 @@ const input = {
   sources,
   settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: "cancun", outputSelection: { "*": { "*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"] } } },
 };
-const output = JSON.parse(solc.compile(JSON.stringify(input)));
+// Imports resolve against tests/clients/node_modules (OpenZeppelin's governance contracts).
+const findImports = (path) => {
+  try {
+    return { contents: readFileSync(require.resolve(path), "utf8") };
+  } catch (e) {
+    return { error: `${path}: ${e.message}` };
+  }
+};
+const output = JSON.parse(solc.compile(JSON.stringify(input), { import: findImports }));
 const errors = (output.errors ?? []).filter((e) => e.severity === "error");
 if (errors.length) {
   console.error(errors.map((e) => e.formattedMessage).join("\n"));
   process.exit(1);
 }
 for (const [file, contracts] of Object.entries(output.contracts)) {
+  if (!(file in sources)) continue; // imported library contracts ship inside ours
   for (const [name, c] of Object.entries(contracts)) {
     if (!c.evm.bytecode.object) continue; // interfaces have no code to ship
     const artifact = { contractName: name, source: file, compiler: `solc-js ${solc.version()}`, abi: c.abi, bytecode: "0x" + c.evm.bytecode.object, deployedBytecode: "0x" + c.evm.deployedBytecode.object };

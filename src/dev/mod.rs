@@ -3,6 +3,7 @@
 
 pub mod accounts;
 
+use alloy_primitives::U256;
 use zg_components::chain::{Genesis, GrantEntry};
 
 pub use accounts::{
@@ -30,8 +31,22 @@ pub fn dev_genesis(chain_id: u64) -> Genesis {
         tokens: crate::storage::MINE_REWARD_POOL_TOKENS,
         from: "community".into(),
     });
+    // The artifacts are part of the binary and tested; a failure here is a build defect.
+    crate::governance::install(
+        &mut genesis,
+        &crate::governance::dev_validators(),
+        U256::from(10u64).pow(U256::from(18)),
+        DEV_UNBONDING_BLOCKS,
+        10,
+        &crate::governance::dev_params(),
+    )
+    .expect("the shipped staking and governance contracts deploy");
     genesis
 }
+
+/// Blocks a dev staker's undelegated stake waits before it can be withdrawn (an idle dev chain
+/// seals a block a second).
+pub const DEV_UNBONDING_BLOCKS: u64 = 10;
 
 #[cfg(test)]
 mod tests {

@@ -15,16 +15,14 @@ use alloy_primitives::{Address, U256, hex};
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
 
-use zg_components::chain::{ConsensusGenesis, Genesis, GrantEntry};
-use zg_systems::consensus::staking::{self, GenesisValidator};
+use zg_components::chain::{ConsensusGenesis, Genesis};
+use zg_systems::consensus::staking::GenesisValidator;
 
 use crate::config::CONFIG_TEMPLATE;
 use crate::net::PeerAddress;
 use crate::net::identity::Identity;
 
-/// The staking contract's compiled artifact (source: `assets/contracts/Staking.sol`, built by
-/// `node assets/contracts/build.mjs`).
-pub const STAKING_ARTIFACT: &str = include_str!("../../assets/contracts/Staking.json");
+pub use crate::governance::STAKING_ARTIFACT;
 /// Each genesis validator's stake, in whole 0G, out of the AI-alignment-nodes allocation.
 pub const GENESIS_STAKE_TOKENS: u64 = 1_000_000;
 /// Minimum self-stake to create a validator, in whole 0G.
@@ -37,9 +35,7 @@ pub const BLOCK_REWARD_TOKENS: u64 = 1;
 
 /// The staking contract's creation code.
 pub fn staking_creation_code() -> anyhow::Result<Vec<u8>> {
-    let artifact: serde_json::Value = serde_json::from_str(STAKING_ARTIFACT).context("the staking artifact is not JSON")?;
-    let code = artifact["bytecode"].as_str().context("the staking artifact has no bytecode")?;
-    hex::decode(code).context("the staking bytecode is not hex")
+    crate::governance::creation_code(STAKING_ARTIFACT)
 }
 
 fn tokens(n: u64) -> U256 {
@@ -61,23 +57,17 @@ pub fn validator_genesis(chain_id: u64, validators: &[GenesisValidator], epoch_l
 }
 
 /// Makes `genesis` a chain run by `validators`: the staking contract holding their stake (paid
-/// from the alignment allocation) and the consensus parameters.
+/// from the alignment allocation, replacing the dev stakers'), governance voting with that stake,
+/// and the consensus parameters.
 pub fn add_validators(genesis: &mut Genesis, validators: &[GenesisValidator], epoch_length: u64) -> anyhow::Result<()> {
-    let account = staking::genesis_account(
-        &staking_creation_code()?,
+    crate::governance::install(
+        genesis,
         validators,
         tokens(MIN_SELF_STAKE_TOKENS),
         UNBONDING_BLOCKS,
         SLASH_PERCENT,
+        &crate::governance::network_params(),
     )?;
-    let total: U256 = validators.iter().map(|v| v.stake).sum();
-    let whole = total / tokens(1);
-    genesis.grants.push(GrantEntry {
-        address: staking::STAKING_ADDRESS,
-        tokens: u64::try_from(whole).context("total stake too large")?,
-        from: "ai_alignment_nodes".into(),
-    });
-    genesis.accounts.insert(staking::STAKING_ADDRESS, account);
     genesis.consensus = Some(ConsensusGenesis {
         epoch_length,
         block_reward: tokens(BLOCK_REWARD_TOKENS),
@@ -293,7 +283,7 @@ mod tests {
         world.insert_resource(zg_components::chain::ChainSpec::dev(777, Address::ZERO));
         let _ = zg_systems::tick_schedule(&mut world, &[&zg_systems::chain::ChainPlugin as &dyn zg_systems::NodePlugin]);
         zg_systems::chain::genesis::build_genesis(&mut world, &genesis).unwrap();
-        let set = staking::current_validator_set(&world).unwrap();
+        let set = zg_systems::consensus::staking::current_validator_set(&world).unwrap();
         assert_eq!(set.validators().len(), 3);
         assert_eq!(set.total_power(), 3 * GENESIS_STAKE_TOKENS);
         let sum: U256 = genesis.balances().unwrap().values().copied().sum();

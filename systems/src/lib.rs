@@ -16,6 +16,8 @@
 //! - [`da`]: extending blobs to their squares, repair, fraud proofs and their precompile.
 //! - [`erasure`]: reed-solomon-simd's code as data-independent steps, and their CPU twin (what
 //!   the GPU kernels run).
+//! - [`governance`]: the Governor, its timelock and the `ChainParams` contract as genesis places
+//!   them (the chain reads the parameters in `chain::params`).
 //! - [`ports`]: every trait through which the ECS reaches the outside (block store, event sink,
 //!   WAL, sign guard, network, file store, shard executor, rewinder).
 //! - [`pools`]: thread pools of their own (proofs, sender recovery), apart from rayon's global one.
@@ -35,6 +37,7 @@ pub mod compute;
 pub mod consensus;
 pub mod da;
 pub mod erasure;
+pub mod governance;
 pub mod ports;
 pub mod pools;
 pub mod profile;

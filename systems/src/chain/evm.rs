@@ -184,3 +184,30 @@ pub fn account_info(world: &World, address: &Address) -> Option<AccountInfo> {
     world.get::<AccountInfo>(*entity).copied()
 }
 
+
+/// Calls a view of any contract against the world's current state, as of the head block (no
+/// gas price, no nonce, 30 M gas at most). Returns the output, or why the call failed.
+pub fn call_view(world: &World, to: Address, data: Vec<u8>) -> Result<alloy_primitives::Bytes, String> {
+    use revm::ExecuteEvm;
+    let chain_id = world.resource::<zg_components::chain::ChainSpec>().chain_id;
+    let head = world.resource::<zg_components::chain::ChainHead>();
+    let mut block = block_env_of(&head.header);
+    block.basefee = 0;
+    let mut cfg = cfg_env(chain_id);
+    cfg.disable_nonce_check = true;
+    let precompiles = world.resource::<PrecompileRegistry>().provider();
+    let mut evm = build_evm(WorldState { world }, cfg, block, precompiles);
+    let call = TxEnv {
+        caller: Address::ZERO,
+        kind: alloy_primitives::TxKind::Call(to),
+        data: data.into(),
+        gas_limit: 30_000_000.min(head.header.gas_limit),
+        gas_price: 0,
+        chain_id: Some(chain_id),
+        ..Default::default()
+    };
+    match evm.transact_one(call).map_err(|e| e.to_string())? {
+        revm::context::result::ExecutionResult::Success { output, .. } => Ok(output.into_data()),
+        other => Err(format!("{other:?}")),
+    }
+}

@@ -79,6 +79,54 @@ pub enum DeployError {
     ConstructorFailed(String),
 }
 
+/// Runs a contract's constructor as the account at `target` itself (the init code placed there
+/// and called), so whatever the constructor records about `address(this)` (a timelock that
+/// administers itself, an EIP-712 domain) names the address genesis puts the contract at, not a
+/// scratch CREATE address. `beside` are genesis accounts the constructor may call (a governor
+/// asks its token for the clock). Returns the runtime code and storage for `target`.
+pub fn deploy_contract_at(
+    target: alloy_primitives::Address,
+    init_code: &[u8],
+    beside: &[(alloy_primitives::Address, &zg_components::chain::GenesisAccount)],
+) -> Result<zg_components::chain::GenesisAccount, DeployError> {
+    use revm::database::{CacheDB, EmptyDB};
+    use revm::{ExecuteCommitEvm, MainBuilder, MainContext};
+    let deployer = alloy_primitives::Address::repeat_byte(0xde);
+    let mut db = CacheDB::new(EmptyDB::default());
+    db.insert_account_info(deployer, revm::state::AccountInfo::default());
+    for (address, account) in beside {
+        let code = revm::bytecode::Bytecode::new_raw(account.code.clone().unwrap_or_default());
+        db.insert_account_info(*address, revm::state::AccountInfo { code_hash: code.hash_slow(), code: Some(code), nonce: 1, ..Default::default() });
+        for (slot, value) in &account.storage {
+            db.insert_account_storage(*address, *slot, *value).map_err(|e| DeployError::Invalid(e.to_string()))?;
+        }
+    }
+    let init = revm::bytecode::Bytecode::new_raw(init_code.to_vec().into());
+    db.insert_account_info(target, revm::state::AccountInfo { code_hash: init.hash_slow(), code: Some(init), nonce: 1, ..Default::default() });
+    let mut evm = revm::Context::mainnet().with_db(db).with_cfg(super::evm::cfg_env(1)).build_mainnet();
+    let result = evm
+        .transact_commit(revm::context::TxEnv {
+            caller: deployer,
+            kind: alloy_primitives::TxKind::Call(target),
+            gas_limit: 30_000_000,
+            gas_price: 0,
+            chain_id: Some(1),
+            ..Default::default()
+        })
+        .map_err(|e| DeployError::Invalid(e.to_string()))?;
+    let code = match result {
+        revm::context::result::ExecutionResult::Success { output, .. } => output.into_data(),
+        other => return Err(DeployError::ConstructorFailed(format!("{other:?}"))),
+    };
+    if code.is_empty() {
+        return Err(DeployError::NothingCreated);
+    }
+    let db = &evm.ctx.journaled_state.database;
+    let account = db.cache.accounts.get(&target).ok_or(DeployError::NothingCreated)?;
+    let storage = account.storage.iter().filter(|(_, v)| !v.is_zero()).map(|(k, v)| (*k, *v)).collect();
+    Ok(zg_components::chain::GenesisAccount { code: Some(code), storage, nonce: 0 })
+}
+
 /// Runs `init_code` (creation code with its constructor arguments) in a scratch EVM with `value`
 /// attached and returns the account genesis should hold for the contract: its runtime code and
 /// storage. The contract may then sit at any address, as long as its constructor did not store

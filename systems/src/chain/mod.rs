@@ -7,6 +7,7 @@ pub mod fault;
 pub mod genesis;
 pub mod io;
 pub mod mempool;
+pub mod params;
 pub mod precompile;
 pub mod producer;
 pub mod simulate;

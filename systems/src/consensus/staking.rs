@@ -6,10 +6,8 @@ use alloy_primitives::{Address, B256, Bytes, U256, address};
 use alloy_sol_types::{SolCall, sol};
 use bevy_ecs::prelude::*;
 use malachite_ed25519::PublicKey;
-use revm::ExecuteEvm;
-use revm::context::TxEnv;
 
-use zg_components::chain::{ChainHead, ChainSpec, GenesisAccount};
+use zg_components::chain::GenesisAccount;
 use zg_components::consensus::{Validator, ValidatorSet, ValidatorSetError, voting_power_of};
 
 use crate::chain::evm;
@@ -93,28 +91,7 @@ fn view(world: &World, data: Vec<u8>) -> Result<Bytes, StakingError> {
 
 /// Calls a view of any contract against the world's current state (no gas price, no nonce).
 pub fn call_view(world: &World, to: Address, data: Vec<u8>) -> Result<Bytes, StakingError> {
-    let chain_id = world.resource::<ChainSpec>().chain_id;
-    let head = world.resource::<ChainHead>();
-    let mut block = evm::block_env_of(&head.header);
-    block.basefee = 0;
-    let mut cfg = evm::cfg_env(chain_id);
-    cfg.disable_nonce_check = true;
-    let precompiles = world.resource::<evm::PrecompileRegistry>().provider();
-    let mut evm = evm::build_evm(evm::WorldState { world }, cfg, block, precompiles);
-    let call = TxEnv {
-        caller: Address::ZERO,
-        kind: alloy_primitives::TxKind::Call(to),
-        data: data.into(),
-        gas_limit: 30_000_000.min(head.header.gas_limit),
-        gas_price: 0,
-        chain_id: Some(chain_id),
-        ..Default::default()
-    };
-    let result = evm.transact_one(call).map_err(|e| StakingError::Call(e.to_string()))?;
-    match result {
-        revm::context::result::ExecutionResult::Success { output, .. } => Ok(output.into_data()),
-        other => Err(StakingError::Call(format!("{other:?}"))),
-    }
+    evm::call_view(world, to, data).map_err(StakingError::Call)
 }
 
 /// A validator's total stake and whether it is jailed, as the contract holds them now.

@@ -366,6 +366,7 @@ pub fn record_block(world: &mut World, header: &Header, hash: B256, tx_hashes: V
         index.by_hash.insert(hash, entity);
     }
     world.insert_resource(ChainHead { header: header.clone(), hash });
+    super::params::apply(world);
     let old: Vec<(u64, Entity)> = {
         let index = world.resource::<BlockIndex>();
         index.by_number.range(..number.saturating_sub(RECENT_BLOCKS - 1)).map(|(n, e)| (*n, *e)).collect()

@@ -1,0 +1,161 @@
+// Governance through OpenZeppelin's own IGovernor ABI (the one governance UIs and scripts are
+// written against), driven by ethers v6 against a zgnode chain:
+//   node governance.mjs <rpc url> <4 staker keys, comma-separated> <an unstaked funded key>
+// Proposal A (set the block gas limit) passes: for / against / abstain, stake delegated after the
+// snapshot does not count, a vote after the deadline is refused, queue, execution refused before
+// the timelock's delay, execute, and the next block carries the new gas limit. Proposal B gets
+// one staker's vote (25 % of stake, quorum 30 %) and is defeated.
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { ethers } from "ethers";
+
+const require = createRequire(import.meta.url);
+const oz = (name) => JSON.parse(readFileSync(require.resolve(`@openzeppelin/contracts/build/contracts/${name}.json`), "utf8")).abi;
+
+const [url, stakerKeys, outsiderKey] = process.argv.slice(2);
+const provider = new ethers.JsonRpcProvider(url, undefined, { polling: true, pollingInterval: 100 });
+const stakers = stakerKeys.split(",").map((k) => new ethers.Wallet(k, provider));
+const outsider = new ethers.Wallet(outsiderKey, provider);
+
+const GOVERNOR = "0x0000000000000000000000000000000000004000";
+const PARAMS = "0x0000000000000000000000000000000000004001";
+const TIMELOCK = "0x0000000000000000000000000000000000004002";
+const STAKING = "0x0000000000000000000000000000000000001000";
+const governorAbi = [...oz("IGovernor"), ...oz("GovernorCountingSimple").filter((f) => f.name === "proposalVotes")];
+const governor = new ethers.Contract(GOVERNOR, governorAbi, provider);
+const votes = new ethers.Contract(STAKING, oz("IVotes"), provider);
+const staking = new ethers.Contract(STAKING, ["function delegate(address operator) payable"], provider);
+const params = new ethers.Contract(PARAMS, ["function blockGasLimit() view returns (uint64)", "function setBlockGasLimit(uint64)", "function owner() view returns (address)"], provider);
+
+const STATES = ["Pending", "Active", "Canceled", "Defeated", "Succeeded", "Queued", "Expired", "Executed"];
+const check = (ok, what) => {
+  if (!ok) throw new Error(`FAILED: ${what}`);
+  console.log(`ok - ${what}`);
+};
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function until(what, predicate, timeoutMs = 120_000) {
+  const start = Date.now();
+  for (;;) {
+    const value = await predicate();
+    if (value) return value;
+    if (Date.now() - start > timeoutMs) throw new Error(`FAILED: timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+const stateOf = async (id) => STATES[Number(await governor.state(id))];
+async function sent(promise) {
+  const tx = await promise;
+  const receipt = await tx.wait();
+  if (receipt.status !== 1) throw new Error(`FAILED: transaction ${tx.hash} reverted`);
+  return receipt;
+}
+// Which IGovernor error a call fails with (ethers decodes it from the ABI).
+async function refusal(call) {
+  try {
+    await call();
+  } catch (e) {
+    return e.revert?.name ?? e.shortMessage ?? e.message;
+  }
+  return null;
+}
+
+check((await governor.name()) === "zgnode Governor", "name()");
+check((await governor.COUNTING_MODE()) === "support=bravo&quorum=for,abstain", "COUNTING_MODE() is GovernorCountingSimple's");
+check((await governor.CLOCK_MODE()) === "mode=blocknumber&from=default", "the clock is the block number");
+const delay = await governor.votingDelay();
+const period = await governor.votingPeriod();
+console.log(`votingDelay ${delay} blocks, votingPeriod ${period} blocks`);
+check((await params.owner()).toLowerCase() === TIMELOCK.toLowerCase(), "ChainParams is owned by the timelock");
+check(
+  (await refusal(() => params.connect(stakers[0]).setBlockGasLimit.staticCall(12_000_000n))) !== null,
+  "nobody but the timelock may set a parameter",
+);
+
+const before = await params.blockGasLimit();
+const latest = await provider.getBlock("latest");
+check(before === latest.gasLimit, `blockGasLimit() ${before} is the chain's gas limit`);
+const target = before === 45_000_000n ? 46_000_000n : 45_000_000n;
+
+const setLimit = params.interface.encodeFunctionData("setBlockGasLimit", [target]);
+const descriptionA = `Set the block gas limit to ${target} (${Date.now()})`;
+const descriptionB = `Set the block gas limit to 12000000 (${Date.now()})`;
+const setLow = params.interface.encodeFunctionData("setBlockGasLimit", [12_000_000n]);
+const [receiptA, receiptB] = await Promise.all([
+  sent(governor.connect(stakers[0]).propose([PARAMS], [0n], [setLimit], descriptionA)),
+  sent(governor.connect(stakers[1]).propose([PARAMS], [0n], [setLow], descriptionB)),
+]);
+const created = (receipt) => receipt.logs.map((l) => governor.interface.parseLog(l)).find((e) => e?.name === "ProposalCreated");
+const idA = created(receiptA).args.proposalId;
+const idB = created(receiptB).args.proposalId;
+check(idA === (await governor.hashProposal([PARAMS], [0n], [setLimit], ethers.id(descriptionA))), "ProposalCreated's id is hashProposal's");
+const snapshot = await governor.proposalSnapshot(idA);
+check(snapshot === BigInt(receiptA.blockNumber) + delay, "the snapshot is votingDelay blocks after the proposal");
+
+// Stake added after the snapshot, by a newcomer and by a staker, must not count.
+await until("the snapshot to pass", async () => (await provider.getBlockNumber()) > Number(snapshot));
+await Promise.all([
+  sent(staking.connect(outsider).delegate(stakers[3].address, { value: ethers.parseEther("5000") })),
+  sent(staking.connect(stakers[3]).delegate(stakers[3].address, { value: ethers.parseEther("1") })),
+]);
+const weight = async (i) => votes.getPastVotes(stakers[i].address, snapshot);
+const weights = await Promise.all([0, 1, 2, 3].map(weight));
+check(weights.every((w) => w > 0n), `stakers hold votes at the snapshot: ${weights.map((w) => ethers.formatEther(w)).join(", ")} 0G`);
+check((await votes.getPastVotes(outsider.address, snapshot)) === 0n, "the newcomer had no votes at the snapshot");
+check((await votes.getVotes(outsider.address)) === ethers.parseEther("5000"), "... though it holds 5000 0G of stake now");
+
+await until("proposal A to be active", async () => (await stateOf(idA)) === "Active");
+const cast = await Promise.all([
+  sent(governor.connect(stakers[0]).castVoteWithReason(idA, 1, "more room per block")),
+  sent(governor.connect(stakers[1]).castVote(idA, 0)),
+  sent(governor.connect(stakers[2]).castVote(idA, 2)),
+  sent(governor.connect(stakers[3]).castVote(idA, 1)),
+  sent(governor.connect(outsider).castVote(idA, 0)),
+]);
+// One staker of four for proposal B (after its vote on A: one nonce at a time).
+await sent(governor.connect(stakers[2]).castVote(idB, 1));
+const voteCast = (receipt) => receipt.logs.map((l) => governor.interface.parseLog(l)).find((e) => e?.name === "VoteCast").args;
+check(voteCast(cast[0]).reason === "more room per block", "VoteCast carries the reason");
+check(voteCast(cast[3]).weight === weights[3], "a staker who added stake after the snapshot votes its snapshot stake");
+check(voteCast(cast[4]).weight === 0n, "the newcomer's vote weighs nothing");
+check(await governor.hasVoted(idA, stakers[1].address), "hasVoted");
+check(
+  (await refusal(() => governor.connect(stakers[1]).castVote.staticCall(idA, 1))) === "GovernorAlreadyCastVote",
+  "a second vote is refused (GovernorAlreadyCastVote)",
+);
+const tally = await governor.proposalVotes(idA);
+check(
+  tally.forVotes === weights[0] + weights[3] && tally.againstVotes === weights[1] && tally.abstainVotes === weights[2],
+  `proposalVotes: for ${ethers.formatEther(tally.forVotes)}, against ${ethers.formatEther(tally.againstVotes)}, abstain ${ethers.formatEther(tally.abstainVotes)}`,
+);
+
+const deadline = await governor.proposalDeadline(idA);
+await until("the voting period to end", async () => (await stateOf(idA)) !== "Active");
+check((await stateOf(idA)) === "Succeeded", "proposal A succeeded");
+check((await stateOf(idB)) === "Defeated", `proposal B (one staker of four, quorum ${ethers.formatEther(await governor.quorum(snapshot))} 0G) is defeated`);
+check(
+  (await refusal(() => governor.connect(stakers[0]).castVote.staticCall(idA, 1))) === "GovernorUnexpectedProposalState",
+  `a vote after the deadline (block ${deadline}) is refused (GovernorUnexpectedProposalState)`,
+);
+check(
+  (await refusal(() => governor.connect(stakers[0]).queue.staticCall([PARAMS], [0n], [setLow], ethers.id(descriptionB)))) ===
+    "GovernorUnexpectedProposalState",
+  "a defeated proposal cannot be queued",
+);
+
+check(await governor.proposalNeedsQueuing(idA), "proposalNeedsQueuing (a timelock)");
+const queued = await sent(governor.connect(stakers[2]).queue([PARAMS], [0n], [setLimit], ethers.id(descriptionA)));
+check((await stateOf(idA)) === "Queued", "proposal A queued");
+const eta = await governor.proposalEta(idA);
+const queuedAt = (await provider.getBlock(queued.blockNumber)).timestamp;
+check(eta >= BigInt(queuedAt) + 2n, `proposalEta ${eta} is the timelock's delay after ${queuedAt}`);
+const early = await refusal(() => governor.connect(stakers[2]).execute.staticCall([PARAMS], [0n], [setLimit], ethers.id(descriptionA)));
+check(early !== null, `execution before the delay is refused (${early})`);
+await until("the timelock's delay", async () => BigInt((await provider.getBlock("latest")).timestamp) >= eta);
+const executed = await sent(governor.connect(stakers[2]).execute([PARAMS], [0n], [setLimit], ethers.id(descriptionA)));
+check((await stateOf(idA)) === "Executed", "proposal A executed");
+check((await params.blockGasLimit({ blockTag: executed.blockNumber })) === target, `ChainParams.blockGasLimit() is ${target}`);
+const next = await until("the next block", () => provider.getBlock(executed.blockNumber + 1));
+check(next.gasLimit === target, `eth_getBlockByNumber(${executed.blockNumber + 1}).gasLimit is ${next.gasLimit}`);
+const executedBlock = await provider.getBlock(executed.blockNumber);
+check(executedBlock.gasLimit === before, `the executing block itself kept ${executedBlock.gasLimit}`);
+console.log("all governance checks passed");
