@@ -99,6 +99,8 @@
 //! Each service role is a folder with its RPC methods, its tables, its services and a `role.rs`
 //! implementing [`node::role::Role`]; [`assembly`] composes them. The pure core is in
 //! `zg-components` and `zg-systems`.
+//! - [`alignment`]: the AI alignment licence and manager genesis contracts (the auditing role
+//!   is to come).
 //! - [`node`]: the hand-ticked [`Node`] (the chain, and the validator role that opens it on a
 //!   network), its handle and events, the driver thread, and the [`node::role::Role`] trait.
 //! - [`assembly`]: [`NodeBuilder`] (the list of roles), [`RunningNode`], the bevy plugin.
@@ -121,6 +123,7 @@
 //! - [`tools`]: benchmarks, the chaos campaign, fuzz targets, the testnet launcher — beside the
 //!   node, opened only by the CLI.
 
+pub mod alignment;
 pub mod assembly;
 pub mod cli;
 pub mod compute;

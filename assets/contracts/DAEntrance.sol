@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.28;
 
+import {Governed} from "./Governed.sol";
+
 interface IDaStaking {
     function epoch() external view returns (uint256);
     function currentValidators() external view returns (address[] memory, bytes32[] memory, uint256[] memory);
@@ -48,7 +50,8 @@ contract DAEntrance {
     uint8 public constant INSUFFICIENT_SIGNATURES = 5;
 
     address public immutable staking;
-    uint256 public immutable blobPrice;
+    /// The price per blob at genesis; `blobPrice()` is the one in effect (governed).
+    uint256 public immutable genesisBlobPrice;
     uint256 public immutable fraudWindowBlocks;
     /// A blob not confirmed this many blocks after its upload can no longer be.
     uint256 public immutable attestTimeoutBlocks;
@@ -117,7 +120,7 @@ contract DAEntrance {
         require(keys.length == stakes.length, "length mismatch");
         require(tokensPerVote_ > 0 && maxVotesPerSigner_ > 0, "votes need a size and a cap");
         staking = staking_;
-        blobPrice = blobPrice_;
+        genesisBlobPrice = blobPrice_;
         fraudWindowBlocks = fraudWindowBlocks_;
         attestTimeoutBlocks = attestTimeoutBlocks_;
         tokensPerVote = tokensPerVote_;
@@ -145,6 +148,11 @@ contract DAEntrance {
         return votes > maxVotesPerSigner ? maxVotesPerSigner : votes;
     }
 
+    /// The fee per blob now: ChainParams' `daBlobPrice` where governance set one, else genesis'.
+    function blobPrice() public view returns (uint256) {
+        return Governed.value(bytes4(keccak256("daBlobPrice()")), genesisBlobPrice);
+    }
+
     /// Registers blobs by data root and pays their fee (at least blobPrice each). 0G's entry point.
     function submitOriginalData(bytes32[] calldata dataRoots) external payable {
         _register(dataRoots, new uint32[](dataRoots.length));
@@ -160,7 +168,8 @@ contract DAEntrance {
 
     function _register(bytes32[] calldata dataRoots, uint32[] memory ks) internal {
         require(dataRoots.length > 0, "no data roots");
-        require(msg.value >= dataRoots.length * blobPrice, "fee below blobPrice per blob");
+        uint256 price = blobPrice();
+        require(msg.value >= dataRoots.length * price, "fee below blobPrice per blob");
         uint256 fee = msg.value / dataRoots.length;
         uint64 current = uint64(epoch());
         for (uint256 i = 0; i < dataRoots.length; i++) {
@@ -169,7 +178,7 @@ contract DAEntrance {
             require(blobs[root].submitter == address(0), "data root already submitted");
             blobs[root] = Blob(msg.sender, current, 0, uint64(block.number), 0, false, false, ks[i], fee);
             blobCount++;
-            emit DataUpload(msg.sender, root, current, 0, blobPrice);
+            emit DataUpload(msg.sender, root, current, 0, price);
         }
     }
 

@@ -1,13 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.28;
 
+import {Governed} from "./Governed.sol";
+
 /// The price of storage: a fixed price per 256-byte sector, as 0G's FixedPrice market.
 /// Placed in the genesis state at 0x0000000000000000000000000000000000002001.
 contract FixedPriceMarket {
-    uint256 public pricePerSector;
+    /// The price at genesis; `pricePerSector()` is the one in effect (governed).
+    uint256 public genesisPricePerSector;
 
     constructor(uint256 pricePerSector_) {
-        pricePerSector = pricePerSector_;
+        genesisPricePerSector = pricePerSector_;
+    }
+
+    /// ChainParams' `storagePricePerSector` where governance set one, else genesis'.
+    function pricePerSector() external view returns (uint256) {
+        return Governed.value(bytes4(keccak256("storagePricePerSector()")), genesisPricePerSector);
     }
 }
 

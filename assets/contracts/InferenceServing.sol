@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.28;
 
+import {Governed} from "./Governed.sol";
+
 interface ILedgerSpend {
     function spendFund(address user, uint256 amount) external;
 }
@@ -340,6 +342,12 @@ contract InferenceServing {
 
     // ---- services ----
 
+    /// The stake a new provider puts up now: ChainParams' `computeMinStake` where governance set
+    /// one, else MIN_PROVIDER_STAKE.
+    function minProviderStake() public view returns (uint256) {
+        return Governed.value(bytes4(keccak256("computeMinStake()")), MIN_PROVIDER_STAKE);
+    }
+
     /// Registers (with a stake of at least MIN_PROVIDER_STAKE) or updates (no value) the
     /// caller's service. A changed signer needs the owner's acknowledgement again.
     function addOrUpdateService(ServiceParams calldata params) external payable {
@@ -347,7 +355,8 @@ contract InferenceServing {
         if (bytes(params.additionalInfo).length > MAX_ADDITIONAL_INFO_LENGTH) revert AdditionalInfoTooLong();
         Service storage service = services[msg.sender];
         if (providerSlot[msg.sender] == 0) {
-            if (msg.value < MIN_PROVIDER_STAKE) revert InsufficientStake(msg.value, MIN_PROVIDER_STAKE);
+            uint256 required = minProviderStake();
+            if (msg.value < required) revert InsufficientStake(msg.value, required);
             providers.push(msg.sender);
             providerSlot[msg.sender] = providers.length;
             stakes[msg.sender] = msg.value;

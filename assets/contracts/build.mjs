@@ -35,7 +35,7 @@ if (errors.length) {
 for (const [file, contracts] of Object.entries(output.contracts)) {
   if (!(file in sources)) continue; // imported library contracts ship inside ours
   for (const [name, c] of Object.entries(contracts)) {
-    if (!c.evm.bytecode.object) continue; // interfaces have no code to ship
+    if (!c.evm.bytecode.object || c.abi.length === 0) continue; // interfaces and internal libraries ship inside others
     const artifact = { contractName: name, source: file, compiler: `solc-js ${solc.version()}`, abi: c.abi, bytecode: "0x" + c.evm.bytecode.object, deployedBytecode: "0x" + c.evm.deployedBytecode.object };
     writeFileSync(join(here, `${name}.json`), JSON.stringify(artifact, null, 2) + "\n");
     console.log(`wrote ${name}.json (${c.evm.bytecode.object.length / 2} bytes of init code)`);

@@ -41,6 +41,7 @@ pub fn dev_genesis(chain_id: u64) -> Genesis {
         &crate::governance::dev_params(),
     )
     .expect("the shipped staking and governance contracts deploy");
+    crate::alignment::install(&mut genesis, &crate::alignment::dev_params()).expect("the shipped alignment contracts deploy");
     genesis
 }
 

@@ -6,6 +6,8 @@
 //! system runs on a bare `World` in tests.
 //!
 //! ## Layout
+//! - [`alignment`]: the alignment licence NFT and manager as genesis places them (operators,
+//!   bonds, epoch reports, vesting rewards, evidence judged through the markets).
 //! - [`chain`]: mempool admission and selection, block production with revm, state root, the
 //!   chain's ingest/persist/egress systems.
 //! - [`consensus`]: Malachite's Tendermint driven from the tick (engine, effects, WAL replay),
@@ -32,6 +34,7 @@
 //! ([`add_message`]), never as shared `Vec` resources, and no Storage system takes the whole
 //! world, so [`shape::role_shapes`] can show what runs beside what.
 
+pub mod alignment;
 pub mod chain;
 pub mod compute;
 pub mod consensus;

@@ -13,9 +13,12 @@ const require = createRequire(import.meta.url);
 const oz = (name) => JSON.parse(readFileSync(require.resolve(`@openzeppelin/contracts/build/contracts/${name}.json`), "utf8")).abi;
 
 const [url, stakerKeys, outsiderKey] = process.argv.slice(2);
-const provider = new ethers.JsonRpcProvider(url, undefined, { polling: true, pollingInterval: 100 });
-const stakers = stakerKeys.split(",").map((k) => new ethers.Wallet(k, provider));
-const outsider = new ethers.Wallet(outsiderKey, provider);
+const provider = new ethers.JsonRpcProvider(url, undefined, { polling: true, pollingInterval: 100, cacheTimeout: -1 });
+// NonceManager counts each sender's nonces itself: ethers caches identical RPC answers for
+// 250 ms, so a "pending" nonce asked right after a quick block can be the one just used.
+const stakers = stakerKeys.split(",").map((k) => new ethers.NonceManager(new ethers.Wallet(k, provider)));
+const outsider = new ethers.NonceManager(new ethers.Wallet(outsiderKey, provider));
+for (const s of [...stakers, outsider]) s.address = await s.getAddress();
 
 const GOVERNOR = "0x0000000000000000000000000000000000004000";
 const PARAMS = "0x0000000000000000000000000000000000004001";
@@ -76,18 +79,40 @@ const latest = await provider.getBlock("latest");
 check(before === latest.gasLimit, `blockGasLimit() ${before} is the chain's gas limit`);
 const target = before === 45_000_000n ? 46_000_000n : 45_000_000n;
 
+// Proposal A changes four parameters at once; the contracts that price blobs, sectors and
+// provider stakes read them from ChainParams.
+const DA_ENTRANCE = "0x0000000000000000000000000000000000003000";
+const MARKET = "0x0000000000000000000000000000000000002001";
+const INFERENCE = "0x0165878A594ca255338adfa4d48449f69242Eb8F";
+const entrance = new ethers.Contract(DA_ENTRANCE, ["function blobPrice() view returns (uint256)"], provider);
+const market = new ethers.Contract(MARKET, ["function pricePerSector() view returns (uint256)"], provider);
+const inference = new ethers.Contract(INFERENCE, ["function minProviderStake() view returns (uint256)"], provider);
+const [blobPrice, sectorPrice, minStake] = [await entrance.blobPrice(), await market.pricePerSector(), await inference.minProviderStake()];
+const governedIface = new ethers.Interface([
+  "function setDaBlobPrice(uint256)",
+  "function setStoragePricePerSector(uint256)",
+  "function setComputeMinStake(uint256)",
+]);
 const setLimit = params.interface.encodeFunctionData("setBlockGasLimit", [target]);
+const callsA = [
+  setLimit,
+  governedIface.encodeFunctionData("setDaBlobPrice", [blobPrice * 2n]),
+  governedIface.encodeFunctionData("setStoragePricePerSector", [sectorPrice * 3n]),
+  governedIface.encodeFunctionData("setComputeMinStake", [minStake * 2n]),
+];
+const targetsA = callsA.map(() => PARAMS);
+const valuesA = callsA.map(() => 0n);
 const descriptionA = `Set the block gas limit to ${target} (${Date.now()})`;
 const descriptionB = `Set the block gas limit to 12000000 (${Date.now()})`;
 const setLow = params.interface.encodeFunctionData("setBlockGasLimit", [12_000_000n]);
 const [receiptA, receiptB] = await Promise.all([
-  sent(governor.connect(stakers[0]).propose([PARAMS], [0n], [setLimit], descriptionA)),
+  sent(governor.connect(stakers[0]).propose(targetsA, valuesA, callsA, descriptionA)),
   sent(governor.connect(stakers[1]).propose([PARAMS], [0n], [setLow], descriptionB)),
 ]);
 const created = (receipt) => receipt.logs.map((l) => governor.interface.parseLog(l)).find((e) => e?.name === "ProposalCreated");
 const idA = created(receiptA).args.proposalId;
 const idB = created(receiptB).args.proposalId;
-check(idA === (await governor.hashProposal([PARAMS], [0n], [setLimit], ethers.id(descriptionA))), "ProposalCreated's id is hashProposal's");
+check(idA === (await governor.hashProposal(targetsA, valuesA, callsA, ethers.id(descriptionA))), "ProposalCreated's id is hashProposal's");
 const snapshot = await governor.proposalSnapshot(idA);
 check(snapshot === BigInt(receiptA.blockNumber) + delay, "the snapshot is votingDelay blocks after the proposal");
 
@@ -131,6 +156,7 @@ check(
 const deadline = await governor.proposalDeadline(idA);
 await until("the voting period to end", async () => (await stateOf(idA)) !== "Active");
 check((await stateOf(idA)) === "Succeeded", "proposal A succeeded");
+await until("proposal B's voting period to end", async () => (await stateOf(idB)) !== "Active");
 check((await stateOf(idB)) === "Defeated", `proposal B (one staker of four, quorum ${ethers.formatEther(await governor.quorum(snapshot))} 0G) is defeated`);
 check(
   (await refusal(() => governor.connect(stakers[0]).castVote.staticCall(idA, 1))) === "GovernorUnexpectedProposalState",
@@ -143,19 +169,23 @@ check(
 );
 
 check(await governor.proposalNeedsQueuing(idA), "proposalNeedsQueuing (a timelock)");
-const queued = await sent(governor.connect(stakers[2]).queue([PARAMS], [0n], [setLimit], ethers.id(descriptionA)));
+const queued = await sent(governor.connect(stakers[2]).queue(targetsA, valuesA, callsA, ethers.id(descriptionA)));
 check((await stateOf(idA)) === "Queued", "proposal A queued");
 const eta = await governor.proposalEta(idA);
 const queuedAt = (await provider.getBlock(queued.blockNumber)).timestamp;
 check(eta >= BigInt(queuedAt) + 2n, `proposalEta ${eta} is the timelock's delay after ${queuedAt}`);
-const early = await refusal(() => governor.connect(stakers[2]).execute.staticCall([PARAMS], [0n], [setLimit], ethers.id(descriptionA)));
+const early = await refusal(() => governor.connect(stakers[2]).execute.staticCall(targetsA, valuesA, callsA, ethers.id(descriptionA)));
 check(early !== null, `execution before the delay is refused (${early})`);
 await until("the timelock's delay", async () => BigInt((await provider.getBlock("latest")).timestamp) >= eta);
-const executed = await sent(governor.connect(stakers[2]).execute([PARAMS], [0n], [setLimit], ethers.id(descriptionA)));
+const executed = await sent(governor.connect(stakers[2]).execute(targetsA, valuesA, callsA, ethers.id(descriptionA)));
 check((await stateOf(idA)) === "Executed", "proposal A executed");
 check((await params.blockGasLimit({ blockTag: executed.blockNumber })) === target, `ChainParams.blockGasLimit() is ${target}`);
 const next = await until("the next block", () => provider.getBlock(executed.blockNumber + 1));
 check(next.gasLimit === target, `eth_getBlockByNumber(${executed.blockNumber + 1}).gasLimit is ${next.gasLimit}`);
+const at = { blockTag: executed.blockNumber };
+check((await entrance.blobPrice(at)) === blobPrice * 2n, `the DA entrance charges ${ethers.formatEther(blobPrice * 2n)} 0G per blob`);
+check((await market.pricePerSector(at)) === sectorPrice * 3n, `the storage market charges ${sectorPrice * 3n} wei per sector`);
+check((await inference.minProviderStake(at)) === minStake * 2n, `a new inference provider stakes ${ethers.formatEther(minStake * 2n)} 0G`);
 const executedBlock = await provider.getBlock(executed.blockNumber);
 check(executedBlock.gasLimit === before, `the executing block itself kept ${executedBlock.gasLimit}`);
 console.log("all governance checks passed");

@@ -1,0 +1,94 @@
+// AI alignment licences and rewards through ethers v6 against `zgnode dev`:
+//   node alignment.mjs <rpc url> <licence holder key (dev account 0)> <operator key>
+// The licence is an ERC-721 (OpenZeppelin's IERC721 ABI) that refuses transfers in its first
+// year; its holder names an operator, the operator bonds and reports a finished epoch, and the
+// holder claims the 33 % launch share plus that epoch's vesting part.
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { ethers } from "ethers";
+
+const require = createRequire(import.meta.url);
+const oz = (name) => JSON.parse(readFileSync(require.resolve(`@openzeppelin/contracts/build/contracts/${name}.json`), "utf8")).abi;
+
+const [url, holderKey, operatorKey] = process.argv.slice(2);
+const provider = new ethers.JsonRpcProvider(url, undefined, { polling: true, pollingInterval: 100, cacheTimeout: -1 });
+// No answer cache (cacheTimeout -1): a value read twice around a block must be read twice.
+const holder = new ethers.NonceManager(new ethers.Wallet(holderKey, provider));
+const operator = new ethers.NonceManager(new ethers.Wallet(operatorKey, provider));
+for (const s of [holder, operator]) s.address = await s.getAddress();
+const LICENSE = "0x0000000000000000000000000000000000004010";
+const MANAGER = "0x0000000000000000000000000000000000004011";
+const license = new ethers.Contract(LICENSE, [...oz("IERC721"), ...oz("IERC721Metadata").filter((f) => f.name === "name")], provider);
+const manager = new ethers.Contract(
+  MANAGER,
+  [
+    "function currentEpoch() view returns (uint256)",
+    "function seed(uint256) view returns (bytes32)",
+    "function setOperator(uint256 tokenId, address operator)",
+    "function bond() payable",
+    "function minBond() view returns (uint256)",
+    "function submitReport(uint256 epoch, uint256[] tokenIds, uint256 checked, uint256 failed, bytes32 digest)",
+    "function claimable(uint256) view returns (uint256)",
+    "function claim(uint256)",
+    "function epochShare() view returns (uint256)",
+    "function rewardPerLicence() view returns (uint256)",
+    "event Reported(address indexed operator, uint256 indexed epoch, uint256[] tokenIds, uint256 checked, uint256 failed, bytes32 digest)",
+    "error Soulbound(uint256 tokenId, uint256 untilEpoch)",
+    "error NotHolder(uint256 tokenId, address caller)",
+  ],
+  provider,
+);
+const check = (ok, what) => {
+  if (!ok) throw new Error(`FAILED: ${what}`);
+  console.log(`ok - ${what}`);
+};
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function sent(promise) {
+  const receipt = await (await promise).wait();
+  if (receipt.status !== 1) throw new Error("FAILED: a transaction reverted");
+  return receipt;
+}
+async function refusal(call) {
+  try {
+    await call();
+  } catch (e) {
+    return e.revert?.name ?? e.shortMessage ?? e.message;
+  }
+  return null;
+}
+
+check((await license.name()) === "zgnode AI Alignment Node License", "the licence is an ERC-721");
+check((await license.ownerOf(1n)) === holder.address, "licence 1 belongs to dev account 0");
+check(
+  (await refusal(() => license.connect(holder).transferFrom.staticCall(holder.address, operator.address, 1n))) !== null,
+  "a licence cannot be transferred in its first year",
+);
+check(
+  (await refusal(() => manager.connect(operator).setOperator.staticCall(1n, operator.address))) === "NotHolder",
+  "only the holder names the operator (NotHolder)",
+);
+await sent(manager.connect(holder).setOperator(1n, operator.address));
+await sent(manager.connect(operator).bond({ value: await manager.minBond() }));
+const epoch = await manager.currentEpoch();
+await (async () => {
+  for (;;) {
+    if ((await manager.currentEpoch()) > epoch) return;
+    await sleep(100);
+  }
+})();
+const seed = await manager.seed(epoch);
+check(seed !== ethers.ZeroHash, `epoch ${epoch}'s audit seed is ${seed.slice(0, 18)}…`);
+const before = await manager.claimable(1n);
+const report = await sent(manager.connect(operator).submitReport(epoch, [1n], 3n, 0n, ethers.id("no findings")));
+check(report.logs.some((l) => manager.interface.parseLog(l)?.name === "Reported"), "Reported");
+const share = await manager.epochShare();
+check((await manager.claimable(1n)) === before + share, `a reported epoch adds ${ethers.formatEther(share)} 0G`);
+const launch = (await manager.rewardPerLicence()) * 33n / 100n;
+check(before >= launch, `33 % (${ethers.formatEther(launch)} 0G) is claimable from launch`);
+const claim = await sent(manager.connect(holder).claim(1n));
+// Balances at the blocks around the claim (a bare "latest" may be ethers' 250 ms cache).
+const [was, is] = [await provider.getBalance(holder.address, claim.blockNumber - 1), await provider.getBalance(holder.address, claim.blockNumber)];
+const paid = is - was + claim.gasUsed * claim.gasPrice;
+check(paid === before + share, `claim paid the holder ${ethers.formatEther(paid)} 0G`);
+check((await manager.claimable(1n)) === 0n, "nothing left to claim");
+console.log("all alignment checks passed");
