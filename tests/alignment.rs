@@ -5,6 +5,7 @@
 mod common;
 
 use std::path::Path;
+use alloy_signer::Signer;
 use std::process::Command;
 
 use common::*;
@@ -29,4 +30,120 @@ fn a_licence_holder_is_paid_for_the_epoch_its_operator_reported() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "alignment checks failed\n{stdout}\n{stderr}");
     assert!(stdout.contains("all alignment checks passed"), "{stdout}");
+}
+
+/// The Reported events of `operator`: (epoch, licences, checked, failed).
+fn reports_of(addr: std::net::SocketAddr, operator: alloy_primitives::Address) -> Vec<(u64, Vec<u64>, u64, u64)> {
+    use alloy_sol_types::SolEvent;
+    use zgnode::alignment::MANAGER_ADDRESS;
+    use zg_systems::alignment::IAlignmentManager::Reported;
+    let logs = ok(addr, "eth_getLogs", serde_json::json!([{ "fromBlock": "0x0", "toBlock": "latest", "address": MANAGER_ADDRESS, "topics": [Reported::SIGNATURE_HASH, operator.into_word()] }]));
+    logs.as_array()
+        .unwrap()
+        .iter()
+        .map(|log| {
+            let topics: Vec<alloy_primitives::B256> = serde_json::from_value(log["topics"].clone()).unwrap();
+            let data: alloy_primitives::Bytes = serde_json::from_value(log["data"].clone()).unwrap();
+            let event = Reported::decode_raw_log(topics, &data).expect("a Reported event");
+            let number = |v: alloy_primitives::U256| u64::try_from(v).unwrap();
+            (number(event.epoch), event.tokenIds.into_iter().map(number).collect(), number(event.checked), number(event.failed))
+        })
+        .collect()
+}
+
+/// A storage node that answers every segment with one byte flipped (what a node serving a
+/// corrupted segment looks like from outside), proxying the real one for everything else.
+fn corrupting_storage_proxy(real: std::net::SocketAddr) -> std::net::SocketAddr {
+    use base64::Engine;
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0u8; length];
+            if reader.read_exact(&mut body).is_err() {
+                continue;
+            }
+            let (_, answer) = http_post(real, &body);
+            let mut answer: serde_json::Value = serde_json::from_str(&answer).unwrap_or_default();
+            if let Some(data) = answer["result"]["data"].as_str() {
+                let mut bytes = base64::engine::general_purpose::STANDARD.decode(data).unwrap();
+                bytes[0] ^= 1;
+                answer["result"]["data"] = base64::engine::general_purpose::STANDARD.encode(bytes).into();
+            }
+            let text = answer.to_string();
+            let _ = write!(stream, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}", text.len());
+        }
+    });
+    addr
+}
+
+#[test]
+fn dev_audits_files_and_blobs_cleanly_and_a_corrupted_segment_is_reported_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args: Vec<String> = dev_args(dir.path()).into_iter().filter(|a| a != "--no-alignment").collect();
+    let at = args.iter().position(|a| a == "--block-time-ms").unwrap();
+    args[at + 1] = "250".into();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let node = NodeProcess::spawn(&args);
+    let storage = node.storage_addr.expect("the dev chain is a storage node");
+    // Something to audit: a 600 KiB file (3 segments) and a blob.
+    let file = dir.path().join("file.bin");
+    std::fs::write(&file, (0..600 * 1024).map(|i| (i * 7 % 251) as u8).collect::<Vec<u8>>()).unwrap();
+    let rpc = format!("http://{}", node.addr);
+    let key = format!("0x{}", alloy_primitives::hex::encode(dev_key(1).to_bytes()));
+    let cli = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_zgnode")).args(args).output().unwrap();
+        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    };
+    cli(&["storage", "upload", file.to_str().unwrap(), "--rpc", &rpc, "--storage", &format!("http://{storage}"), "--key", &key]);
+    cli(&["da", "submit", file.to_str().unwrap(), "--rpc", &rpc]);
+
+    // A second operator (dev account 6, licence 7) audits through a storage node that corrupts.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let operator = alloy_signer_local::PrivateKeySigner::from_bytes(&dev_key(6).to_bytes()).unwrap();
+    let settings = zgnode::alignment::auditor::AuditorSettings {
+        rpc_url: rpc.clone(),
+        storage_url: Some(format!("http://{}", corrupting_storage_proxy(storage))),
+        operator_key: operator.clone(),
+        licences: vec![7],
+        holder_key: Some(operator.clone()),
+        quota: zg_components::alignment::AuditQuota { storage_segments: 3, da_blobs: 1 },
+        da_samples: 8,
+        poll: std::time::Duration::from_millis(200),
+    };
+    let hostile = zgnode::alignment::auditor::start(settings, runtime.handle().clone()).unwrap();
+
+    let honest = alloy_primitives::Address::from(dev_key(5).address());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let (clean, caught) = loop {
+        let clean: Vec<_> = reports_of(node.addr, honest).into_iter().filter(|r| r.2 > 0).collect();
+        let caught: Vec<_> = reports_of(node.addr, operator.address()).into_iter().filter(|r| r.3 > 0).collect();
+        if !clean.is_empty() && !caught.is_empty() {
+            break (clean, caught);
+        }
+        assert!(std::time::Instant::now() < deadline, "no audited reports in 120 s: honest {:?}, hostile {:?}", reports_of(node.addr, honest), hostile.stats());
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    };
+    let stats = hostile.stats();
+    hostile.stop();
+    // The built-in auditor (licence 6) found every segment and blob sound.
+    assert!(clean.iter().all(|(_, licences, checked, failed)| licences == &vec![6] && *checked == 10 && *failed == 0), "{clean:?}");
+    // The one fed corrupted segments reported them failed (and nothing else: the blob passed).
+    let (_, licences, checked, failed) = &caught[0];
+    assert_eq!(licences, &vec![7]);
+    assert_eq!((*checked, *failed), (4, 3), "{caught:?}");
+    assert!(stats.last_failure.unwrap_or_default().contains("does not verify"));
 }

@@ -5,6 +5,8 @@
 //! Merkle trie's node encoding, which *is* the state commitment's format).
 //!
 //! ## Layout
+//! - [`alignment`]: an alignment node's audits as entities of its tick (targets, states, the
+//!   orders to check and report).
 //! - [`chain`]: accounts, blocks, transactions, receipts, genesis, the chain spec, the state trie
 //!   and the index resources that map addresses and hashes to entities.
 //! - [`consensus`]: the Malachite context (validators, votes, proposals), ordered blocks and
@@ -18,6 +20,7 @@
 //! - [`node`]: what every domain shares: the tick clock and profile, the inbox the I/O shell
 //!   fills and the events it receives back.
 
+pub mod alignment;
 pub mod chain;
 pub mod compute;
 pub mod consensus;

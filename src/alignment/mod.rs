@@ -2,8 +2,10 @@
 //! `zgnode dev` and validator networks give them. Licences 1–10 go to dev accounts 0–9.
 //! The contracts' behaviour and their tests are in `zg_systems::alignment`.
 //!
-//! Still to come (issue 31): the auditing role (`zgnode alignment`: audits drawn from
-//! `seed(epoch)` as ECS entities, storage/DA/compute checks, reports sent each epoch).
+//! [`auditor`]: the auditing client (audits drawn from `seed(epoch)` as entities of its tick,
+//! storage segments and DA blobs checked, a report each epoch).
+
+pub mod auditor;
 
 use alloy_primitives::U256;
 use anyhow::Context;

@@ -30,6 +30,9 @@ pub enum Command {
     /// The compute marketplace as a user: the ledger, provider sub-accounts, services on offer.
     #[command(subcommand)]
     Compute(ComputeCommand),
+    /// Run an AI alignment node's auditor: audits drawn from the chain each epoch, a report per
+    /// epoch from the operator's key (see docs/alignment.md for the config file).
+    Alignment(AlignmentArgs),
     /// Measure throughput against a baseline in the same run.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -202,6 +205,17 @@ pub struct DevArgs {
     /// Run no built-in compute provider.
     #[arg(long)]
     pub no_compute_provider: bool,
+    /// Run no built-in alignment auditor (dev account 5, licence 6).
+    #[arg(long)]
+    pub no_alignment: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct AlignmentArgs {
+    /// The auditor's TOML file: rpc_url, storage_url, operator_key, licences, holder_key,
+    /// storage_segments_per_epoch, da_blobs_per_epoch, da_samples, poll_ms.
+    #[arg(long, short)]
+    pub config: PathBuf,
 }
 
 #[derive(Args, Debug)]

@@ -13,6 +13,7 @@ use crate::dev::{DEV_CHAIN_ID, dev_accounts, dev_genesis};
 use crate::local_files::{load_genesis, write_file};
 use crate::assembly::RunningNode;
 
+mod alignment;
 mod args;
 mod bench;
 mod bench_args;
@@ -46,6 +47,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Storage(command) => storage::storage(command).await,
         Command::Da(command) => da::da(command).await,
         Command::Compute(command) => compute::compute(command).await,
+        Command::Alignment(args) => alignment::alignment(args).await,
         Command::Dev(args) => {
             let mut config = NodeConfig::default();
             config.node.data_dir = PathBuf::from("zgnode-data/dev");
@@ -68,7 +70,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 genesis.validate().map_err(|e| anyhow::anyhow!("--gas-limit: {e}"))?;
             }
             let compute_addr = (!args.no_compute_provider).then_some(args.compute_addr);
-            serve::serve(config, genesis, true, compute_addr).await
+            serve::serve(config, genesis, true, compute_addr, !args.no_alignment).await
         }
         Command::Run(args) => {
             let mut config = NodeConfig::load(&args.config)?;
@@ -78,7 +80,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(path) => load_genesis(path)?,
                 None => crate::dev::network_genesis(),
             };
-            serve::serve(config, genesis, false, None).await
+            serve::serve(config, genesis, false, None, false).await
         }
     }
 }

@@ -2,8 +2,9 @@
 
 use super::*;
 
-/// `compute_addr`: where `zgnode dev`'s built-in compute provider listens (none: no provider).
-pub(super) async fn serve(config: NodeConfig, genesis: Genesis, dev: bool, compute_addr: Option<SocketAddr>) -> anyhow::Result<()> {
+/// `compute_addr`: where `zgnode dev`'s built-in compute provider listens (none: no provider);
+/// `auditor`: whether `zgnode dev`'s alignment auditor runs.
+pub(super) async fn serve(config: NodeConfig, genesis: Genesis, dev: bool, compute_addr: Option<SocketAddr>, auditor: bool) -> anyhow::Result<()> {
     if config.metrics.enabled {
         crate::metrics::install_exporter(config.metrics.addr).map_err(anyhow::Error::msg)?;
     }
@@ -38,8 +39,19 @@ pub(super) async fn serve(config: NodeConfig, genesis: Genesis, dev: bool, compu
     if let Some(error) = node.compute_failure() {
         println!("Compute provider: not started ({error:#}); --compute-addr picks another address");
     }
+    let auditor = match (auditor, node.rpc_url()) {
+        (true, Some(rpc)) if genesis.accounts.contains_key(&crate::alignment::MANAGER_ADDRESS) => {
+            let settings = super::alignment::dev_settings(rpc, node.storage_addr.map(|addr| format!("http://{addr}")));
+            println!("Alignment node:  licence {:?} operated by {} (audits each {}-block epoch)", settings.licences, settings.operator_key.address(), crate::alignment::dev_params().epoch_blocks);
+            Some(crate::alignment::auditor::start(settings, tokio::runtime::Handle::current())?)
+        }
+        _ => None,
+    };
     print_ready(&genesis, dev);
     let result = run_until_stopped(&mut node).await;
+    if let Some(auditor) = auditor {
+        tokio::task::spawn_blocking(move || auditor.stop()).await?;
+    }
     match result {
         Ok(true) => {
             node.stop().await?;

@@ -264,6 +264,9 @@ pub fn dev_args(data_dir: &Path) -> Vec<String> {
         // And no built-in compute provider (its transactions would move dev account 7's nonce
         // under tests that use it); tests/compute_provider.rs runs one.
         "--no-compute-provider".into(),
+        // And no alignment auditor (its transactions would move dev account 5's nonce);
+        // tests/alignment.rs runs one.
+        "--no-alignment".into(),
     ]
 }
 

@@ -1,6 +1,9 @@
 //! AI alignment nodes on chain, as genesis places them: the soulbound-then-tradeable licence
 //! NFT at [`LICENSE_ADDRESS`] and the manager at [`MANAGER_ADDRESS`] (operators, bonds, epoch
-//! reports, the vesting rewards out of the 15 % allocation, evidence judged through the markets).
+//! reports, the vesting rewards out of the 15 % allocation, evidence judged through the markets),
+//! and the auditor's tick ([`audits`]): targets drawn from the chain's seed, checked, reported.
+
+pub mod audits;
 
 use alloy_primitives::{Address, U256, address};
 use alloy_sol_types::{SolValue, sol};

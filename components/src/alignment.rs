@@ -1,0 +1,103 @@
+//! An alignment node's audits as entities of its own tick: each epoch the chain's seed draws
+//! targets ([`AuditTarget`]) out of what the network holds ([`AuditUniverse`]); each becomes an
+//! entity with an [`Audit`] and its [`AuditState`], is handed to the checker once
+//! ([`AuditorOrder::Check`]), and comes back passed or failed ([`AuditorReport::Checked`]). When
+//! every audit of a finished epoch is judged, the tick orders that epoch's report
+//! ([`AuditorOrder::Report`]) once; the reporter sends it on chain.
+
+use alloy_primitives::B256;
+use bevy_ecs::prelude::*;
+use std::collections::BTreeMap;
+
+/// One thing to check.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum AuditTarget {
+    /// Segment `segment` of a published file, fetched with its proof from the storage node that
+    /// should hold it and checked against the file's on-chain root.
+    StorageSegment { root: B256, size: u64, segment: u64 },
+    /// A confirmed DA blob, light-sampled.
+    DaBlob { data_root: B256 },
+}
+
+impl AuditTarget {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::StorageSegment { .. } => "storage",
+            Self::DaBlob { .. } => "da",
+        }
+    }
+}
+
+/// What an epoch's targets are drawn from: published files (root, size) and confirmed blobs, in
+/// chain order (so every auditor with the same chain draws the same targets).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditUniverse {
+    pub files: Vec<(B256, u64)>,
+    pub blobs: Vec<B256>,
+}
+
+/// How many targets of each kind an epoch draws.
+#[derive(Resource, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuditQuota {
+    pub storage_segments: usize,
+    pub da_blobs: usize,
+}
+
+#[derive(Component, Clone, Debug, PartialEq, Eq)]
+pub struct Audit {
+    pub epoch: u64,
+    /// Its place in the epoch's draw.
+    pub index: usize,
+    pub target: AuditTarget,
+}
+
+#[derive(Component, Clone, Debug, PartialEq, Eq)]
+pub enum AuditState {
+    Drawn,
+    Checking,
+    Passed,
+    Failed(String),
+}
+
+/// What the auditor's I/O side tells the tick.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuditorReport {
+    /// The chain reached `epoch` and its seed is known.
+    EpochOpened { epoch: u64, seed: B256, universe: AuditUniverse },
+    Checked { epoch: u64, index: usize, passed: bool, detail: String },
+    /// The epoch's report is on chain (or could not be sent: `sent` false).
+    Reported { epoch: u64, sent: bool },
+}
+
+/// What the tick asks of the I/O side.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuditorOrder {
+    Check { epoch: u64, index: usize, target: AuditTarget },
+    Report { epoch: u64, checked: u64, failed: u64, digest: B256 },
+}
+
+#[derive(Resource)]
+pub struct AuditorReports(pub crossbeam_channel::Receiver<AuditorReport>);
+
+#[derive(Resource, Clone)]
+pub struct AuditorOrders(pub crossbeam_channel::Sender<AuditorOrder>);
+
+/// The tick's view: the epoch the chain is in, the reports ordered, totals.
+#[derive(Resource, Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditBoard {
+    pub current_epoch: u64,
+    /// Epochs this auditor saw open (only those are reported: an epoch it did not watch was not
+    /// audited).
+    pub opened: std::collections::BTreeSet<u64>,
+    /// Epoch -> whether its report was ordered and, once known, sent.
+    pub reports: BTreeMap<u64, ReportProgress>,
+    pub checked: u64,
+    pub failed: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportProgress {
+    Ordered,
+    Sent,
+    NotSent,
+}

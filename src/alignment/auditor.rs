@@ -1,0 +1,320 @@
+//! An alignment node's auditor: a client of a node's JSON-RPC (its own in `zgnode dev`, any
+//! node's with `zgnode alignment`). Its tick (`zg_systems::alignment::audits`) keeps the audits
+//! as entities; around it three loops: the watcher opens each epoch with the manager's seed and
+//! what the chain holds (files published on Flow, blobs the DA entrance confirmed), the checker
+//! fetches what the tick orders checked (a segment with its proof from the storage node, a DA
+//! sample) and the reporter sends each finished epoch's report from the operator's key.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_signer_local::PrivateKeySigner;
+use alloy_sol_types::SolCall;
+use anyhow::{Context, bail};
+use base64::Engine;
+use jsonrpsee::core::client::ClientT;
+use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use jsonrpsee::rpc_params;
+use serde_json::{Value, json};
+
+use zg_components::alignment::{AuditBoard, AuditQuota, AuditTarget, AuditUniverse, AuditorOrder, AuditorReport};
+use zg_components::storage::merkle;
+use zg_systems::alignment::IAlignmentManager;
+use zg_systems::alignment::MANAGER_ADDRESS;
+use zg_systems::alignment::audits::AuditorPlugin;
+
+/// What an auditor needs.
+#[derive(Clone, Debug)]
+pub struct AuditorSettings {
+    /// The node whose chain it watches and sends reports to.
+    pub rpc_url: String,
+    /// The storage node segments are fetched from (0G's `zgs_*` JSON-RPC).
+    pub storage_url: Option<String>,
+    pub operator_key: PrivateKeySigner,
+    /// The licences it reports for.
+    pub licences: Vec<u64>,
+    /// When set, the holder's key names the operator at start (a holder running its own node).
+    pub holder_key: Option<PrivateKeySigner>,
+    pub quota: AuditQuota,
+    /// DA shares sampled per audited blob.
+    pub da_samples: usize,
+    pub poll: Duration,
+}
+
+/// What the auditor has done, for logs, tests and `zgnode bench`'s figures.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AuditorStats {
+    pub epochs_opened: u64,
+    pub reports_sent: u64,
+    pub checks: u64,
+    pub failed: u64,
+    pub bytes_fetched: u64,
+    pub check_seconds: f64,
+    pub report_gas: u64,
+    pub last_failure: Option<String>,
+}
+
+/// A running auditor: its stats and board, and a stop switch.
+pub struct Auditor {
+    pub stats: Arc<Mutex<AuditorStats>>,
+    pub board: Arc<Mutex<AuditBoard>>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Auditor {
+    pub fn stop(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+
+    pub fn stats(&self) -> AuditorStats {
+        self.stats.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+}
+
+struct Client {
+    eth: HttpClient,
+    storage: Option<HttpClient>,
+    settings: AuditorSettings,
+    stats: Arc<Mutex<AuditorStats>>,
+}
+
+impl Client {
+    async fn view<C: SolCall>(&self, call: C) -> anyhow::Result<C::Return> {
+        let out: Bytes = self.eth.request("eth_call", rpc_params![json!({"to": MANAGER_ADDRESS, "data": Bytes::from(call.abi_encode())}), "latest"]).await?;
+        Ok(C::abi_decode_returns(&out)?)
+    }
+
+    async fn send<C: SolCall>(&self, key: &PrivateKeySigner, call: C, value: U256, what: &str) -> anyhow::Result<B256> {
+        crate::signing::send_and_wait(&self.eth, key, (MANAGER_ADDRESS, value, call.abi_encode().into()), 1_000_000, what).await
+    }
+
+    /// Names the operator (with the holder's key, when given) and tops the bond up to the minimum.
+    async fn register(&self) -> anyhow::Result<()> {
+        let operator = self.settings.operator_key.address();
+        for licence in &self.settings.licences {
+            let current = self.view(IAlignmentManager::operatorOfCall { tokenId: U256::from(*licence) }).await?;
+            if current == operator {
+                continue;
+            }
+            let Some(holder) = &self.settings.holder_key else {
+                bail!("licence {licence} names operator {current}, not {operator}: its holder must call setOperator({licence}, {operator})");
+            };
+            self.send(holder, IAlignmentManager::setOperatorCall { tokenId: U256::from(*licence), operator }, U256::ZERO, "setOperator").await?;
+        }
+        let bond = self.view(IAlignmentManager::bondOfCall { operator }).await?;
+        let min: U256 = {
+            let out: Bytes = self
+                .eth
+                .request("eth_call", rpc_params![json!({"to": MANAGER_ADDRESS, "data": Bytes::from(alloy_primitives::keccak256("minBond()")[..4].to_vec())}), "latest"])
+                .await?;
+            U256::try_from_be_slice(&out).context("minBond() answered nothing")?
+        };
+        if bond < min {
+            self.send(&self.settings.operator_key, IAlignmentManager::bondCall {}, min - bond, "bond").await?;
+        }
+        Ok(())
+    }
+
+    /// Every published file and confirmed blob from block `from` on, in chain order.
+    async fn scan(&self, from: u64, to: u64, universe: &mut AuditUniverse) -> anyhow::Result<()> {
+        let filter = json!({"fromBlock": format!("0x{from:x}"), "toBlock": format!("0x{to:x}"),
+            "address": [zg_systems::storage::flow::FLOW_ADDRESS, zg_systems::da::entrance::DA_ENTRANCE_ADDRESS]});
+        let logs: Vec<Value> = self.eth.request("eth_getLogs", rpc_params![filter]).await.context("eth_getLogs")?;
+        for log in logs {
+            let Some(decoded) = decode_log(&log) else { continue };
+            let block = log["blockNumber"].as_str().and_then(|n| u64::from_str_radix(n.trim_start_matches("0x"), 16).ok()).unwrap_or_default();
+            if let Some(file) = zg_systems::storage::flow::decode_submit(&decoded, block) {
+                universe.files.push((file.root(), file.size));
+            } else if let Some(zg_systems::da::entrance::EntranceEvent::Verified { data_root, .. }) = zg_systems::da::entrance::decode_event(&decoded) {
+                universe.blobs.push(data_root);
+            }
+        }
+        Ok(())
+    }
+
+    async fn check(&self, target: &AuditTarget) -> Result<(), String> {
+        match target {
+            AuditTarget::StorageSegment { root, size, segment } => self.check_segment(*root, *size, *segment).await,
+            AuditTarget::DaBlob { data_root } => {
+                let report: Value = self
+                    .eth
+                    .request("da_sample", rpc_params![data_root, self.settings.da_samples])
+                    .await
+                    .map_err(|e| format!("da_sample: {e}"))?;
+                if report["available"] == true { Ok(()) } else { Err(format!("sampling failed: {report}")) }
+            }
+        }
+    }
+
+    /// Segment `segment` of the file, fetched with its proof and checked against the root the
+    /// chain recorded (not the one the node names).
+    async fn check_segment(&self, root: B256, size: u64, segment: u64) -> Result<(), String> {
+        let Some(storage) = &self.storage else { return Err("no storage node to ask".into()) };
+        let answer: Option<Value> = storage
+            .request("zgs_downloadSegmentWithProof", rpc_params![root, segment])
+            .await
+            .map_err(|e| format!("zgs_downloadSegmentWithProof: {e}"))?;
+        let answer = answer.ok_or("the storage node does not hold the file")?;
+        let data = base64::engine::general_purpose::STANDARD
+            .decode(answer["data"].as_str().ok_or("no data")?)
+            .map_err(|e| format!("bad base64: {e}"))?;
+        self.stats.lock().unwrap_or_else(std::sync::PoisonError::into_inner).bytes_fetched += data.len() as u64;
+        let proof: merkle::Proof = serde_json::from_value(answer["proof"].clone()).map_err(|e| format!("bad proof: {e}"))?;
+        let leaf = merkle::segment_root(size, segment, &merkle::chunk_hashes(&data));
+        let position = usize::try_from(segment).map_err(|_| "segment index too large")?;
+        proof.validate(&root, &leaf, position, merkle::padded_segments(size) as usize).map_err(|e| format!("segment {segment} of {root} does not verify: {e:?}"))
+    }
+}
+
+/// A JSON log as alloy's, or None when malformed.
+fn decode_log(log: &Value) -> Option<alloy_primitives::Log> {
+    let address: Address = serde_json::from_value(log["address"].clone()).ok()?;
+    let topics: Vec<B256> = serde_json::from_value(log["topics"].clone()).ok()?;
+    let data: Bytes = serde_json::from_value(log["data"].clone()).ok()?;
+    alloy_primitives::Log::new(address, topics, data)
+}
+
+/// Starts the auditor: registers its operator and bond, then runs until stopped.
+pub fn start(settings: AuditorSettings, runtime: tokio::runtime::Handle) -> anyhow::Result<Auditor> {
+    let eth = HttpClientBuilder::default().request_timeout(Duration::from_secs(30)).build(&settings.rpc_url).context("the node's JSON-RPC URL")?;
+    let storage = match &settings.storage_url {
+        Some(url) => Some(HttpClientBuilder::default().request_timeout(Duration::from_secs(30)).build(url).context("the storage node's URL")?),
+        None => None,
+    };
+    let stats = Arc::new(Mutex::new(AuditorStats::default()));
+    let client = Arc::new(Client { eth, storage, settings: settings.clone(), stats: stats.clone() });
+    let stop = Arc::new(AtomicBool::new(false));
+    let board = Arc::new(Mutex::new(AuditBoard::default()));
+    let (report_tx, report_rx) = crossbeam_channel::unbounded();
+    let (order_tx, order_rx) = crossbeam_channel::unbounded();
+    let mut threads = Vec::new();
+
+    // The tick: audits as entities.
+    {
+        let (stop, board) = (stop.clone(), board.clone());
+        let plugin = AuditorPlugin { reports: report_rx, orders: order_tx, quota: settings.quota };
+        threads.push(std::thread::Builder::new().name("alignment-tick".into()).spawn(move || {
+            let mut world = bevy_ecs::world::World::new();
+            let mut schedule = zg_systems::tick_schedule(&mut world, &[&plugin as &dyn zg_systems::NodePlugin]);
+            schedule.set_executor(bevy_ecs::schedule::SingleThreadedExecutor::new());
+            while !stop.load(Ordering::Relaxed) {
+                schedule.run(&mut world);
+                *board.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = world.resource::<AuditBoard>().clone();
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })?);
+    }
+    // The watcher: registration, then each epoch opened with its seed and universe.
+    {
+        let (client, stop, reports, runtime) = (client.clone(), stop.clone(), report_tx.clone(), runtime.clone());
+        threads.push(std::thread::Builder::new().name("alignment-watch".into()).spawn(move || {
+            runtime.block_on(async move {
+                let mut registered = false;
+                let mut last_epoch: Option<u64> = None;
+                let mut scanned_to = 0u64;
+                let mut universe = AuditUniverse::default();
+                while !stop.load(Ordering::Relaxed) {
+                    if !registered {
+                        match client.register().await {
+                            Ok(()) => registered = true,
+                            Err(error) => tracing::warn!(%error, "alignment: registering the operator failed; retrying"),
+                        }
+                    }
+                    if registered {
+                        if let Err(error) = watch_step(&client, &reports, &mut last_epoch, &mut scanned_to, &mut universe).await {
+                            tracing::debug!(%error, "alignment: watching the chain");
+                        }
+                    }
+                    tokio::time::sleep(client.settings.poll).await;
+                }
+            })
+        })?);
+    }
+    // The checker and reporter: the tick's orders, one at a time.
+    {
+        let (client, stop, runtime) = (client.clone(), stop.clone(), runtime);
+        threads.push(std::thread::Builder::new().name("alignment-work".into()).spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let Ok(order) = order_rx.recv_timeout(Duration::from_millis(100)) else { continue };
+                let report = runtime.block_on(carry_out(&client, order));
+                if report_tx.send(report).is_err() {
+                    return;
+                }
+            }
+        })?);
+    }
+    Ok(Auditor { stats, board, stop, threads })
+}
+
+async fn watch_step(
+    client: &Client,
+    reports: &crossbeam_channel::Sender<AuditorReport>,
+    last_epoch: &mut Option<u64>,
+    scanned_to: &mut u64,
+    universe: &mut AuditUniverse,
+) -> anyhow::Result<()> {
+    let epoch: u64 = client.view(IAlignmentManager::currentEpochCall {}).await?.try_into().context("epoch overflow")?;
+    if *last_epoch == Some(epoch) {
+        return Ok(());
+    }
+    // The seed needs the epoch's first block sealed; until then, try again next poll.
+    let seed = client.view(IAlignmentManager::seedCall { epoch: U256::from(epoch) }).await?;
+    let head: U256 = client.eth.request("eth_blockNumber", rpc_params![]).await?;
+    let head: u64 = head.try_into().context("head overflow")?;
+    if head >= *scanned_to {
+        client.scan(*scanned_to, head, universe).await?;
+        *scanned_to = head + 1;
+    }
+    *last_epoch = Some(epoch);
+    client.stats.lock().unwrap_or_else(std::sync::PoisonError::into_inner).epochs_opened += 1;
+    reports.send(AuditorReport::EpochOpened { epoch, seed, universe: universe.clone() })?;
+    Ok(())
+}
+
+async fn carry_out(client: &Client, order: AuditorOrder) -> AuditorReport {
+    match order {
+        AuditorOrder::Check { epoch, index, target } => {
+            let started = Instant::now();
+            let verdict = client.check(&target).await;
+            let mut stats = client.stats.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            stats.checks += 1;
+            stats.check_seconds += started.elapsed().as_secs_f64();
+            if let Err(reason) = &verdict {
+                stats.failed += 1;
+                stats.last_failure = Some(format!("{}: {reason}", target.kind()));
+                tracing::warn!(epoch, kind = target.kind(), %reason, "alignment audit failed");
+            }
+            AuditorReport::Checked { epoch, index, passed: verdict.is_ok(), detail: verdict.err().unwrap_or_default() }
+        }
+        AuditorOrder::Report { epoch, checked, failed, digest } => {
+            let call = IAlignmentManager::submitReportCall {
+                epoch: U256::from(epoch),
+                tokenIds: client.settings.licences.iter().map(|id| U256::from(*id)).collect(),
+                checked: U256::from(checked),
+                failed: U256::from(failed),
+                digest,
+            };
+            match client.send(&client.settings.operator_key, call, U256::ZERO, "the epoch report").await {
+                Ok(hash) => {
+                    let receipt: Value = client.eth.request("eth_getTransactionReceipt", rpc_params![hash]).await.unwrap_or(Value::Null);
+                    let gas = receipt["gasUsed"].as_str().and_then(|g| u64::from_str_radix(g.trim_start_matches("0x"), 16).ok()).unwrap_or_default();
+                    let mut stats = client.stats.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    stats.reports_sent += 1;
+                    stats.report_gas += gas;
+                    tracing::info!(epoch, checked, failed, gas, "alignment report sent");
+                    AuditorReport::Reported { epoch, sent: true }
+                }
+                Err(error) => {
+                    tracing::warn!(epoch, %error, "alignment report not sent");
+                    AuditorReport::Reported { epoch, sent: false }
+                }
+            }
+        }
+    }
+}
