@@ -5,7 +5,6 @@
 mod common;
 
 use std::path::Path;
-use alloy_signer::Signer;
 use std::process::Command;
 
 use common::*;
@@ -126,7 +125,7 @@ fn dev_audits_files_and_blobs_cleanly_and_a_corrupted_segment_is_reported_failed
     };
     let hostile = zgnode::alignment::auditor::start(settings, runtime.handle().clone()).unwrap();
 
-    let honest = alloy_primitives::Address::from(dev_key(5).address());
+    let honest = dev_key(5).address();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     let (clean, caught) = loop {
         let clean: Vec<_> = reports_of(node.addr, honest).into_iter().filter(|r| r.2 > 0).collect();

@@ -226,10 +226,8 @@ pub fn start(settings: AuditorSettings, runtime: tokio::runtime::Handle) -> anyh
                             Err(error) => tracing::warn!(%error, "alignment: registering the operator failed; retrying"),
                         }
                     }
-                    if registered {
-                        if let Err(error) = watch_step(&client, &reports, &mut last_epoch, &mut scanned_to, &mut universe).await {
-                            tracing::debug!(%error, "alignment: watching the chain");
-                        }
+                    if registered && let Err(error) = watch_step(&client, &reports, &mut last_epoch, &mut scanned_to, &mut universe).await {
+                        tracing::debug!(%error, "alignment: watching the chain");
                     }
                     tokio::time::sleep(client.settings.poll).await;
                 }

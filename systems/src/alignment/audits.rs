@@ -118,11 +118,14 @@ pub fn order_checks(orders: Res<AuditorOrders>, mut audits: Query<(&Audit, &mut 
     }
 }
 
+/// An audit of an epoch: its entity, place in the draw, target and verdict (None: not yet).
+type Judged = (Entity, usize, AuditTarget, Option<bool>);
+
 /// Orders the report of every epoch the chain has left whose audits are all judged (an epoch
 /// with nothing to audit reports zero checks), then lets its audits go.
 pub fn order_reports(mut commands: Commands, orders: Res<AuditorOrders>, mut board: ResMut<AuditBoard>, audits: Query<(Entity, &Audit, &AuditState)>) {
     let current = board.current_epoch;
-    let mut epochs: std::collections::BTreeMap<u64, Vec<(Entity, usize, AuditTarget, Option<bool>)>> = Default::default();
+    let mut epochs: std::collections::BTreeMap<u64, Vec<Judged>> = Default::default();
     for (entity, audit, state) in &audits {
         let verdict = match state {
             AuditState::Passed => Some(true),
