@@ -409,3 +409,23 @@ fn da_commands_refuse_malformed_roots_and_sample_counts() {
     assert_eq!(code, 1);
     assert!(stderr.contains("cannot read /nonexistent/blob"), "{stderr}");
 }
+
+#[test]
+fn alignment_commands_refuse_bad_input_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = zgnode(&["alignment", "--config", dir.path().join("missing.toml").to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("missing.toml"), "{stderr}");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "rpc_url = \"http://127.0.0.1:1\"\noperator_key = \"0x12\"\nlicences = [6]\n").unwrap();
+    let (code, _, stderr) = zgnode(&["alignment", "--config", bad.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("operator_key: not a private key"), "{stderr}");
+    for loads in ["1", "1:x", "1:501", ":"] {
+        let (code, _, stderr) = zgnode(&["bench", "alignment", "--loads", loads]);
+        assert_ne!(code, 0, "{loads}");
+        assert!(stderr.contains("--loads"), "{loads}: {stderr}");
+    }
+    let (code, _, stderr) = zgnode(&["bench", "alignment", "--epochs", "0"]);
+    assert!(code != 0 && stderr.contains("--epochs"), "{stderr}");
+}

@@ -70,23 +70,29 @@ contract ChainParams {
         _blockGasLimit = limit;
     }
 
+    // The contracts that read these take 0 as "not governed" (their genesis value applies), so
+    // 0 is refused rather than silently meaning something else.
+
     function setDaBlobPrice(uint256 price) external onlyOwner {
+        if (price == 0) revert OutOfRange("daBlobPrice", price);
         emit ParamChanged("daBlobPrice", daBlobPrice, price);
         daBlobPrice = price;
     }
 
     function setStoragePricePerSector(uint256 price) external onlyOwner {
+        if (price == 0) revert OutOfRange("storagePricePerSector", price);
         emit ParamChanged("storagePricePerSector", storagePricePerSector, price);
         storagePricePerSector = price;
     }
 
     function setComputeMinStake(uint256 stake) external onlyOwner {
+        if (stake == 0) revert OutOfRange("computeMinStake", stake);
         emit ParamChanged("computeMinStake", computeMinStake, stake);
         computeMinStake = stake;
     }
 
     function setAlignmentRewardRateBps(uint256 rate) external onlyOwner {
-        if (rate > MAX_REWARD_RATE_BPS) revert OutOfRange("alignmentRewardRateBps", rate);
+        if (rate == 0 || rate > MAX_REWARD_RATE_BPS) revert OutOfRange("alignmentRewardRateBps", rate);
         emit ParamChanged("alignmentRewardRateBps", alignmentRewardRateBps, rate);
         alignmentRewardRateBps = rate;
     }

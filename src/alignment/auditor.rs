@@ -25,6 +25,9 @@ use zg_systems::alignment::IAlignmentManager;
 use zg_systems::alignment::MANAGER_ADDRESS;
 use zg_systems::alignment::audits::AuditorPlugin;
 
+/// Blocks per `eth_getLogs` call when the auditor catches up with the chain.
+const SCAN_WINDOW_BLOCKS: u64 = 1_000;
+
 /// What an auditor needs.
 #[derive(Clone, Debug)]
 pub struct AuditorSettings {
@@ -265,9 +268,11 @@ async fn watch_step(
     let seed = client.view(IAlignmentManager::seedCall { epoch: U256::from(epoch) }).await?;
     let head: U256 = client.eth.request("eth_blockNumber", rpc_params![]).await?;
     let head: u64 = head.try_into().context("head overflow")?;
-    if head >= *scanned_to {
-        client.scan(*scanned_to, head, universe).await?;
-        *scanned_to = head + 1;
+    // In windows well under eth_getLogs' block-range cap; a failed window is retried next poll.
+    while *scanned_to <= head {
+        let end = (*scanned_to + SCAN_WINDOW_BLOCKS - 1).min(head);
+        client.scan(*scanned_to, end, universe).await?;
+        *scanned_to = end + 1;
     }
     *last_epoch = Some(epoch);
     client.stats.lock().unwrap_or_else(std::sync::PoisonError::into_inner).epochs_opened += 1;

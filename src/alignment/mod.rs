@@ -47,6 +47,31 @@ pub fn dev_params() -> AlignmentParams {
     }
 }
 
+/// Audits an epoch draws unless configured otherwise.
+pub const DEFAULT_QUOTA: zg_components::alignment::AuditQuota = zg_components::alignment::AuditQuota { storage_segments: 8, da_blobs: 2 };
+/// DA shares sampled per audited blob.
+pub const DEFAULT_DA_SAMPLES: usize = 16;
+/// How often the auditor looks at the chain.
+pub const DEFAULT_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+/// The dev chain's auditor: dev account 5 holds licence 6 and operates it.
+pub const DEV_AUDITOR_ACCOUNT: usize = 5;
+
+/// `zgnode dev`'s auditor against the node at `rpc_url` (and its storage node).
+pub fn dev_auditor_settings(rpc_url: String, storage_url: Option<String>) -> auditor::AuditorSettings {
+    let account = &crate::dev::dev_accounts()[DEV_AUDITOR_ACCOUNT];
+    let key = alloy_signer_local::PrivateKeySigner::from_bytes(&account.private_key).expect("the dev keys are valid (tested)");
+    auditor::AuditorSettings {
+        rpc_url,
+        storage_url,
+        operator_key: key.clone(),
+        licences: vec![DEV_AUDITOR_ACCOUNT as u64 + 1],
+        holder_key: Some(key),
+        quota: DEFAULT_QUOTA,
+        da_samples: DEFAULT_DA_SAMPLES,
+        poll: DEFAULT_POLL,
+    }
+}
+
 /// Places the licence and the manager in `genesis`, the manager's reward pool granted from the
 /// AI alignment nodes' allocation.
 pub fn install(genesis: &mut Genesis, params: &AlignmentParams) -> anyhow::Result<()> {

@@ -38,16 +38,16 @@ pub struct AlignmentFile {
 }
 
 fn default_segments() -> usize {
-    8
+    crate::alignment::DEFAULT_QUOTA.storage_segments
 }
 fn default_blobs() -> usize {
-    2
+    crate::alignment::DEFAULT_QUOTA.da_blobs
 }
 fn default_samples() -> usize {
-    16
+    crate::alignment::DEFAULT_DA_SAMPLES
 }
 fn default_poll() -> u64 {
-    500
+    crate::alignment::DEFAULT_POLL.as_millis() as u64
 }
 
 impl AlignmentFile {
@@ -72,24 +72,6 @@ impl AlignmentFile {
             da_samples: self.da_samples,
             poll: Duration::from_millis(self.poll_ms),
         })
-    }
-}
-
-/// The dev chain's auditor: dev account 5 holds licence 6 and operates it.
-pub const DEV_AUDITOR_ACCOUNT: usize = 5;
-
-pub fn dev_settings(rpc_url: String, storage_url: Option<String>) -> AuditorSettings {
-    let account = &crate::dev::dev_accounts()[DEV_AUDITOR_ACCOUNT];
-    let key = alloy_signer_local::PrivateKeySigner::from_bytes(&account.private_key).expect("the dev keys are valid (tested)");
-    AuditorSettings {
-        rpc_url,
-        storage_url,
-        operator_key: key.clone(),
-        licences: vec![DEV_AUDITOR_ACCOUNT as u64 + 1],
-        holder_key: Some(key),
-        quota: AuditQuota { storage_segments: default_segments(), da_blobs: default_blobs() },
-        da_samples: default_samples(),
-        poll: Duration::from_millis(default_poll()),
     }
 }
 

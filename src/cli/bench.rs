@@ -188,6 +188,14 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                 report.resident_bytes.map(|b| format!("{:.1} MiB", b as f64 / (1 << 20) as f64)).unwrap_or_else(|| "unknown".into())
             );
         }
+        BenchCommand::Alignment { loads, epochs } => {
+            anyhow::ensure!((1..=20).contains(&epochs), "--epochs must be 1..=20");
+            let loads = loads.iter().map(|l| parse_load(l)).collect::<anyhow::Result<Vec<_>>>()?;
+            println!("alignment: a dev node (storage, DA, PoRA miner, 1 s blocks); per load, {epochs} epochs without an auditor, then {epochs} with one");
+            for cost in crate::tools::bench::alignment::audit_cost(&loads, epochs).await? {
+                println!("{cost}");
+            }
+        }
         BenchCommand::DaNetwork { sizes, runs } => {
             anyhow::ensure!(!sizes.is_empty(), "--sizes needs at least one size");
             anyhow::ensure!((1..=100).contains(&runs), "--runs must be 1..=100");
@@ -460,4 +468,14 @@ async fn compare_with_ezkl(figures: &[crate::tools::bench::proofs::ProofFigures]
         ezkl::print(ours, &theirs);
     }
     Ok(())
+}
+
+/// FILES:BLOBS, each 0..=500.
+fn parse_load(text: &str) -> anyhow::Result<(usize, usize)> {
+    let (files, blobs) = text.split_once(':').ok_or_else(|| anyhow::anyhow!("--loads: {text:?} is not FILES:BLOBS"))?;
+    let parse = |n: &str| n.trim().parse::<usize>().ok().filter(|n| *n <= 500);
+    match (parse(files), parse(blobs)) {
+        (Some(files), Some(blobs)) => Ok((files, blobs)),
+        _ => anyhow::bail!("--loads: {text:?} needs two counts of 0..=500"),
+    }
 }

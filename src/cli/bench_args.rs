@@ -188,6 +188,16 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5)]
         rounds: usize,
     },
+    /// What an alignment auditor costs an epoch on a dev node holding F files and B blobs: the
+    /// process's CPU without and with it, bytes fetched, report gas vs the chain's own gas.
+    Alignment {
+        /// Loads as FILES:BLOBS (600 KiB files, 100 kB blobs).
+        #[arg(long, value_delimiter = ',', default_value = "1:1,10:4,40:8")]
+        loads: Vec<String>,
+        /// Epochs measured without and then with the auditor, per load.
+        #[arg(long, default_value_t = 3)]
+        epochs: u64,
+    },
     /// Data availability on a four-validator network on loopback: blobs from DisperseBlob's
     /// entry point to CONFIRMED, and the dispersal throughput.
     DaNetwork {

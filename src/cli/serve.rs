@@ -41,7 +41,7 @@ pub(super) async fn serve(config: NodeConfig, genesis: Genesis, dev: bool, compu
     }
     let auditor = match (auditor, node.rpc_url()) {
         (true, Some(rpc)) if genesis.accounts.contains_key(&crate::alignment::MANAGER_ADDRESS) => {
-            let settings = super::alignment::dev_settings(rpc, node.storage_addr.map(|addr| format!("http://{addr}")));
+            let settings = crate::alignment::dev_auditor_settings(rpc, node.storage_addr.map(|addr| format!("http://{addr}")));
             println!("Alignment node:  licence {:?} operated by {} (audits each {}-block epoch)", settings.licences, settings.operator_key.address(), crate::alignment::dev_params().epoch_blocks);
             Some(crate::alignment::auditor::start(settings, tokio::runtime::Handle::current())?)
         }

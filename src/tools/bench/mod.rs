@@ -8,6 +8,7 @@ mod ingestion;
 mod pipeline;
 mod schedules;
 mod tick_cost;
+pub mod alignment;
 pub mod anvil;
 pub mod compute;
 pub mod consensus;
