@@ -128,8 +128,10 @@ fn dev_audits_files_and_blobs_cleanly_and_a_corrupted_segment_is_reported_failed
     let honest = dev_key(5).address();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     let (clean, caught) = loop {
-        let clean: Vec<_> = reports_of(node.addr, honest).into_iter().filter(|r| r.2 > 0).collect();
-        let caught: Vec<_> = reports_of(node.addr, operator.address()).into_iter().filter(|r| r.3 > 0).collect();
+        // An epoch that opened before the blob was confirmed draws segments only: wait for one
+        // that drew both kinds (8 + 2 for the built-in auditor, 3 + 1 for the second).
+        let clean: Vec<_> = reports_of(node.addr, honest).into_iter().filter(|r| r.2 == 10).collect();
+        let caught: Vec<_> = reports_of(node.addr, operator.address()).into_iter().filter(|r| r.2 == 4).collect();
         if !clean.is_empty() && !caught.is_empty() {
             break (clean, caught);
         }
@@ -139,7 +141,8 @@ fn dev_audits_files_and_blobs_cleanly_and_a_corrupted_segment_is_reported_failed
     let stats = hostile.stats();
     hostile.stop();
     // The built-in auditor (licence 6) found every segment and blob sound.
-    assert!(clean.iter().all(|(_, licences, checked, failed)| licences == &vec![6] && *checked == 10 && *failed == 0), "{clean:?}");
+    assert!(clean.iter().all(|(_, licences, _, _)| licences == &vec![6]), "{clean:?}");
+    assert!(reports_of(node.addr, honest).iter().all(|(_, _, _, failed)| *failed == 0), "{:?}", reports_of(node.addr, honest));
     // The one fed corrupted segments reported them failed (and nothing else: the blob passed).
     let (_, licences, checked, failed) = &caught[0];
     assert_eq!(licences, &vec![7]);

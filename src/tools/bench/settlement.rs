@@ -119,10 +119,10 @@ pub fn settlement(users: usize) -> anyhow::Result<SettlementReport> {
     };
     // The dev marketplace's owner (dev account 7) has sent nothing yet.
     let owner_nonce = 0;
-    chain.run(vec![
-        chain.call(&provider, INFERENCE_ADDRESS, &IInferenceServing::addOrUpdateServiceCall { params }, ether(100), 0),
-        chain.call(&owner, INFERENCE_ADDRESS, &IInferenceServing::acknowledgeTEESignerByOwnerCall { provider: provider.address() }, U256::ZERO, owner_nonce),
-    ])?;
+    // One block each: the owner can only acknowledge a service that exists, and two senders'
+    // transactions in one block carry no order between them.
+    chain.run(vec![chain.call(&provider, INFERENCE_ADDRESS, &IInferenceServing::addOrUpdateServiceCall { params }, ether(100), 0)])?;
+    chain.run(vec![chain.call(&owner, INFERENCE_ADDRESS, &IInferenceServing::acknowledgeTEESignerByOwnerCall { provider: provider.address() }, U256::ZERO, owner_nonce)])?;
     let mut setup = Vec::new();
     for client in &clients {
         setup.push(chain.call(client, LEDGER_ADDRESS, &ILedgerManager::addLedgerCall { additionalInfo: String::new() }, ether(10), 0));
