@@ -3,28 +3,7 @@ pragma solidity ^0.8.28;
 
 import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
 import {Governed} from "./Governed.sol";
-
-/// The verifiable-inference market, as the alignment manager calls it to report a wrong result.
-interface IVerifiedInferenceReports {
-    struct Request {
-        address user;
-        address provider;
-        bytes32 modelId;
-        uint256 nonce;
-        bytes32 inputCommitment;
-        uint256 fee;
-    }
-
-    struct Evidence {
-        int256[] logits;
-        bytes proof;
-        bytes providerSignature;
-        int256[] honestLogits;
-        bytes honestProof;
-    }
-
-    function reportWrongResult(Request calldata request, Evidence calldata evidence) external;
-}
+import {VerifiedInference} from "./VerifiedInference.sol";
 
 /// AI alignment node licences at 0x0000000000000000000000000000000000004010: an ERC-721 minted
 /// at genesis, soulbound for its first year (the first 365 reward days of the alignment
@@ -243,15 +222,14 @@ contract AlignmentManager {
     /// honest proof shows other logits): the market checks the evidence and slashes the provider,
     /// paying the reporter's half to this contract, which passes it to the operator. Evidence
     /// the market refuses costs the accuser `falseAccusationPenalty` of its bond, into the pool.
-    function accuseVerifiedResult(
-        IVerifiedInferenceReports.Request calldata request,
-        IVerifiedInferenceReports.Evidence calldata evidence
-    ) external {
+    function accuseVerifiedResult(VerifiedInference.Request calldata request, VerifiedInference.Evidence calldata evidence)
+        external
+    {
         if (licencesServed[msg.sender] == 0) revert NotOperator(0, msg.sender);
         if (bondOf[msg.sender] < minBond) revert BondTooLow(msg.sender, bondOf[msg.sender], minBond);
         require(gasleft() > JUDGE_GAS + JUDGE_GAS / 63 + 50_000, "not enough gas to judge the evidence");
         uint256 before = address(this).balance;
-        try IVerifiedInferenceReports(verifiedInference).reportWrongResult{gas: JUDGE_GAS}(request, evidence) {
+        try VerifiedInference(verifiedInference).reportWrongResult{gas: JUDGE_GAS}(request, evidence) {
             uint256 reward = address(this).balance - before;
             emit Accused(msg.sender, ACCUSE_VERIFIED_RESULT, request.provider, true, reward);
             (bool ok,) = msg.sender.call{value: reward}("");

@@ -111,13 +111,7 @@ impl Client {
             self.send(holder, IAlignmentManager::setOperatorCall { tokenId: U256::from(*licence), operator }, U256::ZERO, "setOperator").await?;
         }
         let bond = self.view(IAlignmentManager::bondOfCall { operator }).await?;
-        let min: U256 = {
-            let out: Bytes = self
-                .eth
-                .request("eth_call", rpc_params![json!({"to": MANAGER_ADDRESS, "data": Bytes::from(alloy_primitives::keccak256("minBond()")[..4].to_vec())}), "latest"])
-                .await?;
-            U256::try_from_be_slice(&out).context("minBond() answered nothing")?
-        };
+        let min = self.view(IAlignmentManager::minBondCall {}).await?;
         if bond < min {
             self.send(&self.settings.operator_key, IAlignmentManager::bondCall {}, min - bond, "bond").await?;
         }
@@ -131,7 +125,7 @@ impl Client {
         let logs: Vec<Value> = self.eth.request("eth_getLogs", rpc_params![filter]).await.context("eth_getLogs")?;
         for log in logs {
             let Some(decoded) = decode_log(&log) else { continue };
-            let block = log["blockNumber"].as_str().and_then(|n| u64::from_str_radix(n.trim_start_matches("0x"), 16).ok()).unwrap_or_default();
+            let block = crate::rpc::quantity_of(&log["blockNumber"]);
             if let Some(file) = zg_systems::storage::flow::decode_submit(&decoded, block) {
                 universe.files.push((file.root(), file.size));
             } else if let Some(zg_systems::da::entrance::EntranceEvent::Verified { data_root, .. }) = zg_systems::da::entrance::decode_event(&decoded) {
@@ -306,7 +300,7 @@ async fn carry_out(client: &Client, order: AuditorOrder) -> AuditorReport {
             match client.send(&client.settings.operator_key, call, U256::ZERO, "the epoch report").await {
                 Ok(hash) => {
                     let receipt: Value = client.eth.request("eth_getTransactionReceipt", rpc_params![hash]).await.unwrap_or(Value::Null);
-                    let gas = receipt["gasUsed"].as_str().and_then(|g| u64::from_str_radix(g.trim_start_matches("0x"), 16).ok()).unwrap_or_default();
+                    let gas = crate::rpc::quantity_of(&receipt["gasUsed"]);
                     let mut stats = client.stats.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                     stats.reports_sent += 1;
                     stats.report_gas += gas;

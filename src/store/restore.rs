@@ -81,5 +81,7 @@ pub fn restore_into(world: &mut World, store: &ChainStore) -> Result<Option<(Hea
     if header.state_root != state_root {
         return Err(RestoreError::StateRootMismatch { number: head, expected: header.state_root, actual: state_root });
     }
+    // The governed parameters in the restored state govern the next block, as they did before.
+    zg_systems::chain::params::apply(world);
     Ok(Some((header, hash)))
 }

@@ -3,12 +3,8 @@
 // The licence is an ERC-721 (OpenZeppelin's IERC721 ABI) that refuses transfers in its first
 // year; its holder names an operator, the operator bonds and reports a finished epoch, and the
 // holder claims the 33 % launch share plus that epoch's vesting part.
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { ethers } from "ethers";
-
-const require = createRequire(import.meta.url);
-const oz = (name) => JSON.parse(readFileSync(require.resolve(`@openzeppelin/contracts/build/contracts/${name}.json`), "utf8")).abi;
+import { check, oz, refusal, sent, until } from "./checks.mjs";
 
 const [url, holderKey, operatorKey] = process.argv.slice(2);
 const provider = new ethers.JsonRpcProvider(url, undefined, { polling: true, pollingInterval: 100, cacheTimeout: -1 });
@@ -38,25 +34,6 @@ const manager = new ethers.Contract(
   ],
   provider,
 );
-const check = (ok, what) => {
-  if (!ok) throw new Error(`FAILED: ${what}`);
-  console.log(`ok - ${what}`);
-};
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-async function sent(promise) {
-  const receipt = await (await promise).wait();
-  if (receipt.status !== 1) throw new Error("FAILED: a transaction reverted");
-  return receipt;
-}
-async function refusal(call) {
-  try {
-    await call();
-  } catch (e) {
-    return e.revert?.name ?? e.shortMessage ?? e.message;
-  }
-  return null;
-}
-
 check((await license.name()) === "zgnode AI Alignment Node License", "the licence is an ERC-721");
 check((await license.ownerOf(1n)) === holder.address, "licence 1 belongs to dev account 0");
 check(
@@ -70,12 +47,7 @@ check(
 await sent(manager.connect(holder).setOperator(1n, operator.address));
 await sent(manager.connect(operator).bond({ value: await manager.minBond() }));
 const epoch = await manager.currentEpoch();
-await (async () => {
-  for (;;) {
-    if ((await manager.currentEpoch()) > epoch) return;
-    await sleep(100);
-  }
-})();
+await until(`epoch ${epoch} to end`, async () => (await manager.currentEpoch()) > epoch);
 const seed = await manager.seed(epoch);
 check(seed !== ethers.ZeroHash, `epoch ${epoch}'s audit seed is ${seed.slice(0, 18)}…`);
 const before = await manager.claimable(1n);

@@ -5,12 +5,8 @@
 // snapshot does not count, a vote after the deadline is refused, queue, execution refused before
 // the timelock's delay, execute, and the next block carries the new gas limit. Proposal B gets
 // one staker's vote (25 % of stake, quorum 30 %) and is defeated.
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { ethers } from "ethers";
-
-const require = createRequire(import.meta.url);
-const oz = (name) => JSON.parse(readFileSync(require.resolve(`@openzeppelin/contracts/build/contracts/${name}.json`), "utf8")).abi;
+import { check, oz, refusal, sent, until } from "./checks.mjs";
 
 const [url, stakerKeys, outsiderKey] = process.argv.slice(2);
 const provider = new ethers.JsonRpcProvider(url, undefined, { polling: true, pollingInterval: 100, cacheTimeout: -1 });
@@ -31,37 +27,7 @@ const staking = new ethers.Contract(STAKING, ["function delegate(address operato
 const params = new ethers.Contract(PARAMS, ["function blockGasLimit() view returns (uint64)", "function setBlockGasLimit(uint64)", "function owner() view returns (address)"], provider);
 
 const STATES = ["Pending", "Active", "Canceled", "Defeated", "Succeeded", "Queued", "Expired", "Executed"];
-const check = (ok, what) => {
-  if (!ok) throw new Error(`FAILED: ${what}`);
-  console.log(`ok - ${what}`);
-};
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-async function until(what, predicate, timeoutMs = 120_000) {
-  const start = Date.now();
-  for (;;) {
-    const value = await predicate();
-    if (value) return value;
-    if (Date.now() - start > timeoutMs) throw new Error(`FAILED: timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 const stateOf = async (id) => STATES[Number(await governor.state(id))];
-async function sent(promise) {
-  const tx = await promise;
-  const receipt = await tx.wait();
-  if (receipt.status !== 1) throw new Error(`FAILED: transaction ${tx.hash} reverted`);
-  return receipt;
-}
-// Which IGovernor error a call fails with (ethers decodes it from the ABI).
-async function refusal(call) {
-  try {
-    await call();
-  } catch (e) {
-    return e.revert?.name ?? e.shortMessage ?? e.message;
-  }
-  return null;
-}
-
 check((await governor.name()) === "zgnode Governor", "name()");
 check((await governor.COUNTING_MODE()) === "support=bravo&quorum=for,abstain", "COUNTING_MODE() is GovernorCountingSimple's");
 check((await governor.CLOCK_MODE()) === "mode=blocknumber&from=default", "the clock is the block number");

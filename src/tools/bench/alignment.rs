@@ -109,7 +109,7 @@ async fn gas_between(eth: &jsonrpsee::http_client::HttpClient, from: u64, to: u6
                 continue;
             }
             let receipt: Value = eth.request("eth_getTransactionReceipt", rpc_params![tx["hash"].clone()]).await?;
-            gas += receipt["gasUsed"].as_str().and_then(|g| u64::from_str_radix(g.trim_start_matches("0x"), 16).ok()).unwrap_or_default();
+            gas += crate::rpc::quantity_of(&receipt["gasUsed"]);
         }
     }
     Ok(gas)

@@ -31,6 +31,7 @@ sol! {
         function operatorOf(uint256 tokenId) external view returns (address);
         function bond() external payable;
         function bondOf(address operator) external view returns (uint256);
+        function minBond() external view returns (uint256);
         function withdrawBond() external;
         function submitReport(uint256 epoch, uint256[] calldata tokenIds, uint256 checked, uint256 failed, bytes32 digest) external;
         function reported(uint256 tokenId, uint256 epoch) external view returns (bool);
@@ -44,29 +45,7 @@ sol! {
     }
 }
 
-sol! {
-    /// Evidence against a verifiable-inference provider, judged by the market.
-    interface IAccuse {
-        #[derive(Debug, Default, PartialEq, Eq)]
-        struct AccusedRequest {
-            address user;
-            address provider;
-            bytes32 modelId;
-            uint256 nonce;
-            bytes32 inputCommitment;
-            uint256 fee;
-        }
-        #[derive(Debug, Default, PartialEq, Eq)]
-        struct AccusedEvidence {
-            int256[] logits;
-            bytes proof;
-            bytes providerSignature;
-            int256[] honestLogits;
-            bytes honestProof;
-        }
-        function accuseVerifiedResult(AccusedRequest calldata request, AccusedEvidence calldata evidence) external;
-    }
-}
+pub use crate::verifiable::contracts::IAlignmentAccusations;
 
 /// What genesis fixes about alignment nodes.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! The alignment contracts on a bare chain world, attacker first: who may name operators, report,
 //! claim and transfer, what a false accusation costs, and that rewards only move tokens.
 
-use alloy_primitives::{B256, Bytes, TxKind, U256, hex};
+use alloy_primitives::{B256, Bytes, U256};
 use alloy_sol_types::SolCall;
 use bevy_ecs::prelude::*;
 use proptest::prelude::*;
@@ -9,11 +9,6 @@ use proptest::prelude::*;
 use super::*;
 use crate::chain::test_support::*;
 use crate::verifiable::contracts::{IVerifiedInference, VerifiedRequest, WrongResultEvidence};
-
-fn code(artifact: &str) -> Vec<u8> {
-    let value: serde_json::Value = serde_json::from_str(artifact).unwrap();
-    hex::decode(value["bytecode"].as_str().unwrap()).unwrap()
-}
 
 fn tokens(n: u64) -> U256 {
     U256::from(n) * U256::from(10u64).pow(U256::from(18))
@@ -42,8 +37,8 @@ fn aligned_world() -> World {
     let (_, _, mut genesis) = chain_world(5);
     let params = params();
     let code = AlignmentCode {
-        license: &code(include_str!("../../../assets/contracts/AlignmentLicense.json")),
-        manager: &code(include_str!("../../../assets/contracts/AlignmentManager.json")),
+        license: &artifact_code(include_str!("../../../assets/contracts/AlignmentLicense.json")),
+        manager: &artifact_code(include_str!("../../../assets/contracts/AlignmentManager.json")),
     };
     genesis.accounts.extend(genesis_accounts(&code, &params).expect("the shipped contracts deploy"));
     let pool = u64::try_from(params.pool() / tokens(1)).unwrap();
@@ -61,44 +56,34 @@ fn aligned_world() -> World {
 
 fn code_of_registry() -> (Vec<u8>, Vec<u8>) {
     (
-        code(include_str!("../../../assets/contracts/ModelRegistry.json")),
-        code(include_str!("../../../assets/contracts/VerifiedInference.json")),
+        artifact_code(include_str!("../../../assets/contracts/ModelRegistry.json")),
+        artifact_code(include_str!("../../../assets/contracts/VerifiedInference.json")),
     )
 }
 
-struct Chain {
-    world: World,
-    nonces: [u64; 5],
+/// The alignment world with its calls, and the manager's steps the tests repeat.
+struct Chain(CallChain);
+
+impl std::ops::Deref for Chain {
+    type Target = CallChain;
+    fn deref(&self) -> &CallChain {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Chain {
+    fn deref_mut(&mut self) -> &mut CallChain {
+        &mut self.0
+    }
 }
 
 impl Chain {
     fn new() -> Self {
-        Self { world: aligned_world(), nonces: [0; 5] }
-    }
-
-    fn send<C: SolCall>(&mut self, from: u8, to: Address, call: C, value: U256) -> bool {
-        let nonce = self.nonces[from as usize];
-        self.nonces[from as usize] += 1;
-        let tx = if value.is_zero() {
-            crate::chain::test_support::call(&signer(from), TxKind::Call(to), call.abi_encode().into(), nonce, 20_000_000)
-        } else {
-            call_with_value(&signer(from), to, call.abi_encode().into(), value, nonce)
-        };
-        let block = execute_next_block(&mut self.world, vec![tx]);
-        block.receipts.first().is_some_and(|r| r.success)
+        Self(CallChain::new(aligned_world(), 5, 20_000_000))
     }
 
     fn manager<C: SolCall>(&mut self, from: u8, call: C) -> bool {
         self.send(from, MANAGER_ADDRESS, call, U256::ZERO)
-    }
-
-    fn view<C: SolCall>(&self, to: Address, call: C) -> C::Return {
-        let output = crate::chain::evm::call_view(&self.world, to, call.abi_encode()).expect("the view answers");
-        C::abi_decode_returns(&output).expect("decodes")
-    }
-
-    fn head(&self) -> u64 {
-        self.world.resource::<zg_components::chain::ChainHead>().number()
     }
 
     /// Mines until the next block to be built is in `epoch`.
@@ -207,16 +192,7 @@ fn a_false_accusation_costs_the_accuser_part_of_its_bond() {
         fee: U256::from(1u64),
     };
     let evidence = WrongResultEvidence { logits: vec![], proof: Bytes::new(), providerSignature: Bytes::from(vec![0u8; 65]), honestLogits: vec![], honestProof: Bytes::new() };
-    let accused_request = IAccuse::AccusedRequest {
-        user: request.user,
-        provider: request.provider,
-        modelId: request.modelId,
-        nonce: request.nonce,
-        inputCommitment: request.inputCommitment,
-        fee: request.fee,
-    };
-    let accused_evidence = IAccuse::AccusedEvidence { providerSignature: evidence.providerSignature.clone(), ..Default::default() };
-    let accuse = IAccuse::accuseVerifiedResultCall { request: accused_request, evidence: accused_evidence };
+    let accuse = IAlignmentAccusations::accuseVerifiedResultCall { request: request.clone(), evidence: evidence.clone() };
     assert!(!chain.manager(4, accuse.clone()), "only an operator may accuse");
     assert!(chain.manager(3, accuse.clone()), "judged, not reverted");
     assert_eq!(chain.view(MANAGER_ADDRESS, IAlignmentManager::bondOfCall { operator: signer(3).address() }), tokens(5));

@@ -47,6 +47,7 @@ pub fn build_genesis(world: &mut World, genesis: &Genesis) -> Result<CommittedBl
     let header = genesis_header(genesis, state_root);
     let hash = header.hash_slow();
     producer::record_block(world, &header, hash, Vec::new());
+    super::params::apply(world);
     Ok(CommittedBlock { header, hash, transactions: vec![], receipts: vec![], changes, decided: None })
 }
 

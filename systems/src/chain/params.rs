@@ -1,7 +1,8 @@
 //! The chain's governed parameters: the `ChainParams` contract the governance timelock owns, as
-//! block production reads it. After every committed block the node reads the contract's
-//! `overrides()` from the new state, so a value a proposal changed in block N governs block
-//! N+1 on every node alike (it is chain state, not configuration).
+//! block production reads it. After a committed block that wrote to the contract (and at
+//! genesis, and after a restore) the node reads its `overrides()` from the new state, so a value
+//! a proposal changed in block N governs block N+1 on every node alike (it is chain state, not
+//! configuration).
 
 use alloy_primitives::{Address, U256, address};
 use alloy_sol_types::{SolCall, sol};
@@ -34,7 +35,7 @@ pub const MIN_BLOCK_GAS_LIMIT: u64 = 10_000_000;
 pub const MAX_BLOCK_GAS_LIMIT: u64 = 2_000_000_000;
 
 /// The parameters as the contract stores them; a zero gas limit means the genesis limit.
-#[derive(Resource, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct GovernedParams {
     pub block_gas_limit: u64,
     pub da_blob_price: U256,
@@ -62,20 +63,25 @@ pub fn read(world: &World) -> Option<GovernedParams> {
     })
 }
 
-/// Applies the contract's values to the blocks built from now on. Called whenever the head
-/// moves (a block committed, genesis built, the chain restored).
+/// Applies the contract's gas limit to the blocks built from now on. Called after a block that
+/// wrote to the contract, after genesis and after a restore.
 pub fn apply(world: &mut World) {
-    if world.get_resource::<ChainSpec>().is_none() {
-        return;
-    }
+    let Some(current) = world.get_resource::<ChainSpec>().map(|spec| spec.block_gas_limit) else { return };
     let Some(params) = read(world) else { return };
-    let limit = params.block_gas_limit;
-    if (MIN_BLOCK_GAS_LIMIT..=MAX_BLOCK_GAS_LIMIT).contains(&limit) {
-        let mut spec = world.resource_mut::<ChainSpec>();
-        if spec.block_gas_limit != limit {
-            tracing::info!(from = spec.block_gas_limit, to = limit, "block gas limit changed by governance");
-            spec.block_gas_limit = limit;
-        }
+    // The limit the chain started with, kept from the first call (the spec then still holds the
+    // genesis value), so a state that holds no override again (a rewind) gets it back.
+    let genesis_limit = world.get_resource_or_insert_with(|| GenesisGasLimit(current)).0;
+    let limit = match params.block_gas_limit {
+        0 => genesis_limit,
+        limit if (MIN_BLOCK_GAS_LIMIT..=MAX_BLOCK_GAS_LIMIT).contains(&limit) => limit,
+        _ => current,
+    };
+    if limit != current {
+        tracing::info!(from = current, to = limit, "block gas limit changed by governance");
+        world.resource_mut::<ChainSpec>().block_gas_limit = limit;
     }
-    world.insert_resource(params);
 }
+
+/// The block gas limit genesis set, before any governance change.
+#[derive(Resource, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GenesisGasLimit(pub u64);

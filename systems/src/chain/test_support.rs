@@ -128,3 +128,52 @@ pub fn world_of_genesis(genesis: &Genesis) -> World {
     genesis::build_genesis(&mut world, genesis).expect("genesis");
     world
 }
+
+/// A compiled artifact's creation code (the JSON `build.mjs` writes).
+pub fn artifact_code(artifact: &str) -> Vec<u8> {
+    let value: serde_json::Value = serde_json::from_str(artifact).expect("an artifact is JSON");
+    alloy_primitives::hex::decode(value["bytecode"].as_str().expect("an artifact has bytecode")).expect("hex bytecode")
+}
+
+/// A world whose signers call contracts one block per call, keeping their nonces.
+pub struct CallChain {
+    pub world: World,
+    nonces: Vec<u64>,
+    /// Gas of a call without value (a value transfer gets `call_with_value`'s).
+    call_gas: u64,
+}
+
+impl CallChain {
+    pub fn new(world: World, signers: usize, call_gas: u64) -> Self {
+        Self { world, nonces: vec![0; signers], call_gas }
+    }
+
+    /// Signer `from` calls `to` in a block of its own; whether the call succeeded.
+    pub fn send<C: alloy_sol_types::SolCall>(&mut self, from: u8, to: Address, call: C, value: U256) -> bool {
+        let nonce = self.nonces[from as usize];
+        self.nonces[from as usize] += 1;
+        let tx = if value.is_zero() {
+            self::call(&signer(from), TxKind::Call(to), call.abi_encode().into(), nonce, self.call_gas)
+        } else {
+            call_with_value(&signer(from), to, call.abi_encode().into(), value, nonce)
+        };
+        let block = execute_next_block(&mut self.world, vec![tx]);
+        block.receipts.first().is_some_and(|r| r.success)
+    }
+
+    /// A view as of the head block, decoded.
+    pub fn view<C: alloy_sol_types::SolCall>(&self, to: Address, call: C) -> C::Return {
+        let output = super::evm::call_view(&self.world, to, call.abi_encode()).expect("the view answers");
+        C::abi_decode_returns(&output).expect("decodes")
+    }
+
+    pub fn mine(&mut self, blocks: u64) {
+        for _ in 0..blocks {
+            execute_next_block(&mut self.world, vec![]);
+        }
+    }
+
+    pub fn head(&self) -> u64 {
+        self.world.resource::<zg_components::chain::ChainHead>().number()
+    }
+}

@@ -1,7 +1,7 @@
 //! The governance contracts on a bare chain world: stake-weighted votes taken at the snapshot,
 //! a timelocked proposal changing the next block's gas limit, and who may not change it.
 
-use alloy_primitives::{B256, Bytes, TxKind, U256, hex, keccak256};
+use alloy_primitives::{B256, Bytes, U256, keccak256};
 use alloy_sol_types::SolCall;
 use bevy_ecs::prelude::*;
 
@@ -9,11 +9,6 @@ use super::*;
 use crate::chain::params::IChainParams;
 use crate::chain::test_support::*;
 use crate::consensus::staking::{GenesisValidator, IStaking};
-
-fn code(artifact: &str) -> Vec<u8> {
-    let value: serde_json::Value = serde_json::from_str(artifact).unwrap();
-    hex::decode(value["bytecode"].as_str().unwrap()).unwrap()
-}
 
 fn tokens(n: u64) -> U256 {
     U256::from(n) * U256::from(10u64).pow(U256::from(18))
@@ -43,7 +38,7 @@ fn governed_world() -> World {
 
 fn governed_world_with(genesis_gas_limit_override: u64) -> World {
     let (_, _, mut genesis) = chain_world(5);
-    let staking_code = code(include_str!("../../../assets/contracts/Staking.json"));
+    let staking_code = artifact_code(include_str!("../../../assets/contracts/Staking.json"));
     let validators: Vec<_> = (0..4u8)
         .map(|i| GenesisValidator { operator: signer(i).address(), consensus_key: [i + 1; 32], stake: tokens(100) })
         .collect();
@@ -51,50 +46,22 @@ fn governed_world_with(genesis_gas_limit_override: u64) -> World {
     genesis.accounts.insert(STAKING_ADDRESS, staking.clone());
     genesis.grants.push(zg_components::chain::GrantEntry { address: STAKING_ADDRESS, tokens: 400, from: "ecosystem".into() });
     let code = GovernanceCode {
-        governor: &code(include_str!("../../../assets/contracts/ZgGovernor.json")),
-        timelock: &code(include_str!("../../../assets/contracts/ZgTimelock.json")),
-        chain_params: &code(include_str!("../../../assets/contracts/ChainParams.json")),
+        governor: &artifact_code(include_str!("../../../assets/contracts/ZgGovernor.json")),
+        timelock: &artifact_code(include_str!("../../../assets/contracts/ZgTimelock.json")),
+        chain_params: &artifact_code(include_str!("../../../assets/contracts/ChainParams.json")),
     };
     genesis.accounts.extend(genesis_accounts(&code, &params(genesis_gas_limit_override), &staking).expect("the shipped contracts deploy"));
     world_of_genesis(&genesis)
 }
 
-struct Chain {
-    world: World,
-    nonces: [u64; 5],
+type Chain = CallChain;
+
+fn chain() -> Chain {
+    CallChain::new(governed_world(), 5, 2_000_000)
 }
 
-impl Chain {
-    fn send<C: SolCall>(&mut self, from: u8, to: Address, call: C, value: U256) -> bool {
-        let nonce = self.nonces[from as usize];
-        self.nonces[from as usize] += 1;
-        let tx = if value.is_zero() {
-            crate::chain::test_support::call(&signer(from), TxKind::Call(to), call.abi_encode().into(), nonce, 2_000_000)
-        } else {
-            call_with_value(&signer(from), to, call.abi_encode().into(), value, nonce)
-        };
-        let block = execute_next_block(&mut self.world, vec![tx]);
-        block.receipts.first().is_some_and(|r| r.success)
-    }
-
-    fn view<C: SolCall>(&self, to: Address, call: C) -> C::Return {
-        let output = crate::consensus::staking::call_view(&self.world, to, call.abi_encode()).expect("the view answers");
-        C::abi_decode_returns(&output).expect("decodes")
-    }
-
-    fn mine(&mut self, blocks: u64) {
-        for _ in 0..blocks {
-            execute_next_block(&mut self.world, vec![]);
-        }
-    }
-
-    fn head(&self) -> u64 {
-        self.world.resource::<zg_components::chain::ChainHead>().number()
-    }
-
-    fn gas_limit(&self) -> u64 {
-        self.world.resource::<zg_components::chain::ChainSpec>().block_gas_limit
-    }
+fn gas_limit(chain: &Chain) -> u64 {
+    chain.world.resource::<zg_components::chain::ChainSpec>().block_gas_limit
 }
 
 fn set_gas_limit_proposal(limit: u64) -> (Vec<Address>, Vec<U256>, Vec<Bytes>, B256) {
@@ -118,8 +85,8 @@ fn propose(chain: &mut Chain, from: u8, limit: u64) -> U256 {
 
 #[test]
 fn a_passed_proposal_changes_the_next_blocks_gas_limit_after_the_timelock() {
-    let mut chain = Chain { world: governed_world(), nonces: [0; 5] };
-    let genesis_limit = chain.gas_limit();
+    let mut chain = chain();
+    let genesis_limit = gas_limit(&chain);
     assert_eq!(chain.view(CHAIN_PARAMS_ADDRESS, IChainParams::blockGasLimitCall {}), genesis_limit);
     let id = propose(&mut chain, 0, 45_000_000);
     assert_eq!(chain.view(GOVERNOR_ADDRESS, IZgGovernor::stateCall { proposalId: id }), PENDING);
@@ -143,17 +110,17 @@ fn a_passed_proposal_changes_the_next_blocks_gas_limit_after_the_timelock() {
     // Before the delay (block timestamps here are the block numbers, in seconds) it waits.
     assert!(!chain.send(3, GOVERNOR_ADDRESS, IZgGovernor::executeCall { targets: targets.clone(), values: values.clone(), calldatas: calldatas.clone(), descriptionHash: description_hash }, U256::ZERO));
     chain.mine(2);
-    assert_eq!(chain.gas_limit(), genesis_limit);
+    assert_eq!(gas_limit(&chain), genesis_limit);
     assert!(chain.send(3, GOVERNOR_ADDRESS, IZgGovernor::executeCall { targets, values, calldatas, descriptionHash: description_hash }, U256::ZERO));
     assert_eq!(chain.view(GOVERNOR_ADDRESS, IZgGovernor::stateCall { proposalId: id }), EXECUTED);
-    assert_eq!(chain.gas_limit(), 45_000_000, "the block after the execution is built with the new limit");
+    assert_eq!(gas_limit(&chain), 45_000_000, "the block after the execution is built with the new limit");
     let next = execute_next_block(&mut chain.world, vec![]);
     assert_eq!(next.header.gas_limit, 45_000_000);
 }
 
 #[test]
 fn votes_are_the_stake_at_the_snapshot_and_a_thin_vote_misses_quorum() {
-    let mut chain = Chain { world: governed_world(), nonces: [0; 5] };
+    let mut chain = chain();
     let id = propose(&mut chain, 0, 30_000_000);
     let snapshot = chain.view(GOVERNOR_ADDRESS, IZgGovernor::proposalSnapshotCall { proposalId: id });
     chain.mine(1);
@@ -178,7 +145,7 @@ fn votes_are_the_stake_at_the_snapshot_and_a_thin_vote_misses_quorum() {
 
 #[test]
 fn a_slash_lowers_every_delegators_votes_from_its_block() {
-    let mut chain = Chain { world: governed_world(), nonces: [0; 5] };
+    let mut chain = chain();
     assert!(chain.send(4, STAKING_ADDRESS, IStaking::delegateCall { operator: signer(2).address() }, tokens(100)));
     let before = chain.head();
     let context = crate::chain::producer::BlockContext {

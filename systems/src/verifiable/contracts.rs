@@ -70,6 +70,12 @@ sol! {
         event Refused(address indexed provider, address indexed user, uint256 nonce, uint8 reason);
         event Slashed(address indexed provider, address indexed reporter, bytes32 resultHash, uint256 amount);
     }
+
+    /// The same evidence handed to the market through the AI alignment manager (0x…4011), which
+    /// passes the reporter's reward to the accusing operator or takes its penalty.
+    interface IAlignmentAccusations {
+        function accuseVerifiedResult(VerifiedRequest calldata request, WrongResultEvidence calldata evidence) external;
+    }
 }
 
 /// The hash a user signs (`personal_sign`) for a request, as `VerifiedInference.requestHash`.

@@ -272,6 +272,10 @@ pub fn execute_block(world: &mut World, context: BlockContext, candidates: Vec<C
     }
     mempool::evict_stale(world, senders);
     record_block(world, &header, hash, transactions.iter().map(|(tx, _)| *tx.tx_hash()).collect());
+    // Only a block that wrote to ChainParams can change what the next one is built with.
+    if changes.iter().any(|change| change.address == super::params::CHAIN_PARAMS_ADDRESS) {
+        super::params::apply(world);
+    }
 
     CommittedBlock { header, hash, transactions, receipts, changes, decided: None }
 }
@@ -366,7 +370,6 @@ pub fn record_block(world: &mut World, header: &Header, hash: B256, tx_hashes: V
         index.by_hash.insert(hash, entity);
     }
     world.insert_resource(ChainHead { header: header.clone(), hash });
-    super::params::apply(world);
     let old: Vec<(u64, Entity)> = {
         let index = world.resource::<BlockIndex>();
         index.by_number.range(..number.saturating_sub(RECENT_BLOCKS - 1)).map(|(n, e)| (*n, *e)).collect()
