@@ -4,6 +4,7 @@ pragma solidity ^0.8.28;
 import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
 import {Governed} from "./Governed.sol";
 import {VerifiedInference} from "./VerifiedInference.sol";
+import {PoraMine} from "./PoraMine.sol";
 
 /// AI alignment node licences at 0x0000000000000000000000000000000000004010: an ERC-721 minted
 /// at genesis, soulbound for its first year (the first 365 reward days of the alignment
@@ -50,6 +51,7 @@ contract AlignmentLicense is ERC721 {
 contract AlignmentManager {
     AlignmentLicense public immutable license;
     address public immutable verifiedInference;
+    address payable public immutable poraMine;
     uint256 public immutable epochBlocks;
     uint256 public immutable vestingEpochs;
     uint256 public immutable rewardPerLicence;
@@ -90,10 +92,12 @@ contract AlignmentManager {
     error NothingToClaim(uint256 tokenId);
 
     uint8 public constant ACCUSE_VERIFIED_RESULT = 1;
+    uint8 public constant ACCUSE_BAD_SEGMENT = 2;
 
     constructor(
         AlignmentLicense license_,
         address verifiedInference_,
+        address payable poraMine_,
         uint256 epochBlocks_,
         uint256 vestingEpochs_,
         uint256 rewardPerLicence_,
@@ -106,6 +110,7 @@ contract AlignmentManager {
         require(falseAccusationPenalty_ <= minBond_, "a penalty larger than the bond");
         license = license_;
         verifiedInference = verifiedInference_;
+        poraMine = poraMine_;
         epochBlocks = epochBlocks_;
         vestingEpochs = vestingEpochs_;
         rewardPerLicence = rewardPerLicence_;
@@ -220,30 +225,64 @@ contract AlignmentManager {
 
     /// A verifiable-inference provider signed a result its proof does not support (or an
     /// honest proof shows other logits): the market checks the evidence and slashes the provider,
-    /// paying the reporter's half to this contract, which passes it to the operator. Evidence
-    /// the market refuses costs the accuser `falseAccusationPenalty` of its bond, into the pool.
+    /// paying the reporter's half to this contract, which passes it to the operator.
     function accuseVerifiedResult(VerifiedInference.Request calldata request, VerifiedInference.Evidence calldata evidence)
         external
     {
+        _checkAccuser();
+        uint256 before = address(this).balance;
+        try VerifiedInference(verifiedInference).reportWrongResult{gas: JUDGE_GAS}(request, evidence) {
+            _upheld(ACCUSE_VERIFIED_RESULT, request.provider, before);
+        } catch {
+            _refused(ACCUSE_VERIFIED_RESULT, request.provider);
+        }
+    }
+
+    /// A staked storage node signed a segment answer that does not hash to the file's on-chain
+    /// root (`PoraMine.reportBadSegment`): the mine cuts its stake and pays the reporter's half
+    /// here, passed on to the operator. `miner` names the accused for the event only.
+    function accuseBadSegment(
+        address miner,
+        uint256 txSeq,
+        uint256 segment,
+        bytes calldata data,
+        bytes32[] calldata siblings,
+        bytes calldata signature
+    ) external {
+        _checkAccuser();
+        uint256 before = address(this).balance;
+        try PoraMine(poraMine).reportBadSegment{gas: JUDGE_GAS}(txSeq, segment, data, siblings, signature) {
+            _upheld(ACCUSE_BAD_SEGMENT, miner, before);
+        } catch {
+            _refused(ACCUSE_BAD_SEGMENT, miner);
+        }
+    }
+
+    /// Only a bonded operator accuses, and the judging market gets its full gas: no caller (nor
+    /// a gas estimator searching for the least that does not revert) can make honest evidence
+    /// fail by starving it.
+    function _checkAccuser() private view {
         if (licencesServed[msg.sender] == 0) revert NotOperator(0, msg.sender);
         if (bondOf[msg.sender] < minBond) revert BondTooLow(msg.sender, bondOf[msg.sender], minBond);
         require(gasleft() > JUDGE_GAS + JUDGE_GAS / 63 + 50_000, "not enough gas to judge the evidence");
-        uint256 before = address(this).balance;
-        try VerifiedInference(verifiedInference).reportWrongResult{gas: JUDGE_GAS}(request, evidence) {
-            uint256 reward = address(this).balance - before;
-            emit Accused(msg.sender, ACCUSE_VERIFIED_RESULT, request.provider, true, reward);
-            (bool ok,) = msg.sender.call{value: reward}("");
-            require(ok, "transfer failed");
-        } catch {
-            // The penalty stays in this contract and joins the pool.
-            bondOf[msg.sender] -= falseAccusationPenalty;
-            totalBonds -= falseAccusationPenalty;
-            emit Accused(msg.sender, ACCUSE_VERIFIED_RESULT, request.provider, false, falseAccusationPenalty);
-        }
+    }
+
+    function _upheld(uint8 kind, address target, uint256 before) private {
+        uint256 reward = address(this).balance - before;
+        emit Accused(msg.sender, kind, target, true, reward);
+        (bool ok,) = msg.sender.call{value: reward}("");
+        require(ok, "transfer failed");
+    }
+
+    /// Evidence the market refused costs the accuser `falseAccusationPenalty` of its bond, into the pool.
+    function _refused(uint8 kind, address target) private {
+        bondOf[msg.sender] -= falseAccusationPenalty;
+        totalBonds -= falseAccusationPenalty;
+        emit Accused(msg.sender, kind, target, false, falseAccusationPenalty);
     }
 
     /// The market's reporter reward arrives here during `accuseVerifiedResult`.
     receive() external payable {
-        require(msg.sender == verifiedInference, "only the markets pay in");
+        require(msg.sender == verifiedInference || msg.sender == poraMine, "only the markets pay in");
     }
 }

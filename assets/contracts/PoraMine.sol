@@ -4,6 +4,7 @@ pragma solidity ^0.8.28;
 interface IFlowForMine {
     function lengthBefore(uint256 blockNumber) external view returns (uint256);
     function entryAt(uint256 position) external view returns (bytes32 root, uint256 start, uint256 sectors, uint256 size);
+    function entries(uint256 txSeq) external view returns (bytes32 root, uint256 start, uint256 sectors, uint256 size);
 }
 
 /// Proof of random access: each epoch the chain's block hash picks, for every registered storage
@@ -62,6 +63,14 @@ contract PoraMine {
     event Registered(address indexed miner, uint256 stake, bytes32 nodeId);
     event Passed(address indexed miner, uint256 indexed epoch, uint256 index, uint256 position);
     event Settled(address indexed miner, uint256 indexed epoch, uint256 missed, uint256 penalty);
+    event ServedBadSegment(address indexed miner, address indexed reporter, bytes32 indexed root, uint256 segment, uint256 penalty);
+
+    /// Share of its stake a miner loses for each signed segment answer shown not to verify: half
+    /// to whoever shows it, half kept with the other penalties.
+    uint256 public constant BAD_SEGMENT_PENALTY_PER_MILLE = 100;
+    uint256 public constant SEGMENT_BYTES = SEGMENT_CHUNKS * 256;
+    /// Signed answers already judged (an answer is penalized once).
+    mapping(bytes32 => bool) public answerReported;
 
     constructor(
         address flow_,
@@ -224,6 +233,116 @@ contract PoraMine {
         m.penalized += penalty;
         penaltiesTotal += penalty;
         emit Settled(miner, epoch, missed, penalty);
+    }
+
+    // ---- serving ----
+
+    /// What a staked storage node signs (`personal_sign`, with its miner key) when it serves
+    /// segment `segment` of the file with data root `root`: the bytes and the Merkle siblings
+    /// from the segment's root up to the file root, as it sent them.
+    function segmentAnswerHash(bytes32 root, uint256 segment, bytes calldata data, bytes32[] calldata siblings)
+        public
+        view
+        returns (bytes32)
+    {
+        return keccak256(
+            abi.encode(address(this), block.chainid, root, segment, keccak256(data), keccak256(abi.encodePacked(siblings)))
+        );
+    }
+
+    /// Penalizes the miner that signed an answer for segment `segment` of submission `txSeq`
+    /// whose bytes and siblings do not hash to the file root the flow recorded: a staked node
+    /// served a corrupted segment (an honest node's answers always verify, so nobody can frame
+    /// one). Pays the caller half the penalty. Reverts when the answer verifies, is not signed
+    /// by a staked miner, or was judged before.
+    function reportBadSegment(
+        uint256 txSeq,
+        uint256 segment,
+        bytes calldata data,
+        bytes32[] calldata siblings,
+        bytes calldata signature
+    ) external {
+        (bytes32 root,, uint256 sectors,) = IFlowForMine(flow).entries(txSeq);
+        bytes32 answer = segmentAnswerHash(root, segment, data, siblings);
+        require(!answerReported[answer], "answer already judged");
+        address miner = _recover(answer, signature);
+        require(miner != address(0) && miners[miner].registered && miners[miner].stake > 0, "not signed by a staked storage node");
+        require(segment < (sectors + SEGMENT_CHUNKS - 1) / SEGMENT_CHUNKS, "no such segment");
+        require(!_segmentVerifies(root, sectors, segment, data, siblings), "the segment verifies");
+        answerReported[answer] = true;
+        _penalizeServing(miner, root, segment);
+    }
+
+    function _penalizeServing(address miner, bytes32 root, uint256 segment) private {
+        Miner storage m = miners[miner];
+        uint256 penalty = m.stake * BAD_SEGMENT_PENALTY_PER_MILLE / 1000;
+        m.stake -= penalty;
+        m.penalized += penalty;
+        penaltiesTotal += penalty - penalty / 2;
+        emit ServedBadSegment(miner, msg.sender, root, segment, penalty);
+        (bool ok,) = msg.sender.call{value: penalty / 2}("");
+        require(ok, "reporter transfer failed");
+    }
+
+    /// Whether `data` (a whole number of 256-byte chunks, at most a segment; what a node stores)
+    /// is segment `segment` of the file under `root`: its chunks, padded with the flow's empty
+    /// chunks to the segment's width, hash to a segment root that `siblings` fold into `root`.
+    function _segmentVerifies(bytes32 root, uint256 sectors, uint256 segment, bytes calldata data, bytes32[] calldata siblings)
+        internal
+        pure
+        returns (bool)
+    {
+        uint256 width = sectors - segment * SEGMENT_CHUNKS;
+        if (width > SEGMENT_CHUNKS) width = SEGMENT_CHUNKS;
+        if (data.length == 0 || data.length % 256 != 0 || data.length / 256 > width) return false;
+        bytes32[] memory level = new bytes32[](width);
+        bytes32 empty = keccak256(new bytes(256));
+        for (uint256 i = 0; i < width; i++) {
+            level[i] = i < data.length / 256 ? keccak256(data[i * 256:(i + 1) * 256]) : empty;
+        }
+        while (width > 1) {
+            uint256 half = (width + 1) / 2;
+            for (uint256 i = 0; i < half; i++) {
+                level[i] = 2 * i + 1 < width ? keccak256(abi.encodePacked(level[2 * i], level[2 * i + 1])) : level[2 * i];
+            }
+            width = half;
+        }
+        uint256 segments = (sectors + SEGMENT_CHUNKS - 1) / SEGMENT_CHUNKS;
+        (bytes32 node, uint256 used) = _foldUnchecked(level[0], segment, segments, siblings);
+        return used == siblings.length && node == root;
+    }
+
+    /// `_fold` that answers "does not verify" (a zero node) instead of reverting on too few
+    /// siblings: a short proof is evidence too.
+    function _foldUnchecked(bytes32 node, uint256 position, uint256 width, bytes32[] calldata siblings)
+        internal
+        pure
+        returns (bytes32, uint256 used)
+    {
+        while (width > 1) {
+            bool promoted = position == width - 1 && width % 2 == 1;
+            if (!promoted) {
+                if (used >= siblings.length) return (bytes32(0), used);
+                bytes32 sibling = siblings[used++];
+                node = position % 2 == 0
+                    ? keccak256(abi.encodePacked(node, sibling))
+                    : keccak256(abi.encodePacked(sibling, node));
+            }
+            position /= 2;
+            width = (width + 1) / 2;
+        }
+        return (node, used);
+    }
+
+    /// `personal_sign` recovery with EIP-2 low-s; the zero address for anything malformed.
+    function _recover(bytes32 hash, bytes calldata signature) internal pure returns (address) {
+        if (signature.length != 65) return address(0);
+        bytes32 r = bytes32(signature[0:32]);
+        bytes32 s = bytes32(signature[32:64]);
+        uint8 v = uint8(signature[64]);
+        if (v < 27) v += 27;
+        if (uint256(s) > 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0) return address(0);
+        return ecrecover(keccak256(abi.encodePacked("\x19Ethereum Signed Message:\n32", hash)), v, r, s);
     }
 
     function _verify(bytes32 root, uint256 chunkIndex, uint256 sectors, bytes32 leaf, bytes32[] calldata siblings)

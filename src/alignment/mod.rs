@@ -44,6 +44,7 @@ pub fn dev_params() -> AlignmentParams {
         min_bond: tokens(10),
         false_accusation_penalty: tokens(5),
         verified_inference: zg_systems::verifiable::contracts::VERIFIED_INFERENCE_ADDRESS,
+        pora_mine: zg_systems::storage::pora::MINE_ADDRESS,
     }
 }
 

@@ -41,6 +41,8 @@ sol! {
         function pool() external view returns (uint256);
         function totalBonds() external view returns (uint256);
         event Reported(address indexed operator, uint256 indexed epoch, uint256[] tokenIds, uint256 checked, uint256 failed, bytes32 digest);
+        function accuseBadSegment(address miner, uint256 txSeq, uint256 segment, bytes calldata data, bytes32[] calldata siblings, bytes calldata signature) external;
+        function falseAccusationPenalty() external view returns (uint256);
         event Accused(address indexed operator, uint8 indexed kind, address indexed target, bool upheld, uint256 amount);
     }
 }
@@ -65,6 +67,8 @@ pub struct AlignmentParams {
     pub false_accusation_penalty: U256,
     /// Where the market that judges verifiable-inference evidence lives.
     pub verified_inference: Address,
+    /// Where the PoRA mine that judges storage nodes' signed segment answers lives.
+    pub pora_mine: Address,
 }
 
 impl AlignmentParams {
@@ -90,6 +94,7 @@ pub fn genesis_accounts(code: &AlignmentCode<'_>, params: &AlignmentParams) -> R
         (
             LICENSE_ADDRESS,
             params.verified_inference,
+            params.pora_mine,
             U256::from(params.epoch_blocks),
             U256::from(params.vesting_epochs),
             params.reward_per_licence,

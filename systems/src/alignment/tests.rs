@@ -30,6 +30,7 @@ fn params() -> AlignmentParams {
         min_bond: tokens(10),
         false_accusation_penalty: tokens(5),
         verified_inference: crate::verifiable::contracts::VERIFIED_INFERENCE_ADDRESS,
+        pora_mine: crate::storage::pora::MINE_ADDRESS,
     }
 }
 
@@ -51,6 +52,7 @@ fn aligned_world() -> World {
     )
     .unwrap();
     genesis.accounts.extend(verifiable);
+    crate::storage::pora::tests::install_flow_and_mine(&mut genesis, vec![], 0);
     world_of_genesis(&genesis)
 }
 
@@ -201,6 +203,49 @@ fn a_false_accusation_costs_the_accuser_part_of_its_bond() {
     // The same evidence sent straight to the market is refused: it shows nothing wrong.
     let direct = IVerifiedInference::reportWrongResultCall { request, evidence };
     assert!(!chain.send(2, crate::verifiable::contracts::VERIFIED_INFERENCE_ADDRESS, direct, U256::ZERO));
+}
+
+#[test]
+fn a_storage_node_that_signed_a_corrupted_segment_pays_the_operator_who_shows_it() {
+    use crate::storage::pora::{IPoraMine, MINE_ADDRESS, inner_siblings, segment_answer_hash};
+    use alloy_signer::SignerSync;
+    let mut world = aligned_world();
+    let data: Vec<u8> = (0..3 * zg_components::storage::merkle::SEGMENT_SIZE).map(|i| (i % 253) as u8).collect();
+    let (commitment, record) = crate::storage::pora::tests::publish(&mut world, &data, 0);
+    let mut chain = Chain(CallChain::new(world, 5, 20_000_000));
+    chain.0.set_nonce(0, 1);
+    let (operator, miner) = (3u8, 4u8);
+    assert!(chain.manager(0, IAlignmentManager::setOperatorCall { tokenId: id(1), operator: signer(operator).address() }));
+    assert!(chain.bond(operator, tokens(10)));
+    assert!(chain.send(miner, MINE_ADDRESS, IPoraMine::registerCall { nodeId: B256::ZERO, nodeSignature: Bytes::new() }, tokens(1)));
+    let siblings = inner_siblings(&commitment.tree.proof(1).unwrap());
+    let honest = data[zg_components::storage::merkle::SEGMENT_SIZE..2 * zg_components::storage::merkle::SEGMENT_SIZE].to_vec();
+    let mut corrupted = honest.clone();
+    corrupted[7] ^= 0x80;
+    let accuse = |bytes: &[u8]| {
+        let hash = segment_answer_hash(CHAIN_ID, record.root(), 1, bytes, &siblings);
+        let signature = signer(miner).sign_message_sync(hash.as_slice()).unwrap();
+        IAlignmentManager::accuseBadSegmentCall {
+            miner: signer(miner).address(),
+            txSeq: U256::ZERO,
+            segment: U256::from(1u64),
+            data: bytes.to_vec().into(),
+            siblings: siblings.clone(),
+            signature: signature.as_bytes().to_vec().into(),
+        }
+    };
+    assert!(!chain.manager(4, accuse(&corrupted)), "only a bonded operator accuses");
+    // Upheld: the mine cuts 10 % of the stake and the reporter's half reaches the operator.
+    let before = balance(&chain.world, signer(operator).address());
+    assert!(chain.manager(operator, accuse(&corrupted)));
+    let stake = chain.view(MINE_ADDRESS, IPoraMine::minersCall { miner: signer(miner).address() }).stake;
+    assert_eq!(stake, tokens(1) - tokens(1) / U256::from(10));
+    assert!(balance(&chain.world, signer(operator).address()) > before + tokens(1) / U256::from(20) - tokens(1) / U256::from(50));
+    assert_eq!(chain.view(MANAGER_ADDRESS, IAlignmentManager::bondOfCall { operator: signer(operator).address() }), tokens(10));
+    // The honest answer is no evidence: the accuser pays, the miner does not.
+    assert!(chain.manager(operator, accuse(&honest)), "judged, not reverted");
+    assert_eq!(chain.view(MANAGER_ADDRESS, IAlignmentManager::bondOfCall { operator: signer(operator).address() }), tokens(5));
+    assert_eq!(chain.view(MINE_ADDRESS, IPoraMine::minersCall { miner: signer(miner).address() }).stake, stake);
 }
 
 proptest! {

@@ -161,6 +161,11 @@ impl CallChain {
         block.receipts.first().is_some_and(|r| r.success)
     }
 
+    /// After `signer` sent `nonce` transactions outside this chain's calls.
+    pub fn set_nonce(&mut self, signer: u8, nonce: u64) {
+        self.nonces[signer as usize] = nonce;
+    }
+
     /// A view as of the head block, decoded.
     pub fn view<C: alloy_sol_types::SolCall>(&self, to: Address, call: C) -> C::Return {
         let output = super::evm::call_view(&self.world, to, call.abi_encode()).expect("the view answers");

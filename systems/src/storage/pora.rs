@@ -27,6 +27,11 @@ sol! {
         function NO_CHALLENGE() external view returns (uint256);
         event Registered(address indexed miner, uint256 stake, bytes32 nodeId);
         event Settled(address indexed miner, uint256 indexed epoch, uint256 missed, uint256 penalty);
+        function segmentAnswerHash(bytes32 root, uint256 segment, bytes calldata data, bytes32[] calldata siblings) external view returns (bytes32);
+        function reportBadSegment(uint256 txSeq, uint256 segment, bytes calldata data, bytes32[] calldata siblings, bytes calldata signature) external;
+        function answerReported(bytes32 answer) external view returns (bool);
+        function BAD_SEGMENT_PENALTY_PER_MILLE() external view returns (uint256);
+        event ServedBadSegment(address indexed miner, address indexed reporter, bytes32 indexed root, uint256 segment, uint256 penalty);
     }
 }
 
@@ -108,7 +113,17 @@ pub struct SectorProof {
     pub siblings: Vec<B256>,
 }
 
-fn inner_siblings(proof: &Proof) -> Vec<B256> {
+/// What a staked storage node signs (`personal_sign` with its miner key) for segment `segment`
+/// of the file under `root` it serves: `PoraMine.segmentAnswerHash`, so a corrupted answer is
+/// evidence the contract can judge (`reportBadSegment`).
+pub fn segment_answer_hash(chain_id: u64, root: B256, segment: u64, data: &[u8], siblings: &[B256]) -> B256 {
+    let packed: Vec<u8> = siblings.iter().flat_map(|sibling| sibling.0).collect();
+    keccak256((MINE_ADDRESS, U256::from(chain_id), root, U256::from(segment), keccak256(data), keccak256(packed)).abi_encode())
+}
+
+/// The Merkle siblings of a proof, leaf and root left out: what `submitProof` and
+/// `reportBadSegment` take.
+pub fn inner_siblings(proof: &Proof) -> Vec<B256> {
     if proof.lemma.len() >= 2 { proof.lemma[1..proof.lemma.len() - 1].to_vec() } else { Vec::new() }
 }
 
@@ -154,4 +169,4 @@ pub fn prove(record: &FileRecord, chunk_index: u64, held: impl Fn(u64) -> Option
 pub mod shard_proof;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

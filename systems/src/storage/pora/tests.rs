@@ -32,6 +32,13 @@ fn world() -> World {
 /// A chain with Flow, the market and PoraMine (erasure-coding `ring` with `data_shards`).
 fn world_with(ring: Vec<[u8; 32]>, data_shards: u64) -> World {
     let (_, _, mut genesis) = chain_world(6);
+    install_flow_and_mine(&mut genesis, ring, data_shards);
+    world_of_genesis(&genesis)
+}
+
+/// Flow, the market (a wei per sector) and PoraMine (1 0G minimum stake, 10 % per missed
+/// epoch's challenges) placed in `genesis`.
+pub(crate) fn install_flow_and_mine(genesis: &mut zg_components::chain::Genesis, ring: Vec<[u8; 32]>, data_shards: u64) {
     let flow_code = code(include_str!("../../../../assets/contracts/Flow.json"));
     let market_code = code(include_str!("../../../../assets/contracts/FixedPriceMarket.json"));
     genesis.accounts.extend(flow::genesis_accounts(&flow_code, &market_code, U256::from(1)).unwrap());
@@ -48,7 +55,6 @@ fn world_with(ring: Vec<[u8; 32]>, data_shards: u64) -> World {
     init.extend(constructor_args(FLOW_ADDRESS, &params));
     genesis.accounts.insert(MINE_ADDRESS, crate::chain::genesis::deploy_contract(&init, U256::ZERO).unwrap());
     genesis.grants.push(GrantEntry { address: MINE_ADDRESS, tokens: 1_000, from: "community".into() });
-    world_of_genesis(&genesis)
 }
 
 fn hash_of(world: &World, number: u64) -> B256 {
@@ -78,7 +84,7 @@ fn publish_file(world: &mut World) -> (Vec<u8>, FileCommitment, FileRecord) {
 }
 
 /// Publishes `data` from signer 0 with `nonce`; its commitment and record.
-fn publish(world: &mut World, data: &[u8], nonce: u64) -> (FileCommitment, FileRecord) {
+pub(crate) fn publish(world: &mut World, data: &[u8], nonce: u64) -> (FileCommitment, FileRecord) {
     let commitment = FileCommitment::of(data);
     let nodes = commitment.submission.nodes.iter().map(|(root, h)| SubmissionNode { root: *root, height: U256::from(*h) }).collect();
     let submit = IFlow::submitCall {
@@ -328,4 +334,69 @@ fn a_draw_in_the_padding_between_files_is_drawn_again_so_padding_shields_no_one(
     }
     eprintln!("PoRA with padding: {redrawn} of {drawn} first draws landed in padding and were drawn again");
     assert!(redrawn > 0, "the padding was drawn into at least once, so the redraw ran");
+}
+
+/// A storage node's signed answer for `segment`: what `zgs_downloadSegmentWithProofSigned` sends.
+fn signed_answer(key: &alloy_signer_local::PrivateKeySigner, root: B256, segment: u64, data: &[u8], siblings: &[B256]) -> Bytes {
+    use alloy_signer::SignerSync;
+    let hash = segment_answer_hash(CHAIN_ID, root, segment, data, siblings);
+    Bytes::from(key.sign_message_sync(hash.as_slice()).unwrap().as_bytes().to_vec())
+}
+
+#[test]
+fn a_signed_corrupted_segment_costs_its_miner_stake_and_an_honest_answer_frames_no_one() {
+    let mut world = world();
+    let (data, commitment, record) = publish_file(&mut world);
+    let mut chain = CallChain::new(world, 6, 20_000_000);
+    let (miner, reporter, stranger) = (1u8, 3u8, 4u8);
+    assert!(chain.send(miner, MINE_ADDRESS, IPoraMine::registerCall { nodeId: B256::ZERO, nodeSignature: Bytes::new() }, one()));
+    let status = |chain: &CallChain| chain.view(MINE_ADDRESS, IPoraMine::minersCall { miner: signer(miner).address() });
+    let segment = 5u64;
+    let honest = data[5 * SEGMENT_SIZE..6 * SEGMENT_SIZE].to_vec();
+    let siblings = inner_siblings(&commitment.tree.proof(5).unwrap());
+    let root = record.root();
+    let report = |data: &[u8], siblings: &[B256], signature: Bytes, segment: u64, seq: u64| IPoraMine::reportBadSegmentCall {
+        txSeq: U256::from(seq),
+        segment: U256::from(segment),
+        data: data.to_vec().into(),
+        siblings: siblings.to_vec(),
+        signature,
+    };
+    // The contract signs over the same bytes as the node.
+    let on_chain = chain.view(MINE_ADDRESS, IPoraMine::segmentAnswerHashCall { root, segment: U256::from(segment), data: honest.clone().into(), siblings: siblings.clone() });
+    assert_eq!(on_chain, segment_answer_hash(CHAIN_ID, root, segment, &honest, &siblings));
+
+    // An honest answer, signed, frames no one; neither does one the node never signed.
+    let honest_answer = report(&honest, &siblings, signed_answer(&signer(miner), root, segment, &honest, &siblings), segment, 0);
+    assert!(!chain.send(reporter, MINE_ADDRESS, honest_answer, U256::ZERO), "an answer that verifies is no evidence");
+    let mut corrupted = honest.clone();
+    corrupted[1000] ^= 1;
+    let forged = report(&corrupted, &siblings, signed_answer(&signer(stranger), root, segment, &corrupted, &siblings), segment, 0);
+    assert!(!chain.send(reporter, MINE_ADDRESS, forged, U256::ZERO), "signed by no staked node");
+    let unsigned = report(&corrupted, &siblings, Bytes::from(vec![0u8; 65]), segment, 0);
+    assert!(!chain.send(reporter, MINE_ADDRESS, unsigned, U256::ZERO));
+    // A segment the file does not have, and the node's signature moved to another submission.
+    let beyond = report(&corrupted, &siblings, signed_answer(&signer(miner), root, 16, &corrupted, &siblings), 16, 0);
+    assert!(!chain.send(reporter, MINE_ADDRESS, beyond, U256::ZERO), "no such segment");
+    let elsewhere = report(&corrupted, &siblings, signed_answer(&signer(miner), root, segment, &corrupted, &siblings), segment, 1);
+    assert!(!chain.send(reporter, MINE_ADDRESS, elsewhere, U256::ZERO), "no submission 1");
+    assert_eq!(status(&chain).stake, one(), "nothing above cost the miner anything");
+
+    // The node signed a corrupted segment: 10 % of its stake, half to the reporter.
+    let before = balance(&chain.world, signer(reporter).address());
+    let caught = report(&corrupted, &siblings, signed_answer(&signer(miner), root, segment, &corrupted, &siblings), segment, 0);
+    assert!(chain.send(reporter, MINE_ADDRESS, caught.clone(), U256::ZERO));
+    let penalty = one() / U256::from(10);
+    assert_eq!((status(&chain).stake, status(&chain).penalized), (one() - penalty, penalty));
+    assert!(balance(&chain.world, signer(reporter).address()) > before + penalty / U256::from(2) - one() / U256::from(50), "the reporter's half (less its gas)");
+    assert!(!chain.send(reporter, MINE_ADDRESS, caught, U256::ZERO), "an answer is judged once");
+    // Honest bytes under siblings that do not lead to the root, and a short answer, are bad answers too.
+    let mut wrong_siblings = siblings.clone();
+    wrong_siblings[0] = B256::repeat_byte(9);
+    let bad_proof = report(&honest, &wrong_siblings, signed_answer(&signer(miner), root, segment, &honest, &wrong_siblings), segment, 0);
+    assert!(chain.send(reporter, MINE_ADDRESS, bad_proof, U256::ZERO));
+    let short = &honest[..256];
+    let truncated = report(short, &siblings, signed_answer(&signer(miner), root, segment, short, &siblings), segment, 0);
+    assert!(chain.send(reporter, MINE_ADDRESS, truncated, U256::ZERO));
+    assert_eq!(status(&chain).stake, one() * U256::from(729) / U256::from(1000), "10 % of what is left, each time");
 }
