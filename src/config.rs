@@ -105,21 +105,17 @@ pub struct StorageSection {
     pub indexer_nodes: Vec<String>,
     /// The KV streams (32-byte hex ids) replayed and served as `kv_*`; empty: every stream.
     pub kv_streams: Vec<String>,
+    /// Fault drills only: serve every segment with its first byte flipped (signed, when mining),
+    /// so alignment audits and their penalty run end to end. Never set on a real node.
+    pub fault_drill_corrupt_segments: bool,
 }
 
 impl Default for StorageSection {
     fn default() -> Self {
         Self {
-            enabled: false,
-            addr: "127.0.0.1:5678".parse().expect("valid literal"),
-            max_request_bytes: 64 * 1024 * 1024,
-            max_connections: 1_000,
-            miner_key: None,
-            erasure_data_shards: 0,
-            erasure_parity_shards: 0,
-            rebuilt_cache_mib: 64,
-            indexer_nodes: Vec::new(),
-            kv_streams: Vec::new(),
+            enabled: false, addr: "127.0.0.1:5678".parse().expect("valid literal"), max_request_bytes: 64 * 1024 * 1024, max_connections: 1_000,
+            miner_key: None, erasure_data_shards: 0, erasure_parity_shards: 0, rebuilt_cache_mib: 64, indexer_nodes: Vec::new(),
+            kv_streams: Vec::new(), fault_drill_corrupt_segments: false,
         }
     }
 }

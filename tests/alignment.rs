@@ -119,7 +119,7 @@ fn dev_audits_files_and_blobs_cleanly_and_a_corrupted_segment_is_reported_failed
         operator_key: operator.clone(),
         licences: vec![7],
         holder_key: Some(operator.clone()),
-        quota: zg_components::alignment::AuditQuota { storage_segments: 3, da_blobs: 1 },
+        quota: zg_components::alignment::AuditQuota { storage_segments: 3, da_blobs: 1, verified_requests: 0 },
         da_samples: 8,
         poll: std::time::Duration::from_millis(200),
     };
@@ -147,5 +147,76 @@ fn dev_audits_files_and_blobs_cleanly_and_a_corrupted_segment_is_reported_failed
     let (_, licences, checked, failed) = &caught[0];
     assert_eq!(licences, &vec![7]);
     assert_eq!((*checked, *failed), (4, 3), "{caught:?}");
-    assert!(stats.last_failure.unwrap_or_default().contains("does not verify"));
+    assert!(stats.last_failure.clone().unwrap_or_default().contains("does not verify"));
+    // Bytes changed on the way carry the node's signature over other bytes: no evidence against
+    // the node, so no accusation (and no bond risked).
+    assert_eq!(stats.accusations, 0, "{stats:?}");
+}
+
+/// The mine's penalties against `miner` for served segments: (block, penalty).
+fn segment_penalties(addr: std::net::SocketAddr, miner: alloy_primitives::Address) -> Vec<(u64, alloy_primitives::U256)> {
+    use alloy_sol_types::SolEvent;
+    use zg_systems::storage::pora::{IPoraMine::ServedBadSegment, MINE_ADDRESS};
+    let logs = ok(addr, "eth_getLogs", serde_json::json!([{ "fromBlock": "0x0", "toBlock": "latest", "address": MINE_ADDRESS, "topics": [ServedBadSegment::SIGNATURE_HASH, miner.into_word()] }]));
+    logs.as_array()
+        .unwrap()
+        .iter()
+        .map(|log| {
+            let topics: Vec<alloy_primitives::B256> = serde_json::from_value(log["topics"].clone()).unwrap();
+            let data: alloy_primitives::Bytes = serde_json::from_value(log["data"].clone()).unwrap();
+            let event = ServedBadSegment::decode_raw_log(topics, &data).expect("a ServedBadSegment event");
+            (zgnode::rpc::quantity_of(&log["blockNumber"]), event.penalty)
+        })
+        .collect()
+}
+
+#[test]
+fn a_storage_node_serving_corrupted_segments_is_penalized_within_two_epochs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args: Vec<String> = dev_args(dir.path()).into_iter().filter(|a| a != "--no-alignment").collect();
+    let at = args.iter().position(|a| a == "--block-time-ms").unwrap();
+    args[at + 1] = "250".into();
+    args.push("--fault-drill-corrupt-segments".into());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let node = NodeProcess::spawn(&args);
+    let storage = node.storage_addr.expect("the dev chain is a storage node");
+    let file = dir.path().join("file.bin");
+    std::fs::write(&file, (0..300 * 1024).map(|i| (i * 11 % 241) as u8).collect::<Vec<u8>>()).unwrap();
+    let key = format!("0x{}", alloy_primitives::hex::encode(dev_key(1).to_bytes()));
+    let rpc = format!("http://{}", node.addr);
+    let output = Command::new(env!("CARGO_BIN_EXE_zgnode"))
+        .args(["storage", "upload", file.to_str().unwrap(), "--rpc", &rpc, "--storage", &format!("http://{storage}"), "--key", &key])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let published = quantity(&ok(node.addr, "eth_blockNumber", serde_json::json!([])));
+
+    let miner = dev_key(zgnode::dev::DEV_MINER_ACCOUNT).address();
+    let auditor = dev_key(5).address();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let penalties = loop {
+        let penalties = segment_penalties(node.addr, miner);
+        if !penalties.is_empty() {
+            break penalties;
+        }
+        assert!(std::time::Instant::now() < deadline, "no penalty in 120 s; reports {:?}", reports_of(node.addr, auditor));
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    };
+    let epoch_blocks = zgnode::alignment::dev_params().epoch_blocks;
+    let (penalized_at, penalty) = penalties[0];
+    assert!(penalized_at / epoch_blocks <= published / epoch_blocks + 2, "published at block {published}, penalized at {penalized_at}");
+    // 10 % of the dev miner's stake, half of it paid to the built-in auditor's operator.
+    use alloy_sol_types::SolCall;
+    let call = zg_systems::storage::pora::IPoraMine::minersCall { miner };
+    let answer = ok(node.addr, "eth_call", serde_json::json!([{ "to": zg_systems::storage::pora::MINE_ADDRESS, "data": alloy_primitives::Bytes::from(call.abi_encode()) }, "latest"]));
+    let bytes: alloy_primitives::Bytes = serde_json::from_value(answer).unwrap();
+    let status = zg_systems::storage::pora::IPoraMine::minersCall::abi_decode_returns(&bytes).unwrap();
+    assert_eq!(status.penalized, penalties.iter().map(|(_, p)| *p).sum::<alloy_primitives::U256>());
+    assert!(penalty > alloy_primitives::U256::ZERO);
+    // The auditor's report for that epoch counts the failure.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !reports_of(node.addr, auditor).iter().any(|(_, _, _, failed)| *failed > 0) {
+        assert!(std::time::Instant::now() < deadline, "no report with a failure: {:?}", reports_of(node.addr, auditor));
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
 }

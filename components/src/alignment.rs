@@ -5,18 +5,23 @@
 //! every audit of a finished epoch is judged, the tick orders that epoch's report
 //! ([`AuditorOrder::Report`]) once; the reporter sends it on chain.
 
-use alloy_primitives::B256;
+use alloy_primitives::{Address, B256};
 use bevy_ecs::prelude::*;
 use std::collections::BTreeMap;
 
 /// One thing to check.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum AuditTarget {
-    /// Segment `segment` of a published file, fetched with its proof from the storage node that
-    /// should hold it and checked against the file's on-chain root.
-    StorageSegment { root: B256, size: u64, segment: u64 },
+    /// Segment `segment` of a published file (submission `tx_seq`), fetched with its proof,
+    /// signed, from the storage node that should hold it and checked against the file's
+    /// on-chain root; a signed answer that does not verify is sent to the PoRA mine as evidence.
+    StorageSegment { tx_seq: u64, root: B256, size: u64, segment: u64 },
     /// A confirmed DA blob, light-sampled.
     DaBlob { data_root: B256 },
+    /// A verifiable-inference provider asked (as a paying user) to run its model on an input
+    /// drawn from `input_seed`; its signed answer's proof is re-verified by the chain's
+    /// registry, and a signed answer that fails is sent to the market as evidence.
+    VerifiedResult { provider: Address, url: String, input_seed: B256 },
 }
 
 impl AuditTarget {
@@ -24,16 +29,33 @@ impl AuditTarget {
         match self {
             Self::StorageSegment { .. } => "storage",
             Self::DaBlob { .. } => "da",
+            Self::VerifiedResult { .. } => "compute",
         }
     }
 }
 
-/// What an epoch's targets are drawn from: published files (root, size) and confirmed blobs, in
-/// chain order (so every auditor with the same chain draws the same targets).
+/// A file the flow published.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PublishedFile {
+    pub tx_seq: u64,
+    pub root: B256,
+    pub size: u64,
+}
+
+/// A staked, unslashed verifiable-inference provider and the URL it registered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServingProvider {
+    pub provider: Address,
+    pub url: String,
+}
+
+/// What an epoch's targets are drawn from: published files, confirmed blobs and serving
+/// providers, in chain order (so every auditor with the same chain draws the same targets).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AuditUniverse {
-    pub files: Vec<(B256, u64)>,
+    pub files: Vec<PublishedFile>,
     pub blobs: Vec<B256>,
+    pub providers: Vec<ServingProvider>,
 }
 
 /// How many targets of each kind an epoch draws.
@@ -41,6 +63,8 @@ pub struct AuditUniverse {
 pub struct AuditQuota {
     pub storage_segments: usize,
     pub da_blobs: usize,
+    /// Distinct verifiable providers asked (all of them when fewer serve).
+    pub verified_requests: usize,
 }
 
 #[derive(Component, Clone, Debug, PartialEq, Eq)]

@@ -13,15 +13,16 @@ use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::SolCall;
 use anyhow::{Context, bail};
-use base64::Engine;
 use jsonrpsee::core::client::ClientT;
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use jsonrpsee::rpc_params;
 use serde_json::{Value, json};
 
-use zg_components::alignment::{AuditBoard, AuditQuota, AuditTarget, AuditUniverse, AuditorOrder, AuditorReport};
-use zg_components::storage::merkle;
+use zg_components::alignment::{AuditBoard, AuditQuota, AuditTarget, AuditUniverse, AuditorOrder, AuditorReport, PublishedFile, ServingProvider};
 use zg_systems::alignment::IAlignmentManager;
+use zg_systems::verifiable::contracts::{IVerifiedInference, VERIFIED_INFERENCE_ADDRESS};
+
+use super::checks::{self, Failure};
 use zg_systems::alignment::MANAGER_ADDRESS;
 use zg_systems::alignment::audits::AuditorPlugin;
 
@@ -56,6 +57,9 @@ pub struct AuditorStats {
     pub bytes_fetched: u64,
     pub check_seconds: f64,
     pub report_gas: u64,
+    /// Failures sent on as evidence, and those the judging market upheld.
+    pub accusations: u64,
+    pub upheld: u64,
     pub last_failure: Option<String>,
 }
 
@@ -121,13 +125,21 @@ impl Client {
     /// Every published file and confirmed blob from block `from` on, in chain order.
     async fn scan(&self, from: u64, to: u64, universe: &mut AuditUniverse) -> anyhow::Result<()> {
         let filter = json!({"fromBlock": format!("0x{from:x}"), "toBlock": format!("0x{to:x}"),
-            "address": [zg_systems::storage::flow::FLOW_ADDRESS, zg_systems::da::entrance::DA_ENTRANCE_ADDRESS]});
+            "address": [zg_systems::storage::flow::FLOW_ADDRESS, zg_systems::da::entrance::DA_ENTRANCE_ADDRESS, VERIFIED_INFERENCE_ADDRESS]});
         let logs: Vec<Value> = self.eth.request("eth_getLogs", rpc_params![filter]).await.context("eth_getLogs")?;
         for log in logs {
             let Some(decoded) = decode_log(&log) else { continue };
             let block = crate::rpc::quantity_of(&log["blockNumber"]);
             if let Some(file) = zg_systems::storage::flow::decode_submit(&decoded, block) {
-                universe.files.push((file.root(), file.size));
+                universe.files.push(PublishedFile { tx_seq: file.tx_seq, root: file.root(), size: file.size });
+            } else if decoded.address == VERIFIED_INFERENCE_ADDRESS {
+                use alloy_sol_types::SolEvent;
+                if let Ok(event) = IVerifiedInference::ProviderRegistered::decode_log(&decoded) {
+                    universe.providers.retain(|p| p.provider != event.provider);
+                    universe.providers.push(ServingProvider { provider: event.provider, url: event.url.clone() });
+                } else if let Ok(event) = IVerifiedInference::Slashed::decode_log(&decoded) {
+                    universe.providers.retain(|p| p.provider != event.provider);
+                }
             } else if let Some(zg_systems::da::entrance::EntranceEvent::Verified { data_root, .. }) = zg_systems::da::entrance::decode_event(&decoded) {
                 universe.blobs.push(data_root);
             }
@@ -135,37 +147,38 @@ impl Client {
         Ok(())
     }
 
-    async fn check(&self, target: &AuditTarget) -> Result<(), String> {
+    async fn check(&self, target: &AuditTarget) -> Result<(), Failure> {
         match target {
-            AuditTarget::StorageSegment { root, size, segment } => self.check_segment(*root, *size, *segment).await,
+            AuditTarget::StorageSegment { tx_seq, root, size, segment } => {
+                let Some(storage) = &self.storage else { return Err("no storage node to ask".into()) };
+                let (fetched, verdict) = checks::storage_segment(&self.eth, storage, self.settings.operator_key.address(), (*tx_seq, *root, *size, *segment)).await;
+                self.stats.lock().unwrap_or_else(std::sync::PoisonError::into_inner).bytes_fetched += fetched;
+                verdict
+            }
             AuditTarget::DaBlob { data_root } => {
                 let report: Value = self
                     .eth
                     .request("da_sample", rpc_params![data_root, self.settings.da_samples])
                     .await
                     .map_err(|e| format!("da_sample: {e}"))?;
-                if report["available"] == true { Ok(()) } else { Err(format!("sampling failed: {report}")) }
+                if report["available"] == true { Ok(()) } else { Err(format!("sampling failed: {report}").into()) }
+            }
+            AuditTarget::VerifiedResult { provider, url, input_seed } => {
+                checks::verified_result(&self.settings.rpc_url, &self.settings.operator_key, *provider, url, *input_seed).await
             }
         }
     }
 
-    /// Segment `segment` of the file, fetched with its proof and checked against the root the
-    /// chain recorded (not the one the node names).
-    async fn check_segment(&self, root: B256, size: u64, segment: u64) -> Result<(), String> {
-        let Some(storage) = &self.storage else { return Err("no storage node to ask".into()) };
-        let answer: Option<Value> = storage
-            .request("zgs_downloadSegmentWithProof", rpc_params![root, segment])
-            .await
-            .map_err(|e| format!("zgs_downloadSegmentWithProof: {e}"))?;
-        let answer = answer.ok_or("the storage node does not hold the file")?;
-        let data = base64::engine::general_purpose::STANDARD
-            .decode(answer["data"].as_str().ok_or("no data")?)
-            .map_err(|e| format!("bad base64: {e}"))?;
-        self.stats.lock().unwrap_or_else(std::sync::PoisonError::into_inner).bytes_fetched += data.len() as u64;
-        let proof: merkle::Proof = serde_json::from_value(answer["proof"].clone()).map_err(|e| format!("bad proof: {e}"))?;
-        let leaf = merkle::segment_root(size, segment, &merkle::chunk_hashes(&data));
-        let position = usize::try_from(segment).map_err(|_| "segment index too large")?;
-        proof.validate(&root, &leaf, position, merkle::padded_segments(size) as usize).map_err(|e| format!("segment {segment} of {root} does not verify: {e:?}"))
+    /// Sends evidence through the manager; whether the market upheld it.
+    async fn accuse(&self, accusation: &checks::Accusation) -> anyhow::Result<bool> {
+        let gas = checks::accusation_gas(&accusation.input);
+        let hash = crate::signing::send_and_wait(&self.eth, &self.settings.operator_key, (MANAGER_ADDRESS, U256::ZERO, accusation.input.clone()), gas, "an accusation").await?;
+        let receipt: Value = self.eth.request("eth_getTransactionReceipt", rpc_params![hash]).await?;
+        let upheld = receipt["logs"].as_array().into_iter().flatten().filter_map(decode_log).find_map(|log| {
+            use alloy_sol_types::SolEvent;
+            IAlignmentManager::Accused::decode_log(&log).ok().map(|event| event.upheld)
+        });
+        upheld.context("the accusation's receipt has no Accused event")
     }
 }
 
@@ -279,15 +292,34 @@ async fn carry_out(client: &Client, order: AuditorOrder) -> AuditorReport {
         AuditorOrder::Check { epoch, index, target } => {
             let started = Instant::now();
             let verdict = client.check(&target).await;
-            let mut stats = client.stats.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            stats.checks += 1;
-            stats.check_seconds += started.elapsed().as_secs_f64();
-            if let Err(reason) = &verdict {
-                stats.failed += 1;
-                stats.last_failure = Some(format!("{}: {reason}", target.kind()));
-                tracing::warn!(epoch, kind = target.kind(), %reason, "alignment audit failed");
+            {
+                let mut stats = client.stats.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                stats.checks += 1;
+                stats.check_seconds += started.elapsed().as_secs_f64();
             }
-            AuditorReport::Checked { epoch, index, passed: verdict.is_ok(), detail: verdict.err().unwrap_or_default() }
+            let Err(failure) = verdict else { return AuditorReport::Checked { epoch, index, passed: true, detail: String::new() } };
+            let mut detail = failure.reason;
+            tracing::warn!(epoch, kind = target.kind(), reason = %detail, "alignment audit failed");
+            if let Some(accusation) = &failure.accusation {
+                let outcome = client.accuse(accusation).await;
+                let mut stats = client.stats.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                stats.accusations += 1;
+                match outcome {
+                    Ok(upheld) => {
+                        stats.upheld += u64::from(upheld);
+                        tracing::warn!(epoch, target = %accusation.target, upheld, "alignment accusation judged");
+                        detail.push_str(if upheld { "; accused: upheld" } else { "; accused: refused" });
+                    }
+                    Err(error) => {
+                        tracing::warn!(epoch, target = %accusation.target, %error, "alignment accusation not sent");
+                        detail.push_str(&format!("; the accusation was not sent: {error:#}"));
+                    }
+                }
+            }
+            let mut stats = client.stats.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            stats.failed += 1;
+            stats.last_failure = Some(format!("{}: {detail}", target.kind()));
+            AuditorReport::Checked { epoch, index, passed: false, detail }
         }
         AuditorOrder::Report { epoch, checked, failed, digest } => {
             let call = IAlignmentManager::submitReportCall {

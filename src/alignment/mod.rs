@@ -3,9 +3,11 @@
 //! The contracts' behaviour and their tests are in `zg_systems::alignment`.
 //!
 //! [`auditor`]: the auditing client (audits drawn from `seed(epoch)` as entities of its tick,
-//! storage segments and DA blobs checked, a report each epoch).
+//! a report each epoch); [`checks`]: what it checks (signed storage segments, DA samples,
+//! verifiable providers' signed results) and the evidence it accuses with.
 
 pub mod auditor;
+pub mod checks;
 
 use alloy_primitives::U256;
 use anyhow::Context;
@@ -49,7 +51,7 @@ pub fn dev_params() -> AlignmentParams {
 }
 
 /// Audits an epoch draws unless configured otherwise.
-pub const DEFAULT_QUOTA: zg_components::alignment::AuditQuota = zg_components::alignment::AuditQuota { storage_segments: 8, da_blobs: 2 };
+pub const DEFAULT_QUOTA: zg_components::alignment::AuditQuota = zg_components::alignment::AuditQuota { storage_segments: 8, da_blobs: 2, verified_requests: 1 };
 /// DA shares sampled per audited blob.
 pub const DEFAULT_DA_SAMPLES: usize = 16;
 /// How often the auditor looks at the chain.

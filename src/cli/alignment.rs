@@ -33,6 +33,9 @@ pub struct AlignmentFile {
     pub da_blobs_per_epoch: usize,
     #[serde(default = "default_samples")]
     pub da_samples: usize,
+    /// Verifiable providers asked for a result each epoch (paid from a deposit the auditor tops up).
+    #[serde(default = "default_verified")]
+    pub verified_requests_per_epoch: usize,
     #[serde(default = "default_poll")]
     pub poll_ms: u64,
 }
@@ -42,6 +45,9 @@ fn default_segments() -> usize {
 }
 fn default_blobs() -> usize {
     crate::alignment::DEFAULT_QUOTA.da_blobs
+}
+fn default_verified() -> usize {
+    crate::alignment::DEFAULT_QUOTA.verified_requests
 }
 fn default_samples() -> usize {
     crate::alignment::DEFAULT_DA_SAMPLES
@@ -60,7 +66,10 @@ impl AlignmentFile {
         anyhow::ensure!(!self.licences.is_empty(), "licences: name at least one licence (token id)");
         anyhow::ensure!(self.poll_ms > 0 && self.poll_ms <= 60_000, "poll_ms must be 1..=60000");
         anyhow::ensure!(self.da_samples > 0 && self.da_samples <= 256, "da_samples must be 1..=256");
-        anyhow::ensure!(self.storage_segments_per_epoch <= 1_000 && self.da_blobs_per_epoch <= 100, "too many audits per epoch (at most 1,000 segments and 100 blobs)");
+        anyhow::ensure!(
+            self.storage_segments_per_epoch <= 1_000 && self.da_blobs_per_epoch <= 100 && self.verified_requests_per_epoch <= 100,
+            "too many audits per epoch (at most 1,000 segments, 100 blobs and 100 verifiable requests)"
+        );
         let key = |text: &str, what: &str| text.parse::<alloy_signer_local::PrivateKeySigner>().map_err(|e| anyhow::anyhow!("{what}: not a private key ({e})"));
         Ok(AuditorSettings {
             rpc_url: self.rpc_url.clone(),
@@ -68,7 +77,11 @@ impl AlignmentFile {
             operator_key: key(&self.operator_key, "operator_key")?,
             licences: self.licences.clone(),
             holder_key: self.holder_key.as_deref().map(|k| key(k, "holder_key")).transpose()?,
-            quota: AuditQuota { storage_segments: self.storage_segments_per_epoch, da_blobs: self.da_blobs_per_epoch },
+            quota: AuditQuota {
+                storage_segments: self.storage_segments_per_epoch,
+                da_blobs: self.da_blobs_per_epoch,
+                verified_requests: self.verified_requests_per_epoch,
+            },
             da_samples: self.da_samples,
             poll: Duration::from_millis(self.poll_ms),
         })

@@ -208,6 +208,10 @@ pub struct DevArgs {
     /// Run no built-in alignment auditor (dev account 5, licence 6).
     #[arg(long)]
     pub no_alignment: bool,
+    /// Fault drills only: the storage node serves (and signs) every segment corrupted, so the
+    /// alignment audit and the PoRA mine's penalty can be watched end to end.
+    #[arg(long, hide = true)]
+    pub fault_drill_corrupt_segments: bool,
 }
 
 #[derive(Args, Debug)]

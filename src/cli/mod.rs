@@ -55,6 +55,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             // last dev account.
             config.storage.enabled = true;
             config.storage.miner_key = Some(dev_accounts()[crate::dev::DEV_MINER_ACCOUNT].private_key.to_string());
+            config.storage.fault_drill_corrupt_segments = args.fault_drill_corrupt_segments;
             // And a DA node that accepts blobs (fees paid by the next-to-last dev account) with
             // 0G's disperser gRPC on its default port.
             config.da.disperser_key = Some(dev_accounts()[crate::dev::DEV_DISPERSER_ACCOUNT].private_key.to_string());

@@ -21,6 +21,7 @@ mod tables;
 mod rpc;
 pub use rpc::{SegmentUpload, check_upload};
 mod shards;
+mod signed_answers;
 
 pub use cache::{Rebuilt, RebuiltSegments};
 pub use shards::{ShardPlacement, ShardWorker, StoredShards, cut_shards, decode_checked, shard_checks_out};
@@ -53,6 +54,12 @@ pub struct StorageContext {
     pub indexer_nodes: Vec<String>,
     /// The KV layer's index (its replayer started by the storage role).
     pub kv: kv::KvHandle,
+    /// The miner key this node stakes with, when the chain has the PoRA mine: it signs the
+    /// segments the node serves (`zgs_downloadSegmentWithProofSigned`), so a corrupted one is
+    /// evidence against its stake.
+    pub answer_key: Option<alloy_signer_local::PrivateKeySigner>,
+    /// `storage.fault_drill_corrupt_segments`.
+    pub corrupt_segments: bool,
 }
 
 /// Starts the storage JSON-RPC server; returns the bound address and its handle.
@@ -73,5 +80,6 @@ pub async fn start(section: &StorageSection, context: StorageContext) -> Result<
     admin::register(&mut module)?;
     kv::register(&mut module)?;
     flow_rpc::register(&mut module)?;
+    signed_answers::register(&mut module)?;
     Ok((addr, server.start(module)))
 }

@@ -40,8 +40,9 @@ impl Role for StorageRole {
             if !assembly.genesis.accounts.contains_key(&flow::FLOW_ADDRESS) {
                 return Ok(());
             }
+            let mine = assembly.genesis.accounts.contains_key(&zg_systems::storage::pora::MINE_ADDRESS);
             let Assembly { config, chain_id, node, network, accelerator, .. } = assembly;
-            self.service = Some(start(config, chain_id, node, network, accelerator.clone()).await?);
+            self.service = Some(start(config, chain_id, node, network, accelerator.clone(), mine).await?);
             Ok(())
         })
     }
@@ -113,6 +114,7 @@ async fn start(
     node: &mut Node,
     network: Option<&crate::net::NetHandle>,
     accelerator: zg_systems::erasure::accel::Accelerator,
+    mine: bool,
 ) -> Result<StorageService, NodeError> {
     let (sender, inbox) = crossbeam_channel::bounded(INBOX_CAPACITY);
     node.world_mut().insert_resource(zg_components::storage::StorageInbox(inbox));
@@ -165,6 +167,11 @@ async fn start(
         own_url: Default::default(),
         indexer_nodes: config.storage.indexer_nodes.clone(),
         kv: kv.clone(),
+        answer_key: match &config.storage.miner_key {
+            Some(key) if mine => Some(key.trim().parse().map_err(|e| NodeError::Config(format!("storage.miner_key: {e}")))?),
+            _ => None,
+        },
+        corrupt_segments: config.storage.fault_drill_corrupt_segments,
     };
     let shards = context.shards.as_ref().map(crate::storage::ShardPlacement::config);
     let kv_stop = Arc::new(AtomicBool::new(false));

@@ -333,18 +333,27 @@ impl StorageContext {
 
     /// A segment with its proof: held whole, or (a node keeping only shards) rebuilt from the
     /// network's shards, as plain downloads are.
-    fn segment_with_proof(&self, record: &FileRecord, index: u64) -> RpcResult<Option<SegmentWithProof>> {
+    /// Segment `index` of the file as this node serves it (checked, or rebuilt from shards), with
+    /// its proof; None when the node cannot produce it.
+    pub(super) fn served_segment(&self, record: &FileRecord, index: u64) -> RpcResult<Option<(Vec<u8>, Proof)>> {
         if index >= record.data_segments() {
             return Err(invalid(format!("segment index {index} out of range: the file has {} segments", record.data_segments())));
         }
-        let (data, proof) = match self.checked_segment(record, index)? {
+        let (mut data, proof) = match self.checked_segment(record, index)? {
             Some(held) => held,
             None => match self.reconstruct(record, index) {
                 Some(rebuilt) => rebuilt.as_ref().clone(),
                 None => return Ok(None),
             },
         };
-        Ok(Some(SegmentWithProof {
+        if self.corrupt_segments && !data.is_empty() {
+            data[0] ^= 1;
+        }
+        Ok(Some((data, proof)))
+    }
+
+    fn segment_with_proof(&self, record: &FileRecord, index: u64) -> RpcResult<Option<SegmentWithProof>> {
+        Ok(self.served_segment(record, index)?.map(|(data, proof)| SegmentWithProof {
             root: record.root(),
             data: base64::engine::general_purpose::STANDARD.encode(data),
             index,

@@ -43,17 +43,18 @@ fn draw_word(seed: &B256, kind: &[u8], i: usize) -> u64 {
 }
 
 /// The epoch's targets: `quota` segments, each of a file drawn uniformly and a data segment of it
-/// drawn uniformly, and `quota` confirmed blobs, all from `seed` alone. The same seed and
-/// universe give the same targets to every auditor; nobody chooses them.
+/// drawn uniformly, `quota` confirmed blobs, and `quota` distinct providers (those whose
+/// keccak with the seed is least) each with an input drawn from the seed, all from `seed`
+/// alone. The same seed and universe give the same targets to every auditor; nobody chooses them.
 pub fn draw(seed: &B256, universe: &AuditUniverse, quota: &AuditQuota) -> Vec<AuditTarget> {
     let mut targets = Vec::new();
     if !universe.files.is_empty() {
         for i in 0..quota.storage_segments {
             let word = draw_word(seed, b"storage", i);
-            let (root, size) = universe.files[(word % universe.files.len() as u64) as usize];
-            let segments = merkle::data_segments(size).max(1);
+            let file = universe.files[(word % universe.files.len() as u64) as usize];
+            let segments = merkle::data_segments(file.size).max(1);
             let segment = draw_word(seed, b"segment", i) % segments;
-            targets.push(AuditTarget::StorageSegment { root, size, segment });
+            targets.push(AuditTarget::StorageSegment { tx_seq: file.tx_seq, root: file.root, size: file.size, segment });
         }
     }
     if !universe.blobs.is_empty() {
@@ -61,6 +62,12 @@ pub fn draw(seed: &B256, universe: &AuditUniverse, quota: &AuditQuota) -> Vec<Au
             let word = draw_word(seed, b"da", i);
             targets.push(AuditTarget::DaBlob { data_root: universe.blobs[(word % universe.blobs.len() as u64) as usize] });
         }
+    }
+    let mut providers: Vec<_> = universe.providers.iter().map(|p| (keccak256([seed.as_slice(), p.provider.as_slice()].concat()), p)).collect();
+    providers.sort_by_key(|(order, _)| *order);
+    for (order, provider) in providers.into_iter().take(quota.verified_requests) {
+        let input_seed = keccak256([order.as_slice(), b"input"].concat());
+        targets.push(AuditTarget::VerifiedResult { provider: provider.provider, url: provider.url.clone(), input_seed });
     }
     targets
 }
@@ -164,27 +171,39 @@ pub fn order_reports(mut commands: Commands, orders: Res<AuditorOrders>, mut boa
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloy_primitives::Address;
+    use zg_components::alignment::{PublishedFile, ServingProvider};
 
     fn universe() -> AuditUniverse {
         AuditUniverse {
-            files: vec![(B256::repeat_byte(1), 1_000_000), (B256::repeat_byte(2), 300)],
+            files: vec![
+                PublishedFile { tx_seq: 0, root: B256::repeat_byte(1), size: 1_000_000 },
+                PublishedFile { tx_seq: 1, root: B256::repeat_byte(2), size: 300 },
+            ],
             blobs: vec![B256::repeat_byte(9)],
+            providers: (1..=3u8).map(|i| ServingProvider { provider: Address::repeat_byte(i), url: format!("http://127.0.0.1:{i}") }).collect(),
         }
     }
 
-    const QUOTA: AuditQuota = AuditQuota { storage_segments: 4, da_blobs: 2 };
+    const QUOTA: AuditQuota = AuditQuota { storage_segments: 4, da_blobs: 2, verified_requests: 2 };
 
     #[test]
     fn the_draw_is_the_seeds_alone_and_stays_inside_the_files() {
         let a = draw(&B256::repeat_byte(5), &universe(), &QUOTA);
         assert_eq!(a, draw(&B256::repeat_byte(5), &universe(), &QUOTA));
         assert_ne!(a, draw(&B256::repeat_byte(6), &universe(), &QUOTA));
-        assert_eq!(a.len(), 6);
+        assert_eq!(a.len(), 8);
         for target in &a {
             if let AuditTarget::StorageSegment { size, segment, .. } = target {
                 assert!(*segment < merkle::data_segments(*size));
             }
         }
+        // Two distinct providers of three; all three when the quota covers them.
+        let providers = |targets: &[AuditTarget]| -> std::collections::BTreeSet<Address> {
+            targets.iter().filter_map(|t| if let AuditTarget::VerifiedResult { provider, .. } = t { Some(*provider) } else { None }).collect()
+        };
+        assert_eq!(providers(&a).len(), 2);
+        assert_eq!(providers(&draw(&B256::repeat_byte(5), &universe(), &AuditQuota { verified_requests: 9, ..QUOTA })).len(), 3);
         assert!(draw(&B256::ZERO, &AuditUniverse::default(), &QUOTA).is_empty());
     }
 
@@ -203,7 +222,7 @@ mod tests {
         reports.send(AuditorReport::EpochOpened { epoch: 3, seed: B256::repeat_byte(1), universe: universe() }).unwrap();
         schedule.run(&mut world);
         let checks: Vec<_> = orders.try_iter().collect();
-        assert_eq!(checks.len(), 6, "each audit ordered once");
+        assert_eq!(checks.len(), 8, "each audit ordered once");
         schedule.run(&mut world);
         assert!(orders.try_iter().next().is_none(), "and only once");
         for order in &checks {
@@ -215,7 +234,7 @@ mod tests {
         reports.send(AuditorReport::EpochOpened { epoch: 4, seed: B256::repeat_byte(2), universe: AuditUniverse::default() }).unwrap();
         schedule.run(&mut world);
         let out: Vec<_> = orders.try_iter().collect();
-        assert!(matches!(out.as_slice(), [AuditorOrder::Report { epoch: 3, checked: 6, failed: 1, .. }]), "{out:?}");
+        assert!(matches!(out.as_slice(), [AuditorOrder::Report { epoch: 3, checked: 8, failed: 1, .. }]), "{out:?}");
         schedule.run(&mut world);
         assert!(orders.try_iter().next().is_none(), "one report per epoch");
         assert_eq!(world.query::<&Audit>().iter(&world).count(), 0, "reported audits leave the world");

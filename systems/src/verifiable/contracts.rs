@@ -69,6 +69,7 @@ sol! {
         event Settled(address indexed provider, address indexed user, uint256 nonce, uint256 fee);
         event Refused(address indexed provider, address indexed user, uint256 nonce, uint8 reason);
         event Slashed(address indexed provider, address indexed reporter, bytes32 resultHash, uint256 amount);
+        event ProviderRegistered(address indexed provider, bytes32 indexed modelId, uint256 price, uint256 stake, string url);
     }
 
     /// The same evidence handed to the market through the AI alignment manager (0x…4011), which
