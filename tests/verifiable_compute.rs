@@ -3,8 +3,9 @@
 //! requests come back with halo2 proofs that the chain's precompile accepts (through
 //! `ModelRegistry.verifyInference`); hostile requests are refused with their reasons; the
 //! provider's settlement is paid exactly the fees of the proved results; a registered model
-//! cannot be overwritten; and a provider serving a wrong (signed) result is slashed on the
-//! evidence, while its own settlement of that result is refused.
+//! cannot be overwritten; and a provider serving a wrong (signed) result is caught by an
+//! alignment node's audit request and slashed on its evidence through the alignment manager,
+//! while its own settlement of that result is refused.
 
 mod common;
 
@@ -96,7 +97,10 @@ fn signed_body(chain_id: u64, user: usize, provider: Address, input: &[i64], non
 #[test]
 fn proved_results_are_paid_forged_ones_slashed_and_hostile_requests_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let args = dev_args(&dir.path().join("node"));
+    let mut args = dev_args(&dir.path().join("node"));
+    // 5 s alignment epochs (20 blocks): the auditor's request is proved well inside one.
+    let at = args.iter().position(|a| a == "--block-time-ms").unwrap();
+    args[at + 1] = "250".into();
     let node = NodeProcess::spawn(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let rpc = node.addr;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -232,15 +236,43 @@ fn proved_results_are_paid_forged_ones_slashed_and_hostile_requests_refused() {
     let wrong = runtime.block_on(client::ask(&market, &user, &cheat_url, &file.test.inputs[3], U256::from(1), None)).unwrap();
     assert!(wrong.signed_by_provider && !wrong.verified_on_chain, "a signed result whose proof fails");
     // An honest result is no evidence.
-    let reporter = dev_key(2);
-    let no_case = runtime.block_on(client::report_wrong(&market, &reporter, &answers[0], None)).unwrap_err();
+    let no_case = runtime.block_on(client::report_wrong(&market, &dev_key(2), &answers[0], None)).unwrap_err();
     assert!(format!("{no_case:#}").contains("not shown wrong"), "{no_case:#}");
-    let before = eth_balance(rpc, reporter.address());
-    runtime.block_on(client::report_wrong(&market, &reporter, &wrong, None)).unwrap();
+    // An alignment node (dev account 3, licence 4) asks both providers for a result each
+    // epoch; the cheat's signed wrong result goes to the market through the manager.
+    let operator = alloy_signer_local::PrivateKeySigner::from_bytes(&dev_key(3).to_bytes()).unwrap();
+    let registered_at = quantity(&ok(rpc, "eth_blockNumber", serde_json::json!([])));
+    let before = eth_balance(rpc, operator.address());
+    let settings = zgnode::alignment::auditor::AuditorSettings {
+        rpc_url: format!("http://{rpc}"),
+        storage_url: None,
+        operator_key: operator.clone(),
+        licences: vec![4],
+        holder_key: Some(operator.clone()),
+        quota: zg_components::alignment::AuditQuota { storage_segments: 0, da_blobs: 0, verified_requests: 2 },
+        da_samples: 1,
+        poll: Duration::from_millis(200),
+    };
+    let auditor_runtime = tokio::runtime::Runtime::new().unwrap();
+    let auditor = zgnode::alignment::auditor::start(settings, auditor_runtime.handle().clone()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while !view(rpc, VERIFIED_INFERENCE_ADDRESS, &IVerifiedInference::providersCall { provider: cheater }).slashed {
+        assert!(Instant::now() < deadline, "the auditor never had the cheat slashed: {:?}", auditor.stats());
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let stats = auditor.stats();
+    auditor.stop();
     let slashed = view(rpc, VERIFIED_INFERENCE_ADDRESS, &IVerifiedInference::providersCall { provider: cheater });
     assert!(slashed.slashed && slashed.stake.is_zero(), "the stake is gone");
-    let after = eth_balance(rpc, reporter.address());
-    assert!(after < before + ether(5) && after > before + ether(5) - ether(1) / U256::from(100), "the reporter gets half the stake, less gas: {before} -> {after}");
+    assert_eq!((stats.accusations, stats.upheld), (1, 1), "one accusation, upheld, and none against the honest provider: {stats:?}");
+    // Within two epochs of the cheat's registration (an epoch is a reward day on a network).
+    let slashed_at = quantity(&ok(rpc, "eth_blockNumber", serde_json::json!([])));
+    let epoch_blocks = zgnode::alignment::dev_params().epoch_blocks;
+    assert!(slashed_at / epoch_blocks <= registered_at / epoch_blocks + 2, "registered by block {registered_at}, slashed by {slashed_at}");
+    let after = eth_balance(rpc, operator.address());
+    // Half the stake (5 0G) came in; the 10 0G bond, the 0.1 0G request deposit and gas went out.
+    assert!(after + ether(10) > before + ether(5) - ether(1) / U256::from(4), "the operator gets half the stake: {before} -> {after}");
+    let reporter = dev_key(2);
     let again = runtime.block_on(client::report_wrong(&market, &reporter, &wrong, None)).unwrap_err();
     assert!(format!("{again:#}").contains("nothing staked") || format!("{again:#}").contains("already reported"), "{again:#}");
     // The cheat's own settlement of that result is refused: the user is not charged for it.
