@@ -119,7 +119,7 @@ fn dev_audits_files_and_blobs_cleanly_and_a_corrupted_segment_is_reported_failed
         operator_key: operator.clone(),
         licences: vec![7],
         holder_key: Some(operator.clone()),
-        quota: zg_components::alignment::AuditQuota { storage_segments: 3, da_blobs: 1, verified_requests: 0 },
+        quota: zg_components::alignment::AuditQuota { storage_segments: 3, da_blobs: 1, verified_requests: 0, chat_records: 0 },
         da_samples: 8,
         poll: std::time::Duration::from_millis(200),
     };
@@ -219,4 +219,64 @@ fn a_storage_node_serving_corrupted_segments_is_penalized_within_two_epochs() {
         assert!(std::time::Instant::now() < deadline, "no report with a failure: {:?}", reports_of(node.addr, auditor));
         std::thread::sleep(std::time::Duration::from_millis(250));
     }
+}
+
+#[test]
+fn a_chat_provider_whose_signed_answers_are_not_its_models_is_caught_by_the_rerun() {
+    use zgnode::compute::dev_provider::{dev_config, start};
+    let dir = tempfile::tempdir().unwrap();
+    let args = dev_args(&dir.path().join("node"));
+    let node = NodeProcess::spawn(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let rpc = format!("http://{}", node.addr);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let operator = alloy_signer_local::PrivateKeySigner::from_bytes(&dev_key(6).to_bytes()).unwrap();
+    let settings = zgnode::alignment::auditor::AuditorSettings {
+        rpc_url: rpc.clone(),
+        storage_url: None,
+        operator_key: operator.clone(),
+        licences: vec![7],
+        holder_key: Some(operator.clone()),
+        quota: zg_components::alignment::AuditQuota { storage_segments: 0, da_blobs: 0, verified_requests: 0, chat_records: 1 },
+        da_samples: 1,
+        poll: std::time::Duration::from_millis(100),
+    };
+    // An epoch's report once it audited the provider: (epoch, failed).
+    let audited_after = |epoch: u64| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            if let Some(report) = reports_of(node.addr, operator.address()).into_iter().find(|r| r.0 > epoch && r.2 == 1) {
+                return (report.0, report.3);
+            }
+            assert!(std::time::Instant::now() < deadline, "no epoch after {epoch} audited the provider: {:?}", reports_of(node.addr, operator.address()));
+            // An idle dev chain seals an empty block a second; move it along an epoch a second.
+            ok(node.addr, "anvil_mine", serde_json::json!(["0x4"]));
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    };
+    // The built-in provider (dev account 7) runs zg-tiny-llama: its answers are the model's.
+    let honest = runtime.block_on(start(dev_config(&rpc, "127.0.0.1:0".parse().unwrap(), &dir.path().join("honest")))).unwrap();
+    let auditor = zgnode::alignment::auditor::start(settings, runtime.handle().clone()).unwrap();
+    let (clean_epoch, failed) = audited_after(0);
+    assert_eq!(failed, 0, "{:?}", auditor.stats());
+    runtime.block_on(honest.stop());
+    // The same provider comes back under the same model name, answering from an upstream that
+    // is another model: its signed answers no longer match the re-run.
+    let upstream = runtime.block_on(stub_chat_upstream(false));
+    let mut cheat_config = dev_config(&rpc, "127.0.0.1:0".parse().unwrap(), &dir.path().join("cheat"));
+    cheat_config.backend = zgnode::compute::provider::config::BackendConfig::Openai {
+        url: format!("http://{upstream}/v1"),
+        model: zgnode::compute::backend::llama::tiny::TINY_MODEL_NAME.into(),
+        upstream_model: Some("upstream-name".into()),
+        api_key: None,
+    };
+    let cheat = runtime.block_on(start(cheat_config)).unwrap();
+    let head = quantity(&ok(node.addr, "eth_blockNumber", serde_json::json!([])));
+    let epoch_blocks = zgnode::alignment::dev_params().epoch_blocks;
+    let (_, failed) = audited_after((head / epoch_blocks).max(clean_epoch));
+    let stats = auditor.stats();
+    auditor.stop();
+    assert_eq!(failed, 1, "{stats:?}");
+    let failure = stats.last_failure.unwrap_or_default();
+    assert!(failure.contains(&dev_key(7).address().to_string()) && failure.contains("Hello world") && failure.contains("re-run"), "{failure}");
+    runtime.block_on(cheat.stop());
 }

@@ -241,37 +241,13 @@ fn hostile_requests_are_refused_and_only_what_was_served_is_paid() {
     node.stop();
 }
 
-/// An OpenAI-compatible upstream stub: streams "Hello" + " world" with usage 11/2, or fails.
-async fn stub_upstream(fail: bool) -> SocketAddr {
-    use axum::response::IntoResponse;
-    let route = axum::routing::post(move |body: axum::body::Bytes| async move {
-        let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-        if fail || request["stream"] != true || request["model"] != "upstream-name" {
-            return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, axum::Json(serde_json::json!({"error": {"message": "out of GPU memory"}}))).into_response();
-        }
-        let chunk = |content: &str| format!("data: {}\n\n", serde_json::json!({"choices": [{"index": 0, "delta": {"content": content}}]}));
-        let body = format!(
-            "{}{}data: {}\n\ndata: [DONE]\n\n",
-            chunk("Hello"),
-            chunk(" world"),
-            serde_json::json!({"choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 2}})
-        );
-        ([("content-type", "text/event-stream")], body).into_response()
-    });
-    let app = axum::Router::new().route("/v1/chat/completions", route);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    addr
-}
-
 #[test]
 fn a_proxied_upstream_is_metered_by_its_own_usage_and_its_failures_are_not_billed() {
     let node = start_node(&test_config());
     let addr = node.addr;
     let runtime = tokio::runtime::Runtime::new().unwrap();
     for fail in [false, true] {
-        let upstream = runtime.block_on(stub_upstream(fail));
+        let upstream = runtime.block_on(stub_chat_upstream(fail));
         let dir = tempfile::tempdir().unwrap();
         let mut provider_config = dev_config(&format!("http://{addr}"), "127.0.0.1:0".parse().unwrap(), dir.path());
         provider_config.settle_interval_secs = 3600;

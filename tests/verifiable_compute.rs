@@ -249,7 +249,7 @@ fn proved_results_are_paid_forged_ones_slashed_and_hostile_requests_refused() {
         operator_key: operator.clone(),
         licences: vec![4],
         holder_key: Some(operator.clone()),
-        quota: zg_components::alignment::AuditQuota { storage_segments: 0, da_blobs: 0, verified_requests: 2 },
+        quota: zg_components::alignment::AuditQuota { storage_segments: 0, da_blobs: 0, verified_requests: 2, chat_records: 0 },
         da_samples: 1,
         poll: Duration::from_millis(200),
     };

@@ -22,6 +22,10 @@ pub enum AuditTarget {
     /// drawn from `input_seed`; its signed answer's proof is re-verified by the chain's
     /// registry, and a signed answer that fails is sent to the market as evidence.
     VerifiedResult { provider: Address, url: String, input_seed: B256 },
+    /// A chat provider asked (as a paying user) a greedy completion of a prompt drawn from
+    /// `prompt_seed`; its signed record's text is compared, by hash, with the same request
+    /// re-run here on the same model.
+    ChatRecord { provider: Address, model: String, prompt_seed: B256 },
 }
 
 impl AuditTarget {
@@ -30,6 +34,7 @@ impl AuditTarget {
             Self::StorageSegment { .. } => "storage",
             Self::DaBlob { .. } => "da",
             Self::VerifiedResult { .. } => "compute",
+            Self::ChatRecord { .. } => "chat",
         }
     }
 }
@@ -49,6 +54,13 @@ pub struct ServingProvider {
     pub url: String,
 }
 
+/// A chat service on offer whose model the auditor can re-run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChatService {
+    pub provider: Address,
+    pub model: String,
+}
+
 /// What an epoch's targets are drawn from: published files, confirmed blobs and serving
 /// providers, in chain order (so every auditor with the same chain draws the same targets).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -56,6 +68,7 @@ pub struct AuditUniverse {
     pub files: Vec<PublishedFile>,
     pub blobs: Vec<B256>,
     pub providers: Vec<ServingProvider>,
+    pub chat_services: Vec<ChatService>,
 }
 
 /// How many targets of each kind an epoch draws.
@@ -65,6 +78,8 @@ pub struct AuditQuota {
     pub da_blobs: usize,
     /// Distinct verifiable providers asked (all of them when fewer serve).
     pub verified_requests: usize,
+    /// Distinct chat providers whose answer is re-run (all of them when fewer serve).
+    pub chat_records: usize,
 }
 
 #[derive(Component, Clone, Debug, PartialEq, Eq)]

@@ -18,7 +18,7 @@ use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use jsonrpsee::rpc_params;
 use serde_json::{Value, json};
 
-use zg_components::alignment::{AuditBoard, AuditQuota, AuditTarget, AuditUniverse, AuditorOrder, AuditorReport, PublishedFile, ServingProvider};
+use zg_components::alignment::{AuditBoard, AuditQuota, AuditTarget, AuditUniverse, AuditorOrder, AuditorReport, ChatService, PublishedFile, ServingProvider};
 use zg_systems::alignment::IAlignmentManager;
 use zg_systems::verifiable::contracts::{IVerifiedInference, VERIFIED_INFERENCE_ADDRESS};
 
@@ -125,13 +125,24 @@ impl Client {
     /// Every published file and confirmed blob from block `from` on, in chain order.
     async fn scan(&self, from: u64, to: u64, universe: &mut AuditUniverse) -> anyhow::Result<()> {
         let filter = json!({"fromBlock": format!("0x{from:x}"), "toBlock": format!("0x{to:x}"),
-            "address": [zg_systems::storage::flow::FLOW_ADDRESS, zg_systems::da::entrance::DA_ENTRANCE_ADDRESS, VERIFIED_INFERENCE_ADDRESS]});
+            "address": [zg_systems::storage::flow::FLOW_ADDRESS, zg_systems::da::entrance::DA_ENTRANCE_ADDRESS, VERIFIED_INFERENCE_ADDRESS, zg_systems::compute::contracts::INFERENCE_ADDRESS]});
         let logs: Vec<Value> = self.eth.request("eth_getLogs", rpc_params![filter]).await.context("eth_getLogs")?;
         for log in logs {
             let Some(decoded) = decode_log(&log) else { continue };
             let block = crate::rpc::quantity_of(&log["blockNumber"]);
             if let Some(file) = zg_systems::storage::flow::decode_submit(&decoded, block) {
                 universe.files.push(PublishedFile { tx_seq: file.tx_seq, root: file.root(), size: file.size });
+            } else if decoded.address == zg_systems::compute::contracts::INFERENCE_ADDRESS {
+                use alloy_sol_types::SolEvent;
+                use zg_systems::compute::contracts::IInferenceServing::{ServiceRemoved, ServiceUpdated};
+                if let Ok(event) = ServiceUpdated::decode_log(&decoded) {
+                    universe.chat_services.retain(|s| s.provider != event.service);
+                    if checks::can_rerun(&event.model) {
+                        universe.chat_services.push(ChatService { provider: event.service, model: event.model.clone() });
+                    }
+                } else if let Ok(event) = ServiceRemoved::decode_log(&decoded) {
+                    universe.chat_services.retain(|s| s.provider != event.service);
+                }
             } else if decoded.address == VERIFIED_INFERENCE_ADDRESS {
                 use alloy_sol_types::SolEvent;
                 if let Ok(event) = IVerifiedInference::ProviderRegistered::decode_log(&decoded) {
@@ -165,6 +176,9 @@ impl Client {
             }
             AuditTarget::VerifiedResult { provider, url, input_seed } => {
                 checks::verified_result(&self.settings.rpc_url, &self.settings.operator_key, *provider, url, *input_seed).await
+            }
+            AuditTarget::ChatRecord { provider, model, prompt_seed } => {
+                checks::chat_record(&self.settings.rpc_url, &self.settings.operator_key, *provider, model, *prompt_seed).await
             }
         }
     }

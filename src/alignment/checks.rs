@@ -19,6 +19,8 @@ use zg_systems::storage::pora::{IPoraMine, MINE_ADDRESS, inner_siblings};
 use zg_systems::verifiable::circuit::INPUT_LEN;
 use zg_systems::verifiable::contracts::{IVerifiedInference, VERIFIED_INFERENCE_ADDRESS, WrongResultEvidence};
 
+use crate::compute::backend::llama::{LlamaBackend, tiny::{self, TINY_MODEL_NAME}};
+use crate::compute::backend::{ChatMessage, Generation, InferenceBackend};
 use crate::compute::client::MarketClient;
 use crate::compute::verifiable::client as verifiable;
 
@@ -148,6 +150,99 @@ pub async fn verified_result(rpc_url: &str, key: &PrivateKeySigner, provider: Ad
     Err(Failure { reason, accusation: Some(Accusation { target: provider, input: call.abi_encode().into() }) })
 }
 
+/// Models the auditor re-runs (the built-in ones: the same weights on every node).
+pub fn can_rerun(model: &str) -> bool {
+    model == TINY_MODEL_NAME
+}
+
+/// Neuron put into a chat provider's sub-account (and the ledger opened with) when the auditor
+/// first asks it; topped up when under a tenth.
+const CHAT_FUNDING: u128 = 1_000_000_000_000_000_000;
+const LEDGER_OPENING: u128 = 3_000_000_000_000_000_000;
+/// Tokens an audited completion may run to.
+const CHAT_MAX_TOKENS: u32 = 16;
+
+/// The prompt of a chat audit: a few words drawn from the seed.
+pub fn audit_prompt(prompt_seed: B256) -> String {
+    const WORDS: [&str; 16] =
+        ["storage", "proof", "random", "access", "segment", "validator", "epoch", "token", "model", "sample", "blob", "reward", "stake", "node", "chain", "audit"];
+    let words: Vec<&str> = prompt_seed.0[..6].iter().map(|b| WORDS[(*b % 16) as usize]).collect();
+    format!("Say something about {}.", words.join(" "))
+}
+
+/// The chat provider asked, as a paying user with `key`, a greedy completion of a prompt drawn
+/// from `prompt_seed` (checked as `zgnode compute ask` checks: its signed record from the
+/// service's acknowledged signer), and the same request re-run here on `model`; the texts
+/// compared by keccak. No contract can re-run a model, so a mismatch is reported (with the
+/// signed record in the reason), not judged on chain.
+pub async fn chat_record(rpc_url: &str, key: &PrivateKeySigner, provider: Address, model: &str, prompt_seed: B256) -> Result<(), Failure> {
+    let market = MarketClient::new(rpc_url).map_err(|e| format!("{e:#}"))?;
+    fund_chat(&market, key, provider).await.map_err(|e| format!("funding the audit request: {e:#}"))?;
+    let prompt = audit_prompt(prompt_seed);
+    let answer = crate::compute::ask::ask(&market, key, provider, &prompt, CHAT_MAX_TOKENS, |_| {}).await.map_err(|e| format!("asking {provider}: {e:#}"))?;
+    let rerun = rerun(model, &prompt).await.map_err(|e| format!("re-running {model}: {e:#}"))?;
+    if keccak256(answer.text.as_bytes()) == keccak256(rerun.as_bytes()) {
+        return Ok(());
+    }
+    Err(format!("{provider} signed chat {} ({model}, greedy) answering {:?}; the re-run answers {rerun:?}", answer.chat_id, answer.text).into())
+}
+
+async fn fund_chat(market: &MarketClient, key: &PrivateKeySigner, provider: Address) -> anyhow::Result<()> {
+    use zg_systems::compute::contracts::{IInferenceServing, ILedgerManager, INFERENCE_ADDRESS, INFERENCE_SERVICE_NAME, LEDGER_ADDRESS};
+    let user = key.address();
+    let account = market.account(user, provider).await?;
+    if account.as_ref().is_none_or(|a| a.balance < U256::from(CHAT_FUNDING / 10)) {
+        match market.ledger(user).await? {
+            None => {
+                market.send(key, LEDGER_ADDRESS, &ILedgerManager::addLedgerCall { additionalInfo: String::new() }, U256::from(LEDGER_OPENING)).await?;
+            }
+            Some(ledger) if ledger.availableBalance < U256::from(CHAT_FUNDING) => {
+                market.send(key, LEDGER_ADDRESS, &ILedgerManager::depositFundCall {}, U256::from(LEDGER_OPENING)).await?;
+            }
+            Some(_) => {}
+        }
+        let transfer = ILedgerManager::transferFundCall { provider, serviceName: INFERENCE_SERVICE_NAME.into(), amount: U256::from(CHAT_FUNDING) };
+        market.send(key, LEDGER_ADDRESS, &transfer, U256::ZERO).await?;
+    }
+    if !market.account(user, provider).await?.is_some_and(|a| a.acknowledged) {
+        market.send(key, INFERENCE_ADDRESS, &IInferenceServing::acknowledgeTEESignerCall { provider, acknowledged: true }, U256::ZERO).await?;
+    }
+    Ok(())
+}
+
+/// The built-in model, generated once into a private folder and kept loaded.
+static RERUN_MODEL: tokio::sync::OnceCell<std::sync::Arc<LlamaBackend>> = tokio::sync::OnceCell::const_new();
+
+/// `prompt` completed greedily on `model`, as a provider's built-in backend runs it.
+async fn rerun(model: &str, prompt: &str) -> anyhow::Result<String> {
+    anyhow::ensure!(can_rerun(model), "{model} is not a model this node can run");
+    let backend = RERUN_MODEL
+        .get_or_try_init(|| async {
+            let dir = std::env::temp_dir().join(format!("zgnode-alignment-rerun-{}", std::process::id()));
+            tiny::write(&dir)?;
+            let backend = LlamaBackend::load(&dir, TINY_MODEL_NAME);
+            let _ = std::fs::remove_dir_all(&dir);
+            anyhow::Ok(std::sync::Arc::new(backend?))
+        })
+        .await?
+        .clone();
+    let generation = Generation {
+        messages: vec![ChatMessage { role: "user".into(), content: prompt.to_string() }],
+        max_tokens: CHAT_MAX_TOKENS,
+        temperature: 0.0,
+        seed: 0,
+        body: json!({}),
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    let running = tokio::spawn(backend.generate(generation, tx));
+    let mut text = String::new();
+    while let Some(piece) = rx.recv().await {
+        text.push_str(&piece);
+    }
+    running.await??;
+    Ok(text)
+}
+
 async fn eth_call(eth: &HttpClient, from: Address, to: Address, input: Vec<u8>) -> Result<Bytes, String> {
     eth.request("eth_call", rpc_params![json!({"from": from, "to": to, "data": Bytes::from(input)}), "latest"]).await.map_err(|e| e.to_string())
 }
@@ -174,6 +269,16 @@ mod tests {
         assert_eq!(a, audit_input(B256::repeat_byte(1)));
         assert_ne!(a, audit_input(B256::repeat_byte(2)));
         assert!(zg_systems::verifiable::circuit::input_commitment(&a).is_some());
+        assert_ne!(audit_prompt(B256::repeat_byte(1)), audit_prompt(B256::repeat_byte(2)));
+    }
+
+    #[test]
+    fn the_rerun_is_the_built_in_backends_answer_every_time() {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let a = runtime.block_on(rerun(TINY_MODEL_NAME, "Say something about blobs.")).unwrap();
+        assert!(!a.is_empty());
+        assert_eq!(a, runtime.block_on(rerun(TINY_MODEL_NAME, "Say something about blobs.")).unwrap());
+        assert!(runtime.block_on(rerun("llama-3-70b", "hi")).is_err(), "only built-in models are re-run");
     }
 
     #[test]

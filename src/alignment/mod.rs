@@ -51,7 +51,7 @@ pub fn dev_params() -> AlignmentParams {
 }
 
 /// Audits an epoch draws unless configured otherwise.
-pub const DEFAULT_QUOTA: zg_components::alignment::AuditQuota = zg_components::alignment::AuditQuota { storage_segments: 8, da_blobs: 2, verified_requests: 1 };
+pub const DEFAULT_QUOTA: zg_components::alignment::AuditQuota = zg_components::alignment::AuditQuota { storage_segments: 8, da_blobs: 2, verified_requests: 1, chat_records: 1 };
 /// DA shares sampled per audited blob.
 pub const DEFAULT_DA_SAMPLES: usize = 16;
 /// How often the auditor looks at the chain.

@@ -36,6 +36,10 @@ pub struct AlignmentFile {
     /// Verifiable providers asked for a result each epoch (paid from a deposit the auditor tops up).
     #[serde(default = "default_verified")]
     pub verified_requests_per_epoch: usize,
+    /// Chat providers (on a model this node can re-run) asked and re-run each epoch (paid from a
+    /// ledger the auditor opens with 3 0G and 1 0G per provider).
+    #[serde(default = "default_chat")]
+    pub chat_records_per_epoch: usize,
     #[serde(default = "default_poll")]
     pub poll_ms: u64,
 }
@@ -45,6 +49,9 @@ fn default_segments() -> usize {
 }
 fn default_blobs() -> usize {
     crate::alignment::DEFAULT_QUOTA.da_blobs
+}
+fn default_chat() -> usize {
+    crate::alignment::DEFAULT_QUOTA.chat_records
 }
 fn default_verified() -> usize {
     crate::alignment::DEFAULT_QUOTA.verified_requests
@@ -67,8 +74,9 @@ impl AlignmentFile {
         anyhow::ensure!(self.poll_ms > 0 && self.poll_ms <= 60_000, "poll_ms must be 1..=60000");
         anyhow::ensure!(self.da_samples > 0 && self.da_samples <= 256, "da_samples must be 1..=256");
         anyhow::ensure!(
-            self.storage_segments_per_epoch <= 1_000 && self.da_blobs_per_epoch <= 100 && self.verified_requests_per_epoch <= 100,
-            "too many audits per epoch (at most 1,000 segments, 100 blobs and 100 verifiable requests)"
+            self.storage_segments_per_epoch <= 1_000 && self.da_blobs_per_epoch <= 100 && self.verified_requests_per_epoch <= 100
+                && self.chat_records_per_epoch <= 100,
+            "too many audits per epoch (at most 1,000 segments, 100 blobs, 100 verifiable requests and 100 chat records)"
         );
         let key = |text: &str, what: &str| text.parse::<alloy_signer_local::PrivateKeySigner>().map_err(|e| anyhow::anyhow!("{what}: not a private key ({e})"));
         Ok(AuditorSettings {
@@ -81,6 +89,7 @@ impl AlignmentFile {
                 storage_segments: self.storage_segments_per_epoch,
                 da_blobs: self.da_blobs_per_epoch,
                 verified_requests: self.verified_requests_per_epoch,
+                chat_records: self.chat_records_per_epoch,
             },
             da_samples: self.da_samples,
             poll: Duration::from_millis(self.poll_ms),

@@ -390,3 +390,28 @@ pub fn run_go(args: &[&str]) -> String {
 pub fn go_uploaded_root(output: &str) -> String {
     output.rsplit("root = ").next().and_then(|rest| rest.split_whitespace().next()).expect("the Go client prints the root").trim_matches('"').to_string()
 }
+
+/// An OpenAI-compatible upstream stub (model "upstream-name"): streams "Hello" + " world" with
+/// usage 11/2, or fails.
+pub async fn stub_chat_upstream(fail: bool) -> SocketAddr {
+    use axum::response::IntoResponse;
+    let route = axum::routing::post(move |body: axum::body::Bytes| async move {
+        let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        if fail || request["stream"] != true || request["model"] != "upstream-name" {
+            return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, axum::Json(serde_json::json!({"error": {"message": "out of GPU memory"}}))).into_response();
+        }
+        let chunk = |content: &str| format!("data: {}\n\n", serde_json::json!({"choices": [{"index": 0, "delta": {"content": content}}]}));
+        let body = format!(
+            "{}{}data: {}\n\ndata: [DONE]\n\n",
+            chunk("Hello"),
+            chunk(" world"),
+            serde_json::json!({"choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 2}})
+        );
+        ([("content-type", "text/event-stream")], body).into_response()
+    });
+    let app = axum::Router::new().route("/v1/chat/completions", route);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}

@@ -63,13 +63,24 @@ pub fn draw(seed: &B256, universe: &AuditUniverse, quota: &AuditQuota) -> Vec<Au
             targets.push(AuditTarget::DaBlob { data_root: universe.blobs[(word % universe.blobs.len() as u64) as usize] });
         }
     }
-    let mut providers: Vec<_> = universe.providers.iter().map(|p| (keccak256([seed.as_slice(), p.provider.as_slice()].concat()), p)).collect();
-    providers.sort_by_key(|(order, _)| *order);
-    for (order, provider) in providers.into_iter().take(quota.verified_requests) {
+    for (order, provider) in distinct(seed, b"compute", &universe.providers, |p| p.provider, quota.verified_requests) {
         let input_seed = keccak256([order.as_slice(), b"input"].concat());
         targets.push(AuditTarget::VerifiedResult { provider: provider.provider, url: provider.url.clone(), input_seed });
     }
+    for (order, service) in distinct(seed, b"chat", &universe.chat_services, |s| s.provider, quota.chat_records) {
+        let prompt_seed = keccak256([order.as_slice(), b"prompt"].concat());
+        targets.push(AuditTarget::ChatRecord { provider: service.provider, model: service.model.clone(), prompt_seed });
+    }
     targets
+}
+
+/// `take` of `items`, distinct, in the order of keccak(seed ‖ kind ‖ address): each with its
+/// order word.
+fn distinct<'a, T>(seed: &B256, kind: &[u8], items: &'a [T], address: impl Fn(&T) -> alloy_primitives::Address, take: usize) -> Vec<(B256, &'a T)> {
+    let mut ordered: Vec<_> = items.iter().map(|item| (keccak256([seed.as_slice(), kind, address(item).as_slice()].concat()), item)).collect();
+    ordered.sort_by_key(|(order, _)| *order);
+    ordered.truncate(take);
+    ordered
 }
 
 /// The digest a report carries: every verdict of the epoch, in draw order.
@@ -172,7 +183,7 @@ pub fn order_reports(mut commands: Commands, orders: Res<AuditorOrders>, mut boa
 mod tests {
     use super::*;
     use alloy_primitives::Address;
-    use zg_components::alignment::{PublishedFile, ServingProvider};
+    use zg_components::alignment::{ChatService, PublishedFile, ServingProvider};
 
     fn universe() -> AuditUniverse {
         AuditUniverse {
@@ -182,17 +193,18 @@ mod tests {
             ],
             blobs: vec![B256::repeat_byte(9)],
             providers: (1..=3u8).map(|i| ServingProvider { provider: Address::repeat_byte(i), url: format!("http://127.0.0.1:{i}") }).collect(),
+            chat_services: vec![ChatService { provider: Address::repeat_byte(7), model: "zg-tiny-llama".into() }],
         }
     }
 
-    const QUOTA: AuditQuota = AuditQuota { storage_segments: 4, da_blobs: 2, verified_requests: 2 };
+    const QUOTA: AuditQuota = AuditQuota { storage_segments: 4, da_blobs: 2, verified_requests: 2, chat_records: 1 };
 
     #[test]
     fn the_draw_is_the_seeds_alone_and_stays_inside_the_files() {
         let a = draw(&B256::repeat_byte(5), &universe(), &QUOTA);
         assert_eq!(a, draw(&B256::repeat_byte(5), &universe(), &QUOTA));
         assert_ne!(a, draw(&B256::repeat_byte(6), &universe(), &QUOTA));
-        assert_eq!(a.len(), 8);
+        assert_eq!(a.len(), 9);
         for target in &a {
             if let AuditTarget::StorageSegment { size, segment, .. } = target {
                 assert!(*segment < merkle::data_segments(*size));
@@ -222,7 +234,7 @@ mod tests {
         reports.send(AuditorReport::EpochOpened { epoch: 3, seed: B256::repeat_byte(1), universe: universe() }).unwrap();
         schedule.run(&mut world);
         let checks: Vec<_> = orders.try_iter().collect();
-        assert_eq!(checks.len(), 8, "each audit ordered once");
+        assert_eq!(checks.len(), 9, "each audit ordered once");
         schedule.run(&mut world);
         assert!(orders.try_iter().next().is_none(), "and only once");
         for order in &checks {
@@ -234,7 +246,7 @@ mod tests {
         reports.send(AuditorReport::EpochOpened { epoch: 4, seed: B256::repeat_byte(2), universe: AuditUniverse::default() }).unwrap();
         schedule.run(&mut world);
         let out: Vec<_> = orders.try_iter().collect();
-        assert!(matches!(out.as_slice(), [AuditorOrder::Report { epoch: 3, checked: 8, failed: 1, .. }]), "{out:?}");
+        assert!(matches!(out.as_slice(), [AuditorOrder::Report { epoch: 3, checked: 9, failed: 1, .. }]), "{out:?}");
         schedule.run(&mut world);
         assert!(orders.try_iter().next().is_none(), "one report per epoch");
         assert_eq!(world.query::<&Audit>().iter(&world).count(), 0, "reported audits leave the world");

@@ -206,6 +206,8 @@ sol! {
         function getAccountsByProvider(address provider, uint256 offset, uint256 limit) external view returns (InferenceAccount[] accounts, uint256 total);
         function revokeToken(address provider, uint8 tokenId) external;
         function revokeAllTokens(address provider) external;
+        event ServiceUpdated(address indexed service, string serviceType, string url, uint256 inputPrice, uint256 outputPrice, uint256 updatedAt, string model, string verifiability);
+        event ServiceRemoved(address indexed service);
     }
 }
 
