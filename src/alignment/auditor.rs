@@ -134,7 +134,7 @@ impl Client {
                 universe.files.push(PublishedFile { tx_seq: file.tx_seq, root: file.root(), size: file.size });
             } else if decoded.address == zg_systems::compute::contracts::INFERENCE_ADDRESS {
                 use alloy_sol_types::SolEvent;
-                use zg_systems::compute::contracts::IInferenceServing::{ServiceRemoved, ServiceUpdated};
+                use zg_systems::compute::contracts::inference_events::IInferenceServingEvents::{ServiceRemoved, ServiceUpdated};
                 if let Ok(event) = ServiceUpdated::decode_log(&decoded) {
                     universe.chat_services.retain(|s| s.provider != event.service);
                     if checks::can_rerun(&event.model) {

@@ -206,8 +206,18 @@ sol! {
         function getAccountsByProvider(address provider, uint256 offset, uint256 limit) external view returns (InferenceAccount[] accounts, uint256 total);
         function revokeToken(address provider, uint8 tokenId) external;
         function revokeAllTokens(address provider) external;
-        event ServiceUpdated(address indexed service, string serviceType, string url, uint256 inputPrice, uint256 outputPrice, uint256 updatedAt, string model, string verifiability);
-        event ServiceRemoved(address indexed service);
+    }
+}
+
+/// The serving contract's service events (the auditor's view of the chat services on offer);
+/// an event of eight fields gets an eight-argument constructor.
+#[allow(clippy::too_many_arguments)]
+pub mod inference_events {
+    alloy_sol_types::sol! {
+        interface IInferenceServingEvents {
+            event ServiceUpdated(address indexed service, string serviceType, string url, uint256 inputPrice, uint256 outputPrice, uint256 updatedAt, string model, string verifiability);
+            event ServiceRemoved(address indexed service);
+        }
     }
 }
 
