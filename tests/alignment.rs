@@ -51,7 +51,8 @@ fn reports_of(addr: std::net::SocketAddr, operator: alloy_primitives::Address) -
 }
 
 /// A storage node that answers every segment with one byte flipped (what a node serving a
-/// corrupted segment looks like from outside), proxying the real one for everything else.
+/// corrupted segment looks like from outside), proxying the real one for everything else, and
+/// naming both as the holders of every file when asked as an indexer.
 fn corrupting_storage_proxy(real: std::net::SocketAddr) -> std::net::SocketAddr {
     use base64::Engine;
     use std::io::{BufRead, BufReader, Read, Write};
@@ -73,6 +74,14 @@ fn corrupting_storage_proxy(real: std::net::SocketAddr) -> std::net::SocketAddr 
             }
             let mut body = vec![0u8; length];
             if reader.read_exact(&mut body).is_err() {
+                continue;
+            }
+            // As an indexer, it names two holders of every file: the real node and itself.
+            let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            if request["method"] == "indexer_getFileLocations" {
+                let holders = serde_json::json!([{ "url": format!("http://{real}") }, { "url": format!("http://{addr}") }]);
+                let text = serde_json::json!({ "jsonrpc": "2.0", "id": request["id"], "result": holders }).to_string();
+                let _ = write!(stream, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}", text.len());
                 continue;
             }
             let (_, answer) = http_post(real, &body);
@@ -113,9 +122,10 @@ fn dev_audits_files_and_blobs_cleanly_and_a_corrupted_segment_is_reported_failed
     // A second operator (dev account 6, licence 7) audits through a storage node that corrupts.
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let operator = alloy_signer_local::PrivateKeySigner::from_bytes(&dev_key(6).to_bytes()).unwrap();
+    let proxy = corrupting_storage_proxy(storage);
     let settings = zgnode::alignment::auditor::AuditorSettings {
         rpc_url: rpc.clone(),
-        storage_url: Some(format!("http://{}", corrupting_storage_proxy(storage))),
+        storage_url: Some(format!("http://{proxy}")),
         operator_key: operator.clone(),
         licences: vec![7],
         holder_key: Some(operator.clone()),
@@ -147,7 +157,9 @@ fn dev_audits_files_and_blobs_cleanly_and_a_corrupted_segment_is_reported_failed
     let (_, licences, checked, failed) = &caught[0];
     assert_eq!(licences, &vec![7]);
     assert_eq!((*checked, *failed), (4, 3), "{caught:?}");
-    assert!(stats.last_failure.clone().unwrap_or_default().contains("does not verify"));
+    // Both holders were asked; only the corrupting one failed.
+    let failure = stats.last_failure.clone().unwrap_or_default();
+    assert!(failure.contains("does not verify") && failure.contains(&proxy.to_string()) && !failure.contains(&format!("http://{storage}:")), "{failure}");
     // Bytes changed on the way carry the node's signature over other bytes: no evidence against
     // the node, so no accusation (and no bond risked).
     assert_eq!(stats.accusations, 0, "{stats:?}");

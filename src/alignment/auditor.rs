@@ -34,7 +34,8 @@ const SCAN_WINDOW_BLOCKS: u64 = 1_000;
 pub struct AuditorSettings {
     /// The node whose chain it watches and sends reports to.
     pub rpc_url: String,
-    /// The storage node segments are fetched from (0G's `zgs_*` JSON-RPC).
+    /// The storage node asked which nodes hold a file (its indexer); each of them is asked for
+    /// the audited segment (this node alone when it names none).
     pub storage_url: Option<String>,
     pub operator_key: PrivateKeySigner,
     /// The licences it reports for.
@@ -162,7 +163,7 @@ impl Client {
         match target {
             AuditTarget::StorageSegment { tx_seq, root, size, segment } => {
                 let Some(storage) = &self.storage else { return Err("no storage node to ask".into()) };
-                let (fetched, verdict) = checks::storage_segment(&self.eth, storage, self.settings.operator_key.address(), (*tx_seq, *root, *size, *segment)).await;
+                let (fetched, verdict) = checks::storage_segment_on_holders(&self.eth, storage, self.settings.operator_key.address(), (*tx_seq, *root, *size, *segment)).await;
                 self.stats.lock().unwrap_or_else(std::sync::PoisonError::into_inner).bytes_fetched += fetched;
                 verdict
             }
@@ -314,7 +315,7 @@ async fn carry_out(client: &Client, order: AuditorOrder) -> AuditorReport {
             let Err(failure) = verdict else { return AuditorReport::Checked { epoch, index, passed: true, detail: String::new() } };
             let mut detail = failure.reason;
             tracing::warn!(epoch, kind = target.kind(), reason = %detail, "alignment audit failed");
-            if let Some(accusation) = &failure.accusation {
+            for accusation in &failure.accusations {
                 let outcome = client.accuse(accusation).await;
                 let mut stats = client.stats.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 stats.accusations += 1;

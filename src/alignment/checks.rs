@@ -28,11 +28,11 @@ use crate::compute::verifiable::client as verifiable;
 /// with (topped up when it falls under twice a provider's price).
 pub const VERIFIED_DEPOSIT: u128 = 100_000_000_000_000_000;
 
-/// A failed check: why, and the accusation (the manager call's input) when the target signed it.
+/// A failed check: why, and the accusations (the manager calls' input) for what the targets signed.
 #[derive(Debug)]
 pub struct Failure {
     pub reason: String,
-    pub accusation: Option<Accusation>,
+    pub accusations: Vec<Accusation>,
 }
 
 /// Evidence the alignment manager forwards to the market that judges it.
@@ -44,7 +44,7 @@ pub struct Accusation {
 
 impl From<String> for Failure {
     fn from(reason: String) -> Self {
-        Self { reason, accusation: None }
+        Self { reason, accusations: Vec::new() }
     }
 }
 
@@ -52,6 +52,49 @@ impl From<&str> for Failure {
     fn from(reason: &str) -> Self {
         reason.to_string().into()
     }
+}
+
+/// Storage nodes asked per audited segment, at most.
+pub const MAX_HOLDERS: usize = 8;
+
+/// The segment checked on every node that should hold the file: those the storage node's
+/// indexer names (`indexer_getFileLocations`), or that node alone when it names none (or is no
+/// indexer). Each failing node is named in the reason; each signed bad answer is an accusation.
+pub async fn storage_segment_on_holders(
+    eth: &HttpClient,
+    indexer: &HttpClient,
+    operator: Address,
+    target: (u64, B256, u64, u64),
+) -> (u64, Result<(), Failure>) {
+    let located: Result<Value, _> = indexer.request("indexer_getFileLocations", rpc_params![target.1.to_string()]).await;
+    let holders: Vec<String> = located
+        .ok()
+        .and_then(|nodes| nodes.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|node| node["url"].as_str().filter(|url| url.starts_with("http://") || url.starts_with("https://")).map(str::to_string))
+        .take(MAX_HOLDERS)
+        .collect();
+    if holders.is_empty() {
+        return storage_segment(eth, indexer, operator, target).await;
+    }
+    let (mut fetched, mut reasons, mut accusations) = (0, Vec::new(), Vec::new());
+    for url in holders {
+        let node = match jsonrpsee::http_client::HttpClientBuilder::default().request_timeout(std::time::Duration::from_secs(30)).build(&url) {
+            Ok(node) => node,
+            Err(error) => {
+                reasons.push(format!("{url}: {error}"));
+                continue;
+            }
+        };
+        let (bytes, verdict) = storage_segment(eth, &node, operator, target).await;
+        fetched += bytes;
+        if let Err(failure) = verdict {
+            reasons.push(format!("{url}: {}", failure.reason));
+            accusations.extend(failure.accusations);
+        }
+    }
+    if reasons.is_empty() { (fetched, Ok(())) } else { (fetched, Err(Failure { reason: reasons.join("; "), accusations })) }
 }
 
 /// Segment `segment` of submission `tx_seq` (root `root`, `size` bytes), asked signed from the
@@ -104,7 +147,7 @@ pub async fn storage_segment(
         return (fetched, Err(format!("{reason}; not evidence against {signer}: {refused}").into()));
     }
     let call = IAlignmentManager::accuseBadSegmentCall { miner: signer, txSeq: report.txSeq, segment: report.segment, data: data.into(), siblings, signature };
-    (fetched, Err(Failure { reason, accusation: Some(Accusation { target: signer, input: call.abi_encode().into() }) }))
+    (fetched, Err(Failure { reason, accusations: vec![Accusation { target: signer, input: call.abi_encode().into() }] }))
 }
 
 /// The input of an audit request: `INPUT_LEN` small values drawn from the seed.
@@ -147,7 +190,7 @@ pub async fn verified_result(rpc_url: &str, key: &PrivateKeySigner, provider: Ad
         return Err(format!("{reason}; not evidence: {refused}").into());
     }
     let call = IAlignmentAccusations::accuseVerifiedResultCall { request: answer.request, evidence };
-    Err(Failure { reason, accusation: Some(Accusation { target: provider, input: call.abi_encode().into() }) })
+    Err(Failure { reason, accusations: vec![Accusation { target: provider, input: call.abi_encode().into() }] })
 }
 
 /// Models the auditor re-runs (the built-in ones: the same weights on every node).

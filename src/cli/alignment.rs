@@ -17,7 +17,8 @@ use crate::alignment::auditor::{self, AuditorSettings};
 pub struct AlignmentFile {
     /// The node's Ethereum JSON-RPC (chain, `da_sample`, reports).
     pub rpc_url: String,
-    /// The storage node segments are fetched from; none: no storage audits.
+    /// The storage node (and indexer) asked which nodes hold a file; each is asked for the
+    /// audited segment. None: no storage audits.
     #[serde(default)]
     pub storage_url: Option<String>,
     /// The operator's key (0x…): bonds, reports.
