@@ -188,11 +188,12 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                 report.resident_bytes.map(|b| format!("{:.1} MiB", b as f64 / (1 << 20) as f64)).unwrap_or_else(|| "unknown".into())
             );
         }
-        BenchCommand::Alignment { loads, epochs } => {
+        BenchCommand::Alignment { loads, epochs, provider } => {
             anyhow::ensure!((1..=20).contains(&epochs), "--epochs must be 1..=20");
             let loads = loads.iter().map(|l| parse_load(l)).collect::<anyhow::Result<Vec<_>>>()?;
-            println!("alignment: a dev node (storage, DA, PoRA miner, 1 s blocks); per load, {epochs} epochs without an auditor, then {epochs} with one");
-            for cost in crate::tools::bench::alignment::audit_cost(&loads, epochs).await? {
+            let beside = if provider { ", the dev compute provider" } else { "" };
+            println!("alignment: a dev node (storage, DA, PoRA miner{beside}, 1 s blocks); per load, {epochs} epochs without an auditor, then {epochs} with one");
+            for cost in crate::tools::bench::alignment::audit_cost(&loads, epochs, provider).await? {
                 println!("{cost}");
             }
         }

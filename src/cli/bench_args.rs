@@ -197,6 +197,11 @@ pub enum BenchCommand {
         /// Epochs measured without and then with the auditor, per load.
         #[arg(long, default_value_t = 3)]
         epochs: u64,
+        /// Run the dev compute provider (chat on the built-in model, verifiable digits) beside the
+        /// node: the auditor then also asks it once each epoch for a chat answer it re-runs and
+        /// for a proved result.
+        #[arg(long)]
+        provider: bool,
     },
     /// Data availability on a four-validator network on loopback: blobs from DisperseBlob's
     /// entry point to CONFIRMED, and the dispersal throughput.

@@ -1,9 +1,11 @@
 //! `zgnode bench alignment`: what auditing costs an epoch, against the network's own work in the
-//! same run. A dev node (storage, DA, the PoRA miner) holds F published files and B confirmed
-//! blobs; its process CPU is measured over epochs without an auditor, then over epochs with one
-//! (8 segments and 2 blobs drawn per epoch), so the difference is the auditor's; beside it, the
-//! bytes the auditor fetched, its report's gas, and the gas the chain's own work used in the same
-//! epochs (PoRA proofs, DA sampling rounds, uploads).
+//! same run. A dev node (storage, DA, the PoRA miner; with `--provider` the dev compute provider
+//! too, in the same process) holds F published files and B confirmed blobs; its process CPU is
+//! measured over epochs without an auditor, then over epochs with one (8 segments and 2 blobs
+//! drawn per epoch, and with a provider 1 chat answer re-run and 1 proved result), so the
+//! difference is the auditor's and what it asks of the network; beside it, the bytes the auditor
+//! fetched, its report's gas, and the gas the chain's own work used in the same epochs (PoRA
+//! proofs, DA sampling rounds, settlements, the audit requests' payments).
 
 use std::time::{Duration, Instant};
 
@@ -17,6 +19,7 @@ use serde_json::Value;
 pub struct AuditCost {
     pub files: usize,
     pub blobs: usize,
+    pub provider: bool,
     pub epochs: u64,
     /// Process CPU seconds per epoch without and with the auditor.
     pub cpu_without_s: f64,
@@ -38,11 +41,12 @@ impl std::fmt::Display for AuditCost {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "  {:>4} files, {:>3} blobs: per {}-block epoch, process CPU {:.3} s without the auditor, {:.3} s with it ({:+.3} s); \
+            "  {:>4} files, {:>3} blobs{}: per {}-block epoch, process CPU {:.3} s without the auditor, {:.3} s with it ({:+.3} s); \
              the auditor's threads {:.3} s ({:.1} % of the node's own); {:.1} checks ({} failed), {:.0} KiB fetched, checks {:.0} ms wall; \
              report {:.0} gas vs the network's own {:.0} gas ({:.1} %)",
             self.files,
             self.blobs,
+            if self.provider { ", 1 provider" } else { "" },
             self.epoch_blocks,
             self.cpu_without_s,
             self.cpu_with_s,
@@ -115,15 +119,29 @@ async fn gas_between(eth: &jsonrpsee::http_client::HttpClient, from: u64, to: u6
     Ok(gas)
 }
 
-pub async fn audit_cost(loads: &[(usize, usize)], epochs: u64) -> anyhow::Result<Vec<AuditCost>> {
+pub async fn audit_cost(loads: &[(usize, usize)], epochs: u64, provider: bool) -> anyhow::Result<Vec<AuditCost>> {
     let mut out = Vec::new();
     for &(files, blobs) in loads {
-        out.push(one_load(files, blobs, epochs).await?);
+        out.push(one_load(files, blobs, epochs, provider).await?);
     }
     Ok(out)
 }
 
-async fn one_load(files: usize, blobs: usize, epochs: u64) -> anyhow::Result<AuditCost> {
+/// The dev compute provider (chat and verifiable) against `rpc`, once its proving keys are made.
+async fn start_provider(rpc: &str, dir: &std::path::Path) -> anyhow::Result<crate::compute::provider::ProviderHandle> {
+    let mut config = crate::compute::dev_provider::dev_config(rpc, "127.0.0.1:0".parse()?, dir);
+    config.verifiable = Some(crate::compute::dev_provider::dev_verifiable(dir)?);
+    let handle = crate::compute::dev_provider::start(config).await?;
+    let url = format!("http://{}", handle.addr);
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !crate::compute::verifiable::client::service_info(&url).await.is_ok_and(|info| info.ready) {
+        anyhow::ensure!(Instant::now() < deadline, "the provider's proving keys were not made in 300 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(handle)
+}
+
+async fn one_load(files: usize, blobs: usize, epochs: u64, with_provider: bool) -> anyhow::Result<AuditCost> {
     let dir = tempfile::tempdir()?;
     let mut config = super::storage::dev_storage_config(dir.path())?;
     // One block a second: header timestamps are whole seconds and advance at least one a block,
@@ -157,6 +175,7 @@ async fn one_load(files: usize, blobs: usize, epochs: u64) -> anyhow::Result<Aud
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+    let provider = if with_provider { Some(start_provider(&rpc, &dir.path().join("provider")).await?) } else { None };
     let epoch_blocks = crate::alignment::dev_params().epoch_blocks;
     let next_epoch_start = |now: u64| (now / epoch_blocks + 1) * epoch_blocks;
 
@@ -193,11 +212,15 @@ async fn one_load(files: usize, blobs: usize, epochs: u64) -> anyhow::Result<Aud
     let after = auditor.stats();
     let network_gas = gas_between(&eth, from, from + epochs * epoch_blocks, Some(operator)).await?;
     tokio::task::spawn_blocking(move || auditor.stop()).await?;
+    if let Some(provider) = provider {
+        provider.stop().await;
+    }
     node.stop().await?;
     let per = |x: f64| x / epochs as f64;
     Ok(AuditCost {
         files,
         blobs,
+        provider: with_provider,
         epochs,
         cpu_without_s: per(cpu_without),
         cpu_with_s: per(cpu_with),
