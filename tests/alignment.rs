@@ -225,6 +225,15 @@ fn a_storage_node_serving_corrupted_segments_is_penalized_within_two_epochs() {
     let status = zg_systems::storage::pora::IPoraMine::minersCall::abi_decode_returns(&bytes).unwrap();
     assert_eq!(status.penalized, penalties.iter().map(|(_, p)| *p).sum::<alloy_primitives::U256>());
     assert!(penalty > alloy_primitives::U256::ZERO);
+    // The manager names the miner the mine recovered, upheld, from the built-in auditor.
+    use alloy_sol_types::SolEvent;
+    use zg_systems::alignment::IAlignmentManager::Accused;
+    let logs = ok(node.addr, "eth_getLogs", serde_json::json!([{ "fromBlock": "0x0", "toBlock": "latest", "address": zgnode::alignment::MANAGER_ADDRESS, "topics": [Accused::SIGNATURE_HASH, auditor.into_word()] }]));
+    let first = &logs.as_array().unwrap()[0];
+    let topics: Vec<alloy_primitives::B256> = serde_json::from_value(first["topics"].clone()).unwrap();
+    let accused = Accused::decode_raw_log(topics, &serde_json::from_value::<alloy_primitives::Bytes>(first["data"].clone()).unwrap()).unwrap();
+    assert_eq!((accused.target, accused.upheld, accused.kind), (miner, true, 2));
+    assert_eq!(accused.amount, penalty / alloy_primitives::U256::from(2), "the reporter's half reaches the operator");
     // The auditor's report for that epoch counts the failure.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while !reports_of(node.addr, auditor).iter().any(|(_, _, _, failed)| *failed > 0) {
@@ -291,4 +300,29 @@ fn a_chat_provider_whose_signed_answers_are_not_its_models_is_caught_by_the_reru
     let failure = stats.last_failure.unwrap_or_default();
     assert!(failure.contains(&dev_key(7).address().to_string()) && failure.contains("Hello world") && failure.contains("re-run"), "{failure}");
     runtime.block_on(cheat.stop());
+}
+
+#[test]
+fn signed_segment_answers_refuse_hostile_calls_and_a_node_that_stakes_nothing() {
+    // A storage node without a miner key signs nothing.
+    let mut config = test_config();
+    config.storage.enabled = true;
+    config.storage.addr = "127.0.0.1:0".parse().unwrap();
+    let node = start_node(&config);
+    let storage = node.node.as_ref().unwrap().storage_addr.unwrap();
+    let root = format!("0x{}", "11".repeat(32));
+    let (code, message) = err(storage, "zgs_downloadSegmentWithProofSigned", serde_json::json!([root, 0]));
+    assert_eq!(code, -32000);
+    assert!(message.contains("stakes nothing"), "{message}");
+    node.stop();
+
+    // One that mines: malformed calls are refused as such, an unknown file is null.
+    let dir = tempfile::tempdir().unwrap();
+    let node = NodeProcess::spawn(&dev_args(dir.path()).iter().map(String::as_str).collect::<Vec<_>>());
+    let storage = node.storage_addr.unwrap();
+    for params in [serde_json::json!([]), serde_json::json!(["0x12", 0]), serde_json::json!([root, -1]), serde_json::json!([root, "x"]), serde_json::json!({"a": 1})] {
+        let (code, _) = err(storage, "zgs_downloadSegmentWithProofSigned", params.clone());
+        assert_eq!(code, -32602, "{params}");
+    }
+    assert_eq!(ok(storage, "zgs_downloadSegmentWithProofSigned", serde_json::json!([root, 0])), serde_json::Value::Null);
 }

@@ -240,9 +240,9 @@ contract AlignmentManager {
 
     /// A staked storage node signed a segment answer that does not hash to the file's on-chain
     /// root (`PoraMine.reportBadSegment`): the mine cuts its stake and pays the reporter's half
-    /// here, passed on to the operator. `miner` names the accused for the event only.
+    /// here, passed on to the operator. The event names the miner the mine recovered (none when
+    /// refused).
     function accuseBadSegment(
-        address miner,
         uint256 txSeq,
         uint256 segment,
         bytes calldata data,
@@ -251,10 +251,10 @@ contract AlignmentManager {
     ) external {
         _checkAccuser();
         uint256 before = address(this).balance;
-        try PoraMine(poraMine).reportBadSegment{gas: JUDGE_GAS}(txSeq, segment, data, siblings, signature) {
+        try PoraMine(poraMine).reportBadSegment{gas: JUDGE_GAS}(txSeq, segment, data, siblings, signature) returns (address miner) {
             _upheld(ACCUSE_BAD_SEGMENT, miner, before);
         } catch {
-            _refused(ACCUSE_BAD_SEGMENT, miner);
+            _refused(ACCUSE_BAD_SEGMENT, address(0));
         }
     }
 

@@ -253,19 +253,19 @@ contract PoraMine {
     /// Penalizes the miner that signed an answer for segment `segment` of submission `txSeq`
     /// whose bytes and siblings do not hash to the file root the flow recorded: a staked node
     /// served a corrupted segment (an honest node's answers always verify, so nobody can frame
-    /// one). Pays the caller half the penalty. Reverts when the answer verifies, is not signed
-    /// by a staked miner, or was judged before.
+    /// one). Pays the caller half the penalty; returns the miner penalized. Reverts when the
+    /// answer verifies, is not signed by a staked miner, or was judged before.
     function reportBadSegment(
         uint256 txSeq,
         uint256 segment,
         bytes calldata data,
         bytes32[] calldata siblings,
         bytes calldata signature
-    ) external {
+    ) external returns (address miner) {
         (bytes32 root,, uint256 sectors,) = IFlowForMine(flow).entries(txSeq);
         bytes32 answer = segmentAnswerHash(root, segment, data, siblings);
         require(!answerReported[answer], "answer already judged");
-        address miner = _recover(answer, signature);
+        miner = _recover(answer, signature);
         require(miner != address(0) && miners[miner].registered && miners[miner].stake > 0, "not signed by a staked storage node");
         require(segment < (sectors + SEGMENT_CHUNKS - 1) / SEGMENT_CHUNKS, "no such segment");
         require(!_segmentVerifies(root, sectors, segment, data, siblings), "the segment verifies");

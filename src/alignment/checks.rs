@@ -146,7 +146,7 @@ pub async fn storage_segment(
     if let Err(refused) = eth_call(eth, operator, MINE_ADDRESS, report.abi_encode()).await {
         return (fetched, Err(format!("{reason}; not evidence against {signer}: {refused}").into()));
     }
-    let call = IAlignmentManager::accuseBadSegmentCall { miner: signer, txSeq: report.txSeq, segment: report.segment, data: data.into(), siblings, signature };
+    let call = IAlignmentManager::accuseBadSegmentCall { txSeq: report.txSeq, segment: report.segment, data: data.into(), siblings, signature };
     (fetched, Err(Failure { reason, accusations: vec![Accusation { target: signer, input: call.abi_encode().into() }] }))
 }
 

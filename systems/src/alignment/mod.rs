@@ -41,7 +41,7 @@ sol! {
         function pool() external view returns (uint256);
         function totalBonds() external view returns (uint256);
         event Reported(address indexed operator, uint256 indexed epoch, uint256[] tokenIds, uint256 checked, uint256 failed, bytes32 digest);
-        function accuseBadSegment(address miner, uint256 txSeq, uint256 segment, bytes calldata data, bytes32[] calldata siblings, bytes calldata signature) external;
+        function accuseBadSegment(uint256 txSeq, uint256 segment, bytes calldata data, bytes32[] calldata siblings, bytes calldata signature) external;
         function falseAccusationPenalty() external view returns (uint256);
         event Accused(address indexed operator, uint8 indexed kind, address indexed target, bool upheld, uint256 amount);
     }

@@ -226,7 +226,6 @@ fn a_storage_node_that_signed_a_corrupted_segment_pays_the_operator_who_shows_it
         let hash = segment_answer_hash(CHAIN_ID, record.root(), 1, bytes, &siblings);
         let signature = signer(miner).sign_message_sync(hash.as_slice()).unwrap();
         IAlignmentManager::accuseBadSegmentCall {
-            miner: signer(miner).address(),
             txSeq: U256::ZERO,
             segment: U256::from(1u64),
             data: bytes.to_vec().into(),

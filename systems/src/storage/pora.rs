@@ -28,7 +28,7 @@ sol! {
         event Registered(address indexed miner, uint256 stake, bytes32 nodeId);
         event Settled(address indexed miner, uint256 indexed epoch, uint256 missed, uint256 penalty);
         function segmentAnswerHash(bytes32 root, uint256 segment, bytes calldata data, bytes32[] calldata siblings) external view returns (bytes32);
-        function reportBadSegment(uint256 txSeq, uint256 segment, bytes calldata data, bytes32[] calldata siblings, bytes calldata signature) external;
+        function reportBadSegment(uint256 txSeq, uint256 segment, bytes calldata data, bytes32[] calldata siblings, bytes calldata signature) external returns (address miner);
         function answerReported(bytes32 answer) external view returns (bool);
         function BAD_SEGMENT_PENALTY_PER_MILLE() external view returns (uint256);
         event ServedBadSegment(address indexed miner, address indexed reporter, bytes32 indexed root, uint256 segment, uint256 penalty);
