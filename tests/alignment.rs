@@ -31,22 +31,27 @@ fn a_licence_holder_is_paid_for_the_epoch_its_operator_reported() {
     assert!(stdout.contains("all alignment checks passed"), "{stdout}");
 }
 
-/// The Reported events of `operator`: (epoch, licences, checked, failed).
-fn reports_of(addr: std::net::SocketAddr, operator: alloy_primitives::Address) -> Vec<(u64, Vec<u64>, u64, u64)> {
-    use alloy_sol_types::SolEvent;
-    use zgnode::alignment::MANAGER_ADDRESS;
-    use zg_systems::alignment::IAlignmentManager::Reported;
-    let logs = ok(addr, "eth_getLogs", serde_json::json!([{ "fromBlock": "0x0", "toBlock": "latest", "address": MANAGER_ADDRESS, "topics": [Reported::SIGNATURE_HASH, operator.into_word()] }]));
+/// The `E` events `contract` emitted with `first` as their first indexed topic: (block, event).
+fn events<E: alloy_sol_types::SolEvent>(addr: std::net::SocketAddr, contract: alloy_primitives::Address, first: alloy_primitives::Address) -> Vec<(u64, E)> {
+    let logs = ok(addr, "eth_getLogs", serde_json::json!([{ "fromBlock": "0x0", "toBlock": "latest", "address": contract, "topics": [E::SIGNATURE_HASH, first.into_word()] }]));
     logs.as_array()
         .unwrap()
         .iter()
         .map(|log| {
             let topics: Vec<alloy_primitives::B256> = serde_json::from_value(log["topics"].clone()).unwrap();
             let data: alloy_primitives::Bytes = serde_json::from_value(log["data"].clone()).unwrap();
-            let event = Reported::decode_raw_log(topics, &data).expect("a Reported event");
-            let number = |v: alloy_primitives::U256| u64::try_from(v).unwrap();
-            (number(event.epoch), event.tokenIds.into_iter().map(number).collect(), number(event.checked), number(event.failed))
+            (zgnode::rpc::quantity_of(&log["blockNumber"]), E::decode_raw_log(topics, &data).expect("the event asked for"))
         })
+        .collect()
+}
+
+/// The Reported events of `operator`: (epoch, licences, checked, failed).
+fn reports_of(addr: std::net::SocketAddr, operator: alloy_primitives::Address) -> Vec<(u64, Vec<u64>, u64, u64)> {
+    use zg_systems::alignment::IAlignmentManager::Reported;
+    let number = |v: alloy_primitives::U256| u64::try_from(v).unwrap();
+    events::<Reported>(addr, zgnode::alignment::MANAGER_ADDRESS, operator)
+        .into_iter()
+        .map(|(_, event)| (number(event.epoch), event.tokenIds.into_iter().map(number).collect(), number(event.checked), number(event.failed)))
         .collect()
 }
 
@@ -167,19 +172,8 @@ fn dev_audits_files_and_blobs_cleanly_and_a_corrupted_segment_is_reported_failed
 
 /// The mine's penalties against `miner` for served segments: (block, penalty).
 fn segment_penalties(addr: std::net::SocketAddr, miner: alloy_primitives::Address) -> Vec<(u64, alloy_primitives::U256)> {
-    use alloy_sol_types::SolEvent;
     use zg_systems::storage::pora::{IPoraMine::ServedBadSegment, MINE_ADDRESS};
-    let logs = ok(addr, "eth_getLogs", serde_json::json!([{ "fromBlock": "0x0", "toBlock": "latest", "address": MINE_ADDRESS, "topics": [ServedBadSegment::SIGNATURE_HASH, miner.into_word()] }]));
-    logs.as_array()
-        .unwrap()
-        .iter()
-        .map(|log| {
-            let topics: Vec<alloy_primitives::B256> = serde_json::from_value(log["topics"].clone()).unwrap();
-            let data: alloy_primitives::Bytes = serde_json::from_value(log["data"].clone()).unwrap();
-            let event = ServedBadSegment::decode_raw_log(topics, &data).expect("a ServedBadSegment event");
-            (zgnode::rpc::quantity_of(&log["blockNumber"]), event.penalty)
-        })
-        .collect()
+    events::<ServedBadSegment>(addr, MINE_ADDRESS, miner).into_iter().map(|(block, event)| (block, event.penalty)).collect()
 }
 
 #[test]
@@ -226,12 +220,8 @@ fn a_storage_node_serving_corrupted_segments_is_penalized_within_two_epochs() {
     assert_eq!(status.penalized, penalties.iter().map(|(_, p)| *p).sum::<alloy_primitives::U256>());
     assert!(penalty > alloy_primitives::U256::ZERO);
     // The manager names the miner the mine recovered, upheld, from the built-in auditor.
-    use alloy_sol_types::SolEvent;
     use zg_systems::alignment::IAlignmentManager::Accused;
-    let logs = ok(node.addr, "eth_getLogs", serde_json::json!([{ "fromBlock": "0x0", "toBlock": "latest", "address": zgnode::alignment::MANAGER_ADDRESS, "topics": [Accused::SIGNATURE_HASH, auditor.into_word()] }]));
-    let first = &logs.as_array().unwrap()[0];
-    let topics: Vec<alloy_primitives::B256> = serde_json::from_value(first["topics"].clone()).unwrap();
-    let accused = Accused::decode_raw_log(topics, &serde_json::from_value::<alloy_primitives::Bytes>(first["data"].clone()).unwrap()).unwrap();
+    let (_, accused) = events::<Accused>(node.addr, zgnode::alignment::MANAGER_ADDRESS, auditor).remove(0);
     assert_eq!((accused.target, accused.upheld, accused.kind), (miner, true, 2));
     assert_eq!(accused.amount, penalty / alloy_primitives::U256::from(2), "the reporter's half reaches the operator");
     // The auditor's report for that epoch counts the failure.

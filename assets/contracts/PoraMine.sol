@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.28;
 
+import {PersonalSign} from "./PersonalSign.sol";
+
 interface IFlowForMine {
     function lengthBefore(uint256 blockNumber) external view returns (uint256);
     function entryAt(uint256 position) external view returns (bytes32 root, uint256 start, uint256 sectors, uint256 size);
@@ -265,7 +267,7 @@ contract PoraMine {
         (bytes32 root,, uint256 sectors,) = IFlowForMine(flow).entries(txSeq);
         bytes32 answer = segmentAnswerHash(root, segment, data, siblings);
         require(!answerReported[answer], "answer already judged");
-        miner = _recover(answer, signature);
+        miner = PersonalSign.recover(answer, signature);
         require(miner != address(0) && miners[miner].registered && miners[miner].stake > 0, "not signed by a staked storage node");
         require(segment < (sectors + SEGMENT_CHUNKS - 1) / SEGMENT_CHUNKS, "no such segment");
         require(!_segmentVerifies(root, sectors, segment, data, siblings), "the segment verifies");
@@ -308,41 +310,8 @@ contract PoraMine {
             width = half;
         }
         uint256 segments = (sectors + SEGMENT_CHUNKS - 1) / SEGMENT_CHUNKS;
-        (bytes32 node, uint256 used) = _foldUnchecked(level[0], segment, segments, siblings);
-        return used == siblings.length && node == root;
-    }
-
-    /// `_fold` that answers "does not verify" (a zero node) instead of reverting on too few
-    /// siblings: a short proof is evidence too.
-    function _foldUnchecked(bytes32 node, uint256 position, uint256 width, bytes32[] calldata siblings)
-        internal
-        pure
-        returns (bytes32, uint256 used)
-    {
-        while (width > 1) {
-            bool promoted = position == width - 1 && width % 2 == 1;
-            if (!promoted) {
-                if (used >= siblings.length) return (bytes32(0), used);
-                bytes32 sibling = siblings[used++];
-                node = position % 2 == 0
-                    ? keccak256(abi.encodePacked(node, sibling))
-                    : keccak256(abi.encodePacked(sibling, node));
-            }
-            position /= 2;
-            width = (width + 1) / 2;
-        }
-        return (node, used);
-    }
-
-    /// `personal_sign` recovery with EIP-2 low-s; the zero address for anything malformed.
-    function _recover(bytes32 hash, bytes calldata signature) internal pure returns (address) {
-        if (signature.length != 65) return address(0);
-        bytes32 r = bytes32(signature[0:32]);
-        bytes32 s = bytes32(signature[32:64]);
-        uint8 v = uint8(signature[64]);
-        if (v < 27) v += 27;
-        if (uint256(s) > 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0) return address(0);
-        return ecrecover(keccak256(abi.encodePacked("\x19Ethereum Signed Message:\n32", hash)), v, r, s);
+        (bytes32 node, uint256 used) = _fold(level[0], segment, segments, siblings, 0);
+        return used == siblings.length && node == root && root != bytes32(0);
     }
 
     function _verify(bytes32 root, uint256 chunkIndex, uint256 sectors, bytes32 leaf, bytes32[] calldata siblings)
@@ -358,10 +327,11 @@ contract PoraMine {
         bytes32 node;
         (node, used) = _fold(leaf, chunkIndex % SEGMENT_CHUNKS, width, siblings, 0);
         (node, used) = _fold(node, segment, segments, siblings, used);
-        return used == siblings.length && node == root;
+        return used == siblings.length && node == root && root != bytes32(0);
     }
 
-    /// Hashes up a tree whose odd last node is promoted, from `position` among `width` leaves.
+    /// Hashes up a tree whose odd last node is promoted, from `position` among `width` leaves;
+    /// a zero node when the siblings run out (a short proof verifies nothing, and is evidence).
     function _fold(bytes32 node, uint256 position, uint256 width, bytes32[] calldata siblings, uint256 used)
         internal
         pure
@@ -370,7 +340,7 @@ contract PoraMine {
         while (width > 1) {
             bool promoted = position == width - 1 && width % 2 == 1;
             if (!promoted) {
-                require(used < siblings.length, "too few siblings");
+                if (used >= siblings.length) return (bytes32(0), used);
                 bytes32 sibling = siblings[used++];
                 node = position % 2 == 0
                     ? keccak256(abi.encodePacked(node, sibling))

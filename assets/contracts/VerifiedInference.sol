@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.28;
 
+import {PersonalSign} from "./PersonalSign.sol";
+
 interface IModelRegistry {
     function getModel(bytes32 modelId)
         external
@@ -195,7 +197,7 @@ contract VerifiedInference {
 
     function check(Request calldata r, bytes calldata signature, Provider storage p) private view returns (uint8) {
         if (r.provider != msg.sender || r.modelId != p.modelId) return 5;
-        if (recover(requestHash(r), signature) != r.user) return 1;
+        if (PersonalSign.recover(requestHash(r), signature) != r.user) return 1;
         if (r.nonce <= lastNonce[r.user][msg.sender]) return 2;
         if (r.fee < p.price) return 6;
         if (balanceOf[r.user] < r.fee) return 3;
@@ -211,7 +213,7 @@ contract VerifiedInference {
         require(p.stake > 0, "VerifiedInference: nothing staked to slash");
         bytes32 hash = resultHash(request, evidence.logits, evidence.proof);
         require(!reported[hash], "VerifiedInference: already reported");
-        require(recover(hash, evidence.providerSignature) == request.provider, "VerifiedInference: the provider did not sign this result");
+        require(PersonalSign.recover(hash, evidence.providerSignature) == request.provider, "VerifiedInference: the provider did not sign this result");
         require(shownWrong(request, evidence), "VerifiedInference: the result is not shown wrong");
         reported[hash] = true;
         uint256 amount = p.stake;
@@ -231,17 +233,5 @@ contract VerifiedInference {
         if (evidence.honestProof.length == 0) return false;
         if (keccak256(abi.encodePacked(evidence.honestLogits)) == keccak256(abi.encodePacked(evidence.logits))) return false;
         return registry.verifyInference(request.modelId, publicInputs(request.inputCommitment, evidence.honestLogits), evidence.honestProof);
-    }
-
-    /// `personal_sign` recovery with EIP-2 low-s; the zero address for anything malformed.
-    function recover(bytes32 hash, bytes calldata signature) private pure returns (address) {
-        if (signature.length != 65) return address(0);
-        bytes32 r = bytes32(signature[0:32]);
-        bytes32 s = bytes32(signature[32:64]);
-        uint8 v = uint8(signature[64]);
-        if (v < 27) v += 27;
-        if (uint256(s) > 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0) return address(0);
-        bytes32 digest = keccak256(abi.encodePacked("\x19Ethereum Signed Message:\n32", hash));
-        return ecrecover(digest, v, r, s);
     }
 }
