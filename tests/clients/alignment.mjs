@@ -2,7 +2,8 @@
 //   node alignment.mjs <rpc url> <licence holder key (dev account 0)> <operator key>
 // The licence is an ERC-721 (OpenZeppelin's IERC721 ABI) that refuses transfers in its first
 // year; its holder names an operator, the operator bonds and reports a finished epoch, and the
-// holder claims the 33 % launch share plus that epoch's vesting part.
+// holder claims the 33 % launch share plus that epoch's vesting part; a false accusation costs
+// the operator part of its bond.
 import { ethers } from "ethers";
 import { check, oz, refusal, sent, until } from "./checks.mjs";
 
@@ -28,6 +29,10 @@ const manager = new ethers.Contract(
     "function claim(uint256)",
     "function epochShare() view returns (uint256)",
     "function rewardPerLicence() view returns (uint256)",
+    "function bondOf(address) view returns (uint256)",
+    "function falseAccusationPenalty() view returns (uint256)",
+    "function accuseBadSegment(uint256 txSeq, uint256 segment, bytes data, bytes32[] siblings, bytes signature)",
+    "event Accused(address indexed operator, uint8 indexed kind, address indexed target, bool upheld, uint256 amount)",
     "event Reported(address indexed operator, uint256 indexed epoch, uint256[] tokenIds, uint256 checked, uint256 failed, bytes32 digest)",
     "error Soulbound(uint256 tokenId, uint256 untilEpoch)",
     "error NotHolder(uint256 tokenId, address caller)",
@@ -63,4 +68,14 @@ const [was, is] = [await provider.getBalance(holder.address, claim.blockNumber -
 const paid = is - was + claim.gasUsed * claim.gasPrice;
 check(paid === before + share, `claim paid the holder ${ethers.formatEther(paid)} 0G`);
 check((await manager.claimable(1n)) === 0n, "nothing left to claim");
+// A false accusation: no staked node signed these bytes, so the mine refuses the evidence and the
+// manager takes the penalty out of the accuser's bond (into the reward pool).
+const bond = await manager.bondOf(operator.address);
+const penalty = await manager.falseAccusationPenalty();
+const accusation = await sent(
+  manager.connect(operator).accuseBadSegment(0n, 0n, "0x" + "00".repeat(256), [], "0x" + "11".repeat(65), { gasLimit: 20_000_000n }),
+);
+const accused = accusation.logs.map((l) => manager.interface.parseLog(l)).find((e) => e?.name === "Accused");
+check(accused?.args.upheld === false && accused.args.kind === 2n, "a false segment accusation is judged and refused (Accused, upheld false)");
+check((await manager.bondOf(operator.address)) === bond - penalty, `it cost the accuser ${ethers.formatEther(penalty)} 0G of its bond`);
 console.log("all alignment checks passed");
