@@ -111,9 +111,12 @@ pub(super) async fn alignment(args: super::AlignmentArgs) -> anyhow::Result<()> 
         let now = running.stats();
         if now != last {
             println!(
-                "epochs {} · checks {} ({} failed) · reports {} · {} bytes fetched · report gas {}",
-                now.epochs_opened, now.checks, now.failed, now.reports_sent, now.bytes_fetched, now.report_gas
+                "epochs {} · checks {} ({} failed) · accusations {} ({} upheld) · reports {} · {} bytes fetched · report gas {}",
+                now.epochs_opened, now.checks, now.failed, now.accusations, now.upheld, now.reports_sent, now.bytes_fetched, now.report_gas
             );
+            if now.last_failure != last.last_failure && let Some(failure) = &now.last_failure {
+                println!("  last failure: {failure}");
+            }
             last = now;
         }
     }
@@ -138,6 +141,8 @@ mod tests {
         assert_eq!(ok.quota.storage_segments, 8);
         let err = |text: String| format!("{:#}", parse(&text).unwrap_err());
         assert!(err(format!("rpc_url = \"x\"\noperator_key = \"{KEY}\"\nlicences = []\n")).contains("at least one licence"));
+        assert!(err(format!("rpc_url = \"x\"\noperator_key = \"{KEY}\"\nlicences = [1]\nchat_records_per_epoch = 101\n")).contains("too many audits"));
+        assert!(err(format!("rpc_url = \"x\"\noperator_key = \"{KEY}\"\nlicences = [1]\nverified_requests_per_epoch = 101\n")).contains("too many audits"));
         assert!(err("rpc_url = \"x\"\noperator_key = \"nope\"\nlicences = [1]\n".into()).contains("operator_key: not a private key"));
         assert!(err(format!("rpc_url = \"x\"\noperator_key = \"{KEY}\"\nlicences = [1]\nsurprise = 1\n")).contains("unknown field"));
         assert!(err(format!("rpc_url = \"x\"\noperator_key = \"{KEY}\"\nlicences = [1]\nda_samples = 0\n")).contains("da_samples"));
