@@ -25,6 +25,8 @@ mod signed_answers;
 
 pub use cache::{Rebuilt, RebuiltSegments};
 pub use shards::{ShardPlacement, ShardWorker, StoredShards, cut_shards, decode_checked, shard_checks_out};
+/// Segments the shard worker codes in one batch.
+pub use shards::place_batch::MAX_BATCH as SHARD_BATCH_SEGMENTS;
 
 pub use contracts::{MINE_REWARD_POOL_TOKENS, dev_mine_params, mine_account, storage_contracts};
 

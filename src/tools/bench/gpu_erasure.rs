@@ -1,8 +1,9 @@
 //! `zgnode bench gpu` (erasure part): reed-solomon-simd's code on the GPU against
 //! reed-solomon-simd on this machine's CPU (one thread and every core, rayon), the same batch
-//! in the same run, every shard compared. Storage segments (256 KiB, 8+4) and DA rows (128
-//! shares of 256 bytes, k+k), encoding and decoding (as many originals lost as the code
-//! allows). GPU figures three ways: copies in and out of ordinary memory in one go, pipelined
+//! in the same run, every shard compared. Storage segments (256 KiB, 8+4; and as a 4-validator
+//! testnet codes them, 2+2, in the shard worker's batches of 64 segments), DA rows (128 shares of
+//! 256 bytes, k+k; and the largest blob's, k = 357, whose 512-shard work array takes the step
+//! path), encoding and decoding (as many originals lost as the code allows). GPU figures three ways: copies in and out of ordinary memory in one go, pipelined
 //! through pinned buffers on two streams, and the kernels alone on data already on the card
 //! (with the bytes they move against the card's peak memory bandwidth).
 
@@ -20,11 +21,31 @@ struct Shape {
     k: usize,
     m: usize,
     bytes: usize,
+    /// Codewords a batch when the shape has its own (the batch the node really codes); None: as
+    /// many as `--erasure-mib` of originals make.
+    codewords: Option<usize>,
 }
 
-const SHAPES: [Shape; 2] = [
-    Shape { name: "storage segments, 8+4 shards of 32 KiB", k: 8, m: 4, bytes: 32 * 1024 },
-    Shape { name: "DA rows, 128+128 shares of 256 B", k: 128, m: 128, bytes: 256 },
+/// The largest square a blob makes.
+const LARGEST_K: usize = zg_systems::da::pieces::MAX_K as usize;
+
+const SHAPES: [Shape; 4] = [
+    Shape { name: "storage segments, 8+4 shards of 32 KiB", k: 8, m: 4, bytes: 32 * 1024, codewords: None },
+    Shape {
+        name: "storage segments as a 4-validator testnet places them, 2+2 shards of 128 KiB, the shard worker's batch of 64 segments",
+        k: 2,
+        m: 2,
+        bytes: 128 * 1024,
+        codewords: Some(crate::storage::SHARD_BATCH_SEGMENTS),
+    },
+    Shape { name: "DA rows, 128+128 shares of 256 B", k: 128, m: 128, bytes: 256, codewords: None },
+    Shape {
+        name: "the largest DA blob's rows, 357+357 shares of 256 B (k = 357: 512-shard work array, step path), one blob's 357 rows",
+        k: LARGEST_K,
+        m: LARGEST_K,
+        bytes: 256,
+        codewords: Some(LARGEST_K),
+    },
 ];
 
 /// The card's peak memory bandwidth from the driver's memory clock and bus width (bytes/s).
@@ -134,7 +155,7 @@ pub fn erasure(device: usize, mib: usize) -> anyhow::Result<String> {
     );
     for shape in &SHAPES {
         let per = shape.k * shape.bytes;
-        let codewords = (mib << 20).div_ceil(per).max(1);
+        let codewords = shape.codewords.unwrap_or_else(|| (mib << 20).div_ceil(per).max(1));
         let data = zg_systems::erasure::twin::sample_bytes(codewords * per, 1);
         let gbs = |t: Duration| data.len() as f64 / t.as_secs_f64() / 1e9;
         let encode = program::encode(shape.k, shape.m, shape.bytes)?;

@@ -72,6 +72,19 @@ fn the_twin_matches_reed_solomon_simd_on_the_shapes_the_node_uses() {
     }
 }
 
+/// The largest DA square (k = 357, a 512-shard work array) and the squares just past 256 (where
+/// the work array first doubles), and storage as a 4-validator testnet codes it (2+2): the
+/// production shapes no other test reaches.
+#[test]
+fn the_twin_matches_reed_solomon_simd_on_the_largest_squares() {
+    for (k, bytes) in [(crate::da::pieces::MAX_K as usize, 256), (257, 64)] {
+        for (seed, lose) in [(11, k), (12, 1)] {
+            check_round_trip(k, k, bytes, seed, &loss_pattern(k, k, lose, seed));
+        }
+    }
+    check_round_trip(2, 2, 128 * 1024, 13, &loss_pattern(2, 2, 2, 13));
+}
+
 #[test]
 fn losing_every_original_is_restored() {
     for (k, m) in [(4, 4), (3, 5), (6, 6), (8, 12)] {
