@@ -8,6 +8,7 @@
 pub mod accel;
 pub mod erasure;
 pub mod int8;
+pub mod limits;
 pub mod matvec;
 pub mod selftest;
 

@@ -45,6 +45,8 @@ pub struct GpuErasure {
     skew: CudaSlice<u16>,
     exp: CudaSlice<u16>,
     log: CudaSlice<u16>,
+    /// Whether the fused kernel fits this device (checked at load; otherwise a launch a step).
+    fused_fits: bool,
 }
 
 /// Device buffers for a batch of up to `capacity` codewords of one program: its inputs and
@@ -122,19 +124,37 @@ impl GpuErasure {
             derivative: module.load_function("rs_derivative")?,
             program: module.load_function("rs_program")?,
         };
+        // A step kernel that cannot launch here leaves erasure coding on the CPU; the fused one
+        // is only a shortcut: without it, programs run a launch a step.
+        let unfit = super::limits::unfit(
+            gpu,
+            &[
+                ("rs_butterflies", &kernels.butterflies),
+                ("rs_scale", &kernels.scale),
+                ("rs_shards", &kernels.shards),
+                ("rs_move", &kernels.moves),
+                ("rs_derivative", &kernels.derivative),
+                ("rs_program", &kernels.program),
+            ],
+            THREADS,
+        )?;
+        if let Some((name, reason)) = unfit.iter().find(|(name, _)| *name != "rs_program") {
+            return Err(GpuError::Absent(format!("the erasure kernel {name} does not fit this device: {reason}")));
+        }
+        let fused_fits = unfit.is_empty();
         let stream = gpu.ctx.default_stream();
         let exp_log = tables::get_exp_log();
         let skew = stream.clone_htod(tables::get_skew().as_slice())?;
         let exp = stream.clone_htod(exp_log.exp.as_slice())?;
         let log = stream.clone_htod(exp_log.log.as_slice())?;
         stream.synchronize()?;
-        Ok(Self { gpu: gpu.clone(), stream, kernels, skew, exp, log })
+        Ok(Self { gpu: gpu.clone(), stream, kernels, skew, exp, log, fused_fits })
     }
 
     /// Uploads `program`'s index and factor arrays, and its fused form when it has one.
     pub fn prepare(&self, program: &Program) -> Result<Prepared, GpuError> {
         let mut prepared = self.prepare_steps(program)?;
-        if let Some(fused) = zg_systems::erasure::fused::fuse(program) {
+        if let Some(fused) = zg_systems::erasure::fused::fuse(program).filter(|_| self.fused_fits) {
             let table_count = as_u32(fused.tables.len() / 64)?;
             let tables = if fused.tables.is_empty() { vec![0u16] } else { fused.tables };
             prepared.fused = Some(FusedOnDevice { code: self.stream.clone_htod(&fused.code)?, tables: self.stream.clone_htod(&tables)?, table_count });
