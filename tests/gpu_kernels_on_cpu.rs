@@ -50,10 +50,14 @@ fn numbered(name: &str, values: impl ExactSizeIterator<Item = impl ToString>) ->
     format!("{name} {count} {}\n", values.map(|v| v.to_string()).collect::<Vec<_>>().join(" "))
 }
 
+/// Codewords one emulated launch covers: the host slices at 65,535; two here, so every batch of
+/// three or more launches past its first slice with a nonzero first codeword.
+const MAX_LAUNCH_CODEWORDS: usize = 2;
+
 /// What both forms share: the shard size, the work array, the batch, where inputs go and
 /// outputs come from.
 fn header(program: &Program, codewords: usize) -> String {
-    format!("bytes {}\nwork_count {}\ncodewords {codewords}\n", program.shard_bytes, program.work_count)
+    format!("bytes {}\nwork_count {}\ncodewords {codewords}\nmax_launch {MAX_LAUNCH_CODEWORDS}\n", program.shard_bytes, program.work_count)
         + &numbered("inputs", program.inputs.iter())
         + &numbered("outputs", program.outputs.iter())
 }
@@ -143,6 +147,24 @@ fn the_kernels_give_reed_solomon_simd_shards_on_the_cpu() {
         for c in 0..codewords {
             assert_eq!(&restored[c * lost * bytes..(c + 1) * lost * bytes], &data[c * k * bytes..c * k * bytes + lost * bytes], "{k}+{m}/{bytes}: codeword {c} not restored");
         }
+    }
+}
+
+/// The largest DA square (k = 357: a 512-shard work array, the step path) and the first past 256,
+/// encoded and all originals restored, in slices, with the host's 256-thread blocks.
+#[test]
+fn the_step_kernels_code_the_largest_squares_on_the_cpu() {
+    let Some(emulator) = Emulator::new() else { return };
+    for (k, codewords) in [(zg_systems::da::pieces::MAX_K as usize, 3), (257, 1)] {
+        let bytes = 64;
+        let data = twin::sample_bytes(k * bytes * codewords, k as u64);
+        let encode = program::encode(k, k, bytes).expect("supported");
+        let recovery = emulator.run(&encode, &data);
+        assert_eq!(recovery, twin::run_batch(&encode, &data).expect("twin"), "{k}+{k}: the kernels differ from their twin");
+        let originals: Vec<&[u8]> = data[..k * bytes].chunks(bytes).collect();
+        assert_eq!(&recovery[..k * bytes], reed_solomon_simd::encode(k, k, &originals).expect("encodes").concat().as_slice(), "{k}+{k}: codeword 0");
+        let (decode, inputs) = twin::decode_first_lost(k, k, bytes, k, &data, &recovery).expect("enough shards");
+        assert_eq!(emulator.run(&decode, &inputs), data, "{k}+{k}: every original restored");
     }
 }
 
