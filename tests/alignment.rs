@@ -126,18 +126,10 @@ fn dev_audits_files_and_blobs_cleanly_and_a_corrupted_segment_is_reported_failed
 
     // A second operator (dev account 6, licence 7) audits through a storage node that corrupts.
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let operator = alloy_signer_local::PrivateKeySigner::from_bytes(&dev_key(6).to_bytes()).unwrap();
+    let operator = dev_key(6);
     let proxy = corrupting_storage_proxy(storage);
-    let settings = zgnode::alignment::auditor::AuditorSettings {
-        rpc_url: rpc.clone(),
-        storage_url: Some(format!("http://{proxy}")),
-        operator_key: operator.clone(),
-        licences: vec![7],
-        holder_key: Some(operator.clone()),
-        quota: zg_components::alignment::AuditQuota { storage_segments: 3, da_blobs: 1, verified_requests: 0, chat_records: 0 },
-        da_samples: 8,
-        poll: std::time::Duration::from_millis(200),
-    };
+    let quota = zg_components::alignment::AuditQuota { storage_segments: 3, da_blobs: 1, verified_requests: 0, chat_records: 0 };
+    let settings = test_auditor(rpc.clone(), Some(format!("http://{proxy}")), 6, 200, quota);
     let hostile = zgnode::alignment::auditor::start(settings, runtime.handle().clone()).unwrap();
 
     let honest = dev_key(5).address();
@@ -240,17 +232,9 @@ fn a_chat_provider_whose_signed_answers_are_not_its_models_is_caught_by_the_reru
     let node = NodeProcess::spawn(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let rpc = format!("http://{}", node.addr);
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let operator = alloy_signer_local::PrivateKeySigner::from_bytes(&dev_key(6).to_bytes()).unwrap();
-    let settings = zgnode::alignment::auditor::AuditorSettings {
-        rpc_url: rpc.clone(),
-        storage_url: None,
-        operator_key: operator.clone(),
-        licences: vec![7],
-        holder_key: Some(operator.clone()),
-        quota: zg_components::alignment::AuditQuota { storage_segments: 0, da_blobs: 0, verified_requests: 0, chat_records: 1 },
-        da_samples: 1,
-        poll: std::time::Duration::from_millis(100),
-    };
+    let operator = dev_key(6);
+    let quota = zg_components::alignment::AuditQuota { storage_segments: 0, da_blobs: 0, verified_requests: 0, chat_records: 1 };
+    let settings = test_auditor(rpc.clone(), None, 6, 100, quota);
     // An epoch's report once it audited the provider: (epoch, failed).
     let audited_after = |epoch: u64| {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);

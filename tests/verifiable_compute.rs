@@ -240,19 +240,11 @@ fn proved_results_are_paid_forged_ones_slashed_and_hostile_requests_refused() {
     assert!(format!("{no_case:#}").contains("not shown wrong"), "{no_case:#}");
     // An alignment node (dev account 3, licence 4) asks both providers for a result each
     // epoch; the cheat's signed wrong result goes to the market through the manager.
-    let operator = alloy_signer_local::PrivateKeySigner::from_bytes(&dev_key(3).to_bytes()).unwrap();
+    let operator = dev_key(3);
     let registered_at = quantity(&ok(rpc, "eth_blockNumber", serde_json::json!([])));
     let before = eth_balance(rpc, operator.address());
-    let settings = zgnode::alignment::auditor::AuditorSettings {
-        rpc_url: format!("http://{rpc}"),
-        storage_url: None,
-        operator_key: operator.clone(),
-        licences: vec![4],
-        holder_key: Some(operator.clone()),
-        quota: zg_components::alignment::AuditQuota { storage_segments: 0, da_blobs: 0, verified_requests: 2, chat_records: 0 },
-        da_samples: 1,
-        poll: Duration::from_millis(200),
-    };
+    let quota = zg_components::alignment::AuditQuota { storage_segments: 0, da_blobs: 0, verified_requests: 2, chat_records: 0 };
+    let settings = test_auditor(format!("http://{rpc}"), None, 3, 200, quota);
     let auditor_runtime = tokio::runtime::Runtime::new().unwrap();
     let auditor = zgnode::alignment::auditor::start(settings, auditor_runtime.handle().clone()).unwrap();
     let deadline = Instant::now() + Duration::from_secs(180);

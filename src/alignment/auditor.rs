@@ -87,6 +87,8 @@ impl Auditor {
 
 struct Client {
     eth: HttpClient,
+    /// The same node as the markets' client: audit requests, payments and evidence trials.
+    market: crate::compute::client::MarketClient,
     storage: Option<HttpClient>,
     settings: AuditorSettings,
     stats: Arc<Mutex<AuditorStats>>,
@@ -163,7 +165,7 @@ impl Client {
         match target {
             AuditTarget::StorageSegment { tx_seq, root, size, segment } => {
                 let Some(storage) = &self.storage else { return Err("no storage node to ask".into()) };
-                let (fetched, verdict) = checks::storage_segment_on_holders(&self.eth, storage, self.settings.operator_key.address(), (*tx_seq, *root, *size, *segment)).await;
+                let (fetched, verdict) = checks::storage_segment_on_holders(&self.market, storage, self.settings.operator_key.address(), (*tx_seq, *root, *size, *segment)).await;
                 self.stats.lock().unwrap_or_else(std::sync::PoisonError::into_inner).bytes_fetched += fetched;
                 verdict
             }
@@ -176,10 +178,10 @@ impl Client {
                 if report["available"] == true { Ok(()) } else { Err(format!("sampling failed: {report}").into()) }
             }
             AuditTarget::VerifiedResult { provider, url, input_seed } => {
-                checks::verified_result(&self.settings.rpc_url, &self.settings.operator_key, *provider, url, *input_seed).await
+                checks::verified_result(&self.market, &self.settings.operator_key, *provider, url, *input_seed).await
             }
             AuditTarget::ChatRecord { provider, model, prompt_seed } => {
-                checks::chat_record(&self.settings.rpc_url, &self.settings.operator_key, *provider, model, *prompt_seed).await
+                checks::chat_record(&self.market, &self.settings.operator_key, *provider, model, *prompt_seed).await
             }
         }
     }
@@ -213,7 +215,8 @@ pub fn start(settings: AuditorSettings, runtime: tokio::runtime::Handle) -> anyh
         None => None,
     };
     let stats = Arc::new(Mutex::new(AuditorStats::default()));
-    let client = Arc::new(Client { eth, storage, settings: settings.clone(), stats: stats.clone() });
+    let market = crate::compute::client::MarketClient::new(&settings.rpc_url)?;
+    let client = Arc::new(Client { eth, market, storage, settings: settings.clone(), stats: stats.clone() });
     let stop = Arc::new(AtomicBool::new(false));
     let board = Arc::new(Mutex::new(AuditBoard::default()));
     let (report_tx, report_rx) = crossbeam_channel::unbounded();

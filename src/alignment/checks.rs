@@ -61,7 +61,7 @@ pub const MAX_HOLDERS: usize = 8;
 /// indexer names (`indexer_getFileLocations`), or that node alone when it names none (or is no
 /// indexer). Each failing node is named in the reason; each signed bad answer is an accusation.
 pub async fn storage_segment_on_holders(
-    eth: &HttpClient,
+    market: &MarketClient,
     indexer: &HttpClient,
     operator: Address,
     target: (u64, B256, u64, u64),
@@ -76,7 +76,7 @@ pub async fn storage_segment_on_holders(
         .take(MAX_HOLDERS)
         .collect();
     if holders.is_empty() {
-        return storage_segment(eth, indexer, operator, target).await;
+        return storage_segment(market, indexer, operator, target).await;
     }
     let (mut fetched, mut reasons, mut accusations) = (0, Vec::new(), Vec::new());
     for url in holders {
@@ -87,7 +87,7 @@ pub async fn storage_segment_on_holders(
                 continue;
             }
         };
-        let (bytes, verdict) = storage_segment(eth, &node, operator, target).await;
+        let (bytes, verdict) = storage_segment(market, &node, operator, target).await;
         fetched += bytes;
         if let Err(failure) = verdict {
             reasons.push(format!("{url}: {}", failure.reason));
@@ -101,7 +101,7 @@ pub async fn storage_segment_on_holders(
 /// storage node (unsigned from a node that stakes nothing) and checked against the root the chain
 /// recorded, not the one the node names. Returns the bytes fetched beside the verdict.
 pub async fn storage_segment(
-    eth: &HttpClient,
+    market: &MarketClient,
     storage: &HttpClient,
     operator: Address,
     (tx_seq, root, size, segment): (u64, B256, u64, u64),
@@ -143,8 +143,8 @@ pub async fn storage_segment(
     };
     // Judged by the mine as it will be when the manager hands it over (tried from the operator:
     // a call from a contract's address is refused): no accusation unless it holds.
-    if let Err(refused) = eth_call(eth, operator, MINE_ADDRESS, report.abi_encode()).await {
-        return (fetched, Err(format!("{reason}; not evidence against {signer}: {refused}").into()));
+    if let Err(refused) = market.preview(operator, MINE_ADDRESS, &report).await {
+        return (fetched, Err(format!("{reason}; not evidence against {signer}: {refused:#}").into()));
     }
     let call = IAlignmentManager::accuseBadSegmentCall { txSeq: report.txSeq, segment: report.segment, data: data.into(), siblings, signature };
     (fetched, Err(Failure { reason, accusations: vec![Accusation { target: signer, input: call.abi_encode().into() }] }))
@@ -157,8 +157,7 @@ pub fn audit_input(input_seed: B256) -> Vec<i8> {
 
 /// The verifiable provider at `url` asked, as a paying user with `key`, for its result on an
 /// input drawn from `input_seed`; its signature and proof checked through the chain's registry.
-pub async fn verified_result(rpc_url: &str, key: &PrivateKeySigner, provider: Address, url: &str, input_seed: B256) -> Result<(), Failure> {
-    let market = MarketClient::new(rpc_url).map_err(|e| format!("{e:#}"))?;
+pub async fn verified_result(market: &MarketClient, key: &PrivateKeySigner, provider: Address, url: &str, input_seed: B256) -> Result<(), Failure> {
     let info = verifiable::service_info(url).await.map_err(|e| format!("the provider's description: {e:#}"))?;
     if info.provider != provider {
         return Err(format!("{url} answers for {}, not the registered provider {provider}", info.provider).into());
@@ -166,11 +165,11 @@ pub async fn verified_result(rpc_url: &str, key: &PrivateKeySigner, provider: Ad
     let user = key.address();
     let deposited = market.preview(user, VERIFIED_INFERENCE_ADDRESS, &IVerifiedInference::balanceOfCall { user }).await.map_err(|e| format!("{e:#}"))?;
     if deposited < info.price * U256::from(2) {
-        verifiable::deposit(&market, key, U256::from(VERIFIED_DEPOSIT)).await.map_err(|e| format!("depositing for audit requests: {e:#}"))?;
+        verifiable::deposit(market, key, U256::from(VERIFIED_DEPOSIT)).await.map_err(|e| format!("depositing for audit requests: {e:#}"))?;
     }
     // A fresh nonce above any the market settled: settlement only needs it to grow.
     let nonce = U256::from(crate::wall_clock::now_ms());
-    let answer = verifiable::ask(&market, key, url, &audit_input(input_seed), nonce, None).await.map_err(|e| format!("asking {url}: {e:#}"))?;
+    let answer = verifiable::ask(market, key, url, &audit_input(input_seed), nonce, None).await.map_err(|e| format!("asking {url}: {e:#}"))?;
     if answer.signed_by_provider && answer.verified_on_chain {
         return Ok(());
     }
@@ -186,8 +185,8 @@ pub async fn verified_result(rpc_url: &str, key: &PrivateKeySigner, provider: Ad
         honestProof: Bytes::new(),
     };
     let judged = IVerifiedInference::reportWrongResultCall { request: answer.request.clone(), evidence: evidence.clone() };
-    if let Err(refused) = eth_call_on(&market, user, VERIFIED_INFERENCE_ADDRESS, &judged).await {
-        return Err(format!("{reason}; not evidence: {refused}").into());
+    if let Err(refused) = market.preview(user, VERIFIED_INFERENCE_ADDRESS, &judged).await {
+        return Err(format!("{reason}; not evidence: {refused:#}").into());
     }
     let call = IAlignmentAccusations::accuseVerifiedResultCall { request: answer.request, evidence };
     Err(Failure { reason, accusations: vec![Accusation { target: provider, input: call.abi_encode().into() }] })
@@ -218,11 +217,10 @@ pub fn audit_prompt(prompt_seed: B256) -> String {
 /// service's acknowledged signer), and the same request re-run here on `model`; the texts
 /// compared by keccak. No contract can re-run a model, so a mismatch is reported (with the
 /// signed record in the reason), not judged on chain.
-pub async fn chat_record(rpc_url: &str, key: &PrivateKeySigner, provider: Address, model: &str, prompt_seed: B256) -> Result<(), Failure> {
-    let market = MarketClient::new(rpc_url).map_err(|e| format!("{e:#}"))?;
-    fund_chat(&market, key, provider).await.map_err(|e| format!("funding the audit request: {e:#}"))?;
+pub async fn chat_record(market: &MarketClient, key: &PrivateKeySigner, provider: Address, model: &str, prompt_seed: B256) -> Result<(), Failure> {
+    fund_chat(market, key, provider).await.map_err(|e| format!("funding the audit request: {e:#}"))?;
     let prompt = audit_prompt(prompt_seed);
-    let answer = crate::compute::ask::ask(&market, key, provider, &prompt, CHAT_MAX_TOKENS, |_| {}).await.map_err(|e| format!("asking {provider}: {e:#}"))?;
+    let answer = crate::compute::ask::ask(market, key, provider, &prompt, CHAT_MAX_TOKENS, |_| {}).await.map_err(|e| format!("asking {provider}: {e:#}"))?;
     let rerun = rerun(model, &prompt).await.map_err(|e| format!("re-running {model}: {e:#}"))?;
     if keccak256(answer.text.as_bytes()) == keccak256(rerun.as_bytes()) {
         return Ok(());
@@ -233,7 +231,7 @@ pub async fn chat_record(rpc_url: &str, key: &PrivateKeySigner, provider: Addres
 async fn fund_chat(market: &MarketClient, key: &PrivateKeySigner, provider: Address) -> anyhow::Result<()> {
     use zg_systems::compute::contracts::{IInferenceServing, ILedgerManager, INFERENCE_ADDRESS, INFERENCE_SERVICE_NAME, LEDGER_ADDRESS};
     let user = key.address();
-    let account = market.account(user, provider).await?;
+    let mut account = market.account(user, provider).await?;
     if account.as_ref().is_none_or(|a| a.balance < U256::from(CHAT_FUNDING / 10)) {
         match market.ledger(user).await? {
             None => {
@@ -246,8 +244,9 @@ async fn fund_chat(market: &MarketClient, key: &PrivateKeySigner, provider: Addr
         }
         let transfer = ILedgerManager::transferFundCall { provider, serviceName: INFERENCE_SERVICE_NAME.into(), amount: U256::from(CHAT_FUNDING) };
         market.send(key, LEDGER_ADDRESS, &transfer, U256::ZERO).await?;
+        account = market.account(user, provider).await?;
     }
-    if !market.account(user, provider).await?.is_some_and(|a| a.acknowledged) {
+    if !account.is_some_and(|a| a.acknowledged) {
         market.send(key, INFERENCE_ADDRESS, &IInferenceServing::acknowledgeTEESignerCall { provider, acknowledged: true }, U256::ZERO).await?;
     }
     Ok(())
@@ -286,18 +285,10 @@ async fn rerun(model: &str, prompt: &str) -> anyhow::Result<String> {
     Ok(text)
 }
 
-async fn eth_call(eth: &HttpClient, from: Address, to: Address, input: Vec<u8>) -> Result<Bytes, String> {
-    eth.request("eth_call", rpc_params![json!({"from": from, "to": to, "data": Bytes::from(input)}), "latest"]).await.map_err(|e| e.to_string())
-}
-
-async fn eth_call_on<C: SolCall>(market: &MarketClient, from: Address, to: Address, call: &C) -> Result<(), String> {
-    market.preview(from, to, call).await.map(|_| ()).map_err(|e| format!("{e:#}"))
-}
-
 /// Gas an accusation carrying `input` needs: the manager's judge budget (forwarded whole, with
 /// the 1/64 the EVM keeps back), the calldata at its floor price, and a margin.
 pub fn accusation_gas(input: &[u8]) -> u64 {
-    const JUDGE_GAS: u64 = 15_000_000;
+    use zg_systems::alignment::JUDGE_GAS;
     JUDGE_GAS + JUDGE_GAS / 63 + 40 * input.len() as u64 + 600_000
 }
 

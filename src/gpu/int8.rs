@@ -43,9 +43,7 @@ impl GpuInt8Model {
         model.validate().map_err(|e| GpuError::Input(e.to_string()))?;
         let module = gpu.ctx.load_module(compile()?)?;
         let function = module.load_function("dense_int8")?;
-        if let Some((name, reason)) = super::limits::unfit(gpu, &[("dense_int8", &function)], THREADS)?.first() {
-            return Err(GpuError::Absent(format!("the kernel {name} does not fit this device: {reason}")));
-        }
+        super::limits::require(gpu, &[("dense_int8", &function)], THREADS)?;
         let stream = gpu.ctx.default_stream();
         let layers = model
             .layers

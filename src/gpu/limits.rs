@@ -95,6 +95,15 @@ pub fn unfit(gpu: &Gpu, kernels: &[(&'static str, &CudaFunction)], block_threads
     Ok(out)
 }
 
+/// [`unfit`] for kernels a path cannot run without: the first that does not fit leaves the path
+/// on the CPU (`GpuError::Absent` with the reason).
+pub fn require(gpu: &Gpu, kernels: &[(&'static str, &CudaFunction)], block_threads: u32) -> Result<(), GpuError> {
+    match unfit(gpu, kernels, block_threads)?.into_iter().next() {
+        Some((name, reason)) => Err(GpuError::Absent(format!("the kernel {name} does not fit this device: {reason}"))),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

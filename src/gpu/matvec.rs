@@ -108,9 +108,7 @@ impl GpuMatVec {
             i8: module.load_function("matvec_i8")?,
         };
         let named = [("matvec_f32", &kernels.f32), ("matvec_f16", &kernels.f16), ("matvec_bf16", &kernels.bf16), ("matvec_i8", &kernels.i8)];
-        if let Some((name, reason)) = super::limits::unfit(gpu, &named, THREADS)?.first() {
-            return Err(GpuError::Absent(format!("the matrix kernel {name} does not fit this device: {reason}")));
-        }
+        super::limits::require(gpu, &named, THREADS)?;
         Ok(Self { stream: gpu.ctx.new_stream()?, kernels, lock: Mutex::new(()), matrices: Vec::new() })
     }
 

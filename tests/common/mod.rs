@@ -415,3 +415,19 @@ pub async fn stub_chat_upstream(fail: bool) -> SocketAddr {
     tokio::spawn(async move { axum::serve(listener, app).await });
     addr
 }
+
+/// An alignment auditor against `rpc_url` (and, for segments, `storage_url`) for licence
+/// `account + 1`, which dev account `account` holds and operates; 8 shares a sampled blob.
+pub fn test_auditor(rpc_url: String, storage_url: Option<String>, account: usize, poll_ms: u64, quota: zg_components::alignment::AuditQuota) -> zgnode::alignment::auditor::AuditorSettings {
+    let operator = dev_key(account);
+    zgnode::alignment::auditor::AuditorSettings {
+        rpc_url,
+        storage_url,
+        operator_key: operator.clone(),
+        licences: vec![account as u64 + 1],
+        holder_key: Some(operator),
+        quota,
+        da_samples: 8,
+        poll: Duration::from_millis(poll_ms),
+    }
+}

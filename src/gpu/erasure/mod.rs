@@ -126,7 +126,7 @@ impl GpuErasure {
         };
         // A step kernel that cannot launch here leaves erasure coding on the CPU; the fused one
         // is only a shortcut: without it, programs run a launch a step.
-        let unfit = super::limits::unfit(
+        super::limits::require(
             gpu,
             &[
                 ("rs_butterflies", &kernels.butterflies),
@@ -134,14 +134,10 @@ impl GpuErasure {
                 ("rs_shards", &kernels.shards),
                 ("rs_move", &kernels.moves),
                 ("rs_derivative", &kernels.derivative),
-                ("rs_program", &kernels.program),
             ],
             THREADS,
         )?;
-        if let Some((name, reason)) = unfit.iter().find(|(name, _)| *name != "rs_program") {
-            return Err(GpuError::Absent(format!("the erasure kernel {name} does not fit this device: {reason}")));
-        }
-        let fused_fits = unfit.is_empty();
+        let fused_fits = super::limits::unfit(gpu, &[("rs_program", &kernels.program)], THREADS)?.is_empty();
         let stream = gpu.ctx.default_stream();
         let exp_log = tables::get_exp_log();
         let skew = stream.clone_htod(tables::get_skew().as_slice())?;

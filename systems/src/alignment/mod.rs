@@ -14,6 +14,8 @@ use crate::chain::genesis::{DeployError, deploy_contract_at};
 
 pub const LICENSE_ADDRESS: Address = address!("0000000000000000000000000000000000004010");
 pub const MANAGER_ADDRESS: Address = address!("0000000000000000000000000000000000004011");
+/// Gas the manager forwards to the market judging an accusation (`AlignmentManager.JUDGE_GAS`).
+pub const JUDGE_GAS: u64 = 15_000_000;
 
 sol! {
     interface IAlignmentLicense {
@@ -43,6 +45,7 @@ sol! {
         event Reported(address indexed operator, uint256 indexed epoch, uint256[] tokenIds, uint256 checked, uint256 failed, bytes32 digest);
         function accuseBadSegment(uint256 txSeq, uint256 segment, bytes calldata data, bytes32[] calldata siblings, bytes calldata signature) external;
         function falseAccusationPenalty() external view returns (uint256);
+        function JUDGE_GAS() external view returns (uint256);
         event Accused(address indexed operator, uint8 indexed kind, address indexed target, bool upheld, uint256 amount);
     }
 }

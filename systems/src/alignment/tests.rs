@@ -233,6 +233,7 @@ fn a_storage_node_that_signed_a_corrupted_segment_pays_the_operator_who_shows_it
             signature: signature.as_bytes().to_vec().into(),
         }
     };
+    assert_eq!(chain.view(MANAGER_ADDRESS, IAlignmentManager::JUDGE_GASCall {}), U256::from(JUDGE_GAS), "the auditor's gas budget is the contract's");
     assert!(!chain.manager(4, accuse(&corrupted)), "only a bonded operator accuses");
     // Upheld: the mine cuts 10 % of the stake and the reporter's half reaches the operator.
     let before = balance(&chain.world, signer(operator).address());
