@@ -18,6 +18,11 @@ impl ApiError {
     }
 }
 
+/// A 413 in this shape, for `compute::oversized::BodyLimit::refusal`.
+pub fn too_large(message: String) -> Response {
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request_error", message).into_response()
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({"error": {"message": self.message, "type": self.kind, "code": self.status.as_u16()}});

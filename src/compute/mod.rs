@@ -7,6 +7,7 @@ pub mod client;
 pub mod dev_provider;
 pub mod fine_tuning;
 pub mod genesis;
+pub mod oversized;
 pub mod provider;
 pub mod ranking;
 pub mod rpc;

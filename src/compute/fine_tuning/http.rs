@@ -10,6 +10,7 @@ use alloy_primitives::Address;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -21,6 +22,7 @@ use super::admission::{Refusal, TaskRequest, admit};
 use super::crypto::recover_personal;
 use super::store::TaskRecord;
 use crate::wall_clock::now_secs;
+use crate::compute::oversized::{BodyLimit, refuse_oversized};
 use crate::compute::training::dataset;
 use zg_components::compute::fine_tuning::TaskProgress;
 use zg_components::storage::merkle::FileCommitment;
@@ -49,13 +51,18 @@ pub fn routes(ft: Arc<FineTuningService>) -> Router {
         .route("/v1/model/{name}", get(model))
         .route("/v1/model/desc/{name}", get(model_description))
         .route("/v1/task/pending", get(pending))
-        .route("/v1/user/{user}/dataset", post(upload_dataset).layer(DefaultBodyLimit::max(dataset_limit)))
-        .route("/v1/user/{user}/task", post(create_task).get(list_tasks).layer(DefaultBodyLimit::max(1 << 20)))
+        .route("/v1/user/{user}/dataset", post(upload_dataset).layer(DefaultBodyLimit::max(dataset_limit)).layer(from_fn_with_state(BodyLimit { max_bytes: dataset_limit, refusal: too_large }, refuse_oversized)))
+        .route("/v1/user/{user}/task", post(create_task).get(list_tasks).layer(DefaultBodyLimit::max(1 << 20)).layer(from_fn_with_state(BodyLimit { max_bytes: 1 << 20, refusal: too_large }, refuse_oversized)))
         .route("/v1/user/{user}/task/{id}", get(get_task))
         .route("/v1/user/{user}/task/{id}/log", get(task_log))
         .route("/v1/user/{user}/task/{id}/cancel", post(cancel_task))
         .route("/v1/user/{user}/task/{id}/lora", post(download_lora))
         .with_state(ft)
+}
+
+/// The 413 as this API words it, given after the oversized body is read (`compute::oversized`).
+fn too_large(message: String) -> Response {
+    Refusal::TooLarge(message).into_response()
 }
 
 fn user_of(text: &str) -> Result<Address, Refusal> {

@@ -19,6 +19,8 @@ use tokio::sync::mpsc;
 
 use super::admission::{self, Refusal};
 use super::ProviderState;
+use crate::compute::api_error::too_large;
+use crate::compute::oversized::{BodyLimit, refuse_oversized};
 use crate::compute::backend::{BackendError, ChatMessage, Generation, Usage};
 use crate::compute::receipt::ResponseRecord;
 use zg_systems::compute::settlement::tiered_fee;
@@ -59,6 +61,7 @@ pub fn router(state: Arc<ProviderState>) -> Router {
         .route("/v1/models", get(models))
         .route("/v1/quote/verify/gpu", post(verify_gpu))
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(BodyLimit { max_bytes: limit, refusal: too_large }, refuse_oversized))
         .with_state(state.clone())
         .merge(super::lora::router(state.clone()))
         .merge(crate::compute::verifiable::http::router(

@@ -42,6 +42,10 @@ pub fn router(endpoint: Arc<VerifiableEndpoint>, limit: usize) -> axum::Router {
         .route("/v1/proxy/verifiable", get(describe))
         .route("/v1/proxy/verifiable/{model}", post(prove))
         .layer(axum::extract::DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            crate::compute::oversized::BodyLimit { max_bytes: limit, refusal: crate::compute::api_error::too_large },
+            crate::compute::oversized::refuse_oversized,
+        ))
         .with_state(endpoint)
 }
 
