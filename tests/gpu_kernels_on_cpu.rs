@@ -1,6 +1,7 @@
 //! The CUDA erasure kernels' own source (`assets/cuda/reed_solomon.cu`), compiled by the host's
-//! C++ compiler with a small emulation of CUDA's thread model (`tests/cuda_emu`), driven the way
-//! `src/gpu/erasure` drives them on a GPU, must give reed-solomon-simd's shards and restore lost
+//! C++ compiler with a small emulation of CUDA's thread model (`tests/cuda_emu`), run through the
+//! host's own launch list (`zgnode::gpu::erasure::plan`: grids, 256-thread blocks, slices,
+//! arguments in order, buffers sized as on the device and fenced by guard bytes), must give reed-solomon-simd's shards and restore lost
 //! ones: the kernels' index arithmetic is checked on machines without a GPU. The LLM's matrix
 //! products (`assets/cuda/matvec.cu`, warp shuffles emulated) likewise: float results within
 //! the stated rounding bound of the CPU's, int8 results identical; and the verifiable int8
@@ -10,9 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use reed_solomon_simd::engine::tables;
-use zg_systems::erasure::fused::{self, Fused};
-use zg_systems::erasure::program::{self, Program, Step};
+use zg_systems::erasure::program::{self, Program};
 use zg_systems::erasure::twin;
+use zgnode::gpu::erasure::plan::{self, Arg, BatchLayout, Buffer, ProgramArrays};
 
 /// A driver from `tests/cuda_emu`, built for this test; `None` (skip) without a C++20
 /// compiler, except in CI (which sets ZG_REQUIRE_NVRTC and always has one).
@@ -54,33 +55,41 @@ fn numbered(name: &str, values: impl ExactSizeIterator<Item = impl ToString>) ->
 /// three or more launches past its first slice with a nonzero first codeword.
 const MAX_LAUNCH_CODEWORDS: usize = 2;
 
-/// What both forms share: the shard size, the work array, the batch, where inputs go and
-/// outputs come from.
-fn header(program: &Program, codewords: usize) -> String {
-    format!("bytes {}\nwork_count {}\ncodewords {codewords}\nmax_launch {MAX_LAUNCH_CODEWORDS}\n", program.shard_bytes, program.work_count)
-        + &numbered("inputs", program.inputs.iter())
-        + &numbered("outputs", program.outputs.iter())
-}
-
-/// The program as the driver reads it (the same launches `GpuErasure::run_on_device` makes).
-fn describe(program: &Program, codewords: usize) -> String {
-    let mut text = header(program, codewords);
-    for step in &program.steps {
-        text += &match step {
-            Step::Zero { first, count } => format!("zero {first} {count}\n"),
-            Step::Copy { from, to, count } => format!("copy {from} {to} {count}\n"),
-            Step::Xor { into, from, count } => format!("xor {into} {from} {count}\n"),
-            Step::Butterflies(s) => format!("bfly {} {} {} {} {}\n", u8::from(s.inverse), s.pos, s.dist, s.truncated, s.skew_delta),
-            Step::Scale { first, factors } => numbered(&format!("scale {first}"), factors.iter().map(|f| f.word())),
-            Step::FormalDerivative { len } => format!("deriv {len}\n"),
-        };
+/// The run as the driver reads it: the batch's buffers as `BatchLayout` sizes them, the
+/// program's arrays as `GpuErasure` uploads them, then the launches `plan::launches` gives the
+/// host, argument by argument.
+fn describe(program: &Program, arrays: &ProgramArrays, codewords: usize) -> String {
+    let layout = BatchLayout::new(program, arrays.fused.is_some(), codewords);
+    let mut text = format!("buffer inputs {}\nbuffer outputs {}\n", layout.inputs, layout.outputs);
+    for (n, bytes) in layout.work.iter().enumerate() {
+        text += &format!("buffer {} {bytes}\n", Buffer::Work(n as u8));
     }
-    text
-}
-
-/// The fused form as the driver reads it (what `GpuErasure` launches as `rs_program`).
-fn describe_fused(program: &Program, fused: &Fused, codewords: usize) -> String {
-    header(program, codewords) + &numbered("code", fused.code.iter()) + &numbered("tables", fused.tables.iter())
+    let array = |buffer: Buffer, kind: &str, values: Vec<u64>| numbered(&format!("array {buffer} {kind}"), values.into_iter());
+    text += &array(Buffer::Placed, "u32", arrays.placed.iter().map(|v| u64::from(*v)).collect());
+    text += &array(Buffer::Taken, "u32", arrays.taken.iter().map(|v| u64::from(*v)).collect());
+    text += &array(Buffer::Order, "u32", arrays.order.iter().map(|v| u64::from(*v)).collect());
+    for (step, factors) in arrays.factors.iter().enumerate() {
+        if let Some(factors) = factors {
+            text += &array(Buffer::Factors(step), "u32", factors.iter().map(|v| u64::from(*v)).collect());
+        }
+    }
+    if let Some(fused) = &arrays.fused {
+        text += &array(Buffer::Code, "u32", fused.code.iter().map(|v| u64::from(*v)).collect());
+        text += &array(Buffer::FusedTables, "u16", fused.tables.iter().map(|v| u64::from(*v)).collect());
+    }
+    for launch in plan::launches(program, arrays, codewords, MAX_LAUNCH_CODEWORDS).expect("the host plans the run") {
+        let (x, y, z) = launch.grid;
+        text += &format!("launch {} {x} {y} {z} {}", launch.kernel.name(), launch.block);
+        for arg in launch.args {
+            text += &match arg {
+                Arg::Buffer(buffer) => format!(" p:{buffer}"),
+                Arg::U32(v) => format!(" u:{v}"),
+                Arg::U64(v) => format!(" w:{v}"),
+            };
+        }
+        text += "\n";
+    }
+    text + "output outputs\n"
 }
 
 struct Emulator {
@@ -97,16 +106,19 @@ impl Emulator {
         Some(Self { binary, dir, tables })
     }
 
+    /// The program a launch a step, as `GpuErasure::prepare_steps` runs it.
     fn run(&self, program: &Program, inputs: &[u8]) -> Vec<u8> {
         let per = program.inputs.len() * program.shard_bytes;
-        self.run_text(&describe(program, inputs.len() / per), inputs)
+        let arrays = ProgramArrays::new(program, false).expect("arrays");
+        self.run_text(&describe(program, &arrays, inputs.len() / per), inputs)
     }
 
-    /// The same program through the fused kernel.
+    /// The same program through the fused kernel, as `GpuErasure::prepare` runs it when it fits.
     fn run_fused(&self, program: &Program, inputs: &[u8]) -> Vec<u8> {
         let per = program.inputs.len() * program.shard_bytes;
-        let fused = fused::fuse(program).expect("the test shapes fuse");
-        self.run_text(&describe_fused(program, &fused, inputs.len() / per), inputs)
+        let arrays = ProgramArrays::new(program, true).expect("arrays");
+        assert!(arrays.fused.is_some(), "the test shapes fuse");
+        self.run_text(&describe(program, &arrays, inputs.len() / per), inputs)
     }
 
     fn run_text(&self, text: &str, inputs: &[u8]) -> Vec<u8> {

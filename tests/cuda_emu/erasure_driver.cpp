@@ -1,148 +1,199 @@
-// Drives assets/cuda/reed_solomon.cu on the CPU the way src/gpu/erasure/mod.rs drives it on a
-// GPU (run_on_device: place the inputs, one launch a step, take the outputs), reading the
-// program from a text file. Usage: erasure_driver PROGRAM TABLES INPUTS OUTPUTS
-//   PROGRAM: "bytes W", "work_count N", "codewords C", optionally "max_launch M" (codewords a
-//            launch covers: the host's slices of 65,535, smaller here so that launches past
-//            the first slice are exercised), "inputs n p...", "outputs n q...",
-//            then steps: "zero first count", "copy from to count", "xor into from count",
-//            "bfly inverse pos dist truncated skew_delta", "scale first n f...", "deriv len";
-//            or, for the fused kernel (one launch for the whole program), "code n c..." and
-//            "tables n t..." (zg_systems::erasure::fused) instead of steps.
-//   TABLES: skew (65535 u16), exp (65536 u16), log (65536 u16), little-endian.
+// Runs assets/cuda/reed_solomon.cu on the CPU through the host's own launch list
+// (src/gpu/erasure/plan.rs: what GpuErasure::run_on_device launches through cudarc), read from
+// a text file. Usage: erasure_driver PLAN TABLES INPUTS OUTPUTS
+//   PLAN lines:
+//     buffer NAME BYTES           a zeroed device buffer ("inputs" is filled from INPUTS)
+//     array NAME u32|u16 N v...   a buffer holding these values
+//     launch KERNEL GX GY GZ BX ARG...   ARG: p:BUFFER (a pointer), u:N (u32), w:N (u64)
+//     output NAME                 the buffer written to OUTPUTS at the end
+//   TABLES: skew (65535 u16), exp (65536 u16), log (65536 u16), little-endian: the buffers
+//   "skew", "exp" and "log".
+// Each buffer lies between guard bytes; a launch that writes outside its buffers fails the run.
+// A launch whose arguments are not its kernel's parameters in number and kind fails it too.
 #include "emulate.hpp"
 #include "../../assets/cuda/reed_solomon.cu"
 
 #include <cstdio>
 #include <fstream>
-#include <iostream>
+#include <map>
 #include <sstream>
 #include <string>
-#include <utility>
 
-// The host's block size (src/gpu/erasure/mod.rs: THREADS).
-static const unsigned THREADS = 256;
+static const size_t GUARD = 4096;
+static const u8 GUARD_BYTE = 0xA5;
+
+struct DeviceBuffer {
+    std::vector<u64> storage;  // u64 words: every element type is aligned
+    size_t bytes = 0;
+    u8* data() { return (u8*)storage.data() + GUARD; }
+    void allocate(size_t n)
+    {
+        bytes = n;
+        storage.assign((GUARD + n + GUARD + 7) / 8, 0);
+        u8* all = (u8*)storage.data();
+        std::memset(all, GUARD_BYTE, GUARD);
+        std::memset(all + GUARD + n, GUARD_BYTE, storage.size() * 8 - GUARD - n);
+    }
+    bool guards_intact()
+    {
+        const u8* all = (const u8*)storage.data();
+        for (size_t i = 0; i < GUARD; ++i)
+            if (all[i] != GUARD_BYTE) return false;
+        for (size_t i = GUARD + bytes; i < storage.size() * 8; ++i)
+            if (all[i] != GUARD_BYTE) return false;
+        return true;
+    }
+};
+
+struct LaunchArg {
+    char kind;
+    std::string buffer;
+    u64 value = 0;
+};
+
+[[noreturn]] static void fail(const std::string& why)
+{
+    std::fprintf(stderr, "%s\n", why.c_str());
+    std::exit(1);
+}
 
 int main(int argc, char** argv)
 {
     if (argc != 5) {
-        std::fprintf(stderr, "usage: erasure_driver PROGRAM TABLES INPUTS OUTPUTS\n");
+        std::fprintf(stderr, "usage: erasure_driver PLAN TABLES INPUTS OUTPUTS\n");
         return 2;
     }
-    std::ifstream program(argv[1]);
-    std::vector<u8> raw_tables = emu_read_file<u8>(argv[2]);
-    std::vector<u16> tables(raw_tables.size() / 2);
-    for (size_t i = 0; i < tables.size(); ++i) tables[i] = (u16)(raw_tables[2 * i] | (raw_tables[2 * i + 1] << 8));
-    if (tables.size() != 65535 + 65536 + 65536) {
-        std::fprintf(stderr, "tables: %zu entries\n", tables.size());
-        return 2;
+    std::map<std::string, DeviceBuffer> buffers;
+    std::vector<u8> tables = emu_read_file<u8>(argv[2]);
+    if (tables.size() != 2 * (65535 + 65536 + 65536)) fail("tables: " + std::to_string(tables.size()) + " bytes");
+    size_t offset = 0;
+    for (auto [name, entries] : {std::pair<const char*, size_t>{"skew", 65535}, {"exp", 65536}, {"log", 65536}}) {
+        buffers[name].allocate(entries * 2);
+        std::memcpy(buffers[name].data(), tables.data() + offset, entries * 2);
+        offset += entries * 2;
     }
-    const u16* skew = tables.data();
-    const u16* exp = skew + 65535;
-    const u16* log = exp + 65536;
     std::vector<u8> inputs = emu_read_file<u8>(argv[3]);
-
-    u32 bytes = 0, work_count = 0;
-    u64 codewords = 0, max_launch = 65535;
-    std::vector<u32> placed, taken;
-    std::vector<u8> work, scratch;
-    std::vector<u32> code;
-    std::vector<u16> fused_tables;
+    std::string output;
+    std::ifstream plan(argv[1]);
     std::string line;
-    auto symbol_blocks = [&] { return (bytes / 2 + THREADS - 1) / THREADS; };
-    auto words_blocks = [&](u64 count) { return (unsigned)((count * (bytes / 2) + THREADS - 1) / THREADS); };
-    // Each launch over the codewords in slices of max_launch, the slice's first codeword passed
-    // as the kernels' first_codeword, as the host launches them.
-    auto sliced = [&](unsigned x, auto&& launch) {
-        for (u64 first = 0; first < codewords; first += max_launch) {
-            u64 count = codewords - first < max_launch ? codewords - first : max_launch;
-            u64 base = first;
-            emu_launch(EmuDim{x, 1, (unsigned)count}, EmuDim{THREADS}, [&] { launch(base); });
-        }
-    };
-    while (std::getline(program, line)) {
+    size_t launches = 0;
+    while (std::getline(plan, line)) {
         std::istringstream fields(line);
         std::string word;
         fields >> word;
-        if (word == "bytes") fields >> bytes;
-        else if (word == "work_count") fields >> work_count;
-        else if (word == "max_launch") fields >> max_launch;
-        else if (word == "codewords") {
-            fields >> codewords;
-            work.assign(codewords * work_count * bytes, 0);
-            scratch.assign(work.size(), 0);
-        } else if (word == "inputs" || word == "outputs") {
-            u32 n, p;
-            fields >> n;
-            std::vector<u32>& list = word == "inputs" ? placed : taken;
-            while (n-- && fields >> p) list.push_back(p);
-            if (word == "inputs") {
-                std::vector<u32> order(placed.size());
-                for (u32 i = 0; i < order.size(); ++i) order[i] = i;
-                u32 count = (u32)placed.size();
-                u8* w = work.data();
-                const u8* from = inputs.data();
-                sliced(words_blocks(count), [&](u64 first) { rs_move(w, from, work_count, count, placed.data(), order.data(), count, bytes, first); });
+        if (word == "buffer") {
+            std::string name;
+            size_t bytes;
+            if (!(fields >> name >> bytes)) fail("bad line: " + line);
+            buffers[name].allocate(bytes);
+            if (name == "inputs") {
+                if (inputs.size() != bytes) fail("inputs: " + std::to_string(inputs.size()) + " bytes for a buffer of " + std::to_string(bytes));
+                std::memcpy(buffers[name].data(), inputs.data(), bytes);
             }
-        } else if (word == "zero" || word == "copy" || word == "xor") {
-            u32 a, b, count;
-            u32 to_first, from_first, op;
-            if (word == "zero") { fields >> a >> count; to_first = a; from_first = 0; op = 0; }
-            else if (word == "copy") { fields >> a >> b >> count; from_first = a; to_first = b; op = 1; }
-            else { fields >> a >> b >> count; to_first = a; from_first = b; op = 2; }
-            if (count == 0) continue;
-            u8* w = work.data();
-            sliced(words_blocks(count), [&](u64 first) { rs_shards(w, w, work_count, work_count, to_first, from_first, count, bytes, op, first); });
-        } else if (word == "bfly") {
-            u32 inverse, pos, dist, truncated, skew_delta;
-            fields >> inverse >> pos >> dist >> truncated >> skew_delta;
-            u32 pairs = (truncated + 2 * dist - 1) / (2 * dist) * dist;
-            if (pairs == 0) continue;
-            u32 blocks = symbol_blocks();
-            u8* w = work.data();
-            sliced(pairs * blocks, [&](u64 first) { rs_butterflies(w, work_count, bytes, blocks, pos, dist, skew_delta, inverse, first, skew, exp, log); });
-        } else if (word == "scale") {
-            u32 first, n, f;
-            fields >> first >> n;
-            std::vector<u32> factors;
-            while (n-- && fields >> f) factors.push_back(f);
-            if (factors.empty()) continue;
-            u32 blocks = symbol_blocks();
-            u8* w = work.data();
-            sliced((unsigned)factors.size() * blocks, [&](u64 base) { rs_scale(w, work_count, bytes, blocks, first, factors.data(), base, exp, log); });
-        } else if (word == "deriv") {
-            u32 len;
-            fields >> len;
-            u8* out = scratch.data();
-            const u8* in = work.data();
-            sliced(words_blocks(work_count), [&](u64 first) { rs_derivative(out, in, work_count, bytes, len, first); });
-            std::swap(work, scratch);
-        } else if (word == "code" || word == "tables") {
-            u32 n, v;
-            fields >> n;
-            if (word == "code") { while (n-- && fields >> v) code.push_back(v); }
-            else { while (n-- && fields >> v) fused_tables.push_back((u16)v); }
+        } else if (word == "array") {
+            std::string name, type;
+            size_t n;
+            if (!(fields >> name >> type >> n) || (type != "u32" && type != "u16")) fail("bad line: " + line);
+            size_t width = type == "u32" ? 4 : 2;
+            DeviceBuffer& buffer = buffers[name];
+            buffer.allocate(n * width);
+            for (size_t i = 0; i < n; ++i) {
+                u64 v;
+                if (!(fields >> v)) fail("short array: " + name);
+                if (width == 4) ((u32*)buffer.data())[i] = (u32)v;
+                else ((u16*)buffer.data())[i] = (u16)v;
+            }
+        } else if (word == "output") {
+            fields >> output;
+        } else if (word == "launch") {
+            std::string kernel;
+            EmuDim grid, block;
+            if (!(fields >> kernel >> grid.x >> grid.y >> grid.z >> block.x) || block.x == 0 || block.x > 1024) fail("bad line: " + line);
+            std::vector<LaunchArg> args;
+            std::string text;
+            while (fields >> text) {
+                if (text.size() < 3 || text[1] != ':') fail("bad argument " + text);
+                LaunchArg arg{text[0], text.substr(2)};
+                if (arg.kind == 'p') {
+                    if (!buffers.count(arg.buffer)) fail(kernel + " names a buffer never made: " + arg.buffer);
+                } else if (arg.kind == 'u' || arg.kind == 'w') {
+                    arg.value = std::stoull(arg.buffer);
+                } else {
+                    fail("bad argument " + text);
+                }
+                args.push_back(arg);
+            }
+            // The kernel's parameters, in order: 'p' pointer, 'u' u32, 'w' u64.
+            auto expect = [&](const char* kinds) {
+                std::string got;
+                for (auto& a : args) got += a.kind;
+                if (got != kinds) fail(kernel + ": arguments " + got + ", the kernel takes " + kinds);
+            };
+            auto P = [&](size_t i) { return buffers[args[i].buffer].data(); };
+            auto U = [&](size_t i) { return (u32)args[i].value; };
+            auto W = [&](size_t i) { return args[i].value; };
+            auto T = [&](size_t i) { return (const u16*)P(i); };
+            auto N = [&](size_t i) { return (const u32*)P(i); };
+            if (kernel == "rs_butterflies") {
+                expect("puuuuuuuwppp");
+                u8* w = P(0);
+                u32 a1 = U(1), a2 = U(2), a3 = U(3), a4 = U(4), a5 = U(5), a6 = U(6), a7 = U(7);
+                u64 a8 = W(8);
+                const u16 *skew = T(9), *exp = T(10), *log = T(11);
+                emu_launch(grid, block, [&] { rs_butterflies(w, a1, a2, a3, a4, a5, a6, a7, a8, skew, exp, log); });
+            } else if (kernel == "rs_scale") {
+                expect("puuuupwpp");
+                u8* w = P(0);
+                u32 a1 = U(1), a2 = U(2), a3 = U(3), a4 = U(4);
+                const u32* factors = N(5);
+                u64 a6 = W(6);
+                const u16 *exp = T(7), *log = T(8);
+                emu_launch(grid, block, [&] { rs_scale(w, a1, a2, a3, a4, factors, a6, exp, log); });
+            } else if (kernel == "rs_shards") {
+                expect("ppuuuuuuuw");
+                u8 *to = P(0), *from = P(1);
+                u32 a2 = U(2), a3 = U(3), a4 = U(4), a5 = U(5), a6 = U(6), a7 = U(7), a8 = U(8);
+                u64 a9 = W(9);
+                emu_launch(grid, block, [&] { rs_shards(to, from, a2, a3, a4, a5, a6, a7, a8, a9); });
+            } else if (kernel == "rs_move") {
+                expect("ppuuppuuw");
+                u8 *to = P(0), *from = P(1);
+                u32 a2 = U(2), a3 = U(3);
+                const u32 *to_positions = N(4), *from_positions = N(5);
+                u32 a6 = U(6), a7 = U(7);
+                u64 a8 = W(8);
+                emu_launch(grid, block, [&] { rs_move(to, from, a2, a3, to_positions, from_positions, a6, a7, a8); });
+            } else if (kernel == "rs_derivative") {
+                expect("ppuuuw");
+                u8 *out = P(0), *in = P(1);
+                u32 a2 = U(2), a3 = U(3), a4 = U(4);
+                u64 a5 = W(5);
+                emu_launch(grid, block, [&] { rs_derivative(out, in, a2, a3, a4, a5); });
+            } else if (kernel == "rs_program") {
+                expect("ppuuppuuppuwpp");
+                const u8* in = P(0);
+                u8* out = P(1);
+                u32 a2 = U(2), a3 = U(3);
+                const u32 *placed = N(4), *taken = N(5);
+                u32 a6 = U(6), a7 = U(7);
+                const u32* code = N(8);
+                const u16* fused_tables = T(9);
+                u32 a10 = U(10);
+                u64 a11 = W(11);
+                const u16 *exp = T(12), *log = T(13);
+                emu_launch(grid, block, [&] { rs_program(in, out, a2, a3, placed, taken, a6, a7, code, fused_tables, a10, a11, exp, log); });
+            } else {
+                fail("no kernel " + kernel);
+            }
+            ++launches;
+            for (auto& [name, buffer] : buffers)
+                if (!buffer.guards_intact()) fail("launch " + std::to_string(launches) + " (" + kernel + ") wrote outside buffer " + name);
         } else if (!word.empty()) {
-            std::fprintf(stderr, "unknown line: %s\n", line.c_str());
-            return 2;
+            fail("unknown line: " + line);
         }
     }
-    std::vector<u8> outputs(codewords * taken.size() * bytes, 0);
-    if (!code.empty()) {
-        // The fused kernel: the whole program in one launch, inputs straight to outputs.
-        u32 inputs_n = (u32)placed.size(), outputs_n = (u32)taken.size(), table_count = (u32)(fused_tables.size() / 64);
-        const u8* in = inputs.data();
-        u8* out = outputs.data();
-        sliced(symbol_blocks(), [&](u64 first) {
-            rs_program(in, out, inputs_n, outputs_n, placed.data(), taken.data(), bytes, work_count, code.data(), fused_tables.data(), table_count, first, exp, log);
-        });
-    } else if (!taken.empty()) {
-        std::vector<u32> order(taken.size());
-        for (u32 i = 0; i < order.size(); ++i) order[i] = i;
-        u32 count = (u32)taken.size();
-        u8* to = outputs.data();
-        const u8* from = work.data();
-        sliced(words_blocks(count), [&](u64 first) { rs_move(to, from, count, work_count, order.data(), taken.data(), count, bytes, first); });
-    }
-    std::ofstream(argv[4], std::ios::binary).write((const char*)outputs.data(), (std::streamsize)outputs.size());
+    if (!buffers.count(output)) fail("no output buffer " + output);
+    DeviceBuffer& out = buffers[output];
+    std::ofstream(argv[4], std::ios::binary).write((const char*)out.data(), (std::streamsize)out.bytes);
     return 0;
 }

@@ -3,7 +3,8 @@
 //! runs over a whole batch of codewords, in one launch when it fits the fused kernel
 //! (`zg_systems::erasure::fused`), else one launch a step. The Rust twin of the kernels is
 //! `zg_systems::erasure::twin`; the shards are reed-solomon-simd's bit for bit (held to it by
-//! the kernels' source built for the CPU in `tests/gpu_kernels_on_cpu.rs`; on a card, the node
+//! the kernels' source built for the CPU in `tests/gpu_kernels_on_cpu.rs`, which runs the very
+//! launches [`plan`] gives this module; on a card, the node
 //! installs the kernels only after `gpu::selftest` passes there, and spot-checks their batches
 //! on the CPU at run time — these kernels have not yet run on a real card in this project).
 //!
@@ -11,30 +12,30 @@
 //! pinned staging buffers on two streams, so one chunk's copies overlap the other's kernels
 //! ([`GpuErasure::run_pipelined`]).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use cudarc::driver::{CudaFunction, CudaSlice, CudaStream, DevicePtrMut, LaunchConfig, PinnedHostSlice, PushKernelArg};
+use cudarc::driver::sys::CUdeviceptr;
+use cudarc::driver::{CudaFunction, CudaSlice, CudaStream, DevicePtr, DevicePtrMut, LaunchConfig, PinnedHostSlice, PushKernelArg, SyncOnDrop};
 use reed_solomon_simd::engine::tables;
-use zg_systems::erasure::program::{Program, Stage, Step};
+use zg_systems::erasure::program::Program;
 
 use super::{Gpu, GpuError};
 
-pub const KERNEL_SOURCE: &str = include_str!("../../../assets/cuda/reed_solomon.cu");
-const THREADS: u32 = 256;
-/// Codewords one launch covers (the grid's z dimension).
-const MAX_LAUNCH_CODEWORDS: usize = 65_535;
-/// rs_shards' operations.
-const SHARDS_ZERO: u32 = 0;
-const SHARDS_COPY: u32 = 1;
-const SHARDS_XOR: u32 = 2;
+pub mod plan;
 
-struct Kernels {
-    butterflies: CudaFunction,
-    scale: CudaFunction,
-    shards: CudaFunction,
-    moves: CudaFunction,
-    derivative: CudaFunction,
-    program: CudaFunction,
+use plan::{Arg, BatchLayout, Buffer, Kernel, KernelLaunch, MAX_LAUNCH_CODEWORDS, ProgramArrays, THREADS};
+
+pub const KERNEL_SOURCE: &str = include_str!("../../../assets/cuda/reed_solomon.cu");
+
+/// The compiled kernels, in `Kernel::ALL`'s order.
+struct Kernels([CudaFunction; 6]);
+
+impl Kernels {
+    fn get(&self, kernel: Kernel) -> &CudaFunction {
+        let index = Kernel::ALL.iter().position(|k| *k == kernel).unwrap_or_default();
+        &self.0[index]
+    }
 }
 
 /// The field's tables and the compiled kernels, resident on one GPU.
@@ -50,24 +51,21 @@ pub struct GpuErasure {
 }
 
 /// Device buffers for a batch of up to `capacity` codewords of one program: its inputs and
-/// outputs back to back (codeword-major) and, for a launch a step, the work array (and a
-/// second one for decoding). The fused kernel keeps its work array in each thread.
+/// outputs back to back (codeword-major) and, for a launch a step, the work arrays
+/// (`plan::BatchLayout`). The fused kernel keeps its work array in each thread.
 pub struct DeviceBatch {
     pub inputs: CudaSlice<u8>,
     pub outputs: CudaSlice<u8>,
-    work: Option<WorkArrays>,
+    work: Vec<CudaSlice<u8>>,
     capacity: usize,
-}
-
-struct WorkArrays {
-    work: CudaSlice<u8>,
-    scratch: Option<CudaSlice<u8>>,
 }
 
 /// A program with its index and factor arrays on the device, uploaded once: the runs
 /// themselves copy nothing from pageable memory (such a copy would wait for the stream).
 pub struct Prepared {
     program: Program,
+    /// What the launches are planned from (the host's copy of what is uploaded).
+    arrays: ProgramArrays,
     placed: CudaSlice<u32>,
     taken: CudaSlice<u32>,
     order: CudaSlice<u32>,
@@ -79,7 +77,6 @@ pub struct Prepared {
 struct FusedOnDevice {
     code: CudaSlice<u32>,
     tables: CudaSlice<u16>,
-    table_count: u32,
 }
 
 impl Prepared {
@@ -105,39 +102,47 @@ impl Prepared {
     }
 }
 
-fn grid_x(units: u64) -> Result<u32, GpuError> {
-    u32::try_from(units).ok().filter(|x| *x <= i32::MAX as u32).ok_or_else(|| GpuError::Input(format!("{units} blocks exceed the grid")))
+/// Device pointers of the buffers a run names, held (with cudarc's stream-order guards) until
+/// its launches are queued.
+#[derive(Default)]
+struct Pointers<'a> {
+    at: HashMap<Buffer, CUdeviceptr>,
+    guards: Vec<SyncOnDrop<'a>>,
 }
 
-fn as_u32(value: usize) -> Result<u32, GpuError> {
-    u32::try_from(value).map_err(|_| GpuError::Input(format!("{value} does not fit the kernels' 32-bit counts")))
+impl<'a> Pointers<'a> {
+    fn add(&mut self, buffer: Buffer, (pointer, guard): (CUdeviceptr, SyncOnDrop<'a>)) {
+        self.at.insert(buffer, pointer);
+        self.guards.push(guard);
+    }
+}
+
+/// A launch argument's value as the kernel takes it.
+enum Value {
+    U32(u32),
+    U64(u64),
 }
 
 impl GpuErasure {
     pub fn load(gpu: &Gpu) -> Result<Self, GpuError> {
         let module = gpu.ctx.load_module(super::compile(KERNEL_SOURCE)?)?;
-        let kernels = Kernels {
-            butterflies: module.load_function("rs_butterflies")?,
-            scale: module.load_function("rs_scale")?,
-            shards: module.load_function("rs_shards")?,
-            moves: module.load_function("rs_move")?,
-            derivative: module.load_function("rs_derivative")?,
-            program: module.load_function("rs_program")?,
-        };
+        let load = |kernel: Kernel| module.load_function(kernel.name());
+        let kernels = Kernels([
+            load(Kernel::Butterflies)?,
+            load(Kernel::Scale)?,
+            load(Kernel::Shards)?,
+            load(Kernel::Move)?,
+            load(Kernel::Derivative)?,
+            load(Kernel::Program)?,
+        ]);
         // A step kernel that cannot launch here leaves erasure coding on the CPU; the fused one
         // is only a shortcut: without it, programs run a launch a step.
         super::limits::require(
             gpu,
-            &[
-                ("rs_butterflies", &kernels.butterflies),
-                ("rs_scale", &kernels.scale),
-                ("rs_shards", &kernels.shards),
-                ("rs_move", &kernels.moves),
-                ("rs_derivative", &kernels.derivative),
-            ],
+            &[Kernel::Butterflies, Kernel::Scale, Kernel::Shards, Kernel::Move, Kernel::Derivative].map(|k| (k.name(), kernels.get(k))),
             THREADS,
         )?;
-        let fused_fits = super::limits::unfit(gpu, &[("rs_program", &kernels.program)], THREADS)?.is_empty();
+        let fused_fits = super::limits::unfit(gpu, &[(Kernel::Program.name(), kernels.get(Kernel::Program))], THREADS)?.is_empty();
         let stream = gpu.ctx.default_stream();
         let exp_log = tables::get_exp_log();
         let skew = stream.clone_htod(tables::get_skew().as_slice())?;
@@ -149,43 +154,28 @@ impl GpuErasure {
 
     /// Uploads `program`'s index and factor arrays, and its fused form when it has one.
     pub fn prepare(&self, program: &Program) -> Result<Prepared, GpuError> {
-        let mut prepared = self.prepare_steps(program)?;
-        if let Some(fused) = zg_systems::erasure::fused::fuse(program).filter(|_| self.fused_fits) {
-            let table_count = as_u32(fused.tables.len() / 64)?;
-            let tables = if fused.tables.is_empty() { vec![0u16] } else { fused.tables };
-            prepared.fused = Some(FusedOnDevice { code: self.stream.clone_htod(&fused.code)?, tables: self.stream.clone_htod(&tables)?, table_count });
-            self.stream.synchronize()?;
-        }
-        Ok(prepared)
+        self.upload(program, ProgramArrays::new(program, self.fused_fits)?)
     }
 
     /// Like [`Self::prepare`], always a launch a step (benchmarks compare the two).
     pub fn prepare_steps(&self, program: &Program) -> Result<Prepared, GpuError> {
-        let bytes = program.shard_bytes;
-        if bytes == 0 || !bytes.is_multiple_of(2) {
-            return Err(GpuError::Input(format!("shards of {bytes} bytes")));
-        }
-        let positions = |list: &[usize]| -> Result<Vec<u32>, GpuError> { list.iter().map(|p| as_u32(*p)).collect() };
-        let widest = program.inputs.len().max(program.outputs.len()).max(1);
-        let order: Vec<u32> = (0..as_u32(widest)?).collect();
-        let factors = program
-            .steps
-            .iter()
-            .map(|step| match step {
-                Step::Scale { factors, .. } if !factors.is_empty() => {
-                    let words: Vec<u32> = factors.iter().map(|f| f.word()).collect();
-                    Ok(Some(self.stream.clone_htod(&words)?))
-                }
-                _ => Ok(None),
-            })
-            .collect::<Result<Vec<_>, GpuError>>()?;
+        self.upload(program, ProgramArrays::new(program, false)?)
+    }
+
+    fn upload(&self, program: &Program, arrays: ProgramArrays) -> Result<Prepared, GpuError> {
+        let factors = arrays.factors.iter().map(|f| f.as_ref().map(|words| self.stream.clone_htod(words)).transpose()).collect::<Result<Vec<_>, _>>()?;
+        let fused = match &arrays.fused {
+            Some(fused) => Some(FusedOnDevice { code: self.stream.clone_htod(&fused.code)?, tables: self.stream.clone_htod(&fused.tables)? }),
+            None => None,
+        };
         let prepared = Prepared {
-            placed: self.stream.clone_htod(&positions(&program.inputs)?)?,
-            taken: self.stream.clone_htod(&positions(&program.outputs)?)?,
-            order: self.stream.clone_htod(&order)?,
+            placed: self.stream.clone_htod(&arrays.placed)?,
+            taken: self.stream.clone_htod(&arrays.taken)?,
+            order: self.stream.clone_htod(&arrays.order)?,
             factors,
+            fused,
             program: program.clone(),
-            fused: None,
+            arrays,
         };
         self.stream.synchronize()?;
         Ok(prepared)
@@ -193,20 +183,9 @@ impl GpuErasure {
 
     /// Device buffers for up to `capacity` codewords of `prepared`, on `stream`.
     pub fn alloc_batch(&self, stream: &Arc<CudaStream>, prepared: &Prepared, capacity: usize) -> Result<DeviceBatch, GpuError> {
-        let (per_in, per_out) = prepared.shapes();
-        let program = &prepared.program;
-        let work = match prepared.fused {
-            Some(_) => None,
-            None => {
-                let work_bytes = capacity * program.work_count * program.shard_bytes;
-                let derivative = program.steps.iter().any(|s| matches!(s, Step::FormalDerivative { .. }));
-                Some(WorkArrays {
-                    work: stream.alloc_zeros(work_bytes)?,
-                    scratch: if derivative { Some(stream.alloc_zeros(work_bytes)?) } else { None },
-                })
-            }
-        };
-        Ok(DeviceBatch { inputs: stream.alloc_zeros(capacity * per_in)?, outputs: stream.alloc_zeros((capacity * per_out).max(1))?, work, capacity })
+        let layout = BatchLayout::new(&prepared.program, prepared.is_fused(), capacity);
+        let work = layout.work.iter().map(|bytes| stream.alloc_zeros(*bytes)).collect::<Result<Vec<_>, _>>()?;
+        Ok(DeviceBatch { inputs: stream.alloc_zeros(layout.inputs)?, outputs: stream.alloc_zeros(layout.outputs)?, work, capacity })
     }
 
     /// Runs the program over every codeword of `inputs` (codeword-major: each codeword's input
@@ -262,42 +241,68 @@ impl GpuErasure {
     }
 
     /// Runs the program on the first `codewords` codewords of a batch already on the device,
-    /// on `stream` (not waiting for it).
+    /// on `stream` (not waiting for it): the launches of `plan::launches`.
     pub fn run_on_device(&self, stream: &Arc<CudaStream>, prepared: &Prepared, batch: &mut DeviceBatch, codewords: usize) -> Result<(), GpuError> {
         if codewords == 0 || codewords > batch.capacity {
             return Err(GpuError::Input(format!("{codewords} codewords for a batch of {}", batch.capacity)));
         }
-        let program = &prepared.program;
-        let ctx = Launch { stream, bytes: as_u32(program.shard_bytes)?, work_count: as_u32(program.work_count)?, codewords };
-        if let Some(fused) = &prepared.fused {
-            return self.fused(&ctx, prepared, fused, batch);
+        let launches = plan::launches(&prepared.program, &prepared.arrays, codewords, MAX_LAUNCH_CODEWORDS)?;
+        self.execute(stream, prepared, batch, &launches)
+    }
+
+    fn execute(&self, stream: &Arc<CudaStream>, prepared: &Prepared, batch: &mut DeviceBatch, launches: &[KernelLaunch]) -> Result<(), GpuError> {
+        let mut pointers = Pointers::default();
+        pointers.add(Buffer::Inputs, batch.inputs.device_ptr(stream));
+        pointers.add(Buffer::Outputs, batch.outputs.device_ptr_mut(stream));
+        for (n, work) in batch.work.iter_mut().enumerate() {
+            pointers.add(Buffer::Work(n as u8), work.device_ptr_mut(stream));
         }
-        let arrays = batch.work.as_mut().ok_or_else(|| GpuError::Input("a batch made for the fused kernel".into()))?;
-        let work = &mut arrays.work;
-        let inputs = as_u32(program.inputs.len())?;
-        self.moves(&ctx, work, &batch.inputs, (ctx.work_count, inputs), inputs, (&prepared.placed, &prepared.order))?;
-        for (step, factors) in program.steps.iter().zip(&prepared.factors) {
-            match step {
-                Step::Zero { first, count } => self.shards(&ctx, work, (*first, 0, *count), SHARDS_ZERO)?,
-                Step::Copy { from, to, count } => self.shards(&ctx, work, (*to, *from, *count), SHARDS_COPY)?,
-                Step::Xor { into, from, count } => self.shards(&ctx, work, (*into, *from, *count), SHARDS_XOR)?,
-                Step::Butterflies(stage) => self.butterflies(&ctx, work, stage)?,
-                Step::Scale { first, factors: list } => {
-                    if let Some(on_device) = factors {
-                        self.scale(&ctx, work, *first, list.len(), on_device)?;
-                    }
-                }
-                Step::FormalDerivative { len } => {
-                    let target = arrays.scratch.as_mut().ok_or_else(|| GpuError::Input("no scratch buffer".into()))?;
-                    self.derivative(&ctx, target, work, *len)?;
-                    std::mem::swap(work, target);
-                }
+        pointers.add(Buffer::Placed, prepared.placed.device_ptr(stream));
+        pointers.add(Buffer::Taken, prepared.taken.device_ptr(stream));
+        pointers.add(Buffer::Order, prepared.order.device_ptr(stream));
+        for (step, factors) in prepared.factors.iter().enumerate() {
+            if let Some(factors) = factors {
+                pointers.add(Buffer::Factors(step), factors.device_ptr(stream));
             }
         }
-        let outputs = as_u32(program.outputs.len())?;
-        if outputs > 0 {
-            self.moves(&ctx, &mut batch.outputs, work, (outputs, ctx.work_count), outputs, (&prepared.order, &prepared.taken))?;
+        if let Some(fused) = &prepared.fused {
+            pointers.add(Buffer::Code, fused.code.device_ptr(stream));
+            pointers.add(Buffer::FusedTables, fused.tables.device_ptr(stream));
         }
+        pointers.add(Buffer::Skew, self.skew.device_ptr(stream));
+        pointers.add(Buffer::Exp, self.exp.device_ptr(stream));
+        pointers.add(Buffer::Log, self.log.device_ptr(stream));
+        for launch in launches {
+            let kinds: Vec<_> = launch.args.iter().map(|a| a.kind()).collect();
+            if kinds != launch.kernel.signature() {
+                return Err(GpuError::Input(format!("a launch of {} with arguments {kinds:?}", launch.kernel.name())));
+            }
+            let values = launch
+                .args
+                .iter()
+                .map(|arg| match arg {
+                    Arg::Buffer(buffer) => pointers.at.get(buffer).map(|p| Value::U64(*p)).ok_or_else(|| GpuError::Input(format!("{} names {buffer}, which this run lacks", launch.kernel.name()))),
+                    Arg::U32(value) => Ok(Value::U32(*value)),
+                    Arg::U64(value) => Ok(Value::U64(*value)),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut builder = stream.launch_builder(self.kernels.get(launch.kernel));
+            for value in &values {
+                match value {
+                    Value::U32(v) => builder.arg(v),
+                    Value::U64(v) => builder.arg(v),
+                };
+            }
+            let config = LaunchConfig { grid_dim: launch.grid, block_dim: (launch.block, 1, 1), shared_mem_bytes: 0 };
+            // SAFETY: the arguments are the kernel's parameters in kind and order (checked just
+            // above against `Kernel::signature`, itself checked against the source in
+            // plan's tests); every pointer is a live buffer of this batch, program or the
+            // tables, sized by `BatchLayout`; the indices the grid touches stay inside them
+            // (the same launches run on the CPU emulation with guard bytes around every
+            // buffer, tests/gpu_kernels_on_cpu.rs).
+            unsafe { builder.launch(config) }?;
+        }
+        drop(pointers);
         Ok(())
     }
 }
@@ -332,144 +337,6 @@ impl Lane {
             self.stream.synchronize()?;
             let landed = self.pinned_out.as_slice()?;
             outputs[start * per_out..(start + count) * per_out].copy_from_slice(&landed[..count * per_out]);
-        }
-        Ok(())
-    }
-}
-
-struct Launch<'a> {
-    stream: &'a Arc<CudaStream>,
-    bytes: u32,
-    work_count: u32,
-    codewords: usize,
-}
-
-impl Launch<'_> {
-    /// (first codeword, codewords) of each launch: the grid's z dimension is bounded.
-    fn slices(&self) -> impl Iterator<Item = (u64, u32)> {
-        let total = self.codewords;
-        (0..total).step_by(MAX_LAUNCH_CODEWORDS).map(move |first| (first as u64, (total - first).min(MAX_LAUNCH_CODEWORDS) as u32))
-    }
-
-    fn symbol_blocks(&self) -> u32 {
-        (self.bytes / 2).div_ceil(THREADS)
-    }
-
-    /// Blocks for a thread per 16-bit word of `shards` shards.
-    fn word_blocks(&self, shards: u32) -> Result<u32, GpuError> {
-        grid_x((u64::from(shards) * u64::from(self.bytes / 2)).div_ceil(u64::from(THREADS)))
-    }
-
-    fn config(x: u32, z: u32) -> LaunchConfig {
-        LaunchConfig { grid_dim: (x, 1, z), block_dim: (THREADS, 1, 1), shared_mem_bytes: 0 }
-    }
-}
-
-impl GpuErasure {
-    fn butterflies(&self, ctx: &Launch, work: &mut CudaSlice<u8>, stage: &Stage) -> Result<(), GpuError> {
-        if stage.pairs() == 0 {
-            return Ok(());
-        }
-        let blocks = ctx.symbol_blocks();
-        let x = grid_x(stage.pairs() as u64 * u64::from(blocks))?;
-        let (pos, dist, skew_delta, inverse) = (as_u32(stage.pos)?, as_u32(stage.dist)?, as_u32(stage.skew_delta)?, u32::from(stage.inverse));
-        for (first, count) in ctx.slices() {
-            let mut launch = ctx.stream.launch_builder(&self.kernels.butterflies);
-            launch.arg(&mut *work).arg(&ctx.work_count).arg(&ctx.bytes).arg(&blocks);
-            launch.arg(&pos).arg(&dist).arg(&skew_delta).arg(&inverse).arg(&first);
-            launch.arg(&self.skew).arg(&self.exp).arg(&self.log);
-            // SAFETY: arguments match rs_butterflies in type and order; every pair the grid
-            // touches lies inside the work array (the program keeps stages within it).
-            unsafe { launch.launch(Launch::config(x, count)) }?;
-        }
-        Ok(())
-    }
-
-    fn scale(&self, ctx: &Launch, work: &mut CudaSlice<u8>, first: usize, count: usize, factors: &CudaSlice<u32>) -> Result<(), GpuError> {
-        let blocks = ctx.symbol_blocks();
-        let x = grid_x(count as u64 * u64::from(blocks))?;
-        let first = as_u32(first)?;
-        for (first_codeword, n) in ctx.slices() {
-            let mut launch = ctx.stream.launch_builder(&self.kernels.scale);
-            launch.arg(&mut *work).arg(&ctx.work_count).arg(&ctx.bytes).arg(&blocks).arg(&first);
-            launch.arg(factors).arg(&first_codeword).arg(&self.exp).arg(&self.log);
-            // SAFETY: arguments match rs_scale; shards first .. first + count lie in the work
-            // array and `factors` holds `count` entries.
-            unsafe { launch.launch(Launch::config(x, n)) }?;
-        }
-        Ok(())
-    }
-
-    /// Zeroes, copies or XORs (`op`) `count` whole shards within `work`.
-    fn shards(&self, ctx: &Launch, work: &mut CudaSlice<u8>, (to_first, from_first, count): (usize, usize, usize), op: u32) -> Result<(), GpuError> {
-        if count == 0 {
-            return Ok(());
-        }
-        let (to_first, from_first, count) = (as_u32(to_first)?, as_u32(from_first)?, as_u32(count)?);
-        let x = ctx.word_blocks(count)?;
-        for (first, n) in ctx.slices() {
-            let mut launch = ctx.stream.launch_builder(&self.kernels.shards);
-            // Source and destination are the same allocation: the kernel reads and writes
-            // disjoint shard ranges of it.
-            let (ptr, _sync) = DevicePtrMut::device_ptr_mut(&mut *work, ctx.stream);
-            launch.arg(&ptr).arg(&ptr).arg(&ctx.work_count).arg(&ctx.work_count).arg(&to_first).arg(&from_first);
-            launch.arg(&count).arg(&ctx.bytes).arg(&op).arg(&first);
-            // SAFETY: arguments match rs_shards; both ranges lie in the work array.
-            unsafe { launch.launch(Launch::config(x, n)) }?;
-        }
-        Ok(())
-    }
-
-    /// Copies shard `from_positions[s]` of each codeword of `from` to shard `to_positions[s]`
-    /// of `to`, for `s < count` (strides: shards a codeword in each buffer).
-    fn moves(
-        &self,
-        ctx: &Launch,
-        to: &mut CudaSlice<u8>,
-        from: &CudaSlice<u8>,
-        (to_stride, from_stride): (u32, u32),
-        count: u32,
-        (to_positions, from_positions): (&CudaSlice<u32>, &CudaSlice<u32>),
-    ) -> Result<(), GpuError> {
-        if count == 0 {
-            return Ok(());
-        }
-        let x = ctx.word_blocks(count)?;
-        for (first, n) in ctx.slices() {
-            let mut launch = ctx.stream.launch_builder(&self.kernels.moves);
-            launch.arg(&mut *to).arg(from).arg(&to_stride).arg(&from_stride).arg(to_positions).arg(from_positions);
-            launch.arg(&count).arg(&ctx.bytes).arg(&first);
-            // SAFETY: arguments match rs_move; every position is below its buffer's stride and
-            // both position arrays hold at least `count` entries.
-            unsafe { launch.launch(Launch::config(x, n)) }?;
-        }
-        Ok(())
-    }
-
-    fn fused(&self, ctx: &Launch, prepared: &Prepared, fused: &FusedOnDevice, batch: &mut DeviceBatch) -> Result<(), GpuError> {
-        let (inputs, outputs) = (as_u32(prepared.program.inputs.len())?, as_u32(prepared.program.outputs.len())?);
-        let x = ctx.symbol_blocks();
-        for (first, n) in ctx.slices() {
-            let mut launch = ctx.stream.launch_builder(&self.kernels.program);
-            launch.arg(&batch.inputs).arg(&mut batch.outputs).arg(&inputs).arg(&outputs).arg(&prepared.placed).arg(&prepared.taken);
-            launch.arg(&ctx.bytes).arg(&ctx.work_count).arg(&fused.code).arg(&fused.tables).arg(&fused.table_count);
-            launch.arg(&first).arg(&self.exp).arg(&self.log);
-            // SAFETY: arguments match rs_program; the program fits its limits (fuse checked the
-            // work array and the table count), positions lie in the work array, and the
-            // buffers hold `n` codewords of inputs and outputs from `first` on.
-            unsafe { launch.launch(Launch::config(x, n)) }?;
-        }
-        Ok(())
-    }
-
-    fn derivative(&self, ctx: &Launch, out: &mut CudaSlice<u8>, work: &CudaSlice<u8>, len: usize) -> Result<(), GpuError> {
-        let x = ctx.word_blocks(ctx.work_count)?;
-        let len = as_u32(len)?;
-        for (first, n) in ctx.slices() {
-            let mut launch = ctx.stream.launch_builder(&self.kernels.derivative);
-            launch.arg(&mut *out).arg(work).arg(&ctx.work_count).arg(&ctx.bytes).arg(&len).arg(&first);
-            // SAFETY: arguments match rs_derivative; both buffers hold the whole work array.
-            unsafe { launch.launch(Launch::config(x, n)) }?;
         }
         Ok(())
     }
