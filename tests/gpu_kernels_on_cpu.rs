@@ -224,7 +224,9 @@ fn the_matvec_kernels_agree_with_the_cpu() {
         let (w, v, out) = (dir.path().join("w.bin"), dir.path().join("x.bin"), dir.path().join("y.bin"));
         std::fs::write(&w, weights).expect("writes");
         std::fs::write(&v, x).expect("writes");
-        let done = Command::new(&binary).args([kind, &rows.to_string(), &cols.to_string()]).args([&w, &v, &out]).output().expect("runs");
+        let launch = zgnode::gpu::matvec::launch_config(rows).expect("the host's launch");
+        let dims = [rows, cols, launch.grid_dim.0 as usize, launch.block_dim.0 as usize].map(|n| n.to_string());
+        let done = Command::new(&binary).arg(kind).args(dims).args([&w, &v, &out]).output().expect("runs");
         assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
         std::fs::read(&out).expect("reads")
     };
@@ -268,7 +270,11 @@ fn the_int8_kernel_gives_the_cpu_logits() {
         std::fs::write(&w, layer.weights.iter().map(|v| *v as u8).collect::<Vec<_>>()).expect("writes");
         std::fs::write(&b, layer.bias.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<_>>()).expect("writes");
         std::fs::write(&v, x.iter().map(|v| *v as u8).collect::<Vec<_>>()).expect("writes");
-        let numbers = [layer.inputs.to_string(), layer.outputs.to_string(), batch.to_string(), layer.multiplier.to_string(), layer.shift.to_string(), u8::from(layer.relu).to_string()];
+        let launch = zgnode::gpu::int8::launch_config(layer.outputs, batch).expect("the host's launch");
+        let (grid, block) = (launch.grid_dim, launch.block_dim);
+        let numbers = [layer.inputs.to_string(), layer.outputs.to_string(), batch.to_string(), layer.multiplier.to_string(), layer.shift.to_string(), u8::from(layer.relu).to_string()]
+            .into_iter()
+            .chain([grid.0, grid.1, block.0].map(|n| n.to_string()));
         let done = Command::new(&binary).args(numbers).args([&w, &b, &v, &out]).output().expect("runs");
         assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
         let bytes = std::fs::read(&out).expect("reads");

@@ -91,7 +91,7 @@ impl GpuInt8Model {
                 logits = self.stream.alloc_zeros::<i32>(batch * layer.outputs)?;
                 classes = layer.outputs;
             }
-            let config = LaunchConfig { grid_dim: ((layer.outputs as u32).div_ceil(THREADS), batch as u32, 1), block_dim: (THREADS, 1, 1), shared_mem_bytes: 0 };
+            let config = launch_config(layer.outputs, batch)?;
             let (inputs_n, outputs_n, batch_n, relu) = (layer.inputs as i32, layer.outputs as i32, batch as i32, i32::from(layer.relu));
             let mut launch = self.stream.launch_builder(&self.function);
             launch
@@ -122,6 +122,14 @@ impl GpuInt8Model {
     }
 }
 
+/// A thread an output, a grid row an input of the batch (at most `MAX_LAUNCH_BATCH`); the CPU
+/// emulation launches with this too.
+pub fn launch_config(outputs: usize, batch: usize) -> Result<LaunchConfig, GpuError> {
+    let blocks = u32::try_from(outputs.div_ceil(THREADS as usize)).map_err(|_| GpuError::Input(format!("{outputs} outputs")))?;
+    let rows = u32::try_from(batch).ok().filter(|b| *b as usize <= MAX_LAUNCH_BATCH).ok_or_else(|| GpuError::Input(format!("a launch of {batch} inputs")))?;
+    Ok(LaunchConfig { grid_dim: (blocks, rows, 1), block_dim: (THREADS, 1, 1), shared_mem_bytes: 0 })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,5 +143,13 @@ mod tests {
             Err(GpuError::Absent(why)) if std::env::var("ZG_REQUIRE_NVRTC").is_err() => eprintln!("skipped: {why}"),
             Err(error) => panic!("{error}"),
         }
+    }
+
+    /// A batch past the grid's 65,535 rows is refused here; `infer_batch` launches in chunks.
+    #[test]
+    fn a_launch_covers_at_most_one_grid_of_inputs() {
+        let config = launch_config(300, MAX_LAUNCH_BATCH).expect("a full grid");
+        assert_eq!((config.grid_dim, config.block_dim.0), ((2, 65_535, 1), THREADS));
+        assert!(launch_config(300, MAX_LAUNCH_BATCH + 1).is_err());
     }
 }

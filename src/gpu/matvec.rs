@@ -86,7 +86,8 @@ pub struct GpuMatVec {
     matrices: Vec<Option<DeviceMatrix>>,
 }
 
-fn launch_config(rows: usize) -> Result<LaunchConfig, GpuError> {
+/// A warp a row, `ROWS_PER_BLOCK` rows a block (the CPU emulation launches with this too).
+pub fn launch_config(rows: usize) -> Result<LaunchConfig, GpuError> {
     let blocks = u32::try_from(rows.div_ceil(ROWS_PER_BLOCK as usize)).map_err(|_| GpuError::Input(format!("{rows} rows")))?;
     Ok(LaunchConfig { grid_dim: (blocks, 1, 1), block_dim: (THREADS, 1, 1), shared_mem_bytes: 0 })
 }
