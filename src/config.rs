@@ -210,6 +210,8 @@ pub struct RpcSection {
     /// evm_mine, evm_increaseTime, anvil_setBalance... (`zgnode dev` turns this on). Never on a
     /// validator network.
     pub dev_methods: bool,
+    /// The read-only status page (`GET /status`, `crate::status`) on this port.
+    pub status_page: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -262,6 +264,7 @@ impl Default for RpcSection {
             get_logs_max_results: 10_000,
             max_batch: 1_000,
             dev_methods: false,
+            status_page: true,
         }
     }
 }

@@ -104,7 +104,8 @@
 //! - [`node`]: the hand-ticked [`Node`] (the chain, and the validator role that opens it on a
 //!   network), its handle and events, the driver thread, and the [`node::role::Role`] trait.
 //! - [`assembly`]: [`NodeBuilder`] (the list of roles), [`RunningNode`], the bevy plugin.
-//! - [`rpc`]: the Ethereum JSON-RPC surface with geth's error shapes (roles add theirs).
+//! - [`rpc`]: the Ethereum JSON-RPC surface with geth's error shapes (roles add theirs);
+//!   [`status`]: the read-only status page for browsers on the same port, fed by that surface.
 //! - [`net`]: the validator network over QUIC; [`peer_address`]: peer addresses;
 //!   [`signing`] and [`sign_guard`]: the node key and the double-sign guard.
 //! - [`store`]: the one redb database (blocks and state: one write per block, snapshots for RPC,
@@ -143,6 +144,7 @@ pub mod node;
 pub mod peer_address;
 pub mod rpc;
 pub mod signing;
+pub mod status;
 pub mod sign_guard;
 pub mod store;
 pub mod tools;

@@ -284,6 +284,8 @@ impl NodeBuilder {
         let mut roles = self.roles();
         let mut rpc_methods = Vec::new();
         let mut rpc_state = crate::rpc::role_state::RoleState::default();
+        // The roles add their sections of the status page (`zgnode_status`) as they assemble.
+        rpc_state.insert(crate::rpc::node_status::StatusSections::default());
         for role in roles.iter_mut() {
             let assembly = Assembly {
                 config,
@@ -299,12 +301,12 @@ impl NodeBuilder {
             let name = role.name();
             role.assemble(assembly).await.inspect_err(|error| tracing::error!(role = name, %error, "a role could not join the node"))?;
         }
+        // One flag stops the tick thread, the roles' background loops and the status page's streams.
+        let stop = Arc::new(AtomicBool::new(false));
         let rpc = match self.rpc {
-            true => Some(start_rpc(config, chain_id, &node, network.clone(), unlocked, rpc_methods, rpc_state).await?),
+            true => Some(start_rpc(config, chain_id, &node, network.clone(), (unlocked, rpc_methods, rpc_state), stop.clone()).await?),
             false => None,
         };
-        // One flag stops the tick thread and the roles' background loops.
-        let stop = Arc::new(AtomicBool::new(false));
         let store = node.store().clone();
         let prover = node.prover();
         let tick = Duration::from_millis(config.node.tick_ms);
@@ -349,9 +351,8 @@ async fn start_rpc(
     chain_id: u64,
     node: &Node,
     network: Option<crate::net::NetHandle>,
-    unlocked: Vec<PrivateKeySigner>,
-    methods: Vec<crate::rpc::RoleMethods>,
-    roles: crate::rpc::role_state::RoleState,
+    (unlocked, methods, roles): (Vec<PrivateKeySigner>, Vec<crate::rpc::RoleMethods>, crate::rpc::role_state::RoleState),
+    stopping: Arc<AtomicBool>,
 ) -> Result<(SocketAddr, jsonrpsee::server::ServerHandle), NodeError> {
     let events = node.events().broadcast().clone();
     let mut context = crate::rpc::RpcContext::new(config, chain_id, node.store().reader(), node.requests(), events)
@@ -360,7 +361,7 @@ async fn start_rpc(
         .with_precompiles(node.precompiles());
     context.roles = roles;
     let context = if config.rpc.dev_methods { context.with_dev_accounts(unlocked) } else { context };
-    crate::rpc::start(&config.rpc, context, &methods).await.map_err(|source| NodeError::Rpc { addr: config.rpc.addr, source })
+    crate::rpc::start(&config.rpc, context, &methods, stopping).await.map_err(|source| NodeError::Rpc { addr: config.rpc.addr, source })
 }
 
 impl RunningNode {

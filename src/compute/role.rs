@@ -20,12 +20,14 @@ pub struct ComputeRole {
     storage: Option<SocketAddr>,
     /// The built-in provider: running, or why it did not start.
     service: Option<Result<ComputeService, Arc<anyhow::Error>>>,
+    /// Where the provider's section of the status page goes once it runs.
+    sections: Option<crate::rpc::node_status::StatusSections>,
 }
 
 impl ComputeRole {
     /// The role with the built-in provider listening on `listen`.
     pub fn with_provider(listen: SocketAddr) -> Self {
-        Self { provider: Some(listen), storage: None, service: None }
+        Self { provider: Some(listen), storage: None, service: None, sections: None }
     }
 
     /// Deliver fine-tuned models to the storage JSON-RPC at `addr` (a fixed port: one chosen at
@@ -54,6 +56,7 @@ impl Role for ComputeRole {
     fn assemble<'a>(&'a mut self, assembly: Assembly<'a>) -> RoleFuture<'a> {
         assembly.rpc_methods.push(crate::compute::rpc::register);
         assembly.rpc_state.insert(crate::compute::ranking::ProbeCache::default());
+        self.sections = assembly.rpc_state.get::<crate::rpc::node_status::StatusSections>().cloned();
         Box::pin(async { Ok(()) })
     }
 
@@ -63,6 +66,10 @@ impl Role for ComputeRole {
             let (Some(listen), Some(rpc_addr)) = (self.provider, serving.rpc_addr) else { return Ok(()) };
             let storage = self.storage.map(|addr| format!("http://{addr}"));
             let started = start(serving.config, listen, &format!("http://{rpc_addr}"), storage, serving.prover.clone()).await;
+            if let (Ok(service), Some(sections)) = (&started, &self.sections) {
+                let state = service.provider.state.clone();
+                sections.add("compute", move || state.status_section());
+            }
             self.service = Some(started.map_err(|error| {
                 tracing::warn!(%listen, error = %format!("{error:#}"), "the built-in compute provider did not start");
                 Arc::new(error)

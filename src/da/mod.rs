@@ -18,6 +18,7 @@ mod retrieve;
 pub mod rpc;
 mod sampler;
 mod service;
+mod status;
 
 use alloy_primitives::{Address, B256};
 use std::collections::HashMap;

@@ -44,6 +44,10 @@ impl Role for DaRole {
             let service = start(assembly.config, assembly.chain_id, assembly.node, assembly.network, assembly.node_key.cloned(), assembly.accelerator.clone()).await?;
             if let Some(service) = &service {
                 assembly.rpc_state.insert(service.node.clone());
+                if let Some(sections) = assembly.rpc_state.get::<crate::rpc::node_status::StatusSections>() {
+                    let node = service.node.clone();
+                    sections.add("da", move || node.status_section());
+                }
             }
             self.service = service;
             Ok(())

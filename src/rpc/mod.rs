@@ -12,6 +12,7 @@ mod eth;
 mod faults;
 mod filters;
 mod logs;
+pub mod node_status;
 mod subscribe;
 pub mod role_state;
 mod trace;
@@ -152,10 +153,13 @@ impl IdProvider for HexIdProvider {
 /// whoever assembles the node: this module knows only the Ethereum surface.
 pub type RoleMethods = fn(&mut RpcModule<RpcContext>) -> Result<(), jsonrpsee::core::RegisterMethodError>;
 
+/// `stopping`: the node's stop flag, set before it stops this server (it ends the status page's
+/// event streams, which a stopping server would otherwise wait for).
 pub async fn start(
     limits: &RpcSection,
     context: RpcContext,
     roles: &[RoleMethods],
+    stopping: std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) -> Result<(SocketAddr, ServerHandle), crate::rpc::error::ServerStartError> {
     let fault_injection = context.fault_injection;
     let mut module = RpcModule::new(context);
@@ -167,6 +171,7 @@ pub async fn start(
     txpool::register(&mut module)?;
     trace::register(&mut module)?;
     subscribe::register(&mut module)?;
+    node_status::register(&mut module)?;
     for register in roles {
         register(&mut module)?;
     }
@@ -183,9 +188,13 @@ pub async fn start(
     let max_response_bytes = limits.max_response_bytes as usize;
     let middleware = jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new()
         .layer_fn(move |service| batches::ConcurrentBatches { service, max_response_bytes });
+    // The status page answers its own GET paths and passes everything else on; off, the layer
+    // is there but answers nothing itself.
+    let status = limits.status_page.then(|| crate::status::StatusLayer::new(module.clone(), stopping));
     let server = Server::builder()
         .set_config(config)
         .set_rpc_middleware(middleware)
+        .set_http_middleware(tower::ServiceBuilder::new().option_layer(status))
         .build(limits.addr)
         .await
         ?;

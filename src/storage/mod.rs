@@ -22,6 +22,7 @@ mod rpc;
 pub use rpc::{SegmentUpload, check_upload};
 mod shards;
 mod signed_answers;
+mod status;
 
 pub use cache::{Rebuilt, RebuiltSegments};
 pub use shards::{ShardPlacement, ShardWorker, StoredShards, cut_shards, decode_checked, shard_checks_out};

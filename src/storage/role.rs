@@ -41,8 +41,9 @@ impl Role for StorageRole {
                 return Ok(());
             }
             let mine = assembly.genesis.accounts.contains_key(&zg_systems::storage::pora::MINE_ADDRESS);
+            let sections = assembly.rpc_state.get::<crate::rpc::node_status::StatusSections>().cloned();
             let Assembly { config, chain_id, node, network, accelerator, .. } = assembly;
-            self.service = Some(start(config, chain_id, node, network, accelerator.clone(), mine).await?);
+            self.service = Some(start(config, chain_id, node, network, accelerator.clone(), mine, sections).await?);
             Ok(())
         })
     }
@@ -115,6 +116,7 @@ async fn start(
     network: Option<&crate::net::NetHandle>,
     accelerator: zg_systems::erasure::accel::Accelerator,
     mine: bool,
+    sections: Option<crate::rpc::node_status::StatusSections>,
 ) -> Result<StorageService, NodeError> {
     let (sender, inbox) = crossbeam_channel::bounded(INBOX_CAPACITY);
     node.world_mut().insert_resource(zg_components::storage::StorageInbox(inbox));
@@ -174,6 +176,10 @@ async fn start(
         corrupt_segments: config.storage.fault_drill_corrupt_segments,
     };
     let shards = context.shards.as_ref().map(crate::storage::ShardPlacement::config);
+    if let Some(sections) = sections {
+        let read = context.clone();
+        sections.add("storage", move || read.status_section());
+    }
     let kv_stop = Arc::new(AtomicBool::new(false));
     let replayer = crate::storage::kv::Replayer { ctx: context.clone(), kv: kv.clone(), configured: configured_streams, stop: kv_stop.clone() };
     std::thread::Builder::new()

@@ -9,6 +9,7 @@ pub mod config;
 pub mod http;
 pub mod lora;
 pub mod settle;
+mod status;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

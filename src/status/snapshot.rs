@@ -1,0 +1,130 @@
+//! The status page's data: the node's own JSON-RPC answers, asked in-process (the same methods
+//! a client calls, so the page shows nothing the RPC does not), gathered into one JSON object.
+//! A method that fails leaves its part as `{"error": ...}`; the rest still shows.
+
+use alloy_primitives::{Bytes, U256};
+use alloy_sol_types::SolCall;
+use jsonrpsee::Methods;
+use jsonrpsee::core::params::ArrayParams;
+use jsonrpsee::rpc_params;
+use serde_json::{Value, json};
+
+use zg_systems::consensus::staking::{self, IStaking};
+
+/// Recent blocks the page lists (and averages the block time over).
+pub const RECENT_BLOCKS: u64 = 12;
+
+async fn ask(methods: &Methods, method: &str, params: ArrayParams) -> Value {
+    match methods.call::<_, Value>(method, params).await {
+        Ok(value) => value,
+        Err(error) => json!({"error": error.to_string()}),
+    }
+}
+
+fn number(value: &Value) -> Option<u64> {
+    u64::from_str_radix(value.as_str()?.strip_prefix("0x")?, 16).ok()
+}
+
+/// Everything the page shows, now.
+pub async fn snapshot(methods: &Methods) -> Value {
+    let at = crate::wall_clock::now_ms();
+    let chain_id = ask(methods, "eth_chainId", rpc_params![]).await;
+    let head = ask(methods, "eth_blockNumber", rpc_params![]).await;
+    let height = number(&head);
+    let mut blocks = Vec::new();
+    if let Some(height) = height {
+        for n in (height.saturating_sub(RECENT_BLOCKS - 1)..=height).rev() {
+            let block = ask(methods, "eth_getBlockByNumber", rpc_params![format!("0x{n:x}"), false]).await;
+            if block.is_object() && block.get("error").is_none() {
+                blocks.push(json!({
+                    "number": number(&block["number"]),
+                    "hash": block["hash"],
+                    "timestamp": number(&block["timestamp"]),
+                    "transactions": block["transactions"].as_array().map_or(0, Vec::len),
+                    "gasUsed": number(&block["gasUsed"]),
+                    "gasLimit": number(&block["gasLimit"]),
+                    "proposer": block["miner"],
+                }));
+            }
+        }
+    }
+    let pool = ask(methods, "txpool_status", rpc_params![]).await;
+    let node = ask(methods, "zgnode_status", rpc_params![]).await;
+    let errors: Vec<&Value> = [head.get("error"), pool.get("error"), node.get("error")].into_iter().flatten().collect();
+    json!({
+        "at": at,
+        "chain": {
+            "chainId": number(&chain_id),
+            "height": height,
+            "syncing": ask(methods, "eth_syncing", rpc_params![]).await,
+            "pending": number(&pool["pending"]),
+            "queued": number(&pool["queued"]),
+            "blockTimeMs": block_time_ms(&blocks),
+            "blocks": blocks,
+        },
+        "validators": validators(methods).await,
+        "network": node["network"],
+        "roles": node["roles"],
+        "gpu": node["gpu"],
+        "errors": errors,
+    })
+}
+
+/// Mean time between the listed blocks (the chain's timestamps are whole seconds).
+/// The genesis block is left out: its timestamp is the genesis file's, not a sealing time.
+fn block_time_ms(blocks: &[Value]) -> Option<u64> {
+    let sealed: Vec<&Value> = blocks.iter().filter(|b| b["number"].as_u64().is_some_and(|n| n > 0)).collect();
+    let first = sealed.last()?;
+    let last = sealed.first()?;
+    let (from, to) = (first["timestamp"].as_u64()?, last["timestamp"].as_u64()?);
+    let (low, high) = (first["number"].as_u64()?, last["number"].as_u64()?);
+    (high > low).then(|| (to.saturating_sub(from)) * 1000 / (high - low))
+}
+
+/// The validator set in effect (the Staking contract's `currentValidators`), with each one's
+/// share of the stake as its voting power; null on a chain without that contract.
+async fn validators(methods: &Methods) -> Value {
+    let call = json!({"to": staking::STAKING_ADDRESS, "data": Bytes::from(IStaking::currentValidatorsCall {}.abi_encode())});
+    let answer = ask(methods, "eth_call", rpc_params![call, "latest"]).await;
+    let Some(bytes) = answer.as_str().and_then(|hex| alloy_primitives::hex::decode(hex).ok()) else {
+        return Value::Null;
+    };
+    let Ok(set) = IStaking::currentValidatorsCall::abi_decode_returns(&bytes) else {
+        return Value::Null;
+    };
+    let total: U256 = set.stakes.iter().copied().fold(U256::ZERO, |sum, stake| sum.saturating_add(stake));
+    let members: Vec<Value> = set
+        .ops
+        .iter()
+        .zip(&set.keys)
+        .zip(&set.stakes)
+        .map(|((operator, key), stake)| {
+            let power_bps = if total.is_zero() { 0 } else { (*stake * U256::from(10_000u64) / total).to::<u64>() };
+            json!({"operator": operator, "key": key, "stake": stake.to_string(), "powerBps": power_bps})
+        })
+        .collect();
+    json!({"total": total.to_string(), "members": members})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_block_time_is_the_mean_over_the_listed_blocks() {
+        let blocks = vec![json!({"number": 10, "timestamp": 20}), json!({"number": 6, "timestamp": 16}), json!({"number": 4, "timestamp": 14})];
+        assert_eq!(block_time_ms(&blocks), Some(1000));
+        assert_eq!(block_time_ms(&blocks[..1]), None, "one block has no interval");
+        assert_eq!(block_time_ms(&[]), None);
+        let with_genesis = vec![json!({"number": 2, "timestamp": 1_000_002}), json!({"number": 1, "timestamp": 1_000_001}), json!({"number": 0, "timestamp": 0})];
+        assert_eq!(block_time_ms(&with_genesis), Some(1000), "the genesis timestamp is not a sealing time");
+    }
+
+    #[test]
+    fn quantities_are_read_as_the_rpc_writes_them() {
+        assert_eq!(number(&json!("0x1f")), Some(31));
+        assert_eq!(number(&json!("31")), None);
+        assert_eq!(number(&json!(31)), None);
+        assert_eq!(number(&json!("0xzz")), None);
+    }
+}
