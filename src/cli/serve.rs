@@ -13,6 +13,18 @@ pub(super) async fn serve(config: NodeConfig, genesis: Genesis, dev: bool, compu
         builder = builder.with_compute_provider(addr);
     }
     let mut node = builder.start().await?;
+    if config.metrics.enabled {
+        let mut blocks = node.handle().blocks();
+        tokio::spawn(async move {
+            loop {
+                match blocks.next().await {
+                    Ok(block) => crate::metrics::record_chain(block.number, block.gas_used, block.transactions.len()),
+                    Err(crate::node::events::SubscriptionError::Closed) => break,
+                    Err(_) => continue,
+                }
+            }
+        });
+    }
     print_banner(&config, &genesis, &node);
     if let Some(handle) = node.compute() {
         let state = &handle.state;

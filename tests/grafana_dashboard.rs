@@ -1,0 +1,106 @@
+//! The Grafana dashboard (`assets/grafana/zgnode.json`) against a running `zgnode dev`'s
+//! `/metrics`: every metric a panel queries exists there, every metric the node records
+//! (`zgnode::metrics::CATALOG`) is on some panel, one row per role, and the JSON is a dashboard
+//! Grafana imports (a Prometheus datasource input, panels on its 24-column grid, unique ids).
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+/// Metric names in a PromQL expression: zgnode's prefixes, up to the first non-name character.
+fn metric_names(expr: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for prefix in ["zgnode_", "compute_"] {
+        for (at, _) in expr.match_indices(prefix) {
+            if at > 0 && expr[..at].chars().last().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+                continue;
+            }
+            let name: String = expr[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            names.push(name);
+        }
+    }
+    names
+}
+
+fn dashboard() -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/grafana/zgnode.json");
+    serde_json::from_str(&std::fs::read_to_string(path).expect("the dashboard")).expect("JSON")
+}
+
+fn queried(dashboard: &Value) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            names.extend(metric_names(target["expr"].as_str().expect("an expression")));
+        }
+    }
+    names
+}
+
+#[test]
+fn the_dashboard_is_one_row_a_role_on_a_grid_grafana_imports() {
+    let dashboard = dashboard();
+    assert_eq!(dashboard["__inputs"][0]["pluginId"], "prometheus");
+    let panels = dashboard["panels"].as_array().expect("panels");
+    let rows: Vec<&str> = panels.iter().filter(|p| p["type"] == "row").map(|p| p["title"].as_str().expect("a title")).collect();
+    assert_eq!(rows, ["Node", "Chain", "Validator network", "Storage", "Data availability", "Compute", "GPU"]);
+    let mut ids = BTreeSet::new();
+    for panel in panels {
+        assert!(ids.insert(panel["id"].as_u64().expect("an id")), "ids are unique: {}", panel["id"]);
+        let grid = &panel["gridPos"];
+        assert!(grid["x"].as_u64().unwrap() + grid["w"].as_u64().unwrap() <= 24, "{}", panel["title"]);
+        if panel["type"] != "row" {
+            assert_eq!(panel["datasource"]["uid"], "${DS_PROMETHEUS}", "{}", panel["title"]);
+            let targets = panel["targets"].as_array().expect("targets");
+            assert!(!targets.is_empty() && targets.iter().all(|t| t["expr"].as_str().is_some_and(|e| e.contains("$instance"))), "{}", panel["title"]);
+        }
+    }
+    let catalog: BTreeSet<String> = zgnode::metrics::CATALOG.iter().map(|(name, _, _)| name.to_string()).collect();
+    let queried = queried(&dashboard);
+    let missing: Vec<_> = catalog.difference(&queried).collect();
+    assert!(missing.is_empty(), "metrics the node records that no panel shows: {missing:?}");
+}
+
+#[test]
+fn every_metric_the_dashboard_queries_is_in_a_dev_nodes_metrics() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = dev_args(dir.path());
+    args.extend(["--metrics-addr".to_string(), format!("127.0.0.1:{port}")]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let node = NodeProcess::spawn(&args);
+    wait_for_block(node.addr, 3, Duration::from_secs(30));
+    let scrape = || {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("the metrics listener");
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(stream, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        let mut text = String::new();
+        let _ = stream.read_to_string(&mut text);
+        text
+    };
+    let text = scrape();
+    let exported: BTreeSet<String> = text
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty() && !line.starts_with("HTTP/") && line.contains(' '))
+        .filter_map(|line| line.split(['{', ' ']).next().map(str::to_string))
+        .collect();
+    assert!(exported.contains("zgnode_chain_height"), "the chain's metrics: {text:.2000}");
+    for name in queried(&dashboard()) {
+        assert!(exported.contains(&name), "the dashboard queries {name}, which /metrics does not have");
+    }
+    for (name, _, _) in zgnode::metrics::CATALOG {
+        assert!(exported.contains(*name), "{name} is not exported from the start");
+    }
+    node.kill();
+}
+
+#[test]
+fn metric_names_are_read_whole_from_expressions() {
+    assert_eq!(metric_names(r#"sum by (kind) (rate(zgnode_net_sent_total{instance=~"$instance"}[1m]))"#), ["zgnode_net_sent_total"]);
+    assert_eq!(metric_names("compute_tokens_total + my_zgnode_x"), ["compute_tokens_total"]);
+}
