@@ -429,3 +429,19 @@ fn alignment_commands_refuse_bad_input_clearly() {
     let (code, _, stderr) = zgnode(&["bench", "alignment", "--epochs", "0"]);
     assert!(code != 0 && stderr.contains("--epochs"), "{stderr}");
 }
+
+#[test]
+fn a_bench_draws_its_chart_where_asked_and_a_bad_plot_path_is_refused_before_it_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let chart = dir.path().join("execution.svg");
+    let (code, stdout, stderr) = zgnode(&["bench", "execution", "--txs", "40", "--senders", "4", "--rounds", "1", "--plot", chart.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("chart: "), "{stdout}");
+    let svg = std::fs::read_to_string(&chart).expect("the chart");
+    assert!(svg.contains("<svg") && svg.contains("bare revm (baseline)") && svg.contains("transactions/s"), "{svg:.400}");
+    for (path, words) in [("/no/such/folder/x.svg", "no folder"), ("chart.png", "must end in .svg")] {
+        let (code, stdout, stderr) = zgnode(&["bench", "execution", "--txs", "40", "--plot", path]);
+        assert_eq!(code, 2, "{stdout}{stderr}");
+        assert!(stderr.contains(words) && !stdout.contains("execution"), "{stderr}");
+    }
+}

@@ -5,7 +5,7 @@ use super::*;
 
 pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
     match command {
-        BenchCommand::Execution { workload, txs, senders, rounds, sustained_blocks } => {
+        BenchCommand::Execution { workload, txs, senders, rounds, sustained_blocks, plot } => {
             anyhow::ensure!(txs > 0 && senders > 0, "--txs and --senders must be positive");
             anyhow::ensure!(
                 txs <= crate::tools::bench::MAX_BLOCK_TXS,
@@ -30,6 +30,7 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                 bare_ms,
                 2.0 * bare_ms
             );
+            let mut sustained = None;
             if sustained_blocks > 0 {
                 anyhow::ensure!(sustained_blocks.saturating_mul(txs) <= 200_000, "--sustained-blocks × --txs must be at most 200,000");
                 let s = tokio::task::spawn_blocking(move || crate::tools::bench::sustained(workload, sustained_blocks, txs, senders)).await?;
@@ -39,7 +40,9 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                 println!("    commit inline:                 {:>10.0} tx/s  {:.2} Ggas/s  ratio to bare revm {:.2}", s.inline_tps, ggas(s.inline_tps), s.inline_tps / s.bare_revm_tps);
                 println!("    commit overlapped (dev chain): {:>10.0} tx/s  {:.2} Ggas/s  ratio to bare revm {:.2}", s.overlapped_tps, ggas(s.overlapped_tps), s.overlapped_tps / s.bare_revm_tps);
                 println!("    bare revm, same transactions:  {:>10.0} tx/s  {:.2} Ggas/s; overlapped / inline {:.2}", s.bare_revm_tps, ggas(s.bare_revm_tps), s.overlapped_tps / s.inline_tps);
+                sustained = Some(s);
             }
+            save_plot(plot, || crate::tools::bench::charts::execution(&report, sustained.as_ref()))?;
         }
         BenchCommand::History { blocks, txs_per_block, senders } => {
             anyhow::ensure!(blocks > 0 && txs_per_block > 0 && senders > 0, "--blocks, --txs-per-block and --senders must be positive");
@@ -55,7 +58,7 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                 report.archive_ms_per_block / report.minimal_ms_per_block
             );
         }
-        BenchCommand::Embed { loads, frames, warmup } => {
+        BenchCommand::Embed { loads, frames, warmup, plot } => {
             anyhow::ensure!(!loads.is_empty() && frames > 0, "--loads and --frames must be given");
             crate::tools::bench::embed::print_header(frames);
             let memory = crate::tools::bench::EmbedSetup::default();
@@ -72,10 +75,13 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                 runs.push((load, crate::tools::bench::EmbedSetup { on_disk: true, ..memory }));
                 runs.push((load, crate::tools::bench::EmbedSetup { on_disk: true, commit_on_thread: true }));
             }
+            let mut reports = Vec::new();
             for (load, setup) in runs {
                 let report = tokio::task::spawn_blocking(move || crate::tools::bench::embed(load, frames, warmup, setup)).await??;
                 crate::tools::bench::embed::print(&report);
+                reports.push(report);
             }
+            save_plot(plot, || crate::tools::bench::charts::embed(&reports))?;
         }
         BenchCommand::Schedules { idle_ticks, blocks, txs_per_block } => {
             anyhow::ensure!(idle_ticks > 0 && blocks > 0 && txs_per_block > 0, "--idle-ticks, --blocks and --txs-per-block must be positive");
@@ -132,9 +138,10 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                 crate::tools::wan::print_row(&report);
             }
         }
-        BenchCommand::Consensus { validators, rates, seconds, block_time_ms, no_kill } => {
+        BenchCommand::Consensus { validators, rates, seconds, block_time_ms, no_kill, plot } => {
             anyhow::ensure!(!rates.is_empty() && seconds > 0, "--rates and --seconds must be given");
             let report = crate::tools::bench::consensus::consensus(validators, &rates, seconds, block_time_ms, !no_kill).await?;
+            save_plot(plot, || crate::tools::bench::charts::consensus(&report))?;
             println!("consensus: {} validators on loopback QUIC, {} ms block time, {seconds} s per phase", report.validators, report.block_time_ms);
             println!("  rate tx/s | accepted tx/s | committed  achieved tx/s | blocks  interval p50/p99 ms | finality p50/p99 ms");
             for p in &report.phases {
@@ -479,4 +486,13 @@ fn parse_load(text: &str) -> anyhow::Result<(usize, usize)> {
         (Some(files), Some(blobs)) => Ok((files, blobs)),
         _ => anyhow::bail!("--loads: {text:?} needs two counts of 0..=500"),
     }
+}
+
+/// Draws a bench's chart when `--plot` names a file, and says where.
+fn save_plot(path: Option<PathBuf>, chart: impl FnOnce() -> crate::tools::bench::plot::Chart) -> anyhow::Result<()> {
+    if let Some(path) = path {
+        chart().save(&path)?;
+        println!("  chart: {}", path.display());
+    }
+    Ok(())
 }

@@ -19,6 +19,9 @@ pub enum BenchCommand {
         /// (commit inline against the writer thread overlapping it).
         #[arg(long, default_value_t = 0)]
         sustained_blocks: usize,
+        /// Also draw the figures as an SVG chart (the baseline beside the node) to this file.
+        #[arg(long, value_name = "FILE.svg", value_parser = plot_path)]
+        plot: Option<PathBuf>,
     },
     /// The disk cost of state history: the same blocks of transfers written in archive mode and
     /// with one block of history, database sizes compared.
@@ -41,6 +44,9 @@ pub enum BenchCommand {
         frames: usize,
         #[arg(long, default_value_t = 60)]
         warmup: usize,
+        /// Also draw the figures as an SVG chart (the baseline beside the node) to this file.
+        #[arg(long, value_name = "FILE.svg", value_parser = plot_path)]
+        plot: Option<PathBuf>,
     },
     /// Each role set's tick schedule on bevy's single- and multi-threaded executors, same load,
     /// same run: idle ticks and ticks sealing a block of transfers.
@@ -101,6 +107,9 @@ pub enum BenchCommand {
         /// Skip stopping a validator at the end.
         #[arg(long)]
         no_kill: bool,
+        /// Also draw the figures as an SVG chart (the baseline beside the node) to this file.
+        #[arg(long, value_name = "FILE.svg", value_parser = plot_path)]
+        plot: Option<PathBuf>,
     },
     /// What tracking a huge published file costs a storage node: tick time (against an empty
     /// tick in the same run) and memory, with every shard it should keep missing.
@@ -283,4 +292,16 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 8)]
         connections: usize,
     },
+}
+
+/// `--plot`: an .svg file in a folder that exists (checked before the bench runs, not after).
+fn plot_path(text: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(text);
+    if path.extension().is_none_or(|e| !e.eq_ignore_ascii_case("svg")) {
+        return Err(format!("{text}: the chart is SVG, so the file must end in .svg"));
+    }
+    match path.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() && !folder.is_dir() => Err(format!("{text}: no folder {}", folder.display())),
+        _ => Ok(path),
+    }
 }

@@ -34,7 +34,7 @@ const FRAME_MS: f64 = 1000.0 / 60.0;
 const GATHER_GAS: u64 = 80_000;
 
 /// How the measured node is built.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct EmbedSetup {
     /// The chain in a redb file (an fsync per block) instead of memory.
     pub on_disk: bool,

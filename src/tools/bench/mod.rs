@@ -9,6 +9,8 @@ mod pipeline;
 mod schedules;
 mod tick_cost;
 pub mod alignment;
+pub mod charts;
+pub mod plot;
 pub mod anvil;
 pub mod compute;
 pub mod consensus;
