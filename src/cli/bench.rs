@@ -141,7 +141,6 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Consensus { validators, rates, seconds, block_time_ms, no_kill, plot } => {
             anyhow::ensure!(!rates.is_empty() && seconds > 0, "--rates and --seconds must be given");
             let report = crate::tools::bench::consensus::consensus(validators, &rates, seconds, block_time_ms, !no_kill).await?;
-            save_plot(plot, || crate::tools::bench::charts::consensus(&report))?;
             println!("consensus: {} validators on loopback QUIC, {} ms block time, {seconds} s per phase", report.validators, report.block_time_ms);
             println!("  rate tx/s | accepted tx/s | committed  achieved tx/s | blocks  interval p50/p99 ms | finality p50/p99 ms");
             for p in &report.phases {
@@ -173,6 +172,7 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                     kill.blocks, kill.interval_p50_ms, kill.max_gap_ms, kill.propose_timeout_ms
                 );
             }
+            save_plot(plot, || crate::tools::bench::charts::consensus(&report))?;
         }
         BenchCommand::ShardTracking { segments, ticks } => {
             anyhow::ensure!(segments > 0 && ticks > 0, "--segments and --ticks must be positive");

@@ -87,7 +87,14 @@ impl Chart {
             .y_label_area_size(72)
             .build_cartesian_2d((x_min - 0.02 * x_span)..(x_max + 0.02 * x_span), 0.0..y_max)
             .map_err(|e| e.to_string())?;
-        chart.configure_mesh().x_desc(&self.x_label).y_desc(&self.y_label).draw().map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .x_label_formatter(&|v| tick_label(*v))
+            .y_label_formatter(&|v| tick_label(*v))
+            .x_desc(&self.x_label)
+            .y_desc(&self.y_label)
+            .draw()
+            .map_err(|e| e.to_string())?;
         let (mut node, mut base) = (0, 0);
         for series in &self.series {
             let line: Vec<(f64, f64)> = series.points.iter().copied().filter(|(x, y)| x.is_finite() && y.is_finite()).collect();
@@ -134,6 +141,7 @@ impl Chart {
                 let index = x.round();
                 if (x - index).abs() < 1e-6 && index >= 0.0 { names.get(index as usize).cloned().unwrap_or_default() } else { String::new() }
             })
+            .y_label_formatter(&|v| tick_label(*v))
             .x_desc(&self.x_label)
             .y_desc(&self.y_label)
             .draw()
@@ -166,6 +174,18 @@ impl Chart {
     }
 }
 
+/// An axis value as people write it: 5,000 and 0.25, not 5000.0 and 0.250000.
+fn tick_label(value: f64) -> String {
+    if value.abs() >= 100.0 || value == value.trunc() {
+        let whole = value.round() as i64;
+        let digits = whole.unsigned_abs().to_string();
+        let grouped: Vec<String> = digits.as_bytes().rchunks(3).rev().map(|c| String::from_utf8_lossy(c).into_owned()).collect();
+        format!("{}{}", if whole < 0 { "-" } else { "" }, grouped.join(","))
+    } else {
+        format!("{value:.2}").trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,6 +205,16 @@ mod tests {
             assert!(svg.contains(text), "{text} missing");
         }
         assert!(svg.contains("<polyline") && svg.contains("stroke-dasharray") || svg.matches("<polyline").count() >= 2);
+    }
+
+    #[test]
+    fn axis_values_read_as_people_write_them() {
+        assert_eq!(tick_label(5000.0), "5,000");
+        assert_eq!(tick_label(1_234_567.0), "1,234,567");
+        assert_eq!(tick_label(0.0), "0");
+        assert_eq!(tick_label(0.25), "0.25");
+        assert_eq!(tick_label(12.5), "12.5");
+        assert_eq!(tick_label(-2000.0), "-2,000");
     }
 
     #[test]
