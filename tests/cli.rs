@@ -202,9 +202,14 @@ fn bench_arguments_are_checked() {
     let (code, _, stderr) = zgnode(&["bench", "da", "--blob-bytes", "32505853"]);
     assert_eq!(code, 1);
     assert!(stderr.contains("at most 32505852"), "{stderr}");
-    let (code, stdout, stderr) = zgnode(&["bench", "da", "--blob-bytes", "200000", "--rounds", "1"]);
+    let charts = tempfile::tempdir().unwrap();
+    let chart = charts.path().join("da.svg");
+    let (code, stdout, stderr) = zgnode(&["bench", "da", "--blob-bytes", "200000,400000", "--rounds", "1", "--plot", chart.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("bare reed-solomon-simd") && stdout.contains("fraud proof"), "{stdout}");
+    assert_eq!(stdout.matches("da: a ").count(), 2, "a run a size: {stdout}");
+    let svg = std::fs::read_to_string(&chart).expect("the chart");
+    assert!(svg.contains("blob size (MiB)") && svg.contains("(baseline)"), "{svg:.300}");
     for (args, says) in [
         (&["--runs", "0"][..], "--runs must be 1..=100"),
         (&["--runs", "101"][..], "--runs must be 1..=100"),

@@ -42,7 +42,7 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                 println!("    bare revm, same transactions:  {:>10.0} tx/s  {:.2} Ggas/s; overlapped / inline {:.2}", s.bare_revm_tps, ggas(s.bare_revm_tps), s.overlapped_tps / s.inline_tps);
                 sustained = Some(s);
             }
-            save_plot(plot, || crate::tools::bench::charts::execution(&report, sustained.as_ref()))?;
+            crate::tools::bench::plot::save_if(plot, || crate::tools::bench::charts::execution(&report, sustained.as_ref()))?;
         }
         BenchCommand::History { blocks, txs_per_block, senders } => {
             anyhow::ensure!(blocks > 0 && txs_per_block > 0 && senders > 0, "--blocks, --txs-per-block and --senders must be positive");
@@ -81,7 +81,7 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                 crate::tools::bench::embed::print(&report);
                 reports.push(report);
             }
-            save_plot(plot, || crate::tools::bench::charts::embed(&reports))?;
+            crate::tools::bench::plot::save_if(plot, || crate::tools::bench::charts::embed(&reports))?;
         }
         BenchCommand::Schedules { idle_ticks, blocks, txs_per_block } => {
             anyhow::ensure!(idle_ticks > 0 && blocks > 0 && txs_per_block > 0, "--idle-ticks, --blocks and --txs-per-block must be positive");
@@ -172,7 +172,7 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                     kill.blocks, kill.interval_p50_ms, kill.max_gap_ms, kill.propose_timeout_ms
                 );
             }
-            save_plot(plot, || crate::tools::bench::charts::consensus(&report))?;
+            crate::tools::bench::plot::save_if(plot, || crate::tools::bench::charts::consensus(&report))?;
         }
         BenchCommand::ShardTracking { segments, ticks } => {
             anyhow::ensure!(segments > 0 && ticks > 0, "--segments and --ticks must be positive");
@@ -403,11 +403,16 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                 r.single_per_request() / r.batch_per_request()
             );
         }
-        BenchCommand::Da { blob_bytes, rounds } => {
-            anyhow::ensure!(blob_bytes <= zg_components::da::MAX_BLOB_SIZE, "--blob-bytes must be at most {}", zg_components::da::MAX_BLOB_SIZE);
-            anyhow::ensure!(rounds > 0, "--rounds must be positive");
-            let r = tokio::task::spawn_blocking(move || crate::tools::bench::da::encode(blob_bytes, rounds)).await??;
-            crate::tools::bench::da::print(&r, rounds);
+        BenchCommand::Da { blob_bytes, rounds, plot } => {
+            anyhow::ensure!(blob_bytes.iter().all(|b| *b <= zg_components::da::MAX_BLOB_SIZE), "--blob-bytes must be at most {}", zg_components::da::MAX_BLOB_SIZE);
+            anyhow::ensure!(rounds > 0 && !blob_bytes.is_empty(), "--rounds must be positive and --blob-bytes given");
+            let mut reports = Vec::new();
+            for bytes in blob_bytes {
+                let r = tokio::task::spawn_blocking(move || crate::tools::bench::da::encode(bytes, rounds)).await??;
+                crate::tools::bench::da::print(&r, rounds);
+                reports.push(r);
+            }
+            crate::tools::bench::plot::save_if(plot, || crate::tools::bench::charts::da(&reports))?;
         }
         BenchCommand::Storage { sizes_mib } => {
             anyhow::ensure!(!sizes_mib.is_empty() && sizes_mib.iter().all(|s| *s > 0 && *s <= 4096), "--sizes-mib must be 1..=4096");
@@ -488,11 +493,3 @@ fn parse_load(text: &str) -> anyhow::Result<(usize, usize)> {
     }
 }
 
-/// Draws a bench's chart when `--plot` names a file, and says where.
-fn save_plot(path: Option<PathBuf>, chart: impl FnOnce() -> crate::tools::bench::plot::Chart) -> anyhow::Result<()> {
-    if let Some(path) = path {
-        chart().save(&path)?;
-        println!("  chart: {}", path.display());
-    }
-    Ok(())
-}

@@ -190,12 +190,16 @@ pub enum BenchCommand {
     /// bare reed-solomon-simd doing the same coding on the same data; repair, share proofs and
     /// a bad-encoding fraud proof.
     Da {
-        /// Blob size in bytes (at most 32,505,852, 0G's largest blob).
-        #[arg(long, default_value_t = 32_505_852)]
-        blob_bytes: usize,
+        /// Blob sizes in bytes, one run each (at most 32,505,852, 0G's largest blob).
+        #[arg(long, value_delimiter = ',', default_value = "32505852")]
+        blob_bytes: Vec<usize>,
         /// Timed runs of each step (the median is printed).
         #[arg(long, default_value_t = 5)]
         rounds: usize,
+        /// Also draw the extension's throughput by blob size, beside bare reed-solomon-simd's, as
+        /// an SVG chart to this file.
+        #[arg(long, value_name = "FILE.svg", value_parser = plot_path)]
+        plot: Option<PathBuf>,
     },
     /// What an alignment auditor costs an epoch on a dev node holding F files and B blobs: the
     /// process's CPU without and with it, bytes fetched, report gas vs the chain's own gas.

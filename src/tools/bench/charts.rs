@@ -2,6 +2,7 @@
 //! baseline the same run measured.
 
 use super::consensus::ConsensusReport;
+use super::da::DaEncodeReport;
 use super::plot::{Chart, Series, Shape};
 use super::{EmbedReport, ExecutionReport, EmbedSetup, SustainedReport};
 
@@ -63,5 +64,23 @@ pub fn execution(report: &ExecutionReport, sustained: Option<&SustainedReport>) 
         y_label: "transactions/s".into(),
         shape: Shape::Bars { categories },
         series: vec![Series::node("node pipeline (pool, block, revm, roots, redb)", node), Series::baseline("bare revm (baseline)", bare)],
+    }
+}
+
+/// The DA square's extension (2D Reed–Solomon, the coding half of dispersal) by blob size, in
+/// MB/s of blob, against bare reed-solomon-simd given the node's advantages in the same run.
+pub fn da(reports: &[DaEncodeReport]) -> Chart {
+    let mib = |r: &DaEncodeReport| r.blob_bytes as f64 / (1 << 20) as f64;
+    let points = |seconds: fn(&DaEncodeReport) -> f64| reports.iter().map(|r| (mib(r), r.mb_s(seconds(r)))).collect::<Vec<_>>();
+    Chart {
+        title: "DA: a blob extended to its 2D Reed–Solomon square, by blob size".into(),
+        x_label: "blob size (MiB)".into(),
+        y_label: "MB/s of blob".into(),
+        shape: Shape::Lines,
+        series: vec![
+            Series::node("node: extend (encoders reused, parity in place)", points(|r| r.extend_s)),
+            Series::baseline("bare reed-solomon-simd, same codes and layout (baseline)", points(|r| r.bare_fair_s)),
+            Series::baseline("bare, a stripe of columns as one codeword (baseline)", points(|r| r.bare_striped_s)),
+        ],
     }
 }

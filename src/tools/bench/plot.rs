@@ -174,6 +174,15 @@ impl Chart {
     }
 }
 
+/// Draws a bench's chart when `--plot` names a file, and says where.
+pub fn save_if(path: Option<std::path::PathBuf>, chart: impl FnOnce() -> Chart) -> Result<(), PlotError> {
+    if let Some(path) = path {
+        chart().save(&path)?;
+        println!("  chart: {}", path.display());
+    }
+    Ok(())
+}
+
 /// An axis value as people write it: 5,000 and 0.25, not 5000.0 and 0.250000.
 fn tick_label(value: f64) -> String {
     if value.abs() >= 100.0 || value == value.trunc() {
