@@ -41,6 +41,7 @@ pub enum ArgKind {
 }
 
 impl Kernel {
+    /// In declaration order, so `kernel as usize` is its index here.
     pub const ALL: [Kernel; 6] = [Kernel::Butterflies, Kernel::Scale, Kernel::Shards, Kernel::Move, Kernel::Derivative, Kernel::Program];
 
     /// Its name in `assets/cuda/reed_solomon.cu`.

@@ -76,17 +76,31 @@ impl Chart {
         root.present().map_err(|e| draw(e.to_string()))
     }
 
+    /// The caption and axis areas every chart has.
+    fn frame<'a, 'b>(&self, root: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>) -> ChartBuilder<'a, 'b, SVGBackend<'b>> {
+        let mut builder = ChartBuilder::on(root);
+        builder.caption(&self.title, ("sans-serif", 22)).margin(16).x_label_area_size(48).y_label_area_size(72);
+        builder
+    }
+
+    /// Each series' colour: the node's series in turn from one palette, baselines from a grey one.
+    fn colours(&self) -> Vec<RGBColor> {
+        let (mut node, mut base) = (0, 0);
+        self.series
+            .iter()
+            .map(|series| {
+                let (palette, count): (&[RGBColor], &mut usize) = if series.baseline { (&BASELINE_COLOURS, &mut base) } else { (&NODE_COLOURS, &mut node) };
+                *count += 1;
+                palette[(*count - 1) % palette.len()]
+            })
+            .collect()
+    }
+
     fn lines(&self, root: &DrawingArea<SVGBackend, plotters::coord::Shift>, points: &[(f64, f64)], y_max: f64) -> Result<(), String> {
         let x_min = points.iter().map(|(x, _)| *x).fold(f64::INFINITY, f64::min);
         let x_max = points.iter().map(|(x, _)| *x).fold(f64::NEG_INFINITY, f64::max);
         let x_span = if x_max > x_min { x_max - x_min } else { 1.0 };
-        let mut chart = ChartBuilder::on(root)
-            .caption(&self.title, ("sans-serif", 22))
-            .margin(16)
-            .x_label_area_size(48)
-            .y_label_area_size(72)
-            .build_cartesian_2d((x_min - 0.02 * x_span)..(x_max + 0.02 * x_span), 0.0..y_max)
-            .map_err(|e| e.to_string())?;
+        let mut chart = self.frame(root).build_cartesian_2d((x_min - 0.02 * x_span)..(x_max + 0.02 * x_span), 0.0..y_max).map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
             .x_label_formatter(&|v| tick_label(*v))
@@ -95,16 +109,8 @@ impl Chart {
             .y_desc(&self.y_label)
             .draw()
             .map_err(|e| e.to_string())?;
-        let (mut node, mut base) = (0, 0);
-        for series in &self.series {
+        for (series, colour) in self.series.iter().zip(self.colours()) {
             let line: Vec<(f64, f64)> = series.points.iter().copied().filter(|(x, y)| x.is_finite() && y.is_finite()).collect();
-            let colour = if series.baseline {
-                base += 1;
-                BASELINE_COLOURS[(base - 1) % BASELINE_COLOURS.len()]
-            } else {
-                node += 1;
-                NODE_COLOURS[(node - 1) % NODE_COLOURS.len()]
-            };
             let style = colour.stroke_width(if series.baseline { 2 } else { 3 });
             let drawn = if series.baseline {
                 chart.draw_series(DashedLineSeries::new(line.clone(), 8, 5, style))
@@ -114,25 +120,13 @@ impl Chart {
             drawn.map_err(|e| e.to_string())?.label(&series.name).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(3)));
             chart.draw_series(line.iter().map(|p| Circle::new(*p, 3, colour.filled()))).map_err(|e| e.to_string())?;
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .position(SeriesLabelPosition::UpperLeft)
-            .draw()
-            .map_err(|e| e.to_string())
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)
     }
 
     fn bars(&self, root: &DrawingArea<SVGBackend, plotters::coord::Shift>, categories: &[String], y_max: f64) -> Result<(), String> {
         let groups = categories.len().max(1) as f64;
         let names = categories.to_vec();
-        let mut chart = ChartBuilder::on(root)
-            .caption(&self.title, ("sans-serif", 22))
-            .margin(16)
-            .x_label_area_size(48)
-            .y_label_area_size(72)
-            .build_cartesian_2d(-0.5..(groups - 0.5), 0.0..y_max)
-            .map_err(|e| e.to_string())?;
+        let mut chart = self.frame(root).build_cartesian_2d(-0.5..(groups - 0.5), 0.0..y_max).map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
             .disable_x_mesh()
@@ -147,15 +141,7 @@ impl Chart {
             .draw()
             .map_err(|e| e.to_string())?;
         let width = 0.8 / self.series.len().max(1) as f64;
-        let (mut node, mut base) = (0, 0);
-        for (n, series) in self.series.iter().enumerate() {
-            let colour = if series.baseline {
-                base += 1;
-                BASELINE_COLOURS[(base - 1) % BASELINE_COLOURS.len()]
-            } else {
-                node += 1;
-                NODE_COLOURS[(node - 1) % NODE_COLOURS.len()]
-            };
+        for (n, (series, colour)) in self.series.iter().zip(self.colours()).enumerate() {
             let left = -0.4 + n as f64 * width;
             let bars = series.points.iter().filter(|(_, y)| y.is_finite()).map(move |(x, y)| Rectangle::new([(x + left, 0.0), (x + left + width * 0.92, *y)], colour.filled()));
             chart
@@ -164,14 +150,21 @@ impl Chart {
                 .label(&series.name)
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], colour.filled()));
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(|e| e.to_string())
+        legend(&mut chart, SeriesLabelPosition::UpperRight)
     }
+}
+
+type Plane<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>;
+
+/// The series' names in a box at `position`.
+fn legend<'a, 'b: 'a>(chart: &mut Plane<'a, 'b>, position: SeriesLabelPosition) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .position(position)
+        .draw()
+        .map_err(|e| e.to_string())
 }
 
 /// Draws a bench's chart when `--plot` names a file, and says where.

@@ -22,6 +22,13 @@ fn declared(kernel: Kernel) -> Vec<ArgKind> {
 }
 
 #[test]
+fn each_kernel_sits_at_its_own_index_in_all() {
+    for (index, kernel) in Kernel::ALL.into_iter().enumerate() {
+        assert_eq!(kernel as usize, index, "{}", kernel.name());
+    }
+}
+
+#[test]
 fn each_kernels_signature_is_the_one_its_source_declares() {
     for kernel in Kernel::ALL {
         assert_eq!(kernel.signature(), declared(kernel).as_slice(), "{}", kernel.name());
