@@ -242,6 +242,11 @@ fn sampling_rounds_pay_valid_responses_and_refuse_forged_ones() {
     let stats = da.sampler_stats();
     assert_eq!(stats.unavailable.load(std::sync::atomic::Ordering::Relaxed), 0);
     println!("sampling: {stats:?}");
+    // The status page reads the same counts (`zgnode_status`).
+    let shown = &ok(node.addr, "zgnode_status", json!([]))["roles"]["da"]["sampling"];
+    assert!(shown["responsesAccepted"].as_u64().is_some_and(|n| n >= 1), "{shown}");
+    assert!(shown["rounds"].as_u64().is_some_and(|n| n >= 1), "{shown}");
+    assert_eq!(shown["sharesUnavailable"], 0, "{shown}");
 
     // A response with a share that is not the blob's is refused, whatever its quality.
     let root: B256 = submitted["dataRoot"].as_str().unwrap().parse().unwrap();

@@ -49,6 +49,19 @@ fn four_validators_agree_and_carry_transactions_sent_to_any_node() {
         // The truth about the network, not fixed values.
         wait_until("three peers connected", || ok(*addr, "net_peerCount", json!([])) == "0x3");
         assert_eq!(ok(*addr, "eth_syncing", json!([])), false, "in step with its peers");
+        // The status page's view: this validator's own precommits in the certificates it
+        // keeps, and each peer's QUIC round trip.
+        let status = ok(*addr, "zgnode_status", json!([]));
+        let record = &status["roles"]["validator"];
+        let signed = record["signedLastBlocks"].as_str().unwrap_or_else(|| panic!("no signing record: {status}"));
+        let (mine, of) = signed.split_once(" of ").unwrap();
+        let (mine, of): (u64, u64) = (mine.parse().unwrap(), of.parse().unwrap());
+        assert!(of >= 3 && (1..=of).contains(&mine), "{signed}");
+        assert!(record["lastSigned"].as_u64().is_some(), "{record}");
+        for peer in status["network"]["peers"].as_array().unwrap() {
+            let latency = peer["latencyMs"].as_f64().unwrap_or_else(|| panic!("a connected peer has a round trip: {peer}"));
+            assert!(latency > 0.0 && latency < 5_000.0, "{peer}");
+        }
     }
     // Dev controls are refused where consensus decides blocks, with the reason.
     for (method, params) in [("evm_mine", json!([])), ("anvil_setBalance", json!([receiver, "0x1"])), ("evm_snapshot", json!([]))] {

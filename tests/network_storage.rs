@@ -253,6 +253,12 @@ fn a_storage_node_that_was_away_repairs_its_shards() {
         let info = ok(storage3, "zgs_getFileInfo", json!([upload.root, true]));
         !info.is_null() && info["finalized"] == true
     });
+    // Its status page counts the rebuilt segments (the repairs' own record, as the metrics).
+    let rpc3 = nodes[3].as_ref().unwrap().addr;
+    wait_until("node 3's status to count its repairs", || {
+        let repairs = &ok(rpc3, "zgnode_status", json!([]))["roles"]["storage"]["repairs"];
+        repairs["segmentsRebuilt"].as_u64().is_some_and(|n| n >= 1) && repairs["runningNow"] == 0
+    });
     // With nodes 0 and 1 gone, only node 2's shard and node 3's repaired one remain: enough.
     for i in [0, 1] {
         nodes[i].take().unwrap().stop();

@@ -382,6 +382,13 @@ fn the_storage_node_answers_pora_challenges_and_earns() {
     let miner_status = status();
     assert!(miner_status.registered);
     assert_eq!(miner_status.penalized, U256::ZERO);
+    // The status page shows the same standing, read from the contract.
+    let pora = &status_snapshot(node.addr)["roles"]["storage"]["pora"];
+    assert_eq!(pora["registered"], true, "{pora}");
+    assert_eq!(pora["penalized"], "0 0G", "{pora}");
+    assert_ne!(pora["earned"], "0 0G", "{pora}");
+    let passed = pora["passedLastEpoch"].as_str().unwrap_or_else(|| panic!("{pora}"));
+    assert!(passed.ends_with(" of 8"), "eight challenges an epoch on the dev chain: {pora}");
     node.stop();
 }
 

@@ -80,6 +80,7 @@
     $("network-figures").replaceChildren(...figures.map(([label, value]) => el("div", {}, el("dt", {}, label), el("dd", {}, value))));
     const rows = (network.peers || []).map((peer) =>
       el("tr", {}, el("td", { class: "mono", title: peer.key }, short(peer.key)), el("td", { class: "mono" }, peer.address || "–"),
+        el("td", {}, peer.latencyMs == null ? "–" : peer.latencyMs.toFixed(1) + " ms"),
         el("td", { class: peer.banned ? "bad" : peer.connected ? "ok" : "" }, peer.banned ? "banned" : peer.connected ? "connected" : "not connected")));
     fill(document.querySelector("#peers tbody"), rows);
   }

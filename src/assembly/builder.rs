@@ -285,7 +285,13 @@ impl NodeBuilder {
         let mut rpc_methods = Vec::new();
         let mut rpc_state = crate::rpc::role_state::RoleState::default();
         // The roles add their sections of the status page (`zgnode_status`) as they assemble.
-        rpc_state.insert(crate::rpc::node_status::StatusSections::default());
+        let sections = crate::rpc::node_status::StatusSections::default();
+        if let Some(key) = node_key.as_ref().filter(|_| self.validator) {
+            let address = zg_components::consensus::ValidatorAddress::from_public_key(&key.public_key()).0;
+            let record = crate::node::signing_record::SigningRecordReader::new(node.store().clone(), address);
+            sections.add("validator", move || record.section());
+        }
+        rpc_state.insert(sections);
         for role in roles.iter_mut() {
             let assembly = Assembly {
                 config,

@@ -36,6 +36,46 @@ pub struct SamplerStats {
     pub last_gas: std::sync::atomic::AtomicU64,
 }
 
+/// Each count moves its Prometheus counter with it (`zgnode_da_sampling_*`): one record.
+impl SamplerStats {
+    fn note_round(&self) {
+        self.rounds.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("zgnode_da_sampling_rounds_total").increment(1);
+    }
+
+    fn note_drawn(&self) {
+        self.drawn.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("zgnode_da_sampling_drawn_total").increment(1);
+    }
+
+    fn note_unavailable(&self) {
+        self.unavailable.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("zgnode_da_sampling_unavailable_total").increment(1);
+    }
+
+    fn note_submitted(&self) {
+        self.submitted.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("zgnode_da_sampling_submitted_total").increment(1);
+    }
+
+    fn note_accepted(&self, gas: u64) {
+        self.accepted.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("zgnode_da_sampling_accepted_total").increment(1);
+        self.last_gas.store(gas, Ordering::Relaxed);
+    }
+
+    /// The counts as the status page shows them.
+    pub fn section(&self) -> serde_json::Value {
+        serde_json::json!({
+            "rounds": self.rounds.load(Ordering::Relaxed),
+            "sharesDrawn": self.drawn.load(Ordering::Relaxed),
+            "sharesUnavailable": self.unavailable.load(Ordering::Relaxed),
+            "responsesSubmitted": self.submitted.load(Ordering::Relaxed),
+            "responsesAccepted": self.accepted.load(Ordering::Relaxed),
+        })
+    }
+}
+
 impl DaNode {
     /// Runs sampling rounds until the node goes away (only with an account to submit from).
     pub fn start_sampler(self: &Arc<Self>) {
@@ -60,7 +100,7 @@ impl DaNode {
                     continue;
                 }
                 last_round = Some(seed.round);
-                node.sampling.rounds.fetch_add(1, Ordering::Relaxed);
+                node.sampling.note_round();
                 node.sample_round(u64::try_from(seed.round).unwrap_or(u64::MAX), seed.seed).await;
             }
         });
@@ -114,10 +154,10 @@ impl DaNode {
                 if sent >= RESPONSES_PER_ROUND {
                     return;
                 }
-                self.sampling.drawn.fetch_add(1, Ordering::Relaxed);
+                self.sampling.note_drawn();
                 let ask = super::retrieve::share_keepers(&keepers, row, column);
                 let Some((share, proof)) = self.fetch_share(&data_root, layout, row, column, &ask).await else {
-                    self.sampling.unavailable.fetch_add(1, Ordering::Relaxed);
+                    self.sampling.note_unavailable();
                     tracing::warn!(root = %data_root, row, column, "sampled share unavailable");
                     continue;
                 };
@@ -147,15 +187,14 @@ impl DaNode {
                 let call = IDAEntrance::submitSamplingResponseCall { r: response };
                 let Ok(submitted) = self.handle.send(account, TxRequest::sol(DA_ENTRANCE_ADDRESS, &call).with_gas(RESPONSE_GAS)) else { continue };
                 sent += 1;
-                self.sampling.submitted.fetch_add(1, Ordering::Relaxed);
+                self.sampling.note_submitted();
                 let this = self.clone();
                 tokio::spawn(async move {
                     let Ok(hash) = submitted.admitted().await else { return };
                     if let Ok(Ok(receipt)) = tokio::time::timeout(Duration::from_secs(60), this.handle.receipt_of(hash)).await
                         && receipt.success
                     {
-                        this.sampling.accepted.fetch_add(1, Ordering::Relaxed);
-                        this.sampling.last_gas.store(receipt.gas_used, Ordering::Relaxed);
+                        this.sampling.note_accepted(receipt.gas_used);
                     }
                 });
                 // One paid response per attester, blob and round: the other draws only check.

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use zg_components::da::DispersalPhase;
+
 use super::DaNode;
 
 /// Blobs listed on the page, newest first.
@@ -44,7 +46,16 @@ impl DaNode {
         json!({
             "blobs": reports.len(),
             "byStatus": by_status,
-            "dispersingHere": self.dispersing.lock().map_or(0, |d| d.len()),
+            // Submitted dispersals stay in `dispersing` (a resubmission joins them): only the
+            // phases still working count.
+            "dispersingNow": self.view.phases.read().map_or(0, |phases| {
+                phases.values().filter(|phase| phase.is_running() && !matches!(phase, DispersalPhase::Submitted)).count()
+            }),
+            "sampling": self.sampler_account().map(|account| {
+                let mut counts = self.sampler_stats().section();
+                counts["account"] = json!(account);
+                counts
+            }),
             "recentBlobs": recent,
         })
     }

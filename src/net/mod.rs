@@ -202,9 +202,18 @@ pub struct PeerView {
     pub key: PeerKey,
     /// Its address while connected.
     pub address: Option<SocketAddr>,
+    /// QUIC's smoothed round-trip time to it while connected.
+    pub round_trip: Option<Duration>,
     pub banned: bool,
     /// Named in `network.peers` (trusted whatever the validator set).
     pub configured: bool,
+}
+
+impl PeerView {
+    /// The round-trip time in milliseconds to a tenth, as the RPC and the status page show it.
+    pub fn latency_ms(&self) -> Option<f64> {
+        self.round_trip.map(|rtt| (rtt.as_secs_f64() * 10_000.0).round() / 10.0)
+    }
 }
 
 #[derive(Clone)]
@@ -285,13 +294,23 @@ impl NetHandle {
     /// Every peer this node knows (its configured members and whoever is connected): whether
     /// connected, from which address, and whether banned.
     pub fn peers(&self) -> Vec<PeerView> {
-        let links: HashMap<PeerKey, SocketAddr> =
-            self.shared.links.lock().map(|l| l.iter().map(|(key, link)| (*key, link.connection.remote_address())).collect()).unwrap_or_default();
+        let links: HashMap<PeerKey, (SocketAddr, Duration)> = self
+            .shared
+            .links
+            .lock()
+            .map(|l| l.iter().map(|(key, link)| (*key, (link.connection.remote_address(), link.connection.rtt()))).collect())
+            .unwrap_or_default();
         let mut keys: Vec<PeerKey> = self.shared.members.iter().chain(links.keys()).copied().filter(|key| *key != self.own).collect();
         keys.sort();
         keys.dedup();
         keys.into_iter()
-            .map(|key| PeerView { key, address: links.get(&key).copied(), banned: self.banned_for(&key).is_some(), configured: self.shared.configured.contains(&key) })
+            .map(|key| PeerView {
+                key,
+                address: links.get(&key).map(|(address, _)| *address),
+                round_trip: links.get(&key).map(|(_, round_trip)| *round_trip),
+                banned: self.banned_for(&key).is_some(),
+                configured: self.shared.configured.contains(&key),
+            })
             .collect()
     }
 

@@ -9,6 +9,7 @@ pub mod driver;
 pub mod events;
 pub mod handle;
 pub mod role;
+pub mod signing_record;
 mod validator_role;
 mod waiting;
 

@@ -47,6 +47,7 @@ pub fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethod
                         "key": alloy_primitives::hex::encode_prefixed(peer.key),
                         "address": peer.address.map(|a| a.to_string()),
                         "connected": peer.address.is_some(),
+                        "latencyMs": peer.latency_ms(),
                         "banned": peer.banned,
                     })
                 })

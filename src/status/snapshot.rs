@@ -2,7 +2,7 @@
 //! a client calls, so the page shows nothing the RPC does not), gathered into one JSON object.
 //! A method that fails leaves its part as `{"error": ...}`; the rest still shows.
 
-use alloy_primitives::{Bytes, U256};
+use alloy_primitives::{Address, Bytes, U256};
 use alloy_sol_types::SolCall;
 use jsonrpsee::Methods;
 use jsonrpsee::core::params::ArrayParams;
@@ -10,6 +10,7 @@ use jsonrpsee::rpc_params;
 use serde_json::{Value, json};
 
 use zg_systems::consensus::staking::{self, IStaking};
+use zg_systems::storage::pora::{IPoraMine, MINE_ADDRESS};
 
 /// Recent blocks the page lists (and averages the block time over).
 pub const RECENT_BLOCKS: u64 = 12;
@@ -51,6 +52,12 @@ pub async fn snapshot(methods: &Methods) -> Value {
     let pool = ask(methods, "txpool_status", rpc_params![]).await;
     let node = ask(methods, "zgnode_status", rpc_params![]).await;
     let errors: Vec<&Value> = [head.get("error"), pool.get("error"), node.get("error")].into_iter().flatten().collect();
+    let mut roles = node["roles"].clone();
+    if let Some(storage) = roles.get_mut("storage").and_then(Value::as_object_mut)
+        && let Some(miner) = storage.get("poraMiner").and_then(Value::as_str).and_then(|a| a.parse::<Address>().ok())
+    {
+        storage.insert("pora".into(), pora_standing(methods, miner).await);
+    }
     json!({
         "at": at,
         "chain": {
@@ -64,7 +71,7 @@ pub async fn snapshot(methods: &Methods) -> Value {
         },
         "validators": validators(methods).await,
         "network": node["network"],
-        "roles": node["roles"],
+        "roles": roles,
         "gpu": node["gpu"],
         "errors": errors,
     })
@@ -79,6 +86,52 @@ fn block_time_ms(blocks: &[Value]) -> Option<u64> {
     let (from, to) = (first["timestamp"].as_u64()?, last["timestamp"].as_u64()?);
     let (low, high) = (first["number"].as_u64()?, last["number"].as_u64()?);
     (high > low).then(|| (to.saturating_sub(from)) * 1000 / (high - low))
+}
+
+async fn view_call<C: SolCall>(methods: &Methods, to: Address, call: C) -> Option<C::Return> {
+    let request = json!({"to": to, "data": Bytes::from(call.abi_encode())});
+    let answer = ask(methods, "eth_call", rpc_params![request, "latest"]).await;
+    let bytes = alloy_primitives::hex::decode(answer.as_str()?).ok()?;
+    C::abi_decode_returns(&bytes).ok()
+}
+
+/// A PoRA miner's standing as the mine contract keeps it: registered, its stake (after
+/// penalties), what it earned and lost, and the challenges it passed this epoch and the last
+/// (proofs for an epoch land until the next one ends). Null without the contract.
+async fn pora_standing(methods: &Methods, miner: Address) -> Value {
+    let Some(record) = view_call(methods, MINE_ADDRESS, IPoraMine::minersCall { miner }).await else { return Value::Null };
+    let (Some(epoch_blocks), Some(challenges)) = (
+        view_call(methods, MINE_ADDRESS, IPoraMine::epochBlocksCall {}).await,
+        view_call(methods, MINE_ADDRESS, IPoraMine::challengesPerEpochCall {}).await,
+    ) else {
+        return Value::Null;
+    };
+    let head = number(&ask(methods, "eth_blockNumber", rpc_params![]).await).unwrap_or(0);
+    let epoch = head / epoch_blocks.saturating_to::<u64>().max(1);
+    let mut passed = Vec::new();
+    for at in [epoch, epoch.saturating_sub(1)] {
+        let bits = view_call(methods, MINE_ADDRESS, IPoraMine::passedCall { epoch: U256::from(at), miner }).await;
+        passed.push(bits.map(|bits| format!("{} of {challenges}", bits.count_ones())));
+    }
+    json!({
+        "registered": record.registered,
+        "stake": format!("{} 0G", tokens(record.stake)),
+        "earned": format!("{} 0G", tokens(record.earned)),
+        "penalized": format!("{} 0G", tokens(record.penalized)),
+        "passedThisEpoch": passed[0],
+        "passedLastEpoch": passed[1],
+    })
+}
+
+/// Neuron (10^-18) as 0G with up to four decimals.
+fn tokens(neuron: U256) -> String {
+    let scale = U256::from(10u64).pow(U256::from(14u64));
+    let tenths_of_milli = (neuron / scale).saturating_to::<u128>();
+    let (whole, fraction) = (tenths_of_milli / 10_000, tenths_of_milli % 10_000);
+    match fraction {
+        0 => whole.to_string(),
+        _ => format!("{whole}.{}", format!("{fraction:04}").trim_end_matches('0')),
+    }
 }
 
 /// The validator set in effect (the Staking contract's `currentValidators`), with each one's
@@ -118,6 +171,16 @@ mod tests {
         assert_eq!(block_time_ms(&[]), None);
         let with_genesis = vec![json!({"number": 2, "timestamp": 1_000_002}), json!({"number": 1, "timestamp": 1_000_001}), json!({"number": 0, "timestamp": 0})];
         assert_eq!(block_time_ms(&with_genesis), Some(1000), "the genesis timestamp is not a sealing time");
+    }
+
+    #[test]
+    fn token_amounts_are_written_in_0g() {
+        let neuron = |n: u128| U256::from(n);
+        assert_eq!(tokens(neuron(0)), "0");
+        assert_eq!(tokens(neuron(10u128.pow(18))), "1");
+        assert_eq!(tokens(neuron(15 * 10u128.pow(17))), "1.5");
+        assert_eq!(tokens(neuron(10u128.pow(18) + 25 * 10u128.pow(13))), "1.0002", "below a ten-thousandth is cut");
+        assert_eq!(tokens(neuron(7)), "0");
     }
 
     #[test]

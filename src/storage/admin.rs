@@ -75,6 +75,7 @@ pub fn register(module: &mut RpcModule<StorageContext>) -> Result<(), jsonrpsee:
                     "seenIps": peer.address.map(|a| a.ip().to_string()).into_iter().collect::<Vec<_>>(),
                     "isTrusted": peer.configured,
                     "connectionDirection": "",
+                    "latencyMs": peer.latency_ms(),
                     "enr": "",
                 });
                 (peer_id(&peer.key), info)

@@ -137,6 +137,7 @@ async fn start(
                 setup: setup.clone(),
                 view,
                 runtime: tokio::runtime::Handle::current(),
+                repairs: Default::default(),
             };
             let worker = crate::storage::ShardWorker {
                 placement: placement.clone(),

@@ -32,6 +32,12 @@ impl StorageContext {
                 let coding = s.config();
                 format!("{} + {} shards", coding.data_shards, coding.parity_shards)
             }),
+            "repairs": self.shards.as_ref().map(|placement| {
+                let (running, rebuilt, failed) = placement.repairs.counts();
+                json!({"runningNow": running, "segmentsRebuilt": rebuilt, "failedTries": failed})
+            }),
+            // The chain's record of this miner is added by the page (`status::snapshot`).
+            "poraMiner": self.answer_key.as_ref().map(|key| key.address()),
             "servesAt": self.own_url.get().cloned().unwrap_or_default(),
             "recentFiles": recent,
         })

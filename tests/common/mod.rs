@@ -90,6 +90,26 @@ fn dechunk(mut body: &str) -> String {
 }
 
 /// One JSON-RPC call; returns the whole response object.
+/// A raw HTTP request; the status line's code, the headers (lowercase) and the body.
+pub fn http(addr: SocketAddr, method: &str, path: &str, headers: &str) -> (u16, String, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(stream, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let text = String::from_utf8_lossy(&response).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, head.to_ascii_lowercase(), body.to_string())
+}
+
+/// The status page's data (`GET /status/snapshot`).
+pub fn status_snapshot(addr: SocketAddr) -> Value {
+    let (status, _, body) = http(addr, "GET", "/status/snapshot", "");
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).expect("the snapshot is JSON")
+}
+
 pub fn rpc(addr: SocketAddr, method: &str, params: Value) -> Value {
     let request = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
     let (status, body) = http_post(addr, request.to_string().as_bytes());

@@ -85,3 +85,14 @@ pub struct ProofStats {
     /// Ticks that ran while at least one proof was in flight.
     pub ticks_while_proving: u64,
 }
+
+/// [`ProofStats`] as of the last tick, for the I/O side (the status page): the proving
+/// systems copy the resource here when it changed; nothing else writes it.
+#[derive(Resource, Debug, Default, Clone)]
+pub struct ProofStatsView(pub std::sync::Arc<std::sync::RwLock<ProofStats>>);
+
+impl ProofStatsView {
+    pub fn read(&self) -> ProofStats {
+        *self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}

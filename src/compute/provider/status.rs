@@ -30,6 +30,15 @@ impl ProviderState {
             "settlementsInFlight": self.store.in_flight().map_or(0, |s| s.len()),
             "trainingTasks": tasks,
             "verifiable": self.verifiable.as_ref().map(|v| if v.ready() { "proving" } else { "making proving keys" }),
+            "proofJobs": self.verifiable.as_ref().map(|v| {
+                let stats = v.prover.stats.read();
+                json!({
+                    "waiting": v.prover.requests.len() as u64 + stats.admitted.saturating_sub(stats.proved + stats.failed + stats.in_flight),
+                    "running": stats.in_flight,
+                    "proved": stats.proved,
+                    "failed": stats.failed,
+                })
+            }),
         })
     }
 }

@@ -14,8 +14,10 @@ use crate::store::ChainStore;
 
 mod decode;
 pub mod place_batch;
+mod repairs;
 
 pub use decode::decode_checked;
+pub use repairs::RepairProgress;
 #[cfg(test)]
 use decode::subsets;
 
@@ -27,6 +29,8 @@ pub struct ShardPlacement {
     /// Holders out of placement (penalized by PoRA), kept current by the storage systems.
     pub view: PlacementView,
     pub runtime: tokio::runtime::Handle,
+    /// Repairs under way and done (the status page and metrics read it).
+    pub repairs: std::sync::Arc<RepairProgress>,
 }
 
 impl ShardPlacement {
@@ -338,13 +342,21 @@ impl ShardWorker {
     }
 
     async fn repair(&self, tx_seq: u64, segment: u64, wanted: Vec<u8>, holders: Vec<HolderKey>) {
+        let progress = self.placement.repairs.clone();
+        let running = progress.start();
         let done = self.try_repair(tx_seq, segment, &wanted, &holders).await;
+        drop(running);
         match done {
-            Ok(true) => tracing::debug!(seq = tx_seq, segment, ?wanted, "repaired shards"),
+            Ok(true) => {
+                progress.rebuilt();
+                tracing::debug!(seq = tx_seq, segment, ?wanted, "repaired shards");
+            }
             Ok(false) => {
+                progress.failed();
                 let _ = self.events.send(StorageEvent::RepairFailed { tx_seq, segment, wanted });
             }
             Err(error) => {
+                progress.failed();
                 tracing::warn!(%error, seq = tx_seq, segment, "shard repair failed");
                 let _ = self.events.send(StorageEvent::RepairFailed { tx_seq, segment, wanted });
             }

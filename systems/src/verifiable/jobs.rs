@@ -11,7 +11,7 @@ use bevy_ecs::prelude::*;
 use zg_components::node::TickClock;
 use zg_components::verifiable::QuantizedModel;
 use zg_components::verifiable::jobs::{
-    ModelId, ProofError, ProofInbox, ProofJob, ProofOutcome, ProofRequest, ProofResults, ProofRunning, ProofStats, ProvedInference,
+    ModelId, ProofError, ProofInbox, ProofJob, ProofOutcome, ProofRequest, ProofResults, ProofRunning, ProofStats, ProofStatsView, ProvedInference,
 };
 
 use super::circuit::{self, ModelKeys};
@@ -85,6 +85,8 @@ pub struct ProverHandle {
     pub keys: KeyRing,
     /// The pool the jobs run on: key generation for the same models belongs there too.
     pub pool: ProverPool,
+    /// The jobs' counts as of the last tick.
+    pub stats: ProofStatsView,
 }
 
 impl ProverHandle {
@@ -112,7 +114,7 @@ impl ProvingPlugin {
     /// Proving on `pool` (the node's, shared with key warming).
     pub fn with_pool(pool: ProverPool) -> Self {
         let (requests, inbox) = crossbeam_channel::unbounded();
-        Self { handle: ProverHandle { requests, keys: KeyRing::default(), pool }, inbox }
+        Self { handle: ProverHandle { requests, keys: KeyRing::default(), pool, stats: ProofStatsView::default() }, inbox }
     }
 }
 
@@ -140,8 +142,11 @@ impl NodePlugin for ProvingPlugin {
         world.insert_resource(self.handle.pool.clone());
         world.init_resource::<ProofResults>();
         world.init_resource::<ProofStats>();
+        world.insert_resource(self.handle.stats.clone());
         world.init_resource::<TickClock>();
-        schedule.add_systems((admit_proof_jobs, start_proof_jobs, finish_proof_jobs).chain().in_set(TickSet::Compute).in_set(ComputeSet::Prove));
+        schedule.add_systems(
+            (admit_proof_jobs, start_proof_jobs, finish_proof_jobs, publish_proof_stats).chain().in_set(TickSet::Compute).in_set(ComputeSet::Prove),
+        );
     }
 }
 
@@ -207,6 +212,15 @@ pub fn finish_proof_jobs(mut commands: Commands, results: Res<ProofResults>, job
             let _ = job.reply.send(outcome);
         }
         commands.entity(entity).despawn();
+    }
+}
+
+/// Copies the counts for the I/O side when a tick changed them.
+pub fn publish_proof_stats(stats: Res<ProofStats>, view: Res<ProofStatsView>) {
+    if stats.is_changed()
+        && let Ok(mut published) = view.0.write()
+    {
+        *published = *stats;
     }
 }
 
@@ -279,6 +293,7 @@ mod tests {
         let stats = *world.resource::<ProofStats>();
         assert!(stats.ticks_while_proving >= 10, "ticks ran while proving: {stats:?}");
         assert_eq!((stats.admitted, stats.proved, stats.failed, stats.in_flight), (2, 1, 1, 0));
+        assert_eq!(plugin.handle.stats.read(), stats, "the I/O side's copy is the tick's counts");
         assert_eq!(world.query::<&ProofJob>().iter(&world).count(), 0, "finished jobs are gone");
         let public: Vec<_> = proved.public.iter().map(|w| super::super::precompile::field_from_word(w).unwrap()).collect();
         assert_eq!(public, circuit::public_inputs(&model, &file.test.inputs[0]).unwrap());
