@@ -449,4 +449,13 @@ fn a_bench_draws_its_chart_where_asked_and_a_bad_plot_path_is_refused_before_it_
         assert_eq!(code, 2, "{stdout}{stderr}");
         assert!(stderr.contains(words) && !stdout.contains("execution"), "{stderr}");
     }
+    // Proving time is drawn only beside EZKL's: without it the bench refuses before proving.
+    let proofs_chart = dir.path().join("proofs.svg");
+    let (code, _, stderr) = zgnode(&["bench", "proofs", "--no-ezkl", "--plot", proofs_chart.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--no-ezkl") && stderr.contains("--plot"), "{stderr}");
+    let (code, stdout, stderr) = zgnode(&["bench", "proofs", "--ezkl", "/no/such/python", "--plot", proofs_chart.to_str().unwrap()]);
+    assert_ne!(code, 0, "{stdout}");
+    assert!(stderr.contains("/no/such/python") && !stdout.contains("keygen"), "{stderr}");
+    assert!(!proofs_chart.exists());
 }

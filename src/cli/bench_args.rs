@@ -142,6 +142,9 @@ pub enum BenchCommand {
         /// Leave EZKL out.
         #[arg(long)]
         no_ezkl: bool,
+        /// Also draw proving time by model beside EZKL's (needs EZKL) as an SVG chart.
+        #[arg(long, value_name = "FILE.svg", value_parser = plot_path, conflicts_with = "no_ezkl")]
+        plot: Option<PathBuf>,
     },
     /// GPU against CPU: the int8 digit models' batched inference (logits checked identical),
     /// inferences per second on the GPU and on every CPU core; erasure coding (storage segments

@@ -17,6 +17,7 @@ mod alignment;
 mod args;
 mod bench;
 mod bench_args;
+mod bench_proofs;
 mod chaos;
 mod compute;
 mod compute_args;

@@ -84,3 +84,69 @@ pub fn da(reports: &[DaEncodeReport]) -> Chart {
         ],
     }
 }
+
+/// Proving time by model: halo2 here against EZKL on the same models and held-out digits in
+/// the same run (medians); `theirs[i]` is EZKL on `ours[i]`'s model.
+pub fn proofs(ours: &[super::proofs::ProofFigures], theirs: &[super::ezkl::EzklFigures]) -> Chart {
+    let categories = ours
+        .iter()
+        .enumerate()
+        .map(|(i, f)| match theirs.get(i) {
+            Some(t) => format!("{} (2^{} rows here, 2^{} in EZKL)", f.model, f.k, t.logrows),
+            None => format!("{} (2^{} rows)", f.model, f.k),
+        })
+        .collect();
+    let node = ours.iter().enumerate().map(|(i, f)| (i as f64, f.prove.as_secs_f64())).collect();
+    let baseline = theirs.iter().take(ours.len()).enumerate().map(|(i, t)| (i as f64, t.prove_p50_s)).collect();
+    let version = theirs.first().map_or_else(String::new, |t| format!(" {}", t.ezkl));
+    Chart {
+        title: "Proving one int8 digit inference (median): zgnode against EZKL, same run".into(),
+        x_label: String::new(),
+        y_label: "proving time (s)".into(),
+        shape: Shape::Bars { categories },
+        series: vec![
+            Series::node("zgnode: halo2, IPA over Pasta", node),
+            Series::baseline(format!("EZKL{version}: KZG over BN254 (baseline)"), baseline),
+        ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn the_proofs_chart_puts_each_model_beside_ezkls_figure_for_it() {
+        let ours = |model: &str, k: u32, prove_ms: u64| super::super::proofs::ProofFigures {
+            model: model.into(),
+            parameters: 0,
+            k,
+            setup: Duration::ZERO,
+            prove: Duration::from_millis(prove_ms),
+            verify: Duration::ZERO,
+            proof_bytes: 0,
+            inference: Duration::ZERO,
+            derive_key: Duration::ZERO,
+            make_params: Duration::ZERO,
+            precompile_warm: Duration::ZERO,
+            precompile_gas: 0,
+        };
+        let theirs = |logrows: u32, prove_s: f64| -> super::super::ezkl::EzklFigures {
+            serde_json::from_value(serde_json::json!({
+                "model": "whatever EZKL calls it", "ezkl": "23.0.5", "logrows": logrows, "input_scale": 5, "param_scale": 5,
+                "searched": [], "setup_s": 1.0, "proved": 3, "prove_p50_s": prove_s, "prove_max_s": prove_s,
+                "verify_p50_s": 0.02, "proof_bytes": 1, "pk_bytes": 1
+            }))
+            .unwrap()
+        };
+        let chart = proofs(&[ours("digits-small", 11, 1300), ours("digits-large", 12, 2450)], &[theirs(12, 2.44), theirs(13, 7.69)]);
+        let Shape::Bars { categories } = &chart.shape else { panic!("bars") };
+        assert_eq!(categories, &["digits-small (2^11 rows here, 2^12 in EZKL)", "digits-large (2^12 rows here, 2^13 in EZKL)"]);
+        assert_eq!(chart.series[0].points, vec![(0.0, 1.3), (1.0, 2.45)]);
+        assert_eq!(chart.series[1].points, vec![(0.0, 2.44), (1.0, 7.69)], "EZKL's figure for each model, in order");
+        assert!(chart.series[1].baseline && chart.series[1].name.contains("EZKL 23.0.5"));
+        assert_eq!(chart.y_label, "proving time (s)");
+    }
+}
