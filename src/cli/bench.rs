@@ -204,16 +204,18 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                 println!("{cost}");
             }
         }
-        BenchCommand::DaNetwork { sizes, runs } => {
+        BenchCommand::DaNetwork { sizes, runs, plot } => {
             anyhow::ensure!(!sizes.is_empty(), "--sizes needs at least one size");
             anyhow::ensure!((1..=100).contains(&runs), "--runs must be 1..=100");
             for size in &sizes {
                 anyhow::ensure!((1..=zg_components::da::MAX_BLOB_SIZE).contains(size), "each size must be 1..={}", zg_components::da::MAX_BLOB_SIZE);
             }
             println!("da-network: four validators on loopback, every one a DA node; node 0 disperses {runs} different blobs of each size, one at a time");
-            for summary in crate::tools::bench::da_network::disperse(&sizes, runs).await? {
+            let summaries = crate::tools::bench::da_network::disperse(&sizes, runs).await?;
+            for summary in &summaries {
                 println!("{summary}");
             }
+            crate::tools::bench::plot::save_if(plot, || crate::tools::bench::charts::da_network(&summaries))?;
         }
         BenchCommand::Precompiles { runs } => {
             if runs == 0 {

@@ -228,6 +228,10 @@ pub enum BenchCommand {
         /// Blobs dispersed of each size (each one different), for the p50 and p99.
         #[arg(long, default_value_t = 5)]
         runs: usize,
+        /// Also draw dispersal throughput by blob size as an SVG chart, against the 50 MB/s
+        /// target (no other disperser runs here to measure beside it).
+        #[arg(long, value_name = "FILE.svg", value_parser = plot_path)]
+        plot: Option<PathBuf>,
     },
     /// Storage: file commitment vs a bare keccak loop; upload and download through a dev node.
     Storage {

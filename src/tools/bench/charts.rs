@@ -111,6 +111,36 @@ pub fn proofs(ours: &[super::proofs::ProofFigures], theirs: &[super::ezkl::EzklF
     }
 }
 
+/// Dispersal to four validators by blob size: DisperseBlob to CONFIRMED and the distribution
+/// step alone (pieces out, attestations back), in MB/s of blob at the median blob, against the
+/// dispersal target. No other disperser runs here, so the reference is the target, not a peer
+/// (the coding half has its baseline in `da`).
+pub fn da_network(summaries: &[super::da_network::SizeSummary]) -> Chart {
+    let mb = |bytes: usize| bytes as f64 / 1e6;
+    let distribution = |s: &super::da_network::SizeSummary| {
+        super::percentile(&super::sorted(s.runs.iter().map(super::da_network::DisperseRun::dispersal_mb_s).collect()), 0.5)
+    };
+    let sizes: Vec<f64> = summaries.iter().map(|s| mb(s.blob_bytes)).collect();
+    let (low, high) = (sizes.iter().copied().fold(f64::INFINITY, f64::min), sizes.iter().copied().fold(0.0, f64::max));
+    Chart {
+        title: "DA dispersal to four validators on loopback, by blob size (median blob)".into(),
+        x_label: "blob size (MB)".into(),
+        y_label: "MB/s of blob".into(),
+        shape: Shape::Lines,
+        series: vec![
+            Series::node("DisperseBlob to CONFIRMED (end to end)", summaries.iter().map(|s| (mb(s.blob_bytes), s.end_to_end_mb_s())).collect()),
+            Series::node("pieces out and attestations back", summaries.iter().map(|s| (mb(s.blob_bytes), distribution(s))).collect()),
+            Series::baseline(
+                format!("target: {DISPERSAL_TARGET_MB_S} MB/s of blob"),
+                if low.is_finite() { vec![(low, DISPERSAL_TARGET_MB_S), (high, DISPERSAL_TARGET_MB_S)] } else { Vec::new() },
+            ),
+        ],
+    }
+}
+
+/// The dispersal throughput this project aims at (README, "Known limits").
+const DISPERSAL_TARGET_MB_S: f64 = 50.0;
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -148,5 +178,32 @@ mod tests {
         assert_eq!(chart.series[1].points, vec![(0.0, 2.44), (1.0, 7.69)], "EZKL's figure for each model, in order");
         assert!(chart.series[1].baseline && chart.series[1].name.contains("EZKL 23.0.5"));
         assert_eq!(chart.y_label, "proving time (s)");
+    }
+
+    #[test]
+    fn the_dispersal_chart_draws_medians_by_size_against_the_target() {
+        use super::super::da_network::{DisperseRun, SizeSummary};
+        let run = |bytes: usize, to_confirmed_s: f64, distribute_s: f64| DisperseRun {
+            report: crate::da::DispersalReport {
+                data_root: Default::default(),
+                blob_bytes: bytes,
+                k: 1,
+                encode_s: 0.0,
+                register_s: 0.0,
+                distribute_s,
+                wire_bytes: 0,
+                members: 4,
+                signed_slots: 1,
+                total_slots: 1,
+            },
+            to_confirmed_s,
+        };
+        let one = SizeSummary { blob_bytes: 1_000_000, runs: vec![run(1_000_000, 0.5, 0.1), run(1_000_000, 0.25, 0.2), run(1_000_000, 2.0, 0.05)] };
+        let four = SizeSummary { blob_bytes: 4_000_000, runs: vec![run(4_000_000, 0.5, 0.25)] };
+        let chart = da_network(&[one, four]);
+        assert_eq!(chart.series[0].points, vec![(1.0, 2.0), (4.0, 8.0)], "end to end at the median blob");
+        assert_eq!(chart.series[1].points, vec![(1.0, 10.0), (4.0, 16.0)], "the distribution step's median");
+        assert_eq!(chart.series[2].points, vec![(1.0, 50.0), (4.0, 50.0)]);
+        assert!(chart.series[2].baseline && chart.series[2].name.contains("target"));
     }
 }
