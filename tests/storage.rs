@@ -383,7 +383,7 @@ fn the_storage_node_answers_pora_challenges_and_earns() {
     assert!(miner_status.registered);
     assert_eq!(miner_status.penalized, U256::ZERO);
     // The status page shows the same standing, read from the contract.
-    let pora = &status_snapshot(node.addr)["roles"]["storage"]["pora"];
+    let pora = &status_snapshot(node.addr)["roles"]["storage"]["poraStanding"];
     assert_eq!(pora["registered"], true, "{pora}");
     assert_eq!(pora["penalized"], "0 0G", "{pora}");
     assert_ne!(pora["earned"], "0 0G", "{pora}");

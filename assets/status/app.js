@@ -85,20 +85,31 @@
     fill(document.querySelector("#peers tbody"), rows);
   }
 
-  // A role's section: figures for plain values, a small list for an object, a table for a list
-  // of objects; each value's element id is role-key (e.g. da-blobs).
+  // A role's section: figures for plain values, then a titled group of figures for each object
+  // (e.g. da.sampling), then a table for each list of objects; each value's element id is
+  // role-key or role-group-key (e.g. da-blobs, da-sampling-rounds).
+  function shown(value) {
+    if (typeof value === "number") return grouped(value);
+    if (typeof value === "string" && value.startsWith("0x") && value.length > 14) return short(value);
+    return value ?? "–";
+  }
+  function figure(id, label, value) {
+    const title = typeof value === "string" && value.startsWith("0x") ? { title: value } : {};
+    return el("div", {}, el("dt", {}, label), el("dd", { id, ...title }, shown(value)));
+  }
   function drawRole(name, section) {
     let card = $("role-" + name);
     if (!card) {
       card = el("section", { id: "role-" + name, class: "card" }, el("h2", {}, words(name)));
       $("roles").append(card);
     }
-    const parts = [card.firstChild];
     const figures = el("dl", { class: "figures" });
+    const groups = [];
+    const tables = [];
     for (const [key, value] of Object.entries(section || {})) {
       if (Array.isArray(value)) {
         if (value.length === 0) {
-          figures.append(el("div", {}, el("dt", {}, words(key)), el("dd", { id: name + "-" + slug(key) }, "none")));
+          figures.append(figure(name + "-" + slug(key), words(key), "none"));
           continue;
         }
         // The RPC's objects come with sorted keys: identity first, details last.
@@ -106,19 +117,16 @@
         const rank = (c) => (order.includes(c) ? order.indexOf(c) : order.length);
         const columns = Object.keys(value[0]).sort((a, b) => rank(a) - rank(b));
         const head = el("tr", {}, ...columns.map((c) => el("th", {}, words(c))));
-        const rows = value.map((item) => el("tr", {}, ...columns.map((c) => el("td", {}, typeof item[c] === "string" && item[c].startsWith("0x") ? short(item[c]) : item[c] ?? "–"))));
-        parts.push(el("h3", {}, words(key)), el("div", { class: "scroll" }, el("table", { id: name + "-" + slug(key) }, el("thead", {}, head), el("tbody", {}, ...rows))));
+        const rows = value.map((item) => el("tr", {}, ...columns.map((c) => el("td", {}, shown(item[c])))));
+        tables.push(el("h3", {}, words(key)), el("div", { class: "scroll" }, el("table", { id: name + "-" + slug(key) }, el("thead", {}, head), el("tbody", {}, ...rows))));
       } else if (value && typeof value === "object") {
-        for (const [inner, count] of Object.entries(value)) {
-          figures.append(el("div", {}, el("dt", {}, words(key) + ": " + words(inner)), el("dd", { id: name + "-" + slug(key) + "-" + slug(inner) }, typeof count === "number" ? grouped(count) : count)));
-        }
+        const inner = Object.entries(value).map(([k, v]) => figure(name + "-" + slug(key) + "-" + slug(k), words(k), v));
+        groups.push(el("h3", {}, words(key)), el("dl", { class: "figures" }, ...inner));
       } else {
-        const text = typeof value === "number" ? grouped(value) : typeof value === "string" && value.startsWith("0x") && value.length > 14 ? short(value) : value ?? "–";
-        figures.append(el("div", {}, el("dt", {}, words(key)), el("dd", { id: name + "-" + slug(key) }, text)));
+        figures.append(figure(name + "-" + slug(key), words(key), value));
       }
     }
-    parts.splice(1, 0, figures);
-    card.replaceChildren(...parts);
+    card.replaceChildren(card.firstChild, figures, ...groups, ...tables);
   }
 
   function draw(snapshot) {

@@ -56,7 +56,7 @@ pub async fn snapshot(methods: &Methods) -> Value {
     if let Some(storage) = roles.get_mut("storage").and_then(Value::as_object_mut)
         && let Some(miner) = storage.get("poraMiner").and_then(Value::as_str).and_then(|a| a.parse::<Address>().ok())
     {
-        storage.insert("pora".into(), pora_standing(methods, miner).await);
+        storage.insert("poraStanding".into(), pora_standing(methods, miner).await);
     }
     json!({
         "at": at,
