@@ -60,16 +60,20 @@
       fillBar.style.width = share.toFixed(2) + "%"; // CSSOM, which the page's CSP allows (a style attribute it refuses)
       const bar = el("div", { class: "bar", title: share.toFixed(2) + " % of " + grouped(block.gasLimit) }, fillBar);
       return el("tr", {}, el("td", {}, grouped(block.number)), el("td", {}, block.number === 0 ? "genesis" : age(block.timestamp, now)), el("td", {}, block.transactions),
-        el("td", {}, grouped(block.gasUsed)), el("td", {}, bar), el("td", { class: "mono", title: block.proposer || "" }, short(block.proposer)));
+        el("td", {}, grouped(block.gasUsed)), el("td", {}, bar), el("td", { class: "mono", title: block.coinbase || "" }, short(block.coinbase)));
     });
     fill(document.querySelector("#blocks tbody"), rows);
   }
 
-  function drawValidators(validators) {
+  // The set in effect; the member whose key is this node's own is marked.
+  function drawValidators(validators, ownKey) {
     $("validators").hidden = !validators;
     if (!validators) return;
-    const rows = validators.members.map((member) =>
-      el("tr", {}, el("td", { class: "mono", title: member.operator }, short(member.operator)), el("td", {}, tokens(member.stake)), el("td", {}, (member.powerBps / 100).toFixed(2) + " %")));
+    const rows = validators.members.map((member) => {
+      const own = ownKey != null && member.key === ownKey;
+      return el("tr", own ? { class: "own" } : {}, el("td", { class: "mono", title: member.operator }, short(member.operator) + (own ? " (this node)" : "")),
+        el("td", {}, tokens(member.stake)), el("td", {}, (member.powerBps / 100).toFixed(2) + " %"));
+    });
     fill(document.querySelector("#validator-set tbody"), rows);
   }
 
@@ -120,6 +124,10 @@
         const rows = value.map((item) => el("tr", {}, ...columns.map((c) => el("td", {}, shown(item[c])))));
         tables.push(el("h3", {}, words(key)), el("div", { class: "scroll" }, el("table", { id: name + "-" + slug(key) }, el("thead", {}, head), el("tbody", {}, ...rows))));
       } else if (value && typeof value === "object") {
+        if (Object.keys(value).length === 0) {
+          figures.append(figure(name + "-" + slug(key), words(key), "none"));
+          continue;
+        }
         const inner = Object.entries(value).map(([k, v]) => figure(name + "-" + slug(key) + "-" + slug(k), words(k), v));
         groups.push(el("h3", {}, words(key)), el("dl", { class: "figures" }, ...inner));
       } else {
@@ -132,7 +140,7 @@
   function draw(snapshot) {
     const now = snapshot.at || Date.now();
     drawChain(snapshot.chain || {}, now);
-    drawValidators(snapshot.validators);
+    drawValidators(snapshot.validators, snapshot.network ? snapshot.network.ownKey : null);
     drawNetwork(snapshot.network);
     for (const [name, section] of Object.entries(snapshot.roles || {})) drawRole(name, section);
     set("gpu-line", snapshot.gpu ? snapshot.gpu.line : "not started");

@@ -44,7 +44,7 @@ pub async fn snapshot(methods: &Methods) -> Value {
                     "transactions": block["transactions"].as_array().map_or(0, Vec::len),
                     "gasUsed": number(&block["gasUsed"]),
                     "gasLimit": number(&block["gasLimit"]),
-                    "proposer": block["miner"],
+                    "coinbase": block["miner"],
                 }));
             }
         }
