@@ -382,13 +382,10 @@ fn the_storage_node_answers_pora_challenges_and_earns() {
     let miner_status = status();
     assert!(miner_status.registered);
     assert_eq!(miner_status.penalized, U256::ZERO);
-    // The status page shows the same standing, read from the contract.
+    // The status page shows the same standing, read from the contract (8 challenges an epoch).
     let pora = &status_snapshot(node.addr)["roles"]["storage"]["poraStanding"];
-    assert_eq!(pora["registered"], true, "{pora}");
-    assert_eq!(pora["penalized"], "0 0G", "{pora}");
-    assert_ne!(pora["earned"], "0 0G", "{pora}");
-    let passed = pora["passedLastEpoch"].as_str().unwrap_or_else(|| panic!("{pora}"));
-    assert!(passed.ends_with(" of 8"), "eight challenges an epoch on the dev chain: {pora}");
+    assert!(pora["registered"] == true && pora["penalized"] == "0 0G" && pora["earned"] != "0 0G", "{pora}");
+    assert!(pora["passedLastEpoch"].as_str().is_some_and(|passed| passed.ends_with(" of 8")), "{pora}");
     node.stop();
 }
 
