@@ -172,7 +172,9 @@ pub(super) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                     kill.blocks, kill.interval_p50_ms, kill.max_gap_ms, kill.propose_timeout_ms
                 );
             }
+            let distribution = plot.as_ref().map(|path| path.with_file_name(format!("{}-distribution.svg", path.file_stem().unwrap_or_default().to_string_lossy())));
             crate::tools::bench::plot::save_if(plot, || crate::tools::bench::charts::consensus(&report))?;
+            crate::tools::bench::plot::save_if(distribution, || crate::tools::bench::charts::finality_distribution(&report))?;
         }
         BenchCommand::ShardTracking { segments, ticks } => {
             anyhow::ensure!(segments > 0 && ticks > 0, "--segments and --ticks must be positive");

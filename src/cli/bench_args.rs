@@ -107,7 +107,8 @@ pub enum BenchCommand {
         /// Skip stopping a validator at the end.
         #[arg(long)]
         no_kill: bool,
-        /// Also draw the figures as an SVG chart (the baseline beside the node) to this file.
+        /// Also draw the figures as an SVG chart (the baseline beside the node) to this file, and
+        /// the finality distribution per load beside it (FILE-distribution.svg).
         #[arg(long, value_name = "FILE.svg", value_parser = plot_path)]
         plot: Option<PathBuf>,
     },

@@ -26,6 +26,33 @@ pub fn consensus(report: &ConsensusReport) -> Chart {
     }
 }
 
+/// The finality distribution of each load phase: the share of its committed transactions final
+/// within a time (a CDF, at every half percent); the idle phase is the baseline.
+pub fn finality_distribution(report: &ConsensusReport) -> Chart {
+    let cdf = |sorted: &[f64]| -> Vec<(f64, f64)> {
+        if sorted.is_empty() {
+            return Vec::new();
+        }
+        (0..=200).map(|step| step as f64 / 200.0).map(|share| (super::percentile(sorted, share), share * 100.0)).collect()
+    };
+    let series = report
+        .phases
+        .iter()
+        .enumerate()
+        .map(|(i, phase)| match i {
+            0 => Series::baseline(format!("{} tx/s, idle (baseline)", super::plot::tick_label(phase.target_tps as f64)), cdf(&phase.finality_ms)),
+            _ => Series::node(format!("{} tx/s", super::plot::tick_label(phase.target_tps as f64)), cdf(&phase.finality_ms)),
+        })
+        .collect();
+    Chart {
+        title: format!("{} validators, {} ms blocks: transactions final within a time, by offered load", report.validators, report.block_time_ms),
+        x_label: "finality, sent to committed (ms)".into(),
+        y_label: "transactions final (%)".into(),
+        shape: Shape::Lines,
+        series,
+    }
+}
+
 /// Frame time by game transactions a frame (chain in memory, committed on the frame), against
 /// bare revm running the same calls, and the 60 Hz frame budget.
 pub fn embed(reports: &[EmbedReport]) -> Chart {
@@ -205,5 +232,39 @@ mod tests {
         assert_eq!(chart.series[1].points, vec![(1.0, 10.0), (4.0, 16.0)], "the distribution step's median");
         assert_eq!(chart.series[2].points, vec![(1.0, 50.0), (4.0, 50.0)]);
         assert!(chart.series[2].baseline && chart.series[2].name.contains("target"));
+    }
+
+    #[test]
+    fn the_finality_distribution_is_a_cdf_per_load_with_idle_as_the_baseline() {
+        use super::super::consensus::PhaseReport;
+        let phase = |target_tps: u64, finality_ms: Vec<f64>| PhaseReport {
+            target_tps,
+            sent: finality_ms.len(),
+            committed: finality_ms.len(),
+            achieved_tps: 0.0,
+            accepted_tps: 0.0,
+            blocks: 0,
+            interval_p50_ms: 0.0,
+            interval_p99_ms: 0.0,
+            finality_p50_ms: 0.0,
+            finality_p99_ms: 0.0,
+            finality_ms,
+        };
+        let report = ConsensusReport {
+            validators: 4,
+            block_time_ms: 250,
+            phases: vec![phase(5, vec![100.0, 150.0, 200.0]), phase(5_000, (1..=1_000).map(f64::from).collect()), phase(6_000, vec![])],
+            kill: None,
+            recovery_us: 0.0,
+            cores: 2,
+        };
+        let chart = finality_distribution(&report);
+        assert!(chart.series[0].baseline && chart.series[0].name.contains("idle"));
+        assert_eq!(chart.series[1].name, "5,000 tx/s");
+        let load = &chart.series[1].points;
+        assert_eq!(load.len(), 201);
+        assert_eq!((load[0], load[100], load[200]), ((1.0, 0.0), (501.0, 50.0), (1000.0, 100.0)), "the nearest-rank quantiles, as the bench prints them");
+        assert!(load.windows(2).all(|w| w[0].0 <= w[1].0 && w[0].1 < w[1].1), "ascending");
+        assert!(chart.series[2].points.is_empty(), "a phase that committed nothing draws nothing");
     }
 }

@@ -37,6 +37,8 @@ pub struct PhaseReport {
     pub interval_p99_ms: f64,
     pub finality_p50_ms: f64,
     pub finality_p99_ms: f64,
+    /// Every committed transaction's finality (sent to committed), ascending: the distribution.
+    pub finality_ms: Vec<f64>,
 }
 
 #[derive(Clone, Debug)]
@@ -293,5 +295,6 @@ async fn run_phase(
         interval_p99_ms: percentile(&intervals, 0.99),
         finality_p50_ms: percentile(&finality, 0.5),
         finality_p99_ms: percentile(&finality, 0.99),
+        finality_ms: finality,
     })
 }

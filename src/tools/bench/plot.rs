@@ -50,7 +50,17 @@ pub struct Chart {
     pub series: Vec<Series>,
 }
 
-const NODE_COLOURS: [RGBColor; 4] = [RGBColor(47, 111, 222), RGBColor(214, 96, 39), RGBColor(31, 138, 76), RGBColor(142, 68, 173)];
+const NODE_COLOURS: [RGBColor; 7] = [
+    RGBColor(47, 111, 222),
+    RGBColor(214, 96, 39),
+    RGBColor(31, 138, 76),
+    RGBColor(142, 68, 173),
+    RGBColor(23, 156, 171),
+    RGBColor(184, 134, 11),
+    RGBColor(199, 21, 133),
+];
+/// A line with more points than this is drawn without a marker on each (a distribution's curve).
+const MARKED_POINTS: usize = 40;
 const BASELINE_COLOURS: [RGBColor; 2] = [RGBColor(120, 120, 120), RGBColor(170, 170, 170)];
 
 impl Chart {
@@ -118,9 +128,11 @@ impl Chart {
                 chart.draw_series(LineSeries::new(line.clone(), style))
             };
             drawn.map_err(|e| e.to_string())?.label(&series.name).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(3)));
-            chart.draw_series(line.iter().map(|p| Circle::new(*p, 3, colour.filled()))).map_err(|e| e.to_string())?;
+            if line.len() <= MARKED_POINTS {
+                chart.draw_series(line.iter().map(|p| Circle::new(*p, 3, colour.filled()))).map_err(|e| e.to_string())?;
+            }
         }
-        legend(&mut chart, SeriesLabelPosition::UpperLeft)
+        legend(&mut chart, emptiest_corner(points, (x_min, x_max), y_max))
     }
 
     fn bars(&self, root: &DrawingArea<SVGBackend, plotters::coord::Shift>, categories: &[String], y_max: f64) -> Result<(), String> {
@@ -157,6 +169,30 @@ impl Chart {
 type Plane<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>;
 
 /// The series' names in a box at `position`.
+/// Where the legend hides the fewest points: the corner (a third of each axis) holding fewest,
+/// upper left first on a tie.
+fn emptiest_corner(points: &[(f64, f64)], (x_min, x_max): (f64, f64), y_max: f64) -> SeriesLabelPosition {
+    let x_span = (x_max - x_min).max(f64::MIN_POSITIVE);
+    let in_corner = |left: bool, upper: bool| {
+        points
+            .iter()
+            .filter(|(x, y)| {
+                let (across, up) = ((x - x_min) / x_span, y / y_max.max(f64::MIN_POSITIVE));
+                (if left { across < 0.34 } else { across > 0.66 }) && (if upper { up > 0.6 } else { up < 0.4 })
+            })
+            .count()
+    };
+    [
+        (SeriesLabelPosition::UpperLeft, in_corner(true, true)),
+        (SeriesLabelPosition::UpperRight, in_corner(false, true)),
+        (SeriesLabelPosition::LowerRight, in_corner(false, false)),
+        (SeriesLabelPosition::LowerLeft, in_corner(true, false)),
+    ]
+    .into_iter()
+    .min_by_key(|(_, count)| *count)
+    .map_or(SeriesLabelPosition::UpperLeft, |(position, _)| position)
+}
+
 fn legend<'a, 'b: 'a>(chart: &mut Plane<'a, 'b>, position: SeriesLabelPosition) -> Result<(), String> {
     chart
         .configure_series_labels()
@@ -177,7 +213,7 @@ pub fn save_if(path: Option<std::path::PathBuf>, chart: impl FnOnce() -> Chart) 
 }
 
 /// An axis value as people write it: 5,000 and 0.25, not 5000.0 and 0.250000.
-fn tick_label(value: f64) -> String {
+pub(super) fn tick_label(value: f64) -> String {
     if value.abs() >= 100.0 || value == value.trunc() {
         let whole = value.round() as i64;
         let digits = whole.unsigned_abs().to_string();
@@ -207,6 +243,15 @@ mod tests {
             assert!(svg.contains(text), "{text} missing");
         }
         assert!(svg.contains("<polyline") && svg.contains("stroke-dasharray") || svg.matches("<polyline").count() >= 2);
+    }
+
+    #[test]
+    fn the_legend_goes_where_the_lines_are_not() {
+        // Steep curves near the origin fill the upper left; the lower right is empty.
+        let crowded: Vec<(f64, f64)> = (0..50).map(|i| (i as f64, (i * 2) as f64)).chain([(1000.0, 100.0)]).collect();
+        assert!(matches!(emptiest_corner(&crowded, (0.0, 1000.0), 110.0), SeriesLabelPosition::LowerRight));
+        let flat: Vec<(f64, f64)> = (0..10).map(|i| (i as f64 * 100.0, 10.0)).collect();
+        assert!(matches!(emptiest_corner(&flat, (0.0, 900.0), 110.0), SeriesLabelPosition::UpperLeft), "upper left on a tie");
     }
 
     #[test]
