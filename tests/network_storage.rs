@@ -259,6 +259,8 @@ fn a_storage_node_that_was_away_repairs_its_shards() {
         let repairs = &ok(rpc3, "zgnode_status", json!([]))["roles"]["storage"]["repairs"];
         repairs["segmentsRebuilt"].as_u64().is_some_and(|n| n >= 1) && repairs["runningNow"] == 0
     });
+    let held = &ok(rpc3, "zgnode_status", json!([]))["roles"]["storage"];
+    assert!(held["shardsHeld"].as_u64().is_some_and(|n| n >= 1), "the rebuilt shards are counted: {held}");
     // With nodes 0 and 1 gone, only node 2's shard and node 3's repaired one remain: enough.
     for i in [0, 1] {
         nodes[i].take().unwrap().stop();

@@ -24,8 +24,11 @@ impl StorageContext {
                 })
             })
             .collect();
+        let (segments, shards) = self.store.held_counts().unwrap_or_default();
         json!({
             "files": published,
+            "segmentsHeld": segments,
+            "shardsHeld": shards,
             "syncedToBlock": self.store.storage_indexed().ok().flatten().unwrap_or(0),
             "connectedPeers": self.network.as_ref().map_or(0, |n| n.connected().len()),
             "erasureCoded": self.shards.as_ref().map_or_else(|| "no".to_string(), |s| {

@@ -2,7 +2,7 @@
 //! segments uploaded for them. A segment is acknowledged only after its write transaction
 //! committed, so a node killed mid-upload restarts with every acknowledged segment.
 
-use redb::{ReadableDatabase, ReadableTable};
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use zg_components::storage::shard::{MinerRecord, MinerRecords};
 use zg_components::storage::{FileRecord, Proof};
@@ -141,6 +141,12 @@ impl ChainStore {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(STORAGE_FILES)?;
         Ok(table.last()?.map(|(k, _)| k.value() + 1).unwrap_or(0))
+    }
+
+    /// Segments held whole and erasure-coded shards held (the tables' lengths: no scan).
+    pub fn held_counts(&self) -> Result<(u64, u64), StoreError> {
+        let txn = self.db.begin_read()?;
+        Ok((txn.open_table(STORAGE_SEGMENTS)?.len()?, txn.open_table(STORAGE_SHARDS)?.len()?))
     }
 
     /// Stores a segment and the proof it came with, durably. Returns false when it was already
