@@ -68,27 +68,26 @@ fn the_dashboard_is_one_row_a_role_on_a_grid_grafana_imports() {
     assert!(missing.is_empty(), "metrics the node records that no panel shows: {missing:?}");
 }
 
-#[test]
-fn every_metric_the_dashboard_queries_is_in_a_dev_nodes_metrics() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let dir = tempfile::tempdir().unwrap();
-    let mut args = dev_args(dir.path());
+/// A `zgnode dev` in `dir` serving `/metrics` on the returned port, at block `blocks` or past it.
+fn dev_node_with_metrics(dir: &std::path::Path, blocks: u64) -> (NodeProcess, u16) {
+    let port = free_port();
+    let mut args = dev_args(dir);
     args.extend(["--metrics-addr".to_string(), format!("127.0.0.1:{port}")]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let node = NodeProcess::spawn(&args);
-    wait_for_block(node.addr, 3, Duration::from_secs(30));
-    let scrape = || {
-        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("the metrics listener");
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        write!(stream, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
-        let mut text = String::new();
-        let _ = stream.read_to_string(&mut text);
-        text
-    };
-    let text = scrape();
+    wait_for_block(node.addr, blocks, Duration::from_secs(30));
+    (node, port)
+}
+
+#[test]
+fn every_metric_the_dashboard_queries_is_in_a_dev_nodes_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let (node, port) = dev_node_with_metrics(dir.path(), 3);
+    let (status, text) = get(port, "/metrics");
+    assert_eq!(status, 200, "{text:.400}");
     let exported: BTreeSet<String> = text
         .lines()
-        .filter(|line| !line.starts_with('#') && !line.trim().is_empty() && !line.starts_with("HTTP/") && line.contains(' '))
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty() && line.contains(' '))
         .filter_map(|line| line.split(['{', ' ']).next().map(str::to_string))
         .collect();
     assert!(exported.contains("zgnode_chain_height"), "the chain's metrics: {text:.2000}");
@@ -127,18 +126,13 @@ fn free_port() -> u16 {
 
 #[test]
 fn every_panel_query_runs_on_a_real_prometheus_scraping_a_dev_node() {
-    let Ok(binary) = which_prometheus() else {
+    let Some(binary) = which_prometheus() else {
         assert!(std::env::var("ZG_REQUIRE_PROMETHEUS").is_err(), "ZG_REQUIRE_PROMETHEUS is set but there is no prometheus binary");
         eprintln!("skipped: no prometheus binary (apt-get install prometheus)");
         return;
     };
-    let metrics_port = free_port();
     let dir = tempfile::tempdir().unwrap();
-    let mut args = dev_args(&dir.path().join("node"));
-    args.extend(["--metrics-addr".to_string(), format!("127.0.0.1:{metrics_port}")]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let node = NodeProcess::spawn(&args);
-    wait_for_block(node.addr, 2, Duration::from_secs(30));
+    let (node, metrics_port) = dev_node_with_metrics(&dir.path().join("node"), 2);
     let config = dir.path().join("prometheus.yml");
     std::fs::write(
         &config,
@@ -191,13 +185,12 @@ fn every_panel_query_runs_on_a_real_prometheus_scraping_a_dev_node() {
     node.kill();
 }
 
-fn which_prometheus() -> Result<std::path::PathBuf, ()> {
+fn which_prometheus() -> Option<std::path::PathBuf> {
     std::env::var_os("PATH")
         .into_iter()
         .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
         .map(|dir| dir.join("prometheus"))
         .find(|path| path.is_file())
-        .ok_or(())
 }
 
 #[test]

@@ -56,7 +56,7 @@ pub async fn snapshot(methods: &Methods) -> Value {
     if let Some(storage) = roles.get_mut("storage").and_then(Value::as_object_mut)
         && let Some(miner) = storage.get("poraMiner").and_then(Value::as_str).and_then(|a| a.parse::<Address>().ok())
     {
-        storage.insert("poraStanding".into(), pora_standing(methods, miner).await);
+        storage.insert("poraStanding".into(), pora_standing(methods, miner, height.unwrap_or(0)).await);
     }
     json!({
         "at": at,
@@ -88,6 +88,7 @@ fn block_time_ms(blocks: &[Value]) -> Option<u64> {
     (high > low).then(|| (to.saturating_sub(from)) * 1000 / (high - low))
 }
 
+/// A contract view through the node's own eth_call, decoded; None when it fails.
 async fn view_call<C: SolCall>(methods: &Methods, to: Address, call: C) -> Option<C::Return> {
     let request = json!({"to": to, "data": Bytes::from(call.abi_encode())});
     let answer = ask(methods, "eth_call", rpc_params![request, "latest"]).await;
@@ -97,8 +98,9 @@ async fn view_call<C: SolCall>(methods: &Methods, to: Address, call: C) -> Optio
 
 /// A PoRA miner's standing as the mine contract keeps it: registered, its stake (after
 /// penalties), what it earned and lost, and the challenges it passed this epoch and the last
-/// (proofs for an epoch land until the next one ends). Null without the contract.
-async fn pora_standing(methods: &Methods, miner: Address) -> Value {
+/// (proofs for an epoch land until the next one ends), at the snapshot's `head`. Null without
+/// the contract.
+async fn pora_standing(methods: &Methods, miner: Address, head: u64) -> Value {
     let Some(record) = view_call(methods, MINE_ADDRESS, IPoraMine::minersCall { miner }).await else { return Value::Null };
     let (Some(epoch_blocks), Some(challenges)) = (
         view_call(methods, MINE_ADDRESS, IPoraMine::epochBlocksCall {}).await,
@@ -106,7 +108,6 @@ async fn pora_standing(methods: &Methods, miner: Address) -> Value {
     ) else {
         return Value::Null;
     };
-    let head = number(&ask(methods, "eth_blockNumber", rpc_params![]).await).unwrap_or(0);
     let epoch = head / epoch_blocks.saturating_to::<u64>().max(1);
     let mut passed = Vec::new();
     for at in [epoch, epoch.saturating_sub(1)] {
@@ -137,12 +138,7 @@ fn tokens(neuron: U256) -> String {
 /// The validator set in effect (the Staking contract's `currentValidators`), with each one's
 /// share of the stake as its voting power; null on a chain without that contract.
 async fn validators(methods: &Methods) -> Value {
-    let call = json!({"to": staking::STAKING_ADDRESS, "data": Bytes::from(IStaking::currentValidatorsCall {}.abi_encode())});
-    let answer = ask(methods, "eth_call", rpc_params![call, "latest"]).await;
-    let Some(bytes) = answer.as_str().and_then(|hex| alloy_primitives::hex::decode(hex).ok()) else {
-        return Value::Null;
-    };
-    let Ok(set) = IStaking::currentValidatorsCall::abi_decode_returns(&bytes) else {
+    let Some(set) = view_call(methods, staking::STAKING_ADDRESS, IStaking::currentValidatorsCall {}).await else {
         return Value::Null;
     };
     let total: U256 = set.stakes.iter().copied().fold(U256::ZERO, |sum, stake| sum.saturating_add(stake));

@@ -14,8 +14,8 @@ pub fn consensus(report: &ConsensusReport) -> Chart {
         Series::node("finality p99", by_load(|p| p.finality_p99_ms)),
         Series::node("block interval p50", by_load(|p| p.interval_p50_ms)),
     ];
-    if let (Some(idle), Some(last)) = (report.phases.first(), report.phases.last()) {
-        series.push(Series::baseline("finality p50 at idle (baseline)", vec![(idle.target_tps as f64, idle.finality_p50_ms), (last.target_tps as f64, idle.finality_p50_ms)]));
+    if let Some(idle) = report.phases.first() {
+        series.push(Series::level("finality p50 at idle (baseline)", report.phases.iter().map(|p| p.target_tps as f64), idle.finality_p50_ms));
     }
     Chart {
         title: format!("{} validators on loopback QUIC, {} ms blocks: finality by load", report.validators, report.block_time_ms),
@@ -58,8 +58,6 @@ pub fn finality_distribution(report: &ConsensusReport) -> Chart {
 pub fn embed(reports: &[EmbedReport]) -> Chart {
     let in_memory: Vec<&EmbedReport> = reports.iter().filter(|r| r.setup == EmbedSetup::default()).collect();
     let points = |value: fn(&EmbedReport) -> f64| in_memory.iter().map(|r| (r.txs_per_frame as f64, value(r))).collect::<Vec<_>>();
-    let loads: Vec<f64> = in_memory.iter().map(|r| r.txs_per_frame as f64).collect();
-    let (low, high) = (loads.iter().copied().fold(f64::INFINITY, f64::min), loads.iter().copied().fold(0.0, f64::max));
     Chart {
         title: "A game's frame with the node ticked in it (a block a frame, chain in memory)".into(),
         x_label: "game transactions per frame".into(),
@@ -69,7 +67,7 @@ pub fn embed(reports: &[EmbedReport]) -> Chart {
             Series::node("node: frame p50", points(|r| r.frame_p50_ms)),
             Series::node("node: frame p99", points(|r| r.frame_p99_ms)),
             Series::baseline("bare revm, same calls: p50 (baseline)", points(|r| r.bare_p50_ms)),
-            Series::baseline("60 Hz frame budget", if low.is_finite() { vec![(low, 1000.0 / 60.0), (high, 1000.0 / 60.0)] } else { Vec::new() }),
+            Series::level("60 Hz frame budget", in_memory.iter().map(|r| r.txs_per_frame as f64), 1000.0 / 60.0),
         ],
     }
 }
@@ -147,8 +145,6 @@ pub fn da_network(summaries: &[super::da_network::SizeSummary]) -> Chart {
     let distribution = |s: &super::da_network::SizeSummary| {
         super::percentile(&super::sorted(s.runs.iter().map(super::da_network::DisperseRun::dispersal_mb_s).collect()), 0.5)
     };
-    let sizes: Vec<f64> = summaries.iter().map(|s| mb(s.blob_bytes)).collect();
-    let (low, high) = (sizes.iter().copied().fold(f64::INFINITY, f64::min), sizes.iter().copied().fold(0.0, f64::max));
     Chart {
         title: "DA dispersal to four validators on loopback, by blob size (median blob)".into(),
         x_label: "blob size (MB)".into(),
@@ -157,10 +153,7 @@ pub fn da_network(summaries: &[super::da_network::SizeSummary]) -> Chart {
         series: vec![
             Series::node("DisperseBlob to CONFIRMED (end to end)", summaries.iter().map(|s| (mb(s.blob_bytes), s.end_to_end_mb_s())).collect()),
             Series::node("pieces out and attestations back", summaries.iter().map(|s| (mb(s.blob_bytes), distribution(s))).collect()),
-            Series::baseline(
-                format!("target: {DISPERSAL_TARGET_MB_S} MB/s of blob"),
-                if low.is_finite() { vec![(low, DISPERSAL_TARGET_MB_S), (high, DISPERSAL_TARGET_MB_S)] } else { Vec::new() },
-            ),
+            Series::level(format!("target: {DISPERSAL_TARGET_MB_S} MB/s of blob"), summaries.iter().map(|s| mb(s.blob_bytes)), DISPERSAL_TARGET_MB_S),
         ],
     }
 }

@@ -32,6 +32,13 @@ impl Series {
     pub fn baseline(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
         Self { name: name.into(), points, baseline: true }
     }
+
+    /// A baseline at one level `y` across the span of `xs` (a budget, a target, an idle
+    /// figure); nothing to draw when `xs` is empty.
+    pub fn level(name: impl Into<String>, xs: impl IntoIterator<Item = f64>, y: f64) -> Self {
+        let (low, high) = xs.into_iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(low, high), x| (low.min(x), high.max(x)));
+        Self::baseline(name, if low.is_finite() { vec![(low, y), (high, y)] } else { Vec::new() })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -243,6 +250,14 @@ mod tests {
             assert!(svg.contains(text), "{text} missing");
         }
         assert!(svg.contains("<polyline") && svg.contains("stroke-dasharray") || svg.matches("<polyline").count() >= 2);
+    }
+
+    #[test]
+    fn a_level_spans_its_xs_and_is_empty_without_them() {
+        let budget = Series::level("60 Hz", [100.0, 10.0, 1000.0], 16.7);
+        assert!(budget.baseline);
+        assert_eq!(budget.points, vec![(10.0, 16.7), (1000.0, 16.7)]);
+        assert!(Series::level("none", [], 1.0).points.is_empty());
     }
 
     #[test]
